@@ -1,0 +1,1 @@
+//! Diario Online domain (see DESIGN §3).
