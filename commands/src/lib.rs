@@ -1,1 +1,11 @@
-//! Application layer.
+//! Diario Online application layer: the event store (PostgreSQL and SQLite) and, later, the
+//! command handler that wires the `diario-domain` decider to it (DESIGN §5).
+
+pub mod db;
+pub mod store;
+
+pub use db::Database;
+pub use store::{
+    AppendOutcome, ChainBreak, ChainReport, EventMetadata, EventStore, ExpectedVersion,
+    GlobalPosition, NewEvent, RecordedEvent, StoreError, StreamHead,
+};

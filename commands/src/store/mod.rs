@@ -1,0 +1,258 @@
+//! The event store: an append-only log of immutable events, one stream per case, with a
+//! per-stream hash chain and a global order that subscribers can follow without ever skipping
+//! an event (DESIGN §5).
+
+mod chain;
+pub mod postgres;
+pub mod sqlite;
+
+use std::fmt;
+
+use async_trait::async_trait;
+use chrono::{DateTime, SubsecRound, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+pub use chain::{ChainBreak, ChainReport, GENESIS_HASH, canonical_bytes, chain_hash, verify_chain};
+
+/// Where an event sits in the global log, in the order subscribers receive it.
+///
+/// On PostgreSQL the order is `(transaction id, position)`: positions come from a sequence and
+/// concurrent transactions can commit them out of order, so the pair — read only below the
+/// oldest transaction still running — is what makes "never skip an event" hold (see
+/// `docs/event-store.md`). On SQLite writes are serialised, so `transaction` is always 0 and
+/// `position` alone orders the log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct GlobalPosition {
+    pub transaction: u64,
+    pub position: i64,
+}
+
+impl GlobalPosition {
+    /// Before the first event: a subscriber starting from scratch reads after this.
+    pub const START: GlobalPosition = GlobalPosition {
+        transaction: 0,
+        position: 0,
+    };
+}
+
+impl fmt::Display for GlobalPosition {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.transaction, self.position)
+    }
+}
+
+/// What the writer believes the stream's current version is (optimistic concurrency).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ExpectedVersion {
+    /// Append whatever the current version is.
+    Any,
+    /// The stream must be at exactly this version; `Exact(0)` means "must not exist yet".
+    Exact(i64),
+}
+
+/// An event to append: its type, payload schema version and JSON payload.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewEvent {
+    pub event_type: String,
+    pub schema_version: i32,
+    pub payload: serde_json::Value,
+}
+
+/// Who did what, when, and why — stored with every event of one command (Art. 4: every action is
+/// attributable to a person's fiscal code).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventMetadata {
+    pub actor_cf: String,
+    pub actor_role: String,
+    /// When the fact happened according to the service clock (may be a test clock).
+    pub occurred_at: DateTime<Utc>,
+    /// The command that produced the events: appending twice with one command id writes once.
+    pub command_id: Uuid,
+    pub correlation_id: Uuid,
+    pub causation_id: Option<Uuid>,
+}
+
+impl EventMetadata {
+    /// Timestamps are kept to the microsecond, the precision both databases store, so a hash
+    /// computed before writing equals the one recomputed after reading.
+    fn normalised(&self) -> EventMetadata {
+        EventMetadata {
+            occurred_at: truncate_to_micros(self.occurred_at),
+            ..self.clone()
+        }
+    }
+}
+
+/// An event as stored: envelope, payload and its link in the stream's hash chain.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RecordedEvent {
+    pub event_id: Uuid,
+    pub stream_id: String,
+    pub stream_version: i64,
+    pub global_position: GlobalPosition,
+    pub event_type: String,
+    pub schema_version: i32,
+    pub payload: serde_json::Value,
+    pub metadata: EventMetadata,
+    pub recorded_at: DateTime<Utc>,
+    /// Hex SHA-256 of the previous event of the stream ([`GENESIS_HASH`] for the first).
+    pub prev_hash: String,
+    /// Hex SHA-256(prev_hash ‖ canonical bytes of this event).
+    pub hash: String,
+}
+
+/// The result of an append: the events written (or, for a repeated command id, the events the
+/// first attempt wrote).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AppendOutcome {
+    pub stream_id: String,
+    /// The stream version after the append.
+    pub version: i64,
+    pub events: Vec<RecordedEvent>,
+    /// True when the command id had already been stored and nothing was written this time.
+    pub replayed: bool,
+}
+
+/// The last version and hash of a stream, kept beside the log so that removing the newest
+/// events is as detectable as removing one in the middle.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StreamHead {
+    pub version: i64,
+    pub hash: String,
+}
+
+/// Failures of the store — kept apart from domain refusals (a conflict is the only one a caller
+/// is expected to handle by retrying).
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("stream {stream_id} is at version {actual}, not the expected {expected}")]
+    VersionConflict {
+        stream_id: String,
+        expected: i64,
+        actual: i64,
+    },
+    #[error("invalid append: {0}")]
+    InvalidAppend(&'static str),
+    #[error("unsupported database URL: {0}")]
+    UnsupportedUrl(&'static str),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migration error: {0}")]
+    Migration(#[from] sqlx::migrate::MigrateError),
+}
+
+/// The append-only event store (DESIGN §5). Implemented for PostgreSQL and SQLite; both pass the
+/// same conformance suite in `tests/`.
+#[async_trait]
+pub trait EventStore: Send + Sync + 'static {
+    /// Appends `events` to `stream_id` atomically — all or nothing.
+    ///
+    /// Refuses with [`StoreError::VersionConflict`] when the stream is not at `expected`.
+    /// If `metadata.command_id` was already stored, writes nothing and returns the first
+    /// outcome with `replayed = true`.
+    async fn append(
+        &self,
+        stream_id: &str,
+        expected: ExpectedVersion,
+        events: Vec<NewEvent>,
+        metadata: EventMetadata,
+    ) -> Result<AppendOutcome, StoreError>;
+
+    /// Events of one stream with `stream_version >= from_version`, in version order.
+    async fn read_stream(
+        &self,
+        stream_id: &str,
+        from_version: i64,
+    ) -> Result<Vec<RecordedEvent>, StoreError>;
+
+    /// Up to `limit` events after `after`, in global order, for subscribers. Never returns an
+    /// event that a transaction still in flight could precede, so a subscriber that checkpoints
+    /// the last position it saw can never skip one.
+    async fn read_all(
+        &self,
+        after: GlobalPosition,
+        limit: i64,
+    ) -> Result<Vec<RecordedEvent>, StoreError>;
+
+    /// The stream's last version and hash, if it exists.
+    async fn stream_head(&self, stream_id: &str) -> Result<Option<StreamHead>, StoreError>;
+
+    /// Walks the stream's hash chain and reports the first broken link (an altered, inserted or
+    /// removed event).
+    async fn verify_stream(&self, stream_id: &str) -> Result<ChainReport, StoreError> {
+        let events = self.read_stream(stream_id, 1).await?;
+        let head = self.stream_head(stream_id).await?;
+        Ok(verify_chain(stream_id, &events, head.as_ref()))
+    }
+}
+
+pub(crate) fn truncate_to_micros(t: DateTime<Utc>) -> DateTime<Utc> {
+    t.trunc_subsecs(6)
+}
+
+/// Checks the arguments of an append before touching the database.
+pub(crate) fn check_append(stream_id: &str, events: &[NewEvent]) -> Result<(), StoreError> {
+    if stream_id.is_empty() {
+        return Err(StoreError::InvalidAppend("the stream id is empty"));
+    }
+    if events.is_empty() {
+        return Err(StoreError::InvalidAppend(
+            "an append needs at least one event",
+        ));
+    }
+    Ok(())
+}
+
+/// Builds the envelopes of a batch, chaining each event's hash to the previous one.
+pub(crate) fn seal_batch(
+    stream_id: &str,
+    current_version: i64,
+    last_hash: &str,
+    events: Vec<NewEvent>,
+    metadata: &EventMetadata,
+    recorded_at: DateTime<Utc>,
+) -> Vec<RecordedEvent> {
+    let metadata = metadata.normalised();
+    let recorded_at = truncate_to_micros(recorded_at);
+    let mut prev = last_hash.to_owned();
+    events
+        .into_iter()
+        .zip(current_version + 1..)
+        .map(|(e, version)| {
+            let mut recorded = RecordedEvent {
+                event_id: Uuid::now_v7(),
+                stream_id: stream_id.to_owned(),
+                stream_version: version,
+                global_position: GlobalPosition::START,
+                event_type: e.event_type,
+                schema_version: e.schema_version,
+                payload: e.payload,
+                metadata: metadata.clone(),
+                recorded_at,
+                prev_hash: prev.clone(),
+                hash: String::new(),
+            };
+            recorded.hash = chain_hash(&prev, &canonical_bytes(&recorded));
+            prev = recorded.hash.clone();
+            recorded
+        })
+        .collect()
+}
+
+pub(crate) fn check_expected(
+    stream_id: &str,
+    expected: ExpectedVersion,
+    actual: i64,
+) -> Result<(), StoreError> {
+    match expected {
+        ExpectedVersion::Exact(v) if v != actual => Err(StoreError::VersionConflict {
+            stream_id: stream_id.to_owned(),
+            expected: v,
+            actual,
+        }),
+        _ => Ok(()),
+    }
+}

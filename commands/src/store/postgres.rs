@@ -1,0 +1,279 @@
+//! PostgreSQL event store.
+//!
+//! Global order: each event stores the id of the transaction that wrote it (`xid8`).
+//! `read_all` returns events in `(transaction_id, position)` order and only those whose
+//! transaction id is below the oldest transaction still running in the reader's snapshot
+//! (`pg_snapshot_xmin(pg_current_snapshot())`). Every transaction that could still commit an
+//! event has an id at or above that bound, and ids handed out later are larger still, so once a
+//! subscriber has passed a pair no event can ever appear before it. Concurrent writers keep
+//! committing in parallel (no global lock); the price is that delivery waits for the oldest
+//! running transaction, so a long transaction delays subscribers but never makes them skip.
+
+use async_trait::async_trait;
+use chrono::Utc;
+use sqlx::postgres::{PgPool, PgRow};
+use sqlx::{Postgres, Row, Transaction};
+use uuid::Uuid;
+
+use super::{
+    AppendOutcome, EventMetadata, EventStore, ExpectedVersion, GENESIS_HASH, GlobalPosition,
+    NewEvent, RecordedEvent, StoreError, StreamHead, check_append, check_expected, seal_batch,
+};
+
+/// Embedded migrations for PostgreSQL (`migrations/postgres`).
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");
+
+const COLUMNS: &str = "position, transaction_id::text AS transaction_id, event_id, stream_id, \
+    stream_version, event_type, schema_version, payload, actor_cf, actor_role, occurred_at, \
+    recorded_at, command_id, correlation_id, causation_id, prev_hash, hash";
+
+#[derive(Clone)]
+pub struct PgEventStore {
+    pool: PgPool,
+}
+
+impl PgEventStore {
+    pub fn new(pool: PgPool) -> Self {
+        Self { pool }
+    }
+
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    async fn replay(&self, command_id: Uuid) -> Result<Option<AppendOutcome>, StoreError> {
+        let Some(row) =
+            sqlx::query("SELECT stream_id, version FROM command_log WHERE command_id = $1")
+                .bind(command_id)
+                .fetch_optional(&self.pool)
+                .await?
+        else {
+            return Ok(None);
+        };
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM events WHERE command_id = $1 ORDER BY stream_version"
+        )))
+        .bind(command_id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(Some(AppendOutcome {
+            stream_id: row.try_get("stream_id")?,
+            version: row.try_get("version")?,
+            events: rows.iter().map(decode).collect::<Result<_, _>>()?,
+            replayed: true,
+        }))
+    }
+
+    async fn write_batch(
+        tx: &mut Transaction<'static, Postgres>,
+        stream_id: &str,
+        expected: ExpectedVersion,
+        events: Vec<NewEvent>,
+        metadata: &EventMetadata,
+    ) -> Result<AppendOutcome, StoreError> {
+        // Create the head row if needed, then lock it: appends to one stream queue here, appends
+        // to different streams proceed in parallel.
+        sqlx::query(
+            "INSERT INTO streams (stream_id, version, last_hash) VALUES ($1, 0, $2) \
+             ON CONFLICT (stream_id) DO NOTHING",
+        )
+        .bind(stream_id)
+        .bind(GENESIS_HASH)
+        .execute(&mut **tx)
+        .await?;
+        let head =
+            sqlx::query("SELECT version, last_hash FROM streams WHERE stream_id = $1 FOR UPDATE")
+                .bind(stream_id)
+                .fetch_one(&mut **tx)
+                .await?;
+        let current: i64 = head.try_get("version")?;
+        let last_hash: String = head.try_get("last_hash")?;
+        check_expected(stream_id, expected, current)?;
+
+        let mut sealed = seal_batch(stream_id, current, &last_hash, events, metadata, Utc::now());
+        for e in &mut sealed {
+            let row = sqlx::query(
+                "INSERT INTO events (event_id, stream_id, stream_version, event_type, \
+                 schema_version, payload, actor_cf, actor_role, occurred_at, recorded_at, \
+                 command_id, correlation_id, causation_id, prev_hash, hash) \
+                 VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15) \
+                 RETURNING position, transaction_id::text AS transaction_id",
+            )
+            .bind(e.event_id)
+            .bind(&e.stream_id)
+            .bind(e.stream_version)
+            .bind(&e.event_type)
+            .bind(e.schema_version)
+            .bind(&e.payload)
+            .bind(&e.metadata.actor_cf)
+            .bind(&e.metadata.actor_role)
+            .bind(e.metadata.occurred_at)
+            .bind(e.recorded_at)
+            .bind(e.metadata.command_id)
+            .bind(e.metadata.correlation_id)
+            .bind(e.metadata.causation_id)
+            .bind(&e.prev_hash)
+            .bind(&e.hash)
+            .fetch_one(&mut **tx)
+            .await?;
+            e.global_position = position_of(&row)?;
+        }
+        let (version, hash) = match sealed.last() {
+            Some(last) => (last.stream_version, last.hash.clone()),
+            None => (current, last_hash),
+        };
+        sqlx::query(
+            "UPDATE streams SET version = $2, last_hash = $3, updated_at = now() WHERE stream_id = $1",
+        )
+        .bind(stream_id)
+        .bind(version)
+        .bind(&hash)
+        .execute(&mut **tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO command_log (command_id, stream_id, version, recorded_at) \
+             VALUES ($1, $2, $3, now())",
+        )
+        .bind(metadata.command_id)
+        .bind(stream_id)
+        .bind(version)
+        .execute(&mut **tx)
+        .await?;
+        Ok(AppendOutcome {
+            stream_id: stream_id.to_owned(),
+            version,
+            events: sealed,
+            replayed: false,
+        })
+    }
+}
+
+#[async_trait]
+impl EventStore for PgEventStore {
+    async fn append(
+        &self,
+        stream_id: &str,
+        expected: ExpectedVersion,
+        events: Vec<NewEvent>,
+        metadata: EventMetadata,
+    ) -> Result<AppendOutcome, StoreError> {
+        check_append(stream_id, &events)?;
+        if let Some(first) = self.replay(metadata.command_id).await? {
+            return Ok(first);
+        }
+        let mut tx = self.pool.begin().await?;
+        match Self::write_batch(&mut tx, stream_id, expected, events, &metadata).await {
+            Ok(outcome) => match tx.commit().await {
+                Ok(()) => Ok(outcome),
+                Err(e) => self.after_failure(metadata.command_id, e.into()).await,
+            },
+            Err(e) => {
+                tx.rollback().await?;
+                self.after_failure(metadata.command_id, e).await
+            }
+        }
+    }
+
+    async fn read_stream(
+        &self,
+        stream_id: &str,
+        from_version: i64,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM events WHERE stream_id = $1 AND stream_version >= $2 \
+             ORDER BY stream_version"
+        )))
+        .bind(stream_id)
+        .bind(from_version)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(decode).collect()
+    }
+
+    async fn read_all(
+        &self,
+        after: GlobalPosition,
+        limit: i64,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM events \
+             WHERE (transaction_id, position) > ($1::text::xid8, $2) \
+               AND transaction_id < pg_snapshot_xmin(pg_current_snapshot()) \
+             ORDER BY transaction_id, position LIMIT $3"
+        )))
+        .bind(after.transaction.to_string())
+        .bind(after.position)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(decode).collect()
+    }
+
+    async fn stream_head(&self, stream_id: &str) -> Result<Option<StreamHead>, StoreError> {
+        let row = sqlx::query("SELECT version, last_hash FROM streams WHERE stream_id = $1")
+            .bind(stream_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| {
+            Ok(StreamHead {
+                version: r.try_get("version")?,
+                hash: r.try_get("last_hash")?,
+            })
+        })
+        .transpose()
+    }
+}
+
+impl PgEventStore {
+    /// A failed append may have lost a race with the same command id (its unique key in
+    /// `command_log`): then the first attempt's outcome is the answer.
+    async fn after_failure(
+        &self,
+        command_id: Uuid,
+        err: StoreError,
+    ) -> Result<AppendOutcome, StoreError> {
+        if is_unique_violation(&err) {
+            if let Some(first) = self.replay(command_id).await? {
+                return Ok(first);
+            }
+        }
+        Err(err)
+    }
+}
+
+fn is_unique_violation(err: &StoreError) -> bool {
+    matches!(err, StoreError::Database(sqlx::Error::Database(db)) if db.is_unique_violation())
+}
+
+fn position_of(row: &PgRow) -> Result<GlobalPosition, StoreError> {
+    let tx: String = row.try_get("transaction_id")?;
+    Ok(GlobalPosition {
+        transaction: tx
+            .parse()
+            .map_err(|_| StoreError::Corrupt(format!("transaction id {tx:?} is not a number")))?,
+        position: row.try_get("position")?,
+    })
+}
+
+fn decode(row: &PgRow) -> Result<RecordedEvent, StoreError> {
+    Ok(RecordedEvent {
+        event_id: row.try_get("event_id")?,
+        stream_id: row.try_get("stream_id")?,
+        stream_version: row.try_get("stream_version")?,
+        global_position: position_of(row)?,
+        event_type: row.try_get("event_type")?,
+        schema_version: row.try_get("schema_version")?,
+        payload: row.try_get("payload")?,
+        metadata: EventMetadata {
+            actor_cf: row.try_get("actor_cf")?,
+            actor_role: row.try_get("actor_role")?,
+            occurred_at: row.try_get("occurred_at")?,
+            command_id: row.try_get("command_id")?,
+            correlation_id: row.try_get("correlation_id")?,
+            causation_id: row.try_get("causation_id")?,
+        },
+        recorded_at: row.try_get("recorded_at")?,
+        prev_hash: row.try_get("prev_hash")?,
+        hash: row.try_get("hash")?,
+    })
+}

@@ -1,0 +1,270 @@
+//! SQLite event store (the embedded default).
+//!
+//! Appends run in `BEGIN IMMEDIATE` transactions: SQLite admits one writer at a time, so
+//! positions are handed out in commit order and a subscriber reading `position > checkpoint`
+//! can never skip an event. Identifiers and instants are stored as text.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::sqlite::{SqlitePool, SqliteRow};
+use sqlx::{Row, Sqlite, Transaction};
+use uuid::Uuid;
+
+use super::{
+    AppendOutcome, EventMetadata, EventStore, ExpectedVersion, GENESIS_HASH, GlobalPosition,
+    NewEvent, RecordedEvent, StoreError, StreamHead, check_append, check_expected, seal_batch,
+};
+
+/// Embedded migrations for SQLite (`migrations/sqlite`).
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
+
+const COLUMNS: &str = "position, event_id, stream_id, stream_version, event_type, \
+    schema_version, payload, actor_cf, actor_role, occurred_at, recorded_at, command_id, \
+    correlation_id, causation_id, prev_hash, hash";
+
+#[derive(Clone)]
+pub struct SqliteEventStore {
+    pool: SqlitePool,
+}
+
+impl SqliteEventStore {
+    pub fn new(pool: SqlitePool) -> Self {
+        Self { pool }
+    }
+
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    async fn replay(
+        tx: &mut Transaction<'static, Sqlite>,
+        command_id: Uuid,
+    ) -> Result<Option<AppendOutcome>, StoreError> {
+        let Some(row) =
+            sqlx::query("SELECT stream_id, version FROM command_log WHERE command_id = ?")
+                .bind(command_id.to_string())
+                .fetch_optional(&mut **tx)
+                .await?
+        else {
+            return Ok(None);
+        };
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM events WHERE command_id = ? ORDER BY stream_version"
+        )))
+        .bind(command_id.to_string())
+        .fetch_all(&mut **tx)
+        .await?;
+        Ok(Some(AppendOutcome {
+            stream_id: row.try_get("stream_id")?,
+            version: row.try_get("version")?,
+            events: rows.iter().map(decode).collect::<Result<_, _>>()?,
+            replayed: true,
+        }))
+    }
+
+    async fn write_batch(
+        tx: &mut Transaction<'static, Sqlite>,
+        stream_id: &str,
+        expected: ExpectedVersion,
+        events: Vec<NewEvent>,
+        metadata: &EventMetadata,
+    ) -> Result<AppendOutcome, StoreError> {
+        // Inside BEGIN IMMEDIATE this transaction is the only writer, so checking the command
+        // id and the version here cannot race.
+        if let Some(first) = Self::replay(tx, metadata.command_id).await? {
+            return Ok(first);
+        }
+        let now = Utc::now();
+        let head = sqlx::query("SELECT version, last_hash FROM streams WHERE stream_id = ?")
+            .bind(stream_id)
+            .fetch_optional(&mut **tx)
+            .await?;
+        let (current, last_hash) = match head {
+            Some(r) => (
+                r.try_get::<i64, _>("version")?,
+                r.try_get::<String, _>("last_hash")?,
+            ),
+            None => (0, GENESIS_HASH.to_owned()),
+        };
+        check_expected(stream_id, expected, current)?;
+
+        let mut sealed = seal_batch(stream_id, current, &last_hash, events, metadata, now);
+        for e in &mut sealed {
+            let row = sqlx::query(
+                "INSERT INTO events (event_id, stream_id, stream_version, event_type, \
+                 schema_version, payload, actor_cf, actor_role, occurred_at, recorded_at, \
+                 command_id, correlation_id, causation_id, prev_hash, hash) \
+                 VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) RETURNING position",
+            )
+            .bind(e.event_id.to_string())
+            .bind(&e.stream_id)
+            .bind(e.stream_version)
+            .bind(&e.event_type)
+            .bind(e.schema_version)
+            .bind(e.payload.to_string())
+            .bind(&e.metadata.actor_cf)
+            .bind(&e.metadata.actor_role)
+            .bind(instant_text(e.metadata.occurred_at))
+            .bind(instant_text(e.recorded_at))
+            .bind(e.metadata.command_id.to_string())
+            .bind(e.metadata.correlation_id.to_string())
+            .bind(e.metadata.causation_id.map(|c| c.to_string()))
+            .bind(&e.prev_hash)
+            .bind(&e.hash)
+            .fetch_one(&mut **tx)
+            .await?;
+            e.global_position = GlobalPosition {
+                transaction: 0,
+                position: row.try_get("position")?,
+            };
+        }
+        let (version, hash) = match sealed.last() {
+            Some(last) => (last.stream_version, last.hash.clone()),
+            None => (current, last_hash),
+        };
+        sqlx::query(
+            "INSERT INTO streams (stream_id, version, last_hash, updated_at) VALUES (?, ?, ?, ?) \
+             ON CONFLICT (stream_id) DO UPDATE SET version = excluded.version, \
+             last_hash = excluded.last_hash, updated_at = excluded.updated_at",
+        )
+        .bind(stream_id)
+        .bind(version)
+        .bind(&hash)
+        .bind(instant_text(now))
+        .execute(&mut **tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO command_log (command_id, stream_id, version, recorded_at) VALUES (?, ?, ?, ?)",
+        )
+        .bind(metadata.command_id.to_string())
+        .bind(stream_id)
+        .bind(version)
+        .bind(instant_text(now))
+        .execute(&mut **tx)
+        .await?;
+        Ok(AppendOutcome {
+            stream_id: stream_id.to_owned(),
+            version,
+            events: sealed,
+            replayed: false,
+        })
+    }
+}
+
+#[async_trait]
+impl EventStore for SqliteEventStore {
+    async fn append(
+        &self,
+        stream_id: &str,
+        expected: ExpectedVersion,
+        events: Vec<NewEvent>,
+        metadata: EventMetadata,
+    ) -> Result<AppendOutcome, StoreError> {
+        check_append(stream_id, &events)?;
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        match Self::write_batch(&mut tx, stream_id, expected, events, &metadata).await {
+            Ok(outcome) if outcome.replayed => {
+                tx.rollback().await?;
+                Ok(outcome)
+            }
+            Ok(outcome) => {
+                tx.commit().await?;
+                Ok(outcome)
+            }
+            Err(e) => {
+                tx.rollback().await?;
+                Err(e)
+            }
+        }
+    }
+
+    async fn read_stream(
+        &self,
+        stream_id: &str,
+        from_version: i64,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM events WHERE stream_id = ? AND stream_version >= ? \
+             ORDER BY stream_version"
+        )))
+        .bind(stream_id)
+        .bind(from_version)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(decode).collect()
+    }
+
+    async fn read_all(
+        &self,
+        after: GlobalPosition,
+        limit: i64,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM events WHERE position > ? ORDER BY position LIMIT ?"
+        )))
+        .bind(after.position)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(decode).collect()
+    }
+
+    async fn stream_head(&self, stream_id: &str) -> Result<Option<StreamHead>, StoreError> {
+        let row = sqlx::query("SELECT version, last_hash FROM streams WHERE stream_id = ?")
+            .bind(stream_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| {
+            Ok(StreamHead {
+                version: r.try_get("version")?,
+                hash: r.try_get("last_hash")?,
+            })
+        })
+        .transpose()
+    }
+}
+
+/// RFC 3339 in UTC with microseconds: sortable as text and exact for the hash chain.
+pub(crate) fn instant_text(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+}
+
+fn parse_instant(s: &str) -> Result<DateTime<Utc>, StoreError> {
+    DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|_| StoreError::Corrupt(format!("instant {s:?} is not RFC 3339")))
+}
+
+fn parse_uuid(s: &str) -> Result<Uuid, StoreError> {
+    Uuid::parse_str(s).map_err(|_| StoreError::Corrupt(format!("id {s:?} is not a UUID")))
+}
+
+fn decode(row: &SqliteRow) -> Result<RecordedEvent, StoreError> {
+    let text = |col: &str| -> Result<String, StoreError> { Ok(row.try_get(col)?) };
+    let causation: Option<String> = row.try_get("causation_id")?;
+    let payload: String = row.try_get("payload")?;
+    Ok(RecordedEvent {
+        event_id: parse_uuid(&text("event_id")?)?,
+        stream_id: text("stream_id")?,
+        stream_version: row.try_get("stream_version")?,
+        global_position: GlobalPosition {
+            transaction: 0,
+            position: row.try_get("position")?,
+        },
+        event_type: text("event_type")?,
+        schema_version: row.try_get("schema_version")?,
+        payload: serde_json::from_str(&payload)
+            .map_err(|e| StoreError::Corrupt(format!("payload is not JSON: {e}")))?,
+        metadata: EventMetadata {
+            actor_cf: text("actor_cf")?,
+            actor_role: text("actor_role")?,
+            occurred_at: parse_instant(&text("occurred_at")?)?,
+            command_id: parse_uuid(&text("command_id")?)?,
+            correlation_id: parse_uuid(&text("correlation_id")?)?,
+            causation_id: causation.as_deref().map(parse_uuid).transpose()?,
+        },
+        recorded_at: parse_instant(&text("recorded_at")?)?,
+        prev_hash: text("prev_hash")?,
+        hash: text("hash")?,
+    })
+}
