@@ -1,1 +1,36 @@
-//! Diario Online domain (see DESIGN §3).
+//! Diario Online domain (DESIGN §3): value types, the measure catalogue and the `Case`
+//! aggregate as a pure decider implementing the Regolamento "diario online" of the measure
+//! "#UP – Percorsi per crescere alla grande" (DGR XI/7503/2022), Art. 3–9.
+//!
+//! No I/O, no clock, no randomness: `decide(&state, &command, &context)` and
+//! `evolve(state, &event)`; the caller supplies `now`, the actor, the measure, the declared
+//! system failures and fresh ids.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod alerts;
+pub mod case;
+pub mod catalogue;
+pub mod checklist;
+pub mod error;
+pub mod failures;
+pub mod testing;
+pub mod values;
+
+pub use alerts::{Alert, AlertCode, alerts};
+pub use case::{
+    Actor, ActorRole, Answer, CaseCommand, CaseEvent, CaseFile, CaseState, ConfirmationChannel,
+    Context, DiaryStatus, Entry, PdiCap, Recipient, RequestScope, RequestStatus, UpcastError,
+    decide, evolve, fold, upcast,
+};
+pub use catalogue::{CatalogueError, ConfirmationMode, Measure};
+pub use checklist::{Check, Checklist, compute_checklist};
+pub use error::DomainError;
+pub use failures::{
+    FailureCommand, FailureEvent, FailureScope, FailureState, SystemFailure, decide_failure,
+    evolve_failure,
+};
+pub use values::{
+    Cents, Ente, FigureId, FiscalCode, MeasureId, Phase, ServiceId, Sha256Hex, TimeSlot,
+};

@@ -1,0 +1,314 @@
+//! Commands on a case. Every payload deserialises from JSON with the field names below; ids of
+//! new things (entries, requests, paper diaries) are chosen by the caller so the decider has no
+//! hidden randomness.
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::values::{Ente, FigureId, FiscalCode, MeasureId, Phase, ServiceId, Sha256Hex, TimeSlot};
+
+use super::state::{PdiCap, Recipient};
+
+/// ATS registers the case with its responsabili (Art. 4).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OpenCase {
+    /// The case (stream) id.
+    pub case_id: Uuid,
+    /// Measure the case runs under.
+    pub measure_id: MeasureId,
+    /// ATS code.
+    pub ats: String,
+    /// ASST code.
+    pub asst: String,
+    /// Provider code.
+    pub provider: String,
+    /// Responsabile of the ASST (phase I).
+    pub responsabile_asst: FiscalCode,
+    /// Responsabile of the provider (phases II-IV).
+    pub responsabile_provider: FiscalCode,
+    /// ASST case manager.
+    pub case_manager: FiscalCode,
+    /// The recipient (pseudonymous) and confirmers.
+    pub recipient: Recipient,
+}
+
+/// Change the responsabile of an ente (Art. 4).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChangeResponsabile {
+    /// Which ente.
+    pub ente: Ente,
+    /// The new responsabile.
+    pub responsabile: FiscalCode,
+}
+
+/// Record whether the confirmers use FirmaLOM (Art. 6).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChangeRecipientEnrolment {
+    /// New enrolment status.
+    pub firmalom_enrolled: bool,
+}
+
+/// Open a phase diary (Art. 4: responsabile only).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OpenPhaseDiary {
+    /// Phase.
+    pub phase: Phase,
+}
+
+/// Enable a professional to record hours for the ente (Art. 4).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnableProfessional {
+    /// Ente the professional works for.
+    pub ente: Ente,
+    /// Professional.
+    pub professional: FiscalCode,
+    /// Figures they may record under.
+    pub figures: Vec<FigureId>,
+}
+
+/// Disable a professional (Art. 4).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DisableProfessional {
+    /// Ente.
+    pub ente: Ente,
+    /// Professional.
+    pub professional: FiscalCode,
+}
+
+/// Record a delivered service (Art. 5).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecordEntry {
+    /// New entry id.
+    pub entry_id: Uuid,
+    /// Phase.
+    pub phase: Phase,
+    /// Own professional figure.
+    pub figure: FigureId,
+    /// Service from the phase's catalogue.
+    pub service: ServiceId,
+    /// Date, start and end.
+    pub slot: TimeSlot,
+    /// Art. 9: the declared failure relied on when the 15 days have passed.
+    #[serde(default)]
+    pub system_failure_id: Option<Uuid>,
+}
+
+/// Correct own entry (Art. 5, "errore materiale").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AmendEntry {
+    /// Entry.
+    pub entry_id: Uuid,
+    /// Figure.
+    pub figure: FigureId,
+    /// Service.
+    pub service: ServiceId,
+    /// Date, start and end.
+    pub slot: TimeSlot,
+    /// Art. 9 failure relied on if the new date is late.
+    #[serde(default)]
+    pub system_failure_id: Option<Uuid>,
+}
+
+/// Withdraw own entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WithdrawEntry {
+    /// Entry.
+    pub entry_id: Uuid,
+}
+
+/// Validate entries of a whole-diary phase (Art. 5-6).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ValidateEntries {
+    /// Phase.
+    pub phase: Phase,
+    /// Entries to validate; absent = every entry not yet validated.
+    #[serde(default)]
+    pub entry_ids: Option<Vec<Uuid>>,
+}
+
+/// Set the PDI caps for phase III (Art. 8).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SetPdiCaps {
+    /// Per-service caps.
+    pub caps: Vec<PdiCap>,
+    /// Overall cap.
+    #[serde(default)]
+    pub total_max_minutes: Option<u32>,
+}
+
+/// Close a phase diary (Art. 4-5); for whole-diary phases this sends the confirmation
+/// request (Art. 6) under `request_id` when the recipient uses FirmaLOM.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClosePhaseDiary {
+    /// Phase.
+    pub phase: Phase,
+    /// Id for the whole-diary confirmation request.
+    pub request_id: Uuid,
+}
+
+/// Ask the recipient to confirm entries of a per-entry phase (Art. 6).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RequestConfirmation {
+    /// New request id.
+    pub request_id: Uuid,
+    /// Phase.
+    pub phase: Phase,
+    /// Entries.
+    pub entry_ids: Vec<Uuid>,
+}
+
+/// Send an unanswered request again (Art. 6).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResendConfirmation {
+    /// Request.
+    pub request_id: Uuid,
+}
+
+/// The recipient's answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum Answer {
+    /// Confirmed.
+    Confirmed,
+    /// Rejected, with the recipient's reason.
+    Rejected {
+        /// Reason.
+        reason: String,
+    },
+}
+
+/// The recipient's answer through FirmaLOM; the actor is the signer (Art. 6).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AnswerConfirmation {
+    /// Request.
+    pub request_id: Uuid,
+    /// Answer.
+    pub answer: Answer,
+}
+
+/// Record the expiry of an unanswered request (scheduler; Art. 6).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExpireConfirmationRequest {
+    /// Request.
+    pub request_id: Uuid,
+}
+
+/// Generate the paper diary for a recipient without FirmaLOM (Art. 6).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GeneratePaperDiary {
+    /// New paper diary id.
+    pub paper_id: Uuid,
+    /// Phase.
+    pub phase: Phase,
+    /// Entries (per-entry phases); ignored for whole-diary phases, which print every entry.
+    #[serde(default)]
+    pub entry_ids: Option<Vec<Uuid>>,
+}
+
+/// Upload the signed paper diary (Art. 6).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UploadPaperConfirmation {
+    /// Paper diary.
+    pub paper_id: Uuid,
+    /// SHA-256 of the uploaded signed scan.
+    pub document_sha256: Sha256Hex,
+    /// Who signed on paper (recipient or family member on file).
+    pub signed_by: FiscalCode,
+}
+
+/// Close the pathway early (Art. 6).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InterruptPathway {
+    /// Why.
+    pub reason: String,
+}
+
+/// Every command on a case. JSON: `{"type": "RecordEntry", ...payload fields}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type")]
+pub enum CaseCommand {
+    /// See [`OpenCase`].
+    OpenCase(OpenCase),
+    /// See [`ChangeResponsabile`].
+    ChangeResponsabile(ChangeResponsabile),
+    /// See [`ChangeRecipientEnrolment`].
+    ChangeRecipientEnrolment(ChangeRecipientEnrolment),
+    /// See [`OpenPhaseDiary`].
+    OpenPhaseDiary(OpenPhaseDiary),
+    /// See [`EnableProfessional`].
+    EnableProfessional(EnableProfessional),
+    /// See [`DisableProfessional`].
+    DisableProfessional(DisableProfessional),
+    /// See [`RecordEntry`].
+    RecordEntry(RecordEntry),
+    /// See [`AmendEntry`].
+    AmendEntry(AmendEntry),
+    /// See [`WithdrawEntry`].
+    WithdrawEntry(WithdrawEntry),
+    /// See [`ValidateEntries`].
+    ValidateEntries(ValidateEntries),
+    /// See [`SetPdiCaps`].
+    SetPdiCaps(SetPdiCaps),
+    /// See [`ClosePhaseDiary`].
+    ClosePhaseDiary(ClosePhaseDiary),
+    /// See [`RequestConfirmation`].
+    RequestConfirmation(RequestConfirmation),
+    /// See [`ResendConfirmation`].
+    ResendConfirmation(ResendConfirmation),
+    /// See [`AnswerConfirmation`].
+    AnswerConfirmation(AnswerConfirmation),
+    /// See [`ExpireConfirmationRequest`].
+    ExpireConfirmationRequest(ExpireConfirmationRequest),
+    /// See [`GeneratePaperDiary`].
+    GeneratePaperDiary(GeneratePaperDiary),
+    /// See [`UploadPaperConfirmation`].
+    UploadPaperConfirmation(UploadPaperConfirmation),
+    /// See [`InterruptPathway`].
+    InterruptPathway(InterruptPathway),
+}
+
+impl CaseCommand {
+    /// The command's name (the JSON `type`).
+    pub fn name(&self) -> &'static str {
+        match self {
+            CaseCommand::OpenCase(_) => "OpenCase",
+            CaseCommand::ChangeResponsabile(_) => "ChangeResponsabile",
+            CaseCommand::ChangeRecipientEnrolment(_) => "ChangeRecipientEnrolment",
+            CaseCommand::OpenPhaseDiary(_) => "OpenPhaseDiary",
+            CaseCommand::EnableProfessional(_) => "EnableProfessional",
+            CaseCommand::DisableProfessional(_) => "DisableProfessional",
+            CaseCommand::RecordEntry(_) => "RecordEntry",
+            CaseCommand::AmendEntry(_) => "AmendEntry",
+            CaseCommand::WithdrawEntry(_) => "WithdrawEntry",
+            CaseCommand::ValidateEntries(_) => "ValidateEntries",
+            CaseCommand::SetPdiCaps(_) => "SetPdiCaps",
+            CaseCommand::ClosePhaseDiary(_) => "ClosePhaseDiary",
+            CaseCommand::RequestConfirmation(_) => "RequestConfirmation",
+            CaseCommand::ResendConfirmation(_) => "ResendConfirmation",
+            CaseCommand::AnswerConfirmation(_) => "AnswerConfirmation",
+            CaseCommand::ExpireConfirmationRequest(_) => "ExpireConfirmationRequest",
+            CaseCommand::GeneratePaperDiary(_) => "GeneratePaperDiary",
+            CaseCommand::UploadPaperConfirmation(_) => "UploadPaperConfirmation",
+            CaseCommand::InterruptPathway(_) => "InterruptPathway",
+        }
+    }
+}

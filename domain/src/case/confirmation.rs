@@ -1,0 +1,417 @@
+//! Confirmation by the recipient (Art. 6) with the Art. 8 checklist: digital requests through
+//! FirmaLOM, answers, expiry, re-sends and the paper diary for recipients without the app.
+
+use std::collections::BTreeSet;
+
+use uuid::Uuid;
+
+use super::commands::{
+    Answer, AnswerConfirmation, ExpireConfirmationRequest, GeneratePaperDiary, RequestConfirmation,
+    ResendConfirmation, UploadPaperConfirmation,
+};
+use super::events::{CaseEvent, RefusedAnswer, RequestScope};
+use super::state::{CaseFile, ConfirmationChannel, DiaryStatus, Request, RequestStatus};
+use super::{Context, DomainError, require_open_diary, require_phase_responsabile};
+use crate::catalogue::ConfirmationMode;
+use crate::checklist::{Checklist, compute_checklist};
+use crate::values::{FiscalCode, Phase, add_civil_days_to_instant};
+
+/// Art. 8: compute the checklist; blocking failures refuse the request with the full list.
+pub(crate) fn passing_checklist(
+    file: &CaseFile,
+    ctx: &Context<'_>,
+    phase: Phase,
+    entries: &[Uuid],
+) -> Result<Checklist, DomainError> {
+    let checklist = compute_checklist(file, ctx.measure, phase, entries, ctx.now);
+    if checklist.passed {
+        Ok(checklist)
+    } else {
+        Err(DomainError::ChecklistFailed(Box::new(checklist)))
+    }
+}
+
+/// Entries listed for a per-entry request: live, of the phase, not confirmed, not in another
+/// pending request (an entry is in at most one pending request).
+fn sendable_entries(file: &CaseFile, phase: Phase, ids: &[Uuid]) -> Result<Vec<Uuid>, DomainError> {
+    if ids.is_empty() {
+        return Err(DomainError::EmptyConfirmationRequest);
+    }
+    let mut seen = BTreeSet::new();
+    let mut out = Vec::new();
+    for id in ids {
+        let e = file
+            .entries
+            .get(id)
+            .filter(|e| !e.withdrawn)
+            .ok_or(DomainError::EntryNotFound(*id))?;
+        if e.phase != phase {
+            return Err(DomainError::EntryNotInPhase { entry: *id, phase });
+        }
+        if e.confirmed {
+            return Err(DomainError::EntryConfirmed(*id));
+        }
+        if e.pending_request.is_some() {
+            return Err(DomainError::EntryInPendingRequest(*id));
+        }
+        if seen.insert(*id) {
+            out.push(*id);
+        }
+    }
+    Ok(out)
+}
+
+fn answer_deadline(ctx: &Context<'_>) -> chrono::DateTime<chrono::Utc> {
+    add_civil_days_to_instant(ctx.now, ctx.measure.deadlines.answer_within_days)
+}
+
+/// Art. 6: the whole-diary request sent when a phase I–II diary is closed.
+pub(crate) fn whole_diary_request(
+    file: &CaseFile,
+    ctx: &Context<'_>,
+    phase: Phase,
+    request_id: Uuid,
+    entries: Vec<Uuid>,
+    checklist: Checklist,
+    by: FiscalCode,
+) -> Result<CaseEvent, DomainError> {
+    if file.requests.contains_key(&request_id) {
+        return Err(DomainError::RequestIdAlreadyUsed(request_id));
+    }
+    Ok(CaseEvent::ConfirmationRequested {
+        request_id,
+        phase,
+        scope: RequestScope::WholeDiary,
+        entry_ids: entries,
+        checklist,
+        deadline: answer_deadline(ctx),
+        confirmers: file.recipient.confirmers.clone(),
+        by,
+        at: ctx.now,
+    })
+}
+
+/// Art. 6 (phases III–IV): the responsabile asks the recipient to confirm one or more entries,
+/// even at the end of the phase. Refused when the recipient has no FirmaLOM (paper instead).
+pub fn request(
+    file: &CaseFile,
+    c: &RequestConfirmation,
+    ctx: &Context<'_>,
+) -> Result<Vec<CaseEvent>, DomainError> {
+    let rules = ctx.phase_rules(c.phase)?;
+    if rules.confirmation != ConfirmationMode::PerEntry {
+        return Err(DomainError::PerEntryConfirmationNotApplicable(c.phase));
+    }
+    let by = require_phase_responsabile(file, ctx, c.phase)?;
+    require_open_diary(file, c.phase)?;
+    if file.requests.contains_key(&c.request_id) {
+        return Err(DomainError::RequestIdAlreadyUsed(c.request_id));
+    }
+    if !file.recipient.firmalom_enrolled {
+        return Err(DomainError::DigitalConfirmationUnavailable);
+    }
+    let entries = sendable_entries(file, c.phase, &c.entry_ids)?;
+    let checklist = passing_checklist(file, ctx, c.phase, &entries)?;
+    Ok(vec![CaseEvent::ConfirmationRequested {
+        request_id: c.request_id,
+        phase: c.phase,
+        scope: RequestScope::Entries,
+        entry_ids: entries,
+        checklist,
+        deadline: answer_deadline(ctx),
+        confirmers: file.recipient.confirmers.clone(),
+        by,
+        at: ctx.now,
+    }])
+}
+
+fn digital_request<'f>(file: &'f CaseFile, id: Uuid) -> Result<&'f Request, DomainError> {
+    let r = file
+        .requests
+        .get(&id)
+        .ok_or(DomainError::RequestNotFound(id))?;
+    if r.channel != ConfirmationChannel::Firmalom {
+        return Err(DomainError::WrongConfirmationChannel(id));
+    }
+    Ok(r)
+}
+
+fn hand_over_if_whole_diary(
+    file: &CaseFile,
+    ctx: &Context<'_>,
+    request: &Request,
+    by: &FiscalCode,
+) -> Result<Option<CaseEvent>, DomainError> {
+    let rules = ctx.phase_rules(request.phase)?;
+    let closed = file
+        .diaries
+        .get(&request.phase)
+        .is_some_and(|d| d.status == DiaryStatus::Closed);
+    if rules.confirmation != ConfirmationMode::WholeDiaryAtClosure || !closed {
+        return Ok(None);
+    }
+    let minutes: u64 = request
+        .entries
+        .keys()
+        .filter_map(|id| file.entries.get(id))
+        .map(|e| u64::from(e.minutes()))
+        .sum();
+    // Art. 7: once closed and confirmed, the diary passes to ATS for cost reporting.
+    Ok(Some(CaseEvent::DiaryHandedToAts {
+        phase: request.phase,
+        ats: file.ats.clone(),
+        confirmed_entry_ids: request.entries.keys().copied().collect(),
+        confirmed_minutes: minutes,
+        by: by.clone(),
+        at: ctx.now,
+    }))
+}
+
+/// Art. 6: the recipient (or the family member on file) answers within the deadline.
+///
+/// A late answer is refused: instead of confirming or rejecting, the decision records
+/// `ConfirmationRequestExpired` with the refused answer attached, whether or not the scheduler
+/// has already run. (If the expiry was already recorded, the answer gets `RequestNotPending`.)
+pub fn answer(
+    file: &CaseFile,
+    c: &AnswerConfirmation,
+    ctx: &Context<'_>,
+) -> Result<Vec<CaseEvent>, DomainError> {
+    let signer = ctx.person()?.clone();
+    let r = digital_request(file, c.request_id)?;
+    if !file.recipient.confirmers.contains(&signer) {
+        return Err(DomainError::NotAConfirmer);
+    }
+    if r.status != RequestStatus::Pending {
+        return Err(DomainError::RequestNotPending(r.id));
+    }
+    let entry_ids: Vec<Uuid> = r.entries.keys().copied().collect();
+    if let Some(deadline) = r.deadline
+        && ctx.now > deadline
+    {
+        return Ok(vec![CaseEvent::ConfirmationRequestExpired {
+            request_id: r.id,
+            phase: r.phase,
+            entry_ids,
+            deadline,
+            refused_answer: Some(RefusedAnswer {
+                by: signer.clone(),
+                at: ctx.now,
+                would_confirm: matches!(c.answer, Answer::Confirmed),
+            }),
+            by: Some(signer),
+            at: ctx.now,
+        }]);
+    }
+    match &c.answer {
+        Answer::Confirmed => {
+            let mut events = vec![CaseEvent::EntriesConfirmed {
+                request_id: r.id,
+                phase: r.phase,
+                entry_ids,
+                channel: ConfirmationChannel::Firmalom,
+                by: signer.clone(),
+                at: ctx.now,
+            }];
+            events.extend(hand_over_if_whole_diary(file, ctx, r, &signer)?);
+            Ok(events)
+        }
+        Answer::Rejected { reason } => {
+            if reason.trim().is_empty() {
+                return Err(DomainError::RejectionReasonMissing);
+            }
+            Ok(vec![CaseEvent::ConfirmationRejected {
+                request_id: r.id,
+                phase: r.phase,
+                entry_ids,
+                reason: reason.clone(),
+                by: signer,
+                at: ctx.now,
+            }])
+        }
+    }
+}
+
+/// Art. 6: after the deadline the request is expired; the scheduler records it as the system.
+pub fn expire(
+    file: &CaseFile,
+    c: &ExpireConfirmationRequest,
+    ctx: &Context<'_>,
+) -> Result<Vec<CaseEvent>, DomainError> {
+    let r = digital_request(file, c.request_id)?;
+    if r.status != RequestStatus::Pending {
+        return Err(DomainError::RequestNotPending(r.id));
+    }
+    let Some(deadline) = r.deadline else {
+        return Err(DomainError::WrongConfirmationChannel(r.id));
+    };
+    if ctx.now <= deadline {
+        return Err(DomainError::RequestNotYetExpired { deadline });
+    }
+    Ok(vec![CaseEvent::ConfirmationRequestExpired {
+        request_id: r.id,
+        phase: r.phase,
+        entry_ids: r.entries.keys().copied().collect(),
+        deadline,
+        refused_answer: None,
+        by: ctx.actor.fiscal_code().cloned(),
+        at: ctx.now,
+    }])
+}
+
+/// Art. 6: without an answer the notification may be sent again, but only after one day. The
+/// same, unchanged entries are re-sent and the checklist is recomputed; if the deadline passed
+/// without the expiry being recorded yet, the expiry is recorded first.
+pub fn resend(
+    file: &CaseFile,
+    c: &ResendConfirmation,
+    ctx: &Context<'_>,
+) -> Result<Vec<CaseEvent>, DomainError> {
+    let r = digital_request(file, c.request_id)?;
+    let by = require_phase_responsabile(file, ctx, r.phase)?;
+    match r.status {
+        RequestStatus::Pending | RequestStatus::Expired => {}
+        RequestStatus::Confirmed | RequestStatus::Rejected => {
+            return Err(DomainError::RequestAlreadyAnswered(r.id));
+        }
+        RequestStatus::Ended => return Err(DomainError::RequestNotPending(r.id)),
+    }
+    let days = ctx.measure.deadlines.resend_after();
+    let allowed_from = add_civil_days_to_instant(r.sent_at, days);
+    if ctx.now <= allowed_from {
+        return Err(DomainError::ResendTooEarly { allowed_from, days });
+    }
+    if !file.recipient.firmalom_enrolled {
+        return Err(DomainError::DigitalConfirmationUnavailable);
+    }
+    let unchanged = r.entries.iter().all(|(id, revision)| {
+        file.entries.get(id).is_some_and(|e| {
+            !e.withdrawn
+                && !e.confirmed
+                && e.revision == *revision
+                && e.pending_request.is_none_or(|p| p == r.id)
+        })
+    });
+    if !unchanged {
+        return Err(DomainError::EntriesChangedSinceRequest);
+    }
+    let ids: Vec<Uuid> = r.entries.keys().copied().collect();
+    let checklist = passing_checklist(file, ctx, r.phase, &ids)?;
+    let mut events = Vec::new();
+    if r.status == RequestStatus::Pending
+        && let Some(deadline) = r.deadline
+    {
+        events.push(CaseEvent::ConfirmationRequestExpired {
+            request_id: r.id,
+            phase: r.phase,
+            entry_ids: ids.clone(),
+            deadline,
+            refused_answer: None,
+            by: Some(by.clone()),
+            at: ctx.now,
+        });
+    }
+    events.push(CaseEvent::ConfirmationResent {
+        request_id: r.id,
+        checklist,
+        deadline: answer_deadline(ctx),
+        by,
+        at: ctx.now,
+    });
+    Ok(events)
+}
+
+/// Art. 6: when the recipient has no FirmaLOM, the ente generates a paper diary to be signed.
+/// Whole-diary phases print the closed diary; per-entry phases print the listed entries.
+/// The Art. 8 checklist runs as for a digital request.
+pub fn generate_paper(
+    file: &CaseFile,
+    c: &GeneratePaperDiary,
+    ctx: &Context<'_>,
+) -> Result<Vec<CaseEvent>, DomainError> {
+    let rules = ctx.phase_rules(c.phase)?;
+    let by = require_phase_responsabile(file, ctx, c.phase)?;
+    if file.recipient.firmalom_enrolled {
+        return Err(DomainError::PaperDiaryNotAllowed);
+    }
+    if file.requests.contains_key(&c.paper_id) {
+        return Err(DomainError::RequestIdAlreadyUsed(c.paper_id));
+    }
+    let entries = match rules.confirmation {
+        ConfirmationMode::WholeDiaryAtClosure => {
+            let diary = file
+                .diaries
+                .get(&c.phase)
+                .ok_or(DomainError::DiaryNotOpened(c.phase))?;
+            match diary.status {
+                DiaryStatus::Closed => {}
+                DiaryStatus::Open => {
+                    return Err(DomainError::PerEntryConfirmationNotApplicable(c.phase));
+                }
+                DiaryStatus::HandedToAts => return Err(DomainError::DiaryClosed(c.phase)),
+            }
+            if let Some(p) = file.pending_requests(c.phase).next() {
+                return Err(DomainError::PendingRequestAtClosure(p.id));
+            }
+            file.live_entries(c.phase).map(|e| e.id).collect()
+        }
+        ConfirmationMode::PerEntry => {
+            require_open_diary(file, c.phase)?;
+            sendable_entries(file, c.phase, c.entry_ids.as_deref().unwrap_or(&[]))?
+        }
+    };
+    let checklist = passing_checklist(file, ctx, c.phase, &entries)?;
+    Ok(vec![CaseEvent::PaperDiaryGenerated {
+        paper_id: c.paper_id,
+        phase: c.phase,
+        entry_ids: entries,
+        checklist,
+        by,
+        at: ctx.now,
+    }])
+}
+
+/// Art. 6: the responsabile uploads the signed paper diary; the document's SHA-256 is
+/// recorded and the printed entries are confirmed.
+pub fn upload_paper(
+    file: &CaseFile,
+    c: &UploadPaperConfirmation,
+    ctx: &Context<'_>,
+) -> Result<Vec<CaseEvent>, DomainError> {
+    let r = file
+        .requests
+        .get(&c.paper_id)
+        .ok_or(DomainError::RequestNotFound(c.paper_id))?;
+    if r.channel != ConfirmationChannel::Paper {
+        return Err(DomainError::WrongConfirmationChannel(r.id));
+    }
+    let by = require_phase_responsabile(file, ctx, r.phase)?;
+    if r.status != RequestStatus::Pending {
+        return Err(DomainError::RequestNotPending(r.id));
+    }
+    if !file.recipient.confirmers.contains(&c.signed_by) {
+        return Err(DomainError::NotAConfirmer);
+    }
+    let entry_ids: Vec<Uuid> = r.entries.keys().copied().collect();
+    let mut events = vec![
+        CaseEvent::PaperConfirmationUploaded {
+            paper_id: r.id,
+            phase: r.phase,
+            entry_ids: entry_ids.clone(),
+            document_sha256: c.document_sha256.clone(),
+            signed_by: c.signed_by.clone(),
+            by: by.clone(),
+            at: ctx.now,
+        },
+        CaseEvent::EntriesConfirmed {
+            request_id: r.id,
+            phase: r.phase,
+            entry_ids,
+            channel: ConfirmationChannel::Paper,
+            by: c.signed_by.clone(),
+            at: ctx.now,
+        },
+    ];
+    events.extend(hand_over_if_whole_diary(file, ctx, r, &by)?);
+    Ok(events)
+}

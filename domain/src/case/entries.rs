@@ -1,0 +1,332 @@
+//! Recording, amending, withdrawing and validating entries (Art. 5, with the Art. 9
+//! exception for late registrations).
+
+use std::collections::BTreeSet;
+
+use uuid::Uuid;
+
+use super::commands::{AmendEntry, RecordEntry, ValidateEntries, WithdrawEntry};
+use super::events::CaseEvent;
+use super::state::{CaseFile, DiaryStatus, Entry};
+use super::{Context, DomainError, require_open_diary, require_phase_responsabile};
+use crate::catalogue::ConfirmationMode;
+use crate::values::{
+    FigureId, FiscalCode, Phase, ServiceId, TimeSlot, add_civil_days, civil_date, civil_datetime,
+};
+
+/// The figures a person may record under in a phase: those enabled by the responsabile of the
+/// ente that keeps the phase (Art. 3-4), plus the case manager's figure for the case manager
+/// designated at opening (Art. 3: the case manager's hours are registered in the diary).
+pub fn enabled_figures(
+    file: &CaseFile,
+    ctx: &Context<'_>,
+    phase: Phase,
+    cf: &FiscalCode,
+) -> Result<BTreeSet<FigureId>, DomainError> {
+    let rules = ctx.phase_rules(phase)?;
+    let mut figures = file
+        .professionals
+        .get(&(rules.registered_by, cf.clone()))
+        .cloned()
+        .unwrap_or_default();
+    if cf == &file.case_manager
+        && let Some(f) = &ctx.measure.case_manager_figure
+    {
+        figures.insert(f.clone());
+    }
+    if figures.is_empty() {
+        return Err(DomainError::ProfessionalNotEnabled {
+            professional: cf.clone(),
+            phase,
+        });
+    }
+    Ok(figures)
+}
+
+/// Art. 5 (ii-iii): figure and service from the catalogue, the service in the phase, the
+/// figure among the professional's enabled figures and among those that deliver the service.
+fn check_catalogue(
+    ctx: &Context<'_>,
+    phase: Phase,
+    enabled: &BTreeSet<FigureId>,
+    figure: &FigureId,
+    service: &ServiceId,
+) -> Result<(), DomainError> {
+    if ctx.measure.figure(figure).is_none() {
+        return Err(DomainError::FigureNotInCatalogue(figure.clone()));
+    }
+    let s = ctx
+        .measure
+        .service(service)
+        .ok_or_else(|| DomainError::ServiceNotInCatalogue(service.clone()))?;
+    if !s.phases.contains(&phase) {
+        return Err(DomainError::ServiceNotInPhase {
+            service: service.clone(),
+            phase,
+        });
+    }
+    if !enabled.contains(figure) {
+        return Err(DomainError::FigureNotEnabledForProfessional(figure.clone()));
+    }
+    if !s.figures.contains(figure) {
+        return Err(DomainError::FigureCannotDeliverService {
+            figure: figure.clone(),
+            service: service.clone(),
+        });
+    }
+    Ok(())
+}
+
+/// Art. 5 (iv) and common sense: granularity of the measure, nothing in the future, no
+/// overlap with another live entry of the same professional on this case.
+fn check_slot(
+    file: &CaseFile,
+    ctx: &Context<'_>,
+    cf: &FiscalCode,
+    slot: &TimeSlot,
+    except: Option<Uuid>,
+) -> Result<(), DomainError> {
+    let granularity = ctx.measure.slot_granularity_minutes;
+    if slot.minutes() % granularity != 0 {
+        return Err(DomainError::DurationNotMultiple {
+            minutes: slot.minutes(),
+            granularity,
+        });
+    }
+    if slot.end_local() > civil_datetime(ctx.now) {
+        return Err(DomainError::EntryInTheFuture);
+    }
+    let clash = file.entries.values().find(|e| {
+        Some(e.id) != except && !e.withdrawn && &e.professional == cf && e.slot.overlaps(slot)
+    });
+    if let Some(other) = clash {
+        return Err(DomainError::OverlappingEntry { other: other.id });
+    }
+    Ok(())
+}
+
+/// Art. 5: the entry must be recorded within `record_within_days` civil days of delivery;
+/// Art. 9: later only by relying on a declared failure that covers the case's ente, whose start
+/// came no later than the normal deadline, within the grace days after its resolution.
+/// Returns the failure actually relied on (`None` when on time).
+fn check_window(
+    file: &CaseFile,
+    ctx: &Context<'_>,
+    phase: Phase,
+    slot: &TimeSlot,
+    failure: Option<Uuid>,
+    amending: bool,
+) -> Result<Option<Uuid>, DomainError> {
+    let days = ctx.measure.deadlines.record_within_days;
+    let deadline = add_civil_days(slot.date, days);
+    let today = civil_date(ctx.now);
+    if today <= deadline {
+        return Ok(None);
+    }
+    let Some(failure_id) = failure else {
+        return Err(if amending {
+            DomainError::AmendedDateTooLate {
+                delivered: slot.date,
+                deadline,
+                days,
+            }
+        } else {
+            DomainError::EntryRecordedTooLate {
+                delivered: slot.date,
+                deadline,
+                days,
+            }
+        });
+    };
+    let f = ctx
+        .failures
+        .iter()
+        .find(|f| f.id == failure_id)
+        .ok_or(DomainError::SystemFailureUnknown(failure_id))?;
+    let ente = match ctx.phase_rules(phase)?.registered_by {
+        crate::values::Ente::Asst => &file.asst,
+        crate::values::Ente::Provider => &file.provider,
+    };
+    if !f.covers_ente(ente) {
+        return Err(DomainError::SystemFailureNotApplicable {
+            failure: failure_id,
+            deadline,
+        });
+    }
+    f.relieves(deadline, today, ctx.measure.deadlines.failure_grace_days)?;
+    Ok(Some(failure_id))
+}
+
+/// Art. 5-6: may the author still change this entry?
+/// Confirmed entries never change; nothing changes once the diary is closed; in whole-diary
+/// phases (I–II) an entry is editable until validated, in per-entry phases (III–IV) until it is
+/// in a pending confirmation request. A rejection makes entries editable again.
+pub fn check_editable(
+    file: &CaseFile,
+    ctx: &Context<'_>,
+    entry: &Entry,
+) -> Result<(), DomainError> {
+    if entry.confirmed {
+        return Err(DomainError::EntryConfirmed(entry.id));
+    }
+    match file.diaries.get(&entry.phase).map(|d| d.status) {
+        Some(DiaryStatus::Open) => {}
+        Some(_) => return Err(DomainError::DiaryClosed(entry.phase)),
+        None => return Err(DomainError::DiaryNotOpened(entry.phase)),
+    }
+    if entry.pending_request.is_some() {
+        return Err(DomainError::EntryInPendingRequest(entry.id));
+    }
+    let mode = ctx.phase_rules(entry.phase)?.confirmation;
+    if mode == ConfirmationMode::WholeDiaryAtClosure && entry.validated {
+        return Err(DomainError::EntryValidated(entry.id));
+    }
+    Ok(())
+}
+
+fn live_entry<'f>(file: &'f CaseFile, id: Uuid) -> Result<&'f Entry, DomainError> {
+    file.entries
+        .get(&id)
+        .filter(|e| !e.withdrawn)
+        .ok_or(DomainError::EntryNotFound(id))
+}
+
+/// Art. 5: an enabled professional records a service they delivered.
+pub fn record(
+    file: &CaseFile,
+    c: &RecordEntry,
+    ctx: &Context<'_>,
+) -> Result<Vec<CaseEvent>, DomainError> {
+    let cf = ctx.person()?.clone();
+    ctx.phase_rules(c.phase)?;
+    require_open_diary(file, c.phase)?;
+    if file.entries.contains_key(&c.entry_id) {
+        return Err(DomainError::EntryIdAlreadyUsed(c.entry_id));
+    }
+    let enabled = enabled_figures(file, ctx, c.phase, &cf)?;
+    check_catalogue(ctx, c.phase, &enabled, &c.figure, &c.service)?;
+    check_slot(file, ctx, &cf, &c.slot, None)?;
+    let failure = check_window(file, ctx, c.phase, &c.slot, c.system_failure_id, false)?;
+    Ok(vec![CaseEvent::EntryRecorded {
+        entry_id: c.entry_id,
+        phase: c.phase,
+        professional: cf,
+        figure: c.figure.clone(),
+        service: c.service.clone(),
+        slot: c.slot,
+        minutes: c.slot.minutes(),
+        system_failure_id: failure,
+        at: ctx.now,
+    }])
+}
+
+/// Art. 5: the author corrects a material error while the entry is editable; a new date must
+/// still respect the 15-day window (Art. 9 exception included).
+pub fn amend(
+    file: &CaseFile,
+    c: &AmendEntry,
+    ctx: &Context<'_>,
+) -> Result<Vec<CaseEvent>, DomainError> {
+    let cf = ctx.person()?.clone();
+    let entry = live_entry(file, c.entry_id)?;
+    if entry.professional != cf {
+        return Err(DomainError::NotEntryAuthor {
+            author: entry.professional.clone(),
+        });
+    }
+    check_editable(file, ctx, entry)?;
+    let enabled = enabled_figures(file, ctx, entry.phase, &cf)?;
+    check_catalogue(ctx, entry.phase, &enabled, &c.figure, &c.service)?;
+    check_slot(file, ctx, &cf, &c.slot, Some(entry.id))?;
+    let failure = if c.slot.date == entry.slot.date {
+        entry.system_failure_id
+    } else {
+        check_window(file, ctx, entry.phase, &c.slot, c.system_failure_id, true)?
+    };
+    if entry.figure == c.figure
+        && entry.service == c.service
+        && entry.slot == c.slot
+        && entry.system_failure_id == failure
+    {
+        return Ok(Vec::new());
+    }
+    Ok(vec![CaseEvent::EntryAmended {
+        entry_id: entry.id,
+        figure: c.figure.clone(),
+        service: c.service.clone(),
+        slot: c.slot,
+        minutes: c.slot.minutes(),
+        system_failure_id: failure,
+        by: cf,
+        at: ctx.now,
+    }])
+}
+
+/// Art. 5: the author withdraws an entry while it is editable.
+pub fn withdraw(
+    file: &CaseFile,
+    c: &WithdrawEntry,
+    ctx: &Context<'_>,
+) -> Result<Vec<CaseEvent>, DomainError> {
+    let cf = ctx.person()?.clone();
+    let entry = live_entry(file, c.entry_id)?;
+    if entry.professional != cf {
+        return Err(DomainError::NotEntryAuthor {
+            author: entry.professional.clone(),
+        });
+    }
+    check_editable(file, ctx, entry)?;
+    enabled_figures(file, ctx, entry.phase, &cf)?;
+    Ok(vec![CaseEvent::EntryWithdrawn {
+        entry_id: entry.id,
+        by: cf,
+        at: ctx.now,
+    }])
+}
+
+/// Art. 5-6: in whole-diary phases the responsabile validates entries; validated entries are
+/// no longer editable by their authors.
+pub fn validate(
+    file: &CaseFile,
+    c: &ValidateEntries,
+    ctx: &Context<'_>,
+) -> Result<Vec<CaseEvent>, DomainError> {
+    let rules = ctx.phase_rules(c.phase)?;
+    let by = require_phase_responsabile(file, ctx, c.phase)?;
+    if rules.confirmation != ConfirmationMode::WholeDiaryAtClosure {
+        return Err(DomainError::ValidationNotApplicable(c.phase));
+    }
+    require_open_diary(file, c.phase)?;
+    let ids: Vec<Uuid> = match &c.entry_ids {
+        None => file
+            .live_entries(c.phase)
+            .filter(|e| !e.validated)
+            .map(|e| e.id)
+            .collect(),
+        Some(list) => {
+            let mut out = Vec::new();
+            for id in list {
+                let e = live_entry(file, *id)?;
+                if e.phase != c.phase {
+                    return Err(DomainError::EntryNotInPhase {
+                        entry: *id,
+                        phase: c.phase,
+                    });
+                }
+                if !e.validated && !out.contains(id) {
+                    out.push(*id);
+                }
+            }
+            out
+        }
+    };
+    if ids.is_empty() {
+        return Err(DomainError::NothingToValidate(c.phase));
+    }
+    Ok(vec![CaseEvent::EntriesValidated {
+        phase: c.phase,
+        entry_ids: ids,
+        by,
+        at: ctx.now,
+    }])
+}

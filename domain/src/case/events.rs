@@ -1,0 +1,534 @@
+//! Events of a case: one per fact, past tense, each carrying who, what, when and on which
+//! entries, so an auditor can replay the diary (Art. 4, 10). Serialised with a `type` tag;
+//! [`upcast`] reads payloads written by older schema versions.
+
+use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::checklist::Checklist;
+use crate::values::{
+    Ente, FigureId, FiscalCode, MeasureId, Phase, ServiceId, Sha256Hex, TimeSlot, hhmm,
+};
+
+use super::state::{ConfirmationChannel, PdiCap, Recipient};
+
+/// A late answer that was refused because the request had expired (Art. 6).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefusedAnswer {
+    /// Who tried to answer.
+    pub by: FiscalCode,
+    /// When.
+    pub at: DateTime<Utc>,
+    /// Whether it was a confirmation (true) or a rejection (false).
+    pub would_confirm: bool,
+}
+
+/// What a confirmation request covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RequestScope {
+    /// Phases I–II: the whole diary at closure.
+    WholeDiary,
+    /// Phases III–IV: the listed entries.
+    Entries,
+}
+
+/// Every fact of a case.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type")]
+pub enum CaseEvent {
+    /// ATS registered the case (Art. 4).
+    CaseOpened {
+        /// Case id.
+        case_id: Uuid,
+        /// Measure.
+        measure_id: MeasureId,
+        /// ATS code.
+        ats: String,
+        /// ASST code.
+        asst: String,
+        /// Provider code.
+        provider: String,
+        /// Responsabile of the ASST.
+        responsabile_asst: FiscalCode,
+        /// Responsabile of the provider.
+        responsabile_provider: FiscalCode,
+        /// Case manager.
+        case_manager: FiscalCode,
+        /// Recipient (pseudonymous), FirmaLOM enrolment and confirmers.
+        recipient: Recipient,
+        /// ATS operator.
+        by: FiscalCode,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// The responsabile of an ente changed (Art. 4).
+    ResponsabileChanged {
+        /// Ente.
+        ente: Ente,
+        /// Previous responsabile.
+        previous: FiscalCode,
+        /// New responsabile.
+        responsabile: FiscalCode,
+        /// Who changed it.
+        by: FiscalCode,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// The confirmers' FirmaLOM enrolment changed (Art. 6).
+    RecipientEnrolmentChanged {
+        /// New status.
+        firmalom_enrolled: bool,
+        /// Who recorded it.
+        by: FiscalCode,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// A phase diary was opened (Art. 4).
+    PhaseDiaryOpened {
+        /// Phase.
+        phase: Phase,
+        /// Responsabile.
+        by: FiscalCode,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// A professional was enabled (Art. 4).
+    ProfessionalEnabled {
+        /// Ente.
+        ente: Ente,
+        /// Professional.
+        professional: FiscalCode,
+        /// Figures allowed.
+        figures: Vec<FigureId>,
+        /// Responsabile.
+        by: FiscalCode,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// A professional was disabled (Art. 4).
+    ProfessionalDisabled {
+        /// Ente.
+        ente: Ente,
+        /// Professional.
+        professional: FiscalCode,
+        /// Responsabile.
+        by: FiscalCode,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// A professional recorded a delivered service (Art. 5). Schema version 2.
+    EntryRecorded {
+        /// Entry id.
+        entry_id: Uuid,
+        /// Phase.
+        phase: Phase,
+        /// Author.
+        professional: FiscalCode,
+        /// Figure.
+        figure: FigureId,
+        /// Service.
+        service: ServiceId,
+        /// Date and times.
+        slot: TimeSlot,
+        /// Duration in minutes (redundant with the slot, for readers of the log).
+        minutes: u32,
+        /// Art. 9 failure relied on for a late registration.
+        system_failure_id: Option<Uuid>,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// The author amended an entry (Art. 5); carries the full new values.
+    EntryAmended {
+        /// Entry.
+        entry_id: Uuid,
+        /// Figure.
+        figure: FigureId,
+        /// Service.
+        service: ServiceId,
+        /// Date and times.
+        slot: TimeSlot,
+        /// Minutes.
+        minutes: u32,
+        /// Art. 9 failure relied on.
+        system_failure_id: Option<Uuid>,
+        /// Author.
+        by: FiscalCode,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// The author withdrew an entry.
+    EntryWithdrawn {
+        /// Entry.
+        entry_id: Uuid,
+        /// Author.
+        by: FiscalCode,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// The responsabile validated entries (Art. 5-6, phases I–II).
+    EntriesValidated {
+        /// Phase.
+        phase: Phase,
+        /// Entries.
+        entry_ids: Vec<Uuid>,
+        /// Responsabile.
+        by: FiscalCode,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// PDI caps for phase III were set (Art. 8).
+    PdiCapsSet {
+        /// Per-service caps.
+        caps: Vec<PdiCap>,
+        /// Overall cap.
+        total_max_minutes: Option<u32>,
+        /// Responsabile.
+        by: FiscalCode,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// A confirmation request was sent to FirmaLOM with its passing checklist (Art. 6, 8).
+    ConfirmationRequested {
+        /// Request id.
+        request_id: Uuid,
+        /// Phase.
+        phase: Phase,
+        /// Whole diary or listed entries.
+        scope: RequestScope,
+        /// Entries covered.
+        entry_ids: Vec<Uuid>,
+        /// The Art. 8 checklist.
+        checklist: Checklist,
+        /// Answer deadline.
+        deadline: DateTime<Utc>,
+        /// Who may answer.
+        confirmers: Vec<FiscalCode>,
+        /// Responsabile.
+        by: FiscalCode,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// An unanswered request was sent again (Art. 6).
+    ConfirmationResent {
+        /// Request.
+        request_id: Uuid,
+        /// Checklist recomputed at re-send.
+        checklist: Checklist,
+        /// New deadline.
+        deadline: DateTime<Utc>,
+        /// Responsabile.
+        by: FiscalCode,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// The recipient confirmed the entries; they never change again (Art. 6).
+    EntriesConfirmed {
+        /// Request or paper diary.
+        request_id: Uuid,
+        /// Phase.
+        phase: Phase,
+        /// Entries confirmed.
+        entry_ids: Vec<Uuid>,
+        /// FirmaLOM or paper.
+        channel: ConfirmationChannel,
+        /// The signer.
+        by: FiscalCode,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// The recipient rejected the request (Art. 6).
+    ConfirmationRejected {
+        /// Request.
+        request_id: Uuid,
+        /// Phase.
+        phase: Phase,
+        /// Entries rejected (editable again).
+        entry_ids: Vec<Uuid>,
+        /// The recipient's reason.
+        reason: String,
+        /// The signer.
+        by: FiscalCode,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// No answer arrived within the deadline (Art. 6).
+    ConfirmationRequestExpired {
+        /// Request.
+        request_id: Uuid,
+        /// Phase.
+        phase: Phase,
+        /// Entries of the request.
+        entry_ids: Vec<Uuid>,
+        /// The deadline that passed.
+        deadline: DateTime<Utc>,
+        /// Set when a late answer triggered the expiry (the answer is refused).
+        refused_answer: Option<RefusedAnswer>,
+        /// Who recorded it (`None` = the system scheduler).
+        by: Option<FiscalCode>,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// A paper diary was generated for signature with its checklist (Art. 6, 8).
+    PaperDiaryGenerated {
+        /// Paper diary id.
+        paper_id: Uuid,
+        /// Phase.
+        phase: Phase,
+        /// Entries printed.
+        entry_ids: Vec<Uuid>,
+        /// Art. 8 checklist.
+        checklist: Checklist,
+        /// Responsabile.
+        by: FiscalCode,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// The signed paper diary was uploaded (Art. 6).
+    PaperConfirmationUploaded {
+        /// Paper diary id.
+        paper_id: Uuid,
+        /// Phase.
+        phase: Phase,
+        /// Entries.
+        entry_ids: Vec<Uuid>,
+        /// SHA-256 of the signed scan.
+        document_sha256: Sha256Hex,
+        /// Who signed on paper.
+        signed_by: FiscalCode,
+        /// Who uploaded.
+        by: FiscalCode,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// The responsabile closed the phase diary (Art. 4-5).
+    PhaseDiaryClosed {
+        /// Phase.
+        phase: Phase,
+        /// Live entries at closure.
+        entry_ids: Vec<Uuid>,
+        /// Entries never confirmed (not reimbursable).
+        unconfirmed_entry_ids: Vec<Uuid>,
+        /// Total minutes of the live entries.
+        total_minutes: u64,
+        /// Responsabile.
+        by: FiscalCode,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// The closed diary passed to ATS for cost reporting (Art. 7).
+    DiaryHandedToAts {
+        /// Phase.
+        phase: Phase,
+        /// ATS.
+        ats: String,
+        /// Confirmed entries.
+        confirmed_entry_ids: Vec<Uuid>,
+        /// Confirmed minutes.
+        confirmed_minutes: u64,
+        /// Who triggered the hand-over.
+        by: FiscalCode,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// The pathway was interrupted; pending requests end with it (Art. 6).
+    PathwayInterrupted {
+        /// Why.
+        reason: String,
+        /// Requests and paper diaries ended.
+        ended_request_ids: Vec<Uuid>,
+        /// Phase diaries that were still open or awaiting confirmation.
+        closed_phases: Vec<Phase>,
+        /// Responsabile or case manager.
+        by: FiscalCode,
+        /// When.
+        at: DateTime<Utc>,
+    },
+}
+
+impl CaseEvent {
+    /// The event type name written in the store.
+    pub fn event_type(&self) -> &'static str {
+        match self {
+            CaseEvent::CaseOpened { .. } => "CaseOpened",
+            CaseEvent::ResponsabileChanged { .. } => "ResponsabileChanged",
+            CaseEvent::RecipientEnrolmentChanged { .. } => "RecipientEnrolmentChanged",
+            CaseEvent::PhaseDiaryOpened { .. } => "PhaseDiaryOpened",
+            CaseEvent::ProfessionalEnabled { .. } => "ProfessionalEnabled",
+            CaseEvent::ProfessionalDisabled { .. } => "ProfessionalDisabled",
+            CaseEvent::EntryRecorded { .. } => "EntryRecorded",
+            CaseEvent::EntryAmended { .. } => "EntryAmended",
+            CaseEvent::EntryWithdrawn { .. } => "EntryWithdrawn",
+            CaseEvent::EntriesValidated { .. } => "EntriesValidated",
+            CaseEvent::PdiCapsSet { .. } => "PdiCapsSet",
+            CaseEvent::ConfirmationRequested { .. } => "ConfirmationRequested",
+            CaseEvent::ConfirmationResent { .. } => "ConfirmationResent",
+            CaseEvent::EntriesConfirmed { .. } => "EntriesConfirmed",
+            CaseEvent::ConfirmationRejected { .. } => "ConfirmationRejected",
+            CaseEvent::ConfirmationRequestExpired { .. } => "ConfirmationRequestExpired",
+            CaseEvent::PaperDiaryGenerated { .. } => "PaperDiaryGenerated",
+            CaseEvent::PaperConfirmationUploaded { .. } => "PaperConfirmationUploaded",
+            CaseEvent::PhaseDiaryClosed { .. } => "PhaseDiaryClosed",
+            CaseEvent::DiaryHandedToAts { .. } => "DiaryHandedToAts",
+            CaseEvent::PathwayInterrupted { .. } => "PathwayInterrupted",
+        }
+    }
+
+    /// Current schema version of this event type. `EntryRecorded` is at 2: version 1 carried
+    /// `date`, `start` and `minutes` instead of a slot, and no `system_failure_id`.
+    pub fn schema_version(&self) -> u32 {
+        match self {
+            CaseEvent::EntryRecorded { .. } => 2,
+            _ => 1,
+        }
+    }
+
+    /// The person who caused the event, if any (`None` for scheduler expiries).
+    pub fn actor(&self) -> Option<&FiscalCode> {
+        match self {
+            CaseEvent::EntryRecorded { professional, .. } => Some(professional),
+            CaseEvent::ConfirmationRequestExpired { by, .. } => by.as_ref(),
+            CaseEvent::CaseOpened { by, .. }
+            | CaseEvent::ResponsabileChanged { by, .. }
+            | CaseEvent::RecipientEnrolmentChanged { by, .. }
+            | CaseEvent::PhaseDiaryOpened { by, .. }
+            | CaseEvent::ProfessionalEnabled { by, .. }
+            | CaseEvent::ProfessionalDisabled { by, .. }
+            | CaseEvent::EntryAmended { by, .. }
+            | CaseEvent::EntryWithdrawn { by, .. }
+            | CaseEvent::EntriesValidated { by, .. }
+            | CaseEvent::PdiCapsSet { by, .. }
+            | CaseEvent::ConfirmationRequested { by, .. }
+            | CaseEvent::ConfirmationResent { by, .. }
+            | CaseEvent::EntriesConfirmed { by, .. }
+            | CaseEvent::ConfirmationRejected { by, .. }
+            | CaseEvent::PaperDiaryGenerated { by, .. }
+            | CaseEvent::PaperConfirmationUploaded { by, .. }
+            | CaseEvent::PhaseDiaryClosed { by, .. }
+            | CaseEvent::DiaryHandedToAts { by, .. }
+            | CaseEvent::PathwayInterrupted { by, .. } => Some(by),
+        }
+    }
+
+    /// When the fact happened.
+    pub fn at(&self) -> DateTime<Utc> {
+        match self {
+            CaseEvent::CaseOpened { at, .. }
+            | CaseEvent::ResponsabileChanged { at, .. }
+            | CaseEvent::RecipientEnrolmentChanged { at, .. }
+            | CaseEvent::PhaseDiaryOpened { at, .. }
+            | CaseEvent::ProfessionalEnabled { at, .. }
+            | CaseEvent::ProfessionalDisabled { at, .. }
+            | CaseEvent::EntryRecorded { at, .. }
+            | CaseEvent::EntryAmended { at, .. }
+            | CaseEvent::EntryWithdrawn { at, .. }
+            | CaseEvent::EntriesValidated { at, .. }
+            | CaseEvent::PdiCapsSet { at, .. }
+            | CaseEvent::ConfirmationRequested { at, .. }
+            | CaseEvent::ConfirmationResent { at, .. }
+            | CaseEvent::EntriesConfirmed { at, .. }
+            | CaseEvent::ConfirmationRejected { at, .. }
+            | CaseEvent::ConfirmationRequestExpired { at, .. }
+            | CaseEvent::PaperDiaryGenerated { at, .. }
+            | CaseEvent::PaperConfirmationUploaded { at, .. }
+            | CaseEvent::PhaseDiaryClosed { at, .. }
+            | CaseEvent::DiaryHandedToAts { at, .. }
+            | CaseEvent::PathwayInterrupted { at, .. } => *at,
+        }
+    }
+}
+
+/// Why a stored payload could not be read as a [`CaseEvent`].
+#[derive(Debug, thiserror::Error)]
+pub enum UpcastError {
+    /// The version is newer than this code or was never used.
+    #[error("unsupported schema version {version} for event type {event_type}")]
+    UnsupportedVersion {
+        /// Event type.
+        event_type: String,
+        /// Version.
+        version: u32,
+    },
+    /// The payload is not a JSON object.
+    #[error("event payload must be a JSON object")]
+    NotAnObject,
+    /// The payload does not match the schema.
+    #[error("malformed {event_type} payload: {source}")]
+    Malformed {
+        /// Event type.
+        event_type: String,
+        /// Cause.
+        source: serde_json::Error,
+    },
+}
+
+/// `EntryRecorded` version 1 as written before time slots existed.
+#[derive(Deserialize)]
+struct EntryRecordedV1 {
+    entry_id: Uuid,
+    phase: Phase,
+    professional: FiscalCode,
+    figure: FigureId,
+    service: ServiceId,
+    date: NaiveDate,
+    #[serde(with = "hhmm")]
+    start: NaiveTime,
+    minutes: u32,
+    at: DateTime<Utc>,
+}
+
+fn malformed(event_type: &str, source: serde_json::Error) -> UpcastError {
+    UpcastError::Malformed {
+        event_type: event_type.to_owned(),
+        source,
+    }
+}
+
+/// Reads a stored payload of any known schema version and returns the current event.
+///
+/// The payload may or may not contain the `type` tag (the store keeps the type in its own
+/// column). Old versions are converted before deserialising, so the rest of the system only
+/// ever sees current events.
+pub fn upcast(
+    event_type: &str,
+    schema_version: u32,
+    payload: Value,
+) -> Result<CaseEvent, UpcastError> {
+    let Value::Object(mut map) = payload else {
+        return Err(UpcastError::NotAnObject);
+    };
+    map.insert("type".to_owned(), Value::String(event_type.to_owned()));
+    let unsupported = || UpcastError::UnsupportedVersion {
+        event_type: event_type.to_owned(),
+        version: schema_version,
+    };
+    let value = match (event_type, schema_version) {
+        ("EntryRecorded", 1) => {
+            map.remove("type");
+            let v1: EntryRecordedV1 =
+                serde_json::from_value(Value::Object(map)).map_err(|e| malformed(event_type, e))?;
+            let end = v1.start + chrono::Duration::minutes(i64::from(v1.minutes));
+            if end <= v1.start {
+                return Err(unsupported());
+            }
+            let slot = TimeSlot::new(v1.date, v1.start, end).map_err(|_| unsupported())?;
+            return Ok(CaseEvent::EntryRecorded {
+                entry_id: v1.entry_id,
+                phase: v1.phase,
+                professional: v1.professional,
+                figure: v1.figure,
+                service: v1.service,
+                slot,
+                minutes: slot.minutes(),
+                system_failure_id: None,
+                at: v1.at,
+            });
+        }
+        ("EntryRecorded", 2) => Value::Object(map),
+        (_, 1) => Value::Object(map),
+        _ => return Err(unsupported()),
+    };
+    serde_json::from_value(value).map_err(|e| malformed(event_type, e))
+}

@@ -1,0 +1,349 @@
+//! `evolve`: how each event changes the state. Never fails: events are facts already decided.
+
+use std::collections::BTreeMap;
+
+use super::events::CaseEvent;
+use super::state::{
+    CaseFile, CaseState, ConfirmationChannel, Diary, DiaryStatus, Entry, Pdi, Request,
+    RequestStatus,
+};
+use crate::values::Ente;
+
+/// Applies one event to the state. Unknown references are ignored (the decider never emits
+/// them), so folding is total.
+pub fn evolve(mut state: CaseState, event: &CaseEvent) -> CaseState {
+    state.version += 1;
+    if let CaseEvent::CaseOpened {
+        case_id,
+        measure_id,
+        ats,
+        asst,
+        provider,
+        responsabile_asst,
+        responsabile_provider,
+        case_manager,
+        recipient,
+        ..
+    } = event
+    {
+        let mut responsabili = BTreeMap::new();
+        responsabili.insert(Ente::Asst, responsabile_asst.clone());
+        responsabili.insert(Ente::Provider, responsabile_provider.clone());
+        state.file = Some(CaseFile {
+            case_id: *case_id,
+            measure_id: measure_id.clone(),
+            ats: ats.clone(),
+            asst: asst.clone(),
+            provider: provider.clone(),
+            responsabili,
+            case_manager: case_manager.clone(),
+            recipient: recipient.clone(),
+            professionals: BTreeMap::new(),
+            diaries: BTreeMap::new(),
+            entries: BTreeMap::new(),
+            requests: BTreeMap::new(),
+            pdi: None,
+            interrupted_at: None,
+        });
+        return state;
+    }
+    if let Some(file) = state.file.as_mut() {
+        apply(file, event);
+    }
+    state
+}
+
+fn release(file: &mut CaseFile, request_id: uuid::Uuid) {
+    for e in file.entries.values_mut() {
+        if e.pending_request == Some(request_id) {
+            e.pending_request = None;
+        }
+    }
+}
+
+fn apply(file: &mut CaseFile, event: &CaseEvent) {
+    match event {
+        CaseEvent::CaseOpened { .. } => {}
+        CaseEvent::ResponsabileChanged {
+            ente, responsabile, ..
+        } => {
+            file.responsabili.insert(*ente, responsabile.clone());
+        }
+        CaseEvent::RecipientEnrolmentChanged {
+            firmalom_enrolled, ..
+        } => file.recipient.firmalom_enrolled = *firmalom_enrolled,
+        CaseEvent::PhaseDiaryOpened { phase, by, at } => {
+            file.diaries.insert(
+                *phase,
+                Diary {
+                    phase: *phase,
+                    status: DiaryStatus::Open,
+                    opened_by: by.clone(),
+                    opened_at: *at,
+                },
+            );
+        }
+        CaseEvent::ProfessionalEnabled {
+            ente,
+            professional,
+            figures,
+            ..
+        } => {
+            file.professionals.insert(
+                (*ente, professional.clone()),
+                figures.iter().cloned().collect(),
+            );
+        }
+        CaseEvent::ProfessionalDisabled {
+            ente, professional, ..
+        } => {
+            file.professionals.remove(&(*ente, professional.clone()));
+        }
+        CaseEvent::EntryRecorded {
+            entry_id,
+            phase,
+            professional,
+            figure,
+            service,
+            slot,
+            system_failure_id,
+            at,
+            ..
+        } => {
+            file.entries.insert(
+                *entry_id,
+                Entry {
+                    id: *entry_id,
+                    phase: *phase,
+                    professional: professional.clone(),
+                    figure: figure.clone(),
+                    service: service.clone(),
+                    slot: *slot,
+                    system_failure_id: *system_failure_id,
+                    recorded_at: *at,
+                    revision: 0,
+                    validated: false,
+                    pending_request: None,
+                    confirmed: false,
+                    rejected: false,
+                    withdrawn: false,
+                },
+            );
+        }
+        CaseEvent::EntryAmended {
+            entry_id,
+            figure,
+            service,
+            slot,
+            system_failure_id,
+            ..
+        } => {
+            if let Some(e) = file.entries.get_mut(entry_id) {
+                e.figure = figure.clone();
+                e.service = service.clone();
+                e.slot = *slot;
+                e.system_failure_id = *system_failure_id;
+                e.revision += 1;
+                e.rejected = false;
+            }
+        }
+        CaseEvent::EntryWithdrawn { entry_id, .. } => {
+            if let Some(e) = file.entries.get_mut(entry_id) {
+                e.withdrawn = true;
+            }
+        }
+        CaseEvent::EntriesValidated { entry_ids, .. } => {
+            for id in entry_ids {
+                if let Some(e) = file.entries.get_mut(id) {
+                    e.validated = true;
+                }
+            }
+        }
+        CaseEvent::PdiCapsSet {
+            caps,
+            total_max_minutes,
+            ..
+        } => {
+            file.pdi = Some(Pdi {
+                caps: caps.clone(),
+                total_max_minutes: *total_max_minutes,
+            });
+        }
+        CaseEvent::ConfirmationRequested {
+            request_id,
+            phase,
+            entry_ids,
+            deadline,
+            at,
+            ..
+        } => {
+            open_request(
+                file,
+                *request_id,
+                *phase,
+                entry_ids,
+                ConfirmationChannel::Firmalom,
+                Some(*deadline),
+                *at,
+            );
+        }
+        CaseEvent::PaperDiaryGenerated {
+            paper_id,
+            phase,
+            entry_ids,
+            at,
+            ..
+        } => {
+            open_request(
+                file,
+                *paper_id,
+                *phase,
+                entry_ids,
+                ConfirmationChannel::Paper,
+                None,
+                *at,
+            );
+        }
+        CaseEvent::ConfirmationResent {
+            request_id,
+            deadline,
+            at,
+            ..
+        } => {
+            let ids: Vec<uuid::Uuid> = match file.requests.get_mut(request_id) {
+                Some(r) => {
+                    r.status = RequestStatus::Pending;
+                    r.deadline = Some(*deadline);
+                    r.sent_at = *at;
+                    r.times_sent += 1;
+                    r.entries.keys().copied().collect()
+                }
+                None => Vec::new(),
+            };
+            for id in ids {
+                if let Some(e) = file.entries.get_mut(&id) {
+                    e.pending_request = Some(*request_id);
+                    e.rejected = false;
+                }
+            }
+        }
+        CaseEvent::EntriesConfirmed {
+            request_id,
+            entry_ids,
+            ..
+        } => {
+            if let Some(r) = file.requests.get_mut(request_id) {
+                r.status = RequestStatus::Confirmed;
+            }
+            for id in entry_ids {
+                if let Some(e) = file.entries.get_mut(id) {
+                    e.confirmed = true;
+                    e.rejected = false;
+                    e.pending_request = None;
+                }
+            }
+        }
+        CaseEvent::ConfirmationRejected {
+            request_id,
+            phase,
+            entry_ids,
+            ..
+        } => {
+            let whole = file
+                .requests
+                .get(request_id)
+                .is_some_and(|r| r.phase == *phase)
+                && file
+                    .diaries
+                    .get(phase)
+                    .is_some_and(|d| d.status == DiaryStatus::Closed);
+            if let Some(r) = file.requests.get_mut(request_id) {
+                r.status = RequestStatus::Rejected;
+            }
+            release(file, *request_id);
+            for id in entry_ids {
+                if let Some(e) = file.entries.get_mut(id) {
+                    e.rejected = true;
+                }
+            }
+            // Art. 6: for a whole-diary phase the rejection reopens the diary for amendments,
+            // new validation and a new closure.
+            if whole {
+                if let Some(d) = file.diaries.get_mut(phase) {
+                    d.status = DiaryStatus::Open;
+                }
+                for e in file.entries.values_mut().filter(|e| e.phase == *phase) {
+                    e.validated = false;
+                }
+            }
+        }
+        CaseEvent::ConfirmationRequestExpired { request_id, .. } => {
+            if let Some(r) = file.requests.get_mut(request_id) {
+                r.status = RequestStatus::Expired;
+            }
+            release(file, *request_id);
+        }
+        CaseEvent::PaperConfirmationUploaded { .. } => {}
+        CaseEvent::PhaseDiaryClosed { phase, .. } => {
+            if let Some(d) = file.diaries.get_mut(phase) {
+                d.status = DiaryStatus::Closed;
+            }
+        }
+        CaseEvent::DiaryHandedToAts { phase, .. } => {
+            if let Some(d) = file.diaries.get_mut(phase) {
+                d.status = DiaryStatus::HandedToAts;
+            }
+        }
+        CaseEvent::PathwayInterrupted {
+            ended_request_ids,
+            closed_phases,
+            at,
+            ..
+        } => {
+            file.interrupted_at = Some(*at);
+            for id in ended_request_ids {
+                if let Some(r) = file.requests.get_mut(id) {
+                    r.status = RequestStatus::Ended;
+                }
+                release(file, *id);
+            }
+            for p in closed_phases {
+                if let Some(d) = file.diaries.get_mut(p) {
+                    d.status = DiaryStatus::Closed;
+                }
+            }
+        }
+    }
+}
+
+fn open_request(
+    file: &mut CaseFile,
+    id: uuid::Uuid,
+    phase: crate::values::Phase,
+    entry_ids: &[uuid::Uuid],
+    channel: ConfirmationChannel,
+    deadline: Option<chrono::DateTime<chrono::Utc>>,
+    at: chrono::DateTime<chrono::Utc>,
+) {
+    let mut entries = BTreeMap::new();
+    for eid in entry_ids {
+        if let Some(e) = file.entries.get_mut(eid) {
+            entries.insert(*eid, e.revision);
+            e.pending_request = Some(id);
+            e.rejected = false;
+        }
+    }
+    file.requests.insert(
+        id,
+        Request {
+            id,
+            phase,
+            channel,
+            entries,
+            status: RequestStatus::Pending,
+            sent_at: at,
+            deadline,
+            times_sent: 1,
+        },
+    );
+}

@@ -1,0 +1,217 @@
+//! The `Case` aggregate as a decider: [`decide`] turns a command into events (or refuses it
+//! with a [`DomainError`]), [`evolve`] folds an event into the state. Both are pure: the
+//! clock, the actor, the measure and the known system failures come in the [`Context`].
+
+pub mod closure;
+pub mod commands;
+pub mod confirmation;
+pub mod entries;
+pub mod events;
+mod evolve;
+pub mod setup;
+pub mod state;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::catalogue::{Measure, PhaseRules};
+use crate::failures::SystemFailure;
+use crate::values::{FiscalCode, Phase};
+
+pub use crate::error::DomainError;
+pub use commands::*;
+pub use events::{CaseEvent, RefusedAnswer, RequestScope, UpcastError, upcast};
+pub use evolve::evolve;
+pub use state::{
+    CaseFile, CaseState, ConfirmationChannel, Diary, DiaryStatus, Entry, Pdi, PdiCap, PhaseTotals,
+    Recipient, Request, RequestStatus,
+};
+
+/// Organisation-level role of the acting person. Case-level rights (responsabile, enabled
+/// professional, case manager, confirmer) come from the case's own events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ActorRole {
+    /// ASST / provider staff: responsabili, professionals, case managers.
+    Staff,
+    /// ATS operator: registers cases and their responsabili (Art. 4).
+    AtsOperator,
+    /// Administrator of an ente: may change its responsabile (Art. 4).
+    EnteAdmin,
+    /// The recipient or a family member answering through FirmaLOM (Art. 6).
+    Recipient,
+    /// Support desk: system failures (Art. 9).
+    Support,
+    /// Auditor / inspector: read only.
+    Auditor,
+}
+
+/// Who is acting. Every change is attributable to a person's CF (Art. 4) except the
+/// scheduler's expiries, which are the system's.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Actor {
+    /// An identified person (SPID).
+    Person {
+        /// Fiscal code from the identity token.
+        fiscal_code: FiscalCode,
+        /// Organisation role.
+        role: ActorRole,
+    },
+    /// The deadline scheduler.
+    System,
+}
+
+impl Actor {
+    /// A person acting with a role.
+    pub fn person(fiscal_code: FiscalCode, role: ActorRole) -> Actor {
+        Actor::Person { fiscal_code, role }
+    }
+
+    /// The system scheduler.
+    pub fn system() -> Actor {
+        Actor::System
+    }
+
+    /// The person's CF, if a person.
+    pub fn fiscal_code(&self) -> Option<&FiscalCode> {
+        match self {
+            Actor::Person { fiscal_code, .. } => Some(fiscal_code),
+            Actor::System => None,
+        }
+    }
+
+    /// The person's role, if a person.
+    pub fn role(&self) -> Option<ActorRole> {
+        match self {
+            Actor::Person { role, .. } => Some(*role),
+            Actor::System => None,
+        }
+    }
+}
+
+/// Everything the decider needs besides the state and the command. No hidden clock: `now`
+/// is the instant the command is decided at.
+#[derive(Debug, Clone)]
+pub struct Context<'a> {
+    /// Who is acting.
+    pub actor: Actor,
+    /// The current instant.
+    pub now: DateTime<Utc>,
+    /// The measure the case runs under.
+    pub measure: &'a Measure,
+    /// Art. 9: failures declared by the support desk (the caller loads them).
+    pub failures: &'a [SystemFailure],
+}
+
+impl<'a> Context<'a> {
+    /// A context with no declared failures.
+    pub fn new(actor: Actor, now: DateTime<Utc>, measure: &'a Measure) -> Self {
+        Context {
+            actor,
+            now,
+            measure,
+            failures: &[],
+        }
+    }
+
+    /// The same context with the known system failures.
+    pub fn with_failures(mut self, failures: &'a [SystemFailure]) -> Self {
+        self.failures = failures;
+        self
+    }
+
+    /// The acting person's CF, or `PersonRequired` (Art. 4).
+    pub(crate) fn person(&self) -> Result<&FiscalCode, DomainError> {
+        self.actor.fiscal_code().ok_or(DomainError::PersonRequired)
+    }
+
+    /// The measure's rules for a phase.
+    pub(crate) fn phase_rules(&self, phase: Phase) -> Result<&'a PhaseRules, DomainError> {
+        self.measure
+            .phase(phase)
+            .ok_or(DomainError::PhaseNotInMeasure(phase))
+    }
+}
+
+/// Art. 4: the acting person must be the responsabile of the ente that keeps `phase`.
+pub(crate) fn require_phase_responsabile(
+    file: &CaseFile,
+    ctx: &Context<'_>,
+    phase: Phase,
+) -> Result<FiscalCode, DomainError> {
+    let rules = ctx.phase_rules(phase)?;
+    let cf = ctx.person()?;
+    if file.responsabile(rules.registered_by) == Some(cf) {
+        Ok(cf.clone())
+    } else {
+        Err(DomainError::NotPhaseResponsabile {
+            phase,
+            ente: rules.registered_by,
+        })
+    }
+}
+
+/// The diary of `phase` must be open for recording (Art. 5: nothing after closure).
+pub(crate) fn require_open_diary(file: &CaseFile, phase: Phase) -> Result<&Diary, DomainError> {
+    let diary = file
+        .diaries
+        .get(&phase)
+        .ok_or(DomainError::DiaryNotOpened(phase))?;
+    if diary.status == DiaryStatus::Open {
+        Ok(diary)
+    } else {
+        Err(DomainError::DiaryClosed(phase))
+    }
+}
+
+/// Decides a command against the current state. Returns the events to append (possibly none
+/// when the command changes nothing) or the rule that refuses it.
+pub fn decide(
+    state: &CaseState,
+    command: &CaseCommand,
+    ctx: &Context<'_>,
+) -> Result<Vec<CaseEvent>, DomainError> {
+    if let CaseCommand::OpenCase(c) = command {
+        return setup::open_case(state, c, ctx);
+    }
+    let file = state.file()?;
+    if file.measure_id != ctx.measure.id {
+        return Err(DomainError::MeasureMismatch {
+            case: file.measure_id.clone(),
+            given: ctx.measure.id.clone(),
+        });
+    }
+    // Art. 6: the interruption closes the pathway; nothing else is recorded afterwards.
+    if file.interrupted_at.is_some() {
+        return Err(DomainError::PathwayClosed);
+    }
+    match command {
+        CaseCommand::OpenCase(_) => Err(DomainError::CaseAlreadyOpened),
+        CaseCommand::ChangeResponsabile(c) => setup::change_responsabile(file, c, ctx),
+        CaseCommand::ChangeRecipientEnrolment(c) => setup::change_enrolment(file, c, ctx),
+        CaseCommand::OpenPhaseDiary(c) => setup::open_phase_diary(file, c, ctx),
+        CaseCommand::EnableProfessional(c) => setup::enable_professional(file, c, ctx),
+        CaseCommand::DisableProfessional(c) => setup::disable_professional(file, c, ctx),
+        CaseCommand::SetPdiCaps(c) => setup::set_pdi_caps(file, c, ctx),
+        CaseCommand::RecordEntry(c) => entries::record(file, c, ctx),
+        CaseCommand::AmendEntry(c) => entries::amend(file, c, ctx),
+        CaseCommand::WithdrawEntry(c) => entries::withdraw(file, c, ctx),
+        CaseCommand::ValidateEntries(c) => entries::validate(file, c, ctx),
+        CaseCommand::ClosePhaseDiary(c) => closure::close_phase_diary(file, c, ctx),
+        CaseCommand::InterruptPathway(c) => closure::interrupt(file, c, ctx),
+        CaseCommand::RequestConfirmation(c) => confirmation::request(file, c, ctx),
+        CaseCommand::ResendConfirmation(c) => confirmation::resend(file, c, ctx),
+        CaseCommand::AnswerConfirmation(c) => confirmation::answer(file, c, ctx),
+        CaseCommand::ExpireConfirmationRequest(c) => confirmation::expire(file, c, ctx),
+        CaseCommand::GeneratePaperDiary(c) => confirmation::generate_paper(file, c, ctx),
+        CaseCommand::UploadPaperConfirmation(c) => confirmation::upload_paper(file, c, ctx),
+    }
+}
+
+/// Folds a sequence of events from the empty state.
+pub fn fold<'a>(events: impl IntoIterator<Item = &'a CaseEvent>) -> CaseState {
+    events
+        .into_iter()
+        .fold(CaseState::default(), |s, e| evolve(s, e))
+}

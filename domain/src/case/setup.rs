@@ -1,0 +1,240 @@
+//! Case set-up: opening the case, responsabili, phase diaries, professionals and PDI caps
+//! (Art. 4, Art. 8 for the PDI).
+
+use std::collections::BTreeSet;
+
+use super::commands::{
+    ChangeRecipientEnrolment, ChangeResponsabile, DisableProfessional, EnableProfessional,
+    OpenCase, OpenPhaseDiary, SetPdiCaps,
+};
+use super::events::CaseEvent;
+use super::state::{CaseFile, CaseState, DiaryStatus};
+use super::{ActorRole, Context, DomainError, require_phase_responsabile};
+
+/// ATS registers the case and its responsabili (Art. 4: "comunicato all'ATS ... per
+/// l'inserimento in BeS al momento dell'assegnazione della pratica").
+pub fn open_case(
+    state: &CaseState,
+    c: &OpenCase,
+    ctx: &Context<'_>,
+) -> Result<Vec<CaseEvent>, DomainError> {
+    if state.file.is_some() {
+        return Err(DomainError::CaseAlreadyOpened);
+    }
+    let by = ctx.person()?.clone();
+    if ctx.actor.role() != Some(ActorRole::AtsOperator) {
+        return Err(DomainError::NotAtsOperator);
+    }
+    if c.measure_id != ctx.measure.id {
+        return Err(DomainError::MeasureMismatch {
+            case: c.measure_id.clone(),
+            given: ctx.measure.id.clone(),
+        });
+    }
+    if c.recipient.confirmers.is_empty() {
+        return Err(DomainError::NoConfirmers);
+    }
+    Ok(vec![CaseEvent::CaseOpened {
+        case_id: c.case_id,
+        measure_id: c.measure_id.clone(),
+        ats: c.ats.clone(),
+        asst: c.asst.clone(),
+        provider: c.provider.clone(),
+        responsabile_asst: c.responsabile_asst.clone(),
+        responsabile_provider: c.responsabile_provider.clone(),
+        case_manager: c.case_manager.clone(),
+        recipient: c.recipient.clone(),
+        by,
+        at: ctx.now,
+    }])
+}
+
+/// Art. 4: the ente may change its responsabile (its administrator or the current
+/// responsabile), and ATS, which registered it, may too.
+pub fn change_responsabile(
+    file: &CaseFile,
+    c: &ChangeResponsabile,
+    ctx: &Context<'_>,
+) -> Result<Vec<CaseEvent>, DomainError> {
+    let by = ctx.person()?.clone();
+    let current = file.responsabile(c.ente).cloned();
+    let allowed = matches!(
+        ctx.actor.role(),
+        Some(ActorRole::AtsOperator | ActorRole::EnteAdmin)
+    ) || current.as_ref() == Some(&by);
+    if !allowed {
+        return Err(DomainError::ResponsabileChangeNotAllowed(c.ente));
+    }
+    let Some(previous) = current else {
+        return Err(DomainError::ResponsabileChangeNotAllowed(c.ente));
+    };
+    if previous == c.responsabile {
+        return Ok(Vec::new());
+    }
+    Ok(vec![CaseEvent::ResponsabileChanged {
+        ente: c.ente,
+        previous,
+        responsabile: c.responsabile.clone(),
+        by,
+        at: ctx.now,
+    }])
+}
+
+/// Records whether the confirmers use FirmaLOM (ATS or a responsabile).
+pub fn change_enrolment(
+    file: &CaseFile,
+    c: &ChangeRecipientEnrolment,
+    ctx: &Context<'_>,
+) -> Result<Vec<CaseEvent>, DomainError> {
+    let by = ctx.person()?.clone();
+    if ctx.actor.role() != Some(ActorRole::AtsOperator) && !file.is_any_responsabile(&by) {
+        return Err(DomainError::NotAtsOperator);
+    }
+    if file.recipient.firmalom_enrolled == c.firmalom_enrolled {
+        return Ok(Vec::new());
+    }
+    Ok(vec![CaseEvent::RecipientEnrolmentChanged {
+        firmalom_enrolled: c.firmalom_enrolled,
+        by,
+        at: ctx.now,
+    }])
+}
+
+/// Art. 4: only the phase's responsabile opens its diary; phases follow the order of Art. 1.
+pub fn open_phase_diary(
+    file: &CaseFile,
+    c: &OpenPhaseDiary,
+    ctx: &Context<'_>,
+) -> Result<Vec<CaseEvent>, DomainError> {
+    let by = require_phase_responsabile(file, ctx, c.phase)?;
+    if file.diaries.contains_key(&c.phase) {
+        return Err(DomainError::DiaryAlreadyOpened(c.phase));
+    }
+    // The previous phase the measure defines must have been opened first.
+    let previous = ctx
+        .measure
+        .phases
+        .iter()
+        .map(|p| p.phase)
+        .filter(|p| *p < c.phase)
+        .max();
+    if let Some(previous) = previous
+        && !file.diaries.contains_key(&previous)
+    {
+        return Err(DomainError::PreviousPhaseNotOpened {
+            phase: c.phase,
+            previous,
+        });
+    }
+    Ok(vec![CaseEvent::PhaseDiaryOpened {
+        phase: c.phase,
+        by,
+        at: ctx.now,
+    }])
+}
+
+fn require_ente_responsabile(
+    file: &CaseFile,
+    ctx: &Context<'_>,
+    ente: crate::values::Ente,
+) -> Result<crate::values::FiscalCode, DomainError> {
+    let cf = ctx.person()?;
+    if file.responsabile(ente) == Some(cf) {
+        Ok(cf.clone())
+    } else {
+        Err(DomainError::NotEnteResponsabile(ente))
+    }
+}
+
+/// Art. 4: the ente's responsabile enables the professionals who record hours, with the
+/// figures they may record under (figures from the measure's list, Art. 5 ii).
+pub fn enable_professional(
+    file: &CaseFile,
+    c: &EnableProfessional,
+    ctx: &Context<'_>,
+) -> Result<Vec<CaseEvent>, DomainError> {
+    let by = require_ente_responsabile(file, ctx, c.ente)?;
+    if c.figures.is_empty() {
+        return Err(DomainError::NoFiguresGiven);
+    }
+    for f in &c.figures {
+        if ctx.measure.figure(f).is_none() {
+            return Err(DomainError::FigureNotInCatalogue(f.clone()));
+        }
+    }
+    let figures: BTreeSet<_> = c.figures.iter().cloned().collect();
+    if file.professionals.get(&(c.ente, c.professional.clone())) == Some(&figures) {
+        return Ok(Vec::new());
+    }
+    Ok(vec![CaseEvent::ProfessionalEnabled {
+        ente: c.ente,
+        professional: c.professional.clone(),
+        figures: figures.into_iter().collect(),
+        by,
+        at: ctx.now,
+    }])
+}
+
+/// Art. 4: the ente's responsabile disables a professional; their entries stay.
+pub fn disable_professional(
+    file: &CaseFile,
+    c: &DisableProfessional,
+    ctx: &Context<'_>,
+) -> Result<Vec<CaseEvent>, DomainError> {
+    let by = require_ente_responsabile(file, ctx, c.ente)?;
+    if !file
+        .professionals
+        .contains_key(&(c.ente, c.professional.clone()))
+    {
+        return Ok(Vec::new());
+    }
+    Ok(vec![CaseEvent::ProfessionalDisabled {
+        ente: c.ente,
+        professional: c.professional.clone(),
+        by,
+        at: ctx.now,
+    }])
+}
+
+/// Art. 8: the PDI sets per-voucher caps for the phase where they apply (phase III in #UP).
+/// Set by that phase's responsabile while its diary is not yet handed to ATS.
+pub fn set_pdi_caps(
+    file: &CaseFile,
+    c: &SetPdiCaps,
+    ctx: &Context<'_>,
+) -> Result<Vec<CaseEvent>, DomainError> {
+    let rules = ctx
+        .measure
+        .phases
+        .iter()
+        .find(|p| p.pdi_caps)
+        .ok_or(DomainError::PdiNotApplicable)?;
+    let phase = rules.phase;
+    let by = require_phase_responsabile(file, ctx, phase)?;
+    if let Some(d) = file.diaries.get(&phase)
+        && d.status != DiaryStatus::Open
+    {
+        return Err(DomainError::DiaryClosed(phase));
+    }
+    let mut seen = BTreeSet::new();
+    for cap in &c.caps {
+        let in_phase = ctx
+            .measure
+            .service(&cap.service)
+            .is_some_and(|s| s.phases.contains(&phase));
+        if !in_phase || cap.max_minutes == 0 || !seen.insert(cap.service.clone()) {
+            return Err(DomainError::InvalidPdiCap(cap.service.clone()));
+        }
+    }
+    if c.total_max_minutes == Some(0) {
+        return Err(DomainError::InvalidPdiCap(crate::values::ServiceId::new(
+            "*",
+        )));
+    }
+    Ok(vec![CaseEvent::PdiCapsSet {
+        caps: c.caps.clone(),
+        total_max_minutes: c.total_max_minutes,
+        by,
+        at: ctx.now,
+    }])
+}

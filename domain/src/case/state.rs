@@ -1,0 +1,269 @@
+//! The state the decider needs, rebuilt by folding events with [`super::evolve`].
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::catalogue::Measure;
+use crate::values::{Cents, Ente, FigureId, FiscalCode, MeasureId, Phase, ServiceId, TimeSlot};
+
+use super::DomainError;
+
+/// The recipient as the case knows them: pseudonymous (Art. 10, GDPR minimisation) plus who
+/// may confirm (Art. 6: the recipient if adult, otherwise the family).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Recipient {
+    /// Pseudonymous reference (no name, no CF of the young person in the events).
+    pub pseudonym: String,
+    /// Whether the recipient is a minor (then the family confirms).
+    pub minor: bool,
+    /// Whether the confirmers use the FirmaLOM app (Art. 6).
+    pub firmalom_enrolled: bool,
+    /// Fiscal codes of who may sign the confirmation (recipient or family members).
+    pub confirmers: Vec<FiscalCode>,
+}
+
+/// Status of a phase diary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DiaryStatus {
+    /// Open for recording (Art. 3: available during the whole delivery period).
+    Open,
+    /// Closed by the responsabile; for whole-diary phases waiting for the recipient's
+    /// confirmation (a rejection reopens it).
+    Closed,
+    /// Passed to ATS for cost reporting (Art. 7); final.
+    HandedToAts,
+}
+
+/// One phase diary.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diary {
+    /// The phase.
+    pub phase: Phase,
+    /// Current status.
+    pub status: DiaryStatus,
+    /// Who opened it.
+    pub opened_by: FiscalCode,
+    /// When.
+    pub opened_at: DateTime<Utc>,
+}
+
+/// One entry (stringa) of a diary.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// Entry id.
+    pub id: Uuid,
+    /// Phase.
+    pub phase: Phase,
+    /// Author (Art. 5: the entry belongs to this CF).
+    pub professional: FiscalCode,
+    /// Figure the author recorded under.
+    pub figure: FigureId,
+    /// Service delivered.
+    pub service: ServiceId,
+    /// When.
+    pub slot: TimeSlot,
+    /// Art. 9 failure relied on for a late registration.
+    pub system_failure_id: Option<Uuid>,
+    /// When it was first recorded.
+    pub recorded_at: DateTime<Utc>,
+    /// Incremented by each amendment (a re-send must carry unchanged entries).
+    pub revision: u32,
+    /// Validated by the responsabile (whole-diary phases).
+    pub validated: bool,
+    /// The pending request (digital or paper) that currently includes it.
+    pub pending_request: Option<Uuid>,
+    /// Confirmed by the recipient: never changes again.
+    pub confirmed: bool,
+    /// Rejected in the last answered request and not yet re-sent.
+    pub rejected: bool,
+    /// Withdrawn by its author.
+    pub withdrawn: bool,
+}
+
+impl Entry {
+    /// Duration in minutes.
+    pub fn minutes(&self) -> u32 {
+        self.slot.minutes()
+    }
+}
+
+/// How a confirmation request reaches the recipient.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConfirmationChannel {
+    /// Notification to the FirmaLOM app.
+    Firmalom,
+    /// Printed diary signed on paper and uploaded (Art. 6).
+    Paper,
+}
+
+/// Status of a confirmation request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RequestStatus {
+    /// Waiting for the answer.
+    Pending,
+    /// Confirmed by the recipient.
+    Confirmed,
+    /// Rejected by the recipient.
+    Rejected,
+    /// No answer within the deadline.
+    Expired,
+    /// Ended by the interruption of the pathway.
+    Ended,
+}
+
+/// A confirmation request (digital) or a paper diary.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Request {
+    /// Id (request id or paper diary id).
+    pub id: Uuid,
+    /// Phase.
+    pub phase: Phase,
+    /// Channel.
+    pub channel: ConfirmationChannel,
+    /// Entries covered, with the revision that was sent.
+    pub entries: BTreeMap<Uuid, u32>,
+    /// Status.
+    pub status: RequestStatus,
+    /// Last time it was sent.
+    pub sent_at: DateTime<Utc>,
+    /// Answer deadline (digital only).
+    pub deadline: Option<DateTime<Utc>>,
+    /// How many times it was sent.
+    pub times_sent: u32,
+}
+
+/// The per-service caps set in the PDI for phase III (Art. 8).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PdiCap {
+    /// Service.
+    pub service: ServiceId,
+    /// Maximum minutes for the voucher.
+    pub max_minutes: u32,
+}
+
+/// The PDI caps in force.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pdi {
+    /// Per-service caps.
+    pub caps: Vec<PdiCap>,
+    /// Overall cap for the phase, if set.
+    pub total_max_minutes: Option<u32>,
+}
+
+/// The opened case.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaseFile {
+    /// Case id (the stream id).
+    pub case_id: Uuid,
+    /// Measure the case runs under.
+    pub measure_id: MeasureId,
+    /// ATS code.
+    pub ats: String,
+    /// ASST code.
+    pub asst: String,
+    /// Provider (Ente Erogatore) code.
+    pub provider: String,
+    /// Responsabile per ente (Art. 4).
+    pub responsabili: BTreeMap<Ente, FiscalCode>,
+    /// ASST case manager (Art. 3).
+    pub case_manager: FiscalCode,
+    /// Recipient.
+    pub recipient: Recipient,
+    /// Enabled professionals: (ente, CF) → figures.
+    pub professionals: BTreeMap<(Ente, FiscalCode), BTreeSet<FigureId>>,
+    /// Phase diaries opened so far.
+    pub diaries: BTreeMap<Phase, Diary>,
+    /// All entries ever recorded (withdrawn ones are flagged, not removed).
+    pub entries: BTreeMap<Uuid, Entry>,
+    /// All confirmation requests and paper diaries.
+    pub requests: BTreeMap<Uuid, Request>,
+    /// PDI caps.
+    pub pdi: Option<Pdi>,
+    /// Set when the pathway is interrupted (Art. 6).
+    pub interrupted_at: Option<DateTime<Utc>>,
+}
+
+impl CaseFile {
+    /// The responsabile of an ente.
+    pub fn responsabile(&self, ente: Ente) -> Option<&FiscalCode> {
+        self.responsabili.get(&ente)
+    }
+
+    /// Whether the CF is the responsabile of any ente of the case.
+    pub fn is_any_responsabile(&self, cf: &FiscalCode) -> bool {
+        self.responsabili.values().any(|r| r == cf)
+    }
+
+    /// Entries of a phase that are not withdrawn.
+    pub fn live_entries(&self, phase: Phase) -> impl Iterator<Item = &Entry> {
+        self.entries
+            .values()
+            .filter(move |e| e.phase == phase && !e.withdrawn)
+    }
+
+    /// The pending request of a phase, if any (for whole-diary phases there is at most one).
+    pub fn pending_requests(&self, phase: Phase) -> impl Iterator<Item = &Request> {
+        self.requests
+            .values()
+            .filter(move |r| r.phase == phase && r.status == RequestStatus::Pending)
+    }
+}
+
+/// The state of a case stream. `CaseState::default()` is the state before any event.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct CaseState {
+    /// `None` until `CaseOpened`.
+    pub file: Option<CaseFile>,
+    /// Number of events folded (the stream version).
+    pub version: u64,
+}
+
+/// Minutes and money of one phase (non-withdrawn entries).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+pub struct PhaseTotals {
+    /// All live entries.
+    pub minutes: u64,
+    /// Confirmed entries only (what ATS reimburses).
+    pub confirmed_minutes: u64,
+    /// Minutes per figure.
+    pub minutes_by_figure: BTreeMap<FigureId, u64>,
+    /// Minutes per service.
+    pub minutes_by_service: BTreeMap<ServiceId, u64>,
+    /// Confirmed minutes × the figure's unit cost (figures without a unit cost count 0).
+    pub confirmed_cost: Cents,
+}
+
+impl CaseState {
+    /// The opened case, or `CaseNotOpened`.
+    pub fn file(&self) -> Result<&CaseFile, DomainError> {
+        self.file.as_ref().ok_or(DomainError::CaseNotOpened)
+    }
+
+    /// Totals per phase; minutes are the sum of the live entries (Art. 1: hours × unit cost).
+    pub fn totals(&self, measure: &Measure) -> BTreeMap<Phase, PhaseTotals> {
+        let mut out: BTreeMap<Phase, PhaseTotals> = BTreeMap::new();
+        let Some(file) = &self.file else {
+            return out;
+        };
+        for e in file.entries.values().filter(|e| !e.withdrawn) {
+            let t = out.entry(e.phase).or_default();
+            let m = u64::from(e.minutes());
+            t.minutes += m;
+            *t.minutes_by_figure.entry(e.figure.clone()).or_default() += m;
+            *t.minutes_by_service.entry(e.service.clone()).or_default() += m;
+            if e.confirmed {
+                t.confirmed_minutes += m;
+                if let Some(rate) = measure.hourly_cost(&e.figure) {
+                    t.confirmed_cost = t.confirmed_cost.plus(Cents::for_minutes(m, rate));
+                }
+            }
+        }
+        out
+    }
+}

@@ -1,0 +1,636 @@
+//! The measure catalogue ("quadro delle prestazioni", DESIGN §4): phases, professional figures,
+//! services per phase, caps, deadlines, confirmation mode and unit costs are DATA loaded from a
+//! JSON file, so an operator can replace example values without touching code.
+
+use std::collections::BTreeSet;
+
+use serde::{Deserialize, Serialize};
+
+use crate::values::{Cents, Ente, FigureId, MeasureId, Phase, ServiceId};
+
+/// Why a catalogue file was refused at load time.
+#[derive(Debug, thiserror::Error)]
+pub enum CatalogueError {
+    /// The file is not valid JSON for the schema.
+    #[error("measure catalogue is not valid JSON for the schema: {0}")]
+    Json(#[from] serde_json::Error),
+    /// An id is empty.
+    #[error("measure catalogue: empty identifier in {0}")]
+    EmptyId(&'static str),
+    /// A list that must have at least one element is empty.
+    #[error("measure catalogue: {0} must not be empty")]
+    Empty(&'static str),
+    /// Two figures share an id.
+    #[error("measure catalogue: duplicate figure id {0}")]
+    DuplicateFigure(FigureId),
+    /// Two services share an id.
+    #[error("measure catalogue: duplicate service id {0}")]
+    DuplicateService(ServiceId),
+    /// A phase is described twice.
+    #[error("measure catalogue: phase {0} described twice")]
+    DuplicatePhase(Phase),
+    /// A reference to a figure that the measure does not define.
+    #[error("measure catalogue: {context} refers to unknown figure {figure}")]
+    UnknownFigure {
+        /// Where the reference was found.
+        context: String,
+        /// The unknown figure.
+        figure: FigureId,
+    },
+    /// A service refers to a phase the measure does not define.
+    #[error(
+        "measure catalogue: service {service} refers to phase {phase} not defined by the measure"
+    )]
+    UnknownPhase {
+        /// The service.
+        service: ServiceId,
+        /// The missing phase.
+        phase: Phase,
+    },
+    /// A cap, deadline, cost or amount that must be positive is zero or negative.
+    #[error("measure catalogue: {0} must be positive")]
+    NotPositive(String),
+    /// The slot granularity does not divide a day.
+    #[error("measure catalogue: slot granularity {0} minutes must be a positive divisor of 1440")]
+    Granularity(u32),
+    /// A reference to an unknown intensity.
+    #[error("measure catalogue: flat amount {0} refers to an unknown intensity")]
+    UnknownIntensity(String),
+}
+
+/// How the recipient confirms the hours of a phase (Art. 6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConfirmationMode {
+    /// Phases I–II: the whole diary once, when the responsabile closes it.
+    WholeDiaryAtClosure,
+    /// Phases III–IV: one or more entries per request, at any time.
+    PerEntry,
+}
+
+/// Deadlines of the measure, in civil days (Europe/Rome).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Deadlines {
+    /// Art. 5: an entry must be recorded within this many days of delivery (15).
+    pub record_within_days: u32,
+    /// Art. 6: the recipient answers within this many days of the notification (1).
+    pub answer_within_days: u32,
+    /// Art. 6: an unanswered request may be sent again after this many days (1).
+    #[serde(default)]
+    pub resend_after_days: Option<u32>,
+    /// Art. 9: late registration allowed within this many days after a failure is resolved (5).
+    pub failure_grace_days: u32,
+}
+
+impl Deadlines {
+    /// Days after which a re-send is allowed (defaults to the answer deadline).
+    pub fn resend_after(&self) -> u32 {
+        self.resend_after_days.unwrap_or(self.answer_within_days)
+    }
+}
+
+/// A professional figure and its unit cost.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Figure {
+    /// Stable id.
+    pub id: FigureId,
+    /// Human name (Italian).
+    pub name: String,
+    /// Unit cost in euro cents per hour; absent when the cost is per person (seed 004) or the
+    /// measure pays flat amounts (seed 003).
+    #[serde(default)]
+    pub hourly_cost_cents: Option<Cents>,
+    /// How the cost is determined when it is not a fixed unit cost (free text for reports).
+    #[serde(default)]
+    pub cost_basis: Option<String>,
+    /// Whether the figure is a volunteer (seed 004: valued, not paid).
+    #[serde(default)]
+    pub volunteer: bool,
+}
+
+/// A cap on the minutes of one figure within a phase, per case.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FigureCap {
+    /// The figure.
+    pub figure: FigureId,
+    /// Maximum minutes per case in the phase.
+    pub max_minutes: u32,
+}
+
+/// The rules of one phase of the measure.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PhaseRules {
+    /// The phase.
+    pub phase: Phase,
+    /// Human name.
+    pub name: String,
+    /// The phase's output (Art. 1), e.g. "Progetto individualizzato (PI)".
+    #[serde(default)]
+    pub output: Option<String>,
+    /// Which ente registers the hours and whose responsabile opens/closes the diary (Art. 3).
+    pub registered_by: Ente,
+    /// How the recipient confirms (Art. 6).
+    pub confirmation: ConfirmationMode,
+    /// Maximum minutes per case in the phase, all figures together.
+    #[serde(default)]
+    pub max_minutes_per_case: Option<u32>,
+    /// Maximum minutes per figure per case in the phase.
+    #[serde(default)]
+    pub figure_caps: Vec<FigureCap>,
+    /// Whether the PDI's per-voucher caps apply in this phase (Art. 8: phase III).
+    #[serde(default)]
+    pub pdi_caps: bool,
+}
+
+/// A service (prestazione) of the catalogue.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Service {
+    /// Stable id.
+    pub id: ServiceId,
+    /// Human name (Italian).
+    pub name: String,
+    /// Phases in which it may be delivered.
+    pub phases: Vec<Phase>,
+    /// Figures that may deliver it.
+    pub figures: Vec<FigureId>,
+    /// Maximum minutes per case in each phase where it is delivered.
+    #[serde(default)]
+    pub max_minutes_per_phase: Option<u32>,
+}
+
+/// Voucher terms (seed 003: €4,800, 12 months, up to 15 with suspension of ≤ 90 days).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Voucher {
+    /// Voucher amount in cents.
+    pub amount_cents: Cents,
+    /// Normal validity in months.
+    pub validity_months: u32,
+    /// Maximum validity with suspensions, in months.
+    #[serde(default)]
+    pub max_validity_months: Option<u32>,
+    /// Maximum total suspension in days.
+    #[serde(default)]
+    pub max_suspension_days: Option<u32>,
+}
+
+/// An intensity level of a flat-amount pathway (seed 003).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Intensity {
+    /// Stable id.
+    pub id: String,
+    /// Human name.
+    pub name: String,
+    /// Minimum number of documented accesses for the pathway to count as "realised".
+    pub min_accesses_for_realised: u32,
+}
+
+/// A flat amount paid for an output (seed 003).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FlatAmount {
+    /// Which intensity it belongs to, if the measure has intensities.
+    #[serde(default)]
+    pub intensity: Option<String>,
+    /// The service/intervention it pays.
+    pub service: String,
+    /// The output that triggers it.
+    pub output: String,
+    /// Amount in cents.
+    pub amount_cents: Cents,
+}
+
+/// Sampling rule for controls (seed 004).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Sampling {
+    /// Minimum share of spending covered by the sample, in percent.
+    pub min_spending_percent: u32,
+    /// The sample applies when the number of documents exceeds this.
+    pub when_documents_over: u32,
+}
+
+/// Cost-reporting rules beyond fixed unit costs (seed 004).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CostRules {
+    /// Staff hourly cost = latest documented annual gross cost / this many hours (1,720),
+    /// pro rata for part-time.
+    #[serde(default)]
+    pub annual_standard_hours: Option<u32>,
+    /// Volunteer work valued at this many cents per hour (€16.37).
+    #[serde(default)]
+    pub volunteer_hourly_cents: Option<Cents>,
+    /// Volunteer work valued at this many cents per day (€131).
+    #[serde(default)]
+    pub volunteer_daily_cents: Option<Cents>,
+    /// Minimum co-financing share of the total eligible cost, in percent (20%).
+    #[serde(default)]
+    pub min_cofinancing_percent: Option<u32>,
+    /// Maximum share of the regional contribution for equipment, in percent.
+    #[serde(default)]
+    pub max_equipment_percent: Option<u32>,
+    /// Sampling of supporting documents in controls.
+    #[serde(default)]
+    pub sampling: Option<Sampling>,
+}
+
+/// Timesheet layout (seed 004: monthly timesheet per person).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Timesheet {
+    /// Reporting period, e.g. "monthly".
+    pub period: String,
+    /// Fields a timesheet row must carry.
+    pub fields: Vec<String>,
+}
+
+fn default_granularity() -> u32 {
+    30
+}
+
+/// A measure: the whole rule set the decider applies to a case (DESIGN §4).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Measure {
+    /// Stable id, recorded on the case at opening.
+    pub id: MeasureId,
+    /// Human name.
+    pub name: String,
+    /// The act that established the measure.
+    #[serde(default)]
+    pub legal_basis: Option<String>,
+    /// True when figures, caps or costs are placeholders, not official values.
+    #[serde(default)]
+    pub example_values: bool,
+    /// Free-text note for operators (e.g. which values are examples).
+    #[serde(default)]
+    pub note: Option<String>,
+    /// Deadlines (Art. 5, 6, 9).
+    pub deadlines: Deadlines,
+    /// Duration granularity in minutes (Art. 5: 30).
+    #[serde(default = "default_granularity")]
+    pub slot_granularity_minutes: u32,
+    /// The figure under which the ASST case manager records hours (Art. 3), if any.
+    #[serde(default)]
+    pub case_manager_figure: Option<FigureId>,
+    /// Professional figures.
+    pub figures: Vec<Figure>,
+    /// Phases and their rules.
+    pub phases: Vec<PhaseRules>,
+    /// Services (prestazioni).
+    pub services: Vec<Service>,
+    /// Voucher terms, if the measure is voucher based.
+    #[serde(default)]
+    pub voucher: Option<Voucher>,
+    /// Intensity levels and their "realised" thresholds.
+    #[serde(default)]
+    pub intensities: Vec<Intensity>,
+    /// Flat amounts per output.
+    #[serde(default)]
+    pub flat_amounts: Vec<FlatAmount>,
+    /// Cost rules beyond unit costs.
+    #[serde(default)]
+    pub cost_rules: Option<CostRules>,
+    /// Timesheet layout.
+    #[serde(default)]
+    pub timesheet: Option<Timesheet>,
+}
+
+/// The shipped catalogue files: (file name, contents).
+pub const SHIPPED_MEASURES: [(&str, &str); 3] = [
+    ("up.json", include_str!("../measures/up.json")),
+    (
+        "autonomia_2016.json",
+        include_str!("../measures/autonomia_2016.json"),
+    ),
+    (
+        "invecchiamento_attivo_2024.json",
+        include_str!("../measures/invecchiamento_attivo_2024.json"),
+    ),
+];
+
+impl Measure {
+    /// Parses and validates a catalogue from JSON text (the caller reads the file).
+    pub fn from_json(text: &str) -> Result<Measure, CatalogueError> {
+        let measure: Measure = serde_json::from_str(text)?;
+        measure.validate()?;
+        Ok(measure)
+    }
+
+    /// The default #UP measure shipped with the crate (with example values).
+    pub fn up_default() -> Result<Measure, CatalogueError> {
+        Measure::from_json(SHIPPED_MEASURES[0].1)
+    }
+
+    /// All measures shipped with the crate.
+    pub fn shipped() -> Result<Vec<Measure>, CatalogueError> {
+        SHIPPED_MEASURES
+            .iter()
+            .map(|(_, text)| Measure::from_json(text))
+            .collect()
+    }
+
+    /// Checks internal consistency: unique ids, references, positive caps and deadlines.
+    pub fn validate(&self) -> Result<(), CatalogueError> {
+        if self.id.0.trim().is_empty() {
+            return Err(CatalogueError::EmptyId("measure"));
+        }
+        for (what, list_empty) in [
+            ("figures", self.figures.is_empty()),
+            ("phases", self.phases.is_empty()),
+            ("services", self.services.is_empty()),
+        ] {
+            if list_empty {
+                return Err(CatalogueError::Empty(what));
+            }
+        }
+        let d = &self.deadlines;
+        for (what, v) in [
+            ("deadlines.record_within_days", d.record_within_days),
+            ("deadlines.answer_within_days", d.answer_within_days),
+            ("deadlines.resend_after_days", d.resend_after()),
+            ("deadlines.failure_grace_days", d.failure_grace_days),
+        ] {
+            if v == 0 {
+                return Err(CatalogueError::NotPositive(what.to_owned()));
+            }
+        }
+        let g = self.slot_granularity_minutes;
+        if g == 0 || 1440 % g != 0 {
+            return Err(CatalogueError::Granularity(g));
+        }
+        let mut figures = BTreeSet::new();
+        for f in &self.figures {
+            if f.id.0.trim().is_empty() {
+                return Err(CatalogueError::EmptyId("figures"));
+            }
+            if !figures.insert(f.id.clone()) {
+                return Err(CatalogueError::DuplicateFigure(f.id.clone()));
+            }
+            if let Some(c) = f.hourly_cost_cents
+                && c.0 <= 0
+            {
+                return Err(CatalogueError::NotPositive(format!(
+                    "hourly cost of {}",
+                    f.id
+                )));
+            }
+        }
+        let known_figure = |context: String, figure: &FigureId| {
+            if figures.contains(figure) {
+                Ok(())
+            } else {
+                Err(CatalogueError::UnknownFigure {
+                    context,
+                    figure: figure.clone(),
+                })
+            }
+        };
+        if let Some(cm) = &self.case_manager_figure {
+            known_figure("case_manager_figure".to_owned(), cm)?;
+        }
+        let mut phases = BTreeSet::new();
+        for p in &self.phases {
+            if !phases.insert(p.phase) {
+                return Err(CatalogueError::DuplicatePhase(p.phase));
+            }
+            if p.max_minutes_per_case == Some(0) {
+                return Err(CatalogueError::NotPositive(format!(
+                    "max_minutes_per_case of phase {}",
+                    p.phase
+                )));
+            }
+            for cap in &p.figure_caps {
+                known_figure(format!("figure cap of phase {}", p.phase), &cap.figure)?;
+                if cap.max_minutes == 0 {
+                    return Err(CatalogueError::NotPositive(format!(
+                        "cap of {} in phase {}",
+                        cap.figure, p.phase
+                    )));
+                }
+            }
+        }
+        let mut services = BTreeSet::new();
+        for s in &self.services {
+            if s.id.0.trim().is_empty() {
+                return Err(CatalogueError::EmptyId("services"));
+            }
+            if !services.insert(s.id.clone()) {
+                return Err(CatalogueError::DuplicateService(s.id.clone()));
+            }
+            if s.phases.is_empty() {
+                return Err(CatalogueError::Empty("service phases"));
+            }
+            if s.figures.is_empty() {
+                return Err(CatalogueError::Empty("service figures"));
+            }
+            for p in &s.phases {
+                if !phases.contains(p) {
+                    return Err(CatalogueError::UnknownPhase {
+                        service: s.id.clone(),
+                        phase: *p,
+                    });
+                }
+            }
+            for f in &s.figures {
+                known_figure(format!("service {}", s.id), f)?;
+            }
+            if s.max_minutes_per_phase == Some(0) {
+                return Err(CatalogueError::NotPositive(format!(
+                    "cap of service {}",
+                    s.id
+                )));
+            }
+        }
+        if let Some(v) = &self.voucher
+            && (v.amount_cents.0 <= 0 || v.validity_months == 0)
+        {
+            return Err(CatalogueError::NotPositive("voucher".to_owned()));
+        }
+        let intensities: BTreeSet<&str> = self.intensities.iter().map(|i| i.id.as_str()).collect();
+        for i in &self.intensities {
+            if i.min_accesses_for_realised == 0 {
+                return Err(CatalogueError::NotPositive(format!(
+                    "min accesses of {}",
+                    i.id
+                )));
+            }
+        }
+        for a in &self.flat_amounts {
+            if a.amount_cents.0 <= 0 {
+                return Err(CatalogueError::NotPositive(format!(
+                    "flat amount {}",
+                    a.service
+                )));
+            }
+            if let Some(i) = &a.intensity
+                && !intensities.contains(i.as_str())
+            {
+                return Err(CatalogueError::UnknownIntensity(a.service.clone()));
+            }
+        }
+        Ok(())
+    }
+
+    /// The figure with this id.
+    pub fn figure(&self, id: &FigureId) -> Option<&Figure> {
+        self.figures.iter().find(|f| &f.id == id)
+    }
+
+    /// The service with this id.
+    pub fn service(&self, id: &ServiceId) -> Option<&Service> {
+        self.services.iter().find(|s| &s.id == id)
+    }
+
+    /// The rules of a phase, if the measure has it.
+    pub fn phase(&self, phase: Phase) -> Option<&PhaseRules> {
+        self.phases.iter().find(|p| p.phase == phase)
+    }
+
+    /// Services that may be delivered in a phase.
+    pub fn services_in(&self, phase: Phase) -> impl Iterator<Item = &Service> {
+        self.services
+            .iter()
+            .filter(move |s| s.phases.contains(&phase))
+    }
+
+    /// Unit cost of a figure, if it has a fixed one.
+    pub fn hourly_cost(&self, figure: &FigureId) -> Option<Cents> {
+        self.figure(figure).and_then(|f| f.hourly_cost_cents)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn all_shipped_measures_load() {
+        let all = Measure::shipped().unwrap();
+        assert_eq!(all.len(), 3);
+        let up = Measure::up_default().unwrap();
+        assert_eq!(up.id.as_str(), "up");
+        assert!(
+            up.example_values,
+            "#UP figures are placeholders and must say so"
+        );
+        assert_eq!(up.deadlines.record_within_days, 15);
+        assert_eq!(up.deadlines.answer_within_days, 1);
+        assert_eq!(up.deadlines.failure_grace_days, 5);
+        assert_eq!(up.phases.len(), 4);
+        assert_eq!(
+            up.phase(Phase::I).map(|p| p.confirmation),
+            Some(ConfirmationMode::WholeDiaryAtClosure)
+        );
+        assert_eq!(
+            up.phase(Phase::III).map(|p| p.confirmation),
+            Some(ConfirmationMode::PerEntry)
+        );
+        assert_eq!(
+            up.phase(Phase::I).map(|p| p.registered_by),
+            Some(Ente::Asst)
+        );
+        assert_eq!(
+            up.phase(Phase::II).map(|p| p.registered_by),
+            Some(Ente::Provider)
+        );
+        for p in Phase::ALL {
+            assert!(up.services_in(p).count() > 0, "phase {p} has services");
+        }
+        let autonomia = all
+            .iter()
+            .find(|m| m.id.as_str() == "autonomia_2016")
+            .unwrap();
+        assert_eq!(
+            autonomia.voucher.as_ref().map(|v| v.amount_cents),
+            Some(Cents(480_000))
+        );
+        let mins: Vec<u32> = autonomia
+            .intensities
+            .iter()
+            .map(|i| i.min_accesses_for_realised)
+            .collect();
+        assert_eq!(mins, vec![70, 118]);
+        let ageing = all
+            .iter()
+            .find(|m| m.id.as_str() == "invecchiamento_attivo_2024")
+            .unwrap();
+        let rules = ageing.cost_rules.as_ref().unwrap();
+        assert_eq!(rules.annual_standard_hours, Some(1720));
+        assert_eq!(rules.volunteer_hourly_cents, Some(Cents(1637)));
+        assert_eq!(rules.min_cofinancing_percent, Some(20));
+    }
+
+    fn up_json() -> serde_json::Value {
+        serde_json::from_str(SHIPPED_MEASURES[0].1).unwrap()
+    }
+
+    #[test]
+    fn catalogue_with_unknown_figure_in_service_is_refused() {
+        let mut v = up_json();
+        v["services"][0]["figures"] = serde_json::json!(["astronauta"]);
+        let err = Measure::from_json(&v.to_string()).unwrap_err();
+        assert!(matches!(err, CatalogueError::UnknownFigure { .. }), "{err}");
+    }
+
+    #[test]
+    fn catalogue_with_duplicate_ids_is_refused() {
+        let mut v = up_json();
+        let first = v["figures"][0].clone();
+        v["figures"].as_array_mut().unwrap().push(first);
+        assert!(matches!(
+            Measure::from_json(&v.to_string()),
+            Err(CatalogueError::DuplicateFigure(_))
+        ));
+        let mut v = up_json();
+        let first = v["services"][0].clone();
+        v["services"].as_array_mut().unwrap().push(first);
+        assert!(matches!(
+            Measure::from_json(&v.to_string()),
+            Err(CatalogueError::DuplicateService(_))
+        ));
+    }
+
+    #[test]
+    fn catalogue_with_zero_cap_or_deadline_is_refused() {
+        let mut v = up_json();
+        v["services"][0]["max_minutes_per_phase"] = serde_json::json!(0);
+        assert!(matches!(
+            Measure::from_json(&v.to_string()),
+            Err(CatalogueError::NotPositive(_))
+        ));
+        let mut v = up_json();
+        v["deadlines"]["record_within_days"] = serde_json::json!(0);
+        assert!(matches!(
+            Measure::from_json(&v.to_string()),
+            Err(CatalogueError::NotPositive(_))
+        ));
+    }
+
+    #[test]
+    fn catalogue_with_service_in_undefined_phase_is_refused() {
+        let mut v = up_json();
+        v["phases"].as_array_mut().unwrap().pop(); // drop phase IV
+        assert!(matches!(
+            Measure::from_json(&v.to_string()),
+            Err(CatalogueError::UnknownPhase { .. })
+        ));
+    }
+
+    #[test]
+    fn catalogue_with_unknown_field_is_refused() {
+        let mut v = up_json();
+        v["deadlines"]["record_within_dayz"] = serde_json::json!(15);
+        assert!(matches!(
+            Measure::from_json(&v.to_string()),
+            Err(CatalogueError::Json(_))
+        ));
+    }
+}

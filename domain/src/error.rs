@@ -1,0 +1,531 @@
+//! Domain errors: one variant per rule, each with a stable machine code (for
+//! `application/problem+json`) and a bilingual message naming the rule and its article.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use uuid::Uuid;
+
+use crate::checklist::Checklist;
+use crate::values::{Ente, FigureId, FiscalCode, MeasureId, Phase, ServiceId};
+
+/// Why a command was refused. Nothing is recorded when a command is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DomainError {
+    // ---- case lifecycle -------------------------------------------------------------------
+    /// The command needs an opened case.
+    #[error("la pratica non esiste / the case has not been opened")]
+    CaseNotOpened,
+    /// A case is opened once.
+    #[error("la pratica è già stata aperta / the case is already open")]
+    CaseAlreadyOpened,
+    /// The measure given in the context is not the one the case was opened under.
+    #[error(
+        "la pratica appartiene alla misura {case} e non a {given} / the case belongs to measure {case}, not {given}"
+    )]
+    MeasureMismatch {
+        /// Measure of the case.
+        case: MeasureId,
+        /// Measure given in the context.
+        given: MeasureId,
+    },
+    /// The measure has no such phase.
+    #[error("la misura non prevede la fase {0} / the measure has no phase {0}")]
+    PhaseNotInMeasure(Phase),
+    /// Art. 6: the recipient (or family) must have at least one confirmer.
+    #[error(
+        "Art. 6: indicare chi conferma le ore (destinatario o famiglia) / at least one confirmer's fiscal code is required"
+    )]
+    NoConfirmers,
+    /// Art. 6: once the pathway is interrupted nothing else is recorded.
+    #[error(
+        "Art. 6: il percorso è stato chiuso per interruzione / the pathway was interrupted and is closed"
+    )]
+    PathwayClosed,
+
+    // ---- roles (Art. 4) -------------------------------------------------------------------
+    /// Art. 4: the action must be attributable to a person's fiscal code.
+    #[error(
+        "Art. 4: l'azione deve essere riconducibile a una persona (SPID) / the action must be performed by an identified person"
+    )]
+    PersonRequired,
+    /// Only an ATS operator registers a new case (Art. 4: the responsabile is entered by ATS).
+    #[error("Art. 4: solo l'ATS inserisce la pratica / only an ATS operator can open a case")]
+    NotAtsOperator,
+    /// Art. 4: only the ente (its admin), ATS or the current responsabile changes the responsabile.
+    #[error(
+        "Art. 4: solo l'ente, l'ATS o il responsabile in carica può cambiare il responsabile / only the ente, ATS or the current responsabile can change the responsabile ({0})"
+    )]
+    ResponsabileChangeNotAllowed(Ente),
+    /// Art. 4: only the responsabile of the phase opens, validates and closes its diary.
+    #[error(
+        "Art. 4: solo il responsabile della fase {phase} ({ente}) può aprire, validare o chiudere il diario / only the phase's responsabile may do this"
+    )]
+    NotPhaseResponsabile {
+        /// The phase.
+        phase: Phase,
+        /// The ente whose responsabile is required.
+        ente: Ente,
+    },
+    /// Art. 4: only the ente's responsabile enables or disables its professionals.
+    #[error(
+        "Art. 4: solo il responsabile dell'ente ({0}) abilita i professionisti / only the ente's responsabile enables professionals"
+    )]
+    NotEnteResponsabile(Ente),
+    /// Art. 4-5: only enabled professionals record hours.
+    #[error(
+        "Art. 4-5: il professionista {professional} non è abilitato sulla pratica per la fase {phase} / the professional is not enabled on this case for phase {phase}"
+    )]
+    ProfessionalNotEnabled {
+        /// The professional.
+        professional: FiscalCode,
+        /// The phase.
+        phase: Phase,
+    },
+    /// Art. 5: an entry belongs to its author's CF; nobody else changes it.
+    #[error(
+        "Art. 5: la stringa è associata al CF di {author} e non è modificabile da altri / only the author may change this entry"
+    )]
+    NotEntryAuthor {
+        /// The author.
+        author: FiscalCode,
+    },
+    /// Art. 6: only the responsabile or the case manager records the interruption.
+    #[error(
+        "Art. 6: solo il responsabile o il case manager registra la chiusura del percorso / only a responsabile or the case manager can interrupt the pathway"
+    )]
+    InterruptionNotAllowed,
+    /// Art. 6: only the recipient or the family member on file answers a confirmation request.
+    #[error(
+        "Art. 6: solo il destinatario o la famiglia indicati possono rispondere / the signer is not a confirmer of this case"
+    )]
+    NotAConfirmer,
+    /// Art. 9: only the support desk declares and resolves system failures.
+    #[error(
+        "Art. 9: solo l'assistenza registra i failure di sistema / only the support desk declares system failures"
+    )]
+    NotSupportDesk,
+
+    // ---- catalogue coherence (Art. 5 ii-iii) ---------------------------------------------------
+    /// Art. 5 (ii): the figure must be one of the measure's figures.
+    #[error(
+        "Art. 5: la figura professionale {0} non è prevista dalla misura / unknown professional figure"
+    )]
+    FigureNotInCatalogue(FigureId),
+    /// Art. 5 (iii): the service must be one of the measure's services.
+    #[error("Art. 5: la prestazione {0} non è nel quadro delle prestazioni / unknown service")]
+    ServiceNotInCatalogue(ServiceId),
+    /// Art. 5 (iii): the service must belong to the phase.
+    #[error(
+        "Art. 5: la prestazione {service} non è prevista nella fase {phase} / service not allowed in this phase"
+    )]
+    ServiceNotInPhase {
+        /// The service.
+        service: ServiceId,
+        /// The phase.
+        phase: Phase,
+    },
+    /// Art. 5 (ii): the professional records under a figure they were enabled for.
+    #[error(
+        "Art. 5: il professionista non è abilitato come {0} / the professional is not enabled for this figure"
+    )]
+    FigureNotEnabledForProfessional(FigureId),
+    /// The catalogue says which figures may deliver a service.
+    #[error(
+        "Art. 5: la figura {figure} non può erogare la prestazione {service} / this figure cannot deliver this service"
+    )]
+    FigureCannotDeliverService {
+        /// The figure.
+        figure: FigureId,
+        /// The service.
+        service: ServiceId,
+    },
+    /// A professional must be enabled for at least one figure.
+    #[error("Art. 4: indicare almeno una figura professionale / at least one figure is required")]
+    NoFiguresGiven,
+
+    // ---- recording (Art. 5, 9) -------------------------------------------------------------
+    /// Art. 5 (iv): durations are half an hour or multiples.
+    #[error(
+        "Art. 5: le prestazioni durano mezz'ora o multipli ({minutes} minuti) / duration must be a multiple of {granularity} minutes"
+    )]
+    DurationNotMultiple {
+        /// Minutes of the slot.
+        minutes: u32,
+        /// Required granularity.
+        granularity: u32,
+    },
+    /// Hours are recorded after delivery, not before.
+    #[error(
+        "Art. 5: non si registrano prestazioni non ancora concluse / an entry cannot end in the future"
+    )]
+    EntryInTheFuture,
+    /// A professional cannot be in two places at once on the same case.
+    #[error(
+        "Art. 5: la prestazione si sovrappone alla stringa {other} dello stesso professionista / overlaps another entry of the same professional"
+    )]
+    OverlappingEntry {
+        /// The other entry.
+        other: Uuid,
+    },
+    /// Art. 5: entries are recorded within 15 days of delivery.
+    #[error(
+        "Art. 5: le prestazioni vanno registrate entro {days} giorni dall'erogazione (erogata il {delivered}, termine {deadline}) / entries must be recorded within {days} days of delivery"
+    )]
+    EntryRecordedTooLate {
+        /// Date of delivery.
+        delivered: NaiveDate,
+        /// Last day to record.
+        deadline: NaiveDate,
+        /// The measure's window.
+        days: u32,
+    },
+    /// Art. 5: an amended date must still respect the 15-day window.
+    #[error(
+        "Art. 5: la data modificata deve rispettare il termine di {days} giorni (nuova data {delivered}, termine {deadline}) / the amended date is outside the {days}-day window"
+    )]
+    AmendedDateTooLate {
+        /// New date of delivery.
+        delivered: NaiveDate,
+        /// Last day to record for that date.
+        deadline: NaiveDate,
+        /// The measure's window.
+        days: u32,
+    },
+    /// Art. 9: the cited failure is not in the support desk's list.
+    #[error(
+        "Art. 9: failure di sistema {0} non dichiarato dall'assistenza / unknown system failure"
+    )]
+    SystemFailureUnknown(Uuid),
+    /// Art. 9: the normal deadline had already passed when the failure began, or the failure
+    /// concerns another ente's system.
+    #[error(
+        "Art. 9: il failure {failure} non giustifica il ritardo (termine ordinario {deadline}) / this failure does not cover the entry's deadline"
+    )]
+    SystemFailureNotApplicable {
+        /// The failure.
+        failure: Uuid,
+        /// The entry's normal deadline.
+        deadline: NaiveDate,
+    },
+    /// Art. 9: late registration only within 5 days after the failure is resolved.
+    #[error(
+        "Art. 9: registrazione tardiva ammessa entro {days} giorni dalla risoluzione del failure (entro il {until}) / late registration allowed only until {until}"
+    )]
+    SystemFailureGraceExpired {
+        /// The failure.
+        failure: Uuid,
+        /// Last day of the grace period.
+        until: NaiveDate,
+        /// The measure's grace days.
+        days: u32,
+    },
+    /// An entry id is used once.
+    #[error("la stringa {0} esiste già / entry id already used")]
+    EntryIdAlreadyUsed(Uuid),
+    /// The entry does not exist (or was withdrawn).
+    #[error("la stringa {0} non esiste / entry not found")]
+    EntryNotFound(Uuid),
+
+    // ---- editability (Art. 5, 6) -------------------------------------------------------------
+    /// Art. 5: phases I–II entries are editable until validated by the responsabile.
+    #[error(
+        "Art. 5: la stringa {0} è stata validata dal responsabile e non è più modificabile / the entry was validated and can no longer be changed"
+    )]
+    EntryValidated(Uuid),
+    /// Art. 5: phases III–IV entries are editable until sent for confirmation.
+    #[error(
+        "Art. 5: la stringa {0} è in una richiesta di conferma in attesa / the entry is in a pending confirmation request"
+    )]
+    EntryInPendingRequest(Uuid),
+    /// Art. 6: a confirmed entry can never be changed.
+    #[error(
+        "Art. 6: la stringa {0} è stata confermata dal destinatario e non può più essere modificata / a confirmed entry can never change"
+    )]
+    EntryConfirmed(Uuid),
+    /// Art. 5: nothing is recorded or changed after closure.
+    #[error(
+        "Art. 5: il diario della fase {0} è chiuso; non si possono registrare né modificare prestazioni / the phase diary is closed"
+    )]
+    DiaryClosed(Phase),
+    /// The diary of the phase has not been opened.
+    #[error("Art. 4: il diario della fase {0} non è stato aperto / the phase diary is not open")]
+    DiaryNotOpened(Phase),
+    /// A phase diary is opened once.
+    #[error(
+        "Art. 4: il diario della fase {0} è già stato aperto / the phase diary was already opened"
+    )]
+    DiaryAlreadyOpened(Phase),
+    /// Phases follow each other (Art. 1).
+    #[error(
+        "Art. 1: la fase {phase} richiede l'apertura della fase {previous} / phase {previous} must be opened first"
+    )]
+    PreviousPhaseNotOpened {
+        /// The phase to open.
+        phase: Phase,
+        /// The phase that must come first.
+        previous: Phase,
+    },
+
+    // ---- validation and closure ------------------------------------------------------------
+    /// Art. 5: validation by the responsabile concerns phases confirmed as a whole (I–II).
+    #[error(
+        "Art. 5: la validazione riguarda le fasi I e II; nella fase {0} si invia la richiesta di conferma / validation applies to phases I-II only"
+    )]
+    ValidationNotApplicable(Phase),
+    /// There is nothing to validate.
+    #[error("nessuna stringa da validare nella fase {0} / nothing to validate")]
+    NothingToValidate(Phase),
+    /// Art. 6: only validated hours go to the recipient.
+    #[error("Art. 6: prima della chiusura il responsabile valida tutte le stringhe ({} da validare) / all entries must be validated before closing", .0.len())]
+    UnvalidatedEntriesAtClosure(Vec<Uuid>),
+    /// A diary cannot be closed while a confirmation request is pending.
+    #[error(
+        "Art. 6: la richiesta di conferma {0} è in attesa di risposta / a confirmation request is still pending"
+    )]
+    PendingRequestAtClosure(Uuid),
+    /// An empty diary is not closed.
+    #[error("Art. 5: il diario della fase {0} non contiene prestazioni / the diary has no entries")]
+    EmptyDiary(Phase),
+
+    // ---- confirmation (Art. 6) ----------------------------------------------------------------
+    /// Art. 6: in phases I–II the whole diary is confirmed once, at closure.
+    #[error(
+        "Art. 6: nella fase {0} il destinatario conferma l'intero diario alla chiusura / in this phase the whole diary is confirmed at closure"
+    )]
+    PerEntryConfirmationNotApplicable(Phase),
+    /// A confirmation request lists at least one entry.
+    #[error(
+        "Art. 6: la richiesta di conferma deve contenere almeno una prestazione / a request needs at least one entry"
+    )]
+    EmptyConfirmationRequest,
+    /// The entry belongs to another phase.
+    #[error("la stringa {entry} non appartiene alla fase {phase} / entry not in this phase")]
+    EntryNotInPhase {
+        /// The entry.
+        entry: Uuid,
+        /// The phase of the request.
+        phase: Phase,
+    },
+    /// A request id is used once.
+    #[error("la richiesta {0} esiste già / request id already used")]
+    RequestIdAlreadyUsed(Uuid),
+    /// Unknown request.
+    #[error("la richiesta di conferma {0} non esiste / confirmation request not found")]
+    RequestNotFound(Uuid),
+    /// The request is not waiting for an answer.
+    #[error(
+        "Art. 6: la richiesta di conferma {0} non è in attesa di risposta / the request is not pending"
+    )]
+    RequestNotPending(Uuid),
+    /// Art. 8: blocking checks failed; the full checklist is attached.
+    #[error("Art. 8: controlli automatici non superati ({} su {}) / automatic checks failed", .0.failures().count(), .0.checks.len())]
+    ChecklistFailed(Box<Checklist>),
+    /// Art. 6: the recipient has not enrolled in FirmaLOM.
+    #[error(
+        "Art. 6: il destinatario non ha l'App FirmaLOM: la conferma digitale non è disponibile, generare il diario cartaceo / digital confirmation not available, use the paper diary"
+    )]
+    DigitalConfirmationUnavailable,
+    /// Art. 6: the paper diary is the fallback for recipients without FirmaLOM.
+    #[error(
+        "Art. 6: il destinatario usa FirmaLOM; il diario cartaceo è previsto solo in sua assenza / the recipient uses FirmaLOM, paper confirmation not allowed"
+    )]
+    PaperDiaryNotAllowed,
+    /// Art. 6: a re-send is allowed only after one day without answer.
+    #[error(
+        "Art. 6: la notifica può essere inviata nuovamente solo dopo {days} giorno/i senza risposta (dal {allowed_from}) / re-send allowed only after {days} day(s) without answer"
+    )]
+    ResendTooEarly {
+        /// First instant a re-send is allowed.
+        allowed_from: DateTime<Utc>,
+        /// The measure's days.
+        days: u32,
+    },
+    /// A re-send must send the same, unchanged entries.
+    #[error(
+        "Art. 6: le stringhe della richiesta sono cambiate o sono in un'altra richiesta; inviare una nuova richiesta / entries changed since the request: send a new request"
+    )]
+    EntriesChangedSinceRequest,
+    /// Only an unanswered request is re-sent.
+    #[error("Art. 6: la richiesta {0} ha già avuto risposta / the request was already answered")]
+    RequestAlreadyAnswered(Uuid),
+    /// Expiry is recorded only after the deadline.
+    #[error("Art. 6: la richiesta scade il {deadline} / the request expires at {deadline}")]
+    RequestNotYetExpired {
+        /// The deadline.
+        deadline: DateTime<Utc>,
+    },
+    /// The request is a paper diary (or vice versa).
+    #[error(
+        "Art. 6: canale di conferma errato per la richiesta {0} / wrong confirmation channel for this request"
+    )]
+    WrongConfirmationChannel(Uuid),
+    /// A rejection states a reason.
+    #[error("Art. 6: indicare il motivo del rifiuto / a rejection needs a reason")]
+    RejectionReasonMissing,
+
+    // ---- PDI (Art. 8) ---------------------------------------------------------------------------
+    /// PDI caps refer to services of a phase where PDI caps apply, with positive minutes.
+    #[error("Art. 8: massimale del PDI non valido per {0} / invalid PDI cap")]
+    InvalidPdiCap(ServiceId),
+    /// The measure has no phase with PDI caps.
+    #[error("Art. 8: la misura non prevede massimali da PDI / the measure has no PDI caps")]
+    PdiNotApplicable,
+
+    // ---- system failures (Art. 9) --------------------------------------------------------------
+    /// A failure is declared once.
+    #[error("Art. 9: failure già dichiarato / failure already declared")]
+    FailureAlreadyDeclared,
+    /// The failure was not declared.
+    #[error("Art. 9: failure non dichiarato / failure not declared")]
+    FailureNotDeclared,
+    /// A failure is resolved once.
+    #[error("Art. 9: failure già risolto / failure already resolved")]
+    FailureAlreadyResolved,
+    /// Failure times must be in the past and ordered.
+    #[error(
+        "Art. 9: orari del failure non validi (inizio/risoluzione nel futuro o risoluzione prima dell'inizio) / invalid failure times"
+    )]
+    InvalidFailureTimes,
+}
+
+impl DomainError {
+    /// Stable machine code, used as the problem `type` by the API.
+    pub fn code(&self) -> &'static str {
+        use DomainError::*;
+        match self {
+            CaseNotOpened => "case-not-opened",
+            CaseAlreadyOpened => "case-already-opened",
+            MeasureMismatch { .. } => "measure-mismatch",
+            PhaseNotInMeasure(_) => "phase-not-in-measure",
+            NoConfirmers => "no-confirmers",
+            PathwayClosed => "pathway-closed",
+            PersonRequired => "person-required",
+            NotAtsOperator => "not-ats-operator",
+            ResponsabileChangeNotAllowed(_) => "responsabile-change-not-allowed",
+            NotPhaseResponsabile { .. } => "not-phase-responsabile",
+            NotEnteResponsabile(_) => "not-ente-responsabile",
+            ProfessionalNotEnabled { .. } => "professional-not-enabled",
+            NotEntryAuthor { .. } => "not-entry-author",
+            InterruptionNotAllowed => "interruption-not-allowed",
+            NotAConfirmer => "not-a-confirmer",
+            NotSupportDesk => "not-support-desk",
+            FigureNotInCatalogue(_) => "figure-not-in-catalogue",
+            ServiceNotInCatalogue(_) => "service-not-in-catalogue",
+            ServiceNotInPhase { .. } => "service-not-in-phase",
+            FigureNotEnabledForProfessional(_) => "figure-not-enabled-for-professional",
+            FigureCannotDeliverService { .. } => "figure-cannot-deliver-service",
+            NoFiguresGiven => "no-figures-given",
+            DurationNotMultiple { .. } => "duration-not-multiple-of-30-minutes",
+            EntryInTheFuture => "entry-in-the-future",
+            OverlappingEntry { .. } => "overlapping-entry",
+            EntryRecordedTooLate { .. } => "entry-recorded-too-late",
+            AmendedDateTooLate { .. } => "amended-date-too-late",
+            SystemFailureUnknown(_) => "system-failure-unknown",
+            SystemFailureNotApplicable { .. } => "system-failure-not-applicable",
+            SystemFailureGraceExpired { .. } => "system-failure-grace-expired",
+            EntryIdAlreadyUsed(_) => "entry-id-already-used",
+            EntryNotFound(_) => "entry-not-found",
+            EntryValidated(_) => "entry-validated",
+            EntryInPendingRequest(_) => "entry-in-pending-request",
+            EntryConfirmed(_) => "entry-confirmed",
+            DiaryClosed(_) => "diary-closed",
+            DiaryNotOpened(_) => "diary-not-opened",
+            DiaryAlreadyOpened(_) => "diary-already-opened",
+            PreviousPhaseNotOpened { .. } => "previous-phase-not-opened",
+            ValidationNotApplicable(_) => "validation-not-applicable",
+            NothingToValidate(_) => "nothing-to-validate",
+            UnvalidatedEntriesAtClosure(_) => "unvalidated-entries-at-closure",
+            PendingRequestAtClosure(_) => "pending-request-at-closure",
+            EmptyDiary(_) => "empty-diary",
+            PerEntryConfirmationNotApplicable(_) => "per-entry-confirmation-not-applicable",
+            EmptyConfirmationRequest => "empty-confirmation-request",
+            EntryNotInPhase { .. } => "entry-not-in-phase",
+            RequestIdAlreadyUsed(_) => "request-id-already-used",
+            RequestNotFound(_) => "confirmation-request-not-found",
+            RequestNotPending(_) => "confirmation-request-not-pending",
+            ChecklistFailed(_) => "checklist-failed",
+            DigitalConfirmationUnavailable => "digital-confirmation-unavailable",
+            PaperDiaryNotAllowed => "paper-diary-not-allowed",
+            ResendTooEarly { .. } => "resend-too-early",
+            EntriesChangedSinceRequest => "entries-changed-since-request",
+            RequestAlreadyAnswered(_) => "request-already-answered",
+            RequestNotYetExpired { .. } => "request-not-yet-expired",
+            WrongConfirmationChannel(_) => "wrong-confirmation-channel",
+            RejectionReasonMissing => "rejection-reason-missing",
+            InvalidPdiCap(_) => "invalid-pdi-cap",
+            PdiNotApplicable => "pdi-not-applicable",
+            FailureAlreadyDeclared => "failure-already-declared",
+            FailureNotDeclared => "failure-not-declared",
+            FailureAlreadyResolved => "failure-already-resolved",
+            InvalidFailureTimes => "invalid-failure-times",
+        }
+    }
+
+    /// The article of the Regolamento the rule comes from, for problem documents.
+    pub fn article(&self) -> Option<&'static str> {
+        use DomainError::*;
+        Some(match self {
+            NotAtsOperator
+            | ResponsabileChangeNotAllowed(_)
+            | NotPhaseResponsabile { .. }
+            | NotEnteResponsabile(_)
+            | PersonRequired
+            | NoFiguresGiven
+            | DiaryNotOpened(_)
+            | DiaryAlreadyOpened(_) => "Art. 4",
+            ProfessionalNotEnabled { .. }
+            | NotEntryAuthor { .. }
+            | FigureNotInCatalogue(_)
+            | ServiceNotInCatalogue(_)
+            | ServiceNotInPhase { .. }
+            | FigureNotEnabledForProfessional(_)
+            | FigureCannotDeliverService { .. }
+            | DurationNotMultiple { .. }
+            | EntryInTheFuture
+            | OverlappingEntry { .. }
+            | EntryRecordedTooLate { .. }
+            | AmendedDateTooLate { .. }
+            | EntryValidated(_)
+            | EntryInPendingRequest(_)
+            | DiaryClosed(_)
+            | ValidationNotApplicable(_)
+            | NothingToValidate(_)
+            | EmptyDiary(_) => "Art. 5",
+            NoConfirmers
+            | PathwayClosed
+            | InterruptionNotAllowed
+            | NotAConfirmer
+            | EntryConfirmed(_)
+            | UnvalidatedEntriesAtClosure(_)
+            | PendingRequestAtClosure(_)
+            | PerEntryConfirmationNotApplicable(_)
+            | EmptyConfirmationRequest
+            | RequestNotPending(_)
+            | DigitalConfirmationUnavailable
+            | PaperDiaryNotAllowed
+            | ResendTooEarly { .. }
+            | EntriesChangedSinceRequest
+            | RequestAlreadyAnswered(_)
+            | RequestNotYetExpired { .. }
+            | WrongConfirmationChannel(_)
+            | RejectionReasonMissing => "Art. 6",
+            ChecklistFailed(_) | InvalidPdiCap(_) | PdiNotApplicable => "Art. 8",
+            SystemFailureUnknown(_)
+            | SystemFailureNotApplicable { .. }
+            | SystemFailureGraceExpired { .. }
+            | NotSupportDesk
+            | FailureAlreadyDeclared
+            | FailureNotDeclared
+            | FailureAlreadyResolved
+            | InvalidFailureTimes => "Art. 9",
+            PreviousPhaseNotOpened { .. } | PhaseNotInMeasure(_) => "Art. 1",
+            CaseNotOpened
+            | CaseAlreadyOpened
+            | MeasureMismatch { .. }
+            | EntryIdAlreadyUsed(_)
+            | EntryNotFound(_)
+            | EntryNotInPhase { .. }
+            | RequestIdAlreadyUsed(_)
+            | RequestNotFound(_) => return None,
+        })
+    }
+}

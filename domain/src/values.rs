@@ -1,0 +1,649 @@
+//! Value types shared by every rule: fiscal codes (Art. 4: every action is attributable to a
+//! person's CF), phases (Art. 1/3), time slots (Art. 5: date, start and end, 30-minute
+//! multiples), money in integer cents, and civil-date arithmetic in Europe/Rome.
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, Days, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Timelike, Utc};
+use chrono_tz::Tz;
+use serde::{Deserialize, Serialize};
+
+/// The time zone in which the regulation's dates and "days" are counted.
+pub const ROME: Tz = chrono_tz::Europe::Rome;
+
+// ---------------------------------------------------------------------------------------------
+// Fiscal code
+// ---------------------------------------------------------------------------------------------
+
+/// Why a string is not a valid codice fiscale.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FiscalCodeError {
+    /// A CF has exactly 16 characters (after removing an optional `TINIT-` prefix).
+    #[error("codice fiscale must have 16 characters, found {0} / a fiscal code has 16 characters")]
+    Length(usize),
+    /// A character is not allowed at that position (letters/digits/omocodia letters).
+    #[error("codice fiscale: invalid character at position {0} / invalid character in fiscal code")]
+    Character(usize),
+    /// The month letter (position 9) is not one of `ABCDEHLMPRST`.
+    #[error("codice fiscale: invalid month letter / invalid month in fiscal code")]
+    Month,
+    /// The day of birth (positions 10-11) is outside 1-31 or 41-71.
+    #[error("codice fiscale: invalid day of birth / invalid day in fiscal code")]
+    Day,
+    /// The check character (position 16) does not match.
+    #[error(
+        "codice fiscale: wrong check character (expected {expected}) / fiscal code check character mismatch"
+    )]
+    CheckCharacter {
+        /// The check character computed from the first 15 characters.
+        expected: char,
+    },
+}
+
+/// An Italian codice fiscale of a natural person, validated (layout, month, day, omocodia
+/// letters and check character) and normalised to upper case without the SPID `TINIT-` prefix.
+///
+/// Art. 4: every registration, opening and closing must be attributable to a person; the CF
+/// is that identity throughout the domain.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct FiscalCode(String);
+
+const ODD_VALUES: [u32; 26] = [
+    1, 0, 5, 7, 9, 13, 15, 17, 19, 21, 2, 4, 18, 20, 11, 3, 6, 8, 12, 14, 16, 10, 22, 25, 24, 23,
+];
+const OMOCODIA: &str = "LMNPQRSTUV";
+const MONTHS: &str = "ABCDEHLMPRST";
+
+fn omocodia_digit(c: char) -> Option<u32> {
+    if let Some(d) = c.to_digit(10) {
+        return Some(d);
+    }
+    OMOCODIA.find(c).map(|i| i as u32)
+}
+
+impl FiscalCode {
+    /// Parses and validates a CF; accepts lower case, surrounding spaces and the `TINIT-`
+    /// prefix used by SPID identity providers.
+    pub fn parse(input: &str) -> Result<Self, FiscalCodeError> {
+        let trimmed = input.trim().to_ascii_uppercase();
+        let code = trimmed.strip_prefix("TINIT-").unwrap_or(&trimmed);
+        let chars: Vec<char> = code.chars().collect();
+        if chars.len() != 16 {
+            return Err(FiscalCodeError::Length(chars.len()));
+        }
+        for (i, c) in chars.iter().enumerate() {
+            let ok = match i {
+                0..=5 | 8 | 11 | 15 => c.is_ascii_uppercase(),
+                6 | 7 | 9 | 10 | 12 | 13 | 14 => c.is_ascii_digit() || OMOCODIA.contains(*c),
+                _ => false,
+            };
+            if !ok {
+                return Err(FiscalCodeError::Character(i + 1));
+            }
+        }
+        if !MONTHS.contains(chars[8]) {
+            return Err(FiscalCodeError::Month);
+        }
+        let day = match (omocodia_digit(chars[9]), omocodia_digit(chars[10])) {
+            (Some(a), Some(b)) => a * 10 + b,
+            _ => return Err(FiscalCodeError::Character(10)),
+        };
+        if !((1..=31).contains(&day) || (41..=71).contains(&day)) {
+            return Err(FiscalCodeError::Day);
+        }
+        let expected = check_character(&chars[..15]);
+        if chars[15] != expected {
+            return Err(FiscalCodeError::CheckCharacter { expected });
+        }
+        Ok(FiscalCode(chars.into_iter().collect()))
+    }
+
+    /// The normalised 16-character code.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+fn check_character(first15: &[char]) -> char {
+    let mut total = 0u32;
+    for (i, c) in first15.iter().enumerate() {
+        let value = if let Some(d) = c.to_digit(10) {
+            d
+        } else {
+            (*c as u32).saturating_sub('A' as u32)
+        };
+        // Positions are 1-based in the decree: odd positions use the conversion table.
+        total += if i % 2 == 0 {
+            ODD_VALUES.get(value as usize).copied().unwrap_or(0)
+        } else {
+            value
+        };
+    }
+    char::from(b'A' + (total % 26) as u8)
+}
+
+impl fmt::Display for FiscalCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl FromStr for FiscalCode {
+    type Err = FiscalCodeError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        FiscalCode::parse(s)
+    }
+}
+
+impl TryFrom<String> for FiscalCode {
+    type Error = FiscalCodeError;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        FiscalCode::parse(&s)
+    }
+}
+
+impl From<FiscalCode> for String {
+    fn from(cf: FiscalCode) -> String {
+        cf.0
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Phase
+// ---------------------------------------------------------------------------------------------
+
+/// One of the four phases of the pathway (Art. 1): I assessment + PI, II observation + PDI,
+/// III delivery of the PDI, IV follow-up. Serialised as the number 1-4.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "u8", into = "u8")]
+pub enum Phase {
+    /// Fase I – valutazione multidimensionale e PI.
+    I = 1,
+    /// Fase II – osservazione ed elaborazione del PDI.
+    II = 2,
+    /// Fase III – attuazione del PDI.
+    III = 3,
+    /// Fase IV – follow-up.
+    IV = 4,
+}
+
+/// A phase number outside 1-4.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("phase must be 1, 2, 3 or 4 (Art. 1), found {0}")]
+pub struct PhaseError(pub u8);
+
+impl Phase {
+    /// All phases in order.
+    pub const ALL: [Phase; 4] = [Phase::I, Phase::II, Phase::III, Phase::IV];
+
+    /// The phase number 1-4.
+    pub fn number(self) -> u8 {
+        self as u8
+    }
+
+    /// The phase before this one, if any.
+    pub fn previous(self) -> Option<Phase> {
+        match self {
+            Phase::I => None,
+            Phase::II => Some(Phase::I),
+            Phase::III => Some(Phase::II),
+            Phase::IV => Some(Phase::III),
+        }
+    }
+}
+
+impl TryFrom<u8> for Phase {
+    type Error = PhaseError;
+    fn try_from(n: u8) -> Result<Self, Self::Error> {
+        match n {
+            1 => Ok(Phase::I),
+            2 => Ok(Phase::II),
+            3 => Ok(Phase::III),
+            4 => Ok(Phase::IV),
+            other => Err(PhaseError(other)),
+        }
+    }
+}
+
+impl From<Phase> for u8 {
+    fn from(p: Phase) -> u8 {
+        p.number()
+    }
+}
+
+impl fmt::Display for Phase {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Phase::I => "I",
+            Phase::II => "II",
+            Phase::III => "III",
+            Phase::IV => "IV",
+        })
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Organisations
+// ---------------------------------------------------------------------------------------------
+
+/// The two kinds of ente that keep a diary (Art. 3): the ASST registers phase I, the provider
+/// (Ente Erogatore) phases II-IV. Each has its own responsabile (Art. 4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Ente {
+    /// Azienda Socio Sanitaria Territoriale.
+    Asst,
+    /// Ente Erogatore.
+    Provider,
+}
+
+impl fmt::Display for Ente {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Ente::Asst => "asst",
+            Ente::Provider => "provider",
+        })
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Time slot
+// ---------------------------------------------------------------------------------------------
+
+/// Why a time slot is invalid (Art. 5, point iv).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TimeSlotError {
+    /// Start and end must be on a 30-minute boundary (":00" or ":30", no seconds).
+    #[error(
+        "Art. 5: start and end must be on the hour or half hour / le prestazioni durano mezz'ora o multipli"
+    )]
+    NotHalfHour,
+    /// The end must come after the start on the same day.
+    #[error(
+        "Art. 5: the end time must be after the start time on the same day / l'orario di fine deve seguire l'inizio"
+    )]
+    EndNotAfterStart,
+}
+
+/// When a service was delivered: civil date in Europe/Rome, start and end clock times, both on
+/// a half-hour boundary with the end after the start on the same day (Art. 5: "mezz'ora o
+/// multipli della stessa"). Clock times serialise as `HH:MM`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "RawTimeSlot")]
+pub struct TimeSlot {
+    /// Civil date of delivery (Europe/Rome).
+    pub date: NaiveDate,
+    /// Start clock time.
+    #[serde(with = "hhmm")]
+    pub start: NaiveTime,
+    /// End clock time.
+    #[serde(with = "hhmm")]
+    pub end: NaiveTime,
+}
+
+#[derive(Deserialize)]
+struct RawTimeSlot {
+    date: NaiveDate,
+    #[serde(with = "hhmm")]
+    start: NaiveTime,
+    #[serde(with = "hhmm")]
+    end: NaiveTime,
+}
+
+impl TryFrom<RawTimeSlot> for TimeSlot {
+    type Error = TimeSlotError;
+    fn try_from(raw: RawTimeSlot) -> Result<Self, Self::Error> {
+        TimeSlot::new(raw.date, raw.start, raw.end)
+    }
+}
+
+fn on_half_hour(t: NaiveTime) -> bool {
+    t.second() == 0 && t.nanosecond() == 0 && t.minute() % 30 == 0
+}
+
+impl TimeSlot {
+    /// Builds a validated slot.
+    pub fn new(date: NaiveDate, start: NaiveTime, end: NaiveTime) -> Result<Self, TimeSlotError> {
+        if !on_half_hour(start) || !on_half_hour(end) {
+            return Err(TimeSlotError::NotHalfHour);
+        }
+        if end <= start {
+            return Err(TimeSlotError::EndNotAfterStart);
+        }
+        Ok(TimeSlot { date, start, end })
+    }
+
+    /// Convenience constructor from `HH:MM` strings; `None` if a time does not parse.
+    pub fn parse(date: NaiveDate, start: &str, end: &str) -> Result<Self, TimeSlotError> {
+        let s =
+            NaiveTime::parse_from_str(start, "%H:%M").map_err(|_| TimeSlotError::NotHalfHour)?;
+        let e = NaiveTime::parse_from_str(end, "%H:%M").map_err(|_| TimeSlotError::NotHalfHour)?;
+        TimeSlot::new(date, s, e)
+    }
+
+    /// Duration in minutes (always a positive multiple of 30).
+    pub fn minutes(&self) -> u32 {
+        let secs = (self.end - self.start).num_seconds();
+        u32::try_from(secs / 60).unwrap_or(0)
+    }
+
+    /// Whether two slots share any instant (touching slots, e.g. 9-10 and 10-11, do not).
+    pub fn overlaps(&self, other: &TimeSlot) -> bool {
+        self.date == other.date && self.start < other.end && other.start < self.end
+    }
+
+    /// Local (Europe/Rome) date-time at which the service ended.
+    pub fn end_local(&self) -> NaiveDateTime {
+        self.date.and_time(self.end)
+    }
+}
+
+/// `HH:MM` serde for clock times; also accepts `HH:MM:SS` on input.
+pub mod hhmm {
+    use chrono::NaiveTime;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    /// Serialises as `HH:MM`.
+    pub fn serialize<S: Serializer>(t: &NaiveTime, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&t.format("%H:%M").to_string())
+    }
+
+    /// Parses `HH:MM` or `HH:MM:SS`.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<NaiveTime, D::Error> {
+        let s = String::deserialize(d)?;
+        NaiveTime::parse_from_str(&s, "%H:%M")
+            .or_else(|_| NaiveTime::parse_from_str(&s, "%H:%M:%S"))
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Civil dates in Europe/Rome
+// ---------------------------------------------------------------------------------------------
+
+/// The civil date in Europe/Rome of an instant (Art. 5 counts days on the calendar).
+pub fn civil_date(instant: DateTime<Utc>) -> NaiveDate {
+    instant.with_timezone(&ROME).date_naive()
+}
+
+/// The local Europe/Rome date-time of an instant.
+pub fn civil_datetime(instant: DateTime<Utc>) -> NaiveDateTime {
+    instant.with_timezone(&ROME).naive_local()
+}
+
+/// `date` plus `days` civil days (saturating at the end of the calendar).
+pub fn add_civil_days(date: NaiveDate, days: u32) -> NaiveDate {
+    date.checked_add_days(Days::new(u64::from(days)))
+        .unwrap_or(NaiveDate::MAX)
+}
+
+/// Number of civil days from `from` to `to` (negative if `to` is earlier).
+pub fn civil_days_between(from: NaiveDate, to: NaiveDate) -> i64 {
+    (to - from).num_days()
+}
+
+/// The instant that is `days` civil days after `instant` at the same Rome clock time.
+///
+/// A day is a calendar day in Europe/Rome, not 24 hours: across a DST change the result is
+/// 23 or 25 hours later. When the clock time does not exist (spring gap) the first valid
+/// instant after it is used; when it is ambiguous (autumn) the later one, in favour of the
+/// person who has to act before the deadline.
+pub fn add_civil_days_to_instant(instant: DateTime<Utc>, days: u32) -> DateTime<Utc> {
+    let local = civil_datetime(instant);
+    let target_date = add_civil_days(local.date(), days);
+    let target = target_date.and_time(local.time());
+    resolve_local(target)
+}
+
+/// Resolves a Rome local date-time to an instant (see [`add_civil_days_to_instant`]).
+pub fn resolve_local(local: NaiveDateTime) -> DateTime<Utc> {
+    use chrono::LocalResult;
+    match ROME.from_local_datetime(&local) {
+        LocalResult::Single(t) => t.with_timezone(&Utc),
+        LocalResult::Ambiguous(_, later) => later.with_timezone(&Utc),
+        LocalResult::None => {
+            let shifted = local + chrono::Duration::hours(1);
+            match ROME.from_local_datetime(&shifted) {
+                LocalResult::Single(t) | LocalResult::Ambiguous(t, _) => t.with_timezone(&Utc),
+                LocalResult::None => DateTime::<Utc>::from_naive_utc_and_offset(local, Utc),
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Money and identifiers
+// ---------------------------------------------------------------------------------------------
+
+/// An amount of euro in integer cents. Money is never a float: reimbursement is hours × unit
+/// cost (Art. 1, unit costs under Reg. (UE) 2021/1060 art. 53) and must add up exactly.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+#[serde(transparent)]
+pub struct Cents(pub i64);
+
+impl Cents {
+    /// Cost of `minutes` at `hourly` cents per hour, rounded half-up to the cent.
+    pub fn for_minutes(minutes: u64, hourly: Cents) -> Cents {
+        let m = i128::from(minutes);
+        let h = i128::from(hourly.0);
+        let value = (m * h * 2 + 60) / 120;
+        Cents(i64::try_from(value).unwrap_or(i64::MAX))
+    }
+
+    /// Saturating addition.
+    pub fn plus(self, other: Cents) -> Cents {
+        Cents(self.0.saturating_add(other.0))
+    }
+}
+
+impl fmt::Display for Cents {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let sign = if self.0 < 0 { "-" } else { "" };
+        let abs = self.0.unsigned_abs();
+        write!(f, "{sign}€{}.{:02}", abs / 100, abs % 100)
+    }
+}
+
+macro_rules! string_id {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(pub String);
+
+        impl $name {
+            /// Builds the id from anything string-like.
+            pub fn new(s: impl Into<String>) -> Self {
+                $name(s.into())
+            }
+            /// The id as a string slice.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl From<&str> for $name {
+            fn from(s: &str) -> Self {
+                $name(s.to_owned())
+            }
+        }
+    };
+}
+
+string_id!(
+    /// Identifier of a measure in the catalogue (e.g. `up`).
+    MeasureId
+);
+string_id!(
+    /// Identifier of a professional figure in a measure (e.g. `psicologo`).
+    FigureId
+);
+string_id!(
+    /// Identifier of a service (prestazione) in a measure (e.g. `colloquio_valutazione`).
+    ServiceId
+);
+
+/// A SHA-256 digest as 64 lower-case hex characters (the signed paper diary's fingerprint).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Sha256Hex(String);
+
+/// Not a SHA-256 hex digest.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("a SHA-256 digest is 64 hexadecimal characters")]
+pub struct Sha256Error;
+
+impl Sha256Hex {
+    /// Validates and lower-cases a hex digest.
+    pub fn parse(s: &str) -> Result<Self, Sha256Error> {
+        let s = s.trim().to_ascii_lowercase();
+        if s.len() == 64 && s.chars().all(|c| c.is_ascii_hexdigit()) {
+            Ok(Sha256Hex(s))
+        } else {
+            Err(Sha256Error)
+        }
+    }
+    /// The digest as hex.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for Sha256Hex {
+    type Error = Sha256Error;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        Sha256Hex::parse(&s)
+    }
+}
+
+impl From<Sha256Hex> for String {
+    fn from(h: Sha256Hex) -> String {
+        h.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn valid_fiscal_codes_are_accepted_and_normalised() {
+        let cf = FiscalCode::parse("rssmra85t10a562s").unwrap();
+        assert_eq!(cf.as_str(), "RSSMRA85T10A562S");
+        let spid = FiscalCode::parse("TINIT-RSSMRA85T10A562S").unwrap();
+        assert_eq!(spid, cf);
+        // omocodia: the last digit replaced by its letter, check character recomputed
+        assert!(FiscalCode::parse("RSSMRA85T10A56NH").is_ok());
+        // a woman (day + 40)
+        assert!(FiscalCode::parse("BNCLRA80A41F205G").is_ok());
+    }
+
+    #[test]
+    fn invalid_fiscal_codes_are_refused() {
+        assert_eq!(
+            FiscalCode::parse("RSSMRA85T10A562X"),
+            Err(FiscalCodeError::CheckCharacter { expected: 'S' })
+        );
+        assert_eq!(
+            FiscalCode::parse("RSSMRA85T10A562"),
+            Err(FiscalCodeError::Length(15))
+        );
+        assert_eq!(
+            FiscalCode::parse("RSSMRA85Z10A562S"),
+            Err(FiscalCodeError::Month)
+        );
+        assert_eq!(
+            FiscalCode::parse("RSSMRA85T35A562S"),
+            Err(FiscalCodeError::Day)
+        );
+        assert_eq!(
+            FiscalCode::parse("1SSMRA85T10A562S"),
+            Err(FiscalCodeError::Character(1))
+        );
+        assert!(FiscalCode::parse("12345678901").is_err());
+    }
+
+    #[test]
+    fn fiscal_code_serde_validates() {
+        let cf: FiscalCode = serde_json::from_str("\"TINIT-rssmra85t10a562s\"").unwrap();
+        assert_eq!(serde_json::to_string(&cf).unwrap(), "\"RSSMRA85T10A562S\"");
+        assert!(serde_json::from_str::<FiscalCode>("\"RSSMRA85T10A562X\"").is_err());
+    }
+
+    #[test]
+    fn phase_serialises_as_number() {
+        assert_eq!(serde_json::to_string(&Phase::III).unwrap(), "3");
+        assert_eq!(serde_json::from_str::<Phase>("2").unwrap(), Phase::II);
+        assert!(serde_json::from_str::<Phase>("5").is_err());
+        assert_eq!(Phase::I.previous(), None);
+        assert_eq!(Phase::IV.previous(), Some(Phase::III));
+    }
+
+    #[test]
+    fn entry_duration_must_be_a_multiple_of_30_minutes() {
+        let d = NaiveDate::from_ymd_opt(2024, 3, 4).unwrap();
+        assert_eq!(
+            TimeSlot::parse(d, "09:00", "09:45"),
+            Err(TimeSlotError::NotHalfHour)
+        );
+        assert_eq!(
+            TimeSlot::parse(d, "09:15", "10:15"),
+            Err(TimeSlotError::NotHalfHour)
+        );
+        assert_eq!(
+            TimeSlot::parse(d, "10:00", "10:00"),
+            Err(TimeSlotError::EndNotAfterStart)
+        );
+        assert_eq!(
+            TimeSlot::parse(d, "11:00", "10:00"),
+            Err(TimeSlotError::EndNotAfterStart)
+        );
+        let ok = TimeSlot::parse(d, "09:00", "10:30").unwrap();
+        assert_eq!(ok.minutes(), 90);
+        let json = serde_json::to_string(&ok).unwrap();
+        assert_eq!(
+            json,
+            r#"{"date":"2024-03-04","start":"09:00","end":"10:30"}"#
+        );
+        let bad = r#"{"date":"2024-03-04","start":"09:00","end":"09:20"}"#;
+        assert!(serde_json::from_str::<TimeSlot>(bad).is_err());
+    }
+
+    #[test]
+    fn overlapping_slots() {
+        let d = NaiveDate::from_ymd_opt(2024, 3, 4).unwrap();
+        let a = TimeSlot::parse(d, "09:00", "10:00").unwrap();
+        let b = TimeSlot::parse(d, "09:30", "11:00").unwrap();
+        let c = TimeSlot::parse(d, "10:00", "11:00").unwrap();
+        assert!(a.overlaps(&b));
+        assert!(!a.overlaps(&c));
+    }
+
+    #[test]
+    fn civil_dates_are_counted_in_rome() {
+        // 23:30 UTC on 31 Dec is already 1 Jan in Rome
+        let t = Utc.with_ymd_and_hms(2023, 12, 31, 23, 30, 0).unwrap();
+        assert_eq!(civil_date(t), NaiveDate::from_ymd_opt(2024, 1, 1).unwrap());
+        // one civil day across the spring DST change is 23 hours
+        let before = Utc.with_ymd_and_hms(2024, 3, 30, 9, 0, 0).unwrap(); // 10:00 CET
+        let after = add_civil_days_to_instant(before, 1);
+        assert_eq!(after, Utc.with_ymd_and_hms(2024, 3, 31, 8, 0, 0).unwrap()); // 10:00 CEST
+    }
+
+    #[test]
+    fn money_is_integer_cents() {
+        assert_eq!(Cents::for_minutes(90, Cents(3000)), Cents(4500));
+        assert_eq!(Cents::for_minutes(30, Cents(3333)), Cents(1667));
+        assert_eq!(Cents(123456).to_string(), "€1234.56");
+    }
+}
