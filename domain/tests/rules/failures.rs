@@ -1,0 +1,213 @@
+//! Art. 9: system failures and late registrations.
+use crate::common::*;
+
+fn failure(began: DateTime<Utc>, resolved: Option<DateTime<Utc>>) -> SystemFailure {
+    SystemFailure {
+        id: Uuid::from_u128(0xFA11),
+        scope: FailureScope::Regional,
+        ticket: "TCK-2024-0042".to_owned(),
+        description: "Bandi e Servizi non raggiungibile".to_owned(),
+        began_at: began,
+        resolved_at: resolved,
+        declared_by: support(),
+    }
+}
+
+fn late_cmd(failure_id: Option<Uuid>) -> CaseCommand {
+    CaseCommand::RecordEntry(RecordEntry {
+        entry_id: eid(1),
+        phase: Phase::III,
+        figure: fig("educatore_professionale"),
+        service: svc("contrasto_dispersione_scolastica"),
+        slot: slot(d(3, 4), "09:00", "10:00"),
+        system_failure_id: failure_id,
+    })
+}
+
+// Delivered 4 March: normal deadline 19 March.
+
+#[test]
+fn late_entry_is_allowed_within_5_days_after_a_declared_failure_is_resolved() {
+    let f = failure(rome(2024, 3, 18, 10, 0), Some(rome(2024, 3, 22, 12, 0)));
+    CaseTest::given(case_in_phase(Phase::III, true))
+        .when(late_cmd(Some(f.id)))
+        .by(educatore())
+        .at(rome(2024, 3, 27, 20, 0))
+        .failures(vec![f.clone()])
+        .then_matches(|e| {
+            matches!(e, [CaseEvent::EntryRecorded { system_failure_id: Some(id), .. }] if *id == f.id)
+        });
+}
+
+#[test]
+fn late_entry_after_the_failure_grace_period_is_refused() {
+    let f = failure(rome(2024, 3, 18, 10, 0), Some(rome(2024, 3, 22, 12, 0)));
+    CaseTest::given(case_in_phase(Phase::III, true))
+        .when(late_cmd(Some(f.id)))
+        .by(educatore())
+        .at(rome(2024, 3, 28, 8, 0))
+        .failures(vec![f.clone()])
+        .then_err(DomainError::SystemFailureGraceExpired {
+            failure: f.id,
+            until: d(3, 27),
+            days: 5,
+        });
+}
+
+#[test]
+fn a_failure_that_began_after_the_deadline_does_not_excuse_a_late_entry() {
+    let f = failure(rome(2024, 3, 20, 10, 0), Some(rome(2024, 3, 21, 12, 0)));
+    CaseTest::given(case_in_phase(Phase::III, true))
+        .when(late_cmd(Some(f.id)))
+        .by(educatore())
+        .at(rome(2024, 3, 22, 8, 0))
+        .failures(vec![f.clone()])
+        .then_err(DomainError::SystemFailureNotApplicable {
+            failure: f.id,
+            deadline: d(3, 19),
+        });
+}
+
+#[test]
+fn a_failure_that_began_before_the_deadline_day_excuses_it() {
+    // the failure began on 10 March, well before the deadline of 19 March, and lasted past it
+    let f = failure(rome(2024, 3, 10, 10, 0), Some(rome(2024, 3, 25, 12, 0)));
+    CaseTest::given(case_in_phase(Phase::III, true))
+        .when(late_cmd(Some(f.id)))
+        .by(educatore())
+        .at(rome(2024, 3, 26, 8, 0))
+        .failures(vec![f])
+        .then_matches(|e| e.len() == 1);
+}
+
+#[test]
+fn late_entry_during_an_unresolved_failure_is_allowed() {
+    let f = failure(rome(2024, 3, 18, 10, 0), None);
+    CaseTest::given(case_in_phase(Phase::III, true))
+        .when(late_cmd(Some(f.id)))
+        .by(educatore())
+        .at(rome(2024, 3, 25, 8, 0))
+        .failures(vec![f])
+        .then_matches(|e| e.len() == 1);
+}
+
+#[test]
+fn late_entry_citing_an_undeclared_failure_is_refused() {
+    CaseTest::given(case_in_phase(Phase::III, true))
+        .when(late_cmd(Some(Uuid::from_u128(0xBAD))))
+        .by(educatore())
+        .at(rome(2024, 3, 22, 8, 0))
+        .then_err(DomainError::SystemFailureUnknown(Uuid::from_u128(0xBAD)));
+}
+
+#[test]
+fn a_failure_of_another_entes_system_does_not_excuse_the_entry() {
+    let mut f = failure(rome(2024, 3, 18, 10, 0), Some(rome(2024, 3, 22, 12, 0)));
+    f.scope = FailureScope::Ente {
+        ente: "ALTRA-COOP".to_owned(),
+    };
+    CaseTest::given(case_in_phase(Phase::III, true))
+        .when(late_cmd(Some(f.id)))
+        .by(educatore())
+        .at(rome(2024, 3, 23, 8, 0))
+        .failures(vec![f])
+        .then_err_code("system-failure-not-applicable");
+}
+
+#[test]
+fn an_entry_on_time_does_not_rely_on_a_failure() {
+    let f = failure(rome(2024, 3, 4, 10, 0), None);
+    CaseTest::given(case_in_phase(Phase::III, true))
+        .when(late_cmd(Some(f.id)))
+        .by(educatore())
+        .at(evening())
+        .failures(vec![f])
+        .then_matches(|e| {
+            matches!(
+                e,
+                [CaseEvent::EntryRecorded {
+                    system_failure_id: None,
+                    ..
+                }]
+            )
+        });
+}
+
+// ---- the failure stream -------------------------------------------------------------------
+
+fn declare() -> FailureCommand {
+    FailureCommand::DeclareSystemFailure {
+        failure_id: Uuid::from_u128(0xFA11),
+        scope: FailureScope::Regional,
+        ticket: "TCK-1".to_owned(),
+        description: "down".to_owned(),
+        began_at: rome(2024, 3, 18, 10, 0),
+    }
+}
+
+#[test]
+fn only_the_support_desk_declares_system_failures() {
+    let err = decide_failure(
+        &None,
+        &declare(),
+        &Actor::person(resp_asst(), ActorRole::Staff),
+        rome(2024, 3, 18, 11, 0),
+    );
+    assert_eq!(err, Err(DomainError::NotSupportDesk));
+}
+
+#[test]
+fn support_declares_and_resolves_a_failure_and_the_list_reflects_it() {
+    let actor = Actor::person(support(), ActorRole::Support);
+    let now = rome(2024, 3, 18, 11, 0);
+    let events = decide_failure(&None, &declare(), &actor, now).unwrap();
+    let state = events.iter().fold(None, evolve_failure);
+    assert_eq!(state.as_ref().map(|f| f.resolved_at), Some(None));
+    assert_eq!(
+        decide_failure(&state, &declare(), &actor, now),
+        Err(DomainError::FailureAlreadyDeclared)
+    );
+    let resolve = FailureCommand::ResolveSystemFailure {
+        failure_id: Uuid::from_u128(0xFA11),
+        resolved_at: rome(2024, 3, 18, 10, 30),
+    };
+    let events = decide_failure(&state, &resolve, &actor, now).unwrap();
+    assert_eq!(events[0].event_type(), "SystemFailureResolved");
+    let state = events.iter().fold(state, evolve_failure);
+    assert_eq!(
+        state.as_ref().and_then(|f| f.resolved_at),
+        Some(rome(2024, 3, 18, 10, 30))
+    );
+    assert_eq!(
+        decide_failure(&state, &resolve, &actor, now),
+        Err(DomainError::FailureAlreadyResolved)
+    );
+}
+
+#[test]
+fn a_failure_cannot_be_resolved_before_it_began_or_in_the_future() {
+    let actor = Actor::person(support(), ActorRole::Support);
+    let now = rome(2024, 3, 18, 11, 0);
+    let state = decide_failure(&None, &declare(), &actor, now)
+        .unwrap()
+        .iter()
+        .fold(None, evolve_failure);
+    for at in [rome(2024, 3, 18, 9, 0), rome(2024, 3, 19, 9, 0)] {
+        let resolve = FailureCommand::ResolveSystemFailure {
+            failure_id: Uuid::from_u128(0xFA11),
+            resolved_at: at,
+        };
+        assert_eq!(
+            decide_failure(&state, &resolve, &actor, now),
+            Err(DomainError::InvalidFailureTimes)
+        );
+    }
+    let undeclared = FailureCommand::ResolveSystemFailure {
+        failure_id: Uuid::from_u128(0xFA11),
+        resolved_at: now,
+    };
+    assert_eq!(
+        decide_failure(&None, &undeclared, &actor, now),
+        Err(DomainError::FailureNotDeclared)
+    );
+}

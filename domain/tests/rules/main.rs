@@ -1,0 +1,16 @@
+//! Given/when/then tests, one per rule of the Regolamento (DESIGN §3). Test names are the
+//! rules; docs/domain.md maps them to articles.
+
+mod common;
+
+mod alerts;
+mod checklist;
+mod confirmation;
+mod editability;
+mod failures;
+mod interruption;
+mod paper;
+mod recording;
+mod roles;
+mod serialization;
+mod whole_diary;

@@ -1,0 +1,302 @@
+//! Art. 4: roles, responsabili, enabling; Art. 3: who registers which phase.
+use crate::common::*;
+
+fn open_case_cmd(confirmers: Vec<FiscalCode>) -> CaseCommand {
+    let mut recipient = recipient(true);
+    recipient.confirmers = confirmers;
+    CaseCommand::OpenCase(OpenCase {
+        case_id: case_id(),
+        measure_id: MeasureId::new("up"),
+        ats: "ATS-MILANO".to_owned(),
+        asst: "ASST-FBF-SACCO".to_owned(),
+        provider: "COOP-ESEMPIO".to_owned(),
+        responsabile_asst: resp_asst(),
+        responsabile_provider: resp_provider(),
+        case_manager: case_manager(),
+        recipient,
+    })
+}
+
+#[test]
+fn ats_operator_opens_the_case_with_its_responsabili() {
+    CaseTest::given(vec![])
+        .when(open_case_cmd(vec![parent()]))
+        .by_role(ats_operator(), ActorRole::AtsOperator)
+        .at(t0())
+        .then(vec![case_opened(true)]);
+}
+
+#[test]
+fn only_an_ats_operator_opens_a_case() {
+    CaseTest::given(vec![])
+        .when(open_case_cmd(vec![parent()]))
+        .by(resp_asst())
+        .then_err(DomainError::NotAtsOperator);
+}
+
+#[test]
+fn a_case_needs_at_least_one_confirmer() {
+    CaseTest::given(vec![])
+        .when(open_case_cmd(vec![]))
+        .by_role(ats_operator(), ActorRole::AtsOperator)
+        .then_err(DomainError::NoConfirmers);
+}
+
+#[test]
+fn a_case_is_opened_once() {
+    CaseTest::given(vec![case_opened(true)])
+        .when(open_case_cmd(vec![parent()]))
+        .by_role(ats_operator(), ActorRole::AtsOperator)
+        .then_err(DomainError::CaseAlreadyOpened);
+}
+
+#[test]
+fn the_case_is_decided_under_its_own_measure() {
+    let mut other = up();
+    other.id = MeasureId::new("altra");
+    CaseTest::given(vec![case_opened(true)])
+        .when(CaseCommand::OpenPhaseDiary(OpenPhaseDiary {
+            phase: Phase::I,
+        }))
+        .by(resp_asst())
+        .measure(other)
+        .then_err_code("measure-mismatch");
+}
+
+#[test]
+fn the_asst_responsabile_opens_the_phase_i_diary() {
+    CaseTest::given(vec![case_opened(true)])
+        .when(CaseCommand::OpenPhaseDiary(OpenPhaseDiary {
+            phase: Phase::I,
+        }))
+        .by(resp_asst())
+        .at(t0())
+        .then(vec![phase_opened(Phase::I)]);
+}
+
+#[test]
+fn only_the_phase_responsabile_opens_a_diary() {
+    CaseTest::given(vec![case_opened(true)])
+        .when(CaseCommand::OpenPhaseDiary(OpenPhaseDiary {
+            phase: Phase::I,
+        }))
+        .by(resp_provider())
+        .then_err(DomainError::NotPhaseResponsabile {
+            phase: Phase::I,
+            ente: Ente::Asst,
+        });
+    CaseTest::given(vec![case_opened(true), phase_opened(Phase::I)])
+        .when(CaseCommand::OpenPhaseDiary(OpenPhaseDiary {
+            phase: Phase::II,
+        }))
+        .by(resp_asst())
+        .then_err(DomainError::NotPhaseResponsabile {
+            phase: Phase::II,
+            ente: Ente::Provider,
+        });
+}
+
+#[test]
+fn phases_are_opened_in_order() {
+    CaseTest::given(vec![case_opened(true)])
+        .when(CaseCommand::OpenPhaseDiary(OpenPhaseDiary {
+            phase: Phase::II,
+        }))
+        .by(resp_provider())
+        .then_err(DomainError::PreviousPhaseNotOpened {
+            phase: Phase::II,
+            previous: Phase::I,
+        });
+}
+
+#[test]
+fn a_phase_diary_is_opened_once() {
+    CaseTest::given(vec![case_opened(true), phase_opened(Phase::I)])
+        .when(CaseCommand::OpenPhaseDiary(OpenPhaseDiary {
+            phase: Phase::I,
+        }))
+        .by(resp_asst())
+        .then_err(DomainError::DiaryAlreadyOpened(Phase::I));
+}
+
+#[test]
+fn the_ente_changes_its_responsabile_and_only_the_new_one_acts() {
+    let change = CaseCommand::ChangeResponsabile(ChangeResponsabile {
+        ente: Ente::Asst,
+        responsabile: outsider(),
+    });
+    let state = CaseTest::given(vec![case_opened(true)])
+        .when(change.clone())
+        .by_role(outsider(), ActorRole::EnteAdmin)
+        .at(t0())
+        .then(vec![CaseEvent::ResponsabileChanged {
+            ente: Ente::Asst,
+            previous: resp_asst(),
+            responsabile: outsider(),
+            by: outsider(),
+            at: t0(),
+        }]);
+    assert_eq!(
+        state.file.as_ref().and_then(|f| f.responsabile(Ente::Asst)),
+        Some(&outsider())
+    );
+    let mut h = vec![case_opened(true)];
+    step(
+        &mut h,
+        change,
+        Actor::person(resp_asst(), ActorRole::Staff),
+        t0(),
+    );
+    CaseTest::given(h)
+        .when(CaseCommand::OpenPhaseDiary(OpenPhaseDiary {
+            phase: Phase::I,
+        }))
+        .by(resp_asst())
+        .then_err_code("not-phase-responsabile");
+}
+
+#[test]
+fn a_staff_member_who_is_not_responsabile_cannot_change_the_responsabile() {
+    CaseTest::given(vec![case_opened(true)])
+        .when(CaseCommand::ChangeResponsabile(ChangeResponsabile {
+            ente: Ente::Provider,
+            responsabile: outsider(),
+        }))
+        .by(educatore())
+        .then_err(DomainError::ResponsabileChangeNotAllowed(Ente::Provider));
+}
+
+#[test]
+fn only_the_ente_responsabile_enables_professionals() {
+    let cmd = CaseCommand::EnableProfessional(EnableProfessional {
+        ente: Ente::Provider,
+        professional: educatore(),
+        figures: vec![fig("educatore_professionale")],
+    });
+    CaseTest::given(vec![case_opened(true)])
+        .when(cmd.clone())
+        .by(resp_asst())
+        .then_err(DomainError::NotEnteResponsabile(Ente::Provider));
+    CaseTest::given(vec![case_opened(true)])
+        .when(cmd)
+        .by(resp_provider())
+        .at(t0())
+        .then(vec![enabled(
+            Ente::Provider,
+            educatore(),
+            &["educatore_professionale"],
+        )]);
+}
+
+#[test]
+fn professionals_are_enabled_for_figures_of_the_measure() {
+    CaseTest::given(vec![case_opened(true)])
+        .when(CaseCommand::EnableProfessional(EnableProfessional {
+            ente: Ente::Provider,
+            professional: educatore(),
+            figures: vec![fig("astronauta")],
+        }))
+        .by(resp_provider())
+        .then_err(DomainError::FigureNotInCatalogue(fig("astronauta")));
+}
+
+#[test]
+fn only_enabled_professionals_record() {
+    CaseTest::given(case_in_phase(Phase::III, true))
+        .when(rec(
+            eid(1),
+            Phase::III,
+            "educatore_professionale",
+            "contrasto_dispersione_scolastica",
+            slot(d(3, 4), "09:00", "10:00"),
+        ))
+        .by(outsider())
+        .at(evening())
+        .then_err(DomainError::ProfessionalNotEnabled {
+            professional: outsider(),
+            phase: Phase::III,
+        });
+}
+
+#[test]
+fn a_disabled_professional_no_longer_records() {
+    let mut h = case_in_phase(Phase::III, true);
+    step(
+        &mut h,
+        CaseCommand::DisableProfessional(DisableProfessional {
+            ente: Ente::Provider,
+            professional: educatore(),
+        }),
+        staff(resp_provider()),
+        t0(),
+    );
+    CaseTest::given(h)
+        .when(rec(
+            eid(1),
+            Phase::III,
+            "educatore_professionale",
+            "contrasto_dispersione_scolastica",
+            slot(d(3, 4), "09:00", "10:00"),
+        ))
+        .by(educatore())
+        .at(evening())
+        .then_err_code("professional-not-enabled");
+}
+
+#[test]
+fn asst_professionals_record_only_in_the_asst_phase() {
+    // Art. 3: phase II-IV hours are registered by the provider; the ASST psychologist was
+    // enabled by the ASST only.
+    CaseTest::given(case_in_phase(Phase::II, true))
+        .when(rec(
+            eid(1),
+            Phase::II,
+            "psicologo",
+            "colloquio_osservazione",
+            slot(d(3, 4), "09:00", "10:00"),
+        ))
+        .by(psicologo())
+        .at(evening())
+        .then_err(DomainError::ProfessionalNotEnabled {
+            professional: psicologo(),
+            phase: Phase::II,
+        });
+}
+
+#[test]
+fn the_case_manager_records_hours_in_phases_ii_to_iv() {
+    CaseTest::given(case_in_phase(Phase::IV, true))
+        .when(rec(
+            eid(1),
+            Phase::IV,
+            "case_manager",
+            "case_management",
+            slot(d(3, 4), "09:00", "10:00"),
+        ))
+        .by(case_manager())
+        .at(evening())
+        .then_matches(|e| {
+            matches!(
+                e,
+                [CaseEvent::EntryRecorded {
+                    phase: Phase::IV,
+                    ..
+                }]
+            )
+        });
+}
+
+#[test]
+fn every_change_is_made_by_an_identified_person() {
+    CaseTest::given(case_in_phase(Phase::III, true))
+        .when(rec(
+            eid(1),
+            Phase::III,
+            "educatore_professionale",
+            "contrasto_dispersione_scolastica",
+            slot(d(3, 4), "09:00", "10:00"),
+        ))
+        .by_system()
+        .at(evening())
+        .then_err(DomainError::PersonRequired);
+}

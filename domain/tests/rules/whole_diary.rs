@@ -1,0 +1,186 @@
+//! Art. 6 phases I–II: validation, closure and whole-diary confirmation.
+use crate::common::*;
+
+#[test]
+fn closing_a_phase_i_diary_sends_the_whole_diary_for_confirmation() {
+    let mut h = phase1_with_entries(2, true);
+    step(
+        &mut h,
+        validate_all(Phase::I),
+        staff(resp_asst()),
+        evening(),
+    );
+    CaseTest::given(h)
+        .when(close(Phase::I, rid(1)))
+        .by(resp_asst())
+        .at(evening())
+        .then_matches(|e| match e {
+            [
+                CaseEvent::PhaseDiaryClosed {
+                    phase: Phase::I,
+                    entry_ids,
+                    total_minutes: 120,
+                    ..
+                },
+                CaseEvent::ConfirmationRequested {
+                    request_id,
+                    scope: RequestScope::WholeDiary,
+                    entry_ids: requested,
+                    checklist,
+                    deadline: dl,
+                    confirmers,
+                    ..
+                },
+            ] => {
+                entry_ids.len() == 2
+                    && requested == entry_ids
+                    && *request_id == rid(1)
+                    && checklist.passed
+                    && *dl == deadline()
+                    && confirmers == &vec![parent()]
+            }
+            _ => false,
+        });
+}
+
+#[test]
+fn only_the_responsabile_closes_a_diary() {
+    let mut h = phase1_with_entries(1, true);
+    step(
+        &mut h,
+        validate_all(Phase::I),
+        staff(resp_asst()),
+        evening(),
+    );
+    CaseTest::given(h)
+        .when(close(Phase::I, rid(1)))
+        .by(psicologo())
+        .at(evening())
+        .then_err(DomainError::NotPhaseResponsabile {
+            phase: Phase::I,
+            ente: Ente::Asst,
+        });
+}
+
+#[test]
+fn a_whole_diary_is_closed_only_when_every_entry_is_validated() {
+    let mut h = phase1_with_entries(1, true);
+    step(
+        &mut h,
+        validate_all(Phase::I),
+        staff(resp_asst()),
+        evening(),
+    );
+    h.push(recorded(
+        eid(7),
+        Phase::I,
+        psicologo(),
+        "psicologo",
+        "stesura_pi",
+        slot(d(3, 4), "14:00", "15:00"),
+    ));
+    CaseTest::given(h)
+        .when(close(Phase::I, rid(1)))
+        .by(resp_asst())
+        .at(evening())
+        .then_err(DomainError::UnvalidatedEntriesAtClosure(vec![eid(7)]));
+}
+
+#[test]
+fn an_empty_whole_diary_is_not_closed() {
+    CaseTest::given(case_in_phase(Phase::I, true))
+        .when(close(Phase::I, rid(1)))
+        .by(resp_asst())
+        .at(evening())
+        .then_err(DomainError::EmptyDiary(Phase::I));
+}
+
+#[test]
+fn per_entry_requests_are_not_used_in_phases_i_and_ii() {
+    CaseTest::given(phase1_with_entries(1, true))
+        .when(request(rid(1), Phase::I, &[eid(1)]))
+        .by(resp_asst())
+        .at(evening())
+        .then_err(DomainError::PerEntryConfirmationNotApplicable(Phase::I));
+}
+
+#[test]
+fn confirming_the_whole_diary_hands_it_to_ats() {
+    let at = rome(2024, 3, 5, 9, 0);
+    let state = CaseTest::given(phase1_closed(true))
+        .when(confirm(rid(1)))
+        .by_role(parent(), ActorRole::Recipient)
+        .at(at)
+        .then(vec![
+            CaseEvent::EntriesConfirmed {
+                request_id: rid(1),
+                phase: Phase::I,
+                entry_ids: vec![eid(1), eid(2)],
+                channel: ConfirmationChannel::Firmalom,
+                by: parent(),
+                at,
+            },
+            CaseEvent::DiaryHandedToAts {
+                phase: Phase::I,
+                ats: "ATS-MILANO".to_owned(),
+                confirmed_entry_ids: vec![eid(1), eid(2)],
+                confirmed_minutes: 120,
+                by: parent(),
+                at,
+            },
+        ]);
+    let file = state.file.unwrap();
+    assert_eq!(file.diaries[&Phase::I].status, DiaryStatus::HandedToAts);
+    assert!(file.entries.values().all(|e| e.confirmed));
+}
+
+#[test]
+fn a_rejection_reopens_the_phase_for_amendments_and_a_new_closure() {
+    let mut h = phase1_closed(true);
+    let at = rome(2024, 3, 5, 9, 0);
+    let state = CaseTest::given(h.clone())
+        .when(reject(rid(1), "il colloquio del 4 marzo è durato mezz'ora"))
+        .by_role(parent(), ActorRole::Recipient)
+        .at(at)
+        .then(vec![CaseEvent::ConfirmationRejected {
+            request_id: rid(1),
+            phase: Phase::I,
+            entry_ids: vec![eid(1), eid(2)],
+            reason: "il colloquio del 4 marzo è durato mezz'ora".to_owned(),
+            by: parent(),
+            at,
+        }]);
+    let file = state.file.unwrap();
+    assert_eq!(file.diaries[&Phase::I].status, DiaryStatus::Open);
+    assert!(file.entries.values().all(|e| !e.validated && e.rejected));
+    // the author amends, the responsabile validates and closes again with a new request
+    step(&mut h, reject(rid(1), "errore"), signer(), at);
+    step(
+        &mut h,
+        amend(
+            eid(1),
+            "psicologo",
+            "colloquio_valutazione",
+            slot(d(3, 4), "08:00", "08:30"),
+        ),
+        staff(psicologo()),
+        at,
+    );
+    step(&mut h, validate_all(Phase::I), staff(resp_asst()), at);
+    CaseTest::given(h)
+        .when(close(Phase::I, rid(2)))
+        .by(resp_asst())
+        .at(at)
+        .then_matches(|e| {
+            matches!(e, [CaseEvent::PhaseDiaryClosed { total_minutes: 90, .. }, CaseEvent::ConfirmationRequested { request_id, .. }] if *request_id == rid(2))
+        });
+}
+
+#[test]
+fn a_closed_phase_diary_cannot_be_closed_again() {
+    CaseTest::given(phase1_closed(true))
+        .when(close(Phase::I, rid(2)))
+        .by(resp_asst())
+        .at(evening())
+        .then_err(DomainError::DiaryClosed(Phase::I));
+}
