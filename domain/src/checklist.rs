@@ -148,10 +148,10 @@ pub fn compute_checklist(
         Vec::new(),
         true,
     ));
-    if request.is_empty() {
-        if let Some(c) = checks.last_mut() {
-            c.passed = false;
-        }
+    if request.is_empty()
+        && let Some(c) = checks.last_mut()
+    {
+        c.passed = false;
     }
 
     // Formal checks (Art. 5) re-run at sending time: the catalogue may have changed since the

@@ -101,10 +101,7 @@ impl CaseTest {
             Some(m) => m.clone(),
             None => fixtures::up(),
         };
-        let state = self
-            .given
-            .iter()
-            .fold(CaseState::default(), |s, e| evolve(s, e));
+        let state = self.given.iter().fold(CaseState::default(), evolve);
         let Some(command) = &self.when else {
             panic!("CaseTest: no command given (call .when(..))");
         };
@@ -122,7 +119,7 @@ impl CaseTest {
         match result {
             Ok(events) => {
                 assert_eq!(events, expected, "unexpected events");
-                events.iter().fold(state, |s, e| evolve(s, e))
+                events.iter().fold(state, evolve)
             }
             Err(e) => panic!(
                 "expected events {expected:#?}\nbut the command was refused: {e} ({})",
@@ -165,7 +162,7 @@ impl CaseTest {
         match result {
             Ok(events) => {
                 assert!(predicate(&events), "events do not match: {events:#?}");
-                let next = events.iter().fold(state, |s, e| evolve(s, e));
+                let next = events.iter().fold(state, evolve);
                 (events, next)
             }
             Err(e) => panic!(

@@ -300,7 +300,7 @@ impl TryFrom<RawTimeSlot> for TimeSlot {
 }
 
 fn on_half_hour(t: NaiveTime) -> bool {
-    t.second() == 0 && t.nanosecond() == 0 && t.minute() % 30 == 0
+    t.second() == 0 && t.nanosecond() == 0 && t.minute().is_multiple_of(30)
 }
 
 impl TimeSlot {

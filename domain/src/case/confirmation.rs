@@ -125,7 +125,7 @@ pub fn request(
     }])
 }
 
-fn digital_request<'f>(file: &'f CaseFile, id: Uuid) -> Result<&'f Request, DomainError> {
+fn digital_request(file: &CaseFile, id: Uuid) -> Result<&Request, DomainError> {
     let r = file
         .requests
         .get(&id)

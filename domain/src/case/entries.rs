@@ -87,7 +87,7 @@ fn check_slot(
     except: Option<Uuid>,
 ) -> Result<(), DomainError> {
     let granularity = ctx.measure.slot_granularity_minutes;
-    if slot.minutes() % granularity != 0 {
+    if !slot.minutes().is_multiple_of(granularity) {
         return Err(DomainError::DurationNotMultiple {
             minutes: slot.minutes(),
             granularity,
@@ -184,7 +184,7 @@ pub fn check_editable(
     Ok(())
 }
 
-fn live_entry<'f>(file: &'f CaseFile, id: Uuid) -> Result<&'f Entry, DomainError> {
+fn live_entry(file: &CaseFile, id: Uuid) -> Result<&Entry, DomainError> {
     file.entries
         .get(&id)
         .filter(|e| !e.withdrawn)

@@ -211,7 +211,5 @@ pub fn decide(
 
 /// Folds a sequence of events from the empty state.
 pub fn fold<'a>(events: impl IntoIterator<Item = &'a CaseEvent>) -> CaseState {
-    events
-        .into_iter()
-        .fold(CaseState::default(), |s, e| evolve(s, e))
+    events.into_iter().fold(CaseState::default(), evolve)
 }
