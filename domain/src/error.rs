@@ -47,6 +47,11 @@ pub enum DomainError {
         "Art. 4: l'azione deve essere riconducibile a una persona (SPID) / the action must be performed by an identified person"
     )]
     PersonRequired,
+    /// Only ATS or a responsabile records the confirmers' FirmaLOM enrolment (Art. 6).
+    #[error(
+        "Art. 6: solo l'ATS o un responsabile registra l'adesione a FirmaLOM / only ATS or a responsabile can record the FirmaLOM enrolment"
+    )]
+    EnrolmentChangeNotAllowed,
     /// Only an ATS operator registers a new case (Art. 4: the responsabile is entered by ATS).
     #[error("Art. 4: solo l'ATS inserisce la pratica / only an ATS operator can open a case")]
     NotAtsOperator,
@@ -400,6 +405,7 @@ impl DomainError {
             PathwayClosed => "pathway-closed",
             PersonRequired => "person-required",
             NotAtsOperator => "not-ats-operator",
+            EnrolmentChangeNotAllowed => "enrolment-change-not-allowed",
             ResponsabileChangeNotAllowed(_) => "responsabile-change-not-allowed",
             NotPhaseResponsabile { .. } => "not-phase-responsabile",
             NotEnteResponsabile(_) => "not-ente-responsabile",
@@ -491,6 +497,7 @@ impl DomainError {
             | NothingToValidate(_)
             | EmptyDiary(_) => "Art. 5",
             NoConfirmers
+            | EnrolmentChangeNotAllowed
             | PathwayClosed
             | InterruptionNotAllowed
             | NotAConfirmer

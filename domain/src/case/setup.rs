@@ -88,7 +88,7 @@ pub fn change_enrolment(
 ) -> Result<Vec<CaseEvent>, DomainError> {
     let by = ctx.person()?.clone();
     if ctx.actor.role() != Some(ActorRole::AtsOperator) && !file.is_any_responsabile(&by) {
-        return Err(DomainError::NotAtsOperator);
+        return Err(DomainError::EnrolmentChangeNotAllowed);
     }
     if file.recipient.firmalom_enrolled == c.firmalom_enrolled {
         return Ok(Vec::new());

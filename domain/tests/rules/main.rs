@@ -9,6 +9,7 @@ mod confirmation;
 mod editability;
 mod failures;
 mod interruption;
+mod measures;
 mod paper;
 mod recording;
 mod roles;
