@@ -392,7 +392,94 @@ pub enum DomainError {
     InvalidFailureTimes,
 }
 
+/// Broad class of a refusal, for mapping to a transport status (e.g. HTTP 403/404/409/422).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    /// The actor may not do this (role, authorship, confirmer).
+    Forbidden,
+    /// The case, entry, request or failure does not exist.
+    NotFound,
+    /// The command conflicts with the current state (closed, validated, pending, too early…).
+    Conflict,
+    /// The command's data break a rule (catalogue, time window, caps, checklist…).
+    Unprocessable,
+}
+
 impl DomainError {
+    /// Broad class of the refusal.
+    pub fn kind(&self) -> ErrorKind {
+        use DomainError::*;
+        match self {
+            PersonRequired
+            | NotAtsOperator
+            | EnrolmentChangeNotAllowed
+            | ResponsabileChangeNotAllowed(_)
+            | NotPhaseResponsabile { .. }
+            | NotEnteResponsabile(_)
+            | ProfessionalNotEnabled { .. }
+            | NotEntryAuthor { .. }
+            | InterruptionNotAllowed
+            | NotAConfirmer
+            | NotSupportDesk
+            | FigureNotEnabledForProfessional(_) => ErrorKind::Forbidden,
+            CaseNotOpened
+            | EntryNotFound(_)
+            | RequestNotFound(_)
+            | SystemFailureUnknown(_)
+            | FailureNotDeclared => ErrorKind::NotFound,
+            CaseAlreadyOpened
+            | MeasureMismatch { .. }
+            | PathwayClosed
+            | EntryIdAlreadyUsed(_)
+            | EntryValidated(_)
+            | EntryInPendingRequest(_)
+            | EntryConfirmed(_)
+            | DiaryClosed(_)
+            | DiaryNotOpened(_)
+            | DiaryAlreadyOpened(_)
+            | PreviousPhaseNotOpened { .. }
+            | UnvalidatedEntriesAtClosure(_)
+            | PendingRequestAtClosure(_)
+            | RequestIdAlreadyUsed(_)
+            | RequestNotPending(_)
+            | ResendTooEarly { .. }
+            | EntriesChangedSinceRequest
+            | RequestAlreadyAnswered(_)
+            | RequestNotYetExpired { .. }
+            | DigitalConfirmationUnavailable
+            | PaperDiaryNotAllowed
+            | FailureAlreadyDeclared
+            | FailureAlreadyResolved
+            | NothingToValidate(_) => ErrorKind::Conflict,
+            PhaseNotInMeasure(_)
+            | NoConfirmers
+            | FigureNotInCatalogue(_)
+            | ServiceNotInCatalogue(_)
+            | ServiceNotInPhase { .. }
+            | FigureCannotDeliverService { .. }
+            | NoFiguresGiven
+            | DurationNotMultiple { .. }
+            | EntryInTheFuture
+            | OverlappingEntry { .. }
+            | EntryRecordedTooLate { .. }
+            | AmendedDateTooLate { .. }
+            | SystemFailureNotApplicable { .. }
+            | SystemFailureGraceExpired { .. }
+            | ValidationNotApplicable(_)
+            | EmptyDiary(_)
+            | PerEntryConfirmationNotApplicable(_)
+            | EmptyConfirmationRequest
+            | EntryNotInPhase { .. }
+            | ChecklistFailed(_)
+            | WrongConfirmationChannel(_)
+            | RejectionReasonMissing
+            | InvalidPdiCap(_)
+            | PdiNotApplicable
+            | InvalidFailureTimes => ErrorKind::Unprocessable,
+        }
+    }
+
     /// Stable machine code, used as the problem `type` by the API.
     pub fn code(&self) -> &'static str {
         use DomainError::*;

@@ -26,7 +26,7 @@ pub use case::{
 };
 pub use catalogue::{CatalogueError, ConfirmationMode, Measure};
 pub use checklist::{Check, Checklist, compute_checklist};
-pub use error::DomainError;
+pub use error::{DomainError, ErrorKind};
 pub use failures::{
     FailureCommand, FailureEvent, FailureScope, FailureState, SystemFailure, decide_failure,
     evolve_failure,

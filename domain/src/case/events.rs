@@ -412,6 +412,15 @@ impl CaseEvent {
         }
     }
 
+    /// The answer refused because it arrived after the deadline (Art. 6), if this event is
+    /// the expiry it caused. The API reports such a decision to FirmaLOM as a refusal.
+    pub fn refused_answer(&self) -> Option<&RefusedAnswer> {
+        match self {
+            CaseEvent::ConfirmationRequestExpired { refused_answer, .. } => refused_answer.as_ref(),
+            _ => None,
+        }
+    }
+
     /// When the fact happened.
     pub fn at(&self) -> DateTime<Utc> {
         match self {

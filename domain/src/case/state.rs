@@ -245,6 +245,17 @@ impl CaseState {
         self.file.as_ref().ok_or(DomainError::CaseNotOpened)
     }
 
+    /// Digital requests still pending whose answer deadline has passed at `now`: what the
+    /// scheduler expires with `ExpireConfirmationRequest` (Art. 6).
+    pub fn overdue_requests(&self, now: DateTime<Utc>) -> Vec<Uuid> {
+        self.file
+            .iter()
+            .flat_map(|f| f.requests.values())
+            .filter(|r| r.status == RequestStatus::Pending && r.deadline.is_some_and(|d| now > d))
+            .map(|r| r.id)
+            .collect()
+    }
+
     /// Totals per phase; minutes are the sum of the live entries (Art. 1: hours × unit cost).
     pub fn totals(&self, measure: &Measure) -> BTreeMap<Phase, PhaseTotals> {
         let mut out: BTreeMap<Phase, PhaseTotals> = BTreeMap::new();

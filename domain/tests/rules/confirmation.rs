@@ -123,6 +123,13 @@ fn a_late_answer_is_refused_and_the_request_is_expired() {
     let file = state.file.unwrap();
     assert!(!file.entries[&eid(1)].confirmed);
     assert_eq!(file.requests[&rid(1)].status, RequestStatus::Expired);
+    let expired = CaseTest::given(phase3_requested())
+        .when(confirm(rid(1)))
+        .by_role(parent(), ActorRole::Recipient)
+        .at(late)
+        .then_matches(|_| true)
+        .0;
+    assert!(expired[0].refused_answer().is_some());
 }
 
 #[test]
@@ -141,6 +148,16 @@ fn the_scheduler_records_expiry_as_an_event() {
             by: None,
             at,
         }]);
+}
+
+#[test]
+fn the_scheduler_finds_overdue_requests() {
+    let state = fold(phase3_requested().iter());
+    assert!(state.overdue_requests(deadline()).is_empty());
+    assert_eq!(
+        state.overdue_requests(rome(2024, 3, 5, 18, 1)),
+        vec![rid(1)]
+    );
 }
 
 #[test]

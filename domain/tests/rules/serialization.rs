@@ -125,7 +125,17 @@ fn error_codes_are_unique_and_kebab_case() {
     for e in &samples {
         assert!(e.code().chars().all(|c| c.is_ascii_lowercase() || c == '-'));
         assert!(!e.to_string().is_empty());
+        let _ = e.kind();
     }
+    assert_eq!(DomainError::NotAConfirmer.kind(), ErrorKind::Forbidden);
+    assert_eq!(
+        DomainError::EntryConfirmed(eid(1)).kind(),
+        ErrorKind::Conflict
+    );
+    assert_eq!(
+        DomainError::EntryNotFound(eid(1)).kind(),
+        ErrorKind::NotFound
+    );
     assert_eq!(
         DomainError::EntryRecordedTooLate {
             delivered: d(3, 4),
