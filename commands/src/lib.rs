@@ -1,6 +1,7 @@
 //! Diario Online application layer: the event store (PostgreSQL and SQLite) and, later, the
 //! command handler that wires the `diario-domain` decider to it (DESIGN §5).
 
+pub mod codec;
 pub mod db;
 pub mod store;
 
