@@ -160,3 +160,70 @@ impl TestDb {
         }
     }
 }
+
+/// A real `diario` HTTP server on a random local port, backed by a fresh test database.
+pub struct TestServer {
+    pub base_url: String,
+    pub client: reqwest::Client,
+    pub db: TestDb,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+}
+
+impl TestServer {
+    pub async fn start(backend: Backend) -> TestServer {
+        let db = TestDb::new(backend).await;
+        let state = diario_api::AppState::new(db.db.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind a local port");
+        let addr = listener.local_addr().expect("local address");
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(diario_api::serve(
+            listener,
+            state,
+            async move {
+                let _ = rx.await;
+            },
+            std::time::Duration::from_secs(5),
+        ));
+        TestServer {
+            base_url: format!("http://{addr}"),
+            client: reqwest::Client::new(),
+            db,
+            shutdown: Some(tx),
+            task: Some(task),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base_url)
+    }
+
+    /// Stops the server gracefully and drops the test database.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+        self.db.cleanup().await;
+    }
+}
+
+/// The `diario` binary built by `cargo test --workspace` next to the test executable.
+pub fn diario_binary() -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    let dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target directory");
+    let bin = dir.join(format!("diario{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        bin.exists(),
+        "the diario binary is not built at {}: run the tests with `cargo test --workspace`",
+        bin.display()
+    );
+    bin
+}
