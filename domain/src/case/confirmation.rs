@@ -269,6 +269,14 @@ pub fn resend(
 ) -> Result<Vec<CaseEvent>, DomainError> {
     let r = digital_request(file, c.request_id)?;
     let by = require_phase_responsabile(file, ctx, r.phase)?;
+    // Art. 5/7: once the diary has passed to ATS nothing in it can be confirmed any more.
+    if file
+        .diaries
+        .get(&r.phase)
+        .is_some_and(|d| d.status == DiaryStatus::HandedToAts)
+    {
+        return Err(DomainError::DiaryClosed(r.phase));
+    }
     match r.status {
         RequestStatus::Pending | RequestStatus::Expired => {}
         RequestStatus::Confirmed | RequestStatus::Rejected => {

@@ -333,3 +333,25 @@ fn closing_a_phase_i_diary_without_firmalom_sends_no_digital_request() {
         .at(evening())
         .then_matches(|e| matches!(e, [CaseEvent::PhaseDiaryClosed { .. }]));
 }
+
+#[test]
+fn an_expired_request_is_not_resent_after_the_diary_passed_to_ats() {
+    let mut h = phase3_requested();
+    step(
+        &mut h,
+        expire(rid(1)),
+        Actor::System,
+        rome(2024, 3, 6, 0, 0),
+    );
+    step(
+        &mut h,
+        close(Phase::III, rid(9)),
+        staff(resp_provider()),
+        rome(2024, 3, 6, 8, 0),
+    );
+    CaseTest::given(h)
+        .when(resend(rid(1)))
+        .by(resp_provider())
+        .at(rome(2024, 3, 6, 9, 0))
+        .then_err(DomainError::DiaryClosed(Phase::III));
+}
