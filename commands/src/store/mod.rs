@@ -168,6 +168,10 @@ pub trait EventStore: Send + Sync + 'static {
         from_version: i64,
     ) -> Result<Vec<RecordedEvent>, StoreError>;
 
+    /// Every event of every stream whose id starts with `prefix` (a stream category such as
+    /// `failure-`), ordered by stream id then version. For small categories only.
+    async fn read_category(&self, prefix: &str) -> Result<Vec<RecordedEvent>, StoreError>;
+
     /// Up to `limit` events after `after`, in global order, for subscribers. Never returns an
     /// event that a transaction still in flight could precede, so a subscriber that checkpoints
     /// the last position it saw can never skip one.
@@ -187,6 +191,19 @@ pub trait EventStore: Send + Sync + 'static {
         let head = self.stream_head(stream_id).await?;
         Ok(verify_chain(stream_id, &events, head.as_ref()))
     }
+}
+
+/// `prefix` as a LIKE pattern matching every string that starts with it.
+pub(crate) fn like_prefix(prefix: &str) -> String {
+    let mut pattern = String::with_capacity(prefix.len() + 1);
+    for c in prefix.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
 }
 
 pub(crate) fn truncate_to_micros(t: DateTime<Utc>) -> DateTime<Utc> {

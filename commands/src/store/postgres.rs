@@ -17,7 +17,8 @@ use uuid::Uuid;
 
 use super::{
     AppendOutcome, EventMetadata, EventStore, ExpectedVersion, GENESIS_HASH, GlobalPosition,
-    NewEvent, RecordedEvent, StoreError, StreamHead, check_append, check_expected, seal_batch,
+    NewEvent, RecordedEvent, StoreError, StreamHead, check_append, check_expected, like_prefix,
+    seal_batch,
 };
 
 /// Embedded migrations for PostgreSQL (`migrations/postgres`).
@@ -185,6 +186,17 @@ impl EventStore for PgEventStore {
         )))
         .bind(stream_id)
         .bind(from_version)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(decode).collect()
+    }
+
+    async fn read_category(&self, prefix: &str) -> Result<Vec<RecordedEvent>, StoreError> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM events WHERE stream_id LIKE $1 ESCAPE '\\' \
+             ORDER BY stream_id, stream_version"
+        )))
+        .bind(like_prefix(prefix))
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(decode).collect()

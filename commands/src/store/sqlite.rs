@@ -12,7 +12,8 @@ use uuid::Uuid;
 
 use super::{
     AppendOutcome, EventMetadata, EventStore, ExpectedVersion, GENESIS_HASH, GlobalPosition,
-    NewEvent, RecordedEvent, StoreError, StreamHead, check_append, check_expected, seal_batch,
+    NewEvent, RecordedEvent, StoreError, StreamHead, check_append, check_expected, like_prefix,
+    seal_batch,
 };
 
 /// Embedded migrations for SQLite (`migrations/sqlite`).
@@ -189,6 +190,17 @@ impl EventStore for SqliteEventStore {
         )))
         .bind(stream_id)
         .bind(from_version)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(decode).collect()
+    }
+
+    async fn read_category(&self, prefix: &str) -> Result<Vec<RecordedEvent>, StoreError> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM events WHERE stream_id LIKE ? ESCAPE '\\' \
+             ORDER BY stream_id, stream_version"
+        )))
+        .bind(like_prefix(prefix))
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(decode).collect()

@@ -42,6 +42,7 @@ conformance!(
     a_stream_reads_back_in_version_order_with_its_envelope,
     read_all_hands_out_every_event_once_in_global_order,
     a_stale_expected_version_is_refused_with_a_conflict,
+    a_category_read_returns_only_streams_with_the_prefix,
     expecting_version_zero_refuses_an_existing_stream,
     a_repeated_command_id_returns_the_first_outcome_and_writes_nothing,
     the_same_command_sent_concurrently_is_written_once,
@@ -605,4 +606,49 @@ async fn concurrent_writers_never_make_a_tailing_reader_skip_an_event(db: &TestD
     for hot in ["hot-0", "hot-1", "hot-2"] {
         assert!(store.verify_stream(hot).await.expect("verify").is_intact());
     }
+}
+
+async fn a_category_read_returns_only_streams_with_the_prefix(db: &TestDb) {
+    let store = store(db);
+    for s in ["failure-b", "failure-a", "case-1", "failurex", "fail_re-1"] {
+        for i in 1..=2 {
+            store
+                .append(s, ExpectedVersion::Any, vec![event("E", i)], meta("X"))
+                .await
+                .expect("append");
+        }
+    }
+    let got: Vec<(String, i64)> = store
+        .read_category("failure-")
+        .await
+        .expect("category")
+        .into_iter()
+        .map(|e| (e.stream_id, e.stream_version))
+        .collect();
+    let want: Vec<(String, i64)> = [
+        ("failure-a", 1),
+        ("failure-a", 2),
+        ("failure-b", 1),
+        ("failure-b", 2),
+    ]
+    .into_iter()
+    .map(|(s, v)| (s.to_owned(), v))
+    .collect();
+    assert_eq!(got, want);
+    // `_` is not a wildcard.
+    assert!(
+        store
+            .read_category("fail_re")
+            .await
+            .expect("category")
+            .len()
+            == 2
+    );
+    assert!(
+        store
+            .read_category("nothing-")
+            .await
+            .expect("category")
+            .is_empty()
+    );
 }
