@@ -1,0 +1,228 @@
+//! `diario-bench`: benchmarks that report every figure next to a baseline measured in the same
+//! run on the same machine (see BENCHMARKS.md).
+//!
+//! `diario-bench append` — event-store append throughput at several writer counts, against
+//! (a) raw single-row INSERT transactions into a plain table with the same payload and
+//! (b) the same raw INSERTs serialised by a global advisory lock held to commit — the
+//! alternative ordering technique the store does not use (docs/event-store.md).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use clap::{Parser, Subcommand};
+use diario_commands::{Database, EventMetadata, EventStore, ExpectedVersion, NewEvent};
+use diario_tests::{Backend, TestDb};
+use serde_json::json;
+use uuid::Uuid;
+
+#[derive(Parser)]
+#[command(name = "diario-bench")]
+struct Cli {
+    #[command(subcommand)]
+    command: BenchCommand,
+}
+
+#[derive(Subcommand)]
+enum BenchCommand {
+    /// Append throughput of the event store against raw INSERT baselines.
+    Append {
+        /// `postgres` or `sqlite`.
+        #[arg(long, default_value = "postgres")]
+        backend: String,
+        /// Comma-separated writer counts.
+        #[arg(long, default_value = "1,8,32", value_delimiter = ',')]
+        writers: Vec<usize>,
+        /// Seconds each measurement runs.
+        #[arg(long, default_value_t = 5)]
+        seconds: u64,
+    },
+}
+
+#[tokio::main]
+async fn main() {
+    match Cli::parse().command {
+        BenchCommand::Append {
+            backend,
+            writers,
+            seconds,
+        } => {
+            let backend = match backend.as_str() {
+                "postgres" => Backend::Postgres,
+                "sqlite" => Backend::Sqlite,
+                other => {
+                    eprintln!("unknown backend {other}: use postgres or sqlite");
+                    std::process::exit(2);
+                }
+            };
+            append(backend, &writers, Duration::from_secs(seconds)).await;
+        }
+    }
+}
+
+/// A payload the size of a real `EntryRecorded` event.
+fn payload(n: u64) -> serde_json::Value {
+    json!({
+        "entry_id": Uuid::now_v7(),
+        "phase": 3,
+        "professional": "RSSMRA85T10A562S",
+        "figure": "educatore_professionale",
+        "service": "accompagnamento_inclusione",
+        "slot": {"date": "2026-03-02", "start": "09:00", "end": "10:30"},
+        "minutes": 90,
+        "system_failure_id": null,
+        "at": Utc::now(),
+        "n": n,
+    })
+}
+
+async fn append(backend: Backend, writer_counts: &[usize], duration: Duration) {
+    let db = TestDb::new(backend).await;
+    let setup = "CREATE TABLE bench_raw (id INTEGER PRIMARY KEY, payload TEXT NOT NULL)";
+    let setup = match backend {
+        Backend::Postgres => {
+            "CREATE TABLE bench_raw (id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, payload JSONB NOT NULL)"
+        }
+        Backend::Sqlite => setup,
+    };
+    db.raw(setup).await;
+    println!(
+        "| writers | event store appends/s | raw INSERT tx/s (baseline) | store / raw | raw INSERT serialised tx/s | serialised / raw |"
+    );
+    println!("|---:|---:|---:|---:|---:|---:|");
+    for &w in writer_counts {
+        let store_rate = run(w, duration, {
+            let store = db.db.event_store();
+            move |writer, n| {
+                let store = store.clone();
+                async move { store_append(&*store, writer, n).await }
+            }
+        })
+        .await;
+        let raw_rate = run(w, duration, {
+            let db = db.db.clone();
+            move |_, n| {
+                let db = db.clone();
+                async move { raw_insert(&db, n, false).await }
+            }
+        })
+        .await;
+        let serial = match backend {
+            Backend::Postgres => Some(
+                run(w, duration, {
+                    let db = db.db.clone();
+                    move |_, n| {
+                        let db = db.clone();
+                        async move { raw_insert(&db, n, true).await }
+                    }
+                })
+                .await,
+            ),
+            Backend::Sqlite => None,
+        };
+        let (serial_rate, serial_ratio) = match serial {
+            Some(s) => (format!("{s:.0}"), format!("{:.2}", s / raw_rate)),
+            None => ("n/a (SQLite is single-writer)".into(), "—".into()),
+        };
+        println!(
+            "| {w} | {store_rate:.0} | {raw_rate:.0} | {:.2} | {serial_rate} | {serial_ratio} |",
+            store_rate / raw_rate
+        );
+    }
+    db.cleanup().await;
+}
+
+/// Runs `op` from `writers` concurrent tasks for `duration`; returns operations per second.
+async fn run<F, Fut>(writers: usize, duration: Duration, op: F) -> f64
+where
+    F: Fn(usize, u64) -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
+    let done = Arc::new(AtomicU64::new(0));
+    let start = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for writer in 0..writers {
+        let (op, done) = (op.clone(), done.clone());
+        tasks.spawn(async move {
+            let mut n = 0;
+            while start.elapsed() < duration {
+                op(writer, n).await;
+                n += 1;
+                done.fetch_add(1, Ordering::Relaxed);
+            }
+        });
+    }
+    while let Some(r) = tasks.join_next().await {
+        if let Err(e) = r {
+            eprintln!("a writer failed: {e}");
+            std::process::exit(1);
+        }
+    }
+    done.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64()
+}
+
+async fn store_append(store: &dyn EventStore, writer: usize, n: u64) {
+    let meta = EventMetadata {
+        actor_cf: "RSSMRA85T10A562S".into(),
+        actor_role: "professional".into(),
+        occurred_at: Utc::now(),
+        command_id: Uuid::now_v7(),
+        correlation_id: Uuid::now_v7(),
+        causation_id: None,
+    };
+    let event = NewEvent {
+        event_type: "EntryRecorded".into(),
+        schema_version: 2,
+        payload: payload(n),
+    };
+    if let Err(e) = store
+        .append(
+            &format!("bench-{writer}"),
+            ExpectedVersion::Any,
+            vec![event],
+            meta,
+        )
+        .await
+    {
+        eprintln!("append failed: {e}");
+        std::process::exit(1);
+    }
+}
+
+async fn raw_insert(db: &Database, n: u64, serialised: bool) {
+    let body = payload(n).to_string();
+    let result = match db {
+        Database::Postgres(pool) => {
+            async {
+                let mut tx = pool.begin().await?;
+                if serialised {
+                    sqlx::query("SELECT pg_advisory_xact_lock(4242)")
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                sqlx::query("INSERT INTO bench_raw (payload) VALUES ($1::jsonb)")
+                    .bind(&body)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await
+            }
+            .await
+        }
+        Database::Sqlite(pool) => {
+            async {
+                let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+                sqlx::query("INSERT INTO bench_raw (payload) VALUES (?)")
+                    .bind(&body)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await
+            }
+            .await
+        }
+    };
+    if let Err(e) = result {
+        eprintln!("raw insert failed: {e}");
+        std::process::exit(1);
+    }
+}
