@@ -1,0 +1,428 @@
+//! Read model 2, the audit trail (every event of a case in order, with who, role, when and a
+//! readable description), chain verification at query time, and read model 3, the history of a
+//! case as of an instant — replayed from the event stream, never from the tables.
+
+use async_trait::async_trait;
+use chrono::{DateTime, SubsecRound, Utc};
+use diario_commands::codec::{case_stream, decode_case_event};
+use diario_commands::{ChainReport, Database, EventStore, RecordedEvent};
+use diario_domain::{CaseEvent, Measure, Phase};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::ProjectionError;
+use crate::diaries::{CaseDiary, Folded, case_id_of};
+use crate::queries::{Page, PageRequest};
+use crate::runner::Projection;
+use crate::sql::{Tx, fetch_all};
+
+/// Projection name.
+pub const NAME: &str = "audit_trail";
+
+/// One event of a case as an auditor reads it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditRecord {
+    pub case_id: Uuid,
+    pub stream_version: i64,
+    pub event_id: Uuid,
+    pub event_type: String,
+    pub schema_version: i64,
+    /// Fiscal code of the actor (`SYSTEM` for the scheduler).
+    pub actor_cf: String,
+    pub actor_role: String,
+    pub occurred_at: DateTime<Utc>,
+    pub recorded_at: DateTime<Utc>,
+    /// Readable description (Italian).
+    pub description: String,
+    /// Global position: (transaction id, position).
+    pub global_transaction: i64,
+    pub global_position: i64,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+fn ids(list: &[Uuid]) -> String {
+    let n = list.len();
+    if n == 1 {
+        "1 prestazione".to_owned()
+    } else {
+        format!("{n} prestazioni")
+    }
+}
+
+fn fase(p: &Phase) -> String {
+    format!("fase {p}")
+}
+
+/// A readable Italian description of a case event.
+pub fn describe(event: &CaseEvent) -> String {
+    match event {
+        CaseEvent::CaseOpened {
+            ats,
+            asst,
+            provider,
+            measure_id,
+            recipient,
+            ..
+        } => format!(
+            "Pratica aperta da ATS {ats} (misura {measure_id}, ASST {asst}, ente erogatore {provider}, destinatario {})",
+            recipient.pseudonym
+        ),
+        CaseEvent::ResponsabileChanged {
+            ente,
+            previous,
+            responsabile,
+            ..
+        } => format!(
+            "Responsabile {ente} cambiato: {} → {}",
+            previous.as_str(),
+            responsabile.as_str()
+        ),
+        CaseEvent::RecipientEnrolmentChanged {
+            firmalom_enrolled, ..
+        } => {
+            if *firmalom_enrolled {
+                "Destinatario iscritto a FirmaLOM: conferma digitale".to_owned()
+            } else {
+                "Destinatario senza FirmaLOM: conferma su diario cartaceo".to_owned()
+            }
+        }
+        CaseEvent::PhaseDiaryOpened { phase, .. } => format!("Diario della {} aperto", fase(phase)),
+        CaseEvent::ProfessionalEnabled {
+            ente,
+            professional,
+            figures,
+            ..
+        } => format!(
+            "Professionista {} abilitato ({ente}) per le figure {}",
+            professional.as_str(),
+            figures
+                .iter()
+                .map(|f| f.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        CaseEvent::ProfessionalDisabled {
+            ente, professional, ..
+        } => {
+            format!(
+                "Professionista {} disabilitato ({ente})",
+                professional.as_str()
+            )
+        }
+        CaseEvent::EntryRecorded {
+            phase,
+            figure,
+            service,
+            slot,
+            minutes,
+            system_failure_id,
+            ..
+        } => {
+            let late = match system_failure_id {
+                Some(f) => format!(", registrata in ritardo per il malfunzionamento {f} (Art. 9)"),
+                None => String::new(),
+            };
+            format!(
+                "Prestazione registrata ({}): {service} come {figure}, {} {}-{} ({minutes} min){late}",
+                fase(phase),
+                slot.date.format("%d/%m/%Y"),
+                slot.start.format("%H:%M"),
+                slot.end.format("%H:%M"),
+            )
+        }
+        CaseEvent::EntryAmended {
+            entry_id,
+            figure,
+            service,
+            slot,
+            minutes,
+            ..
+        } => format!(
+            "Prestazione {entry_id} modificata: {service} come {figure}, {} {}-{} ({minutes} min)",
+            slot.date.format("%d/%m/%Y"),
+            slot.start.format("%H:%M"),
+            slot.end.format("%H:%M"),
+        ),
+        CaseEvent::EntryWithdrawn { entry_id, .. } => {
+            format!("Prestazione {entry_id} ritirata dall'autore")
+        }
+        CaseEvent::EntriesValidated {
+            phase, entry_ids, ..
+        } => {
+            format!(
+                "Validate {} della {} dal responsabile",
+                ids(entry_ids),
+                fase(phase)
+            )
+        }
+        CaseEvent::PdiCapsSet {
+            caps,
+            total_max_minutes,
+            ..
+        } => format!(
+            "Massimali del PDI impostati per {} servizi{}",
+            caps.len(),
+            total_max_minutes
+                .map(|t| format!(", totale {t} min"))
+                .unwrap_or_default()
+        ),
+        CaseEvent::ConfirmationRequested {
+            request_id,
+            phase,
+            entry_ids,
+            deadline,
+            checklist,
+            ..
+        } => format!(
+            "Richiesta di conferma {request_id} inviata via FirmaLOM ({}, {}, checklist {}), scadenza {}",
+            fase(phase),
+            ids(entry_ids),
+            if checklist.passed {
+                "superata"
+            } else {
+                "non superata"
+            },
+            deadline.to_rfc3339()
+        ),
+        CaseEvent::ConfirmationResent {
+            request_id,
+            deadline,
+            ..
+        } => format!(
+            "Richiesta di conferma {request_id} inviata nuovamente, nuova scadenza {}",
+            deadline.to_rfc3339()
+        ),
+        CaseEvent::EntriesConfirmed {
+            request_id,
+            phase,
+            entry_ids,
+            channel,
+            ..
+        } => format!(
+            "Confermate {} della {} (richiesta {request_id}, canale {})",
+            ids(entry_ids),
+            fase(phase),
+            match channel {
+                diario_domain::ConfirmationChannel::Firmalom => "FirmaLOM",
+                diario_domain::ConfirmationChannel::Paper => "cartaceo",
+            }
+        ),
+        CaseEvent::ConfirmationRejected {
+            request_id,
+            phase,
+            entry_ids,
+            reason,
+            ..
+        } => format!(
+            "Rifiutate {} della {} (richiesta {request_id}): {reason}",
+            ids(entry_ids),
+            fase(phase)
+        ),
+        CaseEvent::ConfirmationRequestExpired {
+            request_id,
+            refused_answer,
+            ..
+        } => match refused_answer {
+            Some(_) => format!("Richiesta {request_id} scaduta: risposta tardiva rifiutata"),
+            None => format!("Richiesta {request_id} scaduta senza risposta"),
+        },
+        CaseEvent::PaperDiaryGenerated {
+            paper_id,
+            phase,
+            entry_ids,
+            ..
+        } => format!(
+            "Diario cartaceo {paper_id} generato per la firma ({}, {})",
+            fase(phase),
+            ids(entry_ids)
+        ),
+        CaseEvent::PaperConfirmationUploaded {
+            paper_id,
+            signed_by,
+            document_sha256,
+            ..
+        } => format!(
+            "Diario cartaceo {paper_id} firmato da {} caricato (SHA-256 {})",
+            signed_by.as_str(),
+            document_sha256.as_str()
+        ),
+        CaseEvent::PhaseDiaryClosed {
+            phase,
+            entry_ids,
+            unconfirmed_entry_ids,
+            total_minutes,
+            ..
+        } => format!(
+            "Diario della {} chiuso: {}, {total_minutes} min, {} non confermate",
+            fase(phase),
+            ids(entry_ids),
+            unconfirmed_entry_ids.len()
+        ),
+        CaseEvent::DiaryHandedToAts {
+            phase,
+            ats,
+            confirmed_entry_ids,
+            confirmed_minutes,
+            ..
+        } => format!(
+            "Diario della {} trasmesso ad ATS {ats}: {} confermate, {confirmed_minutes} min",
+            fase(phase),
+            ids(confirmed_entry_ids)
+        ),
+        CaseEvent::PathwayInterrupted {
+            reason,
+            ended_request_ids,
+            ..
+        } => format!(
+            "Percorso interrotto: {reason} ({} richieste terminate)",
+            ended_request_ids.len()
+        ),
+    }
+}
+
+/// The "audit_trail" projection: table `rm_audit_trail`.
+pub struct AuditTrail;
+
+#[async_trait]
+impl Projection for AuditTrail {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn tables(&self) -> &'static [&'static str] {
+        &["rm_audit_trail"]
+    }
+
+    async fn apply(
+        &self,
+        events: &[RecordedEvent],
+        _store: &dyn EventStore,
+        tx: &mut Tx,
+    ) -> Result<(), ProjectionError> {
+        for e in events {
+            let Some(case_id) = case_id_of(&e.stream_id) else {
+                continue;
+            };
+            // An unreadable event is still part of the trail (the auditor must see it).
+            let description = match decode_case_event(e) {
+                Ok(ev) => describe(&ev),
+                Err(err) => format!("Evento non leggibile: {err}"),
+            };
+            tx.exec(
+                "INSERT INTO rm_audit_trail (case_id, stream_version, event_id, event_type, \
+                 schema_version, actor_cf, actor_role, occurred_at, recorded_at, description, \
+                 global_transaction, global_position, prev_hash, hash) \
+                 VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14)",
+                &[
+                    case_id.into(),
+                    e.stream_version.into(),
+                    e.event_id.into(),
+                    (&e.event_type).into(),
+                    i64::from(e.schema_version).into(),
+                    (&e.metadata.actor_cf).into(),
+                    (&e.metadata.actor_role).into(),
+                    e.metadata.occurred_at.trunc_subsecs(6).into(),
+                    e.recorded_at.trunc_subsecs(6).into(),
+                    description.into(),
+                    i64::try_from(e.global_position.transaction)
+                        .unwrap_or(i64::MAX)
+                        .into(),
+                    e.global_position.position.into(),
+                    (&e.prev_hash).into(),
+                    (&e.hash).into(),
+                ],
+            )
+            .await?;
+        }
+        Ok(())
+    }
+}
+
+/// The audit trail of a case, in stream order, paginated (the cursor is the last
+/// `stream_version` seen).
+pub async fn audit_trail(
+    db: &Database,
+    case_id: Uuid,
+    page: &PageRequest,
+) -> Result<Page<AuditRecord>, ProjectionError> {
+    let after: i64 = match &page.cursor {
+        Some(c) => c
+            .parse()
+            .map_err(|_| ProjectionError::BadCursor(c.clone()))?,
+        None => 0,
+    };
+    let limit = page.limit();
+    let rows = fetch_all(
+        db,
+        "SELECT * FROM rm_audit_trail WHERE case_id = $1 AND stream_version > $2 \
+         ORDER BY stream_version LIMIT $3",
+        &[case_id.into(), after.into(), (limit + 1).into()],
+    )
+    .await?;
+    let mut items = Vec::new();
+    for r in &rows {
+        items.push(AuditRecord {
+            case_id: r.uuid("case_id")?,
+            stream_version: r.i64("stream_version")?,
+            event_id: r.uuid("event_id")?,
+            event_type: r.text("event_type")?,
+            schema_version: r.i64("schema_version")?,
+            actor_cf: r.text("actor_cf")?,
+            actor_role: r.text("actor_role")?,
+            occurred_at: r.instant("occurred_at")?,
+            recorded_at: r.instant("recorded_at")?,
+            description: r.text("description")?,
+            global_transaction: r.i64("global_transaction")?,
+            global_position: r.i64("global_position")?,
+            prev_hash: r.text("prev_hash")?,
+            hash: r.text("hash")?,
+        });
+    }
+    Ok(Page::from_overfetch(items, limit, |r| {
+        r.stream_version.to_string()
+    }))
+}
+
+/// The hash-chain check of a case stream (`…/audit-trail/verification`), computed now from the
+/// event store.
+pub async fn verify_case(
+    store: &dyn EventStore,
+    case_id: Uuid,
+) -> Result<ChainReport, ProjectionError> {
+    Ok(store.verify_stream(&case_stream(case_id)).await?)
+}
+
+/// The state of a case as of an instant (`GET /v1/cases/{id}/history?as_of=`): the case stream
+/// replayed (upcast + `fold`) over the events whose `occurred_at` (the service clock at the
+/// decision, equal to the event's `at`) is at or before `as_of`. Read from the event store,
+/// not from the read-model tables. `None` when the case did not exist yet.
+pub async fn history_as_of(
+    store: &dyn EventStore,
+    case_id: Uuid,
+    as_of: DateTime<Utc>,
+) -> Result<Option<CaseDiary>, ProjectionError> {
+    history_as_of_with(store, crate::catalogue(), case_id, as_of).await
+}
+
+/// [`history_as_of`] with an explicit measure catalogue.
+pub async fn history_as_of_with(
+    store: &dyn EventStore,
+    measures: &[Measure],
+    case_id: Uuid,
+    as_of: DateTime<Utc>,
+) -> Result<Option<CaseDiary>, ProjectionError> {
+    let mut folded = Folded::default();
+    for recorded in store.read_stream(&case_stream(case_id), 1).await? {
+        if recorded.metadata.occurred_at > as_of {
+            break;
+        }
+        folded.apply(&decode_case_event(&recorded)?);
+    }
+    let measure = folded
+        .state
+        .file
+        .as_ref()
+        .and_then(|f| measures.iter().find(|m| m.id == f.measure_id));
+    Ok(CaseDiary::from_state(&folded, measure))
+}

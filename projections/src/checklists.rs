@@ -1,0 +1,281 @@
+//! Read model 4: every stored Art. 8 checklist (one per confirmation request, re-send and paper
+//! diary) with each check, the figures compared and the outcome.
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use chrono::{DateTime, SubsecRound, Utc};
+use diario_commands::codec::decode_case_event;
+use diario_commands::{Database, EventStore, RecordedEvent};
+use diario_domain::{CaseEvent, Checklist};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::ProjectionError;
+use crate::diaries::case_id_of;
+use crate::queries::{Page, PageRequest, cursor_pair};
+use crate::runner::Projection;
+use crate::sql::{Tx, Val, fetch_all};
+
+/// Projection name.
+pub const NAME: &str = "checklists";
+
+/// One check of a checklist.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckView {
+    pub code: String,
+    pub description: String,
+    pub subject: Option<String>,
+    /// Limit in minutes (caps) or count.
+    pub limit: Option<i64>,
+    /// Value found.
+    pub actual: Option<i64>,
+    pub passed: bool,
+    pub blocking: bool,
+    pub entry_ids: Vec<Uuid>,
+}
+
+/// A stored checklist.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChecklistView {
+    pub case_id: Uuid,
+    /// Version of the event that stored it.
+    pub stream_version: i64,
+    /// Request or paper diary id.
+    pub request_id: Uuid,
+    /// `request`, `resend` or `paper`.
+    pub kind: String,
+    pub phase: u8,
+    pub measure_id: String,
+    pub computed_at: DateTime<Utc>,
+    /// The responsabile who sent it.
+    pub stored_by: String,
+    pub entry_ids: Vec<Uuid>,
+    pub request_minutes: i64,
+    pub request_minutes_by_figure: BTreeMap<String, i64>,
+    pub request_cost_cents: i64,
+    /// Minutes counted against the caps: confirmed + pending + this request.
+    pub counted_minutes: i64,
+    pub passed: bool,
+    pub checks: Vec<CheckView>,
+}
+
+fn i(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+/// The "checklists" projection: tables `rm_checklists`, `rm_checklist_checks`.
+pub struct Checklists;
+
+#[async_trait]
+impl Projection for Checklists {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn tables(&self) -> &'static [&'static str] {
+        &["rm_checklist_checks", "rm_checklists"]
+    }
+
+    async fn apply(
+        &self,
+        events: &[RecordedEvent],
+        _store: &dyn EventStore,
+        tx: &mut Tx,
+    ) -> Result<(), ProjectionError> {
+        for e in events {
+            let Some(case_id) = case_id_of(&e.stream_id) else {
+                continue;
+            };
+            if !matches!(
+                e.event_type.as_str(),
+                "ConfirmationRequested" | "ConfirmationResent" | "PaperDiaryGenerated"
+            ) {
+                continue;
+            }
+            let (kind, request_id, by, checklist): (&str, Uuid, String, Checklist) =
+                match decode_case_event(e)? {
+                    CaseEvent::ConfirmationRequested {
+                        request_id,
+                        checklist,
+                        by,
+                        ..
+                    } => ("request", request_id, by.as_str().to_owned(), checklist),
+                    CaseEvent::ConfirmationResent {
+                        request_id,
+                        checklist,
+                        by,
+                        ..
+                    } => ("resend", request_id, by.as_str().to_owned(), checklist),
+                    CaseEvent::PaperDiaryGenerated {
+                        paper_id,
+                        checklist,
+                        by,
+                        ..
+                    } => ("paper", paper_id, by.as_str().to_owned(), checklist),
+                    _ => continue,
+                };
+            let by_figure: BTreeMap<&str, u64> = checklist
+                .request_minutes_by_figure
+                .iter()
+                .map(|(f, m)| (f.as_str(), *m))
+                .collect();
+            tx.exec(
+                "INSERT INTO rm_checklists (case_id, stream_version, request_id, kind, phase, \
+                 measure_id, computed_at, stored_by, entry_ids, request_minutes, \
+                 minutes_by_figure, request_cost_cents, counted_minutes, passed) \
+                 VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14)",
+                &[
+                    case_id.into(),
+                    e.stream_version.into(),
+                    request_id.into(),
+                    kind.into(),
+                    i64::from(checklist.phase.number()).into(),
+                    checklist.measure_id.as_str().into(),
+                    checklist.computed_at.trunc_subsecs(6).into(),
+                    by.into(),
+                    serde_json::json!(checklist.entry_ids).into(),
+                    i(checklist.request_minutes).into(),
+                    serde_json::json!(by_figure).into(),
+                    checklist.request_cost.0.into(),
+                    i(checklist.counted_minutes).into(),
+                    checklist.passed.into(),
+                ],
+            )
+            .await?;
+            for (seq, c) in checklist.checks.iter().enumerate() {
+                tx.exec(
+                    "INSERT INTO rm_checklist_checks (case_id, stream_version, seq, code, \
+                     description, subject, limit_value, actual_value, passed, blocking, \
+                     entry_ids) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11)",
+                    &[
+                        case_id.into(),
+                        e.stream_version.into(),
+                        (seq as i64).into(),
+                        (&c.code).into(),
+                        (&c.description).into(),
+                        c.subject.clone().into(),
+                        c.limit.map(i).into(),
+                        c.actual.map(i).into(),
+                        c.passed.into(),
+                        c.blocking.into(),
+                        serde_json::json!(c.entry_ids).into(),
+                    ],
+                )
+                .await?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Filters of [`checklists`].
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ChecklistFilter {
+    /// One case.
+    pub case_id: Option<Uuid>,
+    /// Cases of one ATS.
+    pub ats: Option<String>,
+    /// Cases of one provider.
+    pub provider: Option<String>,
+    /// Only passed (true) or failed (false) checklists.
+    pub passed: Option<bool>,
+    /// `computed_at` at or after.
+    pub from: Option<DateTime<Utc>>,
+    /// `computed_at` before.
+    pub to: Option<DateTime<Utc>>,
+}
+
+/// Stored checklists, by case and version (cursor: `case_id:stream_version`).
+pub async fn checklists(
+    db: &Database,
+    filter: &ChecklistFilter,
+    page: &PageRequest,
+) -> Result<Page<ChecklistView>, ProjectionError> {
+    let mut sql = String::from(
+        "SELECT k.* FROM rm_checklists k LEFT JOIN rm_cases c ON c.case_id = k.case_id WHERE 1=1",
+    );
+    let mut args: Vec<Val> = Vec::new();
+    let mut push = |sql: &mut String, cond: &str, v: Val| {
+        args.push(v);
+        sql.push_str(&cond.replace('?', &format!("${}", args.len())));
+    };
+    if let Some(id) = filter.case_id {
+        push(&mut sql, " AND k.case_id = ?", id.into());
+    }
+    if let Some(a) = &filter.ats {
+        push(&mut sql, " AND c.ats = ?", a.into());
+    }
+    if let Some(p) = &filter.provider {
+        push(&mut sql, " AND c.provider = ?", p.into());
+    }
+    if let Some(p) = filter.passed {
+        push(&mut sql, " AND k.passed = ?", p.into());
+    }
+    if let Some(t) = filter.from {
+        push(&mut sql, " AND k.computed_at >= ?", t.into());
+    }
+    if let Some(t) = filter.to {
+        push(&mut sql, " AND k.computed_at < ?", t.into());
+    }
+    if let Some(c) = &page.cursor {
+        let (case_id, version) = cursor_pair(c)?;
+        push(&mut sql, " AND (k.case_id > ?", case_id.into());
+        push(&mut sql, " OR (k.case_id = ?", case_id.into());
+        push(&mut sql, " AND k.stream_version > ?))", version.into());
+    }
+    let limit = page.limit();
+    push(
+        &mut sql,
+        " ORDER BY k.case_id, k.stream_version LIMIT ?",
+        (limit + 1).into(),
+    );
+    let rows = fetch_all(db, &sql, &args).await?;
+    let mut items = Vec::new();
+    for r in rows {
+        let case_id = r.uuid("case_id")?;
+        let version = r.i64("stream_version")?;
+        let checks = fetch_all(
+            db,
+            "SELECT * FROM rm_checklist_checks WHERE case_id = $1 AND stream_version = $2 \
+             ORDER BY seq",
+            &[case_id.into(), version.into()],
+        )
+        .await?
+        .iter()
+        .map(|c| {
+            Ok(CheckView {
+                code: c.text("code")?,
+                description: c.text("description")?,
+                subject: c.opt_text("subject")?,
+                limit: c.opt_i64("limit_value")?,
+                actual: c.opt_i64("actual_value")?,
+                passed: c.bool("passed")?,
+                blocking: c.bool("blocking")?,
+                entry_ids: c.uuids("entry_ids")?,
+            })
+        })
+        .collect::<Result<Vec<_>, ProjectionError>>()?;
+        items.push(ChecklistView {
+            case_id,
+            stream_version: version,
+            request_id: r.uuid("request_id")?,
+            kind: r.text("kind")?,
+            phase: u8::try_from(r.i64("phase")?).unwrap_or(0),
+            measure_id: r.text("measure_id")?,
+            computed_at: r.instant("computed_at")?,
+            stored_by: r.text("stored_by")?,
+            entry_ids: r.uuids("entry_ids")?,
+            request_minutes: r.i64("request_minutes")?,
+            request_minutes_by_figure: serde_json::from_value(r.json("minutes_by_figure")?)
+                .map_err(|e| ProjectionError::Corrupt(format!("minutes_by_figure: {e}")))?,
+            request_cost_cents: r.i64("request_cost_cents")?,
+            counted_minutes: r.i64("counted_minutes")?,
+            passed: r.bool("passed")?,
+            checks,
+        });
+    }
+    Ok(Page::from_overfetch(items, limit, |k| {
+        format!("{}:{}", k.case_id, k.stream_version)
+    }))
+}

@@ -1,0 +1,674 @@
+//! Query functions the HTTP layer serves: case lists, entries, the ATS dashboard and the cost
+//! report. Pagination is by cursor (an opaque string: pass back `next_cursor`).
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use diario_commands::Database;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::ProjectionError;
+use crate::diaries::{EntryView, entry_from_row};
+use crate::sql::{Val, fetch_all};
+
+/// Default and maximum page sizes.
+pub const DEFAULT_PAGE_SIZE: i64 = 50;
+pub const MAX_PAGE_SIZE: i64 = 500;
+
+/// Which page to read.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct PageRequest {
+    /// `next_cursor` of the previous page; `None` for the first.
+    pub cursor: Option<String>,
+    /// Page size (default 50, at most 500).
+    pub limit: Option<i64>,
+}
+
+impl PageRequest {
+    /// The first page of `limit` items.
+    pub fn first(limit: i64) -> Self {
+        PageRequest {
+            cursor: None,
+            limit: Some(limit),
+        }
+    }
+
+    /// The page after `cursor`.
+    pub fn after(cursor: Option<String>, limit: i64) -> Self {
+        PageRequest {
+            cursor,
+            limit: Some(limit),
+        }
+    }
+
+    pub(crate) fn limit(&self) -> i64 {
+        self.limit
+            .unwrap_or(DEFAULT_PAGE_SIZE)
+            .clamp(1, MAX_PAGE_SIZE)
+    }
+}
+
+/// A page of results.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    /// Pass it back as `cursor` for the next page; `None` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+impl<T> Page<T> {
+    /// From a query that fetched `limit + 1` rows.
+    pub(crate) fn from_overfetch(
+        mut items: Vec<T>,
+        limit: i64,
+        key: impl Fn(&T) -> String,
+    ) -> Page<T> {
+        let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+        if items.len() > limit {
+            items.truncate(limit);
+            let next_cursor = items.last().map(key);
+            Page { items, next_cursor }
+        } else {
+            Page {
+                items,
+                next_cursor: None,
+            }
+        }
+    }
+}
+
+/// Parses a `uuid:number` cursor.
+pub(crate) fn cursor_pair(c: &str) -> Result<(Uuid, i64), ProjectionError> {
+    let bad = || ProjectionError::BadCursor(c.to_owned());
+    let (a, b) = c.rsplit_once(':').ok_or_else(bad)?;
+    Ok((
+        Uuid::parse_str(a).map_err(|_| bad())?,
+        b.parse().map_err(|_| bad())?,
+    ))
+}
+
+fn cursor_uuid(c: &str) -> Result<Uuid, ProjectionError> {
+    Uuid::parse_str(c).map_err(|_| ProjectionError::BadCursor(c.to_owned()))
+}
+
+/// Appends `cond` (with `?` standing for the next `$N`) and its value.
+struct Sql {
+    text: String,
+    args: Vec<Val>,
+}
+
+impl Sql {
+    fn new(text: &str) -> Self {
+        Sql {
+            text: text.to_owned(),
+            args: Vec::new(),
+        }
+    }
+
+    fn push(&mut self, cond: &str, v: Val) -> &mut Self {
+        self.args.push(v);
+        self.text
+            .push_str(&cond.replace('?', &format!("${}", self.args.len())));
+        self
+    }
+
+    fn raw(&mut self, s: &str) -> &mut Self {
+        self.text.push_str(s);
+        self
+    }
+}
+
+// ------------------------------------------------------------------------------------------
+// Cases
+// ------------------------------------------------------------------------------------------
+
+/// Filters of [`list_cases`].
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct CaseFilter {
+    pub ats: Option<String>,
+    pub provider: Option<String>,
+    /// `open`, `completed`, `interrupted`.
+    pub status: Option<String>,
+    /// Opened at or after.
+    pub from: Option<DateTime<Utc>>,
+    /// Opened before.
+    pub to: Option<DateTime<Utc>>,
+}
+
+/// One line of a case list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaseSummary {
+    pub case_id: Uuid,
+    pub measure_id: String,
+    pub ats: String,
+    pub asst: String,
+    pub provider: String,
+    pub status: String,
+    pub recipient_pseudonym: String,
+    pub opened_at: DateTime<Utc>,
+    pub interrupted_at: Option<DateTime<Utc>>,
+    pub last_entry_at: Option<DateTime<Utc>>,
+    pub minutes: i64,
+    pub confirmed_minutes: i64,
+    pub confirmed_cost_cents: i64,
+    pub version: i64,
+}
+
+fn case_summary(r: &crate::sql::Row) -> Result<CaseSummary, ProjectionError> {
+    Ok(CaseSummary {
+        case_id: r.uuid("case_id")?,
+        measure_id: r.text("measure_id")?,
+        ats: r.text("ats")?,
+        asst: r.text("asst")?,
+        provider: r.text("provider")?,
+        status: r.text("status")?,
+        recipient_pseudonym: r.text("recipient_pseudonym")?,
+        opened_at: r.instant("opened_at")?,
+        interrupted_at: r.opt_instant("interrupted_at")?,
+        last_entry_at: r.opt_instant("last_entry_at")?,
+        minutes: r.i64("minutes")?,
+        confirmed_minutes: r.i64("confirmed_minutes")?,
+        confirmed_cost_cents: r.i64("confirmed_cost_cents")?,
+        version: r.i64("version")?,
+    })
+}
+
+/// Cases by id (`GET /v1/ats/{ats}/cases`); cursor: the last case id.
+pub async fn list_cases(
+    db: &Database,
+    filter: &CaseFilter,
+    page: &PageRequest,
+) -> Result<Page<CaseSummary>, ProjectionError> {
+    let mut q = Sql::new("SELECT * FROM rm_cases WHERE 1=1");
+    if let Some(v) = &filter.ats {
+        q.push(" AND ats = ?", v.into());
+    }
+    if let Some(v) = &filter.provider {
+        q.push(" AND provider = ?", v.into());
+    }
+    if let Some(v) = &filter.status {
+        q.push(" AND status = ?", v.into());
+    }
+    if let Some(v) = filter.from {
+        q.push(" AND opened_at >= ?", v.into());
+    }
+    if let Some(v) = filter.to {
+        q.push(" AND opened_at < ?", v.into());
+    }
+    if let Some(c) = &page.cursor {
+        q.push(" AND case_id > ?", cursor_uuid(c)?.into());
+    }
+    let limit = page.limit();
+    q.push(" ORDER BY case_id LIMIT ?", (limit + 1).into());
+    let items = fetch_all(db, &q.text, &q.args)
+        .await?
+        .iter()
+        .map(case_summary)
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Page::from_overfetch(items, limit, |c| {
+        c.case_id.to_string()
+    }))
+}
+
+// ------------------------------------------------------------------------------------------
+// Entries
+// ------------------------------------------------------------------------------------------
+
+/// Filters of [`list_entries`].
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct EntryFilter {
+    pub case_id: Option<Uuid>,
+    pub ats: Option<String>,
+    pub provider: Option<String>,
+    /// Entry state (`draft`, `validated`, `pending`, `confirmed`, `rejected`, `expired`,
+    /// `withdrawn`).
+    pub state: Option<String>,
+    pub phase: Option<u8>,
+    /// Service date on or after.
+    pub from: Option<NaiveDate>,
+    /// Service date on or before.
+    pub to: Option<NaiveDate>,
+    /// Only entries that relied on an Art. 9 failure.
+    pub under_system_failure: Option<bool>,
+}
+
+/// Entries by id; cursor: the last entry id.
+pub async fn list_entries(
+    db: &Database,
+    filter: &EntryFilter,
+    page: &PageRequest,
+) -> Result<Page<EntryView>, ProjectionError> {
+    let mut q = Sql::new("SELECT * FROM rm_entries WHERE 1=1");
+    if let Some(v) = filter.case_id {
+        q.push(" AND case_id = ?", v.into());
+    }
+    if let Some(v) = &filter.ats {
+        q.push(" AND ats = ?", v.into());
+    }
+    if let Some(v) = &filter.provider {
+        q.push(" AND provider = ?", v.into());
+    }
+    if let Some(v) = &filter.state {
+        q.push(" AND state = ?", v.into());
+    }
+    if let Some(v) = filter.phase {
+        q.push(" AND phase = ?", i64::from(v).into());
+    }
+    if let Some(v) = filter.from {
+        q.push(" AND service_date >= ?", v.into());
+    }
+    if let Some(v) = filter.to {
+        q.push(" AND service_date <= ?", v.into());
+    }
+    match filter.under_system_failure {
+        Some(true) => {
+            q.raw(" AND system_failure_id IS NOT NULL");
+        }
+        Some(false) => {
+            q.raw(" AND system_failure_id IS NULL");
+        }
+        None => {}
+    }
+    if let Some(c) = &page.cursor {
+        q.push(" AND entry_id > ?", cursor_uuid(c)?.into());
+    }
+    let limit = page.limit();
+    q.push(" ORDER BY entry_id LIMIT ?", (limit + 1).into());
+    let items = fetch_all(db, &q.text, &q.args)
+        .await?
+        .iter()
+        .map(entry_from_row)
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Page::from_overfetch(items, limit, |e| {
+        e.entry_id.to_string()
+    }))
+}
+
+// ------------------------------------------------------------------------------------------
+// ATS dashboard
+// ------------------------------------------------------------------------------------------
+
+/// Open / closed diaries of a phase.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PhaseDiaryCounts {
+    pub phase: u8,
+    pub open: i64,
+    /// Closed, waiting for confirmation (whole-diary phases).
+    pub closed: i64,
+    pub handed_to_ats: i64,
+}
+
+/// Minutes of a phase and figure (live entries).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PhaseFigureMinutes {
+    pub phase: u8,
+    pub figure: String,
+    pub minutes: i64,
+    pub confirmed_minutes: i64,
+}
+
+/// Confirmation requests of the ATS.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequestCounts {
+    /// Waiting for an answer (digital and paper).
+    pub pending: i64,
+    /// Pending digital requests whose deadline falls within the next 24 hours.
+    pub expiring_within_24h: i64,
+    /// Pending digital requests already past their deadline (expiry not yet recorded).
+    pub overdue: i64,
+    /// Requests recorded as expired.
+    pub expired: i64,
+    pub rejected: i64,
+    pub confirmed: i64,
+    /// Ended by an interruption of the pathway.
+    pub ended: i64,
+}
+
+/// A case with no entry recorded recently.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdleCase {
+    pub case_id: Uuid,
+    pub provider: String,
+    /// `None` when the case has no entry at all (then `opened_at` counts).
+    pub last_entry_at: Option<DateTime<Utc>>,
+    pub opened_at: DateTime<Utc>,
+}
+
+/// The ATS dashboard (`GET /v1/ats/{ats}/dashboard`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AtsDashboard {
+    pub ats: String,
+    pub now: DateTime<Utc>,
+    pub cases_by_status: BTreeMap<String, i64>,
+    pub diaries_by_phase: Vec<PhaseDiaryCounts>,
+    pub minutes_by_phase_and_figure: Vec<PhaseFigureMinutes>,
+    pub requests: RequestCounts,
+    /// confirmed / (confirmed + rejected + expired) requests; `None` when none was answered.
+    pub confirmation_rate: Option<f64>,
+    /// Live entries registered late under a declared system failure (Art. 9).
+    pub entries_under_system_failure: i64,
+    /// The N of "no entry in the last N days".
+    pub idle_days: i64,
+    /// Open cases with no entry recorded in the last `idle_days` days (by case id, at most 500).
+    pub idle_cases: Vec<IdleCase>,
+}
+
+/// The dashboard of one ATS at `now`; `idle_days` is the N of "cases with no entry in the last
+/// N days".
+pub async fn ats_dashboard(
+    db: &Database,
+    ats: &str,
+    now: DateTime<Utc>,
+    idle_days: i64,
+) -> Result<AtsDashboard, ProjectionError> {
+    let mut cases_by_status = BTreeMap::new();
+    for r in fetch_all(
+        db,
+        "SELECT status, count(*) AS n FROM rm_cases WHERE ats = $1 GROUP BY status",
+        &[ats.into()],
+    )
+    .await?
+    {
+        cases_by_status.insert(r.text("status")?, r.i64("n")?);
+    }
+    let mut phases: BTreeMap<u8, PhaseDiaryCounts> = BTreeMap::new();
+    for r in fetch_all(
+        db,
+        "SELECT phase, status, count(*) AS n FROM rm_diaries WHERE ats = $1 GROUP BY phase, status",
+        &[ats.into()],
+    )
+    .await?
+    {
+        let phase = u8::try_from(r.i64("phase")?).unwrap_or(0);
+        let c = phases.entry(phase).or_insert(PhaseDiaryCounts {
+            phase,
+            open: 0,
+            closed: 0,
+            handed_to_ats: 0,
+        });
+        let n = r.i64("n")?;
+        match r.text("status")?.as_str() {
+            "open" => c.open += n,
+            "closed" => c.closed += n,
+            _ => c.handed_to_ats += n,
+        }
+    }
+    let mut minutes = Vec::new();
+    for r in fetch_all(
+        db,
+        "SELECT phase, figure, CAST(SUM(minutes) AS BIGINT) AS m, \
+         CAST(SUM(CASE WHEN state = 'confirmed' THEN minutes ELSE 0 END) AS BIGINT) AS cm \
+         FROM rm_entries WHERE ats = $1 AND state <> 'withdrawn' \
+         GROUP BY phase, figure ORDER BY phase, figure",
+        &[ats.into()],
+    )
+    .await?
+    {
+        minutes.push(PhaseFigureMinutes {
+            phase: u8::try_from(r.i64("phase")?).unwrap_or(0),
+            figure: r.text("figure")?,
+            minutes: r.i64("m")?,
+            confirmed_minutes: r.i64("cm")?,
+        });
+    }
+    let mut requests = RequestCounts {
+        pending: 0,
+        expiring_within_24h: 0,
+        overdue: 0,
+        expired: 0,
+        rejected: 0,
+        confirmed: 0,
+        ended: 0,
+    };
+    for r in fetch_all(
+        db,
+        "SELECT status, count(*) AS n FROM rm_requests WHERE ats = $1 GROUP BY status",
+        &[ats.into()],
+    )
+    .await?
+    {
+        let n = r.i64("n")?;
+        match r.text("status")?.as_str() {
+            "pending" => requests.pending = n,
+            "expired" => requests.expired = n,
+            "rejected" => requests.rejected = n,
+            "confirmed" => requests.confirmed = n,
+            _ => requests.ended += n,
+        }
+    }
+    let in_24h = now + Duration::hours(24);
+    for r in fetch_all(
+        db,
+        "SELECT count(CASE WHEN deadline > $2 AND deadline <= $3 THEN 1 END) AS soon, \
+         count(CASE WHEN deadline <= $2 THEN 1 END) AS overdue \
+         FROM rm_requests WHERE ats = $1 AND status = 'pending' AND deadline IS NOT NULL",
+        &[ats.into(), now.into(), in_24h.into()],
+    )
+    .await?
+    {
+        requests.expiring_within_24h = r.i64("soon")?;
+        requests.overdue = r.i64("overdue")?;
+    }
+    let answered = requests.confirmed + requests.rejected + requests.expired;
+    let confirmation_rate = (answered > 0).then(|| {
+        let permyriad = (requests.confirmed * 10_000 + answered / 2) / answered;
+        permyriad as f64 / 10_000.0
+    });
+    let late = fetch_all(
+        db,
+        "SELECT count(*) AS n FROM rm_entries WHERE ats = $1 AND state <> 'withdrawn' \
+         AND system_failure_id IS NOT NULL",
+        &[ats.into()],
+    )
+    .await?
+    .first()
+    .map(|r| r.i64("n"))
+    .transpose()?
+    .unwrap_or(0);
+    let since = now - Duration::days(idle_days);
+    let mut idle_cases = Vec::new();
+    for r in fetch_all(
+        db,
+        "SELECT case_id, provider, last_entry_at, opened_at FROM rm_cases \
+         WHERE ats = $1 AND status = 'open' \
+         AND ((last_entry_at IS NULL AND opened_at < $2) OR last_entry_at < $2) \
+         ORDER BY case_id LIMIT 500",
+        &[ats.into(), since.into()],
+    )
+    .await?
+    {
+        idle_cases.push(IdleCase {
+            case_id: r.uuid("case_id")?,
+            provider: r.text("provider")?,
+            last_entry_at: r.opt_instant("last_entry_at")?,
+            opened_at: r.instant("opened_at")?,
+        });
+    }
+    Ok(AtsDashboard {
+        ats: ats.to_owned(),
+        now,
+        cases_by_status,
+        diaries_by_phase: phases.into_values().collect(),
+        minutes_by_phase_and_figure: minutes,
+        requests,
+        confirmation_rate,
+        entries_under_system_failure: late,
+        idle_days,
+        idle_cases,
+    })
+}
+
+// ------------------------------------------------------------------------------------------
+// Cost report
+// ------------------------------------------------------------------------------------------
+
+/// Filters of [`cost_report`]. The period is the service date (Europe/Rome civil date).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CostFilter {
+    pub ats: Option<String>,
+    pub provider: Option<String>,
+    pub case_id: Option<Uuid>,
+    /// Service date on or after.
+    pub from: Option<NaiveDate>,
+    /// Service date on or before.
+    pub to: Option<NaiveDate>,
+}
+
+/// One line: confirmed minutes of one figure in one case and month, at the figure's unit cost.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CostLine {
+    pub ats: String,
+    pub provider: String,
+    pub case_id: Uuid,
+    /// `YYYY-MM` of the service date.
+    pub period: String,
+    pub figure: String,
+    pub entries: i64,
+    pub confirmed_minutes: i64,
+    /// €/hour in cents (`None`: the figure has no unit cost in the measure).
+    pub unit_cost_cents: Option<i64>,
+    /// Sum of the per-entry costs (minutes × unit cost / 60, rounded half-up per entry).
+    pub cost_cents: i64,
+}
+
+/// A subtotal.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CostTotal {
+    pub key: String,
+    pub confirmed_minutes: i64,
+    pub cost_cents: i64,
+}
+
+/// The cost report (`GET /v1/reports/costs`): confirmed hours × unit cost. Money is integer
+/// cents.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CostReport {
+    pub filter: CostFilter,
+    pub lines: Vec<CostLine>,
+    pub by_case: Vec<CostTotal>,
+    pub by_provider: Vec<CostTotal>,
+    pub by_ats: Vec<CostTotal>,
+    pub by_period: Vec<CostTotal>,
+    pub by_figure: Vec<CostTotal>,
+    pub total_confirmed_minutes: i64,
+    pub total_cost_cents: i64,
+}
+
+/// Confirmed entries only, grouped by ATS, provider, case, month and figure.
+pub async fn cost_report(
+    db: &Database,
+    filter: &CostFilter,
+) -> Result<CostReport, ProjectionError> {
+    let mut q = Sql::new(
+        "SELECT ats, provider, case_id, service_date, figure, minutes, unit_cost_cents, \
+         cost_cents FROM rm_entries WHERE state = 'confirmed'",
+    );
+    if let Some(v) = &filter.ats {
+        q.push(" AND ats = ?", v.into());
+    }
+    if let Some(v) = &filter.provider {
+        q.push(" AND provider = ?", v.into());
+    }
+    if let Some(v) = filter.case_id {
+        q.push(" AND case_id = ?", v.into());
+    }
+    if let Some(v) = filter.from {
+        q.push(" AND service_date >= ?", v.into());
+    }
+    if let Some(v) = filter.to {
+        q.push(" AND service_date <= ?", v.into());
+    }
+    type Key = (String, String, Uuid, String, String);
+    let mut lines: BTreeMap<Key, CostLine> = BTreeMap::new();
+    for r in fetch_all(db, &q.text, &q.args).await? {
+        let date = r.date("service_date")?;
+        let key: Key = (
+            r.text("ats")?,
+            r.text("provider")?,
+            r.uuid("case_id")?,
+            date.format("%Y-%m").to_string(),
+            r.text("figure")?,
+        );
+        let unit = r.opt_i64("unit_cost_cents")?;
+        let line = lines.entry(key.clone()).or_insert_with(|| CostLine {
+            ats: key.0.clone(),
+            provider: key.1.clone(),
+            case_id: key.2,
+            period: key.3.clone(),
+            figure: key.4.clone(),
+            entries: 0,
+            confirmed_minutes: 0,
+            unit_cost_cents: unit,
+            cost_cents: 0,
+        });
+        line.entries += 1;
+        line.confirmed_minutes += r.i64("minutes")?;
+        line.cost_cents += r.i64("cost_cents")?;
+    }
+    let lines: Vec<CostLine> = lines.into_values().collect();
+    let group = |key: &dyn Fn(&CostLine) -> String| -> Vec<CostTotal> {
+        let mut m: BTreeMap<String, CostTotal> = BTreeMap::new();
+        for l in &lines {
+            let k = key(l);
+            let t = m.entry(k.clone()).or_insert(CostTotal {
+                key: k,
+                confirmed_minutes: 0,
+                cost_cents: 0,
+            });
+            t.confirmed_minutes += l.confirmed_minutes;
+            t.cost_cents += l.cost_cents;
+        }
+        m.into_values().collect()
+    };
+    Ok(CostReport {
+        filter: filter.clone(),
+        by_case: group(&|l| l.case_id.to_string()),
+        by_provider: group(&|l| l.provider.clone()),
+        by_ats: group(&|l| l.ats.clone()),
+        by_period: group(&|l| l.period.clone()),
+        by_figure: group(&|l| l.figure.clone()),
+        total_confirmed_minutes: lines.iter().map(|l| l.confirmed_minutes).sum(),
+        total_cost_cents: lines.iter().map(|l| l.cost_cents).sum(),
+        lines,
+    })
+}
+
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_owned()
+    }
+}
+
+fn euros(cents: i64) -> String {
+    let sign = if cents < 0 { "-" } else { "" };
+    let a = cents.unsigned_abs();
+    format!("{sign}{}.{:02}", a / 100, a % 100)
+}
+
+/// The report's lines as CSV (RFC 4180, comma separated, header line, `\r\n`). Amounts are
+/// given both in integer cents and as euros with two decimals (text, no float).
+pub fn cost_report_csv(report: &CostReport) -> String {
+    let mut out = String::from(
+        "ats,provider,case_id,period,figure,entries,confirmed_minutes,unit_cost_cents,cost_cents,cost_eur\r\n",
+    );
+    for l in &report.lines {
+        let row = [
+            csv_field(&l.ats),
+            csv_field(&l.provider),
+            l.case_id.to_string(),
+            l.period.clone(),
+            csv_field(&l.figure),
+            l.entries.to_string(),
+            l.confirmed_minutes.to_string(),
+            l.unit_cost_cents.map(|c| c.to_string()).unwrap_or_default(),
+            l.cost_cents.to_string(),
+            euros(l.cost_cents),
+        ];
+        out.push_str(&row.join(","));
+        out.push_str("\r\n");
+    }
+    out
+}

@@ -1,0 +1,525 @@
+//! The projection runner: per-projection checkpoints, catch-up in batches, rebuild, lag, and
+//! the long-running loop of `diario serve` with advisory-lock leadership on PostgreSQL.
+//!
+//! Exactly-once application: a batch is read with `EventStore::read_all` after the stored
+//! checkpoint, then ONE transaction locks the checkpoint row, checks it has not moved (another
+//! runner or a rebuild may have moved it), applies the batch to the read-model tables and moves
+//! the checkpoint to the last event of the batch. A crash before commit loses nothing (the batch
+//! is read again), a crash after commit cannot apply it twice (the checkpoint moved with it).
+//! Leadership only avoids wasted work; correctness rests on that compare-and-set.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use diario_commands::{Database, EventStore, GlobalPosition, RecordedEvent};
+use serde::Serialize;
+use sqlx::Connection as _;
+use sqlx::postgres::PgConnection;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::ProjectionError;
+use crate::sql::{Tx, Val, fetch_all, fetch_optional};
+
+/// Events read and applied per transaction.
+pub const DEFAULT_BATCH_SIZE: i64 = 500;
+
+/// A read model fed by the global log.
+#[async_trait]
+pub trait Projection: Send + Sync {
+    /// Stable name: the checkpoint key and the argument of `diario rebuild`.
+    fn name(&self) -> &'static str;
+
+    /// The tables this projection owns (emptied by a rebuild, in this order).
+    fn tables(&self) -> &'static [&'static str];
+
+    /// Applies a batch of events, in global order, inside `tx` (the same transaction that moves
+    /// the checkpoint). Events of streams the projection does not handle are ignored.
+    async fn apply(
+        &self,
+        events: &[RecordedEvent],
+        store: &dyn EventStore,
+        tx: &mut Tx,
+    ) -> Result<(), ProjectionError>;
+}
+
+/// A projection's checkpoint as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Checkpoint {
+    /// Projection name.
+    pub projection: String,
+    /// Last applied global position (`GlobalPosition::START` before the first event).
+    pub position: GlobalPosition,
+    /// Events applied since the last rebuild (including skipped ones of other streams).
+    pub events_applied: i64,
+}
+
+fn to_i64(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+fn position_from(tx_id: i64, pos: i64) -> GlobalPosition {
+    GlobalPosition {
+        transaction: u64::try_from(tx_id).unwrap_or(0),
+        position: pos,
+    }
+}
+
+/// Reads a projection's checkpoint (START when it never ran).
+pub async fn checkpoint(db: &Database, name: &str) -> Result<Checkpoint, ProjectionError> {
+    let row = fetch_optional(
+        db,
+        "SELECT transaction_id, position, events_applied FROM projection_checkpoints \
+         WHERE projection = $1",
+        &[name.into()],
+    )
+    .await?;
+    Ok(match row {
+        Some(r) => Checkpoint {
+            projection: name.to_owned(),
+            position: position_from(r.i64("transaction_id")?, r.i64("position")?),
+            events_applied: r.i64("events_applied")?,
+        },
+        None => Checkpoint {
+            projection: name.to_owned(),
+            position: GlobalPosition::START,
+            events_applied: 0,
+        },
+    })
+}
+
+/// Locks the checkpoint row inside `tx` (creating it if missing) and returns its position.
+async fn lock_checkpoint(tx: &mut Tx, name: &str) -> Result<GlobalPosition, ProjectionError> {
+    tx.exec(
+        "INSERT INTO projection_checkpoints (projection, transaction_id, position, events_applied) \
+         VALUES ($1, 0, 0, 0) ON CONFLICT (projection) DO NOTHING",
+        &[name.into()],
+    )
+    .await?;
+    let sql = if tx.is_postgres() {
+        "SELECT transaction_id, position FROM projection_checkpoints WHERE projection = $1 \
+         FOR UPDATE"
+    } else {
+        // BEGIN IMMEDIATE already holds SQLite's single write lock.
+        "SELECT transaction_id, position FROM projection_checkpoints WHERE projection = $1"
+    };
+    let row = tx
+        .fetch_optional(sql, &[name.into()])
+        .await?
+        .ok_or_else(|| ProjectionError::Corrupt(format!("checkpoint of {name} vanished")))?;
+    Ok(position_from(
+        row.i64("transaction_id")?,
+        row.i64("position")?,
+    ))
+}
+
+async fn move_checkpoint(
+    tx: &mut Tx,
+    name: &str,
+    to: GlobalPosition,
+    applied: i64,
+) -> Result<(), ProjectionError> {
+    let now = Utc::now();
+    tx.exec(
+        "UPDATE projection_checkpoints SET transaction_id = $2, position = $3, \
+         events_applied = events_applied + $4, updated_at = $5 WHERE projection = $1",
+        &[
+            name.into(),
+            to_i64(to.transaction).into(),
+            to.position.into(),
+            applied.into(),
+            now.into(),
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Applies at most one batch. Returns the number of events applied (0 when caught up).
+pub async fn run_batch(
+    db: &Database,
+    store: &dyn EventStore,
+    projection: &dyn Projection,
+    batch_size: i64,
+) -> Result<usize, ProjectionError> {
+    loop {
+        let from = checkpoint(db, projection.name()).await?.position;
+        let events = store.read_all(from, batch_size).await?;
+        let Some(last) = events.last() else {
+            return Ok(0);
+        };
+        let to = last.global_position;
+        let mut tx = Tx::begin(db).await?;
+        let current = lock_checkpoint(&mut tx, projection.name()).await?;
+        if current != from {
+            // Someone else (another runner, a rebuild) moved it: read again from there.
+            tx.rollback().await?;
+            continue;
+        }
+        match projection.apply(&events, store, &mut tx).await {
+            Ok(()) => {}
+            Err(e) => {
+                tx.rollback().await?;
+                return Err(e);
+            }
+        }
+        move_checkpoint(&mut tx, projection.name(), to, events.len() as i64).await?;
+        tx.commit().await?;
+        return Ok(events.len());
+    }
+}
+
+/// Applies every event after the projection's checkpoint; returns how many were applied.
+pub async fn run_catch_up(
+    db: &Database,
+    store: &dyn EventStore,
+    projection: &dyn Projection,
+) -> Result<u64, ProjectionError> {
+    let mut total = 0u64;
+    loop {
+        let n = run_batch(db, store, projection, DEFAULT_BATCH_SIZE).await?;
+        if n == 0 {
+            return Ok(total);
+        }
+        total += n as u64;
+    }
+}
+
+/// Catches up every projection; returns the events applied per projection.
+pub async fn catch_up_all(
+    db: &Database,
+    store: &dyn EventStore,
+    projections: &[Arc<dyn Projection>],
+) -> Result<BTreeMap<String, u64>, ProjectionError> {
+    let mut out = BTreeMap::new();
+    for p in projections {
+        out.insert(
+            p.name().to_owned(),
+            run_catch_up(db, store, p.as_ref()).await?,
+        );
+    }
+    Ok(out)
+}
+
+/// Empties a projection's tables and resets its checkpoint in one transaction (a concurrent
+/// runner's batch then fails its checkpoint check and starts over from zero).
+pub async fn reset(db: &Database, projection: &dyn Projection) -> Result<(), ProjectionError> {
+    let mut tx = Tx::begin(db).await?;
+    lock_checkpoint(&mut tx, projection.name()).await?;
+    for table in projection.tables() {
+        tx.exec(&format!("DELETE FROM {table}"), &[]).await?;
+    }
+    tx.exec(
+        "UPDATE projection_checkpoints SET transaction_id = 0, position = 0, \
+         events_applied = 0, updated_at = $2 WHERE projection = $1",
+        &[projection.name().into(), Utc::now().into()],
+    )
+    .await?;
+    tx.commit().await
+}
+
+/// Rebuilds the projection called `name` from zero: reset, then catch up. Returns the number
+/// of events applied.
+pub async fn rebuild(
+    db: &Database,
+    store: &dyn EventStore,
+    name: &str,
+) -> Result<u64, ProjectionError> {
+    let projections = crate::all_projections();
+    let p = projections
+        .iter()
+        .find(|p| p.name() == name)
+        .ok_or_else(|| ProjectionError::UnknownProjection(name.to_owned()))?;
+    rebuild_projection(db, store, p.as_ref()).await
+}
+
+/// Rebuilds one projection object from zero.
+pub async fn rebuild_projection(
+    db: &Database,
+    store: &dyn EventStore,
+    projection: &dyn Projection,
+) -> Result<u64, ProjectionError> {
+    reset(db, projection).await?;
+    run_catch_up(db, store, projection).await
+}
+
+/// Rebuilds every projection; returns the events applied per projection.
+pub async fn rebuild_all(
+    db: &Database,
+    store: &dyn EventStore,
+) -> Result<BTreeMap<String, u64>, ProjectionError> {
+    let mut out = BTreeMap::new();
+    for p in crate::all_projections() {
+        out.insert(
+            p.name().to_owned(),
+            rebuild_projection(db, store, p.as_ref()).await?,
+        );
+    }
+    Ok(out)
+}
+
+/// How far a projection is behind the log (for `/metrics` and `/readyz`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ProjectionLag {
+    /// Projection name.
+    pub projection: String,
+    /// Its checkpoint.
+    pub checkpoint: GlobalPosition,
+    /// Events stored after the checkpoint (including those of transactions still in flight
+    /// on PostgreSQL, which `read_all` does not hand out yet).
+    pub events_behind: i64,
+    /// Seconds since the oldest unapplied event was recorded (0 when caught up).
+    pub seconds_behind: f64,
+    /// `recorded_at` of the oldest unapplied event.
+    pub oldest_unapplied_recorded_at: Option<DateTime<Utc>>,
+}
+
+/// The lag of every projection.
+pub async fn lag(
+    db: &Database,
+    _store: &dyn EventStore,
+) -> Result<Vec<ProjectionLag>, ProjectionError> {
+    lag_at(db, Utc::now()).await
+}
+
+/// The lag of every projection measured at `now`.
+pub async fn lag_at(
+    db: &Database,
+    now: DateTime<Utc>,
+) -> Result<Vec<ProjectionLag>, ProjectionError> {
+    let mut out = Vec::new();
+    for p in crate::all_projections() {
+        let cp = checkpoint(db, p.name()).await?;
+        let (sql, args): (&str, Vec<Val>) = match db {
+            Database::Postgres(_) => (
+                "SELECT count(*) AS n, min(recorded_at) AS oldest FROM events \
+                 WHERE (transaction_id, position) > ($1::text::xid8, $2)",
+                vec![
+                    cp.position.transaction.to_string().into(),
+                    cp.position.position.into(),
+                ],
+            ),
+            Database::Sqlite(_) => (
+                "SELECT count(*) AS n, min(recorded_at) AS oldest FROM events WHERE position > $1",
+                vec![cp.position.position.into()],
+            ),
+        };
+        let row = fetch_all(db, sql, &args)
+            .await?
+            .into_iter()
+            .next()
+            .ok_or_else(|| ProjectionError::Corrupt("count returned no row".into()))?;
+        let oldest = row.opt_instant("oldest")?;
+        let seconds = oldest
+            .map(|t| ((now - t).num_milliseconds().max(0) as f64) / 1000.0)
+            .unwrap_or(0.0);
+        out.push(ProjectionLag {
+            projection: p.name().to_owned(),
+            checkpoint: cp.position,
+            events_behind: row.i64("n")?,
+            seconds_behind: seconds,
+            oldest_unapplied_recorded_at: oldest,
+        });
+    }
+    Ok(out)
+}
+
+/// Prometheus text lines for the lag (`diario_projection_lag_events`,
+/// `diario_projection_lag_seconds`), ready to append to `/metrics`.
+pub fn lag_metrics(lags: &[ProjectionLag]) -> String {
+    let mut s = String::new();
+    s.push_str(
+        "# HELP diario_projection_lag_events Events stored after the projection's checkpoint.\n",
+    );
+    s.push_str("# TYPE diario_projection_lag_events gauge\n");
+    for l in lags {
+        s.push_str(&format!(
+            "diario_projection_lag_events{{projection=\"{}\"}} {}\n",
+            l.projection, l.events_behind
+        ));
+    }
+    s.push_str("# HELP diario_projection_lag_seconds Age of the oldest event not yet applied.\n");
+    s.push_str("# TYPE diario_projection_lag_seconds gauge\n");
+    for l in lags {
+        s.push_str(&format!(
+            "diario_projection_lag_seconds{{projection=\"{}\"}} {}\n",
+            l.projection, l.seconds_behind
+        ));
+    }
+    s
+}
+
+/// Options of the long-running runner.
+#[derive(Debug, Clone)]
+pub struct RunnerOptions {
+    /// Sleep between polls when caught up (or not leader).
+    pub poll_interval: Duration,
+    /// Events per transaction.
+    pub batch_size: i64,
+    /// Batches per projection per loop turn (keeps leadership checks frequent).
+    pub max_batches_per_turn: usize,
+}
+
+impl Default for RunnerOptions {
+    fn default() -> Self {
+        RunnerOptions {
+            poll_interval: Duration::from_millis(200),
+            batch_size: DEFAULT_BATCH_SIZE,
+            max_batches_per_turn: 20,
+        }
+    }
+}
+
+/// The advisory-lock key of a projection: a stable 64-bit FNV-1a hash of
+/// `"diario-projection:" + name`.
+pub fn leadership_key(name: &str) -> i64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in "diario-projection:".bytes().chain(name.bytes()) {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h as i64
+}
+
+/// Leadership over projections. On PostgreSQL, a dedicated connection (outside the pool)
+/// holds one session advisory lock per projection it leads; when the process dies the server
+/// closes the session and the locks go to the next runner that asks. On SQLite there is a
+/// single process: every projection is led.
+struct Leadership {
+    conn: Option<PgConnection>,
+    led: Vec<&'static str>,
+}
+
+impl Leadership {
+    fn new() -> Self {
+        Leadership {
+            conn: None,
+            led: Vec::new(),
+        }
+    }
+
+    async fn refresh(&mut self, db: &Database, names: &[&'static str]) -> Vec<&'static str> {
+        let Database::Postgres(pool) = db else {
+            return names.to_vec();
+        };
+        if self.conn.is_none() {
+            self.led.clear();
+            match PgConnection::connect_with(&pool.connect_options()).await {
+                Ok(c) => self.conn = Some(c),
+                Err(e) => {
+                    tracing::warn!(error = %e, "projection leadership: cannot connect");
+                    return Vec::new();
+                }
+            }
+        }
+        let Some(conn) = self.conn.as_mut() else {
+            return Vec::new();
+        };
+        for name in names {
+            if self.led.contains(name) {
+                continue;
+            }
+            let got: Result<bool, _> = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+                .bind(leadership_key(name))
+                .fetch_one(&mut *conn)
+                .await;
+            match got {
+                Ok(true) => {
+                    tracing::info!(projection = name, "projection leadership taken");
+                    self.led.push(name);
+                }
+                Ok(false) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "projection leadership connection lost");
+                    self.conn = None;
+                    self.led.clear();
+                    return Vec::new();
+                }
+            }
+        }
+        // Still alive? (a dead session means the locks are gone)
+        if !self.led.is_empty() {
+            if let Err(e) = sqlx::query("SELECT 1").execute(&mut *conn).await {
+                tracing::warn!(error = %e, "projection leadership connection lost");
+                self.conn = None;
+                self.led.clear();
+                return Vec::new();
+            }
+        }
+        self.led.clone()
+    }
+
+    async fn release(&mut self) {
+        if let Some(mut conn) = self.conn.take() {
+            let _ = sqlx::query("SELECT pg_advisory_unlock_all()")
+                .execute(&mut conn)
+                .await;
+            let _ = conn.close().await;
+        }
+        self.led.clear();
+    }
+}
+
+/// Starts the live catch-up loop of `diario serve` for every projection (leader-only on
+/// PostgreSQL). Ends when `shutdown` becomes true (or its sender is dropped).
+pub fn spawn_runner(
+    db: Database,
+    store: Arc<dyn EventStore>,
+    shutdown: watch::Receiver<bool>,
+) -> JoinHandle<()> {
+    spawn_runner_with(
+        db,
+        store,
+        crate::all_projections(),
+        RunnerOptions::default(),
+        shutdown,
+    )
+}
+
+/// [`spawn_runner`] with explicit projections and options.
+pub fn spawn_runner_with(
+    db: Database,
+    store: Arc<dyn EventStore>,
+    projections: Vec<Arc<dyn Projection>>,
+    options: RunnerOptions,
+    mut shutdown: watch::Receiver<bool>,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let names: Vec<&'static str> = projections.iter().map(|p| p.name()).collect();
+        let mut leadership = Leadership::new();
+        loop {
+            if *shutdown.borrow() {
+                break;
+            }
+            let led = leadership.refresh(&db, &names).await;
+            let mut busy = false;
+            for p in projections.iter().filter(|p| led.contains(&p.name())) {
+                for _ in 0..options.max_batches_per_turn {
+                    match run_batch(&db, store.as_ref(), p.as_ref(), options.batch_size).await {
+                        Ok(0) => break,
+                        Ok(_) => busy = true,
+                        Err(e) => {
+                            tracing::error!(projection = p.name(), error = %e, "projection batch failed");
+                            break;
+                        }
+                    }
+                }
+            }
+            if busy {
+                continue;
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(options.poll_interval) => {}
+                changed = shutdown.changed() => {
+                    if changed.is_err() {
+                        break;
+                    }
+                }
+            }
+        }
+        leadership.release().await;
+    })
+}
