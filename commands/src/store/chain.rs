@@ -113,8 +113,7 @@ pub fn verify_chain(
         first_break: None,
     };
     let mut prev_hash = GENESIS_HASH.to_owned();
-    let mut expected_version = 1;
-    for e in events {
+    for (expected_version, e) in (1..).zip(events) {
         let broken = |reason: String| ChainBreak {
             version: e.stream_version,
             reason,
@@ -142,7 +141,6 @@ pub fn verify_chain(
         report.events_checked += 1;
         report.last_version = e.stream_version;
         prev_hash = e.hash.clone();
-        expected_version += 1;
     }
     match head {
         Some(h) if h.version != report.last_version || (h.version > 0 && h.hash != prev_hash) => {

@@ -244,10 +244,10 @@ impl PgEventStore {
         command_id: Uuid,
         err: StoreError,
     ) -> Result<AppendOutcome, StoreError> {
-        if is_unique_violation(&err) {
-            if let Some(first) = self.replay(command_id).await? {
-                return Ok(first);
-            }
+        if is_unique_violation(&err)
+            && let Some(first) = self.replay(command_id).await?
+        {
+            return Ok(first);
         }
         Err(err)
     }
