@@ -3,6 +3,7 @@
 
 pub mod codec;
 pub mod db;
+pub mod paper;
 pub mod store;
 
 pub use db::Database;
