@@ -33,9 +33,9 @@ pub use queries::{
     ats_dashboard, cost_report, cost_report_csv, list_cases, list_entries,
 };
 pub use runner::{
-    Checkpoint, Projection, ProjectionLag, RunnerOptions, catch_up_all, checkpoint, lag, lag_at,
-    lag_metrics, rebuild, rebuild_all, rebuild_projection, reset, run_batch, run_catch_up,
-    spawn_runner, spawn_runner_with,
+    Checkpoint, Projection, ProjectionLag, RunnerOptions, catch_up_all, checkpoint,
+    dump_read_models, lag, lag_at, lag_metrics, leadership_key, rebuild, rebuild_all,
+    rebuild_projection, reset, run_batch, run_catch_up, spawn_runner, spawn_runner_with,
 };
 pub use sql::Tx;
 

@@ -441,13 +441,13 @@ impl Leadership {
             }
         }
         // Still alive? (a dead session means the locks are gone)
-        if !self.led.is_empty() {
-            if let Err(e) = sqlx::query("SELECT 1").execute(&mut *conn).await {
-                tracing::warn!(error = %e, "projection leadership connection lost");
-                self.conn = None;
-                self.led.clear();
-                return Vec::new();
-            }
+        if !self.led.is_empty()
+            && let Err(e) = sqlx::query("SELECT 1").execute(&mut *conn).await
+        {
+            tracing::warn!(error = %e, "projection leadership connection lost");
+            self.conn = None;
+            self.led.clear();
+            return Vec::new();
         }
         self.led.clone()
     }
@@ -522,4 +522,43 @@ pub fn spawn_runner_with(
         }
         leadership.release().await;
     })
+}
+
+/// The contents of every read-model table, one text line per row, sorted: what a rebuild must
+/// reproduce exactly (used by tests and by `diario rebuild --check`-style tooling).
+pub async fn dump_read_models(
+    db: &Database,
+) -> Result<BTreeMap<String, Vec<String>>, ProjectionError> {
+    let mut out = BTreeMap::new();
+    for p in crate::all_projections() {
+        for table in p.tables() {
+            let sql = match db {
+                Database::Postgres(_) => {
+                    format!("SELECT t::text AS r FROM {table} AS t ORDER BY 1")
+                }
+                Database::Sqlite(_) => {
+                    let cols = fetch_all(
+                        db,
+                        &format!("SELECT name FROM pragma_table_info('{table}') ORDER BY cid"),
+                        &[],
+                    )
+                    .await?
+                    .iter()
+                    .map(|r| r.text("name").map(|c| format!("quote({c})")))
+                    .collect::<Result<Vec<_>, _>>()?;
+                    format!(
+                        "SELECT {} AS r FROM {table} ORDER BY 1",
+                        cols.join(" || '|' || ")
+                    )
+                }
+            };
+            let rows = fetch_all(db, &sql, &[])
+                .await?
+                .iter()
+                .map(|r| r.text("r"))
+                .collect::<Result<Vec<_>, _>>()?;
+            out.insert((*table).to_owned(), rows);
+        }
+    }
+    Ok(out)
 }

@@ -1,5 +1,6 @@
 //! One integration-test binary (links once): the event-store conformance suite run unchanged
 //! against PostgreSQL and SQLite, and the end-to-end tests of the `diario` server.
 
+mod projections;
 mod server;
 mod store_conformance;
