@@ -1,12 +1,16 @@
-//! Command-line interface: `diario serve`, `diario migrate`. Every flag can also be set from
-//! the environment (see the configuration table in README.md).
+//! Command-line interface: `diario serve`, `diario migrate`, `diario token`, `diario grant`.
+//! Every flag can also be set from the environment (see the configuration table in README.md
+//! and docs/api.md).
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand};
-use diario_commands::Database;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use diario_commands::{CommandHandler, CommandOptions, Database, SystemClock, TestClock};
+use diario_domain::FiscalCode;
+use diario_domain::grants::{Grant, GrantCommand, GrantRole};
 
+use crate::auth::{AuthConfig, AuthConfigError};
 use crate::{AppState, serve};
 
 /// Diario Online: the verifiable time register of the #UP measure.
@@ -23,6 +27,132 @@ pub enum Command {
     Migrate(DbArgs),
     /// Run the HTTP server (applies pending migrations first).
     Serve(ServeArgs),
+    /// Mint a development token (HS256, from DIARIO_JWT_SECRET) and print it.
+    Token(TokenArgs),
+    /// Manage organisation roles (grants): add, revoke, list.
+    Grant(GrantArgs),
+}
+
+/// Token verification settings (shared by `serve` and `token`).
+#[derive(Debug, Args)]
+pub struct AuthArgs {
+    /// HS256 secret (at least 32 bytes) for development tokens.
+    #[arg(long, env = "DIARIO_JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: Option<String>,
+    /// PEM file with the RS256 (RSA) or ES256 (P-256) public key of the identity provider.
+    #[arg(long, env = "DIARIO_JWT_PUBLIC_KEY_FILE")]
+    pub jwt_public_key_file: Option<String>,
+    /// Required `iss` claim, when set.
+    #[arg(long, env = "DIARIO_JWT_ISSUER")]
+    pub jwt_issuer: Option<String>,
+    /// Required `aud` claim, when set.
+    #[arg(long, env = "DIARIO_JWT_AUDIENCE")]
+    pub jwt_audience: Option<String>,
+    /// Comma-separated fiscal codes of the bootstrap platform administrators.
+    #[arg(long, env = "DIARIO_PLATFORM_ADMINS", default_value = "")]
+    pub platform_admins: String,
+}
+
+impl AuthArgs {
+    pub fn config(&self) -> Result<AuthConfig, AuthConfigError> {
+        let mut config = AuthConfig::disabled()
+            .with_issuer(self.jwt_issuer.clone())
+            .with_audience(self.jwt_audience.clone())
+            .with_platform_admins(&self.platform_admins)?;
+        if let Some(secret) = self.jwt_secret.as_deref().filter(|s| !s.is_empty()) {
+            config = config.with_secret(secret.as_bytes())?;
+        }
+        if let Some(path) = self.jwt_public_key_file.as_deref().filter(|s| !s.is_empty()) {
+            config = config.with_public_key_file(path)?;
+        }
+        Ok(config)
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct TokenArgs {
+    #[command(flatten)]
+    pub auth: AuthArgs,
+    /// Subject: the fiscal code (bare or TINIT-prefixed).
+    #[arg(long)]
+    pub sub: String,
+    /// Validity: e.g. 30m, 1h, 2d, 3600s.
+    #[arg(long, default_value = "1h", value_parser = parse_ttl)]
+    pub ttl: Duration,
+}
+
+/// Parses `90s`, `30m`, `1h`, `2d` (a bare number is seconds).
+pub fn parse_ttl(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let (number, unit) = match s.find(|c: char| !c.is_ascii_digit()) {
+        Some(i) => (&s[..i], &s[i..]),
+        None => (s, "s"),
+    };
+    let n: u64 = number
+        .parse()
+        .map_err(|_| format!("invalid duration {s:?}: use e.g. 30m, 1h, 2d"))?;
+    let secs = match unit {
+        "s" => n,
+        "m" => n * 60,
+        "h" => n * 3600,
+        "d" => n * 86_400,
+        _ => return Err(format!("invalid duration unit in {s:?}: use s, m, h or d")),
+    };
+    if secs == 0 {
+        return Err("the duration must be positive".into());
+    }
+    Ok(Duration::from_secs(secs))
+}
+
+#[derive(Debug, Args)]
+pub struct GrantArgs {
+    #[command(subcommand)]
+    pub action: GrantAction,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum RoleArg {
+    AtsOperator,
+    EnteAdmin,
+    Auditor,
+    Support,
+    PlatformAdmin,
+}
+
+impl From<RoleArg> for GrantRole {
+    fn from(r: RoleArg) -> GrantRole {
+        match r {
+            RoleArg::AtsOperator => GrantRole::AtsOperator,
+            RoleArg::EnteAdmin => GrantRole::EnteAdmin,
+            RoleArg::Auditor => GrantRole::Auditor,
+            RoleArg::Support => GrantRole::Support,
+            RoleArg::PlatformAdmin => GrantRole::PlatformAdmin,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct GrantSpec {
+    #[command(flatten)]
+    pub db: DbArgs,
+    /// The person's fiscal code.
+    #[arg(long)]
+    pub cf: String,
+    #[arg(long, value_enum)]
+    pub role: RoleArg,
+    /// ATS code (ats_operator, auditor) or ente code (ente_admin).
+    #[arg(long)]
+    pub scope: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum GrantAction {
+    /// Give a role.
+    Add(GrantSpec),
+    /// Take a role away.
+    Revoke(GrantSpec),
+    /// Print the grants in force (JSON lines).
+    List(DbArgs),
 }
 
 #[derive(Debug, Args)]
@@ -42,6 +172,11 @@ pub struct ServeArgs {
     /// Seconds in-flight requests get to finish after SIGINT/SIGTERM.
     #[arg(long, env = "DIARIO_SHUTDOWN_GRACE_SECS", default_value_t = 10)]
     pub shutdown_grace_secs: u64,
+    #[command(flatten)]
+    pub auth: AuthArgs,
+    /// DEVELOPMENT ONLY: a movable clock and `PUT /v1/test-clock`. Never in production.
+    #[arg(long)]
+    pub test_clock: bool,
 }
 
 /// Errors that stop the binary.
@@ -51,6 +186,12 @@ pub enum CliError {
     Store(#[from] diario_commands::StoreError),
     #[error("cannot listen: {0}")]
     Io(#[from] std::io::Error),
+    #[error("authentication settings: {0}")]
+    Auth(#[from] AuthConfigError),
+    #[error("{0}")]
+    Usage(String),
+    #[error("{0}")]
+    Command(#[from] diario_commands::HandlerError),
 }
 
 pub async fn run(cli: Cli) -> Result<(), CliError> {
@@ -65,7 +206,19 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Serve(args) => {
             let db = Database::connect(&args.db.database_url).await?;
             db.migrate().await?;
-            let state = AppState::new(db.clone());
+            let auth = args.auth.config()?;
+            if !auth.enabled() {
+                tracing::warn!(
+                    "no token keys configured (DIARIO_JWT_SECRET or DIARIO_JWT_PUBLIC_KEY_FILE): every /v1 route will answer 401"
+                );
+            }
+            let mut state = AppState::new(db.clone()).with_auth(auth);
+            if args.test_clock {
+                tracing::warn!(
+                    "!!! TEST CLOCK ENABLED (--test-clock): PUT /v1/test-clock moves the service clock; NEVER use this in production !!!"
+                );
+                state = state.with_test_clock(TestClock::new(chrono::Utc::now()));
+            }
             let listener = tokio::net::TcpListener::bind(args.addr).await?;
             tracing::info!(addr = %listener.local_addr()?, backend = db.backend(), "diario serving");
             serve(
@@ -79,5 +232,57 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             tracing::info!("diario stopped");
             Ok(())
         }
+        Command::Token(args) => {
+            let config = args.auth.config()?;
+            let cf = FiscalCode::parse(&args.sub)
+                .map_err(|e| CliError::Usage(format!("--sub is not a fiscal code: {e}")))?;
+            let token = config.mint(cf.as_str(), args.ttl)?;
+            println!("{token}");
+            Ok(())
+        }
+        Command::Grant(args) => grant(args.action).await,
     }
+}
+
+async fn grant(action: GrantAction) -> Result<(), CliError> {
+    let (db_args, command) = match action {
+        GrantAction::List(db) => (db, None),
+        GrantAction::Add(spec) => {
+            let g = spec_grant(&spec)?;
+            (spec.db, Some(GrantCommand::AddGrant(g)))
+        }
+        GrantAction::Revoke(spec) => {
+            let g = spec_grant(&spec)?;
+            (spec.db, Some(GrantCommand::RevokeGrant(g)))
+        }
+    };
+    let db = Database::connect(&db_args.database_url).await?;
+    db.migrate().await?;
+    let handler = CommandHandler::new(db.event_store(), Vec::new(), std::sync::Arc::new(SystemClock));
+    let result = async {
+        if let Some(command) = command {
+            let outcome = handler
+                .execute_grant(&command, None, &CommandOptions::new())
+                .await?;
+            tracing::info!(version = outcome.version, changed = !outcome.events.is_empty(), "grants updated");
+        }
+        let (grants, _) = handler.grants().await?;
+        for g in &grants {
+            println!("{}", serde_json::to_string(g).unwrap_or_default());
+        }
+        Ok::<(), CliError>(())
+    }
+    .await;
+    db.close().await;
+    result
+}
+
+fn spec_grant(spec: &GrantSpec) -> Result<Grant, CliError> {
+    let fiscal_code = FiscalCode::parse(&spec.cf)
+        .map_err(|e| CliError::Usage(format!("--cf is not a fiscal code: {e}")))?;
+    Ok(Grant {
+        fiscal_code,
+        role: spec.role.into(),
+        scope: spec.scope.clone(),
+    })
 }

@@ -3,10 +3,17 @@
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use diario_commands::HandlerError;
+use diario_domain::{DomainError, ErrorKind};
 use serde::Serialize;
+use serde_json::{Map, Value};
+use utoipa::ToSchema;
 
 /// Base of every problem `type` URI.
 pub const PROBLEM_BASE: &str = "https://diario.example/problems/";
+
+/// The media type of every error body.
+pub const PROBLEM_JSON: &str = "application/problem+json";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -14,45 +21,201 @@ pub enum ApiError {
     NotReady(#[source] diario_commands::StoreError),
     #[error("not found")]
     NotFound,
+    #[error("{0}")]
+    NotFoundWhat(String),
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    /// 400: the request cannot be read (JSON syntax, types, missing fields, bad header).
+    #[error("{0}")]
+    BadRequest(String),
+    /// 401: no or invalid bearer token.
+    #[error("{0}")]
+    Unauthenticated(String),
+    /// 403 with a stable code.
+    #[error("{message}")]
+    Forbidden { code: &'static str, message: String },
+    /// 412: `If-Match` is stale.
+    #[error("the case is at version {actual}, not {expected}")]
+    PreconditionFailed { expected: i64, actual: i64 },
+    /// 413
+    #[error("the request body is larger than {0} bytes")]
+    PayloadTooLarge(usize),
+    /// 415
+    #[error("the request body must be application/json")]
+    UnsupportedMediaType,
+    /// 422 with a stable code outside the domain (slots, idempotency, catalogue).
+    #[error("{message}")]
+    Unprocessable { code: &'static str, message: String },
+    /// 409: concurrent writers won every attempt.
+    #[error("the case changed concurrently; try again")]
+    Contention,
+    /// A rule of the Regolamento refused the command.
+    #[error(transparent)]
+    Domain(DomainError),
+    /// A late answer (Art. 6): the request's expiry was recorded, the answer refused.
+    #[error(
+        "Art. 6: la risposta è arrivata oltre il termine di un giorno; la richiesta è scaduta / the answer came after the 1-day deadline: the request expired"
+    )]
+    LateAnswer { version: i64 },
     #[error("internal error")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
-/// The problem document (RFC 7807).
-#[derive(Debug, Serialize)]
+/// The problem document (RFC 7807), with the rule's code and article as extensions.
+#[derive(Debug, Serialize, ToSchema)]
 pub struct Problem {
+    /// Stable URI per rule: `https://diario.example/problems/{code}`.
     #[serde(rename = "type")]
     pub kind: String,
     pub title: String,
     pub status: u16,
+    /// Human message naming the rule (Italian / English).
     pub detail: String,
+    /// The stable code (last segment of `type`).
+    pub code: String,
+    /// The article of the Regolamento, when the refusal comes from one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub article: Option<String>,
+    /// Rule-specific data (e.g. the Art. 8 checklist, the current version).
+    #[serde(flatten)]
+    #[schema(value_type = Object)]
+    pub extensions: Map<String, Value>,
+}
+
+impl From<HandlerError> for ApiError {
+    fn from(e: HandlerError) -> Self {
+        match e {
+            HandlerError::Domain(d) => ApiError::Domain(d),
+            HandlerError::Grant(g) => {
+                let code = g.code();
+                if code == "grant-not-found" {
+                    ApiError::NotFoundWhat(g.to_string())
+                } else {
+                    ApiError::Unprocessable {
+                        code,
+                        message: g.to_string(),
+                    }
+                }
+            }
+            HandlerError::Forbidden { code, message } => ApiError::Forbidden { code, message },
+            HandlerError::UnknownMeasure(m) => ApiError::Unprocessable {
+                code: "measure-not-in-catalogue",
+                message: format!(
+                    "la misura {m} non è nel catalogo / measure {m} is not in the catalogue"
+                ),
+            },
+            HandlerError::PreconditionFailed { expected, actual } => {
+                ApiError::PreconditionFailed { expected, actual }
+            }
+            HandlerError::Contention { .. } => ApiError::Contention,
+            other => ApiError::Internal(Box::new(other)),
+        }
+    }
 }
 
 impl ApiError {
-    fn parts(&self) -> (StatusCode, &'static str, String) {
+    /// Whether a retry with the same `Idempotency-Key` must get this answer again: refusals
+    /// decided on the request itself are; transient or server-side failures are not.
+    pub fn is_final(&self) -> bool {
+        matches!(
+            self,
+            ApiError::Domain(_)
+                | ApiError::LateAnswer { .. }
+                | ApiError::Forbidden { .. }
+                | ApiError::Unprocessable { .. }
+                | ApiError::NotFoundWhat(_)
+        )
+    }
+
+    fn parts(&self) -> (StatusCode, String, String, Option<String>, Map<String, Value>) {
+        let mut ext = Map::new();
+        let simple = |s: StatusCode, c: &str, d: String| (s, c.to_owned(), d, None, Map::new());
         match self {
-            ApiError::NotReady(_) => (
+            ApiError::NotReady(_) => simple(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "not-ready",
                 "the database does not answer".into(),
             ),
-            ApiError::NotFound => (
-                StatusCode::NOT_FOUND,
-                "not-found",
-                "no such resource".into(),
+            ApiError::NotFound => simple(StatusCode::NOT_FOUND, "not-found", "no such resource".into()),
+            ApiError::NotFoundWhat(m) => simple(StatusCode::NOT_FOUND, "not-found", m.clone()),
+            ApiError::MethodNotAllowed => simple(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method-not-allowed",
+                "this method is not allowed on this resource".into(),
             ),
-            ApiError::Internal(_) => (
+            ApiError::BadRequest(m) => simple(StatusCode::BAD_REQUEST, "malformed-request", m.clone()),
+            ApiError::Unauthenticated(m) => {
+                simple(StatusCode::UNAUTHORIZED, "unauthenticated", m.clone())
+            }
+            ApiError::Forbidden { code, message } => {
+                simple(StatusCode::FORBIDDEN, code, message.clone())
+            }
+            ApiError::PreconditionFailed { expected, actual } => {
+                ext.insert("current_version".into(), Value::from(*actual));
+                ext.insert("expected_version".into(), Value::from(*expected));
+                (
+                    StatusCode::PRECONDITION_FAILED,
+                    "version-mismatch".into(),
+                    self.to_string(),
+                    None,
+                    ext,
+                )
+            }
+            ApiError::PayloadTooLarge(_) => simple(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload-too-large",
+                self.to_string(),
+            ),
+            ApiError::UnsupportedMediaType => simple(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported-media-type",
+                self.to_string(),
+            ),
+            ApiError::Unprocessable { code, message } => {
+                simple(StatusCode::UNPROCESSABLE_ENTITY, code, message.clone())
+            }
+            ApiError::Contention => simple(StatusCode::CONFLICT, "concurrent-update", self.to_string()),
+            ApiError::Domain(d) => {
+                let status = match d.kind() {
+                    ErrorKind::Forbidden => StatusCode::FORBIDDEN,
+                    ErrorKind::NotFound => StatusCode::NOT_FOUND,
+                    ErrorKind::Conflict => StatusCode::CONFLICT,
+                    ErrorKind::Unprocessable => StatusCode::UNPROCESSABLE_ENTITY,
+                };
+                if let DomainError::ChecklistFailed(checklist) = d {
+                    if let Ok(v) = serde_json::to_value(checklist.as_ref()) {
+                        ext.insert("checklist".into(), v);
+                    }
+                }
+                (
+                    status,
+                    d.code().to_owned(),
+                    d.to_string(),
+                    d.article().map(str::to_owned),
+                    ext,
+                )
+            }
+            ApiError::LateAnswer { version } => {
+                ext.insert("version".into(), Value::from(*version));
+                (
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "confirmation-answer-too-late".into(),
+                    self.to_string(),
+                    Some("Art. 6".into()),
+                    ext,
+                )
+            }
+            ApiError::Internal(_) => simple(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal",
                 "an internal error occurred; it has been logged".into(),
             ),
         }
     }
-}
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let (status, code, detail) = self.parts();
+    /// Status and the problem document as bytes.
+    pub fn render(&self) -> (StatusCode, Vec<u8>) {
+        let (status, code, detail, article, extensions) = self.parts();
         if status.is_server_error() {
             tracing::error!(error = ?self, "request failed");
         }
@@ -61,12 +224,28 @@ impl IntoResponse for ApiError {
             title: code.replace('-', " "),
             status: status.as_u16(),
             detail,
+            code,
+            article,
+            extensions,
         };
-        let mut response = (status, axum::Json(problem)).into_response();
-        response.headers_mut().insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/problem+json"),
-        );
+        let body = serde_json::to_vec(&problem).unwrap_or_else(|_| b"{}".to_vec());
+        (status, body)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let unauthenticated = matches!(self, ApiError::Unauthenticated(_));
+        let (status, body) = self.render();
+        let mut response = (status, body).into_response();
+        response
+            .headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+        if unauthenticated {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
         response
     }
 }

@@ -1,21 +1,36 @@
 //! Diario Online HTTP API and the `diario` binary (DESIGN §6). Handlers parse, authorise,
 //! call the command handler or a query, and map the result; nothing else lives here.
 
+pub mod admin;
+pub mod auth;
+pub mod cases;
 pub mod cli;
+pub mod dto;
 pub mod error;
+pub mod extract;
+pub mod openapi;
 mod ops;
 pub mod telemetry;
+pub mod write;
 
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
 use axum::http::StatusCode;
-use diario_commands::{Database, EventStore};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use diario_commands::{Clock, CommandHandler, Database, EventStore, SystemClock, TestClock};
+use diario_domain::Measure;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
+pub use auth::AuthConfig;
+pub use diario_domain as domain;
 pub use error::ApiError;
 
 /// Everything a handler needs, cheap to clone.
@@ -23,21 +38,113 @@ pub use error::ApiError;
 pub struct AppState {
     pub db: Database,
     pub store: Arc<dyn EventStore>,
+    pub handler: CommandHandler,
+    pub auth: Arc<AuthConfig>,
+    /// Set only with `diario serve --test-clock`: `PUT /v1/test-clock` moves it.
+    pub test_clock: Option<TestClock>,
+    measures: Arc<Vec<Measure>>,
 }
 
 impl AppState {
+    /// The shipped measure catalogue, the system clock, no token keys (every authenticated
+    /// route answers 401 until [`AppState::with_auth`]).
     pub fn new(db: Database) -> Self {
         let store = db.event_store();
-        Self { db, store }
+        let measures = Measure::shipped().unwrap_or_else(|e| {
+            tracing::error!(error = %e, "the shipped measure catalogue is invalid");
+            Vec::new()
+        });
+        let handler = CommandHandler::new(store.clone(), measures.clone(), Arc::new(SystemClock));
+        Self {
+            db,
+            store,
+            handler,
+            auth: Arc::new(AuthConfig::disabled()),
+            test_clock: None,
+            measures: Arc::new(measures),
+        }
     }
+
+    pub fn with_auth(mut self, auth: AuthConfig) -> Self {
+        self.auth = Arc::new(auth);
+        self
+    }
+
+    /// Replaces the clock with a test clock and exposes `PUT /v1/test-clock`.
+    pub fn with_test_clock(mut self, clock: TestClock) -> Self {
+        self.handler = CommandHandler::new(
+            self.store.clone(),
+            self.measures.as_ref().clone(),
+            Arc::new(clock.clone()) as Arc<dyn Clock>,
+        );
+        self.test_clock = Some(clock);
+        self
+    }
+}
+
+async fn not_found() -> ApiError {
+    ApiError::NotFound
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::MethodNotAllowed
+}
+
+fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    ApiError::Internal("a request handler panicked".into()).into_response()
 }
 
 /// The whole HTTP application.
 pub fn app(state: AppState) -> Router {
-    Router::new()
+    let mut router = Router::new()
         .merge(ops::routes())
+        .merge(cases::routes())
+        .merge(admin::routes())
+        .route("/openapi.json", get(openapi::openapi_json));
+    if state.test_clock.is_some() {
+        router = router.merge(admin::test_clock_routes());
+    }
+    router
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
-        .layer(TraceLayer::new_for_http())
+        .layer(DefaultBodyLimit::max(extract::BODY_LIMIT))
+        .layer(CatchPanicLayer::custom(panic_response))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(|req: &Request| {
+                    let route = req
+                        .extensions()
+                        .get::<MatchedPath>()
+                        .map_or("unmatched", |m| m.as_str())
+                        .to_owned();
+                    let request_id = req
+                        .headers()
+                        .get("x-request-id")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or("-")
+                        .to_owned();
+                    tracing::info_span!(
+                        "request",
+                        method = %req.method(),
+                        route = %route,
+                        request_id = %request_id,
+                        actor = tracing::field::Empty,
+                    )
+                })
+                .on_request(())
+                .on_response(
+                    |res: &Response, latency: Duration, _span: &tracing::Span| {
+                        tracing::info!(
+                            status = res.status().as_u16(),
+                            latency_ms = u64::try_from(latency.as_millis()).unwrap_or(u64::MAX),
+                            "request served"
+                        );
+                    },
+                ),
+        )
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             Duration::from_secs(30),

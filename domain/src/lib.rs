@@ -15,6 +15,7 @@ pub mod catalogue;
 pub mod checklist;
 pub mod error;
 pub mod failures;
+pub mod grants;
 pub mod testing;
 pub mod values;
 

@@ -3,6 +3,8 @@
 //! PostgreSQL tests never skip: when the server does not answer they fail with a message that
 //! says how to start it.
 
+pub mod fake_firmalom;
+
 use std::path::PathBuf;
 
 use diario_commands::Database;
@@ -226,4 +228,184 @@ pub fn diario_binary() -> PathBuf {
         bin.display()
     );
     bin
+}
+
+// ---------------------------------------------------------------------------------------------
+// HTTP API test support (issue 4): a server with token keys, a test clock and a platform
+// administrator, plus token minting and request helpers.
+// ---------------------------------------------------------------------------------------------
+
+/// The HS256 secret of API test servers.
+pub const TEST_JWT_SECRET: &str = "diario-test-secret-0123456789abcdef-0123456789";
+/// The issuer and audience API test servers require.
+pub const TEST_JWT_ISSUER: &str = "https://idp.test/diario";
+pub const TEST_JWT_AUDIENCE: &str = "diario-api";
+
+/// Fiscal codes used by the API tests (valid check characters).
+pub mod cf {
+    pub const PLATFORM_ADMIN: &str = "ADMNTR80A01F205F";
+    pub const ATS_OPERATOR: &str = "RSSMRA85T10A562S";
+    pub const OTHER_ATS_OPERATOR: &str = "ATSLTR82D14F205F";
+    pub const ENTE_ADMIN: &str = "ENTDMN70C23F205U";
+    pub const AUDITOR: &str = "AUDTRS75B12F205U";
+    pub const SUPPORT: &str = "BRNPLA65S12L736K";
+    pub const RESP_ASST: &str = "BNCLRA80A41F205G";
+    pub const RESP_PROVIDER: &str = "VRDGPP70C15H501K";
+    pub const CASE_MANAGER: &str = "NREFNC90D52L219T";
+    pub const PSICOLOGO: &str = "GLLLCU88E10D969Z";
+    pub const EDUCATORE: &str = "FRRSFN75M22B157W";
+    pub const PARENT: &str = "CLMMRC78P10F205F";
+    pub const OUTSIDER: &str = "MRNLSU92B60G273X";
+}
+
+/// What a request returned.
+#[derive(Debug)]
+pub struct ApiResponse {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub bytes: Vec<u8>,
+    pub json: serde_json::Value,
+}
+
+impl ApiResponse {
+    /// The problem `type`'s code (last path segment), or "" when the body is not a problem.
+    pub fn problem_code(&self) -> String {
+        self.json["type"]
+            .as_str()
+            .and_then(|t| t.rsplit('/').next())
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    }
+}
+
+/// A real `diario` API server on a random port with HS256 tokens (issuer and audience
+/// checked), a test clock, and `cf::PLATFORM_ADMIN` as bootstrap platform administrator.
+pub struct ApiServer {
+    pub base_url: String,
+    pub client: reqwest::Client,
+    pub db: TestDb,
+    pub state: diario_api::AppState,
+    pub clock: diario_commands::TestClock,
+    pub auth: diario_api::AuthConfig,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+}
+
+impl ApiServer {
+    /// Starts with the clock at `now`.
+    pub async fn start(backend: Backend, now: chrono::DateTime<chrono::Utc>) -> ApiServer {
+        let db = TestDb::new(backend).await;
+        let auth = diario_api::AuthConfig::disabled()
+            .with_secret(TEST_JWT_SECRET.as_bytes())
+            .expect("test secret")
+            .with_issuer(Some(TEST_JWT_ISSUER.into()))
+            .with_audience(Some(TEST_JWT_AUDIENCE.into()))
+            .with_platform_admins(cf::PLATFORM_ADMIN)
+            .expect("platform admin CF");
+        let clock = diario_commands::TestClock::new(now);
+        let state = diario_api::AppState::new(db.db.clone())
+            .with_auth(auth.clone())
+            .with_test_clock(clock.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind a local port");
+        let addr = listener.local_addr().expect("local address");
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(diario_api::serve(
+            listener,
+            state.clone(),
+            async move {
+                let _ = rx.await;
+            },
+            std::time::Duration::from_secs(5),
+        ));
+        ApiServer {
+            base_url: format!("http://{addr}"),
+            client: reqwest::Client::new(),
+            db,
+            state,
+            clock,
+            auth,
+            shutdown: Some(tx),
+            task: Some(task),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base_url)
+    }
+
+    /// A valid token for `cf` (1 hour).
+    pub fn token(&self, cf: &str) -> String {
+        self.auth
+            .mint(cf, std::time::Duration::from_secs(3600))
+            .expect("mint a test token")
+    }
+
+    /// Sends a request as `as_cf` (None: no token) with an optional JSON body and headers.
+    pub async fn send(
+        &self,
+        method: &str,
+        path: &str,
+        as_cf: Option<&str>,
+        body: Option<&serde_json::Value>,
+        headers: &[(&str, &str)],
+    ) -> ApiResponse {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("HTTP method");
+        let mut req = self.client.request(method, self.url(path));
+        if let Some(cf) = as_cf {
+            req = req.bearer_auth(self.token(cf));
+        }
+        if let Some(body) = body {
+            req = req
+                .header("content-type", "application/json")
+                .body(serde_json::to_vec(body).expect("serialise body"));
+        }
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let response = req.send().await.expect("send the request");
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let bytes = response.bytes().await.expect("read the body").to_vec();
+        let json = serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null);
+        ApiResponse {
+            status,
+            headers,
+            bytes,
+            json,
+        }
+    }
+
+    /// Moves the service clock through the HTTP test-clock route.
+    pub async fn set_clock(&self, now: chrono::DateTime<chrono::Utc>) {
+        let r = self
+            .send(
+                "PUT",
+                "/v1/test-clock",
+                None,
+                Some(&serde_json::json!({ "now": now })),
+                &[],
+            )
+            .await;
+        assert_eq!(r.status, 200, "PUT /v1/test-clock: {:?}", r.json);
+    }
+
+    /// Stops the server gracefully and drops the test database.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+        self.db.cleanup().await;
+    }
 }

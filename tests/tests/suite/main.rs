@@ -1,6 +1,7 @@
 //! One integration-test binary (links once): the event-store conformance suite run unchanged
 //! against PostgreSQL and SQLite, and the end-to-end tests of the `diario` server.
 
+mod api_scenario;
 mod projections;
 mod server;
 mod store_conformance;

@@ -1,0 +1,282 @@
+//! System failures (Art. 9), organisation grants, the measure catalogue and the test clock.
+
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use axum::{Json, Router};
+use diario_commands::CommandOptions;
+use diario_commands::handler::derived_id;
+use diario_domain::grants::{GrantCommand, GrantRole};
+use diario_domain::{ActorRole, FailureCommand, MeasureId};
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::auth::Principal;
+use crate::dto::{
+    DeclareFailureBody, FailureView, GrantBody, GrantsView, MeasureSummary, ResolveFailureBody,
+    TestClockBody,
+};
+use crate::error::Problem;
+use crate::extract::{ApiPath, WriteRequest};
+use crate::write::{Reply, write};
+use crate::{ApiError, AppState};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/v1/system-failures", post(declare_failure).get(list_failures))
+        .route("/v1/system-failures/{id}/resolution", post(resolve_failure))
+        .route(
+            "/v1/admin/grants",
+            get(list_grants).post(add_grant).delete(revoke_grant),
+        )
+        .route("/v1/measures", get(list_measures))
+        .route("/v1/measures/{id}", get(get_measure))
+}
+
+/// Only with `diario serve --test-clock`.
+pub fn test_clock_routes() -> Router<AppState> {
+    Router::new().route("/v1/test-clock", put(set_test_clock))
+}
+
+fn support_actor(p: &Principal) -> diario_domain::Actor {
+    if p.has_any(GrantRole::Support) {
+        p.actor(ActorRole::Support)
+    } else {
+        p.actor(ActorRole::Staff)
+    }
+}
+
+/// Declare a system failure (support desk).
+#[utoipa::path(post, path = "/v1/system-failures", tag = "system-failures",
+    request_body = DeclareFailureBody,
+    params(("Idempotency-Key" = Option<String>, Header)),
+    responses((status = 201, body = FailureView),
+        (status = "4XX", description = "problem+json, e.g. 403 not-support-desk, 422 invalid-failure-times", body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn declare_failure(
+    State(state): State<AppState>,
+    principal: Principal,
+    req: WriteRequest,
+) -> Result<Response, ApiError> {
+    let (state, principal, req) = (&state, &principal, &req);
+    write(state, principal, req, move |ctx| async move {
+        let body: DeclareFailureBody = req.json()?;
+        let failure_id = body
+            .failure_id
+            .unwrap_or_else(|| derived_id(ctx.command_id, "failure"));
+        let command = FailureCommand::DeclareSystemFailure {
+            failure_id,
+            scope: body.scope.into(),
+            ticket: body.ticket,
+            description: body.description,
+            began_at: body.began_at,
+        };
+        let opts = CommandOptions::new().with_command_id(ctx.command_id);
+        let outcome = state
+            .handler
+            .execute_failure(&command, &support_actor(&principal), &opts)
+            .await?;
+        let view = outcome
+            .state
+            .as_ref()
+            .map(|f| FailureView::from_domain(f, Some(outcome.version)));
+        Ok(Reply::created(Some(outcome.version), json!(view)))
+    })
+    .await
+}
+
+/// Record the resolution of a failure (support desk).
+#[utoipa::path(post, path = "/v1/system-failures/{id}/resolution", tag = "system-failures",
+    request_body = ResolveFailureBody,
+    params(("id" = Uuid, Path), ("Idempotency-Key" = Option<String>, Header), ("If-Match" = Option<String>, Header)),
+    responses((status = 200, body = FailureView),
+        (status = "4XX", description = "problem+json, e.g. 404 failure-not-declared, 409 failure-already-resolved", body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn resolve_failure(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiPath(id): ApiPath<Uuid>,
+    req: WriteRequest,
+) -> Result<Response, ApiError> {
+    let (state, principal, req) = (&state, &principal, &req);
+    write(state, principal, req, move |ctx| async move {
+        let body: ResolveFailureBody = req.json()?;
+        let command = FailureCommand::ResolveSystemFailure {
+            failure_id: id,
+            resolved_at: body.resolved_at,
+        };
+        let opts = CommandOptions::new()
+            .with_command_id(ctx.command_id)
+            .expecting(ctx.expected);
+        let outcome = state
+            .handler
+            .execute_failure(&command, &support_actor(&principal), &opts)
+            .await?;
+        let view = outcome
+            .state
+            .as_ref()
+            .map(|f| FailureView::from_domain(f, Some(outcome.version)));
+        Ok(Reply::ok(Some(outcome.version), json!(view)))
+    })
+    .await
+}
+
+/// The list of declared failures (Art. 9: "support produces the list on request"); any
+/// authenticated user, since a late entry must cite a failure's id.
+#[utoipa::path(get, path = "/v1/system-failures", tag = "system-failures",
+    responses((status = 200, body = Vec<FailureView>),
+        (status = 401, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn list_failures(
+    State(state): State<AppState>,
+    _principal: Principal,
+) -> Result<Json<Vec<FailureView>>, ApiError> {
+    let failures = state.handler.failures().await?;
+    Ok(Json(
+        failures
+            .iter()
+            .map(|f| FailureView::from_domain(f, None))
+            .collect(),
+    ))
+}
+
+fn require_platform_admin(p: &Principal) -> Result<(), ApiError> {
+    if p.platform_admin {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden {
+            code: "not-platform-admin",
+            message: "solo l'amministratore della piattaforma gestisce i ruoli / only a platform administrator manages grants".into(),
+        })
+    }
+}
+
+fn grants_view(state: &diario_domain::grants::GrantsState, version: i64) -> GrantsView {
+    GrantsView {
+        version,
+        grants: state.iter().map(GrantBody::from_grant).collect(),
+    }
+}
+
+/// The grants in force (platform administrator).
+#[utoipa::path(get, path = "/v1/admin/grants", tag = "admin",
+    responses((status = 200, body = GrantsView),
+        (status = "4XX", description = "401, 403 not-platform-admin", body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn list_grants(
+    State(state): State<AppState>,
+    principal: Principal,
+) -> Result<Json<GrantsView>, ApiError> {
+    require_platform_admin(&principal)?;
+    let (grants, version) = state.handler.grants().await?;
+    Ok(Json(grants_view(&grants, version)))
+}
+
+async fn grant_write(
+    state: &AppState,
+    principal: &Principal,
+    req: &WriteRequest,
+    revoke: bool,
+) -> Result<Response, ApiError> {
+    require_platform_admin(principal)?;
+    write(state, principal, req, |ctx| async move {
+        let body: GrantBody = req.json()?;
+        let command = if revoke {
+            GrantCommand::RevokeGrant(body.grant())
+        } else {
+            GrantCommand::AddGrant(body.grant())
+        };
+        let opts = CommandOptions::new().with_command_id(ctx.command_id);
+        let outcome = state
+            .handler
+            .execute_grant(&command, Some(&principal.cf), &opts)
+            .await?;
+        Ok(Reply::ok(
+            Some(outcome.version),
+            json!(grants_view(&outcome.state, outcome.version)),
+        ))
+    })
+    .await
+}
+
+/// Give a role (platform administrator).
+#[utoipa::path(post, path = "/v1/admin/grants", tag = "admin", request_body = GrantBody,
+    params(("Idempotency-Key" = Option<String>, Header)),
+    responses((status = 200, body = GrantsView),
+        (status = "4XX", description = "problem+json: 403 not-platform-admin, 422 grant-scope-required", body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn add_grant(
+    State(state): State<AppState>,
+    principal: Principal,
+    req: WriteRequest,
+) -> Result<Response, ApiError> {
+    grant_write(&state, &principal, &req, false).await
+}
+
+/// Take a role away (platform administrator); the body names the grant.
+#[utoipa::path(delete, path = "/v1/admin/grants", tag = "admin", request_body = GrantBody,
+    params(("Idempotency-Key" = Option<String>, Header)),
+    responses((status = 200, body = GrantsView),
+        (status = "4XX", description = "problem+json: 403 not-platform-admin, 404 grant not in force", body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn revoke_grant(
+    State(state): State<AppState>,
+    principal: Principal,
+    req: WriteRequest,
+) -> Result<Response, ApiError> {
+    grant_write(&state, &principal, &req, true).await
+}
+
+/// The measures of the catalogue.
+#[utoipa::path(get, path = "/v1/measures", tag = "measures",
+    responses((status = 200, body = Vec<MeasureSummary>),
+        (status = 401, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn list_measures(
+    State(state): State<AppState>,
+    _principal: Principal,
+) -> Json<Vec<MeasureSummary>> {
+    Json(
+        state
+            .handler
+            .measures()
+            .map(MeasureSummary::from_measure)
+            .collect(),
+    )
+}
+
+/// One measure's full catalogue: phases, figures, services, caps, deadlines, unit costs
+/// (the schema of `domain/measures/*.json`, documented in docs/domain.md).
+#[utoipa::path(get, path = "/v1/measures/{id}", tag = "measures",
+    params(("id" = String, Path, description = "measure id, e.g. `up`")),
+    responses((status = 200, description = "the measure catalogue", body = Object),
+        (status = "4XX", description = "401, 404", body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn get_measure(
+    State(state): State<AppState>,
+    _principal: Principal,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Response, ApiError> {
+    state
+        .handler
+        .measure(&MeasureId::new(id.clone()))
+        .map(|m| Json(m).into_response())
+        .ok_or_else(|| ApiError::NotFoundWhat(format!("no measure {id}")))
+}
+
+/// Move the service clock (only with `diario serve --test-clock`; no token needed).
+#[utoipa::path(put, path = "/v1/test-clock", tag = "testing", request_body = TestClockBody,
+    responses((status = 200, body = TestClockBody),
+        (status = "4XX", description = "400; 404 when the server runs without --test-clock", body = Problem, content_type = "application/problem+json")))]
+pub async fn set_test_clock(
+    State(state): State<AppState>,
+    req: WriteRequest,
+) -> Result<Json<TestClockBody>, ApiError> {
+    let body: TestClockBody = req.json()?;
+    let Some(clock) = &state.test_clock else {
+        return Err(ApiError::NotFound);
+    };
+    clock.set(body.now);
+    tracing::warn!(now = %body.now, "test clock moved");
+    Ok(Json(body))
+}

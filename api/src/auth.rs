@@ -1,0 +1,295 @@
+//! Authentication (`Authorization: Bearer <JWT>`, subject = fiscal code, bare or `TINIT-`
+//! prefixed) and the organisation roles of the caller (grants, DESIGN §5).
+//!
+//! Keys come from configuration: an HS256 secret for development (`DIARIO_JWT_SECRET`), an
+//! RS256 or ES256 public key in a PEM file for production (`DIARIO_JWT_PUBLIC_KEY_FILE`).
+//! Expiry and not-before are always checked; issuer and audience when configured.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use axum::extract::FromRequestParts;
+use axum::http::header;
+use axum::http::request::Parts;
+use diario_domain::grants::{Grant, GrantRole};
+use diario_domain::{Actor, ActorRole, FiscalCode};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::{ApiError, AppState};
+
+/// Token settings.
+#[derive(Clone, Default)]
+pub struct AuthConfig {
+    secret: Option<Vec<u8>>,
+    public_key: Option<(DecodingKey, Algorithm)>,
+    pub issuer: Option<String>,
+    pub audience: Option<String>,
+    /// Bootstrap platform administrators (`DIARIO_PLATFORM_ADMINS`).
+    pub platform_admins: BTreeSet<FiscalCode>,
+}
+
+impl std::fmt::Debug for AuthConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthConfig")
+            .field("hs256", &self.secret.is_some())
+            .field("public_key", &self.public_key.as_ref().map(|(_, a)| *a))
+            .field("issuer", &self.issuer)
+            .field("audience", &self.audience)
+            .field("platform_admins", &self.platform_admins.len())
+            .finish()
+    }
+}
+
+/// Why the token settings cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthConfigError {
+    #[error("cannot read the public key file {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("the public key file is neither an RSA nor an EC (P-256) PEM public key")]
+    Key,
+    #[error("DIARIO_JWT_SECRET must be at least 32 bytes")]
+    ShortSecret,
+    #[error("DIARIO_PLATFORM_ADMINS: {0}")]
+    Admin(String),
+    #[error("no HS256 secret configured (DIARIO_JWT_SECRET): cannot mint tokens")]
+    NoSecret,
+    #[error("cannot mint the token: {0}")]
+    Mint(String),
+}
+
+/// The claims the service reads and writes.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Claims {
+    /// The fiscal code (`TINIT-` prefix allowed).
+    pub sub: String,
+    pub exp: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nbf: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iat: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iss: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aud: Option<String>,
+}
+
+impl AuthConfig {
+    /// No keys: every authenticated route answers 401.
+    pub fn disabled() -> Self {
+        AuthConfig::default()
+    }
+
+    pub fn with_secret(mut self, secret: impl Into<Vec<u8>>) -> Result<Self, AuthConfigError> {
+        let secret = secret.into();
+        if secret.len() < 32 {
+            return Err(AuthConfigError::ShortSecret);
+        }
+        self.secret = Some(secret);
+        Ok(self)
+    }
+
+    /// An RS256 or ES256 public key (PEM, SubjectPublicKeyInfo or PKCS#1).
+    pub fn with_public_key_pem(mut self, pem: &[u8]) -> Result<Self, AuthConfigError> {
+        let key = if let Ok(k) = DecodingKey::from_rsa_pem(pem) {
+            (k, Algorithm::RS256)
+        } else if let Ok(k) = DecodingKey::from_ec_pem(pem) {
+            (k, Algorithm::ES256)
+        } else {
+            return Err(AuthConfigError::Key);
+        };
+        self.public_key = Some(key);
+        Ok(self)
+    }
+
+    pub fn with_public_key_file(self, path: &str) -> Result<Self, AuthConfigError> {
+        let pem = std::fs::read(path).map_err(|source| AuthConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        self.with_public_key_pem(&pem)
+    }
+
+    pub fn with_issuer(mut self, issuer: Option<String>) -> Self {
+        self.issuer = issuer.filter(|s| !s.is_empty());
+        self
+    }
+
+    pub fn with_audience(mut self, audience: Option<String>) -> Self {
+        self.audience = audience.filter(|s| !s.is_empty());
+        self
+    }
+
+    /// Comma-separated fiscal codes.
+    pub fn with_platform_admins(mut self, list: &str) -> Result<Self, AuthConfigError> {
+        for part in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            let cf = FiscalCode::parse(part)
+                .map_err(|e| AuthConfigError::Admin(format!("{part}: {e}")))?;
+            self.platform_admins.insert(cf);
+        }
+        Ok(self)
+    }
+
+    /// Whether any verification key is configured.
+    pub fn enabled(&self) -> bool {
+        self.secret.is_some() || self.public_key.is_some()
+    }
+
+    /// Mints an HS256 token for `sub` valid for `ttl` (development: `diario token`).
+    pub fn mint(&self, sub: &str, ttl: Duration) -> Result<String, AuthConfigError> {
+        let secret = self.secret.as_ref().ok_or(AuthConfigError::NoSecret)?;
+        let now = now_secs();
+        let claims = Claims {
+            sub: sub.to_owned(),
+            exp: now + ttl.as_secs(),
+            nbf: Some(now),
+            iat: Some(now),
+            iss: self.issuer.clone(),
+            aud: self.audience.clone(),
+        };
+        self.mint_claims(&claims, secret)
+    }
+
+    /// Mints a token with arbitrary claims (tests: expired, not yet valid, wrong issuer).
+    pub fn mint_claims_hs256(&self, claims: &Claims) -> Result<String, AuthConfigError> {
+        let secret = self.secret.as_ref().ok_or(AuthConfigError::NoSecret)?;
+        self.mint_claims(claims, secret)
+    }
+
+    fn mint_claims(&self, claims: &Claims, secret: &[u8]) -> Result<String, AuthConfigError> {
+        jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            claims,
+            &EncodingKey::from_secret(secret),
+        )
+        .map_err(|e| AuthConfigError::Mint(e.to_string()))
+    }
+
+    /// Verifies a token and returns the caller's fiscal code.
+    pub fn verify(&self, token: &str) -> Result<FiscalCode, ApiError> {
+        let unauth = |m: &str| ApiError::Unauthenticated(m.to_owned());
+        let header = jsonwebtoken::decode_header(token)
+            .map_err(|_| unauth("the bearer token is not a JWT"))?;
+        let hs;
+        let (key, alg) = match header.alg {
+            Algorithm::HS256 => match &self.secret {
+                Some(s) => {
+                    hs = DecodingKey::from_secret(s);
+                    (&hs, Algorithm::HS256)
+                }
+                None => return Err(unauth("HS256 tokens are not accepted")),
+            },
+            alg @ (Algorithm::RS256 | Algorithm::ES256) => match &self.public_key {
+                Some((k, a)) if *a == alg => (k, alg),
+                _ => return Err(unauth("no key is configured for the token's algorithm")),
+            },
+            _ => return Err(unauth("the token's algorithm is not accepted")),
+        };
+        let mut validation = Validation::new(alg);
+        validation.validate_nbf = true;
+        validation.leeway = 30;
+        validation.set_required_spec_claims(&["exp", "sub"]);
+        match &self.issuer {
+            Some(iss) => validation.set_issuer(&[iss]),
+            None => validation.iss = None,
+        }
+        match &self.audience {
+            Some(aud) => validation.set_audience(&[aud]),
+            None => validation.validate_aud = false,
+        }
+        let data = jsonwebtoken::decode::<Claims>(token, key, &validation).map_err(|e| {
+            use jsonwebtoken::errors::ErrorKind as K;
+            match e.kind() {
+                K::ExpiredSignature => unauth("the token has expired"),
+                K::ImmatureSignature => unauth("the token is not valid yet (nbf)"),
+                K::InvalidIssuer => unauth("the token's issuer is not accepted"),
+                K::InvalidAudience => unauth("the token's audience is not accepted"),
+                K::InvalidSignature => unauth("the token's signature is invalid"),
+                K::MissingRequiredClaim(c) => unauth(&format!("the token has no {c} claim")),
+                _ => unauth("the token is invalid"),
+            }
+        })?;
+        FiscalCode::parse(&data.claims.sub)
+            .map_err(|e| unauth(&format!("the token's subject is not a fiscal code: {e}")))
+    }
+}
+
+fn now_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// A short, non-reversible tag of a fiscal code for logs (no personal data in logs).
+pub fn log_tag(cf: &FiscalCode) -> String {
+    let digest = Sha256::digest(cf.as_str().as_bytes());
+    hex::encode(&digest[..6])
+}
+
+/// The authenticated caller and their organisation roles.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    pub cf: FiscalCode,
+    pub grants: Vec<Grant>,
+    pub platform_admin: bool,
+}
+
+impl Principal {
+    /// Holds `role` over organisation `org` (an unscoped grant covers every organisation).
+    pub fn has(&self, role: GrantRole, org: &str) -> bool {
+        self.grants.iter().any(|g| g.covers(role, org))
+    }
+
+    /// Holds `role` over some organisation.
+    pub fn has_any(&self, role: GrantRole) -> bool {
+        self.grants.iter().any(|g| g.role == role)
+    }
+
+    /// The domain actor with an organisation role.
+    pub fn actor(&self, role: ActorRole) -> Actor {
+        Actor::person(self.cf.clone(), role)
+    }
+}
+
+impl FromRequestParts<AppState> for Principal {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let value = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .ok_or_else(|| ApiError::Unauthenticated("a bearer token is required".into()))?;
+        let token = value
+            .to_str()
+            .ok()
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            })
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| {
+                ApiError::Unauthenticated("the Authorization header must be `Bearer <token>`".into())
+            })?;
+        if !state.auth.enabled() {
+            return Err(ApiError::Unauthenticated(
+                "no token keys are configured on this server".into(),
+            ));
+        }
+        let cf = state.auth.verify(token)?;
+        tracing::Span::current().record("actor", log_tag(&cf).as_str());
+        let (grants, _) = state.handler.grants().await?;
+        let grants: Vec<Grant> = grants.into_iter().filter(|g| g.fiscal_code == cf).collect();
+        let platform_admin = state.auth.platform_admins.contains(&cf)
+            || grants.iter().any(|g| g.role == GrantRole::PlatformAdmin);
+        Ok(Principal {
+            cf,
+            grants,
+            platform_admin,
+        })
+    }
+}

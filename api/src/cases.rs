@@ -1,0 +1,605 @@
+//! Case endpoints (DESIGN §6): every write goes through the command handler; case-level rights
+//! are the decider's (responsabile, enabled professional, author, case manager), organisation
+//! roles come from grants and choose the domain `ActorRole`.
+
+use axum::extract::State;
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, patch, post, put};
+use axum::{Json, Router};
+use diario_commands::handler::derived_id;
+use diario_commands::{CaseOutcome, CommandOptions};
+use diario_domain::case::{
+    AmendEntry, ChangeResponsabile, ClosePhaseDiary, DisableProfessional, EnableProfessional,
+    InterruptPathway, OpenCase, OpenPhaseDiary, RecordEntry, RequestConfirmation, Recipient,
+    ResendConfirmation, SetPdiCaps, ValidateEntries, WithdrawEntry,
+};
+use diario_domain::grants::GrantRole;
+use diario_domain::{
+    ActorRole, CaseCommand, CaseEvent, CaseFile, CaseState, DomainError, Ente, MeasureId, Phase,
+    alerts,
+};
+use uuid::Uuid;
+
+use crate::auth::Principal;
+use crate::dto::{
+    AmendEntryBody, CaseView, CloseBody, CommandResult, ConfirmationRequestBody, CreateCaseBody,
+    EnableProfessionalBody, EnteName, EnteQuery, InterruptionBody, PdiBody, RecordEntryBody,
+    ResponsabileBody, ValidationBody,
+};
+use crate::error::Problem;
+use crate::extract::{ApiPath, ApiQuery, WriteRequest};
+use crate::write::{Reply, WriteCtx, write};
+use crate::{ApiError, AppState};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/v1/cases", post(create_case))
+        .route("/v1/cases/{id}", get(get_case))
+        .route("/v1/cases/{id}/responsabili/{ente}", put(change_responsabile))
+        .route("/v1/cases/{id}/phases/{n}/open", post(open_phase))
+        .route("/v1/cases/{id}/professionals", post(enable_professional))
+        .route("/v1/cases/{id}/professionals/{cf}", delete(disable_professional))
+        .route("/v1/cases/{id}/entries", post(record_entry))
+        .route("/v1/cases/{id}/entries/{eid}", patch(amend_entry).delete(withdraw_entry))
+        .route("/v1/cases/{id}/phases/{n}/validation", post(validate_entries))
+        .route("/v1/cases/{id}/phases/{n}/close", post(close_phase))
+        .route("/v1/cases/{id}/confirmation-requests", post(request_confirmation))
+        .route(
+            "/v1/cases/{id}/confirmation-requests/{rid}/resend",
+            post(resend_confirmation),
+        )
+        .route("/v1/cases/{id}/pdi", put(set_pdi))
+        .route("/v1/cases/{id}/interruption", post(interrupt))
+}
+
+/// The domain role a person acts under for a command, from their grants and the case.
+pub fn case_actor_role(p: &Principal, command: &CaseCommand, state: &CaseState) -> ActorRole {
+    match (command, &state.file) {
+        (CaseCommand::OpenCase(c), _) if p.has(GrantRole::AtsOperator, &c.ats) => {
+            ActorRole::AtsOperator
+        }
+        (CaseCommand::ChangeResponsabile(c), Some(f)) => {
+            if p.has(GrantRole::AtsOperator, &f.ats) {
+                ActorRole::AtsOperator
+            } else if p.has(GrantRole::EnteAdmin, ente_code(f, c.ente)) {
+                ActorRole::EnteAdmin
+            } else {
+                ActorRole::Staff
+            }
+        }
+        (CaseCommand::ChangeRecipientEnrolment(_), Some(f))
+            if p.has(GrantRole::AtsOperator, &f.ats) =>
+        {
+            ActorRole::AtsOperator
+        }
+        _ => ActorRole::Staff,
+    }
+}
+
+fn ente_code(f: &CaseFile, ente: Ente) -> &str {
+    match ente {
+        Ente::Asst => &f.asst,
+        Ente::Provider => &f.provider,
+    }
+}
+
+/// Who may read a case: its staff (responsabili, case manager, enabled professionals, authors),
+/// the ATS operators and auditors of its ATS, the administrators of its enti.
+pub fn can_read_case(p: &Principal, f: &CaseFile) -> bool {
+    f.is_any_responsabile(&p.cf)
+        || f.case_manager == p.cf
+        || f.professionals.keys().any(|(_, cf)| *cf == p.cf)
+        || f.entries.values().any(|e| e.professional == p.cf)
+        || p.has(GrantRole::AtsOperator, &f.ats)
+        || p.has(GrantRole::Auditor, &f.ats)
+        || p.has(GrantRole::EnteAdmin, &f.asst)
+        || p.has(GrantRole::EnteAdmin, &f.provider)
+}
+
+fn phase(n: u8) -> Result<Phase, ApiError> {
+    Phase::try_from(n).map_err(|e| ApiError::BadRequest(e.to_string()))
+}
+
+fn result_body(outcome: &CaseOutcome, entry_id: Option<Uuid>, request_id: Option<Uuid>) -> serde_json::Value {
+    let body = CommandResult {
+        case_id: outcome.case_id,
+        version: outcome.version,
+        events: outcome
+            .events
+            .iter()
+            .filter_map(|e| serde_json::to_value(e).ok())
+            .collect(),
+        entry_id,
+        request_id,
+    };
+    serde_json::to_value(body).unwrap_or_default()
+}
+
+/// Runs a case command for the principal; a late answer becomes a 422 refusal although the
+/// expiry it caused is recorded (Art. 6).
+pub async fn run_case_command(
+    state: &AppState,
+    principal: &Principal,
+    case_id: Uuid,
+    command: CaseCommand,
+    ctx: WriteCtx,
+) -> Result<CaseOutcome, ApiError> {
+    let opts = CommandOptions::new()
+        .with_command_id(ctx.command_id)
+        .expecting(ctx.expected);
+    let outcome = state
+        .handler
+        .execute_case(case_id, &command, &opts, |s| {
+            Ok(principal.actor(case_actor_role(principal, &command, s)))
+        })
+        .await?;
+    if outcome.refused_answer().is_some() {
+        return Err(ApiError::LateAnswer {
+            version: outcome.version,
+        });
+    }
+    Ok(outcome)
+}
+
+async fn simple_command(
+    state: &AppState,
+    principal: &Principal,
+    req: &WriteRequest,
+    case_id: Uuid,
+    build: impl FnOnce(&WriteRequest) -> Result<CaseCommand, ApiError>,
+) -> Result<Response, ApiError> {
+    write(state, principal, req, |ctx| async move {
+        let command = build(req)?;
+        let outcome = run_case_command(state, principal, case_id, command, ctx).await?;
+        Ok(Reply::ok(Some(outcome.version), result_body(&outcome, None, None)))
+    })
+    .await
+}
+
+/// Open a case (ATS operator of the case's ATS).
+#[utoipa::path(post, path = "/v1/cases", tag = "cases", request_body = CreateCaseBody,
+    params(
+        ("Idempotency-Key" = Option<String>, Header, description = "a retry with the same key gets the first answer"),
+    ),
+    responses(
+        (status = 201, description = "case opened; ETag = version", body = CommandResult),
+        (status = "4XX", description = "400, 401, 403 not-ats-operator, 409 case-already-opened, 413, 415, 422 (problem+json, `type` per rule)", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub async fn create_case(
+    State(state): State<AppState>,
+    principal: Principal,
+    req: WriteRequest,
+) -> Result<Response, ApiError> {
+    let (state, principal, req) = (&state, &principal, &req);
+    write(state, principal, req, move |ctx| async move {
+        let body: CreateCaseBody = req.json()?;
+        let case_id = body
+            .case_id
+            .unwrap_or_else(|| derived_id(ctx.command_id, "case"));
+        let command = CaseCommand::OpenCase(OpenCase {
+            case_id,
+            measure_id: MeasureId::new(body.measure_id),
+            ats: body.ats,
+            asst: body.asst,
+            provider: body.provider,
+            responsabile_asst: body.responsabile_asst,
+            responsabile_provider: body.responsabile_provider,
+            case_manager: body.case_manager,
+            recipient: Recipient {
+                pseudonym: body.recipient.pseudonym,
+                minor: body.recipient.minor,
+                firmalom_enrolled: body.recipient.firmalom_enrolled,
+                confirmers: body.recipient.confirmers,
+            },
+        });
+        let outcome = run_case_command(&state, &principal, case_id, command, ctx).await?;
+        Ok(Reply::created(
+            Some(outcome.version),
+            result_body(&outcome, None, None),
+        ))
+    })
+    .await
+}
+
+/// The case, folded from its stream: diaries, entries, requests, totals, alerts.
+#[utoipa::path(get, path = "/v1/cases/{id}", tag = "cases",
+    params(("id" = Uuid, Path, description = "case id")),
+    responses(
+        (status = 200, description = "the case; ETag = version", body = CaseView),
+        (status = "4XX", description = "400, 401, 403 case-access-denied, 404", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub async fn get_case(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiPath(id): ApiPath<Uuid>,
+) -> Result<Response, ApiError> {
+    let (case, version) = state.handler.load_case(id).await?;
+    let Some(file) = &case.file else {
+        return Err(ApiError::NotFoundWhat(format!("no case {id}")));
+    };
+    if !can_read_case(&principal, file) {
+        return Err(ApiError::Forbidden {
+            code: "case-access-denied",
+            message: "Art. 10: solo il personale della pratica, l'ATS e i revisori la consultano / only the case's staff, its ATS and auditors may read this case".into(),
+        });
+    }
+    let measure = state.handler.measure(&file.measure_id);
+    let alerts = measure
+        .map(|m| alerts(&case, m, state.handler.now()))
+        .unwrap_or_default();
+    let view = CaseView::build(file, &case, version, measure, alerts);
+    let mut response = Json(view).into_response();
+    if let Ok(v) = HeaderValue::from_str(&format!("\"{version}\"")) {
+        response.headers_mut().insert(header::ETAG, v);
+    }
+    Ok(response)
+}
+
+/// Change the responsabile of an ente (ente administrator, ATS operator, current responsabile).
+#[utoipa::path(put, path = "/v1/cases/{id}/responsabili/{ente}", tag = "cases",
+    request_body = ResponsabileBody,
+    params(("id" = Uuid, Path), ("ente" = EnteName, Path),
+        ("Idempotency-Key" = Option<String>, Header), ("If-Match" = Option<String>, Header, description = "\"<case version>\"")),
+    responses((status = 200, body = CommandResult),
+        (status = "4XX", description = "problem+json", body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn change_responsabile(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiPath((id, ente)): ApiPath<(Uuid, EnteName)>,
+    req: WriteRequest,
+) -> Result<Response, ApiError> {
+    simple_command(&state, &principal, &req, id, |req| {
+        let body: ResponsabileBody = req.json()?;
+        Ok(CaseCommand::ChangeResponsabile(ChangeResponsabile {
+            ente: ente.into(),
+            responsabile: body.responsabile,
+        }))
+    })
+    .await
+}
+
+/// Open a phase diary (that phase's responsabile).
+#[utoipa::path(post, path = "/v1/cases/{id}/phases/{n}/open", tag = "cases",
+    params(("id" = Uuid, Path), ("n" = u8, Path, description = "phase 1-4"),
+        ("Idempotency-Key" = Option<String>, Header), ("If-Match" = Option<String>, Header)),
+    responses((status = 200, body = CommandResult),
+        (status = "4XX", description = "problem+json", body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn open_phase(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiPath((id, n)): ApiPath<(Uuid, u8)>,
+    req: WriteRequest,
+) -> Result<Response, ApiError> {
+    let phase = phase(n)?;
+    simple_command(&state, &principal, &req, id, |_| {
+        Ok(CaseCommand::OpenPhaseDiary(OpenPhaseDiary { phase }))
+    })
+    .await
+}
+
+/// Enable a professional (the ente's responsabile).
+#[utoipa::path(post, path = "/v1/cases/{id}/professionals", tag = "cases",
+    request_body = EnableProfessionalBody,
+    params(("id" = Uuid, Path), ("Idempotency-Key" = Option<String>, Header), ("If-Match" = Option<String>, Header)),
+    responses((status = 200, body = CommandResult),
+        (status = "4XX", description = "problem+json", body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn enable_professional(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiPath(id): ApiPath<Uuid>,
+    req: WriteRequest,
+) -> Result<Response, ApiError> {
+    simple_command(&state, &principal, &req, id, |req| {
+        let body: EnableProfessionalBody = req.json()?;
+        Ok(CaseCommand::EnableProfessional(EnableProfessional {
+            ente: body.ente.into(),
+            professional: body.professional,
+            figures: body.figures,
+        }))
+    })
+    .await
+}
+
+/// Disable a professional (the ente's responsabile).
+#[utoipa::path(delete, path = "/v1/cases/{id}/professionals/{cf}", tag = "cases",
+    params(("id" = Uuid, Path), ("cf" = String, Path, description = "the professional's fiscal code"),
+        ("ente" = Option<EnteName>, Query, description = "default: the ente the professional is enabled for"),
+        ("Idempotency-Key" = Option<String>, Header), ("If-Match" = Option<String>, Header)),
+    responses((status = 200, body = CommandResult),
+        (status = "4XX", description = "problem+json", body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn disable_professional(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiPath((id, cf)): ApiPath<(Uuid, String)>,
+    ApiQuery(query): ApiQuery<EnteQuery>,
+    req: WriteRequest,
+) -> Result<Response, ApiError> {
+    let professional = diario_domain::FiscalCode::parse(&cf)
+        .map_err(|e| ApiError::BadRequest(format!("invalid fiscal code in the path: {e}")))?;
+    let ente = match query.ente {
+        Some(e) => Ente::from(e),
+        None => {
+            let (case, _) = state.handler.load_case(id).await?;
+            let file = case.file().map_err(ApiError::Domain)?;
+            let enabled: Vec<Ente> = file
+                .professionals
+                .keys()
+                .filter(|(_, c)| *c == professional)
+                .map(|(e, _)| *e)
+                .collect();
+            enabled
+                .iter()
+                .copied()
+                .find(|e| file.responsabile(*e) == Some(&principal.cf))
+                .or_else(|| enabled.first().copied())
+                .unwrap_or(Ente::Provider)
+        }
+    };
+    simple_command(&state, &principal, &req, id, |_| {
+        Ok(CaseCommand::DisableProfessional(DisableProfessional {
+            ente,
+            professional,
+        }))
+    })
+    .await
+}
+
+/// Record an entry (an enabled professional, or the case manager).
+#[utoipa::path(post, path = "/v1/cases/{id}/entries", tag = "entries",
+    request_body = RecordEntryBody,
+    params(("id" = Uuid, Path), ("Idempotency-Key" = Option<String>, Header), ("If-Match" = Option<String>, Header)),
+    responses((status = 201, description = "entry recorded; `entry_id` in the body", body = CommandResult),
+        (status = "4XX", description = "problem+json, e.g. 422 entry-recorded-too-late, overlapping-entry", body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn record_entry(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiPath(id): ApiPath<Uuid>,
+    req: WriteRequest,
+) -> Result<Response, ApiError> {
+    let (state, principal, req) = (&state, &principal, &req);
+    write(state, principal, req, move |ctx| async move {
+        let body: RecordEntryBody = req.json()?;
+        let entry_id = body
+            .entry_id
+            .unwrap_or_else(|| derived_id(ctx.command_id, "entry"));
+        let command = CaseCommand::RecordEntry(RecordEntry {
+            entry_id,
+            phase: body.phase,
+            figure: body.figure,
+            service: body.service,
+            slot: body.slot.slot()?,
+            system_failure_id: body.system_failure_id,
+        });
+        let outcome = run_case_command(&state, &principal, id, command, ctx).await?;
+        Ok(Reply::created(
+            Some(outcome.version),
+            result_body(&outcome, Some(entry_id), None),
+        ))
+    })
+    .await
+}
+
+/// Amend own entry while editable (the author); fields not given keep their value.
+#[utoipa::path(patch, path = "/v1/cases/{id}/entries/{eid}", tag = "entries",
+    request_body = AmendEntryBody,
+    params(("id" = Uuid, Path), ("eid" = Uuid, Path), ("Idempotency-Key" = Option<String>, Header), ("If-Match" = Option<String>, Header)),
+    responses((status = 200, body = CommandResult),
+        (status = "4XX", description = "problem+json, e.g. 403 not-entry-author, 409 entry-validated", body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn amend_entry(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiPath((id, eid)): ApiPath<(Uuid, Uuid)>,
+    req: WriteRequest,
+) -> Result<Response, ApiError> {
+    let (state, principal, req) = (&state, &principal, &req);
+    write(state, principal, req, move |ctx| async move {
+        let body: AmendEntryBody = req.json()?;
+        let (case, _) = state.handler.load_case(id).await?;
+        let file = case.file().map_err(ApiError::Domain)?;
+        let current = file
+            .entries
+            .get(&eid)
+            .ok_or(ApiError::Domain(DomainError::EntryNotFound(eid)))?;
+        let slot = match &body.slot {
+            Some(s) => s.slot()?,
+            None => current.slot,
+        };
+        let command = CaseCommand::AmendEntry(AmendEntry {
+            entry_id: eid,
+            figure: body.figure.unwrap_or_else(|| current.figure.clone()),
+            service: body.service.unwrap_or_else(|| current.service.clone()),
+            slot,
+            system_failure_id: body.system_failure_id,
+        });
+        let outcome = run_case_command(&state, &principal, id, command, ctx).await?;
+        Ok(Reply::ok(
+            Some(outcome.version),
+            result_body(&outcome, Some(eid), None),
+        ))
+    })
+    .await
+}
+
+/// Withdraw own entry while editable (the author).
+#[utoipa::path(delete, path = "/v1/cases/{id}/entries/{eid}", tag = "entries",
+    params(("id" = Uuid, Path), ("eid" = Uuid, Path), ("Idempotency-Key" = Option<String>, Header), ("If-Match" = Option<String>, Header)),
+    responses((status = 200, body = CommandResult),
+        (status = "4XX", description = "problem+json", body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn withdraw_entry(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiPath((id, eid)): ApiPath<(Uuid, Uuid)>,
+    req: WriteRequest,
+) -> Result<Response, ApiError> {
+    simple_command(&state, &principal, &req, id, |_| {
+        Ok(CaseCommand::WithdrawEntry(WithdrawEntry { entry_id: eid }))
+    })
+    .await
+}
+
+/// Validate entries of a whole-diary phase (I-II; the phase's responsabile).
+#[utoipa::path(post, path = "/v1/cases/{id}/phases/{n}/validation", tag = "phases",
+    request_body(content = Option<ValidationBody>, description = "absent or `{}`: every entry not yet validated"),
+    params(("id" = Uuid, Path), ("n" = u8, Path), ("Idempotency-Key" = Option<String>, Header), ("If-Match" = Option<String>, Header)),
+    responses((status = 200, body = CommandResult),
+        (status = "4XX", description = "problem+json", body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn validate_entries(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiPath((id, n)): ApiPath<(Uuid, u8)>,
+    req: WriteRequest,
+) -> Result<Response, ApiError> {
+    let phase = phase(n)?;
+    simple_command(&state, &principal, &req, id, |req| {
+        let body: ValidationBody = req.json_or_default()?;
+        Ok(CaseCommand::ValidateEntries(ValidateEntries {
+            phase,
+            entry_ids: body.entry_ids,
+        }))
+    })
+    .await
+}
+
+/// Close a phase diary (the phase's responsabile); phases I-II send the whole-diary request.
+#[utoipa::path(post, path = "/v1/cases/{id}/phases/{n}/close", tag = "phases",
+    request_body(content = Option<CloseBody>, description = "optional request id"),
+    params(("id" = Uuid, Path), ("n" = u8, Path), ("Idempotency-Key" = Option<String>, Header), ("If-Match" = Option<String>, Header)),
+    responses((status = 200, description = "closed; `request_id` when a confirmation request was sent", body = CommandResult),
+        (status = "4XX", description = "problem+json", body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn close_phase(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiPath((id, n)): ApiPath<(Uuid, u8)>,
+    req: WriteRequest,
+) -> Result<Response, ApiError> {
+    let phase = phase(n)?;
+    let (state, principal, req) = (&state, &principal, &req);
+    write(state, principal, req, move |ctx| async move {
+        let body: CloseBody = req.json_or_default()?;
+        let request_id = body
+            .request_id
+            .unwrap_or_else(|| derived_id(ctx.command_id, "request"));
+        let command = CaseCommand::ClosePhaseDiary(ClosePhaseDiary { phase, request_id });
+        let outcome = run_case_command(&state, &principal, id, command, ctx).await?;
+        let sent = outcome
+            .events
+            .iter()
+            .any(|e| matches!(e, CaseEvent::ConfirmationRequested { .. }));
+        Ok(Reply::ok(
+            Some(outcome.version),
+            result_body(&outcome, None, sent.then_some(request_id)),
+        ))
+    })
+    .await
+}
+
+/// Request confirmation of listed entries (phases III-IV; the responsabile); runs the Art. 8
+/// checklist.
+#[utoipa::path(post, path = "/v1/cases/{id}/confirmation-requests", tag = "confirmation",
+    request_body = ConfirmationRequestBody,
+    params(("id" = Uuid, Path), ("Idempotency-Key" = Option<String>, Header), ("If-Match" = Option<String>, Header)),
+    responses((status = 201, description = "request sent; `request_id` in the body", body = CommandResult),
+        (status = "4XX", description = "problem+json; 422 checklist-failed carries `checklist`", body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn request_confirmation(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiPath(id): ApiPath<Uuid>,
+    req: WriteRequest,
+) -> Result<Response, ApiError> {
+    let (state, principal, req) = (&state, &principal, &req);
+    write(state, principal, req, move |ctx| async move {
+        let body: ConfirmationRequestBody = req.json()?;
+        let request_id = body
+            .request_id
+            .unwrap_or_else(|| derived_id(ctx.command_id, "request"));
+        let command = CaseCommand::RequestConfirmation(RequestConfirmation {
+            request_id,
+            phase: body.phase,
+            entry_ids: body.entry_ids,
+        });
+        let outcome = run_case_command(&state, &principal, id, command, ctx).await?;
+        Ok(Reply::created(
+            Some(outcome.version),
+            result_body(&outcome, None, Some(request_id)),
+        ))
+    })
+    .await
+}
+
+/// Re-send an unanswered or expired request (the responsabile; after one day).
+#[utoipa::path(post, path = "/v1/cases/{id}/confirmation-requests/{rid}/resend", tag = "confirmation",
+    params(("id" = Uuid, Path), ("rid" = Uuid, Path), ("Idempotency-Key" = Option<String>, Header), ("If-Match" = Option<String>, Header)),
+    responses((status = 200, body = CommandResult),
+        (status = "4XX", description = "problem+json, e.g. 409 resend-too-early", body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn resend_confirmation(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiPath((id, rid)): ApiPath<(Uuid, Uuid)>,
+    req: WriteRequest,
+) -> Result<Response, ApiError> {
+    simple_command(&state, &principal, &req, id, |_| {
+        Ok(CaseCommand::ResendConfirmation(ResendConfirmation {
+            request_id: rid,
+        }))
+    })
+    .await
+}
+
+/// Set the PDI caps for phase III (the provider's responsabile).
+#[utoipa::path(put, path = "/v1/cases/{id}/pdi", tag = "cases",
+    request_body = PdiBody,
+    params(("id" = Uuid, Path), ("Idempotency-Key" = Option<String>, Header), ("If-Match" = Option<String>, Header)),
+    responses((status = 200, body = CommandResult),
+        (status = "4XX", description = "problem+json", body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn set_pdi(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiPath(id): ApiPath<Uuid>,
+    req: WriteRequest,
+) -> Result<Response, ApiError> {
+    simple_command(&state, &principal, &req, id, |req| {
+        let body: PdiBody = req.json()?;
+        Ok(CaseCommand::SetPdiCaps(SetPdiCaps {
+            caps: body.caps(),
+            total_max_minutes: body.total_max_minutes,
+        }))
+    })
+    .await
+}
+
+/// Interrupt the pathway (a responsabile or the case manager).
+#[utoipa::path(post, path = "/v1/cases/{id}/interruption", tag = "cases",
+    request_body = InterruptionBody,
+    params(("id" = Uuid, Path), ("Idempotency-Key" = Option<String>, Header), ("If-Match" = Option<String>, Header)),
+    responses((status = 200, body = CommandResult),
+        (status = "4XX", description = "problem+json", body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn interrupt(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiPath(id): ApiPath<Uuid>,
+    req: WriteRequest,
+) -> Result<Response, ApiError> {
+    simple_command(&state, &principal, &req, id, |req| {
+        let body: InterruptionBody = req.json()?;
+        Ok(CaseCommand::InterruptPathway(InterruptPathway {
+            reason: body.reason,
+        }))
+    })
+    .await
+}

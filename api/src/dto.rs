@@ -1,0 +1,616 @@
+//! Request and response documents of the API (the OpenAPI schemas). Field names follow the
+//! domain's commands and events; CFs, phases and slots are validated while reading.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use diario_domain::grants::{Grant, GrantRole};
+use diario_domain::{
+    Alert, CaseFile, CaseState, Ente, FailureScope, FigureId, FiscalCode, Measure, PdiCap, Phase,
+    ServiceId, SystemFailure, TimeSlot,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::ApiError;
+
+/// `asst` (phase I) or `provider` (Ente Erogatore, phases II-IV).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum EnteName {
+    Asst,
+    Provider,
+}
+
+impl From<EnteName> for Ente {
+    fn from(e: EnteName) -> Ente {
+        match e {
+            EnteName::Asst => Ente::Asst,
+            EnteName::Provider => Ente::Provider,
+        }
+    }
+}
+
+/// The recipient: pseudonymous reference, minor, FirmaLOM enrolment, who confirms.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RecipientBody {
+    /// Pseudonymous reference (never the name or CF of the young person; Art. 10).
+    pub pseudonym: String,
+    pub minor: bool,
+    pub firmalom_enrolled: bool,
+    /// Fiscal codes of the recipient or family members who confirm (Art. 6).
+    #[schema(value_type = Vec<String>, example = json!(["CLMMRC78P10F205F"]))]
+    pub confirmers: Vec<FiscalCode>,
+}
+
+/// `POST /v1/cases`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateCaseBody {
+    /// Optional client-chosen id; otherwise derived from the Idempotency-Key (or fresh).
+    #[serde(default)]
+    pub case_id: Option<Uuid>,
+    /// Measure id from `GET /v1/measures` (e.g. `up`).
+    #[schema(example = "up")]
+    pub measure_id: String,
+    #[schema(example = "ATS-MILANO")]
+    pub ats: String,
+    #[schema(example = "ASST-NORD")]
+    pub asst: String,
+    #[schema(example = "ENTE-ALFA")]
+    pub provider: String,
+    #[schema(value_type = String, example = "BNCLRA80A41F205G")]
+    pub responsabile_asst: FiscalCode,
+    #[schema(value_type = String, example = "VRDGPP70C15H501K")]
+    pub responsabile_provider: FiscalCode,
+    #[schema(value_type = String, example = "NREFNC90D52L219T")]
+    pub case_manager: FiscalCode,
+    pub recipient: RecipientBody,
+}
+
+/// `PUT /v1/cases/{id}/responsabili/{ente}`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResponsabileBody {
+    #[schema(value_type = String)]
+    pub responsabile: FiscalCode,
+}
+
+/// `POST /v1/cases/{id}/professionals`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EnableProfessionalBody {
+    pub ente: EnteName,
+    #[schema(value_type = String)]
+    pub professional: FiscalCode,
+    /// Figures from the measure's catalogue.
+    #[schema(value_type = Vec<String>, example = json!(["educatore_professionale"]))]
+    pub figures: Vec<FigureId>,
+}
+
+/// Query of `DELETE /v1/cases/{id}/professionals/{cf}`.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+pub struct EnteQuery {
+    /// Which ente's enablement to remove; default: the one the professional is enabled for.
+    #[serde(default)]
+    pub ente: Option<EnteName>,
+}
+
+/// Date (`YYYY-MM-DD`, Europe/Rome) and clock times (`HH:MM`) of a service.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SlotBody {
+    #[schema(value_type = String, format = Date, example = "2024-03-04")]
+    pub date: NaiveDate,
+    #[schema(example = "10:00")]
+    pub start: String,
+    #[schema(example = "11:30")]
+    pub end: String,
+}
+
+impl SlotBody {
+    /// Art. 5 (iv): half-hour boundaries, end after start; refused with 422 and the rule.
+    pub fn slot(&self) -> Result<TimeSlot, ApiError> {
+        TimeSlot::parse(self.date, &self.start, &self.end).map_err(|e| {
+            let code = match e {
+                diario_domain::values::TimeSlotError::NotHalfHour => {
+                    "duration-not-multiple-of-30-minutes"
+                }
+                diario_domain::values::TimeSlotError::EndNotAfterStart => "end-not-after-start",
+            };
+            ApiError::Unprocessable {
+                code,
+                message: e.to_string(),
+            }
+        })
+    }
+}
+
+/// `POST /v1/cases/{id}/entries`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RecordEntryBody {
+    /// Optional client-chosen id; otherwise derived from the Idempotency-Key (or fresh).
+    #[serde(default)]
+    pub entry_id: Option<Uuid>,
+    #[schema(value_type = u8, minimum = 1, maximum = 4)]
+    pub phase: Phase,
+    #[schema(value_type = String, example = "psicologo")]
+    pub figure: FigureId,
+    #[schema(value_type = String, example = "colloquio_valutazione")]
+    pub service: ServiceId,
+    pub slot: SlotBody,
+    /// Art. 9: the declared system failure relied on when recording after 15 days.
+    #[serde(default)]
+    pub system_failure_id: Option<Uuid>,
+}
+
+/// `PATCH /v1/cases/{id}/entries/{eid}`: fields not given keep their current value.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AmendEntryBody {
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub figure: Option<FigureId>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub service: Option<ServiceId>,
+    #[serde(default)]
+    pub slot: Option<SlotBody>,
+    /// Art. 9 failure relied on if the (new) date is late.
+    #[serde(default)]
+    pub system_failure_id: Option<Uuid>,
+}
+
+/// `POST /v1/cases/{id}/phases/{n}/validation`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ValidationBody {
+    /// Entries to validate; absent = every entry not yet validated.
+    #[serde(default)]
+    pub entry_ids: Option<Vec<Uuid>>,
+}
+
+/// `POST /v1/cases/{id}/phases/{n}/close`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CloseBody {
+    /// Id of the whole-diary confirmation request (phases I-II); derived when absent.
+    #[serde(default)]
+    pub request_id: Option<Uuid>,
+}
+
+/// `POST /v1/cases/{id}/confirmation-requests`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConfirmationRequestBody {
+    #[serde(default)]
+    pub request_id: Option<Uuid>,
+    #[schema(value_type = u8, minimum = 1, maximum = 4)]
+    pub phase: Phase,
+    pub entry_ids: Vec<Uuid>,
+}
+
+/// One PDI cap.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PdiCapBody {
+    #[schema(value_type = String, example = "contrasto_dispersione_scolastica")]
+    pub service: ServiceId,
+    pub max_minutes: u32,
+}
+
+/// `PUT /v1/cases/{id}/pdi`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PdiBody {
+    pub caps: Vec<PdiCapBody>,
+    #[serde(default)]
+    pub total_max_minutes: Option<u32>,
+}
+
+impl PdiBody {
+    pub fn caps(&self) -> Vec<PdiCap> {
+        self.caps
+            .iter()
+            .map(|c| PdiCap {
+                service: c.service.clone(),
+                max_minutes: c.max_minutes,
+            })
+            .collect()
+    }
+}
+
+/// `POST /v1/cases/{id}/interruption`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InterruptionBody {
+    pub reason: String,
+}
+
+/// The answer to every case write.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct CommandResult {
+    pub case_id: Uuid,
+    /// The case version after the command (also the `ETag`).
+    pub version: i64,
+    /// Events recorded by the command (empty when it changed nothing), `type`-tagged.
+    #[schema(value_type = Vec<Object>)]
+    pub events: Vec<Value>,
+    /// Id of the entry created.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entry_id: Option<Uuid>,
+    /// Id of the confirmation request created.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<Uuid>,
+}
+
+/// Whose system failed.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum FailureScopeBody {
+    /// The regional system: every case.
+    Regional,
+    /// An ente's own system (ASST or provider code).
+    Ente { ente: String },
+}
+
+impl From<FailureScopeBody> for FailureScope {
+    fn from(s: FailureScopeBody) -> FailureScope {
+        match s {
+            FailureScopeBody::Regional => FailureScope::Regional,
+            FailureScopeBody::Ente { ente } => FailureScope::Ente { ente },
+        }
+    }
+}
+
+/// `POST /v1/system-failures`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeclareFailureBody {
+    #[serde(default)]
+    pub failure_id: Option<Uuid>,
+    pub scope: FailureScopeBody,
+    pub ticket: String,
+    pub description: String,
+    pub began_at: DateTime<Utc>,
+}
+
+/// `POST /v1/system-failures/{id}/resolution`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResolveFailureBody {
+    pub resolved_at: DateTime<Utc>,
+}
+
+/// A declared system failure (Art. 9).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct FailureView {
+    pub failure_id: Uuid,
+    pub scope: FailureScopeBody,
+    pub ticket: String,
+    pub description: String,
+    pub began_at: DateTime<Utc>,
+    pub resolved_at: Option<DateTime<Utc>>,
+    /// Support operator who declared it.
+    pub declared_by: String,
+    /// Stream version (also the `ETag` of writes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<i64>,
+}
+
+impl FailureView {
+    pub fn from_domain(f: &SystemFailure, version: Option<i64>) -> FailureView {
+        FailureView {
+            failure_id: f.id,
+            scope: match &f.scope {
+                FailureScope::Regional => FailureScopeBody::Regional,
+                FailureScope::Ente { ente } => FailureScopeBody::Ente { ente: ente.clone() },
+            },
+            ticket: f.ticket.clone(),
+            description: f.description.clone(),
+            began_at: f.began_at,
+            resolved_at: f.resolved_at,
+            declared_by: f.declared_by.as_str().to_owned(),
+            version,
+        }
+    }
+}
+
+/// An organisation role.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum GrantRoleName {
+    AtsOperator,
+    EnteAdmin,
+    Auditor,
+    Support,
+    PlatformAdmin,
+}
+
+impl From<GrantRoleName> for GrantRole {
+    fn from(r: GrantRoleName) -> GrantRole {
+        match r {
+            GrantRoleName::AtsOperator => GrantRole::AtsOperator,
+            GrantRoleName::EnteAdmin => GrantRole::EnteAdmin,
+            GrantRoleName::Auditor => GrantRole::Auditor,
+            GrantRoleName::Support => GrantRole::Support,
+            GrantRoleName::PlatformAdmin => GrantRole::PlatformAdmin,
+        }
+    }
+}
+
+impl From<GrantRole> for GrantRoleName {
+    fn from(r: GrantRole) -> GrantRoleName {
+        match r {
+            GrantRole::AtsOperator => GrantRoleName::AtsOperator,
+            GrantRole::EnteAdmin => GrantRoleName::EnteAdmin,
+            GrantRole::Auditor => GrantRoleName::Auditor,
+            GrantRole::Support => GrantRoleName::Support,
+            GrantRole::PlatformAdmin => GrantRoleName::PlatformAdmin,
+        }
+    }
+}
+
+/// `POST` / `DELETE /v1/admin/grants`, and one grant in force.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GrantBody {
+    #[schema(value_type = String)]
+    pub fiscal_code: FiscalCode,
+    pub role: GrantRoleName,
+    /// ATS code (ats_operator, auditor) or ente code (ente_admin); required for
+    /// ats_operator and ente_admin; absent = every organisation.
+    #[serde(default)]
+    pub scope: Option<String>,
+}
+
+impl GrantBody {
+    pub fn grant(&self) -> Grant {
+        Grant {
+            fiscal_code: self.fiscal_code.clone(),
+            role: self.role.into(),
+            scope: self.scope.clone(),
+        }
+    }
+
+    pub fn from_grant(g: &Grant) -> GrantBody {
+        GrantBody {
+            fiscal_code: g.fiscal_code.clone(),
+            role: g.role.into(),
+            scope: g.scope.clone(),
+        }
+    }
+}
+
+/// The answer to a grant write and `GET /v1/admin/grants`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct GrantsView {
+    /// Version of the grants stream.
+    pub version: i64,
+    pub grants: Vec<GrantBody>,
+}
+
+/// `PUT /v1/test-clock`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TestClockBody {
+    pub now: DateTime<Utc>,
+}
+
+/// A measure in the list.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct MeasureSummary {
+    pub id: String,
+    pub name: String,
+    /// True when figures, caps or costs are placeholders.
+    pub example_values: bool,
+    pub phases: Vec<u8>,
+}
+
+impl MeasureSummary {
+    pub fn from_measure(m: &Measure) -> MeasureSummary {
+        MeasureSummary {
+            id: m.id.as_str().to_owned(),
+            name: m.name.clone(),
+            example_values: m.example_values,
+            phases: m.phases.iter().map(|p| p.phase.number()).collect(),
+        }
+    }
+}
+
+/// A phase diary.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct DiaryView {
+    pub phase: u8,
+    /// `open`, `closed` (waiting for confirmation) or `handed_to_ats`.
+    pub status: String,
+    pub opened_by: String,
+    pub opened_at: DateTime<Utc>,
+}
+
+/// An entry (stringa) of a diary.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct EntryView {
+    pub entry_id: Uuid,
+    pub phase: u8,
+    pub professional: String,
+    pub figure: String,
+    pub service: String,
+    #[schema(value_type = Object)]
+    pub slot: Value,
+    pub minutes: u32,
+    pub system_failure_id: Option<Uuid>,
+    pub recorded_at: DateTime<Utc>,
+    pub revision: u32,
+    pub validated: bool,
+    pub pending_request: Option<Uuid>,
+    pub confirmed: bool,
+    pub rejected: bool,
+    pub withdrawn: bool,
+}
+
+/// A confirmation request or paper diary.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct RequestView {
+    pub request_id: Uuid,
+    pub phase: u8,
+    /// `firmalom` or `paper`.
+    pub channel: String,
+    pub entry_ids: Vec<Uuid>,
+    /// `pending`, `confirmed`, `rejected`, `expired` or `ended`.
+    pub status: String,
+    pub sent_at: DateTime<Utc>,
+    pub deadline: Option<DateTime<Utc>>,
+    pub times_sent: u32,
+}
+
+/// An enabled professional.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ProfessionalView {
+    pub ente: EnteName,
+    pub professional: String,
+    pub figures: Vec<String>,
+}
+
+/// `GET /v1/cases/{id}`: the case folded straight from its stream.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct CaseView {
+    pub case_id: Uuid,
+    pub version: i64,
+    pub measure_id: String,
+    pub ats: String,
+    pub asst: String,
+    pub provider: String,
+    /// Responsabile per ente (`asst`, `provider`).
+    pub responsabili: BTreeMap<String, String>,
+    pub case_manager: String,
+    pub recipient: RecipientBody,
+    pub professionals: Vec<ProfessionalView>,
+    pub diaries: Vec<DiaryView>,
+    pub entries: Vec<EntryView>,
+    pub requests: Vec<RequestView>,
+    #[schema(value_type = Option<Object>)]
+    pub pdi: Option<Value>,
+    pub interrupted_at: Option<DateTime<Utc>>,
+    /// Minutes and confirmed cost per phase (key: phase number).
+    #[schema(value_type = Object)]
+    pub totals: Value,
+    /// Non-blocking problems (Art. 5).
+    #[schema(value_type = Vec<Object>)]
+    pub alerts: Vec<Alert>,
+}
+
+fn name<T: Serialize>(v: &T) -> String {
+    serde_json::to_value(v)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+impl CaseView {
+    pub fn build(
+        file: &CaseFile,
+        state: &CaseState,
+        version: i64,
+        measure: Option<&Measure>,
+        alerts: Vec<Alert>,
+    ) -> CaseView {
+        let totals = measure
+            .map(|m| {
+                let t: BTreeMap<String, _> = state
+                    .totals(m)
+                    .into_iter()
+                    .map(|(p, t)| (p.number().to_string(), t))
+                    .collect();
+                serde_json::to_value(t).unwrap_or(Value::Null)
+            })
+            .unwrap_or(Value::Null);
+        CaseView {
+            case_id: file.case_id,
+            version,
+            measure_id: file.measure_id.as_str().to_owned(),
+            ats: file.ats.clone(),
+            asst: file.asst.clone(),
+            provider: file.provider.clone(),
+            responsabili: file
+                .responsabili
+                .iter()
+                .map(|(e, cf)| (e.to_string(), cf.as_str().to_owned()))
+                .collect(),
+            case_manager: file.case_manager.as_str().to_owned(),
+            recipient: RecipientBody {
+                pseudonym: file.recipient.pseudonym.clone(),
+                minor: file.recipient.minor,
+                firmalom_enrolled: file.recipient.firmalom_enrolled,
+                confirmers: file.recipient.confirmers.clone(),
+            },
+            professionals: file
+                .professionals
+                .iter()
+                .map(|((ente, cf), figures)| ProfessionalView {
+                    ente: match ente {
+                        Ente::Asst => EnteName::Asst,
+                        Ente::Provider => EnteName::Provider,
+                    },
+                    professional: cf.as_str().to_owned(),
+                    figures: figures.iter().map(|f| f.as_str().to_owned()).collect(),
+                })
+                .collect(),
+            diaries: file
+                .diaries
+                .values()
+                .map(|d| DiaryView {
+                    phase: d.phase.number(),
+                    status: name(&d.status),
+                    opened_by: d.opened_by.as_str().to_owned(),
+                    opened_at: d.opened_at,
+                })
+                .collect(),
+            entries: file
+                .entries
+                .values()
+                .map(|e| EntryView {
+                    entry_id: e.id,
+                    phase: e.phase.number(),
+                    professional: e.professional.as_str().to_owned(),
+                    figure: e.figure.as_str().to_owned(),
+                    service: e.service.as_str().to_owned(),
+                    slot: serde_json::to_value(e.slot).unwrap_or(Value::Null),
+                    minutes: e.minutes(),
+                    system_failure_id: e.system_failure_id,
+                    recorded_at: e.recorded_at,
+                    revision: e.revision,
+                    validated: e.validated,
+                    pending_request: e.pending_request,
+                    confirmed: e.confirmed,
+                    rejected: e.rejected,
+                    withdrawn: e.withdrawn,
+                })
+                .collect(),
+            requests: file
+                .requests
+                .values()
+                .map(|r| RequestView {
+                    request_id: r.id,
+                    phase: r.phase.number(),
+                    channel: name(&r.channel),
+                    entry_ids: r.entries.keys().copied().collect(),
+                    status: name(&r.status),
+                    sent_at: r.sent_at,
+                    deadline: r.deadline,
+                    times_sent: r.times_sent,
+                })
+                .collect(),
+            pdi: file.pdi.as_ref().map(|p| {
+                serde_json::json!({ "caps": p.caps, "total_max_minutes": p.total_max_minutes })
+            }),
+            interrupted_at: file.interrupted_at,
+            totals,
+            alerts,
+        }
+    }
+}
