@@ -7,6 +7,7 @@ pub mod db;
 pub mod handler;
 pub mod idempotency;
 pub mod paper;
+pub mod store;
 
 pub use clock::{Clock, SystemClock, TestClock};
 pub use db::Database;
