@@ -809,8 +809,50 @@ pub(crate) fn request_from_row(r: &Row) -> Result<RequestView, ProjectionError> 
     })
 }
 
+/// [`case_diary`] with the alerts brought to `now`: the stored alerts are computed as of the
+/// case's last event (so that the tables depend on the events only); a pending digital request
+/// whose deadline has passed by `now` gets its `request-overdue` alert here (Art. 6), until
+/// the scheduler records the expiry.
+pub async fn case_diary_at(
+    db: &Database,
+    case_id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<Option<CaseDiary>, ProjectionError> {
+    let Some(mut diary) = case_diary(db, case_id).await? else {
+        return Ok(None);
+    };
+    if diary.status != "interrupted" {
+        let overdue: Vec<RequestView> = diary
+            .diaries
+            .iter()
+            .flat_map(|d| d.pending_requests.iter())
+            .filter(|r| r.channel == "firmalom" && r.deadline.is_some_and(|d| now > d))
+            .cloned()
+            .collect();
+        for r in overdue {
+            let already = diary
+                .alerts
+                .iter()
+                .any(|a| a.code == "request-overdue" && a.request_id == Some(r.request_id));
+            if !already {
+                diary.alerts.push(AlertView {
+                    code: "request-overdue".to_owned(),
+                    phase: Some(r.phase),
+                    request_id: Some(r.request_id),
+                    entry_ids: r.entry_ids.clone(),
+                    message: "Art. 6: richiesta scaduta senza risposta / request past its deadline"
+                        .to_owned(),
+                    as_of: now,
+                });
+            }
+        }
+    }
+    Ok(Some(diary))
+}
+
 /// The current diaries of a case from the read model (`GET /v1/cases/{id}`), or `None` when
-/// the case is unknown (or not projected yet).
+/// the case is unknown (or not projected yet). Alerts are as of the case's last event; see
+/// [`case_diary_at`] for alerts brought to the present.
 pub async fn case_diary(
     db: &Database,
     case_id: Uuid,

@@ -24,7 +24,7 @@ pub use audit::{AuditRecord, AuditTrail, audit_trail, describe, history_as_of, v
 pub use checklists::{CheckView, ChecklistFilter, ChecklistView, Checklists, checklists};
 pub use diaries::{
     AlertView, CaseDiaries, CaseDiary, EntryState, EntryView, PhaseDiary, RequestView, Total,
-    case_diary,
+    case_diary, case_diary_at,
 };
 pub use failures::{FailureFilter, FailureView, RelyingEntry, SystemFailures, system_failures};
 pub use queries::{
@@ -35,7 +35,8 @@ pub use queries::{
 pub use runner::{
     Checkpoint, Projection, ProjectionLag, RunnerOptions, catch_up_all, checkpoint,
     dump_read_models, lag, lag_at, lag_metrics, leadership_key, rebuild, rebuild_all,
-    rebuild_projection, reset, run_batch, run_catch_up, spawn_runner, spawn_runner_with,
+    rebuild_projection, reset, run_batch, run_catch_up, run_catch_up_to_end, spawn_runner,
+    spawn_runner_with,
 };
 pub use sql::Tx;
 

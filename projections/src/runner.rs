@@ -236,14 +236,41 @@ pub async fn rebuild(
     rebuild_projection(db, store, p.as_ref()).await
 }
 
-/// Rebuilds one projection object from zero.
+/// Rebuilds one projection object from zero, up to the end of the log (see
+/// [`run_catch_up_to_end`]).
 pub async fn rebuild_projection(
     db: &Database,
     store: &dyn EventStore,
     projection: &dyn Projection,
 ) -> Result<u64, ProjectionError> {
     reset(db, projection).await?;
-    run_catch_up(db, store, projection).await
+    run_catch_up_to_end(db, store, projection, Duration::from_secs(30)).await
+}
+
+/// Catches up until no event is left after the checkpoint, waiting up to `max_wait` for events
+/// `read_all` does not hand out yet. On PostgreSQL `read_all` stops below the oldest
+/// transaction still running anywhere on the server, so an empty batch does not mean the end
+/// of the log; this keeps polling (every 50 ms) while the lag is not zero.
+pub async fn run_catch_up_to_end(
+    db: &Database,
+    store: &dyn EventStore,
+    projection: &dyn Projection,
+    max_wait: Duration,
+) -> Result<u64, ProjectionError> {
+    let deadline = tokio::time::Instant::now() + max_wait;
+    let mut total = 0;
+    loop {
+        total += run_catch_up(db, store, projection).await?;
+        if events_behind(db, &checkpoint(db, projection.name()).await?)
+            .await?
+            .0
+            == 0
+            || tokio::time::Instant::now() >= deadline
+        {
+            return Ok(total);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 /// Rebuilds every projection; returns the events applied per projection.
@@ -277,6 +304,33 @@ pub struct ProjectionLag {
     pub oldest_unapplied_recorded_at: Option<DateTime<Utc>>,
 }
 
+/// Events stored after a checkpoint, and the `recorded_at` of the oldest of them.
+async fn events_behind(
+    db: &Database,
+    cp: &Checkpoint,
+) -> Result<(i64, Option<DateTime<Utc>>), ProjectionError> {
+    let (sql, args): (&str, Vec<Val>) = match db {
+        Database::Postgres(_) => (
+            "SELECT count(*) AS n, min(recorded_at) AS oldest FROM events \
+             WHERE (transaction_id, position) > ($1::text::xid8, $2)",
+            vec![
+                cp.position.transaction.to_string().into(),
+                cp.position.position.into(),
+            ],
+        ),
+        Database::Sqlite(_) => (
+            "SELECT count(*) AS n, min(recorded_at) AS oldest FROM events WHERE position > $1",
+            vec![cp.position.position.into()],
+        ),
+    };
+    let row = fetch_all(db, sql, &args)
+        .await?
+        .into_iter()
+        .next()
+        .ok_or_else(|| ProjectionError::Corrupt("count returned no row".into()))?;
+    Ok((row.i64("n")?, row.opt_instant("oldest")?))
+}
+
 /// The lag of every projection.
 pub async fn lag(
     db: &Database,
@@ -293,33 +347,14 @@ pub async fn lag_at(
     let mut out = Vec::new();
     for p in crate::all_projections() {
         let cp = checkpoint(db, p.name()).await?;
-        let (sql, args): (&str, Vec<Val>) = match db {
-            Database::Postgres(_) => (
-                "SELECT count(*) AS n, min(recorded_at) AS oldest FROM events \
-                 WHERE (transaction_id, position) > ($1::text::xid8, $2)",
-                vec![
-                    cp.position.transaction.to_string().into(),
-                    cp.position.position.into(),
-                ],
-            ),
-            Database::Sqlite(_) => (
-                "SELECT count(*) AS n, min(recorded_at) AS oldest FROM events WHERE position > $1",
-                vec![cp.position.position.into()],
-            ),
-        };
-        let row = fetch_all(db, sql, &args)
-            .await?
-            .into_iter()
-            .next()
-            .ok_or_else(|| ProjectionError::Corrupt("count returned no row".into()))?;
-        let oldest = row.opt_instant("oldest")?;
+        let (behind, oldest) = events_behind(db, &cp).await?;
         let seconds = oldest
             .map(|t| ((now - t).num_milliseconds().max(0) as f64) / 1000.0)
             .unwrap_or(0.0);
         out.push(ProjectionLag {
             projection: p.name().to_owned(),
             checkpoint: cp.position,
-            events_behind: row.i64("n")?,
+            events_behind: behind,
             seconds_behind: seconds,
             oldest_unapplied_recorded_at: oldest,
         });

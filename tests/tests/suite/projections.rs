@@ -892,6 +892,26 @@ async fn every_read_model_matches_the_scripted_history(db: &TestDb) {
         );
     }
     assert!(!codes.contains(&"request-overdue"), "{codes:?}");
+    // Brought to the present: R5 (deadline 25/03 18:00) is overdue on 26/03, not on 25/03.
+    let on_time = diario_projections::case_diary_at(&db.db, case_a(), rome(25, 12, 0))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(on_time.alerts, a.alerts);
+    let late = diario_projections::case_diary_at(&db.db, case_a(), rome(26, 12, 0))
+        .await
+        .unwrap()
+        .unwrap();
+    let overdue: Vec<_> = late
+        .alerts
+        .iter()
+        .filter(|x| x.code == "request-overdue")
+        .collect();
+    assert_eq!(overdue.len(), 1);
+    assert_eq!(
+        (overdue[0].request_id, overdue[0].entry_ids.clone()),
+        (Some(rid(5)), vec![eid(10)])
+    );
     let rejected = a
         .alerts
         .iter()
