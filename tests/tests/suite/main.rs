@@ -2,6 +2,7 @@
 //! against PostgreSQL and SQLite, and the end-to-end tests of the `diario` server.
 
 mod api_scenario;
+mod firmalom_outbox;
 mod projections;
 mod server;
 mod store_conformance;

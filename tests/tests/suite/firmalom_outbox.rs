@@ -1,0 +1,225 @@
+//! FirmaLOM notifications: the outbox is fed from the event log, the dispatcher signs and POSTs
+//! to a fake FirmaLOM over real HTTP, retries with backoff, records every attempt, and never
+//! notifies a request that has already ended. Both backends.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use diario_commands::codec::{case_stream, encode_case_event};
+use diario_commands::firmalom::{DeliveryPolicy, deliver_due, delivery_log, feed_outbox};
+use diario_commands::{EventMetadata, EventStore, ExpectedVersion};
+use diario_domain::case::{
+    CaseCommand, ExpireConfirmationRequest, RequestConfirmation, SetPdiCaps,
+};
+use diario_domain::testing::fixtures::*;
+use diario_domain::{Actor, ActorRole, CaseEvent, Context, PdiCap, Phase, decide, fold};
+use diario_tests::fake_firmalom::FakeFirmalom;
+use diario_tests::{Backend, TestDb};
+use uuid::Uuid;
+
+const SECRET: &[u8] = b"firmalom-test-secret";
+
+fn step(history: &mut Vec<CaseEvent>, cmd: CaseCommand, actor: Actor, now: DateTime<Utc>) {
+    let measure = up();
+    let state = fold(history.iter());
+    let events = decide(&state, &cmd, &Context::new(actor, now, &measure))
+        .unwrap_or_else(|e| panic!("{cmd:?} refused: {e}"));
+    history.extend(events);
+}
+
+/// Phase III with two entries and a confirmation request sent on the evening of 4 March 2024.
+fn requested_case() -> Vec<CaseEvent> {
+    let mut h = case_in_phase(Phase::III, true);
+    let resp = Actor::person(resp_provider(), ActorRole::Staff);
+    step(
+        &mut h,
+        CaseCommand::SetPdiCaps(SetPdiCaps {
+            caps: vec![PdiCap {
+                service: svc("contrasto_dispersione_scolastica"),
+                max_minutes: 600,
+            }],
+            total_max_minutes: Some(900),
+        }),
+        resp.clone(),
+        t0(),
+    );
+    for i in 1..=2u128 {
+        h.push(recorded(
+            eid(i),
+            Phase::III,
+            educatore(),
+            "educatore_professionale",
+            "contrasto_dispersione_scolastica",
+            slot(
+                date(2024, 3, 4),
+                &format!("{:02}:00", 8 + i),
+                &format!("{:02}:00", 9 + i),
+            ),
+        ));
+    }
+    step(
+        &mut h,
+        CaseCommand::RequestConfirmation(RequestConfirmation {
+            request_id: rid(1),
+            phase: Phase::III,
+            entry_ids: vec![eid(1), eid(2)],
+        }),
+        resp,
+        rome(2024, 3, 4, 18, 0),
+    );
+    h
+}
+
+async fn append_all(store: &dyn EventStore, events: &[CaseEvent], from_version: i64) {
+    let stream = case_stream(case_id());
+    for (i, e) in events.iter().enumerate() {
+        store
+            .append(
+                &stream,
+                ExpectedVersion::Exact(from_version + i as i64),
+                vec![encode_case_event(e).expect("encode")],
+                EventMetadata {
+                    actor_cf: "SYSTEM".into(),
+                    actor_role: "test".into(),
+                    occurred_at: Utc::now(),
+                    command_id: Uuid::now_v7(),
+                    correlation_id: Uuid::now_v7(),
+                    causation_id: None,
+                },
+            )
+            .await
+            .expect("append");
+    }
+}
+
+/// Feeds the outbox until it holds `rows` notifications. On PostgreSQL the log is handed out
+/// only below the oldest running transaction of the server, so other tests can delay it.
+async fn feed_until(db: &TestDb, store: &dyn EventStore, rows: i64) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        feed_outbox(&db.db, store).await.expect("feed");
+        let n = db.count("SELECT count(*) FROM firmalom_outbox").await;
+        if n >= rows {
+            assert_eq!(n, rows);
+            return;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the outbox was not fed");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+fn policy(url: &str) -> DeliveryPolicy {
+    DeliveryPolicy {
+        url: url.to_owned(),
+        secret: SECRET.to_vec(),
+        first_retry: Duration::from_millis(50),
+        max_retry: Duration::from_millis(200),
+        request_timeout: Duration::from_secs(5),
+    }
+}
+
+async fn retries_until_firmalom_recovers(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let store = db.db.event_store();
+    append_all(&*store, &requested_case(), 0).await;
+    let fake = FakeFirmalom::start(SECRET).await;
+    fake.fail_next(2);
+    feed_until(&db, &*store, 1).await;
+    // Feeding again must not create the notification twice.
+    feed_outbox(&db.db, &*store).await.expect("feed");
+    assert_eq!(db.count("SELECT count(*) FROM firmalom_outbox").await, 1);
+
+    let client = reqwest::Client::new();
+    let now = rome(2024, 3, 4, 18, 5);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while fake.received().is_empty() && tokio::time::Instant::now() < deadline {
+        deliver_due(&db.db, &*store, &client, &policy(&fake.url), now)
+            .await
+            .expect("deliver");
+        tokio::time::sleep(Duration::from_millis(30)).await;
+    }
+    // Nothing more is due once delivered.
+    let after = deliver_due(&db.db, &*store, &client, &policy(&fake.url), now)
+        .await
+        .expect("deliver");
+    assert_eq!(after.delivered + after.failed, 0);
+
+    let received = fake.received();
+    assert_eq!(received.len(), 1, "delivered exactly once");
+    assert_eq!(fake.failed(), 2);
+    assert_eq!(fake.bad_signatures(), 0);
+    let n = &received[0];
+    assert_eq!(n.request_id, rid(1));
+    assert_eq!(n.case_id, case_id());
+    assert_eq!(n.kind, "confirmation_requested");
+    assert_eq!(n.entries.len(), 2);
+    assert_eq!(n.confirmers, vec![parent().to_string()]);
+
+    let log = delivery_log(&db.db, case_id()).await.expect("log");
+    let outcomes: Vec<(&str, Option<i64>)> = log
+        .iter()
+        .map(|a| (a.outcome.as_str(), a.http_status))
+        .collect();
+    assert_eq!(
+        outcomes,
+        vec![
+            ("failed", Some(500)),
+            ("failed", Some(500)),
+            ("delivered", Some(202))
+        ]
+    );
+    db.cleanup().await;
+}
+
+async fn an_ended_request_is_never_notified(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let store = db.db.event_store();
+    let mut history = requested_case();
+    let sent = history.len();
+    step(
+        &mut history,
+        CaseCommand::ExpireConfirmationRequest(ExpireConfirmationRequest { request_id: rid(1) }),
+        Actor::System,
+        rome(2024, 3, 5, 19, 0),
+    );
+    append_all(&*store, &history[..sent], 0).await;
+    feed_until(&db, &*store, 1).await;
+    // The request expires before the dispatcher gets to it.
+    append_all(&*store, &history[sent..], sent as i64).await;
+    let fake = FakeFirmalom::start(SECRET).await;
+    let report = deliver_due(
+        &db.db,
+        &*store,
+        &reqwest::Client::new(),
+        &policy(&fake.url),
+        rome(2024, 3, 5, 19, 5),
+    )
+    .await
+    .expect("deliver");
+    assert_eq!(report.skipped_request_ended, 1);
+    assert!(fake.received().is_empty());
+    let log = delivery_log(&db.db, case_id()).await.expect("log");
+    assert_eq!(log.len(), 1);
+    assert_eq!(log[0].outcome, "request_ended");
+    db.cleanup().await;
+}
+
+#[tokio::test]
+async fn the_dispatcher_retries_while_firmalom_fails_and_delivers_once_on_postgres() {
+    retries_until_firmalom_recovers(Backend::Postgres).await;
+}
+
+#[tokio::test]
+async fn the_dispatcher_retries_while_firmalom_fails_and_delivers_once_on_sqlite() {
+    retries_until_firmalom_recovers(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn a_notification_is_never_sent_for_an_ended_request_on_postgres() {
+    an_ended_request_is_never_notified(Backend::Postgres).await;
+}
+
+#[tokio::test]
+async fn a_notification_is_never_sent_for_an_ended_request_on_sqlite() {
+    an_ended_request_is_never_notified(Backend::Sqlite).await;
+}
