@@ -1772,3 +1772,105 @@ async fn postgres_two_runners_one_dies_mid_stream_and_the_other_takes_over() {
     );
     db.cleanup().await;
 }
+
+// ------------------------------------------------------------------------------------------
+// Measurement (not a timed assertion): `cargo test -p diario-tests --test suite --
+// --ignored --nocapture projections_measure`
+// ------------------------------------------------------------------------------------------
+
+async fn measure(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let store = db.db.event_store();
+    let started = std::time::Instant::now();
+    let mut writers = Vec::new();
+    for writer in 0..4 {
+        let store = store.clone();
+        writers.push(tokio::spawn(async move {
+            let mut w = World::new(store);
+            for n in 0..50u128 {
+                let id = Uuid::from_u128(0x9_0000 * (writer + 1) + n);
+                w.open_case(id, "ATS-MILANO", "COOP-A", true, rome(1, 9, 0))
+                    .await;
+                w.enable(
+                    id,
+                    Ente::Asst,
+                    f::psicologo(),
+                    &["psicologo"],
+                    rome(1, 9, 10),
+                )
+                .await;
+                w.open_phase(id, Phase::I, rome(1, 9, 30)).await;
+                for k in 0..6u32 {
+                    let entry = Uuid::from_u128((id.as_u128() << 8) + u128::from(k));
+                    let (start, end) = (format!("{:02}:00", 8 + k), format!("{:02}:00", 9 + k));
+                    w.record(
+                        id,
+                        f::psicologo(),
+                        entry,
+                        Phase::I,
+                        "psicologo",
+                        "colloquio_valutazione",
+                        (march(4), &start, &end),
+                        None,
+                        rome(4, 20, 0),
+                    )
+                    .await;
+                }
+                w.case(
+                    id,
+                    staff(f::resp_asst()),
+                    rome(5, 9, 0),
+                    CaseCommand::ValidateEntries(ValidateEntries {
+                        phase: Phase::I,
+                        entry_ids: None,
+                    }),
+                )
+                .await;
+            }
+        }));
+    }
+    for w in writers {
+        w.await.expect("writer");
+    }
+    let written = started.elapsed();
+    let n = total_events(&db).await;
+    let t = std::time::Instant::now();
+    catch_up(&db.db).await;
+    let first = t.elapsed();
+    let t = std::time::Instant::now();
+    rebuild_everything(&db).await;
+    let rebuild = t.elapsed();
+    let t = std::time::Instant::now();
+    for _ in 0..100 {
+        diario_projections::case_diary(&db.db, Uuid::from_u128(0x9_0000))
+            .await
+            .unwrap()
+            .unwrap();
+    }
+    let query = t.elapsed() / 100;
+    let t = std::time::Instant::now();
+    diario_projections::ats_dashboard(&db.db, "ATS-MILANO", rome(25, 12, 0), 3)
+        .await
+        .unwrap();
+    let dashboard = t.elapsed();
+    println!(
+        "projections measure {backend:?}: {n} events (200 cases) written in {written:?}; \
+         first catch-up of 4 projections {first:?} ({:.0} events/s per projection set); \
+         rebuild_all {rebuild:?} ({:.0} events/s); case_diary {query:?}; ats_dashboard {dashboard:?}",
+        n as f64 / first.as_secs_f64(),
+        n as f64 / rebuild.as_secs_f64(),
+    );
+    db.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "measurement, run by hand"]
+async fn projections_measure_postgres() {
+    measure(Backend::Postgres).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "measurement, run by hand"]
+async fn projections_measure_sqlite() {
+    measure(Backend::Sqlite).await;
+}
