@@ -103,7 +103,10 @@ async fn feed_until(db: &TestDb, store: &dyn EventStore, rows: i64) {
             assert_eq!(n, rows);
             return;
         }
-        assert!(tokio::time::Instant::now() < deadline, "the outbox was not fed");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the outbox was not fed"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
