@@ -412,9 +412,36 @@ pub async fn history_as_of_with(
     case_id: Uuid,
     as_of: DateTime<Utc>,
 ) -> Result<Option<CaseDiary>, ProjectionError> {
+    replay_prefix(store, measures, case_id, |e| {
+        e.metadata.occurred_at <= as_of
+    })
+    .await
+}
+
+/// The case as the system showed it at `instant`: the events *recorded* (store clock,
+/// `recorded_at`) at or before it. Differs from [`history_as_of`] only when the service clock
+/// and the store clock differ (a test clock, a late-recorded decision).
+pub async fn history_as_recorded(
+    store: &dyn EventStore,
+    case_id: Uuid,
+    instant: DateTime<Utc>,
+) -> Result<Option<CaseDiary>, ProjectionError> {
+    replay_prefix(store, crate::catalogue(), case_id, |e| {
+        e.recorded_at <= instant
+    })
+    .await
+}
+
+/// Folds the longest prefix of the case stream whose events satisfy `keep`.
+async fn replay_prefix(
+    store: &dyn EventStore,
+    measures: &[Measure],
+    case_id: Uuid,
+    keep: impl Fn(&RecordedEvent) -> bool,
+) -> Result<Option<CaseDiary>, ProjectionError> {
     let mut folded = Folded::default();
     for recorded in store.read_stream(&case_stream(case_id), 1).await? {
-        if recorded.metadata.occurred_at > as_of {
+        if !keep(&recorded) {
             break;
         }
         folded.apply(&decode_case_event(&recorded)?);

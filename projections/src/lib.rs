@@ -20,7 +20,10 @@ use diario_domain::Measure;
 /// The domain crate, re-exported for callers (and tests) that only depend on this one.
 pub use diario_domain as domain;
 
-pub use audit::{AuditRecord, AuditTrail, audit_trail, describe, history_as_of, verify_case};
+pub use audit::{
+    AuditRecord, AuditTrail, audit_trail, describe, history_as_of, history_as_of_with,
+    history_as_recorded, verify_case,
+};
 pub use checklists::{CheckView, ChecklistFilter, ChecklistView, Checklists, checklists};
 pub use diaries::{
     AlertView, CaseDiaries, CaseDiary, EntryState, EntryView, PhaseDiary, RequestView, Total,

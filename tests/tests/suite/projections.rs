@@ -1369,6 +1369,7 @@ async fn a_rebuild_from_zero_yields_identical_tables(db: &TestDb) {
 
 async fn history_as_of_returns_the_earlier_state_after_later_amendments(db: &TestDb) {
     let store = db.db.event_store();
+    let before_anything = Utc::now() - chrono::Duration::seconds(1);
     scripted_history(store.clone()).await;
     catch_up(&db.db).await;
     // 06/03 11:00: E3 already withdrawn, E2 not yet amended (amended at 12:00).
@@ -1415,6 +1416,17 @@ async fn history_as_of_returns_the_earlier_state_after_later_amendments(db: &Tes
             .unwrap()
             .is_none()
     );
+    // By the store clock: nothing was recorded before the script ran; everything now.
+    assert!(
+        diario_projections::history_as_recorded(store.as_ref(), case_a(), before_anything)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let recorded = diario_projections::history_as_recorded(store.as_ref(), case_a(), Utc::now())
+        .await
+        .unwrap();
+    assert_eq!(recorded.as_ref(), Some(&now));
 }
 
 async fn concurrent_catch_ups_apply_every_event_exactly_once(db: &TestDb) {
@@ -1668,9 +1680,13 @@ async fn write_cases(store: Arc<dyn EventStore>, writer: u128, cases: u128) {
     }
 }
 
+/// Advisory locks granted in this test's database (other tests run on the same server).
 async fn advisory_locks_held(db: &TestDb) -> i64 {
-    db.count("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted")
-        .await
+    db.count(
+        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted \
+         AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+    )
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
