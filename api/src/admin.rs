@@ -23,7 +23,10 @@ use crate::{ApiError, AppState};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route("/v1/system-failures", post(declare_failure).get(list_failures))
+        .route(
+            "/v1/system-failures",
+            post(declare_failure).get(list_failures),
+        )
         .route("/v1/system-failures/{id}/resolution", post(resolve_failure))
         .route(
             "/v1/admin/grants",
@@ -74,7 +77,7 @@ pub async fn declare_failure(
         let opts = CommandOptions::new().with_command_id(ctx.command_id);
         let outcome = state
             .handler
-            .execute_failure(&command, &support_actor(&principal), &opts)
+            .execute_failure(&command, &support_actor(principal), &opts)
             .await?;
         let view = outcome
             .state
@@ -110,7 +113,7 @@ pub async fn resolve_failure(
             .expecting(ctx.expected);
         let outcome = state
             .handler
-            .execute_failure(&command, &support_actor(&principal), &opts)
+            .execute_failure(&command, &support_actor(principal), &opts)
             .await?;
         let view = outcome
             .state

@@ -273,7 +273,9 @@ impl FromRequestParts<AppState> for Principal {
             .map(str::trim)
             .filter(|t| !t.is_empty())
             .ok_or_else(|| {
-                ApiError::Unauthenticated("the Authorization header must be `Bearer <token>`".into())
+                ApiError::Unauthenticated(
+                    "the Authorization header must be `Bearer <token>`".into(),
+                )
             })?;
         if !state.auth.enabled() {
             return Err(ApiError::Unauthenticated(

@@ -11,7 +11,7 @@ use diario_commands::handler::derived_id;
 use diario_commands::{CaseOutcome, CommandOptions};
 use diario_domain::case::{
     AmendEntry, ChangeResponsabile, ClosePhaseDiary, DisableProfessional, EnableProfessional,
-    InterruptPathway, OpenCase, OpenPhaseDiary, RecordEntry, RequestConfirmation, Recipient,
+    InterruptPathway, OpenCase, OpenPhaseDiary, Recipient, RecordEntry, RequestConfirmation,
     ResendConfirmation, SetPdiCaps, ValidateEntries, WithdrawEntry,
 };
 use diario_domain::grants::GrantRole;
@@ -36,15 +36,30 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/v1/cases", post(create_case))
         .route("/v1/cases/{id}", get(get_case))
-        .route("/v1/cases/{id}/responsabili/{ente}", put(change_responsabile))
+        .route(
+            "/v1/cases/{id}/responsabili/{ente}",
+            put(change_responsabile),
+        )
         .route("/v1/cases/{id}/phases/{n}/open", post(open_phase))
         .route("/v1/cases/{id}/professionals", post(enable_professional))
-        .route("/v1/cases/{id}/professionals/{cf}", delete(disable_professional))
+        .route(
+            "/v1/cases/{id}/professionals/{cf}",
+            delete(disable_professional),
+        )
         .route("/v1/cases/{id}/entries", post(record_entry))
-        .route("/v1/cases/{id}/entries/{eid}", patch(amend_entry).delete(withdraw_entry))
-        .route("/v1/cases/{id}/phases/{n}/validation", post(validate_entries))
+        .route(
+            "/v1/cases/{id}/entries/{eid}",
+            patch(amend_entry).delete(withdraw_entry),
+        )
+        .route(
+            "/v1/cases/{id}/phases/{n}/validation",
+            post(validate_entries),
+        )
         .route("/v1/cases/{id}/phases/{n}/close", post(close_phase))
-        .route("/v1/cases/{id}/confirmation-requests", post(request_confirmation))
+        .route(
+            "/v1/cases/{id}/confirmation-requests",
+            post(request_confirmation),
+        )
         .route(
             "/v1/cases/{id}/confirmation-requests/{rid}/resend",
             post(resend_confirmation),
@@ -101,7 +116,11 @@ fn phase(n: u8) -> Result<Phase, ApiError> {
     Phase::try_from(n).map_err(|e| ApiError::BadRequest(e.to_string()))
 }
 
-fn result_body(outcome: &CaseOutcome, entry_id: Option<Uuid>, request_id: Option<Uuid>) -> serde_json::Value {
+fn result_body(
+    outcome: &CaseOutcome,
+    entry_id: Option<Uuid>,
+    request_id: Option<Uuid>,
+) -> serde_json::Value {
     let body = CommandResult {
         case_id: outcome.case_id,
         version: outcome.version,
@@ -152,7 +171,10 @@ async fn simple_command(
     write(state, principal, req, |ctx| async move {
         let command = build(req)?;
         let outcome = run_case_command(state, principal, case_id, command, ctx).await?;
-        Ok(Reply::ok(Some(outcome.version), result_body(&outcome, None, None)))
+        Ok(Reply::ok(
+            Some(outcome.version),
+            result_body(&outcome, None, None),
+        ))
     })
     .await
 }
@@ -194,7 +216,7 @@ pub async fn create_case(
                 confirmers: body.recipient.confirmers,
             },
         });
-        let outcome = run_case_command(&state, &principal, case_id, command, ctx).await?;
+        let outcome = run_case_command(state, principal, case_id, command, ctx).await?;
         Ok(Reply::created(
             Some(outcome.version),
             result_body(&outcome, None, None),
@@ -378,7 +400,7 @@ pub async fn record_entry(
             slot: body.slot.slot()?,
             system_failure_id: body.system_failure_id,
         });
-        let outcome = run_case_command(&state, &principal, id, command, ctx).await?;
+        let outcome = run_case_command(state, principal, id, command, ctx).await?;
         Ok(Reply::created(
             Some(outcome.version),
             result_body(&outcome, Some(entry_id), None),
@@ -420,7 +442,7 @@ pub async fn amend_entry(
             slot,
             system_failure_id: body.system_failure_id,
         });
-        let outcome = run_case_command(&state, &principal, id, command, ctx).await?;
+        let outcome = run_case_command(state, principal, id, command, ctx).await?;
         Ok(Reply::ok(
             Some(outcome.version),
             result_body(&outcome, Some(eid), None),
@@ -492,7 +514,7 @@ pub async fn close_phase(
             .request_id
             .unwrap_or_else(|| derived_id(ctx.command_id, "request"));
         let command = CaseCommand::ClosePhaseDiary(ClosePhaseDiary { phase, request_id });
-        let outcome = run_case_command(&state, &principal, id, command, ctx).await?;
+        let outcome = run_case_command(state, principal, id, command, ctx).await?;
         let sent = outcome
             .events
             .iter()
@@ -530,7 +552,7 @@ pub async fn request_confirmation(
             phase: body.phase,
             entry_ids: body.entry_ids,
         });
-        let outcome = run_case_command(&state, &principal, id, command, ctx).await?;
+        let outcome = run_case_command(state, principal, id, command, ctx).await?;
         Ok(Reply::created(
             Some(outcome.version),
             result_body(&outcome, None, Some(request_id)),

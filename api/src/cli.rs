@@ -62,7 +62,11 @@ impl AuthArgs {
         if let Some(secret) = self.jwt_secret.as_deref().filter(|s| !s.is_empty()) {
             config = config.with_secret(secret.as_bytes())?;
         }
-        if let Some(path) = self.jwt_public_key_file.as_deref().filter(|s| !s.is_empty()) {
+        if let Some(path) = self
+            .jwt_public_key_file
+            .as_deref()
+            .filter(|s| !s.is_empty())
+        {
             config = config.with_public_key_file(path)?;
         }
         Ok(config)
@@ -258,13 +262,21 @@ async fn grant(action: GrantAction) -> Result<(), CliError> {
     };
     let db = Database::connect(&db_args.database_url).await?;
     db.migrate().await?;
-    let handler = CommandHandler::new(db.event_store(), Vec::new(), std::sync::Arc::new(SystemClock));
+    let handler = CommandHandler::new(
+        db.event_store(),
+        Vec::new(),
+        std::sync::Arc::new(SystemClock),
+    );
     let result = async {
         if let Some(command) = command {
             let outcome = handler
                 .execute_grant(&command, None, &CommandOptions::new())
                 .await?;
-            tracing::info!(version = outcome.version, changed = !outcome.events.is_empty(), "grants updated");
+            tracing::info!(
+                version = outcome.version,
+                changed = !outcome.events.is_empty(),
+                "grants updated"
+            );
         }
         let (grants, _) = handler.grants().await?;
         for g in &grants {

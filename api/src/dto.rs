@@ -605,9 +605,9 @@ impl CaseView {
                     times_sent: r.times_sent,
                 })
                 .collect(),
-            pdi: file.pdi.as_ref().map(|p| {
-                serde_json::json!({ "caps": p.caps, "total_max_minutes": p.total_max_minutes })
-            }),
+            pdi: file.pdi.as_ref().map(
+                |p| serde_json::json!({ "caps": p.caps, "total_max_minutes": p.total_max_minutes }),
+            ),
             interrupted_at: file.interrupted_at,
             totals,
             alerts,

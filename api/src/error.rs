@@ -127,7 +127,15 @@ impl ApiError {
         )
     }
 
-    fn parts(&self) -> (StatusCode, String, String, Option<String>, Map<String, Value>) {
+    fn parts(
+        &self,
+    ) -> (
+        StatusCode,
+        String,
+        String,
+        Option<String>,
+        Map<String, Value>,
+    ) {
         let mut ext = Map::new();
         let simple = |s: StatusCode, c: &str, d: String| (s, c.to_owned(), d, None, Map::new());
         match self {
@@ -136,14 +144,20 @@ impl ApiError {
                 "not-ready",
                 "the database does not answer".into(),
             ),
-            ApiError::NotFound => simple(StatusCode::NOT_FOUND, "not-found", "no such resource".into()),
+            ApiError::NotFound => simple(
+                StatusCode::NOT_FOUND,
+                "not-found",
+                "no such resource".into(),
+            ),
             ApiError::NotFoundWhat(m) => simple(StatusCode::NOT_FOUND, "not-found", m.clone()),
             ApiError::MethodNotAllowed => simple(
                 StatusCode::METHOD_NOT_ALLOWED,
                 "method-not-allowed",
                 "this method is not allowed on this resource".into(),
             ),
-            ApiError::BadRequest(m) => simple(StatusCode::BAD_REQUEST, "malformed-request", m.clone()),
+            ApiError::BadRequest(m) => {
+                simple(StatusCode::BAD_REQUEST, "malformed-request", m.clone())
+            }
             ApiError::Unauthenticated(m) => {
                 simple(StatusCode::UNAUTHORIZED, "unauthenticated", m.clone())
             }
@@ -174,7 +188,9 @@ impl ApiError {
             ApiError::Unprocessable { code, message } => {
                 simple(StatusCode::UNPROCESSABLE_ENTITY, code, message.clone())
             }
-            ApiError::Contention => simple(StatusCode::CONFLICT, "concurrent-update", self.to_string()),
+            ApiError::Contention => {
+                simple(StatusCode::CONFLICT, "concurrent-update", self.to_string())
+            }
             ApiError::Domain(d) => {
                 let status = match d.kind() {
                     ErrorKind::Forbidden => StatusCode::FORBIDDEN,
@@ -182,10 +198,10 @@ impl ApiError {
                     ErrorKind::Conflict => StatusCode::CONFLICT,
                     ErrorKind::Unprocessable => StatusCode::UNPROCESSABLE_ENTITY,
                 };
-                if let DomainError::ChecklistFailed(checklist) = d {
-                    if let Ok(v) = serde_json::to_value(checklist.as_ref()) {
-                        ext.insert("checklist".into(), v);
-                    }
+                if let DomainError::ChecklistFailed(checklist) = d
+                    && let Ok(v) = serde_json::to_value(checklist.as_ref())
+                {
+                    ext.insert("checklist".into(), v);
                 }
                 (
                     status,

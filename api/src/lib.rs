@@ -133,15 +133,13 @@ pub fn app(state: AppState) -> Router {
                     )
                 })
                 .on_request(())
-                .on_response(
-                    |res: &Response, latency: Duration, _span: &tracing::Span| {
-                        tracing::info!(
-                            status = res.status().as_u16(),
-                            latency_ms = u64::try_from(latency.as_millis()).unwrap_or(u64::MAX),
-                            "request served"
-                        );
-                    },
-                ),
+                .on_response(|res: &Response, latency: Duration, _span: &tracing::Span| {
+                    tracing::info!(
+                        status = res.status().as_u16(),
+                        latency_ms = u64::try_from(latency.as_millis()).unwrap_or(u64::MAX),
+                        "request served"
+                    );
+                }),
         )
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))

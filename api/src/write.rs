@@ -102,7 +102,11 @@ fn build(stored: &StoredResponse, replayed: bool) -> Response {
     if let Ok(v) = HeaderValue::from_str(&stored.content_type) {
         headers.insert(header::CONTENT_TYPE, v);
     }
-    if let Some(e) = stored.etag.as_deref().and_then(|e| HeaderValue::from_str(e).ok()) {
+    if let Some(e) = stored
+        .etag
+        .as_deref()
+        .and_then(|e| HeaderValue::from_str(e).ok())
+    {
         headers.insert(header::ETAG, e);
     }
     if replayed {
@@ -127,17 +131,17 @@ where
     let actor = principal.cf.as_str();
     let request_hash = idempotency::request_hash(req.method.as_str(), &req.path, &req.body);
     let key_hash = key.as_deref().map(|k| idempotency::key_hash(actor, k));
-    if let Some(kh) = &key_hash {
-        if let Some(stored) = idempotency::find(&state.db, kh).await.map_err(internal)? {
-            if stored.request_hash != request_hash {
-                return Err(ApiError::Unprocessable {
-                    code: "idempotency-key-reused",
-                    message: "this Idempotency-Key was used for a different request; use a new key"
-                        .into(),
-                });
-            }
-            return Ok(build(&stored, true));
+    if let Some(kh) = &key_hash
+        && let Some(stored) = idempotency::find(&state.db, kh).await.map_err(internal)?
+    {
+        if stored.request_hash != request_hash {
+            return Err(ApiError::Unprocessable {
+                code: "idempotency-key-reused",
+                message: "this Idempotency-Key was used for a different request; use a new key"
+                    .into(),
+            });
         }
+        return Ok(build(&stored, true));
     }
     let command_id = key
         .as_deref()

@@ -219,11 +219,24 @@ mod tests {
             scope: Some("ATS-MI".into()),
         };
         let now = Utc::now();
-        let events = decide_grant(&GrantsState::new(), &GrantCommand::AddGrant(g.clone()), None, now)
-            .expect("added");
+        let events = decide_grant(
+            &GrantsState::new(),
+            &GrantCommand::AddGrant(g.clone()),
+            None,
+            now,
+        )
+        .expect("added");
         let state = events.iter().fold(GrantsState::new(), evolve_grant);
-        assert!(state.iter().any(|x| x.covers(GrantRole::AtsOperator, "ATS-MI")));
-        assert!(!state.iter().any(|x| x.covers(GrantRole::AtsOperator, "ATS-BG")));
+        assert!(
+            state
+                .iter()
+                .any(|x| x.covers(GrantRole::AtsOperator, "ATS-MI"))
+        );
+        assert!(
+            !state
+                .iter()
+                .any(|x| x.covers(GrantRole::AtsOperator, "ATS-BG"))
+        );
         assert_eq!(
             decide_grant(&state, &GrantCommand::AddGrant(g.clone()), None, now),
             Ok(vec![])
@@ -246,8 +259,13 @@ mod tests {
             scope: None,
         };
         assert_eq!(
-            decide_grant(&GrantsState::new(), &GrantCommand::AddGrant(g), None, Utc::now())
-                .map_err(|e| e.code()),
+            decide_grant(
+                &GrantsState::new(),
+                &GrantCommand::AddGrant(g),
+                None,
+                Utc::now()
+            )
+            .map_err(|e| e.code()),
             Err("grant-scope-required")
         );
     }

@@ -66,7 +66,13 @@ pub async fn grant_roles(server: &ApiServer) {
 /// Opens the standard case as the ATS operator; returns its id.
 pub async fn open_case(server: &ApiServer) -> Uuid {
     let r = server
-        .send("POST", "/v1/cases", Some(cf::ATS_OPERATOR), Some(&case_body()), &[])
+        .send(
+            "POST",
+            "/v1/cases",
+            Some(cf::ATS_OPERATOR),
+            Some(&case_body()),
+            &[],
+        )
         .await;
     assert_eq!(r.status, 201, "open case: {:?}", r.json);
     r.json["case_id"]
@@ -84,7 +90,9 @@ pub async fn ok(
     body: Option<Value>,
     status: u16,
 ) -> Value {
-    let r = server.send(method, path, Some(who), body.as_ref(), &[]).await;
+    let r = server
+        .send(method, path, Some(who), body.as_ref(), &[])
+        .await;
     assert_eq!(r.status, status, "{method} {path}: {}", r.json);
     r.json
 }
@@ -98,7 +106,12 @@ pub fn id(v: &Value, field: &str) -> Uuid {
 
 /// The recipient's answer through the command handler (the FirmaLOM callback of issue 6 will
 /// call the same handler with the recipient as actor).
-pub async fn answer(server: &ApiServer, case_id: Uuid, request_id: Uuid, answer: Answer) -> CaseOutcome {
+pub async fn answer(
+    server: &ApiServer,
+    case_id: Uuid,
+    request_id: Uuid,
+    answer: Answer,
+) -> CaseOutcome {
     let parent = FiscalCode::parse(cf::PARENT).expect("CF");
     let command = CaseCommand::AnswerConfirmation(AnswerConfirmation { request_id, answer });
     server
@@ -127,7 +140,15 @@ async fn full_case(backend: Backend) {
     let c = |p: &str| format!("/v1/cases/{case_id}{p}");
 
     // ---- Phase I (ASST): open, enable, record, amend, withdraw, validate, close ----------
-    ok(&server, "POST", &c("/phases/1/open"), cf::RESP_ASST, None, 200).await;
+    ok(
+        &server,
+        "POST",
+        &c("/phases/1/open"),
+        cf::RESP_ASST,
+        None,
+        200,
+    )
+    .await;
     ok(
         &server,
         "POST",
@@ -144,7 +165,14 @@ async fn full_case(backend: Backend) {
             "POST",
             &c("/entries"),
             cf::PSICOLOGO,
-            Some(entry(1, "psicologo", "colloquio_valutazione", "2024-03-04", "10:00", "11:00")),
+            Some(entry(
+                1,
+                "psicologo",
+                "colloquio_valutazione",
+                "2024-03-04",
+                "10:00",
+                "11:00",
+            )),
             201,
         )
         .await,
@@ -166,16 +194,47 @@ async fn full_case(backend: Backend) {
             "POST",
             &c("/entries"),
             cf::PSICOLOGO,
-            Some(entry(1, "psicologo", "stesura_pi", "2024-03-04", "14:00", "15:00")),
+            Some(entry(
+                1,
+                "psicologo",
+                "stesura_pi",
+                "2024-03-04",
+                "14:00",
+                "15:00",
+            )),
             201,
         )
         .await,
         "entry_id",
     );
-    let withdrawn = ok(&server, "DELETE", &c(&format!("/entries/{e2}")), cf::PSICOLOGO, None, 200).await;
+    let withdrawn = ok(
+        &server,
+        "DELETE",
+        &c(&format!("/entries/{e2}")),
+        cf::PSICOLOGO,
+        None,
+        200,
+    )
+    .await;
     assert_eq!(withdrawn["events"][0]["type"], "EntryWithdrawn");
-    ok(&server, "POST", &c("/phases/1/validation"), cf::RESP_ASST, None, 200).await;
-    let closed = ok(&server, "POST", &c("/phases/1/close"), cf::RESP_ASST, None, 200).await;
+    ok(
+        &server,
+        "POST",
+        &c("/phases/1/validation"),
+        cf::RESP_ASST,
+        None,
+        200,
+    )
+    .await;
+    let closed = ok(
+        &server,
+        "POST",
+        &c("/phases/1/close"),
+        cf::RESP_ASST,
+        None,
+        200,
+    )
+    .await;
     let r1 = id(&closed, "request_id");
     let types: Vec<&str> = closed["events"]
         .as_array()
@@ -183,13 +242,29 @@ async fn full_case(backend: Backend) {
         .iter()
         .filter_map(|e| e["type"].as_str())
         .collect();
-    assert!(types.contains(&"PhaseDiaryClosed") && types.contains(&"ConfirmationRequested"), "{types:?}");
+    assert!(
+        types.contains(&"PhaseDiaryClosed") && types.contains(&"ConfirmationRequested"),
+        "{types:?}"
+    );
     server.set_clock(rome(2024, 3, 4, 20, 0)).await;
     let confirmed = answer(&server, case_id, r1, Answer::Confirmed).await;
-    assert!(confirmed.events.iter().any(|e| e.event_type() == "DiaryHandedToAts"));
+    assert!(
+        confirmed
+            .events
+            .iter()
+            .any(|e| e.event_type() == "DiaryHandedToAts")
+    );
 
     // ---- Phase II (provider): rejection and re-request -------------------------------------
-    ok(&server, "POST", &c("/phases/2/open"), cf::RESP_PROVIDER, None, 200).await;
+    ok(
+        &server,
+        "POST",
+        &c("/phases/2/open"),
+        cf::RESP_PROVIDER,
+        None,
+        200,
+    )
+    .await;
     ok(
         &server,
         "POST",
@@ -205,14 +280,40 @@ async fn full_case(backend: Backend) {
             "POST",
             &c("/entries"),
             cf::EDUCATORE,
-            Some(entry(2, "educatore_professionale", "osservazione", "2024-03-04", "15:00", "17:00")),
+            Some(entry(
+                2,
+                "educatore_professionale",
+                "osservazione",
+                "2024-03-04",
+                "15:00",
+                "17:00",
+            )),
             201,
         )
         .await,
         "entry_id",
     );
-    ok(&server, "POST", &c("/phases/2/validation"), cf::RESP_PROVIDER, Some(json!({ "entry_ids": [e3] })), 200).await;
-    let r2 = id(&ok(&server, "POST", &c("/phases/2/close"), cf::RESP_PROVIDER, None, 200).await, "request_id");
+    ok(
+        &server,
+        "POST",
+        &c("/phases/2/validation"),
+        cf::RESP_PROVIDER,
+        Some(json!({ "entry_ids": [e3] })),
+        200,
+    )
+    .await;
+    let r2 = id(
+        &ok(
+            &server,
+            "POST",
+            &c("/phases/2/close"),
+            cf::RESP_PROVIDER,
+            None,
+            200,
+        )
+        .await,
+        "request_id",
+    );
     let rejected = answer(
         &server,
         case_id,
@@ -222,7 +323,12 @@ async fn full_case(backend: Backend) {
         },
     )
     .await;
-    assert!(rejected.events.iter().any(|e| e.event_type() == "ConfirmationRejected"));
+    assert!(
+        rejected
+            .events
+            .iter()
+            .any(|e| e.event_type() == "ConfirmationRejected")
+    );
     ok(
         &server,
         "PATCH",
@@ -232,8 +338,27 @@ async fn full_case(backend: Backend) {
         200,
     )
     .await;
-    ok(&server, "POST", &c("/phases/2/validation"), cf::RESP_PROVIDER, None, 200).await;
-    let r3 = id(&ok(&server, "POST", &c("/phases/2/close"), cf::RESP_PROVIDER, None, 200).await, "request_id");
+    ok(
+        &server,
+        "POST",
+        &c("/phases/2/validation"),
+        cf::RESP_PROVIDER,
+        None,
+        200,
+    )
+    .await;
+    let r3 = id(
+        &ok(
+            &server,
+            "POST",
+            &c("/phases/2/close"),
+            cf::RESP_PROVIDER,
+            None,
+            200,
+        )
+        .await,
+        "request_id",
+    );
     assert_ne!(r2, r3, "a new request after the rejection");
     answer(&server, case_id, r3, Answer::Confirmed).await;
 
@@ -247,7 +372,15 @@ async fn full_case(backend: Backend) {
         200,
     )
     .await;
-    ok(&server, "POST", &c("/phases/3/open"), cf::RESP_PROVIDER, None, 200).await;
+    ok(
+        &server,
+        "POST",
+        &c("/phases/3/open"),
+        cf::RESP_PROVIDER,
+        None,
+        200,
+    )
+    .await;
     server.set_clock(rome(2024, 3, 5, 18, 0)).await;
     let mut phase3 = Vec::new();
     for (start, end) in [("09:00", "10:00"), ("10:00", "11:00")] {
@@ -257,7 +390,14 @@ async fn full_case(backend: Backend) {
                 "POST",
                 &c("/entries"),
                 cf::EDUCATORE,
-                Some(entry(3, "educatore_professionale", "contrasto_dispersione_scolastica", "2024-03-05", start, end)),
+                Some(entry(
+                    3,
+                    "educatore_professionale",
+                    "contrasto_dispersione_scolastica",
+                    "2024-03-05",
+                    start,
+                    end,
+                )),
                 201,
             )
             .await,
@@ -276,36 +416,84 @@ async fn full_case(backend: Backend) {
     let r4 = id(&requested, "request_id");
     assert_eq!(requested["events"][0]["checklist"]["passed"], true);
     let early = server
-        .send("POST", &c(&format!("/confirmation-requests/{r4}/resend")), Some(cf::RESP_PROVIDER), None, &[])
+        .send(
+            "POST",
+            &c(&format!("/confirmation-requests/{r4}/resend")),
+            Some(cf::RESP_PROVIDER),
+            None,
+            &[],
+        )
         .await;
-    assert_eq!((early.status, early.problem_code().as_str()), (409, "resend-too-early"));
+    assert_eq!(
+        (early.status, early.problem_code().as_str()),
+        (409, "resend-too-early")
+    );
     // Two days later: the answer is late, refused, and the request expires.
     server.set_clock(rome(2024, 3, 7, 19, 0)).await;
     let late = answer(&server, case_id, r4, Answer::Confirmed).await;
     assert!(late.refused_answer().is_some(), "a late answer is refused");
-    assert!(late.events.iter().any(|e| e.event_type() == "ConfirmationRequestExpired"));
-    let resent = ok(&server, "POST", &c(&format!("/confirmation-requests/{r4}/resend")), cf::RESP_PROVIDER, None, 200).await;
+    assert!(
+        late.events
+            .iter()
+            .any(|e| e.event_type() == "ConfirmationRequestExpired")
+    );
+    let resent = ok(
+        &server,
+        "POST",
+        &c(&format!("/confirmation-requests/{r4}/resend")),
+        cf::RESP_PROVIDER,
+        None,
+        200,
+    )
+    .await;
     assert_eq!(resent["events"][0]["type"], "ConfirmationResent");
     server.set_clock(rome(2024, 3, 7, 20, 0)).await;
     let ok4 = answer(&server, case_id, r4, Answer::Confirmed).await;
-    assert!(ok4.events.iter().any(|e| e.event_type() == "EntriesConfirmed"));
+    assert!(
+        ok4.events
+            .iter()
+            .any(|e| e.event_type() == "EntriesConfirmed")
+    );
 
     // ---- Phase IV, then the interruption by the case manager ------------------------------
-    ok(&server, "POST", &c("/phases/4/open"), cf::RESP_PROVIDER, None, 200).await;
+    ok(
+        &server,
+        "POST",
+        &c("/phases/4/open"),
+        cf::RESP_PROVIDER,
+        None,
+        200,
+    )
+    .await;
     let e6 = id(
         &ok(
             &server,
             "POST",
             &c("/entries"),
             cf::EDUCATORE,
-            Some(entry(4, "educatore_professionale", "follow_up", "2024-03-07", "16:00", "17:00")),
+            Some(entry(
+                4,
+                "educatore_professionale",
+                "follow_up",
+                "2024-03-07",
+                "16:00",
+                "17:00",
+            )),
             201,
         )
         .await,
         "entry_id",
     );
     let r5 = id(
-        &ok(&server, "POST", &c("/confirmation-requests"), cf::RESP_PROVIDER, Some(json!({ "phase": 4, "entry_ids": [e6] })), 201).await,
+        &ok(
+            &server,
+            "POST",
+            &c("/confirmation-requests"),
+            cf::RESP_PROVIDER,
+            Some(json!({ "phase": 4, "entry_ids": [e6] })),
+            201,
+        )
+        .await,
         "request_id",
     );
     let interrupted = ok(
@@ -321,7 +509,9 @@ async fn full_case(backend: Backend) {
     assert_eq!(interrupted["events"][0]["ended_request_ids"], json!([r5]));
 
     // ---- The case as the ATS sees it -------------------------------------------------------
-    let view = server.send("GET", &c(""), Some(cf::ATS_OPERATOR), None, &[]).await;
+    let view = server
+        .send("GET", &c(""), Some(cf::ATS_OPERATOR), None, &[])
+        .await;
     assert_eq!(view.status, 200, "{}", view.json);
     let version = view.json["version"].as_i64().expect("version");
     assert_eq!(view.header("etag"), Some(format!("\"{version}\"")));
@@ -356,11 +546,21 @@ async fn full_case(backend: Backend) {
             "POST",
             &c("/entries"),
             Some(cf::EDUCATORE),
-            Some(&entry(4, "educatore_professionale", "follow_up", "2024-03-07", "17:00", "18:00")),
+            Some(&entry(
+                4,
+                "educatore_professionale",
+                "follow_up",
+                "2024-03-07",
+                "17:00",
+                "18:00",
+            )),
             &[],
         )
         .await;
-    assert_eq!((after.status, after.problem_code().as_str()), (409, "pathway-closed"));
+    assert_eq!(
+        (after.status, after.problem_code().as_str()),
+        (409, "pathway-closed")
+    );
     server.stop().await;
 }
 

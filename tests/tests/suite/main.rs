@@ -1,6 +1,8 @@
 //! One integration-test binary (links once): the event-store conformance suite run unchanged
 //! against PostgreSQL and SQLite, and the end-to-end tests of the `diario` server.
 
+mod api_authorisation;
+mod api_protocol;
 mod api_scenario;
 mod firmalom_outbox;
 mod projections;

@@ -1,0 +1,418 @@
+//! The authorisation table of docs/api.md, over real HTTP with real tokens: every endpoint ×
+//! every role is either allowed (any answer but 401/403) or refused with 403; without a token
+//! every endpoint but the public ones answers 401.
+//!
+//! One case is prepared so that, for every endpoint, the only thing that can refuse a denied
+//! role is authorisation. Denied roles are tried first (a refusal changes nothing), then the
+//! allowed ones; endpoints run in an order where an allowed call does not disturb the next
+//! (the interruption, which closes everything, comes last).
+
+use diario_tests::{ApiServer, Backend, cf};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::api_scenario::{entry, grant_roles, id, ok, open_case, t0};
+use diario_api::domain::testing::fixtures::rome;
+
+/// The roles of the table: (name, fiscal code).
+pub const ROLES: &[(&str, &str)] = &[
+    ("ats_operator", cf::ATS_OPERATOR),
+    ("ats_operator_other_ats", cf::OTHER_ATS_OPERATOR),
+    ("ente_admin", cf::ENTE_ADMIN),
+    ("auditor", cf::AUDITOR),
+    ("support", cf::SUPPORT),
+    ("platform_admin", cf::PLATFORM_ADMIN),
+    ("responsabile_asst", cf::RESP_ASST),
+    ("responsabile_provider", cf::RESP_PROVIDER),
+    ("case_manager", cf::CASE_MANAGER),
+    ("professional", cf::EDUCATORE),
+    ("outsider", cf::OUTSIDER),
+];
+
+const ALL: &[&str] = &[
+    "ats_operator",
+    "ats_operator_other_ats",
+    "ente_admin",
+    "auditor",
+    "support",
+    "platform_admin",
+    "responsabile_asst",
+    "responsabile_provider",
+    "case_manager",
+    "professional",
+    "outsider",
+];
+
+/// A CF that is never one of the roles (grant bodies).
+const THIRD_PARTY: &str = "ESTRNO90E15F205D";
+
+type BodyFor = Box<dyn Fn(&str) -> Option<Value>>;
+
+struct Row {
+    method: &'static str,
+    path: String,
+    allowed: &'static [&'static str],
+    body: BodyFor,
+}
+
+fn row(
+    method: &'static str,
+    path: String,
+    allowed: &'static [&'static str],
+    body: impl Fn(&str) -> Option<Value> + 'static,
+) -> Row {
+    Row {
+        method,
+        path,
+        allowed,
+        body: Box::new(body),
+    }
+}
+
+async fn table(backend: Backend) {
+    let server = ApiServer::start(backend, t0()).await;
+    grant_roles(&server).await;
+    let case_id = open_case(&server).await;
+    let c = |p: &str| format!("/v1/cases/{case_id}{p}");
+
+    // ---- preparation --------------------------------------------------------------------
+    ok(
+        &server,
+        "POST",
+        &c("/phases/1/open"),
+        cf::RESP_ASST,
+        None,
+        200,
+    )
+    .await;
+    ok(
+        &server,
+        "POST",
+        &c("/phases/2/open"),
+        cf::RESP_PROVIDER,
+        None,
+        200,
+    )
+    .await;
+    for (who, figures) in [
+        (cf::EDUCATORE, json!(["educatore_professionale"])),
+        (cf::PSICOLOGO, json!(["psicologo"])),
+    ] {
+        ok(
+            &server,
+            "POST",
+            &c("/professionals"),
+            cf::RESP_PROVIDER,
+            Some(json!({ "ente": "provider", "professional": who, "figures": figures })),
+            200,
+        )
+        .await;
+    }
+    server.set_clock(rome(2024, 3, 5, 20, 0)).await;
+    let e_amend = id(
+        &ok(
+            &server,
+            "POST",
+            &c("/entries"),
+            cf::EDUCATORE,
+            Some(entry(
+                2,
+                "educatore_professionale",
+                "osservazione",
+                "2024-03-04",
+                "09:00",
+                "10:00",
+            )),
+            201,
+        )
+        .await,
+        "entry_id",
+    );
+    let e_withdraw = id(
+        &ok(
+            &server,
+            "POST",
+            &c("/entries"),
+            cf::EDUCATORE,
+            Some(entry(
+                2,
+                "educatore_professionale",
+                "osservazione",
+                "2024-03-04",
+                "10:00",
+                "11:00",
+            )),
+            201,
+        )
+        .await,
+        "entry_id",
+    );
+    ok(&server, "PUT", &c("/pdi"), cf::RESP_PROVIDER,
+        Some(json!({ "caps": [{ "service": "contrasto_dispersione_scolastica", "max_minutes": 1200 }] })), 200).await;
+    ok(
+        &server,
+        "POST",
+        &c("/phases/3/open"),
+        cf::RESP_PROVIDER,
+        None,
+        200,
+    )
+    .await;
+    let mut phase3 = Vec::new();
+    for (start, end) in [("09:00", "10:00"), ("10:00", "11:00")] {
+        phase3.push(id(
+            &ok(
+                &server,
+                "POST",
+                &c("/entries"),
+                cf::EDUCATORE,
+                Some(entry(
+                    3,
+                    "educatore_professionale",
+                    "contrasto_dispersione_scolastica",
+                    "2024-03-05",
+                    start,
+                    end,
+                )),
+                201,
+            )
+            .await,
+            "entry_id",
+        ));
+    }
+    let pending = id(
+        &ok(
+            &server,
+            "POST",
+            &c("/confirmation-requests"),
+            cf::RESP_PROVIDER,
+            Some(json!({ "phase": 3, "entry_ids": [phase3[0]] })),
+            201,
+        )
+        .await,
+        "request_id",
+    );
+    let failure = ok(
+        &server,
+        "POST",
+        "/v1/system-failures",
+        cf::SUPPORT,
+        Some(json!({
+            "scope": { "kind": "regional" }, "ticket": "INC-1", "description": "BeS down",
+            "began_at": "2024-03-05T08:00:00Z"
+        })),
+        201,
+    )
+    .await;
+    let failure_id: Uuid = failure["failure_id"]
+        .as_str()
+        .and_then(|s| s.parse().ok())
+        .expect("failure id");
+
+    // ---- the table --------------------------------------------------------------------
+    let staff_readers: &[&str] = &[
+        "ats_operator",
+        "ente_admin",
+        "auditor",
+        "responsabile_asst",
+        "responsabile_provider",
+        "case_manager",
+        "professional",
+    ];
+    let rows = vec![
+        row("GET", "/v1/measures".into(), ALL, |_| None),
+        row("GET", "/v1/measures/up".into(), ALL, |_| None),
+        row("GET", "/v1/system-failures".into(), ALL, |_| None),
+        row("GET", c(""), staff_readers, |_| None),
+        row("POST", "/v1/cases".into(), &["ats_operator"], |_| {
+            Some(crate::api_scenario::case_body())
+        }),
+        row(
+            "PUT",
+            c("/responsabili/provider"),
+            &["ats_operator", "ente_admin", "responsabile_provider"],
+            |_| Some(json!({ "responsabile": cf::RESP_PROVIDER })),
+        ),
+        row(
+            "POST",
+            c("/phases/2/open"),
+            &["responsabile_provider"],
+            |_| None,
+        ),
+        row(
+            "POST",
+            c("/professionals"),
+            &["responsabile_provider"],
+            |_| {
+                Some(
+                    json!({ "ente": "provider", "professional": cf::EDUCATORE, "figures": ["educatore_professionale"] }),
+                )
+            },
+        ),
+        row(
+            "POST",
+            c("/entries"),
+            &["professional", "case_manager"],
+            |who| {
+                let figure = if who == cf::CASE_MANAGER {
+                    "case_manager"
+                } else {
+                    "educatore_professionale"
+                };
+                let service = if who == cf::CASE_MANAGER {
+                    "case_management"
+                } else {
+                    "osservazione"
+                };
+                Some(entry(2, figure, service, "2024-03-05", "14:00", "15:00"))
+            },
+        ),
+        row(
+            "PATCH",
+            c(&format!("/entries/{e_amend}")),
+            &["professional"],
+            |_| Some(json!({ "slot": { "date": "2024-03-04", "start": "08:30", "end": "10:00" } })),
+        ),
+        row(
+            "DELETE",
+            c(&format!("/entries/{e_withdraw}")),
+            &["professional"],
+            |_| None,
+        ),
+        row(
+            "DELETE",
+            format!(
+                "{}?ente=provider",
+                c(&format!("/professionals/{}", cf::PSICOLOGO))
+            ),
+            &["responsabile_provider"],
+            |_| None,
+        ),
+        row(
+            "POST",
+            c("/phases/2/validation"),
+            &["responsabile_provider"],
+            |_| None,
+        ),
+        row(
+            "POST",
+            c("/phases/2/close"),
+            &["responsabile_provider"],
+            |_| None,
+        ),
+        row("PUT", c("/pdi"), &["responsabile_provider"], |_| {
+            Some(
+                json!({ "caps": [{ "service": "contrasto_dispersione_scolastica", "max_minutes": 1200 }] }),
+            )
+        }),
+        row(
+            "POST",
+            c("/confirmation-requests"),
+            &["responsabile_provider"],
+            {
+                let e = phase3[1];
+                move |_| Some(json!({ "phase": 3, "entry_ids": [e] }))
+            },
+        ),
+        row(
+            "POST",
+            c(&format!("/confirmation-requests/{pending}/resend")),
+            &["responsabile_provider"],
+            |_| None,
+        ),
+        row("POST", "/v1/system-failures".into(), &["support"], |_| {
+            Some(json!({
+            "scope": { "kind": "ente", "ente": "ENTE-ALFA" }, "ticket": "INC-2", "description": "gestionale down",
+            "began_at": "2024-03-05T09:00:00Z" }))
+        }),
+        row(
+            "POST",
+            format!("/v1/system-failures/{failure_id}/resolution"),
+            &["support"],
+            |_| Some(json!({ "resolved_at": "2024-03-05T12:00:00Z" })),
+        ),
+        row(
+            "GET",
+            "/v1/admin/grants".into(),
+            &["platform_admin"],
+            |_| None,
+        ),
+        row(
+            "POST",
+            "/v1/admin/grants".into(),
+            &["platform_admin"],
+            |_| Some(json!({ "fiscal_code": THIRD_PARTY, "role": "auditor" })),
+        ),
+        row(
+            "DELETE",
+            "/v1/admin/grants".into(),
+            &["platform_admin"],
+            |_| Some(json!({ "fiscal_code": THIRD_PARTY, "role": "auditor" })),
+        ),
+        row(
+            "POST",
+            c("/interruption"),
+            &["responsabile_asst", "responsabile_provider", "case_manager"],
+            |_| Some(json!({ "reason": "rinuncia del destinatario" })),
+        ),
+    ];
+    let mut failures = Vec::new();
+    for r in &rows {
+        // Without a token.
+        let anon = server
+            .send(
+                r.method,
+                &r.path,
+                None,
+                (r.body)(cf::OUTSIDER).as_ref(),
+                &[],
+            )
+            .await;
+        if anon.status != 401 {
+            failures.push(format!(
+                "{} {} without a token: {} (expected 401)",
+                r.method, r.path, anon.status
+            ));
+        }
+        let (allowed, denied): (Vec<_>, Vec<_>) =
+            ROLES.iter().partition(|(name, _)| r.allowed.contains(name));
+        for (name, who) in denied {
+            let resp = server
+                .send(r.method, &r.path, Some(who), (r.body)(who).as_ref(), &[])
+                .await;
+            if resp.status != 403 {
+                failures.push(format!(
+                    "{} {} as {name}: {} {} (expected 403)",
+                    r.method, r.path, resp.status, resp.json
+                ));
+            }
+        }
+        for (name, who) in allowed {
+            let resp = server
+                .send(r.method, &r.path, Some(who), (r.body)(who).as_ref(), &[])
+                .await;
+            if resp.status == 401 || resp.status == 403 || resp.status >= 500 {
+                failures.push(format!(
+                    "{} {} as {name}: {} {} (expected allowed)",
+                    r.method, r.path, resp.status, resp.json
+                ));
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "authorisation table violations:\n{}",
+        failures.join("\n")
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn api_authorisation_table_every_endpoint_by_every_role_on_postgres() {
+    table(Backend::Postgres).await;
+}
+
+#[tokio::test]
+async fn api_authorisation_table_every_endpoint_by_every_role_on_sqlite() {
+    table(Backend::Sqlite).await;
+}

@@ -1,0 +1,592 @@
+//! The HTTP protocol of the API over real HTTP: authentication (401 cases), malformed input
+//! (400), media type (415), body size (413), idempotency replay and mismatch, `If-Match`
+//! (412), problem+json everywhere, request ids, the OpenAPI document, the test-clock flag.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use diario_api::auth::Claims;
+use diario_tests::{ApiServer, Backend, TEST_JWT_AUDIENCE, TEST_JWT_ISSUER, TestServer, cf};
+use serde_json::{Value, json};
+
+use crate::api_scenario::{case_body, grant_roles, open_case, t0};
+
+fn now_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+async fn raw(
+    server: &ApiServer,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    content_type: Option<&str>,
+    body: Vec<u8>,
+) -> (u16, reqwest::header::HeaderMap, Value) {
+    let mut req = server.client.request(
+        reqwest::Method::from_bytes(method.as_bytes()).expect("method"),
+        server.url(path),
+    );
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    if let Some(ct) = content_type {
+        req = req.header("content-type", ct);
+    }
+    let r = req.body(body).send().await.expect("send");
+    let status = r.status().as_u16();
+    let headers = r.headers().clone();
+    let json = r.json().await.unwrap_or(Value::Null);
+    (status, headers, json)
+}
+
+fn is_problem(headers: &reqwest::header::HeaderMap) -> bool {
+    headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v == "application/problem+json")
+}
+
+async fn authentication(backend: Backend) {
+    let server = ApiServer::start(backend, t0()).await;
+    let now = now_secs();
+    let claims = |sub: &str, exp: u64, nbf: Option<u64>, iss: &str, aud: &str| Claims {
+        sub: sub.into(),
+        exp,
+        nbf,
+        iat: Some(now),
+        iss: Some(iss.into()),
+        aud: Some(aud.into()),
+    };
+    let mint = |c: &Claims| server.auth.mint_claims_hs256(c).expect("mint");
+    let cases: Vec<(&str, Option<String>)> = vec![
+        ("no token", None),
+        ("not a JWT", Some("not-a-jwt".into())),
+        (
+            "expired",
+            Some(mint(&claims(
+                cf::OUTSIDER,
+                now - 3600,
+                None,
+                TEST_JWT_ISSUER,
+                TEST_JWT_AUDIENCE,
+            ))),
+        ),
+        (
+            "not yet valid",
+            Some(mint(&claims(
+                cf::OUTSIDER,
+                now + 7200,
+                Some(now + 3600),
+                TEST_JWT_ISSUER,
+                TEST_JWT_AUDIENCE,
+            ))),
+        ),
+        (
+            "wrong issuer",
+            Some(mint(&claims(
+                cf::OUTSIDER,
+                now + 3600,
+                None,
+                "https://evil.example",
+                TEST_JWT_AUDIENCE,
+            ))),
+        ),
+        (
+            "wrong audience",
+            Some(mint(&claims(
+                cf::OUTSIDER,
+                now + 3600,
+                None,
+                TEST_JWT_ISSUER,
+                "other-api",
+            ))),
+        ),
+        (
+            "subject not a CF",
+            Some(mint(&claims(
+                "mario.rossi",
+                now + 3600,
+                None,
+                TEST_JWT_ISSUER,
+                TEST_JWT_AUDIENCE,
+            ))),
+        ),
+        ("wrong secret", {
+            let other = diario_api::AuthConfig::disabled()
+                .with_secret(b"another-secret-another-secret-another-secret".to_vec())
+                .expect("secret")
+                .with_issuer(Some(TEST_JWT_ISSUER.into()))
+                .with_audience(Some(TEST_JWT_AUDIENCE.into()));
+            Some(
+                other
+                    .mint(cf::OUTSIDER, Duration::from_secs(600))
+                    .expect("mint"),
+            )
+        }),
+    ];
+    for (what, token) in cases {
+        let (status, headers, body) = raw(
+            &server,
+            "GET",
+            "/v1/measures",
+            token.as_deref(),
+            None,
+            vec![],
+        )
+        .await;
+        assert_eq!(status, 401, "{what}: {body}");
+        assert!(is_problem(&headers), "{what}: problem+json");
+        assert_eq!(
+            body["type"], "https://diario.example/problems/unauthenticated",
+            "{what}"
+        );
+        assert_eq!(
+            headers.get("www-authenticate").map(|v| v.as_bytes()),
+            Some(&b"Bearer"[..]),
+            "{what}"
+        );
+    }
+    // A SPID-style subject with the TINIT- prefix is accepted.
+    let tinit = server
+        .auth
+        .mint(&format!("TINIT-{}", cf::OUTSIDER), Duration::from_secs(600))
+        .expect("mint");
+    let (status, _, body) = raw(&server, "GET", "/v1/measures", Some(&tinit), None, vec![]).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        body.as_array()
+            .is_some_and(|m| m.iter().any(|m| m["id"] == "up"))
+    );
+    let one = server
+        .send("GET", "/v1/measures/up", Some(cf::OUTSIDER), None, &[])
+        .await;
+    assert_eq!(one.status, 200);
+    assert_eq!(one.json["deadlines"]["record_within_days"], 15);
+    let missing = server
+        .send("GET", "/v1/measures/nope", Some(cf::OUTSIDER), None, &[])
+        .await;
+    assert_eq!(
+        (missing.status, missing.problem_code().as_str()),
+        (404, "not-found")
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn api_authentication_refusals_are_401_problems_on_postgres() {
+    authentication(Backend::Postgres).await;
+}
+
+#[tokio::test]
+async fn api_authentication_refusals_are_401_problems_on_sqlite() {
+    authentication(Backend::Sqlite).await;
+}
+
+async fn malformed_input(backend: Backend) {
+    let server = ApiServer::start(backend, t0()).await;
+    grant_roles(&server).await;
+    let token = server.token(cf::ATS_OPERATOR);
+    let t = Some(token.as_str());
+    let json_ct = Some("application/json");
+    for (what, body) in [
+        ("syntax", b"{\"measure_id\": ".to_vec()),
+        ("not an object", b"[1,2,3]".to_vec()),
+        (
+            "unknown field",
+            serde_json::to_vec(&{
+                let mut b = case_body();
+                b["colour"] = json!("blue");
+                b
+            })
+            .expect("json"),
+        ),
+        (
+            "invalid fiscal code",
+            serde_json::to_vec(&{
+                let mut b = case_body();
+                b["case_manager"] = json!("RSSMRA85T10A562X");
+                b
+            })
+            .expect("json"),
+        ),
+        ("missing field", br#"{"measure_id":"up"}"#.to_vec()),
+        ("empty body", vec![]),
+        ("binary", vec![0xff, 0xfe, 0x00, 0x01]),
+    ] {
+        let (status, headers, body) = raw(&server, "POST", "/v1/cases", t, json_ct, body).await;
+        assert_eq!(status, 400, "{what}: {body}");
+        assert!(is_problem(&headers), "{what}");
+        assert_eq!(body["code"], "malformed-request", "{what}");
+    }
+    // Wrong media type.
+    let body = serde_json::to_vec(&case_body()).expect("json");
+    for ct in [
+        Some("text/plain"),
+        None,
+        Some("application/x-www-form-urlencoded"),
+    ] {
+        let (status, headers, problem) =
+            raw(&server, "POST", "/v1/cases", t, ct, body.clone()).await;
+        assert_eq!(status, 415, "{ct:?}: {problem}");
+        assert!(is_problem(&headers));
+    }
+    // Too large.
+    let big = format!("{{\"reason\": \"{}\"}}", "x".repeat(200 * 1024));
+    let (status, headers, problem) = raw(
+        &server,
+        "POST",
+        &format!("/v1/cases/{}/interruption", uuid::Uuid::nil()),
+        t,
+        json_ct,
+        big.into_bytes(),
+    )
+    .await;
+    assert_eq!(status, 413, "{problem}");
+    assert!(is_problem(&headers));
+    // Bad path parameters, phases, unknown routes and methods.
+    for (method, path, expected) in [
+        ("GET", "/v1/cases/not-a-uuid", 400),
+        (
+            "POST",
+            "/v1/cases/00000000-0000-0000-0000-000000000000/phases/9/open",
+            400,
+        ),
+        (
+            "POST",
+            "/v1/cases/00000000-0000-0000-0000-000000000000/phases/x/open",
+            400,
+        ),
+        ("GET", "/v1/nothing-here", 404),
+        ("DELETE", "/v1/cases", 405),
+        ("GET", "/v1/cases/00000000-0000-0000-0000-000000000000", 404),
+    ] {
+        let (status, headers, problem) = raw(&server, method, path, t, None, vec![]).await;
+        assert_eq!(status, expected, "{method} {path}: {problem}");
+        assert!(is_problem(&headers), "{method} {path}");
+    }
+    // Headers.
+    let bad_if_match = server
+        .send(
+            "POST",
+            "/v1/cases",
+            Some(cf::ATS_OPERATOR),
+            Some(&case_body()),
+            &[("if-match", "\"abc\"")],
+        )
+        .await;
+    assert_eq!(bad_if_match.status, 400);
+    // Request ids: generated, or echoed when given.
+    let r = server.send("GET", "/healthz", None, None, &[]).await;
+    assert!(r.header("x-request-id").is_some_and(|v| !v.is_empty()));
+    let r = server
+        .send("GET", "/healthz", None, None, &[("x-request-id", "req-42")])
+        .await;
+    assert_eq!(r.header("x-request-id").as_deref(), Some("req-42"));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn api_malformed_requests_get_400_413_415_problems_on_postgres() {
+    malformed_input(Backend::Postgres).await;
+}
+
+#[tokio::test]
+async fn api_malformed_requests_get_400_413_415_problems_on_sqlite() {
+    malformed_input(Backend::Sqlite).await;
+}
+
+async fn idempotency_and_versions(backend: Backend) {
+    let server = ApiServer::start(backend, t0()).await;
+    grant_roles(&server).await;
+    let key = [("idempotency-key", "open-case-0001")];
+    let first = server
+        .send(
+            "POST",
+            "/v1/cases",
+            Some(cf::ATS_OPERATOR),
+            Some(&case_body()),
+            &key,
+        )
+        .await;
+    assert_eq!(first.status, 201, "{}", first.json);
+    assert_eq!(first.header("etag").as_deref(), Some("\"1\""));
+    let again = server
+        .send(
+            "POST",
+            "/v1/cases",
+            Some(cf::ATS_OPERATOR),
+            Some(&case_body()),
+            &key,
+        )
+        .await;
+    assert_eq!(again.status, 201);
+    assert_eq!(again.bytes, first.bytes, "the first answer, byte for byte");
+    assert_eq!(again.header("idempotent-replayed").as_deref(), Some("true"));
+    assert_eq!(again.header("etag"), first.header("etag"));
+    let case_id = first.json["case_id"].as_str().expect("case_id").to_owned();
+    assert_eq!(
+        server
+            .db
+            .count("SELECT count(*) FROM events WHERE event_type = 'CaseOpened'")
+            .await,
+        1,
+        "a replay writes nothing"
+    );
+    // Same key, different request.
+    let mut other = case_body();
+    other["recipient"]["pseudonym"] = json!("UP-2024-0002");
+    let mismatch = server
+        .send(
+            "POST",
+            "/v1/cases",
+            Some(cf::ATS_OPERATOR),
+            Some(&other),
+            &key,
+        )
+        .await;
+    assert_eq!(
+        (mismatch.status, mismatch.problem_code().as_str()),
+        (422, "idempotency-key-reused")
+    );
+    // Keys belong to their actor: another person's identical key is a new request.
+    let c = |p: &str| format!("/v1/cases/{case_id}{p}");
+    let open = server
+        .send(
+            "POST",
+            &c("/phases/1/open"),
+            Some(cf::RESP_ASST),
+            None,
+            &key,
+        )
+        .await;
+    assert_eq!(open.status, 200, "{}", open.json);
+    // A refusal is replayed too.
+    let k2 = [("idempotency-key", "open-again")];
+    let refused = server
+        .send("POST", &c("/phases/1/open"), Some(cf::RESP_ASST), None, &k2)
+        .await;
+    assert_eq!(
+        (refused.status, refused.problem_code().as_str()),
+        (409, "diary-already-opened")
+    );
+    let refused_again = server
+        .send("POST", &c("/phases/1/open"), Some(cf::RESP_ASST), None, &k2)
+        .await;
+    assert_eq!(refused_again.bytes, refused.bytes);
+
+    // If-Match: stale → 412, current → applied, and the ETag moves.
+    let version = open.json["version"].as_i64().expect("version");
+    assert_eq!(version, 2);
+    let body = json!({ "ente": "asst", "professional": cf::PSICOLOGO, "figures": ["psicologo"] });
+    let stale = server
+        .send(
+            "POST",
+            &c("/professionals"),
+            Some(cf::RESP_ASST),
+            Some(&body),
+            &[("if-match", "\"1\"")],
+        )
+        .await;
+    assert_eq!(
+        (stale.status, stale.problem_code().as_str()),
+        (412, "version-mismatch")
+    );
+    assert_eq!(stale.json["current_version"], 2);
+    let current = server
+        .send(
+            "POST",
+            &c("/professionals"),
+            Some(cf::RESP_ASST),
+            Some(&body),
+            &[("if-match", "\"2\"")],
+        )
+        .await;
+    assert_eq!(current.status, 200, "{}", current.json);
+    assert_eq!(current.header("etag").as_deref(), Some("\"3\""));
+    assert_eq!(current.json["version"], 3);
+    let get = server
+        .send("GET", &c(""), Some(cf::RESP_ASST), None, &[])
+        .await;
+    assert_eq!(get.header("etag").as_deref(), Some("\"3\""));
+    // A command that changes nothing keeps the version and records nothing.
+    let noop = server
+        .send(
+            "POST",
+            &c("/professionals"),
+            Some(cf::RESP_ASST),
+            Some(&body),
+            &[],
+        )
+        .await;
+    assert_eq!((noop.status, noop.json["version"].as_i64()), (200, Some(3)));
+    assert_eq!(noop.json["events"], json!([]));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn api_idempotency_replay_mismatch_and_if_match_on_postgres() {
+    idempotency_and_versions(Backend::Postgres).await;
+}
+
+#[tokio::test]
+async fn api_idempotency_replay_mismatch_and_if_match_on_sqlite() {
+    idempotency_and_versions(Backend::Sqlite).await;
+}
+
+/// Every route the API serves, as (method, OpenAPI path).
+pub const ROUTES: &[(&str, &str)] = &[
+    ("post", "/v1/cases"),
+    ("get", "/v1/cases/{id}"),
+    ("put", "/v1/cases/{id}/responsabili/{ente}"),
+    ("post", "/v1/cases/{id}/phases/{n}/open"),
+    ("post", "/v1/cases/{id}/professionals"),
+    ("delete", "/v1/cases/{id}/professionals/{cf}"),
+    ("post", "/v1/cases/{id}/entries"),
+    ("patch", "/v1/cases/{id}/entries/{eid}"),
+    ("delete", "/v1/cases/{id}/entries/{eid}"),
+    ("post", "/v1/cases/{id}/phases/{n}/validation"),
+    ("post", "/v1/cases/{id}/phases/{n}/close"),
+    ("post", "/v1/cases/{id}/confirmation-requests"),
+    ("post", "/v1/cases/{id}/confirmation-requests/{rid}/resend"),
+    ("put", "/v1/cases/{id}/pdi"),
+    ("post", "/v1/cases/{id}/interruption"),
+    ("post", "/v1/system-failures"),
+    ("get", "/v1/system-failures"),
+    ("post", "/v1/system-failures/{id}/resolution"),
+    ("get", "/v1/admin/grants"),
+    ("post", "/v1/admin/grants"),
+    ("delete", "/v1/admin/grants"),
+    ("get", "/v1/measures"),
+    ("get", "/v1/measures/{id}"),
+    ("put", "/v1/test-clock"),
+    ("get", "/healthz"),
+    ("get", "/readyz"),
+    ("get", "/openapi.json"),
+];
+
+fn collect_refs(v: &Value, out: &mut BTreeSet<String>) {
+    match v {
+        Value::Object(map) => {
+            for (k, v) in map {
+                if k == "$ref" {
+                    if let Some(s) = v.as_str() {
+                        out.insert(s.to_owned());
+                    }
+                } else {
+                    collect_refs(v, out);
+                }
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|v| collect_refs(v, out)),
+        _ => {}
+    }
+}
+
+#[tokio::test]
+async fn api_openapi_document_lists_every_route_and_schema() {
+    let server = ApiServer::start(Backend::Sqlite, t0()).await;
+    let r = server.send("GET", "/openapi.json", None, None, &[]).await;
+    assert_eq!(r.status, 200);
+    let doc = &r.json;
+    assert!(
+        doc["openapi"].as_str().is_some_and(|v| v.starts_with("3.")),
+        "{doc}"
+    );
+    for (method, path) in ROUTES {
+        assert!(
+            doc["paths"][path][method].is_object(),
+            "{method} {path} missing from /openapi.json"
+        );
+    }
+    let documented: usize = doc["paths"]
+        .as_object()
+        .expect("paths")
+        .values()
+        .map(|p| p.as_object().map_or(0, |o| o.len()))
+        .sum();
+    assert_eq!(
+        documented,
+        ROUTES.len(),
+        "no undocumented or phantom operations"
+    );
+    // Every referenced schema exists.
+    let mut refs = BTreeSet::new();
+    collect_refs(doc, &mut refs);
+    assert!(!refs.is_empty());
+    for reference in refs {
+        let name = reference.trim_start_matches("#/components/schemas/");
+        assert!(
+            doc["components"]["schemas"][name].is_object(),
+            "schema {name} is referenced but missing"
+        );
+    }
+    assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
+    // Every documented route is served (none answers 404 for a missing route).
+    for (method, path) in ROUTES {
+        let concrete = path
+            .replace("{id}", "00000000-0000-0000-0000-000000000000")
+            .replace("{eid}", "00000000-0000-0000-0000-000000000000")
+            .replace("{rid}", "00000000-0000-0000-0000-000000000000")
+            .replace("{ente}", "provider")
+            .replace("{n}", "1")
+            .replace("{cf}", cf::EDUCATORE);
+        let r = server
+            .send(&method.to_uppercase(), &concrete, None, None, &[])
+            .await;
+        assert!(
+            r.status != 405
+                && !(r.status == 404
+                    && r.problem_code() == "not-found"
+                    && r.json["detail"] == "no such resource"),
+            "{method} {path} is documented but not served: {} {}",
+            r.status,
+            r.json
+        );
+    }
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn api_test_clock_route_exists_only_with_the_flag() {
+    let server = TestServer::start(Backend::Sqlite).await;
+    let r = server
+        .client
+        .put(server.url("/v1/test-clock"))
+        .json(&json!({ "now": "2024-03-01T08:00:00Z" }))
+        .send()
+        .await
+        .expect("PUT");
+    assert_eq!(r.status(), 404);
+    server.stop().await;
+
+    let api = ApiServer::start(Backend::Sqlite, t0()).await;
+    grant_roles(&api).await;
+    api.set_clock(t0() + chrono::Duration::days(30)).await;
+    let case_id = open_case(&api).await;
+    let view = api
+        .send(
+            "GET",
+            &format!("/v1/cases/{case_id}"),
+            Some(cf::ATS_OPERATOR),
+            None,
+            &[],
+        )
+        .await;
+    let opened_at = view.json["diaries"].as_array().map(Vec::len);
+    assert_eq!(opened_at, Some(0));
+    let events = api
+        .state
+        .store
+        .read_stream(&format!("case-{case_id}"), 1)
+        .await
+        .expect("read");
+    assert_eq!(
+        events[0].metadata.occurred_at,
+        t0() + chrono::Duration::days(30),
+        "decided at the test clock's now"
+    );
+    api.stop().await;
+}
