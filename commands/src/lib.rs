@@ -4,6 +4,7 @@
 pub mod clock;
 pub mod codec;
 pub mod db;
+pub mod firmalom;
 pub mod handler;
 pub mod idempotency;
 pub mod paper;
