@@ -3,6 +3,7 @@
 
 mod api_authorisation;
 mod api_protocol;
+mod api_refusals;
 mod api_scenario;
 mod firmalom_outbox;
 mod projections;
