@@ -2,6 +2,7 @@
 //! against PostgreSQL and SQLite, and the end-to-end tests of the `diario` server.
 
 mod api_authorisation;
+mod api_cli;
 mod api_protocol;
 mod api_refusals;
 mod api_scenario;
