@@ -818,11 +818,54 @@ pub async fn case_diary_at(
     case_id: Uuid,
     now: DateTime<Utc>,
 ) -> Result<Option<CaseDiary>, ProjectionError> {
-    let Some(mut diary) = case_diary(db, case_id).await? else {
-        return Ok(None);
+    Ok(case_diary(db, case_id)
+        .await?
+        .map(|d| d.with_overdue_alerts(now)))
+}
+
+/// Read-your-writes variant for `GET /v1/cases/{id}` right after a write: the read model when
+/// it already reflects the stream's head version, otherwise the case replayed from the event
+/// store (same structure, same values as the projection will write). Alerts brought to `now`.
+pub async fn case_diary_consistent(
+    db: &Database,
+    store: &dyn EventStore,
+    case_id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<Option<CaseDiary>, ProjectionError> {
+    let head = store
+        .stream_head(&diario_commands::codec::case_stream(case_id))
+        .await?
+        .map(|h| h.version);
+    let projected = case_diary(db, case_id).await?;
+    let fresh = match (&projected, head) {
+        (_, None) => return Ok(None),
+        (Some(p), Some(v)) if p.version >= v => projected,
+        _ => {
+            let folded = load_folded(
+                store,
+                &diario_commands::codec::case_stream(case_id),
+                i64::MAX,
+            )
+            .await?;
+            let measure = folded
+                .state
+                .file
+                .as_ref()
+                .and_then(|f| crate::catalogue().iter().find(|m| m.id == f.measure_id));
+            CaseDiary::from_state(&folded, measure)
+        }
     };
-    if diary.status != "interrupted" {
-        let overdue: Vec<RequestView> = diary
+    Ok(fresh.map(|d| d.with_overdue_alerts(now)))
+}
+
+impl CaseDiary {
+    /// Adds `request-overdue` alerts for pending digital requests past their deadline at `now`
+    /// (unless already present). Interrupted cases get none.
+    pub fn with_overdue_alerts(mut self, now: DateTime<Utc>) -> CaseDiary {
+        if self.status == "interrupted" {
+            return self;
+        }
+        let overdue: Vec<RequestView> = self
             .diaries
             .iter()
             .flat_map(|d| d.pending_requests.iter())
@@ -830,12 +873,12 @@ pub async fn case_diary_at(
             .cloned()
             .collect();
         for r in overdue {
-            let already = diary
+            let already = self
                 .alerts
                 .iter()
                 .any(|a| a.code == "request-overdue" && a.request_id == Some(r.request_id));
             if !already {
-                diary.alerts.push(AlertView {
+                self.alerts.push(AlertView {
                     code: "request-overdue".to_owned(),
                     phase: Some(r.phase),
                     request_id: Some(r.request_id),
@@ -846,8 +889,8 @@ pub async fn case_diary_at(
                 });
             }
         }
+        self
     }
-    Ok(Some(diary))
 }
 
 /// The current diaries of a case from the read model (`GET /v1/cases/{id}`), or `None` when

@@ -27,7 +27,7 @@ pub use audit::{
 pub use checklists::{CheckView, ChecklistFilter, ChecklistView, Checklists, checklists};
 pub use diaries::{
     AlertView, CaseDiaries, CaseDiary, EntryState, EntryView, PhaseDiary, RequestView, Total,
-    case_diary, case_diary_at,
+    case_diary, case_diary_at, case_diary_consistent,
 };
 pub use failures::{FailureFilter, FailureView, RelyingEntry, SystemFailures, system_failures};
 pub use queries::{
@@ -36,8 +36,8 @@ pub use queries::{
     ats_dashboard, cost_report, cost_report_csv, list_cases, list_entries,
 };
 pub use runner::{
-    Checkpoint, Projection, ProjectionLag, RunnerOptions, catch_up_all, checkpoint,
-    dump_read_models, lag, lag_at, lag_metrics, leadership_key, rebuild, rebuild_all,
+    Checkpoint, LeaderInfo, Projection, ProjectionLag, RunnerOptions, catch_up_all, checkpoint,
+    dump_read_models, lag, lag_at, lag_metrics, leaders, leadership_key, rebuild, rebuild_all,
     rebuild_projection, reset, run_batch, run_catch_up, run_catch_up_to_end, spawn_runner,
     spawn_runner_with,
 };

@@ -419,6 +419,57 @@ pub fn leadership_key(name: &str) -> i64 {
     h as i64
 }
 
+/// Who leads a projection (PostgreSQL), for `/readyz` and operators.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LeaderInfo {
+    /// Projection name.
+    pub projection: String,
+    /// Whether some session holds the projection's advisory lock (always true on SQLite,
+    /// where the single process leads).
+    pub led: bool,
+    /// Backend pid of the leading session (PostgreSQL).
+    pub pid: Option<i32>,
+}
+
+/// Which projections currently have a leader.
+pub async fn leaders(db: &Database) -> Result<Vec<LeaderInfo>, ProjectionError> {
+    let mut out = Vec::new();
+    for name in crate::PROJECTIONS {
+        let info = match db {
+            Database::Sqlite(_) => LeaderInfo {
+                projection: name.to_owned(),
+                led: true,
+                pid: None,
+            },
+            Database::Postgres(_) => {
+                let key = leadership_key(name);
+                let row = fetch_all(
+                    db,
+                    "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted \
+                     AND objsubid = 1 AND classid::text::bigint = $1 \
+                     AND objid::text::bigint = $2 \
+                     AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+                    &[((key >> 32) & 0xffff_ffff).into(), (key & 0xffff_ffff).into()],
+                )
+                .await?
+                .into_iter()
+                .next();
+                let pid = match row {
+                    Some(r) => r.opt_i64("pid")?.and_then(|p| i32::try_from(p).ok()),
+                    None => None,
+                };
+                LeaderInfo {
+                    projection: name.to_owned(),
+                    led: pid.is_some(),
+                    pid,
+                }
+            }
+        };
+        out.push(info);
+    }
+    Ok(out)
+}
+
 /// Leadership over projections. On PostgreSQL, a dedicated connection (outside the pool)
 /// holds one session advisory lock per projection it leads; when the process dies the server
 /// closes the session and the locks go to the next runner that asks. On SQLite there is a

@@ -65,6 +65,7 @@ on_both_backends!(
     lag_counts_the_events_not_yet_applied,
     the_live_runner_catches_up_and_stops_on_shutdown,
     pagination_walks_every_item_once,
+    read_your_writes_falls_back_to_the_stream,
 );
 
 // ------------------------------------------------------------------------------------------
@@ -1618,6 +1619,54 @@ async fn pagination_walks_every_item_once(db: &TestDb) {
     );
 }
 
+async fn read_your_writes_falls_back_to_the_stream(db: &TestDb) {
+    let store = db.db.event_store();
+    scripted_history(store.clone()).await;
+    let now = rome(26, 12, 0);
+    // Nothing projected yet: the read model does not know the case, the consistent read
+    // replays the stream.
+    assert!(
+        diario_projections::case_diary(&db.db, case_a())
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let fresh = diario_projections::case_diary_consistent(&db.db, store.as_ref(), case_a(), now)
+        .await
+        .unwrap()
+        .expect("case A from the stream");
+    assert_eq!(fresh.confirmed_cost_cents, 25950);
+    catch_up(&db.db).await;
+    let projected = diario_projections::case_diary_at(&db.db, case_a(), now)
+        .await
+        .unwrap();
+    assert_eq!(projected.as_ref(), Some(&fresh));
+    assert_eq!(
+        diario_projections::case_diary_consistent(&db.db, store.as_ref(), case_a(), now)
+            .await
+            .unwrap(),
+        projected
+    );
+    assert!(
+        diario_projections::case_diary_consistent(
+            &db.db,
+            store.as_ref(),
+            Uuid::from_u128(0xDEAD),
+            now
+        )
+        .await
+        .unwrap()
+        .is_none()
+    );
+    let leaders = diario_projections::leaders(&db.db).await.unwrap();
+    assert_eq!(leaders.len(), 4);
+    match db.backend() {
+        // No runner is running: nobody leads.
+        Backend::Postgres => assert!(leaders.iter().all(|l| !l.led), "{leaders:?}"),
+        Backend::Sqlite => assert!(leaders.iter().all(|l| l.led), "{leaders:?}"),
+    }
+}
+
 // ------------------------------------------------------------------------------------------
 // Two runners on one PostgreSQL database: leadership and takeover
 // ------------------------------------------------------------------------------------------
@@ -1714,6 +1763,8 @@ async fn postgres_two_runners_one_dies_mid_stream_and_the_other_takes_over() {
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    let leaders_a = diario_projections::leaders(&db.db).await.unwrap();
+    assert!(leaders_a.iter().all(|l| l.led), "{leaders_a:?}");
     // "Server" B runs alongside: it stands by.
     let pool_b = server(&db).await;
     let (stop_b, rx_b) = tokio::sync::watch::channel(false);
@@ -1765,6 +1816,14 @@ async fn postgres_two_runners_one_dies_mid_stream_and_the_other_takes_over() {
         4,
         "runner B holds the leadership"
     );
+    let leaders_b = diario_projections::leaders(&db.db).await.unwrap();
+    for (a, b) in leaders_a.iter().zip(&leaders_b) {
+        assert!(
+            b.led && b.pid != a.pid,
+            "{} still led by the dead runner: {a:?} {b:?}",
+            b.projection
+        );
+    }
     let live = diario_projections::dump_read_models(&db.db).await.unwrap();
     assert_eq!(live["rm_cases"].len(), 80);
     assert_eq!(live["rm_entries"].len(), 80 * 3);
