@@ -295,3 +295,84 @@ impl FromRequestParts<AppState> for Principal {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // A throw-away P-256 key pair generated for this test only (never used anywhere else).
+    const EC_PRIVATE: &str = "-----BEGIN PRIVATE KEY-----
+MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgapE0MIu38HY+zXmW
+59HkY6i6L6DNwDaeT9APcnsZhNShRANCAAQ85uZlvB7qF2D69lATDQAgPX7nPN3r
+xZN4wszmKHeYXCoZX0z3bdvpqDVilwLQRUgJw5bY6rBpZLw/Ls+CeTR+
+-----END PRIVATE KEY-----
+";
+    const EC_PUBLIC: &str = "-----BEGIN PUBLIC KEY-----
+MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEPObmZbwe6hdg+vZQEw0AID1+5zzd
+68WTeMLM5ih3mFwqGV9M923b6ag1YpcC0EVICcOW2OqwaWS8Py7Pgnk0fg==
+-----END PUBLIC KEY-----
+";
+
+    fn es256(claims: &Claims) -> String {
+        let key = EncodingKey::from_ec_pem(EC_PRIVATE.as_bytes()).expect("EC key");
+        jsonwebtoken::encode(&Header::new(Algorithm::ES256), claims, &key).expect("sign")
+    }
+
+    fn claims(sub: &str, exp: u64) -> Claims {
+        Claims {
+            sub: sub.into(),
+            exp,
+            nbf: None,
+            iat: None,
+            iss: Some("https://idp.example".into()),
+            aud: Some("diario".into()),
+        }
+    }
+
+    #[test]
+    fn es256_tokens_verify_against_the_configured_public_key() {
+        let config = AuthConfig::disabled()
+            .with_public_key_pem(EC_PUBLIC.as_bytes())
+            .expect("public key")
+            .with_issuer(Some("https://idp.example".into()))
+            .with_audience(Some("diario".into()));
+        let token = es256(&claims("TINIT-RSSMRA85T10A562S", now_secs() + 600));
+        assert_eq!(
+            config.verify(&token).map(|cf| cf.as_str().to_owned()).ok(),
+            Some("RSSMRA85T10A562S".to_owned())
+        );
+        let expired = es256(&claims("RSSMRA85T10A562S", now_secs() - 600));
+        assert!(config.verify(&expired).is_err());
+        // HS256 is not accepted when only a public key is configured (no algorithm confusion).
+        let hs = AuthConfig::disabled()
+            .with_secret(EC_PUBLIC.as_bytes())
+            .expect("secret")
+            .mint_claims_hs256(&claims("RSSMRA85T10A562S", now_secs() + 600))
+            .expect("mint");
+        assert!(config.verify(&hs).is_err());
+        // A tampered signature fails.
+        let mut tampered = token.clone();
+        tampered.pop();
+        tampered.push(if token.ends_with('A') { 'B' } else { 'A' });
+        assert!(config.verify(&tampered).is_err());
+    }
+
+    #[test]
+    fn secrets_and_keys_are_validated() {
+        assert!(
+            AuthConfig::disabled()
+                .with_secret(b"short".to_vec())
+                .is_err()
+        );
+        assert!(
+            AuthConfig::disabled()
+                .with_public_key_pem(b"not a key")
+                .is_err()
+        );
+        assert!(
+            AuthConfig::disabled()
+                .with_platform_admins("RSSMRA85T10A562X")
+                .is_err()
+        );
+    }
+}
