@@ -15,13 +15,14 @@ use diario_commands::codec::{
 use diario_commands::{Database, EventMetadata, EventStore, ExpectedVersion, NewEvent};
 use diario_projections::domain::case::{
     AmendEntry, AnswerConfirmation, ClosePhaseDiary, EnableProfessional, ExpireConfirmationRequest,
-    InterruptPathway, OpenCase, OpenPhaseDiary, RecordEntry, RequestConfirmation, SetPdiCaps,
-    ValidateEntries, WithdrawEntry,
+    GeneratePaperDiary, InterruptPathway, OpenCase, OpenPhaseDiary, RecordEntry,
+    RequestConfirmation, ResendConfirmation, SetPdiCaps, UploadPaperConfirmation, ValidateEntries,
+    WithdrawEntry,
 };
 use diario_projections::domain::testing::fixtures as f;
 use diario_projections::domain::{
     Actor, ActorRole, Answer, CaseCommand, CaseEvent, Context, Ente, FailureCommand, FailureScope,
-    FiscalCode, Measure, MeasureId, PdiCap, Phase, Recipient, SystemFailure, decide,
+    FiscalCode, Measure, MeasureId, PdiCap, Phase, Recipient, Sha256Hex, SystemFailure, decide,
     decide_failure, evolve_failure, fold,
 };
 use diario_projections::{
@@ -336,6 +337,12 @@ fn case_b() -> Uuid {
 fn case_c() -> Uuid {
     Uuid::from_u128(0xC)
 }
+fn case_d() -> Uuid {
+    Uuid::from_u128(0xD)
+}
+fn case_e() -> Uuid {
+    Uuid::from_u128(0xE)
+}
 fn failure_1() -> Uuid {
     Uuid::from_u128(0xF1)
 }
@@ -357,6 +364,10 @@ use f::{eid, rid};
 /// Case B (ATS-MILANO, COOP-B, no FirmaLOM): phase I — E9 psicologo 60' recorded late under
 /// the regional failure F1 (began 01/03, resolved 20/03).
 /// Case C (ATS-BERGAMO, COOP-A): phase I opened, pathway interrupted.
+/// Case D (ATS-BERGAMO, COOP-D, no FirmaLOM): phase III — E11 educatore 60' confirmed on a
+/// signed paper diary (P = rid 11).
+/// Case E (ATS-BERGAMO, COOP-D, FirmaLOM): phase III — E12 educatore 60' in R7, re-sent after a
+/// day without answer (expiry recorded first), then confirmed.
 /// Plus one event of a "grants-…" stream the projections do not handle.
 async fn scripted_history(store: Arc<dyn EventStore>) -> World {
     let mut w = World::new(store);
@@ -644,6 +655,102 @@ async fn scripted_history(store: Arc<dyn EventStore>) -> World {
         }),
     )
     .await;
+
+    // Cases D (no FirmaLOM: paper diary) and E (a request re-sent after a day without answer),
+    // ATS-BERGAMO, phase III.
+    for (id, firmalom) in [(case_d(), false), (case_e(), true)] {
+        w.open_case(id, "ATS-BERGAMO", "COOP-D", firmalom, rome(1, 12, 0))
+            .await;
+        w.enable(
+            id,
+            Ente::Provider,
+            f::educatore(),
+            &["educatore_professionale"],
+            rome(1, 12, 10),
+        )
+        .await;
+        w.open_phase(id, Phase::I, rome(1, 12, 20)).await;
+        w.open_phase(id, Phase::II, rome(1, 12, 30)).await;
+        w.open_phase(id, Phase::III, rome(1, 12, 40)).await;
+        w.case(
+            id,
+            staff(f::resp_provider()),
+            rome(1, 12, 50),
+            CaseCommand::SetPdiCaps(SetPdiCaps {
+                caps: vec![PdiCap {
+                    service: f::svc("contrasto_dispersione_scolastica"),
+                    max_minutes: 600,
+                }],
+                total_max_minutes: None,
+            }),
+        )
+        .await;
+    }
+    let d = case_d();
+    w.record(
+        d,
+        f::educatore(),
+        eid(11),
+        Phase::III,
+        "educatore_professionale",
+        "contrasto_dispersione_scolastica",
+        (march(11), "15:00", "16:00"),
+        None,
+        rome(11, 17, 0),
+    )
+    .await;
+    w.case(
+        d,
+        staff(f::resp_provider()),
+        rome(11, 18, 0),
+        CaseCommand::GeneratePaperDiary(GeneratePaperDiary {
+            paper_id: rid(11),
+            phase: Phase::III,
+            entry_ids: Some(vec![eid(11)]),
+        }),
+    )
+    .await;
+    w.case(
+        d,
+        staff(f::resp_provider()),
+        rome(12, 10, 0),
+        CaseCommand::UploadPaperConfirmation(UploadPaperConfirmation {
+            paper_id: rid(11),
+            document_sha256: Sha256Hex::parse(&"ab".repeat(32)).expect("hash"),
+            signed_by: f::parent(),
+        }),
+    )
+    .await;
+    let e = case_e();
+    w.record(
+        e,
+        f::educatore(),
+        eid(12),
+        Phase::III,
+        "educatore_professionale",
+        "contrasto_dispersione_scolastica",
+        (march(11), "09:00", "10:00"),
+        None,
+        rome(11, 12, 0),
+    )
+    .await;
+    w.request(e, rid(7), Phase::III, &[eid(12)], rome(11, 18, 0))
+        .await;
+    // Overdue and not yet expired: the re-send records the expiry first, then the re-send.
+    let resent = w
+        .case(
+            e,
+            staff(f::resp_provider()),
+            rome(13, 10, 0),
+            CaseCommand::ResendConfirmation(ResendConfirmation { request_id: rid(7) }),
+        )
+        .await;
+    assert_eq!(
+        resent.iter().map(|x| x.event_type()).collect::<Vec<_>>(),
+        vec!["ConfirmationRequestExpired", "ConfirmationResent"]
+    );
+    w.answer(e, rid(7), Answer::Confirmed, rome(13, 12, 0))
+        .await;
 
     // A stream no projection handles: skipped, but the checkpoints move past it.
     w.store
@@ -1113,7 +1220,7 @@ async fn every_read_model_matches_the_scripted_history(db: &TestDb) {
     assert_eq!(r2.stored_by, f::resp_provider().as_str());
     assert!(!r2.checks.is_empty());
     assert!(r2.checks.iter().all(|c| c.passed || !c.blocking));
-    let milano_lists = diario_projections::checklists(
+    let bergamo_lists = diario_projections::checklists(
         &db.db,
         &ChecklistFilter {
             ats: Some("ATS-BERGAMO".into()),
@@ -1123,7 +1230,25 @@ async fn every_read_model_matches_the_scripted_history(db: &TestDb) {
     )
     .await
     .unwrap();
-    assert!(milano_lists.items.is_empty());
+    let kinds: Vec<(Uuid, Uuid, &str, bool)> = bergamo_lists
+        .items
+        .iter()
+        .map(|k| (k.case_id, k.request_id, k.kind.as_str(), k.passed))
+        .collect();
+    assert_eq!(
+        kinds,
+        vec![
+            (case_d(), rid(11), "paper", true),
+            (case_e(), rid(7), "request", true),
+            (case_e(), rid(7), "resend", true),
+        ]
+    );
+    assert!(
+        bergamo_lists
+            .items
+            .iter()
+            .all(|k| k.request_minutes == 60 && k.request_cost_cents == 3000)
+    );
 
     // (5) ATS dashboard at 25/03 12:00, idle threshold 3 days.
     let d = diario_projections::ats_dashboard(&db.db, "ATS-MILANO", rome(25, 12, 0), 3)
@@ -1184,9 +1309,12 @@ async fn every_read_model_matches_the_scripted_history(db: &TestDb) {
     let bergamo = diario_projections::ats_dashboard(&db.db, "ATS-BERGAMO", rome(25, 12, 0), 3)
         .await
         .unwrap();
+    // C interrupted (its phase I handed to ATS by the interruption); D and E open in phase III.
     assert_eq!(
         bergamo.cases_by_status,
-        [("interrupted".to_owned(), 1)].into_iter().collect()
+        [("interrupted".to_owned(), 1), ("open".to_owned(), 2)]
+            .into_iter()
+            .collect()
     );
     assert_eq!(
         bergamo
@@ -1194,10 +1322,73 @@ async fn every_read_model_matches_the_scripted_history(db: &TestDb) {
             .iter()
             .map(|p| (p.phase, p.open, p.closed, p.handed_to_ats))
             .collect::<Vec<_>>(),
-        vec![(1, 0, 0, 1)]
+        vec![(1, 2, 0, 1), (2, 2, 0, 0), (3, 2, 0, 0)]
     );
-    assert_eq!(bergamo.confirmation_rate, None);
-    assert!(bergamo.idle_cases.is_empty());
+    assert_eq!(
+        bergamo
+            .minutes_by_phase_and_figure
+            .iter()
+            .map(|m| (m.phase, m.figure.as_str(), m.minutes, m.confirmed_minutes))
+            .collect::<Vec<_>>(),
+        vec![(3, "educatore_professionale", 120, 120)]
+    );
+    let r = &bergamo.requests;
+    // The paper diary of D and the re-sent request of E (expired, re-sent, then confirmed).
+    assert_eq!(
+        (
+            r.pending,
+            r.expiring_within_24h,
+            r.overdue,
+            r.expired,
+            r.rejected,
+            r.confirmed,
+            r.ended
+        ),
+        (0, 0, 0, 0, 0, 2, 0)
+    );
+    assert_eq!(bergamo.confirmation_rate, Some(1.0));
+    assert_eq!(bergamo.entries_under_system_failure, 0);
+    assert_eq!(
+        bergamo
+            .idle_cases
+            .iter()
+            .map(|c| c.case_id)
+            .collect::<Vec<_>>(),
+        vec![case_d(), case_e()]
+    );
+    let d = diario_projections::case_diary(&db.db, case_d())
+        .await
+        .unwrap()
+        .unwrap();
+    let p3 = &d.diaries[2];
+    assert_eq!(
+        (
+            p3.entries[0].entry_id,
+            p3.entries[0].state,
+            p3.entries[0].request_id,
+            p3.entries[0].cost_cents
+        ),
+        (eid(11), EntryState::Confirmed, Some(rid(11)), 3000)
+    );
+    assert_eq!(
+        (
+            p3.requests[0].channel.as_str(),
+            p3.requests[0].status.as_str(),
+            p3.requests[0].deadline
+        ),
+        ("paper", "confirmed", None)
+    );
+    let e = diario_projections::case_diary(&db.db, case_e())
+        .await
+        .unwrap()
+        .unwrap();
+    let r7 = &e.diaries[2].requests[0];
+    // Re-sent on 13/03 10:00 with a new one-day deadline.
+    assert_eq!(
+        (r7.status.as_str(), r7.times_sent, r7.sent_at, r7.deadline),
+        ("confirmed", 2, rome(13, 10, 0), Some(rome(14, 10, 0)))
+    );
+    assert_eq!(e.diaries[2].entries[0].state, EntryState::Confirmed);
 
     // (6) Cost report.
     let costs = diario_projections::cost_report(
@@ -1274,8 +1465,27 @@ async fn every_read_model_matches_the_scripted_history(db: &TestDb) {
             phase_iii_period.total_confirmed_minutes,
             phase_iii_period.total_cost_cents
         ),
-        (210, 10200)
+        // A's E4 + E5, D's E11 (paper) and E's E12: 120 + 90 + 60 + 60 minutes.
+        (330, 6000 + 4200 + 3000 + 3000)
     );
+    assert_eq!(
+        phase_iii_period
+            .by_ats
+            .iter()
+            .map(|t| (t.key.as_str(), t.confirmed_minutes, t.cost_cents))
+            .collect::<Vec<_>>(),
+        vec![("ATS-BERGAMO", 120, 6000), ("ATS-MILANO", 210, 10200)]
+    );
+    assert_eq!(
+        phase_iii_period
+            .by_provider
+            .iter()
+            .map(|t| (t.key.as_str(), t.cost_cents))
+            .collect::<Vec<_>>(),
+        vec![("COOP-A", 10200), ("COOP-D", 6000)]
+    );
+    assert_eq!(phase_iii_period.by_period.len(), 1);
+    assert_eq!(phase_iii_period.by_period[0].key, "2024-03");
     let coop_b = diario_projections::cost_report(
         &db.db,
         &CostFilter {
@@ -1341,7 +1551,7 @@ async fn a_rebuild_from_zero_yields_identical_tables(db: &TestDb) {
         .await
         .expect("dump");
     assert!(
-        before["rm_entries"].len() == 10
+        before["rm_entries"].len() == 12
             && before["rm_audit_trail"].len() as i64 == total_events(db).await - 3,
         "{before:#?}"
     );
@@ -1574,7 +1784,7 @@ async fn pagination_walks_every_item_once(db: &TestDb) {
             None => break,
         }
     }
-    let mut expected: Vec<Uuid> = (1..=10).map(eid).collect();
+    let mut expected: Vec<Uuid> = (1..=12).map(eid).collect();
     expected.sort();
     assert_eq!(seen, expected);
     let mut versions = Vec::new();
@@ -1607,7 +1817,7 @@ async fn pagination_walks_every_item_once(db: &TestDb) {
             None => break,
         }
     }
-    assert_eq!(lists, 5);
+    assert_eq!(lists, 8);
     assert!(
         diario_projections::list_cases(
             &db.db,
