@@ -214,20 +214,42 @@ impl TestServer {
     }
 }
 
-/// The `diario` binary built by `cargo test --workspace` next to the test executable.
+/// The `diario` binary, next to the test executable (`target/<profile>/diario`).
+///
+/// `cargo test` builds the binaries only for integration tests of their own package, so the
+/// first caller builds it with the same cargo, profile and target directory (once per test
+/// process; cargo does not hold its build lock while tests run).
 pub fn diario_binary() -> PathBuf {
-    let exe = std::env::current_exe().expect("test executable path");
-    let dir = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("target directory");
-    let bin = dir.join(format!("diario{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        bin.exists(),
-        "the diario binary is not built at {}: run the tests with `cargo test --workspace`",
-        bin.display()
-    );
-    bin
+    static BUILT: std::sync::OnceLock<Result<PathBuf, String>> = std::sync::OnceLock::new();
+    let built = BUILT.get_or_init(|| {
+        let exe = std::env::current_exe().map_err(|e| format!("test executable path: {e}"))?;
+        let dir = exe
+            .parent()
+            .and_then(|deps| deps.parent())
+            .ok_or("no target directory above the test executable")?;
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+        let mut build = std::process::Command::new(cargo);
+        build.args(["build", "--quiet", "-p", "diario-api", "--bin", "diario"]);
+        if dir.file_name().is_some_and(|p| p == "release") {
+            build.arg("--release");
+        }
+        let status = build
+            .status()
+            .map_err(|e| format!("cannot run cargo to build diario: {e}"))?;
+        if !status.success() {
+            return Err(format!("cargo build of the diario binary failed: {status}"));
+        }
+        let bin = dir.join(format!("diario{}", std::env::consts::EXE_SUFFIX));
+        if bin.exists() {
+            Ok(bin)
+        } else {
+            Err(format!("the diario binary is not at {}", bin.display()))
+        }
+    });
+    match built {
+        Ok(bin) => bin.clone(),
+        Err(e) => panic!("{e}"),
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
