@@ -181,6 +181,8 @@ pub struct ServeArgs {
     /// DEVELOPMENT ONLY: a movable clock and `PUT /v1/test-clock`. Never in production.
     #[arg(long)]
     pub test_clock: bool,
+    #[command(flatten)]
+    pub firmalom: crate::firmalom::FirmalomArgs,
 }
 
 /// Errors that stop the binary.
@@ -223,15 +225,22 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
                 );
                 state = state.with_test_clock(TestClock::new(chrono::Utc::now()));
             }
+            if let Some(firmalom) = args.firmalom.config().map_err(CliError::Usage)? {
+                state = state.with_firmalom(firmalom);
+            }
             let listener = tokio::net::TcpListener::bind(args.addr).await?;
             tracing::info!(addr = %listener.local_addr()?, backend = db.backend(), "diario serving");
-            serve(
+            let workers =
+                crate::scheduler::spawn_workers(&state, args.firmalom.worker_settings());
+            let served = serve(
                 listener,
                 state,
                 crate::shutdown_signal(),
                 Duration::from_secs(args.shutdown_grace_secs),
             )
-            .await?;
+            .await;
+            workers.stop().await;
+            served?;
             db.close().await;
             tracing::info!("diario stopped");
             Ok(())

@@ -57,6 +57,18 @@ pub enum ApiError {
         "Art. 6: la risposta è arrivata oltre il termine di un giorno; la richiesta è scaduta / the answer came after the 1-day deadline: the request expired"
     )]
     LateAnswer { version: i64 },
+    /// 401: a FirmaLOM callback whose HMAC signature is missing, wrong or stale.
+    #[error("FirmaLOM signature refused: {0}")]
+    BadSignature(diario_commands::firmalom::SignatureError),
+    /// 409: a FirmaLOM delivery id that was already answered (replay).
+    #[error("this FirmaLOM delivery was already processed (first answer: {original_status}); nothing changed")]
+    CallbackReplayed { original_status: u16 },
+    /// 503: FirmaLOM callbacks arrive but no secret is configured.
+    #[error("FirmaLOM is not configured on this server (DIARIO_FIRMALOM_SECRET)")]
+    FirmalomNotConfigured,
+    /// 415 for uploaded documents (checked by content).
+    #[error("{0}")]
+    UnsupportedDocument(String),
     #[error("internal error")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
@@ -221,6 +233,31 @@ impl ApiError {
                     ext,
                 )
             }
+            ApiError::BadSignature(_) => simple(
+                StatusCode::UNAUTHORIZED,
+                "invalid-signature",
+                self.to_string(),
+            ),
+            ApiError::CallbackReplayed { original_status } => {
+                ext.insert("original_status".into(), Value::from(*original_status));
+                (
+                    StatusCode::CONFLICT,
+                    "callback-replayed".into(),
+                    self.to_string(),
+                    None,
+                    ext,
+                )
+            }
+            ApiError::FirmalomNotConfigured => simple(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "firmalom-not-configured",
+                self.to_string(),
+            ),
+            ApiError::UnsupportedDocument(m) => simple(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported-document-type",
+                m.clone(),
+            ),
             ApiError::Internal(_) => simple(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal",

@@ -8,8 +8,11 @@ pub mod cli;
 pub mod dto;
 pub mod error;
 pub mod extract;
+pub mod firmalom;
 pub mod openapi;
 mod ops;
+pub mod paper;
+pub mod scheduler;
 pub mod telemetry;
 pub mod write;
 
@@ -42,6 +45,8 @@ pub struct AppState {
     pub auth: Arc<AuthConfig>,
     /// Set only with `diario serve --test-clock`: `PUT /v1/test-clock` moves it.
     pub test_clock: Option<TestClock>,
+    /// FirmaLOM secret and dispatcher settings (`None`: callbacks answer 503, no dispatcher).
+    pub firmalom: Option<Arc<firmalom::FirmalomConfig>>,
     measures: Arc<Vec<Measure>>,
 }
 
@@ -61,12 +66,20 @@ impl AppState {
             handler,
             auth: Arc::new(AuthConfig::disabled()),
             test_clock: None,
+            firmalom: None,
             measures: Arc::new(measures),
         }
     }
 
     pub fn with_auth(mut self, auth: AuthConfig) -> Self {
         self.auth = Arc::new(auth);
+        self
+    }
+
+    /// Accepts FirmaLOM callbacks signed with the configured secret (and enables the dispatcher
+    /// of [`scheduler::spawn_workers`] when a URL is set).
+    pub fn with_firmalom(mut self, config: firmalom::FirmalomConfig) -> Self {
+        self.firmalom = Some(Arc::new(config));
         self
     }
 
@@ -100,6 +113,8 @@ pub fn app(state: AppState) -> Router {
         .merge(ops::routes())
         .merge(cases::routes())
         .merge(admin::routes())
+        .merge(firmalom::routes())
+        .merge(paper::routes())
         .route("/openapi.json", get(openapi::openapi_json));
     if state.test_clock.is_some() {
         router = router.merge(admin::test_clock_routes());

@@ -5,7 +5,7 @@ use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::{admin, cases, ops};
+use crate::{admin, cases, firmalom, ops, paper};
 
 struct BearerAuth;
 
@@ -58,6 +58,10 @@ impl Modify for BearerAuth {
         admin::list_measures,
         admin::get_measure,
         admin::set_test_clock,
+        firmalom::callback,
+        paper::paper_diary,
+        paper::paper_confirmation,
+        paper::get_document,
         ops::healthz,
         ops::readyz,
         openapi_json,

@@ -1,0 +1,338 @@
+//! FirmaLOM over HTTP (Art. 6, docs/firmalom.md): the inbound callback
+//! `POST /v1/firmalom/callbacks` and the configuration of the outbound dispatcher.
+//!
+//! The callback carries no bearer token: FirmaLOM authenticates with an HMAC-SHA256 signature
+//! over `"{timestamp}.{body}"` (headers `X-FirmaLOM-Timestamp`, `X-FirmaLOM-Signature`), checked
+//! against the wall clock within a window. A delivery id is answered once: a replay gets 409
+//! `callback-replayed` and changes nothing. The answer then takes the normal command path
+//! (`AnswerConfirmation`, the signer as actor with the recipient role).
+
+use std::time::Duration;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Router, http::HeaderMap};
+use chrono::Utc;
+use clap::Args;
+use diario_commands::CommandOptions;
+use diario_commands::firmalom::{
+    Callback, CallbackOutcome, DeliveryPolicy, SIGNATURE_HEADER, TIMESTAMP_HEADER,
+    remember_callback, verify,
+};
+use diario_commands::handler::derived_id;
+use diario_domain::case::{Answer, AnswerConfirmation};
+use diario_domain::{Actor, ActorRole, CaseCommand, DomainError, FiscalCode};
+use serde::Serialize;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::error::Problem;
+use crate::extract::BODY_LIMIT;
+use crate::{ApiError, AppState};
+
+/// FirmaLOM settings of a server.
+#[derive(Clone)]
+pub struct FirmalomConfig {
+    /// Where notifications are POSTed; `None`: no dispatcher (callbacks still accepted).
+    pub url: Option<String>,
+    /// The shared HMAC secret (both directions).
+    pub secret: Vec<u8>,
+    /// How far a callback's timestamp may be from the wall clock.
+    pub callback_window: Duration,
+    /// First retry delay after a failed delivery (doubles per attempt).
+    pub first_retry: Duration,
+    /// Cap of the retry delay.
+    pub max_retry: Duration,
+    /// Timeout of one delivery.
+    pub request_timeout: Duration,
+}
+
+impl std::fmt::Debug for FirmalomConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FirmalomConfig")
+            .field("url", &self.url)
+            .field("secret", &"<redacted>")
+            .field("callback_window", &self.callback_window)
+            .field("first_retry", &self.first_retry)
+            .field("max_retry", &self.max_retry)
+            .field("request_timeout", &self.request_timeout)
+            .finish()
+    }
+}
+
+impl FirmalomConfig {
+    /// Defaults: 5-minute window, retries from 2 s doubling up to 10 min, 10 s timeout.
+    pub fn new(url: Option<String>, secret: impl Into<Vec<u8>>) -> Self {
+        FirmalomConfig {
+            url,
+            secret: secret.into(),
+            callback_window: Duration::from_secs(300),
+            first_retry: Duration::from_secs(2),
+            max_retry: Duration::from_secs(600),
+            request_timeout: Duration::from_secs(10),
+        }
+    }
+
+    /// The dispatcher's policy, when a URL is configured.
+    pub fn policy(&self) -> Option<DeliveryPolicy> {
+        self.url.as_ref().map(|url| DeliveryPolicy {
+            url: url.clone(),
+            secret: self.secret.clone(),
+            first_retry: self.first_retry,
+            max_retry: self.max_retry,
+            request_timeout: self.request_timeout,
+        })
+    }
+}
+
+/// `diario serve` flags for FirmaLOM and the background workers.
+#[derive(Debug, Args)]
+pub struct FirmalomArgs {
+    /// FirmaLOM endpoint notifications are POSTed to; unset: no dispatcher.
+    #[arg(long, env = "DIARIO_FIRMALOM_URL")]
+    pub firmalom_url: Option<String>,
+    /// Shared HMAC-SHA256 secret (at least 16 bytes) for notifications and callbacks.
+    #[arg(long, env = "DIARIO_FIRMALOM_SECRET", hide_env_values = true)]
+    pub firmalom_secret: Option<String>,
+    /// Accepted distance (seconds) between a callback's timestamp and the server's wall clock.
+    #[arg(long, env = "DIARIO_FIRMALOM_CALLBACK_WINDOW_SECS", default_value_t = 300)]
+    pub firmalom_callback_window_secs: u64,
+    /// First retry delay (milliseconds) after a failed delivery; doubles per attempt.
+    #[arg(long, env = "DIARIO_FIRMALOM_RETRY_FIRST_MS", default_value_t = 2000)]
+    pub firmalom_retry_first_ms: u64,
+    /// Cap of the retry delay (seconds).
+    #[arg(long, env = "DIARIO_FIRMALOM_RETRY_MAX_SECS", default_value_t = 600)]
+    pub firmalom_retry_max_secs: u64,
+    /// How often (milliseconds) the dispatcher feeds the outbox and delivers due notifications.
+    #[arg(long, env = "DIARIO_FIRMALOM_DISPATCH_INTERVAL_MS", default_value_t = 1000)]
+    pub firmalom_dispatch_interval_ms: u64,
+    /// How often (milliseconds) the deadline scheduler looks for overdue requests.
+    #[arg(long, env = "DIARIO_DEADLINE_SCAN_INTERVAL_MS", default_value_t = 5000)]
+    pub deadline_scan_interval_ms: u64,
+}
+
+impl FirmalomArgs {
+    /// The FirmaLOM configuration, `None` when no secret is set.
+    pub fn config(&self) -> Result<Option<FirmalomConfig>, String> {
+        let url = self.firmalom_url.clone().filter(|u| !u.trim().is_empty());
+        let secret = self.firmalom_secret.clone().filter(|s| !s.is_empty());
+        match (url, secret) {
+            (None, None) => Ok(None),
+            (Some(_), None) => {
+                Err("DIARIO_FIRMALOM_URL is set but DIARIO_FIRMALOM_SECRET is not".into())
+            }
+            (_, Some(s)) if s.len() < 16 => {
+                Err("DIARIO_FIRMALOM_SECRET must be at least 16 bytes".into())
+            }
+            (url, Some(secret)) => {
+                let mut c = FirmalomConfig::new(url, secret.into_bytes());
+                c.callback_window = Duration::from_secs(self.firmalom_callback_window_secs);
+                c.first_retry = Duration::from_millis(self.firmalom_retry_first_ms.max(1));
+                c.max_retry = Duration::from_secs(self.firmalom_retry_max_secs.max(1));
+                Ok(Some(c))
+            }
+        }
+    }
+
+    /// Intervals of the background workers.
+    pub fn worker_settings(&self) -> crate::scheduler::WorkerSettings {
+        crate::scheduler::WorkerSettings {
+            dispatch_interval: Duration::from_millis(self.firmalom_dispatch_interval_ms.max(10)),
+            deadline_interval: Duration::from_millis(self.deadline_scan_interval_ms.max(10)),
+        }
+    }
+}
+
+pub fn routes() -> Router<AppState> {
+    Router::new().route("/v1/firmalom/callbacks", post(callback))
+}
+
+/// What a processed callback answers.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CallbackResult {
+    pub delivery_id: Uuid,
+    pub case_id: Uuid,
+    pub request_id: Uuid,
+    /// `confirmed` or `rejected`.
+    pub outcome: String,
+    /// The case version after the answer.
+    pub version: i64,
+    /// Events recorded (JSON, `type` = event name).
+    #[schema(value_type = Vec<Object>)]
+    pub events: Vec<serde_json::Value>,
+}
+
+/// The body of a callback (FirmaLOM → Diario), signed like the notifications.
+#[derive(Debug, ToSchema)]
+#[allow(dead_code)]
+pub struct CallbackBody {
+    /// Unique per delivery: a second delivery with the same id is refused as a replay.
+    delivery_id: Uuid,
+    case_id: Uuid,
+    request_id: Uuid,
+    /// The signer's fiscal code: must be a confirmer on file (recipient or family member).
+    signer_cf: String,
+    /// `confirmed` or `rejected`.
+    outcome: String,
+    /// Required when rejected.
+    reason: Option<String>,
+}
+
+/// The recipient's answer from FirmaLOM (HMAC-signed; no bearer token).
+#[utoipa::path(post, path = "/v1/firmalom/callbacks", tag = "firmalom",
+    request_body = CallbackBody,
+    params(
+        ("X-FirmaLOM-Timestamp" = String, Header, description = "Unix seconds; within the window of the server's wall clock"),
+        ("X-FirmaLOM-Signature" = String, Header, description = "sha256=<hex HMAC-SHA256(secret, \"{timestamp}.{body}\")>"),
+    ),
+    responses(
+        (status = 200, description = "answer recorded", body = CallbackResult),
+        (status = "4XX", description = "401 invalid-signature (bad, missing or stale signature), 400 malformed body, 403 not-a-confirmer, 404 unknown case or request, 409 callback-replayed (delivery id already answered; `original_status`) or confirmation-request-not-pending, 422 confirmation-answer-too-late (the expiry is recorded)", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "no FirmaLOM secret configured", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn callback(State(state): State<AppState>, req: Request) -> Result<Response, ApiError> {
+    let Some(config) = state.firmalom.clone() else {
+        return Err(ApiError::FirmalomNotConfigured);
+    };
+    let headers: HeaderMap = req.headers().clone();
+    let body = Bytes::from_request(req, &state).await.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::PayloadTooLarge(BODY_LIMIT)
+        } else {
+            ApiError::BadRequest("the request body cannot be read".into())
+        }
+    })?;
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    // The signature is about the network, not the regulation: the wall clock, not the service
+    // clock (which `--test-clock` may have moved).
+    verify(
+        &config.secret,
+        header(TIMESTAMP_HEADER),
+        header(SIGNATURE_HEADER),
+        &body,
+        Utc::now(),
+        config.callback_window,
+    )
+    .map_err(ApiError::BadSignature)?;
+    let callback: Callback = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::BadRequest(format!("the callback body cannot be read: {e}")))?;
+    if let Some(original) = answered_before(&state, callback.delivery_id).await? {
+        return Err(ApiError::CallbackReplayed {
+            original_status: original,
+        });
+    }
+    let result = answer(&state, &callback).await;
+    let status = match &result {
+        Ok(_) => Some(StatusCode::OK.as_u16()),
+        Err(e) if e.is_final() => Some(e.render().0.as_u16()),
+        // Transient: FirmaLOM may deliver the same id again.
+        Err(_) => None,
+    };
+    if let Some(status) = status {
+        let first = remember_callback(&state.db, &callback, status)
+            .await
+            .map_err(|e| ApiError::Internal(Box::new(e)))?;
+        if !first && result.as_ref().is_ok_and(|r| r.replayed) {
+            // A concurrent delivery of the same id won; the store deduplicated this one.
+            return Err(ApiError::CallbackReplayed {
+                original_status: StatusCode::OK.as_u16(),
+            });
+        }
+    }
+    let done = result?;
+    if done.replayed {
+        return Err(ApiError::CallbackReplayed {
+            original_status: StatusCode::OK.as_u16(),
+        });
+    }
+    Ok(Json(done.body).into_response())
+}
+
+struct Answered {
+    body: CallbackResult,
+    replayed: bool,
+}
+
+async fn answered_before(state: &AppState, delivery_id: Uuid) -> Result<Option<u16>, ApiError> {
+    let id = delivery_id.to_string();
+    let sql = "SELECT http_status FROM firmalom_callbacks WHERE delivery_id = $1";
+    let status: Option<i64> = match &state.db {
+        diario_commands::Database::Postgres(pool) => {
+            sqlx::query_scalar(sql).bind(id).fetch_optional(pool).await
+        }
+        diario_commands::Database::Sqlite(pool) => {
+            sqlx::query_scalar(sql).bind(id).fetch_optional(pool).await
+        }
+    }
+    .map_err(|e| ApiError::Internal(Box::new(e)))?;
+    Ok(status.map(|s| u16::try_from(s).unwrap_or(0)))
+}
+
+/// The command id of a delivery: two deliveries of one id append at most once.
+pub fn callback_command_id(delivery_id: Uuid) -> Uuid {
+    derived_id(delivery_id, "firmalom-callback")
+}
+
+async fn answer(state: &AppState, callback: &Callback) -> Result<Answered, ApiError> {
+    let (case, _) = state.handler.load_case(callback.case_id).await?;
+    let Some(file) = &case.file else {
+        return Err(ApiError::NotFoundWhat(format!(
+            "no case {}",
+            callback.case_id
+        )));
+    };
+    if !file.requests.contains_key(&callback.request_id) {
+        return Err(ApiError::Domain(DomainError::RequestNotFound(
+            callback.request_id,
+        )));
+    }
+    let signer = FiscalCode::parse(&callback.signer_cf)
+        .map_err(|e| ApiError::BadRequest(format!("signer_cf is not a fiscal code: {e}")))?;
+    if !file.recipient.confirmers.contains(&signer) {
+        return Err(ApiError::Domain(DomainError::NotAConfirmer));
+    }
+    let answer = match callback.outcome {
+        CallbackOutcome::Confirmed => Answer::Confirmed,
+        CallbackOutcome::Rejected => Answer::Rejected {
+            reason: callback.reason.clone().unwrap_or_default(),
+        },
+    };
+    let command = CaseCommand::AnswerConfirmation(AnswerConfirmation {
+        request_id: callback.request_id,
+        answer,
+    });
+    let opts = CommandOptions::new().with_command_id(callback_command_id(callback.delivery_id));
+    let outcome = state
+        .handler
+        .execute_case(callback.case_id, &command, &opts, |_| {
+            Ok(Actor::person(signer.clone(), ActorRole::Recipient))
+        })
+        .await?;
+    if outcome.refused_answer().is_some() {
+        return Err(ApiError::LateAnswer {
+            version: outcome.version,
+        });
+    }
+    Ok(Answered {
+        replayed: outcome.replayed,
+        body: CallbackResult {
+            delivery_id: callback.delivery_id,
+            case_id: callback.case_id,
+            request_id: callback.request_id,
+            outcome: match callback.outcome {
+                CallbackOutcome::Confirmed => "confirmed".into(),
+                CallbackOutcome::Rejected => "rejected".into(),
+            },
+            version: outcome.version,
+            events: outcome
+                .events
+                .iter()
+                .filter_map(|e| serde_json::to_value(e).ok())
+                .collect(),
+        },
+    })
+}

@@ -1,0 +1,498 @@
+//! The paper diary (Art. 6) over HTTP, for recipients not enrolled in FirmaLOM:
+//!
+//! - `GET /v1/cases/{id}/phases/{n}/paper-diary` — the phase's responsabile gets the PDF to
+//!   have signed. A GET that may write: when no paper diary of the phase is pending, it records
+//!   `PaperDiaryGenerated` first; while one is pending, every GET returns that same diary (same
+//!   bytes: the print time is the generation instant), so repeating it is harmless.
+//! - `POST /v1/cases/{id}/phases/{n}/paper-confirmation` — multipart upload of the signed scan
+//!   (PDF, JPEG or PNG, recognised by content), stored content-addressed (SHA-256) in the
+//!   database, then `UploadPaperConfirmation` confirms the printed entries.
+//! - `GET /v1/documents/{sha256}` — the stored scan again, for the case's staff, its ATS and
+//!   auditors.
+
+use axum::Json;
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use chrono::Utc;
+use diario_commands::handler::{command_id_for, derived_id};
+use diario_commands::paper::PaperDiary;
+use diario_commands::{CommandOptions, Database};
+use diario_domain::case::{GeneratePaperDiary, UploadPaperConfirmation};
+use diario_domain::{
+    ActorRole, CaseCommand, CaseEvent, CaseFile, ConfirmationChannel, DomainError, FiscalCode,
+    Measure, Phase, RequestStatus, Sha256Hex,
+};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use crate::auth::Principal;
+use crate::cases::can_read_case;
+use crate::error::Problem;
+use crate::extract::{ApiPath, ApiQuery};
+use crate::write::IDEMPOTENCY_KEY;
+use crate::{ApiError, AppState};
+
+/// Largest accepted scan.
+pub const MAX_DOCUMENT_BYTES: usize = 10 * 1024 * 1024;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/v1/cases/{id}/phases/{n}/paper-diary", get(paper_diary))
+        .route(
+            "/v1/cases/{id}/phases/{n}/paper-confirmation",
+            post(paper_confirmation).layer(DefaultBodyLimit::max(MAX_DOCUMENT_BYTES + 64 * 1024)),
+        )
+        .route("/v1/documents/{sha256}", get(get_document))
+}
+
+fn phase(n: u8) -> Result<Phase, ApiError> {
+    Phase::try_from(n).map_err(|e| ApiError::BadRequest(e.to_string()))
+}
+
+/// `?entry_ids=<uuid>,<uuid>` for the per-entry phases (III–IV).
+#[derive(Debug, Default, Deserialize, IntoParams)]
+pub struct PaperQuery {
+    /// Comma-separated entry ids (phases III–IV); ignored for whole-diary phases.
+    pub entry_ids: Option<String>,
+}
+
+fn parse_ids(list: Option<&str>) -> Result<Option<Vec<Uuid>>, ApiError> {
+    let Some(list) = list.filter(|l| !l.trim().is_empty()) else {
+        return Ok(None);
+    };
+    list.split(',')
+        .map(|s| {
+            Uuid::parse_str(s.trim())
+                .map_err(|_| ApiError::BadRequest(format!("entry_ids: {s:?} is not a UUID")))
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map(Some)
+}
+
+fn require_phase_responsabile(
+    file: &CaseFile,
+    measure: &Measure,
+    phase: Phase,
+    who: &FiscalCode,
+) -> Result<(), ApiError> {
+    let rules = measure
+        .phase(phase)
+        .ok_or(ApiError::Domain(DomainError::PhaseNotInMeasure(phase)))?;
+    if file.responsabile(rules.registered_by) == Some(who) {
+        Ok(())
+    } else {
+        Err(ApiError::Domain(DomainError::NotPhaseResponsabile {
+            phase,
+            ente: rules.registered_by,
+        }))
+    }
+}
+
+/// The pending paper diary of a phase covering exactly `ids` (any, when `ids` is `None`).
+fn pending_paper(file: &CaseFile, phase: Phase, ids: Option<&[Uuid]>) -> Option<Uuid> {
+    file.requests
+        .values()
+        .filter(|r| {
+            r.phase == phase
+                && r.channel == ConfirmationChannel::Paper
+                && r.status == RequestStatus::Pending
+        })
+        .find(|r| {
+            ids.is_none_or(|ids| {
+                let mut want: Vec<Uuid> = ids.to_vec();
+                want.sort();
+                want.dedup();
+                r.entries.keys().copied().collect::<Vec<_>>() == want
+            })
+        })
+        .map(|r| r.id)
+}
+
+fn pdf_response(file: &CaseFile, measure: &Measure, paper_id: Uuid) -> Result<Response, ApiError> {
+    let request = file
+        .requests
+        .get(&paper_id)
+        .ok_or(ApiError::Domain(DomainError::RequestNotFound(paper_id)))?;
+    let ids: Vec<Uuid> = request.entries.keys().copied().collect();
+    let diary = PaperDiary::from_case(file, measure, request.phase, &ids, request.sent_at);
+    let pdf = diary.render_pdf();
+    let mut response = (StatusCode::OK, pdf).into_response();
+    let h = response.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/pdf"),
+    );
+    let name = format!(
+        "attachment; filename=\"diario-{}-fase-{}.pdf\"",
+        file.case_id,
+        u8::from(request.phase)
+    );
+    if let Ok(v) = HeaderValue::from_str(&name) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&paper_id.to_string()) {
+        h.insert("x-diario-paper-id", v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&diary.content_hash()) {
+        h.insert("x-diario-content-hash", v);
+    }
+    Ok(response)
+}
+
+/// The paper diary to sign (the phase's responsabile; recipients not enrolled in FirmaLOM).
+/// Records `PaperDiaryGenerated` when no paper diary of the phase (for these entries) is
+/// pending; otherwise returns the pending one again, byte for byte.
+#[utoipa::path(get, path = "/v1/cases/{id}/phases/{n}/paper-diary", tag = "paper",
+    params(("id" = Uuid, Path), ("n" = u8, Path, description = "phase 1-4"), PaperQuery),
+    responses(
+        (status = 200, description = "the PDF (A4, Italian); headers `X-Diario-Paper-Id` and `X-Diario-Content-Hash` (its short form is printed)", content_type = "application/pdf", body = Vec<u8>),
+        (status = "4XX", description = "401, 403 not-phase-responsabile, 404, 409/422 e.g. paper-diary-not-allowed (recipient enrolled in FirmaLOM), checklist-failed", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub async fn paper_diary(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiPath((id, n)): ApiPath<(Uuid, u8)>,
+    ApiQuery(query): ApiQuery<PaperQuery>,
+) -> Result<Response, ApiError> {
+    let phase = phase(n)?;
+    let ids = parse_ids(query.entry_ids.as_deref())?;
+    let (case, _) = state.handler.load_case(id).await?;
+    let file = case
+        .file
+        .as_ref()
+        .ok_or_else(|| ApiError::NotFoundWhat(format!("no case {id}")))?;
+    let measure = state
+        .handler
+        .measure(&file.measure_id)
+        .ok_or_else(|| ApiError::Internal("the case's measure is not in the catalogue".into()))?;
+    if !file.recipient.firmalom_enrolled
+        && let Some(paper_id) = pending_paper(file, phase, ids.as_deref())
+    {
+        require_phase_responsabile(file, measure, phase, &principal.cf)?;
+        return pdf_response(file, measure, paper_id);
+    }
+    let command_id = Uuid::now_v7();
+    let paper_id = derived_id(command_id, "paper");
+    let command = CaseCommand::GeneratePaperDiary(GeneratePaperDiary {
+        paper_id,
+        phase,
+        entry_ids: ids.clone(),
+    });
+    let opts = CommandOptions::new().with_command_id(command_id);
+    let result = state
+        .handler
+        .execute_case(id, &command, &opts, |_| {
+            Ok(principal.actor(ActorRole::Staff))
+        })
+        .await;
+    let outcome = match result {
+        Ok(o) => o,
+        Err(e) => {
+            // A concurrent GET may have generated it first: serve that one.
+            let (case, _) = state.handler.load_case(id).await?;
+            if let Some(file) = case.file.as_ref()
+                && !file.recipient.firmalom_enrolled
+                && let Some(existing) = pending_paper(file, phase, ids.as_deref())
+                && require_phase_responsabile(file, measure, phase, &principal.cf).is_ok()
+            {
+                return pdf_response(file, measure, existing);
+            }
+            return Err(e.into());
+        }
+    };
+    let generated = outcome.events.iter().find_map(|e| match e {
+        CaseEvent::PaperDiaryGenerated { paper_id, .. } => Some(*paper_id),
+        _ => None,
+    });
+    let file = outcome
+        .state
+        .file
+        .as_ref()
+        .ok_or_else(|| ApiError::NotFoundWhat(format!("no case {id}")))?;
+    pdf_response(file, measure, generated.unwrap_or(paper_id))
+}
+
+/// What the media type of a scan is, by its first bytes.
+pub fn sniff(bytes: &[u8]) -> Option<&'static str> {
+    if bytes.starts_with(b"%PDF-") {
+        Some("application/pdf")
+    } else if bytes.starts_with(&[0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A]) {
+        Some("image/png")
+    } else if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
+        Some("image/jpeg")
+    } else {
+        None
+    }
+}
+
+/// The multipart form of a paper confirmation (documentation only).
+#[derive(Debug, ToSchema)]
+#[allow(dead_code)]
+pub struct PaperConfirmationForm {
+    /// The signed scan: PDF, JPEG or PNG (recognised by content), at most 10 MiB.
+    #[schema(value_type = String, format = Binary)]
+    file: Vec<u8>,
+    /// Fiscal code of who signed (the recipient or a family member on file).
+    signed_by: String,
+    /// The paper diary signed; default: the one pending for the phase.
+    paper_id: Option<Uuid>,
+}
+
+/// The answer to an upload.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PaperConfirmationResult {
+    pub case_id: Uuid,
+    pub version: i64,
+    pub paper_id: Uuid,
+    /// SHA-256 of the stored scan: `GET /v1/documents/{document_sha256}`.
+    pub document_sha256: String,
+    pub media_type: String,
+    #[schema(value_type = Vec<Object>)]
+    pub events: Vec<serde_json::Value>,
+}
+
+fn multipart_error(e: &axum::extract::multipart::MultipartError) -> ApiError {
+    if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::PayloadTooLarge(MAX_DOCUMENT_BYTES)
+    } else {
+        ApiError::BadRequest(format!("the multipart body cannot be read: {}", e.body_text()))
+    }
+}
+
+/// Upload the signed paper diary (the phase's responsabile): stores the scan, confirms the
+/// printed entries.
+#[utoipa::path(post, path = "/v1/cases/{id}/phases/{n}/paper-confirmation", tag = "paper",
+    request_body(content = PaperConfirmationForm, content_type = "multipart/form-data"),
+    params(("id" = Uuid, Path), ("n" = u8, Path),
+        ("Idempotency-Key" = Option<String>, Header, description = "a retry with the same key appends nothing twice")),
+    responses(
+        (status = 200, description = "entries confirmed; ETag = version", body = PaperConfirmationResult),
+        (status = "4XX", description = "400 (form), 401, 403 not-phase-responsabile / not-a-confirmer, 404, 409 confirmation-request-not-pending, 413 (over 10 MiB), 415 unsupported-document-type (not PDF/JPEG/PNG by content, or not multipart), 422 no-pending-paper-diary", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub async fn paper_confirmation(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiPath((id, n)): ApiPath<(Uuid, u8)>,
+    headers: HeaderMap,
+    req: Request,
+) -> Result<Response, ApiError> {
+    let phase = phase(n)?;
+    let mut multipart = Multipart::from_request(req, &state)
+        .await
+        .map_err(|_| ApiError::UnsupportedDocument(
+            "the upload must be multipart/form-data with a `file` part".into(),
+        ))?;
+    let mut file_bytes: Option<Vec<u8>> = None;
+    let mut signed_by: Option<String> = None;
+    let mut paper_id: Option<String> = None;
+    while let Some(mut field) = multipart.next_field().await.map_err(|e| multipart_error(&e))? {
+        match field.name().unwrap_or_default() {
+            "file" => {
+                let mut buf = Vec::new();
+                while let Some(chunk) = field.chunk().await.map_err(|e| multipart_error(&e))? {
+                    if buf.len() + chunk.len() > MAX_DOCUMENT_BYTES {
+                        return Err(ApiError::PayloadTooLarge(MAX_DOCUMENT_BYTES));
+                    }
+                    buf.extend_from_slice(&chunk);
+                }
+                file_bytes = Some(buf);
+            }
+            "signed_by" => signed_by = Some(field.text().await.map_err(|e| multipart_error(&e))?),
+            "paper_id" => paper_id = Some(field.text().await.map_err(|e| multipart_error(&e))?),
+            _ => {}
+        }
+    }
+    let bytes = file_bytes
+        .filter(|b| !b.is_empty())
+        .ok_or_else(|| ApiError::BadRequest("the form has no `file` part (the signed scan)".into()))?;
+    let media_type = sniff(&bytes).ok_or_else(|| {
+        ApiError::UnsupportedDocument(
+            "the scan is not a PDF, JPEG or PNG file (recognised by its content, not its name)"
+                .into(),
+        )
+    })?;
+    let signed_by = FiscalCode::parse(signed_by.as_deref().unwrap_or_default().trim())
+        .map_err(|e| ApiError::BadRequest(format!("signed_by is not a fiscal code: {e}")))?;
+    let paper_id = match paper_id.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        Some(s) => Some(
+            Uuid::parse_str(s)
+                .map_err(|_| ApiError::BadRequest("paper_id is not a UUID".into()))?,
+        ),
+        None => None,
+    };
+    let (case, _) = state.handler.load_case(id).await?;
+    let file = case
+        .file
+        .as_ref()
+        .ok_or_else(|| ApiError::NotFoundWhat(format!("no case {id}")))?;
+    let paper_id = match paper_id {
+        Some(p) => {
+            if file.requests.get(&p).is_none_or(|r| r.phase != phase) {
+                return Err(ApiError::Domain(DomainError::RequestNotFound(p)));
+            }
+            p
+        }
+        None => pending_paper(file, phase, None).ok_or(ApiError::Unprocessable {
+            code: "no-pending-paper-diary",
+            message: "nessun diario cartaceo in attesa di firma per questa fase / no paper diary of this phase is waiting for its signature: GET …/paper-diary first".into(),
+        })?,
+    };
+    let sha = hex::encode(Sha256::digest(&bytes));
+    let inserted = store_document(&state.db, &sha, media_type, &bytes, id, &principal.cf).await?;
+    let command_id = match headers.get(IDEMPOTENCY_KEY).and_then(|v| v.to_str().ok()) {
+        Some(key) if !key.trim().is_empty() => {
+            command_id_for(principal.cf.as_str(), &format!("paper-confirmation:{}", key.trim()))
+        }
+        _ => Uuid::now_v7(),
+    };
+    let document_sha256 =
+        Sha256Hex::parse(&sha).map_err(|e| ApiError::Internal(Box::new(e)))?;
+    let command = CaseCommand::UploadPaperConfirmation(UploadPaperConfirmation {
+        paper_id,
+        document_sha256,
+        signed_by,
+    });
+    let opts = CommandOptions::new().with_command_id(command_id);
+    let outcome = match state
+        .handler
+        .execute_case(id, &command, &opts, |_| Ok(principal.actor(ActorRole::Staff)))
+        .await
+    {
+        Ok(o) => o,
+        Err(e) => {
+            if inserted {
+                // Nothing refers to the scan: the refusal leaves nothing behind.
+                let _ = delete_document(&state.db, &sha).await;
+            }
+            return Err(e.into());
+        }
+    };
+    let body = PaperConfirmationResult {
+        case_id: id,
+        version: outcome.version,
+        paper_id,
+        document_sha256: sha,
+        media_type: media_type.to_owned(),
+        events: outcome
+            .events
+            .iter()
+            .filter_map(|e| serde_json::to_value(e).ok())
+            .collect(),
+    };
+    let mut response = Json(body).into_response();
+    if let Ok(v) = HeaderValue::from_str(&format!("\"{}\"", outcome.version)) {
+        response.headers_mut().insert(header::ETAG, v);
+    }
+    Ok(response)
+}
+
+macro_rules! on_db {
+    ($db:expr, $pool:ident => $body:expr) => {
+        match $db {
+            Database::Postgres($pool) => $body,
+            Database::Sqlite($pool) => $body,
+        }
+    };
+}
+
+fn db_error(e: sqlx::Error) -> ApiError {
+    ApiError::Internal(Box::new(e))
+}
+
+/// Stores a scan under its SHA-256; true when this call inserted it.
+async fn store_document(
+    db: &Database,
+    sha: &str,
+    media_type: &str,
+    bytes: &[u8],
+    case_id: Uuid,
+    by: &FiscalCode,
+) -> Result<bool, ApiError> {
+    let size = i64::try_from(bytes.len()).unwrap_or(i64::MAX);
+    let at = Utc::now().format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string();
+    let n = on_db!(db, pool => {
+        sqlx::query(
+            "INSERT INTO documents (sha256, media_type, bytes, size, case_id, uploaded_by, uploaded_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (sha256) DO NOTHING",
+        )
+        .bind(sha)
+        .bind(media_type)
+        .bind(bytes.to_vec())
+        .bind(size)
+        .bind(case_id.to_string())
+        .bind(by.as_str())
+        .bind(at)
+        .execute(pool)
+        .await
+        .map_err(db_error)?
+        .rows_affected()
+    });
+    Ok(n == 1)
+}
+
+async fn delete_document(db: &Database, sha: &str) -> Result<(), ApiError> {
+    on_db!(db, pool => {
+        sqlx::query("DELETE FROM documents WHERE sha256 = $1")
+            .bind(sha)
+            .execute(pool)
+            .await
+            .map_err(db_error)?;
+    });
+    Ok(())
+}
+
+/// Download a stored scan (the case's staff, the ATS operators and auditors of its ATS).
+#[utoipa::path(get, path = "/v1/documents/{sha256}", tag = "paper",
+    params(("sha256" = String, Path, description = "lower-case hex SHA-256 of the document")),
+    responses(
+        (status = 200, description = "the document with its media type (by content); ETag = the SHA-256", content_type = "application/octet-stream", body = Vec<u8>),
+        (status = "4XX", description = "400, 401, 403 case-access-denied, 404", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub async fn get_document(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiPath(sha): ApiPath<String>,
+) -> Result<Response, ApiError> {
+    let sha = Sha256Hex::parse(&sha)
+        .map_err(|e| ApiError::BadRequest(format!("invalid document id: {e}")))?;
+    let sql = "SELECT media_type, bytes, case_id FROM documents WHERE sha256 = $1";
+    let row: Option<(String, Vec<u8>, String)> = on_db!(&state.db, pool => {
+        sqlx::query_as(sql)
+            .bind(sha.as_str())
+            .fetch_optional(pool)
+            .await
+            .map_err(db_error)?
+    });
+    let Some((media_type, bytes, case_id)) = row else {
+        return Err(ApiError::NotFoundWhat(format!("no document {}", sha.as_str())));
+    };
+    let case_id = Uuid::parse_str(&case_id).map_err(|e| ApiError::Internal(Box::new(e)))?;
+    let (case, _) = state.handler.load_case(case_id).await?;
+    let file = case
+        .file
+        .as_ref()
+        .ok_or_else(|| ApiError::NotFoundWhat(format!("no case {case_id}")))?;
+    if !can_read_case(&principal, file) {
+        return Err(ApiError::Forbidden {
+            code: "case-access-denied",
+            message: "Art. 10: solo il personale della pratica, l'ATS e i revisori la consultano / only the case's staff, its ATS and auditors may read this case".into(),
+        });
+    }
+    let mut response = (StatusCode::OK, bytes).into_response();
+    let h = response.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&media_type) {
+        h.insert(header::CONTENT_TYPE, v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&format!("\"{}\"", sha.as_str())) {
+        h.insert(header::ETAG, v);
+    }
+    Ok(response)
+}
