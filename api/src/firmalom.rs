@@ -99,7 +99,11 @@ pub struct FirmalomArgs {
     #[arg(long, env = "DIARIO_FIRMALOM_SECRET", hide_env_values = true)]
     pub firmalom_secret: Option<String>,
     /// Accepted distance (seconds) between a callback's timestamp and the server's wall clock.
-    #[arg(long, env = "DIARIO_FIRMALOM_CALLBACK_WINDOW_SECS", default_value_t = 300)]
+    #[arg(
+        long,
+        env = "DIARIO_FIRMALOM_CALLBACK_WINDOW_SECS",
+        default_value_t = 300
+    )]
     pub firmalom_callback_window_secs: u64,
     /// First retry delay (milliseconds) after a failed delivery; doubles per attempt.
     #[arg(long, env = "DIARIO_FIRMALOM_RETRY_FIRST_MS", default_value_t = 2000)]
@@ -108,7 +112,11 @@ pub struct FirmalomArgs {
     #[arg(long, env = "DIARIO_FIRMALOM_RETRY_MAX_SECS", default_value_t = 600)]
     pub firmalom_retry_max_secs: u64,
     /// How often (milliseconds) the dispatcher feeds the outbox and delivers due notifications.
-    #[arg(long, env = "DIARIO_FIRMALOM_DISPATCH_INTERVAL_MS", default_value_t = 1000)]
+    #[arg(
+        long,
+        env = "DIARIO_FIRMALOM_DISPATCH_INTERVAL_MS",
+        default_value_t = 1000
+    )]
     pub firmalom_dispatch_interval_ms: u64,
     /// How often (milliseconds) the deadline scheduler looks for overdue requests.
     #[arg(long, env = "DIARIO_DEADLINE_SCAN_INTERVAL_MS", default_value_t = 5000)]
@@ -199,13 +207,15 @@ pub async fn callback(State(state): State<AppState>, req: Request) -> Result<Res
         return Err(ApiError::FirmalomNotConfigured);
     };
     let headers: HeaderMap = req.headers().clone();
-    let body = Bytes::from_request(req, &state).await.map_err(|rejection| {
-        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::PayloadTooLarge(BODY_LIMIT)
-        } else {
-            ApiError::BadRequest("the request body cannot be read".into())
-        }
-    })?;
+    let body = Bytes::from_request(req, &state)
+        .await
+        .map_err(|rejection| {
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::PayloadTooLarge(BODY_LIMIT)
+            } else {
+                ApiError::BadRequest("the request body cannot be read".into())
+            }
+        })?;
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     // The signature is about the network, not the regulation: the wall clock, not the service
     // clock (which `--test-clock` may have moved).

@@ -261,7 +261,10 @@ fn multipart_error(e: &axum::extract::multipart::MultipartError) -> ApiError {
     if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
         ApiError::PayloadTooLarge(MAX_DOCUMENT_BYTES)
     } else {
-        ApiError::BadRequest(format!("the multipart body cannot be read: {}", e.body_text()))
+        ApiError::BadRequest(format!(
+            "the multipart body cannot be read: {}",
+            e.body_text()
+        ))
     }
 }
 
@@ -284,15 +287,19 @@ pub async fn paper_confirmation(
     req: Request,
 ) -> Result<Response, ApiError> {
     let phase = phase(n)?;
-    let mut multipart = Multipart::from_request(req, &state)
-        .await
-        .map_err(|_| ApiError::UnsupportedDocument(
+    let mut multipart = Multipart::from_request(req, &state).await.map_err(|_| {
+        ApiError::UnsupportedDocument(
             "the upload must be multipart/form-data with a `file` part".into(),
-        ))?;
+        )
+    })?;
     let mut file_bytes: Option<Vec<u8>> = None;
     let mut signed_by: Option<String> = None;
     let mut paper_id: Option<String> = None;
-    while let Some(mut field) = multipart.next_field().await.map_err(|e| multipart_error(&e))? {
+    while let Some(mut field) = multipart
+        .next_field()
+        .await
+        .map_err(|e| multipart_error(&e))?
+    {
         match field.name().unwrap_or_default() {
             "file" => {
                 let mut buf = Vec::new();
@@ -309,9 +316,9 @@ pub async fn paper_confirmation(
             _ => {}
         }
     }
-    let bytes = file_bytes
-        .filter(|b| !b.is_empty())
-        .ok_or_else(|| ApiError::BadRequest("the form has no `file` part (the signed scan)".into()))?;
+    let bytes = file_bytes.filter(|b| !b.is_empty()).ok_or_else(|| {
+        ApiError::BadRequest("the form has no `file` part (the signed scan)".into())
+    })?;
     let media_type = sniff(&bytes).ok_or_else(|| {
         ApiError::UnsupportedDocument(
             "the scan is not a PDF, JPEG or PNG file (recognised by its content, not its name)"
@@ -347,13 +354,13 @@ pub async fn paper_confirmation(
     let sha = hex::encode(Sha256::digest(&bytes));
     let inserted = store_document(&state.db, &sha, media_type, &bytes, id, &principal.cf).await?;
     let command_id = match headers.get(IDEMPOTENCY_KEY).and_then(|v| v.to_str().ok()) {
-        Some(key) if !key.trim().is_empty() => {
-            command_id_for(principal.cf.as_str(), &format!("paper-confirmation:{}", key.trim()))
-        }
+        Some(key) if !key.trim().is_empty() => command_id_for(
+            principal.cf.as_str(),
+            &format!("paper-confirmation:{}", key.trim()),
+        ),
         _ => Uuid::now_v7(),
     };
-    let document_sha256 =
-        Sha256Hex::parse(&sha).map_err(|e| ApiError::Internal(Box::new(e)))?;
+    let document_sha256 = Sha256Hex::parse(&sha).map_err(|e| ApiError::Internal(Box::new(e)))?;
     let command = CaseCommand::UploadPaperConfirmation(UploadPaperConfirmation {
         paper_id,
         document_sha256,
@@ -362,7 +369,9 @@ pub async fn paper_confirmation(
     let opts = CommandOptions::new().with_command_id(command_id);
     let outcome = match state
         .handler
-        .execute_case(id, &command, &opts, |_| Ok(principal.actor(ActorRole::Staff)))
+        .execute_case(id, &command, &opts, |_| {
+            Ok(principal.actor(ActorRole::Staff))
+        })
         .await
     {
         Ok(o) => o,
@@ -472,7 +481,10 @@ pub async fn get_document(
             .map_err(db_error)?
     });
     let Some((media_type, bytes, case_id)) = row else {
-        return Err(ApiError::NotFoundWhat(format!("no document {}", sha.as_str())));
+        return Err(ApiError::NotFoundWhat(format!(
+            "no document {}",
+            sha.as_str()
+        )));
     };
     let case_id = Uuid::parse_str(&case_id).map_err(|e| ApiError::Internal(Box::new(e)))?;
     let (case, _) = state.handler.load_case(case_id).await?;

@@ -155,7 +155,10 @@ pub struct ExpiryReport {
 }
 
 /// Records the expiry of every digital request whose deadline passed before `now`.
-pub async fn expire_overdue(state: &AppState, now: DateTime<Utc>) -> Result<ExpiryReport, WorkerError> {
+pub async fn expire_overdue(
+    state: &AppState,
+    now: DateTime<Utc>,
+) -> Result<ExpiryReport, WorkerError> {
     let db = &state.db;
     let due: Vec<(String, String, String)> = on_db!(db, pool => {
         sqlx::query_as(
@@ -186,9 +189,8 @@ pub async fn expire_overdue(state: &AppState, now: DateTime<Utc>) -> Result<Expi
             // Not yet overdue by the domain's reckoning: try again on a later pass.
             continue;
         }
-        let command = CaseCommand::ExpireConfirmationRequest(ExpireConfirmationRequest {
-            request_id: rid,
-        });
+        let command =
+            CaseCommand::ExpireConfirmationRequest(ExpireConfirmationRequest { request_id: rid });
         let opts =
             CommandOptions::new().with_command_id(expiry_command_id(rid, request.times_sent));
         match state
@@ -307,14 +309,15 @@ pub fn spawn_workers(state: &AppState, settings: WorkerSettings) -> Workers {
         let state = state.clone();
         let client = reqwest::Client::new();
         handles.push(tokio::spawn(async move {
-            every(rx, settings.dispatch_interval, "firmalom-dispatcher", || {
-                let (state, client, policy) = (state.clone(), client.clone(), policy.clone());
-                async move {
-                    dispatch_pass(&state, &client, &policy)
-                        .await
-                        .map(|_| ())
-                }
-            })
+            every(
+                rx,
+                settings.dispatch_interval,
+                "firmalom-dispatcher",
+                || {
+                    let (state, client, policy) = (state.clone(), client.clone(), policy.clone());
+                    async move { dispatch_pass(&state, &client, &policy).await.map(|_| ()) }
+                },
+            )
             .await;
         }));
     }

@@ -431,3 +431,195 @@ impl ApiServer {
         self.db.cleanup().await;
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// FirmaLOM test support (issue 6): an API server with the FirmaLOM secret, optionally the
+// dispatcher towards a fake FirmaLOM, and the background workers (dispatcher, deadline
+// scheduler) running with short intervals; a second server on the same database.
+// ---------------------------------------------------------------------------------------------
+
+/// The HMAC secret shared by the test servers and the fake FirmaLOM.
+pub const TEST_FIRMALOM_SECRET: &[u8] = b"firmalom-e2e-secret-0123456789";
+
+/// How a FirmaLOM test server runs.
+#[derive(Debug, Clone)]
+pub struct FirmalomSetup {
+    /// Where notifications go (`None`: no dispatcher).
+    pub url: Option<String>,
+    /// Start the background workers (dispatcher and deadline scheduler).
+    pub workers: bool,
+    pub dispatch_interval: std::time::Duration,
+    pub deadline_interval: std::time::Duration,
+    pub first_retry: std::time::Duration,
+}
+
+impl FirmalomSetup {
+    /// Callbacks only: no dispatcher, no scheduler.
+    pub fn callbacks_only() -> Self {
+        FirmalomSetup {
+            url: None,
+            workers: false,
+            dispatch_interval: std::time::Duration::from_millis(100),
+            deadline_interval: std::time::Duration::from_millis(100),
+            first_retry: std::time::Duration::from_millis(100),
+        }
+    }
+
+    /// Workers on, notifications to `url`.
+    pub fn with_workers(url: Option<&str>) -> Self {
+        FirmalomSetup {
+            url: url.map(str::to_owned),
+            workers: true,
+            ..Self::callbacks_only()
+        }
+    }
+
+    fn config(&self) -> diario_api::firmalom::FirmalomConfig {
+        let mut c = diario_api::firmalom::FirmalomConfig::new(
+            self.url.clone(),
+            TEST_FIRMALOM_SECRET.to_vec(),
+        );
+        c.first_retry = self.first_retry;
+        c.max_retry = self.first_retry * 8;
+        c.request_timeout = std::time::Duration::from_secs(5);
+        c
+    }
+
+    fn settings(&self) -> diario_api::scheduler::WorkerSettings {
+        diario_api::scheduler::WorkerSettings {
+            dispatch_interval: self.dispatch_interval,
+            deadline_interval: self.deadline_interval,
+        }
+    }
+}
+
+/// An [`ApiServer`] with FirmaLOM configured and, if asked, its background workers.
+pub struct FirmalomServer {
+    pub api: ApiServer,
+    workers: Option<diario_api::scheduler::Workers>,
+    extra: Vec<ExtraServer>,
+}
+
+/// Another server process-alike on the same database (own pool, own workers, shared clock).
+pub struct ExtraServer {
+    pub base_url: String,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+    workers: Option<diario_api::scheduler::Workers>,
+    db: diario_commands::Database,
+}
+
+impl std::ops::Deref for FirmalomServer {
+    type Target = ApiServer;
+    fn deref(&self) -> &ApiServer {
+        &self.api
+    }
+}
+
+async fn spawn_http(
+    state: diario_api::AppState,
+) -> (
+    String,
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<std::io::Result<()>>,
+) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind a local port");
+    let addr = listener.local_addr().expect("local address");
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(diario_api::serve(
+        listener,
+        state,
+        async move {
+            let _ = rx.await;
+        },
+        std::time::Duration::from_secs(5),
+    ));
+    (format!("http://{addr}"), tx, task)
+}
+
+impl FirmalomServer {
+    /// Starts with the clock at `now`.
+    pub async fn start(
+        backend: Backend,
+        now: chrono::DateTime<chrono::Utc>,
+        setup: FirmalomSetup,
+    ) -> FirmalomServer {
+        let db = TestDb::new(backend).await;
+        let auth = diario_api::AuthConfig::disabled()
+            .with_secret(TEST_JWT_SECRET.as_bytes())
+            .expect("test secret")
+            .with_issuer(Some(TEST_JWT_ISSUER.into()))
+            .with_audience(Some(TEST_JWT_AUDIENCE.into()))
+            .with_platform_admins(cf::PLATFORM_ADMIN)
+            .expect("platform admin CF");
+        let clock = diario_commands::TestClock::new(now);
+        let state = diario_api::AppState::new(db.db.clone())
+            .with_auth(auth.clone())
+            .with_test_clock(clock.clone())
+            .with_firmalom(setup.config());
+        let (base_url, tx, task) = spawn_http(state.clone()).await;
+        let workers = setup
+            .workers
+            .then(|| diario_api::scheduler::spawn_workers(&state, setup.settings()));
+        FirmalomServer {
+            api: ApiServer {
+                base_url,
+                client: reqwest::Client::new(),
+                db,
+                state,
+                clock,
+                auth,
+                shutdown: Some(tx),
+                task: Some(task),
+            },
+            workers,
+            extra: Vec::new(),
+        }
+    }
+
+    /// Starts a second server on the same database (its own connection pool and workers,
+    /// the same test clock); returns its base URL.
+    pub async fn start_another(&mut self, setup: FirmalomSetup) -> String {
+        let db = diario_commands::Database::connect_with(&self.api.db.url, 10)
+            .await
+            .expect("connect the second server");
+        let state = diario_api::AppState::new(db.clone())
+            .with_auth(self.api.auth.clone())
+            .with_test_clock(self.api.clock.clone())
+            .with_firmalom(setup.config());
+        let (base_url, tx, task) = spawn_http(state.clone()).await;
+        let workers = setup
+            .workers
+            .then(|| diario_api::scheduler::spawn_workers(&state, setup.settings()));
+        self.extra.push(ExtraServer {
+            base_url: base_url.clone(),
+            shutdown: Some(tx),
+            task: Some(task),
+            workers,
+            db,
+        });
+        base_url
+    }
+
+    /// Stops the workers and the servers, drops the test database.
+    pub async fn stop(mut self) {
+        for mut extra in self.extra.drain(..) {
+            if let Some(w) = extra.workers.take() {
+                w.stop().await;
+            }
+            if let Some(tx) = extra.shutdown.take() {
+                let _ = tx.send(());
+            }
+            if let Some(task) = extra.task.take() {
+                let _ = task.await;
+            }
+            extra.db.close().await;
+        }
+        if let Some(w) = self.workers.take() {
+            w.stop().await;
+        }
+        self.api.stop().await;
+    }
+}

@@ -6,6 +6,7 @@ mod api_cli;
 mod api_protocol;
 mod api_refusals;
 mod api_scenario;
+mod firmalom_e2e;
 mod firmalom_outbox;
 mod projections;
 mod server;
