@@ -230,8 +230,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             }
             let listener = tokio::net::TcpListener::bind(args.addr).await?;
             tracing::info!(addr = %listener.local_addr()?, backend = db.backend(), "diario serving");
-            let workers =
-                crate::scheduler::spawn_workers(&state, args.firmalom.worker_settings());
+            let workers = crate::scheduler::spawn_workers(&state, args.firmalom.worker_settings());
             let served = serve(
                 listener,
                 state,

@@ -61,7 +61,9 @@ pub enum ApiError {
     #[error("FirmaLOM signature refused: {0}")]
     BadSignature(diario_commands::firmalom::SignatureError),
     /// 409: a FirmaLOM delivery id that was already answered (replay).
-    #[error("this FirmaLOM delivery was already processed (first answer: {original_status}); nothing changed")]
+    #[error(
+        "this FirmaLOM delivery was already processed (first answer: {original_status}); nothing changed"
+    )]
     CallbackReplayed { original_status: u16 },
     /// 503: FirmaLOM callbacks arrive but no secret is configured.
     #[error("FirmaLOM is not configured on this server (DIARIO_FIRMALOM_SECRET)")]

@@ -346,3 +346,47 @@ async fn answer(state: &AppState, callback: &Callback) -> Result<Answered, ApiEr
         },
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(url: Option<&str>, secret: Option<&str>) -> FirmalomArgs {
+        FirmalomArgs {
+            firmalom_url: url.map(str::to_owned),
+            firmalom_secret: secret.map(str::to_owned),
+            firmalom_callback_window_secs: 60,
+            firmalom_retry_first_ms: 500,
+            firmalom_retry_max_secs: 30,
+            firmalom_dispatch_interval_ms: 250,
+            deadline_scan_interval_ms: 1000,
+        }
+    }
+
+    #[test]
+    fn a_firmalom_url_needs_a_long_enough_secret() {
+        assert!(matches!(args(None, None).config(), Ok(None)));
+        assert!(args(Some("http://f/n"), None).config().is_err());
+        assert!(args(Some("http://f/n"), Some("short")).config().is_err());
+        let c = args(Some("http://f/n"), Some("0123456789abcdef"))
+            .config()
+            .ok()
+            .flatten()
+            .expect("config");
+        assert_eq!(c.callback_window, Duration::from_secs(60));
+        let policy = c.policy().expect("a dispatcher policy with a URL");
+        assert_eq!(policy.first_retry, Duration::from_millis(500));
+        assert_eq!(policy.max_retry, Duration::from_secs(30));
+        // A secret alone accepts callbacks without a dispatcher.
+        let callbacks_only = args(None, Some("0123456789abcdef"))
+            .config()
+            .ok()
+            .flatten()
+            .expect("config");
+        assert!(callbacks_only.policy().is_none());
+        assert!(
+            !format!("{c:?}").contains("0123456789abcdef"),
+            "secret redacted"
+        );
+    }
+}

@@ -508,3 +508,21 @@ pub async fn get_document(
     }
     Ok(response)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::sniff;
+
+    #[test]
+    fn scans_are_recognised_by_content_only() {
+        assert_eq!(sniff(b"%PDF-1.7\n..."), Some("application/pdf"));
+        assert_eq!(
+            sniff(&[0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A, 0]),
+            Some("image/png")
+        );
+        assert_eq!(sniff(&[0xFF, 0xD8, 0xFF, 0xE0, 0]), Some("image/jpeg"));
+        assert_eq!(sniff(b"GIF89a"), None);
+        assert_eq!(sniff(b"<html>%PDF-"), None);
+        assert_eq!(sniff(b""), None);
+    }
+}

@@ -967,7 +967,11 @@ async fn firmalom_paper_diary_refused_when_enrolled_sqlite() {
             &[],
         )
         .await;
-    assert_eq!(r.problem_code(), "paper-diary-not-allowed", "{}", r.json);
-    assert!(r.status >= 400 && r.status < 500);
+    assert_eq!(
+        (r.status, r.problem_code().as_str()),
+        (409, "paper-diary-not-allowed"),
+        "{}",
+        r.json
+    );
     server.stop().await;
 }
