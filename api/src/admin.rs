@@ -17,7 +17,7 @@ use crate::dto::{
     TestClockBody,
 };
 use crate::error::Problem;
-use crate::extract::{ApiPath, WriteRequest};
+use crate::extract::{ApiPath, ApiQuery, WriteRequest};
 use crate::write::{Reply, write};
 use crate::{ApiError, AppState};
 
@@ -124,23 +124,20 @@ pub async fn resolve_failure(
     .await
 }
 
-/// The list of declared failures (Art. 9: "support produces the list on request"); any
+/// The list of declared failures (Art. 9: "support produces the list on request") from the
+/// read model, each with the entries that relied on it; filters and cursor pagination. Any
 /// authenticated user, since a late entry must cite a failure's id.
 #[utoipa::path(get, path = "/v1/system-failures", tag = "system-failures",
-    responses((status = 200, body = Vec<FailureView>),
-        (status = 401, body = Problem, content_type = "application/problem+json")),
+    params(crate::reads::FailureQuery),
+    responses((status = 200, description = "`{items: [FailureView], next_cursor}`; FailureView: failure_id, scope, ente, ticket, description, began_at, resolved_at, declared_by, declared_at, resolved_by, entries[] (entry_id, case_id, ats, provider, phase, professional, date, minutes, state, recorded_at)", body = Object),
+        (status = "4XX", description = "400 (filters, cursor), 401", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 pub async fn list_failures(
     State(state): State<AppState>,
     _principal: Principal,
-) -> Result<Json<Vec<FailureView>>, ApiError> {
-    let failures = state.handler.failures().await?;
-    Ok(Json(
-        failures
-            .iter()
-            .map(|f| FailureView::from_domain(f, None))
-            .collect(),
-    ))
+    ApiQuery(query): ApiQuery<crate::reads::FailureQuery>,
+) -> Result<Response, ApiError> {
+    crate::reads::failures(&state, query).await
 }
 
 fn require_platform_admin(p: &Principal) -> Result<(), ApiError> {

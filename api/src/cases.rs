@@ -2,11 +2,10 @@
 //! are the decider's (responsabile, enabled professional, author, case manager), organisation
 //! roles come from grants and choose the domain `ActorRole`.
 
+use axum::Router;
 use axum::extract::State;
-use axum::http::{HeaderValue, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::{delete, get, patch, post, put};
-use axum::{Json, Router};
 use diario_commands::handler::derived_id;
 use diario_commands::{CaseOutcome, CommandOptions};
 use diario_domain::case::{
@@ -17,13 +16,12 @@ use diario_domain::case::{
 use diario_domain::grants::GrantRole;
 use diario_domain::{
     ActorRole, CaseCommand, CaseEvent, CaseFile, CaseState, DomainError, Ente, MeasureId, Phase,
-    alerts,
 };
 use uuid::Uuid;
 
 use crate::auth::Principal;
 use crate::dto::{
-    AmendEntryBody, CaseView, CloseBody, CommandResult, ConfirmationRequestBody, CreateCaseBody,
+    AmendEntryBody, CloseBody, CommandResult, ConfirmationRequestBody, CreateCaseBody,
     EnableProfessionalBody, EnteName, EnteQuery, InterruptionBody, PdiBody, RecordEntryBody,
     ResponsabileBody, ValidationBody,
 };
@@ -225,11 +223,14 @@ pub async fn create_case(
     .await
 }
 
-/// The case, folded from its stream: diaries, entries, requests, totals, alerts.
+/// The current diaries of the case (read model "current diaries", docs/projections.md): per
+/// phase the status, entries with their state, totals per figure and service, requests with
+/// deadlines; alerts as of now. Reads its own writes: when the projection is behind the
+/// stream, the case is replayed from the stream.
 #[utoipa::path(get, path = "/v1/cases/{id}", tag = "cases",
     params(("id" = Uuid, Path, description = "case id")),
     responses(
-        (status = 200, description = "the case; ETag = version", body = CaseView),
+        (status = 200, description = "CaseDiary: case_id, measure_id, ats, asst, provider, status, recipient, responsabili, case_manager, opened_at, interrupted_at, minutes, confirmed_minutes, confirmed_cost_cents, version, diaries[] (phase, status, entries[] with state draft|validated|pending|confirmed|rejected|expired|withdrawn, totals_by_figure, totals_by_service, requests, pending_requests), alerts[]; ETag = version", body = Object),
         (status = "4XX", description = "400, 401, 403 case-access-denied, 404", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])))]
@@ -238,26 +239,7 @@ pub async fn get_case(
     principal: Principal,
     ApiPath(id): ApiPath<Uuid>,
 ) -> Result<Response, ApiError> {
-    let (case, version) = state.handler.load_case(id).await?;
-    let Some(file) = &case.file else {
-        return Err(ApiError::NotFoundWhat(format!("no case {id}")));
-    };
-    if !can_read_case(&principal, file) {
-        return Err(ApiError::Forbidden {
-            code: "case-access-denied",
-            message: "Art. 10: solo il personale della pratica, l'ATS e i revisori la consultano / only the case's staff, its ATS and auditors may read this case".into(),
-        });
-    }
-    let measure = state.handler.measure(&file.measure_id);
-    let alerts = measure
-        .map(|m| alerts(&case, m, state.handler.now()))
-        .unwrap_or_default();
-    let view = CaseView::build(file, &case, version, measure, alerts);
-    let mut response = Json(view).into_response();
-    if let Ok(v) = HeaderValue::from_str(&format!("\"{version}\"")) {
-        response.headers_mut().insert(header::ETAG, v);
-    }
-    Ok(response)
+    crate::reads::case_view(&state, &principal, id).await
 }
 
 /// Change the responsabile of an ente (ente administrator, ATS operator, current responsabile).

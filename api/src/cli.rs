@@ -31,6 +31,27 @@ pub enum Command {
     Token(TokenArgs),
     /// Manage organisation roles (grants): add, revoke, list.
     Grant(GrantArgs),
+    /// Rebuild read models from zero (every projection, or the one named), then exit.
+    Rebuild(RebuildArgs),
+    /// Check a case stream's hash chain and print the report (exit code 1 when broken).
+    Verify(VerifyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RebuildArgs {
+    #[command(flatten)]
+    pub db: DbArgs,
+    /// Projection to rebuild (case_diaries, audit_trail, checklists, system_failures);
+    /// all when absent.
+    pub projection: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    #[command(flatten)]
+    pub db: DbArgs,
+    /// The case id.
+    pub case_id: uuid::Uuid,
 }
 
 /// Token verification settings (shared by `serve` and `token`).
@@ -183,6 +204,10 @@ pub struct ServeArgs {
     pub test_clock: bool,
     #[command(flatten)]
     pub firmalom: crate::firmalom::FirmalomArgs,
+    /// Do not run the projection runner in this process (another process keeps the read
+    /// models up to date).
+    #[arg(long, env = "DIARIO_NO_PROJECTIONS")]
+    pub no_projections: bool,
 }
 
 /// Errors that stop the binary.
@@ -198,6 +223,8 @@ pub enum CliError {
     Usage(String),
     #[error("{0}")]
     Command(#[from] diario_commands::HandlerError),
+    #[error("projections: {0}")]
+    Projection(#[from] diario_projections::ProjectionError),
 }
 
 pub async fn run(cli: Cli) -> Result<(), CliError> {
@@ -231,6 +258,14 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             let listener = tokio::net::TcpListener::bind(args.addr).await?;
             tracing::info!(addr = %listener.local_addr()?, backend = db.backend(), "diario serving");
             let workers = crate::scheduler::spawn_workers(&state, args.firmalom.worker_settings());
+            let (stop_projections, projections_stopped) = tokio::sync::watch::channel(false);
+            let runner = (!args.no_projections).then(|| {
+                diario_projections::spawn_runner(
+                    db.clone(),
+                    state.store.clone(),
+                    projections_stopped,
+                )
+            });
             let served = serve(
                 listener,
                 state,
@@ -239,6 +274,12 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             )
             .await;
             workers.stop().await;
+            let _ = stop_projections.send(true);
+            if let Some(runner) = runner
+                && let Err(e) = runner.await
+            {
+                tracing::error!(error = %e, "the projection runner ended abnormally");
+            }
             served?;
             db.close().await;
             tracing::info!("diario stopped");
@@ -253,6 +294,8 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             Ok(())
         }
         Command::Grant(args) => grant(args.action).await,
+        Command::Rebuild(args) => rebuild(args).await,
+        Command::Verify(args) => verify(args).await,
     }
 }
 
@@ -295,6 +338,101 @@ async fn grant(action: GrantAction) -> Result<(), CliError> {
     .await;
     db.close().await;
     result
+}
+
+async fn rebuild(args: RebuildArgs) -> Result<(), CliError> {
+    let db = Database::connect(&args.db.database_url).await?;
+    db.migrate().await?;
+    let store = db.event_store();
+    let names: Vec<String> = match &args.projection {
+        Some(name) if diario_projections::PROJECTIONS.contains(&name.as_str()) => {
+            vec![name.clone()]
+        }
+        Some(name) => {
+            db.close().await;
+            return Err(CliError::Usage(format!(
+                "unknown projection {name:?} (known: {})",
+                diario_projections::PROJECTIONS.join(", ")
+            )));
+        }
+        None => diario_projections::PROJECTIONS
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect(),
+    };
+    let result = async {
+        let _lock = RebuildLock::take(&db, &names).await?;
+        for name in &names {
+            let started = std::time::Instant::now();
+            let applied = diario_projections::rebuild(&db, store.as_ref(), name).await?;
+            tracing::info!(projection = %name, events = applied, elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX), "projection rebuilt");
+            println!("{}", serde_json::json!({ "projection": name, "events": applied }));
+        }
+        Ok::<(), CliError>(())
+    }
+    .await;
+    db.close().await;
+    result
+}
+
+/// On PostgreSQL a rebuild takes the projections' leadership locks, so that no running
+/// `diario serve` applies events to a table being rebuilt; it refuses when a server leads one.
+struct RebuildLock {
+    conn: Option<sqlx::pool::PoolConnection<sqlx::Postgres>>,
+}
+
+impl RebuildLock {
+    async fn take(db: &Database, names: &[String]) -> Result<RebuildLock, CliError> {
+        let Database::Postgres(pool) = db else {
+            return Ok(RebuildLock { conn: None });
+        };
+        let mut conn = pool
+            .acquire()
+            .await
+            .map_err(|e| CliError::Usage(format!("cannot connect: {e}")))?;
+        for name in names {
+            let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+                .bind(diario_projections::leadership_key(name))
+                .fetch_one(&mut *conn)
+                .await
+                .map_err(|e| CliError::Usage(format!("cannot take the lock of {name}: {e}")))?;
+            if !got {
+                let _ = sqlx::query("SELECT pg_advisory_unlock_all()")
+                    .execute(&mut *conn)
+                    .await;
+                return Err(CliError::Usage(format!(
+                    "projection {name} is being run by a `diario serve` process on this database: stop the servers (or start them with --no-projections) before rebuilding"
+                )));
+            }
+        }
+        Ok(RebuildLock { conn: Some(conn) })
+    }
+}
+
+impl Drop for RebuildLock {
+    fn drop(&mut self) {
+        // The connection is closed, not returned to the pool, so the session's locks go.
+        if let Some(conn) = self.conn.take() {
+            drop(conn.detach());
+        }
+    }
+}
+
+async fn verify(args: VerifyArgs) -> Result<(), CliError> {
+    let db = Database::connect(&args.db.database_url).await?;
+    db.migrate().await?;
+    let report = diario_projections::verify_case(db.event_store().as_ref(), args.case_id).await;
+    db.close().await;
+    let report = report?;
+    println!("{}", serde_json::to_string(&report).unwrap_or_default());
+    if report.is_intact() {
+        Ok(())
+    } else {
+        Err(CliError::Usage(format!(
+            "the hash chain of case {} is broken",
+            args.case_id
+        )))
+    }
 }
 
 fn spec_grant(spec: &GrantSpec) -> Result<Grant, CliError> {

@@ -127,6 +127,19 @@ impl From<HandlerError> for ApiError {
     }
 }
 
+/// Read-model queries: a cursor the client made up is its mistake (400); anything else is the
+/// server's (500, logged).
+impl From<diario_projections::ProjectionError> for ApiError {
+    fn from(e: diario_projections::ProjectionError) -> Self {
+        match e {
+            diario_projections::ProjectionError::BadCursor(c) => ApiError::BadRequest(format!(
+                "invalid cursor {c:?}: pass back the `next_cursor` of the previous page"
+            )),
+            other => ApiError::Internal(Box::new(other)),
+        }
+    }
+}
+
 impl ApiError {
     /// Whether a retry with the same `Idempotency-Key` must get this answer again: refusals
     /// decided on the request itself are; transient or server-side failures are not.

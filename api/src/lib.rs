@@ -12,6 +12,7 @@ pub mod firmalom;
 pub mod openapi;
 mod ops;
 pub mod paper;
+pub mod reads;
 pub mod scheduler;
 pub mod telemetry;
 pub mod write;
@@ -115,6 +116,7 @@ pub fn app(state: AppState) -> Router {
         .merge(admin::routes())
         .merge(firmalom::routes())
         .merge(paper::routes())
+        .merge(reads::routes())
         .route("/openapi.json", get(openapi::openapi_json));
     if state.test_clock.is_some() {
         router = router.merge(admin::test_clock_routes());

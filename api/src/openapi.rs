@@ -5,7 +5,7 @@ use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::{admin, cases, firmalom, ops, paper};
+use crate::{admin, cases, firmalom, ops, paper, reads};
 
 struct BearerAuth;
 
@@ -62,8 +62,16 @@ impl Modify for BearerAuth {
         paper::paper_diary,
         paper::paper_confirmation,
         paper::get_document,
+        reads::audit_trail,
+        reads::audit_verification,
+        reads::history,
+        reads::case_checklists,
+        reads::dashboard,
+        reads::ats_cases,
+        reads::costs,
         ops::healthz,
         ops::readyz,
+        ops::metrics,
         openapi_json,
     ),
     modifiers(&BearerAuth)

@@ -3,6 +3,7 @@
 //! PostgreSQL tests never skip: when the server does not answer they fail with a message that
 //! says how to start it.
 
+pub mod datagen;
 pub mod fake_firmalom;
 
 use std::path::PathBuf;
@@ -223,9 +224,13 @@ pub fn diario_binary() -> PathBuf {
     static BUILT: std::sync::OnceLock<Result<PathBuf, String>> = std::sync::OnceLock::new();
     let built = BUILT.get_or_init(|| {
         let exe = std::env::current_exe().map_err(|e| format!("test executable path: {e}"))?;
+        // Test executables live in `target/<profile>/deps`, benchmark binaries one level up.
         let dir = exe
             .parent()
-            .and_then(|deps| deps.parent())
+            .map(|d| match d.file_name() {
+                Some(n) if n == "deps" => d.parent().unwrap_or(d),
+                _ => d,
+            })
             .ok_or("no target directory above the test executable")?;
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
         let mut build = std::process::Command::new(cargo);
@@ -621,5 +626,33 @@ impl FirmalomServer {
             w.stop().await;
         }
         self.api.stop().await;
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Read-side test support (issue 5): bring the read models up to the end of the log, as the
+// runner of `diario serve` does continuously.
+// ---------------------------------------------------------------------------------------------
+
+/// Applies every stored event to every read model of `db` (waiting, on PostgreSQL, for
+/// transactions still in flight), like the live runner of `diario serve`.
+pub async fn catch_up_read_models(db: &Database) {
+    let store = db.event_store();
+    for p in diario_projections::all_projections() {
+        diario_projections::run_catch_up_to_end(
+            db,
+            store.as_ref(),
+            p.as_ref(),
+            std::time::Duration::from_secs(30),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("catch up {}: {e}", p.name()));
+    }
+}
+
+impl ApiServer {
+    /// Brings the read models up to date (see [`catch_up_read_models`]).
+    pub async fn catch_up(&self) {
+        catch_up_read_models(&self.db.db).await;
     }
 }

@@ -224,6 +224,60 @@ async fn table(backend: Backend) {
         row("GET", "/v1/measures/up".into(), ALL, |_| None),
         row("GET", "/v1/system-failures".into(), ALL, |_| None),
         row("GET", c(""), staff_readers, |_| None),
+        row(
+            "GET",
+            c("/audit-trail"),
+            &["ats_operator", "auditor"],
+            |_| None,
+        ),
+        row(
+            "GET",
+            c("/audit-trail/verification"),
+            &["ats_operator", "auditor"],
+            |_| None,
+        ),
+        row(
+            "GET",
+            c("/history?as_of=2024-03-05T12:00:00Z"),
+            &["ats_operator", "auditor"],
+            |_| None,
+        ),
+        row(
+            "GET",
+            c("/checklists"),
+            &[
+                "ats_operator",
+                "auditor",
+                "responsabile_asst",
+                "responsabile_provider",
+            ],
+            |_| None,
+        ),
+        row(
+            "GET",
+            "/v1/ats/ATS-MILANO/dashboard".into(),
+            &["ats_operator", "auditor"],
+            |_| None,
+        ),
+        row(
+            "GET",
+            "/v1/ats/ATS-MILANO/cases".into(),
+            &["ats_operator", "auditor"],
+            |_| None,
+        ),
+        // An ATS operator reads the costs of its own ATS (forced when `ats` is absent).
+        row(
+            "GET",
+            "/v1/reports/costs".into(),
+            &["ats_operator", "ats_operator_other_ats", "auditor"],
+            |_| None,
+        ),
+        row(
+            "GET",
+            "/v1/reports/costs?ats=ATS-MILANO&format=csv".into(),
+            &["ats_operator", "auditor"],
+            |_| None,
+        ),
         row("POST", "/v1/cases".into(), &["ats_operator"], |_| {
             Some(crate::api_scenario::case_body())
         }),

@@ -466,8 +466,16 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/cases/{id}/phases/{n}/paper-diary"),
     ("post", "/v1/cases/{id}/phases/{n}/paper-confirmation"),
     ("get", "/v1/documents/{sha256}"),
+    ("get", "/v1/cases/{id}/audit-trail"),
+    ("get", "/v1/cases/{id}/audit-trail/verification"),
+    ("get", "/v1/cases/{id}/history"),
+    ("get", "/v1/cases/{id}/checklists"),
+    ("get", "/v1/ats/{ats}/dashboard"),
+    ("get", "/v1/ats/{ats}/cases"),
+    ("get", "/v1/reports/costs"),
     ("get", "/healthz"),
     ("get", "/readyz"),
+    ("get", "/metrics"),
     ("get", "/openapi.json"),
 ];
 
@@ -535,6 +543,7 @@ async fn api_openapi_document_lists_every_route_and_schema() {
             .replace("{eid}", "00000000-0000-0000-0000-000000000000")
             .replace("{rid}", "00000000-0000-0000-0000-000000000000")
             .replace("{ente}", "provider")
+            .replace("{ats}", "ATS-MILANO")
             .replace("{n}", "1")
             .replace("{cf}", cf::EDUCATORE);
         let r = server

@@ -658,10 +658,11 @@ async fn refusals(backend: Backend) {
         201,
     )
     .await;
+    server.catch_up().await;
     let list = server
         .send("GET", "/v1/system-failures", Some(cf::EDUCATORE), None, &[])
         .await;
-    assert_eq!(list.json[0]["failure_id"], json!(failure_id));
+    assert_eq!(list.json["items"][0]["failure_id"], json!(failure_id));
     server.set_clock(rome(2024, 3, 8, 9, 0)).await;
     let mut later = late;
     later["slot"]["start"] = json!("11:00");

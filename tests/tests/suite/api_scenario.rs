@@ -523,7 +523,13 @@ async fn full_case(backend: Backend) {
         .filter_map(|d| d["status"].as_str())
         .collect();
     assert_eq!(statuses, vec!["handed_to_ats"; 4]);
-    let entries = view.json["entries"].as_array().expect("entries");
+    // The current-diaries read model: entries per phase with their state.
+    let entries: Vec<Value> = view.json["diaries"]
+        .as_array()
+        .expect("diaries")
+        .iter()
+        .flat_map(|d| d["entries"].as_array().cloned().unwrap_or_default())
+        .collect();
     let find = |id: Uuid| {
         entries
             .iter()
@@ -531,14 +537,21 @@ async fn full_case(backend: Backend) {
             .unwrap_or_else(|| panic!("entry {id}"))
             .clone()
     };
-    assert_eq!(find(e1)["confirmed"], true);
+    assert_eq!(find(e1)["state"], "confirmed");
     assert_eq!(find(e1)["minutes"], 90);
-    assert_eq!(find(e2)["withdrawn"], true);
-    assert_eq!(find(e3)["confirmed"], true);
+    assert_eq!(find(e2)["state"], "withdrawn");
+    assert_eq!(find(e3)["state"], "confirmed");
     assert_eq!(find(e3)["revision"], 1);
-    assert!(phase3.iter().all(|e| find(*e)["confirmed"] == true));
-    assert_eq!(find(e6)["confirmed"], false);
-    assert_eq!(view.json["totals"]["3"]["confirmed_minutes"], 120);
+    assert!(phase3.iter().all(|e| find(*e)["state"] == "confirmed"));
+    assert_ne!(find(e6)["state"], "confirmed");
+    let phase3_diary = view.json["diaries"]
+        .as_array()
+        .expect("diaries")
+        .iter()
+        .find(|d| d["phase"] == 3)
+        .expect("phase 3 diary")
+        .clone();
+    assert_eq!(phase3_diary["confirmed_minutes"], 120);
 
     // Nothing is recorded after the interruption.
     let after = server

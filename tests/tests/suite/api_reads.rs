@@ -1,0 +1,696 @@
+//! The read side over real HTTP with real tokens, on PostgreSQL and SQLite (issue 5): a small
+//! case driven through the API, the read models brought up to date, then every read endpoint
+//! returns the values computed by hand here — current diaries and their totals, the audit
+//! trail in order with actor CFs (walked page by page), the chain verification, the history as
+//! of an instant before a later amendment, the stored checklist, the ATS dashboard, the case
+//! list with its cursor, the cost report in JSON and CSV (scoped to the operator's ATS), the
+//! Art. 9 list, `/metrics` and `/readyz`.
+
+use std::collections::BTreeMap;
+
+use diario_api::domain::case::Answer;
+use diario_api::domain::testing::fixtures::rome;
+use diario_tests::{ApiServer, Backend, cf};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::api_scenario::{ATS, PROVIDER, answer, entry, grant_roles, id, ok, open_case, t0};
+
+async fn get(server: &ApiServer, path: &str, who: &str) -> Value {
+    let r = server.send("GET", path, Some(who), None, &[]).await;
+    assert_eq!(r.status, 200, "GET {path} as {who}: {}", r.json);
+    r.json
+}
+
+async fn status(server: &ApiServer, path: &str, who: Option<&str>) -> (u16, String) {
+    let r = server.send("GET", path, who, None, &[]).await;
+    (r.status, r.problem_code())
+}
+
+fn metric(text: &str, line_prefix: &str) -> f64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(line_prefix))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no metric {line_prefix} in\n{text}"))
+}
+
+async fn reads(backend: Backend) {
+    let server = ApiServer::start(backend, t0()).await;
+    grant_roles(&server).await;
+    let case_id = open_case(&server).await;
+    let c = |p: &str| format!("/v1/cases/{case_id}{p}");
+
+    // ---- Phase I: two entries, one amended later, validated, closed, confirmed ------------
+    ok(
+        &server,
+        "POST",
+        &c("/phases/1/open"),
+        cf::RESP_ASST,
+        None,
+        200,
+    )
+    .await;
+    ok(
+        &server,
+        "POST",
+        &c("/professionals"),
+        cf::RESP_ASST,
+        Some(json!({ "ente": "asst", "professional": cf::PSICOLOGO, "figures": ["psicologo"] })),
+        200,
+    )
+    .await;
+    server.set_clock(rome(2024, 3, 4, 18, 0)).await;
+    let e1 = id(
+        &ok(
+            &server,
+            "POST",
+            &c("/entries"),
+            cf::PSICOLOGO,
+            Some(entry(
+                1,
+                "psicologo",
+                "colloquio_valutazione",
+                "2024-03-04",
+                "10:00",
+                "11:00",
+            )),
+            201,
+        )
+        .await,
+        "entry_id",
+    );
+    let e2 = id(
+        &ok(
+            &server,
+            "POST",
+            &c("/entries"),
+            cf::PSICOLOGO,
+            Some(entry(
+                1,
+                "psicologo",
+                "stesura_pi",
+                "2024-03-04",
+                "14:00",
+                "15:00",
+            )),
+            201,
+        )
+        .await,
+        "entry_id",
+    );
+
+    // Read-your-writes: no runner in this server, the read model is empty, yet the case reads
+    // at the version just written (replayed from the stream).
+    let fresh = server
+        .send("GET", &c(""), Some(cf::RESP_ASST), None, &[])
+        .await;
+    assert_eq!(fresh.status, 200, "{}", fresh.json);
+    assert_eq!(fresh.json["version"], 5, "{}", fresh.json);
+    assert_eq!(fresh.header("etag").as_deref(), Some("\"5\""));
+    // The lag is visible on /metrics before the catch-up.
+    let before = server.send("GET", "/metrics", None, None, &[]).await;
+    assert_eq!(before.status, 200);
+    let text = String::from_utf8(before.bytes.clone()).expect("utf-8");
+    assert!(
+        metric(
+            &text,
+            "diario_projection_lag_events{projection=\"case_diaries\"}"
+        ) >= 5.0,
+        "{text}"
+    );
+
+    let before_amendment = rome(2024, 3, 4, 18, 15);
+    server.set_clock(rome(2024, 3, 4, 18, 30)).await;
+    ok(
+        &server,
+        "PATCH",
+        &c(&format!("/entries/{e1}")),
+        cf::PSICOLOGO,
+        Some(json!({ "slot": { "date": "2024-03-04", "start": "10:00", "end": "11:30" } })),
+        200,
+    )
+    .await;
+    ok(
+        &server,
+        "POST",
+        &c("/phases/1/validation"),
+        cf::RESP_ASST,
+        None,
+        200,
+    )
+    .await;
+    let r1 = id(
+        &ok(
+            &server,
+            "POST",
+            &c("/phases/1/close"),
+            cf::RESP_ASST,
+            None,
+            200,
+        )
+        .await,
+        "request_id",
+    );
+    server.set_clock(rome(2024, 3, 4, 20, 0)).await;
+    answer(&server, case_id, r1, Answer::Confirmed).await;
+
+    // ---- Phases II–III: a per-entry request runs (and stores) the Art. 8 checklist -------
+    ok(
+        &server,
+        "POST",
+        &c("/phases/2/open"),
+        cf::RESP_PROVIDER,
+        None,
+        200,
+    )
+    .await;
+    ok(
+        &server,
+        "POST",
+        &c("/professionals"),
+        cf::RESP_PROVIDER,
+        Some(json!({ "ente": "provider", "professional": cf::EDUCATORE, "figures": ["educatore_professionale"] })),
+        200,
+    )
+    .await;
+    ok(&server, "PUT", &c("/pdi"), cf::RESP_PROVIDER,
+        Some(json!({ "caps": [{ "service": "contrasto_dispersione_scolastica", "max_minutes": 1200 }] })), 200).await;
+    ok(
+        &server,
+        "POST",
+        &c("/phases/3/open"),
+        cf::RESP_PROVIDER,
+        None,
+        200,
+    )
+    .await;
+    server.set_clock(rome(2024, 3, 5, 20, 0)).await;
+    let e3 = id(
+        &ok(
+            &server,
+            "POST",
+            &c("/entries"),
+            cf::EDUCATORE,
+            Some(entry(
+                3,
+                "educatore_professionale",
+                "contrasto_dispersione_scolastica",
+                "2024-03-05",
+                "09:00",
+                "10:00",
+            )),
+            201,
+        )
+        .await,
+        "entry_id",
+    );
+    let r3 = id(
+        &ok(
+            &server,
+            "POST",
+            &c("/confirmation-requests"),
+            cf::RESP_PROVIDER,
+            Some(json!({ "phase": 3, "entry_ids": [e3] })),
+            201,
+        )
+        .await,
+        "request_id",
+    );
+    // A second case (for the list's cursor) and an Art. 9 failure.
+    let other_case = open_case(&server).await;
+    let failure = ok(
+        &server,
+        "POST",
+        "/v1/system-failures",
+        cf::SUPPORT,
+        Some(json!({
+            "scope": { "kind": "regional" }, "ticket": "INC-9", "description": "BeS down",
+            "began_at": "2024-03-05T08:00:00Z"
+        })),
+        201,
+    )
+    .await;
+    let failure_id = id(&failure, "failure_id");
+
+    server.catch_up().await;
+
+    // ---- GET /v1/cases/{id}: the current diaries ------------------------------------------
+    let view = get(&server, &c(""), cf::ATS_OPERATOR).await;
+    let version = view["version"].as_i64().expect("version");
+    let diaries = view["diaries"].as_array().expect("diaries");
+    let phase = |n: u64| {
+        diaries
+            .iter()
+            .find(|d| d["phase"] == n)
+            .unwrap_or_else(|| panic!("phase {n} in {view}"))
+    };
+    assert_eq!(phase(1)["status"], "handed_to_ats");
+    assert_eq!(phase(1)["minutes"], 150);
+    assert_eq!(phase(1)["confirmed_minutes"], 150);
+    // 90 + 60 minutes of psicologo at 45.00 €/h.
+    assert_eq!(phase(1)["confirmed_cost_cents"], 6750 + 4500);
+    assert_eq!(
+        phase(1)["totals_by_figure"],
+        json!([{ "key": "psicologo", "minutes": 150, "confirmed_minutes": 150, "confirmed_cost_cents": 11250 }])
+    );
+    let states: BTreeMap<String, (String, i64)> = phase(1)["entries"]
+        .as_array()
+        .expect("entries")
+        .iter()
+        .map(|e| {
+            (
+                e["entry_id"].as_str().unwrap_or_default().to_owned(),
+                (
+                    e["state"].as_str().unwrap_or_default().to_owned(),
+                    e["minutes"].as_i64().unwrap_or_default(),
+                ),
+            )
+        })
+        .collect();
+    assert_eq!(states[&e1.to_string()], ("confirmed".to_owned(), 90));
+    assert_eq!(states[&e2.to_string()], ("confirmed".to_owned(), 60));
+    assert_eq!(phase(3)["pending_requests"][0]["request_id"], json!(r3));
+    assert_eq!(phase(3)["entries"][0]["state"], "pending");
+    assert_eq!(view["minutes"], 210);
+    assert_eq!(view["confirmed_cost_cents"], 11250);
+
+    // ---- Audit trail, page by page ----------------------------------------------------------
+    let mut trail = Vec::new();
+    let mut cursor: Option<String> = None;
+    let mut pages = 0;
+    loop {
+        let path = match &cursor {
+            Some(k) => c(&format!("/audit-trail?limit=4&cursor={k}")),
+            None => c("/audit-trail?limit=4"),
+        };
+        let page = get(&server, &path, cf::AUDITOR).await;
+        trail.extend(page["items"].as_array().expect("items").iter().cloned());
+        pages += 1;
+        match page["next_cursor"].as_str() {
+            Some(k) => cursor = Some(k.to_owned()),
+            None => break,
+        }
+    }
+    let versions: Vec<i64> = trail
+        .iter()
+        .map(|r| r["stream_version"].as_i64().expect("stream_version"))
+        .collect();
+    assert_eq!(
+        versions,
+        (1..=version).collect::<Vec<_>>(),
+        "every event once, in order"
+    );
+    assert!(pages >= 3, "{pages} pages of 4 for {version} events");
+    let by_type = |t: &str| {
+        trail
+            .iter()
+            .find(|r| r["event_type"] == t)
+            .unwrap_or_else(|| panic!("{t} in the audit trail"))
+            .clone()
+    };
+    assert_eq!(by_type("CaseOpened")["actor_cf"], cf::ATS_OPERATOR);
+    assert_eq!(by_type("EntryAmended")["actor_cf"], cf::PSICOLOGO);
+    assert_eq!(by_type("PhaseDiaryClosed")["actor_cf"], cf::RESP_ASST);
+    let confirmed = trail
+        .iter()
+        .find(|r| r["actor_cf"] == cf::PARENT)
+        .expect("the recipient's answer");
+    assert!(
+        confirmed["description"]
+            .as_str()
+            .is_some_and(|d| !d.is_empty())
+    );
+    for pair in trail.windows(2) {
+        assert_eq!(
+            pair[1]["prev_hash"], pair[0]["hash"],
+            "chain links in order"
+        );
+    }
+    // The ATS operator reads it too; staff and other ATS do not.
+    get(&server, &c("/audit-trail"), cf::ATS_OPERATOR).await;
+    for who in [cf::RESP_ASST, cf::PSICOLOGO, cf::OTHER_ATS_OPERATOR] {
+        assert_eq!(
+            status(&server, &c("/audit-trail"), Some(who)).await,
+            (403, "audit-access-denied".to_owned())
+        );
+    }
+    assert_eq!(
+        status(
+            &server,
+            &c("/audit-trail?cursor=not-a-version"),
+            Some(cf::AUDITOR)
+        )
+        .await,
+        (400, "malformed-request".to_owned())
+    );
+    assert_eq!(
+        status(&server, &c("/audit-trail?limit=0"), Some(cf::AUDITOR))
+            .await
+            .0,
+        400
+    );
+
+    // ---- Verification -------------------------------------------------------------------------
+    let check = get(&server, &c("/audit-trail/verification"), cf::AUDITOR).await;
+    assert_eq!(check["intact"], true, "{check}");
+    assert_eq!(check["events_checked"], version);
+    assert_eq!(check["last_version"], version);
+    assert!(check["first_break"].is_null());
+
+    // ---- History as of an instant before the amendment ------------------------------------
+    let then = get(
+        &server,
+        &c(&format!(
+            "/history?as_of={}",
+            before_amendment.to_rfc3339().replace('+', "%2B")
+        )),
+        cf::AUDITOR,
+    )
+    .await;
+    assert_eq!(then["version"], 5, "{then}");
+    let then_entries = then["case"]["diaries"][0]["entries"]
+        .as_array()
+        .expect("entries then");
+    let e1_then = then_entries
+        .iter()
+        .find(|e| e["entry_id"] == json!(e1))
+        .expect("e1 then");
+    assert_eq!(e1_then["minutes"], 60, "before the amendment");
+    assert_eq!(e1_then["state"], "draft");
+    assert_eq!(then["case"]["diaries"][0]["status"], "open");
+    assert_eq!(
+        status(
+            &server,
+            &c("/history?as_of=2024-02-01T00:00:00Z"),
+            Some(cf::AUDITOR)
+        )
+        .await
+        .0,
+        404,
+        "the case did not exist yet"
+    );
+    assert_eq!(
+        status(&server, &c("/history"), Some(cf::AUDITOR)).await.0,
+        400
+    );
+    assert_eq!(
+        status(
+            &server,
+            &format!(
+                "/v1/cases/{}/history?as_of=2024-03-05T00:00:00Z",
+                Uuid::nil()
+            ),
+            Some(cf::AUDITOR)
+        )
+        .await
+        .0,
+        404
+    );
+
+    // ---- Checklists ---------------------------------------------------------------------
+    // Phase I's closure (whole-diary request) and phase III's request each stored one; one
+    // per page.
+    let first_list = get(&server, &c("/checklists?limit=1"), cf::RESP_PROVIDER).await;
+    let next = first_list["next_cursor"].as_str().expect("a second page");
+    let second_list = get(
+        &server,
+        &c(&format!("/checklists?limit=1&cursor={next}")),
+        cf::RESP_PROVIDER,
+    )
+    .await;
+    assert!(second_list["next_cursor"].is_null());
+    let (k1, k3) = (&first_list["items"][0], &second_list["items"][0]);
+    assert_eq!(k1["request_id"], json!(r1));
+    assert_eq!(k1["phase"], 1);
+    assert_eq!(k1["request_minutes"], 150);
+    assert_eq!(k1["request_cost_cents"], 11250);
+    assert_eq!(k1["stored_by"], cf::RESP_ASST);
+    assert_eq!(k3["request_id"], json!(r3));
+    assert_eq!(k3["kind"], "request");
+    assert_eq!(k3["phase"], 3);
+    assert_eq!(k3["passed"], true);
+    assert_eq!(k3["entry_ids"], json!([e3]));
+    assert_eq!(k3["request_minutes"], 60);
+    assert_eq!(k3["request_cost_cents"], 3000);
+    let pdi = k3["checks"]
+        .as_array()
+        .expect("checks")
+        .iter()
+        .find(|k| k["code"] == "pdi.service")
+        .expect("the PDI check")
+        .clone();
+    assert_eq!(
+        (
+            pdi["limit"].clone(),
+            pdi["actual"].clone(),
+            pdi["passed"].clone()
+        ),
+        (json!(1200), json!(60), json!(true))
+    );
+    get(&server, &c("/checklists"), cf::AUDITOR).await;
+    assert_eq!(
+        status(&server, &c("/checklists"), Some(cf::EDUCATORE))
+            .await
+            .0,
+        403
+    );
+
+    // ---- ATS dashboard ------------------------------------------------------------------
+    let board = get(
+        &server,
+        &format!("/v1/ats/{ATS}/dashboard?idle_days=3"),
+        cf::ATS_OPERATOR,
+    )
+    .await;
+    assert_eq!(board["cases_by_status"], json!({ "open": 2 }), "{board}");
+    assert_eq!(board["requests"]["pending"], 1);
+    assert_eq!(board["requests"]["confirmed"], 1);
+    assert_eq!(board["confirmation_rate"], 1.0);
+    assert_eq!(board["idle_days"], 3);
+    let p1 = board["minutes_by_phase_and_figure"]
+        .as_array()
+        .expect("minutes")
+        .iter()
+        .find(|m| m["phase"] == 1)
+        .expect("phase 1 minutes")
+        .clone();
+    assert_eq!(
+        p1,
+        json!({ "phase": 1, "figure": "psicologo", "minutes": 150, "confirmed_minutes": 150 })
+    );
+    let handed: i64 = board["diaries_by_phase"]
+        .as_array()
+        .expect("diaries")
+        .iter()
+        .filter(|d| d["phase"] == 1)
+        .map(|d| d["handed_to_ats"].as_i64().unwrap_or(0))
+        .sum();
+    assert_eq!(handed, 1);
+    get(&server, &format!("/v1/ats/{ATS}/dashboard"), cf::AUDITOR).await;
+    assert_eq!(
+        status(
+            &server,
+            &format!("/v1/ats/{ATS}/dashboard"),
+            Some(cf::OTHER_ATS_OPERATOR)
+        )
+        .await,
+        (403, "ats-access-denied".to_owned())
+    );
+
+    // ---- ATS case list with its cursor --------------------------------------------------
+    let first = get(
+        &server,
+        &format!("/v1/ats/{ATS}/cases?limit=1&status=open&provider={PROVIDER}"),
+        cf::ATS_OPERATOR,
+    )
+    .await;
+    assert_eq!(first["items"].as_array().map(Vec::len), Some(1));
+    let next = first["next_cursor"].as_str().expect("a next page");
+    let second = get(
+        &server,
+        &format!("/v1/ats/{ATS}/cases?limit=1&status=open&provider={PROVIDER}&cursor={next}"),
+        cf::ATS_OPERATOR,
+    )
+    .await;
+    assert_eq!(second["items"].as_array().map(Vec::len), Some(1));
+    assert!(second["next_cursor"].is_null());
+    let mut listed = vec![
+        first["items"][0]["case_id"].clone(),
+        second["items"][0]["case_id"].clone(),
+    ];
+    listed.sort_by_key(|v| v.as_str().unwrap_or_default().to_owned());
+    let mut expected = vec![json!(case_id), json!(other_case)];
+    expected.sort_by_key(|v| v.as_str().unwrap_or_default().to_owned());
+    assert_eq!(listed, expected);
+    let ours = [&first, &second]
+        .iter()
+        .map(|p| p["items"][0].clone())
+        .find(|i| i["case_id"] == json!(case_id))
+        .expect("our case");
+    assert_eq!(ours["confirmed_cost_cents"], 11250);
+    let none = get(
+        &server,
+        &format!("/v1/ats/{ATS}/cases?status=interrupted"),
+        cf::AUDITOR,
+    )
+    .await;
+    assert_eq!(none["items"], json!([]));
+    assert_eq!(
+        status(
+            &server,
+            &format!("/v1/ats/{ATS}/cases?status=sleeping"),
+            Some(cf::AUDITOR)
+        )
+        .await
+        .0,
+        400
+    );
+
+    // ---- Cost report: JSON, CSV, scope --------------------------------------------------
+    let costs = get(&server, "/v1/reports/costs", cf::ATS_OPERATOR).await;
+    assert_eq!(costs["filter"]["ats"], ATS, "forced to the operator's ATS");
+    assert_eq!(costs["total_confirmed_minutes"], 150);
+    assert_eq!(costs["total_cost_cents"], 11250);
+    assert_eq!(
+        costs["lines"],
+        json!([{
+            "ats": ATS, "provider": PROVIDER, "case_id": case_id, "period": "2024-03",
+            "figure": "psicologo", "entries": 2, "confirmed_minutes": 150,
+            "unit_cost_cents": 4500, "cost_cents": 11250
+        }])
+    );
+    assert_eq!(
+        costs["by_case"],
+        json!([{ "key": case_id.to_string(), "confirmed_minutes": 150, "cost_cents": 11250 }])
+    );
+    let other = get(&server, "/v1/reports/costs", cf::OTHER_ATS_OPERATOR).await;
+    assert_eq!(other["filter"]["ats"], "ATS-BERGAMO");
+    assert_eq!(other["total_cost_cents"], 0);
+    assert_eq!(
+        status(
+            &server,
+            &format!("/v1/reports/costs?ats={ATS}"),
+            Some(cf::OTHER_ATS_OPERATOR)
+        )
+        .await,
+        (403, "ats-access-denied".to_owned())
+    );
+    let march_only = get(
+        &server,
+        "/v1/reports/costs?from=2024-03-05&to=2024-03-31",
+        cf::AUDITOR,
+    )
+    .await;
+    assert_eq!(
+        march_only["total_cost_cents"], 0,
+        "the service date is 4 March"
+    );
+    let csv = server
+        .send(
+            "GET",
+            &format!("/v1/reports/costs?format=csv&case_id={case_id}"),
+            Some(cf::AUDITOR),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(csv.status, 200);
+    assert!(
+        csv.header("content-type")
+            .is_some_and(|t| t.starts_with("text/csv")),
+        "{:?}",
+        csv.header("content-type")
+    );
+    let text = String::from_utf8(csv.bytes.clone()).expect("utf-8");
+    assert_eq!(
+        text,
+        format!(
+            "ats,provider,case_id,period,figure,entries,confirmed_minutes,unit_cost_cents,cost_cents,cost_eur\r\n\
+             {ATS},{PROVIDER},{case_id},2024-03,psicologo,2,150,4500,11250,112.50\r\n"
+        )
+    );
+    assert_eq!(
+        status(&server, "/v1/reports/costs?format=xml", Some(cf::AUDITOR))
+            .await
+            .0,
+        400
+    );
+    assert_eq!(
+        status(&server, "/v1/reports/costs", Some(cf::RESP_PROVIDER)).await,
+        (403, "ats-access-denied".to_owned())
+    );
+
+    // ---- Art. 9 list on the read model ----------------------------------------------------
+    let failures = get(
+        &server,
+        "/v1/system-failures?unresolved=true&limit=10",
+        cf::EDUCATORE,
+    )
+    .await;
+    assert_eq!(failures["items"][0]["failure_id"], json!(failure_id));
+    assert_eq!(failures["items"][0]["ticket"], "INC-9");
+    assert!(failures["next_cursor"].is_null());
+    let resolved = get(
+        &server,
+        "/v1/system-failures?unresolved=false",
+        cf::EDUCATORE,
+    )
+    .await;
+    assert_eq!(resolved["items"], json!([]));
+
+    // ---- Operations: /metrics and /readyz after the catch-up --------------------------------
+    let m = server.send("GET", "/metrics", None, None, &[]).await;
+    assert_eq!(m.status, 200);
+    assert!(
+        m.header("content-type")
+            .is_some_and(|t| t.starts_with("text/plain")),
+        "{:?}",
+        m.header("content-type")
+    );
+    let text = String::from_utf8(m.bytes.clone()).expect("utf-8");
+    for p in diario_projections::PROJECTIONS {
+        assert_eq!(
+            metric(
+                &text,
+                &format!("diario_projection_lag_events{{projection=\"{p}\"}}")
+            ),
+            0.0,
+            "{text}"
+        );
+        assert_eq!(
+            metric(
+                &text,
+                &format!("diario_projection_lag_seconds{{projection=\"{p}\"}}")
+            ),
+            0.0
+        );
+        // Nobody runs the projections in this test server on PostgreSQL; SQLite's single
+        // process always leads.
+        let led = metric(
+            &text,
+            &format!("diario_projection_led{{projection=\"{p}\"}}"),
+        );
+        assert_eq!(led, if backend == Backend::Sqlite { 1.0 } else { 0.0 });
+    }
+    assert_eq!(metric(&text, "diario_database_up"), 1.0);
+    let ready = server.send("GET", "/readyz", None, None, &[]).await;
+    assert_eq!(ready.status, 200);
+    let projections = ready.json["projections"].as_array().expect("projections");
+    assert_eq!(projections.len(), diario_projections::PROJECTIONS.len());
+    assert!(
+        projections.iter().all(|p| p["events_behind"] == 0),
+        "{}",
+        ready.json
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn api_reads_every_read_endpoint_after_a_small_case_on_postgres() {
+    reads(Backend::Postgres).await;
+}
+
+#[tokio::test]
+async fn api_reads_every_read_endpoint_after_a_small_case_on_sqlite() {
+    reads(Backend::Sqlite).await;
+}
