@@ -694,3 +694,276 @@ async fn api_reads_every_read_endpoint_after_a_small_case_on_postgres() {
 async fn api_reads_every_read_endpoint_after_a_small_case_on_sqlite() {
     reads(Backend::Sqlite).await;
 }
+
+// ------------------------------------------------------------------------------------------
+// Two `diario serve` processes on one PostgreSQL database; the leader is killed (SIGKILL)
+// mid-stream while writes continue through the other, which takes the projections over; the
+// read models then equal a from-scratch rebuild (`diario rebuild`).
+// ------------------------------------------------------------------------------------------
+
+struct Served {
+    child: std::process::Child,
+    base: String,
+}
+
+impl Drop for Served {
+    /// A failed assertion never leaves a server running.
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free local port")
+}
+
+async fn start_serve(url: &str, client: &reqwest::Client) -> Served {
+    let port = free_port();
+    let child = std::process::Command::new(diario_tests::diario_binary())
+        .arg("serve")
+        .env("DATABASE_URL", url)
+        .env("DIARIO_ADDR", format!("127.0.0.1:{port}"))
+        .env("DIARIO_JWT_SECRET", diario_tests::TEST_JWT_SECRET)
+        .env("DIARIO_PLATFORM_ADMINS", cf::PLATFORM_ADMIN)
+        .env("DIARIO_SHUTDOWN_GRACE_SECS", "5")
+        .env("RUST_LOG", "warn")
+        .env_remove("DIARIO_JWT_ISSUER")
+        .env_remove("DIARIO_JWT_AUDIENCE")
+        .env_remove("DIARIO_JWT_PUBLIC_KEY_FILE")
+        .env_remove("DIARIO_NO_PROJECTIONS")
+        .env_remove("DIARIO_FIRMALOM_URL")
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("start diario serve");
+    let served = Served {
+        child,
+        base: format!("http://127.0.0.1:{port}"),
+    };
+    for _ in 0..200 {
+        if let Ok(r) = client.get(format!("{}/readyz", served.base)).send().await
+            && r.status() == 200
+        {
+            return served;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("diario serve on {} did not become ready", served.base);
+}
+
+async fn post(client: &reqwest::Client, url: &str, token: &str, body: &Value) -> Value {
+    let r = client
+        .post(url)
+        .bearer_auth(token)
+        .json(body)
+        .send()
+        .await
+        .expect("send");
+    let status = r.status().as_u16();
+    let json: Value = r.json().await.unwrap_or(Value::Null);
+    assert!(
+        status == 200 || status == 201,
+        "POST {url}: {status} {json}"
+    );
+    json
+}
+
+/// One case: opened, a professional enabled, phase I opened (3 events).
+async fn write_case(client: &reqwest::Client, base: &str, auth: &diario_api::AuthConfig) -> Uuid {
+    let token = |who: &str| {
+        auth.mint(who, std::time::Duration::from_secs(600))
+            .expect("token")
+    };
+    let opened = post(
+        client,
+        &format!("{base}/v1/cases"),
+        &token(cf::ATS_OPERATOR),
+        &crate::api_scenario::case_body(),
+    )
+    .await;
+    let case_id = id(&opened, "case_id");
+    post(
+        client,
+        &format!("{base}/v1/cases/{case_id}/professionals"),
+        &token(cf::RESP_ASST),
+        &json!({ "ente": "asst", "professional": cf::PSICOLOGO, "figures": ["psicologo"] }),
+    )
+    .await;
+    post(
+        client,
+        &format!("{base}/v1/cases/{case_id}/phases/1/open"),
+        &token(cf::RESP_ASST),
+        &json!({}),
+    )
+    .await;
+    case_id
+}
+
+async fn wait_until(what: &str, mut check: impl AsyncFnMut() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while std::time::Instant::now() < deadline {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("timed out waiting until {what}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn api_reads_two_servers_leader_killed_mid_stream_read_models_equal_a_rebuild_on_postgres() {
+    let db = diario_tests::TestDb::postgres().await;
+    let client = reqwest::Client::new();
+    let auth = diario_api::AuthConfig::disabled()
+        .with_secret(diario_tests::TEST_JWT_SECRET.as_bytes())
+        .expect("secret");
+
+    // A starts first and takes every projection's leadership.
+    let mut a = start_serve(&db.url, &client).await;
+    wait_until("server A leads every projection", async || {
+        diario_projections::leaders(&db.db)
+            .await
+            .is_ok_and(|l| l.iter().all(|x| x.led))
+    })
+    .await;
+    let leader_pids: Vec<Option<i32>> = diario_projections::leaders(&db.db)
+        .await
+        .expect("leaders")
+        .iter()
+        .map(|l| l.pid)
+        .collect();
+    let mut b = start_serve(&db.url, &client).await;
+    let admin = auth
+        .mint(cf::PLATFORM_ADMIN, std::time::Duration::from_secs(600))
+        .expect("token");
+    post(
+        &client,
+        &format!("{}/v1/admin/grants", a.base),
+        &admin,
+        &json!({ "fiscal_code": cf::ATS_OPERATOR, "role": "ats_operator", "scope": ATS }),
+    )
+    .await;
+
+    // Writes through both servers while A applies them ...
+    let mut cases = Vec::new();
+    for n in 0..8 {
+        let base = if n % 2 == 0 { &a.base } else { &b.base };
+        cases.push(write_case(&client, base, &auth).await);
+    }
+    let first = cases[0];
+    wait_until("A has projected the first cases", async || {
+        diario_projections::case_diary(&db.db, first)
+            .await
+            .is_ok_and(|d| d.is_some())
+    })
+    .await;
+    // ... then A dies without warning, mid-stream: writes keep coming through B.
+    let writer = {
+        let (client, auth, base) = (client.clone(), auth.clone(), b.base.clone());
+        tokio::spawn(async move {
+            let mut written = Vec::new();
+            for _ in 0..12 {
+                written.push(write_case(&client, &base, &auth).await);
+            }
+            written
+        })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(150)).await;
+    a.child.kill().expect("SIGKILL server A");
+    a.child.wait().expect("reap server A");
+    cases.extend(writer.await.expect("writer"));
+
+    // B takes the projections over (new leader sessions) and catches up to the end.
+    wait_until("B leads every projection and the lag is zero", async || {
+        let led = diario_projections::leaders(&db.db).await.is_ok_and(|l| {
+            l.iter()
+                .zip(&leader_pids)
+                .all(|(x, old)| x.led && x.pid != *old)
+        });
+        let caught_up = diario_projections::lag_at(&db.db, chrono::Utc::now())
+            .await
+            .is_ok_and(|l| l.iter().all(|x| x.events_behind == 0));
+        led && caught_up
+    })
+    .await;
+    let metrics = client
+        .get(format!("{}/metrics", b.base))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("metrics text");
+    for p in diario_projections::PROJECTIONS {
+        assert_eq!(
+            metric(
+                &metrics,
+                &format!("diario_projection_lag_events{{projection=\"{p}\"}}")
+            ),
+            0.0
+        );
+        assert_eq!(
+            metric(
+                &metrics,
+                &format!("diario_projection_led{{projection=\"{p}\"}}")
+            ),
+            1.0
+        );
+    }
+    let live = diario_projections::dump_read_models(&db.db)
+        .await
+        .expect("dump");
+    assert_eq!(
+        live.get("rm_cases").map(Vec::len),
+        Some(cases.len()),
+        "every case projected once"
+    );
+
+    // B stops gracefully (SIGTERM: requests drained, runner stopped, leadership released).
+    let term = std::process::Command::new("kill")
+        .args(["-TERM", &b.child.id().to_string()])
+        .status()
+        .expect("send SIGTERM");
+    assert!(term.success());
+    let exit = b.child.wait().expect("wait for B");
+    assert!(exit.success(), "B exits cleanly on SIGTERM: {exit:?}");
+
+    // `diario rebuild` from zero gives the same tables.
+    let out = std::process::Command::new(diario_tests::diario_binary())
+        .arg("rebuild")
+        .env("DATABASE_URL", &db.url)
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("run diario rebuild");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).lines().count(),
+        diario_projections::PROJECTIONS.len()
+    );
+    assert_eq!(
+        diario_projections::dump_read_models(&db.db)
+            .await
+            .expect("dump"),
+        live,
+        "the read models built across the takeover equal a rebuild from zero"
+    );
+    let verify = std::process::Command::new(diario_tests::diario_binary())
+        .args(["verify", &cases[3].to_string()])
+        .env("DATABASE_URL", &db.url)
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("run diario verify");
+    assert!(verify.status.success());
+    let report: Value = serde_json::from_slice(&verify.stdout).expect("JSON report");
+    assert_eq!(report["events_checked"], 3);
+    db.cleanup().await;
+}
