@@ -3,6 +3,7 @@
 //! PostgreSQL tests never skip: when the server does not answer they fail with a message that
 //! says how to start it.
 
+pub mod datagen;
 pub mod fake_firmalom;
 
 use std::path::PathBuf;
@@ -223,9 +224,13 @@ pub fn diario_binary() -> PathBuf {
     static BUILT: std::sync::OnceLock<Result<PathBuf, String>> = std::sync::OnceLock::new();
     let built = BUILT.get_or_init(|| {
         let exe = std::env::current_exe().map_err(|e| format!("test executable path: {e}"))?;
+        // Test executables live in `target/<profile>/deps`, benchmark binaries one level up.
         let dir = exe
             .parent()
-            .and_then(|deps| deps.parent())
+            .map(|d| match d.file_name() {
+                Some(n) if n == "deps" => d.parent().unwrap_or(d),
+                _ => d,
+            })
             .ok_or("no target directory above the test executable")?;
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
         let mut build = std::process::Command::new(cargo);

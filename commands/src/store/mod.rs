@@ -206,6 +206,18 @@ pub(crate) fn like_prefix(prefix: &str) -> String {
     pattern
 }
 
+/// The smallest string greater than every string that starts with `prefix` (None: no bound).
+pub(crate) fn prefix_upper_bound(prefix: &str) -> Option<String> {
+    let mut chars: Vec<char> = prefix.chars().collect();
+    while let Some(last) = chars.pop() {
+        if let Some(next) = char::from_u32(u32::from(last) + 1) {
+            chars.push(next);
+            return Some(chars.into_iter().collect());
+        }
+    }
+    None
+}
+
 pub(crate) fn truncate_to_micros(t: DateTime<Utc>) -> DateTime<Utc> {
     t.trunc_subsecs(6)
 }

@@ -193,7 +193,7 @@ impl EventStore for PgEventStore {
 
     async fn read_category(&self, prefix: &str) -> Result<Vec<RecordedEvent>, StoreError> {
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {COLUMNS} FROM events WHERE stream_id LIKE $1 ESCAPE '\\' \
+            "SELECT {COLUMNS} FROM events WHERE stream_id LIKE $1 \
              ORDER BY stream_id, stream_version"
         )))
         .bind(like_prefix(prefix))

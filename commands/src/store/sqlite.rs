@@ -12,8 +12,8 @@ use uuid::Uuid;
 
 use super::{
     AppendOutcome, EventMetadata, EventStore, ExpectedVersion, GENESIS_HASH, GlobalPosition,
-    NewEvent, RecordedEvent, StoreError, StreamHead, check_append, check_expected, like_prefix,
-    seal_batch,
+    NewEvent, RecordedEvent, StoreError, StreamHead, check_append, check_expected,
+    prefix_upper_bound, seal_batch,
 };
 
 /// Embedded migrations for SQLite (`migrations/sqlite`).
@@ -196,13 +196,29 @@ impl EventStore for SqliteEventStore {
     }
 
     async fn read_category(&self, prefix: &str) -> Result<Vec<RecordedEvent>, StoreError> {
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {COLUMNS} FROM events WHERE stream_id LIKE ? ESCAPE '\\' \
-             ORDER BY stream_id, stream_version"
-        )))
-        .bind(like_prefix(prefix))
-        .fetch_all(&self.pool)
-        .await?;
+        // A range on the BINARY-collated key uses the (stream_id, stream_version) index; LIKE
+        // would not (it is case-insensitive in SQLite).
+        let rows = match prefix_upper_bound(prefix) {
+            Some(upper) => {
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "SELECT {COLUMNS} FROM events WHERE stream_id >= ? AND stream_id < ? \
+                     ORDER BY stream_id, stream_version"
+                )))
+                .bind(prefix)
+                .bind(upper)
+                .fetch_all(&self.pool)
+                .await?
+            }
+            None => {
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "SELECT {COLUMNS} FROM events WHERE stream_id >= ? \
+                     ORDER BY stream_id, stream_version"
+                )))
+                .bind(prefix)
+                .fetch_all(&self.pool)
+                .await?
+            }
+        };
         rows.iter().map(decode).collect()
     }
 

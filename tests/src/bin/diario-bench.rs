@@ -38,6 +38,33 @@ enum BenchCommand {
         #[arg(long, default_value_t = 5)]
         seconds: u64,
     },
+    /// Projection rebuild over a seeded log vs. reading the same log with `read_all`.
+    Rebuild {
+        #[arg(long, default_value = "postgres")]
+        backend: String,
+        /// Events to seed (at least 1,000,000 for the reported figure).
+        #[arg(long, default_value_t = 1_000_000)]
+        events: usize,
+    },
+    /// History-as-of and case replay for a case of about 1,000 events vs. reading its stream.
+    Replay {
+        #[arg(long, default_value = "postgres")]
+        backend: String,
+    },
+    /// Command and dashboard latency with a small and a large store (flat is the goal).
+    Growth {
+        #[arg(long, default_value_t = 10_000)]
+        small: usize,
+        #[arg(long, default_value_t = 1_000_000)]
+        large: usize,
+    },
+    /// HTTP: recording entries vs. GET /healthz at fixed concurrency; projection lag; peak RSS.
+    Http {
+        #[arg(long, default_value_t = 16)]
+        concurrency: usize,
+        #[arg(long, default_value_t = 20)]
+        seconds: u64,
+    },
 }
 
 #[tokio::main]
@@ -58,8 +85,31 @@ async fn main() {
             };
             append(backend, &writers, Duration::from_secs(seconds)).await;
         }
+        BenchCommand::Rebuild { backend, events } => {
+            bench::rebuild(parse_backend(&backend), events).await;
+        }
+        BenchCommand::Replay { backend } => bench::replay(parse_backend(&backend)).await,
+        BenchCommand::Growth { small, large } => bench::growth(small, large).await,
+        BenchCommand::Http {
+            concurrency,
+            seconds,
+        } => bench::http(concurrency, Duration::from_secs(seconds)).await,
     }
 }
+
+fn parse_backend(name: &str) -> Backend {
+    match name {
+        "postgres" => Backend::Postgres,
+        "sqlite" => Backend::Sqlite,
+        other => {
+            eprintln!("unknown backend {other}: use postgres or sqlite");
+            std::process::exit(2);
+        }
+    }
+}
+
+#[path = "bench/mod.rs"]
+mod bench;
 
 /// A payload the size of a real `EntryRecorded` event.
 fn payload(n: u64) -> serde_json::Value {

@@ -1,0 +1,268 @@
+//! The benchmark suite behind BENCHMARKS.md. Every figure is printed next to a baseline
+//! measured in the same run; tables are Markdown so the output can be pasted as is.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::{Duration as Days, NaiveDate, Utc};
+use diario_commands::{CommandHandler, CommandOptions, EventStore, GlobalPosition, TestClock};
+use diario_domain::{Actor, ActorRole, CaseCommand, FiscalCode, Measure};
+use diario_tests::datagen::{self, Seeded, evening, people};
+use diario_tests::{Backend, TestDb};
+use serde_json::json;
+
+const SEED: u64 = 20_221_215; // DGR XI/7503 of 15 December 2022
+
+fn measure() -> &'static Measure {
+    static M: std::sync::OnceLock<Measure> = std::sync::OnceLock::new();
+    M.get_or_init(|| match Measure::up_default() {
+        Ok(m) => m,
+        Err(e) => panic!("the #UP catalogue does not load: {e}"),
+    })
+}
+
+/// Percentiles of a latency sample.
+struct Stats {
+    n: usize,
+    p50: Duration,
+    p99: Duration,
+    p999: Duration,
+}
+
+impl Stats {
+    fn of(mut v: Vec<Duration>) -> Stats {
+        v.sort();
+        let at = |q: f64| {
+            if v.is_empty() {
+                Duration::ZERO
+            } else {
+                v[((v.len() as f64 * q).ceil() as usize).clamp(1, v.len()) - 1]
+            }
+        };
+        Stats {
+            n: v.len(),
+            p50: at(0.50),
+            p99: at(0.99),
+            p999: at(0.999),
+        }
+    }
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2}", d.as_secs_f64() * 1000.0)
+}
+
+/// Seeds about `events` events of typical cases (fixed seed), 4 writers in parallel.
+/// Returns the number of events written.
+async fn seed(store: Arc<dyn EventStore>, events: usize, seed: u64) -> usize {
+    let per_writer = events.div_ceil(4);
+    let mut tasks = tokio::task::JoinSet::new();
+    for w in 0..4u64 {
+        let store = store.clone();
+        tasks.spawn(async move {
+            let mut rng = Seeded::new(seed.wrapping_add(w));
+            let base = NaiveDate::from_ymd_opt(2024, 1, 8).unwrap_or_default();
+            let mut written = 0usize;
+            while written < per_writer {
+                let start = base + Days::days(rng.below(500) as i64);
+                let days = 10 + rng.below(30) as u32;
+                let case = datagen::typical_case(&mut rng, measure(), start, days);
+                match datagen::append_case(&*store, &case, 1000).await {
+                    Ok(v) => written += v as usize,
+                    Err(e) => panic!("seeding failed: {e}"),
+                }
+            }
+            written
+        });
+    }
+    let mut total = 0;
+    while let Some(r) = tasks.join_next().await {
+        total += r.unwrap_or_else(|e| panic!("seeder: {e}"));
+    }
+    total
+}
+
+/// Reads the whole log with `read_all` until `expected` events were seen.
+async fn read_everything(store: &dyn EventStore, expected: usize) -> usize {
+    let mut cursor = GlobalPosition::START;
+    let mut seen = 0;
+    let deadline = Instant::now() + Duration::from_secs(600);
+    while seen < expected && Instant::now() < deadline {
+        let page = store
+            .read_all(cursor, 1000)
+            .await
+            .unwrap_or_else(|e| panic!("read_all: {e}"));
+        if page.is_empty() {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            continue;
+        }
+        seen += page.len();
+        if let Some(last) = page.last() {
+            cursor = last.global_position;
+        }
+    }
+    seen
+}
+
+pub async fn rebuild(backend: Backend, events: usize) {
+    let db = TestDb::new(backend).await;
+    let store = db.db.event_store();
+    let t = Instant::now();
+    let n = seed(store.clone(), events, SEED).await;
+    eprintln!("seeded {n} events in {:.1} s", t.elapsed().as_secs_f64());
+    let t = Instant::now();
+    let read = read_everything(&*store, n).await;
+    let read_s = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    let applied = diario_projections::rebuild_all(&db.db, &*store)
+        .await
+        .unwrap_or_else(|e| panic!("rebuild: {e}"));
+    let rebuild_s = t.elapsed().as_secs_f64();
+    let per_projection = applied.values().copied().max().unwrap_or(0);
+    println!(
+        "| backend | events | read_all only (baseline) | rebuild of all projections | rebuild / read_all |"
+    );
+    println!("|---|---:|---:|---:|---:|");
+    println!(
+        "| {backend:?} | {read} | {:.0} events/s ({read_s:.1} s) | {:.0} events/s ({rebuild_s:.1} s; {} projections, {per_projection} events each) | {:.2} |",
+        read as f64 / read_s,
+        read as f64 / rebuild_s,
+        applied.len(),
+        (read as f64 / rebuild_s) / (read as f64 / read_s),
+    );
+    db.cleanup().await;
+}
+
+pub async fn replay(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let store = db.db.event_store();
+    // Background: other cases in the same store.
+    let n = seed(store.clone(), 20_000, SEED).await;
+    let mut rng = Seeded::new(SEED ^ 0xCA5E);
+    let start = NaiveDate::from_ymd_opt(2024, 2, 1).unwrap_or_default();
+    let case = datagen::long_case(&mut rng, measure(), start, 985);
+    let version = datagen::append_case(&*store, &case, 1000)
+        .await
+        .unwrap_or_else(|e| panic!("append: {e}"));
+    let stream = diario_commands::codec::case_stream(case.case_id);
+    let as_of = datagen::evening(start + Days::days(30));
+    let clock = Arc::new(TestClock::new(Utc::now()));
+    let handler = CommandHandler::new(store.clone(), vec![measure().clone()], clock);
+    let (mut read, mut fold, mut hist) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..30 {
+        let t = Instant::now();
+        let _ = store.read_stream(&stream, 1).await;
+        read.push(t.elapsed());
+        let t = Instant::now();
+        let _ = handler.load_case(case.case_id).await;
+        fold.push(t.elapsed());
+        let t = Instant::now();
+        let _ = diario_projections::history_as_of(&*store, case.case_id, as_of).await;
+        hist.push(t.elapsed());
+    }
+    let (r, f, h) = (Stats::of(read), Stats::of(fold), Stats::of(hist));
+    println!(
+        "| backend | case events | store events | read_stream (baseline) p50 / p99 ms | load + fold p50 / p99 ms | history as of p50 / p99 ms | history / read |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---:|");
+    println!(
+        "| {backend:?} | {version} | {} | {} / {} | {} / {} | {} / {} | {:.1} |",
+        n + version as usize,
+        ms(r.p50),
+        ms(r.p99),
+        ms(f.p50),
+        ms(f.p99),
+        ms(h.p50),
+        ms(h.p99),
+        h.p50.as_secs_f64() / r.p50.as_secs_f64().max(1e-9)
+    );
+    db.cleanup().await;
+}
+
+/// Command latency (record an entry through the command handler) and dashboard latency on a
+/// store of `events` events.
+async fn growth_point(events: usize) -> (usize, Stats, Stats, Stats) {
+    let db = TestDb::new(Backend::Postgres).await;
+    let store = db.db.event_store();
+    let n = seed(store.clone(), events, SEED).await;
+    diario_projections::rebuild_all(&db.db, &*store)
+        .await
+        .unwrap_or_else(|e| panic!("rebuild: {e}"));
+    // Steady state: planner statistics as autovacuum would have them after a bulk load.
+    db.raw("ANALYZE").await;
+    let day = NaiveDate::from_ymd_opt(2025, 6, 2).unwrap_or_default();
+    let clock = TestClock::new(evening(day));
+    let handler = CommandHandler::new(
+        store.clone(),
+        vec![measure().clone()],
+        Arc::new(clock.clone()),
+    );
+    let mut rng = Seeded::new(SEED ^ 0x600D);
+    let case = datagen::typical_case(&mut rng, measure(), day - Days::days(3), 0);
+    datagen::append_case(&*store, &case, 1000)
+        .await
+        .unwrap_or_else(|e| panic!("append: {e}"));
+    let educatore = FiscalCode::parse(people::EDUCATORE).unwrap_or_else(|e| panic!("{e}"));
+    let (mut cmd, mut base, mut dash) = (Vec::new(), Vec::new(), Vec::new());
+    for i in 0..60u32 {
+        // Ten half-hour sessions a day (08:00, 09:00 … 17:00), recorded the same evening.
+        let date = day + Days::days(i64::from(i / 10));
+        let hour = 8 + i % 10;
+        clock.set(evening(date));
+        let command: CaseCommand = serde_json::from_value(json!({
+            "type": "RecordEntry", "entry_id": rng.uuid(), "phase": 3,
+            "figure": "educatore_professionale", "service": "contrasto_dispersione_scolastica",
+            "slot": {"date": date.to_string(), "start": format!("{hour:02}:00"), "end": format!("{hour:02}:30")}
+        }))
+        .unwrap_or_else(|e| panic!("{e}"));
+        let t = Instant::now();
+        handler
+            .execute_case(case.case_id, &command, &CommandOptions::new(), |_| {
+                Ok(Actor::person(educatore.clone(), ActorRole::Staff))
+            })
+            .await
+            .unwrap_or_else(|e| panic!("record: {e}"));
+        cmd.push(t.elapsed());
+        let t = Instant::now();
+        let _ = handler.load_case(case.case_id).await;
+        base.push(t.elapsed());
+    }
+    for _ in 0..40 {
+        let t = Instant::now();
+        let _ = diario_projections::ats_dashboard(&db.db, "ATS-MILANO", evening(day), 30).await;
+        dash.push(t.elapsed());
+    }
+    db.cleanup().await;
+    (n, Stats::of(cmd), Stats::of(base), Stats::of(dash))
+}
+
+pub async fn growth(small: usize, large: usize) {
+    let a = growth_point(small).await;
+    let b = growth_point(large).await;
+    println!(
+        "| events in store | record entry p50 / p99 ms | load case (baseline) p50 ms | ATS dashboard p50 / p99 ms |"
+    );
+    println!("|---:|---:|---:|---:|");
+    for (n, c, l, d) in [&a, &b] {
+        println!(
+            "| {n} | {} / {} | {} | {} / {} |",
+            ms(c.p50),
+            ms(c.p99),
+            ms(l.p50),
+            ms(d.p50),
+            ms(d.p99)
+        );
+    }
+    println!(
+        "| ratio large / small | {:.2} | {:.2} | {:.2} |",
+        b.1.p50.as_secs_f64() / a.1.p50.as_secs_f64().max(1e-9),
+        b.2.p50.as_secs_f64() / a.2.p50.as_secs_f64().max(1e-9),
+        b.3.p50.as_secs_f64() / a.3.p50.as_secs_f64().max(1e-9),
+    );
+}
+
+pub async fn http(concurrency: usize, duration: Duration) {
+    http::run(concurrency, duration).await;
+}
+
+mod http;

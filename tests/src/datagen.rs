@@ -1,0 +1,283 @@
+//! Realistic #UP histories for benchmarks, from a fixed seed: every event is produced by the
+//! real decider (`diario_domain::decide`), so the log is what production would hold.
+
+use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
+use chrono_tz::Europe::Rome;
+use diario_commands::codec::{case_stream, encode_case_event};
+use diario_commands::{EventMetadata, EventStore, ExpectedVersion, StoreError};
+use diario_domain::{
+    Actor, ActorRole, CaseCommand, CaseEvent, CaseState, Context, FiscalCode, Measure, decide,
+    evolve,
+};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+/// Fiscal codes used by the generated cases (valid check characters).
+pub mod people {
+    pub const ATS_OPERATOR: &str = "RSSMRA85T10A562S";
+    pub const RESP_ASST: &str = "BNCLRA80A41F205G";
+    pub const RESP_PROVIDER: &str = "VRDGPP70C15H501K";
+    pub const CASE_MANAGER: &str = "NREFNC90D52L219T";
+    pub const PSICOLOGO: &str = "GLLLCU88E10D969Z";
+    pub const EDUCATORE: &str = "FRRSFN75M22B157W";
+    pub const PARENT: &str = "CLMMRC78P10F205F";
+}
+
+/// The eight ATS of Lombardy, which the generated cases are spread across.
+pub const ATS: [&str; 8] = [
+    "ATS-MILANO",
+    "ATS-INSUBRIA",
+    "ATS-MONTAGNA",
+    "ATS-BRIANZA",
+    "ATS-BERGAMO",
+    "ATS-BRESCIA",
+    "ATS-VALPADANA",
+    "ATS-PAVIA",
+];
+
+/// A small deterministic generator (SplitMix64), so the same seed gives the same data.
+#[derive(Debug, Clone)]
+pub struct Seeded(u64);
+
+impl Seeded {
+    pub fn new(seed: u64) -> Self {
+        Seeded(seed)
+    }
+
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next_u64() % n.max(1)
+    }
+
+    /// A version-4-shaped id from the generator.
+    pub fn uuid(&mut self) -> Uuid {
+        let hi = u128::from(self.next_u64());
+        let lo = u128::from(self.next_u64());
+        uuid::Builder::from_random_bytes(((hi << 64) | lo).to_be_bytes()).into_uuid()
+    }
+}
+
+fn cf(s: &str) -> FiscalCode {
+    match FiscalCode::parse(s) {
+        Ok(c) => c,
+        Err(e) => panic!("bad fixture CF {s}: {e}"),
+    }
+}
+
+fn command(v: Value) -> CaseCommand {
+    match serde_json::from_value(v.clone()) {
+        Ok(c) => c,
+        Err(e) => panic!("bad generated command {v}: {e}"),
+    }
+}
+
+/// Builds one case's history by deciding commands in turn.
+pub struct CaseBuilder<'m> {
+    pub case_id: Uuid,
+    pub state: CaseState,
+    pub events: Vec<CaseEvent>,
+    measure: &'m Measure,
+    pub refused: usize,
+}
+
+impl<'m> CaseBuilder<'m> {
+    pub fn new(case_id: Uuid, measure: &'m Measure) -> Self {
+        CaseBuilder {
+            case_id,
+            state: CaseState::default(),
+            events: Vec::new(),
+            measure,
+            refused: 0,
+        }
+    }
+
+    /// Decides `cmd`; on success applies the events, otherwise counts a refusal.
+    pub fn run(&mut self, who: &str, role: ActorRole, now: DateTime<Utc>, cmd: Value) -> bool {
+        let actor = Actor::person(cf(who), role);
+        let ctx = Context::new(actor, now, self.measure);
+        match decide(&self.state, &command(cmd), &ctx) {
+            Ok(events) => {
+                for e in &events {
+                    self.state = evolve(std::mem::take(&mut self.state), e);
+                }
+                self.events.extend(events);
+                true
+            }
+            Err(_) => {
+                self.refused += 1;
+                false
+            }
+        }
+    }
+
+    pub fn staff(&mut self, who: &str, now: DateTime<Utc>, cmd: Value) -> bool {
+        self.run(who, ActorRole::Staff, now, cmd)
+    }
+}
+
+/// 20:00 in Rome on `date`.
+pub fn evening(date: NaiveDate) -> DateTime<Utc> {
+    match Rome
+        .from_local_datetime(&date.and_hms_opt(20, 0, 0).unwrap_or_default())
+        .single()
+    {
+        Some(t) => t.with_timezone(&Utc),
+        None => Utc.from_utc_datetime(&date.and_hms_opt(19, 0, 0).unwrap_or_default()),
+    }
+}
+
+fn slot(date: NaiveDate, start_half_hours: u32, halves: u32) -> Value {
+    let fmt = |h: u32| format!("{:02}:{:02}", h / 2, (h % 2) * 30);
+    json!({"date": date.to_string(), "start": fmt(start_half_hours), "end": fmt(start_half_hours + halves)})
+}
+
+/// A typical pathway: phase I assessed, confirmed and handed to ATS; phases II–III opened;
+/// `phase3_days` days of phase III sessions, confirmed by the family in requests of a few
+/// entries. About 10 + 4 × `phase3_days` events.
+pub fn typical_case<'m>(
+    rng: &mut Seeded,
+    measure: &'m Measure,
+    start: NaiveDate,
+    phase3_days: u32,
+) -> CaseBuilder<'m> {
+    use people::*;
+    let mut b = CaseBuilder::new(rng.uuid(), measure);
+    let ats = ATS[rng.below(ATS.len() as u64) as usize];
+    let provider = format!("ENTE-{:03}", rng.below(60));
+    let t = evening(start);
+    b.run(
+        ATS_OPERATOR,
+        ActorRole::AtsOperator,
+        t,
+        json!({
+            "type": "OpenCase", "case_id": b.case_id, "measure_id": measure.id, "ats": ats,
+            "asst": format!("ASST-{}", &ats[4..]), "provider": provider,
+            "responsabile_asst": RESP_ASST, "responsabile_provider": RESP_PROVIDER,
+            "case_manager": CASE_MANAGER,
+            "recipient": {"pseudonym": format!("UP-{}", rng.below(1_000_000)), "minor": true,
+                          "firmalom_enrolled": true, "confirmers": [PARENT]}
+        }),
+    );
+    b.staff(RESP_ASST, t, json!({"type": "EnableProfessional", "ente": "asst", "professional": PSICOLOGO, "figures": ["psicologo"]}));
+    b.staff(RESP_PROVIDER, t, json!({"type": "EnableProfessional", "ente": "provider", "professional": EDUCATORE, "figures": ["educatore_professionale"]}));
+    b.staff(RESP_ASST, t, json!({"type": "OpenPhaseDiary", "phase": 1}));
+    let mut day = start;
+    for i in 0..2u32 {
+        let id = rng.uuid();
+        b.staff(PSICOLOGO, evening(day), json!({"type": "RecordEntry", "entry_id": id, "phase": 1,
+            "figure": "psicologo", "service": "colloquio_valutazione", "slot": slot(day, 18 + 4 * i, 2)}));
+    }
+    day += Duration::days(1);
+    b.staff(
+        RESP_ASST,
+        evening(day),
+        json!({"type": "ValidateEntries", "phase": 1}),
+    );
+    let close = rng.uuid();
+    b.staff(
+        RESP_ASST,
+        evening(day),
+        json!({"type": "ClosePhaseDiary", "phase": 1, "request_id": close}),
+    );
+    b.run(PARENT, ActorRole::Recipient, evening(day) + Duration::hours(1),
+        json!({"type": "AnswerConfirmation", "request_id": close, "answer": {"outcome": "confirmed"}}));
+    b.staff(
+        RESP_PROVIDER,
+        evening(day),
+        json!({"type": "OpenPhaseDiary", "phase": 2}),
+    );
+    b.staff(
+        RESP_PROVIDER,
+        evening(day),
+        json!({"type": "OpenPhaseDiary", "phase": 3}),
+    );
+    b.staff(RESP_PROVIDER, evening(day), json!({"type": "SetPdiCaps", "caps": [
+        {"service": "contrasto_dispersione_scolastica", "max_minutes": 100_000}], "total_max_minutes": 200_000}));
+    let mut pending = Vec::new();
+    for _ in 0..phase3_days {
+        day += Duration::days(1);
+        let id = rng.uuid();
+        if b.staff(
+            EDUCATORE,
+            evening(day),
+            json!({"type": "RecordEntry", "entry_id": id, "phase": 3,
+            "figure": "educatore_professionale", "service": "contrasto_dispersione_scolastica",
+            "slot": slot(day, 28 + 2 * rng.below(4) as u32, 2)}),
+        ) {
+            pending.push(id);
+        }
+        if pending.len() >= 3 {
+            let rid = rng.uuid();
+            if b.staff(
+                RESP_PROVIDER,
+                evening(day),
+                json!({"type": "RequestConfirmation",
+                "request_id": rid, "phase": 3, "entry_ids": pending}),
+            ) {
+                b.run(PARENT, ActorRole::Recipient, evening(day) + Duration::hours(2),
+                    json!({"type": "AnswerConfirmation", "request_id": rid, "answer": {"outcome": "confirmed"}}));
+            }
+            pending.clear();
+        }
+    }
+    b
+}
+
+/// A long phase III: `entries` sessions of half an hour, 16 a day, recorded the same evening.
+pub fn long_case<'m>(
+    rng: &mut Seeded,
+    measure: &'m Measure,
+    start: NaiveDate,
+    entries: u32,
+) -> CaseBuilder<'m> {
+    let mut b = typical_case(rng, measure, start, 0);
+    let mut day = start + Duration::days(2);
+    for i in 0..entries {
+        if i % 16 == 0 {
+            day += Duration::days(1);
+        }
+        let id = rng.uuid();
+        b.staff(people::EDUCATORE, evening(day), json!({"type": "RecordEntry", "entry_id": id,
+            "phase": 3, "figure": "educatore_professionale", "service": "contrasto_dispersione_scolastica",
+            "slot": slot(day, 16 + (i % 16), 1)}));
+    }
+    b
+}
+
+/// Appends a built case as one stream (one append per `chunk` events).
+pub async fn append_case(
+    store: &dyn EventStore,
+    b: &CaseBuilder<'_>,
+    chunk: usize,
+) -> Result<i64, StoreError> {
+    let stream = case_stream(b.case_id);
+    let mut version = 0i64;
+    for part in b.events.chunks(chunk.max(1)) {
+        let encoded = part
+            .iter()
+            .map(|e| {
+                encode_case_event(e).map_err(|_| StoreError::InvalidAppend("unencodable event"))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let meta = EventMetadata {
+            actor_cf: people::RESP_PROVIDER.into(),
+            actor_role: "staff".into(),
+            occurred_at: Utc::now(),
+            command_id: Uuid::now_v7(),
+            correlation_id: Uuid::now_v7(),
+            causation_id: None,
+        };
+        version = store
+            .append(&stream, ExpectedVersion::Exact(version), encoded, meta)
+            .await?
+            .version;
+    }
+    Ok(version)
+}
