@@ -64,6 +64,7 @@ impl Modify for BearerAuth {
         paper::get_document,
         reads::audit_trail,
         reads::audit_verification,
+        reads::notifications,
         reads::history,
         reads::case_checklists,
         reads::dashboard,

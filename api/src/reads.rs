@@ -36,6 +36,7 @@ pub fn routes() -> Router<AppState> {
             get(audit_verification),
         )
         .route("/v1/cases/{id}/history", get(history))
+        .route("/v1/cases/{id}/notifications", get(notifications))
         .route("/v1/cases/{id}/checklists", get(case_checklists))
         .route("/v1/ats/{ats}/dashboard", get(dashboard))
         .route("/v1/ats/{ats}/cases", get(ats_cases))
@@ -320,6 +321,27 @@ pub async fn audit_verification(
         o.insert("intact".into(), Value::Bool(intact));
     }
     Ok(Json(body))
+}
+
+/// Every FirmaLOM delivery attempt for the case's confirmation requests, oldest first: when
+/// the recipient was notified, or why not (Art. 6; `firmalom_delivery_attempts`).
+#[utoipa::path(get, path = "/v1/cases/{id}/notifications", tag = "reads",
+    params(("id" = Uuid, Path, description = "case id")),
+    responses(
+        (status = 200, description = "`{items: [{notification_id, attempt, attempted_at, http_status, outcome: delivered|failed|request_ended, error}]}`", body = Object),
+        (status = "4XX", description = "401, 403 audit-access-denied, 404", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub async fn notifications(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiPath(id): ApiPath<Uuid>,
+) -> Result<Json<Value>, ApiError> {
+    audit_scope(&state, &principal, id).await?;
+    let items = diario_commands::firmalom::delivery_log(&state.db, id)
+        .await
+        .map_err(|e| ApiError::Internal(Box::new(e)))?;
+    Ok(Json(serde_json::json!({ "items": items })))
 }
 
 /// The case as it stood at `as_of`: its stream replayed up to the events decided at or before

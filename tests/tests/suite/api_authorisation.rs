@@ -238,6 +238,12 @@ async fn table(backend: Backend) {
         ),
         row(
             "GET",
+            c("/notifications"),
+            &["ats_operator", "auditor"],
+            |_| None,
+        ),
+        row(
+            "GET",
             c("/history?as_of=2024-03-05T12:00:00Z"),
             &["ats_operator", "auditor"],
             |_| None,

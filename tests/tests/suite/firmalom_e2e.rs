@@ -464,6 +464,36 @@ async fn dispatcher_retries(backend: Backend) {
             (4, "delivered", Some(202)),
         ]
     );
+    // Auditors read the same log over HTTP: when the recipient was notified.
+    let r = server
+        .send(
+            "GET",
+            &format!("/v1/cases/{case_id}/notifications"),
+            Some(cf::AUDITOR),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.json);
+    let items = r.json["items"].as_array().cloned().unwrap_or_default();
+    let over_http: Vec<(i64, String)> = items
+        .iter()
+        .map(|i| {
+            (
+                i["attempt"].as_i64().unwrap_or(0),
+                i["outcome"].as_str().unwrap_or("").to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        over_http,
+        vec![
+            (1, "failed".to_owned()),
+            (2, "failed".to_owned()),
+            (3, "failed".to_owned()),
+            (4, "delivered".to_owned())
+        ]
+    );
     // Later passes send nothing more.
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(fake.received().len(), 1);
