@@ -14,7 +14,7 @@ use crate::ProjectionError;
 use crate::diaries::{CaseDiary, Folded, case_id_of};
 use crate::queries::{Page, PageRequest};
 use crate::runner::Projection;
-use crate::sql::{Tx, fetch_all};
+use crate::sql::{Tx, Val, fetch_all};
 
 /// Projection name.
 pub const NAME: &str = "audit_trail";
@@ -300,6 +300,7 @@ impl Projection for AuditTrail {
         _store: &dyn EventStore,
         tx: &mut Tx,
     ) -> Result<(), ProjectionError> {
+        let mut rows: Vec<Vec<Val>> = Vec::with_capacity(events.len());
         for e in events {
             let Some(case_id) = case_id_of(&e.stream_id) else {
                 continue;
@@ -309,32 +310,32 @@ impl Projection for AuditTrail {
                 Ok(ev) => describe(&ev),
                 Err(err) => format!("Evento non leggibile: {err}"),
             };
-            tx.exec(
-                "INSERT INTO rm_audit_trail (case_id, stream_version, event_id, event_type, \
-                 schema_version, actor_cf, actor_role, occurred_at, recorded_at, description, \
-                 global_transaction, global_position, prev_hash, hash) \
-                 VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14)",
-                &[
-                    case_id.into(),
-                    e.stream_version.into(),
-                    e.event_id.into(),
-                    (&e.event_type).into(),
-                    i64::from(e.schema_version).into(),
-                    (&e.metadata.actor_cf).into(),
-                    (&e.metadata.actor_role).into(),
-                    e.metadata.occurred_at.trunc_subsecs(6).into(),
-                    e.recorded_at.trunc_subsecs(6).into(),
-                    description.into(),
-                    i64::try_from(e.global_position.transaction)
-                        .unwrap_or(i64::MAX)
-                        .into(),
-                    e.global_position.position.into(),
-                    (&e.prev_hash).into(),
-                    (&e.hash).into(),
-                ],
-            )
-            .await?;
+            rows.push(vec![
+                case_id.into(),
+                e.stream_version.into(),
+                e.event_id.into(),
+                (&e.event_type).into(),
+                i64::from(e.schema_version).into(),
+                (&e.metadata.actor_cf).into(),
+                (&e.metadata.actor_role).into(),
+                e.metadata.occurred_at.trunc_subsecs(6).into(),
+                e.recorded_at.trunc_subsecs(6).into(),
+                description.into(),
+                i64::try_from(e.global_position.transaction)
+                    .unwrap_or(i64::MAX)
+                    .into(),
+                e.global_position.position.into(),
+                (&e.prev_hash).into(),
+                (&e.hash).into(),
+            ]);
         }
+        tx.insert_rows(
+            "INSERT INTO rm_audit_trail (case_id, stream_version, event_id, event_type, \
+                 schema_version, actor_cf, actor_role, occurred_at, recorded_at, description, \
+                 global_transaction, global_position, prev_hash, hash)",
+            &rows,
+        )
+        .await?;
         Ok(())
     }
 }

@@ -21,7 +21,7 @@ use uuid::Uuid;
 
 use crate::ProjectionError;
 use crate::runner::Projection;
-use crate::sql::{Row, Tx, fetch_all, fetch_optional};
+use crate::sql::{Row, Tx, Val, fetch_all, fetch_optional};
 
 /// Projection name.
 pub const NAME: &str = "case_diaries";
@@ -678,6 +678,8 @@ async fn write_case(
     )
     .await
     .map(drop)?;
+    let mut entry_rows: Vec<Vec<Val>> = Vec::new();
+    let mut request_rows: Vec<Vec<Val>> = Vec::new();
     for d in &c.diaries {
         tx.exec(
             "INSERT INTO rm_diaries (case_id, phase, ats, provider, status, opened_by, \
@@ -699,64 +701,65 @@ async fn write_case(
         )
         .await?;
         for e in &d.entries {
-            tx.exec(
-                "INSERT INTO rm_entries (entry_id, case_id, phase, ats, provider, professional, \
-                 figure, service, service_date, start_time, end_time, minutes, state, validated, \
-                 revision, system_failure_id, recorded_at, request_id, unit_cost_cents, \
-                 cost_cents) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,\
-                 $17,$18,$19,$20)",
-                &[
-                    e.entry_id.into(),
-                    c.case_id.into(),
-                    i64::from(e.phase).into(),
-                    (&c.ats).into(),
-                    (&c.provider).into(),
-                    (&e.professional).into(),
-                    (&e.figure).into(),
-                    (&e.service).into(),
-                    e.date.into(),
-                    (&e.start).into(),
-                    (&e.end).into(),
-                    e.minutes.into(),
-                    e.state.as_str().into(),
-                    e.validated.into(),
-                    e.revision.into(),
-                    e.system_failure_id.into(),
-                    e.recorded_at.into(),
-                    e.request_id.into(),
-                    e.unit_cost_cents.into(),
-                    e.cost_cents.into(),
-                ],
-            )
-            .await?;
+            entry_rows.push(vec![
+                e.entry_id.into(),
+                c.case_id.into(),
+                i64::from(e.phase).into(),
+                (&c.ats).into(),
+                (&c.provider).into(),
+                (&e.professional).into(),
+                (&e.figure).into(),
+                (&e.service).into(),
+                e.date.into(),
+                (&e.start).into(),
+                (&e.end).into(),
+                e.minutes.into(),
+                e.state.as_str().into(),
+                e.validated.into(),
+                e.revision.into(),
+                e.system_failure_id.into(),
+                e.recorded_at.into(),
+                e.request_id.into(),
+                e.unit_cost_cents.into(),
+                e.cost_cents.into(),
+            ]);
         }
         for r in &d.requests {
-            tx.exec(
-                "INSERT INTO rm_requests (request_id, case_id, phase, ats, provider, channel, \
-                 status, sent_at, deadline, times_sent, entry_ids) \
-                 VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11)",
-                &[
-                    r.request_id.into(),
-                    c.case_id.into(),
-                    i64::from(r.phase).into(),
-                    (&c.ats).into(),
-                    (&c.provider).into(),
-                    (&r.channel).into(),
-                    (&r.status).into(),
-                    r.sent_at.into(),
-                    r.deadline.into(),
-                    r.times_sent.into(),
-                    serde_json::json!(r.entry_ids).into(),
-                ],
-            )
-            .await?;
+            request_rows.push(vec![
+                r.request_id.into(),
+                c.case_id.into(),
+                i64::from(r.phase).into(),
+                (&c.ats).into(),
+                (&c.provider).into(),
+                (&r.channel).into(),
+                (&r.status).into(),
+                r.sent_at.into(),
+                r.deadline.into(),
+                r.times_sent.into(),
+                serde_json::json!(r.entry_ids).into(),
+            ]);
         }
     }
-    for (seq, a) in c.alerts.iter().enumerate() {
-        tx.exec(
-            "INSERT INTO rm_alerts (case_id, seq, code, phase, request_id, entry_ids, message, \
-             as_of) VALUES ($1,$2,$3,$4,$5,$6,$7,$8)",
-            &[
+    tx.insert_rows(
+        "INSERT INTO rm_entries (entry_id, case_id, phase, ats, provider, professional, \
+                 figure, service, service_date, start_time, end_time, minutes, state, validated, \
+                 revision, system_failure_id, recorded_at, request_id, unit_cost_cents, \
+                 cost_cents)",
+        &entry_rows,
+    )
+    .await?;
+    tx.insert_rows(
+        "INSERT INTO rm_requests (request_id, case_id, phase, ats, provider, channel, \
+                 status, sent_at, deadline, times_sent, entry_ids)",
+        &request_rows,
+    )
+    .await?;
+    let alert_rows: Vec<Vec<Val>> = c
+        .alerts
+        .iter()
+        .enumerate()
+        .map(|(seq, a)| {
+            vec![
                 c.case_id.into(),
                 (seq as i64).into(),
                 (&a.code).into(),
@@ -765,10 +768,15 @@ async fn write_case(
                 serde_json::json!(a.entry_ids).into(),
                 (&a.message).into(),
                 a.as_of.into(),
-            ],
-        )
-        .await?;
-    }
+            ]
+        })
+        .collect();
+    tx.insert_rows(
+        "INSERT INTO rm_alerts (case_id, seq, code, phase, request_id, entry_ids, message, \
+             as_of)",
+        &alert_rows,
+    )
+    .await?;
     Ok(())
 }
 

@@ -195,6 +195,45 @@ impl Tx {
         })
     }
 
+    /// Inserts many rows with multi-row `VALUES` statements (`head` is `INSERT INTO t (…)`);
+    /// one statement per chunk instead of one per row is what keeps rebuilds fast.
+    pub(crate) async fn insert_rows(
+        &mut self,
+        head: &str,
+        rows: &[Vec<Val>],
+    ) -> Result<u64, ProjectionError> {
+        let Some(width) = rows.first().map(Vec::len) else {
+            return Ok(0);
+        };
+        // Stay well under both backends' bound-parameter limits.
+        let per_chunk = (30_000 / width.max(1)).clamp(1, 500);
+        let mut affected = 0;
+        for chunk in rows.chunks(per_chunk) {
+            let mut sql = String::with_capacity(head.len() + chunk.len() * width * 5);
+            sql.push_str(head);
+            sql.push_str(" VALUES ");
+            let mut n = 0;
+            for (i, row) in chunk.iter().enumerate() {
+                if i > 0 {
+                    sql.push(',');
+                }
+                sql.push('(');
+                for j in 0..row.len() {
+                    if j > 0 {
+                        sql.push(',');
+                    }
+                    n += 1;
+                    sql.push('$');
+                    sql.push_str(&n.to_string());
+                }
+                sql.push(')');
+            }
+            let args: Vec<Val> = chunk.iter().flatten().cloned().collect();
+            affected += self.exec(&sql, &args).await?;
+        }
+        Ok(affected)
+    }
+
     pub(crate) async fn fetch_optional(
         &mut self,
         sql: &str,
