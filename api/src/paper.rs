@@ -18,6 +18,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use chrono::Utc;
 use diario_commands::handler::{command_id_for, derived_id};
+use diario_commands::on_db;
 use diario_commands::paper::PaperDiary;
 use diario_commands::{CommandOptions, Database};
 use diario_domain::case::{GeneratePaperDiary, UploadPaperConfirmation};
@@ -400,15 +401,6 @@ pub async fn paper_confirmation(
         response.headers_mut().insert(header::ETAG, v);
     }
     Ok(response)
-}
-
-macro_rules! on_db {
-    ($db:expr, $pool:ident => $body:expr) => {
-        match $db {
-            Database::Postgres($pool) => $body,
-            Database::Sqlite($pool) => $body,
-        }
-    };
 }
 
 fn db_error(e: sqlx::Error) -> ApiError {

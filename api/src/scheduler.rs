@@ -15,6 +15,7 @@ use chrono::{DateTime, Utc};
 use diario_commands::codec::decode_case_event;
 use diario_commands::firmalom::{deliver_due, feed_outbox};
 use diario_commands::handler::derived_id;
+use diario_commands::on_db;
 use diario_commands::{CommandOptions, Database, EventStore, GlobalPosition, HandlerError};
 use diario_domain::case::ExpireConfirmationRequest;
 use diario_domain::{Actor, CaseCommand, CaseEvent, DomainError, RequestStatus};
@@ -57,15 +58,6 @@ pub enum WorkerError {
 
 fn instant_text(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
-}
-
-macro_rules! on_db {
-    ($db:expr, $pool:ident => $body:expr) => {
-        match $db {
-            Database::Postgres($pool) => $body,
-            Database::Sqlite($pool) => $body,
-        }
-    };
 }
 
 /// Copies new request deadlines from the log into `deadline_watch`; returns the events read.

@@ -12,6 +12,13 @@ pub fn case_stream(case_id: uuid::Uuid) -> String {
     format!("case-{case_id}")
 }
 
+/// The case a stream belongs to, if it is a case stream (`case-{uuid}`).
+pub fn case_id_of(stream_id: &str) -> Option<uuid::Uuid> {
+    stream_id
+        .strip_prefix("case-")
+        .and_then(|id| uuid::Uuid::parse_str(id).ok())
+}
+
 /// The stream of one declared system failure.
 pub fn failure_stream(failure_id: uuid::Uuid) -> String {
     format!("failure-{failure_id}")

@@ -9,6 +9,18 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 
 use crate::store::{EventStore, StoreError, postgres, sqlite};
 
+/// Runs the same statements on either backend, for tables whose columns use portable types
+/// (TEXT ids and instants, BIGINT numbers): `on_db!(db, pool => sqlx::query(…).execute(pool))`.
+#[macro_export]
+macro_rules! on_db {
+    ($db:expr, $pool:ident => $body:expr) => {
+        match $db {
+            $crate::Database::Postgres($pool) => $body,
+            $crate::Database::Sqlite($pool) => $body,
+        }
+    };
+}
+
 /// The database behind the service: PostgreSQL in production, a SQLite file by default.
 #[derive(Clone, Debug)]
 pub enum Database {

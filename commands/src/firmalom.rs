@@ -17,9 +17,9 @@ use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 use uuid::Uuid;
 
-use crate::Database;
-use crate::codec::{case_stream, decode_case_event};
+use crate::codec::{case_id_of, case_stream, decode_case_event};
 use crate::store::{EventStore, GlobalPosition, RecordedEvent, StoreError};
+use crate::{Database, on_db};
 
 pub const TIMESTAMP_HEADER: &str = "x-firmalom-timestamp";
 pub const SIGNATURE_HEADER: &str = "x-firmalom-signature";
@@ -147,22 +147,6 @@ pub enum OutboxError {
 
 pub(crate) fn instant_text(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
-}
-
-/// Runs the same statements on either backend: the outbox tables use portable types.
-macro_rules! on_db {
-    ($db:expr, $pool:ident => $body:expr) => {
-        match $db {
-            Database::Postgres($pool) => $body,
-            Database::Sqlite($pool) => $body,
-        }
-    };
-}
-
-fn case_id_of(stream_id: &str) -> Option<Uuid> {
-    stream_id
-        .strip_prefix("case-")
-        .and_then(|id| Uuid::parse_str(id).ok())
 }
 
 /// Builds the notification for a request event from the case as it was at that event.

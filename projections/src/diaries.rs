@@ -494,12 +494,7 @@ impl PhaseDiary {
     }
 }
 
-/// The case id of a `case-{uuid}` stream.
-pub fn case_id_of(stream_id: &str) -> Option<Uuid> {
-    stream_id
-        .strip_prefix("case-")
-        .and_then(|s| Uuid::parse_str(s).ok())
-}
+pub use diario_commands::codec::case_id_of;
 
 /// Folds a case stream from the store up to (and including) `up_to_version`.
 pub(crate) async fn load_folded(
