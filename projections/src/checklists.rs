@@ -83,6 +83,9 @@ impl Projection for Checklists {
         _store: &dyn EventStore,
         tx: &mut Tx,
     ) -> Result<(), ProjectionError> {
+        // One multi-row statement per table and batch: a checklist has dozens of checks.
+        let mut checklist_rows: Vec<Vec<Val>> = Vec::new();
+        let mut check_rows: Vec<Vec<Val>> = Vec::new();
         for e in events {
             let Some(case_id) = case_id_of(&e.stream_id) else {
                 continue;
@@ -120,51 +123,51 @@ impl Projection for Checklists {
                 .iter()
                 .map(|(f, m)| (f.as_str(), *m))
                 .collect();
-            tx.exec(
-                "INSERT INTO rm_checklists (case_id, stream_version, request_id, kind, phase, \
-                 measure_id, computed_at, stored_by, entry_ids, request_minutes, \
-                 minutes_by_figure, request_cost_cents, counted_minutes, passed) \
-                 VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14)",
-                &[
+            checklist_rows.push(vec![
+                case_id.into(),
+                e.stream_version.into(),
+                request_id.into(),
+                kind.into(),
+                i64::from(checklist.phase.number()).into(),
+                checklist.measure_id.as_str().into(),
+                checklist.computed_at.trunc_subsecs(6).into(),
+                by.into(),
+                serde_json::json!(checklist.entry_ids).into(),
+                i(checklist.request_minutes).into(),
+                serde_json::json!(by_figure).into(),
+                checklist.request_cost.0.into(),
+                i(checklist.counted_minutes).into(),
+                checklist.passed.into(),
+            ]);
+            for (seq, c) in checklist.checks.iter().enumerate() {
+                check_rows.push(vec![
                     case_id.into(),
                     e.stream_version.into(),
-                    request_id.into(),
-                    kind.into(),
-                    i64::from(checklist.phase.number()).into(),
-                    checklist.measure_id.as_str().into(),
-                    checklist.computed_at.trunc_subsecs(6).into(),
-                    by.into(),
-                    serde_json::json!(checklist.entry_ids).into(),
-                    i(checklist.request_minutes).into(),
-                    serde_json::json!(by_figure).into(),
-                    checklist.request_cost.0.into(),
-                    i(checklist.counted_minutes).into(),
-                    checklist.passed.into(),
-                ],
-            )
-            .await?;
-            for (seq, c) in checklist.checks.iter().enumerate() {
-                tx.exec(
-                    "INSERT INTO rm_checklist_checks (case_id, stream_version, seq, code, \
-                     description, subject, limit_value, actual_value, passed, blocking, \
-                     entry_ids) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11)",
-                    &[
-                        case_id.into(),
-                        e.stream_version.into(),
-                        (seq as i64).into(),
-                        (&c.code).into(),
-                        (&c.description).into(),
-                        c.subject.clone().into(),
-                        c.limit.map(i).into(),
-                        c.actual.map(i).into(),
-                        c.passed.into(),
-                        c.blocking.into(),
-                        serde_json::json!(c.entry_ids).into(),
-                    ],
-                )
-                .await?;
+                    (seq as i64).into(),
+                    (&c.code).into(),
+                    (&c.description).into(),
+                    c.subject.clone().into(),
+                    c.limit.map(i).into(),
+                    c.actual.map(i).into(),
+                    c.passed.into(),
+                    c.blocking.into(),
+                    serde_json::json!(c.entry_ids).into(),
+                ]);
             }
         }
+        tx.insert_rows(
+            "INSERT INTO rm_checklists (case_id, stream_version, request_id, kind, phase, \
+             measure_id, computed_at, stored_by, entry_ids, request_minutes, \
+             minutes_by_figure, request_cost_cents, counted_minutes, passed)",
+            &checklist_rows,
+        )
+        .await?;
+        tx.insert_rows(
+            "INSERT INTO rm_checklist_checks (case_id, stream_version, seq, code, description, \
+             subject, limit_value, actual_value, passed, blocking, entry_ids)",
+            &check_rows,
+        )
+        .await?;
         Ok(())
     }
 }

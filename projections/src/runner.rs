@@ -25,7 +25,7 @@ use crate::ProjectionError;
 use crate::sql::{Tx, Val, fetch_all, fetch_optional};
 
 /// Events read and applied per transaction.
-pub const DEFAULT_BATCH_SIZE: i64 = 500;
+pub const DEFAULT_BATCH_SIZE: i64 = 2000;
 
 /// A read model fed by the global log.
 #[async_trait]
