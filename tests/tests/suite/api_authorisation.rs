@@ -11,7 +11,7 @@ use diario_tests::{ApiServer, Backend, cf};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::api_scenario::{entry, grant_roles, id, ok, open_case, t0};
+use crate::api_scenario::{entry, grant_roles, id, ok, open_case, open_phase, t0};
 use diario_api::domain::testing::fixtures::rome;
 
 /// The roles of the table: (name, fiscal code).
@@ -76,24 +76,8 @@ async fn table(backend: Backend) {
     let c = |p: &str| format!("/v1/cases/{case_id}{p}");
 
     // ---- preparation --------------------------------------------------------------------
-    ok(
-        &server,
-        "POST",
-        &c("/phases/1/open"),
-        cf::RESP_ASST,
-        None,
-        200,
-    )
-    .await;
-    ok(
-        &server,
-        "POST",
-        &c("/phases/2/open"),
-        cf::RESP_PROVIDER,
-        None,
-        200,
-    )
-    .await;
+    open_phase(&server, &c(""), 1).await;
+    open_phase(&server, &c(""), 2).await;
     for (who, figures) in [
         (cf::EDUCATORE, json!(["educatore_professionale"])),
         (cf::PSICOLOGO, json!(["psicologo"])),
@@ -149,15 +133,7 @@ async fn table(backend: Backend) {
     );
     ok(&server, "PUT", &c("/pdi"), cf::RESP_PROVIDER,
         Some(json!({ "caps": [{ "service": "contrasto_dispersione_scolastica", "max_minutes": 1200 }] })), 200).await;
-    ok(
-        &server,
-        "POST",
-        &c("/phases/3/open"),
-        cf::RESP_PROVIDER,
-        None,
-        200,
-    )
-    .await;
+    open_phase(&server, &c(""), 3).await;
     let mut phase3 = Vec::new();
     for (start, end) in [("09:00", "10:00"), ("10:00", "11:00")] {
         phase3.push(id(

@@ -14,7 +14,9 @@ use diario_tests::{ApiServer, Backend, cf};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::api_scenario::{ATS, PROVIDER, answer, entry, grant_roles, id, ok, open_case, t0};
+use crate::api_scenario::{
+    ATS, PROVIDER, answer, entry, grant_roles, id, ok, open_case, open_phase, t0,
+};
 
 async fn get(server: &ApiServer, path: &str, who: &str) -> Value {
     let r = server.send("GET", path, Some(who), None, &[]).await;
@@ -41,15 +43,7 @@ async fn reads(backend: Backend) {
     let c = |p: &str| format!("/v1/cases/{case_id}{p}");
 
     // ---- Phase I: two entries, one amended later, validated, closed, confirmed ------------
-    ok(
-        &server,
-        "POST",
-        &c("/phases/1/open"),
-        cf::RESP_ASST,
-        None,
-        200,
-    )
-    .await;
+    open_phase(&server, &c(""), 1).await;
     ok(
         &server,
         "POST",
@@ -155,15 +149,7 @@ async fn reads(backend: Backend) {
     answer(&server, case_id, r1, Answer::Confirmed).await;
 
     // ---- Phases II–III: a per-entry request runs (and stores) the Art. 8 checklist -------
-    ok(
-        &server,
-        "POST",
-        &c("/phases/2/open"),
-        cf::RESP_PROVIDER,
-        None,
-        200,
-    )
-    .await;
+    open_phase(&server, &c(""), 2).await;
     ok(
         &server,
         "POST",
@@ -175,15 +161,7 @@ async fn reads(backend: Backend) {
     .await;
     ok(&server, "PUT", &c("/pdi"), cf::RESP_PROVIDER,
         Some(json!({ "caps": [{ "service": "contrasto_dispersione_scolastica", "max_minutes": 1200 }] })), 200).await;
-    ok(
-        &server,
-        "POST",
-        &c("/phases/3/open"),
-        cf::RESP_PROVIDER,
-        None,
-        200,
-    )
-    .await;
+    open_phase(&server, &c(""), 3).await;
     server.set_clock(rome(2024, 3, 5, 20, 0)).await;
     let e3 = id(
         &ok(

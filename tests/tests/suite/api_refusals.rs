@@ -6,7 +6,7 @@ use diario_tests::{ApiServer, Backend, cf};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::api_scenario::{case_body, entry, grant_roles, id, ok, open_case, t0};
+use crate::api_scenario::{case_body, entry, grant_roles, id, ok, open_case, open_phase, t0};
 use diario_api::domain::testing::fixtures::rome;
 
 async fn expect(
@@ -80,15 +80,7 @@ async fn refusals(backend: Backend) {
     expect(&server, "POST", &c("/professionals"), cf::RESP_ASST,
         Some(json!({ "ente": "provider", "professional": cf::EDUCATORE, "figures": ["educatore_professionale"] })),
         403, "not-ente-responsabile").await;
-    ok(
-        &server,
-        "POST",
-        &c("/phases/1/open"),
-        cf::RESP_ASST,
-        None,
-        200,
-    )
-    .await;
+    open_phase(&server, &c(""), 1).await;
     ok(
         &server,
         "POST",
@@ -359,15 +351,7 @@ async fn refusals(backend: Backend) {
     .await;
 
     // ---- 422: rule violations (Art. 5, 8, 9) -----------------------------------------------
-    ok(
-        &server,
-        "POST",
-        &c("/phases/2/open"),
-        cf::RESP_PROVIDER,
-        None,
-        200,
-    )
-    .await;
+    open_phase(&server, &c(""), 2).await;
     ok(&server, "POST", &c("/professionals"), cf::RESP_PROVIDER,
         Some(json!({ "ente": "provider", "professional": cf::EDUCATORE, "figures": ["educatore_professionale", "mediatore"] })), 200).await;
     let rec2 = |service: &str, date: &str, start: &str, end: &str| {
@@ -559,15 +543,7 @@ async fn refusals(backend: Backend) {
     .await;
     ok(&server, "PUT", &c("/pdi"), cf::RESP_PROVIDER,
         Some(json!({ "caps": [{ "service": "contrasto_dispersione_scolastica", "max_minutes": 60 }] })), 200).await;
-    ok(
-        &server,
-        "POST",
-        &c("/phases/3/open"),
-        cf::RESP_PROVIDER,
-        None,
-        200,
-    )
-    .await;
+    open_phase(&server, &c(""), 3).await;
     expect(
         &server,
         "POST",

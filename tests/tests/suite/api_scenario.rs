@@ -81,6 +81,25 @@ pub async fn open_case(server: &ApiServer) -> Uuid {
         .expect("case_id")
 }
 
+/// Opens phase `n` as its responsabile (the ASST's for phase I, the provider's for II–IV,
+/// Art. 4); `case_path` is `/v1/cases/{id}`.
+pub async fn open_phase(server: &ApiServer, case_path: &str, n: u8) {
+    let who = if n == 1 {
+        cf::RESP_ASST
+    } else {
+        cf::RESP_PROVIDER
+    };
+    ok(
+        server,
+        "POST",
+        &format!("{case_path}/phases/{n}/open"),
+        who,
+        None,
+        200,
+    )
+    .await;
+}
+
 /// Sends a write and asserts its status; returns the body.
 pub async fn ok(
     server: &ApiServer,
@@ -140,15 +159,7 @@ async fn full_case(backend: Backend) {
     let c = |p: &str| format!("/v1/cases/{case_id}{p}");
 
     // ---- Phase I (ASST): open, enable, record, amend, withdraw, validate, close ----------
-    ok(
-        &server,
-        "POST",
-        &c("/phases/1/open"),
-        cf::RESP_ASST,
-        None,
-        200,
-    )
-    .await;
+    open_phase(&server, &c(""), 1).await;
     ok(
         &server,
         "POST",
@@ -256,15 +267,7 @@ async fn full_case(backend: Backend) {
     );
 
     // ---- Phase II (provider): rejection and re-request -------------------------------------
-    ok(
-        &server,
-        "POST",
-        &c("/phases/2/open"),
-        cf::RESP_PROVIDER,
-        None,
-        200,
-    )
-    .await;
+    open_phase(&server, &c(""), 2).await;
     ok(
         &server,
         "POST",
@@ -372,15 +375,7 @@ async fn full_case(backend: Backend) {
         200,
     )
     .await;
-    ok(
-        &server,
-        "POST",
-        &c("/phases/3/open"),
-        cf::RESP_PROVIDER,
-        None,
-        200,
-    )
-    .await;
+    open_phase(&server, &c(""), 3).await;
     server.set_clock(rome(2024, 3, 5, 18, 0)).await;
     let mut phase3 = Vec::new();
     for (start, end) in [("09:00", "10:00"), ("10:00", "11:00")] {
@@ -456,15 +451,7 @@ async fn full_case(backend: Backend) {
     );
 
     // ---- Phase IV, then the interruption by the case manager ------------------------------
-    ok(
-        &server,
-        "POST",
-        &c("/phases/4/open"),
-        cf::RESP_PROVIDER,
-        None,
-        200,
-    )
-    .await;
+    open_phase(&server, &c(""), 4).await;
     let e6 = id(
         &ok(
             &server,

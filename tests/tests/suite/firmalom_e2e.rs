@@ -18,7 +18,7 @@ use diario_tests::{
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::api_scenario::{case_body, entry, grant_roles, id, ok, t0};
+use crate::api_scenario::{case_body, entry, grant_roles, id, ok, open_phase, t0};
 
 // ---- helpers ---------------------------------------------------------------------------------
 
@@ -38,15 +38,7 @@ async fn phase_one_ready(server: &ApiServer, enrolled: bool) -> (Uuid, Uuid) {
     body["recipient"]["firmalom_enrolled"] = json!(enrolled);
     let case_id = open_case_with(server, &body).await;
     let c = |p: &str| format!("/v1/cases/{case_id}{p}");
-    ok(
-        server,
-        "POST",
-        &c("/phases/1/open"),
-        cf::RESP_ASST,
-        None,
-        200,
-    )
-    .await;
+    open_phase(&server, &c(""), 1).await;
     ok(
         server,
         "POST",
@@ -605,15 +597,7 @@ async fn bad_callbacks_change_nothing(backend: Backend) {
 
     // A late answer: 422 and the expiry is recorded (with the refused answer).
     let c = |p: &str| format!("/v1/cases/{case_id}{p}");
-    ok(
-        &server,
-        "POST",
-        &c("/phases/2/open"),
-        cf::RESP_PROVIDER,
-        None,
-        200,
-    )
-    .await;
+    open_phase(&server, &c(""), 2).await;
     ok(
         &server,
         "POST",
