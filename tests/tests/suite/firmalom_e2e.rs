@@ -38,7 +38,7 @@ async fn phase_one_ready(server: &ApiServer, enrolled: bool) -> (Uuid, Uuid) {
     body["recipient"]["firmalom_enrolled"] = json!(enrolled);
     let case_id = open_case_with(server, &body).await;
     let c = |p: &str| format!("/v1/cases/{case_id}{p}");
-    open_phase(&server, &c(""), 1).await;
+    open_phase(server, &c(""), 1).await;
     ok(
         server,
         "POST",
