@@ -20,8 +20,9 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::ProjectionError;
+use crate::diary_rows::{Base, BatchWrite, CaseRows};
 use crate::runner::Projection;
-use crate::sql::{Row, Tx, Val, fetch_all, fetch_optional};
+use crate::sql::{Row, Tx, fetch_all};
 
 /// Projection name.
 pub const NAME: &str = "case_diaries";
@@ -513,22 +514,70 @@ pub(crate) async fn load_folded(
 }
 
 /// The "case_diaries" projection: tables `rm_cases`, `rm_diaries`, `rm_entries`,
-/// `rm_requests`, `rm_alerts`.
+/// `rm_requests`, `rm_alerts` and the dashboard counters `rm_ats_counters`.
 pub struct CaseDiaries {
     measures: Vec<Measure>,
-    /// Folded states by case, valid whatever happened to transactions: they are derived from
-    /// immutable events and keyed by version.
-    cache: Mutex<HashMap<Uuid, Folded>>,
+    /// Recently written cases: their folded state and the rows written for it, keyed by
+    /// version. Valid whatever happened to transactions: both are functions of the case's
+    /// events up to that version, and the tables hold exactly those rows whenever the
+    /// checkpoint sits between that version and the next (see [`CaseDiaries::base`]).
+    cache: Mutex<Cache>,
 }
 
-const CACHE_LIMIT: usize = 10_000;
+/// Cases kept in memory (least recently written evicted first). A rebuild needs only the few
+/// cases a batch boundary cuts through; the live runner, the cases being worked on.
+const CACHE_LIMIT: usize = 1_000;
+
+#[derive(Default)]
+struct Cache {
+    cases: HashMap<Uuid, Cached>,
+    tick: u64,
+}
+
+struct Cached {
+    folded: Folded,
+    rows: Option<CaseRows>,
+    used: u64,
+}
+
+impl Cache {
+    /// Takes the case out if it is cached at `version`.
+    fn take(&mut self, case_id: Uuid, version: i64) -> Option<(Folded, Option<CaseRows>)> {
+        let hit = self.cases.remove(&case_id)?;
+        (i(hit.folded.state.version) == version).then_some((hit.folded, hit.rows))
+    }
+
+    fn put(&mut self, case_id: Uuid, folded: Folded, rows: Option<CaseRows>) {
+        self.tick += 1;
+        let used = self.tick;
+        self.cases.insert(case_id, Cached { folded, rows, used });
+        if self.cases.len() > CACHE_LIMIT {
+            // Drop the least recently written half.
+            let mut ticks: Vec<u64> = self.cases.values().map(|c| c.used).collect();
+            ticks.sort_unstable();
+            let cut = ticks[ticks.len() / 2];
+            self.cases.retain(|_, c| c.used > cut);
+        }
+    }
+}
+
+/// A case being applied in a batch: its state so far and what the tables held before.
+struct Touched {
+    folded: Folded,
+    base: OwnedBase,
+}
+
+enum OwnedBase {
+    Known(Option<CaseRows>),
+    Read(Option<CaseRows>),
+}
 
 impl CaseDiaries {
     /// With the given measure catalogues (for unit costs, caps and alerts).
     pub fn new(measures: Vec<Measure>) -> Self {
         CaseDiaries {
             measures,
-            cache: Mutex::new(HashMap::new()),
+            cache: Mutex::new(Cache::default()),
         }
     }
 
@@ -536,23 +585,52 @@ impl CaseDiaries {
         self.measures.iter().find(|m| m.id.as_str() == id)
     }
 
-    fn cached(&self, case_id: Uuid, version: i64) -> Option<Folded> {
-        let cache = self.cache.lock().ok()?;
-        cache
-            .get(&case_id)
-            .filter(|f| i(f.state.version) == version)
-            .cloned()
+    fn rows(&self, folded: &Folded) -> Option<CaseRows> {
+        let measure = folded
+            .state
+            .file
+            .as_ref()
+            .and_then(|f| self.measure(f.measure_id.as_str()));
+        CaseDiary::from_state(folded, measure).map(|v| CaseRows::of(&v))
     }
 
-    fn remember(&self, states: &HashMap<Uuid, Folded>) {
-        if let Ok(mut cache) = self.cache.lock() {
-            if cache.len() + states.len() > CACHE_LIMIT {
-                cache.clear();
-            }
-            for (id, f) in states {
-                cache.insert(*id, f.clone());
-            }
+    /// The case's state before its first event in this batch (`version` - 1), and what the
+    /// tables hold for it. The batch starts right after the checkpoint, and a stream's events
+    /// are in the global log in version order, so the tables hold the case as of exactly
+    /// `version - 1`: nothing before version 1, the cached rows when the cache has that
+    /// version, otherwise whatever the tables say (read back, and rewritten whole).
+    async fn base(
+        &self,
+        store: &dyn EventStore,
+        tx: &mut Tx,
+        stream_id: &str,
+        case_id: Uuid,
+        version: i64,
+    ) -> Result<Touched, ProjectionError> {
+        let cached = match self.cache.lock() {
+            Ok(mut c) => c.take(case_id, version - 1),
+            Err(_) => None,
+        };
+        if let Some((folded, rows)) = cached {
+            return Ok(Touched {
+                folded,
+                base: OwnedBase::Known(rows),
+            });
         }
+        if version <= 1 {
+            return Ok(Touched {
+                folded: Folded::default(),
+                base: OwnedBase::Known(None),
+            });
+        }
+        let folded = load_folded(store, stream_id, version - 1).await?;
+        let held = read_case_diary(&mut Source::Tx(tx), case_id)
+            .await?
+            .map(|v| CaseRows::of(&v));
+        Ok(Touched {
+            folded,
+            base: OwnedBase::Read(held),
+        })
     }
 }
 
@@ -569,6 +647,7 @@ impl Projection for CaseDiaries {
             "rm_entries",
             "rm_diaries",
             "rm_cases",
+            "rm_ats_counters",
         ]
     }
 
@@ -578,201 +657,50 @@ impl Projection for CaseDiaries {
         store: &dyn EventStore,
         tx: &mut Tx,
     ) -> Result<(), ProjectionError> {
-        let mut touched: HashMap<Uuid, Folded> = HashMap::new();
+        let mut touched: HashMap<Uuid, Touched> = HashMap::new();
         let mut order: Vec<Uuid> = Vec::new();
         for recorded in events {
             let Some(case_id) = case_id_of(&recorded.stream_id) else {
                 continue;
             };
             let v = recorded.stream_version;
-            let mut folded = match touched.remove(&case_id) {
-                Some(f) if i(f.state.version) == v - 1 => f,
-                _ => match self.cached(case_id, v - 1) {
-                    Some(f) => f,
-                    None => load_folded(store, &recorded.stream_id, v - 1).await?,
-                },
+            let mut case = match touched.remove(&case_id) {
+                Some(t) if i(t.folded.state.version) == v - 1 => t,
+                Some(_) => {
+                    return Err(ProjectionError::Corrupt(format!(
+                        "case {case_id}: version {v} out of order in the log"
+                    )));
+                }
+                None => {
+                    order.push(case_id);
+                    self.base(store, tx, &recorded.stream_id, case_id, v)
+                        .await?
+                }
             };
-            folded.apply(&decode_case_event(recorded)?);
-            if !order.contains(&case_id) {
-                order.push(case_id);
-            }
-            touched.insert(case_id, folded);
+            case.folded.apply(&decode_case_event(recorded)?);
+            touched.insert(case_id, case);
         }
-        for case_id in &order {
-            let Some(folded) = touched.get(case_id) else {
+        let mut write = BatchWrite::default();
+        let mut written = Vec::with_capacity(order.len());
+        for case_id in order {
+            let Some(case) = touched.remove(&case_id) else {
                 continue;
             };
-            let measure = folded
-                .state
-                .file
-                .as_ref()
-                .and_then(|f| self.measure(f.measure_id.as_str()));
-            write_case(
-                tx,
-                *case_id,
-                CaseDiary::from_state(folded, measure).as_ref(),
-            )
-            .await?;
+            let rows = self.rows(&case.folded);
+            match &case.base {
+                OwnedBase::Known(old) => write.change(Base::Known(old.as_ref()), rows.as_ref()),
+                OwnedBase::Read(old) => write.change(Base::Read(old.as_ref()), rows.as_ref()),
+            }
+            written.push((case_id, case.folded, rows));
         }
-        self.remember(&touched);
+        write.write(tx).await?;
+        if let Ok(mut cache) = self.cache.lock() {
+            for (case_id, folded, rows) in written {
+                cache.put(case_id, folded, rows);
+            }
+        }
         Ok(())
     }
-}
-
-async fn write_case(
-    tx: &mut Tx,
-    case_id: Uuid,
-    view: Option<&CaseDiary>,
-) -> Result<(), ProjectionError> {
-    for table in [
-        "rm_alerts",
-        "rm_requests",
-        "rm_entries",
-        "rm_diaries",
-        "rm_cases",
-    ] {
-        tx.exec(
-            &format!("DELETE FROM {table} WHERE case_id = $1"),
-            &[case_id.into()],
-        )
-        .await?;
-    }
-    let Some(c) = view else {
-        return Ok(());
-    };
-    tx.exec(
-        "INSERT INTO rm_cases (case_id, measure_id, ats, asst, provider, status, \
-         recipient_pseudonym, recipient_minor, firmalom_enrolled, responsabile_asst, \
-         responsabile_provider, case_manager, opened_at, interrupted_at, last_entry_at, \
-         last_entry_date, minutes, confirmed_minutes, confirmed_cost_cents, version, \
-         last_event_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,\
-         $18,$19,$20,$21)",
-        &[
-            c.case_id.into(),
-            (&c.measure_id).into(),
-            (&c.ats).into(),
-            (&c.asst).into(),
-            (&c.provider).into(),
-            (&c.status).into(),
-            (&c.recipient_pseudonym).into(),
-            c.recipient_minor.into(),
-            c.firmalom_enrolled.into(),
-            (&c.responsabile_asst).into(),
-            (&c.responsabile_provider).into(),
-            (&c.case_manager).into(),
-            c.opened_at.into(),
-            c.interrupted_at.into(),
-            c.last_entry_at.into(),
-            c.last_entry_date.into(),
-            c.minutes.into(),
-            c.confirmed_minutes.into(),
-            c.confirmed_cost_cents.into(),
-            c.version.into(),
-            c.last_event_at.into(),
-        ],
-    )
-    .await
-    .map(drop)?;
-    let mut entry_rows: Vec<Vec<Val>> = Vec::new();
-    let mut request_rows: Vec<Vec<Val>> = Vec::new();
-    for d in &c.diaries {
-        tx.exec(
-            "INSERT INTO rm_diaries (case_id, phase, ats, provider, status, opened_by, \
-             opened_at, entries, minutes, confirmed_minutes, confirmed_cost_cents) \
-             VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11)",
-            &[
-                c.case_id.into(),
-                i64::from(d.phase).into(),
-                (&c.ats).into(),
-                (&c.provider).into(),
-                (&d.status).into(),
-                (&d.opened_by).into(),
-                d.opened_at.into(),
-                d.entries_count.into(),
-                d.minutes.into(),
-                d.confirmed_minutes.into(),
-                d.confirmed_cost_cents.into(),
-            ],
-        )
-        .await?;
-        for e in &d.entries {
-            entry_rows.push(vec![
-                e.entry_id.into(),
-                c.case_id.into(),
-                i64::from(e.phase).into(),
-                (&c.ats).into(),
-                (&c.provider).into(),
-                (&e.professional).into(),
-                (&e.figure).into(),
-                (&e.service).into(),
-                e.date.into(),
-                (&e.start).into(),
-                (&e.end).into(),
-                e.minutes.into(),
-                e.state.as_str().into(),
-                e.validated.into(),
-                e.revision.into(),
-                e.system_failure_id.into(),
-                e.recorded_at.into(),
-                e.request_id.into(),
-                e.unit_cost_cents.into(),
-                e.cost_cents.into(),
-            ]);
-        }
-        for r in &d.requests {
-            request_rows.push(vec![
-                r.request_id.into(),
-                c.case_id.into(),
-                i64::from(r.phase).into(),
-                (&c.ats).into(),
-                (&c.provider).into(),
-                (&r.channel).into(),
-                (&r.status).into(),
-                r.sent_at.into(),
-                r.deadline.into(),
-                r.times_sent.into(),
-                serde_json::json!(r.entry_ids).into(),
-            ]);
-        }
-    }
-    tx.insert_rows(
-        "INSERT INTO rm_entries (entry_id, case_id, phase, ats, provider, professional, \
-                 figure, service, service_date, start_time, end_time, minutes, state, validated, \
-                 revision, system_failure_id, recorded_at, request_id, unit_cost_cents, \
-                 cost_cents)",
-        &entry_rows,
-    )
-    .await?;
-    tx.insert_rows(
-        "INSERT INTO rm_requests (request_id, case_id, phase, ats, provider, channel, \
-                 status, sent_at, deadline, times_sent, entry_ids)",
-        &request_rows,
-    )
-    .await?;
-    let alert_rows: Vec<Vec<Val>> = c
-        .alerts
-        .iter()
-        .enumerate()
-        .map(|(seq, a)| {
-            vec![
-                c.case_id.into(),
-                (seq as i64).into(),
-                (&a.code).into(),
-                a.phase.map(i64::from).into(),
-                a.request_id.into(),
-                serde_json::json!(a.entry_ids).into(),
-                (&a.message).into(),
-                a.as_of.into(),
-            ]
-        })
-        .collect();
-    tx.insert_rows(
-        "INSERT INTO rm_alerts (case_id, seq, code, phase, request_id, entry_ids, message, \
-             as_of)",
-        &alert_rows,
-    )
-    .await?;
-    Ok(())
 }
 
 pub(crate) fn entry_from_row(r: &Row) -> Result<EntryView, ProjectionError> {
@@ -903,44 +831,73 @@ pub async fn case_diary(
     db: &Database,
     case_id: Uuid,
 ) -> Result<Option<CaseDiary>, ProjectionError> {
-    let Some(c) = fetch_optional(
-        db,
-        "SELECT * FROM rm_cases WHERE case_id = $1",
-        &[case_id.into()],
-    )
-    .await?
+    read_case_diary(&mut Source::Db(db), case_id).await
+}
+
+/// Where [`read_case_diary`] reads: the pool, or the projection's own transaction.
+pub(crate) enum Source<'a> {
+    Db(&'a Database),
+    Tx(&'a mut Tx),
+}
+
+impl Source<'_> {
+    async fn fetch_all(
+        &mut self,
+        sql: &str,
+        args: &[crate::sql::Val],
+    ) -> Result<Vec<Row>, ProjectionError> {
+        match self {
+            Source::Db(db) => fetch_all(db, sql, args).await,
+            Source::Tx(tx) => tx.fetch_all(sql, args).await,
+        }
+    }
+}
+
+/// The case's view as the tables hold it.
+pub(crate) async fn read_case_diary(
+    src: &mut Source<'_>,
+    case_id: Uuid,
+) -> Result<Option<CaseDiary>, ProjectionError> {
+    let Some(c) = src
+        .fetch_all(
+            "SELECT * FROM rm_cases WHERE case_id = $1",
+            &[case_id.into()],
+        )
+        .await?
+        .into_iter()
+        .next()
     else {
         return Ok(None);
     };
     let mut entries: BTreeMap<u8, Vec<EntryView>> = BTreeMap::new();
-    for r in fetch_all(
-        db,
-        "SELECT * FROM rm_entries WHERE case_id = $1",
-        &[case_id.into()],
-    )
-    .await?
+    for r in src
+        .fetch_all(
+            "SELECT * FROM rm_entries WHERE case_id = $1",
+            &[case_id.into()],
+        )
+        .await?
     {
         let e = entry_from_row(&r)?;
         entries.entry(e.phase).or_default().push(e);
     }
     let mut requests: BTreeMap<u8, Vec<RequestView>> = BTreeMap::new();
-    for r in fetch_all(
-        db,
-        "SELECT * FROM rm_requests WHERE case_id = $1",
-        &[case_id.into()],
-    )
-    .await?
+    for r in src
+        .fetch_all(
+            "SELECT * FROM rm_requests WHERE case_id = $1",
+            &[case_id.into()],
+        )
+        .await?
     {
         let q = request_from_row(&r)?;
         requests.entry(q.phase).or_default().push(q);
     }
     let mut diaries = Vec::new();
-    for d in fetch_all(
-        db,
-        "SELECT * FROM rm_diaries WHERE case_id = $1 ORDER BY phase",
-        &[case_id.into()],
-    )
-    .await?
+    for d in src
+        .fetch_all(
+            "SELECT * FROM rm_diaries WHERE case_id = $1 ORDER BY phase",
+            &[case_id.into()],
+        )
+        .await?
     {
         let phase = u8::try_from(d.i64("phase")?).unwrap_or(0);
         let mut es = entries.remove(&phase).unwrap_or_default();
@@ -957,12 +914,12 @@ pub async fn case_diary(
         ));
     }
     let mut alerts = Vec::new();
-    for a in fetch_all(
-        db,
-        "SELECT * FROM rm_alerts WHERE case_id = $1 ORDER BY seq",
-        &[case_id.into()],
-    )
-    .await?
+    for a in src
+        .fetch_all(
+            "SELECT * FROM rm_alerts WHERE case_id = $1 ORDER BY seq",
+            &[case_id.into()],
+        )
+        .await?
     {
         alerts.push(AlertView {
             code: a.text("code")?,

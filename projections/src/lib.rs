@@ -8,6 +8,7 @@
 pub mod audit;
 pub mod checklists;
 pub mod diaries;
+mod diary_rows;
 pub mod failures;
 pub mod queries;
 pub mod runner;

@@ -10,6 +10,7 @@ use uuid::Uuid;
 
 use crate::ProjectionError;
 use crate::diaries::{EntryView, entry_from_row};
+use crate::diary_rows::metric;
 use crate::sql::{Val, fetch_all};
 
 /// Default and maximum page sizes.
@@ -362,56 +363,11 @@ pub async fn ats_dashboard(
     now: DateTime<Utc>,
     idle_days: i64,
 ) -> Result<AtsDashboard, ProjectionError> {
+    // Counts and minutes come from the counters the projection keeps (rm_ats_counters): a
+    // few dozen rows whatever the number of cases of the ATS.
     let mut cases_by_status = BTreeMap::new();
-    for r in fetch_all(
-        db,
-        "SELECT status, count(*) AS n FROM rm_cases WHERE ats = $1 GROUP BY status",
-        &[ats.into()],
-    )
-    .await?
-    {
-        cases_by_status.insert(r.text("status")?, r.i64("n")?);
-    }
     let mut phases: BTreeMap<u8, PhaseDiaryCounts> = BTreeMap::new();
-    for r in fetch_all(
-        db,
-        "SELECT phase, status, count(*) AS n FROM rm_diaries WHERE ats = $1 GROUP BY phase, status",
-        &[ats.into()],
-    )
-    .await?
-    {
-        let phase = u8::try_from(r.i64("phase")?).unwrap_or(0);
-        let c = phases.entry(phase).or_insert(PhaseDiaryCounts {
-            phase,
-            open: 0,
-            closed: 0,
-            handed_to_ats: 0,
-        });
-        let n = r.i64("n")?;
-        match r.text("status")?.as_str() {
-            "open" => c.open += n,
-            "closed" => c.closed += n,
-            _ => c.handed_to_ats += n,
-        }
-    }
-    let mut minutes = Vec::new();
-    for r in fetch_all(
-        db,
-        "SELECT phase, figure, CAST(SUM(minutes) AS BIGINT) AS m, \
-         CAST(SUM(CASE WHEN state = 'confirmed' THEN minutes ELSE 0 END) AS BIGINT) AS cm \
-         FROM rm_entries WHERE ats = $1 AND state <> 'withdrawn' \
-         GROUP BY phase, figure ORDER BY phase, figure",
-        &[ats.into()],
-    )
-    .await?
-    {
-        minutes.push(PhaseFigureMinutes {
-            phase: u8::try_from(r.i64("phase")?).unwrap_or(0),
-            figure: r.text("figure")?,
-            minutes: r.i64("m")?,
-            confirmed_minutes: r.i64("cm")?,
-        });
-    }
+    let mut minutes: BTreeMap<(u8, String), PhaseFigureMinutes> = BTreeMap::new();
     let mut requests = RequestCounts {
         pending: 0,
         expiring_within_24h: 0,
@@ -421,22 +377,62 @@ pub async fn ats_dashboard(
         confirmed: 0,
         ended: 0,
     };
+    let mut late = 0;
     for r in fetch_all(
         db,
-        "SELECT status, count(*) AS n FROM rm_requests WHERE ats = $1 GROUP BY status",
+        "SELECT metric, k1, k2, n FROM rm_ats_counters WHERE ats = $1",
         &[ats.into()],
     )
     .await?
     {
-        let n = r.i64("n")?;
-        match r.text("status")?.as_str() {
-            "pending" => requests.pending = n,
-            "expired" => requests.expired = n,
-            "rejected" => requests.rejected = n,
-            "confirmed" => requests.confirmed = n,
-            _ => requests.ended += n,
+        let (k1, k2, n) = (r.text("k1")?, r.text("k2")?, r.i64("n")?);
+        let phase = || k1.parse::<u8>().unwrap_or(0);
+        match r.text("metric")?.as_str() {
+            metric::CASES => {
+                cases_by_status.insert(k1, n);
+            }
+            metric::DIARIES => {
+                let phase = phase();
+                let c = phases.entry(phase).or_insert(PhaseDiaryCounts {
+                    phase,
+                    open: 0,
+                    closed: 0,
+                    handed_to_ats: 0,
+                });
+                match k2.as_str() {
+                    "open" => c.open += n,
+                    "closed" => c.closed += n,
+                    _ => c.handed_to_ats += n,
+                }
+            }
+            m @ (metric::MINUTES | metric::CONFIRMED_MINUTES) => {
+                let phase = phase();
+                let line = minutes
+                    .entry((phase, k2.clone()))
+                    .or_insert(PhaseFigureMinutes {
+                        phase,
+                        figure: k2,
+                        minutes: 0,
+                        confirmed_minutes: 0,
+                    });
+                if m == metric::MINUTES {
+                    line.minutes += n;
+                } else {
+                    line.confirmed_minutes += n;
+                }
+            }
+            metric::REQUESTS => match k1.as_str() {
+                "pending" => requests.pending = n,
+                "expired" => requests.expired = n,
+                "rejected" => requests.rejected = n,
+                "confirmed" => requests.confirmed = n,
+                _ => requests.ended += n,
+            },
+            metric::LATE_ENTRIES => late = n,
+            _ => {}
         }
     }
+    let minutes: Vec<PhaseFigureMinutes> = minutes.into_values().collect();
     let in_24h = now + Duration::hours(24);
     for r in fetch_all(
         db,
@@ -455,17 +451,6 @@ pub async fn ats_dashboard(
         let permyriad = (requests.confirmed * 10_000 + answered / 2) / answered;
         permyriad as f64 / 10_000.0
     });
-    let late = fetch_all(
-        db,
-        "SELECT count(*) AS n FROM rm_entries WHERE ats = $1 AND state <> 'withdrawn' \
-         AND system_failure_id IS NOT NULL",
-        &[ats.into()],
-    )
-    .await?
-    .first()
-    .map(|r| r.i64("n"))
-    .transpose()?
-    .unwrap_or(0);
     let since = now - Duration::days(idle_days);
     let mut idle_cases = Vec::new();
     for r in fetch_all(

@@ -13,7 +13,7 @@ use crate::ProjectionError;
 
 /// A bound value. Every variant carries an `Option` so that NULLs keep their type (PostgreSQL
 /// needs it).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Val {
     Text(Option<String>),
     Int(Option<i64>),
@@ -202,6 +202,16 @@ impl Tx {
         head: &str,
         rows: &[Vec<Val>],
     ) -> Result<u64, ProjectionError> {
+        self.insert_rows_then(head, rows, "").await
+    }
+
+    /// [`Tx::insert_rows`] with a clause after `VALUES (…)` (e.g. `ON CONFLICT … DO UPDATE`).
+    pub(crate) async fn insert_rows_then(
+        &mut self,
+        head: &str,
+        rows: &[Vec<Val>],
+        tail: &str,
+    ) -> Result<u64, ProjectionError> {
         let Some(width) = rows.first().map(Vec::len) else {
             return Ok(0);
         };
@@ -228,8 +238,53 @@ impl Tx {
                 }
                 sql.push(')');
             }
+            sql.push_str(tail);
             let args: Vec<Val> = chunk.iter().flatten().cloned().collect();
             affected += self.exec(&sql, &args).await?;
+        }
+        Ok(affected)
+    }
+
+    pub(crate) async fn fetch_all(
+        &mut self,
+        sql: &str,
+        args: &[Val],
+    ) -> Result<Vec<Row>, ProjectionError> {
+        Ok(match self {
+            Tx::Pg(tx) => pg_query(sql, args)
+                .fetch_all(&mut **tx)
+                .await?
+                .into_iter()
+                .map(Row::Pg)
+                .collect(),
+            Tx::Sqlite(tx) => lite_query(sql, args)
+                .fetch_all(&mut **tx)
+                .await?
+                .into_iter()
+                .map(Row::Lite)
+                .collect(),
+        })
+    }
+
+    /// `DELETE FROM {table} WHERE {column} IN (…)` for many keys, in chunks.
+    pub(crate) async fn delete_in(
+        &mut self,
+        table: &str,
+        column: &str,
+        keys: &[Val],
+    ) -> Result<u64, ProjectionError> {
+        let mut affected = 0;
+        for chunk in keys.chunks(500) {
+            let mut sql = format!("DELETE FROM {table} WHERE {column} IN (");
+            for n in 1..=chunk.len() {
+                if n > 1 {
+                    sql.push(',');
+                }
+                sql.push('$');
+                sql.push_str(&n.to_string());
+            }
+            sql.push(')');
+            affected += self.exec(&sql, chunk).await?;
         }
         Ok(affected)
     }

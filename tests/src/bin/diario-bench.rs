@@ -45,6 +45,9 @@ enum BenchCommand {
         /// Events to seed (at least 1,000,000 for the reported figure).
         #[arg(long, default_value_t = 1_000_000)]
         events: usize,
+        /// Also measure section 6 (growth) on this store against a store of this many events.
+        #[arg(long)]
+        growth_small: Option<usize>,
     },
     /// History-as-of and case replay for a case of about 1,000 events vs. reading its stream.
     Replay {
@@ -85,8 +88,12 @@ async fn main() {
             };
             append(backend, &writers, Duration::from_secs(seconds)).await;
         }
-        BenchCommand::Rebuild { backend, events } => {
-            bench::rebuild(parse_backend(&backend), events).await;
+        BenchCommand::Rebuild {
+            backend,
+            events,
+            growth_small,
+        } => {
+            bench::rebuild(parse_backend(&backend), events, growth_small).await;
         }
         BenchCommand::Replay { backend } => bench::replay(parse_backend(&backend)).await,
         BenchCommand::Growth { small, large } => bench::growth(small, large).await,

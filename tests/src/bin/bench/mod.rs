@@ -104,7 +104,11 @@ async fn read_everything(store: &dyn EventStore, expected: usize) -> usize {
     seen
 }
 
-pub async fn rebuild(backend: Backend, events: usize) {
+/// Seeds `events` events, reads them back with `read_all` (baseline), rebuilds every
+/// projection in one pass, and — when `growth_small` is given — measures command and dashboard
+/// latency on this store against a store of `growth_small` events (section 6), so the large
+/// store is seeded and projected once for both sections.
+pub async fn rebuild(backend: Backend, events: usize, growth_small: Option<usize>) {
     let db = TestDb::new(backend).await;
     let store = db.db.event_store();
     let t = Instant::now();
@@ -114,31 +118,33 @@ pub async fn rebuild(backend: Backend, events: usize) {
     let read = read_everything(&*store, n).await;
     let read_s = t.elapsed().as_secs_f64();
     let t = Instant::now();
-    let mut applied = Vec::new();
-    for name in diario_projections::PROJECTIONS {
-        let started = Instant::now();
-        let n = diario_projections::rebuild(&db.db, &*store, name)
-            .await
-            .unwrap_or_else(|e| panic!("rebuild {name}: {e}"));
-        applied.push((name, n, started.elapsed().as_secs_f64()));
-    }
+    let applied = diario_projections::rebuild_all(&db.db, &*store)
+        .await
+        .unwrap_or_else(|e| panic!("rebuild: {e}"));
     let rebuild_s = t.elapsed().as_secs_f64();
-    let per_projection = applied.iter().map(|a| a.1).max().unwrap_or(0);
-    let split: Vec<String> = applied
-        .iter()
-        .map(|(name, _, secs)| format!("{name} {secs:.1} s"))
-        .collect();
+    let per_projection = applied.values().copied().max().unwrap_or(0);
     println!(
-        "| backend | events | read_all only (baseline) | rebuild of all projections | rebuild / read_all |"
+        "| backend | events | read_all only (baseline) | rebuild of all projections, one pass | rebuild / read_all |"
     );
     println!("|---|---:|---:|---:|---:|");
     println!(
-        "| {backend:?} | {read} | {:.0} events/s ({read_s:.1} s) | {:.0} events/s ({rebuild_s:.1} s; {per_projection} events each: {}) | {:.2} |",
+        "| {backend:?} | {read} | {:.0} events/s ({read_s:.1} s) | {:.0} events/s ({rebuild_s:.1} s; {per_projection} events into each of {} projections) | {:.2} |",
         read as f64 / read_s,
         read as f64 / rebuild_s,
-        split.join(", "),
+        applied.len(),
         (read as f64 / rebuild_s) / (read as f64 / read_s),
     );
+    if let Some(small) = growth_small {
+        let large = growth_measure(&db, n).await;
+        let small_n = small;
+        let small = growth_point(small).await;
+        println!();
+        println!(
+            "### 6. How cost grows: {small_n} vs. {n} events in the store ({backend:?}; the large store is the one rebuilt above)"
+        );
+        println!();
+        print_growth(&small, &large);
+    }
     db.cleanup().await;
 }
 
@@ -160,13 +166,21 @@ pub async fn replay(backend: Backend) {
     let (mut read, mut fold, mut hist) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..30 {
         let t = Instant::now();
-        let _ = store.read_stream(&stream, 1).await;
+        store
+            .read_stream(&stream, 1)
+            .await
+            .unwrap_or_else(|e| panic!("read: {e}"));
         read.push(t.elapsed());
         let t = Instant::now();
-        let _ = handler.load_case(case.case_id).await;
+        handler
+            .load_case(case.case_id)
+            .await
+            .unwrap_or_else(|e| panic!("load: {e}"));
         fold.push(t.elapsed());
         let t = Instant::now();
-        let _ = diario_projections::history_as_of(&*store, case.case_id, as_of).await;
+        diario_projections::history_as_of(&*store, case.case_id, as_of)
+            .await
+            .unwrap_or_else(|e| panic!("history: {e}"));
         hist.push(t.elapsed());
     }
     let (r, f, h) = (Stats::of(read), Stats::of(fold), Stats::of(hist));
@@ -197,6 +211,14 @@ async fn growth_point(events: usize) -> (usize, Stats, Stats, Stats) {
     diario_projections::rebuild_all(&db.db, &*store)
         .await
         .unwrap_or_else(|e| panic!("rebuild: {e}"));
+    let point = growth_measure(&db, n).await;
+    db.cleanup().await;
+    point
+}
+
+/// Section 6 on a seeded, projected store of `n` events.
+async fn growth_measure(db: &TestDb, n: usize) -> (usize, Stats, Stats, Stats) {
+    let store = db.db.event_store();
     // Steady state: planner statistics as autovacuum would have them after a bulk load.
     db.raw("ANALYZE").await;
     let day = NaiveDate::from_ymd_opt(2025, 6, 2).unwrap_or_default();
@@ -233,26 +255,34 @@ async fn growth_point(events: usize) -> (usize, Stats, Stats, Stats) {
             .unwrap_or_else(|e| panic!("record: {e}"));
         cmd.push(t.elapsed());
         let t = Instant::now();
-        let _ = handler.load_case(case.case_id).await;
+        handler
+            .load_case(case.case_id)
+            .await
+            .unwrap_or_else(|e| panic!("load: {e}"));
         base.push(t.elapsed());
     }
     for _ in 0..40 {
         let t = Instant::now();
-        let _ = diario_projections::ats_dashboard(&db.db, "ATS-MILANO", evening(day), 30).await;
+        diario_projections::ats_dashboard(&db.db, "ATS-MILANO", evening(day), 30)
+            .await
+            .unwrap_or_else(|e| panic!("dashboard: {e}"));
         dash.push(t.elapsed());
     }
-    db.cleanup().await;
     (n, Stats::of(cmd), Stats::of(base), Stats::of(dash))
 }
 
 pub async fn growth(small: usize, large: usize) {
     let a = growth_point(small).await;
     let b = growth_point(large).await;
+    print_growth(&a, &b);
+}
+
+fn print_growth(a: &(usize, Stats, Stats, Stats), b: &(usize, Stats, Stats, Stats)) {
     println!(
         "| events in store | record entry p50 / p99 ms | load case (baseline) p50 ms | ATS dashboard p50 / p99 ms |"
     );
     println!("|---:|---:|---:|---:|");
-    for (n, c, l, d) in [&a, &b] {
+    for (n, c, l, d) in [a, b] {
         println!(
             "| {n} | {} / {} | {} | {} / {} |",
             ms(c.p50),
