@@ -13,8 +13,8 @@ CREATE TABLE rm_ats_counters (
     PRIMARY KEY (ats, metric, k1, k2)
 );
 
--- Idle open cases of an ATS in case order, without sorting all of them.
-CREATE INDEX rm_cases_ats_status ON rm_cases (ats, status, case_id);
+-- The dashboard's longest-idle open cases, read in order without sorting all of them.
+CREATE INDEX rm_cases_idle ON rm_cases (ats, status, COALESCE(last_entry_at, opened_at), case_id);
 
 -- The counters start empty: let the runner rebuild this projection from the log (derived data
 -- only; the event log is untouched).

@@ -33,8 +33,9 @@ pub use diaries::{
 pub use failures::{FailureFilter, FailureView, RelyingEntry, SystemFailures, system_failures};
 pub use queries::{
     AtsDashboard, CaseFilter, CaseSummary, CostFilter, CostLine, CostReport, CostTotal,
-    EntryFilter, IdleCase, Page, PageRequest, PhaseDiaryCounts, PhaseFigureMinutes, RequestCounts,
-    ats_dashboard, cost_report, cost_report_csv, list_cases, list_entries,
+    EntryFilter, IDLE_CASES_SHOWN, IdleCase, Page, PageRequest, PhaseDiaryCounts,
+    PhaseFigureMinutes, RequestCounts, ats_dashboard, cost_report, cost_report_csv, list_cases,
+    list_entries,
 };
 pub use runner::{
     Checkpoint, LeaderInfo, Projection, ProjectionLag, RunnerOptions, catch_up_all, checkpoint,

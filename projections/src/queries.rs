@@ -351,9 +351,17 @@ pub struct AtsDashboard {
     pub entries_under_system_failure: i64,
     /// The N of "no entry in the last N days".
     pub idle_days: i64,
-    /// Open cases with no entry recorded in the last `idle_days` days (by case id, at most 500).
+    /// Open cases with no entry recorded in the last `idle_days` days, longest idle first
+    /// (last entry, or opening when there is none; then case id), at most
+    /// [`IDLE_CASES_SHOWN`].
     pub idle_cases: Vec<IdleCase>,
+    /// More idle cases exist than the ones listed.
+    pub idle_cases_more: bool,
 }
+
+/// Idle cases listed on the dashboard: the longest idle ones, so the dashboard costs the same
+/// however many cases the ATS has (BENCHMARKS.md, growth).
+pub const IDLE_CASES_SHOWN: usize = 100;
 
 /// The dashboard of one ATS at `now`; `idle_days` is the N of "cases with no entry in the last
 /// N days".
@@ -455,11 +463,16 @@ pub async fn ats_dashboard(
     let mut idle_cases = Vec::new();
     for r in fetch_all(
         db,
+        // Served in order by the index rm_cases_idle (migration 0007): reads at most
+        // IDLE_CASES_SHOWN + 1 rows.
         "SELECT case_id, provider, last_entry_at, opened_at FROM rm_cases \
-         WHERE ats = $1 AND status = 'open' \
-         AND ((last_entry_at IS NULL AND opened_at < $2) OR last_entry_at < $2) \
-         ORDER BY case_id LIMIT 500",
-        &[ats.into(), since.into()],
+         WHERE ats = $1 AND status = 'open' AND COALESCE(last_entry_at, opened_at) < $2 \
+         ORDER BY COALESCE(last_entry_at, opened_at), case_id LIMIT $3",
+        &[
+            ats.into(),
+            since.into(),
+            (IDLE_CASES_SHOWN as i64 + 1).into(),
+        ],
     )
     .await?
     {
@@ -480,7 +493,8 @@ pub async fn ats_dashboard(
         confirmation_rate,
         entries_under_system_failure: late,
         idle_days,
-        idle_cases,
+        idle_cases_more: idle_cases.len() > IDLE_CASES_SHOWN,
+        idle_cases: idle_cases.into_iter().take(IDLE_CASES_SHOWN).collect(),
     })
 }
 

@@ -143,6 +143,16 @@ impl TestDb {
         .unwrap_or_else(|e| panic!("count failed: {sql}: {e}"))
     }
 
+    /// The single text column of every row of a query.
+    pub async fn texts(&self, sql: &str) -> Vec<String> {
+        let q = sqlx::AssertSqlSafe(sql.to_owned());
+        match &self.db {
+            Database::Postgres(pool) => sqlx::query_scalar(q).fetch_all(pool).await,
+            Database::Sqlite(pool) => sqlx::query_scalar(q).fetch_all(pool).await,
+        }
+        .unwrap_or_else(|e| panic!("query failed: {sql}: {e}"))
+    }
+
     /// Drops the database (PostgreSQL) or removes the file (SQLite).
     pub async fn cleanup(self) {
         self.db.close().await;

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use diario_commands::codec::{
     case_stream, decode_case_event, decode_failure_event, encode_case_event, encode_failure_event,
     failure_stream,
@@ -68,6 +68,7 @@ on_both_backends!(
     pagination_walks_every_item_once,
     read_your_writes_falls_back_to_the_stream,
     a_batch_that_fails_midway_leaves_nothing_behind,
+    the_dashboard_lists_the_longest_idle_cases_first_and_says_when_there_are_more,
 );
 
 // ------------------------------------------------------------------------------------------
@@ -823,12 +824,133 @@ async fn assert_each_event_applied_once(db: &TestDb) {
     }
 }
 
+async fn the_dashboard_lists_the_longest_idle_cases_first_and_says_when_there_are_more(
+    db: &TestDb,
+) {
+    // 110 open cases of one ATS, the k-th with its last entry k days before 1 June 2025 (case
+    // 0 has no entry: it counts from its opening, 200 days before), and 3 that are not idle.
+    let now = Utc.with_ymd_and_hms(2025, 6, 1, 12, 0, 0).unwrap();
+    let ts = |t: DateTime<Utc>| match db.backend() {
+        Backend::Postgres => format!("'{}'", t.to_rfc3339()),
+        Backend::Sqlite => format!("'{}'", t.format("%Y-%m-%dT%H:%M:%S%.6fZ")),
+    };
+    for k in 0..113i64 {
+        let id = Uuid::from_u128(0xA7_0000 + k as u128);
+        let last = match k {
+            0 => "NULL".to_owned(),
+            110.. => ts(now - chrono::Duration::hours(1)),
+            _ => ts(now - chrono::Duration::days(k)),
+        };
+        db.raw(&format!(
+            "INSERT INTO rm_cases (case_id, measure_id, ats, asst, provider, status, \
+             recipient_pseudonym, recipient_minor, firmalom_enrolled, responsabile_asst, \
+             responsabile_provider, case_manager, opened_at, interrupted_at, last_entry_at, \
+             last_entry_date, minutes, confirmed_minutes, confirmed_cost_cents, version, \
+             last_event_at) VALUES ('{id}', 'up', 'ATS-IDLE', 'ASST-X', 'P-X', 'open', 'x', \
+             {f}, {f}, 'r', 'r', 'm', {opened}, NULL, {last}, NULL, 0, 0, 0, 1, {opened})",
+            f = if db.backend() == Backend::Postgres {
+                "false"
+            } else {
+                "0"
+            },
+            opened = ts(now - chrono::Duration::days(200)),
+        ))
+        .await;
+    }
+    let d = diario_projections::ats_dashboard(&db.db, "ATS-IDLE", now, 7)
+        .await
+        .expect("dashboard");
+    assert_eq!(d.idle_cases.len(), diario_projections::IDLE_CASES_SHOWN);
+    assert!(
+        d.idle_cases_more,
+        "103 cases are idle (0 and 8–109), 100 are listed"
+    );
+    let expected: Vec<Uuid> = std::iter::once(0)
+        .chain((8..110).rev())
+        .take(100)
+        .map(|k| Uuid::from_u128(0xA7_0000 + k as u128))
+        .collect();
+    assert_eq!(
+        d.idle_cases.iter().map(|c| c.case_id).collect::<Vec<_>>(),
+        expected,
+        "case 0 (idle since its opening), then by last entry, oldest first"
+    );
+    let d = diario_projections::ats_dashboard(&db.db, "ATS-IDLE", now, 100)
+        .await
+        .expect("dashboard");
+    assert_eq!(d.idle_cases.len(), 10, "case 0 and cases 101–109");
+    assert!(!d.idle_cases_more);
+}
+
 async fn rebuild_everything(db: &TestDb) {
     diario_projections::rebuild_all(&db.db, db.db.event_store().as_ref())
         .await
         .expect("rebuild");
     catch_up(&db.db).await;
     assert_each_event_applied_once(db).await;
+    assert_dashboard_counters_match_the_rows(db).await;
+}
+
+/// The ATS counters the projection keeps by difference equal the same sums computed from the
+/// rows (what the dashboard aggregated at query time before the counters existed).
+async fn assert_dashboard_counters_match_the_rows(db: &TestDb) {
+    let t = |e: &str| format!("CAST({e} AS TEXT)");
+    let line = |ats: &str, metric: &str, k1: &str, k2: &str, n: &str| {
+        format!(
+            "{} || '|' || {metric} || '|' || {} || '|' || {} || '|' || {}",
+            t(ats),
+            t(k1),
+            t(k2),
+            t(n)
+        )
+    };
+    let from_rows = [
+        format!(
+            "SELECT {} FROM rm_cases GROUP BY ats, status",
+            line("ats", "'cases'", "status", "''", "count(*)")
+        ),
+        format!(
+            "SELECT {} FROM rm_diaries GROUP BY ats, phase, status",
+            line("ats", "'diaries'", "phase", "status", "count(*)")
+        ),
+        format!(
+            "SELECT {} FROM rm_entries WHERE state <> 'withdrawn' GROUP BY ats, phase, figure",
+            line("ats", "'minutes'", "phase", "figure", "SUM(minutes)")
+        ),
+        format!(
+            "SELECT {} FROM rm_entries WHERE state = 'confirmed' GROUP BY ats, phase, figure",
+            line(
+                "ats",
+                "'confirmed_minutes'",
+                "phase",
+                "figure",
+                "SUM(minutes)"
+            )
+        ),
+        format!(
+            "SELECT {} FROM rm_requests GROUP BY ats, status",
+            line("ats", "'requests'", "status", "''", "count(*)")
+        ),
+        format!(
+            "SELECT {} FROM rm_entries WHERE state <> 'withdrawn' \
+             AND system_failure_id IS NOT NULL GROUP BY ats",
+            line("ats", "'late_entries'", "''", "''", "count(*)")
+        ),
+    ];
+    let mut expected = Vec::new();
+    for q in &from_rows {
+        expected.extend(db.texts(q).await);
+    }
+    expected.sort();
+    let mut counters = db
+        .texts(&format!(
+            "SELECT {} FROM rm_ats_counters",
+            line("ats", "metric", "k1", "k2", "n")
+        ))
+        .await;
+    counters.sort();
+    assert!(!counters.is_empty(), "the scripted history has cases");
+    assert_eq!(counters, expected);
 }
 
 // ------------------------------------------------------------------------------------------
@@ -1355,7 +1477,8 @@ async fn every_read_model_matches_the_scripted_history(db: &TestDb) {
             .iter()
             .map(|c| c.case_id)
             .collect::<Vec<_>>(),
-        vec![case_d(), case_e()]
+        // Longest idle first: E's last entry was recorded on 11/03 at 12:00, D's at 17:00.
+        vec![case_e(), case_d()]
     );
     let d = diario_projections::case_diary(&db.db, case_d())
         .await
