@@ -177,6 +177,19 @@ impl Tx {
         Ok(())
     }
 
+    /// Appends the `n`-th placeholder of a generated statement whose arguments are bound in
+    /// order: `$n` on PostgreSQL, a bare `?` on SQLite. (SQLite looks a numbered parameter's
+    /// name up with a linear scan for every bound value, which made statements with thousands
+    /// of `$n` quadratic: 54% of a SQLite rebuild's CPU went to `sqlite3_bind_parameter_name`.)
+    fn placeholder(&self, sql: &mut String, n: usize) {
+        if self.is_postgres() {
+            sql.push('$');
+            sql.push_str(&n.to_string());
+        } else {
+            sql.push('?');
+        }
+    }
+
     pub(crate) fn is_postgres(&self) -> bool {
         matches!(self, Tx::Pg(_))
     }
@@ -233,8 +246,7 @@ impl Tx {
                         sql.push(',');
                     }
                     n += 1;
-                    sql.push('$');
-                    sql.push_str(&n.to_string());
+                    self.placeholder(&mut sql, n);
                 }
                 sql.push(')');
             }
@@ -280,8 +292,7 @@ impl Tx {
                 if n > 1 {
                     sql.push(',');
                 }
-                sql.push('$');
-                sql.push_str(&n.to_string());
+                self.placeholder(&mut sql, n);
             }
             sql.push(')');
             affected += self.exec(&sql, chunk).await?;
