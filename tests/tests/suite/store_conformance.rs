@@ -55,6 +55,39 @@ conformance!(
     concurrent_writers_never_make_a_tailing_reader_skip_an_event,
 );
 
+/// `read_all` walks the commit-order index in `(transaction id, position)` order. It once
+/// sorted by the *text* of the transaction id (an output alias shadowed the column in `ORDER
+/// BY`): every page sorted all remaining events — a rebuild of 1,000,000 events went quadratic
+/// — and "100000" sorted before "99999", so a reader could skip events when transaction ids
+/// gained a digit. With sorts disabled the planner can only avoid a `Sort` node by reading the
+/// index in order, which is possible only when the query orders by the columns themselves.
+#[tokio::test]
+async fn postgres_read_all_reads_the_commit_order_index_without_sorting() {
+    let db = TestDb::new(Backend::Postgres).await;
+    let diario_commands::Database::Postgres(pool) = &db.db else {
+        panic!("a PostgreSQL test database");
+    };
+    let mut conn = pool.acquire().await.expect("connection");
+    for setting in ["SET enable_sort = off", "SET enable_seqscan = off"] {
+        sqlx::query(setting).execute(&mut *conn).await.expect("set");
+    }
+    let plan: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "EXPLAIN {}",
+        diario_commands::store::postgres::READ_ALL_SQL
+    )))
+    .bind("0")
+    .bind(0i64)
+    .bind(1000i64)
+    .fetch_all(&mut *conn)
+    .await
+    .expect("explain");
+    let plan = plan.join("\n");
+    assert!(plan.contains("events_commit_order"), "{plan}");
+    assert!(!plan.contains("Sort"), "read_all must not sort: {plan}");
+    drop(conn);
+    db.cleanup().await;
+}
+
 fn meta(actor: &str) -> EventMetadata {
     EventMetadata {
         actor_cf: actor.to_owned(),
