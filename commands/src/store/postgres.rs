@@ -34,6 +34,9 @@ macro_rules! columns {
 
 const COLUMNS: &str = columns!();
 
+/// Events per INSERT statement (15 parameters each; PostgreSQL allows 65,535).
+const INSERT_CHUNK: usize = 500;
+
 /// The page query of `read_all`: after a position, below the oldest running transaction, in
 /// commit order. `ORDER BY` names `events.`'s columns on purpose: the output column
 /// `transaction_id::text AS transaction_id` would otherwise shadow the column, and PostgreSQL
@@ -114,32 +117,59 @@ impl PgEventStore {
         check_expected(stream_id, expected, current)?;
 
         let mut sealed = seal_batch(stream_id, current, &last_hash, events, metadata, Utc::now());
-        for e in &mut sealed {
-            let row = sqlx::query(
+        // One multi-row INSERT per chunk instead of a round trip per event; positions come back
+        // by event id (RETURNING's row order is not promised).
+        for chunk in sealed.chunks_mut(INSERT_CHUNK) {
+            let mut sql = String::from(
                 "INSERT INTO events (event_id, stream_id, stream_version, event_type, \
                  schema_version, payload, actor_cf, actor_role, occurred_at, recorded_at, \
-                 command_id, correlation_id, causation_id, prev_hash, hash) \
-                 VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15) \
-                 RETURNING position, transaction_id::text AS transaction_id",
-            )
-            .bind(e.event_id)
-            .bind(&e.stream_id)
-            .bind(e.stream_version)
-            .bind(&e.event_type)
-            .bind(e.schema_version)
-            .bind(&e.payload)
-            .bind(&e.metadata.actor_cf)
-            .bind(&e.metadata.actor_role)
-            .bind(e.metadata.occurred_at)
-            .bind(e.recorded_at)
-            .bind(e.metadata.command_id)
-            .bind(e.metadata.correlation_id)
-            .bind(e.metadata.causation_id)
-            .bind(&e.prev_hash)
-            .bind(&e.hash)
-            .fetch_one(&mut **tx)
-            .await?;
-            e.global_position = position_of(&row)?;
+                 command_id, correlation_id, causation_id, prev_hash, hash) VALUES ",
+            );
+            for i in 0..chunk.len() {
+                if i > 0 {
+                    sql.push(',');
+                }
+                sql.push('(');
+                for j in 1..=15 {
+                    if j > 1 {
+                        sql.push(',');
+                    }
+                    sql.push('$');
+                    sql.push_str(&(i * 15 + j).to_string());
+                }
+                sql.push(')');
+            }
+            sql.push_str(" RETURNING event_id, position, transaction_id::text AS transaction_id");
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for e in chunk.iter() {
+                q = q
+                    .bind(e.event_id)
+                    .bind(&e.stream_id)
+                    .bind(e.stream_version)
+                    .bind(&e.event_type)
+                    .bind(e.schema_version)
+                    .bind(&e.payload)
+                    .bind(&e.metadata.actor_cf)
+                    .bind(&e.metadata.actor_role)
+                    .bind(e.metadata.occurred_at)
+                    .bind(e.recorded_at)
+                    .bind(e.metadata.command_id)
+                    .bind(e.metadata.correlation_id)
+                    .bind(e.metadata.causation_id)
+                    .bind(&e.prev_hash)
+                    .bind(&e.hash);
+            }
+            let rows = q.fetch_all(&mut **tx).await?;
+            let mut positions = std::collections::HashMap::with_capacity(rows.len());
+            for row in &rows {
+                let id: Uuid = row.try_get("event_id")?;
+                positions.insert(id, position_of(row)?);
+            }
+            for e in chunk.iter_mut() {
+                e.global_position = *positions.get(&e.event_id).ok_or_else(|| {
+                    StoreError::Corrupt(format!("no position returned for event {}", e.event_id))
+                })?;
+            }
         }
         let (version, hash) = match sealed.last() {
             Some(last) => (last.stream_version, last.hash.clone()),
