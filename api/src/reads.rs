@@ -102,6 +102,9 @@ pub struct AtsCasesQuery {
     pub from: Option<DateTime<Utc>>,
     /// Cases opened before this instant (RFC 3339).
     pub to: Option<DateTime<Utc>>,
+    /// Cases idle since before this instant (RFC 3339): no entry recorded after it (or, without
+    /// entries, opened before it) — the full list behind the dashboard's idle cases.
+    pub idle_before: Option<DateTime<Utc>>,
     pub cursor: Option<String>,
     /// Page size, 1–500 (default 50).
     pub limit: Option<i64>,
@@ -468,6 +471,7 @@ pub async fn ats_cases(
         status: q.status,
         from: q.from,
         to: q.to,
+        idle_before: q.idle_before,
     };
     let list = diario_projections::list_cases(&state.db, &filter, &page).await?;
     Ok(Json(list).into_response())

@@ -135,6 +135,9 @@ pub struct CaseFilter {
     pub from: Option<DateTime<Utc>>,
     /// Opened before.
     pub to: Option<DateTime<Utc>>,
+    /// Idle since before this instant: the last entry (or, without entries, the opening) is
+    /// older — the full list behind the dashboard's longest-idle cases.
+    pub idle_before: Option<DateTime<Utc>>,
 }
 
 /// One line of a case list.
@@ -196,6 +199,9 @@ pub async fn list_cases(
     }
     if let Some(v) = filter.to {
         q.push(" AND opened_at < ?", v.into());
+    }
+    if let Some(v) = filter.idle_before {
+        q.push(" AND COALESCE(last_entry_at, opened_at) < ?", v.into());
     }
     if let Some(c) = &page.cursor {
         q.push(" AND case_id > ?", cursor_uuid(c)?.into());
@@ -360,8 +366,9 @@ pub struct AtsDashboard {
 }
 
 /// Idle cases listed on the dashboard: the longest idle ones, so the dashboard costs the same
-/// however many cases the ATS has (BENCHMARKS.md, growth).
-pub const IDLE_CASES_SHOWN: usize = 100;
+/// however many cases the ATS has (BENCHMARKS.md, growth). The full list is
+/// `GET /v1/ats/{ats}/cases?status=open&idle_before=…` (paginated).
+pub const IDLE_CASES_SHOWN: usize = 10;
 
 /// The dashboard of one ATS at `now`; `idle_days` is the N of "cases with no entry in the last
 /// N days".

@@ -187,6 +187,25 @@ pub async fn run_batch_together(
     projections: &[Arc<dyn Projection>],
     batch_size: i64,
 ) -> Result<usize, ProjectionError> {
+    batch_together(db, store, projections, batch_size, &mut None, false).await
+}
+
+/// A batch read ahead: the events after `after`, read while the previous batch was applied.
+type ReadAhead = Option<(GlobalPosition, Vec<RecordedEvent>)>;
+
+/// [`run_batch_together`], reading the next batch (from where this one ends) while this one is
+/// applied, so the database and the runner work at the same time during a catch-up. A batch
+/// read ahead is used only if the checkpoints are where it starts; an empty one is never
+/// trusted (on PostgreSQL it may have been read while this batch's own transaction held
+/// younger events back).
+async fn batch_together(
+    db: &Database,
+    store: &dyn EventStore,
+    projections: &[Arc<dyn Projection>],
+    batch_size: i64,
+    ahead: &mut ReadAhead,
+    read_ahead: bool,
+) -> Result<usize, ProjectionError> {
     if projections.is_empty() {
         return Ok(0);
     }
@@ -201,11 +220,16 @@ pub async fn run_batch_together(
         let Some(from) = seen.iter().min().copied() else {
             return Ok(0);
         };
-        let events = store.read_all(from, batch_size).await?;
+        let events = match ahead.take() {
+            Some((after, events)) if after == from && !events.is_empty() => events,
+            _ => store.read_all(from, batch_size).await?,
+        };
         let Some(last) = events.last() else {
             return Ok(0);
         };
         let to = last.global_position;
+        // A full batch: more are probably waiting.
+        let read_ahead = read_ahead && events.len() as i64 == batch_size;
         let mut tx = Tx::begin(db).await?;
         let mut moved = false;
         for (p, at) in group.iter().zip(&seen) {
@@ -219,20 +243,36 @@ pub async fn run_batch_together(
             tx.rollback().await?;
             continue;
         }
-        for (p, at) in group.iter().zip(&seen) {
-            // Events are in global order: this projection's share starts after its checkpoint.
-            let start = events.partition_point(|e| e.global_position <= *at);
-            let mine = &events[start..];
-            if mine.is_empty() {
-                continue;
+        let apply = async {
+            for (p, at) in group.iter().zip(&seen) {
+                // Events are in global order: this projection's share starts after its
+                // checkpoint.
+                let start = events.partition_point(|e| e.global_position <= *at);
+                let mine = &events[start..];
+                if mine.is_empty() {
+                    continue;
+                }
+                p.apply(mine, store, &mut tx).await?;
+                move_checkpoint(&mut tx, p.name(), to, mine.len() as i64).await?;
             }
-            if let Err(e) = p.apply(mine, store, &mut tx).await {
-                tx.rollback().await?;
-                return Err(e);
+            Ok::<(), ProjectionError>(())
+        };
+        let next = async {
+            if read_ahead {
+                Some(store.read_all(to, batch_size).await)
+            } else {
+                None
             }
-            move_checkpoint(&mut tx, p.name(), to, mine.len() as i64).await?;
+        };
+        let (applied, next) = tokio::join!(apply, next);
+        if let Err(e) = applied {
+            tx.rollback().await?;
+            return Err(e);
         }
         tx.commit().await?;
+        if let Some(Ok(next)) = next {
+            *ahead = Some((to, next));
+        }
         return Ok(events.len());
     }
 }
@@ -245,8 +285,10 @@ pub async fn run_catch_up_together(
     projections: &[Arc<dyn Projection>],
 ) -> Result<u64, ProjectionError> {
     let mut total = 0u64;
+    let mut ahead = None;
     loop {
-        let n = run_batch_together(db, store, projections, DEFAULT_BATCH_SIZE).await?;
+        let n =
+            batch_together(db, store, projections, DEFAULT_BATCH_SIZE, &mut ahead, true).await?;
         if n == 0 {
             return Ok(total);
         }
@@ -687,8 +729,18 @@ pub fn spawn_runner_with(
                 .collect();
             let mut busy = false;
             let mut failed = false;
+            let mut ahead = None;
             for _ in 0..options.max_batches_per_turn {
-                match run_batch_together(&db, store.as_ref(), &mine, options.batch_size).await {
+                match batch_together(
+                    &db,
+                    store.as_ref(),
+                    &mine,
+                    options.batch_size,
+                    &mut ahead,
+                    true,
+                )
+                .await
+                {
                     Ok(0) => break,
                     Ok(_) => busy = true,
                     Err(e) => {

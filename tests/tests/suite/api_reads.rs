@@ -513,6 +513,21 @@ async fn reads(backend: Backend) {
     )
     .await;
     assert_eq!(none["items"], json!([]));
+    // `idle_before`: every open case is idle before a far future instant, none before 2000.
+    let idle = get(
+        &server,
+        &format!("/v1/ats/{ATS}/cases?status=open&idle_before=2100-01-01T00:00:00Z"),
+        cf::ATS_OPERATOR,
+    )
+    .await;
+    assert_eq!(idle["items"].as_array().map(Vec::len), Some(2));
+    let idle = get(
+        &server,
+        &format!("/v1/ats/{ATS}/cases?status=open&idle_before=2000-01-01T00:00:00Z"),
+        cf::ATS_OPERATOR,
+    )
+    .await;
+    assert_eq!(idle["items"], json!([]));
     assert_eq!(
         status(
             &server,
