@@ -442,7 +442,15 @@ async fn dispatcher_retries(backend: Backend) {
     wait_notified(&fake, r1, 1).await;
     assert_eq!(fake.failed(), 3);
     assert_eq!(fake.received().len(), 1, "delivered once after recovering");
-    let log = delivery_log(&server.db.db, case_id).await.expect("log");
+    // The dispatcher records the delivered attempt after FirmaLOM answered: wait for it.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let log = loop {
+        let log = delivery_log(&server.db.db, case_id).await.expect("log");
+        if log.len() >= 4 || tokio::time::Instant::now() >= deadline {
+            break log;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
     let outcomes: Vec<(i64, &str, Option<i64>)> = log
         .iter()
         .map(|a| (a.attempt, a.outcome.as_str(), a.http_status))
