@@ -10,14 +10,13 @@
 //! - `GET /v1/documents/{sha256}` — the stored scan again, for the case's staff, its ATS and
 //!   auditors.
 
-use axum::Json;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use chrono::Utc;
-use diario_commands::handler::{command_id_for, derived_id};
+use diario_commands::handler::derived_id;
 use diario_commands::on_db;
 use diario_commands::paper::PaperDiary;
 use diario_commands::{CommandOptions, Database};
@@ -34,8 +33,8 @@ use uuid::Uuid;
 use crate::auth::Principal;
 use crate::cases::can_read_case;
 use crate::error::Problem;
-use crate::extract::{ApiPath, ApiQuery};
-use crate::write::IDEMPOTENCY_KEY;
+use crate::extract::{ApiPath, ApiQuery, WriteRequest};
+use crate::write::{Reply, WriteCtx, write};
 use crate::{ApiError, AppState};
 
 /// Largest accepted scan.
@@ -274,7 +273,7 @@ fn multipart_error(e: &axum::extract::multipart::MultipartError) -> ApiError {
 #[utoipa::path(post, path = "/v1/cases/{id}/phases/{n}/paper-confirmation", tag = "paper",
     request_body(content = PaperConfirmationForm, content_type = "multipart/form-data"),
     params(("id" = Uuid, Path), ("n" = u8, Path),
-        ("Idempotency-Key" = Option<String>, Header, description = "a retry with the same key appends nothing twice")),
+        ("Idempotency-Key" = Option<String>, Header, description = "a retry with the same key and scan gets the first answer byte for byte; another scan under the same key: 422 idempotency-key-reused")),
     responses(
         (status = 200, description = "entries confirmed; ETag = version", body = PaperConfirmationResult),
         (status = "4XX", description = "400 (form), 401, 403 not-phase-responsabile / not-a-confirmer, 404, 409 confirmation-request-not-pending, 413 (over 10 MiB), 415 unsupported-document-type (not PDF/JPEG/PNG by content, or not multipart), 422 no-pending-paper-diary", body = Problem, content_type = "application/problem+json"),
@@ -288,6 +287,11 @@ pub async fn paper_confirmation(
     req: Request,
 ) -> Result<Response, ApiError> {
     let phase = phase(n)?;
+    let method = req.method().clone();
+    let path = req
+        .uri()
+        .path_and_query()
+        .map_or_else(|| req.uri().path().to_owned(), |p| p.as_str().to_owned());
     let mut multipart = Multipart::from_request(req, &state).await.map_err(|_| {
         ApiError::UnsupportedDocument(
             "the upload must be multipart/form-data with a `file` part".into(),
@@ -335,6 +339,65 @@ pub async fn paper_confirmation(
         ),
         None => None,
     };
+    let sha = hex::encode(Sha256::digest(&bytes));
+    // The same idempotency and If-Match handling as every JSON write: the fingerprint of the
+    // request is the scan's hash and the form fields, so a retry with the same key and the
+    // same scan gets the first answer byte for byte, and another scan under that key a 422.
+    let fingerprint = serde_json::json!({
+        "document_sha256": sha,
+        "signed_by": signed_by.as_str(),
+        "paper_id": paper_id,
+    });
+    let request = WriteRequest {
+        method,
+        path,
+        headers,
+        body: serde_json::to_vec(&fingerprint)
+            .map_err(|e| ApiError::Internal(Box::new(e)))?
+            .into(),
+    };
+    let upload = Upload {
+        case_id: id,
+        phase,
+        paper_id,
+        signed_by,
+        bytes,
+        media_type,
+        sha,
+    };
+    write(&state, &principal, &request, |ctx| {
+        upload_paper_confirmation(&state, &principal, upload, ctx)
+    })
+    .await
+}
+
+/// A parsed, checked upload form.
+struct Upload {
+    case_id: Uuid,
+    phase: Phase,
+    paper_id: Option<Uuid>,
+    signed_by: FiscalCode,
+    bytes: Vec<u8>,
+    media_type: &'static str,
+    sha: String,
+}
+
+/// The upload proper: resolve the paper diary, keep the scan, record the confirmation.
+async fn upload_paper_confirmation(
+    state: &AppState,
+    principal: &Principal,
+    upload: Upload,
+    ctx: WriteCtx,
+) -> Result<Reply, ApiError> {
+    let Upload {
+        case_id: id,
+        phase,
+        paper_id,
+        signed_by,
+        bytes,
+        media_type,
+        sha,
+    } = upload;
     let (case, _) = state.handler.load_case(id).await?;
     let file = case
         .file
@@ -352,22 +415,16 @@ pub async fn paper_confirmation(
             message: "nessun diario cartaceo in attesa di firma per questa fase / no paper diary of this phase is waiting for its signature: GET …/paper-diary first".into(),
         })?,
     };
-    let sha = hex::encode(Sha256::digest(&bytes));
     let inserted = store_document(&state.db, &sha, media_type, &bytes, id, &principal.cf).await?;
-    let command_id = match headers.get(IDEMPOTENCY_KEY).and_then(|v| v.to_str().ok()) {
-        Some(key) if !key.trim().is_empty() => command_id_for(
-            principal.cf.as_str(),
-            &format!("paper-confirmation:{}", key.trim()),
-        ),
-        _ => Uuid::now_v7(),
-    };
     let document_sha256 = Sha256Hex::parse(&sha).map_err(|e| ApiError::Internal(Box::new(e)))?;
     let command = CaseCommand::UploadPaperConfirmation(UploadPaperConfirmation {
         paper_id,
         document_sha256,
         signed_by,
     });
-    let opts = CommandOptions::new().with_command_id(command_id);
+    let opts = CommandOptions::new()
+        .with_command_id(ctx.command_id)
+        .expecting(ctx.expected);
     let outcome = match state
         .handler
         .execute_case(id, &command, &opts, |_| {
@@ -396,11 +453,8 @@ pub async fn paper_confirmation(
             .filter_map(|e| serde_json::to_value(e).ok())
             .collect(),
     };
-    let mut response = Json(body).into_response();
-    if let Ok(v) = HeaderValue::from_str(&format!("\"{}\"", outcome.version)) {
-        response.headers_mut().insert(header::ETAG, v);
-    }
-    Ok(response)
+    let body = serde_json::to_value(body).map_err(|e| ApiError::Internal(Box::new(e)))?;
+    Ok(Reply::ok(Some(outcome.version), body))
 }
 
 fn db_error(e: sqlx::Error) -> ApiError {

@@ -742,19 +742,40 @@ async fn upload(
     declared: &str,
     signed_by: &str,
 ) -> ApiResponse {
+    upload_with_key(
+        server,
+        case_id,
+        who,
+        scan,
+        (filename, declared),
+        signed_by,
+        None,
+    )
+    .await
+}
+
+async fn upload_with_key(
+    server: &ApiServer,
+    case_id: Uuid,
+    who: &str,
+    scan: &[u8],
+    (filename, declared): (&str, &str),
+    signed_by: &str,
+    key: Option<&str>,
+) -> ApiResponse {
     let (content_type, body) = multipart(&[
         ("file", Some(filename), declared, scan),
         ("signed_by", None, "text/plain", signed_by.as_bytes()),
     ]);
-    let response = server
+    let mut request = server
         .client
         .post(server.url(&format!("/v1/cases/{case_id}/phases/1/paper-confirmation")))
         .bearer_auth(server.token(who))
-        .header("content-type", content_type)
-        .body(body)
-        .send()
-        .await
-        .expect("upload");
+        .header("content-type", content_type);
+    if let Some(key) = key {
+        request = request.header("idempotency-key", key);
+    }
+    let response = request.body(body).send().await.expect("upload");
     let status = response.status().as_u16();
     let headers = response.headers().clone();
     let bytes = response.bytes().await.expect("body").to_vec();
@@ -885,17 +906,54 @@ async fn paper_path(backend: Backend) {
     assert_eq!(server.db.count("SELECT count(*) FROM documents").await, 0);
 
     // The signed scan (a PNG, declared as octet-stream) confirms the printed entries.
-    let r = upload(
+    let key = "upload-1";
+    let r = upload_with_key(
         &server,
         case_id,
         cf::RESP_ASST,
         &scan,
-        "scan.bin",
-        "application/octet-stream",
+        ("scan.bin", "application/octet-stream"),
         cf::PARENT,
+        Some(key),
     )
     .await;
     assert_eq!(r.status, 200, "{}", r.json);
+    // A retry with the same key and scan (the answer was lost): the first answer, byte for
+    // byte, and nothing recorded twice; another scan under that key is refused.
+    let v = version(&server, case_id).await;
+    let retry = upload_with_key(
+        &server,
+        case_id,
+        cf::RESP_ASST,
+        &scan,
+        ("scan.bin", "application/octet-stream"),
+        cf::PARENT,
+        Some(key),
+    )
+    .await;
+    assert_eq!(retry.status, 200, "{}", retry.json);
+    assert_eq!(retry.bytes, r.bytes);
+    assert_eq!(retry.header("idempotent-replayed").as_deref(), Some("true"));
+    assert_eq!(version(&server, case_id).await, v);
+    let mut other = scan.clone();
+    other.push(0);
+    let reused = upload_with_key(
+        &server,
+        case_id,
+        cf::RESP_ASST,
+        &other,
+        ("scan.bin", "application/octet-stream"),
+        cf::PARENT,
+        Some(key),
+    )
+    .await;
+    assert_eq!(
+        (reused.status, reused.problem_code().as_str()),
+        (422, "idempotency-key-reused"),
+        "{}",
+        reused.json
+    );
+    assert_eq!(server.db.count("SELECT count(*) FROM documents").await, 1);
     assert_eq!(r.json["paper_id"], paper_id.to_string());
     assert_eq!(r.json["media_type"], "image/png");
     let types: Vec<&str> = r.json["events"]
