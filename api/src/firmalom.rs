@@ -121,6 +121,13 @@ pub struct FirmalomArgs {
     /// How often (milliseconds) the deadline scheduler looks for overdue requests.
     #[arg(long, env = "DIARIO_DEADLINE_SCAN_INTERVAL_MS", default_value_t = 5000)]
     pub deadline_scan_interval_ms: u64,
+    /// Hours Idempotency-Key answers are kept for retries (0: forever).
+    #[arg(
+        long,
+        env = "DIARIO_IDEMPOTENCY_RETENTION_HOURS",
+        default_value_t = 168
+    )]
+    pub idempotency_retention_hours: u64,
 }
 
 impl FirmalomArgs {
@@ -151,6 +158,8 @@ impl FirmalomArgs {
         crate::scheduler::WorkerSettings {
             dispatch_interval: Duration::from_millis(self.firmalom_dispatch_interval_ms.max(10)),
             deadline_interval: Duration::from_millis(self.deadline_scan_interval_ms.max(10)),
+            idempotency_retention: (self.idempotency_retention_hours > 0)
+                .then(|| Duration::from_secs(self.idempotency_retention_hours * 3600)),
         }
     }
 }
@@ -360,7 +369,19 @@ mod tests {
             firmalom_retry_max_secs: 30,
             firmalom_dispatch_interval_ms: 250,
             deadline_scan_interval_ms: 1000,
+            idempotency_retention_hours: 24,
         }
+    }
+
+    #[test]
+    fn idempotency_retention_is_hours_and_zero_keeps_answers_forever() {
+        let mut a = args(None, None);
+        assert_eq!(
+            a.worker_settings().idempotency_retention,
+            Some(Duration::from_secs(24 * 3600))
+        );
+        a.idempotency_retention_hours = 0;
+        assert_eq!(a.worker_settings().idempotency_retention, None);
     }
 
     #[test]

@@ -30,6 +30,8 @@ use crate::AppState;
 pub struct WorkerSettings {
     pub dispatch_interval: Duration,
     pub deadline_interval: Duration,
+    /// How long Idempotency-Key answers are kept (`None`: forever). Purged hourly.
+    pub idempotency_retention: Option<Duration>,
 }
 
 impl Default for WorkerSettings {
@@ -37,6 +39,7 @@ impl Default for WorkerSettings {
         WorkerSettings {
             dispatch_interval: Duration::from_secs(1),
             deadline_interval: Duration::from_secs(5),
+            idempotency_retention: Some(Duration::from_secs(7 * 24 * 3600)),
         }
     }
 }
@@ -282,7 +285,25 @@ where
     tracing::info!(worker = name, "stopped");
 }
 
-/// Starts the deadline scheduler, and the FirmaLOM dispatcher when a FirmaLOM URL is configured.
+/// Deletes Idempotency-Key answers older than `retention` (a retry is expected within minutes;
+/// the table must not grow forever).
+async fn purge_idempotency(state: &AppState, retention: Duration) -> Result<(), WorkerError> {
+    let keep = chrono::Duration::from_std(retention).unwrap_or(chrono::Duration::MAX);
+    let cutoff = chrono::Utc::now()
+        .checked_sub_signed(keep)
+        .unwrap_or(chrono::DateTime::<chrono::Utc>::MIN_UTC);
+    let n = diario_commands::idempotency::purge_before(&state.db, cutoff).await?;
+    if n > 0 {
+        tracing::info!(
+            purged = n,
+            "idempotency answers past their retention deleted"
+        );
+    }
+    Ok(())
+}
+
+/// Starts the deadline scheduler, the Idempotency-Key purge, and the FirmaLOM dispatcher when a
+/// FirmaLOM URL is configured.
 pub fn spawn_workers(state: &AppState, settings: WorkerSettings) -> Workers {
     let (tx, rx) = watch::channel(false);
     let mut handles = Vec::new();
@@ -294,6 +315,22 @@ pub fn spawn_workers(state: &AppState, settings: WorkerSettings) -> Workers {
                 let state = state.clone();
                 async move { deadline_pass(&state).await.map(|_| ()) }
             })
+            .await;
+        }));
+    }
+    if let Some(retention) = settings.idempotency_retention {
+        let state = state.clone();
+        let rx = rx.clone();
+        handles.push(tokio::spawn(async move {
+            every(
+                rx,
+                Duration::from_secs(3600).min(retention),
+                "idempotency-purge",
+                || {
+                    let state = state.clone();
+                    async move { purge_idempotency(&state, retention).await }
+                },
+            )
             .await;
         }));
     }

@@ -118,3 +118,24 @@ pub async fn save(
         .await?
         .unwrap_or_else(|| response.clone()))
 }
+
+/// Deletes the answers stored before `cutoff`; returns how many. Idempotency records are a
+/// cache of HTTP answers for retries, not part of the record: a retry after the retention
+/// period is executed again (and the event store still writes a command id only once).
+pub async fn purge_before(db: &Database, cutoff: DateTime<Utc>) -> Result<u64, StoreError> {
+    Ok(match db {
+        Database::Postgres(pool) => {
+            sqlx::query("DELETE FROM idempotency_keys WHERE created_at < $1")
+                .bind(cutoff)
+                .execute(pool)
+                .await?
+                .rows_affected()
+        }
+        // Stored as RFC 3339 in UTC (`+00:00`): text order is time order.
+        Database::Sqlite(pool) => sqlx::query("DELETE FROM idempotency_keys WHERE created_at < ?")
+            .bind(cutoff.to_rfc3339())
+            .execute(pool)
+            .await?
+            .rows_affected(),
+    })
+}

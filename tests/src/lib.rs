@@ -504,6 +504,7 @@ impl FirmalomSetup {
         diario_api::scheduler::WorkerSettings {
             dispatch_interval: self.dispatch_interval,
             deadline_interval: self.deadline_interval,
+            ..Default::default()
         }
     }
 }

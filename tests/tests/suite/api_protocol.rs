@@ -604,3 +604,47 @@ async fn api_test_clock_route_exists_only_with_the_flag() {
     );
     api.stop().await;
 }
+
+// ---- Idempotency-Key retention ----------------------------------------------------------------
+
+async fn idempotency_retention(backend: Backend) {
+    use diario_commands::idempotency::{
+        StoredResponse, find, key_hash, purge_before, request_hash, save,
+    };
+    let db = diario_tests::TestDb::new(backend).await;
+    let (old, recent) = (
+        key_hash(cf::RESP_ASST, "old"),
+        key_hash(cf::RESP_ASST, "recent"),
+    );
+    let now = chrono::Utc::now();
+    let answer = StoredResponse {
+        request_hash: request_hash("POST", "/v1/cases", b"{}"),
+        status: 201,
+        etag: Some("\"3\"".into()),
+        content_type: "application/json".into(),
+        body: b"{}".to_vec(),
+    };
+    save(&db.db, &old, &answer, now - chrono::Duration::days(8))
+        .await
+        .expect("save");
+    save(&db.db, &recent, &answer, now - chrono::Duration::hours(1))
+        .await
+        .expect("save");
+    let purged = purge_before(&db.db, now - chrono::Duration::days(7))
+        .await
+        .expect("purge");
+    assert_eq!(purged, 1);
+    assert!(find(&db.db, &old).await.expect("find").is_none());
+    assert_eq!(find(&db.db, &recent).await.expect("find"), Some(answer));
+    db.cleanup().await;
+}
+
+#[tokio::test]
+async fn idempotency_answers_past_their_retention_are_purged_on_postgres() {
+    idempotency_retention(Backend::Postgres).await;
+}
+
+#[tokio::test]
+async fn idempotency_answers_past_their_retention_are_purged_on_sqlite() {
+    idempotency_retention(Backend::Sqlite).await;
+}
