@@ -145,31 +145,7 @@ pub async fn run_batch(
     projection: &dyn Projection,
     batch_size: i64,
 ) -> Result<usize, ProjectionError> {
-    loop {
-        let from = checkpoint(db, projection.name()).await?.position;
-        let events = store.read_all(from, batch_size).await?;
-        let Some(last) = events.last() else {
-            return Ok(0);
-        };
-        let to = last.global_position;
-        let mut tx = Tx::begin(db).await?;
-        let current = lock_checkpoint(&mut tx, projection.name()).await?;
-        if current != from {
-            // Someone else (another runner, a rebuild) moved it: read again from there.
-            tx.rollback().await?;
-            continue;
-        }
-        match projection.apply(&events, store, &mut tx).await {
-            Ok(()) => {}
-            Err(e) => {
-                tx.rollback().await?;
-                return Err(e);
-            }
-        }
-        move_checkpoint(&mut tx, projection.name(), to, events.len() as i64).await?;
-        tx.commit().await?;
-        return Ok(events.len());
-    }
+    batch_together(db, store, &[projection], batch_size, &mut None, false).await
 }
 
 /// Applies at most one batch to several projections in ONE pass: the log is read once from the
@@ -187,7 +163,8 @@ pub async fn run_batch_together(
     projections: &[Arc<dyn Projection>],
     batch_size: i64,
 ) -> Result<usize, ProjectionError> {
-    batch_together(db, store, projections, batch_size, &mut None, false).await
+    let group: Vec<&dyn Projection> = projections.iter().map(|p| p.as_ref()).collect();
+    batch_together(db, store, &group, batch_size, &mut None, false).await
 }
 
 /// A batch read ahead: the events after `after`, read while the previous batch was applied.
@@ -201,7 +178,7 @@ type ReadAhead = Option<(GlobalPosition, Vec<RecordedEvent>)>;
 async fn batch_together(
     db: &Database,
     store: &dyn EventStore,
-    projections: &[Arc<dyn Projection>],
+    projections: &[&dyn Projection],
     batch_size: i64,
     ahead: &mut ReadAhead,
     read_ahead: bool,
@@ -210,7 +187,7 @@ async fn batch_together(
         return Ok(0);
     }
     // Lock checkpoint rows in one order everywhere, so two runners cannot deadlock.
-    let mut group: Vec<&Arc<dyn Projection>> = projections.iter().collect();
+    let mut group: Vec<&dyn Projection> = projections.to_vec();
     group.sort_by_key(|p| p.name());
     loop {
         let mut seen = Vec::with_capacity(group.len());
@@ -284,11 +261,11 @@ pub async fn run_catch_up_together(
     store: &dyn EventStore,
     projections: &[Arc<dyn Projection>],
 ) -> Result<u64, ProjectionError> {
+    let group: Vec<&dyn Projection> = projections.iter().map(|p| p.as_ref()).collect();
     let mut total = 0u64;
     let mut ahead = None;
     loop {
-        let n =
-            batch_together(db, store, projections, DEFAULT_BATCH_SIZE, &mut ahead, true).await?;
+        let n = batch_together(db, store, &group, DEFAULT_BATCH_SIZE, &mut ahead, true).await?;
         if n == 0 {
             return Ok(total);
         }
@@ -729,12 +706,13 @@ pub fn spawn_runner_with(
                 .collect();
             let mut busy = false;
             let mut failed = false;
+            let group: Vec<&dyn Projection> = mine.iter().map(|p| p.as_ref()).collect();
             let mut ahead = None;
             for _ in 0..options.max_batches_per_turn {
                 match batch_together(
                     &db,
                     store.as_ref(),
-                    &mine,
+                    &group,
                     options.batch_size,
                     &mut ahead,
                     true,
