@@ -230,7 +230,7 @@ pub async fn create_case(
 #[utoipa::path(get, path = "/v1/cases/{id}", tag = "cases",
     params(("id" = Uuid, Path, description = "case id")),
     responses(
-        (status = 200, description = "CaseDiary: case_id, measure_id, ats, asst, provider, status, recipient, responsabili, case_manager, opened_at, interrupted_at, minutes, confirmed_minutes, confirmed_cost_cents, version, diaries[] (phase, status, entries[] with state draft|validated|pending|confirmed|rejected|expired|withdrawn, totals_by_figure, totals_by_service, requests, pending_requests), alerts[]; ETag = version", body = Object),
+        (status = 200, description = "the current diaries of the case; ETag = version", body = diario_projections::CaseDiary),
         (status = "4XX", description = "400, 401, 403 case-access-denied, 404", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])))]

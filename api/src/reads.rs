@@ -286,7 +286,7 @@ pub async fn case_view(state: &AppState, p: &Principal, id: Uuid) -> Result<Resp
 #[utoipa::path(get, path = "/v1/cases/{id}/audit-trail", tag = "reads",
     params(("id" = Uuid, Path, description = "case id"), PageQuery),
     responses(
-        (status = 200, description = "`{items: [AuditRecord], next_cursor}`; AuditRecord: case_id, stream_version, event_id, event_type, schema_version, actor_cf, actor_role, occurred_at, recorded_at, description, global_transaction, global_position, prev_hash, hash (docs/projections.md)", body = Object),
+        (status = 200, description = "every event of the case with its actor, in stream order (docs/projections.md)", body = diario_projections::Page<diario_projections::AuditRecord>),
         (status = "4XX", description = "400 (cursor, limit), 401, 403 audit-access-denied, 404", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])))]
@@ -416,7 +416,7 @@ pub async fn case_checklists(
 #[utoipa::path(get, path = "/v1/ats/{ats}/dashboard", tag = "reads",
     params(("ats" = String, Path, description = "ATS code"), DashboardQuery),
     responses(
-        (status = 200, description = "AtsDashboard (docs/projections.md)", body = Object),
+        (status = 200, description = "the ATS dashboard (docs/projections.md)", body = diario_projections::AtsDashboard),
         (status = "4XX", description = "400, 401, 403 ats-access-denied", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])))]
@@ -442,7 +442,7 @@ pub async fn dashboard(
 #[utoipa::path(get, path = "/v1/ats/{ats}/cases", tag = "reads",
     params(("ats" = String, Path, description = "ATS code"), AtsCasesQuery),
     responses(
-        (status = 200, description = "`{items: [CaseSummary], next_cursor}`; CaseSummary: case_id, measure_id, ats, asst, provider, status, recipient_pseudonym, opened_at, interrupted_at, last_entry_at, minutes, confirmed_minutes, confirmed_cost_cents, version", body = Object),
+        (status = 200, description = "the cases of the ATS by case id", body = diario_projections::Page<diario_projections::CaseSummary>),
         (status = "4XX", description = "400, 401, 403 ats-access-denied", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])))]

@@ -20,7 +20,7 @@ use crate::sql::{Tx, Val, fetch_all};
 pub const NAME: &str = "audit_trail";
 
 /// One event of a case as an auditor reads it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AuditRecord {
     pub case_id: Uuid,
     pub stream_version: i64,

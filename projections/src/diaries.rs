@@ -28,7 +28,19 @@ use crate::sql::{Row, Tx, fetch_all};
 pub const NAME: &str = "case_diaries";
 
 /// The state of an entry as the read model shows it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum EntryState {
     /// Recorded, editable, not yet validated or sent.
@@ -77,7 +89,7 @@ impl EntryState {
 }
 
 /// One entry (stringa).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct EntryView {
     pub entry_id: Uuid,
     pub phase: u8,
@@ -106,7 +118,7 @@ pub struct EntryView {
 }
 
 /// A confirmation request (digital) or paper diary.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RequestView {
     pub request_id: Uuid,
     pub phase: u8,
@@ -122,7 +134,7 @@ pub struct RequestView {
 }
 
 /// Minutes (and confirmed money) under one figure or service.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Total {
     /// Figure or service id.
     pub key: String,
@@ -132,7 +144,7 @@ pub struct Total {
 }
 
 /// One phase diary.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PhaseDiary {
     pub phase: u8,
     /// `open`, `closed`, `handed_to_ats`.
@@ -155,7 +167,7 @@ pub struct PhaseDiary {
 }
 
 /// An alert (Art. 5–6), computed as of `as_of`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AlertView {
     pub code: String,
     pub phase: Option<u8>,
@@ -166,7 +178,7 @@ pub struct AlertView {
 }
 
 /// The current diaries of a case.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CaseDiary {
     pub case_id: Uuid,
     pub measure_id: String,

@@ -51,7 +51,7 @@ impl PageRequest {
 }
 
 /// A page of results.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Page<T> {
     pub items: Vec<T>,
     /// Pass it back as `cursor` for the next page; `None` on the last page.
@@ -141,7 +141,7 @@ pub struct CaseFilter {
 }
 
 /// One line of a case list.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CaseSummary {
     pub case_id: Uuid,
     pub measure_id: String,
@@ -297,7 +297,7 @@ pub async fn list_entries(
 // ------------------------------------------------------------------------------------------
 
 /// Open / closed diaries of a phase.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PhaseDiaryCounts {
     pub phase: u8,
     pub open: i64,
@@ -307,7 +307,7 @@ pub struct PhaseDiaryCounts {
 }
 
 /// Minutes of a phase and figure (live entries).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PhaseFigureMinutes {
     pub phase: u8,
     pub figure: String,
@@ -316,7 +316,7 @@ pub struct PhaseFigureMinutes {
 }
 
 /// Confirmation requests of the ATS.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RequestCounts {
     /// Waiting for an answer (digital and paper).
     pub pending: i64,
@@ -333,7 +333,7 @@ pub struct RequestCounts {
 }
 
 /// A case with no entry recorded recently.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct IdleCase {
     pub case_id: Uuid,
     pub provider: String,
@@ -343,7 +343,7 @@ pub struct IdleCase {
 }
 
 /// The ATS dashboard (`GET /v1/ats/{ats}/dashboard`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AtsDashboard {
     pub ats: String,
     pub now: DateTime<Utc>,

@@ -537,6 +537,36 @@ async fn api_openapi_document_lists_every_route_and_schema() {
         );
     }
     assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
+    // The main read models are typed, not opaque objects: a dashboard or BI client can generate
+    // its types from the document.
+    for (path, schema) in [
+        ("/v1/cases/{id}", "CaseDiary"),
+        ("/v1/ats/{ats}/dashboard", "AtsDashboard"),
+    ] {
+        let response =
+            &doc["paths"][path]["get"]["responses"]["200"]["content"]["application/json"]["schema"];
+        assert_eq!(
+            response["$ref"],
+            format!("#/components/schemas/{schema}"),
+            "{path}: {response}"
+        );
+    }
+    let entry_states = &doc["components"]["schemas"]["EntryState"]["enum"];
+    assert!(
+        entry_states
+            .as_array()
+            .is_some_and(|v| v.contains(&json!("confirmed")) && v.contains(&json!("withdrawn"))),
+        "{entry_states}"
+    );
+    for path in ["/v1/ats/{ats}/cases", "/v1/cases/{id}/audit-trail"] {
+        let response =
+            &doc["paths"][path]["get"]["responses"]["200"]["content"]["application/json"]["schema"];
+        assert!(
+            response.is_object() && response != &json!({}),
+            "{path}: {response}"
+        );
+        assert_ne!(response["type"], "object", "{path} is typed: {response}");
+    }
     // Every documented route is served (none answers 404 for a missing route).
     for (method, path) in ROUTES {
         let concrete = path
