@@ -129,7 +129,7 @@ pub async fn resolve_failure(
 /// authenticated user, since a late entry must cite a failure's id.
 #[utoipa::path(get, path = "/v1/system-failures", tag = "system-failures",
     params(crate::reads::FailureQuery),
-    responses((status = 200, description = "`{items: [FailureView], next_cursor}`; FailureView: failure_id, scope, ente, ticket, description, began_at, resolved_at, declared_by, declared_at, resolved_by, entries[] (entry_id, case_id, ats, provider, phase, professional, date, minutes, state, recorded_at)", body = Object),
+    responses((status = 200, description = "the Art. 9 system failures, each with the entries that relied on it", body = diario_projections::Page<diario_projections::FailureView>),
         (status = "4XX", description = "400 (filters, cursor), 401", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 pub async fn list_failures(

@@ -384,7 +384,7 @@ pub async fn history(
 #[utoipa::path(get, path = "/v1/cases/{id}/checklists", tag = "reads",
     params(("id" = Uuid, Path, description = "case id"), PageQuery),
     responses(
-        (status = 200, description = "`{items: [ChecklistView], next_cursor}` (docs/projections.md, rm_checklists)", body = Object),
+        (status = 200, description = "the stored Art. 8 checklists of the case (docs/projections.md, rm_checklists)", body = diario_projections::Page<diario_projections::ChecklistView>),
         (status = "4XX", description = "400, 401, 403 case-access-denied, 404", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])))]
@@ -483,8 +483,8 @@ pub async fn ats_cases(
 #[utoipa::path(get, path = "/v1/reports/costs", tag = "reads",
     params(CostQuery),
     responses(
-        (status = 200, description = "CostReport JSON (`filter, lines, by_case, by_provider, by_ats, by_period, by_figure, total_confirmed_minutes, total_cost_cents`), or text/csv with `format=csv`",
-            content((Object = "application/json"), (String = "text/csv"))),
+        (status = 200, description = "the cost report, or text/csv with `format=csv`",
+            content((diario_projections::CostReport = "application/json"), (String = "text/csv"))),
         (status = "4XX", description = "400 (format, dates, ats required), 401, 403 ats-access-denied", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])))]

@@ -21,7 +21,7 @@ use crate::sql::{Tx, Val, fetch_all};
 pub const NAME: &str = "checklists";
 
 /// One check of a checklist.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CheckView {
     pub code: String,
     pub description: String,
@@ -36,7 +36,7 @@ pub struct CheckView {
 }
 
 /// A stored checklist.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ChecklistView {
     pub case_id: Uuid,
     /// Version of the event that stored it.

@@ -17,7 +17,7 @@ use crate::sql::{Tx, Val, fetch_all};
 pub const NAME: &str = "system_failures";
 
 /// An entry registered late relying on a failure.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RelyingEntry {
     pub entry_id: Uuid,
     pub case_id: Uuid,
@@ -32,7 +32,7 @@ pub struct RelyingEntry {
 }
 
 /// A declared failure.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct FailureView {
     pub failure_id: Uuid,
     /// `regional` or `ente`.

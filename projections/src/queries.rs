@@ -510,7 +510,7 @@ pub async fn ats_dashboard(
 // ------------------------------------------------------------------------------------------
 
 /// Filters of [`cost_report`]. The period is the service date (Europe/Rome civil date).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CostFilter {
     pub ats: Option<String>,
     pub provider: Option<String>,
@@ -522,7 +522,7 @@ pub struct CostFilter {
 }
 
 /// One line: confirmed minutes of one figure in one case and month, at the figure's unit cost.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CostLine {
     pub ats: String,
     pub provider: String,
@@ -539,7 +539,7 @@ pub struct CostLine {
 }
 
 /// A subtotal.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CostTotal {
     pub key: String,
     pub confirmed_minutes: i64,
@@ -548,7 +548,7 @@ pub struct CostTotal {
 
 /// The cost report (`GET /v1/reports/costs`): confirmed hours × unit cost. Money is integer
 /// cents.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CostReport {
     pub filter: CostFilter,
     pub lines: Vec<CostLine>,

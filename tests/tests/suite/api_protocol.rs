@@ -558,7 +558,13 @@ async fn api_openapi_document_lists_every_route_and_schema() {
             .is_some_and(|v| v.contains(&json!("confirmed")) && v.contains(&json!("withdrawn"))),
         "{entry_states}"
     );
-    for path in ["/v1/ats/{ats}/cases", "/v1/cases/{id}/audit-trail"] {
+    for path in [
+        "/v1/ats/{ats}/cases",
+        "/v1/cases/{id}/audit-trail",
+        "/v1/cases/{id}/checklists",
+        "/v1/system-failures",
+        "/v1/reports/costs",
+    ] {
         let response =
             &doc["paths"][path]["get"]["responses"]["200"]["content"]["application/json"]["schema"];
         assert!(
