@@ -548,18 +548,32 @@ struct Cache {
 
 struct Cached {
     folded: Folded,
-    rows: Option<CaseRows>,
+    rows: Held,
     used: u64,
+}
+
+/// What the tables hold for a cached case version.
+enum Held {
+    /// Exactly these rows (`None`: the case has no view).
+    Known(Option<CaseRows>),
+    /// Folded ahead of the transaction (`prepare`): the rows are read back in it.
+    Unknown,
 }
 
 impl Cache {
     /// Takes the case out if it is cached at `version`.
-    fn take(&mut self, case_id: Uuid, version: i64) -> Option<(Folded, Option<CaseRows>)> {
+    fn take(&mut self, case_id: Uuid, version: i64) -> Option<(Folded, Held)> {
         let hit = self.cases.remove(&case_id)?;
         (i(hit.folded.state.version) == version).then_some((hit.folded, hit.rows))
     }
 
-    fn put(&mut self, case_id: Uuid, folded: Folded, rows: Option<CaseRows>) {
+    fn has(&self, case_id: Uuid, version: i64) -> bool {
+        self.cases
+            .get(&case_id)
+            .is_some_and(|c| i(c.folded.state.version) == version)
+    }
+
+    fn put(&mut self, case_id: Uuid, folded: Folded, rows: Held) {
         self.tick += 1;
         let used = self.tick;
         self.cases.insert(case_id, Cached { folded, rows, used });
@@ -623,19 +637,23 @@ impl CaseDiaries {
             Ok(mut c) => c.take(case_id, version - 1),
             Err(_) => None,
         };
-        if let Some((folded, rows)) = cached {
-            return Ok(Touched {
-                folded,
-                base: OwnedBase::Known(rows),
-            });
-        }
-        if version <= 1 {
-            return Ok(Touched {
-                folded: Folded::default(),
-                base: OwnedBase::Known(None),
-            });
-        }
-        let folded = load_folded(store, stream_id, version - 1).await?;
+        let folded = match cached {
+            Some((folded, Held::Known(rows))) => {
+                return Ok(Touched {
+                    folded,
+                    base: OwnedBase::Known(rows),
+                });
+            }
+            Some((folded, Held::Unknown)) => folded,
+            None if version <= 1 => {
+                return Ok(Touched {
+                    folded: Folded::default(),
+                    base: OwnedBase::Known(None),
+                });
+            }
+            // Not prepared (evicted meanwhile): read the stream now, through the pool.
+            None => load_folded(store, stream_id, version - 1).await?,
+        };
         let held = read_case_diary(&mut Source::Tx(tx), case_id)
             .await?
             .map(|v| CaseRows::of(&v));
@@ -661,6 +679,35 @@ impl Projection for CaseDiaries {
             "rm_cases",
             "rm_ats_counters",
         ]
+    }
+
+    /// Folds, through the pool, the cases whose state before this batch is neither cached nor
+    /// empty (their first event in the batch is not version 1).
+    async fn prepare(
+        &self,
+        events: &[RecordedEvent],
+        store: &dyn EventStore,
+    ) -> Result<(), ProjectionError> {
+        let mut seen = std::collections::HashSet::new();
+        let mut first: Vec<(Uuid, &RecordedEvent)> = Vec::new();
+        for e in events {
+            if let Some(case_id) = case_id_of(&e.stream_id)
+                && seen.insert(case_id)
+            {
+                first.push((case_id, e));
+            }
+        }
+        for (case_id, e) in first {
+            let before = e.stream_version - 1;
+            let known = before < 1 || self.cache.lock().is_ok_and(|c| c.has(case_id, before));
+            if !known {
+                let folded = load_folded(store, &e.stream_id, before).await?;
+                if let Ok(mut cache) = self.cache.lock() {
+                    cache.put(case_id, folded, Held::Unknown);
+                }
+            }
+        }
+        Ok(())
     }
 
     async fn apply(
@@ -708,7 +755,7 @@ impl Projection for CaseDiaries {
         write.write(tx).await?;
         if let Ok(mut cache) = self.cache.lock() {
             for (case_id, folded, rows) in written {
-                cache.put(case_id, folded, rows);
+                cache.put(case_id, folded, Held::Known(rows));
             }
         }
         Ok(())

@@ -36,6 +36,17 @@ pub trait Projection: Send + Sync {
     /// The tables this projection owns (emptied by a rebuild, in this order).
     fn tables(&self) -> &'static [&'static str];
 
+    /// Called with the same events before the batch's transaction opens: a projection that
+    /// must read the event store (not only the batch) does it here, through the pool, so that
+    /// `apply` never needs a second connection while it holds the transaction's.
+    async fn prepare(
+        &self,
+        _events: &[RecordedEvent],
+        _store: &dyn EventStore,
+    ) -> Result<(), ProjectionError> {
+        Ok(())
+    }
+
     /// Applies a batch of events, in global order, inside `tx` (the same transaction that moves
     /// the checkpoint). Events of streams the projection does not handle are ignored.
     async fn apply(
@@ -207,6 +218,10 @@ async fn batch_together(
         let to = last.global_position;
         // A full batch: more are probably waiting.
         let read_ahead = read_ahead && events.len() as i64 == batch_size;
+        for (p, at) in group.iter().zip(&seen) {
+            let start = events.partition_point(|e| e.global_position <= *at);
+            p.prepare(&events[start..], store).await?;
+        }
         let mut tx = Tx::begin(db).await?;
         let mut moved = false;
         for (p, at) in group.iter().zip(&seen) {
