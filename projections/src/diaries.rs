@@ -590,12 +590,7 @@ impl Cache {
 /// A case being applied in a batch: its state so far and what the tables held before.
 struct Touched {
     folded: Folded,
-    base: OwnedBase,
-}
-
-enum OwnedBase {
-    Known(Option<CaseRows>),
-    Read(Option<CaseRows>),
+    base: Base,
 }
 
 impl CaseDiaries {
@@ -641,14 +636,14 @@ impl CaseDiaries {
             Some((folded, Held::Known(rows))) => {
                 return Ok(Touched {
                     folded,
-                    base: OwnedBase::Known(rows),
+                    base: Base::Known(rows),
                 });
             }
             Some((folded, Held::Unknown)) => folded,
             None if version <= 1 => {
                 return Ok(Touched {
                     folded: Folded::default(),
-                    base: OwnedBase::Known(None),
+                    base: Base::Known(None),
                 });
             }
             // Not prepared (evicted meanwhile): read the stream now, through the pool.
@@ -659,7 +654,7 @@ impl CaseDiaries {
             .map(|v| CaseRows::of(&v));
         Ok(Touched {
             folded,
-            base: OwnedBase::Read(held),
+            base: Base::Read(held),
         })
     }
 }
@@ -746,10 +741,7 @@ impl Projection for CaseDiaries {
                 continue;
             };
             let rows = self.rows(&case.folded);
-            match &case.base {
-                OwnedBase::Known(old) => write.change(Base::Known(old.as_ref()), rows.as_ref()),
-                OwnedBase::Read(old) => write.change(Base::Read(old.as_ref()), rows.as_ref()),
-            }
+            write.change(&case.base, rows.as_ref());
             written.push((case_id, case.folded, rows));
         }
         write.write(tx).await?;

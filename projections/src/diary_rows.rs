@@ -184,11 +184,11 @@ impl CaseRows {
 }
 
 /// What the tables hold for a case before the batch.
-pub(crate) enum Base<'a> {
+pub(crate) enum Base {
     /// Exactly these rows (known from the cache, or no rows at all before version 1).
-    Known(Option<&'a CaseRows>),
+    Known(Option<CaseRows>),
     /// These rows, read back from the tables: rewrite the case's rows whole.
-    Read(Option<&'a CaseRows>),
+    Read(Option<CaseRows>),
 }
 
 /// The writes of one batch, gathered over every case it touched.
@@ -211,10 +211,10 @@ pub(crate) struct BatchWrite {
 
 impl BatchWrite {
     /// Adds the change of one case from `base` to `new` (`None`: the case has no view).
-    pub(crate) fn change(&mut self, base: Base<'_>, new: Option<&CaseRows>) {
+    pub(crate) fn change(&mut self, base: &Base, new: Option<&CaseRows>) {
         let (old, whole) = match base {
-            Base::Known(old) => (old, false),
-            Base::Read(old) => (old, true),
+            Base::Known(old) => (old.as_ref(), false),
+            Base::Read(old) => (old.as_ref(), true),
         };
         if let Some(o) = old {
             for (k, n) in &o.counters {
