@@ -174,8 +174,7 @@ pub async fn run_batch_together(
     projections: &[Arc<dyn Projection>],
     batch_size: i64,
 ) -> Result<usize, ProjectionError> {
-    let group: Vec<&dyn Projection> = projections.iter().map(|p| p.as_ref()).collect();
-    batch_together(db, store, &group, batch_size, &mut None, false).await
+    batch_together(db, store, &refs(projections), batch_size, &mut None, false).await
 }
 
 /// A batch read ahead: the events after `after`, read while the previous batch was applied.
@@ -276,16 +275,7 @@ pub async fn run_catch_up_together(
     store: &dyn EventStore,
     projections: &[Arc<dyn Projection>],
 ) -> Result<u64, ProjectionError> {
-    let group: Vec<&dyn Projection> = projections.iter().map(|p| p.as_ref()).collect();
-    let mut total = 0u64;
-    let mut ahead = None;
-    loop {
-        let n = batch_together(db, store, &group, DEFAULT_BATCH_SIZE, &mut ahead, true).await?;
-        if n == 0 {
-            return Ok(total);
-        }
-        total += n as u64;
-    }
+    catch_up_group(db, store, &refs(projections)).await
 }
 
 /// Applies every event after the projection's checkpoint; returns how many were applied.
@@ -294,13 +284,50 @@ pub async fn run_catch_up(
     store: &dyn EventStore,
     projection: &dyn Projection,
 ) -> Result<u64, ProjectionError> {
+    catch_up_group(db, store, &[projection]).await
+}
+
+fn refs(projections: &[Arc<dyn Projection>]) -> Vec<&dyn Projection> {
+    projections.iter().map(|p| p.as_ref()).collect()
+}
+
+/// Batches (reading ahead) until `read_all` hands out nothing more; returns the events read.
+async fn catch_up_group(
+    db: &Database,
+    store: &dyn EventStore,
+    group: &[&dyn Projection],
+) -> Result<u64, ProjectionError> {
     let mut total = 0u64;
+    let mut ahead = None;
     loop {
-        let n = run_batch(db, store, projection, DEFAULT_BATCH_SIZE).await?;
+        let n = batch_together(db, store, group, DEFAULT_BATCH_SIZE, &mut ahead, true).await?;
         if n == 0 {
             return Ok(total);
         }
         total += n as u64;
+    }
+}
+
+/// [`catch_up_group`] until no event is left after any checkpoint of the group, waiting up to
+/// `max_wait` for events `read_all` does not hand out yet (see [`run_catch_up_to_end`]).
+async fn catch_up_group_to_end(
+    db: &Database,
+    store: &dyn EventStore,
+    group: &[&dyn Projection],
+    max_wait: Duration,
+) -> Result<u64, ProjectionError> {
+    let deadline = tokio::time::Instant::now() + max_wait;
+    let mut total = 0;
+    loop {
+        total += catch_up_group(db, store, group).await?;
+        let mut behind = 0;
+        for p in group {
+            behind += events_behind(db, &checkpoint(db, p.name()).await?).await?.0;
+        }
+        if behind == 0 || tokio::time::Instant::now() >= deadline {
+            return Ok(total);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
@@ -373,20 +400,7 @@ pub async fn run_catch_up_to_end(
     projection: &dyn Projection,
     max_wait: Duration,
 ) -> Result<u64, ProjectionError> {
-    let deadline = tokio::time::Instant::now() + max_wait;
-    let mut total = 0;
-    loop {
-        total += run_catch_up(db, store, projection).await?;
-        if events_behind(db, &checkpoint(db, projection.name()).await?)
-            .await?
-            .0
-            == 0
-            || tokio::time::Instant::now() >= deadline
-        {
-            return Ok(total);
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    catch_up_group_to_end(db, store, &[projection], max_wait).await
 }
 
 /// Rebuilds every projection in one pass over the log (reset all, then
@@ -399,18 +413,7 @@ pub async fn rebuild_all(
     for p in &projections {
         reset(db, p.as_ref()).await?;
     }
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        run_catch_up_together(db, store, &projections).await?;
-        let mut behind = 0;
-        for p in &projections {
-            behind += events_behind(db, &checkpoint(db, p.name()).await?).await?.0;
-        }
-        if behind == 0 || tokio::time::Instant::now() >= deadline {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    catch_up_group_to_end(db, store, &refs(&projections), Duration::from_secs(30)).await?;
     let mut out = BTreeMap::new();
     for p in &projections {
         out.insert(
@@ -721,7 +724,7 @@ pub fn spawn_runner_with(
                 .collect();
             let mut busy = false;
             let mut failed = false;
-            let group: Vec<&dyn Projection> = mine.iter().map(|p| p.as_ref()).collect();
+            let group = refs(&mine);
             let mut ahead = None;
             for _ in 0..options.max_batches_per_turn {
                 match batch_together(
