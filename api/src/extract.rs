@@ -26,10 +26,7 @@ impl FromRequest<AppState> for WriteRequest {
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
         let method = req.method().clone();
-        let path = req
-            .uri()
-            .path_and_query()
-            .map_or_else(|| req.uri().path().to_owned(), |p| p.as_str().to_owned());
+        let path = request_path(&req);
         let headers = req.headers().clone();
         let body = Bytes::from_request(req, state).await.map_err(|rejection| {
             if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
@@ -48,6 +45,13 @@ impl FromRequest<AppState> for WriteRequest {
             body,
         })
     }
+}
+
+/// Path and query of a request: the part of the idempotency fingerprint that names the target.
+pub fn request_path(req: &Request) -> String {
+    req.uri()
+        .path_and_query()
+        .map_or_else(|| req.uri().path().to_owned(), |p| p.as_str().to_owned())
 }
 
 fn is_json(headers: &HeaderMap) -> bool {

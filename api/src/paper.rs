@@ -33,7 +33,7 @@ use uuid::Uuid;
 use crate::auth::Principal;
 use crate::cases::can_read_case;
 use crate::error::Problem;
-use crate::extract::{ApiPath, ApiQuery, WriteRequest};
+use crate::extract::{ApiPath, ApiQuery, WriteRequest, request_path};
 use crate::write::{Reply, WriteCtx, write};
 use crate::{ApiError, AppState};
 
@@ -288,10 +288,7 @@ pub async fn paper_confirmation(
 ) -> Result<Response, ApiError> {
     let phase = phase(n)?;
     let method = req.method().clone();
-    let path = req
-        .uri()
-        .path_and_query()
-        .map_or_else(|| req.uri().path().to_owned(), |p| p.as_str().to_owned());
+    let path = request_path(&req);
     let mut multipart = Multipart::from_request(req, &state).await.map_err(|_| {
         ApiError::UnsupportedDocument(
             "the upload must be multipart/form-data with a `file` part".into(),
