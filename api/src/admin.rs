@@ -4,16 +4,15 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
-use diario_commands::CommandOptions;
-use diario_commands::handler::derived_id;
-use diario_domain::grants::{GrantCommand, GrantRole};
-use diario_domain::{ActorRole, FailureCommand, MeasureId};
+use diario_commands::{CommandOptions, access, derived_id};
+use diario_domain::grants::GrantCommand;
+use diario_domain::{FailureCommand, MeasureId};
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::auth::Principal;
+use crate::auth::Auth;
 use crate::dto::{
-    DeclareFailureBody, FailureView, GrantBody, GrantsView, MeasureSummary, ResolveFailureBody,
+    DeclareFailureBody, DeclaredFailure, GrantBody, GrantsView, MeasureSummary, ResolveFailureBody,
     TestClockBody,
 };
 use crate::error::Problem;
@@ -41,24 +40,16 @@ pub fn test_clock_routes() -> Router<AppState> {
     Router::new().route("/v1/test-clock", put(set_test_clock))
 }
 
-fn support_actor(p: &Principal) -> diario_domain::Actor {
-    if p.has_any(GrantRole::Support) {
-        p.actor(ActorRole::Support)
-    } else {
-        p.actor(ActorRole::Staff)
-    }
-}
-
 /// Declare a system failure (support desk).
 #[utoipa::path(post, path = "/v1/system-failures", tag = "system-failures",
     request_body = DeclareFailureBody,
     params(("Idempotency-Key" = Option<String>, Header)),
-    responses((status = 201, body = FailureView),
+    responses((status = 201, body = DeclaredFailure),
         (status = "4XX", description = "problem+json, e.g. 403 not-support-desk, 422 invalid-failure-times", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 pub async fn declare_failure(
     State(state): State<AppState>,
-    principal: Principal,
+    Auth(principal): Auth,
     req: WriteRequest,
 ) -> Result<Response, ApiError> {
     let (state, principal, req) = (&state, &principal, &req);
@@ -77,12 +68,12 @@ pub async fn declare_failure(
         let opts = CommandOptions::new().with_command_id(ctx.command_id);
         let outcome = state
             .handler
-            .execute_failure(&command, &support_actor(principal), &opts)
+            .execute_failure(&command, &principal.support_actor(), &opts)
             .await?;
         let view = outcome
             .state
             .as_ref()
-            .map(|f| FailureView::from_domain(f, Some(outcome.version)));
+            .map(|f| DeclaredFailure::from_domain(f, Some(outcome.version)));
         Ok(Reply::created(Some(outcome.version), json!(view)))
     })
     .await
@@ -92,12 +83,12 @@ pub async fn declare_failure(
 #[utoipa::path(post, path = "/v1/system-failures/{id}/resolution", tag = "system-failures",
     request_body = ResolveFailureBody,
     params(("id" = Uuid, Path), ("Idempotency-Key" = Option<String>, Header), ("If-Match" = Option<String>, Header)),
-    responses((status = 200, body = FailureView),
+    responses((status = 200, body = DeclaredFailure),
         (status = "4XX", description = "problem+json, e.g. 404 failure-not-declared, 409 failure-already-resolved", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 pub async fn resolve_failure(
     State(state): State<AppState>,
-    principal: Principal,
+    Auth(principal): Auth,
     ApiPath(id): ApiPath<Uuid>,
     req: WriteRequest,
 ) -> Result<Response, ApiError> {
@@ -113,12 +104,12 @@ pub async fn resolve_failure(
             .expecting(ctx.expected);
         let outcome = state
             .handler
-            .execute_failure(&command, &support_actor(principal), &opts)
+            .execute_failure(&command, &principal.support_actor(), &opts)
             .await?;
         let view = outcome
             .state
             .as_ref()
-            .map(|f| FailureView::from_domain(f, Some(outcome.version)));
+            .map(|f| DeclaredFailure::from_domain(f, Some(outcome.version)));
         Ok(Reply::ok(Some(outcome.version), json!(view)))
     })
     .await
@@ -129,26 +120,15 @@ pub async fn resolve_failure(
 /// authenticated user, since a late entry must cite a failure's id.
 #[utoipa::path(get, path = "/v1/system-failures", tag = "system-failures",
     params(crate::reads::FailureQuery),
-    responses((status = 200, description = "the Art. 9 system failures, each with the entries that relied on it", body = diario_projections::Page<diario_projections::FailureView>),
+    responses((status = 200, description = "the Art. 9 system failures, each with the entries that relied on it", body = diario_projections::Page<diario_projections::SystemFailureView>),
         (status = "4XX", description = "400 (filters, cursor), 401", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 pub async fn list_failures(
     State(state): State<AppState>,
-    _principal: Principal,
+    _auth: Auth,
     ApiQuery(query): ApiQuery<crate::reads::FailureQuery>,
 ) -> Result<Response, ApiError> {
     crate::reads::failures(&state, query).await
-}
-
-fn require_platform_admin(p: &Principal) -> Result<(), ApiError> {
-    if p.platform_admin {
-        Ok(())
-    } else {
-        Err(ApiError::Forbidden {
-            code: "not-platform-admin",
-            message: "solo l'amministratore della piattaforma gestisce i ruoli / only a platform administrator manages grants".into(),
-        })
-    }
 }
 
 fn grants_view(state: &diario_domain::grants::GrantsState, version: i64) -> GrantsView {
@@ -165,20 +145,20 @@ fn grants_view(state: &diario_domain::grants::GrantsState, version: i64) -> Gran
     security(("bearer" = [])))]
 pub async fn list_grants(
     State(state): State<AppState>,
-    principal: Principal,
+    Auth(principal): Auth,
 ) -> Result<Json<GrantsView>, ApiError> {
-    require_platform_admin(&principal)?;
+    access::manage_grants(&principal)?;
     let (grants, version) = state.handler.grants().await?;
     Ok(Json(grants_view(&grants, version)))
 }
 
 async fn grant_write(
     state: &AppState,
-    principal: &Principal,
+    principal: &diario_commands::Principal,
     req: &WriteRequest,
     revoke: bool,
 ) -> Result<Response, ApiError> {
-    require_platform_admin(principal)?;
+    access::manage_grants(principal)?;
     write(state, principal, req, |ctx| async move {
         let body: GrantBody = req.json()?;
         let command = if revoke {
@@ -207,7 +187,7 @@ async fn grant_write(
     security(("bearer" = [])))]
 pub async fn add_grant(
     State(state): State<AppState>,
-    principal: Principal,
+    Auth(principal): Auth,
     req: WriteRequest,
 ) -> Result<Response, ApiError> {
     grant_write(&state, &principal, &req, false).await
@@ -221,7 +201,7 @@ pub async fn add_grant(
     security(("bearer" = [])))]
 pub async fn revoke_grant(
     State(state): State<AppState>,
-    principal: Principal,
+    Auth(principal): Auth,
     req: WriteRequest,
 ) -> Result<Response, ApiError> {
     grant_write(&state, &principal, &req, true).await
@@ -234,12 +214,13 @@ pub async fn revoke_grant(
     security(("bearer" = [])))]
 pub async fn list_measures(
     State(state): State<AppState>,
-    _principal: Principal,
+    _auth: Auth,
 ) -> Json<Vec<MeasureSummary>> {
     Json(
         state
             .handler
-            .measures()
+            .catalogue()
+            .iter()
             .map(MeasureSummary::from_measure)
             .collect(),
     )
@@ -254,12 +235,13 @@ pub async fn list_measures(
     security(("bearer" = [])))]
 pub async fn get_measure(
     State(state): State<AppState>,
-    _principal: Principal,
+    _auth: Auth,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Response, ApiError> {
     state
         .handler
-        .measure(&MeasureId::new(id.clone()))
+        .catalogue()
+        .get(&MeasureId::new(id.clone()))
         .map(|m| Json(m).into_response())
         .ok_or_else(|| ApiError::NotFoundWhat(format!("no measure {id}")))
 }

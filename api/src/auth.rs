@@ -11,8 +11,8 @@ use std::time::Duration;
 use axum::extract::FromRequestParts;
 use axum::http::header;
 use axum::http::request::Parts;
-use diario_domain::grants::{Grant, GrantRole};
-use diario_domain::{Actor, ActorRole, FiscalCode};
+use diario_commands::Principal;
+use diario_domain::FiscalCode;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -230,32 +230,12 @@ pub fn log_tag(cf: &FiscalCode) -> String {
     hex::encode(&digest[..6])
 }
 
-/// The authenticated caller and their organisation roles.
+/// The authenticated caller (an extractor): the person of the bearer token with the grants in
+/// force.
 #[derive(Debug, Clone)]
-pub struct Principal {
-    pub cf: FiscalCode,
-    pub grants: Vec<Grant>,
-    pub platform_admin: bool,
-}
+pub struct Auth(pub Principal);
 
-impl Principal {
-    /// Holds `role` over organisation `org` (an unscoped grant covers every organisation).
-    pub fn has(&self, role: GrantRole, org: &str) -> bool {
-        self.grants.iter().any(|g| g.covers(role, org))
-    }
-
-    /// Holds `role` over some organisation.
-    pub fn has_any(&self, role: GrantRole) -> bool {
-        self.grants.iter().any(|g| g.role == role)
-    }
-
-    /// The domain actor with an organisation role.
-    pub fn actor(&self, role: ActorRole) -> Actor {
-        Actor::person(self.cf.clone(), role)
-    }
-}
-
-impl FromRequestParts<AppState> for Principal {
+impl FromRequestParts<AppState> for Auth {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
@@ -284,15 +264,11 @@ impl FromRequestParts<AppState> for Principal {
         }
         let cf = state.auth.verify(token)?;
         tracing::Span::current().record("actor", log_tag(&cf).as_str());
-        let (grants, _) = state.handler.grants().await?;
-        let grants: Vec<Grant> = grants.into_iter().filter(|g| g.fiscal_code == cf).collect();
-        let platform_admin = state.auth.platform_admins.contains(&cf)
-            || grants.iter().any(|g| g.role == GrantRole::PlatformAdmin);
-        Ok(Principal {
-            cf,
-            grants,
-            platform_admin,
-        })
+        let principal = state
+            .handler
+            .principal(cf, &state.auth.platform_admins)
+            .await?;
+        Ok(Auth(principal))
     }
 }
 

@@ -1,25 +1,22 @@
-//! Case endpoints (DESIGN §6): every write goes through the command handler; case-level rights
-//! are the decider's (responsabile, enabled professional, author, case manager), organisation
-//! roles come from grants and choose the domain `ActorRole`.
+//! Case writes: every one goes through the command handler for the authenticated person
+//! (`Caller::Person`); case-level rights are the decider's (responsabile, enabled professional,
+//! author, case manager), the organisation role it acts under is the access policy's
+//! (`diario_commands::access`). `GET /v1/cases/{id}` is a read (`reads`).
 
 use axum::Router;
 use axum::extract::State;
 use axum::response::Response;
-use axum::routing::{delete, get, patch, post, put};
-use diario_commands::handler::derived_id;
-use diario_commands::{CaseOutcome, CommandOptions};
+use axum::routing::{delete, patch, post, put};
+use diario_commands::{Caller, CaseOutcome, CommandOptions, Principal, derived_id};
 use diario_domain::case::{
     AmendEntry, ChangeResponsabile, ClosePhaseDiary, DisableProfessional, EnableProfessional,
     InterruptPathway, OpenCase, OpenPhaseDiary, Recipient, RecordEntry, RequestConfirmation,
     ResendConfirmation, SetPdiCaps, ValidateEntries, WithdrawEntry,
 };
-use diario_domain::grants::GrantRole;
-use diario_domain::{
-    ActorRole, CaseCommand, CaseEvent, CaseFile, CaseState, DomainError, Ente, MeasureId, Phase,
-};
+use diario_domain::{CaseCommand, CaseEvent, DomainError, Ente, MeasureId, Phase};
 use uuid::Uuid;
 
-use crate::auth::Principal;
+use crate::auth::Auth;
 use crate::dto::{
     AmendEntryBody, CloseBody, CommandResult, ConfirmationRequestBody, CreateCaseBody,
     EnableProfessionalBody, EnteName, EnteQuery, InterruptionBody, PdiBody, RecordEntryBody,
@@ -33,7 +30,6 @@ use crate::{ApiError, AppState};
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/v1/cases", post(create_case))
-        .route("/v1/cases/{id}", get(get_case))
         .route(
             "/v1/cases/{id}/responsabili/{ente}",
             put(change_responsabile),
@@ -66,61 +62,18 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/cases/{id}/interruption", post(interrupt))
 }
 
-/// The domain role a person acts under for a command, from their grants and the case.
-pub fn case_actor_role(p: &Principal, command: &CaseCommand, state: &CaseState) -> ActorRole {
-    match (command, &state.file) {
-        (CaseCommand::OpenCase(c), _) if p.has(GrantRole::AtsOperator, &c.ats) => {
-            ActorRole::AtsOperator
-        }
-        (CaseCommand::ChangeResponsabile(c), Some(f)) => {
-            if p.has(GrantRole::AtsOperator, &f.ats) {
-                ActorRole::AtsOperator
-            } else if p.has(GrantRole::EnteAdmin, ente_code(f, c.ente)) {
-                ActorRole::EnteAdmin
-            } else {
-                ActorRole::Staff
-            }
-        }
-        (CaseCommand::ChangeRecipientEnrolment(_), Some(f))
-            if p.has(GrantRole::AtsOperator, &f.ats) =>
-        {
-            ActorRole::AtsOperator
-        }
-        _ => ActorRole::Staff,
-    }
-}
-
-fn ente_code(f: &CaseFile, ente: Ente) -> &str {
-    match ente {
-        Ente::Asst => &f.asst,
-        Ente::Provider => &f.provider,
-    }
-}
-
-/// Who may read a case: its staff (responsabili, case manager, enabled professionals, authors),
-/// the ATS operators and auditors of its ATS, the administrators of its enti.
-pub fn can_read_case(p: &Principal, f: &CaseFile) -> bool {
-    f.is_any_responsabile(&p.cf)
-        || f.case_manager == p.cf
-        || f.professionals.keys().any(|(_, cf)| *cf == p.cf)
-        || f.entries.values().any(|e| e.professional == p.cf)
-        || p.has(GrantRole::AtsOperator, &f.ats)
-        || p.has(GrantRole::Auditor, &f.ats)
-        || p.has(GrantRole::EnteAdmin, &f.asst)
-        || p.has(GrantRole::EnteAdmin, &f.provider)
-}
-
 fn phase(n: u8) -> Result<Phase, ApiError> {
     Phase::try_from(n).map_err(|e| ApiError::BadRequest(e.to_string()))
 }
 
 fn result_body(
+    case_id: Uuid,
     outcome: &CaseOutcome,
     entry_id: Option<Uuid>,
     request_id: Option<Uuid>,
 ) -> serde_json::Value {
     let body = CommandResult {
-        case_id: outcome.case_id,
+        case_id,
         version: outcome.version,
         events: outcome
             .events
@@ -147,9 +100,7 @@ pub async fn run_case_command(
         .expecting(ctx.expected);
     let outcome = state
         .handler
-        .execute_case(case_id, &command, &opts, |s| {
-            Ok(principal.actor(case_actor_role(principal, &command, s)))
-        })
+        .execute_case(case_id, &command, &Caller::Person(principal), &opts)
         .await?;
     if outcome.refused_answer().is_some() {
         return Err(ApiError::LateAnswer {
@@ -171,7 +122,7 @@ async fn simple_command(
         let outcome = run_case_command(state, principal, case_id, command, ctx).await?;
         Ok(Reply::ok(
             Some(outcome.version),
-            result_body(&outcome, None, None),
+            result_body(case_id, &outcome, None, None),
         ))
     })
     .await
@@ -189,7 +140,7 @@ async fn simple_command(
     security(("bearer" = [])))]
 pub async fn create_case(
     State(state): State<AppState>,
-    principal: Principal,
+    Auth(principal): Auth,
     req: WriteRequest,
 ) -> Result<Response, ApiError> {
     let (state, principal, req) = (&state, &principal, &req);
@@ -217,29 +168,10 @@ pub async fn create_case(
         let outcome = run_case_command(state, principal, case_id, command, ctx).await?;
         Ok(Reply::created(
             Some(outcome.version),
-            result_body(&outcome, None, None),
+            result_body(case_id, &outcome, None, None),
         ))
     })
     .await
-}
-
-/// The current diaries of the case (read model "current diaries", docs/projections.md): per
-/// phase the status, entries with their state, totals per figure and service, requests with
-/// deadlines; alerts as of now. Reads its own writes: when the projection is behind the
-/// stream, the case is replayed from the stream.
-#[utoipa::path(get, path = "/v1/cases/{id}", tag = "cases",
-    params(("id" = Uuid, Path, description = "case id")),
-    responses(
-        (status = 200, description = "the current diaries of the case; ETag = version", body = diario_projections::CaseDiary),
-        (status = "4XX", description = "400, 401, 403 case-access-denied, 404", body = Problem, content_type = "application/problem+json"),
-    ),
-    security(("bearer" = [])))]
-pub async fn get_case(
-    State(state): State<AppState>,
-    principal: Principal,
-    ApiPath(id): ApiPath<Uuid>,
-) -> Result<Response, ApiError> {
-    crate::reads::case_view(&state, &principal, id).await
 }
 
 /// Change the responsabile of an ente (ente administrator, ATS operator, current responsabile).
@@ -252,7 +184,7 @@ pub async fn get_case(
     security(("bearer" = [])))]
 pub async fn change_responsabile(
     State(state): State<AppState>,
-    principal: Principal,
+    Auth(principal): Auth,
     ApiPath((id, ente)): ApiPath<(Uuid, EnteName)>,
     req: WriteRequest,
 ) -> Result<Response, ApiError> {
@@ -275,7 +207,7 @@ pub async fn change_responsabile(
     security(("bearer" = [])))]
 pub async fn open_phase(
     State(state): State<AppState>,
-    principal: Principal,
+    Auth(principal): Auth,
     ApiPath((id, n)): ApiPath<(Uuid, u8)>,
     req: WriteRequest,
 ) -> Result<Response, ApiError> {
@@ -295,7 +227,7 @@ pub async fn open_phase(
     security(("bearer" = [])))]
 pub async fn enable_professional(
     State(state): State<AppState>,
-    principal: Principal,
+    Auth(principal): Auth,
     ApiPath(id): ApiPath<Uuid>,
     req: WriteRequest,
 ) -> Result<Response, ApiError> {
@@ -320,7 +252,7 @@ pub async fn enable_professional(
     security(("bearer" = [])))]
 pub async fn disable_professional(
     State(state): State<AppState>,
-    principal: Principal,
+    Auth(principal): Auth,
     ApiPath((id, cf)): ApiPath<(Uuid, String)>,
     ApiQuery(query): ApiQuery<EnteQuery>,
     req: WriteRequest,
@@ -364,7 +296,7 @@ pub async fn disable_professional(
     security(("bearer" = [])))]
 pub async fn record_entry(
     State(state): State<AppState>,
-    principal: Principal,
+    Auth(principal): Auth,
     ApiPath(id): ApiPath<Uuid>,
     req: WriteRequest,
 ) -> Result<Response, ApiError> {
@@ -385,7 +317,7 @@ pub async fn record_entry(
         let outcome = run_case_command(state, principal, id, command, ctx).await?;
         Ok(Reply::created(
             Some(outcome.version),
-            result_body(&outcome, Some(entry_id), None),
+            result_body(id, &outcome, Some(entry_id), None),
         ))
     })
     .await
@@ -400,7 +332,7 @@ pub async fn record_entry(
     security(("bearer" = [])))]
 pub async fn amend_entry(
     State(state): State<AppState>,
-    principal: Principal,
+    Auth(principal): Auth,
     ApiPath((id, eid)): ApiPath<(Uuid, Uuid)>,
     req: WriteRequest,
 ) -> Result<Response, ApiError> {
@@ -427,7 +359,7 @@ pub async fn amend_entry(
         let outcome = run_case_command(state, principal, id, command, ctx).await?;
         Ok(Reply::ok(
             Some(outcome.version),
-            result_body(&outcome, Some(eid), None),
+            result_body(id, &outcome, Some(eid), None),
         ))
     })
     .await
@@ -441,7 +373,7 @@ pub async fn amend_entry(
     security(("bearer" = [])))]
 pub async fn withdraw_entry(
     State(state): State<AppState>,
-    principal: Principal,
+    Auth(principal): Auth,
     ApiPath((id, eid)): ApiPath<(Uuid, Uuid)>,
     req: WriteRequest,
 ) -> Result<Response, ApiError> {
@@ -460,7 +392,7 @@ pub async fn withdraw_entry(
     security(("bearer" = [])))]
 pub async fn validate_entries(
     State(state): State<AppState>,
-    principal: Principal,
+    Auth(principal): Auth,
     ApiPath((id, n)): ApiPath<(Uuid, u8)>,
     req: WriteRequest,
 ) -> Result<Response, ApiError> {
@@ -484,7 +416,7 @@ pub async fn validate_entries(
     security(("bearer" = [])))]
 pub async fn close_phase(
     State(state): State<AppState>,
-    principal: Principal,
+    Auth(principal): Auth,
     ApiPath((id, n)): ApiPath<(Uuid, u8)>,
     req: WriteRequest,
 ) -> Result<Response, ApiError> {
@@ -503,7 +435,7 @@ pub async fn close_phase(
             .any(|e| matches!(e, CaseEvent::ConfirmationRequested { .. }));
         Ok(Reply::ok(
             Some(outcome.version),
-            result_body(&outcome, None, sent.then_some(request_id)),
+            result_body(id, &outcome, None, sent.then_some(request_id)),
         ))
     })
     .await
@@ -519,7 +451,7 @@ pub async fn close_phase(
     security(("bearer" = [])))]
 pub async fn request_confirmation(
     State(state): State<AppState>,
-    principal: Principal,
+    Auth(principal): Auth,
     ApiPath(id): ApiPath<Uuid>,
     req: WriteRequest,
 ) -> Result<Response, ApiError> {
@@ -537,7 +469,7 @@ pub async fn request_confirmation(
         let outcome = run_case_command(state, principal, id, command, ctx).await?;
         Ok(Reply::created(
             Some(outcome.version),
-            result_body(&outcome, None, Some(request_id)),
+            result_body(id, &outcome, None, Some(request_id)),
         ))
     })
     .await
@@ -551,7 +483,7 @@ pub async fn request_confirmation(
     security(("bearer" = [])))]
 pub async fn resend_confirmation(
     State(state): State<AppState>,
-    principal: Principal,
+    Auth(principal): Auth,
     ApiPath((id, rid)): ApiPath<(Uuid, Uuid)>,
     req: WriteRequest,
 ) -> Result<Response, ApiError> {
@@ -572,7 +504,7 @@ pub async fn resend_confirmation(
     security(("bearer" = [])))]
 pub async fn set_pdi(
     State(state): State<AppState>,
-    principal: Principal,
+    Auth(principal): Auth,
     ApiPath(id): ApiPath<Uuid>,
     req: WriteRequest,
 ) -> Result<Response, ApiError> {
@@ -595,7 +527,7 @@ pub async fn set_pdi(
     security(("bearer" = [])))]
 pub async fn interrupt(
     State(state): State<AppState>,
-    principal: Principal,
+    Auth(principal): Auth,
     ApiPath(id): ApiPath<Uuid>,
     req: WriteRequest,
 ) -> Result<Response, ApiError> {

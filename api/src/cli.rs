@@ -6,12 +6,14 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use diario_commands::{CommandHandler, CommandOptions, Database, SystemClock, TestClock};
-use diario_domain::FiscalCode;
+use diario_commands::{CommandHandler, CommandOptions, SystemClock, TestClock};
 use diario_domain::grants::{Grant, GrantCommand, GrantRole};
+use diario_domain::{Catalogue, CatalogueError, FiscalCode};
+use diario_log::Database;
+use diario_log::follower::RunnerOptions;
 
 use crate::auth::{AuthConfig, AuthConfigError};
-use crate::{AppState, serve};
+use crate::{Settings, serve, start};
 
 /// Diario Online: the verifiable time register of the #UP measure.
 #[derive(Debug, Parser)]
@@ -210,11 +212,26 @@ pub struct ServeArgs {
     pub no_projections: bool,
 }
 
+impl ServeArgs {
+    /// The server's settings from the flags.
+    pub fn settings(&self, catalogue: Catalogue) -> Result<Settings, CliError> {
+        let mut settings = Settings::new(catalogue);
+        settings.auth = self.auth.config()?;
+        settings.test_clock = self.test_clock.then(|| TestClock::new(chrono::Utc::now()));
+        settings.firmalom = self.firmalom.config().map_err(CliError::Usage)?;
+        settings.workers = Some(self.firmalom.worker_settings());
+        settings.projections = (!self.no_projections).then(RunnerOptions::default);
+        Ok(settings)
+    }
+}
+
 /// Errors that stop the binary.
 #[derive(Debug, thiserror::Error)]
 pub enum CliError {
     #[error("database: {0}")]
-    Store(#[from] diario_commands::StoreError),
+    Store(#[from] diario_log::StoreError),
+    #[error("the measure catalogue is invalid: {0}")]
+    Catalogue(#[from] CatalogueError),
     #[error("cannot listen: {0}")]
     Io(#[from] std::io::Error),
     #[error("authentication settings: {0}")]
@@ -225,6 +242,8 @@ pub enum CliError {
     Command(#[from] diario_commands::HandlerError),
     #[error("projections: {0}")]
     Projection(#[from] diario_projections::ProjectionError),
+    #[error("projections: {0}")]
+    Follow(#[from] diario_log::FollowError),
 }
 
 pub async fn run(cli: Cli) -> Result<(), CliError> {
@@ -237,49 +256,32 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             Ok(())
         }
         Command::Serve(args) => {
+            // An invalid catalogue stops the server here, before anything is served.
+            let catalogue = Catalogue::shipped()?;
             let db = Database::connect(&args.db.database_url).await?;
             db.migrate().await?;
-            let auth = args.auth.config()?;
-            if !auth.enabled() {
+            let settings = args.settings(catalogue)?;
+            if !settings.auth.enabled() {
                 tracing::warn!(
                     "no token keys configured (DIARIO_JWT_SECRET or DIARIO_JWT_PUBLIC_KEY_FILE): every /v1 route will answer 401"
                 );
             }
-            let mut state = AppState::new(db.clone()).with_auth(auth);
-            if args.test_clock {
+            if settings.test_clock.is_some() {
                 tracing::warn!(
                     "!!! TEST CLOCK ENABLED (--test-clock): PUT /v1/test-clock moves the service clock; NEVER use this in production !!!"
                 );
-                state = state.with_test_clock(TestClock::new(chrono::Utc::now()));
-            }
-            if let Some(firmalom) = args.firmalom.config().map_err(CliError::Usage)? {
-                state = state.with_firmalom(firmalom);
             }
             let listener = tokio::net::TcpListener::bind(args.addr).await?;
             tracing::info!(addr = %listener.local_addr()?, backend = db.backend(), "diario serving");
-            let workers = crate::scheduler::spawn_workers(&state, args.firmalom.worker_settings());
-            let (stop_projections, projections_stopped) = tokio::sync::watch::channel(false);
-            let runner = (!args.no_projections).then(|| {
-                diario_projections::spawn_runner(
-                    db.clone(),
-                    state.store.clone(),
-                    projections_stopped,
-                )
-            });
+            let started = start(db.clone(), &settings);
             let served = serve(
                 listener,
-                state,
+                started.state.clone(),
                 crate::shutdown_signal(),
                 Duration::from_secs(args.shutdown_grace_secs),
             )
             .await;
-            workers.stop().await;
-            let _ = stop_projections.send(true);
-            if let Some(runner) = runner
-                && let Err(e) = runner.await
-            {
-                tracing::error!(error = %e, "the projection runner ended abnormally");
-            }
+            started.stop().await;
             served?;
             db.close().await;
             tracing::info!("diario stopped");
@@ -315,7 +317,7 @@ async fn grant(action: GrantAction) -> Result<(), CliError> {
     db.migrate().await?;
     let handler = CommandHandler::new(
         db.event_store(),
-        Vec::new(),
+        Catalogue::default(),
         std::sync::Arc::new(SystemClock),
     );
     let result = async {
@@ -341,32 +343,30 @@ async fn grant(action: GrantAction) -> Result<(), CliError> {
 }
 
 async fn rebuild(args: RebuildArgs) -> Result<(), CliError> {
+    let catalogue = Catalogue::shipped()?;
+    let names: Vec<String> = args.projection.iter().cloned().collect();
+    let followers = diario_projections::select(&catalogue, &names).map_err(|e| {
+        CliError::Usage(format!(
+            "{e}; known: {}",
+            diario_projections::PROJECTIONS.join(", ")
+        ))
+    })?;
     let db = Database::connect(&args.db.database_url).await?;
     db.migrate().await?;
     let store = db.event_store();
-    let names: Vec<String> = match &args.projection {
-        Some(name) if diario_projections::PROJECTIONS.contains(&name.as_str()) => {
-            vec![name.clone()]
-        }
-        Some(name) => {
-            db.close().await;
-            return Err(CliError::Usage(format!(
-                "unknown projection {name:?} (known: {})",
-                diario_projections::PROJECTIONS.join(", ")
-            )));
-        }
-        None => diario_projections::PROJECTIONS
-            .iter()
-            .map(|s| (*s).to_owned())
-            .collect(),
-    };
     let result = async {
+        let names: Vec<&str> = followers.iter().map(|p| p.name()).collect();
         let _lock = RebuildLock::take(&db, &names).await?;
-        for name in &names {
-            let started = std::time::Instant::now();
-            let applied = diario_projections::rebuild(&db, store.as_ref(), name).await?;
-            tracing::info!(projection = %name, events = applied, elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX), "projection rebuilt");
-            println!("{}", serde_json::json!({ "projection": name, "events": applied }));
+        let started = std::time::Instant::now();
+        // Every projection asked for in ONE pass over the log.
+        let applied = diario_log::follower::rebuild(&db, store.as_ref(), &followers).await?;
+        let elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        for (name, events) in &applied {
+            tracing::info!(projection = %name, events, elapsed_ms, "projection rebuilt");
+            println!(
+                "{}",
+                serde_json::json!({ "projection": name, "events": events })
+            );
         }
         Ok::<(), CliError>(())
     }
@@ -382,7 +382,7 @@ struct RebuildLock {
 }
 
 impl RebuildLock {
-    async fn take(db: &Database, names: &[String]) -> Result<RebuildLock, CliError> {
+    async fn take(db: &Database, names: &[&str]) -> Result<RebuildLock, CliError> {
         let Database::Postgres(pool) = db else {
             return Ok(RebuildLock { conn: None });
         };
@@ -392,7 +392,7 @@ impl RebuildLock {
             .map_err(|e| CliError::Usage(format!("cannot connect: {e}")))?;
         for name in names {
             let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
-                .bind(diario_projections::leadership_key(name))
+                .bind(diario_log::follower::leadership_key(name))
                 .fetch_one(&mut *conn)
                 .await
                 .map_err(|e| CliError::Usage(format!("cannot take the lock of {name}: {e}")))?;

@@ -1,13 +1,11 @@
 //! Request and response documents of the API (the OpenAPI schemas). Field names follow the
 //! domain's commands and events; CFs, phases and slots are validated while reading.
 
-use std::collections::BTreeMap;
-
 use chrono::{DateTime, NaiveDate, Utc};
 use diario_domain::grants::{Grant, GrantRole};
 use diario_domain::{
-    Alert, CaseFile, CaseState, Ente, FailureScope, FigureId, FiscalCode, Measure, PdiCap, Phase,
-    ServiceId, SystemFailure, TimeSlot,
+    Ente, FailureScope, FigureId, FiscalCode, Measure, PdiCap, Phase, ServiceId, SystemFailure,
+    TimeSlot,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -286,9 +284,10 @@ pub struct ResolveFailureBody {
     pub resolved_at: DateTime<Utc>,
 }
 
-/// A declared system failure (Art. 9).
+/// A declared system failure as its writes answer (Art. 9); the list with the relying entries
+/// is `SystemFailureView`.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct FailureView {
+pub struct DeclaredFailure {
     pub failure_id: Uuid,
     pub scope: FailureScopeBody,
     pub ticket: String,
@@ -302,9 +301,9 @@ pub struct FailureView {
     pub version: Option<i64>,
 }
 
-impl FailureView {
-    pub fn from_domain(f: &SystemFailure, version: Option<i64>) -> FailureView {
-        FailureView {
+impl DeclaredFailure {
+    pub fn from_domain(f: &SystemFailure, version: Option<i64>) -> DeclaredFailure {
+        DeclaredFailure {
             failure_id: f.id,
             scope: match &f.scope {
                 FailureScope::Regional => FailureScopeBody::Regional,
@@ -418,199 +417,6 @@ impl MeasureSummary {
             name: m.name.clone(),
             example_values: m.example_values,
             phases: m.phases.iter().map(|p| p.phase.number()).collect(),
-        }
-    }
-}
-
-/// A phase diary.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct DiaryView {
-    pub phase: u8,
-    /// `open`, `closed` (waiting for confirmation) or `handed_to_ats`.
-    pub status: String,
-    pub opened_by: String,
-    pub opened_at: DateTime<Utc>,
-}
-
-/// An entry (stringa) of a diary.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct EntryView {
-    pub entry_id: Uuid,
-    pub phase: u8,
-    pub professional: String,
-    pub figure: String,
-    pub service: String,
-    #[schema(value_type = Object)]
-    pub slot: Value,
-    pub minutes: u32,
-    pub system_failure_id: Option<Uuid>,
-    pub recorded_at: DateTime<Utc>,
-    pub revision: u32,
-    pub validated: bool,
-    pub pending_request: Option<Uuid>,
-    pub confirmed: bool,
-    pub rejected: bool,
-    pub withdrawn: bool,
-}
-
-/// A confirmation request or paper diary.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct RequestView {
-    pub request_id: Uuid,
-    pub phase: u8,
-    /// `firmalom` or `paper`.
-    pub channel: String,
-    pub entry_ids: Vec<Uuid>,
-    /// `pending`, `confirmed`, `rejected`, `expired` or `ended`.
-    pub status: String,
-    pub sent_at: DateTime<Utc>,
-    pub deadline: Option<DateTime<Utc>>,
-    pub times_sent: u32,
-}
-
-/// An enabled professional.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct ProfessionalView {
-    pub ente: EnteName,
-    pub professional: String,
-    pub figures: Vec<String>,
-}
-
-/// `GET /v1/cases/{id}`: the case folded straight from its stream.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct CaseView {
-    pub case_id: Uuid,
-    pub version: i64,
-    pub measure_id: String,
-    pub ats: String,
-    pub asst: String,
-    pub provider: String,
-    /// Responsabile per ente (`asst`, `provider`).
-    pub responsabili: BTreeMap<String, String>,
-    pub case_manager: String,
-    pub recipient: RecipientBody,
-    pub professionals: Vec<ProfessionalView>,
-    pub diaries: Vec<DiaryView>,
-    pub entries: Vec<EntryView>,
-    pub requests: Vec<RequestView>,
-    #[schema(value_type = Option<Object>)]
-    pub pdi: Option<Value>,
-    pub interrupted_at: Option<DateTime<Utc>>,
-    /// Minutes and confirmed cost per phase (key: phase number).
-    #[schema(value_type = Object)]
-    pub totals: Value,
-    /// Non-blocking problems (Art. 5).
-    #[schema(value_type = Vec<Object>)]
-    pub alerts: Vec<Alert>,
-}
-
-fn name<T: Serialize>(v: &T) -> String {
-    serde_json::to_value(v)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default()
-}
-
-impl CaseView {
-    pub fn build(
-        file: &CaseFile,
-        state: &CaseState,
-        version: i64,
-        measure: Option<&Measure>,
-        alerts: Vec<Alert>,
-    ) -> CaseView {
-        let totals = measure
-            .map(|m| {
-                let t: BTreeMap<String, _> = state
-                    .totals(m)
-                    .into_iter()
-                    .map(|(p, t)| (p.number().to_string(), t))
-                    .collect();
-                serde_json::to_value(t).unwrap_or(Value::Null)
-            })
-            .unwrap_or(Value::Null);
-        CaseView {
-            case_id: file.case_id,
-            version,
-            measure_id: file.measure_id.as_str().to_owned(),
-            ats: file.ats.clone(),
-            asst: file.asst.clone(),
-            provider: file.provider.clone(),
-            responsabili: file
-                .responsabili
-                .iter()
-                .map(|(e, cf)| (e.to_string(), cf.as_str().to_owned()))
-                .collect(),
-            case_manager: file.case_manager.as_str().to_owned(),
-            recipient: RecipientBody {
-                pseudonym: file.recipient.pseudonym.clone(),
-                minor: file.recipient.minor,
-                firmalom_enrolled: file.recipient.firmalom_enrolled,
-                confirmers: file.recipient.confirmers.clone(),
-            },
-            professionals: file
-                .professionals
-                .iter()
-                .map(|((ente, cf), figures)| ProfessionalView {
-                    ente: match ente {
-                        Ente::Asst => EnteName::Asst,
-                        Ente::Provider => EnteName::Provider,
-                    },
-                    professional: cf.as_str().to_owned(),
-                    figures: figures.iter().map(|f| f.as_str().to_owned()).collect(),
-                })
-                .collect(),
-            diaries: file
-                .diaries
-                .values()
-                .map(|d| DiaryView {
-                    phase: d.phase.number(),
-                    status: name(&d.status),
-                    opened_by: d.opened_by.as_str().to_owned(),
-                    opened_at: d.opened_at,
-                })
-                .collect(),
-            entries: file
-                .entries
-                .values()
-                .map(|e| EntryView {
-                    entry_id: e.id,
-                    phase: e.phase.number(),
-                    professional: e.professional.as_str().to_owned(),
-                    figure: e.figure.as_str().to_owned(),
-                    service: e.service.as_str().to_owned(),
-                    slot: serde_json::to_value(e.slot).unwrap_or(Value::Null),
-                    minutes: e.minutes(),
-                    system_failure_id: e.system_failure_id,
-                    recorded_at: e.recorded_at,
-                    revision: e.revision,
-                    validated: e.validated,
-                    pending_request: e.pending_request,
-                    confirmed: e.confirmed,
-                    rejected: e.rejected,
-                    withdrawn: e.withdrawn,
-                })
-                .collect(),
-            requests: file
-                .requests
-                .values()
-                .map(|r| RequestView {
-                    request_id: r.id,
-                    phase: r.phase.number(),
-                    channel: name(&r.channel),
-                    entry_ids: r.entries.keys().copied().collect(),
-                    status: name(&r.status),
-                    sent_at: r.sent_at,
-                    deadline: r.deadline,
-                    times_sent: r.times_sent,
-                })
-                .collect(),
-            pdi: file.pdi.as_ref().map(
-                |p| serde_json::json!({ "caps": p.caps, "total_max_minutes": p.total_max_minutes }),
-            ),
-            interrupted_at: file.interrupted_at,
-            totals,
-            alerts,
         }
     }
 }

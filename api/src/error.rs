@@ -18,7 +18,7 @@ pub const PROBLEM_JSON: &str = "application/problem+json";
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     #[error("the database is not reachable")]
-    NotReady(#[source] diario_commands::StoreError),
+    NotReady(#[source] diario_log::StoreError),
     #[error("not found")]
     NotFound,
     #[error("{0}")]
@@ -59,7 +59,7 @@ pub enum ApiError {
     LateAnswer { version: i64 },
     /// 401: a FirmaLOM callback whose HMAC signature is missing, wrong or stale.
     #[error("FirmaLOM signature refused: {0}")]
-    BadSignature(diario_commands::firmalom::SignatureError),
+    BadSignature(crate::firmalom::SignatureError),
     /// 409: a FirmaLOM delivery id that was already answered (replay).
     #[error(
         "this FirmaLOM delivery was already processed (first answer: {original_status}); nothing changed"
@@ -111,7 +111,6 @@ impl From<HandlerError> for ApiError {
                     }
                 }
             }
-            HandlerError::Forbidden { code, message } => ApiError::Forbidden { code, message },
             HandlerError::UnknownMeasure(m) => ApiError::Unprocessable {
                 code: "measure-not-in-catalogue",
                 message: format!(
@@ -124,6 +123,23 @@ impl From<HandlerError> for ApiError {
             HandlerError::Contention { .. } => ApiError::Contention,
             other => ApiError::Internal(Box::new(other)),
         }
+    }
+}
+
+/// The access policy's refusals are 403 with the policy's code.
+impl From<diario_commands::Denied> for ApiError {
+    fn from(d: diario_commands::Denied) -> Self {
+        ApiError::Forbidden {
+            code: d.code,
+            message: d.message,
+        }
+    }
+}
+
+/// A failure of the database under a request is the server's (500, logged).
+impl From<diario_log::StoreError> for ApiError {
+    fn from(e: diario_log::StoreError) -> Self {
+        ApiError::Internal(Box::new(e))
     }
 }
 

@@ -9,6 +9,7 @@ pub mod dto;
 pub mod error;
 pub mod extract;
 pub mod firmalom;
+pub mod idempotency;
 pub mod openapi;
 mod ops;
 pub mod paper;
@@ -26,8 +27,12 @@ use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use diario_commands::{Clock, CommandHandler, Database, EventStore, SystemClock, TestClock};
-use diario_domain::Measure;
+use diario_commands::{Clock, CommandHandler, SystemClock, TestClock};
+use diario_domain::Catalogue;
+use diario_log::follower::RunnerOptions;
+use diario_log::{Database, EventStore};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::timeout::TimeoutLayer;
@@ -36,6 +41,37 @@ use tower_http::trace::TraceLayer;
 pub use auth::AuthConfig;
 pub use diario_domain as domain;
 pub use error::ApiError;
+
+/// How a server is configured: what `diario serve` reads from its flags, and what the
+/// end-to-end tests choose. [`start`] wires everything from it.
+#[derive(Clone)]
+pub struct Settings {
+    pub auth: AuthConfig,
+    pub catalogue: Catalogue,
+    /// `--test-clock`: a movable clock and `PUT /v1/test-clock`.
+    pub test_clock: Option<TestClock>,
+    /// FirmaLOM secret and dispatcher settings (`None`: callbacks answer 503, no dispatcher).
+    pub firmalom: Option<firmalom::FirmalomConfig>,
+    /// The background workers (deadline scheduler, outbox, purge); `None`: none run.
+    pub workers: Option<scheduler::WorkerSettings>,
+    /// The read models' runner; `None` (`--no-projections`): another process keeps them.
+    pub projections: Option<RunnerOptions>,
+}
+
+impl Settings {
+    /// The catalogue given, no token keys (every authenticated route answers 401), the system
+    /// clock, no FirmaLOM, the workers and the projections with their default settings.
+    pub fn new(catalogue: Catalogue) -> Settings {
+        Settings {
+            auth: AuthConfig::disabled(),
+            catalogue,
+            test_clock: None,
+            firmalom: None,
+            workers: Some(scheduler::WorkerSettings::default()),
+            projections: Some(RunnerOptions::default()),
+        }
+    }
+}
 
 /// Everything a handler needs, cheap to clone.
 #[derive(Clone)]
@@ -48,51 +84,73 @@ pub struct AppState {
     pub test_clock: Option<TestClock>,
     /// FirmaLOM secret and dispatcher settings (`None`: callbacks answer 503, no dispatcher).
     pub firmalom: Option<Arc<firmalom::FirmalomConfig>>,
-    measures: Arc<Vec<Measure>>,
 }
 
 impl AppState {
-    /// The shipped measure catalogue, the system clock, no token keys (every authenticated
-    /// route answers 401 until [`AppState::with_auth`]).
-    pub fn new(db: Database) -> Self {
+    /// The state of a server on `db` configured with `settings`.
+    pub fn new(db: Database, settings: &Settings) -> Self {
         let store = db.event_store();
-        let measures = Measure::shipped().unwrap_or_else(|e| {
-            tracing::error!(error = %e, "the shipped measure catalogue is invalid");
-            Vec::new()
-        });
-        let handler = CommandHandler::new(store.clone(), measures.clone(), Arc::new(SystemClock));
-        Self {
+        let clock: Arc<dyn Clock> = match &settings.test_clock {
+            Some(c) => Arc::new(c.clone()),
+            None => Arc::new(SystemClock),
+        };
+        let handler = CommandHandler::new(store.clone(), settings.catalogue.clone(), clock);
+        AppState {
             db,
             store,
             handler,
-            auth: Arc::new(AuthConfig::disabled()),
-            test_clock: None,
-            firmalom: None,
-            measures: Arc::new(measures),
+            auth: Arc::new(settings.auth.clone()),
+            test_clock: settings.test_clock.clone(),
+            firmalom: settings.firmalom.clone().map(Arc::new),
         }
     }
+}
 
-    pub fn with_auth(mut self, auth: AuthConfig) -> Self {
-        self.auth = Arc::new(auth);
-        self
-    }
+/// A server's state with its background tasks running.
+pub struct Started {
+    pub state: AppState,
+    workers: Option<scheduler::Workers>,
+    projections: Option<(watch::Sender<bool>, JoinHandle<()>)>,
+}
 
-    /// Accepts FirmaLOM callbacks signed with the configured secret (and enables the dispatcher
-    /// of [`scheduler::spawn_workers`] when a URL is set).
-    pub fn with_firmalom(mut self, config: firmalom::FirmalomConfig) -> Self {
-        self.firmalom = Some(Arc::new(config));
-        self
-    }
-
-    /// Replaces the clock with a test clock and exposes `PUT /v1/test-clock`.
-    pub fn with_test_clock(mut self, clock: TestClock) -> Self {
-        self.handler = CommandHandler::new(
-            self.store.clone(),
-            self.measures.as_ref().clone(),
-            Arc::new(clock.clone()) as Arc<dyn Clock>,
+/// Wires a server: its state, the background workers and the read models' runner, as
+/// `settings` say. The one place the application is put together (`diario serve` and the
+/// end-to-end tests both call it).
+pub fn start(db: Database, settings: &Settings) -> Started {
+    let state = AppState::new(db, settings);
+    let workers = settings
+        .workers
+        .map(|w| scheduler::spawn_workers(&state, w));
+    let projections = settings.projections.clone().map(|options| {
+        let (stop, stopped) = watch::channel(false);
+        let runner = diario_log::follower::spawn(
+            state.db.clone(),
+            state.store.clone(),
+            diario_projections::read_models(state.handler.catalogue()),
+            options,
+            stopped,
         );
-        self.test_clock = Some(clock);
-        self
+        (stop, runner)
+    });
+    Started {
+        state,
+        workers,
+        projections,
+    }
+}
+
+impl Started {
+    /// Stops the workers and the runner, waiting for the batch in progress.
+    pub async fn stop(self) {
+        if let Some(w) = self.workers {
+            w.stop().await;
+        }
+        if let Some((stop, runner)) = self.projections {
+            let _ = stop.send(true);
+            if let Err(e) = runner.await {
+                tracing::error!(error = %e, "the projection runner ended abnormally");
+            }
+        }
     }
 }
 

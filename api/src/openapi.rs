@@ -35,7 +35,7 @@ impl Modify for BearerAuth {
     ),
     paths(
         cases::create_case,
-        cases::get_case,
+        reads::get_case,
         cases::change_responsabile,
         cases::open_phase,
         cases::enable_professional,

@@ -6,6 +6,8 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
+use chrono::Utc;
+use diario_log::follower;
 use serde_json::{Value, json};
 
 use crate::error::Problem;
@@ -25,39 +27,55 @@ pub async fn healthz() -> Json<Value> {
     Json(json!({ "status": "ok" }))
 }
 
-/// The process can serve: the database answers. Details: per projection the lag (events and
-/// seconds behind the log) and whether some process leads it; a lagging projection does not
+/// The process can serve: the database answers. Details: per projection (and per worker that
+/// follows the log: `deadline_watch`, `firmalom_outbox`) the lag (events and seconds behind the
+/// log) and whether some process leads it; a lagging projection does not
 /// make the process unready (reads of a case fall back to its stream).
 #[utoipa::path(get, path = "/readyz", tag = "operations",
-    responses((status = 200, description = "`{\"status\":\"ready\",\"database\":…,\"projections\":[{projection, events_behind, seconds_behind, led, leader_pid}]}`", body = Object),
+    responses((status = 200, description = "`{\"status\":\"ready\",\"database\":…,\"projections\":[{projection, events_behind, seconds_behind, led, leader_pid}],\"workers\":[…]}`", body = Object),
         (status = 503, body = Problem, content_type = "application/problem+json")))]
 pub async fn readyz(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     state.db.ping().await.map_err(ApiError::NotReady)?;
-    let projections = match projection_status(&state).await {
+    let status = async |names: &[&str]| match follower_status(&state, names).await {
         Ok(list) => Value::Array(list),
         Err(e) => {
-            tracing::warn!(error = %e, "readyz: projection status unavailable");
-            json!({ "error": "projection status unavailable" })
+            tracing::warn!(error = %e, "readyz: follower status unavailable");
+            json!({ "error": "follower status unavailable" })
         }
     };
     Ok(Json(json!({
         "status": "ready",
         "database": state.db.backend(),
-        "projections": projections,
+        "projections": status(&diario_projections::PROJECTIONS).await,
+        "workers": status(&WORKERS).await,
     })))
 }
 
-async fn projection_status(
+/// The followers of the workers (the deadline watch, the FirmaLOM outbox feed).
+const WORKERS: [&str; 2] = [
+    crate::scheduler::DEADLINE_WATCH,
+    crate::firmalom::outbox::FEED,
+];
+
+/// The followers `/metrics` reports: the read models, then the workers' own.
+fn followers() -> Vec<&'static str> {
+    let mut names = diario_projections::PROJECTIONS.to_vec();
+    names.extend(WORKERS);
+    names
+}
+
+async fn follower_status(
     state: &AppState,
-) -> Result<Vec<Value>, diario_projections::ProjectionError> {
-    let lags = diario_projections::lag(&state.db, state.store.as_ref()).await?;
-    let leaders = diario_projections::leaders(&state.db).await?;
+    names: &[&str],
+) -> Result<Vec<Value>, diario_log::StoreError> {
+    let lags = follower::lag_at(&state.db, names, Utc::now()).await?;
+    let leaders = follower::leaders(&state.db, names).await?;
     Ok(lags
         .iter()
         .map(|l| {
-            let leader = leaders.iter().find(|x| x.projection == l.projection);
+            let leader = leaders.iter().find(|x| x.follower == l.follower);
             json!({
-                "projection": l.projection,
+                "projection": l.follower,
                 "events_behind": l.events_behind,
                 "seconds_behind": l.seconds_behind,
                 "oldest_unapplied_recorded_at": l.oldest_unapplied_recorded_at,
@@ -80,11 +98,12 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
     out.push_str("# TYPE diario_database_up gauge\n");
     out.push_str(&format!("diario_database_up {}\n", u8::from(up)));
     if up {
-        match diario_projections::lag(&state.db, state.store.as_ref()).await {
-            Ok(lags) => out.push_str(&diario_projections::lag_metrics(&lags)),
+        let names = followers();
+        match follower::lag_at(&state.db, &names, Utc::now()).await {
+            Ok(lags) => out.push_str(&follower::lag_metrics(&lags)),
             Err(e) => tracing::warn!(error = %e, "metrics: projection lag unavailable"),
         }
-        match diario_projections::leaders(&state.db).await {
+        match follower::leaders(&state.db, &names).await {
             Ok(leaders) => {
                 out.push_str(
                     "# HELP diario_projection_led Whether some diario process leads the projection (1) or none (0).\n",
@@ -93,7 +112,7 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
                 for l in leaders {
                     out.push_str(&format!(
                         "diario_projection_led{{projection=\"{}\"}} {}\n",
-                        l.projection,
+                        l.follower,
                         u8::from(l.led)
                     ));
                 }

@@ -1,12 +1,10 @@
-//! Read endpoints (DESIGN §6, issue 5), served from the read models of `diario_projections`:
-//! the audit trail and its chain verification, the history of a case as of an instant, stored
-//! checklists, the ATS dashboard and case list, the cost report (JSON and CSV).
+//! Read endpoints, served from the read models of `diario_projections`: the current diaries of
+//! a case, the audit trail and its chain verification, the history of a case as of an instant,
+//! stored checklists, the ATS dashboard and case list, the cost report (JSON and CSV).
 //!
-//! Authorisation (docs/api.md): case reads need the case's scope (its ATS, enti, staff), taken
-//! from the current-diaries read model with a fall-back to the stream when the projection has
-//! not caught up yet, so a case is never "not found" just because the runner is behind.
-
-use std::collections::BTreeSet;
+//! Authorisation (docs/api.md) is the access policy's (`diario_commands::access`), on the case's
+//! folded state from the command handler's cache — so a case is never "not found" just because
+//! the projection runner is behind, and the same predicate guards reads and writes.
 
 use axum::extract::State;
 use axum::http::{HeaderValue, header};
@@ -14,22 +12,25 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use chrono::{DateTime, NaiveDate, Utc};
-use diario_domain::grants::GrantRole;
+use diario_commands::Principal;
+use diario_commands::access::{self, CostScope};
+use diario_domain::{CaseFile, CaseState};
 use diario_projections::{
-    CaseDiary, CaseFilter, ChecklistFilter, CostFilter, FailureFilter, PageRequest,
+    CaseDiary, CaseFilter, CaseStatus, ChecklistFilter, CostFilter, FailureFilter, PageRequest,
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
 use utoipa::IntoParams;
 use uuid::Uuid;
 
-use crate::auth::Principal;
+use crate::auth::Auth;
 use crate::error::Problem;
 use crate::extract::{ApiPath, ApiQuery};
 use crate::{ApiError, AppState};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
+        .route("/v1/cases/{id}", get(get_case))
         .route("/v1/cases/{id}/audit-trail", get(audit_trail))
         .route(
             "/v1/cases/{id}/audit-trail/verification",
@@ -149,101 +150,40 @@ pub struct FailureQuery {
 // Authorisation helpers
 // ------------------------------------------------------------------------------------------
 
-/// The current diaries of a case (read model, or the stream when the projection is behind),
-/// alerts brought to the service clock's now; 404 when there is no such case.
-pub async fn current_diary(state: &AppState, id: Uuid) -> Result<CaseDiary, ApiError> {
+/// The case's folded state (from the command handler's cache); 404 when there is no such case.
+async fn load_case(state: &AppState, id: Uuid) -> Result<CaseState, ApiError> {
+    let (case, _) = state.handler.load_case(id).await?;
+    if case.file.is_none() {
+        return Err(ApiError::NotFoundWhat(format!("no case {id}")));
+    }
+    Ok(case)
+}
+
+fn file_of(case: &CaseState) -> Result<&CaseFile, ApiError> {
+    case.file.as_ref().ok_or(ApiError::NotFound)
+}
+
+/// The current diaries of a case, reading its own writes: the read model when it already
+/// reflects the case's version, otherwise the view of the folded state (same structure, same
+/// values as the projection will write). Alerts brought to the service clock's now.
+async fn current_diary(state: &AppState, case: &CaseState) -> Result<CaseDiary, ApiError> {
     diario_projections::case_diary_consistent(
         &state.db,
-        state.store.as_ref(),
-        id,
+        case,
+        state.handler.catalogue(),
         state.handler.now(),
     )
     .await?
-    .ok_or_else(|| ApiError::NotFoundWhat(format!("no case {id}")))
+    .ok_or(ApiError::NotFound)
 }
 
-fn ats_or_auditor(p: &Principal, ats: &str) -> bool {
-    p.has(GrantRole::AtsOperator, ats) || p.has(GrantRole::Auditor, ats)
-}
-
-fn is_responsabile(p: &Principal, d: &CaseDiary) -> bool {
-    d.responsabile_asst == p.cf.as_str() || d.responsabile_provider == p.cf.as_str()
-}
-
-/// Who may read the current diaries, as far as the read model tells: the responsabili, the
-/// case manager, the authors of entries, the case's ATS operators and auditors, the enti's
-/// administrators. (Enabled professionals without an entry are checked on the case stream by
-/// the caller.)
-pub fn can_read_diary(p: &Principal, d: &CaseDiary) -> bool {
-    is_responsabile(p, d)
-        || d.case_manager == p.cf.as_str()
-        || d.diaries
-            .iter()
-            .flat_map(|ph| ph.entries.iter())
-            .any(|e| e.professional == p.cf.as_str())
-        || ats_or_auditor(p, &d.ats)
-        || p.has(GrantRole::EnteAdmin, &d.asst)
-        || p.has(GrantRole::EnteAdmin, &d.provider)
-}
-
-fn denied(code: &'static str, message: &str) -> ApiError {
-    ApiError::Forbidden {
-        code,
-        message: message.to_owned(),
-    }
-}
-
-async fn audit_scope(state: &AppState, p: &Principal, id: Uuid) -> Result<CaseDiary, ApiError> {
-    let d = current_diary(state, id).await?;
-    if ats_or_auditor(p, &d.ats) {
-        Ok(d)
-    } else {
-        Err(denied(
-            "audit-access-denied",
-            "solo i revisori e l'ATS della pratica consultano la traccia di audit / only auditors and the case's ATS may read the audit trail and history",
-        ))
-    }
-}
-
-fn require_ats_reader(p: &Principal, ats: &str) -> Result<(), ApiError> {
-    if ats_or_auditor(p, ats) {
-        Ok(())
-    } else {
-        Err(denied(
-            "ats-access-denied",
-            "solo gli operatori e i revisori di questa ATS / only this ATS's operators and auditors",
-        ))
-    }
-}
-
-/// The ATS a cost report may cover for `p`: an unscoped ATS operator or auditor may ask for
-/// any (or all); a scoped one gets its own ATS (forced when absent, 403 for another).
-pub fn cost_scope(p: &Principal, requested: Option<String>) -> Result<Option<String>, ApiError> {
-    let grants: Vec<_> = p
-        .grants
-        .iter()
-        .filter(|g| matches!(g.role, GrantRole::AtsOperator | GrantRole::Auditor))
-        .collect();
-    if grants.is_empty() {
-        return Err(denied(
-            "ats-access-denied",
-            "solo gli operatori ATS e i revisori consultano il rendiconto dei costi / only ATS operators and auditors may read the cost report",
-        ));
-    }
-    if grants.iter().any(|g| g.scope.is_none()) {
-        return Ok(requested);
-    }
-    let scopes: BTreeSet<&str> = grants.iter().filter_map(|g| g.scope.as_deref()).collect();
-    match requested {
-        Some(a) if scopes.contains(a.as_str()) => Ok(Some(a)),
-        Some(_) => Err(denied(
-            "ats-access-denied",
-            "il rendiconto è limitato alla propria ATS / the cost report is limited to your own ATS",
-        )),
-        None if scopes.len() == 1 => Ok(scopes.first().map(|s| (*s).to_owned())),
-        None => Err(ApiError::BadRequest(format!(
+/// The ATS a cost report covers for `p` (the access policy; 400 when it must be named).
+fn cost_ats(p: &Principal, requested: Option<String>) -> Result<Option<String>, ApiError> {
+    match access::cost_scope(p, requested)? {
+        CostScope::Granted(ats) => Ok(ats),
+        CostScope::AtsRequired(scopes) => Err(ApiError::BadRequest(format!(
             "the `ats` filter is required: you may read the costs of {}",
-            scopes.into_iter().collect::<Vec<_>>().join(", ")
+            scopes.join(", ")
         ))),
     }
 }
@@ -259,23 +199,25 @@ fn etag(mut response: Response, version: i64) -> Response {
 // Handlers
 // ------------------------------------------------------------------------------------------
 
-/// The current diaries of a case (read model "current diaries"; read-your-writes: falls back to
-/// the stream when the projection has not caught up). Shared by `GET /v1/cases/{id}`.
-pub async fn case_view(state: &AppState, p: &Principal, id: Uuid) -> Result<Response, ApiError> {
-    let d = current_diary(state, id).await?;
-    let allowed = can_read_diary(p, &d) || {
-        // An enabled professional who has not recorded anything yet.
-        let (case, _) = state.handler.load_case(id).await?;
-        case.file
-            .as_ref()
-            .is_some_and(|f| crate::cases::can_read_case(p, f))
-    };
-    if !allowed {
-        return Err(denied(
-            "case-access-denied",
-            "Art. 10: solo il personale della pratica, l'ATS e i revisori la consultano / only the case's staff, its ATS and auditors may read this case",
-        ));
-    }
+/// The current diaries of the case (read model "current diaries", docs/projections.md): per
+/// phase the status, entries with their state, totals per figure and service, requests with
+/// deadlines; alerts as of now. Reads its own writes: when the projection is behind the
+/// stream, the view is built from the case's folded state.
+#[utoipa::path(get, path = "/v1/cases/{id}", tag = "cases",
+    params(("id" = Uuid, Path, description = "case id")),
+    responses(
+        (status = 200, description = "the current diaries of the case; ETag = version", body = diario_projections::CaseDiary),
+        (status = "4XX", description = "400, 401, 403 case-access-denied, 404", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub async fn get_case(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+    ApiPath(id): ApiPath<Uuid>,
+) -> Result<Response, ApiError> {
+    let case = load_case(&state, id).await?;
+    access::read_case(&principal, file_of(&case)?)?;
+    let d = current_diary(&state, &case).await?;
     let version = d.version;
     Ok(etag(Json(d).into_response(), version))
 }
@@ -292,12 +234,12 @@ pub async fn case_view(state: &AppState, p: &Principal, id: Uuid) -> Result<Resp
     security(("bearer" = [])))]
 pub async fn audit_trail(
     State(state): State<AppState>,
-    principal: Principal,
+    Auth(principal): Auth,
     ApiPath(id): ApiPath<Uuid>,
     ApiQuery(q): ApiQuery<PageQuery>,
 ) -> Result<Response, ApiError> {
     let page = q.page()?;
-    audit_scope(&state, &principal, id).await?;
+    access::audit_case(&principal, file_of(&load_case(&state, id).await?)?)?;
     let trail = diario_projections::audit_trail(&state.db, id, &page).await?;
     Ok(Json(trail).into_response())
 }
@@ -313,10 +255,10 @@ pub async fn audit_trail(
     security(("bearer" = [])))]
 pub async fn audit_verification(
     State(state): State<AppState>,
-    principal: Principal,
+    Auth(principal): Auth,
     ApiPath(id): ApiPath<Uuid>,
 ) -> Result<Json<Value>, ApiError> {
-    audit_scope(&state, &principal, id).await?;
+    access::audit_case(&principal, file_of(&load_case(&state, id).await?)?)?;
     let report = diario_projections::verify_case(state.store.as_ref(), id).await?;
     let intact = report.is_intact();
     let mut body = serde_json::to_value(&report).map_err(|e| ApiError::Internal(Box::new(e)))?;
@@ -337,13 +279,11 @@ pub async fn audit_verification(
     security(("bearer" = [])))]
 pub async fn notifications(
     State(state): State<AppState>,
-    principal: Principal,
+    Auth(principal): Auth,
     ApiPath(id): ApiPath<Uuid>,
 ) -> Result<Json<Value>, ApiError> {
-    audit_scope(&state, &principal, id).await?;
-    let items = diario_commands::firmalom::delivery_log(&state.db, id)
-        .await
-        .map_err(|e| ApiError::Internal(Box::new(e)))?;
+    access::audit_case(&principal, file_of(&load_case(&state, id).await?)?)?;
+    let items = crate::firmalom::outbox::delivery_log(&state.db, id).await?;
     Ok(Json(serde_json::json!({ "items": items })))
 }
 
@@ -359,12 +299,18 @@ pub async fn notifications(
     security(("bearer" = [])))]
 pub async fn history(
     State(state): State<AppState>,
-    principal: Principal,
+    Auth(principal): Auth,
     ApiPath(id): ApiPath<Uuid>,
     ApiQuery(q): ApiQuery<HistoryQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    audit_scope(&state, &principal, id).await?;
-    let Some(then) = diario_projections::history_as_of(state.store.as_ref(), id, q.as_of).await?
+    access::audit_case(&principal, file_of(&load_case(&state, id).await?)?)?;
+    let Some(then) = diario_projections::history_as_of(
+        state.store.as_ref(),
+        state.handler.catalogue(),
+        id,
+        q.as_of,
+    )
+    .await?
     else {
         return Err(ApiError::NotFoundWhat(format!(
             "case {id} was not opened yet at {}",
@@ -390,18 +336,12 @@ pub async fn history(
     security(("bearer" = [])))]
 pub async fn case_checklists(
     State(state): State<AppState>,
-    principal: Principal,
+    Auth(principal): Auth,
     ApiPath(id): ApiPath<Uuid>,
     ApiQuery(q): ApiQuery<PageQuery>,
 ) -> Result<Response, ApiError> {
     let page = q.page()?;
-    let d = current_diary(&state, id).await?;
-    if !(ats_or_auditor(&principal, &d.ats) || is_responsabile(&principal, &d)) {
-        return Err(denied(
-            "case-access-denied",
-            "solo i revisori, l'ATS e i responsabili della pratica consultano le checklist / only auditors, the case's ATS and its responsabili may read the checklists",
-        ));
-    }
+    access::read_checklists(&principal, file_of(&load_case(&state, id).await?)?)?;
     let filter = ChecklistFilter {
         case_id: Some(id),
         ..ChecklistFilter::default()
@@ -422,7 +362,7 @@ pub async fn case_checklists(
     security(("bearer" = [])))]
 pub async fn dashboard(
     State(state): State<AppState>,
-    principal: Principal,
+    Auth(principal): Auth,
     ApiPath(ats): ApiPath<String>,
     ApiQuery(q): ApiQuery<DashboardQuery>,
 ) -> Result<Json<diario_projections::AtsDashboard>, ApiError> {
@@ -432,7 +372,7 @@ pub async fn dashboard(
             "idle_days must be between 1 and 365".into(),
         ));
     }
-    require_ats_reader(&principal, &ats)?;
+    access::read_ats(&principal, &ats)?;
     let board =
         diario_projections::ats_dashboard(&state.db, &ats, state.handler.now(), idle_days).await?;
     Ok(Json(board))
@@ -448,27 +388,31 @@ pub async fn dashboard(
     security(("bearer" = [])))]
 pub async fn ats_cases(
     State(state): State<AppState>,
-    principal: Principal,
+    Auth(principal): Auth,
     ApiPath(ats): ApiPath<String>,
     ApiQuery(q): ApiQuery<AtsCasesQuery>,
 ) -> Result<Response, ApiError> {
-    if let Some(s) = &q.status
-        && !matches!(s.as_str(), "open" | "completed" | "interrupted")
-    {
-        return Err(ApiError::BadRequest(format!(
-            "status must be open, completed or interrupted, not {s:?}"
-        )));
-    }
+    let status = q
+        .status
+        .as_deref()
+        .map(|s| {
+            CaseStatus::parse(s).map_err(|_| {
+                ApiError::BadRequest(format!(
+                    "status must be open, completed or interrupted, not {s:?}"
+                ))
+            })
+        })
+        .transpose()?;
     let page = PageQuery {
         cursor: q.cursor.clone(),
         limit: q.limit,
     }
     .page()?;
-    require_ats_reader(&principal, &ats)?;
+    access::read_ats(&principal, &ats)?;
     let filter = CaseFilter {
         ats: Some(ats),
         provider: q.provider,
-        status: q.status,
+        status,
         from: q.from,
         to: q.to,
         idle_before: q.idle_before,
@@ -490,7 +434,7 @@ pub async fn ats_cases(
     security(("bearer" = [])))]
 pub async fn costs(
     State(state): State<AppState>,
-    principal: Principal,
+    Auth(principal): Auth,
     ApiQuery(q): ApiQuery<CostQuery>,
 ) -> Result<Response, ApiError> {
     let csv = match q.format.as_deref() {
@@ -502,7 +446,7 @@ pub async fn costs(
             )));
         }
     };
-    let ats = cost_scope(&principal, q.ats)?;
+    let ats = cost_ats(&principal, q.ats)?;
     let filter = CostFilter {
         ats,
         provider: q.provider,

@@ -7,14 +7,13 @@ use std::future::Future;
 
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use diario_commands::handler::command_id_for;
-use diario_commands::idempotency::{self, StoredResponse};
+use diario_commands::{Principal, command_id_for};
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::auth::Principal;
 use crate::error::PROBLEM_JSON;
 use crate::extract::WriteRequest;
+use crate::idempotency::{self, StoredResponse};
 use crate::{ApiError, AppState};
 
 /// Header names.
@@ -132,7 +131,7 @@ where
     let request_hash = idempotency::request_hash(req.method.as_str(), &req.path, &req.body);
     let key_hash = key.as_deref().map(|k| idempotency::key_hash(actor, k));
     if let Some(kh) = &key_hash
-        && let Some(stored) = idempotency::find(&state.db, kh).await.map_err(internal)?
+        && let Some(stored) = idempotency::find(&state.db, kh).await?
     {
         if stored.request_hash != request_hash {
             return Err(ApiError::Unprocessable {
@@ -185,9 +184,7 @@ where
         }
     };
     if let (Some(kh), true) = (&key_hash, keep) {
-        let first = idempotency::save(&state.db, kh, &stored, chrono::Utc::now())
-            .await
-            .map_err(internal)?;
+        let first = idempotency::save(&state.db, kh, &stored, chrono::Utc::now()).await?;
         return Ok(build(&first, false));
     }
     Ok(build(&stored, false))

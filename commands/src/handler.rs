@@ -1,40 +1,34 @@
-//! The command handler (DESIGN §5): load a stream, fold it, `decide` with a context (actor,
-//! `now` from the injectable clock, the case's measure, the declared system failures), append
-//! with the loaded version as the expected one. On a version conflict the decision is taken
-//! again on the fresh state (bounded), unless the caller pinned the version (HTTP `If-Match`),
-//! in which case the caller is told its precondition failed.
+//! The command handler: the one executor of every [`Decider`] — load the stream's folded state
+//! (through the [`StateCache`]), decide with `now` from the injectable clock, append with the
+//! loaded version as the expected one. On a version conflict the decision is taken again on
+//! the fresh state (bounded), unless the caller pinned the version (HTTP `If-Match`), in which
+//! case the caller is told its precondition failed. A command id already in the store gets the
+//! first attempt's events back (`replayed`).
 //!
-//! Domain refusals ([`HandlerError::Domain`]) are kept apart from store failures
-//! ([`HandlerError::Store`]). The same handler serves the HTTP API, the FirmaLOM callback (with
-//! the recipient as actor) and the deadline scheduler (with [`Actor::System`]).
+//! Domain refusals ([`HandlerError::Domain`], [`HandlerError::Grant`]) are kept apart from store
+//! failures ([`HandlerError::Store`]). The same handler serves the HTTP API, the FirmaLOM
+//! callback (with the recipient as actor) and the deadline scheduler (the system).
 
-use std::collections::BTreeMap;
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
+use chrono::{DateTime, Utc};
 use diario_domain::case::RefusedAnswer;
-use diario_domain::grants::{
-    GrantCommand, GrantError, GrantEvent, GrantsState, decide_grant, evolve_grant,
-};
+use diario_domain::grants::{GrantCommand, GrantError, GrantsState};
 use diario_domain::{
-    Actor, CaseCommand, CaseEvent, CaseState, Context, DomainError, FailureCommand, FailureEvent,
-    FailureState, FiscalCode, Measure, MeasureId, SystemFailure, decide, decide_failure, evolve,
-    evolve_failure,
+    Actor, CaseCommand, CaseEvent, CaseState, Catalogue, DomainError, FailureCommand, FailureState,
+    FiscalCode, MeasureId, SystemFailure,
 };
-use serde_json::Value;
-use sha2::{Digest, Sha256};
+use diario_log::{
+    CodecError, EventMetadata, EventStore, ExpectedVersion, LogEvent, StoreError, StreamId,
+    decode_all,
+};
 use uuid::Uuid;
 
+use crate::access::{Caller, Principal};
+use crate::cache::StateCache;
 use crate::clock::Clock;
-use crate::codec::{
-    CodecError, case_stream, decode_case_event, decode_failure_event, encode_case_event,
-    encode_failure_event, failure_stream,
-};
-use crate::store::{
-    EventMetadata, EventStore, ExpectedVersion, NewEvent, RecordedEvent, StoreError,
-};
-
-/// The stream of organisation grants.
-pub const GRANTS_STREAM: &str = "grants";
+use crate::decider::{CaseDecider, Decider, FailureDecider, GrantDecider};
 
 /// How often a decision is retried after a version conflict before giving up.
 pub const MAX_ATTEMPTS: u32 = 3;
@@ -81,29 +75,6 @@ impl Default for CommandOptions {
     }
 }
 
-/// The stable command id of a client's retry: derived from the actor and the
-/// `Idempotency-Key`, so a request retried after a lost answer is a no-op in the store too.
-pub fn command_id_for(actor: &str, idempotency_key: &str) -> Uuid {
-    derive_uuid(&["diario-command", actor, idempotency_key])
-}
-
-/// A deterministic id for a new thing (case, entry, request, failure) created by a command.
-pub fn derived_id(command_id: Uuid, what: &str) -> Uuid {
-    derive_uuid(&["diario-id", &command_id.to_string(), what])
-}
-
-fn derive_uuid(parts: &[&str]) -> Uuid {
-    let mut h = Sha256::new();
-    for p in parts {
-        h.update((p.len() as u64).to_be_bytes());
-        h.update(p.as_bytes());
-    }
-    let digest = h.finalize();
-    let mut bytes = [0u8; 16];
-    bytes.copy_from_slice(&digest[..16]);
-    uuid::Builder::from_custom_bytes(bytes).into_uuid()
-}
-
 /// Why a command was not carried out.
 #[derive(Debug, thiserror::Error)]
 pub enum HandlerError {
@@ -113,39 +84,42 @@ pub enum HandlerError {
     /// A grant command was refused.
     #[error(transparent)]
     Grant(#[from] GrantError),
-    /// The caller's authorisation check refused the actor.
-    #[error("{message}")]
-    Forbidden { code: &'static str, message: String },
     /// The measure named by the command or the case is not in the catalogue.
     #[error("measure {0} is not in the catalogue")]
     UnknownMeasure(MeasureId),
     /// `If-Match` named another version than the current one.
-    #[error("the case is at version {actual}, not {expected}")]
+    #[error("the stream is at version {actual}, not {expected}")]
     PreconditionFailed { expected: i64, actual: i64 },
     /// Concurrent writers won every attempt.
     #[error("the stream changed concurrently {attempts} times; try again")]
     Contention { attempts: u32 },
     #[error(transparent)]
     Codec(#[from] CodecError),
-    #[error("cannot encode an event: {0}")]
-    Encode(#[from] serde_json::Error),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
 
-/// The result of a case command.
+/// The result of a command.
 #[derive(Debug, Clone)]
-pub struct CaseOutcome {
-    pub case_id: Uuid,
+pub struct Outcome<S, E> {
+    pub stream: StreamId,
     /// Stream version after the command.
     pub version: i64,
-    /// Events recorded by this command (empty: the command changed nothing).
-    pub events: Vec<CaseEvent>,
-    /// The case after the command.
-    pub state: CaseState,
+    /// Events recorded by this command (empty: the command changed nothing). For a replayed
+    /// command id, the events the first attempt recorded.
+    pub events: Vec<E>,
+    /// The stream's state after the command.
+    pub state: S,
     /// True when the store already had this command id (a retry).
     pub replayed: bool,
 }
+
+/// The result of a case command.
+pub type CaseOutcome = Outcome<CaseState, CaseEvent>;
+/// The result of a system-failure command.
+pub type FailureOutcome = Outcome<FailureState, diario_domain::FailureEvent>;
+/// The result of a grant command.
+pub type GrantOutcome = Outcome<GrantsState, diario_domain::grants::GrantEvent>;
 
 impl CaseOutcome {
     /// A late answer (Art. 6): the decision recorded the request's expiry instead of the
@@ -155,38 +129,22 @@ impl CaseOutcome {
     }
 }
 
-/// The result of a system-failure command.
-#[derive(Debug, Clone)]
-pub struct FailureOutcome {
-    pub failure_id: Uuid,
-    pub version: i64,
-    pub events: Vec<FailureEvent>,
-    pub state: FailureState,
-}
-
-/// The result of a grant command.
-#[derive(Debug, Clone)]
-pub struct GrantOutcome {
-    pub version: i64,
-    pub events: Vec<GrantEvent>,
-    pub state: GrantsState,
-}
-
 /// The command handler. Cheap to clone.
 #[derive(Clone)]
 pub struct CommandHandler {
     store: Arc<dyn EventStore>,
-    measures: Arc<BTreeMap<MeasureId, Measure>>,
+    catalogue: Arc<Catalogue>,
     clock: Arc<dyn Clock>,
+    cache: StateCache,
 }
 
 impl CommandHandler {
-    pub fn new(store: Arc<dyn EventStore>, measures: Vec<Measure>, clock: Arc<dyn Clock>) -> Self {
-        let measures = measures.into_iter().map(|m| (m.id.clone(), m)).collect();
+    pub fn new(store: Arc<dyn EventStore>, catalogue: Catalogue, clock: Arc<dyn Clock>) -> Self {
         CommandHandler {
             store,
-            measures: Arc::new(measures),
+            catalogue: Arc::new(catalogue),
             clock,
+            cache: StateCache::default(),
         }
     }
 
@@ -194,111 +152,99 @@ impl CommandHandler {
         &self.store
     }
 
-    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+    pub fn now(&self) -> DateTime<Utc> {
         self.clock.now()
     }
 
-    /// Every measure of the catalogue, by id.
-    pub fn measures(&self) -> impl Iterator<Item = &Measure> {
-        self.measures.values()
+    /// The measure catalogue the server runs.
+    pub fn catalogue(&self) -> &Catalogue {
+        &self.catalogue
     }
 
-    pub fn measure(&self, id: &MeasureId) -> Option<&Measure> {
-        self.measures.get(id)
-    }
-
-    /// The case folded from its stream, and the stream version (0: no such case).
-    pub async fn load_case(&self, case_id: Uuid) -> Result<(CaseState, i64), HandlerError> {
-        let recorded = self.store.read_stream(&case_stream(case_id), 1).await?;
-        let version = recorded.last().map_or(0, |e| e.stream_version);
-        let events = recorded
-            .iter()
-            .map(decode_case_event)
-            .collect::<Result<Vec<_>, _>>()?;
-        let state = events.iter().fold(CaseState::default(), evolve);
+    /// A stream's folded state and version (0: no such stream): the cached state, with the
+    /// events recorded since folded on.
+    pub async fn load<D: Decider>(
+        &self,
+        stream: &StreamId,
+    ) -> Result<(D::State, i64), HandlerError> {
+        let (mut state, cached) = self
+            .cache
+            .get::<D::State>(stream.as_str())
+            .unwrap_or_default();
+        let recorded = self.store.read_stream(stream.as_str(), cached + 1).await?;
+        let Some(version) = recorded.last().map(|e| e.stream_version) else {
+            return Ok((state, cached));
+        };
+        for event in decode_all::<D::Event>(&recorded)? {
+            state = D::evolve(state, &event);
+        }
+        self.cache.put(stream.as_str(), version, state.clone());
         Ok((state, version))
     }
 
-    /// Every declared system failure (Art. 9), folded from the `failure-` streams.
-    pub async fn failures(&self) -> Result<Vec<SystemFailure>, HandlerError> {
-        let recorded = self.store.read_category("failure-").await?;
-        let mut by_stream: BTreeMap<String, FailureState> = BTreeMap::new();
-        for r in &recorded {
-            let event = decode_failure_event(r)?;
-            let slot = by_stream.entry(r.stream_id.clone()).or_default();
-            *slot = evolve_failure(slot.take(), &event);
-        }
-        let mut list: Vec<SystemFailure> = by_stream.into_values().flatten().collect();
-        list.sort_by_key(|f| (f.began_at, f.id));
-        Ok(list)
-    }
-
-    /// Decides and appends a case command. `actor_for` sees the current state and chooses the
-    /// actor (and may refuse with [`HandlerError::Forbidden`]); it runs on every attempt.
-    pub async fn execute_case<A>(
+    /// Decides and appends one command (see the module documentation).
+    pub async fn execute<D: Decider>(
         &self,
-        case_id: Uuid,
-        command: &CaseCommand,
+        decider: &D,
         opts: &CommandOptions,
-        actor_for: A,
-    ) -> Result<CaseOutcome, HandlerError>
-    where
-        A: Fn(&CaseState) -> Result<Actor, HandlerError>,
-    {
-        let stream = case_stream(case_id);
+    ) -> Result<Outcome<D::State, D::Event>, HandlerError> {
+        let stream = decider.stream();
         for _ in 0..MAX_ATTEMPTS {
-            let (state, version) = self.load_case(case_id).await?;
+            let (state, version) = self.load::<D>(&stream).await?;
             check_expected(opts, version)?;
-            let actor = actor_for(&state)?;
-            let measure_id = match (command, &state.file) {
-                (CaseCommand::OpenCase(c), _) => c.measure_id.clone(),
-                (_, Some(file)) => file.measure_id.clone(),
-                (_, None) => return Err(DomainError::CaseNotOpened.into()),
-            };
-            let measure = self
-                .measures
-                .get(&measure_id)
-                .ok_or_else(|| HandlerError::UnknownMeasure(measure_id.clone()))?;
-            let failures = self.failures().await?;
             let now = self.clock.now();
-            let ctx = Context::new(actor.clone(), now, measure).with_failures(&failures);
-            let events = decide(&state, command, &ctx)?;
-            if events.is_empty() {
-                return Ok(CaseOutcome {
-                    case_id,
+            let decision = decider.decide(&state, now)?;
+            if decision.events.is_empty() {
+                return Ok(Outcome {
+                    stream,
                     version,
-                    events,
+                    events: decision.events,
                     state,
                     replayed: false,
                 });
             }
-            let encoded = events
+            let encoded = decision
+                .events
                 .iter()
-                .map(encode_case_event)
+                .map(LogEvent::encode)
                 .collect::<Result<Vec<_>, _>>()?;
-            let metadata = metadata(&actor, now, opts);
+            let metadata = EventMetadata {
+                actor_cf: decision.by.actor_cf,
+                actor_role: decision.by.actor_role,
+                occurred_at: now,
+                command_id: opts.command_id,
+                correlation_id: opts.correlation_id,
+                causation_id: opts.causation_id,
+            };
             match self
                 .store
-                .append(&stream, ExpectedVersion::Exact(version), encoded, metadata)
+                .append(
+                    stream.as_str(),
+                    ExpectedVersion::Exact(version),
+                    encoded,
+                    metadata,
+                )
                 .await
             {
-                Ok(outcome) if outcome.replayed => {
-                    let events = decode_all(&outcome.events, decode_case_event)?;
-                    let (state, version) = self.load_case(case_id).await?;
-                    return Ok(CaseOutcome {
-                        case_id,
+                Ok(first) if first.replayed => {
+                    let events = decode_all::<D::Event>(&first.events)?;
+                    let (state, version) = self.load::<D>(&stream).await?;
+                    return Ok(Outcome {
+                        stream,
                         version,
                         events,
                         state,
                         replayed: true,
                     });
                 }
-                Ok(outcome) => {
-                    let state = events.iter().fold(state, evolve);
-                    return Ok(CaseOutcome {
-                        case_id,
-                        version: outcome.version,
-                        events,
+                Ok(appended) => {
+                    let state = decision.events.iter().fold(state, D::evolve);
+                    self.cache
+                        .put(stream.as_str(), appended.version, state.clone());
+                    return Ok(Outcome {
+                        stream,
+                        version: appended.version,
+                        events: decision.events,
                         state,
                         replayed: false,
                     });
@@ -307,7 +253,7 @@ impl CommandHandler {
                     if let Some(expected) = opts.expected_version {
                         return Err(HandlerError::PreconditionFailed { expected, actual });
                     }
-                    tracing::debug!(%case_id, "version conflict; deciding again");
+                    tracing::debug!(stream = %stream, "version conflict; deciding again");
                 }
                 Err(e) => return Err(e.into()),
             }
@@ -317,20 +263,56 @@ impl CommandHandler {
         })
     }
 
+    /// The case folded from its stream, and the stream version (0: no such case).
+    pub async fn load_case(&self, case_id: Uuid) -> Result<(CaseState, i64), HandlerError> {
+        self.load::<CaseDecider>(&StreamId::case(case_id)).await
+    }
+
+    /// Decides and appends a case command for `caller`.
+    pub async fn execute_case(
+        &self,
+        case_id: Uuid,
+        command: &CaseCommand,
+        caller: &Caller<'_>,
+        opts: &CommandOptions,
+    ) -> Result<CaseOutcome, HandlerError> {
+        let failures = self.failures().await?;
+        let decider = CaseDecider {
+            case_id,
+            command,
+            caller,
+            catalogue: &self.catalogue,
+            failures: &failures,
+        };
+        self.execute(&decider, opts).await
+    }
+
+    /// Every declared system failure (Art. 9), by start: the heads of the `failure-` streams
+    /// compared with the cached failures, and only the changed streams read.
+    pub async fn failures(&self) -> Result<Vec<SystemFailure>, HandlerError> {
+        let mut list = Vec::new();
+        for (stream_id, head) in self.store.stream_heads(StreamId::FAILURES).await? {
+            let Some(id) = StreamId::failure_of(&stream_id) else {
+                continue;
+            };
+            let stream = StreamId::failure(id);
+            let state = match self.cache.get::<FailureState>(stream.as_str()) {
+                Some((state, version)) if version == head.version => state,
+                _ => self.load::<FailureDecider>(&stream).await?.0,
+            };
+            list.extend(state);
+        }
+        list.sort_by_key(|f| (f.began_at, f.id));
+        Ok(list)
+    }
+
     /// One failure stream folded, and its version.
     pub async fn load_failure(
         &self,
         failure_id: Uuid,
     ) -> Result<(FailureState, i64), HandlerError> {
-        let recorded = self
-            .store
-            .read_stream(&failure_stream(failure_id), 1)
-            .await?;
-        let version = recorded.last().map_or(0, |e| e.stream_version);
-        let state = decode_all(&recorded, decode_failure_event)?
-            .iter()
-            .fold(None, evolve_failure);
-        Ok((state, version))
+        self.load::<FailureDecider>(&StreamId::failure(failure_id))
+            .await
     }
 
     /// Decides and appends a system-failure command (Art. 9).
@@ -340,132 +322,42 @@ impl CommandHandler {
         actor: &Actor,
         opts: &CommandOptions,
     ) -> Result<FailureOutcome, HandlerError> {
-        let failure_id = match command {
-            FailureCommand::DeclareSystemFailure { failure_id, .. }
-            | FailureCommand::ResolveSystemFailure { failure_id, .. } => *failure_id,
-        };
-        let stream = failure_stream(failure_id);
-        for _ in 0..MAX_ATTEMPTS {
-            let (state, version) = self.load_failure(failure_id).await?;
-            check_expected(opts, version)?;
-            let now = self.clock.now();
-            let events = decide_failure(&state, command, actor, now)?;
-            if events.is_empty() {
-                return Ok(FailureOutcome {
-                    failure_id,
-                    version,
-                    events,
-                    state,
-                });
-            }
-            let encoded = events
-                .iter()
-                .map(encode_failure_event)
-                .collect::<Result<Vec<_>, _>>()?;
-            match self
-                .store
-                .append(
-                    &stream,
-                    ExpectedVersion::Exact(version),
-                    encoded,
-                    metadata(actor, now, opts),
-                )
-                .await
-            {
-                Ok(outcome) => {
-                    let (state, version) = self.load_failure(failure_id).await?;
-                    let events = decode_all(&outcome.events, decode_failure_event)?;
-                    return Ok(FailureOutcome {
-                        failure_id,
-                        version,
-                        events,
-                        state,
-                    });
-                }
-                Err(StoreError::VersionConflict { actual, .. }) => {
-                    if let Some(expected) = opts.expected_version {
-                        return Err(HandlerError::PreconditionFailed { expected, actual });
-                    }
-                }
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Err(HandlerError::Contention {
-            attempts: MAX_ATTEMPTS,
-        })
+        self.execute(&FailureDecider { command, actor }, opts).await
     }
 
     /// The grants in force and the grants stream version.
     pub async fn grants(&self) -> Result<(GrantsState, i64), HandlerError> {
-        let recorded = self.store.read_stream(GRANTS_STREAM, 1).await?;
-        let version = recorded.last().map_or(0, |e| e.stream_version);
-        let state = decode_all(&recorded, decode_grant_event)?
-            .iter()
-            .fold(GrantsState::new(), evolve_grant);
-        Ok((state, version))
+        self.load::<GrantDecider>(&StreamId::grants()).await
     }
 
     /// Decides and appends a grant command. `by` is the platform administrator (`None`: an
-    /// operator at the command line); who may do this is the caller's check.
+    /// operator at the command line).
     pub async fn execute_grant(
         &self,
         command: &GrantCommand,
         by: Option<&FiscalCode>,
         opts: &CommandOptions,
     ) -> Result<GrantOutcome, HandlerError> {
-        for _ in 0..MAX_ATTEMPTS {
-            let (state, version) = self.grants().await?;
-            let now = self.clock.now();
-            let events = decide_grant(&state, command, by, now)?;
-            if events.is_empty() {
-                return Ok(GrantOutcome {
-                    version,
-                    events,
-                    state,
-                });
-            }
-            let encoded = events
+        self.execute(&GrantDecider { command, by }, opts).await
+    }
+
+    /// The person `cf` with the grants in force; `bootstrap` are the administrators named in
+    /// the configuration.
+    pub async fn principal(
+        &self,
+        cf: FiscalCode,
+        bootstrap: &BTreeSet<FiscalCode>,
+    ) -> Result<Principal, HandlerError> {
+        let (grants, _) = self.grants().await?;
+        let grants: Vec<_> = grants.into_iter().filter(|g| g.fiscal_code == cf).collect();
+        let platform_admin = bootstrap.contains(&cf)
+            || grants
                 .iter()
-                .map(encode_grant_event)
-                .collect::<Result<Vec<_>, _>>()?;
-            let actor_cf = by.map_or_else(|| "cli".to_owned(), |cf| cf.as_str().to_owned());
-            let meta = EventMetadata {
-                actor_cf,
-                actor_role: if by.is_some() {
-                    "platform_admin".into()
-                } else {
-                    "operator_cli".into()
-                },
-                occurred_at: now,
-                command_id: opts.command_id,
-                correlation_id: opts.correlation_id,
-                causation_id: opts.causation_id,
-            };
-            match self
-                .store
-                .append(
-                    GRANTS_STREAM,
-                    ExpectedVersion::Exact(version),
-                    encoded,
-                    meta,
-                )
-                .await
-            {
-                Ok(outcome) => {
-                    let events = decode_all(&outcome.events, decode_grant_event)?;
-                    let (state, version) = self.grants().await?;
-                    return Ok(GrantOutcome {
-                        version,
-                        events,
-                        state,
-                    });
-                }
-                Err(StoreError::VersionConflict { .. }) => {}
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Err(HandlerError::Contention {
-            attempts: MAX_ATTEMPTS,
+                .any(|g| g.role == diario_domain::grants::GrantRole::PlatformAdmin);
+        Ok(Principal {
+            cf,
+            grants,
+            platform_admin,
         })
     }
 }
@@ -476,75 +368,5 @@ fn check_expected(opts: &CommandOptions, actual: i64) -> Result<(), HandlerError
             Err(HandlerError::PreconditionFailed { expected, actual })
         }
         _ => Ok(()),
-    }
-}
-
-fn metadata(
-    actor: &Actor,
-    now: chrono::DateTime<chrono::Utc>,
-    opts: &CommandOptions,
-) -> EventMetadata {
-    let (actor_cf, actor_role) = match actor {
-        Actor::Person { fiscal_code, role } => (
-            fiscal_code.as_str().to_owned(),
-            serde_json::to_value(role)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_owned))
-                .unwrap_or_else(|| "unknown".into()),
-        ),
-        Actor::System => ("system".to_owned(), "system".to_owned()),
-    };
-    EventMetadata {
-        actor_cf,
-        actor_role,
-        occurred_at: now,
-        command_id: opts.command_id,
-        correlation_id: opts.correlation_id,
-        causation_id: opts.causation_id,
-    }
-}
-
-fn decode_all<T>(
-    recorded: &[RecordedEvent],
-    decode: fn(&RecordedEvent) -> Result<T, CodecError>,
-) -> Result<Vec<T>, CodecError> {
-    recorded.iter().map(decode).collect()
-}
-
-fn encode_grant_event(event: &GrantEvent) -> Result<NewEvent, serde_json::Error> {
-    let mut payload = serde_json::to_value(event)?;
-    if let Value::Object(map) = &mut payload {
-        map.remove("type");
-    }
-    Ok(NewEvent {
-        event_type: event.event_type().to_owned(),
-        schema_version: 1,
-        payload,
-    })
-}
-
-fn decode_grant_event(recorded: &RecordedEvent) -> Result<GrantEvent, CodecError> {
-    let mut payload = recorded.payload.clone();
-    if let Value::Object(map) = &mut payload {
-        map.insert("type".into(), Value::String(recorded.event_type.clone()));
-    }
-    serde_json::from_value(payload).map_err(|e| CodecError::Unreadable {
-        event_type: recorded.event_type.clone(),
-        schema_version: recorded.schema_version,
-        reason: e.to_string(),
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn command_ids_are_stable_per_actor_and_key() {
-        let a = command_id_for("RSSMRA85T10A562S", "k1");
-        assert_eq!(a, command_id_for("RSSMRA85T10A562S", "k1"));
-        assert_ne!(a, command_id_for("RSSMRA85T10A562S", "k2"));
-        assert_ne!(a, command_id_for("BNCLRA80A41F205G", "k1"));
-        assert_ne!(derived_id(a, "entry"), derived_id(a, "request"));
     }
 }

@@ -1,19 +1,21 @@
-//! Diario Online application layer: the event store (PostgreSQL and SQLite) and, later, the
-//! command handler that wires the `diario-domain` decider to it (DESIGN §5).
+//! Diario Online write side: the one executor of every decider (cases, system failures,
+//! grants) with `If-Match`, idempotency and retry, the folded-state cache, the access policy,
+//! the clock and the deterministic ids. Depends on the log and the domain.
 
+#![forbid(unsafe_code)]
+
+pub mod access;
+pub mod cache;
 pub mod clock;
-pub mod codec;
-pub mod db;
-pub mod firmalom;
+pub mod decider;
 pub mod handler;
-pub mod idempotency;
-pub mod paper;
-pub mod store;
+pub mod ids;
 
+pub use access::{Caller, Denied, Principal};
 pub use clock::{Clock, SystemClock, TestClock};
-pub use db::Database;
-pub use handler::{CaseOutcome, CommandHandler, CommandOptions, HandlerError};
-pub use store::{
-    AppendOutcome, ChainBreak, ChainReport, EventMetadata, EventStore, ExpectedVersion,
-    GlobalPosition, NewEvent, RecordedEvent, StoreError, StreamHead,
+pub use decider::{Attribution, CaseDecider, Decider, Decision, FailureDecider, GrantDecider};
+pub use handler::{
+    CaseOutcome, CommandHandler, CommandOptions, FailureOutcome, GrantOutcome, HandlerError,
+    Outcome,
 };
+pub use ids::{command_id_for, derived_id};

@@ -53,6 +53,53 @@ pub struct Alert {
     pub message: String,
 }
 
+const REQUEST_OVERDUE: &str =
+    "Art. 6: richiesta scaduta senza risposta / request past its deadline";
+
+/// Art. 6: a digital request still pending after its answer deadline is overdue (the
+/// scheduler records its expiry; until then the diary shows the alert).
+pub fn is_overdue(
+    status: RequestStatus,
+    channel: ConfirmationChannel,
+    deadline: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> bool {
+    status == RequestStatus::Pending
+        && channel == ConfirmationChannel::Firmalom
+        && deadline.is_some_and(|d| now > d)
+}
+
+impl AlertCode {
+    /// The stable code (also its JSON form).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlertCode::DigitalConfirmationUnavailable => "digital-confirmation-unavailable",
+            AlertCode::ChecklistWouldFail => "checklist-would-fail",
+            AlertCode::EntriesAwaitingValidation => "entries-awaiting-validation",
+            AlertCode::EntriesNotSentForConfirmation => "entries-not-sent-for-confirmation",
+            AlertCode::RequestOverdue => "request-overdue",
+            AlertCode::RequestExpired => "request-expired",
+            AlertCode::EntriesRejected => "entries-rejected",
+            AlertCode::PdiCapsMissing => "pdi-caps-missing",
+            AlertCode::PaperDiaryAwaitingSignature => "paper-diary-awaiting-signature",
+            AlertCode::ClosedDiaryAwaitingConfirmation => "closed-diary-awaiting-confirmation",
+        }
+    }
+}
+
+impl Alert {
+    /// The `request-overdue` alert of one request (see [`is_overdue`]).
+    pub fn request_overdue(phase: Phase, request_id: Uuid, entry_ids: Vec<Uuid>) -> Alert {
+        Alert {
+            code: AlertCode::RequestOverdue,
+            phase: Some(phase),
+            entry_ids,
+            request_id: Some(request_id),
+            message: REQUEST_OVERDUE.to_owned(),
+        }
+    }
+}
+
 fn alert(code: AlertCode, phase: Option<Phase>, entry_ids: Vec<Uuid>, message: String) -> Alert {
     Alert {
         code,
@@ -182,13 +229,8 @@ pub fn alerts(state: &CaseState, measure: &Measure, now: DateTime<Utc>) -> Vec<A
     }
     for r in file.requests.values() {
         let (code, message) = match (r.status, r.channel) {
-            (RequestStatus::Pending, ConfirmationChannel::Firmalom)
-                if r.deadline.is_some_and(|d| now > d) =>
-            {
-                (
-                    AlertCode::RequestOverdue,
-                    "Art. 6: richiesta scaduta senza risposta / request past its deadline",
-                )
+            (status, channel) if is_overdue(status, channel, r.deadline, now) => {
+                (AlertCode::RequestOverdue, REQUEST_OVERDUE)
             }
             (RequestStatus::Pending, ConfirmationChannel::Paper) => (
                 AlertCode::PaperDiaryAwaitingSignature,
@@ -219,4 +261,30 @@ pub fn alerts(state: &CaseState, measure: &Measure, now: DateTime<Utc>) -> Vec<A
         });
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::AlertCode;
+
+    #[test]
+    fn codes_are_their_json_spelling() {
+        for code in [
+            AlertCode::DigitalConfirmationUnavailable,
+            AlertCode::ChecklistWouldFail,
+            AlertCode::EntriesAwaitingValidation,
+            AlertCode::EntriesNotSentForConfirmation,
+            AlertCode::RequestOverdue,
+            AlertCode::RequestExpired,
+            AlertCode::EntriesRejected,
+            AlertCode::PdiCapsMissing,
+            AlertCode::PaperDiaryAwaitingSignature,
+            AlertCode::ClosedDiaryAwaitingConfirmation,
+        ] {
+            assert_eq!(
+                serde_json::to_value(code).ok(),
+                Some(serde_json::Value::String(code.as_str().to_owned()))
+            );
+        }
+    }
 }

@@ -53,6 +53,17 @@ pub enum CatalogueError {
     /// The slot granularity does not divide a day.
     #[error("measure catalogue: slot granularity {0} minutes must be a positive divisor of 1440")]
     Granularity(u32),
+    /// A reference to a service that the measure does not define.
+    #[error("measure catalogue: {context} refers to unknown service {service}")]
+    UnknownService {
+        /// Where the reference was found.
+        context: String,
+        /// The unknown service.
+        service: ServiceId,
+    },
+    /// Two measures of one catalogue share an id.
+    #[error("measure catalogue: two measures have the id {0}")]
+    DuplicateMeasure(MeasureId),
     /// A reference to an unknown intensity.
     #[error("measure catalogue: flat amount {0} refers to an unknown intensity")]
     UnknownIntensity(String),
@@ -198,8 +209,9 @@ pub struct FlatAmount {
     /// Which intensity it belongs to, if the measure has intensities.
     #[serde(default)]
     pub intensity: Option<String>,
-    /// The service/intervention it pays.
-    pub service: String,
+    /// The services it pays for (the seed's "servizi socio-educativi" are several services of
+    /// the catalogue, paid by one amount).
+    pub services: Vec<ServiceId>,
     /// The output that triggers it.
     pub output: String,
     /// Amount in cents.
@@ -331,10 +343,7 @@ impl Measure {
 
     /// All measures shipped with the crate.
     pub fn shipped() -> Result<Vec<Measure>, CatalogueError> {
-        SHIPPED_MEASURES
-            .iter()
-            .map(|(_, text)| Measure::from_json(text))
-            .collect()
+        Ok(Catalogue::shipped()?.measures)
     }
 
     /// Checks internal consistency: unique ids, references, positive caps and deadlines.
@@ -464,16 +473,25 @@ impl Measure {
             }
         }
         for a in &self.flat_amounts {
+            let what = format!("flat amount {:?}", a.output);
             if a.amount_cents.0 <= 0 {
-                return Err(CatalogueError::NotPositive(format!(
-                    "flat amount {}",
-                    a.service
-                )));
+                return Err(CatalogueError::NotPositive(what));
+            }
+            if a.services.is_empty() {
+                return Err(CatalogueError::Empty("flat amount services"));
+            }
+            for service in &a.services {
+                if !services.contains(service) {
+                    return Err(CatalogueError::UnknownService {
+                        context: what.clone(),
+                        service: service.clone(),
+                    });
+                }
             }
             if let Some(i) = &a.intensity
                 && !intensities.contains(i.as_str())
             {
-                return Err(CatalogueError::UnknownIntensity(a.service.clone()));
+                return Err(CatalogueError::UnknownIntensity(what));
             }
         }
         Ok(())
@@ -632,5 +650,45 @@ mod tests {
             Measure::from_json(&v.to_string()),
             Err(CatalogueError::Json(_))
         ));
+    }
+}
+
+/// The measures a server runs, each validated and their ids unique: built once at start-up, so
+/// an invalid catalogue stops the server with the reason instead of becoming an empty one.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Catalogue {
+    measures: Vec<Measure>,
+}
+
+impl Catalogue {
+    /// Validates every measure and that no two share an id.
+    pub fn new(measures: Vec<Measure>) -> Result<Catalogue, CatalogueError> {
+        let mut ids = BTreeSet::new();
+        for m in &measures {
+            m.validate()?;
+            if !ids.insert(m.id.clone()) {
+                return Err(CatalogueError::DuplicateMeasure(m.id.clone()));
+            }
+        }
+        Ok(Catalogue { measures })
+    }
+
+    /// The measures shipped with the crate (`domain/measures/*.json`).
+    pub fn shipped() -> Result<Catalogue, CatalogueError> {
+        let measures = SHIPPED_MEASURES
+            .iter()
+            .map(|(_, text)| Ok(serde_json::from_str::<Measure>(text)?))
+            .collect::<Result<Vec<_>, CatalogueError>>()?;
+        Catalogue::new(measures)
+    }
+
+    /// The measure with this id.
+    pub fn get(&self, id: &MeasureId) -> Option<&Measure> {
+        self.measures.iter().find(|m| &m.id == id)
+    }
+
+    /// Every measure, in catalogue order.
+    pub fn iter(&self) -> impl Iterator<Item = &Measure> {
+        self.measures.iter()
     }
 }

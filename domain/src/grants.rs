@@ -121,6 +121,11 @@ impl GrantEvent {
             GrantEvent::GrantRevoked { .. } => "GrantRevoked",
         }
     }
+
+    /// Schema version of the payload.
+    pub fn schema_version(&self) -> u32 {
+        1
+    }
 }
 
 /// Why a grant command is refused.

@@ -25,7 +25,7 @@ pub use case::{
     Context, DiaryStatus, Entry, PdiCap, Recipient, RequestScope, RequestStatus, UpcastError,
     decide, evolve, fold, upcast,
 };
-pub use catalogue::{CatalogueError, ConfirmationMode, Measure};
+pub use catalogue::{Catalogue, CatalogueError, ConfirmationMode, Measure};
 pub use checklist::{Check, Checklist, compute_checklist};
 pub use error::{DomainError, ErrorKind};
 pub use failures::{

@@ -4,20 +4,23 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, SubsecRound, Utc};
-use diario_commands::codec::{case_stream, decode_case_event};
-use diario_commands::{ChainReport, Database, EventStore, RecordedEvent};
-use diario_domain::{CaseEvent, Measure, Phase};
+use diario_domain::{CaseEvent, CaseState, Catalogue, Phase, evolve};
+use diario_log::{
+    ChainReport, Database, EventStore, FollowError, Follower, LogEvent, RecordedEvent, StreamId,
+    Tx, Val,
+};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::ProjectionError;
-use crate::diaries::{CaseDiary, Folded, case_id_of};
+use crate::diaries::CaseDiary;
 use crate::queries::{Page, PageRequest};
-use crate::runner::Projection;
-use crate::sql::{Tx, Val, fetch_all};
 
 /// Projection name.
 pub const NAME: &str = "audit_trail";
+
+/// The table of the projection.
+pub const TABLES: [&str; 1] = ["rm_audit_trail"];
 
 /// One event of a case as an auditor reads it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -285,28 +288,23 @@ pub fn describe(event: &CaseEvent) -> String {
 pub struct AuditTrail;
 
 #[async_trait]
-impl Projection for AuditTrail {
+impl Follower for AuditTrail {
     fn name(&self) -> &'static str {
         NAME
     }
 
     fn tables(&self) -> &'static [&'static str] {
-        &["rm_audit_trail"]
+        &TABLES
     }
 
-    async fn apply(
-        &self,
-        events: &[RecordedEvent],
-        _store: &dyn EventStore,
-        tx: &mut Tx,
-    ) -> Result<(), ProjectionError> {
+    async fn apply(&self, events: &[RecordedEvent], tx: &mut Tx) -> Result<(), FollowError> {
         let mut rows: Vec<Vec<Val>> = Vec::with_capacity(events.len());
         for e in events {
-            let Some(case_id) = case_id_of(&e.stream_id) else {
+            let Some(case_id) = StreamId::case_of(&e.stream_id) else {
                 continue;
             };
             // An unreadable event is still part of the trail (the auditor must see it).
-            let description = match decode_case_event(e) {
+            let description = match CaseEvent::decode(e) {
                 Ok(ev) => describe(&ev),
                 Err(err) => format!("Evento non leggibile: {err}"),
             };
@@ -322,7 +320,12 @@ impl Projection for AuditTrail {
                 e.recorded_at.trunc_subsecs(6).into(),
                 description.into(),
                 i64::try_from(e.global_position.transaction)
-                    .unwrap_or(i64::MAX)
+                    .map_err(|_| {
+                        FollowError::Corrupt(format!(
+                            "transaction id {} too large",
+                            e.global_position.transaction
+                        ))
+                    })?
                     .into(),
                 e.global_position.position.into(),
                 (&e.prev_hash).into(),
@@ -354,13 +357,13 @@ pub async fn audit_trail(
         None => 0,
     };
     let limit = page.limit();
-    let rows = fetch_all(
-        db,
-        "SELECT * FROM rm_audit_trail WHERE case_id = $1 AND stream_version > $2 \
+    let rows = db
+        .fetch_all(
+            "SELECT * FROM rm_audit_trail WHERE case_id = $1 AND stream_version > $2 \
          ORDER BY stream_version LIMIT $3",
-        &[case_id.into(), after.into(), (limit + 1).into()],
-    )
-    .await?;
+            &[case_id.into(), after.into(), (limit + 1).into()],
+        )
+        .await?;
     let mut items = Vec::new();
     for r in &rows {
         items.push(AuditRecord {
@@ -391,29 +394,22 @@ pub async fn verify_case(
     store: &dyn EventStore,
     case_id: Uuid,
 ) -> Result<ChainReport, ProjectionError> {
-    Ok(store.verify_stream(&case_stream(case_id)).await?)
+    Ok(store
+        .verify_stream(StreamId::case(case_id).as_str())
+        .await?)
 }
 
 /// The state of a case as of an instant (`GET /v1/cases/{id}/history?as_of=`): the case stream
-/// replayed (upcast + `fold`) over the events whose `occurred_at` (the service clock at the
+/// replayed (upcast + `evolve`) over the events whose `occurred_at` (the service clock at the
 /// decision, equal to the event's `at`) is at or before `as_of`. Read from the event store,
 /// not from the read-model tables. `None` when the case did not exist yet.
 pub async fn history_as_of(
     store: &dyn EventStore,
+    catalogue: &Catalogue,
     case_id: Uuid,
     as_of: DateTime<Utc>,
 ) -> Result<Option<CaseDiary>, ProjectionError> {
-    history_as_of_with(store, crate::catalogue(), case_id, as_of).await
-}
-
-/// [`history_as_of`] with an explicit measure catalogue.
-pub async fn history_as_of_with(
-    store: &dyn EventStore,
-    measures: &[Measure],
-    case_id: Uuid,
-    as_of: DateTime<Utc>,
-) -> Result<Option<CaseDiary>, ProjectionError> {
-    replay_prefix(store, measures, case_id, |e| {
+    replay_prefix(store, catalogue, case_id, |e| {
         e.metadata.occurred_at <= as_of
     })
     .await
@@ -424,33 +420,33 @@ pub async fn history_as_of_with(
 /// and the store clock differ (a test clock, a late-recorded decision).
 pub async fn history_as_recorded(
     store: &dyn EventStore,
+    catalogue: &Catalogue,
     case_id: Uuid,
     instant: DateTime<Utc>,
 ) -> Result<Option<CaseDiary>, ProjectionError> {
-    replay_prefix(store, crate::catalogue(), case_id, |e| {
-        e.recorded_at <= instant
-    })
-    .await
+    replay_prefix(store, catalogue, case_id, |e| e.recorded_at <= instant).await
 }
 
 /// Folds the longest prefix of the case stream whose events satisfy `keep`.
 async fn replay_prefix(
     store: &dyn EventStore,
-    measures: &[Measure],
+    catalogue: &Catalogue,
     case_id: Uuid,
     keep: impl Fn(&RecordedEvent) -> bool,
 ) -> Result<Option<CaseDiary>, ProjectionError> {
-    let mut folded = Folded::default();
-    for recorded in store.read_stream(&case_stream(case_id), 1).await? {
+    let mut state = CaseState::default();
+    for recorded in store
+        .read_stream(StreamId::case(case_id).as_str(), 1)
+        .await?
+    {
         if !keep(&recorded) {
             break;
         }
-        folded.apply(&decode_case_event(&recorded)?);
+        state = evolve(state, &CaseEvent::decode(&recorded)?);
     }
-    let measure = folded
-        .state
+    let measure = state
         .file
         .as_ref()
-        .and_then(|f| measures.iter().find(|m| m.id == f.measure_id));
-    Ok(CaseDiary::from_state(&folded, measure))
+        .and_then(|f| catalogue.get(&f.measure_id));
+    Ok(CaseDiary::from_state(&state, measure))
 }

@@ -5,20 +5,21 @@ use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use chrono::{DateTime, SubsecRound, Utc};
-use diario_commands::codec::decode_case_event;
-use diario_commands::{Database, EventStore, RecordedEvent};
 use diario_domain::{CaseEvent, Checklist};
+use diario_log::{
+    Database, FollowError, Follower, LogEvent, Query, RecordedEvent, StreamId, Tx, Val,
+};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::ProjectionError;
-use crate::diaries::case_id_of;
 use crate::queries::{Page, PageRequest, cursor_pair};
-use crate::runner::Projection;
-use crate::sql::{Tx, Val, fetch_all};
 
 /// Projection name.
 pub const NAME: &str = "checklists";
+
+/// The tables of the projection (emptied by a rebuild, in this order).
+pub const TABLES: [&str; 2] = ["rm_checklist_checks", "rm_checklists"];
 
 /// One check of a checklist.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -68,26 +69,21 @@ fn i(v: u64) -> i64 {
 pub struct Checklists;
 
 #[async_trait]
-impl Projection for Checklists {
+impl Follower for Checklists {
     fn name(&self) -> &'static str {
         NAME
     }
 
     fn tables(&self) -> &'static [&'static str] {
-        &["rm_checklist_checks", "rm_checklists"]
+        &TABLES
     }
 
-    async fn apply(
-        &self,
-        events: &[RecordedEvent],
-        _store: &dyn EventStore,
-        tx: &mut Tx,
-    ) -> Result<(), ProjectionError> {
+    async fn apply(&self, events: &[RecordedEvent], tx: &mut Tx) -> Result<(), FollowError> {
         // One multi-row statement per table and batch: a checklist has dozens of checks.
         let mut checklist_rows: Vec<Vec<Val>> = Vec::new();
         let mut check_rows: Vec<Vec<Val>> = Vec::new();
         for e in events {
-            let Some(case_id) = case_id_of(&e.stream_id) else {
+            let Some(case_id) = StreamId::case_of(&e.stream_id) else {
                 continue;
             };
             if !matches!(
@@ -97,7 +93,7 @@ impl Projection for Checklists {
                 continue;
             }
             let (kind, request_id, by, checklist): (&str, Uuid, String, Checklist) =
-                match decode_case_event(e)? {
+                match CaseEvent::decode(e)? {
                     CaseEvent::ConfirmationRequested {
                         request_id,
                         checklist,
@@ -195,83 +191,74 @@ pub async fn checklists(
     filter: &ChecklistFilter,
     page: &PageRequest,
 ) -> Result<Page<ChecklistView>, ProjectionError> {
-    let mut sql = String::from(
+    let mut q = Query::new(
         "SELECT k.* FROM rm_checklists k LEFT JOIN rm_cases c ON c.case_id = k.case_id WHERE 1=1",
     );
-    let mut args: Vec<Val> = Vec::new();
-    let mut push = |sql: &mut String, cond: &str, v: Val| {
-        args.push(v);
-        sql.push_str(&cond.replace('?', &format!("${}", args.len())));
-    };
     if let Some(id) = filter.case_id {
-        push(&mut sql, " AND k.case_id = ?", id.into());
+        q.and(" AND k.case_id = ", id);
     }
     if let Some(a) = &filter.ats {
-        push(&mut sql, " AND c.ats = ?", a.into());
+        q.and(" AND c.ats = ", a);
     }
     if let Some(p) = &filter.provider {
-        push(&mut sql, " AND c.provider = ?", p.into());
+        q.and(" AND c.provider = ", p);
     }
     if let Some(p) = filter.passed {
-        push(&mut sql, " AND k.passed = ?", p.into());
+        q.and(" AND k.passed = ", p);
     }
     if let Some(t) = filter.from {
-        push(&mut sql, " AND k.computed_at >= ?", t.into());
+        q.and(" AND k.computed_at >= ", t);
     }
     if let Some(t) = filter.to {
-        push(&mut sql, " AND k.computed_at < ?", t.into());
+        q.and(" AND k.computed_at < ", t);
     }
     if let Some(c) = &page.cursor {
         let (case_id, version) = cursor_pair(c)?;
-        push(&mut sql, " AND (k.case_id > ?", case_id.into());
-        push(&mut sql, " OR (k.case_id = ?", case_id.into());
-        push(&mut sql, " AND k.stream_version > ?))", version.into());
+        q.and(" AND (k.case_id > ", case_id)
+            .and(" OR (k.case_id = ", case_id)
+            .and(" AND k.stream_version > ", version)
+            .push("))");
     }
     let limit = page.limit();
-    push(
-        &mut sql,
-        " ORDER BY k.case_id, k.stream_version LIMIT ?",
-        (limit + 1).into(),
-    );
-    let rows = fetch_all(db, &sql, &args).await?;
+    q.and(" ORDER BY k.case_id, k.stream_version LIMIT ", limit + 1);
+    let rows = db.query(&q).await?;
     let mut items = Vec::new();
     for r in rows {
         let case_id = r.uuid("case_id")?;
         let version = r.i64("stream_version")?;
-        let checks = fetch_all(
-            db,
-            "SELECT * FROM rm_checklist_checks WHERE case_id = $1 AND stream_version = $2 \
+        let checks = db
+            .fetch_all(
+                "SELECT * FROM rm_checklist_checks WHERE case_id = $1 AND stream_version = $2 \
              ORDER BY seq",
-            &[case_id.into(), version.into()],
-        )
-        .await?
-        .iter()
-        .map(|c| {
-            Ok(CheckView {
-                code: c.text("code")?,
-                description: c.text("description")?,
-                subject: c.opt_text("subject")?,
-                limit: c.opt_i64("limit_value")?,
-                actual: c.opt_i64("actual_value")?,
-                passed: c.bool("passed")?,
-                blocking: c.bool("blocking")?,
-                entry_ids: c.uuids("entry_ids")?,
+                &[case_id.into(), version.into()],
+            )
+            .await?
+            .iter()
+            .map(|c| {
+                Ok(CheckView {
+                    code: c.text("code")?,
+                    description: c.text("description")?,
+                    subject: c.opt_text("subject")?,
+                    limit: c.opt_i64("limit_value")?,
+                    actual: c.opt_i64("actual_value")?,
+                    passed: c.bool("passed")?,
+                    blocking: c.bool("blocking")?,
+                    entry_ids: c.json_as("entry_ids")?,
+                })
             })
-        })
-        .collect::<Result<Vec<_>, ProjectionError>>()?;
+            .collect::<Result<Vec<_>, ProjectionError>>()?;
         items.push(ChecklistView {
             case_id,
             stream_version: version,
             request_id: r.uuid("request_id")?,
             kind: r.text("kind")?,
-            phase: u8::try_from(r.i64("phase")?).unwrap_or(0),
+            phase: r.u8("phase")?,
             measure_id: r.text("measure_id")?,
             computed_at: r.instant("computed_at")?,
             stored_by: r.text("stored_by")?,
-            entry_ids: r.uuids("entry_ids")?,
+            entry_ids: r.json_as("entry_ids")?,
             request_minutes: r.i64("request_minutes")?,
-            request_minutes_by_figure: serde_json::from_value(r.json("minutes_by_figure")?)
-                .map_err(|e| ProjectionError::Corrupt(format!("minutes_by_figure: {e}")))?,
+            request_minutes_by_figure: r.json_as("minutes_by_figure")?,
             request_cost_cents: r.i64("request_cost_cents")?,
             counted_minutes: r.i64("counted_minutes")?,
             passed: r.bool("passed")?,

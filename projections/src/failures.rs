@@ -2,19 +2,20 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, SubsecRound, Utc};
-use diario_commands::codec::decode_failure_event;
-use diario_commands::{Database, EventStore, RecordedEvent};
 use diario_domain::{FailureEvent, FailureScope};
+use diario_log::{Database, FollowError, Follower, LogEvent, Query, RecordedEvent, StreamId, Tx};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::ProjectionError;
 use crate::queries::{Page, PageRequest};
-use crate::runner::Projection;
-use crate::sql::{Tx, Val, fetch_all};
+use crate::status::FailureScopeView;
+use crate::{EntryState, ProjectionError};
 
 /// Projection name.
 pub const NAME: &str = "system_failures";
+
+/// The table of the projection.
+pub const TABLES: [&str; 1] = ["rm_system_failures"];
 
 /// An entry registered late relying on a failure.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -27,16 +28,15 @@ pub struct RelyingEntry {
     pub professional: String,
     pub date: NaiveDate,
     pub minutes: i64,
-    pub state: String,
+    pub state: EntryState,
     pub recorded_at: DateTime<Utc>,
 }
 
-/// A declared failure.
+/// A declared failure, with the entries that relied on it (the Art. 9 list).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct FailureView {
+pub struct SystemFailureView {
     pub failure_id: Uuid,
-    /// `regional` or `ente`.
-    pub scope: String,
+    pub scope: FailureScopeView,
     /// The ente's code for `ente` failures.
     pub ente: Option<String>,
     pub ticket: String,
@@ -53,33 +53,22 @@ pub struct FailureView {
 /// The "system_failures" projection: table `rm_system_failures`.
 pub struct SystemFailures;
 
-fn failure_id_of(stream_id: &str) -> Option<Uuid> {
-    stream_id
-        .strip_prefix("failure-")
-        .and_then(|s| Uuid::parse_str(s).ok())
-}
-
 #[async_trait]
-impl Projection for SystemFailures {
+impl Follower for SystemFailures {
     fn name(&self) -> &'static str {
         NAME
     }
 
     fn tables(&self) -> &'static [&'static str] {
-        &["rm_system_failures"]
+        &TABLES
     }
 
-    async fn apply(
-        &self,
-        events: &[RecordedEvent],
-        _store: &dyn EventStore,
-        tx: &mut Tx,
-    ) -> Result<(), ProjectionError> {
+    async fn apply(&self, events: &[RecordedEvent], tx: &mut Tx) -> Result<(), FollowError> {
         for e in events {
-            if failure_id_of(&e.stream_id).is_none() {
+            if StreamId::failure_of(&e.stream_id).is_none() {
                 continue;
             }
-            match decode_failure_event(e)? {
+            match FailureEvent::decode(e)? {
                 FailureEvent::SystemFailureDeclared {
                     failure_id,
                     scope,
@@ -90,8 +79,8 @@ impl Projection for SystemFailures {
                     at,
                 } => {
                     let (scope, ente) = match scope {
-                        FailureScope::Regional => ("regional", None),
-                        FailureScope::Ente { ente } => ("ente", Some(ente)),
+                        FailureScope::Regional => (FailureScopeView::Regional, None),
+                        FailureScope::Ente { ente } => (FailureScopeView::Ente, Some(ente)),
                     };
                     tx.exec(
                         "INSERT INTO rm_system_failures (failure_id, scope, ente, ticket, \
@@ -99,7 +88,7 @@ impl Projection for SystemFailures {
                          VALUES ($1,$2,$3,$4,$5,$6,$7,$8)",
                         &[
                             failure_id.into(),
-                            scope.into(),
+                            scope.as_str().into(),
                             ente.into(),
                             ticket.into(),
                             description.into(),
@@ -153,55 +142,42 @@ pub async fn system_failures(
     db: &Database,
     filter: &FailureFilter,
     page: &PageRequest,
-) -> Result<Page<FailureView>, ProjectionError> {
-    let mut sql = String::from("SELECT * FROM rm_system_failures WHERE 1=1");
-    let mut args: Vec<Val> = Vec::new();
-    let mut push = |sql: &mut String, cond: &str, v: Val| {
-        args.push(v);
-        sql.push_str(&cond.replace('?', &format!("${}", args.len())));
-    };
+) -> Result<Page<SystemFailureView>, ProjectionError> {
+    let mut q = Query::new("SELECT * FROM rm_system_failures WHERE 1=1");
     if let Some(t) = filter.from {
-        push(&mut sql, " AND began_at >= ?", t.into());
+        q.and(" AND began_at >= ", t);
     }
     if let Some(t) = filter.to {
-        push(&mut sql, " AND began_at < ?", t.into());
+        q.and(" AND began_at < ", t);
     }
     match filter.unresolved {
-        Some(true) => sql.push_str(" AND resolved_at IS NULL"),
-        Some(false) => sql.push_str(" AND resolved_at IS NOT NULL"),
-        None => {}
-    }
+        Some(true) => q.push(" AND resolved_at IS NULL"),
+        Some(false) => q.push(" AND resolved_at IS NOT NULL"),
+        None => &mut q,
+    };
     if let Some(c) = &page.cursor {
         let id = Uuid::parse_str(c).map_err(|_| ProjectionError::BadCursor(c.clone()))?;
-        push(
-            &mut sql,
+        q.and(
             " AND (began_at, failure_id) > (SELECT began_at, failure_id FROM rm_system_failures \
-             WHERE failure_id = ?)",
-            id.into(),
-        );
+             WHERE failure_id = ",
+            id,
+        )
+        .push(")");
     }
     let limit = page.limit();
-    push(
-        &mut sql,
-        " ORDER BY began_at, failure_id LIMIT ?",
-        (limit + 1).into(),
-    );
-    let rows = fetch_all(db, &sql, &args).await?;
+    q.and(" ORDER BY began_at, failure_id LIMIT ", limit + 1);
+    let rows = db.query(&q).await?;
     let mut items = Vec::new();
     for r in rows {
         let failure_id = r.uuid("failure_id")?;
-        let (esql, eargs): (&str, Vec<Val>) = match &filter.ats {
-            Some(ats) => (
-                "SELECT * FROM rm_entries WHERE system_failure_id = $1 AND ats = $2 \
-                 ORDER BY case_id, entry_id",
-                vec![failure_id.into(), ats.into()],
-            ),
-            None => (
-                "SELECT * FROM rm_entries WHERE system_failure_id = $1 ORDER BY case_id, entry_id",
-                vec![failure_id.into()],
-            ),
-        };
-        let entries = fetch_all(db, esql, &eargs)
+        let mut eq = Query::new("SELECT * FROM rm_entries WHERE system_failure_id = ");
+        eq.bind(failure_id);
+        if let Some(ats) = &filter.ats {
+            eq.and(" AND ats = ", ats);
+        }
+        eq.push(" ORDER BY case_id, entry_id");
+        let entries = db
+            .query(&eq)
             .await?
             .iter()
             .map(|e| {
@@ -210,18 +186,18 @@ pub async fn system_failures(
                     case_id: e.uuid("case_id")?,
                     ats: e.text("ats")?,
                     provider: e.text("provider")?,
-                    phase: u8::try_from(e.i64("phase")?).unwrap_or(0),
+                    phase: e.u8("phase")?,
                     professional: e.text("professional")?,
                     date: e.date("service_date")?,
                     minutes: e.i64("minutes")?,
-                    state: e.text("state")?,
+                    state: EntryState::parse(&e.text("state")?)?,
                     recorded_at: e.instant("recorded_at")?,
                 })
             })
             .collect::<Result<Vec<_>, ProjectionError>>()?;
-        items.push(FailureView {
+        items.push(SystemFailureView {
             failure_id,
-            scope: r.text("scope")?,
+            scope: FailureScopeView::parse(&r.text("scope")?)?,
             ente: r.opt_text("ente")?,
             ticket: r.text("ticket")?,
             description: r.text("description")?,

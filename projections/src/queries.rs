@@ -4,14 +4,14 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
-use diario_commands::Database;
+use diario_log::{Database, Query, Row};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::ProjectionError;
+use crate::case_diaries::metric;
 use crate::diaries::{EntryView, entry_from_row};
-use crate::diary_rows::metric;
-use crate::sql::{Val, fetch_all};
+use crate::status::{CaseStatus, DiaryStatusView, RequestStatusView};
+use crate::{EntryState, ProjectionError};
 
 /// Default and maximum page sizes.
 pub const DEFAULT_PAGE_SIZE: i64 = 50;
@@ -93,33 +93,6 @@ fn cursor_uuid(c: &str) -> Result<Uuid, ProjectionError> {
     Uuid::parse_str(c).map_err(|_| ProjectionError::BadCursor(c.to_owned()))
 }
 
-/// Appends `cond` (with `?` standing for the next `$N`) and its value.
-struct Sql {
-    text: String,
-    args: Vec<Val>,
-}
-
-impl Sql {
-    fn new(text: &str) -> Self {
-        Sql {
-            text: text.to_owned(),
-            args: Vec::new(),
-        }
-    }
-
-    fn push(&mut self, cond: &str, v: Val) -> &mut Self {
-        self.args.push(v);
-        self.text
-            .push_str(&cond.replace('?', &format!("${}", self.args.len())));
-        self
-    }
-
-    fn raw(&mut self, s: &str) -> &mut Self {
-        self.text.push_str(s);
-        self
-    }
-}
-
 // ------------------------------------------------------------------------------------------
 // Cases
 // ------------------------------------------------------------------------------------------
@@ -129,8 +102,7 @@ impl Sql {
 pub struct CaseFilter {
     pub ats: Option<String>,
     pub provider: Option<String>,
-    /// `open`, `completed`, `interrupted`.
-    pub status: Option<String>,
+    pub status: Option<CaseStatus>,
     /// Opened at or after.
     pub from: Option<DateTime<Utc>>,
     /// Opened before.
@@ -148,7 +120,7 @@ pub struct CaseSummary {
     pub ats: String,
     pub asst: String,
     pub provider: String,
-    pub status: String,
+    pub status: CaseStatus,
     pub recipient_pseudonym: String,
     pub opened_at: DateTime<Utc>,
     pub interrupted_at: Option<DateTime<Utc>>,
@@ -159,14 +131,14 @@ pub struct CaseSummary {
     pub version: i64,
 }
 
-fn case_summary(r: &crate::sql::Row) -> Result<CaseSummary, ProjectionError> {
+fn case_summary(r: &Row) -> Result<CaseSummary, ProjectionError> {
     Ok(CaseSummary {
         case_id: r.uuid("case_id")?,
         measure_id: r.text("measure_id")?,
         ats: r.text("ats")?,
         asst: r.text("asst")?,
         provider: r.text("provider")?,
-        status: r.text("status")?,
+        status: CaseStatus::parse(&r.text("status")?)?,
         recipient_pseudonym: r.text("recipient_pseudonym")?,
         opened_at: r.instant("opened_at")?,
         interrupted_at: r.opt_instant("interrupted_at")?,
@@ -184,31 +156,32 @@ pub async fn list_cases(
     filter: &CaseFilter,
     page: &PageRequest,
 ) -> Result<Page<CaseSummary>, ProjectionError> {
-    let mut q = Sql::new("SELECT * FROM rm_cases WHERE 1=1");
+    let mut q = Query::new("SELECT * FROM rm_cases WHERE 1=1");
     if let Some(v) = &filter.ats {
-        q.push(" AND ats = ?", v.into());
+        q.and(" AND ats = ", v);
     }
     if let Some(v) = &filter.provider {
-        q.push(" AND provider = ?", v.into());
+        q.and(" AND provider = ", v);
     }
     if let Some(v) = &filter.status {
-        q.push(" AND status = ?", v.into());
+        q.and(" AND status = ", v.as_str());
     }
     if let Some(v) = filter.from {
-        q.push(" AND opened_at >= ?", v.into());
+        q.and(" AND opened_at >= ", v);
     }
     if let Some(v) = filter.to {
-        q.push(" AND opened_at < ?", v.into());
+        q.and(" AND opened_at < ", v);
     }
     if let Some(v) = filter.idle_before {
-        q.push(" AND COALESCE(last_entry_at, opened_at) < ?", v.into());
+        q.and(" AND COALESCE(last_entry_at, opened_at) < ", v);
     }
     if let Some(c) = &page.cursor {
-        q.push(" AND case_id > ?", cursor_uuid(c)?.into());
+        q.and(" AND case_id > ", cursor_uuid(c)?);
     }
     let limit = page.limit();
-    q.push(" ORDER BY case_id LIMIT ?", (limit + 1).into());
-    let items = fetch_all(db, &q.text, &q.args)
+    q.and(" ORDER BY case_id LIMIT ", limit + 1);
+    let items = db
+        .query(&q)
         .await?
         .iter()
         .map(case_summary)
@@ -228,9 +201,7 @@ pub struct EntryFilter {
     pub case_id: Option<Uuid>,
     pub ats: Option<String>,
     pub provider: Option<String>,
-    /// Entry state (`draft`, `validated`, `pending`, `confirmed`, `rejected`, `expired`,
-    /// `withdrawn`).
-    pub state: Option<String>,
+    pub state: Option<EntryState>,
     pub phase: Option<u8>,
     /// Service date on or after.
     pub from: Option<NaiveDate>,
@@ -246,43 +217,44 @@ pub async fn list_entries(
     filter: &EntryFilter,
     page: &PageRequest,
 ) -> Result<Page<EntryView>, ProjectionError> {
-    let mut q = Sql::new("SELECT * FROM rm_entries WHERE 1=1");
+    let mut q = Query::new("SELECT * FROM rm_entries WHERE 1=1");
     if let Some(v) = filter.case_id {
-        q.push(" AND case_id = ?", v.into());
+        q.and(" AND case_id = ", v);
     }
     if let Some(v) = &filter.ats {
-        q.push(" AND ats = ?", v.into());
+        q.and(" AND ats = ", v);
     }
     if let Some(v) = &filter.provider {
-        q.push(" AND provider = ?", v.into());
+        q.and(" AND provider = ", v);
     }
     if let Some(v) = &filter.state {
-        q.push(" AND state = ?", v.into());
+        q.and(" AND state = ", v.as_str());
     }
     if let Some(v) = filter.phase {
-        q.push(" AND phase = ?", i64::from(v).into());
+        q.and(" AND phase = ", i64::from(v));
     }
     if let Some(v) = filter.from {
-        q.push(" AND service_date >= ?", v.into());
+        q.and(" AND service_date >= ", v);
     }
     if let Some(v) = filter.to {
-        q.push(" AND service_date <= ?", v.into());
+        q.and(" AND service_date <= ", v);
     }
     match filter.under_system_failure {
         Some(true) => {
-            q.raw(" AND system_failure_id IS NOT NULL");
+            q.push(" AND system_failure_id IS NOT NULL");
         }
         Some(false) => {
-            q.raw(" AND system_failure_id IS NULL");
+            q.push(" AND system_failure_id IS NULL");
         }
         None => {}
     }
     if let Some(c) = &page.cursor {
-        q.push(" AND entry_id > ?", cursor_uuid(c)?.into());
+        q.and(" AND entry_id > ", cursor_uuid(c)?);
     }
     let limit = page.limit();
-    q.push(" ORDER BY entry_id LIMIT ?", (limit + 1).into());
-    let items = fetch_all(db, &q.text, &q.args)
+    q.and(" ORDER BY entry_id LIMIT ", limit + 1);
+    let items = db
+        .query(&q)
         .await?
         .iter()
         .map(entry_from_row)
@@ -393,35 +365,38 @@ pub async fn ats_dashboard(
         ended: 0,
     };
     let mut late = 0;
-    for r in fetch_all(
-        db,
-        "SELECT metric, k1, k2, n FROM rm_ats_counters WHERE ats = $1",
-        &[ats.into()],
-    )
-    .await?
+    for r in db
+        .fetch_all(
+            "SELECT metric, k1, k2, n FROM rm_ats_counters WHERE ats = $1",
+            &[ats.into()],
+        )
+        .await?
     {
         let (k1, k2, n) = (r.text("k1")?, r.text("k2")?, r.i64("n")?);
-        let phase = || k1.parse::<u8>().unwrap_or(0);
+        let phase = || {
+            k1.parse::<u8>()
+                .map_err(|_| ProjectionError::Corrupt(format!("counter phase {k1:?}")))
+        };
         match r.text("metric")?.as_str() {
             metric::CASES => {
-                cases_by_status.insert(k1, n);
+                cases_by_status.insert(CaseStatus::parse(&k1)?.as_str().to_owned(), n);
             }
             metric::DIARIES => {
-                let phase = phase();
+                let phase = phase()?;
                 let c = phases.entry(phase).or_insert(PhaseDiaryCounts {
                     phase,
                     open: 0,
                     closed: 0,
                     handed_to_ats: 0,
                 });
-                match k2.as_str() {
-                    "open" => c.open += n,
-                    "closed" => c.closed += n,
-                    _ => c.handed_to_ats += n,
+                match DiaryStatusView::parse(&k2)? {
+                    DiaryStatusView::Open => c.open += n,
+                    DiaryStatusView::Closed => c.closed += n,
+                    DiaryStatusView::HandedToAts => c.handed_to_ats += n,
                 }
             }
             m @ (metric::MINUTES | metric::CONFIRMED_MINUTES) => {
-                let phase = phase();
+                let phase = phase()?;
                 let line = minutes
                     .entry((phase, k2.clone()))
                     .or_insert(PhaseFigureMinutes {
@@ -436,27 +411,31 @@ pub async fn ats_dashboard(
                     line.confirmed_minutes += n;
                 }
             }
-            metric::REQUESTS => match k1.as_str() {
-                "pending" => requests.pending = n,
-                "expired" => requests.expired = n,
-                "rejected" => requests.rejected = n,
-                "confirmed" => requests.confirmed = n,
-                _ => requests.ended += n,
+            metric::REQUESTS => match RequestStatusView::parse(&k1)? {
+                RequestStatusView::Pending => requests.pending = n,
+                RequestStatusView::Expired => requests.expired = n,
+                RequestStatusView::Rejected => requests.rejected = n,
+                RequestStatusView::Confirmed => requests.confirmed = n,
+                RequestStatusView::Ended => requests.ended = n,
             },
             metric::LATE_ENTRIES => late = n,
-            _ => {}
+            other => {
+                return Err(ProjectionError::Corrupt(format!(
+                    "unknown dashboard counter {other:?}"
+                )));
+            }
         }
     }
     let minutes: Vec<PhaseFigureMinutes> = minutes.into_values().collect();
     let in_24h = now + Duration::hours(24);
-    for r in fetch_all(
-        db,
-        "SELECT count(CASE WHEN deadline > $2 AND deadline <= $3 THEN 1 END) AS soon, \
+    for r in db
+        .fetch_all(
+            "SELECT count(CASE WHEN deadline > $2 AND deadline <= $3 THEN 1 END) AS soon, \
          count(CASE WHEN deadline <= $2 THEN 1 END) AS overdue \
          FROM rm_requests WHERE ats = $1 AND status = 'pending' AND deadline IS NOT NULL",
-        &[ats.into(), now.into(), in_24h.into()],
-    )
-    .await?
+            &[ats.into(), now.into(), in_24h.into()],
+        )
+        .await?
     {
         requests.expiring_within_24h = r.i64("soon")?;
         requests.overdue = r.i64("overdue")?;
@@ -468,20 +447,20 @@ pub async fn ats_dashboard(
     });
     let since = now - Duration::days(idle_days);
     let mut idle_cases = Vec::new();
-    for r in fetch_all(
-        db,
-        // Served in order by the index rm_cases_idle (migration 0007): reads at most
-        // IDLE_CASES_SHOWN + 1 rows.
-        "SELECT case_id, provider, last_entry_at, opened_at FROM rm_cases \
+    for r in db
+        .fetch_all(
+            // Served in order by the index rm_cases_idle (migration 0007): reads at most
+            // IDLE_CASES_SHOWN + 1 rows.
+            "SELECT case_id, provider, last_entry_at, opened_at FROM rm_cases \
          WHERE ats = $1 AND status = 'open' AND COALESCE(last_entry_at, opened_at) < $2 \
          ORDER BY COALESCE(last_entry_at, opened_at), case_id LIMIT $3",
-        &[
-            ats.into(),
-            since.into(),
-            (IDLE_CASES_SHOWN as i64 + 1).into(),
-        ],
-    )
-    .await?
+            &[
+                ats.into(),
+                since.into(),
+                (IDLE_CASES_SHOWN as i64 + 1).into(),
+            ],
+        )
+        .await?
     {
         idle_cases.push(IdleCase {
             case_id: r.uuid("case_id")?,
@@ -566,28 +545,28 @@ pub async fn cost_report(
     db: &Database,
     filter: &CostFilter,
 ) -> Result<CostReport, ProjectionError> {
-    let mut q = Sql::new(
+    let mut q = Query::new(
         "SELECT ats, provider, case_id, service_date, figure, minutes, unit_cost_cents, \
          cost_cents FROM rm_entries WHERE state = 'confirmed'",
     );
     if let Some(v) = &filter.ats {
-        q.push(" AND ats = ?", v.into());
+        q.and(" AND ats = ", v);
     }
     if let Some(v) = &filter.provider {
-        q.push(" AND provider = ?", v.into());
+        q.and(" AND provider = ", v);
     }
     if let Some(v) = filter.case_id {
-        q.push(" AND case_id = ?", v.into());
+        q.and(" AND case_id = ", v);
     }
     if let Some(v) = filter.from {
-        q.push(" AND service_date >= ?", v.into());
+        q.and(" AND service_date >= ", v);
     }
     if let Some(v) = filter.to {
-        q.push(" AND service_date <= ?", v.into());
+        q.and(" AND service_date <= ", v);
     }
     type Key = (String, String, Uuid, String, String);
     let mut lines: BTreeMap<Key, CostLine> = BTreeMap::new();
-    for r in fetch_all(db, &q.text, &q.args).await? {
+    for r in db.query(&q).await? {
         let date = r.date("service_date")?;
         let key: Key = (
             r.text("ats")?,

@@ -1,14 +1,15 @@
 //! Realistic #UP histories for benchmarks, from a fixed seed: every event is produced by the
 //! real decider (`diario_domain::decide`), so the log is what production would hold.
 
+use crate::case_stream;
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 use chrono_tz::Europe::Rome;
-use diario_commands::codec::{case_stream, encode_case_event};
-use diario_commands::{EventMetadata, EventStore, ExpectedVersion, StoreError};
 use diario_domain::{
     Actor, ActorRole, CaseCommand, CaseEvent, CaseState, Context, FiscalCode, Measure, decide,
     evolve,
 };
+use diario_log::LogEvent;
+use diario_log::{EventMetadata, EventStore, ExpectedVersion, StoreError};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -263,7 +264,7 @@ pub async fn append_case(
         let encoded = part
             .iter()
             .map(|e| {
-                encode_case_event(e).map_err(|_| StoreError::InvalidAppend("unencodable event"))
+                LogEvent::encode(e).map_err(|_| StoreError::InvalidAppend("unencodable event"))
             })
             .collect::<Result<Vec<_>, _>>()?;
         let meta = EventMetadata {

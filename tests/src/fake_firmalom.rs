@@ -10,9 +10,8 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use chrono::Utc;
-use diario_commands::firmalom::{
-    Callback, Notification, SIGNATURE_HEADER, TIMESTAMP_HEADER, sign, verify,
-};
+use diario_api::firmalom::outbox::Notification;
+use diario_api::firmalom::{Callback, SIGNATURE_HEADER, TIMESTAMP_HEADER, sign, verify};
 
 #[derive(Default)]
 struct Inner {

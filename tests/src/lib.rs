@@ -6,9 +6,19 @@
 pub mod datagen;
 pub mod fake_firmalom;
 
+/// The stored id of a case stream.
+pub fn case_stream(case_id: Uuid) -> String {
+    diario_log::StreamId::case(case_id).to_string()
+}
+
+/// The stored id of a system-failure stream.
+pub fn failure_stream(failure_id: Uuid) -> String {
+    diario_log::StreamId::failure(failure_id).to_string()
+}
+
 use std::path::PathBuf;
 
-use diario_commands::Database;
+use diario_log::Database;
 use sqlx::Executor;
 use uuid::Uuid;
 
@@ -174,19 +184,43 @@ impl TestDb {
     }
 }
 
-/// A real `diario` HTTP server on a random local port, backed by a fresh test database.
-pub struct TestServer {
+/// The measure catalogue shipped with the domain (what `diario serve` runs).
+pub fn catalogue() -> diario_domain::Catalogue {
+    diario_domain::Catalogue::shipped().expect("the shipped catalogue is valid")
+}
+
+/// A command handler on `db` with the shipped catalogue and the system clock.
+pub fn handler(db: &Database) -> diario_commands::CommandHandler {
+    diario_commands::CommandHandler::new(
+        db.event_store(),
+        catalogue(),
+        std::sync::Arc::new(diario_commands::SystemClock),
+    )
+}
+
+/// Settings of a test server: the shipped catalogue, no background workers, no projection
+/// runner (tests bring the read models up to date themselves, see [`catch_up_read_models`]).
+pub fn quiet_settings() -> diario_api::Settings {
+    let mut settings = diario_api::Settings::new(catalogue());
+    settings.workers = None;
+    settings.projections = None;
+    settings
+}
+
+/// A server started by `diario_api::start` — the function `diario serve` uses — and served
+/// on a random local port.
+pub struct Served {
     pub base_url: String,
-    pub client: reqwest::Client,
-    pub db: TestDb,
+    pub state: diario_api::AppState,
+    started: Option<diario_api::Started>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
 }
 
-impl TestServer {
-    pub async fn start(backend: Backend) -> TestServer {
-        let db = TestDb::new(backend).await;
-        let state = diario_api::AppState::new(db.db.clone());
+impl Served {
+    pub async fn start(db: Database, settings: &diario_api::Settings) -> Served {
+        let started = diario_api::start(db, settings);
+        let state = started.state.clone();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind a local port");
@@ -194,18 +228,52 @@ impl TestServer {
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(diario_api::serve(
             listener,
-            state,
+            state.clone(),
             async move {
                 let _ = rx.await;
             },
             std::time::Duration::from_secs(5),
         ));
-        TestServer {
+        Served {
             base_url: format!("http://{addr}"),
-            client: reqwest::Client::new(),
-            db,
+            state,
+            started: Some(started),
             shutdown: Some(tx),
             task: Some(task),
+        }
+    }
+
+    /// Stops the background tasks and the server gracefully.
+    pub async fn stop(&mut self) {
+        if let Some(started) = self.started.take() {
+            started.stop().await;
+        }
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+/// A real `diario` HTTP server on a random local port, backed by a fresh test database.
+pub struct TestServer {
+    pub base_url: String,
+    pub client: reqwest::Client,
+    pub db: TestDb,
+    served: Served,
+}
+
+impl TestServer {
+    pub async fn start(backend: Backend) -> TestServer {
+        let db = TestDb::new(backend).await;
+        let served = Served::start(db.db.clone(), &quiet_settings()).await;
+        TestServer {
+            base_url: served.base_url.clone(),
+            client: reqwest::Client::new(),
+            db,
+            served,
         }
     }
 
@@ -215,12 +283,7 @@ impl TestServer {
 
     /// Stops the server gracefully and drops the test database.
     pub async fn stop(mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        if let Some(task) = self.task.take() {
-            let _ = task.await;
-        }
+        self.served.stop().await;
         self.db.cleanup().await;
     }
 }
@@ -322,6 +385,18 @@ impl ApiResponse {
     }
 }
 
+/// The token settings of API test servers: HS256 with issuer and audience checked, and
+/// `cf::PLATFORM_ADMIN` as bootstrap platform administrator.
+pub fn test_auth() -> diario_api::AuthConfig {
+    diario_api::AuthConfig::disabled()
+        .with_secret(TEST_JWT_SECRET.as_bytes())
+        .expect("test secret")
+        .with_issuer(Some(TEST_JWT_ISSUER.into()))
+        .with_audience(Some(TEST_JWT_AUDIENCE.into()))
+        .with_platform_admins(cf::PLATFORM_ADMIN)
+        .expect("platform admin CF")
+}
+
 /// A real `diario` API server on a random port with HS256 tokens (issuer and audience
 /// checked), a test clock, and `cf::PLATFORM_ADMIN` as bootstrap platform administrator.
 pub struct ApiServer {
@@ -331,47 +406,36 @@ pub struct ApiServer {
     pub state: diario_api::AppState,
     pub clock: diario_commands::TestClock,
     pub auth: diario_api::AuthConfig,
-    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
-    task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+    served: Served,
 }
 
 impl ApiServer {
     /// Starts with the clock at `now`.
     pub async fn start(backend: Backend, now: chrono::DateTime<chrono::Utc>) -> ApiServer {
+        Self::start_with(backend, now, |_| {}).await
+    }
+
+    /// Starts with the clock at `now` and the settings changed by `change`.
+    pub async fn start_with(
+        backend: Backend,
+        now: chrono::DateTime<chrono::Utc>,
+        change: impl FnOnce(&mut diario_api::Settings),
+    ) -> ApiServer {
         let db = TestDb::new(backend).await;
-        let auth = diario_api::AuthConfig::disabled()
-            .with_secret(TEST_JWT_SECRET.as_bytes())
-            .expect("test secret")
-            .with_issuer(Some(TEST_JWT_ISSUER.into()))
-            .with_audience(Some(TEST_JWT_AUDIENCE.into()))
-            .with_platform_admins(cf::PLATFORM_ADMIN)
-            .expect("platform admin CF");
         let clock = diario_commands::TestClock::new(now);
-        let state = diario_api::AppState::new(db.db.clone())
-            .with_auth(auth.clone())
-            .with_test_clock(clock.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind a local port");
-        let addr = listener.local_addr().expect("local address");
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(diario_api::serve(
-            listener,
-            state.clone(),
-            async move {
-                let _ = rx.await;
-            },
-            std::time::Duration::from_secs(5),
-        ));
+        let mut settings = quiet_settings();
+        settings.auth = test_auth();
+        settings.test_clock = Some(clock.clone());
+        change(&mut settings);
+        let served = Served::start(db.db.clone(), &settings).await;
         ApiServer {
-            base_url: format!("http://{addr}"),
+            base_url: served.base_url.clone(),
             client: reqwest::Client::new(),
             db,
-            state,
+            state: served.state.clone(),
             clock,
-            auth,
-            shutdown: Some(tx),
-            task: Some(task),
+            auth: settings.auth,
+            served,
         }
     }
 
@@ -437,12 +501,7 @@ impl ApiServer {
 
     /// Stops the server gracefully and drops the test database.
     pub async fn stop(mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        if let Some(task) = self.task.take() {
-            let _ = task.await;
-        }
+        self.served.stop().await;
         self.db.cleanup().await;
     }
 }
@@ -509,20 +568,18 @@ impl FirmalomSetup {
     }
 }
 
+impl FirmalomSetup {
+    /// These settings applied to a server's.
+    fn apply(&self, settings: &mut diario_api::Settings) {
+        settings.firmalom = Some(self.config());
+        settings.workers = self.workers.then(|| self.settings());
+    }
+}
+
 /// An [`ApiServer`] with FirmaLOM configured and, if asked, its background workers.
 pub struct FirmalomServer {
     pub api: ApiServer,
-    workers: Option<diario_api::scheduler::Workers>,
-    extra: Vec<ExtraServer>,
-}
-
-/// Another server process-alike on the same database (own pool, own workers, shared clock).
-pub struct ExtraServer {
-    pub base_url: String,
-    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
-    task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
-    workers: Option<diario_api::scheduler::Workers>,
-    db: diario_commands::Database,
+    extra: Vec<(Served, Database)>,
 }
 
 impl std::ops::Deref for FirmalomServer {
@@ -532,29 +589,6 @@ impl std::ops::Deref for FirmalomServer {
     }
 }
 
-async fn spawn_http(
-    state: diario_api::AppState,
-) -> (
-    String,
-    tokio::sync::oneshot::Sender<()>,
-    tokio::task::JoinHandle<std::io::Result<()>>,
-) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind a local port");
-    let addr = listener.local_addr().expect("local address");
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(diario_api::serve(
-        listener,
-        state,
-        async move {
-            let _ = rx.await;
-        },
-        std::time::Duration::from_secs(5),
-    ));
-    (format!("http://{addr}"), tx, task)
-}
-
 impl FirmalomServer {
     /// Starts with the clock at `now`.
     pub async fn start(
@@ -562,35 +596,9 @@ impl FirmalomServer {
         now: chrono::DateTime<chrono::Utc>,
         setup: FirmalomSetup,
     ) -> FirmalomServer {
-        let db = TestDb::new(backend).await;
-        let auth = diario_api::AuthConfig::disabled()
-            .with_secret(TEST_JWT_SECRET.as_bytes())
-            .expect("test secret")
-            .with_issuer(Some(TEST_JWT_ISSUER.into()))
-            .with_audience(Some(TEST_JWT_AUDIENCE.into()))
-            .with_platform_admins(cf::PLATFORM_ADMIN)
-            .expect("platform admin CF");
-        let clock = diario_commands::TestClock::new(now);
-        let state = diario_api::AppState::new(db.db.clone())
-            .with_auth(auth.clone())
-            .with_test_clock(clock.clone())
-            .with_firmalom(setup.config());
-        let (base_url, tx, task) = spawn_http(state.clone()).await;
-        let workers = setup
-            .workers
-            .then(|| diario_api::scheduler::spawn_workers(&state, setup.settings()));
+        let api = ApiServer::start_with(backend, now, |s| setup.apply(s)).await;
         FirmalomServer {
-            api: ApiServer {
-                base_url,
-                client: reqwest::Client::new(),
-                db,
-                state,
-                clock,
-                auth,
-                shutdown: Some(tx),
-                task: Some(task),
-            },
-            workers,
+            api,
             extra: Vec::new(),
         }
     }
@@ -598,43 +606,24 @@ impl FirmalomServer {
     /// Starts a second server on the same database (its own connection pool and workers,
     /// the same test clock); returns its base URL.
     pub async fn start_another(&mut self, setup: FirmalomSetup) -> String {
-        let db = diario_commands::Database::connect_with(&self.api.db.url, 10)
+        let db = Database::connect_with(&self.api.db.url, 10)
             .await
             .expect("connect the second server");
-        let state = diario_api::AppState::new(db.clone())
-            .with_auth(self.api.auth.clone())
-            .with_test_clock(self.api.clock.clone())
-            .with_firmalom(setup.config());
-        let (base_url, tx, task) = spawn_http(state.clone()).await;
-        let workers = setup
-            .workers
-            .then(|| diario_api::scheduler::spawn_workers(&state, setup.settings()));
-        self.extra.push(ExtraServer {
-            base_url: base_url.clone(),
-            shutdown: Some(tx),
-            task: Some(task),
-            workers,
-            db,
-        });
+        let mut settings = quiet_settings();
+        settings.auth = self.api.auth.clone();
+        settings.test_clock = Some(self.api.clock.clone());
+        setup.apply(&mut settings);
+        let served = Served::start(db.clone(), &settings).await;
+        let base_url = served.base_url.clone();
+        self.extra.push((served, db));
         base_url
     }
 
     /// Stops the workers and the servers, drops the test database.
     pub async fn stop(mut self) {
-        for mut extra in self.extra.drain(..) {
-            if let Some(w) = extra.workers.take() {
-                w.stop().await;
-            }
-            if let Some(tx) = extra.shutdown.take() {
-                let _ = tx.send(());
-            }
-            if let Some(task) = extra.task.take() {
-                let _ = task.await;
-            }
-            extra.db.close().await;
-        }
-        if let Some(w) = self.workers.take() {
-            w.stop().await;
+        for (mut served, db) in self.extra.drain(..) {
+            served.stop().await;
+            db.close().await;
         }
         self.api.stop().await;
     }
@@ -649,16 +638,14 @@ impl FirmalomServer {
 /// transactions still in flight), like the live runner of `diario serve`.
 pub async fn catch_up_read_models(db: &Database) {
     let store = db.event_store();
-    for p in diario_projections::all_projections() {
-        diario_projections::run_catch_up_to_end(
-            db,
-            store.as_ref(),
-            p.as_ref(),
-            std::time::Duration::from_secs(30),
-        )
-        .await
-        .unwrap_or_else(|e| panic!("catch up {}: {e}", p.name()));
-    }
+    diario_log::follower::catch_up_to_end(
+        db,
+        store.as_ref(),
+        &diario_projections::read_models(&catalogue()),
+        std::time::Duration::from_secs(30),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("catch up the read models: {e}"));
 }
 
 impl ApiServer {

@@ -13,6 +13,7 @@ use crate::values::Ente;
 /// them), so folding is total.
 pub fn evolve(mut state: CaseState, event: &CaseEvent) -> CaseState {
     state.version += 1;
+    state.last_event_at = Some(event.at());
     if let CaseEvent::CaseOpened {
         case_id,
         measure_id,
@@ -23,6 +24,7 @@ pub fn evolve(mut state: CaseState, event: &CaseEvent) -> CaseState {
         responsabile_provider,
         case_manager,
         recipient,
+        at,
         ..
     } = event
     {
@@ -44,6 +46,7 @@ pub fn evolve(mut state: CaseState, event: &CaseEvent) -> CaseState {
             requests: BTreeMap::new(),
             pdi: None,
             interrupted_at: None,
+            opened_at: *at,
         });
         return state;
     }

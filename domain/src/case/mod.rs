@@ -46,6 +46,20 @@ pub enum ActorRole {
     Auditor,
 }
 
+impl ActorRole {
+    /// The snake_case name (stored as the events' `actor_role`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ActorRole::Staff => "staff",
+            ActorRole::AtsOperator => "ats_operator",
+            ActorRole::EnteAdmin => "ente_admin",
+            ActorRole::Recipient => "recipient",
+            ActorRole::Support => "support",
+            ActorRole::Auditor => "auditor",
+        }
+    }
+}
+
 /// Who is acting. Every change is attributable to a person's CF (Art. 4) except the
 /// scheduler's expiries, which are the system's.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -187,6 +187,8 @@ pub struct CaseFile {
     pub pdi: Option<Pdi>,
     /// Set when the pathway is interrupted (Art. 6).
     pub interrupted_at: Option<DateTime<Utc>>,
+    /// When the case was opened (`at` of `CaseOpened`).
+    pub opened_at: DateTime<Utc>,
 }
 
 impl CaseFile {
@@ -222,6 +224,8 @@ pub struct CaseState {
     pub file: Option<CaseFile>,
     /// Number of events folded (the stream version).
     pub version: u64,
+    /// `at` of the last event folded.
+    pub last_event_at: Option<DateTime<Utc>>,
 }
 
 /// Minutes and money of one phase (non-withdrawn entries).

@@ -183,3 +183,26 @@ fn the_recipient_enrolment_can_change_and_switches_to_paper() {
         .at(evening())
         .then_matches(|e| matches!(e, [CaseEvent::PaperDiaryGenerated { .. }]));
 }
+
+#[test]
+fn a_flat_amount_must_pay_for_services_of_its_own_measure() {
+    let mut m = measure("autonomia_2016");
+    assert!(m.validate().is_ok());
+    m.flat_amounts[2]
+        .services
+        .push(ServiceId::new("servizi_socio_educativi"));
+    assert!(matches!(
+        m.validate(),
+        Err(CatalogueError::UnknownService { service, .. }) if service.as_str() == "servizi_socio_educativi"
+    ));
+}
+
+#[test]
+fn a_catalogue_refuses_two_measures_with_one_id() {
+    let up = measure("up");
+    assert!(Catalogue::new(vec![up.clone()]).is_ok());
+    assert!(matches!(
+        Catalogue::new(vec![up.clone(), up]),
+        Err(CatalogueError::DuplicateMeasure(id)) if id.as_str() == "up"
+    ));
+}

@@ -146,3 +146,20 @@ fn error_codes_are_unique_and_kebab_case() {
         Some("Art. 5")
     );
 }
+
+#[test]
+fn actor_roles_are_stored_with_their_json_names() {
+    for role in [
+        ActorRole::Staff,
+        ActorRole::AtsOperator,
+        ActorRole::EnteAdmin,
+        ActorRole::Recipient,
+        ActorRole::Support,
+        ActorRole::Auditor,
+    ] {
+        assert_eq!(
+            serde_json::to_value(role).unwrap(),
+            serde_json::Value::String(role.as_str().to_owned())
+        );
+    }
+}

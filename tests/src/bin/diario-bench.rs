@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use clap::{Parser, Subcommand};
-use diario_commands::{Database, EventMetadata, EventStore, ExpectedVersion, NewEvent};
+use diario_log::{Database, EventMetadata, EventStore, ExpectedVersion, NewEvent};
 use diario_tests::{Backend, TestDb};
 use serde_json::json;
 use uuid::Uuid;

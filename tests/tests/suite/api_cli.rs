@@ -92,8 +92,10 @@ async fn grants(backend: Backend) {
     assert_eq!(listed.lines().count(), 2, "{listed}");
     assert!(listed.contains("ATS-MILANO"));
     run(&["grant", "revoke", "--cf", cf::SUPPORT, "--role", "support"]);
-    let state = diario_api::AppState::new(db.db.clone());
-    let (in_force, version) = state.handler.grants().await.expect("grants");
+    let (in_force, version) = diario_tests::handler(&db.db)
+        .grants()
+        .await
+        .expect("grants");
     assert_eq!(version, 3, "three events in the grants stream");
     assert_eq!(in_force.len(), 1);
     assert!(in_force.iter().all(|g| g.role == GrantRole::AtsOperator));

@@ -644,7 +644,7 @@ async fn api_test_clock_route_exists_only_with_the_flag() {
 // ---- Idempotency-Key retention ----------------------------------------------------------------
 
 async fn idempotency_retention(backend: Backend) {
-    use diario_commands::idempotency::{
+    use diario_api::idempotency::{
         StoredResponse, find, key_hash, purge_before, request_hash, save,
     };
     let db = diario_tests::TestDb::new(backend).await;

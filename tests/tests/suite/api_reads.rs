@@ -819,17 +819,18 @@ async fn api_reads_two_servers_leader_killed_mid_stream_read_models_equal_a_rebu
     // A starts first and takes every projection's leadership.
     let mut a = start_serve(&db.url, &client).await;
     wait_until("server A leads every projection", async || {
-        diario_projections::leaders(&db.db)
+        diario_log::follower::leaders(&db.db, &diario_projections::PROJECTIONS)
             .await
             .is_ok_and(|l| l.iter().all(|x| x.led))
     })
     .await;
-    let leader_pids: Vec<Option<i32>> = diario_projections::leaders(&db.db)
-        .await
-        .expect("leaders")
-        .iter()
-        .map(|l| l.pid)
-        .collect();
+    let leader_pids: Vec<Option<i32>> =
+        diario_log::follower::leaders(&db.db, &diario_projections::PROJECTIONS)
+            .await
+            .expect("leaders")
+            .iter()
+            .map(|l| l.pid)
+            .collect();
     let mut b = start_serve(&db.url, &client).await;
     let admin = auth
         .mint(cf::PLATFORM_ADMIN, std::time::Duration::from_secs(600))
@@ -873,14 +874,20 @@ async fn api_reads_two_servers_leader_killed_mid_stream_read_models_equal_a_rebu
 
     // B takes the projections over (new leader sessions) and catches up to the end.
     wait_until("B leads every projection and the lag is zero", async || {
-        let led = diario_projections::leaders(&db.db).await.is_ok_and(|l| {
-            l.iter()
-                .zip(&leader_pids)
-                .all(|(x, old)| x.led && x.pid != *old)
-        });
-        let caught_up = diario_projections::lag_at(&db.db, chrono::Utc::now())
+        let led = diario_log::follower::leaders(&db.db, &diario_projections::PROJECTIONS)
             .await
-            .is_ok_and(|l| l.iter().all(|x| x.events_behind == 0));
+            .is_ok_and(|l| {
+                l.iter()
+                    .zip(&leader_pids)
+                    .all(|(x, old)| x.led && x.pid != *old)
+            });
+        let caught_up = diario_log::follower::lag_at(
+            &db.db,
+            &diario_projections::PROJECTIONS,
+            chrono::Utc::now(),
+        )
+        .await
+        .is_ok_and(|l| l.iter().all(|x| x.events_behind == 0));
         led && caught_up
     })
     .await;

@@ -9,8 +9,8 @@
 use chrono::{DateTime, Utc};
 use diario_api::domain::case::{Answer, AnswerConfirmation};
 use diario_api::domain::testing::fixtures::rome;
-use diario_api::domain::{Actor, ActorRole, CaseCommand, FiscalCode};
-use diario_commands::{CaseOutcome, CommandOptions};
+use diario_api::domain::{CaseCommand, FiscalCode};
+use diario_commands::{Caller, CaseOutcome, CommandOptions};
 use diario_tests::{ApiServer, Backend, cf};
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -136,9 +136,12 @@ pub async fn answer(
     server
         .state
         .handler
-        .execute_case(case_id, &command, &CommandOptions::new(), |_| {
-            Ok(Actor::person(parent.clone(), ActorRole::Recipient))
-        })
+        .execute_case(
+            case_id,
+            &command,
+            &Caller::Recipient(parent),
+            &CommandOptions::new(),
+        )
         .await
         .expect("the answer is decided")
 }

@@ -7,10 +7,9 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use diario_api::domain::testing::fixtures::rome;
-use diario_commands::codec::case_stream;
-use diario_commands::firmalom::{
-    Callback, CallbackOutcome, SIGNATURE_HEADER, TIMESTAMP_HEADER, delivery_log, sign,
-};
+use diario_api::firmalom::outbox::delivery_log;
+use diario_api::firmalom::{Callback, CallbackOutcome, SIGNATURE_HEADER, TIMESTAMP_HEADER, sign};
+use diario_tests::case_stream;
 use diario_tests::fake_firmalom::FakeFirmalom;
 use diario_tests::{
     ApiResponse, ApiServer, Backend, FirmalomServer, FirmalomSetup, TEST_FIRMALOM_SECRET, cf,

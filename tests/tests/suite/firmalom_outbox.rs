@@ -5,14 +5,15 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use diario_commands::codec::{case_stream, encode_case_event};
-use diario_commands::firmalom::{DeliveryPolicy, deliver_due, delivery_log, feed_outbox};
-use diario_commands::{EventMetadata, EventStore, ExpectedVersion};
+use diario_api::firmalom::outbox::{DeliveryPolicy, deliver_due, delivery_log, feed_outbox};
 use diario_domain::case::{
     CaseCommand, ExpireConfirmationRequest, RequestConfirmation, SetPdiCaps,
 };
 use diario_domain::testing::fixtures::*;
 use diario_domain::{Actor, ActorRole, CaseEvent, Context, PdiCap, Phase, decide, fold};
+use diario_log::LogEvent;
+use diario_log::{EventMetadata, EventStore, ExpectedVersion};
+use diario_tests::case_stream;
 use diario_tests::fake_firmalom::FakeFirmalom;
 use diario_tests::{Backend, TestDb};
 use uuid::Uuid;
@@ -77,7 +78,7 @@ async fn append_all(store: &dyn EventStore, events: &[CaseEvent], from_version: 
             .append(
                 &stream,
                 ExpectedVersion::Exact(from_version + i as i64),
-                vec![encode_case_event(e).expect("encode")],
+                vec![LogEvent::encode(e).expect("encode")],
                 EventMetadata {
                     actor_cf: "SYSTEM".into(),
                     actor_role: "test".into(),
@@ -136,15 +137,27 @@ async fn retries_until_firmalom_recovers(backend: Backend) {
     let now = rome(2024, 3, 4, 18, 5);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     while fake.received().is_empty() && tokio::time::Instant::now() < deadline {
-        deliver_due(&db.db, &*store, &client, &policy(&fake.url), now)
-            .await
-            .expect("deliver");
+        deliver_due(
+            &db.db,
+            &diario_tests::handler(&db.db),
+            &client,
+            &policy(&fake.url),
+            now,
+        )
+        .await
+        .expect("deliver");
         tokio::time::sleep(Duration::from_millis(30)).await;
     }
     // Nothing more is due once delivered.
-    let after = deliver_due(&db.db, &*store, &client, &policy(&fake.url), now)
-        .await
-        .expect("deliver");
+    let after = deliver_due(
+        &db.db,
+        &diario_tests::handler(&db.db),
+        &client,
+        &policy(&fake.url),
+        now,
+    )
+    .await
+    .expect("deliver");
     assert_eq!(after.delivered + after.failed, 0);
 
     let received = fake.received();
@@ -192,7 +205,7 @@ async fn an_ended_request_is_never_notified(backend: Backend) {
     let fake = FakeFirmalom::start(SECRET).await;
     let report = deliver_due(
         &db.db,
-        &*store,
+        &diario_tests::handler(&db.db),
         &reqwest::Client::new(),
         &policy(&fake.url),
         rome(2024, 3, 5, 19, 5),

@@ -8,11 +8,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
-use diario_commands::codec::{
-    case_stream, decode_case_event, decode_failure_event, encode_case_event, encode_failure_event,
-    failure_stream,
-};
-use diario_commands::{Database, EventMetadata, EventStore, ExpectedVersion, NewEvent};
+use diario_log::LogEvent;
+use diario_log::follower::{self, RunnerOptions};
+use diario_log::{Database, EventMetadata, EventStore, ExpectedVersion, NewEvent};
 use diario_projections::domain::case::{
     AmendEntry, AnswerConfirmation, ClosePhaseDiary, EnableProfessional, ExpireConfirmationRequest,
     GeneratePaperDiary, InterruptPathway, OpenCase, OpenPhaseDiary, RecordEntry,
@@ -21,15 +19,21 @@ use diario_projections::domain::case::{
 };
 use diario_projections::domain::testing::fixtures as f;
 use diario_projections::domain::{
-    Actor, ActorRole, Answer, CaseCommand, CaseEvent, Context, Ente, FailureCommand, FailureScope,
-    FiscalCode, Measure, MeasureId, PdiCap, Phase, Recipient, Sha256Hex, SystemFailure, decide,
-    decide_failure, evolve_failure, fold,
+    Actor, ActorRole, Answer, CaseCommand, CaseEvent, Context, Ente, FailureCommand, FailureEvent,
+    FailureScope, FiscalCode, Measure, MeasureId, PdiCap, Phase, Recipient, Sha256Hex,
+    SystemFailure, decide, decide_failure, evolve_failure, fold,
 };
 use diario_projections::{
-    CaseFilter, ChecklistFilter, CostFilter, EntryFilter, EntryState, FailureFilter, PageRequest,
-    RunnerOptions,
+    CaseFilter, CaseStatus, ChecklistFilter, CostFilter, EntryFilter, EntryState, FailureFilter,
+    PageRequest,
 };
 use diario_tests::{Backend, TestDb};
+use diario_tests::{case_stream, failure_stream};
+
+/// Every read model over the shipped catalogue.
+fn read_models() -> Vec<std::sync::Arc<dyn diario_log::Follower>> {
+    diario_projections::read_models(&diario_tests::catalogue())
+}
 use serde_json::json;
 use uuid::Uuid;
 
@@ -133,7 +137,7 @@ impl World {
         let recorded = self.store.read_stream(&stream, 1).await.expect("read");
         let events: Vec<CaseEvent> = recorded
             .iter()
-            .map(|r| decode_case_event(r).expect("decode"))
+            .map(|r| <CaseEvent as LogEvent>::decode(r).expect("decode"))
             .collect();
         let state = fold(&events);
         let ctx = Context::new(actor.clone(), now, &self.measure).with_failures(&self.failures);
@@ -144,7 +148,7 @@ impl World {
         }
         let envelopes = new
             .iter()
-            .map(|e| encode_case_event(e).expect("encode"))
+            .map(|e| LogEvent::encode(e).expect("encode"))
             .collect();
         self.store
             .append(
@@ -173,12 +177,12 @@ impl World {
         let recorded = self.store.read_stream(&stream, 1).await.expect("read");
         let state = recorded
             .iter()
-            .map(|r| decode_failure_event(r).expect("decode"))
+            .map(|r| <FailureEvent as LogEvent>::decode(r).expect("decode"))
             .fold(None, |s, e| evolve_failure(s, &e));
         let new = decide_failure(&state, &command, &actor, now).expect("failure command");
         let envelopes = new
             .iter()
-            .map(|e| encode_failure_event(e).expect("encode"))
+            .map(|e| LogEvent::encode(e).expect("encode"))
             .collect();
         self.store
             .append(
@@ -782,21 +786,21 @@ async fn total_events(db: &TestDb) -> i64 {
 /// events below the oldest transaction still running on the whole server (other tests run
 /// concurrently), so "read_all returned nothing" is not "caught up": wait for a zero lag.
 async fn catch_up(db: &Database) {
-    drain(db, diario_projections::runner::DEFAULT_BATCH_SIZE).await;
+    drain(db, follower::DEFAULT_BATCH_SIZE).await;
 }
 
 async fn drain(db: &Database, batch: i64) {
     let store = db.event_store();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     loop {
-        for p in diario_projections::all_projections() {
-            while diario_projections::run_batch(db, store.as_ref(), p.as_ref(), batch)
+        for p in read_models() {
+            while follower::run_batch(db, store.as_ref(), std::slice::from_ref(&p), batch)
                 .await
                 .expect("batch")
                 > 0
             {}
         }
-        let lags = diario_projections::lag_at(db, Utc::now())
+        let lags = follower::lag_at(db, &diario_projections::PROJECTIONS, Utc::now())
             .await
             .expect("lag");
         if lags.iter().all(|l| l.events_behind == 0) {
@@ -814,7 +818,7 @@ async fn drain(db: &Database, batch: i64) {
 async fn assert_each_event_applied_once(db: &TestDb) {
     let n = total_events(db).await;
     for name in diario_projections::PROJECTIONS {
-        let cp = diario_projections::checkpoint(&db.db, name)
+        let cp = follower::checkpoint(&db.db, name)
             .await
             .expect("checkpoint");
         assert_eq!(
@@ -883,7 +887,7 @@ async fn the_dashboard_lists_the_longest_idle_cases_first_and_says_when_there_ar
     // The full list behind the dashboard: every idle case, paginated.
     let filter = CaseFilter {
         ats: Some("ATS-IDLE".into()),
-        status: Some("open".into()),
+        status: Some(CaseStatus::Open),
         idle_before: Some(now - chrono::Duration::days(7)),
         ..Default::default()
     };
@@ -906,7 +910,7 @@ async fn the_dashboard_lists_the_longest_idle_cases_first_and_says_when_there_ar
 }
 
 async fn rebuild_everything(db: &TestDb) {
-    diario_projections::rebuild_all(&db.db, db.db.event_store().as_ref())
+    follower::rebuild(&db.db, db.db.event_store().as_ref(), &read_models())
         .await
         .expect("rebuild");
     catch_up(&db.db).await;
@@ -993,7 +997,7 @@ async fn every_read_model_matches_the_scripted_history(db: &TestDb) {
         .expect("case A");
     assert_eq!(a.ats, "ATS-MILANO");
     assert_eq!(a.provider, "COOP-A");
-    assert_eq!(a.status, "open");
+    assert_eq!(a.status, CaseStatus::Open);
     assert_eq!(a.version, world.appended[&case_a()].len() as i64);
     assert_eq!(a.opened_at, rome(1, 9, 0));
     assert_eq!(a.last_event_at, rome(24, 18, 0));
@@ -1178,10 +1182,15 @@ async fn every_read_model_matches_the_scripted_history(db: &TestDb) {
     assert!(a.alerts.iter().all(|x| x.as_of == rome(24, 18, 0)));
 
     // The read model equals the replay of the whole stream.
-    let replay = diario_projections::history_as_of(store.as_ref(), case_a(), rome(31, 0, 0))
-        .await
-        .expect("replay")
-        .expect("case A");
+    let replay = diario_projections::history_as_of(
+        store.as_ref(),
+        &diario_tests::catalogue(),
+        case_a(),
+        rome(31, 0, 0),
+    )
+    .await
+    .expect("replay")
+    .expect("case A");
     assert_eq!(replay, a);
 
     let b = diario_projections::case_diary(&db.db, case_b())
@@ -1213,7 +1222,7 @@ async fn every_read_model_matches_the_scripted_history(db: &TestDb) {
         .await
         .expect("query")
         .expect("case C");
-    assert_eq!(c.status, "interrupted");
+    assert_eq!(c.status, CaseStatus::Interrupted);
     assert_eq!(c.interrupted_at, Some(rome(5, 10, 0)));
     assert!(c.alerts.is_empty());
     assert!(
@@ -1249,7 +1258,7 @@ async fn every_read_model_matches_the_scripted_history(db: &TestDb) {
         vec![case_a(), case_c()]
     );
     let interrupted = CaseFilter {
-        status: Some("interrupted".into()),
+        status: Some(CaseStatus::Interrupted),
         ..Default::default()
     };
     assert_eq!(
@@ -1271,7 +1280,7 @@ async fn every_read_model_matches_the_scripted_history(db: &TestDb) {
     );
     let confirmed_in_milano = EntryFilter {
         ats: Some("ATS-MILANO".into()),
-        state: Some("confirmed".into()),
+        state: Some(EntryState::Confirmed),
         ..Default::default()
     };
     let entries = diario_projections::list_entries(&db.db, &confirmed_in_milano, &all)
@@ -1708,7 +1717,10 @@ async fn a_rebuild_from_zero_yields_identical_tables(db: &TestDb) {
         .expect("dump");
     assert_eq!(before, after);
     // A single projection by name, too.
-    diario_projections::rebuild(&db.db, store.as_ref(), "case_diaries")
+    let one = diario_projections::select(&diario_tests::catalogue(), &["case_diaries".into()])
+        .expect("a known projection");
+    assert_eq!(one.len(), 1);
+    follower::rebuild(&db.db, store.as_ref(), &one)
         .await
         .expect("rebuild");
     catch_up(&db.db).await;
@@ -1718,11 +1730,7 @@ async fn a_rebuild_from_zero_yields_identical_tables(db: &TestDb) {
             .expect("dump"),
         before
     );
-    assert!(
-        diario_projections::rebuild(&db.db, store.as_ref(), "nope")
-            .await
-            .is_err()
-    );
+    assert!(diario_projections::select(&diario_tests::catalogue(), &["nope".into()]).is_err());
 }
 
 async fn history_as_of_returns_the_earlier_state_after_later_amendments(db: &TestDb) {
@@ -1731,10 +1739,15 @@ async fn history_as_of_returns_the_earlier_state_after_later_amendments(db: &Tes
     scripted_history(store.clone()).await;
     catch_up(&db.db).await;
     // 06/03 11:00: E3 already withdrawn, E2 not yet amended (amended at 12:00).
-    let then = diario_projections::history_as_of(store.as_ref(), case_a(), rome(6, 11, 0))
-        .await
-        .expect("history")
-        .expect("case existed");
+    let then = diario_projections::history_as_of(
+        store.as_ref(),
+        &diario_tests::catalogue(),
+        case_a(),
+        rome(6, 11, 0),
+    )
+    .await
+    .expect("history")
+    .expect("case existed");
     assert_eq!(then.diaries.len(), 1);
     let e2 = then.diaries[0]
         .entries
@@ -1769,21 +1782,36 @@ async fn history_as_of_returns_the_earlier_state_after_later_amendments(db: &Tes
     );
     // Before the case existed.
     assert!(
-        diario_projections::history_as_of(store.as_ref(), case_a(), rome(1, 8, 59))
-            .await
-            .unwrap()
-            .is_none()
+        diario_projections::history_as_of(
+            store.as_ref(),
+            &diario_tests::catalogue(),
+            case_a(),
+            rome(1, 8, 59)
+        )
+        .await
+        .unwrap()
+        .is_none()
     );
     // By the store clock: nothing was recorded before the script ran; everything now.
     assert!(
-        diario_projections::history_as_recorded(store.as_ref(), case_a(), before_anything)
-            .await
-            .unwrap()
-            .is_none()
-    );
-    let recorded = diario_projections::history_as_recorded(store.as_ref(), case_a(), Utc::now())
+        diario_projections::history_as_recorded(
+            store.as_ref(),
+            &diario_tests::catalogue(),
+            case_a(),
+            before_anything
+        )
         .await
-        .unwrap();
+        .unwrap()
+        .is_none()
+    );
+    let recorded = diario_projections::history_as_recorded(
+        store.as_ref(),
+        &diario_tests::catalogue(),
+        case_a(),
+        Utc::now(),
+    )
+    .await
+    .unwrap();
     assert_eq!(recorded.as_ref(), Some(&now));
 }
 
@@ -1798,9 +1826,9 @@ async fn concurrent_catch_ups_apply_every_event_exactly_once(db: &TestDb) {
         tasks.push(tokio::spawn(async move {
             let store = db.event_store();
             let mut n = 0;
-            for p in diario_projections::all_projections() {
+            for p in read_models() {
                 loop {
-                    let k = diario_projections::run_batch(&db, store.as_ref(), p.as_ref(), 4)
+                    let k = follower::run_batch(&db, store.as_ref(), std::slice::from_ref(&p), 4)
                         .await
                         .expect("batch");
                     if k == 0 {
@@ -1832,9 +1860,13 @@ async fn lag_counts_the_events_not_yet_applied(db: &TestDb) {
     let store = db.db.event_store();
     scripted_history(store.clone()).await;
     let n = total_events(db).await;
-    let lags = diario_projections::lag_at(&db.db, rome(31, 0, 0) + chrono::Duration::days(10_000))
-        .await
-        .unwrap();
+    let lags = follower::lag_at(
+        &db.db,
+        &diario_projections::PROJECTIONS,
+        rome(31, 0, 0) + chrono::Duration::days(10_000),
+    )
+    .await
+    .unwrap();
     assert_eq!(lags.len(), 4);
     assert!(
         lags.iter()
@@ -1842,7 +1874,7 @@ async fn lag_counts_the_events_not_yet_applied(db: &TestDb) {
         "{lags:?}"
     );
     catch_up(&db.db).await;
-    let lags = diario_projections::lag(&db.db, store.as_ref())
+    let lags = follower::lag_at(&db.db, &diario_projections::PROJECTIONS, Utc::now())
         .await
         .unwrap();
     assert!(
@@ -1850,7 +1882,7 @@ async fn lag_counts_the_events_not_yet_applied(db: &TestDb) {
             .all(|l| l.events_behind == 0 && l.seconds_behind == 0.0),
         "{lags:?}"
     );
-    let text = diario_projections::lag_metrics(&lags);
+    let text = follower::lag_metrics(&lags);
     assert!(
         text.contains("diario_projection_lag_events{projection=\"case_diaries\"} 0\n"),
         "{text}"
@@ -1864,7 +1896,7 @@ async fn lag_counts_the_events_not_yet_applied(db: &TestDb) {
 async fn wait_caught_up(db: &Database, within: Duration) {
     let deadline = tokio::time::Instant::now() + within;
     loop {
-        let lags = diario_projections::lag_at(db, Utc::now())
+        let lags = follower::lag_at(db, &diario_projections::PROJECTIONS, Utc::now())
             .await
             .expect("lag");
         if lags.iter().all(|l| l.events_behind == 0) {
@@ -1888,10 +1920,10 @@ fn fast() -> RunnerOptions {
 
 async fn the_live_runner_catches_up_and_stops_on_shutdown(db: &TestDb) {
     let (tx, rx) = tokio::sync::watch::channel(false);
-    let handle = diario_projections::spawn_runner_with(
+    let handle = follower::spawn(
         db.db.clone(),
         db.db.event_store(),
-        diario_projections::all_projections(),
+        read_models(),
         fast(),
         rx,
     );
@@ -1988,7 +2020,17 @@ async fn read_your_writes_falls_back_to_the_stream(db: &TestDb) {
             .unwrap()
             .is_none()
     );
-    let fresh = diario_projections::case_diary_consistent(&db.db, store.as_ref(), case_a(), now)
+    let catalogue = diario_tests::catalogue();
+    let folded = |id| {
+        let handler = diario_commands::CommandHandler::new(
+            store.clone(),
+            catalogue.clone(),
+            std::sync::Arc::new(diario_commands::SystemClock),
+        );
+        async move { handler.load_case(id).await.unwrap().0 }
+    };
+    let case = folded(case_a()).await;
+    let fresh = diario_projections::case_diary_consistent(&db.db, &case, &catalogue, now)
         .await
         .unwrap()
         .expect("case A from the stream");
@@ -1999,7 +2041,7 @@ async fn read_your_writes_falls_back_to_the_stream(db: &TestDb) {
         .unwrap();
     assert_eq!(projected.as_ref(), Some(&fresh));
     assert_eq!(
-        diario_projections::case_diary_consistent(&db.db, store.as_ref(), case_a(), now)
+        diario_projections::case_diary_consistent(&db.db, &case, &catalogue, now)
             .await
             .unwrap(),
         projected
@@ -2007,15 +2049,17 @@ async fn read_your_writes_falls_back_to_the_stream(db: &TestDb) {
     assert!(
         diario_projections::case_diary_consistent(
             &db.db,
-            store.as_ref(),
-            Uuid::from_u128(0xDEAD),
+            &folded(Uuid::from_u128(0xDEAD)).await,
+            &catalogue,
             now
         )
         .await
         .unwrap()
         .is_none()
     );
-    let leaders = diario_projections::leaders(&db.db).await.unwrap();
+    let leaders = follower::leaders(&db.db, &diario_projections::PROJECTIONS)
+        .await
+        .unwrap();
     assert_eq!(leaders.len(), 4);
     match db.backend() {
         // No runner is running: nobody leads.
@@ -2057,7 +2101,7 @@ async fn a_batch_that_fails_midway_leaves_nothing_behind(db: &TestDb) {
     let store = db.db.event_store();
     scripted_history(store.clone()).await;
     inject_fault(db).await;
-    let audit = diario_projections::all_projections()
+    let audit = read_models()
         .into_iter()
         .find(|p| p.name() == "audit_trail")
         .expect("audit projection");
@@ -2065,10 +2109,8 @@ async fn a_batch_that_fails_midway_leaves_nothing_behind(db: &TestDb) {
     // PostgreSQL, read_all may hand out fewer events while other tests' transactions run.)
     let err = loop {
         let rows = db.count("SELECT count(*) FROM rm_audit_trail").await;
-        let cp = diario_projections::checkpoint(&db.db, "audit_trail")
-            .await
-            .unwrap();
-        match diario_projections::run_batch(&db.db, store.as_ref(), audit.as_ref(), 10).await {
+        let cp = follower::checkpoint(&db.db, "audit_trail").await.unwrap();
+        match follower::run_batch(&db.db, store.as_ref(), std::slice::from_ref(&audit), 10).await {
             Err(e) => {
                 assert_eq!(
                     db.count("SELECT count(*) FROM rm_audit_trail").await,
@@ -2076,9 +2118,7 @@ async fn a_batch_that_fails_midway_leaves_nothing_behind(db: &TestDb) {
                     "no row of the failed batch stays"
                 );
                 assert_eq!(
-                    diario_projections::checkpoint(&db.db, "audit_trail")
-                        .await
-                        .unwrap(),
+                    follower::checkpoint(&db.db, "audit_trail").await.unwrap(),
                     cp,
                     "the checkpoint did not move"
                 );
@@ -2100,10 +2140,10 @@ async fn a_batch_that_fails_midway_leaves_nothing_behind(db: &TestDb) {
     );
     // A live runner keeps retrying (and the other projections go on) until the fault is gone.
     let (stop, rx) = tokio::sync::watch::channel(false);
-    let runner = diario_projections::spawn_runner_with(
+    let runner = follower::spawn(
         db.db.clone(),
         db.db.event_store(),
-        diario_projections::all_projections(),
+        read_models(),
         fast(),
         rx,
     );
@@ -2210,10 +2250,10 @@ async fn postgres_two_runners_one_dies_mid_stream_and_the_other_takes_over() {
     // "Server" A starts first and takes every projection.
     let pool_a = server(&db).await;
     let (stop_a, rx_a) = tokio::sync::watch::channel(false);
-    let runner_a = diario_projections::spawn_runner_with(
+    let runner_a = follower::spawn(
         pool_a.clone(),
         pool_a.event_store(),
-        diario_projections::all_projections(),
+        read_models(),
         fast(),
         rx_a,
     );
@@ -2225,15 +2265,17 @@ async fn postgres_two_runners_one_dies_mid_stream_and_the_other_takes_over() {
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let leaders_a = diario_projections::leaders(&db.db).await.unwrap();
+    let leaders_a = follower::leaders(&db.db, &diario_projections::PROJECTIONS)
+        .await
+        .unwrap();
     assert!(leaders_a.iter().all(|l| l.led), "{leaders_a:?}");
     // "Server" B runs alongside: it stands by.
     let pool_b = server(&db).await;
     let (stop_b, rx_b) = tokio::sync::watch::channel(false);
-    let runner_b = diario_projections::spawn_runner_with(
+    let runner_b = follower::spawn(
         pool_b.clone(),
         pool_b.event_store(),
-        diario_projections::all_projections(),
+        read_models(),
         fast(),
         rx_b,
     );
@@ -2247,9 +2289,7 @@ async fn postgres_two_runners_one_dies_mid_stream_and_the_other_takes_over() {
     // Kill A mid-stream: once it has applied something but the writers are still going.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     loop {
-        let cp = diario_projections::checkpoint(&db.db, "case_diaries")
-            .await
-            .unwrap();
+        let cp = follower::checkpoint(&db.db, "case_diaries").await.unwrap();
         if cp.events_applied > 20 {
             break;
         }
@@ -2278,12 +2318,14 @@ async fn postgres_two_runners_one_dies_mid_stream_and_the_other_takes_over() {
         4,
         "runner B holds the leadership"
     );
-    let leaders_b = diario_projections::leaders(&db.db).await.unwrap();
+    let leaders_b = follower::leaders(&db.db, &diario_projections::PROJECTIONS)
+        .await
+        .unwrap();
     for (a, b) in leaders_a.iter().zip(&leaders_b) {
         assert!(
             b.led && b.pid != a.pid,
             "{} still led by the dead runner: {a:?} {b:?}",
-            b.projection
+            b.follower
         );
     }
     let live = diario_projections::dump_read_models(&db.db).await.unwrap();

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use chrono::{TimeZone, Utc};
-use diario_commands::{
+use diario_log::{
     EventMetadata, EventStore, ExpectedVersion, GlobalPosition, NewEvent, StoreError,
 };
 use diario_tests::{Backend, TestDb};
@@ -42,7 +42,7 @@ conformance!(
     a_stream_reads_back_in_version_order_with_its_envelope,
     read_all_hands_out_every_event_once_in_global_order,
     a_stale_expected_version_is_refused_with_a_conflict,
-    a_category_read_returns_only_streams_with_the_prefix,
+    the_heads_of_a_category_are_only_those_of_streams_with_the_prefix,
     expecting_version_zero_refuses_an_existing_stream,
     a_repeated_command_id_returns_the_first_outcome_and_writes_nothing,
     the_same_command_sent_concurrently_is_written_once,
@@ -64,7 +64,7 @@ conformance!(
 #[tokio::test]
 async fn postgres_read_all_reads_the_commit_order_index_without_sorting() {
     let db = TestDb::new(Backend::Postgres).await;
-    let diario_commands::Database::Postgres(pool) = &db.db else {
+    let diario_log::Database::Postgres(pool) = &db.db else {
         panic!("a PostgreSQL test database");
     };
     let mut conn = pool.acquire().await.expect("connection");
@@ -73,7 +73,7 @@ async fn postgres_read_all_reads_the_commit_order_index_without_sorting() {
     }
     let plan: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
         "EXPLAIN {}",
-        diario_commands::store::postgres::READ_ALL_SQL
+        diario_log::store::postgres::READ_ALL_SQL
     )))
     .bind("0")
     .bind(0i64)
@@ -641,47 +641,39 @@ async fn concurrent_writers_never_make_a_tailing_reader_skip_an_event(db: &TestD
     }
 }
 
-async fn a_category_read_returns_only_streams_with_the_prefix(db: &TestDb) {
+async fn the_heads_of_a_category_are_only_those_of_streams_with_the_prefix(db: &TestDb) {
     let store = store(db);
-    for s in ["failure-b", "failure-a", "case-1", "failurex", "fail_re-1"] {
-        for i in 1..=2 {
+    for (s, n) in [
+        ("failure-b", 2),
+        ("failure-a", 1),
+        ("case-1", 2),
+        ("failurex", 2),
+        ("fail_re-1", 2),
+    ] {
+        for i in 1..=n {
             store
                 .append(s, ExpectedVersion::Any, vec![event("E", i)], meta("X"))
                 .await
                 .expect("append");
         }
     }
-    let got: Vec<(String, i64)> = store
-        .read_category("failure-")
-        .await
-        .expect("category")
-        .into_iter()
-        .map(|e| (e.stream_id, e.stream_version))
-        .collect();
-    let want: Vec<(String, i64)> = [
-        ("failure-a", 1),
-        ("failure-a", 2),
-        ("failure-b", 1),
-        ("failure-b", 2),
-    ]
-    .into_iter()
-    .map(|(s, v)| (s.to_owned(), v))
-    .collect();
-    assert_eq!(got, want);
-    // `_` is not a wildcard.
-    assert!(
-        store
-            .read_category("fail_re")
-            .await
-            .expect("category")
-            .len()
-            == 2
+    let heads = store.stream_heads("failure-").await.expect("heads");
+    let got: Vec<(String, i64)> = heads.iter().map(|(s, h)| (s.clone(), h.version)).collect();
+    assert_eq!(
+        got,
+        vec![("failure-a".to_owned(), 1), ("failure-b".to_owned(), 2)]
     );
+    // Each head is the stream's own.
+    for (s, h) in &heads {
+        assert_eq!(store.stream_head(s).await.expect("head").as_ref(), Some(h));
+    }
+    // `_` is not a wildcard.
+    assert_eq!(store.stream_heads("fail_re").await.expect("heads").len(), 1);
     assert!(
         store
-            .read_category("nothing-")
+            .stream_heads("nothing-")
             .await
-            .expect("category")
+            .expect("heads")
             .is_empty()
     );
 }

@@ -220,7 +220,10 @@ pub async fn run(concurrency: usize, duration: Duration) {
         tokio::spawn(async move {
             let (mut events, mut seconds) = (Vec::new(), Vec::new());
             while !stop.load(Ordering::Relaxed) {
-                if let Ok(lags) = diario_projections::lag_at(&db, Utc::now()).await {
+                if let Ok(lags) =
+                    diario_log::follower::lag_at(&db, &diario_projections::PROJECTIONS, Utc::now())
+                        .await
+                {
                     events.push(lags.iter().map(|l| l.events_behind).max().unwrap_or(0));
                     seconds.push(
                         lags.iter()

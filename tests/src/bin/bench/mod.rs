@@ -5,8 +5,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{Duration as Days, NaiveDate, Utc};
-use diario_commands::{CommandHandler, CommandOptions, EventStore, GlobalPosition, TestClock};
-use diario_domain::{Actor, ActorRole, CaseCommand, FiscalCode, Measure};
+use diario_commands::{Caller, CommandHandler, CommandOptions, Principal, TestClock};
+use diario_domain::{CaseCommand, FiscalCode, Measure};
+use diario_log::{EventStore, GlobalPosition};
 use diario_tests::datagen::{self, Seeded, evening, people};
 use diario_tests::{Backend, TestDb};
 use serde_json::json;
@@ -118,7 +119,7 @@ pub async fn rebuild(backend: Backend, events: usize, growth_small: Option<usize
     let read = read_everything(&*store, n).await;
     let read_s = t.elapsed().as_secs_f64();
     let t = Instant::now();
-    let applied = diario_projections::rebuild_all(&db.db, &*store)
+    let applied = rebuild_all(&db.db, &*store)
         .await
         .unwrap_or_else(|e| panic!("rebuild: {e}"));
     let rebuild_s = t.elapsed().as_secs_f64();
@@ -159,10 +160,10 @@ pub async fn replay(backend: Backend) {
     let version = datagen::append_case(&*store, &case, 1000)
         .await
         .unwrap_or_else(|e| panic!("append: {e}"));
-    let stream = diario_commands::codec::case_stream(case.case_id);
+    let stream = diario_tests::case_stream(case.case_id);
     let as_of = datagen::evening(start + Days::days(30));
     let clock = Arc::new(TestClock::new(Utc::now()));
-    let handler = CommandHandler::new(store.clone(), vec![measure().clone()], clock);
+    let catalogue = catalogue();
     let (mut read, mut fold, mut hist) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..30 {
         let t = Instant::now();
@@ -171,6 +172,8 @@ pub async fn replay(backend: Backend) {
             .await
             .unwrap_or_else(|e| panic!("read: {e}"));
         read.push(t.elapsed());
+        // A new handler each time: the fold from the first event, not the cached state.
+        let handler = CommandHandler::new(store.clone(), catalogue.clone(), clock.clone());
         let t = Instant::now();
         handler
             .load_case(case.case_id)
@@ -178,7 +181,7 @@ pub async fn replay(backend: Backend) {
             .unwrap_or_else(|e| panic!("load: {e}"));
         fold.push(t.elapsed());
         let t = Instant::now();
-        diario_projections::history_as_of(&*store, case.case_id, as_of)
+        diario_projections::history_as_of(&*store, &catalogue, case.case_id, as_of)
             .await
             .unwrap_or_else(|e| panic!("history: {e}"));
         hist.push(t.elapsed());
@@ -208,7 +211,7 @@ async fn growth_point(events: usize) -> (usize, Stats, Stats, Stats) {
     let db = TestDb::new(Backend::Postgres).await;
     let store = db.db.event_store();
     let n = seed(store.clone(), events, SEED).await;
-    diario_projections::rebuild_all(&db.db, &*store)
+    rebuild_all(&db.db, &*store)
         .await
         .unwrap_or_else(|e| panic!("rebuild: {e}"));
     let point = growth_measure(&db, n).await;
@@ -223,17 +226,17 @@ async fn growth_measure(db: &TestDb, n: usize) -> (usize, Stats, Stats, Stats) {
     db.raw("ANALYZE").await;
     let day = NaiveDate::from_ymd_opt(2025, 6, 2).unwrap_or_default();
     let clock = TestClock::new(evening(day));
-    let handler = CommandHandler::new(
-        store.clone(),
-        vec![measure().clone()],
-        Arc::new(clock.clone()),
-    );
+    let handler = CommandHandler::new(store.clone(), catalogue(), Arc::new(clock.clone()));
     let mut rng = Seeded::new(SEED ^ 0x600D);
     let case = datagen::typical_case(&mut rng, measure(), day - Days::days(3), 0);
     datagen::append_case(&*store, &case, 1000)
         .await
         .unwrap_or_else(|e| panic!("append: {e}"));
-    let educatore = FiscalCode::parse(people::EDUCATORE).unwrap_or_else(|e| panic!("{e}"));
+    let educatore = Principal {
+        cf: FiscalCode::parse(people::EDUCATORE).unwrap_or_else(|e| panic!("{e}")),
+        grants: Vec::new(),
+        platform_admin: false,
+    };
     let (mut cmd, mut base, mut dash) = (Vec::new(), Vec::new(), Vec::new());
     for i in 0..60u32 {
         // Ten half-hour sessions a day (08:00, 09:00 … 17:00), recorded the same evening.
@@ -248,9 +251,12 @@ async fn growth_measure(db: &TestDb, n: usize) -> (usize, Stats, Stats, Stats) {
         .unwrap_or_else(|e| panic!("{e}"));
         let t = Instant::now();
         handler
-            .execute_case(case.case_id, &command, &CommandOptions::new(), |_| {
-                Ok(Actor::person(educatore.clone(), ActorRole::Staff))
-            })
+            .execute_case(
+                case.case_id,
+                &command,
+                &Caller::Person(&educatore),
+                &CommandOptions::new(),
+            )
             .await
             .unwrap_or_else(|e| panic!("record: {e}"));
         cmd.push(t.elapsed());
@@ -305,3 +311,15 @@ pub async fn http(concurrency: usize, duration: Duration) {
 }
 
 mod http;
+
+/// Every read model rebuilt in one pass over the log.
+async fn rebuild_all(
+    db: &diario_log::Database,
+    store: &dyn EventStore,
+) -> Result<std::collections::BTreeMap<String, u64>, diario_log::FollowError> {
+    diario_log::follower::rebuild(db, store, &diario_projections::read_models(&catalogue())).await
+}
+
+fn catalogue() -> diario_domain::Catalogue {
+    diario_tests::catalogue()
+}

@@ -9,6 +9,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::{RecordedEvent, StreamHead};
+use crate::db::INSTANT_FORMAT;
 
 /// The `prev_hash` of a stream's first event.
 pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -26,8 +27,8 @@ pub fn canonical_bytes(e: &RecordedEvent) -> Vec<u8> {
         "payload": e.payload,
         "actor_cf": m.actor_cf,
         "actor_role": m.actor_role,
-        "occurred_at": m.occurred_at.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string(),
-        "recorded_at": e.recorded_at.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string(),
+        "occurred_at": m.occurred_at.format(INSTANT_FORMAT).to_string(),
+        "recorded_at": e.recorded_at.format(INSTANT_FORMAT).to_string(),
         "command_id": m.command_id.to_string(),
         "correlation_id": m.correlation_id.to_string(),
         "causation_id": m.causation_id.map(|c| c.to_string()),

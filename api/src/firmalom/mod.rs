@@ -6,6 +6,12 @@
 //! against the wall clock within a window. A delivery id is answered once: a replay gets 409
 //! `callback-replayed` and changes nothing. The answer then takes the normal command path
 //! (`AnswerConfirmation`, the signer as actor with the recipient role).
+//!
+//! Outbound, the [`outbox`] (a follower of the log) and its dispatcher; both directions are
+//! signed the same way ([`signature`]).
+
+pub mod outbox;
+pub mod signature;
 
 use std::time::Duration;
 
@@ -18,17 +24,16 @@ use axum::routing::post;
 use axum::{Router, http::HeaderMap};
 use chrono::Utc;
 use clap::Args;
-use diario_commands::CommandOptions;
-use diario_commands::firmalom::{
-    Callback, CallbackOutcome, DeliveryPolicy, SIGNATURE_HEADER, TIMESTAMP_HEADER,
-    remember_callback, verify,
-};
-use diario_commands::handler::derived_id;
+use diario_commands::{Caller, CommandOptions, derived_id};
 use diario_domain::case::{Answer, AnswerConfirmation};
-use diario_domain::{Actor, ActorRole, CaseCommand, DomainError, FiscalCode};
-use serde::Serialize;
+use diario_domain::{CaseCommand, DomainError, FiscalCode};
+use diario_log::{Database, StoreError, Val};
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
+
+pub use outbox::DeliveryPolicy;
+pub use signature::{SIGNATURE_HEADER, SignatureError, TIMESTAMP_HEADER, sign, verify};
 
 use crate::error::Problem;
 use crate::extract::BODY_LIMIT;
@@ -168,6 +173,58 @@ pub fn routes() -> Router<AppState> {
     Router::new().route("/v1/firmalom/callbacks", post(callback))
 }
 
+/// The answer FirmaLOM posts back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Callback {
+    pub delivery_id: Uuid,
+    pub case_id: Uuid,
+    pub request_id: Uuid,
+    pub signer_cf: String,
+    pub outcome: CallbackOutcome,
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CallbackOutcome {
+    Confirmed,
+    Rejected,
+}
+
+impl CallbackOutcome {
+    fn as_str(self) -> &'static str {
+        match self {
+            CallbackOutcome::Confirmed => "confirmed",
+            CallbackOutcome::Rejected => "rejected",
+        }
+    }
+}
+
+/// Remembers a callback's delivery id; false when it was already seen (a replay).
+async fn remember_callback(
+    db: &Database,
+    callback: &Callback,
+    http_status: u16,
+) -> Result<bool, StoreError> {
+    let inserted = db
+        .exec(
+            "INSERT INTO firmalom_callbacks (delivery_id, received_at, case_id, request_id, \
+             outcome, http_status) VALUES ($1, $2, $3, $4, $5, $6) \
+             ON CONFLICT (delivery_id) DO NOTHING",
+            &[
+                Val::uuid_text(callback.delivery_id),
+                Val::instant_text(Utc::now()),
+                Val::uuid_text(callback.case_id),
+                Val::uuid_text(callback.request_id),
+                callback.outcome.as_str().into(),
+                i64::from(http_status).into(),
+            ],
+        )
+        .await?;
+    Ok(inserted == 1)
+}
+
 /// What a processed callback answers.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CallbackResult {
@@ -252,9 +309,7 @@ pub async fn callback(State(state): State<AppState>, req: Request) -> Result<Res
         Err(_) => None,
     };
     if let Some(status) = status {
-        let first = remember_callback(&state.db, &callback, status)
-            .await
-            .map_err(|e| ApiError::Internal(Box::new(e)))?;
+        let first = remember_callback(&state.db, &callback, status).await?;
         if !first && result.as_ref().is_ok_and(|r| r.replayed) {
             // A concurrent delivery of the same id won; the store deduplicated this one.
             return Err(ApiError::CallbackReplayed {
@@ -277,18 +332,20 @@ struct Answered {
 }
 
 async fn answered_before(state: &AppState, delivery_id: Uuid) -> Result<Option<u16>, ApiError> {
-    let id = delivery_id.to_string();
-    let sql = "SELECT http_status FROM firmalom_callbacks WHERE delivery_id = $1";
-    let status: Option<i64> = match &state.db {
-        diario_commands::Database::Postgres(pool) => {
-            sqlx::query_scalar(sql).bind(id).fetch_optional(pool).await
-        }
-        diario_commands::Database::Sqlite(pool) => {
-            sqlx::query_scalar(sql).bind(id).fetch_optional(pool).await
-        }
-    }
-    .map_err(|e| ApiError::Internal(Box::new(e)))?;
-    Ok(status.map(|s| u16::try_from(s).unwrap_or(0)))
+    let row = state
+        .db
+        .fetch_optional(
+            "SELECT http_status FROM firmalom_callbacks WHERE delivery_id = $1",
+            &[Val::uuid_text(delivery_id)],
+        )
+        .await?;
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    let status = row.i64("http_status")?;
+    u16::try_from(status)
+        .map(Some)
+        .map_err(|_| ApiError::Internal(format!("stored callback status {status}").into()))
 }
 
 /// The command id of a delivery: two deliveries of one id append at most once.
@@ -327,9 +384,12 @@ async fn answer(state: &AppState, callback: &Callback) -> Result<Answered, ApiEr
     let opts = CommandOptions::new().with_command_id(callback_command_id(callback.delivery_id));
     let outcome = state
         .handler
-        .execute_case(callback.case_id, &command, &opts, |_| {
-            Ok(Actor::person(signer.clone(), ActorRole::Recipient))
-        })
+        .execute_case(
+            callback.case_id,
+            &command,
+            &Caller::Recipient(signer),
+            &opts,
+        )
         .await?;
     if outcome.refused_answer().is_some() {
         return Err(ApiError::LateAnswer {
@@ -342,10 +402,7 @@ async fn answer(state: &AppState, callback: &Callback) -> Result<Answered, ApiEr
             delivery_id: callback.delivery_id,
             case_id: callback.case_id,
             request_id: callback.request_id,
-            outcome: match callback.outcome {
-                CallbackOutcome::Confirmed => "confirmed".into(),
-                CallbackOutcome::Rejected => "rejected".into(),
-            },
+            outcome: callback.outcome.as_str().to_owned(),
             version: outcome.version,
             events: outcome
                 .events

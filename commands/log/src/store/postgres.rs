@@ -22,7 +22,7 @@ use super::{
 };
 
 /// Embedded migrations for PostgreSQL (`migrations/postgres`).
-pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/postgres");
 
 macro_rules! columns {
     () => {
@@ -243,15 +243,16 @@ impl EventStore for PgEventStore {
         rows.iter().map(decode).collect()
     }
 
-    async fn read_category(&self, prefix: &str) -> Result<Vec<RecordedEvent>, StoreError> {
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {COLUMNS} FROM events WHERE stream_id LIKE $1 \
-             ORDER BY stream_id, stream_version"
-        )))
+    async fn stream_heads(&self, prefix: &str) -> Result<Vec<(String, StreamHead)>, StoreError> {
+        // `text_pattern_ops` index (migration 0008): a range scan whatever the collation.
+        let rows = sqlx::query(
+            "SELECT stream_id, version, last_hash FROM streams WHERE stream_id LIKE $1 \
+             ORDER BY stream_id",
+        )
         .bind(like_prefix(prefix))
         .fetch_all(&self.pool)
         .await?;
-        rows.iter().map(decode).collect()
+        rows.iter().map(head_of).collect()
     }
 
     async fn read_all(
@@ -269,17 +270,12 @@ impl EventStore for PgEventStore {
     }
 
     async fn stream_head(&self, stream_id: &str) -> Result<Option<StreamHead>, StoreError> {
-        let row = sqlx::query("SELECT version, last_hash FROM streams WHERE stream_id = $1")
-            .bind(stream_id)
-            .fetch_optional(&self.pool)
-            .await?;
-        row.map(|r| {
-            Ok(StreamHead {
-                version: r.try_get("version")?,
-                hash: r.try_get("last_hash")?,
-            })
-        })
-        .transpose()
+        let row =
+            sqlx::query("SELECT stream_id, version, last_hash FROM streams WHERE stream_id = $1")
+                .bind(stream_id)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(row.as_ref().map(head_of).transpose()?.map(|(_, h)| h))
     }
 }
 
@@ -298,6 +294,16 @@ impl PgEventStore {
         }
         Err(err)
     }
+}
+
+fn head_of(r: &PgRow) -> Result<(String, StreamHead), StoreError> {
+    Ok((
+        r.try_get("stream_id")?,
+        StreamHead {
+            version: r.try_get("version")?,
+            hash: r.try_get("last_hash")?,
+        },
+    ))
 }
 
 fn is_unique_violation(err: &StoreError) -> bool {

@@ -168,9 +168,10 @@ pub trait EventStore: Send + Sync + 'static {
         from_version: i64,
     ) -> Result<Vec<RecordedEvent>, StoreError>;
 
-    /// Every event of every stream whose id starts with `prefix` (a stream category such as
-    /// `failure-`), ordered by stream id then version. For small categories only.
-    async fn read_category(&self, prefix: &str) -> Result<Vec<RecordedEvent>, StoreError>;
+    /// The head of every stream whose id starts with `prefix` (a stream category such as
+    /// `failure-`), by stream id: what a cache of folded states compares its versions with,
+    /// so that a category is read again only where it changed.
+    async fn stream_heads(&self, prefix: &str) -> Result<Vec<(String, StreamHead)>, StoreError>;
 
     /// Up to `limit` events after `after`, in global order, for subscribers. Never returns an
     /// event that a transaction still in flight could precede, so a subscriber that checkpoints

@@ -1,22 +1,28 @@
-//! How the "case_diaries" projection writes its tables: the rows of one case view, the
-//! difference between the rows the tables hold and the new ones, and the per-ATS counters the
-//! dashboard reads (DESIGN §5, docs/projections.md).
+//! The "case_diaries" projection: how it writes the tables of the current diaries — the rows
+//! of one case view, the difference between the rows the tables hold and the new ones, the
+//! per-ATS counters the dashboard reads (docs/projections.md) — and the follower that applies
+//! the log to them with a cache of recently written cases.
 //!
 //! Writing only what changed keeps a batch's cost proportional to the events in it, not to the
 //! size of the cases they touch: recording one entry in a case of 1,000 entries writes one entry
 //! row, the case row, its phase row and the counters — not 1,000 rows. The counters make the ATS
 //! dashboard a read of a few dozen rows whatever the number of cases (BENCHMARKS.md, growth).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Mutex;
 
+use async_trait::async_trait;
+use diario_domain::{CaseEvent, CaseState, Catalogue, evolve};
+use diario_log::{
+    EventStore, FollowError, Follower, LogEvent, RecordedEvent, StoreError, StreamId, Tx, Val,
+};
 use uuid::Uuid;
 
-use crate::ProjectionError;
-use crate::diaries::CaseDiary;
-use crate::sql::{Tx, Val};
+use crate::EntryState;
+use crate::diaries::{CaseDiary, NAME, Source, TABLES, load_state, read_case_diary};
 
 /// A counter of the ATS dashboard: `(ats, metric, k1, k2)`.
-pub(crate) type CounterKey = (String, &'static str, String, String);
+type CounterKey = (String, &'static str, String, String);
 
 /// The counter metrics (stored in `rm_ats_counters.metric`).
 pub(crate) mod metric {
@@ -36,7 +42,7 @@ pub(crate) mod metric {
 
 /// The rows of one case view, keyed the way the tables are.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct CaseRows {
+struct CaseRows {
     pub case_id: Uuid,
     pub case: Vec<Val>,
     pub diaries: Vec<Vec<Val>>,
@@ -48,21 +54,26 @@ pub(crate) struct CaseRows {
 
 impl CaseRows {
     /// The rows of `c` (column order as in the INSERT heads below).
-    pub(crate) fn of(c: &CaseDiary) -> CaseRows {
+    fn of(c: &CaseDiary) -> CaseRows {
         let mut counters: BTreeMap<CounterKey, i64> = BTreeMap::new();
         let mut count = |m: &'static str, k1: String, k2: String, n: i64| {
             if n != 0 {
                 *counters.entry((c.ats.clone(), m, k1, k2)).or_default() += n;
             }
         };
-        count(metric::CASES, c.status.clone(), String::new(), 1);
+        count(
+            metric::CASES,
+            c.status.as_str().to_owned(),
+            String::new(),
+            1,
+        );
         let case = vec![
             c.case_id.into(),
             (&c.measure_id).into(),
             (&c.ats).into(),
             (&c.asst).into(),
             (&c.provider).into(),
-            (&c.status).into(),
+            c.status.as_str().into(),
             (&c.recipient_pseudonym).into(),
             c.recipient_minor.into(),
             c.firmalom_enrolled.into(),
@@ -83,13 +94,18 @@ impl CaseRows {
         let mut entries = BTreeMap::new();
         let mut requests = BTreeMap::new();
         for d in &c.diaries {
-            count(metric::DIARIES, d.phase.to_string(), d.status.clone(), 1);
+            count(
+                metric::DIARIES,
+                d.phase.to_string(),
+                d.status.as_str().to_owned(),
+                1,
+            );
             diaries.push(vec![
                 c.case_id.into(),
                 i64::from(d.phase).into(),
                 (&c.ats).into(),
                 (&c.provider).into(),
-                (&d.status).into(),
+                d.status.as_str().into(),
                 (&d.opened_by).into(),
                 d.opened_at.into(),
                 d.entries_count.into(),
@@ -98,10 +114,10 @@ impl CaseRows {
                 d.confirmed_cost_cents.into(),
             ]);
             for e in &d.entries {
-                if e.state != crate::EntryState::Withdrawn {
+                if e.state != EntryState::Withdrawn {
                     let (phase, figure) = (e.phase.to_string(), e.figure.clone());
                     count(metric::MINUTES, phase.clone(), figure.clone(), e.minutes);
-                    if e.state == crate::EntryState::Confirmed {
+                    if e.state == EntryState::Confirmed {
                         count(metric::CONFIRMED_MINUTES, phase, figure, e.minutes);
                     }
                     if e.system_failure_id.is_some() {
@@ -135,7 +151,12 @@ impl CaseRows {
                 );
             }
             for r in &d.requests {
-                count(metric::REQUESTS, r.status.clone(), String::new(), 1);
+                count(
+                    metric::REQUESTS,
+                    r.status.as_str().to_owned(),
+                    String::new(),
+                    1,
+                );
                 requests.insert(
                     r.request_id,
                     vec![
@@ -144,8 +165,8 @@ impl CaseRows {
                         i64::from(r.phase).into(),
                         (&c.ats).into(),
                         (&c.provider).into(),
-                        (&r.channel).into(),
-                        (&r.status).into(),
+                        r.channel.as_str().into(),
+                        r.status.as_str().into(),
                         r.sent_at.into(),
                         r.deadline.into(),
                         r.times_sent.into(),
@@ -184,7 +205,7 @@ impl CaseRows {
 }
 
 /// What the tables hold for a case before the batch.
-pub(crate) enum Base {
+enum Base {
     /// Exactly these rows (known from the cache, or no rows at all before version 1).
     Known(Option<CaseRows>),
     /// These rows, read back from the tables: rewrite the case's rows whole.
@@ -193,7 +214,7 @@ pub(crate) enum Base {
 
 /// The writes of one batch, gathered over every case it touched.
 #[derive(Default)]
-pub(crate) struct BatchWrite {
+struct BatchWrite {
     delete_cases: Vec<Val>,
     delete_case_diaries: Vec<Val>,
     delete_case_entries: Vec<Val>,
@@ -211,7 +232,7 @@ pub(crate) struct BatchWrite {
 
 impl BatchWrite {
     /// Adds the change of one case from `base` to `new` (`None`: the case has no view).
-    pub(crate) fn change(&mut self, base: &Base, new: Option<&CaseRows>) {
+    fn change(&mut self, base: &Base, new: Option<&CaseRows>) {
         let (old, whole) = match base {
             Base::Known(old) => (old.as_ref(), false),
             Base::Read(old) => (old.as_ref(), true),
@@ -290,7 +311,7 @@ impl BatchWrite {
     }
 
     /// Writes everything: deletes first, then multi-row inserts, then the counters.
-    pub(crate) async fn write(self, tx: &mut Tx) -> Result<(), ProjectionError> {
+    async fn write(self, tx: &mut Tx) -> Result<(), StoreError> {
         tx.delete_in("rm_alerts", "case_id", &self.delete_case_alerts)
             .await?;
         tx.delete_in("rm_requests", "case_id", &self.delete_case_requests)
@@ -378,5 +399,224 @@ fn diff_keyed(
         if old.get(id) != Some(row) {
             inserts.push(row.clone());
         }
+    }
+}
+
+/// The "case_diaries" projection: tables `rm_cases`, `rm_diaries`, `rm_entries`,
+/// `rm_requests`, `rm_alerts` and the dashboard counters `rm_ats_counters`.
+pub struct CaseDiaries {
+    catalogue: Catalogue,
+    /// Recently written cases: their folded state and the rows written for it, keyed by
+    /// version. Valid whatever happened to transactions: both are functions of the case's
+    /// events up to that version, and the tables hold exactly those rows whenever the
+    /// checkpoint sits between that version and the next (see [`CaseDiaries::base`]).
+    cache: Mutex<Cache>,
+    /// States folded by `prepare` for the batch about to be applied (cases neither cached nor
+    /// new): `apply` takes them, and reads back what the tables hold for them.
+    prepared: Mutex<HashMap<Uuid, CaseState>>,
+}
+
+/// Cases kept in memory (least recently written evicted first). A rebuild needs only the few
+/// cases a batch boundary cuts through; the live runner, the cases being worked on.
+const CACHE_LIMIT: usize = 1_000;
+
+#[derive(Default)]
+struct Cache {
+    cases: HashMap<Uuid, Cached>,
+    tick: u64,
+}
+
+struct Cached {
+    state: CaseState,
+    /// Exactly the rows the tables hold for this version (`None`: the case has no view).
+    rows: Option<CaseRows>,
+    used: u64,
+}
+
+fn version_of(state: &CaseState) -> Result<i64, FollowError> {
+    i64::try_from(state.version)
+        .map_err(|_| FollowError::Corrupt(format!("case version {} too large", state.version)))
+}
+
+impl Cache {
+    /// Takes the case out if it is cached at `version`.
+    fn take(&mut self, case_id: Uuid, version: i64) -> Option<(CaseState, Option<CaseRows>)> {
+        let hit = self.cases.remove(&case_id)?;
+        (u64::try_from(version) == Ok(hit.state.version)).then_some((hit.state, hit.rows))
+    }
+
+    fn has(&self, case_id: Uuid, version: i64) -> bool {
+        self.cases
+            .get(&case_id)
+            .is_some_and(|c| u64::try_from(version) == Ok(c.state.version))
+    }
+
+    fn put(&mut self, case_id: Uuid, state: CaseState, rows: Option<CaseRows>) {
+        self.tick += 1;
+        let used = self.tick;
+        self.cases.insert(case_id, Cached { state, rows, used });
+        if self.cases.len() > CACHE_LIMIT {
+            // Drop the least recently written half.
+            let mut ticks: Vec<u64> = self.cases.values().map(|c| c.used).collect();
+            ticks.sort_unstable();
+            let cut = ticks[ticks.len() / 2];
+            self.cases.retain(|_, c| c.used > cut);
+        }
+    }
+}
+
+/// A case being applied in a batch: its state so far and what the tables held before.
+struct Touched {
+    state: CaseState,
+    base: Base,
+}
+
+impl CaseDiaries {
+    /// Over the measure catalogue (unit costs, caps, alerts).
+    pub fn new(catalogue: Catalogue) -> Self {
+        CaseDiaries {
+            catalogue,
+            cache: Mutex::new(Cache::default()),
+            prepared: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn rows(&self, state: &CaseState) -> Option<CaseRows> {
+        let measure = state
+            .file
+            .as_ref()
+            .and_then(|f| self.catalogue.get(&f.measure_id));
+        CaseDiary::from_state(state, measure).map(|v| CaseRows::of(&v))
+    }
+
+    /// The case's state before its first event in this batch (`version` - 1), and what the
+    /// tables hold for it. The batch starts right after the checkpoint, and a stream's events
+    /// are in the global log in version order, so the tables hold the case as of exactly
+    /// `version - 1`: nothing before version 1, the cached rows when the cache has that
+    /// version, otherwise whatever the tables say (read back, and rewritten whole) for the
+    /// state `prepare` folded.
+    async fn base(&self, tx: &mut Tx, case_id: Uuid, version: i64) -> Result<Touched, FollowError> {
+        if version <= 1 {
+            return Ok(Touched {
+                state: CaseState::default(),
+                base: Base::Known(None),
+            });
+        }
+        let cached = self
+            .cache
+            .lock()
+            .map_err(|_| FollowError::Corrupt("case cache poisoned".into()))?
+            .take(case_id, version - 1);
+        if let Some((state, rows)) = cached {
+            return Ok(Touched {
+                state,
+                base: Base::Known(rows),
+            });
+        }
+        let state = self
+            .prepared
+            .lock()
+            .map_err(|_| FollowError::Corrupt("prepared cases poisoned".into()))?
+            .remove(&case_id)
+            .filter(|s| u64::try_from(version - 1) == Ok(s.version))
+            .ok_or_else(|| {
+                FollowError::Corrupt(format!(
+                    "case {case_id}: version {} was not prepared for this batch",
+                    version - 1
+                ))
+            })?;
+        let held = read_case_diary(&mut Source::Tx(tx), case_id)
+            .await
+            .map_err(|e| FollowError::Corrupt(e.to_string()))?
+            .map(|v| CaseRows::of(&v));
+        Ok(Touched {
+            state,
+            base: Base::Read(held),
+        })
+    }
+}
+
+#[async_trait]
+impl Follower for CaseDiaries {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn tables(&self) -> &'static [&'static str] {
+        &TABLES
+    }
+
+    /// Folds, through the pool, the cases whose state before this batch is neither cached nor
+    /// empty (their first event in the batch is not version 1).
+    async fn prepare(
+        &self,
+        events: &[RecordedEvent],
+        store: &dyn EventStore,
+    ) -> Result<(), FollowError> {
+        let mut seen = HashSet::new();
+        let mut prepared = HashMap::new();
+        for e in events {
+            let Some(case_id) = StreamId::case_of(&e.stream_id) else {
+                continue;
+            };
+            if !seen.insert(case_id) {
+                continue;
+            }
+            let before = e.stream_version - 1;
+            let cached = self.cache.lock().is_ok_and(|c| c.has(case_id, before));
+            if before >= 1 && !cached {
+                let state = load_state(store, &e.stream_id, before)
+                    .await
+                    .map_err(|e| FollowError::Corrupt(e.to_string()))?;
+                prepared.insert(case_id, state);
+            }
+        }
+        *self
+            .prepared
+            .lock()
+            .map_err(|_| FollowError::Corrupt("prepared cases poisoned".into()))? = prepared;
+        Ok(())
+    }
+
+    async fn apply(&self, events: &[RecordedEvent], tx: &mut Tx) -> Result<(), FollowError> {
+        let mut touched: HashMap<Uuid, Touched> = HashMap::new();
+        let mut order: Vec<Uuid> = Vec::new();
+        for recorded in events {
+            let Some(case_id) = StreamId::case_of(&recorded.stream_id) else {
+                continue;
+            };
+            let v = recorded.stream_version;
+            let mut case = match touched.remove(&case_id) {
+                Some(t) if version_of(&t.state)? == v - 1 => t,
+                Some(_) => {
+                    return Err(FollowError::Corrupt(format!(
+                        "case {case_id}: version {v} out of order in the log"
+                    )));
+                }
+                None => {
+                    order.push(case_id);
+                    self.base(tx, case_id, v).await?
+                }
+            };
+            case.state = evolve(case.state, &CaseEvent::decode(recorded)?);
+            touched.insert(case_id, case);
+        }
+        let mut write = BatchWrite::default();
+        let mut written = Vec::with_capacity(order.len());
+        for case_id in order {
+            let Some(case) = touched.remove(&case_id) else {
+                continue;
+            };
+            let rows = self.rows(&case.state);
+            write.change(&case.base, rows.as_ref());
+            written.push((case_id, case.state, rows));
+        }
+        write.write(tx).await?;
+        if let Ok(mut cache) = self.cache.lock() {
+            for (case_id, state, rows) in written {
+                cache.put(case_id, state, rows);
+            }
+        }
+        Ok(())
     }
 }

@@ -9,6 +9,10 @@
 //!   database, then `UploadPaperConfirmation` confirms the printed entries.
 //! - `GET /v1/documents/{sha256}` — the stored scan again, for the case's staff, its ATS and
 //!   auditors.
+//!
+//! The PDF itself is drawn by [`pdf`].
+
+pub mod pdf;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Request, State};
@@ -16,26 +20,24 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use chrono::Utc;
-use diario_commands::handler::derived_id;
-use diario_commands::on_db;
-use diario_commands::paper::PaperDiary;
-use diario_commands::{CommandOptions, Database};
+use diario_commands::{Caller, CommandOptions, Principal, access, derived_id};
 use diario_domain::case::{GeneratePaperDiary, UploadPaperConfirmation};
 use diario_domain::{
-    ActorRole, CaseCommand, CaseEvent, CaseFile, ConfirmationChannel, DomainError, FiscalCode,
-    Measure, Phase, RequestStatus, Sha256Hex,
+    CaseCommand, CaseEvent, CaseFile, ConfirmationChannel, DomainError, FiscalCode, Measure, Phase,
+    RequestStatus, Sha256Hex,
 };
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use crate::auth::Principal;
-use crate::cases::can_read_case;
+use crate::auth::Auth;
 use crate::error::Problem;
 use crate::extract::{ApiPath, ApiQuery, WriteRequest, request_path};
 use crate::write::{Reply, WriteCtx, write};
 use crate::{ApiError, AppState};
+use diario_log::{Database, Val};
+use pdf::PaperDiary;
 
 /// Largest accepted scan.
 pub const MAX_DOCUMENT_BYTES: usize = 10 * 1024 * 1024;
@@ -156,7 +158,7 @@ fn pdf_response(file: &CaseFile, measure: &Measure, paper_id: Uuid) -> Result<Re
     security(("bearer" = [])))]
 pub async fn paper_diary(
     State(state): State<AppState>,
-    principal: Principal,
+    Auth(principal): Auth,
     ApiPath((id, n)): ApiPath<(Uuid, u8)>,
     ApiQuery(query): ApiQuery<PaperQuery>,
 ) -> Result<Response, ApiError> {
@@ -169,7 +171,8 @@ pub async fn paper_diary(
         .ok_or_else(|| ApiError::NotFoundWhat(format!("no case {id}")))?;
     let measure = state
         .handler
-        .measure(&file.measure_id)
+        .catalogue()
+        .get(&file.measure_id)
         .ok_or_else(|| ApiError::Internal("the case's measure is not in the catalogue".into()))?;
     if !file.recipient.firmalom_enrolled
         && let Some(paper_id) = pending_paper(file, phase, ids.as_deref())
@@ -187,9 +190,7 @@ pub async fn paper_diary(
     let opts = CommandOptions::new().with_command_id(command_id);
     let result = state
         .handler
-        .execute_case(id, &command, &opts, |_| {
-            Ok(principal.actor(ActorRole::Staff))
-        })
+        .execute_case(id, &command, &Caller::Person(&principal), &opts)
         .await;
     let outcome = match result {
         Ok(o) => o,
@@ -281,7 +282,7 @@ fn multipart_error(e: &axum::extract::multipart::MultipartError) -> ApiError {
     security(("bearer" = [])))]
 pub async fn paper_confirmation(
     State(state): State<AppState>,
-    principal: Principal,
+    Auth(principal): Auth,
     ApiPath((id, n)): ApiPath<(Uuid, u8)>,
     headers: HeaderMap,
     req: Request,
@@ -424,9 +425,7 @@ async fn upload_paper_confirmation(
         .expecting(ctx.expected);
     let outcome = match state
         .handler
-        .execute_case(id, &command, &opts, |_| {
-            Ok(principal.actor(ActorRole::Staff))
-        })
+        .execute_case(id, &command, &Caller::Person(principal), &opts)
         .await
     {
         Ok(o) => o,
@@ -454,10 +453,6 @@ async fn upload_paper_confirmation(
     Ok(Reply::ok(Some(outcome.version), body))
 }
 
-fn db_error(e: sqlx::Error) -> ApiError {
-    ApiError::Internal(Box::new(e))
-}
-
 /// Stores a scan under its SHA-256; true when this call inserted it.
 async fn store_document(
     db: &Database,
@@ -467,36 +462,28 @@ async fn store_document(
     case_id: Uuid,
     by: &FiscalCode,
 ) -> Result<bool, ApiError> {
-    let size = i64::try_from(bytes.len()).unwrap_or(i64::MAX);
-    let at = Utc::now().format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string();
-    let n = on_db!(db, pool => {
-        sqlx::query(
-            "INSERT INTO documents (sha256, media_type, bytes, size, case_id, uploaded_by, uploaded_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (sha256) DO NOTHING",
+    let size = i64::try_from(bytes.len()).map_err(|e| ApiError::Internal(Box::new(e)))?;
+    let n = db
+        .exec(
+            "INSERT INTO documents (sha256, media_type, bytes, size, case_id, uploaded_by, \
+             uploaded_at) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (sha256) DO NOTHING",
+            &[
+                sha.into(),
+                media_type.into(),
+                bytes.to_vec().into(),
+                size.into(),
+                Val::uuid_text(case_id),
+                by.as_str().into(),
+                Val::instant_text(Utc::now()),
+            ],
         )
-        .bind(sha)
-        .bind(media_type)
-        .bind(bytes.to_vec())
-        .bind(size)
-        .bind(case_id.to_string())
-        .bind(by.as_str())
-        .bind(at)
-        .execute(pool)
-        .await
-        .map_err(db_error)?
-        .rows_affected()
-    });
+        .await?;
     Ok(n == 1)
 }
 
 async fn delete_document(db: &Database, sha: &str) -> Result<(), ApiError> {
-    on_db!(db, pool => {
-        sqlx::query("DELETE FROM documents WHERE sha256 = $1")
-            .bind(sha)
-            .execute(pool)
-            .await
-            .map_err(db_error)?;
-    });
+    db.exec("DELETE FROM documents WHERE sha256 = $1", &[sha.into()])
+        .await?;
     Ok(())
 }
 
@@ -510,37 +497,32 @@ async fn delete_document(db: &Database, sha: &str) -> Result<(), ApiError> {
     security(("bearer" = [])))]
 pub async fn get_document(
     State(state): State<AppState>,
-    principal: Principal,
+    Auth(principal): Auth,
     ApiPath(sha): ApiPath<String>,
 ) -> Result<Response, ApiError> {
     let sha = Sha256Hex::parse(&sha)
         .map_err(|e| ApiError::BadRequest(format!("invalid document id: {e}")))?;
-    let sql = "SELECT media_type, bytes, case_id FROM documents WHERE sha256 = $1";
-    let row: Option<(String, Vec<u8>, String)> = on_db!(&state.db, pool => {
-        sqlx::query_as(sql)
-            .bind(sha.as_str())
-            .fetch_optional(pool)
-            .await
-            .map_err(db_error)?
-    });
-    let Some((media_type, bytes, case_id)) = row else {
+    let row = state
+        .db
+        .fetch_optional(
+            "SELECT media_type, bytes, case_id FROM documents WHERE sha256 = $1",
+            &[sha.as_str().into()],
+        )
+        .await?;
+    let Some(row) = row else {
         return Err(ApiError::NotFoundWhat(format!(
             "no document {}",
             sha.as_str()
         )));
     };
-    let case_id = Uuid::parse_str(&case_id).map_err(|e| ApiError::Internal(Box::new(e)))?;
+    let (media_type, bytes) = (row.text("media_type")?, row.bytes("bytes")?);
+    let case_id = row.uuid_text("case_id")?;
     let (case, _) = state.handler.load_case(case_id).await?;
     let file = case
         .file
         .as_ref()
         .ok_or_else(|| ApiError::NotFoundWhat(format!("no case {case_id}")))?;
-    if !can_read_case(&principal, file) {
-        return Err(ApiError::Forbidden {
-            code: "case-access-denied",
-            message: "Art. 10: solo il personale della pratica, l'ATS e i revisori la consultano / only the case's staff, its ATS and auditors may read this case".into(),
-        });
-    }
+    access::read_case(&principal, file)?;
     let mut response = (StatusCode::OK, bytes).into_response();
     let h = response.headers_mut();
     if let Ok(v) = HeaderValue::from_str(&media_type) {

@@ -10,6 +10,8 @@ use sqlx::sqlite::{SqlitePool, SqliteRow};
 use sqlx::{Row, Sqlite, Transaction};
 use uuid::Uuid;
 
+use crate::db::instant_text;
+
 use super::{
     AppendOutcome, EventMetadata, EventStore, ExpectedVersion, GENESIS_HASH, GlobalPosition,
     NewEvent, RecordedEvent, StoreError, StreamHead, check_append, check_expected,
@@ -17,7 +19,7 @@ use super::{
 };
 
 /// Embedded migrations for SQLite (`migrations/sqlite`).
-pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/sqlite");
 
 const COLUMNS: &str = "position, event_id, stream_id, stream_version, event_type, \
     schema_version, payload, actor_cf, actor_role, occurred_at, recorded_at, command_id, \
@@ -195,31 +197,31 @@ impl EventStore for SqliteEventStore {
         rows.iter().map(decode).collect()
     }
 
-    async fn read_category(&self, prefix: &str) -> Result<Vec<RecordedEvent>, StoreError> {
-        // A range on the BINARY-collated key uses the (stream_id, stream_version) index; LIKE
-        // would not (it is case-insensitive in SQLite).
+    async fn stream_heads(&self, prefix: &str) -> Result<Vec<(String, StreamHead)>, StoreError> {
+        // A range on the BINARY-collated key uses the primary key; LIKE would not (it is
+        // case-insensitive in SQLite).
         let rows = match prefix_upper_bound(prefix) {
             Some(upper) => {
-                sqlx::query(sqlx::AssertSqlSafe(format!(
-                    "SELECT {COLUMNS} FROM events WHERE stream_id >= ? AND stream_id < ? \
-                     ORDER BY stream_id, stream_version"
-                )))
+                sqlx::query(
+                    "SELECT stream_id, version, last_hash FROM streams \
+                     WHERE stream_id >= ? AND stream_id < ? ORDER BY stream_id",
+                )
                 .bind(prefix)
                 .bind(upper)
                 .fetch_all(&self.pool)
                 .await?
             }
             None => {
-                sqlx::query(sqlx::AssertSqlSafe(format!(
-                    "SELECT {COLUMNS} FROM events WHERE stream_id >= ? \
-                     ORDER BY stream_id, stream_version"
-                )))
+                sqlx::query(
+                    "SELECT stream_id, version, last_hash FROM streams WHERE stream_id >= ? \
+                     ORDER BY stream_id",
+                )
                 .bind(prefix)
                 .fetch_all(&self.pool)
                 .await?
             }
         };
-        rows.iter().map(decode).collect()
+        rows.iter().map(head_of).collect()
     }
 
     async fn read_all(
@@ -238,29 +240,28 @@ impl EventStore for SqliteEventStore {
     }
 
     async fn stream_head(&self, stream_id: &str) -> Result<Option<StreamHead>, StoreError> {
-        let row = sqlx::query("SELECT version, last_hash FROM streams WHERE stream_id = ?")
-            .bind(stream_id)
-            .fetch_optional(&self.pool)
-            .await?;
-        row.map(|r| {
-            Ok(StreamHead {
-                version: r.try_get("version")?,
-                hash: r.try_get("last_hash")?,
-            })
-        })
-        .transpose()
+        let row =
+            sqlx::query("SELECT stream_id, version, last_hash FROM streams WHERE stream_id = ?")
+                .bind(stream_id)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(row.as_ref().map(head_of).transpose()?.map(|(_, h)| h))
     }
 }
 
-/// RFC 3339 in UTC with microseconds: sortable as text and exact for the hash chain.
-pub(crate) fn instant_text(t: DateTime<Utc>) -> String {
-    t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+fn parse_instant(s: &str) -> Result<DateTime<Utc>, StoreError> {
+    crate::db::parse_instant(s)
+        .ok_or_else(|| StoreError::Corrupt(format!("instant {s:?} is not RFC 3339")))
 }
 
-fn parse_instant(s: &str) -> Result<DateTime<Utc>, StoreError> {
-    DateTime::parse_from_rfc3339(s)
-        .map(|t| t.with_timezone(&Utc))
-        .map_err(|_| StoreError::Corrupt(format!("instant {s:?} is not RFC 3339")))
+fn head_of(r: &SqliteRow) -> Result<(String, StreamHead), StoreError> {
+    Ok((
+        r.try_get("stream_id")?,
+        StreamHead {
+            version: r.try_get("version")?,
+            hash: r.try_get("last_hash")?,
+        },
+    ))
 }
 
 fn parse_uuid(s: &str) -> Result<Uuid, StoreError> {

@@ -1,0 +1,240 @@
+//! Domain events ↔ stored envelopes, and the names of the streams. The store keeps the type and
+//! the schema version in their own columns; case events are read through the domain's upcaster
+//! so that old schema versions become current events before anyone sees them.
+
+use std::fmt;
+
+use diario_domain::grants::GrantEvent;
+use diario_domain::{CaseEvent, FailureEvent, upcast};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::store::{NewEvent, RecordedEvent};
+
+/// The id of a stream: one per case, one per declared system failure (Art. 9), one for the
+/// organisation grants. Kept as its stored text so the store can take it as `&str`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct StreamId(String);
+
+/// What a stream holds, read from its id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StreamKind {
+    /// `case-{uuid}`.
+    Case(Uuid),
+    /// `failure-{uuid}`.
+    Failure(Uuid),
+    /// `grants`.
+    Grants,
+    /// Any other stream (not written by the service; the conformance suite uses some).
+    Other,
+}
+
+impl StreamId {
+    /// Prefix of the case streams.
+    pub const CASES: &'static str = "case-";
+    /// Prefix of the system-failure streams (a small category, read whole).
+    pub const FAILURES: &'static str = "failure-";
+    /// The one grants stream.
+    pub const GRANTS: &'static str = "grants";
+
+    /// The stream of one case.
+    pub fn case(case_id: Uuid) -> StreamId {
+        StreamId(format!("{}{case_id}", Self::CASES))
+    }
+
+    /// The stream of one declared system failure.
+    pub fn failure(failure_id: Uuid) -> StreamId {
+        StreamId(format!("{}{failure_id}", Self::FAILURES))
+    }
+
+    /// The grants stream.
+    pub fn grants() -> StreamId {
+        StreamId(Self::GRANTS.to_owned())
+    }
+
+    /// The stored text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// What the stream with this stored id holds.
+    pub fn kind_of(stream_id: &str) -> StreamKind {
+        let uuid = |prefix: &str| {
+            stream_id
+                .strip_prefix(prefix)
+                .and_then(|id| Uuid::parse_str(id).ok())
+        };
+        if let Some(id) = uuid(Self::CASES) {
+            StreamKind::Case(id)
+        } else if let Some(id) = uuid(Self::FAILURES) {
+            StreamKind::Failure(id)
+        } else if stream_id == Self::GRANTS {
+            StreamKind::Grants
+        } else {
+            StreamKind::Other
+        }
+    }
+
+    /// The case a stored stream id belongs to, if it is a case stream.
+    pub fn case_of(stream_id: &str) -> Option<Uuid> {
+        match Self::kind_of(stream_id) {
+            StreamKind::Case(id) => Some(id),
+            _ => None,
+        }
+    }
+
+    /// The failure a stored stream id belongs to, if it is a failure stream.
+    pub fn failure_of(stream_id: &str) -> Option<Uuid> {
+        match Self::kind_of(stream_id) {
+            StreamKind::Failure(id) => Some(id),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for StreamId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A stored event that could not be read back as a domain event.
+#[derive(Debug, thiserror::Error)]
+pub enum CodecError {
+    #[error("event {event_type} v{schema_version} cannot be read: {reason}")]
+    Unreadable {
+        event_type: String,
+        schema_version: i32,
+        reason: String,
+    },
+    #[error("event {event_type} cannot be written: {reason}")]
+    Unwritable { event_type: String, reason: String },
+}
+
+/// A domain event the log can store and read back: its type name and schema version go to
+/// their own columns, the rest of the payload (without the serde `type` tag) to `payload`.
+pub trait LogEvent: Sized {
+    /// The stored type name.
+    fn event_type(&self) -> &'static str;
+    /// The schema version of the payload as written today.
+    fn schema_version(&self) -> u32;
+    /// Reads a stored event (upcasting older schema versions where the domain has them).
+    fn decode(recorded: &RecordedEvent) -> Result<Self, CodecError>;
+    /// The envelope to append.
+    fn encode(&self) -> Result<NewEvent, CodecError>
+    where
+        Self: Serialize,
+    {
+        let unwritable = |reason: String| CodecError::Unwritable {
+            event_type: self.event_type().to_owned(),
+            reason,
+        };
+        let payload = match serde_json::to_value(self).map_err(|e| unwritable(e.to_string()))? {
+            Value::Object(mut map) => {
+                map.remove("type");
+                Value::Object(map)
+            }
+            other => other,
+        };
+        Ok(NewEvent {
+            event_type: self.event_type().to_owned(),
+            schema_version: i32::try_from(self.schema_version())
+                .map_err(|_| unwritable("schema version out of range".into()))?,
+            payload,
+        })
+    }
+}
+
+fn unreadable(recorded: &RecordedEvent, reason: String) -> CodecError {
+    CodecError::Unreadable {
+        event_type: recorded.event_type.clone(),
+        schema_version: recorded.schema_version,
+        reason,
+    }
+}
+
+/// Puts the `type` tag back and deserialises (events with a single schema version).
+fn decode_tagged<T: DeserializeOwned>(recorded: &RecordedEvent) -> Result<T, CodecError> {
+    let mut payload = recorded.payload.clone();
+    if let Value::Object(map) = &mut payload {
+        map.insert("type".into(), Value::String(recorded.event_type.clone()));
+    }
+    serde_json::from_value(payload).map_err(|e| unreadable(recorded, e.to_string()))
+}
+
+impl LogEvent for CaseEvent {
+    fn event_type(&self) -> &'static str {
+        CaseEvent::event_type(self)
+    }
+
+    fn schema_version(&self) -> u32 {
+        CaseEvent::schema_version(self)
+    }
+
+    fn decode(recorded: &RecordedEvent) -> Result<Self, CodecError> {
+        let version = u32::try_from(recorded.schema_version)
+            .map_err(|_| unreadable(recorded, "negative schema version".into()))?;
+        upcast(&recorded.event_type, version, recorded.payload.clone())
+            .map_err(|e| unreadable(recorded, e.to_string()))
+    }
+}
+
+impl LogEvent for FailureEvent {
+    fn event_type(&self) -> &'static str {
+        FailureEvent::event_type(self)
+    }
+
+    fn schema_version(&self) -> u32 {
+        FailureEvent::schema_version(self)
+    }
+
+    fn decode(recorded: &RecordedEvent) -> Result<Self, CodecError> {
+        decode_tagged(recorded)
+    }
+}
+
+impl LogEvent for GrantEvent {
+    fn event_type(&self) -> &'static str {
+        GrantEvent::event_type(self)
+    }
+
+    fn schema_version(&self) -> u32 {
+        GrantEvent::schema_version(self)
+    }
+
+    fn decode(recorded: &RecordedEvent) -> Result<Self, CodecError> {
+        decode_tagged(recorded)
+    }
+}
+
+/// Reads every event of a stream as `E`.
+pub fn decode_all<E: LogEvent>(recorded: &[RecordedEvent]) -> Result<Vec<E>, CodecError> {
+    recorded.iter().map(E::decode).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stream_ids_name_what_they_hold() {
+        let id = Uuid::nil();
+        assert_eq!(
+            StreamId::case(id).as_str(),
+            "case-00000000-0000-0000-0000-000000000000"
+        );
+        assert_eq!(
+            StreamId::kind_of(StreamId::case(id).as_str()),
+            StreamKind::Case(id)
+        );
+        assert_eq!(
+            StreamId::kind_of(StreamId::failure(id).as_str()),
+            StreamKind::Failure(id)
+        );
+        assert_eq!(StreamId::kind_of("grants"), StreamKind::Grants);
+        assert_eq!(StreamId::kind_of("case-not-a-uuid"), StreamKind::Other);
+        assert_eq!(StreamId::case_of(StreamId::failure(id).as_str()), None);
+    }
+}

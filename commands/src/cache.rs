@@ -1,0 +1,123 @@
+//! Folded states kept by (stream, version). A stream's events never change and its versions
+//! have no gaps, so a state folded up to version `v` stays exact for ever: loading a stream
+//! again reads only the events after `v` (usually none) and folds them on. Wrong guesses cost
+//! nothing: an append made on a stale state fails its expected version and is decided again.
+
+use std::any::Any;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+/// Streams kept (least recently used evicted first, half at a time).
+pub const DEFAULT_CAPACITY: usize = 2_000;
+
+struct Slot {
+    version: i64,
+    state: Arc<dyn Any + Send + Sync>,
+    used: u64,
+}
+
+#[derive(Default)]
+struct Slots {
+    streams: HashMap<String, Slot>,
+    tick: u64,
+}
+
+/// A bounded cache of folded states of any kind, keyed by stream id. Cheap to clone (shared).
+#[derive(Clone)]
+pub struct StateCache {
+    slots: Arc<Mutex<Slots>>,
+    capacity: usize,
+}
+
+impl std::fmt::Debug for StateCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StateCache")
+            .field("capacity", &self.capacity)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for StateCache {
+    fn default() -> Self {
+        StateCache::new(DEFAULT_CAPACITY)
+    }
+}
+
+impl StateCache {
+    pub fn new(capacity: usize) -> Self {
+        StateCache {
+            slots: Arc::new(Mutex::new(Slots::default())),
+            capacity: capacity.max(1),
+        }
+    }
+
+    /// The cached state of `stream` and its version, if any (of type `S`).
+    pub fn get<S: Clone + Send + Sync + 'static>(&self, stream: &str) -> Option<(S, i64)> {
+        let mut slots = self.slots.lock().ok()?;
+        slots.tick += 1;
+        let tick = slots.tick;
+        let slot = slots.streams.get_mut(stream)?;
+        slot.used = tick;
+        let state = slot.state.downcast_ref::<S>()?.clone();
+        Some((state, slot.version))
+    }
+
+    /// Keeps `state` as `stream` at `version`, unless a later version is already kept.
+    pub fn put<S: Send + Sync + 'static>(&self, stream: &str, version: i64, state: S) {
+        let Ok(mut slots) = self.slots.lock() else {
+            return;
+        };
+        slots.tick += 1;
+        let used = slots.tick;
+        if slots
+            .streams
+            .get(stream)
+            .is_some_and(|s| s.version > version)
+        {
+            return;
+        }
+        slots.streams.insert(
+            stream.to_owned(),
+            Slot {
+                version,
+                state: Arc::new(state),
+                used,
+            },
+        );
+        if slots.streams.len() > self.capacity {
+            let mut ticks: Vec<u64> = slots.streams.values().map(|s| s.used).collect();
+            ticks.sort_unstable();
+            let cut = ticks[ticks.len() / 2];
+            slots.streams.retain(|_, s| s.used > cut);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_state_is_kept_by_stream_and_version_and_never_goes_back() {
+        let cache = StateCache::new(10);
+        cache.put("s", 2, vec![1, 2]);
+        assert_eq!(cache.get::<Vec<i32>>("s"), Some((vec![1, 2], 2)));
+        cache.put("s", 1, vec![1]);
+        assert_eq!(cache.get::<Vec<i32>>("s"), Some((vec![1, 2], 2)));
+        // Another type under the same key is a miss, not a panic.
+        assert_eq!(cache.get::<String>("s"), None);
+    }
+
+    #[test]
+    fn the_cache_stays_within_its_capacity() {
+        let cache = StateCache::new(4);
+        for i in 0..20 {
+            cache.put(&format!("s{i}"), 1, i);
+        }
+        let kept = (0..20)
+            .filter(|i| cache.get::<i32>(&format!("s{i}")).is_some())
+            .count();
+        assert!(kept <= 4, "{kept} kept");
+        assert_eq!(cache.get::<i32>("s19"), Some((19, 1)));
+    }
+}

@@ -1,0 +1,197 @@
+//! The decider abstraction of the write side: a decider value carries one command and what the
+//! rules need besides the state (the caller, the catalogue, the declared failures); `decide`
+//! turns the current state into events and names who they are attributed to, `evolve` folds
+//! an event into the state. The one executor ([`crate::CommandHandler::execute`]) runs every
+//! decider the same way — load, decide, append with the expected version, retry on conflict,
+//! `If-Match`, idempotency — for cases, system failures and grants alike.
+
+use chrono::{DateTime, Utc};
+use diario_domain::grants::{GrantCommand, GrantEvent, GrantsState, decide_grant, evolve_grant};
+use diario_domain::{
+    Actor, CaseCommand, CaseEvent, CaseState, Catalogue, Context, DomainError, FailureCommand,
+    FailureEvent, FailureState, FiscalCode, SystemFailure, decide, decide_failure, evolve,
+    evolve_failure,
+};
+use diario_log::{LogEvent, StreamId};
+use serde::Serialize;
+use uuid::Uuid;
+
+use crate::HandlerError;
+use crate::access::Caller;
+
+/// Who the events of a decision are attributed to (stored with every event; Art. 4).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attribution {
+    pub actor_cf: String,
+    pub actor_role: String,
+}
+
+impl Attribution {
+    /// A domain actor: the person's fiscal code and role, or the system.
+    pub fn of(actor: &Actor) -> Attribution {
+        match actor {
+            Actor::Person { fiscal_code, role } => Attribution {
+                actor_cf: fiscal_code.as_str().to_owned(),
+                actor_role: role.as_str().to_owned(),
+            },
+            Actor::System => Attribution {
+                actor_cf: "system".into(),
+                actor_role: "system".into(),
+            },
+        }
+    }
+}
+
+/// The events a decider chose, and who they are attributed to.
+#[derive(Debug, Clone)]
+pub struct Decision<E> {
+    pub by: Attribution,
+    pub events: Vec<E>,
+}
+
+/// One command's decider.
+pub trait Decider: Sync {
+    /// The folded state of the stream (`Default` before its first event).
+    type State: Default + Clone + Send + Sync + 'static;
+    /// The events of the stream.
+    type Event: LogEvent + Serialize + Clone + Send + Sync;
+
+    /// The stream the command is decided on.
+    fn stream(&self) -> StreamId;
+
+    /// The decision on the current state at `now`, or the rule that refuses it.
+    fn decide(
+        &self,
+        state: &Self::State,
+        now: DateTime<Utc>,
+    ) -> Result<Decision<Self::Event>, HandlerError>;
+
+    /// Folds one event into the state.
+    fn evolve(state: Self::State, event: &Self::Event) -> Self::State;
+}
+
+/// A case command (Art. 3–9), decided with the case's measure and the declared failures.
+pub struct CaseDecider<'a> {
+    pub case_id: Uuid,
+    pub command: &'a CaseCommand,
+    pub caller: &'a Caller<'a>,
+    pub catalogue: &'a Catalogue,
+    pub failures: &'a [SystemFailure],
+}
+
+impl Decider for CaseDecider<'_> {
+    type State = CaseState;
+    type Event = CaseEvent;
+
+    fn stream(&self) -> StreamId {
+        StreamId::case(self.case_id)
+    }
+
+    fn decide(
+        &self,
+        state: &CaseState,
+        now: DateTime<Utc>,
+    ) -> Result<Decision<CaseEvent>, HandlerError> {
+        let measure_id = match (self.command, &state.file) {
+            (CaseCommand::OpenCase(c), _) => &c.measure_id,
+            (_, Some(file)) => &file.measure_id,
+            (_, None) => return Err(DomainError::CaseNotOpened.into()),
+        };
+        let measure = self
+            .catalogue
+            .get(measure_id)
+            .ok_or_else(|| HandlerError::UnknownMeasure(measure_id.clone()))?;
+        let actor = self.caller.case_actor(self.command, state);
+        let ctx = Context::new(actor, now, measure).with_failures(self.failures);
+        let events = decide(state, self.command, &ctx)?;
+        Ok(Decision {
+            by: Attribution::of(&ctx.actor),
+            events,
+        })
+    }
+
+    fn evolve(state: CaseState, event: &CaseEvent) -> CaseState {
+        evolve(state, event)
+    }
+}
+
+/// A system-failure command (Art. 9).
+pub struct FailureDecider<'a> {
+    pub command: &'a FailureCommand,
+    pub actor: &'a Actor,
+}
+
+impl FailureDecider<'_> {
+    /// The failure the command is about.
+    pub fn failure_id(&self) -> Uuid {
+        match self.command {
+            FailureCommand::DeclareSystemFailure { failure_id, .. }
+            | FailureCommand::ResolveSystemFailure { failure_id, .. } => *failure_id,
+        }
+    }
+}
+
+impl Decider for FailureDecider<'_> {
+    type State = FailureState;
+    type Event = FailureEvent;
+
+    fn stream(&self) -> StreamId {
+        StreamId::failure(self.failure_id())
+    }
+
+    fn decide(
+        &self,
+        state: &FailureState,
+        now: DateTime<Utc>,
+    ) -> Result<Decision<FailureEvent>, HandlerError> {
+        Ok(Decision {
+            by: Attribution::of(self.actor),
+            events: decide_failure(state, self.command, self.actor, now)?,
+        })
+    }
+
+    fn evolve(state: FailureState, event: &FailureEvent) -> FailureState {
+        evolve_failure(state, event)
+    }
+}
+
+/// A grant command. `by` is the platform administrator (`None`: an operator at the command
+/// line); who may do this is the caller's check ([`crate::access::manage_grants`]).
+pub struct GrantDecider<'a> {
+    pub command: &'a GrantCommand,
+    pub by: Option<&'a FiscalCode>,
+}
+
+impl Decider for GrantDecider<'_> {
+    type State = GrantsState;
+    type Event = GrantEvent;
+
+    fn stream(&self) -> StreamId {
+        StreamId::grants()
+    }
+
+    fn decide(
+        &self,
+        state: &GrantsState,
+        now: DateTime<Utc>,
+    ) -> Result<Decision<GrantEvent>, HandlerError> {
+        let by = match self.by {
+            Some(cf) => Attribution {
+                actor_cf: cf.as_str().to_owned(),
+                actor_role: "platform_admin".into(),
+            },
+            None => Attribution {
+                actor_cf: "cli".into(),
+                actor_role: "operator_cli".into(),
+            },
+        };
+        Ok(Decision {
+            by,
+            events: decide_grant(state, self.command, self.by, now)?,
+        })
+    }
+
+    fn evolve(state: GrantsState, event: &GrantEvent) -> GrantsState {
+        evolve_grant(state, event)
+    }
+}

@@ -1,0 +1,42 @@
+//! Deterministic ids: the command id of a client's retry, and the ids of the things a command
+//! creates, so that a retried request is a no-op in the store too.
+
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+/// The stable command id of a client's retry: derived from the actor and the
+/// `Idempotency-Key`, so a request retried after a lost answer is a no-op in the store too.
+pub fn command_id_for(actor: &str, idempotency_key: &str) -> Uuid {
+    derive_uuid(&["diario-command", actor, idempotency_key])
+}
+
+/// A deterministic id for a new thing (case, entry, request, failure) created by a command.
+pub fn derived_id(command_id: Uuid, what: &str) -> Uuid {
+    derive_uuid(&["diario-id", &command_id.to_string(), what])
+}
+
+fn derive_uuid(parts: &[&str]) -> Uuid {
+    let mut h = Sha256::new();
+    for p in parts {
+        h.update((p.len() as u64).to_be_bytes());
+        h.update(p.as_bytes());
+    }
+    let digest = h.finalize();
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    uuid::Builder::from_custom_bytes(bytes).into_uuid()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn command_ids_are_stable_per_actor_and_key() {
+        let a = command_id_for("RSSMRA85T10A562S", "k1");
+        assert_eq!(a, command_id_for("RSSMRA85T10A562S", "k1"));
+        assert_ne!(a, command_id_for("RSSMRA85T10A562S", "k2"));
+        assert_ne!(a, command_id_for("BNCLRA80A41F205G", "k1"));
+        assert_ne!(derived_id(a, "entry"), derived_id(a, "request"));
+    }
+}
