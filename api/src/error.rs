@@ -59,7 +59,7 @@ pub enum ApiError {
     LateAnswer { version: i64 },
     /// 401: a FirmaLOM callback whose HMAC signature is missing, wrong or stale.
     #[error("FirmaLOM signature refused: {0}")]
-    BadSignature(crate::firmalom::SignatureError),
+    BadSignature(crate::firmalom::signature::SignatureError),
     /// 409: a FirmaLOM delivery id that was already answered (replay).
     #[error(
         "this FirmaLOM delivery was already processed (first answer: {original_status}); nothing changed"

@@ -6,7 +6,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::case::{Actor, ActorRole};
+use crate::actor::{Actor, ActorRole};
 use crate::error::DomainError;
 use crate::values::{FiscalCode, add_civil_days, civil_date};
 

@@ -14,12 +14,14 @@ pub mod db;
 pub mod follower;
 pub mod sql;
 pub mod store;
+pub mod time;
 
 pub use codec::{CodecError, LogEvent, StreamId, StreamKind, decode_all};
-pub use db::{Database, INSTANT_FORMAT, instant_text, parse_instant};
+pub use db::Database;
 pub use follower::{FollowError, Follower};
 pub use sql::{Query, Row, Tx, Val};
 pub use store::{
     AppendOutcome, ChainBreak, ChainReport, EventMetadata, EventStore, ExpectedVersion,
     GlobalPosition, NewEvent, RecordedEvent, StoreError, StreamHead,
 };
+pub use time::{INSTANT_FORMAT, instant_text, parse_instant};

@@ -16,8 +16,9 @@ use sqlx::sqlite::SqliteRow;
 use sqlx::{Postgres, QueryBuilder, Row as _, Sqlite, Transaction};
 use uuid::Uuid;
 
-use crate::db::{Database, instant_text, parse_instant};
+use crate::db::Database;
 use crate::store::StoreError;
+use crate::time::{instant_text, parse_instant};
 
 /// A bound value. Every variant carries an `Option` so that NULLs keep their type (PostgreSQL
 /// needs it).

@@ -9,7 +9,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::{RecordedEvent, StreamHead};
-use crate::db::INSTANT_FORMAT;
+use crate::time::INSTANT_FORMAT;
 
 /// The `prev_hash` of a stream's first event.
 pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -167,6 +167,61 @@ pub fn verify_chain(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::{EventMetadata, GlobalPosition};
+    use chrono::{TimeZone, Utc};
+    use uuid::Uuid;
+
+    /// A golden vector: the canonical bytes and the hash of one event, written out by hand and
+    /// hashed outside Rust (`sha256("0"*64 + canonical)`). Every stored chain depends on these
+    /// bytes; if this test fails, stored chains stop verifying.
+    #[test]
+    fn the_canonical_bytes_and_the_hash_of_an_event_never_change() {
+        let id = |n: u128| Uuid::from_u128(0x0190f4c2_0000_7000_8000_000000000000 | n);
+        let e = RecordedEvent {
+            event_id: id(1),
+            stream_id: format!("case-{}", id(0xaa)),
+            stream_version: 1,
+            global_position: GlobalPosition {
+                transaction: 99,
+                position: 7,
+            },
+            event_type: "EntryRecorded".into(),
+            schema_version: 2,
+            payload: serde_json::json!({"note": "è", "minutes": 90}),
+            metadata: EventMetadata {
+                actor_cf: "RSSMRA85T10A562S".into(),
+                actor_role: "staff".into(),
+                occurred_at: Utc
+                    .with_ymd_and_hms(2024, 3, 4, 17, 30, 0)
+                    .single()
+                    .expect("instant")
+                    + chrono::Duration::microseconds(123_456),
+                command_id: id(2),
+                correlation_id: id(3),
+                causation_id: None,
+            },
+            recorded_at: Utc
+                .with_ymd_and_hms(2024, 3, 4, 17, 30, 1)
+                .single()
+                .expect("instant"),
+            prev_hash: GENESIS_HASH.into(),
+            hash: String::new(),
+        };
+        let canonical = String::from_utf8(canonical_bytes(&e)).expect("UTF-8");
+        assert_eq!(
+            canonical,
+            r#"{"actor_cf":"RSSMRA85T10A562S","actor_role":"staff","causation_id":null,"command_id":"0190f4c2-0000-7000-8000-000000000002","correlation_id":"0190f4c2-0000-7000-8000-000000000003","event_id":"0190f4c2-0000-7000-8000-000000000001","event_type":"EntryRecorded","occurred_at":"2024-03-04T17:30:00.123456Z","payload":{"minutes":90,"note":"è"},"recorded_at":"2024-03-04T17:30:01.000000Z","schema_version":2,"stream_id":"case-0190f4c2-0000-7000-8000-0000000000aa","stream_version":1}"#
+        );
+        assert_eq!(
+            chain_hash(GENESIS_HASH, canonical.as_bytes()),
+            "c4aea8a33f18c329d6a4a5dabce3125361a19672545eb2a162b4226cffe48c51"
+        );
+        // The instant text of the SQL layer is the format the chain hashes.
+        assert_eq!(
+            crate::time::instant_text(e.metadata.occurred_at),
+            "2024-03-04T17:30:00.123456Z"
+        );
+    }
 
     #[test]
     fn canonical_bytes_do_not_depend_on_key_order() {

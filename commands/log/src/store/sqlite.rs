@@ -10,7 +10,7 @@ use sqlx::sqlite::{SqlitePool, SqliteRow};
 use sqlx::{Row, Sqlite, Transaction};
 use uuid::Uuid;
 
-use crate::db::instant_text;
+use crate::time::instant_text;
 
 use super::{
     AppendOutcome, EventMetadata, EventStore, ExpectedVersion, GENESIS_HASH, GlobalPosition,
@@ -250,7 +250,7 @@ impl EventStore for SqliteEventStore {
 }
 
 fn parse_instant(s: &str) -> Result<DateTime<Utc>, StoreError> {
-    crate::db::parse_instant(s)
+    crate::time::parse_instant(s)
         .ok_or_else(|| StoreError::Corrupt(format!("instant {s:?} is not RFC 3339")))
 }
 
