@@ -85,3 +85,102 @@ pub struct ApiDoc;
 pub async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
     Json(ApiDoc::openapi())
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use utoipa::{OpenApi, ToSchema};
+
+    use super::ApiDoc;
+    use crate::dto::*;
+
+    macro_rules! names {
+        ($($t:ty),* $(,)?) => {
+            vec![$((<$t as ToSchema>::name().into_owned(), stringify!($t))),*]
+        };
+    }
+
+    /// utoipa keys schemas by their name: two types with one name would silently document one
+    /// endpoint with the other's shape. Every type the document refers to has its own name.
+    #[test]
+    fn every_schema_is_listed_once_under_its_own_name() {
+        use diario_projections as p;
+        let all = names![
+            AmendEntryBody,
+            CloseBody,
+            CommandResult,
+            ConfirmationRequestBody,
+            CreateCaseBody,
+            DeclareFailureBody,
+            DeclaredFailure,
+            EnableProfessionalBody,
+            EnteName,
+            FailureScopeBody,
+            GrantBody,
+            GrantRoleName,
+            GrantsView,
+            InterruptionBody,
+            MeasureSummary,
+            PdiBody,
+            PdiCapBody,
+            RecipientBody,
+            RecordEntryBody,
+            ResolveFailureBody,
+            ResponsabileBody,
+            SlotBody,
+            TestClockBody,
+            ValidationBody,
+            crate::error::Problem,
+            crate::firmalom::CallbackBody,
+            crate::firmalom::CallbackResult,
+            crate::paper::PaperConfirmationForm,
+            crate::paper::PaperConfirmationResult,
+            p::AlertView,
+            p::AtsDashboard,
+            p::AuditRecord,
+            p::CaseDiary,
+            p::CaseStatus,
+            p::CaseSummary,
+            p::ChannelView,
+            p::CheckView,
+            p::ChecklistView,
+            p::CostFilter,
+            p::CostLine,
+            p::CostReport,
+            p::CostTotal,
+            p::DiaryStatusView,
+            p::EntryState,
+            p::EntryView,
+            p::FailureScopeView,
+            p::IdleCase,
+            p::PhaseDiary,
+            p::PhaseDiaryCounts,
+            p::PhaseFigureMinutes,
+            p::RelyingEntry,
+            p::RequestCounts,
+            p::RequestStatusView,
+            p::RequestView,
+            p::SystemFailureView,
+            p::Total,
+        ];
+        let mut by_name: BTreeMap<String, Vec<&str>> = BTreeMap::new();
+        for (name, rust) in &all {
+            by_name.entry(name.clone()).or_default().push(rust);
+        }
+        let clashes: Vec<_> = by_name.iter().filter(|(_, v)| v.len() > 1).collect();
+        assert!(clashes.is_empty(), "schema names used twice: {clashes:?}");
+        let doc = ApiDoc::openapi();
+        let documented = doc
+            .components
+            .as_ref()
+            .map(|c| c.schemas.keys().cloned().collect::<Vec<_>>())
+            .unwrap_or_default();
+        for name in documented {
+            assert!(
+                by_name.contains_key(&name) || name.starts_with("Page"),
+                "schema {name} is in the document but not in this list"
+            );
+        }
+    }
+}

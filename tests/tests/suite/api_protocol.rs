@@ -551,6 +551,14 @@ async fn api_openapi_document_lists_every_route_and_schema() {
             "{path}: {response}"
         );
     }
+    // A write and a read of system failures have their own shapes under their own names.
+    let declared = &doc["paths"]["/v1/system-failures"]["post"]["responses"]["201"]["content"]["application/json"]
+        ["schema"]["$ref"];
+    assert_eq!(declared, "#/components/schemas/DeclaredFailure");
+    let schemas = &doc["components"]["schemas"];
+    assert!(schemas["DeclaredFailure"]["properties"]["version"].is_object());
+    assert!(schemas["DeclaredFailure"]["properties"]["entries"].is_null());
+    assert!(schemas["SystemFailureView"]["properties"]["entries"].is_object());
     let entry_states = &doc["components"]["schemas"]["EntryState"]["enum"];
     assert!(
         entry_states
