@@ -1,5 +1,5 @@
 //! Authentication (`Authorization: Bearer <JWT>`, subject = fiscal code, bare or `TINIT-`
-//! prefixed) and the organisation roles of the caller (grants, DESIGN §5).
+//! prefixed) and the organisation roles of the caller (grants, `docs/api.md`).
 //!
 //! Keys come from configuration: an HS256 secret for development (`DIARIO_JWT_SECRET`), an
 //! RS256 or ES256 public key in a PEM file for production (`DIARIO_JWT_PUBLIC_KEY_FILE`).

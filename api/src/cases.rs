@@ -71,19 +71,15 @@ fn result_body(
     outcome: &CaseOutcome,
     entry_id: Option<Uuid>,
     request_id: Option<Uuid>,
-) -> serde_json::Value {
+) -> Result<serde_json::Value, ApiError> {
     let body = CommandResult {
         case_id,
         version: outcome.version,
-        events: outcome
-            .events
-            .iter()
-            .filter_map(|e| serde_json::to_value(e).ok())
-            .collect(),
+        events: crate::dto::events_json(&outcome.events)?,
         entry_id,
         request_id,
     };
-    serde_json::to_value(body).unwrap_or_default()
+    serde_json::to_value(body).map_err(|e| ApiError::Internal(Box::new(e)))
 }
 
 /// Runs a case command for the principal; a late answer becomes a 422 refusal although the
@@ -122,7 +118,7 @@ async fn simple_command(
         let outcome = run_case_command(state, principal, case_id, command, ctx).await?;
         Ok(Reply::ok(
             Some(outcome.version),
-            result_body(case_id, &outcome, None, None),
+            result_body(case_id, &outcome, None, None)?,
         ))
     })
     .await
@@ -168,7 +164,7 @@ pub async fn create_case(
         let outcome = run_case_command(state, principal, case_id, command, ctx).await?;
         Ok(Reply::created(
             Some(outcome.version),
-            result_body(case_id, &outcome, None, None),
+            result_body(case_id, &outcome, None, None)?,
         ))
     })
     .await
@@ -317,7 +313,7 @@ pub async fn record_entry(
         let outcome = run_case_command(state, principal, id, command, ctx).await?;
         Ok(Reply::created(
             Some(outcome.version),
-            result_body(id, &outcome, Some(entry_id), None),
+            result_body(id, &outcome, Some(entry_id), None)?,
         ))
     })
     .await
@@ -359,7 +355,7 @@ pub async fn amend_entry(
         let outcome = run_case_command(state, principal, id, command, ctx).await?;
         Ok(Reply::ok(
             Some(outcome.version),
-            result_body(id, &outcome, Some(eid), None),
+            result_body(id, &outcome, Some(eid), None)?,
         ))
     })
     .await
@@ -435,7 +431,7 @@ pub async fn close_phase(
             .any(|e| matches!(e, CaseEvent::ConfirmationRequested { .. }));
         Ok(Reply::ok(
             Some(outcome.version),
-            result_body(id, &outcome, None, sent.then_some(request_id)),
+            result_body(id, &outcome, None, sent.then_some(request_id))?,
         ))
     })
     .await
@@ -469,7 +465,7 @@ pub async fn request_confirmation(
         let outcome = run_case_command(state, principal, id, command, ctx).await?;
         Ok(Reply::created(
             Some(outcome.version),
-            result_body(id, &outcome, None, Some(request_id)),
+            result_body(id, &outcome, None, Some(request_id))?,
         ))
     })
     .await

@@ -246,6 +246,14 @@ pub struct CommandResult {
     pub request_id: Option<Uuid>,
 }
 
+/// Events as the answers of writes show them (`type`-tagged JSON).
+pub fn events_json<E: Serialize>(events: &[E]) -> Result<Vec<Value>, ApiError> {
+    events
+        .iter()
+        .map(|e| serde_json::to_value(e).map_err(|err| ApiError::Internal(Box::new(err))))
+        .collect()
+}
+
 /// Whose system failed.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]

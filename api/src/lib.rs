@@ -1,4 +1,4 @@
-//! Diario Online HTTP API and the `diario` binary (DESIGN §6). Handlers parse, authorise,
+//! Diario Online HTTP API and the `diario` binary (`docs/api.md`). Handlers parse, authorise,
 //! call the command handler or a query, and map the result; nothing else lives here.
 
 pub mod admin;

@@ -1,4 +1,4 @@
-//! The measure catalogue ("quadro delle prestazioni", DESIGN §4): phases, professional figures,
+//! The measure catalogue ("quadro delle prestazioni", Art. 8; `docs/domain.md`): phases, professional figures,
 //! services per phase, caps, deadlines, confirmation mode and unit costs are DATA loaded from a
 //! JSON file, so an operator can replace example values without touching code.
 
@@ -267,7 +267,7 @@ fn default_granularity() -> u32 {
     30
 }
 
-/// A measure: the whole rule set the decider applies to a case (DESIGN §4).
+/// A measure: the whole rule set the decider applies to a case (`docs/domain.md`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Measure {

@@ -1,4 +1,4 @@
-//! Organisation roles (DESIGN §5): who is an ATS operator (for which ATS), an ente
+//! Organisation roles (Art. 4): who is an ATS operator (for which ATS), an ente
 //! administrator (for which ente), an auditor, the support desk or a platform administrator.
 //! Case-level rights (responsabile, enabled professional, case manager) come from the case's
 //! own events; organisation roles come from grants, which are events too, in one `grants`

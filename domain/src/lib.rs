@@ -1,4 +1,4 @@
-//! Diario Online domain (DESIGN §3): value types, the measure catalogue and the `Case`
+//! Diario Online domain: value types, the measure catalogue and the `Case`
 //! aggregate as a pure decider implementing the Regolamento "diario online" of the measure
 //! "#UP – Percorsi per crescere alla grande" (DGR XI/7503/2022), Art. 3–9.
 //!

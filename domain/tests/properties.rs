@@ -1,4 +1,4 @@
-//! Property tests over random command sequences (DESIGN §3, issue 3):
+//! Property tests over random command sequences :
 //! - confirmed entries never change;
 //! - nothing is accepted after a diary is handed to ATS or the pathway is interrupted;
 //! - folding the produced events reproduces the state (incrementally, from scratch and after a

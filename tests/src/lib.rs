@@ -331,7 +331,7 @@ pub fn diario_binary() -> PathBuf {
 }
 
 // ---------------------------------------------------------------------------------------------
-// HTTP API test support (issue 4): a server with token keys, a test clock and a platform
+// HTTP API test support: a server with token keys, a test clock and a platform
 // administrator, plus token minting and request helpers.
 // ---------------------------------------------------------------------------------------------
 
@@ -507,7 +507,7 @@ impl ApiServer {
 }
 
 // ---------------------------------------------------------------------------------------------
-// FirmaLOM test support (issue 6): an API server with the FirmaLOM secret, optionally the
+// FirmaLOM test support: an API server with the FirmaLOM secret, optionally the
 // dispatcher towards a fake FirmaLOM, and the background workers (dispatcher, deadline
 // scheduler) running with short intervals; a second server on the same database.
 // ---------------------------------------------------------------------------------------------
@@ -630,7 +630,7 @@ impl FirmalomServer {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Read-side test support (issue 5): bring the read models up to the end of the log, as the
+// Read-side test support: bring the read models up to the end of the log, as the
 // runner of `diario serve` does continuously.
 // ---------------------------------------------------------------------------------------------
 

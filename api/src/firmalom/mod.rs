@@ -404,11 +404,7 @@ async fn answer(state: &AppState, callback: &Callback) -> Result<Answered, ApiEr
             request_id: callback.request_id,
             outcome: callback.outcome.as_str().to_owned(),
             version: outcome.version,
-            events: outcome
-                .events
-                .iter()
-                .filter_map(|e| serde_json::to_value(e).ok())
-                .collect(),
+            events: crate::dto::events_json(&outcome.events)?,
         },
     })
 }

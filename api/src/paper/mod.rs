@@ -443,11 +443,7 @@ async fn upload_paper_confirmation(
         paper_id,
         document_sha256: sha,
         media_type: media_type.to_owned(),
-        events: outcome
-            .events
-            .iter()
-            .filter_map(|e| serde_json::to_value(e).ok())
-            .collect(),
+        events: crate::dto::events_json(&outcome.events)?,
     };
     let body = serde_json::to_value(body).map_err(|e| ApiError::Internal(Box::new(e)))?;
     Ok(Reply::ok(Some(outcome.version), body))

@@ -92,7 +92,8 @@ impl PaperDiary {
 
     /// Hex SHA-256 of the printed content (canonical JSON of everything but the print time).
     pub fn content_hash(&self) -> String {
-        let bytes = serde_json::to_vec(self).unwrap_or_default();
+        // Strings, ids and dates only: serialising cannot fail.
+        let bytes = serde_json::to_vec(self).expect("a paper diary serialises");
         hex::encode(Sha256::digest(&bytes))
     }
 

@@ -1,4 +1,4 @@
-//! Given/when/then tests, one per rule of the Regolamento (DESIGN §3). Test names are the
+//! Given/when/then tests, one per rule of the Regolamento. Test names are the
 //! rules; docs/domain.md maps them to articles.
 
 mod common;

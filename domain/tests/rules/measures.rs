@@ -1,4 +1,4 @@
-//! The other measures of DESIGN §4 run through the same decider without code changes.
+//! The other measures (seeds 003 and 004) run through the same decider without code changes.
 use crate::common::*;
 
 fn opened_under(measure: &str) -> CaseEvent {

@@ -1,4 +1,4 @@
-//! The read side over real HTTP with real tokens, on PostgreSQL and SQLite (issue 5): a small
+//! The read side over real HTTP with real tokens, on PostgreSQL and SQLite: a small
 //! case driven through the API, the read models brought up to date, then every read endpoint
 //! returns the values computed by hand here — current diaries and their totals, the audit
 //! trail in order with actor CFs (walked page by page), the chain verification, the history as

@@ -2,9 +2,9 @@
 //! SQLite: recording, amending, withdrawing, validation, closure, whole-diary and per-entry
 //! confirmation requests, rejection and re-request, expiry and re-send, interruption.
 //!
-//! The recipient's answers arrive through FirmaLOM (issue 6, not built yet): here they are
-//! given through the same command handler the callback will call, with the recipient as the
-//! actor (`answer` below) — the only step not driven over HTTP.
+//! The recipient's answers are given through the same command handler the FirmaLOM callback
+//! calls, with the recipient as the actor (`answer` below; the signed callback itself is
+//! `firmalom_e2e`) — the only step not driven over HTTP.
 
 use chrono::{DateTime, Utc};
 use diario_api::domain::case::{Answer, AnswerConfirmation};
@@ -123,8 +123,8 @@ pub fn id(v: &Value, field: &str) -> Uuid {
         .unwrap_or_else(|| panic!("no {field} in {v}"))
 }
 
-/// The recipient's answer through the command handler (the FirmaLOM callback of issue 6 will
-/// call the same handler with the recipient as actor).
+/// The recipient's answer through the command handler (as the FirmaLOM callback does, with the
+/// recipient as actor).
 pub async fn answer(
     server: &ApiServer,
     case_id: Uuid,

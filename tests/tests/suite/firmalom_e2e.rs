@@ -1,4 +1,4 @@
-//! FirmaLOM, the deadline scheduler and the paper diary end to end over real HTTP (issue 6):
+//! FirmaLOM, the deadline scheduler and the paper diary end to end over real HTTP:
 //! a real `diario` server (with its background workers) talks to a fake FirmaLOM over HTTP, the
 //! recipient's answers come back as HMAC-signed callbacks, the test clock drives the deadlines.
 //! PostgreSQL and SQLite.

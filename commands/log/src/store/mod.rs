@@ -1,6 +1,6 @@
 //! The event store: an append-only log of immutable events, one stream per case, with a
 //! per-stream hash chain and a global order that subscribers can follow without ever skipping
-//! an event (DESIGN §5).
+//! an event (`docs/event-store.md`).
 
 mod chain;
 pub mod postgres;
@@ -144,7 +144,7 @@ pub enum StoreError {
     Migration(#[from] sqlx::migrate::MigrateError),
 }
 
-/// The append-only event store (DESIGN §5). Implemented for PostgreSQL and SQLite; both pass the
+/// The append-only event store (`docs/event-store.md`). Implemented for PostgreSQL and SQLite; both pass the
 /// same conformance suite in `tests/`.
 #[async_trait]
 pub trait EventStore: Send + Sync + 'static {
