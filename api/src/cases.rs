@@ -26,6 +26,8 @@ use crate::error::Problem;
 use crate::extract::{ApiPath, ApiQuery, WriteRequest};
 use crate::write::{Reply, WriteCtx, write};
 use crate::{ApiError, AppState};
+use axum::http::StatusCode;
+use std::future::Future;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -106,6 +108,81 @@ pub async fn run_case_command(
     Ok(outcome)
 }
 
+/// What a case write runs, and what its answer names besides the events.
+struct Planned {
+    case_id: Uuid,
+    command: CaseCommand,
+    status: StatusCode,
+    entry_id: Option<Uuid>,
+    /// The request a command may send: named in the answer when it was sent.
+    request_id: Option<Uuid>,
+}
+
+impl Planned {
+    fn ok(case_id: Uuid, command: CaseCommand) -> Planned {
+        Planned {
+            case_id,
+            command,
+            status: StatusCode::OK,
+            entry_id: None,
+            request_id: None,
+        }
+    }
+
+    fn created(case_id: Uuid, command: CaseCommand) -> Planned {
+        Planned {
+            status: StatusCode::CREATED,
+            ..Planned::ok(case_id, command)
+        }
+    }
+
+    fn entry(self, entry_id: Uuid) -> Planned {
+        Planned {
+            entry_id: Some(entry_id),
+            ..self
+        }
+    }
+
+    fn request(self, request_id: Uuid) -> Planned {
+        Planned {
+            request_id: Some(request_id),
+            ..self
+        }
+    }
+}
+
+/// Every case write: `plan` reads the request into a command (with the `Idempotency-Key`'s
+/// command id for the ids it derives), the command handler decides it for the principal, the
+/// answer carries the version and the events.
+async fn case_write<F, Fut>(
+    state: &AppState,
+    principal: &Principal,
+    req: &WriteRequest,
+    plan: F,
+) -> Result<Response, ApiError>
+where
+    F: FnOnce(WriteCtx) -> Fut,
+    Fut: Future<Output = Result<Planned, ApiError>>,
+{
+    write(state, principal, req, |ctx| async move {
+        let p = plan(ctx).await?;
+        let outcome = run_case_command(state, principal, p.case_id, p.command, ctx).await?;
+        let sent = |rid: &Uuid| {
+            outcome.events.iter().any(
+                |e| matches!(e, CaseEvent::ConfirmationRequested { request_id, .. } if request_id == rid),
+            )
+        };
+        let request_id = p.request_id.filter(sent);
+        Ok(Reply {
+            status: p.status,
+            version: Some(outcome.version),
+            body: result_body(p.case_id, &outcome, p.entry_id, request_id)?,
+        })
+    })
+    .await
+}
+
+/// A case write whose command needs only the request body.
 async fn simple_command(
     state: &AppState,
     principal: &Principal,
@@ -113,13 +190,8 @@ async fn simple_command(
     case_id: Uuid,
     build: impl FnOnce(&WriteRequest) -> Result<CaseCommand, ApiError>,
 ) -> Result<Response, ApiError> {
-    write(state, principal, req, |ctx| async move {
-        let command = build(req)?;
-        let outcome = run_case_command(state, principal, case_id, command, ctx).await?;
-        Ok(Reply::ok(
-            Some(outcome.version),
-            result_body(case_id, &outcome, None, None)?,
-        ))
+    case_write(state, principal, req, |_| async move {
+        Ok(Planned::ok(case_id, build(req)?))
     })
     .await
 }
@@ -139,8 +211,8 @@ pub async fn create_case(
     Auth(principal): Auth,
     req: WriteRequest,
 ) -> Result<Response, ApiError> {
-    let (state, principal, req) = (&state, &principal, &req);
-    write(state, principal, req, move |ctx| async move {
+    let req = &req;
+    case_write(&state, &principal, req, move |ctx| async move {
         let body: CreateCaseBody = req.json()?;
         let case_id = body
             .case_id
@@ -161,11 +233,7 @@ pub async fn create_case(
                 confirmers: body.recipient.confirmers,
             },
         });
-        let outcome = run_case_command(state, principal, case_id, command, ctx).await?;
-        Ok(Reply::created(
-            Some(outcome.version),
-            result_body(case_id, &outcome, None, None)?,
-        ))
+        Ok(Planned::created(case_id, command))
     })
     .await
 }
@@ -296,8 +364,8 @@ pub async fn record_entry(
     ApiPath(id): ApiPath<Uuid>,
     req: WriteRequest,
 ) -> Result<Response, ApiError> {
-    let (state, principal, req) = (&state, &principal, &req);
-    write(state, principal, req, move |ctx| async move {
+    let req = &req;
+    case_write(&state, &principal, req, move |ctx| async move {
         let body: RecordEntryBody = req.json()?;
         let entry_id = body
             .entry_id
@@ -310,11 +378,7 @@ pub async fn record_entry(
             slot: body.slot.slot()?,
             system_failure_id: body.system_failure_id,
         });
-        let outcome = run_case_command(state, principal, id, command, ctx).await?;
-        Ok(Reply::created(
-            Some(outcome.version),
-            result_body(id, &outcome, Some(entry_id), None)?,
-        ))
+        Ok(Planned::created(id, command).entry(entry_id))
     })
     .await
 }
@@ -332,8 +396,8 @@ pub async fn amend_entry(
     ApiPath((id, eid)): ApiPath<(Uuid, Uuid)>,
     req: WriteRequest,
 ) -> Result<Response, ApiError> {
-    let (state, principal, req) = (&state, &principal, &req);
-    write(state, principal, req, move |ctx| async move {
+    let (state, req) = (&state, &req);
+    case_write(state, &principal, req, move |_| async move {
         let body: AmendEntryBody = req.json()?;
         let (case, _) = state.handler.load_case(id).await?;
         let file = case.file().map_err(ApiError::Domain)?;
@@ -352,11 +416,7 @@ pub async fn amend_entry(
             slot,
             system_failure_id: body.system_failure_id,
         });
-        let outcome = run_case_command(state, principal, id, command, ctx).await?;
-        Ok(Reply::ok(
-            Some(outcome.version),
-            result_body(id, &outcome, Some(eid), None)?,
-        ))
+        Ok(Planned::ok(id, command).entry(eid))
     })
     .await
 }
@@ -417,22 +477,14 @@ pub async fn close_phase(
     req: WriteRequest,
 ) -> Result<Response, ApiError> {
     let phase = phase(n)?;
-    let (state, principal, req) = (&state, &principal, &req);
-    write(state, principal, req, move |ctx| async move {
+    let req = &req;
+    case_write(&state, &principal, req, move |ctx| async move {
         let body: CloseBody = req.json_or_default()?;
         let request_id = body
             .request_id
             .unwrap_or_else(|| derived_id(ctx.command_id, "request"));
         let command = CaseCommand::ClosePhaseDiary(ClosePhaseDiary { phase, request_id });
-        let outcome = run_case_command(state, principal, id, command, ctx).await?;
-        let sent = outcome
-            .events
-            .iter()
-            .any(|e| matches!(e, CaseEvent::ConfirmationRequested { .. }));
-        Ok(Reply::ok(
-            Some(outcome.version),
-            result_body(id, &outcome, None, sent.then_some(request_id))?,
-        ))
+        Ok(Planned::ok(id, command).request(request_id))
     })
     .await
 }
@@ -451,8 +503,8 @@ pub async fn request_confirmation(
     ApiPath(id): ApiPath<Uuid>,
     req: WriteRequest,
 ) -> Result<Response, ApiError> {
-    let (state, principal, req) = (&state, &principal, &req);
-    write(state, principal, req, move |ctx| async move {
+    let req = &req;
+    case_write(&state, &principal, req, move |ctx| async move {
         let body: ConfirmationRequestBody = req.json()?;
         let request_id = body
             .request_id
@@ -462,11 +514,7 @@ pub async fn request_confirmation(
             phase: body.phase,
             entry_ids: body.entry_ids,
         });
-        let outcome = run_case_command(state, principal, id, command, ctx).await?;
-        Ok(Reply::created(
-            Some(outcome.version),
-            result_body(id, &outcome, None, Some(request_id))?,
-        ))
+        Ok(Planned::created(id, command).request(request_id))
     })
     .await
 }

@@ -77,9 +77,6 @@ val_from! {
     Vec<u8> => Bytes, std::convert::identity;
 }
 
-type PgQuery<'q> = sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments>;
-type LiteQuery<'q> = sqlx::query::Query<'q, Sqlite, sqlx::sqlite::SqliteArguments>;
-
 /// Something a value can be bound to: a query, a builder, or one row of `push_values`.
 trait Bind<DB: sqlx::Database>: Sized {
     fn bind_one<T>(self, v: T) -> Self
@@ -87,19 +84,10 @@ trait Bind<DB: sqlx::Database>: Sized {
         T: for<'e> sqlx::Encode<'e, DB> + sqlx::Type<DB> + Send + 'static;
 }
 
-impl Bind<Postgres> for PgQuery<'static> {
+impl<DB: sqlx::Database> Bind<DB> for sqlx::query::Query<'static, DB, DB::Arguments> {
     fn bind_one<T>(self, v: T) -> Self
     where
-        T: for<'e> sqlx::Encode<'e, Postgres> + sqlx::Type<Postgres> + Send + 'static,
-    {
-        self.bind(v)
-    }
-}
-
-impl Bind<Sqlite> for LiteQuery<'static> {
-    fn bind_one<T>(self, v: T) -> Self
-    where
-        T: for<'e> sqlx::Encode<'e, Sqlite> + sqlx::Type<Sqlite> + Send + 'static,
+        T: for<'e> sqlx::Encode<'e, DB> + sqlx::Type<DB> + Send + 'static,
     {
         self.bind(v)
     }
@@ -125,43 +113,47 @@ impl<DB: sqlx::Database> Bind<DB> for &mut Separated<'_, DB, &str> {
     }
 }
 
-fn bind_pg<B: Bind<Postgres>>(b: B, v: &Val) -> B {
-    match v {
-        Val::Text(x) => b.bind_one(x.clone()),
-        Val::Int(x) => b.bind_one(*x),
-        Val::Bool(x) => b.bind_one(*x),
-        Val::Uuid(x) => b.bind_one(*x),
-        Val::Instant(x) => b.bind_one(*x),
-        Val::Date(x) => b.bind_one(*x),
-        Val::Json(x) => b.bind_one(x.clone()),
-        Val::Bytes(x) => b.bind_one(x.clone()),
+/// How each backend stores a [`Val`]: native types on PostgreSQL, text for ids, instants,
+/// dates and JSON on SQLite.
+trait Backend: sqlx::Database {
+    fn bind<B: Bind<Self>>(b: B, v: &Val) -> B;
+}
+
+impl Backend for Postgres {
+    fn bind<B: Bind<Self>>(b: B, v: &Val) -> B {
+        match v {
+            Val::Text(x) => b.bind_one(x.clone()),
+            Val::Int(x) => b.bind_one(*x),
+            Val::Bool(x) => b.bind_one(*x),
+            Val::Uuid(x) => b.bind_one(*x),
+            Val::Instant(x) => b.bind_one(*x),
+            Val::Date(x) => b.bind_one(*x),
+            Val::Json(x) => b.bind_one(x.clone()),
+            Val::Bytes(x) => b.bind_one(x.clone()),
+        }
     }
 }
 
-fn bind_lite<B: Bind<Sqlite>>(b: B, v: &Val) -> B {
-    match v {
-        Val::Text(x) => b.bind_one(x.clone()),
-        Val::Int(x) => b.bind_one(*x),
-        Val::Bool(x) => b.bind_one(*x),
-        Val::Uuid(x) => b.bind_one(x.map(|u| u.to_string())),
-        Val::Instant(x) => b.bind_one(x.map(instant_text)),
-        Val::Date(x) => b.bind_one(x.map(|d| d.format("%Y-%m-%d").to_string())),
-        Val::Json(x) => b.bind_one(x.to_string()),
-        Val::Bytes(x) => b.bind_one(x.clone()),
+impl Backend for Sqlite {
+    fn bind<B: Bind<Self>>(b: B, v: &Val) -> B {
+        match v {
+            Val::Text(x) => b.bind_one(x.clone()),
+            Val::Int(x) => b.bind_one(*x),
+            Val::Bool(x) => b.bind_one(*x),
+            Val::Uuid(x) => b.bind_one(x.map(|u| u.to_string())),
+            Val::Instant(x) => b.bind_one(x.map(instant_text)),
+            Val::Date(x) => b.bind_one(x.map(|d| d.format("%Y-%m-%d").to_string())),
+            Val::Json(x) => b.bind_one(x.to_string()),
+            Val::Bytes(x) => b.bind_one(x.clone()),
+        }
     }
 }
 
-fn pg_query(sql: &str, args: &[Val]) -> PgQuery<'static> {
+/// A fixed statement with its values bound in order.
+fn fixed<DB: Backend>(sql: &str, args: &[Val]) -> sqlx::query::Query<'static, DB, DB::Arguments> {
     args.iter()
         .fold(sqlx::query(sqlx::AssertSqlSafe(sql.to_owned())), |q, a| {
-            bind_pg(q, a)
-        })
-}
-
-fn lite_query(sql: &str, args: &[Val]) -> LiteQuery<'static> {
-    args.iter()
-        .fold(sqlx::query(sqlx::AssertSqlSafe(sql.to_owned())), |q, a| {
-            bind_lite(q, a)
+            DB::bind(q, a)
         })
 }
 
@@ -211,7 +203,7 @@ impl Query {
         self
     }
 
-    fn pg(&self) -> QueryBuilder<Postgres> {
+    fn build<DB: Backend>(&self) -> QueryBuilder<DB> {
         let mut qb = QueryBuilder::new("");
         for piece in &self.pieces {
             match piece {
@@ -219,34 +211,12 @@ impl Query {
                     qb.push(s);
                 }
                 Piece::Val(v) => {
-                    bind_pg(&mut qb, v);
+                    DB::bind(&mut qb, v);
                 }
                 Piece::Rows(rows) => {
                     qb.push_values(rows, |mut row, vals| {
                         for v in vals {
-                            bind_pg(&mut row, v);
-                        }
-                    });
-                }
-            }
-        }
-        qb
-    }
-
-    fn lite(&self) -> QueryBuilder<Sqlite> {
-        let mut qb = QueryBuilder::new("");
-        for piece in &self.pieces {
-            match piece {
-                Piece::Sql(s) => {
-                    qb.push(s);
-                }
-                Piece::Val(v) => {
-                    bind_lite(&mut qb, v);
-                }
-                Piece::Rows(rows) => {
-                    qb.push_values(rows, |mut row, vals| {
-                        for v in vals {
-                            bind_lite(&mut row, v);
+                            DB::bind(&mut row, v);
                         }
                     });
                 }
@@ -302,11 +272,11 @@ impl Tx {
     /// Executes one fixed statement; returns the rows affected.
     pub async fn exec(&mut self, sql: &str, args: &[Val]) -> Result<u64, StoreError> {
         Ok(match self {
-            Tx::Pg(tx) => pg_query(sql, args)
+            Tx::Pg(tx) => fixed::<Postgres>(sql, args)
                 .execute(&mut **tx)
                 .await?
                 .rows_affected(),
-            Tx::Sqlite(tx) => lite_query(sql, args)
+            Tx::Sqlite(tx) => fixed::<Sqlite>(sql, args)
                 .execute(&mut **tx)
                 .await?
                 .rows_affected(),
@@ -316,20 +286,30 @@ impl Tx {
     /// Executes a built statement; returns the rows affected.
     pub async fn run(&mut self, q: &Query) -> Result<u64, StoreError> {
         Ok(match self {
-            Tx::Pg(tx) => q.pg().build().execute(&mut **tx).await?.rows_affected(),
-            Tx::Sqlite(tx) => q.lite().build().execute(&mut **tx).await?.rows_affected(),
+            Tx::Pg(tx) => q
+                .build::<Postgres>()
+                .build()
+                .execute(&mut **tx)
+                .await?
+                .rows_affected(),
+            Tx::Sqlite(tx) => q
+                .build::<Sqlite>()
+                .build()
+                .execute(&mut **tx)
+                .await?
+                .rows_affected(),
         })
     }
 
     pub async fn fetch_all(&mut self, sql: &str, args: &[Val]) -> Result<Vec<Row>, StoreError> {
         Ok(match self {
-            Tx::Pg(tx) => pg_query(sql, args)
+            Tx::Pg(tx) => fixed::<Postgres>(sql, args)
                 .fetch_all(&mut **tx)
                 .await?
                 .into_iter()
                 .map(Row::Pg)
                 .collect(),
-            Tx::Sqlite(tx) => lite_query(sql, args)
+            Tx::Sqlite(tx) => fixed::<Sqlite>(sql, args)
                 .fetch_all(&mut **tx)
                 .await?
                 .into_iter()
@@ -399,20 +379,26 @@ impl Database {
     /// Executes one fixed statement; returns the rows affected.
     pub async fn exec(&self, sql: &str, args: &[Val]) -> Result<u64, StoreError> {
         Ok(match self {
-            Database::Postgres(pool) => pg_query(sql, args).execute(pool).await?.rows_affected(),
-            Database::Sqlite(pool) => lite_query(sql, args).execute(pool).await?.rows_affected(),
+            Database::Postgres(pool) => fixed::<Postgres>(sql, args)
+                .execute(pool)
+                .await?
+                .rows_affected(),
+            Database::Sqlite(pool) => fixed::<Sqlite>(sql, args)
+                .execute(pool)
+                .await?
+                .rows_affected(),
         })
     }
 
     pub async fn fetch_all(&self, sql: &str, args: &[Val]) -> Result<Vec<Row>, StoreError> {
         Ok(match self {
-            Database::Postgres(pool) => pg_query(sql, args)
+            Database::Postgres(pool) => fixed::<Postgres>(sql, args)
                 .fetch_all(pool)
                 .await?
                 .into_iter()
                 .map(Row::Pg)
                 .collect(),
-            Database::Sqlite(pool) => lite_query(sql, args)
+            Database::Sqlite(pool) => fixed::<Sqlite>(sql, args)
                 .fetch_all(pool)
                 .await?
                 .into_iter()
@@ -436,7 +422,7 @@ impl Database {
     pub async fn query(&self, q: &Query) -> Result<Vec<Row>, StoreError> {
         Ok(match self {
             Database::Postgres(pool) => q
-                .pg()
+                .build::<Postgres>()
                 .build()
                 .fetch_all(pool)
                 .await?
@@ -444,7 +430,7 @@ impl Database {
                 .map(Row::Pg)
                 .collect(),
             Database::Sqlite(pool) => q
-                .lite()
+                .build::<Sqlite>()
                 .build()
                 .fetch_all(pool)
                 .await?
