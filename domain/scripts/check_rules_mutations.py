@@ -11,7 +11,7 @@ ROOT=os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'src') + '/'
 muts = [
  ("15-day window", "case/entries.rs", "if today <= deadline {", "if true {"),
  ("overlap", "case/entries.rs", "if let Some(other) = clash {", "if let Some(other) = clash.filter(|_| false) {"),
- ("author only (amend)", "case/entries.rs", "    check_editable(file, ctx, entry)?;\n    let enabled", "    check_editable(file, ctx, entry)?;\n    let _ = 0;\n    let enabled"),
+ ("author only (amend, withdraw)", "case/entries.rs", "    if entry.professional != cf {\n        return Err(DomainError::NotEntryAuthor {", "    if false {\n        return Err(DomainError::NotEntryAuthor {"),
  ("confirmed never change", "case/entries.rs", "if entry.confirmed {", "if false {"),
  ("pending-request lock", "case/entries.rs", "if entry.pending_request.is_some() {", "if false {"),
  ("validated lock", "case/entries.rs", "&& entry.validated", "&& false"),
@@ -29,7 +29,6 @@ muts = [
  ("rejection reopens whole diary", "case/evolve.rs", "if whole {", "if false {"),
  ("service in phase", "case/entries.rs", "if !s.phases.contains(&phase) {", "if false {"),
  ("no entries in the future", "case/entries.rs", "if slot.end_local() > civil_datetime(ctx.now) {", "if false {"),
- ("author only (withdraw)", "case/entries.rs", "    let entry = live_entry(file, c.entry_id)?;\n    if entry.professional != cf {\n        return Err(DomainError::NotEntryAuthor {\n            author: entry.professional.clone(),\n        });\n    }\n    check_editable(file, ctx, entry)?;\n    enabled_figures", "    let entry = live_entry(file, c.entry_id)?;\n    check_editable(file, ctx, entry)?;\n    enabled_figures"),
  ("PDI caps phase III", "checklist.rs", "if measure.phase(phase).is_some_and(|r| r.pdi_caps) {", "if false {"),
  ("whole diary validated before closure", "case/closure.rs", "if !unvalidated.is_empty() {", "if false {"),
  ("interruption ends requests", "case/evolve.rs", "                    r.status = RequestStatus::Ended;", "                    let _ = r;"),
@@ -39,10 +38,6 @@ for i,(name, f, old, new) in enumerate(muts):
     if sel and str(i) not in sel: continue
     path = ROOT+f
     src = open(path).read()
-    if name == "author only (amend)":
-        # remove the author check in amend only
-        old = "    let entry = live_entry(file, c.entry_id)?;\n    if entry.professional != cf {\n        return Err(DomainError::NotEntryAuthor {\n            author: entry.professional.clone(),\n        });\n    }\n    check_editable(file, ctx, entry)?;\n    let enabled"
-        new = "    let entry = live_entry(file, c.entry_id)?;\n    check_editable(file, ctx, entry)?;\n    let enabled"
     n = src.count(old)
     if n != 1:
         print(f"{i} {name}: pattern found {n} times, SKIPPED", flush=True); continue

@@ -178,7 +178,7 @@ pub mod fixtures {
     use chrono::{DateTime, NaiveDate, Utc};
     use uuid::Uuid;
 
-    use crate::case::{CaseEvent, Recipient};
+    use crate::case::{CaseEvent, OpenCase, Recipient};
     use crate::catalogue::Measure;
     use crate::values::{
         Ente, FigureId, FiscalCode, MeasureId, Phase, ServiceId, TimeSlot, resolve_local,
@@ -293,9 +293,10 @@ pub mod fixtures {
         }
     }
 
-    /// `CaseOpened` by the ATS operator at [`t0`].
-    pub fn case_opened(firmalom_enrolled: bool) -> CaseEvent {
-        CaseEvent::CaseOpened {
+    /// The ATS operator's `OpenCase` command for the fixture case; decided at [`t0`] it gives
+    /// [`case_opened`].
+    pub fn open_case(firmalom_enrolled: bool) -> OpenCase {
+        OpenCase {
             case_id: case_id(),
             measure_id: MeasureId::new("up"),
             ats: "ATS-MILANO".to_owned(),
@@ -305,6 +306,22 @@ pub mod fixtures {
             responsabile_provider: resp_provider(),
             case_manager: case_manager(),
             recipient: recipient(firmalom_enrolled),
+        }
+    }
+
+    /// `CaseOpened` by the ATS operator at [`t0`], with the data of [`open_case`].
+    pub fn case_opened(firmalom_enrolled: bool) -> CaseEvent {
+        let c = open_case(firmalom_enrolled);
+        CaseEvent::CaseOpened {
+            case_id: c.case_id,
+            measure_id: c.measure_id,
+            ats: c.ats,
+            asst: c.asst,
+            provider: c.provider,
+            responsabile_asst: c.responsabile_asst,
+            responsabile_provider: c.responsabile_provider,
+            case_manager: c.case_manager,
+            recipient: c.recipient,
             by: ats_operator(),
             at: t0(),
         }

@@ -191,6 +191,24 @@ fn live_entry(file: &CaseFile, id: Uuid) -> Result<&Entry, DomainError> {
         .ok_or(DomainError::EntryNotFound(id))
 }
 
+/// Art. 5: the entry "non è pertanto modificabile dagli altri professionisti" — only its author
+/// changes it, and only while it is editable. Returns the author and the entry.
+fn own_editable_entry<'f>(
+    file: &'f CaseFile,
+    ctx: &Context<'_>,
+    id: Uuid,
+) -> Result<(FiscalCode, &'f Entry), DomainError> {
+    let cf = ctx.person()?.clone();
+    let entry = live_entry(file, id)?;
+    if entry.professional != cf {
+        return Err(DomainError::NotEntryAuthor {
+            author: entry.professional.clone(),
+        });
+    }
+    check_editable(file, ctx, entry)?;
+    Ok((cf, entry))
+}
+
 /// Art. 5: an enabled professional records a service they delivered.
 pub fn record(
     file: &CaseFile,
@@ -227,14 +245,7 @@ pub fn amend(
     c: &AmendEntry,
     ctx: &Context<'_>,
 ) -> Result<Vec<CaseEvent>, DomainError> {
-    let cf = ctx.person()?.clone();
-    let entry = live_entry(file, c.entry_id)?;
-    if entry.professional != cf {
-        return Err(DomainError::NotEntryAuthor {
-            author: entry.professional.clone(),
-        });
-    }
-    check_editable(file, ctx, entry)?;
+    let (cf, entry) = own_editable_entry(file, ctx, c.entry_id)?;
     let enabled = enabled_figures(file, ctx, entry.phase, &cf)?;
     check_catalogue(ctx, entry.phase, &enabled, &c.figure, &c.service)?;
     check_slot(file, ctx, &cf, &c.slot, Some(entry.id))?;
@@ -268,14 +279,7 @@ pub fn withdraw(
     c: &WithdrawEntry,
     ctx: &Context<'_>,
 ) -> Result<Vec<CaseEvent>, DomainError> {
-    let cf = ctx.person()?.clone();
-    let entry = live_entry(file, c.entry_id)?;
-    if entry.professional != cf {
-        return Err(DomainError::NotEntryAuthor {
-            author: entry.professional.clone(),
-        });
-    }
-    check_editable(file, ctx, entry)?;
+    let (cf, entry) = own_editable_entry(file, ctx, c.entry_id)?;
     enabled_figures(file, ctx, entry.phase, &cf)?;
     Ok(vec![CaseEvent::EntryWithdrawn {
         entry_id: entry.id,

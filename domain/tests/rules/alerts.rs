@@ -25,14 +25,8 @@ fn alerts_list_the_non_blocking_problems_of_the_diary() {
     );
     // phase III without PDI, entries not sent days later
     let mut h = case_in_phase(Phase::III, true);
-    h.push(recorded(
-        eid(1),
-        Phase::III,
-        educatore(),
-        "educatore_professionale",
-        "contrasto_dispersione_scolastica",
-        slot(d(3, 4), "09:00", "10:00"),
-    ));
+    let nine_to_ten = slot(d(3, 4), "09:00", "10:00");
+    h.push(edu_entry(eid(1), Phase::III, DISPERSIONE, nine_to_ten));
     let c = codes(&h, rome(2024, 3, 8, 9, 0), &m);
     assert!(c.contains(&AlertCode::PdiCapsMissing));
     assert!(c.contains(&AlertCode::EntriesNotSentForConfirmation));
@@ -44,14 +38,8 @@ fn an_overdue_request_and_a_rejection_are_alerted() {
     let m = up();
     let h = phase3_requested();
     assert!(codes(&h, rome(2024, 3, 6, 9, 0), &m).contains(&AlertCode::RequestOverdue));
-    assert!(!codes(&h, rome(2024, 3, 5, 9, 0), &m).contains(&AlertCode::RequestOverdue));
-    let mut h = h;
-    step(
-        &mut h,
-        reject(rid(1), "no"),
-        signer(),
-        rome(2024, 3, 5, 9, 0),
-    );
+    assert!(!codes(&h, next_morning(), &m).contains(&AlertCode::RequestOverdue));
+    let h = phase3_answered(reject(rid(1), "no"));
     assert!(codes(&h, rome(2024, 3, 5, 10, 0), &m).contains(&AlertCode::EntriesRejected));
 }
 
@@ -60,14 +48,9 @@ fn alerts_never_refuse_anything() {
     // a case with alerts still accepts a valid entry
     let h = phase1_with_entries(1, false);
     assert!(!alerts(&fold(h.iter()), &up(), evening()).is_empty());
+    let afternoon = slot(d(3, 4), "15:00", "16:00");
     CaseTest::given(h)
-        .when(rec(
-            eid(9),
-            Phase::I,
-            "psicologo",
-            "stesura_pi",
-            slot(d(3, 4), "15:00", "16:00"),
-        ))
+        .when(rec(eid(9), Phase::I, "psicologo", "stesura_pi", afternoon))
         .by(psicologo())
         .at(evening())
         .then_matches(|e| e.len() == 1);

@@ -9,6 +9,11 @@ fn with_service_cap(service: &str, max: u32) -> Measure {
     m
 }
 
+/// 4 March, 09:00-10:00.
+fn nine_to_ten() -> TimeSlot {
+    slot(d(3, 4), "09:00", "10:00")
+}
+
 fn failed_codes(err: &DomainError) -> Vec<(String, Option<String>)> {
     match err {
         DomainError::ChecklistFailed(c) => c
@@ -21,11 +26,8 @@ fn failed_codes(err: &DomainError) -> Vec<(String, Option<String>)> {
 
 #[test]
 fn the_passing_checklist_is_stored_in_the_request_event() {
-    CaseTest::given(phase3_with_entries(2, true))
-        .when(request(rid(1), Phase::III, &[eid(1), eid(2)]))
-        .by(resp_provider())
-        .at(evening())
-        .then_matches(|e| match e {
+    requesting(phase3_with_entries(2, true), &[eid(1), eid(2)], evening()).then_matches(
+        |e| match e {
             [CaseEvent::ConfirmationRequested { checklist, .. }] => {
                 let codes: Vec<&str> = checklist.checks.iter().map(|c| c.code.as_str()).collect();
                 checklist.passed
@@ -41,15 +43,13 @@ fn the_passing_checklist_is_stored_in_the_request_event() {
                     && checklist.checks.iter().all(|c| c.passed)
             }
             _ => false,
-        });
+        },
+    );
 }
 
 #[test]
 fn a_request_over_a_catalogue_service_cap_is_refused_with_the_full_checklist() {
-    let err = CaseTest::given(phase3_with_entries(2, true))
-        .when(request(rid(1), Phase::III, &[eid(1), eid(2)]))
-        .by(resp_provider())
-        .at(evening())
+    let err = requesting(phase3_with_entries(2, true), &[eid(1), eid(2)], evening())
         .measure(with_service_cap("contrasto_dispersione_scolastica", 60))
         .then_err_code("checklist-failed");
     assert_eq!(
@@ -79,10 +79,7 @@ fn a_request_over_a_figure_cap_of_the_phase_is_refused() {
             max_minutes: 60,
         });
     }
-    let err = CaseTest::given(phase3_with_entries(2, true))
-        .when(request(rid(1), Phase::III, &[eid(1), eid(2)]))
-        .by(resp_provider())
-        .at(evening())
+    let err = requesting(phase3_with_entries(2, true), &[eid(1), eid(2)], evening())
         .measure(m)
         .then_err_code("checklist-failed");
     assert_eq!(
@@ -97,16 +94,10 @@ fn a_request_over_a_figure_cap_of_the_phase_is_refused() {
 #[test]
 fn caps_count_entries_already_confirmed_or_pending() {
     // cap 120: the first request uses 120 minutes, a further hour exceeds it
-    let m = with_service_cap("contrasto_dispersione_scolastica", 120);
+    let m = with_service_cap(DISPERSIONE, 120);
     let mut h = phase3_with_entries(3, true);
-    step_with(
-        &mut h,
-        request(rid(1), Phase::III, &[eid(1), eid(2)]),
-        staff(resp_provider()),
-        evening(),
-        &m,
-        &[],
-    );
+    let first = request(rid(1), Phase::III, &[eid(1), eid(2)]);
+    step_with(&mut h, first, staff(resp_provider()), evening(), &m, &[]);
     let err = CaseTest::given(h)
         .when(request(rid(2), Phase::III, &[eid(3)]))
         .by(resp_provider())
@@ -131,19 +122,14 @@ fn phase3_dispersione_plus(extra: Vec<CaseEvent>) -> (Vec<CaseEvent>, Vec<Uuid>)
 
 #[test]
 fn a_phase_iii_request_over_a_pdi_service_cap_is_refused() {
-    let (h, ids) = phase3_dispersione_plus(vec![recorded(
+    let eleventh_hour = slot(d(3, 5), "09:00", "10:00");
+    let (h, ids) = phase3_dispersione_plus(vec![edu_entry(
         eid(11),
         Phase::III,
-        educatore(),
-        "educatore_professionale",
-        "contrasto_dispersione_scolastica",
-        slot(d(3, 5), "09:00", "10:00"),
+        DISPERSIONE,
+        eleventh_hour,
     )]);
-    let err = CaseTest::given(h)
-        .when(request(rid(1), Phase::III, &ids))
-        .by(resp_provider())
-        .at(rome(2024, 3, 5, 18, 0))
-        .then_err_code("checklist-failed");
+    let err = requesting(h, &ids, rome(2024, 3, 5, 18, 0)).then_err_code("checklist-failed");
     assert_eq!(
         failed_codes(&err),
         vec![(
@@ -155,28 +141,15 @@ fn a_phase_iii_request_over_a_pdi_service_cap_is_refused() {
 
 #[test]
 fn a_phase_iii_request_over_the_pdi_total_cap_is_refused() {
-    let extra = (0..6)
+    // six more hours of inclusione on 5 March, from 08:00: 960 minutes in all
+    let extra = (1..=6)
         .map(|i| {
-            recorded(
-                eid(20 + i),
-                Phase::III,
-                educatore(),
-                "educatore_professionale",
-                "accompagnamento_inclusione",
-                slot(
-                    d(3, 5),
-                    &format!("{:02}:00", 8 + i),
-                    &format!("{:02}:00", 9 + i),
-                ),
-            )
+            let s = nth_hour(d(3, 5), i);
+            edu_entry(eid(19 + i), Phase::III, "accompagnamento_inclusione", s)
         })
         .collect();
     let (h, ids) = phase3_dispersione_plus(extra);
-    let err = CaseTest::given(h)
-        .when(request(rid(1), Phase::III, &ids))
-        .by(resp_provider())
-        .at(rome(2024, 3, 5, 18, 0))
-        .then_err_code("checklist-failed");
+    let err = requesting(h, &ids, rome(2024, 3, 5, 18, 0)).then_err_code("checklist-failed");
     assert_eq!(
         failed_codes(&err),
         vec![("pdi.total".to_owned(), Some("III".to_owned()))]
@@ -186,19 +159,8 @@ fn a_phase_iii_request_over_the_pdi_total_cap_is_refused() {
 #[test]
 fn a_phase_iii_request_without_pdi_caps_is_refused() {
     let mut h = case_in_phase(Phase::III, true);
-    h.push(recorded(
-        eid(1),
-        Phase::III,
-        educatore(),
-        "educatore_professionale",
-        "contrasto_dispersione_scolastica",
-        slot(d(3, 4), "09:00", "10:00"),
-    ));
-    let err = CaseTest::given(h)
-        .when(request(rid(1), Phase::III, &[eid(1)]))
-        .by(resp_provider())
-        .at(evening())
-        .then_err_code("checklist-failed");
+    h.push(edu_entry(eid(1), Phase::III, DISPERSIONE, nine_to_ten()));
+    let err = requesting(h, &[eid(1)], evening()).then_err_code("checklist-failed");
     assert_eq!(failed_codes(&err), vec![("pdi.present".to_owned(), None)]);
 }
 
@@ -206,19 +168,13 @@ fn a_phase_iii_request_without_pdi_caps_is_refused() {
 fn a_phase_iii_service_not_planned_in_the_pdi_is_refused() {
     let mut h = case_in_phase(Phase::III, true);
     h.push(pdi_set());
-    h.push(recorded(
+    h.push(edu_entry(
         eid(1),
         Phase::III,
-        educatore(),
-        "educatore_professionale",
         "sostegno_genitori",
-        slot(d(3, 4), "09:00", "10:00"),
+        nine_to_ten(),
     ));
-    let err = CaseTest::given(h)
-        .when(request(rid(1), Phase::III, &[eid(1)]))
-        .by(resp_provider())
-        .at(evening())
-        .then_err_code("checklist-failed");
+    let err = requesting(h, &[eid(1)], evening()).then_err_code("checklist-failed");
     assert_eq!(
         failed_codes(&err),
         vec![("pdi.service-planned".to_owned(), None)]
@@ -228,14 +184,7 @@ fn a_phase_iii_service_not_planned_in_the_pdi_is_refused() {
 #[test]
 fn pdi_caps_do_not_apply_outside_phase_iii() {
     let mut h = case_in_phase(Phase::IV, true);
-    h.push(recorded(
-        eid(1),
-        Phase::IV,
-        educatore(),
-        "educatore_professionale",
-        "follow_up",
-        slot(d(3, 4), "09:00", "10:00"),
-    ));
+    h.push(edu_entry(eid(1), Phase::IV, "follow_up", nine_to_ten()));
     CaseTest::given(h)
         .when(request(rid(1), Phase::IV, &[eid(1)]))
         .by(resp_provider())
@@ -249,17 +198,7 @@ fn closing_a_whole_diary_over_its_caps_is_refused() {
     for p in m.phases.iter_mut().filter(|p| p.phase == Phase::I) {
         p.max_minutes_per_case = Some(60);
     }
-    let mut h = phase1_with_entries(2, true);
-    step(
-        &mut h,
-        validate_all(Phase::I),
-        staff(resp_asst()),
-        evening(),
-    );
-    let err = CaseTest::given(h)
-        .when(close(Phase::I, rid(1)))
-        .by(resp_asst())
-        .at(evening())
+    let err = closing_phase_i(phase1_validated(2, true), resp_asst())
         .measure(m)
         .then_err_code("checklist-failed");
     assert_eq!(
@@ -279,19 +218,19 @@ fn the_provider_responsabile_sets_valid_pdi_caps() {
             total_max_minutes: None,
         })
     };
-    CaseTest::given(case_in_phase(Phase::II, true))
+    let in_phase_ii = || CaseTest::given(case_in_phase(Phase::II, true));
+    in_phase_ii()
         .when(cmd("counselling", 600))
         .by(resp_asst())
         .then_err_code("not-phase-responsabile");
-    CaseTest::given(case_in_phase(Phase::II, true))
-        .when(cmd("stesura_pdi", 600))
-        .by(resp_provider())
-        .then_err(DomainError::InvalidPdiCap(svc("stesura_pdi")));
-    CaseTest::given(case_in_phase(Phase::II, true))
-        .when(cmd("counselling", 0))
-        .by(resp_provider())
-        .then_err(DomainError::InvalidPdiCap(svc("counselling")));
-    CaseTest::given(case_in_phase(Phase::II, true))
+    // the service must be one of phase III, and its cap above zero
+    for (service, max) in [("stesura_pdi", 600), ("counselling", 0)] {
+        in_phase_ii()
+            .when(cmd(service, max))
+            .by(resp_provider())
+            .then_err(DomainError::InvalidPdiCap(svc(service)));
+    }
+    in_phase_ii()
         .when(cmd("counselling", 600))
         .by(resp_provider())
         .then_matches(|e| matches!(e, [CaseEvent::PdiCapsSet { .. }]));

@@ -7,6 +7,9 @@ pub use diario_domain::testing::fixtures::*;
 pub use diario_domain::*;
 pub use uuid::Uuid;
 
+/// The #UP phase III service of the fixture entries.
+pub const DISPERSIONE: &str = "contrasto_dispersione_scolastica";
+
 /// A civil date in 2024.
 pub fn d(m: u32, day: u32) -> NaiveDate {
     date(2024, m, day)
@@ -74,6 +77,22 @@ pub fn reject(id: Uuid, reason: &str) -> CaseCommand {
     })
 }
 
+pub fn open_phase(phase: Phase) -> CaseCommand {
+    CaseCommand::OpenPhaseDiary(OpenPhaseDiary { phase })
+}
+
+pub fn enable(ente: Ente, professional: FiscalCode, figures: &[&str]) -> CaseCommand {
+    CaseCommand::EnableProfessional(EnableProfessional {
+        ente,
+        professional,
+        figures: figures.iter().map(|f| fig(f)).collect(),
+    })
+}
+
+pub fn expire(id: Uuid) -> CaseCommand {
+    CaseCommand::ExpireConfirmationRequest(ExpireConfirmationRequest { request_id: id })
+}
+
 pub fn close(phase: Phase, request_id: Uuid) -> CaseCommand {
     CaseCommand::ClosePhaseDiary(ClosePhaseDiary { phase, request_id })
 }
@@ -83,6 +102,31 @@ pub fn validate_all(phase: Phase) -> CaseCommand {
         phase,
         entry_ids: None,
     })
+}
+
+/// Given `history`, when the provider responsabile asks at `at` to confirm `entries` of phase
+/// III with request rid(1).
+pub fn requesting(history: Vec<CaseEvent>, entries: &[Uuid], at: DateTime<Utc>) -> CaseTest {
+    CaseTest::given(history)
+        .when(request(rid(1), Phase::III, entries))
+        .by(resp_provider())
+        .at(at)
+}
+
+/// Given `history`, when `by` closes the phase I diary (request rid(1)) at the evening of 4 March.
+pub fn closing_phase_i(history: Vec<CaseEvent>, by: FiscalCode) -> CaseTest {
+    CaseTest::given(history)
+        .when(close(Phase::I, rid(1)))
+        .by(by)
+        .at(evening())
+}
+
+/// Given `history`, when the parent gives `answer` at `at`.
+pub fn parent_answers(history: Vec<CaseEvent>, answer: CaseCommand, at: DateTime<Utc>) -> CaseTest {
+    CaseTest::given(history)
+        .when(answer)
+        .by_role(parent(), ActorRole::Recipient)
+        .at(at)
 }
 
 /// Decides `cmd` on `history` and appends the events; panics if refused.
@@ -113,7 +157,7 @@ pub fn pdi_set() -> CaseEvent {
     CaseEvent::PdiCapsSet {
         caps: vec![
             PdiCap {
-                service: svc("contrasto_dispersione_scolastica"),
+                service: svc(DISPERSIONE),
                 max_minutes: 600,
             },
             PdiCap {
@@ -127,69 +171,116 @@ pub fn pdi_set() -> CaseEvent {
     }
 }
 
+/// Entry `i` of the fixture histories: one hour on `day`, entry 1 from 08:00 to 09:00.
+pub fn nth_hour(day: NaiveDate, i: u128) -> TimeSlot {
+    slot(
+        day,
+        &format!("{:02}:00", 7 + i),
+        &format!("{:02}:00", 8 + i),
+    )
+}
+
+/// `EntryRecorded` by the provider educator as educatore professionale.
+pub fn edu_entry(entry: Uuid, phase: Phase, service: &str, s: TimeSlot) -> CaseEvent {
+    recorded(
+        entry,
+        phase,
+        educatore(),
+        "educatore_professionale",
+        service,
+        s,
+    )
+}
+
+/// `EntryRecorded` in phase I by the ASST psychologist.
+pub fn psi_entry(entry: Uuid, service: &str, s: TimeSlot) -> CaseEvent {
+    recorded(entry, Phase::I, psicologo(), "psicologo", service, s)
+}
+
 /// Phase III open, PDI set, educator entries 1..=n on 4 March (one hour each, from 08:00).
 pub fn phase3_with_entries(n: u128, enrolled: bool) -> Vec<CaseEvent> {
     let mut h = case_in_phase(Phase::III, enrolled);
     h.push(pdi_set());
-    for i in 1..=n {
-        let start = format!("{:02}:00", 7 + i);
-        let end = format!("{:02}:00", 8 + i);
-        h.push(recorded(
-            eid(i),
-            Phase::III,
-            educatore(),
-            "educatore_professionale",
-            "contrasto_dispersione_scolastica",
-            slot(d(3, 4), &start, &end),
-        ));
-    }
+    h.extend((1..=n).map(|i| {
+        let s = nth_hour(d(3, 4), i);
+        edu_entry(eid(i), Phase::III, DISPERSIONE, s)
+    }));
     h
 }
 
 /// Phase I open with psychologist entries 1..=n on 4 March (one hour each, from 08:00).
 pub fn phase1_with_entries(n: u128, enrolled: bool) -> Vec<CaseEvent> {
     let mut h = case_in_phase(Phase::I, enrolled);
-    for i in 1..=n {
-        let start = format!("{:02}:00", 7 + i);
-        let end = format!("{:02}:00", 8 + i);
-        h.push(recorded(
-            eid(i),
-            Phase::I,
-            psicologo(),
-            "psicologo",
-            "colloquio_valutazione",
-            slot(d(3, 4), &start, &end),
-        ));
-    }
+    h.extend((1..=n).map(|i| psi_entry(eid(i), "colloquio_valutazione", nth_hour(d(3, 4), i))));
     h
 }
 
-/// Phase I with two validated entries, closed with request rid(1) at the evening of 4 March.
-pub fn phase1_closed(enrolled: bool) -> Vec<CaseEvent> {
-    let mut h = phase1_with_entries(2, enrolled);
+/// Phase I with `n` entries, all validated by the ASST responsabile at the evening of 4 March.
+pub fn phase1_validated(n: u128, enrolled: bool) -> Vec<CaseEvent> {
+    let mut h = phase1_with_entries(n, enrolled);
     step(
         &mut h,
         validate_all(Phase::I),
         staff(resp_asst()),
         evening(),
     );
+    h
+}
+
+/// `history` after the phase's responsabile closed its diary (with `request_id`, used in
+/// whole-diary phases) at the evening of 4 March.
+pub fn closed_in_the_evening(
+    mut history: Vec<CaseEvent>,
+    phase: Phase,
+    request_id: Uuid,
+) -> Vec<CaseEvent> {
+    let responsabile = if phase == Phase::I {
+        resp_asst()
+    } else {
+        resp_provider()
+    };
     step(
-        &mut h,
-        close(Phase::I, rid(1)),
-        staff(resp_asst()),
+        &mut history,
+        close(phase, request_id),
+        staff(responsabile),
         evening(),
     );
-    h
+    history
+}
+
+/// Phase I with two validated entries, closed with request rid(1) at the evening of 4 March.
+pub fn phase1_closed(enrolled: bool) -> Vec<CaseEvent> {
+    closed_in_the_evening(phase1_validated(2, enrolled), Phase::I, rid(1))
+}
+
+/// Phase III with one entry, closed by the provider responsabile at the evening of 4 March.
+pub fn phase3_closed() -> Vec<CaseEvent> {
+    closed_in_the_evening(phase3_with_entries(1, true), Phase::III, rid(9))
 }
 
 /// Phase III with two entries in pending request rid(1) sent at the evening of 4 March.
 pub fn phase3_requested() -> Vec<CaseEvent> {
     let mut h = phase3_with_entries(3, true);
+    let sent = request(rid(1), Phase::III, &[eid(1), eid(2)]);
+    step(&mut h, sent, staff(resp_provider()), evening());
+    h
+}
+
+/// [`phase3_requested`] after the recipient's `answer` on the [`next_morning`].
+pub fn phase3_answered(answer: CaseCommand) -> Vec<CaseEvent> {
+    let mut h = phase3_requested();
+    step(&mut h, answer, signer(), next_morning());
+    h
+}
+
+/// [`phase3_requested`] after the scheduler expired rid(1) at midnight of 6 March.
+pub fn phase3_expired() -> Vec<CaseEvent> {
+    let mut h = phase3_requested();
     step(
         &mut h,
-        request(rid(1), Phase::III, &[eid(1), eid(2)]),
-        staff(resp_provider()),
-        evening(),
+        expire(rid(1)),
+        Actor::System,
+        rome(2024, 3, 6, 0, 0),
     );
     h
 }
@@ -197,4 +288,9 @@ pub fn phase3_requested() -> Vec<CaseEvent> {
 /// The request's deadline: one civil day after the evening of 4 March.
 pub fn deadline() -> DateTime<Utc> {
     rome(2024, 3, 5, 18, 0)
+}
+
+/// The morning of 5 March 2024 in Rome: an answer then is within the deadline.
+pub fn next_morning() -> DateTime<Utc> {
+    rome(2024, 3, 5, 9, 0)
 }

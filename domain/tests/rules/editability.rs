@@ -10,70 +10,65 @@ fn amend3(entry: Uuid, s: TimeSlot) -> CaseCommand {
     )
 }
 
+/// The educator's amendment of `entry` to half an hour of inclusione on 4 March, 08:00-08:30.
+fn to_half_hour(entry: Uuid) -> CaseCommand {
+    amend3(entry, slot(d(3, 4), "08:00", "08:30"))
+}
+
+/// Given phase III with the educator's entry 1 (4 March, 08:00-09:00), when `by` makes
+/// `change` on the evening of 4 March.
+fn changing_the_entry(change: CaseCommand, by: FiscalCode) -> CaseTest {
+    CaseTest::given(phase3_with_entries(1, true))
+        .when(change)
+        .by(by)
+        .at(evening())
+}
+
 #[test]
 fn the_author_amends_own_entry_with_the_full_new_values() {
     let s = slot(d(3, 4), "08:00", "08:30");
-    CaseTest::given(phase3_with_entries(1, true))
-        .when(amend3(eid(1), s))
-        .by(educatore())
-        .at(evening())
-        .then(vec![CaseEvent::EntryAmended {
-            entry_id: eid(1),
-            figure: fig("educatore_professionale"),
-            service: svc("accompagnamento_inclusione"),
-            slot: s,
-            minutes: 30,
-            system_failure_id: None,
-            by: educatore(),
-            at: evening(),
-        }]);
+    changing_the_entry(amend3(eid(1), s), educatore()).then(vec![CaseEvent::EntryAmended {
+        entry_id: eid(1),
+        figure: fig("educatore_professionale"),
+        service: svc("accompagnamento_inclusione"),
+        slot: s,
+        minutes: 30,
+        system_failure_id: None,
+        by: educatore(),
+        at: evening(),
+    }]);
 }
 
 #[test]
 fn only_the_author_amends_an_entry() {
-    CaseTest::given(phase3_with_entries(1, true))
-        .when(amend3(eid(1), slot(d(3, 4), "08:00", "08:30")))
-        .by(resp_provider())
-        .at(evening())
-        .then_err(DomainError::NotEntryAuthor {
+    changing_the_entry(to_half_hour(eid(1)), resp_provider()).then_err(
+        DomainError::NotEntryAuthor {
             author: educatore(),
-        });
+        },
+    );
 }
 
 #[test]
 fn only_the_author_withdraws_an_entry() {
-    CaseTest::given(phase3_with_entries(1, true))
-        .when(withdraw(eid(1)))
-        .by(case_manager())
-        .at(evening())
-        .then_err(DomainError::NotEntryAuthor {
-            author: educatore(),
-        });
-    CaseTest::given(phase3_with_entries(1, true))
-        .when(withdraw(eid(1)))
-        .by(educatore())
-        .at(evening())
-        .then(vec![CaseEvent::EntryWithdrawn {
-            entry_id: eid(1),
-            by: educatore(),
-            at: evening(),
-        }]);
+    changing_the_entry(withdraw(eid(1)), case_manager()).then_err(DomainError::NotEntryAuthor {
+        author: educatore(),
+    });
+    changing_the_entry(withdraw(eid(1)), educatore()).then(vec![CaseEvent::EntryWithdrawn {
+        entry_id: eid(1),
+        by: educatore(),
+        at: evening(),
+    }]);
 }
 
 #[test]
 fn an_amended_date_must_respect_the_15_day_window() {
     // on 20 March, moving the entry to 4 March (deadline 19 March) is refused...
     let mut h = case_in_phase(Phase::III, true);
-    h.push(recorded(
-        eid(1),
-        Phase::III,
-        educatore(),
-        "educatore_professionale",
-        "contrasto_dispersione_scolastica",
-        slot(d(3, 18), "09:00", "10:00"),
-    ));
+    let on_18_march = slot(d(3, 18), "09:00", "10:00");
+    h.push(edu_entry(eid(1), Phase::III, DISPERSIONE, on_18_march));
+    let moved_to = |day| amend3(eid(1), slot(d(3, day), "09:00", "10:00"));
     CaseTest::given(h.clone())
-        .when(amend3(eid(1), slot(d(3, 4), "09:00", "10:00")))
+        .when(moved_to(4))
         .by(educatore())
         .at(rome(2024, 3, 20, 9, 0))
         .then_err(DomainError::AmendedDateTooLate {
@@ -83,7 +78,7 @@ fn an_amended_date_must_respect_the_15_day_window() {
         });
     // ...moving it to 6 March (deadline 21 March) is fine
     CaseTest::given(h)
-        .when(amend3(eid(1), slot(d(3, 6), "09:00", "10:00")))
+        .when(moved_to(6))
         .by(educatore())
         .at(rome(2024, 3, 20, 9, 0))
         .then_matches(|e| e.len() == 1);
@@ -109,38 +104,25 @@ fn an_amendment_cannot_create_an_overlap() {
 
 #[test]
 fn phase_i_entries_are_editable_until_validated() {
-    let mut h = phase1_with_entries(1, true);
-    CaseTest::given(h.clone())
-        .when(amend(
-            eid(1),
-            "psicologo",
-            "valutazione_multidimensionale",
-            slot(d(3, 4), "08:00", "09:00"),
-        ))
+    let valutazione = slot(d(3, 4), "08:00", "09:00");
+    let amended = amend(
+        eid(1),
+        "psicologo",
+        "valutazione_multidimensionale",
+        valutazione,
+    );
+    CaseTest::given(phase1_with_entries(1, true))
+        .when(amended.clone())
         .by(psicologo())
         .at(evening())
         .then_matches(|e| e.len() == 1);
-    step(
-        &mut h,
-        validate_all(Phase::I),
-        staff(resp_asst()),
-        evening(),
-    );
-    CaseTest::given(h.clone())
-        .when(amend(
-            eid(1),
-            "psicologo",
-            "valutazione_multidimensionale",
-            slot(d(3, 4), "08:00", "09:00"),
-        ))
-        .by(psicologo())
-        .at(evening())
-        .then_err(DomainError::EntryValidated(eid(1)));
-    CaseTest::given(h)
-        .when(withdraw(eid(1)))
-        .by(psicologo())
-        .at(evening())
-        .then_err(DomainError::EntryValidated(eid(1)));
+    for change in [amended, withdraw(eid(1))] {
+        CaseTest::given(phase1_validated(1, true))
+            .when(change)
+            .by(psicologo())
+            .at(evening())
+            .then_err(DomainError::EntryValidated(eid(1)));
+    }
 }
 
 #[test]
@@ -157,10 +139,7 @@ fn only_the_phase_responsabile_validates() {
 
 #[test]
 fn validation_applies_to_whole_diary_phases_only() {
-    CaseTest::given(phase3_with_entries(1, true))
-        .when(validate_all(Phase::III))
-        .by(resp_provider())
-        .at(evening())
+    changing_the_entry(validate_all(Phase::III), resp_provider())
         .then_err(DomainError::ValidationNotApplicable(Phase::III));
 }
 
@@ -173,30 +152,20 @@ fn phase_iii_entries_are_editable_until_included_in_a_pending_request() {
         .by(educatore())
         .at(evening())
         .then_matches(|e| e.len() == 1);
-    // eid(1) is in the pending request: not editable
-    CaseTest::given(h.clone())
-        .when(amend3(eid(1), slot(d(3, 4), "08:00", "08:30")))
-        .by(educatore())
-        .at(evening())
-        .then_err(DomainError::EntryInPendingRequest(eid(1)));
-    CaseTest::given(h)
-        .when(withdraw(eid(2)))
-        .by(educatore())
-        .at(evening())
-        .then_err(DomainError::EntryInPendingRequest(eid(2)));
+    // eid(1) and eid(2) are in the pending request: not editable
+    for (change, locked) in [(to_half_hour(eid(1)), eid(1)), (withdraw(eid(2)), eid(2))] {
+        CaseTest::given(h.clone())
+            .when(change)
+            .by(educatore())
+            .at(evening())
+            .then_err(DomainError::EntryInPendingRequest(locked));
+    }
 }
 
 #[test]
 fn rejected_entries_become_editable_again() {
-    let mut h = phase3_requested();
-    step(
-        &mut h,
-        reject(rid(1), "orari errati"),
-        signer(),
-        rome(2024, 3, 5, 9, 0),
-    );
-    CaseTest::given(h)
-        .when(amend3(eid(1), slot(d(3, 4), "08:00", "08:30")))
+    CaseTest::given(phase3_answered(reject(rid(1), "orari errati")))
+        .when(to_half_hour(eid(1)))
         .by(educatore())
         .at(rome(2024, 3, 5, 10, 0))
         .then_matches(|e| e.len() == 1);
@@ -204,19 +173,15 @@ fn rejected_entries_become_editable_again() {
 
 #[test]
 fn confirmed_entries_never_change() {
-    let mut h = phase3_requested();
-    step(&mut h, confirm(rid(1)), signer(), rome(2024, 3, 5, 9, 0));
+    let h = phase3_answered(confirm(rid(1)));
     let later = rome(2024, 3, 5, 10, 0);
-    CaseTest::given(h.clone())
-        .when(amend3(eid(1), slot(d(3, 4), "08:00", "08:30")))
-        .by(educatore())
-        .at(later)
-        .then_err(DomainError::EntryConfirmed(eid(1)));
-    CaseTest::given(h.clone())
-        .when(withdraw(eid(1)))
-        .by(educatore())
-        .at(later)
-        .then_err(DomainError::EntryConfirmed(eid(1)));
+    for change in [to_half_hour(eid(1)), withdraw(eid(1))] {
+        CaseTest::given(h.clone())
+            .when(change)
+            .by(educatore())
+            .at(later)
+            .then_err(DomainError::EntryConfirmed(eid(1)));
+    }
     // nor can they be sent again
     CaseTest::given(h)
         .when(request(rid(2), Phase::III, &[eid(1)]))
@@ -227,36 +192,19 @@ fn confirmed_entries_never_change() {
 
 #[test]
 fn nothing_can_be_changed_after_the_diary_is_closed() {
-    let mut h = phase3_with_entries(1, true);
-    step(
-        &mut h,
-        close(Phase::III, rid(9)),
-        staff(resp_provider()),
-        evening(),
-    );
-    CaseTest::given(h.clone())
-        .when(amend3(eid(1), slot(d(3, 4), "08:00", "08:30")))
-        .by(educatore())
-        .at(evening())
-        .then_err(DomainError::DiaryClosed(Phase::III));
-    CaseTest::given(h)
-        .when(withdraw(eid(1)))
-        .by(educatore())
-        .at(evening())
-        .then_err(DomainError::DiaryClosed(Phase::III));
+    for change in [to_half_hour(eid(1)), withdraw(eid(1))] {
+        CaseTest::given(phase3_closed())
+            .when(change)
+            .by(educatore())
+            .at(evening())
+            .then_err(DomainError::DiaryClosed(Phase::III));
+    }
 }
 
 #[test]
 fn an_expired_request_releases_its_entries() {
-    let mut h = phase3_requested();
-    step(
-        &mut h,
-        CaseCommand::ExpireConfirmationRequest(ExpireConfirmationRequest { request_id: rid(1) }),
-        Actor::System,
-        rome(2024, 3, 5, 18, 1),
-    );
-    CaseTest::given(h)
-        .when(amend3(eid(1), slot(d(3, 4), "08:00", "08:30")))
+    CaseTest::given(phase3_expired())
+        .when(to_half_hour(eid(1)))
         .by(educatore())
         .at(rome(2024, 3, 6, 9, 0))
         .then_matches(|e| e.len() == 1);

@@ -1,9 +1,14 @@
 //! Art. 9: system failures and late registrations.
 use crate::common::*;
 
+/// The id of the failure declared in these tests.
+fn failure_id() -> Uuid {
+    Uuid::from_u128(0xFA11)
+}
+
 fn failure(began: DateTime<Utc>, resolved: Option<DateTime<Utc>>) -> SystemFailure {
     SystemFailure {
-        id: Uuid::from_u128(0xFA11),
+        id: failure_id(),
         scope: FailureScope::Regional,
         ticket: "TCK-2024-0042".to_owned(),
         description: "Bandi e Servizi non raggiungibile".to_owned(),
@@ -13,135 +18,125 @@ fn failure(began: DateTime<Utc>, resolved: Option<DateTime<Utc>>) -> SystemFailu
     }
 }
 
-fn late_cmd(failure_id: Option<Uuid>) -> CaseCommand {
+fn late_cmd(failure_id: Uuid) -> CaseCommand {
     CaseCommand::RecordEntry(RecordEntry {
         entry_id: eid(1),
         phase: Phase::III,
         figure: fig("educatore_professionale"),
-        service: svc("contrasto_dispersione_scolastica"),
+        service: svc(DISPERSIONE),
         slot: slot(d(3, 4), "09:00", "10:00"),
-        system_failure_id: failure_id,
+        system_failure_id: Some(failure_id),
     })
+}
+
+/// Given phase III open and the `declared` failures, when the educator records the entry
+/// delivered on 4 March at `now`, citing the failure `citing`.
+fn recording_late(now: DateTime<Utc>, citing: Uuid, declared: Vec<SystemFailure>) -> CaseTest {
+    CaseTest::given(case_in_phase(Phase::III, true))
+        .when(late_cmd(citing))
+        .by(educatore())
+        .at(now)
+        .failures(declared)
+}
+
+/// A failure from 18 March 10:00 to 22 March 12:00, across the normal deadline.
+fn resolved_on_22_march() -> SystemFailure {
+    failure(rome(2024, 3, 18, 10, 0), Some(rome(2024, 3, 22, 12, 0)))
 }
 
 // Delivered 4 March: normal deadline 19 March.
 
 #[test]
 fn late_entry_is_allowed_within_5_days_after_a_declared_failure_is_resolved() {
-    let f = failure(rome(2024, 3, 18, 10, 0), Some(rome(2024, 3, 22, 12, 0)));
-    CaseTest::given(case_in_phase(Phase::III, true))
-        .when(late_cmd(Some(f.id)))
-        .by(educatore())
-        .at(rome(2024, 3, 27, 20, 0))
-        .failures(vec![f.clone()])
-        .then_matches(|e| {
-            matches!(e, [CaseEvent::EntryRecorded { system_failure_id: Some(id), .. }] if *id == f.id)
-        });
+    let f = resolved_on_22_march();
+    recording_late(rome(2024, 3, 27, 20, 0), f.id, vec![f.clone()]).then_matches(|e| {
+        matches!(e, [CaseEvent::EntryRecorded { system_failure_id: Some(id), .. }] if *id == f.id)
+    });
 }
 
 #[test]
 fn late_entry_after_the_failure_grace_period_is_refused() {
-    let f = failure(rome(2024, 3, 18, 10, 0), Some(rome(2024, 3, 22, 12, 0)));
-    CaseTest::given(case_in_phase(Phase::III, true))
-        .when(late_cmd(Some(f.id)))
-        .by(educatore())
-        .at(rome(2024, 3, 28, 8, 0))
-        .failures(vec![f.clone()])
-        .then_err(DomainError::SystemFailureGraceExpired {
+    let f = resolved_on_22_march();
+    recording_late(rome(2024, 3, 28, 8, 0), f.id, vec![f.clone()]).then_err(
+        DomainError::SystemFailureGraceExpired {
             failure: f.id,
             until: d(3, 27),
             days: 5,
-        });
+        },
+    );
 }
 
 #[test]
 fn a_failure_that_began_after_the_deadline_does_not_excuse_a_late_entry() {
     let f = failure(rome(2024, 3, 20, 10, 0), Some(rome(2024, 3, 21, 12, 0)));
-    CaseTest::given(case_in_phase(Phase::III, true))
-        .when(late_cmd(Some(f.id)))
-        .by(educatore())
-        .at(rome(2024, 3, 22, 8, 0))
-        .failures(vec![f.clone()])
-        .then_err(DomainError::SystemFailureNotApplicable {
+    recording_late(rome(2024, 3, 22, 8, 0), f.id, vec![f.clone()]).then_err(
+        DomainError::SystemFailureNotApplicable {
             failure: f.id,
             deadline: d(3, 19),
-        });
+        },
+    );
 }
 
 #[test]
 fn a_failure_that_began_before_the_deadline_day_excuses_it() {
     // the failure began on 10 March, well before the deadline of 19 March, and lasted past it
     let f = failure(rome(2024, 3, 10, 10, 0), Some(rome(2024, 3, 25, 12, 0)));
-    CaseTest::given(case_in_phase(Phase::III, true))
-        .when(late_cmd(Some(f.id)))
-        .by(educatore())
-        .at(rome(2024, 3, 26, 8, 0))
-        .failures(vec![f])
-        .then_matches(|e| e.len() == 1);
+    recording_late(rome(2024, 3, 26, 8, 0), f.id, vec![f]).then_matches(|e| e.len() == 1);
 }
 
 #[test]
 fn late_entry_during_an_unresolved_failure_is_allowed() {
     let f = failure(rome(2024, 3, 18, 10, 0), None);
-    CaseTest::given(case_in_phase(Phase::III, true))
-        .when(late_cmd(Some(f.id)))
-        .by(educatore())
-        .at(rome(2024, 3, 25, 8, 0))
-        .failures(vec![f])
-        .then_matches(|e| e.len() == 1);
+    recording_late(rome(2024, 3, 25, 8, 0), f.id, vec![f]).then_matches(|e| e.len() == 1);
 }
 
 #[test]
 fn late_entry_citing_an_undeclared_failure_is_refused() {
-    CaseTest::given(case_in_phase(Phase::III, true))
-        .when(late_cmd(Some(Uuid::from_u128(0xBAD))))
-        .by(educatore())
-        .at(rome(2024, 3, 22, 8, 0))
-        .then_err(DomainError::SystemFailureUnknown(Uuid::from_u128(0xBAD)));
+    let undeclared = Uuid::from_u128(0xBAD);
+    recording_late(rome(2024, 3, 22, 8, 0), undeclared, vec![])
+        .then_err(DomainError::SystemFailureUnknown(undeclared));
 }
 
 #[test]
 fn a_failure_of_another_entes_system_does_not_excuse_the_entry() {
-    let mut f = failure(rome(2024, 3, 18, 10, 0), Some(rome(2024, 3, 22, 12, 0)));
+    let mut f = resolved_on_22_march();
     f.scope = FailureScope::Ente {
         ente: "ALTRA-COOP".to_owned(),
     };
-    CaseTest::given(case_in_phase(Phase::III, true))
-        .when(late_cmd(Some(f.id)))
-        .by(educatore())
-        .at(rome(2024, 3, 23, 8, 0))
-        .failures(vec![f])
+    recording_late(rome(2024, 3, 23, 8, 0), f.id, vec![f])
         .then_err_code("system-failure-not-applicable");
 }
 
 #[test]
 fn an_entry_on_time_does_not_rely_on_a_failure() {
     let f = failure(rome(2024, 3, 4, 10, 0), None);
-    CaseTest::given(case_in_phase(Phase::III, true))
-        .when(late_cmd(Some(f.id)))
-        .by(educatore())
-        .at(evening())
-        .failures(vec![f])
-        .then_matches(|e| {
-            matches!(
-                e,
-                [CaseEvent::EntryRecorded {
-                    system_failure_id: None,
-                    ..
-                }]
-            )
-        });
+    recording_late(evening(), f.id, vec![f]).then_matches(|e| {
+        matches!(
+            e,
+            [CaseEvent::EntryRecorded {
+                system_failure_id: None,
+                ..
+            }]
+        )
+    });
 }
 
 // ---- the failure stream -------------------------------------------------------------------
 
 fn declare() -> FailureCommand {
     FailureCommand::DeclareSystemFailure {
-        failure_id: Uuid::from_u128(0xFA11),
+        failure_id: failure_id(),
         scope: FailureScope::Regional,
         ticket: "TCK-1".to_owned(),
         description: "down".to_owned(),
         began_at: rome(2024, 3, 18, 10, 0),
+    }
+}
+
+fn resolve_at(resolved_at: DateTime<Utc>) -> FailureCommand {
+    FailureCommand::ResolveSystemFailure {
+        failure_id: failure_id(),
+        resolved_at,
     }
 }
 
@@ -167,10 +162,7 @@ fn support_declares_and_resolves_a_failure_and_the_list_reflects_it() {
         decide_failure(&state, &declare(), &actor, now),
         Err(DomainError::FailureAlreadyDeclared)
     );
-    let resolve = FailureCommand::ResolveSystemFailure {
-        failure_id: Uuid::from_u128(0xFA11),
-        resolved_at: rome(2024, 3, 18, 10, 30),
-    };
+    let resolve = resolve_at(rome(2024, 3, 18, 10, 30));
     let events = decide_failure(&state, &resolve, &actor, now).unwrap();
     assert_eq!(events[0].event_type(), "SystemFailureResolved");
     let state = events.iter().fold(state, evolve_failure);
@@ -193,21 +185,13 @@ fn a_failure_cannot_be_resolved_before_it_began_or_in_the_future() {
         .iter()
         .fold(None, evolve_failure);
     for at in [rome(2024, 3, 18, 9, 0), rome(2024, 3, 19, 9, 0)] {
-        let resolve = FailureCommand::ResolveSystemFailure {
-            failure_id: Uuid::from_u128(0xFA11),
-            resolved_at: at,
-        };
         assert_eq!(
-            decide_failure(&state, &resolve, &actor, now),
+            decide_failure(&state, &resolve_at(at), &actor, now),
             Err(DomainError::InvalidFailureTimes)
         );
     }
-    let undeclared = FailureCommand::ResolveSystemFailure {
-        failure_id: Uuid::from_u128(0xFA11),
-        resolved_at: now,
-    };
     assert_eq!(
-        decide_failure(&None, &undeclared, &actor, now),
+        decide_failure(&None, &resolve_at(now), &actor, now),
         Err(DomainError::FailureNotDeclared)
     );
 }

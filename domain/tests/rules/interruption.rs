@@ -11,7 +11,7 @@ fn interrupt() -> CaseCommand {
 fn interruption_closes_the_pathway_and_ends_pending_requests() {
     let mut h = phase3_requested();
     // phase I, II and III are open; the III request rid(1) is pending
-    let at = rome(2024, 3, 5, 9, 0);
+    let at = next_morning();
     let state = CaseTest::given(h.clone())
         .when(interrupt())
         .by(resp_provider())
@@ -40,11 +40,7 @@ fn interruption_closes_the_pathway_and_ends_pending_requests() {
     assert!(file.entries.values().all(|e| e.pending_request.is_none()));
     // the answer that arrives afterwards is refused
     step(&mut h, interrupt(), staff(resp_provider()), at);
-    CaseTest::given(h)
-        .when(confirm(rid(1)))
-        .by_role(parent(), ActorRole::Recipient)
-        .at(at)
-        .then_err(DomainError::PathwayClosed);
+    parent_answers(h, confirm(rid(1)), at).then_err(DomainError::PathwayClosed);
 }
 
 #[test]
@@ -69,13 +65,14 @@ fn only_a_responsabile_or_the_case_manager_interrupts_the_pathway() {
 fn nothing_is_accepted_after_the_interruption() {
     let mut h = phase3_with_entries(1, true);
     step(&mut h, interrupt(), staff(resp_provider()), evening());
+    let afternoon = slot(d(3, 4), "15:00", "16:00");
     CaseTest::given(h)
         .when(rec(
             eid(2),
             Phase::III,
             "educatore_professionale",
-            "contrasto_dispersione_scolastica",
-            slot(d(3, 4), "15:00", "16:00"),
+            DISPERSIONE,
+            afternoon,
         ))
         .by(educatore())
         .at(evening())

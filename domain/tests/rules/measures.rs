@@ -1,35 +1,13 @@
 //! The other measures (seeds 003 and 004) run through the same decider without code changes.
 use crate::common::*;
 
+/// The fixture case, opened under another measure.
 fn opened_under(measure: &str) -> CaseEvent {
-    match case_opened(true) {
-        CaseEvent::CaseOpened {
-            case_id,
-            ats,
-            asst,
-            provider,
-            responsabile_asst,
-            responsabile_provider,
-            case_manager,
-            recipient,
-            by,
-            at,
-            ..
-        } => CaseEvent::CaseOpened {
-            case_id,
-            measure_id: MeasureId::new(measure),
-            ats,
-            asst,
-            provider,
-            responsabile_asst,
-            responsabile_provider,
-            case_manager,
-            recipient,
-            by,
-            at,
-        },
-        other => other,
+    let mut opened = case_opened(true);
+    if let CaseEvent::CaseOpened { measure_id, .. } = &mut opened {
+        *measure_id = MeasureId::new(measure);
     }
+    opened
 }
 
 fn measure(id: &str) -> Measure {
@@ -40,54 +18,50 @@ fn measure(id: &str) -> Measure {
         .unwrap()
 }
 
+/// Appends to `history` the events of each step, decided under `measure`; panics if one is
+/// refused.
+#[track_caller]
+fn steps_under(
+    measure: &Measure,
+    history: &mut Vec<CaseEvent>,
+    steps: Vec<(CaseCommand, Actor, DateTime<Utc>)>,
+) {
+    for (cmd, actor, now) in steps {
+        step_with(history, cmd, actor, now, measure, &[]);
+    }
+}
+
 #[test]
 fn the_active_ageing_plan_records_volunteer_hours_valued_at_the_standard_unit_cost() {
     let m = measure("invecchiamento_attivo_2024");
     let mut h = vec![opened_under("invecchiamento_attivo_2024")];
     let as_provider = staff(resp_provider());
-    step_with(
-        &mut h,
-        CaseCommand::OpenPhaseDiary(OpenPhaseDiary { phase: Phase::I }),
-        as_provider.clone(),
-        t0(),
+    let two_hours = slot(d(3, 4), "09:00", "11:00");
+    steps_under(
         &m,
-        &[],
-    );
-    step_with(
         &mut h,
-        CaseCommand::EnableProfessional(EnableProfessional {
-            ente: Ente::Provider,
-            professional: outsider(),
-            figures: vec![fig("volontario")],
-        }),
-        as_provider.clone(),
-        t0(),
-        &m,
-        &[],
+        vec![
+            (open_phase(Phase::I), as_provider.clone(), t0()),
+            (
+                enable(Ente::Provider, outsider(), &["volontario"]),
+                as_provider.clone(),
+                t0(),
+            ),
+            (
+                rec(
+                    eid(1),
+                    Phase::I,
+                    "volontario",
+                    "socializzazione_inclusione",
+                    two_hours,
+                ),
+                staff(outsider()),
+                evening(),
+            ),
+            (request(rid(1), Phase::I, &[eid(1)]), as_provider, evening()),
+            (confirm(rid(1)), signer(), evening()),
+        ],
     );
-    step_with(
-        &mut h,
-        rec(
-            eid(1),
-            Phase::I,
-            "volontario",
-            "socializzazione_inclusione",
-            slot(d(3, 4), "09:00", "11:00"),
-        ),
-        staff(outsider()),
-        evening(),
-        &m,
-        &[],
-    );
-    step_with(
-        &mut h,
-        request(rid(1), Phase::I, &[eid(1)]),
-        as_provider,
-        evening(),
-        &m,
-        &[],
-    );
-    step_with(&mut h, confirm(rid(1)), signer(), evening(), &m, &[]);
     let totals = fold(h.iter()).totals(&m);
     assert_eq!(totals[&Phase::I].confirmed_minutes, 120);
     assert_eq!(totals[&Phase::I].confirmed_cost, Cents(3274)); // 2 h × €16.37
@@ -97,59 +71,47 @@ fn the_active_ageing_plan_records_volunteer_hours_valued_at_the_standard_unit_co
 fn the_autonomy_voucher_runs_three_phases_with_the_pei_caps_in_phase_iii() {
     let m = measure("autonomia_2016");
     let mut h = vec![opened_under("autonomia_2016")];
-    for (p, who) in [
-        (Phase::I, resp_asst()),
-        (Phase::II, resp_provider()),
-        (Phase::III, resp_provider()),
-    ] {
-        step_with(
-            &mut h,
-            CaseCommand::OpenPhaseDiary(OpenPhaseDiary { phase: p }),
-            staff(who),
-            t0(),
-            &m,
-            &[],
-        );
-    }
+    let as_provider = staff(resp_provider());
+    steps_under(
+        &m,
+        &mut h,
+        vec![
+            (open_phase(Phase::I), staff(resp_asst()), t0()),
+            (open_phase(Phase::II), as_provider.clone(), t0()),
+            (open_phase(Phase::III), as_provider.clone(), t0()),
+        ],
+    );
     // the measure has no phase IV
     CaseTest::given(h.clone())
-        .when(CaseCommand::OpenPhaseDiary(OpenPhaseDiary {
-            phase: Phase::IV,
-        }))
+        .when(open_phase(Phase::IV))
         .by(resp_provider())
         .measure(m.clone())
         .then_err(DomainError::PhaseNotInMeasure(Phase::IV));
-    step_with(
-        &mut h,
-        CaseCommand::EnableProfessional(EnableProfessional {
-            ente: Ente::Provider,
-            professional: educatore(),
-            figures: vec![fig("educatore_professionale")],
-        }),
-        staff(resp_provider()),
-        t0(),
+    let hour = slot(d(3, 4), "09:00", "10:00");
+    steps_under(
         &m,
-        &[],
-    );
-    step_with(
         &mut h,
-        rec(
-            eid(1),
-            Phase::III,
-            "educatore_professionale",
-            "autonomia_personale",
-            slot(d(3, 4), "09:00", "10:00"),
-        ),
-        staff(educatore()),
-        evening(),
-        &m,
-        &[],
+        vec![
+            (
+                enable(Ente::Provider, educatore(), &["educatore_professionale"]),
+                as_provider,
+                t0(),
+            ),
+            (
+                rec(
+                    eid(1),
+                    Phase::III,
+                    "educatore_professionale",
+                    "autonomia_personale",
+                    hour,
+                ),
+                staff(educatore()),
+                evening(),
+            ),
+        ],
     );
     // without the PEI caps the Art. 8 check fails, as in #UP phase III
-    CaseTest::given(h)
-        .when(request(rid(1), Phase::III, &[eid(1)]))
-        .by(resp_provider())
-        .at(evening())
+    requesting(h, &[eid(1)], evening())
         .measure(m)
         .then_err_code("checklist-failed");
 }
@@ -157,22 +119,14 @@ fn the_autonomy_voucher_runs_three_phases_with_the_pei_caps_in_phase_iii() {
 #[test]
 fn the_recipient_enrolment_can_change_and_switches_to_paper() {
     let mut h = phase3_with_entries(1, true);
+    let unenrol = CaseCommand::ChangeRecipientEnrolment(ChangeRecipientEnrolment {
+        firmalom_enrolled: false,
+    });
     CaseTest::given(h.clone())
-        .when(CaseCommand::ChangeRecipientEnrolment(
-            ChangeRecipientEnrolment {
-                firmalom_enrolled: false,
-            },
-        ))
+        .when(unenrol.clone())
         .by(educatore())
         .then_err(DomainError::EnrolmentChangeNotAllowed);
-    step(
-        &mut h,
-        CaseCommand::ChangeRecipientEnrolment(ChangeRecipientEnrolment {
-            firmalom_enrolled: false,
-        }),
-        staff(resp_provider()),
-        evening(),
-    );
+    step(&mut h, unenrol, staff(resp_provider()), evening());
     CaseTest::given(h)
         .when(CaseCommand::GeneratePaperDiary(GeneratePaperDiary {
             paper_id: rid(5),

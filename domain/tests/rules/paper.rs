@@ -68,16 +68,17 @@ fn the_paper_diary_is_only_for_recipients_without_firmalom() {
         .then_err(DomainError::PaperDiaryNotAllowed);
 }
 
+/// Phase III without FirmaLOM, entry 1 on paper diary rid(5) generated at the evening of 4 March.
+fn paper_pending() -> Vec<CaseEvent> {
+    let mut h = phase3_with_entries(1, false);
+    let paper = generate(rid(5), Phase::III, Some(vec![eid(1)]));
+    step(&mut h, paper, staff(resp_provider()), evening());
+    h
+}
+
 #[test]
 fn entries_on_a_pending_paper_diary_are_not_editable() {
-    let mut h = phase3_with_entries(1, false);
-    step(
-        &mut h,
-        generate(rid(5), Phase::III, Some(vec![eid(1)])),
-        staff(resp_provider()),
-        evening(),
-    );
-    CaseTest::given(h)
+    CaseTest::given(paper_pending())
         .when(withdraw(eid(1)))
         .by(educatore())
         .at(evening())
@@ -86,14 +87,7 @@ fn entries_on_a_pending_paper_diary_are_not_editable() {
 
 #[test]
 fn the_paper_diary_must_be_signed_by_the_recipient_or_family_on_file() {
-    let mut h = phase3_with_entries(1, false);
-    step(
-        &mut h,
-        generate(rid(5), Phase::III, Some(vec![eid(1)])),
-        staff(resp_provider()),
-        evening(),
-    );
-    CaseTest::given(h)
+    CaseTest::given(paper_pending())
         .when(upload(rid(5), outsider()))
         .by(resp_provider())
         .at(evening())

@@ -5,11 +5,45 @@ fn edu(entry: Uuid, service: &str, s: TimeSlot) -> CaseCommand {
     rec(entry, Phase::III, "educatore_professionale", service, s)
 }
 
+/// 4 March, from `start` to `end`.
+fn on_4_march(start: &str, end: &str) -> TimeSlot {
+    slot(d(3, 4), start, end)
+}
+
+/// Entry 1 of phase III on 4 March, 09:00-10:00, as `figure` delivering `service`.
+fn entry_as(figure: &str, service: &str) -> CaseCommand {
+    rec(
+        eid(1),
+        Phase::III,
+        figure,
+        service,
+        on_4_march("09:00", "10:00"),
+    )
+}
+
+/// Given phase III open, when the educator records entry 1 (4 March, 09:00-10:00) as `figure`
+/// delivering `service`, on the evening.
+fn educator_records_as(figure: &str, service: &str) -> CaseTest {
+    CaseTest::given(case_in_phase(Phase::III, true))
+        .when(entry_as(figure, service))
+        .by(educatore())
+        .at(evening())
+}
+
+/// Given phase III open, when the educator records at `now` the hour of dispersione delivered
+/// on 4 March, 09:00-10:00 (15 days later is 19 March).
+fn educator_records_4_march_hour_at(now: DateTime<Utc>) -> CaseTest {
+    CaseTest::given(case_in_phase(Phase::III, true))
+        .when(entry_as("educatore_professionale", DISPERSIONE))
+        .by(educatore())
+        .at(now)
+}
+
 #[test]
 fn an_enabled_professional_records_figure_service_date_and_times() {
-    let s = slot(d(3, 4), "09:00", "10:30");
+    let s = on_4_march("09:00", "10:30");
     CaseTest::given(case_in_phase(Phase::III, true))
-        .when(edu(eid(1), "contrasto_dispersione_scolastica", s))
+        .when(edu(eid(1), DISPERSIONE, s))
         .by(educatore())
         .at(evening())
         .then(vec![CaseEvent::EntryRecorded {
@@ -17,7 +51,7 @@ fn an_enabled_professional_records_figure_service_date_and_times() {
             phase: Phase::III,
             professional: educatore(),
             figure: fig("educatore_professionale"),
-            service: svc("contrasto_dispersione_scolastica"),
+            service: svc(DISPERSIONE),
             slot: s,
             minutes: 90,
             system_failure_id: None,
@@ -27,74 +61,42 @@ fn an_enabled_professional_records_figure_service_date_and_times() {
 
 #[test]
 fn the_figure_must_be_in_the_catalogue() {
-    CaseTest::given(case_in_phase(Phase::III, true))
-        .when(rec(
-            eid(1),
-            Phase::III,
-            "astronauta",
-            "contrasto_dispersione_scolastica",
-            slot(d(3, 4), "09:00", "10:00"),
-        ))
-        .by(educatore())
-        .at(evening())
+    educator_records_as("astronauta", DISPERSIONE)
         .then_err(DomainError::FigureNotInCatalogue(fig("astronauta")));
 }
 
 #[test]
 fn the_service_must_be_in_the_catalogue() {
-    CaseTest::given(case_in_phase(Phase::III, true))
-        .when(edu(eid(1), "giardinaggio", slot(d(3, 4), "09:00", "10:00")))
-        .by(educatore())
-        .at(evening())
+    educator_records_as("educatore_professionale", "giardinaggio")
         .then_err(DomainError::ServiceNotInCatalogue(svc("giardinaggio")));
 }
 
 #[test]
 fn the_service_must_belong_to_the_phase() {
-    CaseTest::given(case_in_phase(Phase::III, true))
-        .when(edu(eid(1), "stesura_pdi", slot(d(3, 4), "09:00", "10:00")))
-        .by(educatore())
-        .at(evening())
-        .then_err(DomainError::ServiceNotInPhase {
+    educator_records_as("educatore_professionale", "stesura_pdi").then_err(
+        DomainError::ServiceNotInPhase {
             service: svc("stesura_pdi"),
             phase: Phase::III,
-        });
+        },
+    );
 }
 
 #[test]
 fn the_figure_must_be_one_the_professional_was_enabled_for() {
-    CaseTest::given(case_in_phase(Phase::III, true))
-        .when(rec(
-            eid(1),
-            Phase::III,
-            "psicologo",
-            "counselling",
-            slot(d(3, 4), "09:00", "10:00"),
-        ))
-        .by(educatore())
-        .at(evening())
-        .then_err(DomainError::FigureNotEnabledForProfessional(fig(
-            "psicologo",
-        )));
+    educator_records_as("psicologo", "counselling").then_err(
+        DomainError::FigureNotEnabledForProfessional(fig("psicologo")),
+    );
 }
 
 #[test]
 fn the_figure_must_be_allowed_to_deliver_the_service() {
     // the educator is also enabled as mediatore, but counselling is for psychologists only
-    CaseTest::given(case_in_phase(Phase::III, true))
-        .when(rec(
-            eid(1),
-            Phase::III,
-            "mediatore",
-            "counselling",
-            slot(d(3, 4), "09:00", "10:00"),
-        ))
-        .by(educatore())
-        .at(evening())
-        .then_err(DomainError::FigureCannotDeliverService {
+    educator_records_as("mediatore", "counselling").then_err(
+        DomainError::FigureCannotDeliverService {
             figure: fig("mediatore"),
             service: svc("counselling"),
-        });
+        },
+    );
 }
 
 #[test]
@@ -106,7 +108,7 @@ fn entry_duration_must_be_a_multiple_of_30_minutes() {
         "entry_id": eid(1),
         "phase": 3,
         "figure": "educatore_professionale",
-        "service": "contrasto_dispersione_scolastica",
+        "service": DISPERSIONE,
         "slot": {"date": "2024-03-04", "start": "09:00", "end": "09:45"}
     });
     assert!(serde_json::from_value::<CaseCommand>(json).is_err());
@@ -114,11 +116,7 @@ fn entry_duration_must_be_a_multiple_of_30_minutes() {
     let mut hourly = up();
     hourly.slot_granularity_minutes = 60;
     CaseTest::given(case_in_phase(Phase::III, true))
-        .when(edu(
-            eid(1),
-            "contrasto_dispersione_scolastica",
-            slot(d(3, 4), "09:00", "10:30"),
-        ))
+        .when(edu(eid(1), DISPERSIONE, on_4_march("09:00", "10:30")))
         .by(educatore())
         .at(evening())
         .measure(hourly)
@@ -128,33 +126,25 @@ fn entry_duration_must_be_a_multiple_of_30_minutes() {
         });
 }
 
+/// Phase III open with the educator's entry 1: dispersione on 4 March, 09:00-10:00.
+fn educator_busy_9_to_10() -> Vec<CaseEvent> {
+    let mut h = case_in_phase(Phase::III, true);
+    let nine_to_ten = on_4_march("09:00", "10:00");
+    h.push(edu_entry(eid(1), Phase::III, DISPERSIONE, nine_to_ten));
+    h
+}
+
 #[test]
 fn a_professional_cannot_have_two_overlapping_entries_on_the_case() {
-    let mut h = case_in_phase(Phase::III, true);
-    h.push(recorded(
-        eid(1),
-        Phase::III,
-        educatore(),
-        "educatore_professionale",
-        "contrasto_dispersione_scolastica",
-        slot(d(3, 4), "09:00", "10:00"),
-    ));
-    CaseTest::given(h.clone())
-        .when(edu(
-            eid(2),
-            "accompagnamento_inclusione",
-            slot(d(3, 4), "09:30", "11:00"),
-        ))
+    let inclusione = |start, end| edu(eid(2), "accompagnamento_inclusione", on_4_march(start, end));
+    CaseTest::given(educator_busy_9_to_10())
+        .when(inclusione("09:30", "11:00"))
         .by(educatore())
         .at(evening())
         .then_err(DomainError::OverlappingEntry { other: eid(1) });
     // back-to-back slots do not overlap
-    CaseTest::given(h)
-        .when(edu(
-            eid(2),
-            "accompagnamento_inclusione",
-            slot(d(3, 4), "10:00", "11:00"),
-        ))
+    CaseTest::given(educator_busy_9_to_10())
+        .when(inclusione("10:00", "11:00"))
         .by(educatore())
         .at(evening())
         .then_matches(|e| e.len() == 1);
@@ -162,22 +152,14 @@ fn a_professional_cannot_have_two_overlapping_entries_on_the_case() {
 
 #[test]
 fn another_professional_may_record_the_same_time() {
-    let mut h = case_in_phase(Phase::III, true);
-    h.push(recorded(
-        eid(1),
-        Phase::III,
-        educatore(),
-        "educatore_professionale",
-        "contrasto_dispersione_scolastica",
-        slot(d(3, 4), "09:00", "10:00"),
-    ));
-    CaseTest::given(h)
+    let nine_to_ten = on_4_march("09:00", "10:00");
+    CaseTest::given(educator_busy_9_to_10())
         .when(rec(
             eid(2),
             Phase::III,
             "case_manager",
             "case_management",
-            slot(d(3, 4), "09:00", "10:00"),
+            nine_to_ten,
         ))
         .by(case_manager())
         .at(evening())
@@ -187,11 +169,7 @@ fn another_professional_may_record_the_same_time() {
 #[test]
 fn a_service_cannot_be_recorded_before_it_ends() {
     CaseTest::given(case_in_phase(Phase::III, true))
-        .when(edu(
-            eid(1),
-            "contrasto_dispersione_scolastica",
-            slot(d(3, 4), "17:30", "18:30"),
-        ))
+        .when(edu(eid(1), DISPERSIONE, on_4_march("17:30", "18:30")))
         .by(educatore())
         .at(evening())
         .then_err(DomainError::EntryInTheFuture);
@@ -199,32 +177,18 @@ fn a_service_cannot_be_recorded_before_it_ends() {
 
 #[test]
 fn recording_more_than_15_days_after_delivery_is_refused() {
-    CaseTest::given(case_in_phase(Phase::III, true))
-        .when(edu(
-            eid(1),
-            "contrasto_dispersione_scolastica",
-            slot(d(3, 4), "09:00", "10:00"),
-        ))
-        .by(educatore())
-        .at(rome(2024, 3, 20, 8, 0))
-        .then_err(DomainError::EntryRecordedTooLate {
+    educator_records_4_march_hour_at(rome(2024, 3, 20, 8, 0)).then_err(
+        DomainError::EntryRecordedTooLate {
             delivered: d(3, 4),
             deadline: d(3, 19),
             days: 15,
-        });
+        },
+    );
 }
 
 #[test]
 fn recording_on_the_15th_day_after_delivery_is_allowed() {
-    CaseTest::given(case_in_phase(Phase::III, true))
-        .when(edu(
-            eid(1),
-            "contrasto_dispersione_scolastica",
-            slot(d(3, 4), "09:00", "10:00"),
-        ))
-        .by(educatore())
-        .at(rome(2024, 3, 19, 23, 59))
-        .then_matches(|e| e.len() == 1);
+    educator_records_4_march_hour_at(rome(2024, 3, 19, 23, 59)).then_matches(|e| e.len() == 1);
 }
 
 #[test]
@@ -232,25 +196,13 @@ fn the_15_days_are_civil_days_in_rome() {
     // 23:30 UTC on 19 March is already 20 March in Rome: too late.
     use chrono::TimeZone;
     let late_in_rome = Utc.with_ymd_and_hms(2024, 3, 19, 23, 30, 0).unwrap();
-    CaseTest::given(case_in_phase(Phase::III, true))
-        .when(edu(
-            eid(1),
-            "contrasto_dispersione_scolastica",
-            slot(d(3, 4), "09:00", "10:00"),
-        ))
-        .by(educatore())
-        .at(late_in_rome)
-        .then_err_code("entry-recorded-too-late");
+    educator_records_4_march_hour_at(late_in_rome).then_err_code("entry-recorded-too-late");
 }
 
 #[test]
 fn nothing_is_recorded_in_a_diary_that_is_not_open() {
     CaseTest::given(case_in_phase(Phase::II, true))
-        .when(edu(
-            eid(1),
-            "contrasto_dispersione_scolastica",
-            slot(d(3, 4), "09:00", "10:00"),
-        ))
+        .when(entry_as("educatore_professionale", DISPERSIONE))
         .by(educatore())
         .at(evening())
         .then_err(DomainError::DiaryNotOpened(Phase::III));
@@ -258,19 +210,8 @@ fn nothing_is_recorded_in_a_diary_that_is_not_open() {
 
 #[test]
 fn nothing_is_recorded_after_the_diary_is_closed() {
-    let mut h = phase3_with_entries(1, true);
-    step(
-        &mut h,
-        close(Phase::III, rid(9)),
-        staff(resp_provider()),
-        evening(),
-    );
-    CaseTest::given(h)
-        .when(edu(
-            eid(2),
-            "contrasto_dispersione_scolastica",
-            slot(d(3, 4), "15:00", "16:00"),
-        ))
+    CaseTest::given(phase3_closed())
+        .when(edu(eid(2), DISPERSIONE, on_4_march("15:00", "16:00")))
         .by(educatore())
         .at(evening())
         .then_err(DomainError::DiaryClosed(Phase::III));
@@ -279,11 +220,7 @@ fn nothing_is_recorded_after_the_diary_is_closed() {
 #[test]
 fn an_entry_id_is_used_once() {
     CaseTest::given(phase3_with_entries(1, true))
-        .when(edu(
-            eid(1),
-            "contrasto_dispersione_scolastica",
-            slot(d(3, 4), "15:00", "16:00"),
-        ))
+        .when(edu(eid(1), DISPERSIONE, on_4_march("15:00", "16:00")))
         .by(educatore())
         .at(evening())
         .then_err(DomainError::EntryIdAlreadyUsed(eid(1)));

@@ -2,19 +2,9 @@
 use crate::common::*;
 
 fn open_case_cmd(confirmers: Vec<FiscalCode>) -> CaseCommand {
-    let mut recipient = recipient(true);
-    recipient.confirmers = confirmers;
-    CaseCommand::OpenCase(OpenCase {
-        case_id: case_id(),
-        measure_id: MeasureId::new("up"),
-        ats: "ATS-MILANO".to_owned(),
-        asst: "ASST-FBF-SACCO".to_owned(),
-        provider: "COOP-ESEMPIO".to_owned(),
-        responsabile_asst: resp_asst(),
-        responsabile_provider: resp_provider(),
-        case_manager: case_manager(),
-        recipient,
-    })
+    let mut c = open_case(true);
+    c.recipient.confirmers = confirmers;
+    CaseCommand::OpenCase(c)
 }
 
 #[test]
@@ -55,9 +45,7 @@ fn the_case_is_decided_under_its_own_measure() {
     let mut other = up();
     other.id = MeasureId::new("altra");
     CaseTest::given(vec![case_opened(true)])
-        .when(CaseCommand::OpenPhaseDiary(OpenPhaseDiary {
-            phase: Phase::I,
-        }))
+        .when(open_phase(Phase::I))
         .by(resp_asst())
         .measure(other)
         .then_err_code("measure-mismatch");
@@ -66,9 +54,7 @@ fn the_case_is_decided_under_its_own_measure() {
 #[test]
 fn the_asst_responsabile_opens_the_phase_i_diary() {
     CaseTest::given(vec![case_opened(true)])
-        .when(CaseCommand::OpenPhaseDiary(OpenPhaseDiary {
-            phase: Phase::I,
-        }))
+        .when(open_phase(Phase::I))
         .by(resp_asst())
         .at(t0())
         .then(vec![phase_opened(Phase::I)]);
@@ -76,32 +62,28 @@ fn the_asst_responsabile_opens_the_phase_i_diary() {
 
 #[test]
 fn only_the_phase_responsabile_opens_a_diary() {
-    CaseTest::given(vec![case_opened(true)])
-        .when(CaseCommand::OpenPhaseDiary(OpenPhaseDiary {
-            phase: Phase::I,
-        }))
-        .by(resp_provider())
-        .then_err(DomainError::NotPhaseResponsabile {
-            phase: Phase::I,
-            ente: Ente::Asst,
-        });
-    CaseTest::given(vec![case_opened(true), phase_opened(Phase::I)])
-        .when(CaseCommand::OpenPhaseDiary(OpenPhaseDiary {
-            phase: Phase::II,
-        }))
-        .by(resp_asst())
-        .then_err(DomainError::NotPhaseResponsabile {
-            phase: Phase::II,
-            ente: Ente::Provider,
-        });
+    // phase I is the ASST's, phase II the provider's
+    let cases = [
+        (vec![], Phase::I, resp_provider(), Ente::Asst),
+        (
+            vec![phase_opened(Phase::I)],
+            Phase::II,
+            resp_asst(),
+            Ente::Provider,
+        ),
+    ];
+    for (opened, phase, other_responsabile, ente) in cases {
+        CaseTest::given([vec![case_opened(true)], opened].concat())
+            .when(open_phase(phase))
+            .by(other_responsabile)
+            .then_err(DomainError::NotPhaseResponsabile { phase, ente });
+    }
 }
 
 #[test]
 fn phases_are_opened_in_order() {
     CaseTest::given(vec![case_opened(true)])
-        .when(CaseCommand::OpenPhaseDiary(OpenPhaseDiary {
-            phase: Phase::II,
-        }))
+        .when(open_phase(Phase::II))
         .by(resp_provider())
         .then_err(DomainError::PreviousPhaseNotOpened {
             phase: Phase::II,
@@ -112,9 +94,7 @@ fn phases_are_opened_in_order() {
 #[test]
 fn a_phase_diary_is_opened_once() {
     CaseTest::given(vec![case_opened(true), phase_opened(Phase::I)])
-        .when(CaseCommand::OpenPhaseDiary(OpenPhaseDiary {
-            phase: Phase::I,
-        }))
+        .when(open_phase(Phase::I))
         .by(resp_asst())
         .then_err(DomainError::DiaryAlreadyOpened(Phase::I));
 }
@@ -141,16 +121,9 @@ fn the_ente_changes_its_responsabile_and_only_the_new_one_acts() {
         Some(&outsider())
     );
     let mut h = vec![case_opened(true)];
-    step(
-        &mut h,
-        change,
-        Actor::person(resp_asst(), ActorRole::Staff),
-        t0(),
-    );
+    step(&mut h, change, staff(resp_asst()), t0());
     CaseTest::given(h)
-        .when(CaseCommand::OpenPhaseDiary(OpenPhaseDiary {
-            phase: Phase::I,
-        }))
+        .when(open_phase(Phase::I))
         .by(resp_asst())
         .then_err_code("not-phase-responsabile");
 }
@@ -168,11 +141,7 @@ fn a_staff_member_who_is_not_responsabile_cannot_change_the_responsabile() {
 
 #[test]
 fn only_the_ente_responsabile_enables_professionals() {
-    let cmd = CaseCommand::EnableProfessional(EnableProfessional {
-        ente: Ente::Provider,
-        professional: educatore(),
-        figures: vec![fig("educatore_professionale")],
-    });
+    let cmd = enable(Ente::Provider, educatore(), &["educatore_professionale"]);
     CaseTest::given(vec![case_opened(true)])
         .when(cmd.clone())
         .by(resp_asst())
@@ -191,25 +160,35 @@ fn only_the_ente_responsabile_enables_professionals() {
 #[test]
 fn professionals_are_enabled_for_figures_of_the_measure() {
     CaseTest::given(vec![case_opened(true)])
-        .when(CaseCommand::EnableProfessional(EnableProfessional {
-            ente: Ente::Provider,
-            professional: educatore(),
-            figures: vec![fig("astronauta")],
-        }))
+        .when(enable(Ente::Provider, educatore(), &["astronauta"]))
         .by(resp_provider())
         .then_err(DomainError::FigureNotInCatalogue(fig("astronauta")));
 }
 
+/// Entry 1 on 4 March, 09:00-10:00, as `figure` delivering `service` in `phase`.
+fn entry_as(phase: Phase, figure: &str, service: &str) -> CaseCommand {
+    rec(
+        eid(1),
+        phase,
+        figure,
+        service,
+        slot(d(3, 4), "09:00", "10:00"),
+    )
+}
+
+/// Given the case in `phase`, when entry 1 is recorded there as `figure` delivering `service`.
+fn recording_in(phase: Phase, figure: &str, service: &str) -> CaseTest {
+    CaseTest::given(case_in_phase(phase, true)).when(entry_as(phase, figure, service))
+}
+
+/// The educator's usual entry in phase III.
+fn educator_entry() -> CaseCommand {
+    entry_as(Phase::III, "educatore_professionale", DISPERSIONE)
+}
+
 #[test]
 fn only_enabled_professionals_record() {
-    CaseTest::given(case_in_phase(Phase::III, true))
-        .when(rec(
-            eid(1),
-            Phase::III,
-            "educatore_professionale",
-            "contrasto_dispersione_scolastica",
-            slot(d(3, 4), "09:00", "10:00"),
-        ))
+    recording_in(Phase::III, "educatore_professionale", DISPERSIONE)
         .by(outsider())
         .at(evening())
         .then_err(DomainError::ProfessionalNotEnabled {
@@ -221,23 +200,13 @@ fn only_enabled_professionals_record() {
 #[test]
 fn a_disabled_professional_no_longer_records() {
     let mut h = case_in_phase(Phase::III, true);
-    step(
-        &mut h,
-        CaseCommand::DisableProfessional(DisableProfessional {
-            ente: Ente::Provider,
-            professional: educatore(),
-        }),
-        staff(resp_provider()),
-        t0(),
-    );
+    let disable = CaseCommand::DisableProfessional(DisableProfessional {
+        ente: Ente::Provider,
+        professional: educatore(),
+    });
+    step(&mut h, disable, staff(resp_provider()), t0());
     CaseTest::given(h)
-        .when(rec(
-            eid(1),
-            Phase::III,
-            "educatore_professionale",
-            "contrasto_dispersione_scolastica",
-            slot(d(3, 4), "09:00", "10:00"),
-        ))
+        .when(educator_entry())
         .by(educatore())
         .at(evening())
         .then_err_code("professional-not-enabled");
@@ -247,14 +216,7 @@ fn a_disabled_professional_no_longer_records() {
 fn asst_professionals_record_only_in_the_asst_phase() {
     // Art. 3: phase II-IV hours are registered by the provider; the ASST psychologist was
     // enabled by the ASST only.
-    CaseTest::given(case_in_phase(Phase::II, true))
-        .when(rec(
-            eid(1),
-            Phase::II,
-            "psicologo",
-            "colloquio_osservazione",
-            slot(d(3, 4), "09:00", "10:00"),
-        ))
+    recording_in(Phase::II, "psicologo", "colloquio_osservazione")
         .by(psicologo())
         .at(evening())
         .then_err(DomainError::ProfessionalNotEnabled {
@@ -265,14 +227,7 @@ fn asst_professionals_record_only_in_the_asst_phase() {
 
 #[test]
 fn the_case_manager_records_hours_in_phases_ii_to_iv() {
-    CaseTest::given(case_in_phase(Phase::IV, true))
-        .when(rec(
-            eid(1),
-            Phase::IV,
-            "case_manager",
-            "case_management",
-            slot(d(3, 4), "09:00", "10:00"),
-        ))
+    recording_in(Phase::IV, "case_manager", "case_management")
         .by(case_manager())
         .at(evening())
         .then_matches(|e| {
@@ -288,14 +243,7 @@ fn the_case_manager_records_hours_in_phases_ii_to_iv() {
 
 #[test]
 fn every_change_is_made_by_an_identified_person() {
-    CaseTest::given(case_in_phase(Phase::III, true))
-        .when(rec(
-            eid(1),
-            Phase::III,
-            "educatore_professionale",
-            "contrasto_dispersione_scolastica",
-            slot(d(3, 4), "09:00", "10:00"),
-        ))
+    recording_in(Phase::III, "educatore_professionale", DISPERSIONE)
         .by_system()
         .at(evening())
         .then_err(DomainError::PersonRequired);

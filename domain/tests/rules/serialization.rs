@@ -35,14 +35,8 @@ fn commands_deserialize_from_clear_json() {
 
 fn full_history() -> Vec<CaseEvent> {
     let mut h = phase1_closed(true);
-    step(&mut h, confirm(rid(1)), signer(), rome(2024, 3, 5, 9, 0));
-    let mut h3 = phase3_requested();
-    step(
-        &mut h3,
-        reject(rid(1), "no"),
-        signer(),
-        rome(2024, 3, 5, 9, 0),
-    );
+    step(&mut h, confirm(rid(1)), signer(), next_morning());
+    let h3 = phase3_answered(reject(rid(1), "no"));
     h.extend(h3.into_iter().filter(|e| {
         !matches!(
             e,

@@ -3,95 +3,60 @@ use crate::common::*;
 
 #[test]
 fn closing_a_phase_i_diary_sends_the_whole_diary_for_confirmation() {
-    let mut h = phase1_with_entries(2, true);
-    step(
-        &mut h,
-        validate_all(Phase::I),
-        staff(resp_asst()),
-        evening(),
-    );
-    CaseTest::given(h)
-        .when(close(Phase::I, rid(1)))
-        .by(resp_asst())
-        .at(evening())
-        .then_matches(|e| match e {
-            [
-                CaseEvent::PhaseDiaryClosed {
-                    phase: Phase::I,
-                    entry_ids,
-                    total_minutes: 120,
-                    ..
-                },
-                CaseEvent::ConfirmationRequested {
-                    request_id,
-                    scope: RequestScope::WholeDiary,
-                    entry_ids: requested,
-                    checklist,
-                    deadline: dl,
-                    confirmers,
-                    ..
-                },
-            ] => {
-                entry_ids.len() == 2
-                    && requested == entry_ids
-                    && *request_id == rid(1)
-                    && checklist.passed
-                    && *dl == deadline()
-                    && confirmers == &vec![parent()]
-            }
-            _ => false,
-        });
+    closing_phase_i(phase1_validated(2, true), resp_asst()).then_matches(|e| match e {
+        [
+            CaseEvent::PhaseDiaryClosed {
+                phase: Phase::I,
+                entry_ids,
+                total_minutes: 120,
+                ..
+            },
+            CaseEvent::ConfirmationRequested {
+                request_id,
+                scope: RequestScope::WholeDiary,
+                entry_ids: requested,
+                checklist,
+                deadline: dl,
+                confirmers,
+                ..
+            },
+        ] => {
+            entry_ids.len() == 2
+                && requested == entry_ids
+                && *request_id == rid(1)
+                && checklist.passed
+                && *dl == deadline()
+                && confirmers == &vec![parent()]
+        }
+        _ => false,
+    });
 }
 
 #[test]
 fn only_the_responsabile_closes_a_diary() {
-    let mut h = phase1_with_entries(1, true);
-    step(
-        &mut h,
-        validate_all(Phase::I),
-        staff(resp_asst()),
-        evening(),
-    );
-    CaseTest::given(h)
-        .when(close(Phase::I, rid(1)))
-        .by(psicologo())
-        .at(evening())
-        .then_err(DomainError::NotPhaseResponsabile {
+    closing_phase_i(phase1_validated(1, true), psicologo()).then_err(
+        DomainError::NotPhaseResponsabile {
             phase: Phase::I,
             ente: Ente::Asst,
-        });
+        },
+    );
 }
 
 #[test]
 fn a_whole_diary_is_closed_only_when_every_entry_is_validated() {
-    let mut h = phase1_with_entries(1, true);
-    step(
-        &mut h,
-        validate_all(Phase::I),
-        staff(resp_asst()),
-        evening(),
-    );
-    h.push(recorded(
+    let mut h = phase1_validated(1, true);
+    h.push(psi_entry(
         eid(7),
-        Phase::I,
-        psicologo(),
-        "psicologo",
         "stesura_pi",
         slot(d(3, 4), "14:00", "15:00"),
     ));
-    CaseTest::given(h)
-        .when(close(Phase::I, rid(1)))
-        .by(resp_asst())
-        .at(evening())
+    closing_phase_i(h, resp_asst())
         .then_err(DomainError::UnvalidatedEntriesAtClosure(vec![eid(7)]));
 }
 
 #[test]
 fn an_empty_whole_diary_is_not_closed() {
-    CaseTest::given(case_in_phase(Phase::I, true))
-        .when(close(Phase::I, rid(1)))
-        .by(resp_asst())
-        .at(evening())
+    closing_phase_i(case_in_phase(Phase::I, true), resp_asst())
         .then_err(DomainError::EmptyDiary(Phase::I));
 }
 
@@ -106,29 +71,25 @@ fn per_entry_requests_are_not_used_in_phases_i_and_ii() {
 
 #[test]
 fn confirming_the_whole_diary_hands_it_to_ats() {
-    let at = rome(2024, 3, 5, 9, 0);
-    let state = CaseTest::given(phase1_closed(true))
-        .when(confirm(rid(1)))
-        .by_role(parent(), ActorRole::Recipient)
-        .at(at)
-        .then(vec![
-            CaseEvent::EntriesConfirmed {
-                request_id: rid(1),
-                phase: Phase::I,
-                entry_ids: vec![eid(1), eid(2)],
-                channel: ConfirmationChannel::Firmalom,
-                by: parent(),
-                at,
-            },
-            CaseEvent::DiaryHandedToAts {
-                phase: Phase::I,
-                ats: "ATS-MILANO".to_owned(),
-                confirmed_entry_ids: vec![eid(1), eid(2)],
-                confirmed_minutes: 120,
-                by: parent(),
-                at,
-            },
-        ]);
+    let at = next_morning();
+    let state = parent_answers(phase1_closed(true), confirm(rid(1)), at).then(vec![
+        CaseEvent::EntriesConfirmed {
+            request_id: rid(1),
+            phase: Phase::I,
+            entry_ids: vec![eid(1), eid(2)],
+            channel: ConfirmationChannel::Firmalom,
+            by: parent(),
+            at,
+        },
+        CaseEvent::DiaryHandedToAts {
+            phase: Phase::I,
+            ats: "ATS-MILANO".to_owned(),
+            confirmed_entry_ids: vec![eid(1), eid(2)],
+            confirmed_minutes: 120,
+            by: parent(),
+            at,
+        },
+    ]);
     let file = state.file.unwrap();
     assert_eq!(file.diaries[&Phase::I].status, DiaryStatus::HandedToAts);
     assert!(file.entries.values().all(|e| e.confirmed));
@@ -137,35 +98,26 @@ fn confirming_the_whole_diary_hands_it_to_ats() {
 #[test]
 fn a_rejection_reopens_the_phase_for_amendments_and_a_new_closure() {
     let mut h = phase1_closed(true);
-    let at = rome(2024, 3, 5, 9, 0);
-    let state = CaseTest::given(h.clone())
-        .when(reject(rid(1), "il colloquio del 4 marzo è durato mezz'ora"))
-        .by_role(parent(), ActorRole::Recipient)
-        .at(at)
-        .then(vec![CaseEvent::ConfirmationRejected {
+    let at = next_morning();
+    let reason = "il colloquio del 4 marzo è durato mezz'ora";
+    let state = parent_answers(h.clone(), reject(rid(1), reason), at).then(vec![
+        CaseEvent::ConfirmationRejected {
             request_id: rid(1),
             phase: Phase::I,
             entry_ids: vec![eid(1), eid(2)],
-            reason: "il colloquio del 4 marzo è durato mezz'ora".to_owned(),
+            reason: reason.to_owned(),
             by: parent(),
             at,
-        }]);
+        },
+    ]);
     let file = state.file.unwrap();
     assert_eq!(file.diaries[&Phase::I].status, DiaryStatus::Open);
     assert!(file.entries.values().all(|e| !e.validated && e.rejected));
     // the author amends, the responsabile validates and closes again with a new request
     step(&mut h, reject(rid(1), "errore"), signer(), at);
-    step(
-        &mut h,
-        amend(
-            eid(1),
-            "psicologo",
-            "colloquio_valutazione",
-            slot(d(3, 4), "08:00", "08:30"),
-        ),
-        staff(psicologo()),
-        at,
-    );
+    let half_hour = slot(d(3, 4), "08:00", "08:30");
+    let amended = amend(eid(1), "psicologo", "colloquio_valutazione", half_hour);
+    step(&mut h, amended, staff(psicologo()), at);
     step(&mut h, validate_all(Phase::I), staff(resp_asst()), at);
     CaseTest::given(h)
         .when(close(Phase::I, rid(2)))
