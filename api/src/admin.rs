@@ -4,7 +4,7 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
-use diario_commands::{CommandOptions, access, derived_id};
+use diario_commands::{access, derived_id};
 use diario_domain::grants::GrantCommand;
 use diario_domain::{FailureCommand, MeasureId};
 use serde_json::json;
@@ -17,8 +17,10 @@ use crate::dto::{
 };
 use crate::error::Problem;
 use crate::extract::{ApiPath, ApiQuery, WriteRequest};
-use crate::write::{Reply, write};
+use crate::write::{Reply, WriteCtx, write};
 use crate::{ApiError, AppState};
+use axum::http::StatusCode;
+use diario_commands::Principal;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -65,18 +67,32 @@ pub async fn declare_failure(
             description: body.description,
             began_at: body.began_at,
         };
-        let opts = CommandOptions::new().with_command_id(ctx.command_id);
-        let outcome = state
-            .handler
-            .execute_failure(&command, &principal.support_actor(), &opts)
-            .await?;
-        let view = outcome
-            .state
-            .as_ref()
-            .map(|f| DeclaredFailure::from_domain(f, Some(outcome.version)));
-        Ok(Reply::created(Some(outcome.version), json!(view)))
+        failure_write(state, principal, &command, ctx, StatusCode::CREATED).await
     })
     .await
+}
+
+/// A system-failure command for the support desk, answered with the failure as it now stands.
+async fn failure_write(
+    state: &AppState,
+    principal: &Principal,
+    command: &FailureCommand,
+    ctx: WriteCtx,
+    status: StatusCode,
+) -> Result<Reply, ApiError> {
+    let outcome = state
+        .handler
+        .execute_failure(command, &principal.support_actor(), &ctx.options())
+        .await?;
+    let view = outcome
+        .state
+        .as_ref()
+        .map(|f| DeclaredFailure::from_domain(f, Some(outcome.version)));
+    Ok(Reply {
+        status,
+        version: Some(outcome.version),
+        body: json!(view),
+    })
 }
 
 /// Record the resolution of a failure (support desk).
@@ -99,18 +115,7 @@ pub async fn resolve_failure(
             failure_id: id,
             resolved_at: body.resolved_at,
         };
-        let opts = CommandOptions::new()
-            .with_command_id(ctx.command_id)
-            .expecting(ctx.expected);
-        let outcome = state
-            .handler
-            .execute_failure(&command, &principal.support_actor(), &opts)
-            .await?;
-        let view = outcome
-            .state
-            .as_ref()
-            .map(|f| DeclaredFailure::from_domain(f, Some(outcome.version)));
-        Ok(Reply::ok(Some(outcome.version), json!(view)))
+        failure_write(state, principal, &command, ctx, StatusCode::OK).await
     })
     .await
 }
@@ -154,7 +159,7 @@ pub async fn list_grants(
 
 async fn grant_write(
     state: &AppState,
-    principal: &diario_commands::Principal,
+    principal: &Principal,
     req: &WriteRequest,
     revoke: bool,
 ) -> Result<Response, ApiError> {
@@ -166,7 +171,7 @@ async fn grant_write(
         } else {
             GrantCommand::AddGrant(body.grant())
         };
-        let opts = CommandOptions::new().with_command_id(ctx.command_id);
+        let opts = ctx.options();
         let outcome = state
             .handler
             .execute_grant(&command, Some(&principal.cf), &opts)
@@ -181,7 +186,7 @@ async fn grant_write(
 
 /// Give a role (platform administrator).
 #[utoipa::path(post, path = "/v1/admin/grants", tag = "admin", request_body = GrantBody,
-    params(("Idempotency-Key" = Option<String>, Header)),
+    params(("Idempotency-Key" = Option<String>, Header), ("If-Match" = Option<String>, Header, description = "\"<grants version>\"")),
     responses((status = 200, body = GrantsView),
         (status = "4XX", description = "problem+json: 403 not-platform-admin, 422 grant-scope-required", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
@@ -195,7 +200,7 @@ pub async fn add_grant(
 
 /// Take a role away (platform administrator); the body names the grant.
 #[utoipa::path(delete, path = "/v1/admin/grants", tag = "admin", request_body = GrantBody,
-    params(("Idempotency-Key" = Option<String>, Header)),
+    params(("Idempotency-Key" = Option<String>, Header), ("If-Match" = Option<String>, Header, description = "\"<grants version>\"")),
     responses((status = 200, body = GrantsView),
         (status = "4XX", description = "problem+json: 403 not-platform-admin, 404 grant not in force", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]

@@ -7,7 +7,7 @@ use axum::Router;
 use axum::extract::State;
 use axum::response::Response;
 use axum::routing::{delete, patch, post, put};
-use diario_commands::{Caller, CaseOutcome, CommandOptions, Principal, derived_id};
+use diario_commands::{Caller, CaseOutcome, Principal, derived_id};
 use diario_domain::case::{
     AmendEntry, ChangeResponsabile, ClosePhaseDiary, DisableProfessional, EnableProfessional,
     InterruptPathway, OpenCase, OpenPhaseDiary, Recipient, RecordEntry, RequestConfirmation,
@@ -93,9 +93,7 @@ pub async fn run_case_command(
     command: CaseCommand,
     ctx: WriteCtx,
 ) -> Result<CaseOutcome, ApiError> {
-    let opts = CommandOptions::new()
-        .with_command_id(ctx.command_id)
-        .expecting(ctx.expected);
+    let opts = ctx.options();
     let outcome = state
         .handler
         .execute_case(case_id, &command, &Caller::Person(principal), &opts)

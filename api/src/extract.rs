@@ -88,38 +88,35 @@ fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
         .map_err(|e| ApiError::BadRequest(format!("the JSON body cannot be read: {e}")))
 }
 
-/// `Path` with a problem+json rejection.
-pub struct ApiPath<T>(pub T);
+/// Declares an extractor wrapping one of axum's, whose rejection is a 400 problem naming what
+/// could not be read.
+macro_rules! problem_extractor {
+    ($(#[$doc:meta])* $name:ident wraps $inner:ident, $what:literal) => {
+        $(#[$doc])*
+        pub struct $name<T>(pub T);
 
-impl<T, S> FromRequestParts<S> for ApiPath<T>
-where
-    T: DeserializeOwned + Send,
-    S: Send + Sync,
-{
-    type Rejection = ApiError;
+        impl<T, S> FromRequestParts<S> for $name<T>
+        where
+            T: DeserializeOwned + Send,
+            S: Send + Sync,
+        {
+            type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        Path::<T>::from_request_parts(parts, state)
-            .await
-            .map(|Path(t)| ApiPath(t))
-            .map_err(|e| ApiError::BadRequest(format!("invalid path parameter: {}", e.body_text())))
-    }
+            async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+                $inner::<T>::from_request_parts(parts, state)
+                    .await
+                    .map(|$inner(t)| $name(t))
+                    .map_err(|e| ApiError::BadRequest(format!(concat!($what, ": {}"), e.body_text())))
+            }
+        }
+    };
 }
 
-/// `Query` with a problem+json rejection.
-pub struct ApiQuery<T>(pub T);
-
-impl<T, S> FromRequestParts<S> for ApiQuery<T>
-where
-    T: DeserializeOwned + Send,
-    S: Send + Sync,
-{
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        Query::<T>::from_request_parts(parts, state)
-            .await
-            .map(|Query(t)| ApiQuery(t))
-            .map_err(|e| ApiError::BadRequest(format!("invalid query: {}", e.body_text())))
-    }
-}
+problem_extractor!(
+    /// `Path` with a problem+json rejection.
+    ApiPath wraps Path, "invalid path parameter"
+);
+problem_extractor!(
+    /// `Query` with a problem+json rejection.
+    ApiQuery wraps Query, "invalid query"
+);

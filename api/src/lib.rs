@@ -118,9 +118,10 @@ pub struct Started {
 /// end-to-end tests both call it).
 pub fn start(db: Database, settings: &Settings) -> Started {
     let state = AppState::new(db, settings);
-    let workers = settings
-        .workers
-        .map(|w| scheduler::spawn_workers(&state, w));
+    let workers = settings.workers.map(|w| {
+        let policy = state.firmalom.as_ref().and_then(|c| c.policy());
+        scheduler::spawn_workers(&state.db, &state.handler, policy, w)
+    });
     let projections = settings.projections.clone().map(|options| {
         let (stop, stopped) = watch::channel(false);
         let runner = diario_log::follower::spawn(

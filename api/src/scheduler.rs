@@ -29,7 +29,6 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use uuid::Uuid;
 
-use crate::AppState;
 use crate::firmalom::outbox::{
     DeliveryPolicy, DeliveryReport, OutboxError, OutboxFeed, deliver_due,
 };
@@ -267,13 +266,17 @@ async fn purge_idempotency(db: &Database, retention: Duration) -> Result<(), Wor
     Ok(())
 }
 
-/// Starts the workers (they take the database, the store and the handler from `state`): the
+/// Starts the workers on the database and the command handler (its store and clock): the
 /// followers they need (the deadline watch; the outbox feed when a
 /// FirmaLOM URL is configured) in one runner, the deadline scheduler, the Idempotency-Key purge,
 /// and the FirmaLOM dispatcher.
-pub fn spawn_workers(state: &AppState, settings: WorkerSettings) -> Workers {
+pub fn spawn_workers(
+    db: &Database,
+    handler: &CommandHandler,
+    policy: Option<DeliveryPolicy>,
+    settings: WorkerSettings,
+) -> Workers {
     let (tx, rx) = watch::channel(false);
-    let policy = state.firmalom.as_ref().and_then(|c| c.policy());
     let mut followers: Vec<Arc<dyn Follower>> = vec![Arc::new(DeadlineWatch)];
     if policy.is_some() {
         followers.push(Arc::new(OutboxFeed::default()));
@@ -283,14 +286,14 @@ pub fn spawn_workers(state: &AppState, settings: WorkerSettings) -> Workers {
         ..RunnerOptions::default()
     };
     let mut handles = vec![diario_log::follower::spawn(
-        state.db.clone(),
-        state.store.clone(),
+        db.clone(),
+        handler.store().clone(),
         followers,
         options,
         rx.clone(),
     )];
     {
-        let (db, handler) = (state.db.clone(), state.handler.clone());
+        let (db, handler) = (db.clone(), handler.clone());
         handles.push(tokio::spawn(every(
             rx.clone(),
             settings.deadline_interval,
@@ -306,7 +309,7 @@ pub fn spawn_workers(state: &AppState, settings: WorkerSettings) -> Workers {
         )));
     }
     if let Some(retention) = settings.idempotency_retention {
-        let db = state.db.clone();
+        let db = db.clone();
         handles.push(tokio::spawn(every(
             rx.clone(),
             Duration::from_secs(3600).min(retention),
@@ -318,7 +321,7 @@ pub fn spawn_workers(state: &AppState, settings: WorkerSettings) -> Workers {
         )));
     }
     if let Some(policy) = policy {
-        let (db, handler) = (state.db.clone(), state.handler.clone());
+        let (db, handler) = (db.clone(), handler.clone());
         let client = reqwest::Client::new();
         handles.push(tokio::spawn(every(
             rx,

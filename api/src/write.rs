@@ -29,6 +29,16 @@ pub struct WriteCtx {
     pub expected: Option<i64>,
 }
 
+impl WriteCtx {
+    /// The command handler's options of this write: its command id and the `If-Match` version
+    /// (the same for every write, whatever its stream).
+    pub fn options(&self) -> diario_commands::CommandOptions {
+        diario_commands::CommandOptions::new()
+            .with_command_id(self.command_id)
+            .expecting(self.expected)
+    }
+}
+
 /// A successful write.
 pub struct Reply {
     pub status: StatusCode,

@@ -14,3 +14,7 @@ DROP TABLE firmalom_feed_checkpoint;
 -- with the cached failures) must not scan every stream head: a pattern index makes
 -- `stream_id LIKE 'prefix%'` an index range scan whatever the database collation.
 CREATE INDEX streams_stream_pattern ON streams (stream_id text_pattern_ops);
+
+-- Nothing reads a category from the events table any more (stream_heads reads the heads), and
+-- every append paid for this index.
+DROP INDEX events_stream_pattern;

@@ -30,7 +30,7 @@ pub struct AuditRecord {
     pub event_id: Uuid,
     pub event_type: String,
     pub schema_version: i64,
-    /// Fiscal code of the actor (`SYSTEM` for the scheduler).
+    /// Fiscal code of the actor (`system` for the scheduler).
     pub actor_cf: String,
     pub actor_role: String,
     pub occurred_at: DateTime<Utc>,

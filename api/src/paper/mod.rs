@@ -420,9 +420,7 @@ async fn upload_paper_confirmation(
         document_sha256,
         signed_by,
     });
-    let opts = CommandOptions::new()
-        .with_command_id(ctx.command_id)
-        .expecting(ctx.expected);
+    let opts = ctx.options();
     let outcome = match state
         .handler
         .execute_case(id, &command, &Caller::Person(principal), &opts)

@@ -233,54 +233,46 @@ fn render(diary: &PaperDiary) -> Vec<u8> {
             content: &mut content,
         };
         let mut y = PAGE_H - MARGIN - 10.0;
-        w.text(
-            b"F2",
-            15.0,
-            MARGIN,
-            y,
-            "Diario online – attestazione delle prestazioni",
-        );
-        y -= 18.0;
-        w.text(
-            b"F1",
-            10.0,
-            MARGIN,
-            y,
-            &format!("Misura: {}", diary.measure),
-        );
-        y -= 14.0;
-        w.text(
-            b"F1",
-            10.0,
-            MARGIN,
-            y,
-            &format!(
-                "Pratica: {}   Fase {}   Ente: {}",
-                diary.case_id,
-                phase_label(diary.phase),
-                diary.ente
+        // (font, size, line, space below it)
+        let heading: [(&[u8], f32, String, f32); 5] = [
+            (
+                b"F2",
+                15.0,
+                "Diario online – attestazione delle prestazioni".to_owned(),
+                18.0,
             ),
-        );
-        y -= 14.0;
-        w.text(
-            b"F1",
-            10.0,
-            MARGIN,
-            y,
-            &format!("Destinatario (riferimento): {}", diary.recipient_ref),
-        );
-        y -= 14.0;
-        w.text(
-            b"F1",
-            8.5,
-            MARGIN,
-            y,
-            &format!(
-                "Generato il {generated} – pagina {} di {pages} – impronta del contenuto (SHA-256): {hash}",
-                i + 1
+            (b"F1", 10.0, format!("Misura: {}", diary.measure), 14.0),
+            (
+                b"F1",
+                10.0,
+                format!(
+                    "Pratica: {}   Fase {}   Ente: {}",
+                    diary.case_id,
+                    phase_label(diary.phase),
+                    diary.ente
+                ),
+                14.0,
             ),
-        );
-        y -= 20.0;
+            (
+                b"F1",
+                10.0,
+                format!("Destinatario (riferimento): {}", diary.recipient_ref),
+                14.0,
+            ),
+            (
+                b"F1",
+                8.5,
+                format!(
+                    "Generato il {generated} – pagina {} di {pages} – impronta del contenuto (SHA-256): {hash}",
+                    i + 1
+                ),
+                20.0,
+            ),
+        ];
+        for (font, size, line, below) in &heading {
+            w.text(font, *size, MARGIN, y, line);
+            y -= below;
+        }
         for (title, x, _) in COLUMNS {
             w.text(b"F2", 8.5, x, y, title);
         }

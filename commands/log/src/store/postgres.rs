@@ -12,7 +12,7 @@
 use async_trait::async_trait;
 use chrono::Utc;
 use sqlx::postgres::{PgPool, PgRow};
-use sqlx::{Postgres, Row, Transaction};
+use sqlx::{Postgres, QueryBuilder, Row, Transaction};
 use uuid::Uuid;
 
 use super::{
@@ -120,46 +120,30 @@ impl PgEventStore {
         // One multi-row INSERT per chunk instead of a round trip per event; positions come back
         // by event id (RETURNING's row order is not promised).
         for chunk in sealed.chunks_mut(INSERT_CHUNK) {
-            let mut sql = String::from(
+            let mut q = QueryBuilder::<Postgres>::new(
                 "INSERT INTO events (event_id, stream_id, stream_version, event_type, \
                  schema_version, payload, actor_cf, actor_role, occurred_at, recorded_at, \
-                 command_id, correlation_id, causation_id, prev_hash, hash) VALUES ",
+                 command_id, correlation_id, causation_id, prev_hash, hash) ",
             );
-            for i in 0..chunk.len() {
-                if i > 0 {
-                    sql.push(',');
-                }
-                sql.push('(');
-                for j in 1..=15 {
-                    if j > 1 {
-                        sql.push(',');
-                    }
-                    sql.push('$');
-                    sql.push_str(&(i * 15 + j).to_string());
-                }
-                sql.push(')');
-            }
-            sql.push_str(" RETURNING event_id, position, transaction_id::text AS transaction_id");
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-            for e in chunk.iter() {
-                q = q
-                    .bind(e.event_id)
-                    .bind(&e.stream_id)
-                    .bind(e.stream_version)
-                    .bind(&e.event_type)
-                    .bind(e.schema_version)
-                    .bind(&e.payload)
-                    .bind(&e.metadata.actor_cf)
-                    .bind(&e.metadata.actor_role)
-                    .bind(e.metadata.occurred_at)
-                    .bind(e.recorded_at)
-                    .bind(e.metadata.command_id)
-                    .bind(e.metadata.correlation_id)
-                    .bind(e.metadata.causation_id)
-                    .bind(&e.prev_hash)
-                    .bind(&e.hash);
-            }
-            let rows = q.fetch_all(&mut **tx).await?;
+            q.push_values(chunk.iter(), |mut row, e| {
+                row.push_bind(e.event_id)
+                    .push_bind(&e.stream_id)
+                    .push_bind(e.stream_version)
+                    .push_bind(&e.event_type)
+                    .push_bind(e.schema_version)
+                    .push_bind(&e.payload)
+                    .push_bind(&e.metadata.actor_cf)
+                    .push_bind(&e.metadata.actor_role)
+                    .push_bind(e.metadata.occurred_at)
+                    .push_bind(e.recorded_at)
+                    .push_bind(e.metadata.command_id)
+                    .push_bind(e.metadata.correlation_id)
+                    .push_bind(e.metadata.causation_id)
+                    .push_bind(&e.prev_hash)
+                    .push_bind(&e.hash);
+            });
+            q.push(" RETURNING event_id, position, transaction_id::text AS transaction_id");
+            let rows = q.build().fetch_all(&mut **tx).await?;
             let mut positions = std::collections::HashMap::with_capacity(rows.len());
             for row in &rows {
                 let id: Uuid = row.try_get("event_id")?;
