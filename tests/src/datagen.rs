@@ -9,19 +9,15 @@ use diario_domain::{
     evolve,
 };
 use diario_log::LogEvent;
-use diario_log::{EventMetadata, EventStore, ExpectedVersion, StoreError};
+use diario_log::{EventStore, ExpectedVersion, StoreError};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
 /// Fiscal codes used by the generated cases (valid check characters).
 pub mod people {
-    pub const ATS_OPERATOR: &str = "RSSMRA85T10A562S";
-    pub const RESP_ASST: &str = "BNCLRA80A41F205G";
-    pub const RESP_PROVIDER: &str = "VRDGPP70C15H501K";
-    pub const CASE_MANAGER: &str = "NREFNC90D52L219T";
-    pub const PSICOLOGO: &str = "GLLLCU88E10D969Z";
-    pub const EDUCATORE: &str = "FRRSFN75M22B157W";
-    pub const PARENT: &str = "CLMMRC78P10F205F";
+    pub use crate::cf::{
+        ATS_OPERATOR, CASE_MANAGER, EDUCATORE, PARENT, PSICOLOGO, RESP_ASST, RESP_PROVIDER,
+    };
 }
 
 /// The eight ATS of Lombardy, which the generated cases are spread across.
@@ -267,14 +263,7 @@ pub async fn append_case(
                 LogEvent::encode(e).map_err(|_| StoreError::InvalidAppend("unencodable event"))
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let meta = EventMetadata {
-            actor_cf: people::RESP_PROVIDER.into(),
-            actor_role: "staff".into(),
-            occurred_at: Utc::now(),
-            command_id: Uuid::now_v7(),
-            correlation_id: Uuid::now_v7(),
-            causation_id: None,
-        };
+        let meta = crate::command_metadata(people::RESP_PROVIDER, "staff", Utc::now());
         version = store
             .append(&stream, ExpectedVersion::Exact(version), encoded, meta)
             .await?

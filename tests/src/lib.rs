@@ -6,6 +6,52 @@
 pub mod datagen;
 pub mod fake_firmalom;
 
+/// Runs each `async fn name(db: &TestDb)` of the calling module as two tests, `postgres::name`
+/// and `sqlite::name`, each on a fresh database dropped afterwards.
+#[macro_export]
+macro_rules! tests_on_each_backend {
+    (@module $module:ident $backend:ident $($name:ident)*) => {
+        mod $module {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() {
+                    let db = $crate::TestDb::new($crate::Backend::$backend).await;
+                    super::$name(&db).await;
+                    db.cleanup().await;
+                }
+            )*
+        }
+    };
+    ($($name:ident),* $(,)?) => {
+        $crate::tests_on_each_backend!(@module postgres Postgres $($name)*);
+        $crate::tests_on_each_backend!(@module sqlite Sqlite $($name)*);
+    };
+}
+
+/// Runs each scenario `async fn scenario(backend: Backend)` as two tests, `$on_postgres` and
+/// `$on_sqlite` (`#[tokio::test]` unless another test attribute is given first):
+/// `scenario => on_postgres, on_sqlite;` per scenario.
+#[macro_export]
+macro_rules! scenario_on_each_backend {
+    (#[$test:meta] $($scenario:ident => $on_postgres:ident, $on_sqlite:ident);+ $(;)?) => {
+        $(
+            #[$test]
+            async fn $on_postgres() {
+                $scenario($crate::Backend::Postgres).await;
+            }
+            #[$test]
+            async fn $on_sqlite() {
+                $scenario($crate::Backend::Sqlite).await;
+            }
+        )+
+    };
+    ($($scenario:ident => $on_postgres:ident, $on_sqlite:ident);+ $(;)?) => {
+        $crate::scenario_on_each_backend!(
+            #[tokio::test] $($scenario => $on_postgres, $on_sqlite);+
+        );
+    };
+}
+
 /// The stored id of a case stream.
 pub fn case_stream(case_id: Uuid) -> String {
     diario_log::StreamId::case(case_id).to_string()
@@ -14,6 +60,23 @@ pub fn case_stream(case_id: Uuid) -> String {
 /// The stored id of a system-failure stream.
 pub fn failure_stream(failure_id: Uuid) -> String {
     diario_log::StreamId::failure(failure_id).to_string()
+}
+
+/// The metadata of a new command (fresh command and correlation ids, no cause) by `actor_cf`
+/// as `actor_role`, at `occurred_at`.
+pub fn command_metadata(
+    actor_cf: &str,
+    actor_role: &str,
+    occurred_at: chrono::DateTime<chrono::Utc>,
+) -> diario_log::EventMetadata {
+    diario_log::EventMetadata {
+        actor_cf: actor_cf.to_owned(),
+        actor_role: actor_role.to_owned(),
+        occurred_at,
+        command_id: Uuid::now_v7(),
+        correlation_id: Uuid::now_v7(),
+        causation_id: None,
+    }
 }
 
 use std::path::PathBuf;
@@ -114,17 +177,7 @@ impl TestDb {
 
     /// Runs raw SQL the application itself never runs (e.g. tampering with the log).
     pub async fn raw(&self, sql: &str) {
-        let result = match &self.db {
-            Database::Postgres(pool) => pool
-                .execute(sqlx::AssertSqlSafe(sql.to_owned()))
-                .await
-                .map(|_| ()),
-            Database::Sqlite(pool) => pool
-                .execute(sqlx::AssertSqlSafe(sql.to_owned()))
-                .await
-                .map(|_| ()),
-        };
-        if let Err(e) = result {
+        if let Err(e) = self.try_raw(sql).await {
             panic!("raw SQL failed: {sql}: {e}");
         }
     }
@@ -281,6 +334,12 @@ impl TestServer {
         format!("{}{path}", self.base_url)
     }
 
+    /// `GET path` without a token.
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        let sent = self.client.get(self.url(path)).send().await;
+        sent.unwrap_or_else(|e| panic!("GET {path}: {e}"))
+    }
+
     /// Stops the server gracefully and drops the test database.
     pub async fn stop(mut self) {
         self.served.stop().await;
@@ -330,6 +389,30 @@ pub fn diario_binary() -> PathBuf {
     }
 }
 
+/// A local port nobody listens on (for a server started as a separate process).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free local port")
+}
+
+/// The `diario` binary with `args` (see [`diario_binary`]).
+pub fn diario_command(args: &[&str]) -> std::process::Command {
+    let mut command = std::process::Command::new(diario_binary());
+    command.args(args);
+    command
+}
+
+/// Runs `command`, asserts that it succeeded (its standard error otherwise) and returns its
+/// standard output.
+pub fn run_ok(command: &mut std::process::Command) -> String {
+    let out = command.output().expect("run the command");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{command:?}: {stderr}");
+    String::from_utf8(out.stdout).expect("utf-8")
+}
+
 // ---------------------------------------------------------------------------------------------
 // HTTP API test support: a server with token keys, a test clock and a platform
 // administrator, plus token minting and request helpers.
@@ -368,6 +451,20 @@ pub struct ApiResponse {
 }
 
 impl ApiResponse {
+    /// Reads the status, headers and body of a response (the body as JSON when it is JSON).
+    pub async fn read(response: reqwest::Response) -> ApiResponse {
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let bytes = response.bytes().await.expect("read the body").to_vec();
+        let json = serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null);
+        ApiResponse {
+            status,
+            headers,
+            bytes,
+            json,
+        }
+    }
+
     /// The problem `type`'s code (last path segment), or "" when the body is not a problem.
     pub fn problem_code(&self) -> String {
         self.json["type"]
@@ -472,16 +569,27 @@ impl ApiServer {
         for (k, v) in headers {
             req = req.header(*k, *v);
         }
-        let response = req.send().await.expect("send the request");
-        let status = response.status().as_u16();
-        let headers = response.headers().clone();
-        let bytes = response.bytes().await.expect("read the body").to_vec();
-        let json = serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null);
-        ApiResponse {
-            status,
-            headers,
-            bytes,
-            json,
+        ApiResponse::read(req.send().await.expect("send the request")).await
+    }
+
+    /// A request as `who` with an optional JSON body, to be sent by awaiting it (or
+    /// [`Call::refused`]); it succeeds with 200 unless [`Call::yielding`] says otherwise.
+    pub fn call(
+        &self,
+        method: &'static str,
+        path: impl Into<String>,
+        who: &str,
+        body: Option<serde_json::Value>,
+    ) -> Call<'_> {
+        Call {
+            server: self,
+            method,
+            path: path.into(),
+            who: who.to_owned(),
+            body,
+            headers: Vec::new(),
+            success: 200,
+            yields: |body| body,
         }
     }
 
@@ -504,6 +612,98 @@ impl ApiServer {
         self.served.stop().await;
         self.db.cleanup().await;
     }
+}
+
+/// A request to an [`ApiServer`] as someone, not sent yet. Awaiting it sends it, asserts the
+/// status its endpoint answers on success and yields what the step produces (the body, or an
+/// id taken from it); [`Call::refused`] asserts a refusal instead.
+#[must_use = "a call is sent only when awaited"]
+pub struct Call<'a, T = serde_json::Value> {
+    server: &'a ApiServer,
+    method: &'static str,
+    path: String,
+    who: String,
+    body: Option<serde_json::Value>,
+    headers: Vec<(&'static str, String)>,
+    success: u16,
+    yields: fn(serde_json::Value) -> T,
+}
+
+impl<'a, T> Call<'a, T> {
+    /// The same request, succeeding with `success` and yielding `yields` of the body.
+    pub fn yielding<U>(self, success: u16, yields: fn(serde_json::Value) -> U) -> Call<'a, U> {
+        Call {
+            server: self.server,
+            method: self.method,
+            path: self.path,
+            who: self.who,
+            body: self.body,
+            headers: self.headers,
+            success,
+            yields,
+        }
+    }
+
+    /// The same request with the header `name: value`.
+    pub fn header(mut self, name: &'static str, value: &str) -> Self {
+        self.headers.push((name, value.to_owned()));
+        self
+    }
+
+    /// Sends the request; asserts nothing.
+    pub async fn send(self) -> ApiResponse {
+        let (who, body) = (Some(self.who.as_str()), self.body.as_ref());
+        let headers: Vec<(&str, &str)> =
+            self.headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let (server, method) = (self.server, self.method);
+        server.send(method, &self.path, who, body, &headers).await
+    }
+
+    /// Sends the request and asserts its success status; returns the whole body.
+    pub async fn body(self) -> serde_json::Value {
+        let (method, path, success) = (self.method, self.path.clone(), self.success);
+        let r = self.send().await;
+        assert_eq!(r.status, success, "{method} {path}: {}", r.json);
+        r.json
+    }
+
+    /// Sends the request and asserts the refusal: its status and problem `type` code, as
+    /// `application/problem+json` with a detail. Returns the problem.
+    pub async fn refused(self, status: u16, code: &str) -> serde_json::Value {
+        let (method, path) = (self.method, self.path.clone());
+        let r = self.send().await;
+        let got = (r.status, r.problem_code());
+        assert_eq!(
+            got,
+            (status, code.to_owned()),
+            "{method} {path}: {}",
+            r.json
+        );
+        let content_type = r.header("content-type");
+        assert_eq!(content_type.as_deref(), Some("application/problem+json"));
+        let problem_type = format!("https://diario.example/problems/{code}");
+        assert_eq!(r.json["type"], problem_type);
+        assert!(r.json["detail"].as_str().is_some_and(|d| !d.is_empty()));
+        r.json
+    }
+}
+
+impl<'a, T: 'a> std::future::IntoFuture for Call<'a, T> {
+    type Output = T;
+    type IntoFuture = std::pin::Pin<Box<dyn std::future::Future<Output = T> + 'a>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        let yields = self.yields;
+        Box::pin(async move { yields(self.body().await) })
+    }
+}
+
+/// The id in `field` of a JSON body.
+pub fn id_in(body: &serde_json::Value, field: &str) -> Uuid {
+    body[field]
+        .as_str()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no {field} in {body}"))
 }
 
 // ---------------------------------------------------------------------------------------------

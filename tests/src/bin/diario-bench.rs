@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use clap::{Parser, Subcommand};
-use diario_log::{Database, EventMetadata, EventStore, ExpectedVersion, NewEvent};
+use diario_log::{Database, EventStore, ExpectedVersion, NewEvent};
 use diario_tests::{Backend, TestDb};
 use serde_json::json;
 use uuid::Uuid;
@@ -220,14 +220,7 @@ where
 }
 
 async fn store_append(store: &dyn EventStore, writer: usize, n: u64) {
-    let meta = EventMetadata {
-        actor_cf: "RSSMRA85T10A562S".into(),
-        actor_role: "professional".into(),
-        occurred_at: Utc::now(),
-        command_id: Uuid::now_v7(),
-        correlation_id: Uuid::now_v7(),
-        causation_id: None,
-    };
+    let meta = diario_tests::command_metadata("RSSMRA85T10A562S", "professional", Utc::now());
     let event = NewEvent {
         event_type: "EntryRecorded".into(),
         schema_version: 2,
@@ -254,14 +247,11 @@ async fn raw_insert(db: &Database, n: u64, serialised: bool) {
             async {
                 let mut tx = pool.begin().await?;
                 if serialised {
-                    sqlx::query("SELECT pg_advisory_xact_lock(4242)")
-                        .execute(&mut *tx)
-                        .await?;
+                    let lock = sqlx::query("SELECT pg_advisory_xact_lock(4242)");
+                    lock.execute(&mut *tx).await?;
                 }
-                sqlx::query("INSERT INTO bench_raw (payload) VALUES ($1::jsonb)")
-                    .bind(&body)
-                    .execute(&mut *tx)
-                    .await?;
+                let insert = sqlx::query("INSERT INTO bench_raw (payload) VALUES ($1::jsonb)");
+                insert.bind(&body).execute(&mut *tx).await?;
                 tx.commit().await
             }
             .await
@@ -269,10 +259,8 @@ async fn raw_insert(db: &Database, n: u64, serialised: bool) {
         Database::Sqlite(pool) => {
             async {
                 let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-                sqlx::query("INSERT INTO bench_raw (payload) VALUES (?)")
-                    .bind(&body)
-                    .execute(&mut *tx)
-                    .await?;
+                let insert = sqlx::query("INSERT INTO bench_raw (payload) VALUES (?)");
+                insert.bind(&body).execute(&mut *tx).await?;
                 tx.commit().await
             }
             .await

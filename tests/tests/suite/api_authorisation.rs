@@ -9,9 +9,10 @@
 
 use diario_tests::{ApiServer, Backend, cf};
 use serde_json::{Value, json};
-use uuid::Uuid;
 
-use crate::api_scenario::{entry, grant_roles, id, ok, open_case, open_phase, t0};
+use crate::api_scenario::{
+    CaseApi, declare_failure, educatore_entry, entry, grant_roles, pdi, regional_failure, t0,
+};
 use diario_api::domain::testing::fixtures::rome;
 
 /// The roles of the table: (name, fiscal code).
@@ -72,118 +73,35 @@ fn row(
 async fn table(backend: Backend) {
     let server = ApiServer::start(backend, t0()).await;
     grant_roles(&server).await;
-    let case_id = open_case(&server).await;
-    let c = |p: &str| format!("/v1/cases/{case_id}{p}");
+    let case = CaseApi::open(&server).await;
+    let c = |p: &str| case.path(p);
+    let educatore = |phase, service, slot| {
+        case.record_entry(cf::EDUCATORE, educatore_entry(phase, service, slot))
+    };
 
     // ---- preparation --------------------------------------------------------------------
-    open_phase(&server, &c(""), 1).await;
-    open_phase(&server, &c(""), 2).await;
-    for (who, figures) in [
-        (cf::EDUCATORE, json!(["educatore_professionale"])),
-        (cf::PSICOLOGO, json!(["psicologo"])),
+    case.open_phase(1).await;
+    case.open_phase(2).await;
+    for (who, figure) in [
+        (cf::EDUCATORE, "educatore_professionale"),
+        (cf::PSICOLOGO, "psicologo"),
     ] {
-        ok(
-            &server,
-            "POST",
-            &c("/professionals"),
-            cf::RESP_PROVIDER,
-            Some(json!({ "ente": "provider", "professional": who, "figures": figures })),
-            200,
-        )
-        .await;
+        case.enable_professional("provider", who, &[figure]).await;
     }
     server.set_clock(rome(2024, 3, 5, 20, 0)).await;
-    let e_amend = id(
-        &ok(
-            &server,
-            "POST",
-            &c("/entries"),
-            cf::EDUCATORE,
-            Some(entry(
-                2,
-                "educatore_professionale",
-                "osservazione",
-                "2024-03-04",
-                "09:00",
-                "10:00",
-            )),
-            201,
-        )
-        .await,
-        "entry_id",
-    );
-    let e_withdraw = id(
-        &ok(
-            &server,
-            "POST",
-            &c("/entries"),
-            cf::EDUCATORE,
-            Some(entry(
-                2,
-                "educatore_professionale",
-                "osservazione",
-                "2024-03-04",
-                "10:00",
-                "11:00",
-            )),
-            201,
-        )
-        .await,
-        "entry_id",
-    );
-    ok(&server, "PUT", &c("/pdi"), cf::RESP_PROVIDER,
-        Some(json!({ "caps": [{ "service": "contrasto_dispersione_scolastica", "max_minutes": 1200 }] })), 200).await;
-    open_phase(&server, &c(""), 3).await;
+    let e_amend = educatore(2, "osservazione", ["2024-03-04", "09:00", "10:00"]).await;
+    let e_withdraw = educatore(2, "osservazione", ["2024-03-04", "10:00", "11:00"]).await;
+    case.set_pdi(pdi("contrasto_dispersione_scolastica", 1200, None))
+        .await;
+    case.open_phase(3).await;
     let mut phase3 = Vec::new();
     for (start, end) in [("09:00", "10:00"), ("10:00", "11:00")] {
-        phase3.push(id(
-            &ok(
-                &server,
-                "POST",
-                &c("/entries"),
-                cf::EDUCATORE,
-                Some(entry(
-                    3,
-                    "educatore_professionale",
-                    "contrasto_dispersione_scolastica",
-                    "2024-03-05",
-                    start,
-                    end,
-                )),
-                201,
-            )
-            .await,
-            "entry_id",
-        ));
+        let slot = ["2024-03-05", start, end];
+        phase3.push(educatore(3, "contrasto_dispersione_scolastica", slot).await);
     }
-    let pending = id(
-        &ok(
-            &server,
-            "POST",
-            &c("/confirmation-requests"),
-            cf::RESP_PROVIDER,
-            Some(json!({ "phase": 3, "entry_ids": [phase3[0]] })),
-            201,
-        )
-        .await,
-        "request_id",
-    );
-    let failure = ok(
-        &server,
-        "POST",
-        "/v1/system-failures",
-        cf::SUPPORT,
-        Some(json!({
-            "scope": { "kind": "regional" }, "ticket": "INC-1", "description": "BeS down",
-            "began_at": "2024-03-05T08:00:00Z"
-        })),
-        201,
-    )
-    .await;
-    let failure_id: Uuid = failure["failure_id"]
-        .as_str()
-        .and_then(|s| s.parse().ok())
-        .expect("failure id");
+    let pending = case.request_confirmation(3, &[phase3[0]]).await;
+    let failure = regional_failure("INC-1", "BeS down", "2024-03-05T08:00:00Z");
+    let failure_id = declare_failure(&server, cf::SUPPORT, failure).await;
 
     // ---- the table --------------------------------------------------------------------
     let staff_readers: &[&str] = &[
@@ -443,12 +361,6 @@ async fn table(backend: Backend) {
     server.stop().await;
 }
 
-#[tokio::test]
-async fn api_authorisation_table_every_endpoint_by_every_role_on_postgres() {
-    table(Backend::Postgres).await;
-}
-
-#[tokio::test]
-async fn api_authorisation_table_every_endpoint_by_every_role_on_sqlite() {
-    table(Backend::Sqlite).await;
-}
+diario_tests::scenario_on_each_backend!(table =>
+    api_authorisation_table_every_endpoint_by_every_role_on_postgres,
+    api_authorisation_table_every_endpoint_by_every_role_on_sqlite);

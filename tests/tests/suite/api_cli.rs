@@ -1,58 +1,40 @@
 //! The `diario` binary's API subcommands: `token` mints development tokens the server accepts,
 //! `grant add|revoke|list` manages organisation roles as events (both backends).
 
-use std::process::Command;
-
 use diario_api::domain::grants::GrantRole;
-use diario_tests::{Backend, TestDb, cf, diario_binary};
+use diario_tests::{Backend, TestDb, cf, diario_command, run_ok};
 
 const SECRET: &str = "cli-test-secret-0123456789abcdef-0123456789";
 
 #[test]
 fn api_cli_token_mints_a_token_the_server_accepts() {
-    let out = Command::new(diario_binary())
-        .args([
-            "token",
-            "--sub",
-            &format!("TINIT-{}", cf::RESP_ASST),
-            "--ttl",
-            "2h",
-        ])
-        .env("DIARIO_JWT_SECRET", SECRET)
-        .env("DIARIO_JWT_ISSUER", "https://idp.test")
-        .env_remove("DIARIO_JWT_AUDIENCE")
-        .env_remove("DIARIO_JWT_PUBLIC_KEY_FILE")
-        .output()
-        .expect("run diario token");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let sub = format!("TINIT-{}", cf::RESP_ASST);
+    let token = run_ok(
+        diario_command(&["token", "--sub", &sub, "--ttl", "2h"])
+            .env("DIARIO_JWT_SECRET", SECRET)
+            .env("DIARIO_JWT_ISSUER", "https://idp.test")
+            .env_remove("DIARIO_JWT_AUDIENCE")
+            .env_remove("DIARIO_JWT_PUBLIC_KEY_FILE"),
     );
-    let token = String::from_utf8(out.stdout).expect("utf-8");
-    let config = diario_api::AuthConfig::disabled()
-        .with_secret(SECRET.as_bytes())
-        .expect("secret")
-        .with_issuer(Some("https://idp.test".into()));
-    let who = config
+    let verifier = |issuer: &str| {
+        diario_api::AuthConfig::disabled()
+            .with_secret(SECRET.as_bytes())
+            .expect("secret")
+            .with_issuer(Some(issuer.into()))
+    };
+    let who = verifier("https://idp.test")
         .verify(token.trim())
         .expect("the minted token verifies");
     assert_eq!(who.as_str(), cf::RESP_ASST);
     // Another issuer is refused.
-    let other = diario_api::AuthConfig::disabled()
-        .with_secret(SECRET.as_bytes())
-        .expect("secret")
-        .with_issuer(Some("https://other".into()));
-    assert!(other.verify(token.trim()).is_err());
+    assert!(verifier("https://other").verify(token.trim()).is_err());
 
-    let no_secret = Command::new(diario_binary())
-        .args(["token", "--sub", cf::RESP_ASST])
+    let no_secret = diario_command(&["token", "--sub", cf::RESP_ASST])
         .env_remove("DIARIO_JWT_SECRET")
         .output()
         .expect("run diario token");
     assert!(!no_secret.status.success(), "minting needs the secret");
-    let bad_cf = Command::new(diario_binary())
-        .args(["token", "--sub", "RSSMRA85T10A562X"])
+    let bad_cf = diario_command(&["token", "--sub", "RSSMRA85T10A562X"])
         .env("DIARIO_JWT_SECRET", SECRET)
         .output()
         .expect("run diario token");
@@ -64,21 +46,13 @@ fn api_cli_token_mints_a_token_the_server_accepts() {
 
 async fn grants(backend: Backend) {
     let db = TestDb::new(backend).await;
-    let run = |args: &[&str]| {
-        let out = Command::new(diario_binary())
-            .args(args)
-            .env("DATABASE_URL", &db.url)
-            .output()
-            .expect("run diario grant");
-        assert!(
-            out.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).expect("utf-8")
+    let grant = |args: &[&str]| {
+        let mut command = diario_command(&["grant"]);
+        command.args(args).env("DATABASE_URL", &db.url);
+        command
     };
+    let run = |args: &[&str]| run_ok(&mut grant(args));
     run(&[
-        "grant",
         "add",
         "--cf",
         cf::ATS_OPERATOR,
@@ -87,11 +61,11 @@ async fn grants(backend: Backend) {
         "--scope",
         "ATS-MILANO",
     ]);
-    run(&["grant", "add", "--cf", cf::SUPPORT, "--role", "support"]);
-    let listed = run(&["grant", "list"]);
+    run(&["add", "--cf", cf::SUPPORT, "--role", "support"]);
+    let listed = run(&["list"]);
     assert_eq!(listed.lines().count(), 2, "{listed}");
     assert!(listed.contains("ATS-MILANO"));
-    run(&["grant", "revoke", "--cf", cf::SUPPORT, "--role", "support"]);
+    run(&["revoke", "--cf", cf::SUPPORT, "--role", "support"]);
     let (in_force, version) = diario_tests::handler(&db.db)
         .grants()
         .await
@@ -100,28 +74,13 @@ async fn grants(backend: Backend) {
     assert_eq!(in_force.len(), 1);
     assert!(in_force.iter().all(|g| g.role == GrantRole::AtsOperator));
     // An ATS operator without a scope is refused.
-    let out = Command::new(diario_binary())
-        .args([
-            "grant",
-            "add",
-            "--cf",
-            cf::OUTSIDER,
-            "--role",
-            "ats-operator",
-        ])
-        .env("DATABASE_URL", &db.url)
+    let out = grant(&["add", "--cf", cf::OUTSIDER, "--role", "ats-operator"])
         .output()
         .expect("run diario grant");
     assert!(!out.status.success());
     db.cleanup().await;
 }
 
-#[tokio::test]
-async fn api_cli_grants_are_events_on_postgres() {
-    grants(Backend::Postgres).await;
-}
-
-#[tokio::test]
-async fn api_cli_grants_are_events_on_sqlite() {
-    grants(Backend::Sqlite).await;
-}
+diario_tests::scenario_on_each_backend!(grants =>
+    api_cli_grants_are_events_on_postgres,
+    api_cli_grants_are_events_on_sqlite);

@@ -6,10 +6,22 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use diario_api::auth::Claims;
-use diario_tests::{ApiServer, Backend, TEST_JWT_AUDIENCE, TEST_JWT_ISSUER, TestServer, cf};
+use diario_tests::{ApiServer, Backend, TEST_JWT_AUDIENCE, TEST_JWT_ISSUER, TestServer, cf, id_in};
 use serde_json::{Value, json};
 
-use crate::api_scenario::{case_body, grant_roles, open_case, t0};
+use crate::api_scenario::{CaseApi, case_body, grant_roles, open_case, open_case_as, t0};
+
+diario_tests::scenario_on_each_backend! {
+    authentication =>
+        api_authentication_refusals_are_401_problems_on_postgres,
+        api_authentication_refusals_are_401_problems_on_sqlite;
+    malformed_input =>
+        api_malformed_requests_get_400_413_415_problems_on_postgres,
+        api_malformed_requests_get_400_413_415_problems_on_sqlite;
+    idempotency_and_versions =>
+        api_idempotency_replay_mismatch_and_if_match_on_postgres,
+        api_idempotency_replay_mismatch_and_if_match_on_sqlite;
+}
 
 fn now_secs() -> u64 {
     std::time::SystemTime::now()
@@ -175,16 +187,6 @@ async fn authentication(backend: Backend) {
     server.stop().await;
 }
 
-#[tokio::test]
-async fn api_authentication_refusals_are_401_problems_on_postgres() {
-    authentication(Backend::Postgres).await;
-}
-
-#[tokio::test]
-async fn api_authentication_refusals_are_401_problems_on_sqlite() {
-    authentication(Backend::Sqlite).await;
-}
-
 async fn malformed_input(backend: Backend) {
     let server = ApiServer::start(backend, t0()).await;
     grant_roles(&server).await;
@@ -288,45 +290,23 @@ async fn malformed_input(backend: Backend) {
     server.stop().await;
 }
 
-#[tokio::test]
-async fn api_malformed_requests_get_400_413_415_problems_on_postgres() {
-    malformed_input(Backend::Postgres).await;
-}
-
-#[tokio::test]
-async fn api_malformed_requests_get_400_413_415_problems_on_sqlite() {
-    malformed_input(Backend::Sqlite).await;
-}
-
 async fn idempotency_and_versions(backend: Backend) {
     let server = ApiServer::start(backend, t0()).await;
     grant_roles(&server).await;
-    let key = [("idempotency-key", "open-case-0001")];
-    let first = server
-        .send(
-            "POST",
-            "/v1/cases",
-            Some(cf::ATS_OPERATOR),
-            Some(&case_body()),
-            &key,
-        )
-        .await;
+    let key = "idempotency-key";
+    let open_case = |body: Value| {
+        let call = open_case_as(&server, cf::ATS_OPERATOR, body);
+        call.header(key, "open-case-0001").send()
+    };
+    let first = open_case(case_body()).await;
     assert_eq!(first.status, 201, "{}", first.json);
     assert_eq!(first.header("etag").as_deref(), Some("\"1\""));
-    let again = server
-        .send(
-            "POST",
-            "/v1/cases",
-            Some(cf::ATS_OPERATOR),
-            Some(&case_body()),
-            &key,
-        )
-        .await;
+    let again = open_case(case_body()).await;
     assert_eq!(again.status, 201);
     assert_eq!(again.bytes, first.bytes, "the first answer, byte for byte");
     assert_eq!(again.header("idempotent-replayed").as_deref(), Some("true"));
     assert_eq!(again.header("etag"), first.header("etag"));
-    let case_id = first.json["case_id"].as_str().expect("case_id").to_owned();
+    let case = CaseApi::of(&server, id_in(&first.json, "case_id"));
     assert_eq!(
         server
             .db
@@ -338,102 +318,71 @@ async fn idempotency_and_versions(backend: Backend) {
     // Same key, different request.
     let mut other = case_body();
     other["recipient"]["pseudonym"] = json!("UP-2024-0002");
-    let mismatch = server
-        .send(
-            "POST",
-            "/v1/cases",
-            Some(cf::ATS_OPERATOR),
-            Some(&other),
-            &key,
-        )
-        .await;
+    let mismatch = open_case(other).await;
     assert_eq!(
         (mismatch.status, mismatch.problem_code().as_str()),
         (422, "idempotency-key-reused")
     );
     // Keys belong to their actor: another person's identical key is a new request.
-    let c = |p: &str| format!("/v1/cases/{case_id}{p}");
-    let open = server
-        .send(
-            "POST",
-            &c("/phases/1/open"),
-            Some(cf::RESP_ASST),
-            None,
-            &key,
-        )
+    let open = case
+        .open_phase(1)
+        .header(key, "open-case-0001")
+        .send()
         .await;
     assert_eq!(open.status, 200, "{}", open.json);
     // A refusal is replayed too.
-    let k2 = [("idempotency-key", "open-again")];
-    let refused = server
-        .send("POST", &c("/phases/1/open"), Some(cf::RESP_ASST), None, &k2)
-        .await;
+    let open_again = || case.open_phase(1).header(key, "open-again").send();
+    let refused = open_again().await;
     assert_eq!(
         (refused.status, refused.problem_code().as_str()),
         (409, "diary-already-opened")
     );
-    let refused_again = server
-        .send("POST", &c("/phases/1/open"), Some(cf::RESP_ASST), None, &k2)
-        .await;
+    let refused_again = open_again().await;
     assert_eq!(refused_again.bytes, refused.bytes);
 
     // If-Match: stale → 412, current → applied, and the ETag moves.
     let version = open.json["version"].as_i64().expect("version");
     assert_eq!(version, 2);
-    let body = json!({ "ente": "asst", "professional": cf::PSICOLOGO, "figures": ["psicologo"] });
-    let stale = server
-        .send(
-            "POST",
-            &c("/professionals"),
-            Some(cf::RESP_ASST),
-            Some(&body),
-            &[("if-match", "\"1\"")],
-        )
-        .await;
+    let enable = || case.enable_professional("asst", cf::PSICOLOGO, &["psicologo"]);
+    let stale = enable().header("if-match", "\"1\"").send().await;
     assert_eq!(
         (stale.status, stale.problem_code().as_str()),
         (412, "version-mismatch")
     );
     assert_eq!(stale.json["current_version"], 2);
-    let current = server
-        .send(
-            "POST",
-            &c("/professionals"),
-            Some(cf::RESP_ASST),
-            Some(&body),
-            &[("if-match", "\"2\"")],
-        )
-        .await;
+    let current = enable().header("if-match", "\"2\"").send().await;
     assert_eq!(current.status, 200, "{}", current.json);
     assert_eq!(current.header("etag").as_deref(), Some("\"3\""));
     assert_eq!(current.json["version"], 3);
-    let get = server
-        .send("GET", &c(""), Some(cf::RESP_ASST), None, &[])
-        .await;
+    let get = case.view(cf::RESP_ASST).send().await;
     assert_eq!(get.header("etag").as_deref(), Some("\"3\""));
     // A command that changes nothing keeps the version and records nothing.
-    let noop = server
-        .send(
-            "POST",
-            &c("/professionals"),
-            Some(cf::RESP_ASST),
-            Some(&body),
-            &[],
-        )
-        .await;
+    let noop = enable().send().await;
     assert_eq!((noop.status, noop.json["version"].as_i64()), (200, Some(3)));
     assert_eq!(noop.json["events"], json!([]));
+
+    // The grants stream honours If-Match the same way (one executor for every decider).
+    let grants = server
+        .call("GET", "/v1/admin/grants", cf::PLATFORM_ADMIN, None)
+        .await;
+    let grants_version = grants["version"].as_i64().expect("grants version");
+    let add = |v: i64| {
+        crate::api_scenario::grant(&server, cf::PLATFORM_ADMIN, cf::OUTSIDER, "auditor", None)
+            .header("if-match", &format!("\"{v}\""))
+            .send()
+    };
+    let stale = add(grants_version - 1).await;
+    assert_eq!(
+        (stale.status, stale.problem_code().as_str()),
+        (412, "version-mismatch"),
+        "{}",
+        stale.json
+    );
+    assert_eq!(stale.json["current_version"], grants_version);
+    let current = add(grants_version).await;
+    assert_eq!(current.status, 200, "{}", current.json);
+    assert_eq!(current.json["version"], grants_version + 1);
     server.stop().await;
-}
-
-#[tokio::test]
-async fn api_idempotency_replay_mismatch_and_if_match_on_postgres() {
-    idempotency_and_versions(Backend::Postgres).await;
-}
-
-#[tokio::test]
-async fn api_idempotency_replay_mismatch_and_if_match_on_sqlite() {
-    idempotency_and_versions(Backend::Sqlite).await;
 }
 
 /// Every route the API serves, as (method, OpenAPI path).
@@ -624,14 +573,9 @@ async fn api_test_clock_route_exists_only_with_the_flag() {
     grant_roles(&api).await;
     api.set_clock(t0() + chrono::Duration::days(30)).await;
     let case_id = open_case(&api).await;
-    let view = api
-        .send(
-            "GET",
-            &format!("/v1/cases/{case_id}"),
-            Some(cf::ATS_OPERATOR),
-            None,
-            &[],
-        )
+    let view = CaseApi::of(&api, case_id)
+        .view(cf::ATS_OPERATOR)
+        .send()
         .await;
     let opened_at = view.json["diaries"].as_array().map(Vec::len);
     assert_eq!(opened_at, Some(0));
@@ -683,12 +627,6 @@ async fn idempotency_retention(backend: Backend) {
     db.cleanup().await;
 }
 
-#[tokio::test]
-async fn idempotency_answers_past_their_retention_are_purged_on_postgres() {
-    idempotency_retention(Backend::Postgres).await;
-}
-
-#[tokio::test]
-async fn idempotency_answers_past_their_retention_are_purged_on_sqlite() {
-    idempotency_retention(Backend::Sqlite).await;
-}
+diario_tests::scenario_on_each_backend!(idempotency_retention =>
+    idempotency_answers_past_their_retention_are_purged_on_postgres,
+    idempotency_answers_past_their_retention_are_purged_on_sqlite);

@@ -10,23 +10,42 @@ use std::collections::BTreeMap;
 
 use diario_api::domain::case::Answer;
 use diario_api::domain::testing::fixtures::rome;
-use diario_tests::{ApiServer, Backend, cf};
+use diario_tests::{ApiServer, Backend, cf, diario_command, free_port, id_in, run_ok};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::api_scenario::{
-    ATS, PROVIDER, answer, entry, grant_roles, id, ok, open_case, open_phase, t0,
+    ATS, CaseApi, PROVIDER, answer, case_body, declare_failure, educatore_entry, grant_roles,
+    item_where, open_case, pdi, psicologo_entry, regional_failure, request_id, t0,
 };
 
 async fn get(server: &ApiServer, path: &str, who: &str) -> Value {
-    let r = server.send("GET", path, Some(who), None, &[]).await;
-    assert_eq!(r.status, 200, "GET {path} as {who}: {}", r.json);
-    r.json
+    server.call("GET", path, who, None).await
 }
 
-async fn status(server: &ApiServer, path: &str, who: Option<&str>) -> (u16, String) {
-    let r = server.send("GET", path, who, None, &[]).await;
-    (r.status, r.problem_code())
+/// Asserts what each `GET path` as `who` answers: the status and, when given, the problem code.
+async fn assert_reads(server: &ApiServer, reads: &[(String, &str, u16, Option<&str>)]) {
+    for (path, who, status, code) in reads {
+        let r = server.send("GET", path, Some(who), None, &[]).await;
+        assert_eq!(r.status, *status, "GET {path} as {who}: {}", r.json);
+        if let Some(code) = code {
+            assert_eq!(r.problem_code(), *code, "GET {path} as {who}");
+        }
+    }
+}
+
+/// `GET /metrics` (no token): 200 with a text/plain body, returned.
+async fn metrics_text(server: &ApiServer) -> String {
+    let m = server.send("GET", "/metrics", None, None, &[]).await;
+    assert_eq!(m.status, 200);
+    let content_type = m.header("content-type");
+    assert!(
+        content_type
+            .as_ref()
+            .is_some_and(|t| t.starts_with("text/plain")),
+        "{content_type:?}"
+    );
+    String::from_utf8(m.bytes).expect("utf-8")
 }
 
 fn metric(text: &str, line_prefix: &str) -> f64 {
@@ -36,179 +55,60 @@ fn metric(text: &str, line_prefix: &str) -> f64 {
         .unwrap_or_else(|| panic!("no metric {line_prefix} in\n{text}"))
 }
 
+/// The value of `name{projection="p"}` in a metrics text.
+fn projection_metric(text: &str, name: &str, p: &str) -> f64 {
+    metric(text, &format!("{name}{{projection=\"{p}\"}}"))
+}
+
 async fn reads(backend: Backend) {
     let server = ApiServer::start(backend, t0()).await;
     grant_roles(&server).await;
-    let case_id = open_case(&server).await;
-    let c = |p: &str| format!("/v1/cases/{case_id}{p}");
+    let case = CaseApi::open(&server).await;
+    let (case_id, c) = (case.id, |p: &str| case.path(p));
+    let ats = |p: &str| format!("/v1/ats/{ATS}{p}");
 
     // ---- Phase I: two entries, one amended later, validated, closed, confirmed ------------
-    open_phase(&server, &c(""), 1).await;
-    ok(
-        &server,
-        "POST",
-        &c("/professionals"),
-        cf::RESP_ASST,
-        Some(json!({ "ente": "asst", "professional": cf::PSICOLOGO, "figures": ["psicologo"] })),
-        200,
-    )
-    .await;
-    server.set_clock(rome(2024, 3, 4, 18, 0)).await;
-    let e1 = id(
-        &ok(
-            &server,
-            "POST",
-            &c("/entries"),
-            cf::PSICOLOGO,
-            Some(entry(
-                1,
-                "psicologo",
-                "colloquio_valutazione",
-                "2024-03-04",
-                "10:00",
-                "11:00",
-            )),
-            201,
-        )
-        .await,
-        "entry_id",
-    );
-    let e2 = id(
-        &ok(
-            &server,
-            "POST",
-            &c("/entries"),
-            cf::PSICOLOGO,
-            Some(entry(
-                1,
-                "psicologo",
-                "stesura_pi",
-                "2024-03-04",
-                "14:00",
-                "15:00",
-            )),
-            201,
-        )
-        .await,
-        "entry_id",
-    );
+    case.start_phase_one().await;
+    let psicologo = |service, start, end| {
+        case.record_entry(cf::PSICOLOGO, psicologo_entry(service, start, end))
+    };
+    let e1 = psicologo("colloquio_valutazione", "10:00", "11:00").await;
+    let e2 = psicologo("stesura_pi", "14:00", "15:00").await;
 
     // Read-your-writes: no runner in this server, the read model is empty, yet the case reads
     // at the version just written (replayed from the stream).
-    let fresh = server
-        .send("GET", &c(""), Some(cf::RESP_ASST), None, &[])
-        .await;
+    let fresh = case.view(cf::RESP_ASST).send().await;
     assert_eq!(fresh.status, 200, "{}", fresh.json);
     assert_eq!(fresh.json["version"], 5, "{}", fresh.json);
     assert_eq!(fresh.header("etag").as_deref(), Some("\"5\""));
     // The lag is visible on /metrics before the catch-up.
-    let before = server.send("GET", "/metrics", None, None, &[]).await;
-    assert_eq!(before.status, 200);
-    let text = String::from_utf8(before.bytes.clone()).expect("utf-8");
-    assert!(
-        metric(
-            &text,
-            "diario_projection_lag_events{projection=\"case_diaries\"}"
-        ) >= 5.0,
-        "{text}"
-    );
+    let text = metrics_text(&server).await;
+    let lag = projection_metric(&text, "diario_projection_lag_events", "case_diaries");
+    assert!(lag >= 5.0, "{text}");
 
     let before_amendment = rome(2024, 3, 4, 18, 15);
     server.set_clock(rome(2024, 3, 4, 18, 30)).await;
-    ok(
-        &server,
-        "PATCH",
-        &c(&format!("/entries/{e1}")),
-        cf::PSICOLOGO,
-        Some(json!({ "slot": { "date": "2024-03-04", "start": "10:00", "end": "11:30" } })),
-        200,
-    )
-    .await;
-    ok(
-        &server,
-        "POST",
-        &c("/phases/1/validation"),
-        cf::RESP_ASST,
-        None,
-        200,
-    )
-    .await;
-    let r1 = id(
-        &ok(
-            &server,
-            "POST",
-            &c("/phases/1/close"),
-            cf::RESP_ASST,
-            None,
-            200,
-        )
-        .await,
-        "request_id",
-    );
+    case.amend_entry(cf::PSICOLOGO, e1, ["2024-03-04", "10:00", "11:30"])
+        .await;
+    case.validate(1, None).await;
+    let r1 = request_id(&case.close_phase(1).await);
     server.set_clock(rome(2024, 3, 4, 20, 0)).await;
     answer(&server, case_id, r1, Answer::Confirmed).await;
 
     // ---- Phases II–III: a per-entry request runs (and stores) the Art. 8 checklist -------
-    open_phase(&server, &c(""), 2).await;
-    ok(
-        &server,
-        "POST",
-        &c("/professionals"),
-        cf::RESP_PROVIDER,
-        Some(json!({ "ente": "provider", "professional": cf::EDUCATORE, "figures": ["educatore_professionale"] })),
-        200,
-    )
-    .await;
-    ok(&server, "PUT", &c("/pdi"), cf::RESP_PROVIDER,
-        Some(json!({ "caps": [{ "service": "contrasto_dispersione_scolastica", "max_minutes": 1200 }] })), 200).await;
-    open_phase(&server, &c(""), 3).await;
+    case.start_phase_two(&["educatore_professionale"]).await;
+    case.set_pdi(pdi("contrasto_dispersione_scolastica", 1200, None))
+        .await;
+    case.open_phase(3).await;
     server.set_clock(rome(2024, 3, 5, 20, 0)).await;
-    let e3 = id(
-        &ok(
-            &server,
-            "POST",
-            &c("/entries"),
-            cf::EDUCATORE,
-            Some(entry(
-                3,
-                "educatore_professionale",
-                "contrasto_dispersione_scolastica",
-                "2024-03-05",
-                "09:00",
-                "10:00",
-            )),
-            201,
-        )
-        .await,
-        "entry_id",
-    );
-    let r3 = id(
-        &ok(
-            &server,
-            "POST",
-            &c("/confirmation-requests"),
-            cf::RESP_PROVIDER,
-            Some(json!({ "phase": 3, "entry_ids": [e3] })),
-            201,
-        )
-        .await,
-        "request_id",
-    );
+    let slot = ["2024-03-05", "09:00", "10:00"];
+    let e3_body = educatore_entry(3, "contrasto_dispersione_scolastica", slot);
+    let e3 = case.record_entry(cf::EDUCATORE, e3_body).await;
+    let r3 = case.request_confirmation(3, &[e3]).await;
     // A second case (for the list's cursor) and an Art. 9 failure.
     let other_case = open_case(&server).await;
-    let failure = ok(
-        &server,
-        "POST",
-        "/v1/system-failures",
-        cf::SUPPORT,
-        Some(json!({
-            "scope": { "kind": "regional" }, "ticket": "INC-9", "description": "BeS down",
-            "began_at": "2024-03-05T08:00:00Z"
-        })),
-        201,
-    )
-    .await;
-    let failure_id = id(&failure, "failure_id");
+    let failure = regional_failure("INC-9", "BeS down", "2024-03-05T08:00:00Z");
+    let failure_id = declare_failure(&server, cf::SUPPORT, failure).await;
 
     server.catch_up().await;
 
@@ -305,28 +205,24 @@ async fn reads(backend: Backend) {
         );
     }
     // The ATS operator reads it too; staff and other ATS do not.
-    get(&server, &c("/audit-trail"), cf::ATS_OPERATOR).await;
-    for who in [cf::RESP_ASST, cf::PSICOLOGO, cf::OTHER_ATS_OPERATOR] {
-        assert_eq!(
-            status(&server, &c("/audit-trail"), Some(who)).await,
-            (403, "audit-access-denied".to_owned())
-        );
-    }
-    assert_eq!(
-        status(
-            &server,
-            &c("/audit-trail?cursor=not-a-version"),
-            Some(cf::AUDITOR)
-        )
-        .await,
-        (400, "malformed-request".to_owned())
-    );
-    assert_eq!(
-        status(&server, &c("/audit-trail?limit=0"), Some(cf::AUDITOR))
-            .await
-            .0,
-        400
-    );
+    let denied = Some("audit-access-denied");
+    assert_reads(
+        &server,
+        &[
+            (c("/audit-trail"), cf::ATS_OPERATOR, 200, None),
+            (c("/audit-trail"), cf::RESP_ASST, 403, denied),
+            (c("/audit-trail"), cf::PSICOLOGO, 403, denied),
+            (c("/audit-trail"), cf::OTHER_ATS_OPERATOR, 403, denied),
+            (
+                c("/audit-trail?cursor=not-a-version"),
+                cf::AUDITOR,
+                400,
+                Some("malformed-request"),
+            ),
+            (c("/audit-trail?limit=0"), cf::AUDITOR, 400, None),
+        ],
+    )
+    .await;
 
     // ---- Verification -------------------------------------------------------------------------
     let check = get(&server, &c("/audit-trail/verification"), cf::AUDITOR).await;
@@ -336,66 +232,44 @@ async fn reads(backend: Backend) {
     assert!(check["first_break"].is_null());
 
     // ---- History as of an instant before the amendment ------------------------------------
-    let then = get(
-        &server,
-        &c(&format!(
-            "/history?as_of={}",
-            before_amendment.to_rfc3339().replace('+', "%2B")
-        )),
-        cf::AUDITOR,
-    )
-    .await;
+    let as_of = before_amendment.to_rfc3339().replace('+', "%2B");
+    let then = get(&server, &c(&format!("/history?as_of={as_of}")), cf::AUDITOR).await;
     assert_eq!(then["version"], 5, "{then}");
-    let then_entries = then["case"]["diaries"][0]["entries"]
-        .as_array()
-        .expect("entries then");
-    let e1_then = then_entries
-        .iter()
-        .find(|e| e["entry_id"] == json!(e1))
-        .expect("e1 then");
+    let e1_text = e1.to_string();
+    let then_entries = &then["case"]["diaries"][0]["entries"];
+    let e1_then = item_where(then_entries, "entry_id", e1_text.as_str());
     assert_eq!(e1_then["minutes"], 60, "before the amendment");
     assert_eq!(e1_then["state"], "draft");
     assert_eq!(then["case"]["diaries"][0]["status"], "open");
-    assert_eq!(
-        status(
-            &server,
-            &c("/history?as_of=2024-02-01T00:00:00Z"),
-            Some(cf::AUDITOR)
-        )
-        .await
-        .0,
-        404,
-        "the case did not exist yet"
-    );
-    assert_eq!(
-        status(&server, &c("/history"), Some(cf::AUDITOR)).await.0,
-        400
-    );
-    assert_eq!(
-        status(
-            &server,
-            &format!(
-                "/v1/cases/{}/history?as_of=2024-03-05T00:00:00Z",
-                Uuid::nil()
+    let nil = Uuid::nil();
+    assert_reads(
+        &server,
+        &[
+            // The case did not exist yet.
+            (
+                c("/history?as_of=2024-02-01T00:00:00Z"),
+                cf::AUDITOR,
+                404,
+                None,
             ),
-            Some(cf::AUDITOR)
-        )
-        .await
-        .0,
-        404
-    );
+            (c("/history"), cf::AUDITOR, 400, None),
+            (
+                format!("/v1/cases/{nil}/history?as_of=2024-03-05T00:00:00Z"),
+                cf::AUDITOR,
+                404,
+                None,
+            ),
+        ],
+    )
+    .await;
 
     // ---- Checklists ---------------------------------------------------------------------
     // Phase I's closure (whole-diary request) and phase III's request each stored one; one
     // per page.
     let first_list = get(&server, &c("/checklists?limit=1"), cf::RESP_PROVIDER).await;
     let next = first_list["next_cursor"].as_str().expect("a second page");
-    let second_list = get(
-        &server,
-        &c(&format!("/checklists?limit=1&cursor={next}")),
-        cf::RESP_PROVIDER,
-    )
-    .await;
+    let second_path = c(&format!("/checklists?limit=1&cursor={next}"));
+    let second_list = get(&server, &second_path, cf::RESP_PROVIDER).await;
     assert!(second_list["next_cursor"].is_null());
     let (k1, k3) = (&first_list["items"][0], &second_list["items"][0]);
     assert_eq!(k1["request_id"], json!(r1));
@@ -410,50 +284,34 @@ async fn reads(backend: Backend) {
     assert_eq!(k3["entry_ids"], json!([e3]));
     assert_eq!(k3["request_minutes"], 60);
     assert_eq!(k3["request_cost_cents"], 3000);
-    let pdi = k3["checks"]
-        .as_array()
-        .expect("checks")
-        .iter()
-        .find(|k| k["code"] == "pdi.service")
-        .expect("the PDI check")
-        .clone();
+    let pdi_check = item_where(&k3["checks"], "code", "pdi.service");
     assert_eq!(
         (
-            pdi["limit"].clone(),
-            pdi["actual"].clone(),
-            pdi["passed"].clone()
+            pdi_check["limit"].clone(),
+            pdi_check["actual"].clone(),
+            pdi_check["passed"].clone()
         ),
         (json!(1200), json!(60), json!(true))
     );
-    get(&server, &c("/checklists"), cf::AUDITOR).await;
-    assert_eq!(
-        status(&server, &c("/checklists"), Some(cf::EDUCATORE))
-            .await
-            .0,
-        403
-    );
-
-    // ---- ATS dashboard ------------------------------------------------------------------
-    let board = get(
+    assert_reads(
         &server,
-        &format!("/v1/ats/{ATS}/dashboard?idle_days=3"),
-        cf::ATS_OPERATOR,
+        &[
+            (c("/checklists"), cf::AUDITOR, 200, None),
+            (c("/checklists"), cf::EDUCATORE, 403, None),
+        ],
     )
     .await;
+
+    // ---- ATS dashboard ------------------------------------------------------------------
+    let board = get(&server, &ats("/dashboard?idle_days=3"), cf::ATS_OPERATOR).await;
     assert_eq!(board["cases_by_status"], json!({ "open": 2 }), "{board}");
     assert_eq!(board["requests"]["pending"], 1);
     assert_eq!(board["requests"]["confirmed"], 1);
     assert_eq!(board["confirmation_rate"], 1.0);
     assert_eq!(board["idle_days"], 3);
-    let p1 = board["minutes_by_phase_and_figure"]
-        .as_array()
-        .expect("minutes")
-        .iter()
-        .find(|m| m["phase"] == 1)
-        .expect("phase 1 minutes")
-        .clone();
+    let p1 = item_where(&board["minutes_by_phase_and_figure"], "phase", 1);
     assert_eq!(
-        p1,
+        *p1,
         json!({ "phase": 1, "figure": "psicologo", "minutes": 150, "confirmed_minutes": 150 })
     );
     let handed: i64 = board["diaries_by_phase"]
@@ -464,32 +322,23 @@ async fn reads(backend: Backend) {
         .map(|d| d["handed_to_ats"].as_i64().unwrap_or(0))
         .sum();
     assert_eq!(handed, 1);
-    get(&server, &format!("/v1/ats/{ATS}/dashboard"), cf::AUDITOR).await;
-    assert_eq!(
-        status(
-            &server,
-            &format!("/v1/ats/{ATS}/dashboard"),
-            Some(cf::OTHER_ATS_OPERATOR)
-        )
-        .await,
-        (403, "ats-access-denied".to_owned())
-    );
+    let ats_denied = Some("ats-access-denied");
+    assert_reads(
+        &server,
+        &[
+            (ats("/dashboard"), cf::AUDITOR, 200, None),
+            (ats("/dashboard"), cf::OTHER_ATS_OPERATOR, 403, ats_denied),
+        ],
+    )
+    .await;
 
     // ---- ATS case list with its cursor --------------------------------------------------
-    let first = get(
-        &server,
-        &format!("/v1/ats/{ATS}/cases?limit=1&status=open&provider={PROVIDER}"),
-        cf::ATS_OPERATOR,
-    )
-    .await;
+    let open_cases = ats(&format!("/cases?limit=1&status=open&provider={PROVIDER}"));
+    let first = get(&server, &open_cases, cf::ATS_OPERATOR).await;
     assert_eq!(first["items"].as_array().map(Vec::len), Some(1));
     let next = first["next_cursor"].as_str().expect("a next page");
-    let second = get(
-        &server,
-        &format!("/v1/ats/{ATS}/cases?limit=1&status=open&provider={PROVIDER}&cursor={next}"),
-        cf::ATS_OPERATOR,
-    )
-    .await;
+    let second_page = format!("{open_cases}&cursor={next}");
+    let second = get(&server, &second_page, cf::ATS_OPERATOR).await;
     assert_eq!(second["items"].as_array().map(Vec::len), Some(1));
     assert!(second["next_cursor"].is_null());
     let mut listed = vec![
@@ -506,38 +355,29 @@ async fn reads(backend: Backend) {
         .find(|i| i["case_id"] == json!(case_id))
         .expect("our case");
     assert_eq!(ours["confirmed_cost_cents"], 11250);
-    let none = get(
-        &server,
-        &format!("/v1/ats/{ATS}/cases?status=interrupted"),
-        cf::AUDITOR,
-    )
-    .await;
+    let none = get(&server, &ats("/cases?status=interrupted"), cf::AUDITOR).await;
     assert_eq!(none["items"], json!([]));
     // `idle_before`: every open case is idle before a far future instant, none before 2000.
+    let idle_before = |t: &str| ats(&format!("/cases?status=open&idle_before={t}"));
     let idle = get(
         &server,
-        &format!("/v1/ats/{ATS}/cases?status=open&idle_before=2100-01-01T00:00:00Z"),
+        &idle_before("2100-01-01T00:00:00Z"),
         cf::ATS_OPERATOR,
     )
     .await;
     assert_eq!(idle["items"].as_array().map(Vec::len), Some(2));
     let idle = get(
         &server,
-        &format!("/v1/ats/{ATS}/cases?status=open&idle_before=2000-01-01T00:00:00Z"),
+        &idle_before("2000-01-01T00:00:00Z"),
         cf::ATS_OPERATOR,
     )
     .await;
     assert_eq!(idle["items"], json!([]));
-    assert_eq!(
-        status(
-            &server,
-            &format!("/v1/ats/{ATS}/cases?status=sleeping"),
-            Some(cf::AUDITOR)
-        )
-        .await
-        .0,
-        400
-    );
+    assert_reads(
+        &server,
+        &[(ats("/cases?status=sleeping"), cf::AUDITOR, 400, None)],
+    )
+    .await;
 
     // ---- Cost report: JSON, CSV, scope --------------------------------------------------
     let costs = get(&server, "/v1/reports/costs", cf::ATS_OPERATOR).await;
@@ -559,34 +399,14 @@ async fn reads(backend: Backend) {
     let other = get(&server, "/v1/reports/costs", cf::OTHER_ATS_OPERATOR).await;
     assert_eq!(other["filter"]["ats"], "ATS-BERGAMO");
     assert_eq!(other["total_cost_cents"], 0);
-    assert_eq!(
-        status(
-            &server,
-            &format!("/v1/reports/costs?ats={ATS}"),
-            Some(cf::OTHER_ATS_OPERATOR)
-        )
-        .await,
-        (403, "ats-access-denied".to_owned())
-    );
-    let march_only = get(
-        &server,
-        "/v1/reports/costs?from=2024-03-05&to=2024-03-31",
-        cf::AUDITOR,
-    )
-    .await;
+    let march = "/v1/reports/costs?from=2024-03-05&to=2024-03-31";
+    let march_only = get(&server, march, cf::AUDITOR).await;
     assert_eq!(
         march_only["total_cost_cents"], 0,
         "the service date is 4 March"
     );
-    let csv = server
-        .send(
-            "GET",
-            &format!("/v1/reports/costs?format=csv&case_id={case_id}"),
-            Some(cf::AUDITOR),
-            None,
-            &[],
-        )
-        .await;
+    let csv_path = format!("/v1/reports/costs?format=csv&case_id={case_id}");
+    let csv = server.call("GET", csv_path, cf::AUDITOR, None).send().await;
     assert_eq!(csv.status, 200);
     assert!(
         csv.header("content-type")
@@ -602,68 +422,56 @@ async fn reads(backend: Backend) {
              {ATS},{PROVIDER},{case_id},2024-03,psicologo,2,150,4500,11250,112.50\r\n"
         )
     );
-    assert_eq!(
-        status(&server, "/v1/reports/costs?format=xml", Some(cf::AUDITOR))
-            .await
-            .0,
-        400
-    );
-    assert_eq!(
-        status(&server, "/v1/reports/costs", Some(cf::RESP_PROVIDER)).await,
-        (403, "ats-access-denied".to_owned())
-    );
-
-    // ---- Art. 9 list on the read model ----------------------------------------------------
-    let failures = get(
+    assert_reads(
         &server,
-        "/v1/system-failures?unresolved=true&limit=10",
-        cf::EDUCATORE,
+        &[
+            (
+                format!("/v1/reports/costs?ats={ATS}"),
+                cf::OTHER_ATS_OPERATOR,
+                403,
+                ats_denied,
+            ),
+            (
+                "/v1/reports/costs?format=xml".into(),
+                cf::AUDITOR,
+                400,
+                None,
+            ),
+            (
+                "/v1/reports/costs".into(),
+                cf::RESP_PROVIDER,
+                403,
+                ats_denied,
+            ),
+        ],
     )
     .await;
+
+    // ---- Art. 9 list on the read model ----------------------------------------------------
+    let unresolved = "/v1/system-failures?unresolved=true&limit=10";
+    let failures = get(&server, unresolved, cf::EDUCATORE).await;
     assert_eq!(failures["items"][0]["failure_id"], json!(failure_id));
     assert_eq!(failures["items"][0]["ticket"], "INC-9");
     assert!(failures["next_cursor"].is_null());
-    let resolved = get(
-        &server,
-        "/v1/system-failures?unresolved=false",
-        cf::EDUCATORE,
-    )
-    .await;
-    assert_eq!(resolved["items"], json!([]));
+    let resolved = "/v1/system-failures?unresolved=false";
+    assert_eq!(
+        get(&server, resolved, cf::EDUCATORE).await["items"],
+        json!([])
+    );
 
     // ---- Operations: /metrics and /readyz after the catch-up --------------------------------
-    let m = server.send("GET", "/metrics", None, None, &[]).await;
-    assert_eq!(m.status, 200);
-    assert!(
-        m.header("content-type")
-            .is_some_and(|t| t.starts_with("text/plain")),
-        "{:?}",
-        m.header("content-type")
-    );
-    let text = String::from_utf8(m.bytes.clone()).expect("utf-8");
+    let text = metrics_text(&server).await;
+    // Nobody runs the projections in this test server on PostgreSQL; SQLite's single process
+    // always leads.
+    let led = if backend == Backend::Sqlite { 1.0 } else { 0.0 };
     for p in diario_projections::PROJECTIONS {
+        let lag = projection_metric(&text, "diario_projection_lag_events", p);
+        assert_eq!(lag, 0.0, "{text}");
         assert_eq!(
-            metric(
-                &text,
-                &format!("diario_projection_lag_events{{projection=\"{p}\"}}")
-            ),
-            0.0,
-            "{text}"
-        );
-        assert_eq!(
-            metric(
-                &text,
-                &format!("diario_projection_lag_seconds{{projection=\"{p}\"}}")
-            ),
+            projection_metric(&text, "diario_projection_lag_seconds", p),
             0.0
         );
-        // Nobody runs the projections in this test server on PostgreSQL; SQLite's single
-        // process always leads.
-        let led = metric(
-            &text,
-            &format!("diario_projection_led{{projection=\"{p}\"}}"),
-        );
-        assert_eq!(led, if backend == Backend::Sqlite { 1.0 } else { 0.0 });
+        assert_eq!(projection_metric(&text, "diario_projection_led", p), led);
     }
     assert_eq!(metric(&text, "diario_database_up"), 1.0);
     let ready = server.send("GET", "/readyz", None, None, &[]).await;
@@ -678,15 +486,9 @@ async fn reads(backend: Backend) {
     server.stop().await;
 }
 
-#[tokio::test]
-async fn api_reads_every_read_endpoint_after_a_small_case_on_postgres() {
-    reads(Backend::Postgres).await;
-}
-
-#[tokio::test]
-async fn api_reads_every_read_endpoint_after_a_small_case_on_sqlite() {
-    reads(Backend::Sqlite).await;
-}
+diario_tests::scenario_on_each_backend!(reads =>
+    api_reads_every_read_endpoint_after_a_small_case_on_postgres,
+    api_reads_every_read_endpoint_after_a_small_case_on_sqlite);
 
 // ------------------------------------------------------------------------------------------
 // Two `diario serve` processes on one PostgreSQL database; the leader is killed (SIGKILL)
@@ -709,17 +511,9 @@ impl Drop for Served {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free local port")
-}
-
 async fn start_serve(url: &str, client: &reqwest::Client) -> Served {
     let port = free_port();
-    let child = std::process::Command::new(diario_tests::diario_binary())
-        .arg("serve")
+    let child = diario_command(&["serve"])
         .env("DATABASE_URL", url)
         .env("DIARIO_ADDR", format!("127.0.0.1:{port}"))
         .env("DIARIO_JWT_SECRET", diario_tests::TEST_JWT_SECRET)
@@ -768,33 +562,18 @@ async fn post(client: &reqwest::Client, url: &str, token: &str, body: &Value) ->
 
 /// One case: opened, a professional enabled, phase I opened (3 events).
 async fn write_case(client: &reqwest::Client, base: &str, auth: &diario_api::AuthConfig) -> Uuid {
-    let token = |who: &str| {
-        auth.mint(who, std::time::Duration::from_secs(600))
-            .expect("token")
+    let post_as = async |who: &str, path: &str, body: Value| {
+        let token = auth
+            .mint(who, std::time::Duration::from_secs(600))
+            .expect("token");
+        post(client, &format!("{base}{path}"), &token, &body).await
     };
-    let opened = post(
-        client,
-        &format!("{base}/v1/cases"),
-        &token(cf::ATS_OPERATOR),
-        &crate::api_scenario::case_body(),
-    )
-    .await;
-    let case_id = id(&opened, "case_id");
-    post(
-        client,
-        &format!("{base}/v1/cases/{case_id}/professionals"),
-        &token(cf::RESP_ASST),
-        &json!({ "ente": "asst", "professional": cf::PSICOLOGO, "figures": ["psicologo"] }),
-    )
-    .await;
-    post(
-        client,
-        &format!("{base}/v1/cases/{case_id}/phases/1/open"),
-        &token(cf::RESP_ASST),
-        &json!({}),
-    )
-    .await;
-    case_id
+    let opened = post_as(cf::ATS_OPERATOR, "/v1/cases", case_body()).await;
+    let c = format!("/v1/cases/{}", id_in(&opened, "case_id"));
+    let enable = json!({ "ente": "asst", "professional": cf::PSICOLOGO, "figures": ["psicologo"] });
+    post_as(cf::RESP_ASST, &format!("{c}/professionals"), enable).await;
+    post_as(cf::RESP_ASST, &format!("{c}/phases/1/open"), json!({})).await;
+    id_in(&opened, "case_id")
 }
 
 async fn wait_until(what: &str, mut check: impl AsyncFnMut() -> bool) {
@@ -900,20 +679,9 @@ async fn api_reads_two_servers_leader_killed_mid_stream_read_models_equal_a_rebu
         .await
         .expect("metrics text");
     for p in diario_projections::PROJECTIONS {
-        assert_eq!(
-            metric(
-                &metrics,
-                &format!("diario_projection_lag_events{{projection=\"{p}\"}}")
-            ),
-            0.0
-        );
-        assert_eq!(
-            metric(
-                &metrics,
-                &format!("diario_projection_led{{projection=\"{p}\"}}")
-            ),
-            1.0
-        );
+        let lag = projection_metric(&metrics, "diario_projection_lag_events", p);
+        assert_eq!(lag, 0.0);
+        assert_eq!(projection_metric(&metrics, "diario_projection_led", p), 1.0);
     }
     let live = diario_projections::dump_read_models(&db.db)
         .await
@@ -934,19 +702,14 @@ async fn api_reads_two_servers_leader_killed_mid_stream_read_models_equal_a_rebu
     assert!(exit.success(), "B exits cleanly on SIGTERM: {exit:?}");
 
     // `diario rebuild` from zero gives the same tables.
-    let out = std::process::Command::new(diario_tests::diario_binary())
-        .arg("rebuild")
-        .env("DATABASE_URL", &db.url)
-        .env("RUST_LOG", "warn")
-        .output()
-        .expect("run diario rebuild");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let with_db = |args: &[&str]| {
+        let mut command = diario_command(args);
+        command.env("DATABASE_URL", &db.url).env("RUST_LOG", "warn");
+        command
+    };
+    let rebuilt = run_ok(&mut with_db(&["rebuild"]));
     assert_eq!(
-        String::from_utf8_lossy(&out.stdout).lines().count(),
+        rebuilt.lines().count(),
         diario_projections::PROJECTIONS.len()
     );
     assert_eq!(
@@ -956,14 +719,8 @@ async fn api_reads_two_servers_leader_killed_mid_stream_read_models_equal_a_rebu
         live,
         "the read models built across the takeover equal a rebuild from zero"
     );
-    let verify = std::process::Command::new(diario_tests::diario_binary())
-        .args(["verify", &cases[3].to_string()])
-        .env("DATABASE_URL", &db.url)
-        .env("RUST_LOG", "warn")
-        .output()
-        .expect("run diario verify");
-    assert!(verify.status.success());
-    let report: Value = serde_json::from_slice(&verify.stdout).expect("JSON report");
+    let verified = run_ok(&mut with_db(&["verify", &cases[3].to_string()]));
+    let report: Value = serde_json::from_str(&verified).expect("JSON report");
     assert_eq!(report["events_checked"], 3);
     db.cleanup().await;
 }

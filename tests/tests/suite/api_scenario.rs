@@ -11,7 +11,7 @@ use diario_api::domain::case::{Answer, AnswerConfirmation};
 use diario_api::domain::testing::fixtures::rome;
 use diario_api::domain::{CaseCommand, FiscalCode};
 use diario_commands::{Caller, CaseOutcome, CommandOptions};
-use diario_tests::{ApiServer, Backend, cf};
+use diario_tests::{ApiServer, Backend, Call, cf, id_in};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -50,77 +50,246 @@ pub async fn grant_roles(server: &ApiServer) {
         (cf::AUDITOR, "auditor", None),
         (cf::SUPPORT, "support", None),
     ] {
-        let r = server
-            .send(
-                "POST",
-                "/v1/admin/grants",
-                Some(cf::PLATFORM_ADMIN),
-                Some(&json!({ "fiscal_code": who, "role": role, "scope": scope })),
-                &[],
-            )
-            .await;
-        assert_eq!(r.status, 200, "grant {role}: {:?}", r.json);
+        grant(server, cf::PLATFORM_ADMIN, who, role, scope).await;
     }
+}
+
+/// `POST /v1/admin/grants` as `by`: `role` (in `scope`) to `who`.
+pub fn grant<'a>(
+    server: &'a ApiServer,
+    by: &str,
+    who: &str,
+    role: &str,
+    scope: Option<&str>,
+) -> Call<'a> {
+    let body = json!({ "fiscal_code": who, "role": role, "scope": scope });
+    server.call("POST", "/v1/admin/grants", by, Some(body))
+}
+
+/// `POST /v1/cases` as `who`; yields the case id.
+pub fn open_case_as<'a>(server: &'a ApiServer, who: &str, body: Value) -> Call<'a, Uuid> {
+    let call = server.call("POST", "/v1/cases", who, Some(body));
+    call.yielding(201, |body| id_in(&body, "case_id"))
 }
 
 /// Opens the standard case as the ATS operator; returns its id.
 pub async fn open_case(server: &ApiServer) -> Uuid {
-    let r = server
-        .send(
-            "POST",
-            "/v1/cases",
-            Some(cf::ATS_OPERATOR),
-            Some(&case_body()),
-            &[],
-        )
-        .await;
-    assert_eq!(r.status, 201, "open case: {:?}", r.json);
-    r.json["case_id"]
-        .as_str()
-        .and_then(|s| s.parse().ok())
-        .expect("case_id")
+    open_case_as(server, cf::ATS_OPERATOR, case_body()).await
 }
 
-/// Opens phase `n` as its responsabile (the ASST's for phase I, the provider's for II–IV,
-/// Art. 4); `case_path` is `/v1/cases/{id}`.
-pub async fn open_phase(server: &ApiServer, case_path: &str, n: u8) {
-    let who = if n == 1 {
+/// `POST /v1/system-failures` as `who`; yields the failure id.
+pub fn declare_failure<'a>(server: &'a ApiServer, who: &str, body: Value) -> Call<'a, Uuid> {
+    let call = server.call("POST", "/v1/system-failures", who, Some(body));
+    call.yielding(201, |body| id_in(&body, "failure_id"))
+}
+
+/// A regional system failure (Art. 9) to declare.
+pub fn regional_failure(ticket: &str, description: &str, began_at: &str) -> Value {
+    json!({
+        "scope": { "kind": "regional" }, "ticket": ticket, "description": description,
+        "began_at": began_at
+    })
+}
+
+/// `POST /v1/system-failures/{id}/resolution` as the support desk.
+pub fn resolve_failure<'a>(server: &'a ApiServer, failure: Uuid, at: &str) -> Call<'a> {
+    let path = format!("/v1/system-failures/{failure}/resolution");
+    let body = json!({ "resolved_at": at });
+    server.call("POST", path, cf::SUPPORT, Some(body))
+}
+
+/// The responsabile of phase `n`: the ASST's for phase I, the provider's for II–IV (Art. 4).
+pub fn responsabile(n: u8) -> &'static str {
+    if n == 1 {
         cf::RESP_ASST
     } else {
         cf::RESP_PROVIDER
-    };
-    ok(
-        server,
-        "POST",
-        &format!("{case_path}/phases/{n}/open"),
-        who,
-        None,
-        200,
-    )
-    .await;
+    }
 }
 
-/// Sends a write and asserts its status; returns the body.
-pub async fn ok(
-    server: &ApiServer,
-    method: &str,
-    path: &str,
-    who: &str,
-    body: Option<Value>,
-    status: u16,
-) -> Value {
-    let r = server
-        .send(method, path, Some(who), body.as_ref(), &[])
-        .await;
-    assert_eq!(r.status, status, "{method} {path}: {}", r.json);
-    r.json
+/// The endpoints of one case (`/v1/cases/{id}/…`), each step as the person who takes it.
+#[derive(Clone, Copy)]
+pub struct CaseApi<'a> {
+    pub server: &'a ApiServer,
+    pub id: Uuid,
 }
 
-pub fn id(v: &Value, field: &str) -> Uuid {
-    v[field]
-        .as_str()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| panic!("no {field} in {v}"))
+impl<'a> CaseApi<'a> {
+    /// Opens the standard case as the ATS operator.
+    pub async fn open(server: &'a ApiServer) -> CaseApi<'a> {
+        CaseApi::of(server, open_case(server).await)
+    }
+
+    /// The case `id` (opened or not).
+    pub fn of(server: &'a ApiServer, id: Uuid) -> CaseApi<'a> {
+        CaseApi { server, id }
+    }
+
+    /// `/v1/cases/{id}` followed by `rest`.
+    pub fn path(&self, rest: &str) -> String {
+        format!("/v1/cases/{}{rest}", self.id)
+    }
+
+    /// Any request on the case as `who`.
+    pub fn call(
+        &self,
+        method: &'static str,
+        rest: &str,
+        who: &str,
+        body: Option<Value>,
+    ) -> Call<'a> {
+        self.server.call(method, self.path(rest), who, body)
+    }
+
+    /// `GET` the case as `who`.
+    pub fn view(&self, who: &str) -> Call<'a> {
+        self.call("GET", "", who, None)
+    }
+
+    /// Opens phase `n` as its responsabile.
+    pub fn open_phase(&self, n: u8) -> Call<'a> {
+        self.open_phase_as(responsabile(n), n)
+    }
+
+    pub fn open_phase_as(&self, who: &str, n: u8) -> Call<'a> {
+        self.call("POST", &format!("/phases/{n}/open"), who, None)
+    }
+
+    /// Enables `professional` for `figures` as the responsabile of `ente` ("asst", "provider").
+    pub fn enable_professional(
+        &self,
+        ente: &str,
+        professional: &str,
+        figures: &[&str],
+    ) -> Call<'a> {
+        let by = if ente == "asst" {
+            cf::RESP_ASST
+        } else {
+            cf::RESP_PROVIDER
+        };
+        self.enable_professional_as(by, ente, professional, figures)
+    }
+
+    pub fn enable_professional_as(
+        &self,
+        who: &str,
+        ente: &str,
+        professional: &str,
+        figures: &[&str],
+    ) -> Call<'a> {
+        let body = json!({ "ente": ente, "professional": professional, "figures": figures });
+        self.call("POST", "/professionals", who, Some(body))
+    }
+
+    /// Records `entry` (see [`entry`]) as `who`; yields the entry id.
+    pub fn record_entry(&self, who: &str, entry: Value) -> Call<'a, Uuid> {
+        let call = self.call("POST", "/entries", who, Some(entry));
+        call.yielding(201, |body| id_in(&body, "entry_id"))
+    }
+
+    /// Moves an entry to `[date, start, end]` as `who`.
+    pub fn amend_entry(&self, who: &str, entry: Uuid, [date, start, end]: [&str; 3]) -> Call<'a> {
+        let body = json!({ "slot": { "date": date, "start": start, "end": end } });
+        self.call("PATCH", &format!("/entries/{entry}"), who, Some(body))
+    }
+
+    pub fn withdraw_entry(&self, who: &str, entry: Uuid) -> Call<'a> {
+        self.call("DELETE", &format!("/entries/{entry}"), who, None)
+    }
+
+    /// Validates phase `n` (only `entries`, when given) as its responsabile.
+    pub fn validate(&self, n: u8, entries: Option<&[Uuid]>) -> Call<'a> {
+        let body = entries.map(|ids| json!({ "entry_ids": ids }));
+        self.call(
+            "POST",
+            &format!("/phases/{n}/validation"),
+            responsabile(n),
+            body,
+        )
+    }
+
+    /// Closes phase `n` as its responsabile (the whole-diary request goes with it).
+    pub fn close_phase(&self, n: u8) -> Call<'a> {
+        self.call("POST", &format!("/phases/{n}/close"), responsabile(n), None)
+    }
+
+    /// A per-entry confirmation request as the phase's responsabile; yields its id.
+    pub fn request_confirmation(&self, n: u8, entries: &[Uuid]) -> Call<'a, Uuid> {
+        let body = json!({ "phase": n, "entry_ids": entries });
+        let call = self.call(
+            "POST",
+            "/confirmation-requests",
+            responsabile(n),
+            Some(body),
+        );
+        call.yielding(201, |body| id_in(&body, "request_id"))
+    }
+
+    /// Re-sends a confirmation request as `who`.
+    pub fn resend(&self, who: &str, request: Uuid) -> Call<'a> {
+        let rest = format!("/confirmation-requests/{request}/resend");
+        self.call("POST", &rest, who, None)
+    }
+
+    /// Sets the PDI caps as the provider's responsabile.
+    pub fn set_pdi(&self, caps: Value) -> Call<'a> {
+        self.call("PUT", "/pdi", cf::RESP_PROVIDER, Some(caps))
+    }
+
+    pub fn interrupt(&self, who: &str, reason: &str) -> Call<'a> {
+        let body = json!({ "reason": reason });
+        self.call("POST", "/interruption", who, Some(body))
+    }
+
+    /// Phase I opened with the psicologo enabled by the ASST; the clock at 4 March 2024 18:00.
+    pub async fn start_phase_one(&self) {
+        self.open_phase(1).await;
+        self.enable_professional("asst", cf::PSICOLOGO, &["psicologo"])
+            .await;
+        self.server.set_clock(rome(2024, 3, 4, 18, 0)).await;
+    }
+
+    /// Phase II opened with the educatore enabled by the provider for `figures`.
+    pub async fn start_phase_two(&self, figures: &[&str]) {
+        self.open_phase(2).await;
+        self.enable_professional("provider", cf::EDUCATORE, figures)
+            .await;
+    }
+}
+
+/// PDI caps of one service (and an overall cap, when given).
+pub fn pdi(service: &str, max_minutes: u32, total: Option<u32>) -> Value {
+    let caps = json!([{ "service": service, "max_minutes": max_minutes }]);
+    match total {
+        Some(total) => json!({ "caps": caps, "total_max_minutes": total }),
+        None => json!({ "caps": caps }),
+    }
+}
+
+/// The item of the JSON array `list` whose `key` is `value`.
+pub fn item_where<'v, T>(list: &'v Value, key: &str, value: T) -> &'v Value
+where
+    Value: PartialEq<T>,
+    T: Copy + std::fmt::Debug,
+{
+    let items = list
+        .as_array()
+        .unwrap_or_else(|| panic!("not an array: {list}"));
+    items
+        .iter()
+        .find(|item| item[key] == value)
+        .unwrap_or_else(|| panic!("no {key} = {value:?} in {list}"))
+}
+
+/// The request id in a response body.
+pub fn request_id(body: &Value) -> Uuid {
+    id_in(body, "request_id")
+}
+
+/// The types of the events in a response body, in order.
+pub fn response_event_types(body: &Value) -> Vec<&str> {
+    let events = body["events"].as_array().expect("events");
+    events.iter().filter_map(|e| e["type"].as_str()).collect()
 }
 
 /// The recipient's answer through the command handler (as the FirmaLOM callback does, with the
@@ -146,6 +315,11 @@ pub async fn answer(
         .expect("the answer is decided")
 }
 
+/// Whether an outcome recorded an event of type `event_type`.
+pub fn recorded(outcome: &CaseOutcome, event_type: &str) -> bool {
+    outcome.events.iter().any(|e| e.event_type() == event_type)
+}
+
 pub fn entry(phase: u8, figure: &str, service: &str, date: &str, start: &str, end: &str) -> Value {
     json!({
         "phase": phase,
@@ -155,368 +329,115 @@ pub fn entry(phase: u8, figure: &str, service: &str, date: &str, start: &str, en
     })
 }
 
+/// A psicologo's phase I entry on 4 March 2024.
+pub fn psicologo_entry(service: &str, start: &str, end: &str) -> Value {
+    entry(1, "psicologo", service, "2024-03-04", start, end)
+}
+
+/// An educatore professionale's entry in `phase`.
+pub fn educatore_entry(phase: u8, service: &str, [date, start, end]: [&str; 3]) -> Value {
+    entry(phase, "educatore_professionale", service, date, start, end)
+}
+
 async fn full_case(backend: Backend) {
     let server = ApiServer::start(backend, t0()).await;
     grant_roles(&server).await;
-    let case_id = open_case(&server).await;
-    let c = |p: &str| format!("/v1/cases/{case_id}{p}");
+    let case = CaseApi::open(&server).await;
+    let psicologo = |service, start, end| {
+        case.record_entry(cf::PSICOLOGO, psicologo_entry(service, start, end))
+    };
+    let educatore = |phase, service, slot| {
+        case.record_entry(cf::EDUCATORE, educatore_entry(phase, service, slot))
+    };
 
     // ---- Phase I (ASST): open, enable, record, amend, withdraw, validate, close ----------
-    open_phase(&server, &c(""), 1).await;
-    ok(
-        &server,
-        "POST",
-        &c("/professionals"),
-        cf::RESP_ASST,
-        Some(json!({ "ente": "asst", "professional": cf::PSICOLOGO, "figures": ["psicologo"] })),
-        200,
-    )
-    .await;
-    server.set_clock(rome(2024, 3, 4, 18, 0)).await;
-    let e1 = id(
-        &ok(
-            &server,
-            "POST",
-            &c("/entries"),
-            cf::PSICOLOGO,
-            Some(entry(
-                1,
-                "psicologo",
-                "colloquio_valutazione",
-                "2024-03-04",
-                "10:00",
-                "11:00",
-            )),
-            201,
-        )
-        .await,
-        "entry_id",
-    );
-    let amended = ok(
-        &server,
-        "PATCH",
-        &c(&format!("/entries/{e1}")),
-        cf::PSICOLOGO,
-        Some(json!({ "slot": { "date": "2024-03-04", "start": "10:00", "end": "11:30" } })),
-        200,
-    )
-    .await;
+    case.start_phase_one().await;
+    let e1 = psicologo("colloquio_valutazione", "10:00", "11:00").await;
+    let amended = case
+        .amend_entry(cf::PSICOLOGO, e1, ["2024-03-04", "10:00", "11:30"])
+        .await;
     assert_eq!(amended["events"][0]["type"], "EntryAmended");
-    let e2 = id(
-        &ok(
-            &server,
-            "POST",
-            &c("/entries"),
-            cf::PSICOLOGO,
-            Some(entry(
-                1,
-                "psicologo",
-                "stesura_pi",
-                "2024-03-04",
-                "14:00",
-                "15:00",
-            )),
-            201,
-        )
-        .await,
-        "entry_id",
-    );
-    let withdrawn = ok(
-        &server,
-        "DELETE",
-        &c(&format!("/entries/{e2}")),
-        cf::PSICOLOGO,
-        None,
-        200,
-    )
-    .await;
+    let e2 = psicologo("stesura_pi", "14:00", "15:00").await;
+    let withdrawn = case.withdraw_entry(cf::PSICOLOGO, e2).await;
     assert_eq!(withdrawn["events"][0]["type"], "EntryWithdrawn");
-    ok(
-        &server,
-        "POST",
-        &c("/phases/1/validation"),
-        cf::RESP_ASST,
-        None,
-        200,
-    )
-    .await;
-    let closed = ok(
-        &server,
-        "POST",
-        &c("/phases/1/close"),
-        cf::RESP_ASST,
-        None,
-        200,
-    )
-    .await;
-    let r1 = id(&closed, "request_id");
-    let types: Vec<&str> = closed["events"]
-        .as_array()
-        .expect("events")
-        .iter()
-        .filter_map(|e| e["type"].as_str())
-        .collect();
+    case.validate(1, None).await;
+    let closed = case.close_phase(1).await;
+    let r1 = request_id(&closed);
+    let types = response_event_types(&closed);
     assert!(
         types.contains(&"PhaseDiaryClosed") && types.contains(&"ConfirmationRequested"),
         "{types:?}"
     );
     server.set_clock(rome(2024, 3, 4, 20, 0)).await;
-    let confirmed = answer(&server, case_id, r1, Answer::Confirmed).await;
-    assert!(
-        confirmed
-            .events
-            .iter()
-            .any(|e| e.event_type() == "DiaryHandedToAts")
-    );
+    let confirmed = answer(&server, case.id, r1, Answer::Confirmed).await;
+    assert!(recorded(&confirmed, "DiaryHandedToAts"));
 
     // ---- Phase II (provider): rejection and re-request -------------------------------------
-    open_phase(&server, &c(""), 2).await;
-    ok(
-        &server,
-        "POST",
-        &c("/professionals"),
-        cf::RESP_PROVIDER,
-        Some(json!({ "ente": "provider", "professional": cf::EDUCATORE, "figures": ["educatore_professionale"] })),
-        200,
-    )
-    .await;
-    let e3 = id(
-        &ok(
-            &server,
-            "POST",
-            &c("/entries"),
-            cf::EDUCATORE,
-            Some(entry(
-                2,
-                "educatore_professionale",
-                "osservazione",
-                "2024-03-04",
-                "15:00",
-                "17:00",
-            )),
-            201,
-        )
-        .await,
-        "entry_id",
-    );
-    ok(
-        &server,
-        "POST",
-        &c("/phases/2/validation"),
-        cf::RESP_PROVIDER,
-        Some(json!({ "entry_ids": [e3] })),
-        200,
-    )
-    .await;
-    let r2 = id(
-        &ok(
-            &server,
-            "POST",
-            &c("/phases/2/close"),
-            cf::RESP_PROVIDER,
-            None,
-            200,
-        )
-        .await,
-        "request_id",
-    );
-    let rejected = answer(
-        &server,
-        case_id,
-        r2,
-        Answer::Rejected {
-            reason: "l'osservazione è durata un'ora e mezza".into(),
-        },
-    )
-    .await;
-    assert!(
-        rejected
-            .events
-            .iter()
-            .any(|e| e.event_type() == "ConfirmationRejected")
-    );
-    ok(
-        &server,
-        "PATCH",
-        &c(&format!("/entries/{e3}")),
-        cf::EDUCATORE,
-        Some(json!({ "slot": { "date": "2024-03-04", "start": "15:00", "end": "16:30" } })),
-        200,
-    )
-    .await;
-    ok(
-        &server,
-        "POST",
-        &c("/phases/2/validation"),
-        cf::RESP_PROVIDER,
-        None,
-        200,
-    )
-    .await;
-    let r3 = id(
-        &ok(
-            &server,
-            "POST",
-            &c("/phases/2/close"),
-            cf::RESP_PROVIDER,
-            None,
-            200,
-        )
-        .await,
-        "request_id",
-    );
+    case.start_phase_two(&["educatore_professionale"]).await;
+    let e3 = educatore(2, "osservazione", ["2024-03-04", "15:00", "17:00"]).await;
+    case.validate(2, Some(&[e3])).await;
+    let r2 = request_id(&case.close_phase(2).await);
+    let reason = "l'osservazione è durata un'ora e mezza".into();
+    let rejected = answer(&server, case.id, r2, Answer::Rejected { reason }).await;
+    assert!(recorded(&rejected, "ConfirmationRejected"));
+    case.amend_entry(cf::EDUCATORE, e3, ["2024-03-04", "15:00", "16:30"])
+        .await;
+    case.validate(2, None).await;
+    let r3 = request_id(&case.close_phase(2).await);
     assert_ne!(r2, r3, "a new request after the rejection");
-    answer(&server, case_id, r3, Answer::Confirmed).await;
+    answer(&server, case.id, r3, Answer::Confirmed).await;
 
     // ---- Phase III: PDI caps, per-entry request, late answer, expiry, re-send ------------
-    ok(
-        &server,
-        "PUT",
-        &c("/pdi"),
-        cf::RESP_PROVIDER,
-        Some(json!({ "caps": [{ "service": "contrasto_dispersione_scolastica", "max_minutes": 600 }], "total_max_minutes": 1200 })),
-        200,
-    )
-    .await;
-    open_phase(&server, &c(""), 3).await;
+    case.set_pdi(pdi("contrasto_dispersione_scolastica", 600, Some(1200)))
+        .await;
+    case.open_phase(3).await;
     server.set_clock(rome(2024, 3, 5, 18, 0)).await;
     let mut phase3 = Vec::new();
     for (start, end) in [("09:00", "10:00"), ("10:00", "11:00")] {
-        phase3.push(id(
-            &ok(
-                &server,
-                "POST",
-                &c("/entries"),
-                cf::EDUCATORE,
-                Some(entry(
-                    3,
-                    "educatore_professionale",
-                    "contrasto_dispersione_scolastica",
-                    "2024-03-05",
-                    start,
-                    end,
-                )),
-                201,
-            )
-            .await,
-            "entry_id",
-        ));
+        let slot = ["2024-03-05", start, end];
+        phase3.push(educatore(3, "contrasto_dispersione_scolastica", slot).await);
     }
-    let requested = ok(
-        &server,
-        "POST",
-        &c("/confirmation-requests"),
-        cf::RESP_PROVIDER,
-        Some(json!({ "phase": 3, "entry_ids": phase3 })),
-        201,
-    )
-    .await;
-    let r4 = id(&requested, "request_id");
+    let requested = case.request_confirmation(3, &phase3).body().await;
+    let r4 = request_id(&requested);
     assert_eq!(requested["events"][0]["checklist"]["passed"], true);
-    let early = server
-        .send(
-            "POST",
-            &c(&format!("/confirmation-requests/{r4}/resend")),
-            Some(cf::RESP_PROVIDER),
-            None,
-            &[],
-        )
+    case.resend(cf::RESP_PROVIDER, r4)
+        .refused(409, "resend-too-early")
         .await;
-    assert_eq!(
-        (early.status, early.problem_code().as_str()),
-        (409, "resend-too-early")
-    );
     // Two days later: the answer is late, refused, and the request expires.
     server.set_clock(rome(2024, 3, 7, 19, 0)).await;
-    let late = answer(&server, case_id, r4, Answer::Confirmed).await;
+    let late = answer(&server, case.id, r4, Answer::Confirmed).await;
     assert!(late.refused_answer().is_some(), "a late answer is refused");
-    assert!(
-        late.events
-            .iter()
-            .any(|e| e.event_type() == "ConfirmationRequestExpired")
-    );
-    let resent = ok(
-        &server,
-        "POST",
-        &c(&format!("/confirmation-requests/{r4}/resend")),
-        cf::RESP_PROVIDER,
-        None,
-        200,
-    )
-    .await;
+    assert!(recorded(&late, "ConfirmationRequestExpired"));
+    let resent = case.resend(cf::RESP_PROVIDER, r4).await;
     assert_eq!(resent["events"][0]["type"], "ConfirmationResent");
     server.set_clock(rome(2024, 3, 7, 20, 0)).await;
-    let ok4 = answer(&server, case_id, r4, Answer::Confirmed).await;
-    assert!(
-        ok4.events
-            .iter()
-            .any(|e| e.event_type() == "EntriesConfirmed")
-    );
+    let ok4 = answer(&server, case.id, r4, Answer::Confirmed).await;
+    assert!(recorded(&ok4, "EntriesConfirmed"));
 
     // ---- Phase IV, then the interruption by the case manager ------------------------------
-    open_phase(&server, &c(""), 4).await;
-    let e6 = id(
-        &ok(
-            &server,
-            "POST",
-            &c("/entries"),
-            cf::EDUCATORE,
-            Some(entry(
-                4,
-                "educatore_professionale",
-                "follow_up",
-                "2024-03-07",
-                "16:00",
-                "17:00",
-            )),
-            201,
-        )
-        .await,
-        "entry_id",
-    );
-    let r5 = id(
-        &ok(
-            &server,
-            "POST",
-            &c("/confirmation-requests"),
-            cf::RESP_PROVIDER,
-            Some(json!({ "phase": 4, "entry_ids": [e6] })),
-            201,
-        )
-        .await,
-        "request_id",
-    );
-    let interrupted = ok(
-        &server,
-        "POST",
-        &c("/interruption"),
-        cf::CASE_MANAGER,
-        Some(json!({ "reason": "trasferimento del destinatario fuori regione" })),
-        200,
-    )
-    .await;
+    case.open_phase(4).await;
+    let follow_up = |start, end| educatore(4, "follow_up", ["2024-03-07", start, end]);
+    let e6 = follow_up("16:00", "17:00").await;
+    let r5 = case.request_confirmation(4, &[e6]).await;
+    let reason = "trasferimento del destinatario fuori regione";
+    let interrupted = case.interrupt(cf::CASE_MANAGER, reason).await;
     assert_eq!(interrupted["events"][0]["type"], "PathwayInterrupted");
     assert_eq!(interrupted["events"][0]["ended_request_ids"], json!([r5]));
 
     // ---- The case as the ATS sees it -------------------------------------------------------
-    let view = server
-        .send("GET", &c(""), Some(cf::ATS_OPERATOR), None, &[])
-        .await;
+    let view = case.view(cf::ATS_OPERATOR).send().await;
     assert_eq!(view.status, 200, "{}", view.json);
     let version = view.json["version"].as_i64().expect("version");
     assert_eq!(view.header("etag"), Some(format!("\"{version}\"")));
     assert!(view.json["interrupted_at"].is_string());
-    let statuses: Vec<&str> = view.json["diaries"]
-        .as_array()
-        .expect("diaries")
+    let diaries = view.json["diaries"].as_array().expect("diaries");
+    let statuses: Vec<&str> = diaries
         .iter()
         .filter_map(|d| d["status"].as_str())
         .collect();
     assert_eq!(statuses, vec!["handed_to_ats"; 4]);
     // The current-diaries read model: entries per phase with their state.
-    let entries: Vec<Value> = view.json["diaries"]
-        .as_array()
-        .expect("diaries")
+    let entries: Vec<Value> = diaries
         .iter()
         .flat_map(|d| d["entries"].as_array().cloned().unwrap_or_default())
         .collect();
@@ -534,45 +455,16 @@ async fn full_case(backend: Backend) {
     assert_eq!(find(e3)["revision"], 1);
     assert!(phase3.iter().all(|e| find(*e)["state"] == "confirmed"));
     assert_ne!(find(e6)["state"], "confirmed");
-    let phase3_diary = view.json["diaries"]
-        .as_array()
-        .expect("diaries")
-        .iter()
-        .find(|d| d["phase"] == 3)
-        .expect("phase 3 diary")
-        .clone();
+    let phase3_diary = item_where(&view.json["diaries"], "phase", 3);
     assert_eq!(phase3_diary["confirmed_minutes"], 120);
 
     // Nothing is recorded after the interruption.
-    let after = server
-        .send(
-            "POST",
-            &c("/entries"),
-            Some(cf::EDUCATORE),
-            Some(&entry(
-                4,
-                "educatore_professionale",
-                "follow_up",
-                "2024-03-07",
-                "17:00",
-                "18:00",
-            )),
-            &[],
-        )
+    follow_up("17:00", "18:00")
+        .refused(409, "pathway-closed")
         .await;
-    assert_eq!(
-        (after.status, after.problem_code().as_str()),
-        (409, "pathway-closed")
-    );
     server.stop().await;
 }
 
-#[tokio::test]
-async fn api_full_up_case_through_four_phases_on_postgres() {
-    full_case(Backend::Postgres).await;
-}
-
-#[tokio::test]
-async fn api_full_up_case_through_four_phases_on_sqlite() {
-    full_case(Backend::Sqlite).await;
-}
+diario_tests::scenario_on_each_backend!(full_case =>
+    api_full_up_case_through_four_phases_on_postgres,
+    api_full_up_case_through_four_phases_on_sqlite);

@@ -14,20 +14,41 @@ use diario_tests::fake_firmalom::FakeFirmalom;
 use diario_tests::{
     ApiResponse, ApiServer, Backend, FirmalomServer, FirmalomSetup, TEST_FIRMALOM_SECRET, cf,
 };
-use serde_json::{Value, json};
+use serde_json::json;
 use uuid::Uuid;
 
-use crate::api_scenario::{case_body, entry, grant_roles, id, ok, open_phase, t0};
+use crate::api_scenario::{
+    CaseApi, case_body, educatore_entry, grant_roles, open_case_as, psicologo_entry, request_id,
+    response_event_types, t0,
+};
+
+// ---- the tests: each scenario below on both backends, multi-threaded (the server's workers run
+// beside the test) ------------------------------------------------------------------------------
+
+// With the workers: the dispatcher notifies a fake FirmaLOM, the scheduler expires requests.
+diario_tests::scenario_on_each_backend! {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    notify_then_callback_confirms => firmalom_notify_then_signed_callback_confirms_postgres,
+        firmalom_notify_then_signed_callback_confirms_sqlite;
+    rejection_amend_confirm => firmalom_rejection_amend_new_request_confirm_postgres,
+        firmalom_rejection_amend_new_request_confirm_sqlite;
+    unanswered_expires_once => firmalom_unanswered_request_expires_once_two_servers_postgres,
+        firmalom_unanswered_request_expires_once_sqlite;
+    dispatcher_retries => firmalom_dispatcher_retries_until_firmalom_recovers_postgres,
+        firmalom_dispatcher_retries_until_firmalom_recovers_sqlite;
+}
+
+// Callbacks only.
+diario_tests::scenario_on_each_backend! {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    bad_callbacks_change_nothing =>
+        firmalom_forged_stale_replayed_wrong_signer_callbacks_refused_postgres,
+        firmalom_forged_stale_replayed_wrong_signer_callbacks_refused_sqlite;
+    paper_path => firmalom_paper_diary_pdf_upload_and_download_postgres,
+        firmalom_paper_diary_pdf_upload_and_download_sqlite;
+}
 
 // ---- helpers ---------------------------------------------------------------------------------
-
-async fn open_case_with(server: &ApiServer, body: &Value) -> Uuid {
-    let r = server
-        .send("POST", "/v1/cases", Some(cf::ATS_OPERATOR), Some(body), &[])
-        .await;
-    assert_eq!(r.status, 201, "open case: {:?}", r.json);
-    id(&r.json, "case_id")
-}
 
 /// Phase I opened, one entry recorded (4 March 2024, 10:00–11:30) and validated; the clock at
 /// 4 March 18:00. Returns (case id, entry id).
@@ -35,73 +56,23 @@ async fn phase_one_ready(server: &ApiServer, enrolled: bool) -> (Uuid, Uuid) {
     grant_roles(server).await;
     let mut body = case_body();
     body["recipient"]["firmalom_enrolled"] = json!(enrolled);
-    let case_id = open_case_with(server, &body).await;
-    let c = |p: &str| format!("/v1/cases/{case_id}{p}");
-    open_phase(server, &c(""), 1).await;
-    ok(
-        server,
-        "POST",
-        &c("/professionals"),
-        cf::RESP_ASST,
-        Some(json!({ "ente": "asst", "professional": cf::PSICOLOGO, "figures": ["psicologo"] })),
-        200,
-    )
-    .await;
-    server.set_clock(rome(2024, 3, 4, 18, 0)).await;
-    let e1 = id(
-        &ok(
-            server,
-            "POST",
-            &c("/entries"),
-            cf::PSICOLOGO,
-            Some(entry(
-                1,
-                "psicologo",
-                "colloquio_valutazione",
-                "2024-03-04",
-                "10:00",
-                "11:30",
-            )),
-            201,
-        )
-        .await,
-        "entry_id",
-    );
-    ok(
-        server,
-        "POST",
-        &c("/phases/1/validation"),
-        cf::RESP_ASST,
-        None,
-        200,
-    )
-    .await;
-    (case_id, e1)
+    let case = CaseApi::of(server, open_case_as(server, cf::ATS_OPERATOR, body).await);
+    case.start_phase_one().await;
+    let entry = psicologo_entry("colloquio_valutazione", "10:00", "11:30");
+    let e1 = case.record_entry(cf::PSICOLOGO, entry).await;
+    case.validate(1, None).await;
+    (case.id, e1)
 }
 
 /// Closes phase I: the whole-diary confirmation request; returns its id.
 async fn close_phase_one(server: &ApiServer, case_id: Uuid) -> Uuid {
-    let closed = ok(
-        server,
-        "POST",
-        &format!("/v1/cases/{case_id}/phases/1/close"),
-        cf::RESP_ASST,
-        None,
-        200,
-    )
-    .await;
-    id(&closed, "request_id")
+    request_id(&CaseApi::of(server, case_id).close_phase(1).await)
 }
 
 async fn version(server: &ApiServer, case_id: Uuid) -> i64 {
-    let r = server
-        .send(
-            "GET",
-            &format!("/v1/cases/{case_id}"),
-            Some(cf::RESP_ASST),
-            None,
-            &[],
-        )
+    let r = CaseApi::of(server, case_id)
+        .view(cf::RESP_ASST)
+        .send()
         .await;
     assert_eq!(r.status, 200, "{:?}", r.json);
     r.header("etag")
@@ -124,6 +95,33 @@ async fn event_types(server: &ApiServer, case_id: Uuid) -> Vec<(String, String)>
 
 fn count(types: &[(String, String)], name: &str) -> usize {
     types.iter().filter(|(t, _)| t == name).count()
+}
+
+/// Asserts that the case stream holds exactly one event of each of `types`.
+async fn assert_recorded_once(server: &ApiServer, case_id: Uuid, types: &[&str]) {
+    let events = event_types(server, case_id).await;
+    for name in types {
+        assert_eq!(count(&events, name), 1, "{name} in {events:?}");
+    }
+}
+
+/// A fake FirmaLOM and a server notifying it; the phase I diary of an enrolled recipient closed
+/// and its whole-diary request notified. Returns FirmaLOM, the server, the case, the entry and
+/// the request.
+async fn notified_case(backend: Backend) -> (FakeFirmalom, FirmalomServer, Uuid, Uuid, Uuid) {
+    let (fake, server) = with_fake_firmalom(backend).await;
+    let (case_id, e1) = phase_one_ready(&server, true).await;
+    let r1 = close_phase_one(&server, case_id).await;
+    wait_notified(&fake, r1, 1).await;
+    (fake, server, case_id, e1, r1)
+}
+
+/// A fake FirmaLOM, and a server with its workers notifying it.
+async fn with_fake_firmalom(backend: Backend) -> (FakeFirmalom, FirmalomServer) {
+    let fake = FakeFirmalom::start(TEST_FIRMALOM_SECRET).await;
+    let setup = FirmalomSetup::with_workers(Some(&fake.url));
+    let server = FirmalomServer::start(backend, t0(), setup).await;
+    (fake, server)
 }
 
 fn callback(case_id: Uuid, request_id: Uuid, signer: &str, confirmed: bool) -> Callback {
@@ -151,17 +149,7 @@ async fn post_raw(server: &ApiServer, body: &[u8], headers: &[(&str, String)]) -
     for (k, v) in headers {
         req = req.header(*k, v);
     }
-    let response = req.send().await.expect("send the callback");
-    let status = response.status().as_u16();
-    let headers = response.headers().clone();
-    let bytes = response.bytes().await.expect("body").to_vec();
-    let json = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-    ApiResponse {
-        status,
-        headers,
-        bytes,
-        json,
-    }
+    ApiResponse::read(req.send().await.expect("send the callback")).await
 }
 
 /// A callback signed with `secret` at `timestamp`.
@@ -181,6 +169,18 @@ async fn post_signed(
 
 async fn post_callback(server: &ApiServer, cb: &Callback) -> ApiResponse {
     post_signed(server, cb, TEST_FIRMALOM_SECRET, Utc::now().timestamp()).await
+}
+
+/// The recipient's parent answers `request` through a signed callback, which is accepted.
+async fn parent_answers(
+    server: &ApiServer,
+    case_id: Uuid,
+    request: Uuid,
+    confirmed: bool,
+) -> ApiResponse {
+    let r = post_callback(server, &callback(case_id, request, cf::PARENT, confirmed)).await;
+    assert_eq!(r.status, 200, "{}", r.json);
+    r
 }
 
 /// Polls `check` every 50 ms for up to `secs` seconds.
@@ -217,12 +217,7 @@ fn late(t: DateTime<Utc>) -> DateTime<Utc> {
 // ---- notify → signed callback confirms ---------------------------------------------------------
 
 async fn notify_then_callback_confirms(backend: Backend) {
-    let fake = FakeFirmalom::start(TEST_FIRMALOM_SECRET).await;
-    let server =
-        FirmalomServer::start(backend, t0(), FirmalomSetup::with_workers(Some(&fake.url))).await;
-    let (case_id, e1) = phase_one_ready(&server, true).await;
-    let r1 = close_phase_one(&server, case_id).await;
-    wait_notified(&fake, r1, 1).await;
+    let (fake, server, case_id, e1, r1) = notified_case(backend).await;
     let n = fake
         .received()
         .into_iter()
@@ -242,12 +237,7 @@ async fn notify_then_callback_confirms(backend: Backend) {
     let headers: Vec<(&str, String)> = headers;
     let r = post_raw(&server, &body, &headers).await;
     assert_eq!(r.status, 200, "{}", r.json);
-    let types: Vec<&str> = r.json["events"]
-        .as_array()
-        .expect("events")
-        .iter()
-        .filter_map(|e| e["type"].as_str())
-        .collect();
+    let types = response_event_types(&r.json);
     assert_eq!(types, vec!["EntriesConfirmed", "DiaryHandedToAts"]);
     let events = event_types(&server, case_id).await;
     let confirmed = events
@@ -271,51 +261,20 @@ async fn notify_then_callback_confirms(backend: Backend) {
     server.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn firmalom_notify_then_signed_callback_confirms_postgres() {
-    notify_then_callback_confirms(Backend::Postgres).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn firmalom_notify_then_signed_callback_confirms_sqlite() {
-    notify_then_callback_confirms(Backend::Sqlite).await;
-}
-
 // ---- rejection → amend → new request → confirm ------------------------------------------------
 
 async fn rejection_amend_confirm(backend: Backend) {
-    let fake = FakeFirmalom::start(TEST_FIRMALOM_SECRET).await;
-    let server =
-        FirmalomServer::start(backend, t0(), FirmalomSetup::with_workers(Some(&fake.url))).await;
-    let (case_id, e1) = phase_one_ready(&server, true).await;
-    let c = |p: &str| format!("/v1/cases/{case_id}{p}");
-    let r1 = close_phase_one(&server, case_id).await;
-    wait_notified(&fake, r1, 1).await;
-    let r = post_callback(&server, &callback(case_id, r1, cf::PARENT, false)).await;
-    assert_eq!(r.status, 200, "{}", r.json);
+    let (fake, server, case_id, e1, r1) = notified_case(backend).await;
+    let r = parent_answers(&server, case_id, r1, false).await;
     assert_eq!(r.json["events"][0]["type"], "ConfirmationRejected");
     assert_eq!(r.json["outcome"], "rejected");
 
     // The rejection reopens the diary: the author corrects, the responsabile validates and
     // closes again, which sends a new request.
-    ok(
-        &server,
-        "PATCH",
-        &c(&format!("/entries/{e1}")),
-        cf::PSICOLOGO,
-        Some(json!({ "slot": { "date": "2024-03-04", "start": "10:00", "end": "11:00" } })),
-        200,
-    )
-    .await;
-    ok(
-        &server,
-        "POST",
-        &c("/phases/1/validation"),
-        cf::RESP_ASST,
-        None,
-        200,
-    )
-    .await;
+    let case = CaseApi::of(&server, case_id);
+    case.amend_entry(cf::PSICOLOGO, e1, ["2024-03-04", "10:00", "11:00"])
+        .await;
+    case.validate(1, None).await;
     let r2 = close_phase_one(&server, case_id).await;
     assert_ne!(r1, r2);
     wait_notified(&fake, r2, 1).await;
@@ -326,31 +285,22 @@ async fn rejection_amend_confirm(backend: Backend) {
         .expect("second notification");
     assert_eq!(n2.entries[0].minutes, 60, "the amended entry is notified");
 
-    let r = post_callback(&server, &callback(case_id, r2, cf::PARENT, true)).await;
-    assert_eq!(r.status, 200, "{}", r.json);
-    let events = event_types(&server, case_id).await;
-    assert_eq!(count(&events, "ConfirmationRejected"), 1);
-    assert_eq!(count(&events, "EntriesConfirmed"), 1);
-    assert_eq!(count(&events, "DiaryHandedToAts"), 1);
+    parent_answers(&server, case_id, r2, true).await;
+    let once = [
+        "ConfirmationRejected",
+        "EntriesConfirmed",
+        "DiaryHandedToAts",
+    ];
+    assert_recorded_once(&server, case_id, &once).await;
     server.stop().await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn firmalom_rejection_amend_new_request_confirm_postgres() {
-    rejection_amend_confirm(Backend::Postgres).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn firmalom_rejection_amend_new_request_confirm_sqlite() {
-    rejection_amend_confirm(Backend::Sqlite).await;
 }
 
 // ---- no answer → expired once (even with two servers) → re-send -----------------------------
 
-async fn unanswered_expires_once(backend: Backend, servers: usize) {
-    let fake = FakeFirmalom::start(TEST_FIRMALOM_SECRET).await;
-    let mut server =
-        FirmalomServer::start(backend, t0(), FirmalomSetup::with_workers(Some(&fake.url))).await;
+/// Two servers on one PostgreSQL database, one on SQLite.
+async fn unanswered_expires_once(backend: Backend) {
+    let servers = if backend == Backend::Postgres { 2 } else { 1 };
+    let (fake, mut server) = with_fake_firmalom(backend).await;
     for _ in 1..servers {
         server
             .start_another(FirmalomSetup::with_workers(Some(&fake.url)))
@@ -391,15 +341,8 @@ async fn unanswered_expires_once(backend: Backend, servers: usize) {
     assert_eq!(expired[0].1, "system", "recorded by the system actor");
 
     // The responsabile may re-send; FirmaLOM is notified again, the parent confirms.
-    let resent = ok(
-        &server,
-        "POST",
-        &format!("/v1/cases/{case_id}/confirmation-requests/{r1}/resend"),
-        cf::RESP_ASST,
-        None,
-        200,
-    )
-    .await;
+    let case = CaseApi::of(&server, case_id);
+    let resent = case.resend(cf::RESP_ASST, r1).await;
     assert_eq!(resent["events"][0]["type"], "ConfirmationResent");
     wait_notified(&fake, r1, 2).await;
     let kinds: Vec<String> = fake
@@ -409,33 +352,19 @@ async fn unanswered_expires_once(backend: Backend, servers: usize) {
         .map(|n| n.kind)
         .collect();
     assert_eq!(kinds, vec!["confirmation_requested", "confirmation_resent"]);
-    let r = post_callback(&server, &callback(case_id, r1, cf::PARENT, true)).await;
-    assert_eq!(r.status, 200, "{}", r.json);
+    parent_answers(&server, case_id, r1, true).await;
+    let once = ["ConfirmationRequestExpired", "EntriesConfirmed"];
+    assert_recorded_once(&server, case_id, &once).await;
     // Every server delivered each notification once between them.
     assert_eq!(fake.received().len(), 2);
-    let events = event_types(&server, case_id).await;
-    assert_eq!(count(&events, "ConfirmationRequestExpired"), 1);
-    assert_eq!(count(&events, "EntriesConfirmed"), 1);
     server.stop().await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn firmalom_unanswered_request_expires_once_two_servers_postgres() {
-    unanswered_expires_once(Backend::Postgres, 2).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn firmalom_unanswered_request_expires_once_sqlite() {
-    unanswered_expires_once(Backend::Sqlite, 1).await;
 }
 
 // ---- dispatcher retries while FirmaLOM fails --------------------------------------------------
 
 async fn dispatcher_retries(backend: Backend) {
-    let fake = FakeFirmalom::start(TEST_FIRMALOM_SECRET).await;
+    let (fake, server) = with_fake_firmalom(backend).await;
     fake.fail_next(3);
-    let server =
-        FirmalomServer::start(backend, t0(), FirmalomSetup::with_workers(Some(&fake.url))).await;
     let (case_id, _) = phase_one_ready(&server, true).await;
     let r1 = close_phase_one(&server, case_id).await;
     wait_notified(&fake, r1, 1).await;
@@ -464,17 +393,12 @@ async fn dispatcher_retries(backend: Backend) {
         ]
     );
     // Auditors read the same log over HTTP: when the recipient was notified.
-    let r = server
-        .send(
-            "GET",
-            &format!("/v1/cases/{case_id}/notifications"),
-            Some(cf::AUDITOR),
-            None,
-            &[],
-        )
-        .await;
-    assert_eq!(r.status, 200, "{}", r.json);
-    let items = r.json["items"].as_array().cloned().unwrap_or_default();
+    let case = CaseApi::of(&server, case_id);
+    let notifications = case.call("GET", "/notifications", cf::AUDITOR, None).await;
+    let items = notifications["items"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
     let over_http: Vec<(i64, String)> = items
         .iter()
         .map(|i| {
@@ -497,16 +421,6 @@ async fn dispatcher_retries(backend: Backend) {
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(fake.received().len(), 1);
     server.stop().await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn firmalom_dispatcher_retries_until_firmalom_recovers_postgres() {
-    dispatcher_retries(Backend::Postgres).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn firmalom_dispatcher_retries_until_firmalom_recovers_sqlite() {
-    dispatcher_retries(Backend::Sqlite).await;
 }
 
 // ---- forged, stale, replayed, wrong-signer and late callbacks -------------------------------
@@ -603,54 +517,13 @@ async fn bad_callbacks_change_nothing(backend: Backend) {
     assert_eq!(version(&server, case_id).await, v2);
 
     // A late answer: 422 and the expiry is recorded (with the refused answer).
-    let c = |p: &str| format!("/v1/cases/{case_id}{p}");
-    open_phase(&server, &c(""), 2).await;
-    ok(
-        &server,
-        "POST",
-        &c("/professionals"),
-        cf::RESP_PROVIDER,
-        Some(json!({ "ente": "provider", "professional": cf::EDUCATORE, "figures": ["educatore_professionale"] })),
-        200,
-    )
-    .await;
-    ok(
-        &server,
-        "POST",
-        &c("/entries"),
-        cf::EDUCATORE,
-        Some(entry(
-            2,
-            "educatore_professionale",
-            "osservazione",
-            "2024-03-04",
-            "15:00",
-            "17:00",
-        )),
-        201,
-    )
-    .await;
-    ok(
-        &server,
-        "POST",
-        &c("/phases/2/validation"),
-        cf::RESP_PROVIDER,
-        None,
-        200,
-    )
-    .await;
-    let r2 = id(
-        &ok(
-            &server,
-            "POST",
-            &c("/phases/2/close"),
-            cf::RESP_PROVIDER,
-            None,
-            200,
-        )
-        .await,
-        "request_id",
-    );
+    let case = CaseApi::of(&server, case_id);
+    case.start_phase_two(&["educatore_professionale"]).await;
+    let slot = ["2024-03-04", "15:00", "17:00"];
+    let entry = educatore_entry(2, "osservazione", slot);
+    case.record_entry(cf::EDUCATORE, entry).await;
+    case.validate(2, None).await;
+    let r2 = request_id(&case.close_phase(2).await);
     server.set_clock(late(rome(2024, 3, 4, 18, 0))).await;
     let before = version(&server, case_id).await;
     let late_cb = callback(case_id, r2, cf::PARENT, true);
@@ -679,16 +552,6 @@ async fn bad_callbacks_change_nothing(backend: Backend) {
     assert_eq!(r.json["original_status"], 422);
     assert_eq!(version(&server, case_id).await, before + 1);
     server.stop().await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn firmalom_forged_stale_replayed_wrong_signer_callbacks_refused_postgres() {
-    bad_callbacks_change_nothing(Backend::Postgres).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn firmalom_forged_stale_replayed_wrong_signer_callbacks_refused_sqlite() {
-    bad_callbacks_change_nothing(Backend::Sqlite).await;
 }
 
 // ---- paper diary ------------------------------------------------------------------------------
@@ -732,31 +595,11 @@ fn multipart(parts: &[(&str, Option<&str>, &str, &[u8])]) -> (String, Vec<u8>) {
     (format!("multipart/form-data; boundary={boundary}"), body)
 }
 
+/// Uploads `scan` (named and declared as `file`) signed by `signed_by` as the confirmation of the
+/// phase I paper diary, as the ASST's responsabile, with an `Idempotency-Key` when given.
 async fn upload(
     server: &ApiServer,
     case_id: Uuid,
-    who: &str,
-    scan: &[u8],
-    filename: &str,
-    declared: &str,
-    signed_by: &str,
-) -> ApiResponse {
-    upload_with_key(
-        server,
-        case_id,
-        who,
-        scan,
-        (filename, declared),
-        signed_by,
-        None,
-    )
-    .await
-}
-
-async fn upload_with_key(
-    server: &ApiServer,
-    case_id: Uuid,
-    who: &str,
     scan: &[u8],
     (filename, declared): (&str, &str),
     signed_by: &str,
@@ -769,22 +612,12 @@ async fn upload_with_key(
     let mut request = server
         .client
         .post(server.url(&format!("/v1/cases/{case_id}/phases/1/paper-confirmation")))
-        .bearer_auth(server.token(who))
+        .bearer_auth(server.token(cf::RESP_ASST))
         .header("content-type", content_type);
     if let Some(key) = key {
         request = request.header("idempotency-key", key);
     }
-    let response = request.body(body).send().await.expect("upload");
-    let status = response.status().as_u16();
-    let headers = response.headers().clone();
-    let bytes = response.bytes().await.expect("body").to_vec();
-    let json = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-    ApiResponse {
-        status,
-        headers,
-        bytes,
-        json,
-    }
+    ApiResponse::read(request.body(body).send().await.expect("upload")).await
 }
 
 /// A tiny PNG-looking scan (the magic bytes are what counts).
@@ -798,40 +631,17 @@ fn png_scan() -> Vec<u8> {
 async fn paper_path(backend: Backend) {
     let server = FirmalomServer::start(backend, t0(), FirmalomSetup::callbacks_only()).await;
     let (case_id, e1) = phase_one_ready(&server, false).await;
-    let c = |p: &str| format!("/v1/cases/{case_id}{p}");
+    let case = CaseApi::of(&server, case_id);
     // Not enrolled in FirmaLOM: closing sends no digital request.
-    let closed = ok(
-        &server,
-        "POST",
-        &c("/phases/1/close"),
-        cf::RESP_ASST,
-        None,
-        200,
-    )
-    .await;
+    let closed = case.close_phase(1).await;
     assert!(closed["request_id"].is_null(), "{closed}");
 
     // Only the phase's responsabile gets the paper diary.
-    let r = server
-        .send(
-            "GET",
-            &c("/phases/1/paper-diary"),
-            Some(cf::RESP_PROVIDER),
-            None,
-            &[],
-        )
-        .await;
+    let paper_diary = |who| case.call("GET", "/phases/1/paper-diary", who, None).send();
+    let r = paper_diary(cf::RESP_PROVIDER).await;
     assert_eq!(r.status, 403, "{}", r.json);
 
-    let pdf = server
-        .send(
-            "GET",
-            &c("/phases/1/paper-diary"),
-            Some(cf::RESP_ASST),
-            None,
-            &[],
-        )
-        .await;
+    let pdf = paper_diary(cf::RESP_ASST).await;
     assert_eq!(pdf.status, 200, "{}", String::from_utf8_lossy(&pdf.bytes));
     assert_eq!(
         pdf.header("content-type").as_deref(),
@@ -856,30 +666,24 @@ async fn paper_path(backend: Backend) {
         assert!(text.contains(needle), "missing {needle:?} in:\n{text}");
     }
     // Asking again returns the same diary (same bytes), and records nothing more.
-    let again = server
-        .send(
-            "GET",
-            &c("/phases/1/paper-diary"),
-            Some(cf::RESP_ASST),
-            None,
-            &[],
-        )
-        .await;
+    let again = paper_diary(cf::RESP_ASST).await;
     assert_eq!(again.status, 200);
     assert_eq!(again.bytes, pdf.bytes);
     let events = event_types(&server, case_id).await;
     assert_eq!(count(&events, "PaperDiaryGenerated"), 1);
 
+    let upload_scan = async |scan: &[u8], file, signed_by, key| {
+        upload(&server, case_id, scan, file, signed_by, key).await
+    };
+    let octets = ("scan.bin", "application/octet-stream");
     // A file that is not a PDF/JPEG/PNG by content is refused whatever its name and type.
     let v = version(&server, case_id).await;
-    let r = upload(
-        &server,
-        case_id,
-        cf::RESP_ASST,
-        b"GIF89a this is not a signed scan",
-        "scan.pdf",
-        "application/pdf",
+    let not_a_scan = b"GIF89a this is not a signed scan";
+    let r = upload_scan(
+        not_a_scan,
+        ("scan.pdf", "application/pdf"),
         cf::PARENT,
+        None,
     )
     .await;
     assert_eq!(
@@ -890,62 +694,26 @@ async fn paper_path(backend: Backend) {
     );
     // A signer who is not on file is refused too, and the scan is not kept.
     let scan = png_scan();
-    let r = upload(
-        &server,
-        case_id,
-        cf::RESP_ASST,
-        &scan,
-        "scan.bin",
-        "application/octet-stream",
-        cf::OUTSIDER,
-    )
-    .await;
+    let r = upload_scan(&scan, octets, cf::OUTSIDER, None).await;
     assert_eq!(r.status, 403, "{}", r.json);
     assert_eq!(version(&server, case_id).await, v);
     assert_eq!(server.db.count("SELECT count(*) FROM documents").await, 0);
 
     // The signed scan (a PNG, declared as octet-stream) confirms the printed entries.
     let key = "upload-1";
-    let r = upload_with_key(
-        &server,
-        case_id,
-        cf::RESP_ASST,
-        &scan,
-        ("scan.bin", "application/octet-stream"),
-        cf::PARENT,
-        Some(key),
-    )
-    .await;
+    let r = upload_scan(&scan, octets, cf::PARENT, Some(key)).await;
     assert_eq!(r.status, 200, "{}", r.json);
     // A retry with the same key and scan (the answer was lost): the first answer, byte for
     // byte, and nothing recorded twice; another scan under that key is refused.
     let v = version(&server, case_id).await;
-    let retry = upload_with_key(
-        &server,
-        case_id,
-        cf::RESP_ASST,
-        &scan,
-        ("scan.bin", "application/octet-stream"),
-        cf::PARENT,
-        Some(key),
-    )
-    .await;
+    let retry = upload_scan(&scan, octets, cf::PARENT, Some(key)).await;
     assert_eq!(retry.status, 200, "{}", retry.json);
     assert_eq!(retry.bytes, r.bytes);
     assert_eq!(retry.header("idempotent-replayed").as_deref(), Some("true"));
     assert_eq!(version(&server, case_id).await, v);
     let mut other = scan.clone();
     other.push(0);
-    let reused = upload_with_key(
-        &server,
-        case_id,
-        cf::RESP_ASST,
-        &other,
-        ("scan.bin", "application/octet-stream"),
-        cf::PARENT,
-        Some(key),
-    )
-    .await;
+    let reused = upload_scan(&other, octets, cf::PARENT, Some(key)).await;
     assert_eq!(
         (reused.status, reused.problem_code().as_str()),
         (422, "idempotency-key-reused"),
@@ -955,12 +723,7 @@ async fn paper_path(backend: Backend) {
     assert_eq!(server.db.count("SELECT count(*) FROM documents").await, 1);
     assert_eq!(r.json["paper_id"], paper_id.to_string());
     assert_eq!(r.json["media_type"], "image/png");
-    let types: Vec<&str> = r.json["events"]
-        .as_array()
-        .expect("events")
-        .iter()
-        .filter_map(|e| e["type"].as_str())
-        .collect();
+    let types = response_event_types(&r.json);
     assert_eq!(
         types,
         vec![
@@ -974,60 +737,24 @@ async fn paper_path(backend: Backend) {
     assert_eq!(r.json["events"][0]["document_sha256"], sha.as_str());
 
     // ATS and auditors download the very same bytes with the type found by content.
+    let document = |sha: &str, who| server.call("GET", format!("/v1/documents/{sha}"), who, None);
     for who in [cf::ATS_OPERATOR, cf::AUDITOR, cf::RESP_ASST] {
-        let d = server
-            .send("GET", &format!("/v1/documents/{sha}"), Some(who), None, &[])
-            .await;
+        let d = document(&sha, who).send().await;
         assert_eq!(d.status, 200, "{who}: {}", d.json);
         assert_eq!(d.header("content-type").as_deref(), Some("image/png"));
         assert_eq!(d.bytes, scan);
     }
-    let d = server
-        .send(
-            "GET",
-            &format!("/v1/documents/{sha}"),
-            Some(cf::OTHER_ATS_OPERATOR),
-            None,
-            &[],
-        )
-        .await;
+    let d = document(&sha, cf::OTHER_ATS_OPERATOR).send().await;
     assert_eq!(d.status, 403, "{}", d.json);
-    let d = server
-        .send(
-            "GET",
-            &format!("/v1/documents/{}", "0".repeat(64)),
-            Some(cf::AUDITOR),
-            None,
-            &[],
-        )
-        .await;
+    let d = document(&"0".repeat(64), cf::AUDITOR).send().await;
     assert_eq!(d.status, 404);
 
     // A scan over 10 MiB is refused with 413.
     let mut big = b"%PDF-1.7\n".to_vec();
     big.resize(10 * 1024 * 1024 + 1, b' ');
-    let r = upload(
-        &server,
-        case_id,
-        cf::RESP_ASST,
-        &big,
-        "big.pdf",
-        "application/pdf",
-        cf::PARENT,
-    )
-    .await;
+    let r = upload_scan(&big, ("big.pdf", "application/pdf"), cf::PARENT, None).await;
     assert_eq!(r.status, 413, "{}", r.json);
     server.stop().await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn firmalom_paper_diary_pdf_upload_and_download_postgres() {
-    paper_path(Backend::Postgres).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn firmalom_paper_diary_pdf_upload_and_download_sqlite() {
-    paper_path(Backend::Sqlite).await;
 }
 
 /// A recipient enrolled in FirmaLOM gets no paper diary: the domain's reason.
@@ -1036,21 +763,10 @@ async fn firmalom_paper_diary_refused_when_enrolled_sqlite() {
     let server =
         FirmalomServer::start(Backend::Sqlite, t0(), FirmalomSetup::callbacks_only()).await;
     let (case_id, _) = phase_one_ready(&server, true).await;
-    close_phase_one(&server, case_id).await;
-    let r = server
-        .send(
-            "GET",
-            &format!("/v1/cases/{case_id}/phases/1/paper-diary"),
-            Some(cf::RESP_ASST),
-            None,
-            &[],
-        )
+    let case = CaseApi::of(&server, case_id);
+    case.close_phase(1).await;
+    case.call("GET", "/phases/1/paper-diary", cf::RESP_ASST, None)
+        .refused(409, "paper-diary-not-allowed")
         .await;
-    assert_eq!(
-        (r.status, r.problem_code().as_str()),
-        (409, "paper-diary-not-allowed"),
-        "{}",
-        r.json
-    );
     server.stop().await;
 }

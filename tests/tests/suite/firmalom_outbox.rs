@@ -5,18 +5,19 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use diario_api::firmalom::outbox::{DeliveryPolicy, deliver_due, delivery_log, feed_outbox};
+use diario_api::firmalom::outbox::{
+    DeliveryPolicy, DeliveryReport, deliver_due, delivery_log, feed_outbox,
+};
 use diario_domain::case::{
     CaseCommand, ExpireConfirmationRequest, RequestConfirmation, SetPdiCaps,
 };
 use diario_domain::testing::fixtures::*;
 use diario_domain::{Actor, ActorRole, CaseEvent, Context, PdiCap, Phase, decide, fold};
 use diario_log::LogEvent;
-use diario_log::{EventMetadata, EventStore, ExpectedVersion};
-use diario_tests::case_stream;
+use diario_log::{EventStore, ExpectedVersion};
 use diario_tests::fake_firmalom::FakeFirmalom;
 use diario_tests::{Backend, TestDb};
-use uuid::Uuid;
+use diario_tests::{case_stream, command_metadata};
 
 const SECRET: &[u8] = b"firmalom-test-secret";
 
@@ -79,14 +80,7 @@ async fn append_all(store: &dyn EventStore, events: &[CaseEvent], from_version: 
                 &stream,
                 ExpectedVersion::Exact(from_version + i as i64),
                 vec![LogEvent::encode(e).expect("encode")],
-                EventMetadata {
-                    actor_cf: "SYSTEM".into(),
-                    actor_role: "test".into(),
-                    occurred_at: Utc::now(),
-                    command_id: Uuid::now_v7(),
-                    correlation_id: Uuid::now_v7(),
-                    causation_id: None,
-                },
+                command_metadata("SYSTEM", "test", Utc::now()),
             )
             .await
             .expect("append");
@@ -122,6 +116,19 @@ fn policy(url: &str) -> DeliveryPolicy {
     }
 }
 
+/// One pass of the dispatcher at `now`, towards `url`.
+async fn deliver(
+    db: &TestDb,
+    client: &reqwest::Client,
+    url: &str,
+    now: DateTime<Utc>,
+) -> DeliveryReport {
+    let handler = diario_tests::handler(&db.db);
+    deliver_due(&db.db, &handler, client, &policy(url), now)
+        .await
+        .expect("deliver")
+}
+
 async fn retries_until_firmalom_recovers(backend: Backend) {
     let db = TestDb::new(backend).await;
     let store = db.db.event_store();
@@ -137,27 +144,11 @@ async fn retries_until_firmalom_recovers(backend: Backend) {
     let now = rome(2024, 3, 4, 18, 5);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     while fake.received().is_empty() && tokio::time::Instant::now() < deadline {
-        deliver_due(
-            &db.db,
-            &diario_tests::handler(&db.db),
-            &client,
-            &policy(&fake.url),
-            now,
-        )
-        .await
-        .expect("deliver");
+        deliver(&db, &client, &fake.url, now).await;
         tokio::time::sleep(Duration::from_millis(30)).await;
     }
     // Nothing more is due once delivered.
-    let after = deliver_due(
-        &db.db,
-        &diario_tests::handler(&db.db),
-        &client,
-        &policy(&fake.url),
-        now,
-    )
-    .await
-    .expect("deliver");
+    let after = deliver(&db, &client, &fake.url, now).await;
     assert_eq!(after.delivered + after.failed, 0);
 
     let received = fake.received();
@@ -203,15 +194,8 @@ async fn an_ended_request_is_never_notified(backend: Backend) {
     // The request expires before the dispatcher gets to it.
     append_all(&*store, &history[sent..], sent as i64).await;
     let fake = FakeFirmalom::start(SECRET).await;
-    let report = deliver_due(
-        &db.db,
-        &diario_tests::handler(&db.db),
-        &reqwest::Client::new(),
-        &policy(&fake.url),
-        rome(2024, 3, 5, 19, 5),
-    )
-    .await
-    .expect("deliver");
+    let client = reqwest::Client::new();
+    let report = deliver(&db, &client, &fake.url, rome(2024, 3, 5, 19, 5)).await;
     assert_eq!(report.skipped_request_ended, 1);
     assert!(fake.received().is_empty());
     let log = delivery_log(&db.db, case_id()).await.expect("log");
@@ -220,22 +204,10 @@ async fn an_ended_request_is_never_notified(backend: Backend) {
     db.cleanup().await;
 }
 
-#[tokio::test]
-async fn the_dispatcher_retries_while_firmalom_fails_and_delivers_once_on_postgres() {
-    retries_until_firmalom_recovers(Backend::Postgres).await;
-}
+diario_tests::scenario_on_each_backend!(retries_until_firmalom_recovers =>
+    the_dispatcher_retries_while_firmalom_fails_and_delivers_once_on_postgres,
+    the_dispatcher_retries_while_firmalom_fails_and_delivers_once_on_sqlite);
 
-#[tokio::test]
-async fn the_dispatcher_retries_while_firmalom_fails_and_delivers_once_on_sqlite() {
-    retries_until_firmalom_recovers(Backend::Sqlite).await;
-}
-
-#[tokio::test]
-async fn a_notification_is_never_sent_for_an_ended_request_on_postgres() {
-    an_ended_request_is_never_notified(Backend::Postgres).await;
-}
-
-#[tokio::test]
-async fn a_notification_is_never_sent_for_an_ended_request_on_sqlite() {
-    an_ended_request_is_never_notified(Backend::Sqlite).await;
-}
+diario_tests::scenario_on_each_backend!(an_ended_request_is_never_notified =>
+    a_notification_is_never_sent_for_an_ended_request_on_postgres,
+    a_notification_is_never_sent_for_an_ended_request_on_sqlite);

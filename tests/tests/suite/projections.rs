@@ -21,11 +21,11 @@ use diario_projections::domain::testing::fixtures as f;
 use diario_projections::domain::{
     Actor, ActorRole, Answer, CaseCommand, CaseEvent, Context, Ente, FailureCommand, FailureEvent,
     FailureScope, FiscalCode, Measure, MeasureId, PdiCap, Phase, Recipient, Sha256Hex,
-    SystemFailure, decide, decide_failure, evolve_failure, fold,
+    SystemFailure, TimeSlot, decide, decide_failure, evolve_failure, fold,
 };
 use diario_projections::{
-    CaseFilter, CaseStatus, ChecklistFilter, CostFilter, EntryFilter, EntryState, FailureFilter,
-    PageRequest,
+    AtsDashboard, CaseDiary, CaseFilter, CaseStatus, ChecklistFilter, CostFilter, EntryFilter,
+    EntryState, FailureFilter, Page, PageRequest, RequestCounts,
 };
 use diario_tests::{Backend, TestDb};
 use diario_tests::{case_stream, failure_stream};
@@ -35,34 +35,10 @@ fn read_models() -> Vec<std::sync::Arc<dyn diario_log::Follower>> {
     diario_projections::read_models(&diario_tests::catalogue())
 }
 use serde_json::json;
+use tokio::sync::watch;
 use uuid::Uuid;
 
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $name() {
-                    let db = diario_tests::TestDb::new(diario_tests::Backend::Postgres).await;
-                    super::$name(&db).await;
-                    db.cleanup().await;
-                }
-            )*
-        }
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $name() {
-                    let db = diario_tests::TestDb::new(diario_tests::Backend::Sqlite).await;
-                    super::$name(&db).await;
-                    db.cleanup().await;
-                }
-            )*
-        }
-    };
-}
-
-on_both_backends!(
+diario_tests::tests_on_each_backend!(
     every_read_model_matches_the_scripted_history,
     a_rebuild_from_zero_yields_identical_tables,
     history_as_of_returns_the_earlier_state_after_later_amendments,
@@ -98,17 +74,8 @@ fn role_name(actor: &Actor) -> String {
 }
 
 fn meta(actor: &Actor, now: DateTime<Utc>) -> EventMetadata {
-    EventMetadata {
-        actor_cf: actor
-            .fiscal_code()
-            .map(|c| c.as_str().to_owned())
-            .unwrap_or_else(|| "SYSTEM".to_owned()),
-        actor_role: role_name(actor),
-        occurred_at: now,
-        command_id: Uuid::now_v7(),
-        correlation_id: Uuid::now_v7(),
-        causation_id: None,
-    }
+    let cf = actor.fiscal_code().map_or("SYSTEM", |c| c.as_str());
+    diario_tests::command_metadata(cf, &role_name(actor), now)
 }
 
 fn staff(cf: FiscalCode) -> Actor {
@@ -146,24 +113,30 @@ impl World {
         if new.is_empty() {
             return new;
         }
-        let envelopes = new
-            .iter()
-            .map(|e| LogEvent::encode(e).expect("encode"))
-            .collect();
-        self.store
-            .append(
-                &stream,
-                ExpectedVersion::Exact(i64::try_from(state.version).expect("version")),
-                envelopes,
-                meta(&actor, now),
-            )
-            .await
-            .expect("append");
+        let version = i64::try_from(state.version).expect("version");
+        self.append(&stream, version, &new, &actor, now).await;
         self.appended
             .entry(case_id)
             .or_default()
             .extend(new.iter().cloned());
         new
+    }
+
+    /// Appends `events` to `stream` after `version`, as decided by `actor` at `now`.
+    async fn append<E: LogEvent + serde::Serialize>(
+        &self,
+        stream: &str,
+        version: i64,
+        events: &[E],
+        actor: &Actor,
+        now: DateTime<Utc>,
+    ) {
+        let envelopes = events.iter().map(|e| e.encode().expect("encode")).collect();
+        let expected = ExpectedVersion::Exact(version);
+        let appended = self
+            .store
+            .append(stream, expected, envelopes, meta(actor, now));
+        appended.await.expect("append");
     }
 
     async fn failure(
@@ -180,19 +153,8 @@ impl World {
             .map(|r| <FailureEvent as LogEvent>::decode(r).expect("decode"))
             .fold(None, |s, e| evolve_failure(s, &e));
         let new = decide_failure(&state, &command, &actor, now).expect("failure command");
-        let envelopes = new
-            .iter()
-            .map(|e| LogEvent::encode(e).expect("encode"))
-            .collect();
-        self.store
-            .append(
-                &stream,
-                ExpectedVersion::Exact(recorded.len() as i64),
-                envelopes,
-                meta(&actor, now),
-            )
-            .await
-            .expect("append");
+        self.append(&stream, recorded.len() as i64, &new, &actor, now)
+            .await;
         let state = new.iter().fold(state, evolve_failure);
         self.failures.retain(|x| x.id != failure_id);
         self.failures.extend(state);
@@ -206,30 +168,28 @@ impl World {
         firmalom: bool,
         now: DateTime<Utc>,
     ) {
-        self.case(
+        let open = OpenCase {
             case_id,
-            Actor::person(f::ats_operator(), ActorRole::AtsOperator),
-            now,
-            CaseCommand::OpenCase(OpenCase {
-                case_id,
-                measure_id: MeasureId::new("up"),
-                ats: ats.to_owned(),
-                asst: "ASST-FBF-SACCO".to_owned(),
-                provider: provider.to_owned(),
-                responsabile_asst: f::resp_asst(),
-                responsabile_provider: f::resp_provider(),
-                case_manager: f::case_manager(),
-                recipient: Recipient {
-                    pseudonym: format!("UP-{}", case_id.simple()),
-                    minor: true,
-                    firmalom_enrolled: firmalom,
-                    confirmers: vec![f::parent()],
-                },
-            }),
-        )
-        .await;
+            measure_id: MeasureId::new("up"),
+            ats: ats.to_owned(),
+            asst: "ASST-FBF-SACCO".to_owned(),
+            provider: provider.to_owned(),
+            responsabile_asst: f::resp_asst(),
+            responsabile_provider: f::resp_provider(),
+            case_manager: f::case_manager(),
+            recipient: Recipient {
+                pseudonym: format!("UP-{}", case_id.simple()),
+                minor: true,
+                firmalom_enrolled: firmalom,
+                confirmers: vec![f::parent()],
+            },
+        };
+        let ats_operator = Actor::person(f::ats_operator(), ActorRole::AtsOperator);
+        let command = CaseCommand::OpenCase(open);
+        self.case(case_id, ats_operator, now, command).await;
     }
 
+    /// Enables `who` for `figures` as the responsabile of `ente`.
     async fn enable(
         &mut self,
         case_id: Uuid,
@@ -242,61 +202,124 @@ impl World {
             Ente::Asst => f::resp_asst(),
             Ente::Provider => f::resp_provider(),
         };
-        self.case(
-            case_id,
-            staff(by),
-            now,
-            CaseCommand::EnableProfessional(EnableProfessional {
-                ente,
-                professional: who,
-                figures: figures.iter().map(|x| f::fig(x)).collect(),
-            }),
-        )
-        .await;
+        let figures = figures.iter().map(|x| f::fig(x)).collect();
+        let enable = EnableProfessional {
+            ente,
+            professional: who,
+            figures,
+        };
+        let command = CaseCommand::EnableProfessional(enable);
+        self.case(case_id, staff(by), now, command).await;
     }
 
-    async fn open_phase(&mut self, case_id: Uuid, phase: Phase, now: DateTime<Utc>) {
+    /// The ASST enables the psicologo as psicologo.
+    async fn enable_psicologo(&mut self, case_id: Uuid, now: DateTime<Utc>) {
+        let figures = &["psicologo"];
+        self.enable(case_id, Ente::Asst, f::psicologo(), figures, now)
+            .await;
+    }
+
+    /// The provider enables the educatore for `figures`.
+    async fn enable_educatore(&mut self, case_id: Uuid, figures: &[&str], now: DateTime<Utc>) {
+        self.enable(case_id, Ente::Provider, f::educatore(), figures, now)
+            .await;
+    }
+
+    /// A command of the responsabile of `phase` (the ASST's for phase I, the provider's after).
+    async fn by_responsabile(
+        &mut self,
+        case_id: Uuid,
+        phase: Phase,
+        now: DateTime<Utc>,
+        command: CaseCommand,
+    ) -> Vec<CaseEvent> {
         let by = if phase == Phase::I {
             f::resp_asst()
         } else {
             f::resp_provider()
         };
-        self.case(
-            case_id,
-            staff(by),
-            now,
-            CaseCommand::OpenPhaseDiary(OpenPhaseDiary { phase }),
-        )
-        .await;
+        self.case(case_id, staff(by), now, command).await
     }
 
-    #[allow(clippy::too_many_arguments)]
-    async fn record(
+    /// A command of the provider's responsabile.
+    async fn by_provider(
         &mut self,
         case_id: Uuid,
-        who: FiscalCode,
-        entry: Uuid,
-        phase: Phase,
-        figure: &str,
-        service: &str,
-        slot: (NaiveDate, &str, &str),
-        failure: Option<Uuid>,
+        now: DateTime<Utc>,
+        command: CaseCommand,
+    ) -> Vec<CaseEvent> {
+        self.by_responsabile(case_id, Phase::III, now, command)
+            .await
+    }
+
+    async fn open_phase(&mut self, case_id: Uuid, phase: Phase, now: DateTime<Utc>) {
+        let command = CaseCommand::OpenPhaseDiary(OpenPhaseDiary { phase });
+        self.by_responsabile(case_id, phase, now, command).await;
+    }
+
+    async fn record(&mut self, case_id: Uuid, entry: Entry, now: DateTime<Utc>) {
+        let command = CaseCommand::RecordEntry(entry.command);
+        self.case(case_id, staff(entry.by), now, command).await;
+    }
+
+    /// The psicologo withdraws an entry of theirs.
+    async fn withdraw(&mut self, case_id: Uuid, entry_id: Uuid, now: DateTime<Utc>) {
+        let command = CaseCommand::WithdrawEntry(WithdrawEntry { entry_id });
+        self.case(case_id, staff(f::psicologo()), now, command)
+            .await;
+    }
+
+    /// The psicologo moves an entry of theirs to `slot`.
+    async fn amend(&mut self, case_id: Uuid, entry: Entry, now: DateTime<Utc>) {
+        let e = entry.command;
+        let amend = AmendEntry {
+            entry_id: e.entry_id,
+            figure: e.figure,
+            service: e.service,
+            slot: e.slot,
+            system_failure_id: e.system_failure_id,
+        };
+        let command = CaseCommand::AmendEntry(amend);
+        self.case(case_id, staff(entry.by), now, command).await;
+    }
+
+    /// The responsabile validates every entry of `phase`.
+    async fn validate(&mut self, case_id: Uuid, phase: Phase, now: DateTime<Utc>) {
+        let validate = ValidateEntries {
+            phase,
+            entry_ids: None,
+        };
+        let command = CaseCommand::ValidateEntries(validate);
+        self.by_responsabile(case_id, phase, now, command).await;
+    }
+
+    /// The responsabile closes `phase` (the whole-diary request `request_id` goes with it).
+    async fn close(&mut self, case_id: Uuid, phase: Phase, request_id: Uuid, now: DateTime<Utc>) {
+        let close = ClosePhaseDiary { phase, request_id };
+        let command = CaseCommand::ClosePhaseDiary(close);
+        self.by_responsabile(case_id, phase, now, command).await;
+    }
+
+    /// The provider's responsabile sets the PDI caps (`(service, max_minutes)`).
+    async fn set_pdi(
+        &mut self,
+        case_id: Uuid,
+        caps: &[(&str, u32)],
+        total_max_minutes: Option<u32>,
         now: DateTime<Utc>,
     ) {
-        self.case(
-            case_id,
-            staff(who),
-            now,
-            CaseCommand::RecordEntry(RecordEntry {
-                entry_id: entry,
-                phase,
-                figure: f::fig(figure),
+        let caps = caps
+            .iter()
+            .map(|(service, max_minutes)| PdiCap {
                 service: f::svc(service),
-                slot: f::slot(slot.0, slot.1, slot.2),
-                system_failure_id: failure,
-            }),
-        )
-        .await;
+                max_minutes: *max_minutes,
+            })
+            .collect();
+        let command = CaseCommand::SetPdiCaps(SetPdiCaps {
+            caps,
+            total_max_minutes,
+        });
+        self.by_provider(case_id, now, command).await;
     }
 
     async fn request(
@@ -307,51 +330,102 @@ impl World {
         entries: &[Uuid],
         now: DateTime<Utc>,
     ) {
-        self.case(
-            case_id,
-            staff(f::resp_provider()),
-            now,
-            CaseCommand::RequestConfirmation(RequestConfirmation {
-                request_id: request,
-                phase,
-                entry_ids: entries.to_vec(),
-            }),
-        )
-        .await;
+        let command = CaseCommand::RequestConfirmation(RequestConfirmation {
+            request_id: request,
+            phase,
+            entry_ids: entries.to_vec(),
+        });
+        self.by_responsabile(case_id, phase, now, command).await;
     }
 
     async fn answer(&mut self, case_id: Uuid, request: Uuid, answer: Answer, now: DateTime<Utc>) {
-        self.case(
-            case_id,
-            Actor::person(f::parent(), ActorRole::Recipient),
-            now,
-            CaseCommand::AnswerConfirmation(AnswerConfirmation {
-                request_id: request,
-                answer,
-            }),
-        )
-        .await;
+        let parent = Actor::person(f::parent(), ActorRole::Recipient);
+        let command = CaseCommand::AnswerConfirmation(AnswerConfirmation {
+            request_id: request,
+            answer,
+        });
+        self.case(case_id, parent, now, command).await;
     }
 }
 
-fn case_a() -> Uuid {
-    Uuid::from_u128(0xA)
+/// An entry to record: its author and the command.
+struct Entry {
+    by: FiscalCode,
+    command: RecordEntry,
 }
-fn case_b() -> Uuid {
-    Uuid::from_u128(0xB)
+
+impl Entry {
+    /// Entry `entry_id` by `by` in `phase`: `figure` delivering `service` in `slot`.
+    fn new(
+        by: FiscalCode,
+        entry_id: Uuid,
+        phase: Phase,
+        figure: &str,
+        service: &str,
+        slot: TimeSlot,
+    ) -> Entry {
+        let command = RecordEntry {
+            entry_id,
+            phase,
+            figure: f::fig(figure),
+            service: f::svc(service),
+            slot,
+            system_failure_id: None,
+        };
+        Entry { by, command }
+    }
+
+    /// The same entry as `figure`.
+    fn delivered_as(mut self, figure: &str) -> Entry {
+        self.command.figure = f::fig(figure);
+        self
+    }
+
+    /// The same entry recorded under the declared system failure `failure`.
+    fn under(mut self, failure: Uuid) -> Entry {
+        self.command.system_failure_id = Some(failure);
+        self
+    }
 }
-fn case_c() -> Uuid {
-    Uuid::from_u128(0xC)
+
+/// A phase I entry of the psicologo: `service` on `day` March 2024 from `start` to `end`.
+fn psicologo(entry_id: Uuid, service: &str, day: u32, start: &str, end: &str) -> Entry {
+    let slot = f::slot(march(day), start, end);
+    Entry::new(
+        f::psicologo(),
+        entry_id,
+        Phase::I,
+        "psicologo",
+        service,
+        slot,
+    )
 }
-fn case_d() -> Uuid {
-    Uuid::from_u128(0xD)
+
+/// An entry of the educatore, as educatore professionale, in `phase`: `service` on `day`
+/// March 2024 from `start` to `end`.
+fn educatore(
+    entry_id: Uuid,
+    phase: Phase,
+    service: &str,
+    day: u32,
+    start: &str,
+    end: &str,
+) -> Entry {
+    let slot = f::slot(march(day), start, end);
+    let figure = "educatore_professionale";
+    Entry::new(f::educatore(), entry_id, phase, figure, service, slot)
 }
-fn case_e() -> Uuid {
-    Uuid::from_u128(0xE)
-}
-fn failure_1() -> Uuid {
-    Uuid::from_u128(0xF1)
-}
+
+const CONTRASTO: &str = "contrasto_dispersione_scolastica";
+const INCLUSIONE: &str = "accompagnamento_inclusione";
+
+const CASE_A: Uuid = Uuid::from_u128(0xA);
+const CASE_B: Uuid = Uuid::from_u128(0xB);
+const CASE_C: Uuid = Uuid::from_u128(0xC);
+const CASE_D: Uuid = Uuid::from_u128(0xD);
+const CASE_E: Uuid = Uuid::from_u128(0xE);
+const FAILURE_1: Uuid = Uuid::from_u128(0xF1);
+
 fn rome(d: u32, h: u32, m: u32) -> DateTime<Utc> {
     f::rome(2024, 3, d, h, m)
 }
@@ -377,14 +451,14 @@ use f::{eid, rid};
 /// Plus one event of a "grants-…" stream the projections do not handle.
 async fn scripted_history(store: Arc<dyn EventStore>) -> World {
     let mut w = World::new(store);
-    let (a, b, c) = (case_a(), case_b(), case_c());
+    let (a, b, c) = (CASE_A, CASE_B, CASE_C);
     let support = Actor::person(f::support(), ActorRole::Support);
     w.failure(
-        failure_1(),
+        FAILURE_1,
         support.clone(),
         rome(1, 10, 0),
         FailureCommand::DeclareSystemFailure {
-            failure_id: failure_1(),
+            failure_id: FAILURE_1,
             scope: FailureScope::Regional,
             ticket: "INC-0042".to_owned(),
             description: "Portale regionale non raggiungibile".to_owned(),
@@ -396,255 +470,74 @@ async fn scripted_history(store: Arc<dyn EventStore>) -> World {
     // Case A, phase I.
     w.open_case(a, "ATS-MILANO", "COOP-A", true, rome(1, 9, 0))
         .await;
-    w.enable(
-        a,
-        Ente::Asst,
-        f::psicologo(),
-        &["psicologo"],
-        rome(1, 9, 10),
-    )
-    .await;
-    w.enable(
-        a,
-        Ente::Provider,
-        f::educatore(),
-        &["educatore_professionale", "mediatore"],
-        rome(1, 9, 20),
-    )
-    .await;
+    w.enable_psicologo(a, rome(1, 9, 10)).await;
+    let both = ["educatore_professionale", "mediatore"];
+    w.enable_educatore(a, &both, rome(1, 9, 20)).await;
     w.open_phase(a, Phase::I, rome(1, 9, 30)).await;
-    w.record(
-        a,
-        f::psicologo(),
-        eid(1),
-        Phase::I,
-        "psicologo",
-        "colloquio_valutazione",
-        (march(4), "10:00", "11:30"),
-        None,
-        rome(4, 12, 0),
-    )
-    .await;
-    w.record(
-        a,
-        f::psicologo(),
-        eid(2),
-        Phase::I,
-        "psicologo",
-        "valutazione_multidimensionale",
-        (march(5), "09:00", "10:00"),
-        None,
-        rome(5, 11, 0),
-    )
-    .await;
-    w.record(
-        a,
-        f::psicologo(),
-        eid(3),
-        Phase::I,
-        "psicologo",
-        "stesura_pi",
-        (march(6), "09:00", "09:30"),
-        None,
-        rome(6, 10, 0),
-    )
-    .await;
-    w.case(
-        a,
-        staff(f::psicologo()),
-        rome(6, 10, 30),
-        CaseCommand::WithdrawEntry(WithdrawEntry { entry_id: eid(3) }),
-    )
-    .await;
-    w.case(
-        a,
-        staff(f::psicologo()),
-        rome(6, 12, 0),
-        CaseCommand::AmendEntry(AmendEntry {
-            entry_id: eid(2),
-            figure: f::fig("psicologo"),
-            service: f::svc("valutazione_multidimensionale"),
-            slot: f::slot(march(5), "09:00", "11:00"),
-            system_failure_id: None,
-        }),
-    )
-    .await;
-    w.case(
-        a,
-        staff(f::resp_asst()),
-        rome(7, 9, 0),
-        CaseCommand::ValidateEntries(ValidateEntries {
-            phase: Phase::I,
-            entry_ids: None,
-        }),
-    )
-    .await;
-    w.case(
-        a,
-        staff(f::resp_asst()),
-        rome(7, 9, 5),
-        CaseCommand::ClosePhaseDiary(ClosePhaseDiary {
-            phase: Phase::I,
-            request_id: rid(1),
-        }),
-    )
-    .await;
+    let e1 = psicologo(eid(1), "colloquio_valutazione", 4, "10:00", "11:30");
+    w.record(a, e1, rome(4, 12, 0)).await;
+    let e2 = psicologo(eid(2), "valutazione_multidimensionale", 5, "09:00", "10:00");
+    w.record(a, e2, rome(5, 11, 0)).await;
+    let e3 = psicologo(eid(3), "stesura_pi", 6, "09:00", "09:30");
+    w.record(a, e3, rome(6, 10, 0)).await;
+    w.withdraw(a, eid(3), rome(6, 10, 30)).await;
+    let e2_longer = psicologo(eid(2), "valutazione_multidimensionale", 5, "09:00", "11:00");
+    w.amend(a, e2_longer, rome(6, 12, 0)).await;
+    w.validate(a, Phase::I, rome(7, 9, 0)).await;
+    w.close(a, Phase::I, rid(1), rome(7, 9, 5)).await;
     w.answer(a, rid(1), Answer::Confirmed, rome(7, 18, 0)).await;
 
     // Case A, phases II and III.
     w.open_phase(a, Phase::II, rome(8, 9, 0)).await;
-    w.record(
-        a,
-        f::educatore(),
-        eid(8),
-        Phase::II,
-        "educatore_professionale",
-        "osservazione",
-        (march(8), "10:00", "11:00"),
-        None,
-        rome(8, 12, 0),
-    )
-    .await;
+    let e8 = educatore(eid(8), Phase::II, "osservazione", 8, "10:00", "11:00");
+    w.record(a, e8, rome(8, 12, 0)).await;
     w.open_phase(a, Phase::III, rome(8, 13, 0)).await;
-    w.case(
-        a,
-        staff(f::resp_provider()),
-        rome(8, 13, 10),
-        CaseCommand::SetPdiCaps(SetPdiCaps {
-            caps: vec![
-                PdiCap {
-                    service: f::svc("contrasto_dispersione_scolastica"),
-                    max_minutes: 600,
-                },
-                PdiCap {
-                    service: f::svc("accompagnamento_inclusione"),
-                    max_minutes: 600,
-                },
-            ],
-            total_max_minutes: Some(1200),
-        }),
-    )
-    .await;
-    w.record(
-        a,
-        f::educatore(),
-        eid(4),
-        Phase::III,
-        "educatore_professionale",
-        "contrasto_dispersione_scolastica",
-        (march(11), "15:00", "17:00"),
-        None,
-        rome(11, 18, 0),
-    )
-    .await;
-    w.record(
-        a,
-        f::educatore(),
-        eid(5),
-        Phase::III,
-        "mediatore",
-        "accompagnamento_inclusione",
-        (march(12), "15:00", "16:30"),
-        None,
-        rome(12, 17, 0),
-    )
-    .await;
-    w.record(
-        a,
-        f::educatore(),
-        eid(6),
-        Phase::III,
-        "educatore_professionale",
-        "contrasto_dispersione_scolastica",
-        (march(13), "15:00", "16:00"),
-        None,
-        rome(13, 17, 0),
-    )
-    .await;
+    let caps = [(CONTRASTO, 600), (INCLUSIONE, 600)];
+    w.set_pdi(a, &caps, Some(1200), rome(8, 13, 10)).await;
+    let e4 = educatore(eid(4), Phase::III, CONTRASTO, 11, "15:00", "17:00");
+    w.record(a, e4, rome(11, 18, 0)).await;
+    let e5 = educatore(eid(5), Phase::III, INCLUSIONE, 12, "15:00", "16:30");
+    w.record(a, e5.delivered_as("mediatore"), rome(12, 17, 0))
+        .await;
+    let e6 = educatore(eid(6), Phase::III, CONTRASTO, 13, "15:00", "16:00");
+    w.record(a, e6, rome(13, 17, 0)).await;
     w.request(a, rid(2), Phase::III, &[eid(4), eid(5)], rome(13, 18, 0))
         .await;
     w.answer(a, rid(2), Answer::Confirmed, rome(14, 9, 0)).await;
     w.request(a, rid(3), Phase::III, &[eid(6)], rome(14, 10, 0))
         .await;
-    w.answer(
-        a,
-        rid(3),
-        Answer::Rejected {
-            reason: "orario errato".to_owned(),
-        },
-        rome(14, 12, 0),
-    )
-    .await;
-    w.record(
-        a,
-        f::educatore(),
-        eid(7),
-        Phase::III,
-        "educatore_professionale",
-        "contrasto_dispersione_scolastica",
-        (march(15), "15:00", "16:00"),
-        None,
-        rome(15, 17, 0),
-    )
-    .await;
+    let reason = "orario errato".to_owned();
+    w.answer(a, rid(3), Answer::Rejected { reason }, rome(14, 12, 0))
+        .await;
+    let e7 = educatore(eid(7), Phase::III, CONTRASTO, 15, "15:00", "16:00");
+    w.record(a, e7, rome(15, 17, 0)).await;
     w.request(a, rid(4), Phase::III, &[eid(7)], rome(15, 18, 0))
         .await;
-    w.case(
-        a,
-        Actor::System,
-        rome(16, 19, 0),
-        CaseCommand::ExpireConfirmationRequest(ExpireConfirmationRequest { request_id: rid(4) }),
-    )
-    .await;
+    let expiry = ExpireConfirmationRequest { request_id: rid(4) };
+    let expire = CaseCommand::ExpireConfirmationRequest(expiry);
+    w.case(a, Actor::System, rome(16, 19, 0), expire).await;
 
     // Case B: a late entry under the declared failure.
     w.open_case(b, "ATS-MILANO", "COOP-B", false, rome(1, 10, 0))
         .await;
-    w.enable(
-        b,
-        Ente::Asst,
-        f::psicologo(),
-        &["psicologo"],
-        rome(1, 10, 10),
-    )
-    .await;
+    w.enable_psicologo(b, rome(1, 10, 10)).await;
     w.open_phase(b, Phase::I, rome(1, 10, 30)).await;
     w.failure(
-        failure_1(),
+        FAILURE_1,
         support,
         rome(20, 13, 0),
         FailureCommand::ResolveSystemFailure {
-            failure_id: failure_1(),
+            failure_id: FAILURE_1,
             resolved_at: rome(20, 12, 0),
         },
     )
     .await;
-    w.record(
-        b,
-        f::psicologo(),
-        eid(9),
-        Phase::I,
-        "psicologo",
-        "colloquio_valutazione",
-        (march(2), "09:00", "10:00"),
-        Some(failure_1()),
-        rome(22, 10, 0),
-    )
-    .await;
+    let e9 = psicologo(eid(9), "colloquio_valutazione", 2, "09:00", "10:00");
+    w.record(b, e9.under(FAILURE_1), rome(22, 10, 0)).await;
 
     // Case A: one more phase III entry, pending at the end.
-    w.record(
-        a,
-        f::educatore(),
-        eid(10),
-        Phase::III,
-        "educatore_professionale",
-        "contrasto_dispersione_scolastica",
-        (march(22), "15:00", "16:00"),
-        None,
-        rome(22, 17, 0),
-    )
-    .await;
+    let e10 = educatore(eid(10), Phase::III, CONTRASTO, 22, "15:00", "16:00");
+    w.record(a, e10, rome(22, 17, 0)).await;
     w.request(a, rid(5), Phase::III, &[eid(10)], rome(24, 18, 0))
         .await;
 
@@ -652,105 +545,49 @@ async fn scripted_history(store: Arc<dyn EventStore>) -> World {
     w.open_case(c, "ATS-BERGAMO", "COOP-A", true, rome(1, 11, 0))
         .await;
     w.open_phase(c, Phase::I, rome(1, 11, 30)).await;
-    w.case(
-        c,
-        staff(f::resp_asst()),
-        rome(5, 10, 0),
-        CaseCommand::InterruptPathway(InterruptPathway {
-            reason: "Trasferimento fuori regione".to_owned(),
-        }),
-    )
-    .await;
+    let reason = "Trasferimento fuori regione".to_owned();
+    let interrupt = CaseCommand::InterruptPathway(InterruptPathway { reason });
+    w.case(c, staff(f::resp_asst()), rome(5, 10, 0), interrupt)
+        .await;
 
     // Cases D (no FirmaLOM: paper diary) and E (a request re-sent after a day without answer),
     // ATS-BERGAMO, phase III.
-    for (id, firmalom) in [(case_d(), false), (case_e(), true)] {
+    for (id, firmalom) in [(CASE_D, false), (CASE_E, true)] {
         w.open_case(id, "ATS-BERGAMO", "COOP-D", firmalom, rome(1, 12, 0))
             .await;
-        w.enable(
-            id,
-            Ente::Provider,
-            f::educatore(),
-            &["educatore_professionale"],
-            rome(1, 12, 10),
-        )
-        .await;
-        w.open_phase(id, Phase::I, rome(1, 12, 20)).await;
-        w.open_phase(id, Phase::II, rome(1, 12, 30)).await;
-        w.open_phase(id, Phase::III, rome(1, 12, 40)).await;
-        w.case(
-            id,
-            staff(f::resp_provider()),
-            rome(1, 12, 50),
-            CaseCommand::SetPdiCaps(SetPdiCaps {
-                caps: vec![PdiCap {
-                    service: f::svc("contrasto_dispersione_scolastica"),
-                    max_minutes: 600,
-                }],
-                total_max_minutes: None,
-            }),
-        )
-        .await;
+        w.enable_educatore(id, &["educatore_professionale"], rome(1, 12, 10))
+            .await;
+        for (phase, minute) in [(Phase::I, 20), (Phase::II, 30), (Phase::III, 40)] {
+            w.open_phase(id, phase, rome(1, 12, minute)).await;
+        }
+        w.set_pdi(id, &[(CONTRASTO, 600)], None, rome(1, 12, 50))
+            .await;
     }
-    let d = case_d();
-    w.record(
-        d,
-        f::educatore(),
-        eid(11),
-        Phase::III,
-        "educatore_professionale",
-        "contrasto_dispersione_scolastica",
-        (march(11), "15:00", "16:00"),
-        None,
-        rome(11, 17, 0),
-    )
-    .await;
-    w.case(
-        d,
-        staff(f::resp_provider()),
-        rome(11, 18, 0),
-        CaseCommand::GeneratePaperDiary(GeneratePaperDiary {
-            paper_id: rid(11),
-            phase: Phase::III,
-            entry_ids: Some(vec![eid(11)]),
-        }),
-    )
-    .await;
-    w.case(
-        d,
-        staff(f::resp_provider()),
-        rome(12, 10, 0),
-        CaseCommand::UploadPaperConfirmation(UploadPaperConfirmation {
-            paper_id: rid(11),
-            document_sha256: Sha256Hex::parse(&"ab".repeat(32)).expect("hash"),
-            signed_by: f::parent(),
-        }),
-    )
-    .await;
-    let e = case_e();
-    w.record(
-        e,
-        f::educatore(),
-        eid(12),
-        Phase::III,
-        "educatore_professionale",
-        "contrasto_dispersione_scolastica",
-        (march(11), "09:00", "10:00"),
-        None,
-        rome(11, 12, 0),
-    )
-    .await;
+    let d = CASE_D;
+    let e11 = educatore(eid(11), Phase::III, CONTRASTO, 11, "15:00", "16:00");
+    w.record(d, e11, rome(11, 17, 0)).await;
+    let paper = GeneratePaperDiary {
+        paper_id: rid(11),
+        phase: Phase::III,
+        entry_ids: Some(vec![eid(11)]),
+    };
+    let generate = CaseCommand::GeneratePaperDiary(paper);
+    w.by_provider(d, rome(11, 18, 0), generate).await;
+    let upload = UploadPaperConfirmation {
+        paper_id: rid(11),
+        document_sha256: Sha256Hex::parse(&"ab".repeat(32)).expect("hash"),
+        signed_by: f::parent(),
+    };
+    let upload = CaseCommand::UploadPaperConfirmation(upload);
+    w.by_provider(d, rome(12, 10, 0), upload).await;
+    let e = CASE_E;
+    let e12 = educatore(eid(12), Phase::III, CONTRASTO, 11, "09:00", "10:00");
+    w.record(e, e12, rome(11, 12, 0)).await;
     w.request(e, rid(7), Phase::III, &[eid(12)], rome(11, 18, 0))
         .await;
     // Overdue and not yet expired: the re-send records the expiry first, then the re-send.
-    let resent = w
-        .case(
-            e,
-            staff(f::resp_provider()),
-            rome(13, 10, 0),
-            CaseCommand::ResendConfirmation(ResendConfirmation { request_id: rid(7) }),
-        )
-        .await;
+    let resend = CaseCommand::ResendConfirmation(ResendConfirmation { request_id: rid(7) });
+    let resent = w.by_provider(e, rome(13, 10, 0), resend).await;
     assert_eq!(
         resent.iter().map(|x| x.event_type()).collect::<Vec<_>>(),
         vec!["ConfirmationRequestExpired", "ConfirmationResent"]
@@ -778,6 +615,43 @@ async fn scripted_history(store: Arc<dyn EventStore>) -> World {
     w
 }
 
+/// A dashboard's diaries per phase: (phase, open, closed, handed to ATS).
+fn diaries_by_phase(d: &AtsDashboard) -> Vec<(u8, i64, i64, i64)> {
+    let counts = d.diaries_by_phase.iter();
+    counts
+        .map(|p| (p.phase, p.open, p.closed, p.handed_to_ats))
+        .collect()
+}
+
+/// A dashboard's minutes per phase and figure: (phase, figure, minutes, confirmed minutes).
+fn minutes_by_phase(d: &AtsDashboard) -> Vec<(u8, &str, i64, i64)> {
+    let minutes = d.minutes_by_phase_and_figure.iter();
+    minutes
+        .map(|m| (m.phase, m.figure.as_str(), m.minutes, m.confirmed_minutes))
+        .collect()
+}
+
+/// (pending, expiring within 24 hours, overdue, expired, rejected, confirmed, ended).
+fn request_counts(r: &RequestCounts) -> (i64, i64, i64, i64, i64, i64, i64) {
+    let open = (r.pending, r.expiring_within_24h, r.overdue);
+    let ended = (r.expired, r.rejected, r.confirmed, r.ended);
+    (open.0, open.1, open.2, ended.0, ended.1, ended.2, ended.3)
+}
+
+/// Each total as (key, minutes, confirmed minutes, confirmed cost in cents).
+fn totals(list: &[diario_projections::diaries::Total]) -> Vec<(&str, i64, i64, i64)> {
+    list.iter()
+        .map(|t| {
+            (
+                t.key.as_str(),
+                t.minutes,
+                t.confirmed_minutes,
+                t.confirmed_cost_cents,
+            )
+        })
+        .collect()
+}
+
 async fn total_events(db: &TestDb) -> i64 {
     db.count("SELECT count(*) FROM events").await
 }
@@ -787,6 +661,15 @@ async fn total_events(db: &TestDb) -> i64 {
 /// concurrently), so "read_all returned nothing" is not "caught up": wait for a zero lag.
 async fn catch_up(db: &Database) {
     drain(db, follower::DEFAULT_BATCH_SIZE).await;
+}
+
+/// The projections' lags when some projection is behind the end of the log.
+async fn lagging(db: &Database) -> Option<String> {
+    let lags = follower::lag_at(db, &diario_projections::PROJECTIONS, Utc::now())
+        .await
+        .expect("lag");
+    let behind = lags.iter().any(|l| l.events_behind != 0);
+    behind.then(|| format!("{lags:?}"))
 }
 
 async fn drain(db: &Database, batch: i64) {
@@ -800,15 +683,12 @@ async fn drain(db: &Database, batch: i64) {
                 > 0
             {}
         }
-        let lags = follower::lag_at(db, &diario_projections::PROJECTIONS, Utc::now())
-            .await
-            .expect("lag");
-        if lags.iter().all(|l| l.events_behind == 0) {
+        let Some(lags) = lagging(db).await else {
             return;
-        }
+        };
         assert!(
             tokio::time::Instant::now() < deadline,
-            "no catch-up: {lags:?}"
+            "no catch-up: {lags}"
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
@@ -891,22 +771,60 @@ async fn the_dashboard_lists_the_longest_idle_cases_first_and_says_when_there_ar
         idle_before: Some(now - chrono::Duration::days(7)),
         ..Default::default()
     };
-    let mut listed = 0;
-    let mut page = PageRequest {
-        cursor: None,
-        limit: Some(40),
-    };
+    let listed = walk(40, async |page| {
+        let cases = diario_projections::list_cases(&db.db, &filter, page).await;
+        cases.expect("list")
+    })
+    .await;
+    assert_eq!(listed.len(), 103);
+}
+
+/// Case A replayed from its stream up to the events that happened at `at`.
+async fn case_a_as_of(store: &dyn EventStore, at: DateTime<Utc>) -> Option<CaseDiary> {
+    let catalogue = diario_tests::catalogue();
+    diario_projections::history_as_of(store, &catalogue, CASE_A, at)
+        .await
+        .expect("history as of")
+}
+
+/// Case A replayed from its stream up to the events recorded by `instant`.
+async fn case_a_as_recorded(store: &dyn EventStore, instant: DateTime<Utc>) -> Option<CaseDiary> {
+    let catalogue = diario_tests::catalogue();
+    diario_projections::history_as_recorded(store, &catalogue, CASE_A, instant)
+        .await
+        .expect("history as recorded")
+}
+
+/// Every item of a paginated query, `limit` per page: `page` fetches one.
+async fn walk<T>(limit: i64, mut page: impl AsyncFnMut(&PageRequest) -> Page<T>) -> Vec<T> {
+    let mut items = Vec::new();
+    let mut cursor = None;
     loop {
-        let p = diario_projections::list_cases(&db.db, &filter, &page)
-            .await
-            .expect("list");
-        listed += p.items.len();
+        let p = page(&PageRequest::after(cursor, limit)).await;
+        assert!(p.items.len() as i64 <= limit);
+        items.extend(p.items);
         match p.next_cursor {
-            Some(c) => page.cursor = Some(c),
-            None => break,
+            Some(c) => cursor = Some(c),
+            None => return items,
         }
     }
-    assert_eq!(listed, 103);
+}
+
+/// Every read-model table, as text rows.
+async fn dump(db: &TestDb) -> BTreeMap<String, Vec<String>> {
+    diario_projections::dump_read_models(&db.db)
+        .await
+        .expect("dump")
+}
+
+/// Rebuilds every read model from zero ([`rebuild_everything`]): the tables equal `expected`.
+async fn assert_a_rebuild_gives(db: &TestDb, expected: &BTreeMap<String, Vec<String>>) {
+    rebuild_everything(db).await;
+    assert_eq!(
+        &dump(db).await,
+        expected,
+        "the read models equal a rebuild from zero"
+    );
 }
 
 async fn rebuild_everything(db: &TestDb) {
@@ -991,14 +909,14 @@ async fn every_read_model_matches_the_scripted_history(db: &TestDb) {
     assert_each_event_applied_once(db).await;
 
     // (1) Current diaries of case A.
-    let a = diario_projections::case_diary(&db.db, case_a())
+    let a = diario_projections::case_diary(&db.db, CASE_A)
         .await
         .expect("query")
         .expect("case A");
     assert_eq!(a.ats, "ATS-MILANO");
     assert_eq!(a.provider, "COOP-A");
     assert_eq!(a.status, CaseStatus::Open);
-    assert_eq!(a.version, world.appended[&case_a()].len() as i64);
+    assert_eq!(a.version, world.appended[&CASE_A].len() as i64);
     assert_eq!(a.opened_at, rome(1, 9, 0));
     assert_eq!(a.last_event_at, rome(24, 18, 0));
     // Live minutes: 90 + 120 (E2 amended) + 60 (E8) + 120 + 90 + 60 + 60 + 60.
@@ -1079,39 +997,15 @@ async fn every_read_model_matches_the_scripted_history(db: &TestDb) {
         ),
         (5, 390, 210, 10200)
     );
-    let by_figure: Vec<(&str, i64, i64, i64)> = p3
-        .totals_by_figure
-        .iter()
-        .map(|t| {
-            (
-                t.key.as_str(),
-                t.minutes,
-                t.confirmed_minutes,
-                t.confirmed_cost_cents,
-            )
-        })
-        .collect();
     assert_eq!(
-        by_figure,
+        totals(&p3.totals_by_figure),
         vec![
             ("educatore_professionale", 300, 120, 6000),
             ("mediatore", 90, 90, 4200)
         ]
     );
-    let by_service: Vec<(&str, i64, i64, i64)> = p3
-        .totals_by_service
-        .iter()
-        .map(|t| {
-            (
-                t.key.as_str(),
-                t.minutes,
-                t.confirmed_minutes,
-                t.confirmed_cost_cents,
-            )
-        })
-        .collect();
     assert_eq!(
-        by_service,
+        totals(&p3.totals_by_service),
         vec![
             ("accompagnamento_inclusione", 90, 90, 4200),
             ("contrasto_dispersione_scolastica", 300, 120, 6000)
@@ -1151,12 +1045,12 @@ async fn every_read_model_matches_the_scripted_history(db: &TestDb) {
     }
     assert!(!codes.contains(&"request-overdue"), "{codes:?}");
     // Brought to the present: R5 (deadline 25/03 18:00) is overdue on 26/03, not on 25/03.
-    let on_time = diario_projections::case_diary_at(&db.db, case_a(), rome(25, 12, 0))
+    let on_time = diario_projections::case_diary_at(&db.db, CASE_A, rome(25, 12, 0))
         .await
         .unwrap()
         .unwrap();
     assert_eq!(on_time.alerts, a.alerts);
-    let late = diario_projections::case_diary_at(&db.db, case_a(), rome(26, 12, 0))
+    let late = diario_projections::case_diary_at(&db.db, CASE_A, rome(26, 12, 0))
         .await
         .unwrap()
         .unwrap();
@@ -1182,18 +1076,10 @@ async fn every_read_model_matches_the_scripted_history(db: &TestDb) {
     assert!(a.alerts.iter().all(|x| x.as_of == rome(24, 18, 0)));
 
     // The read model equals the replay of the whole stream.
-    let replay = diario_projections::history_as_of(
-        store.as_ref(),
-        &diario_tests::catalogue(),
-        case_a(),
-        rome(31, 0, 0),
-    )
-    .await
-    .expect("replay")
-    .expect("case A");
+    let replay = case_a_as_of(&*store, rome(31, 0, 0)).await.expect("case A");
     assert_eq!(replay, a);
 
-    let b = diario_projections::case_diary(&db.db, case_b())
+    let b = diario_projections::case_diary(&db.db, CASE_B)
         .await
         .expect("query")
         .expect("case B");
@@ -1209,7 +1095,7 @@ async fn every_read_model_matches_the_scripted_history(db: &TestDb) {
     let e9 = &b.diaries[0].entries[0];
     assert_eq!(
         (e9.entry_id, e9.state, e9.system_failure_id),
-        (eid(9), EntryState::Draft, Some(failure_1()))
+        (eid(9), EntryState::Draft, Some(FAILURE_1))
     );
     let codes: Vec<&str> = b.alerts.iter().map(|x| x.code.as_str()).collect();
     assert!(
@@ -1218,7 +1104,7 @@ async fn every_read_model_matches_the_scripted_history(db: &TestDb) {
     );
     assert!(codes.contains(&"entries-awaiting-validation"), "{codes:?}");
 
-    let c = diario_projections::case_diary(&db.db, case_c())
+    let c = diario_projections::case_diary(&db.db, CASE_C)
         .await
         .expect("query")
         .expect("case C");
@@ -1233,51 +1119,36 @@ async fn every_read_model_matches_the_scripted_history(db: &TestDb) {
     );
 
     // Case lists with filters.
-    let ids = |p: diario_projections::Page<diario_projections::CaseSummary>| -> Vec<Uuid> {
-        p.items.iter().map(|c| c.case_id).collect()
-    };
     let all = PageRequest::default();
-    let milano = CaseFilter {
-        ats: Some("ATS-MILANO".into()),
-        ..Default::default()
+    let filter = |set: fn(&mut CaseFilter)| {
+        let mut filter = CaseFilter::default();
+        set(&mut filter);
+        filter
     };
-    assert_eq!(
-        ids(diario_projections::list_cases(&db.db, &milano, &all)
+    for (filter, expected) in [
+        (
+            filter(|f| f.ats = Some("ATS-MILANO".into())),
+            vec![CASE_A, CASE_B],
+        ),
+        (
+            filter(|f| f.provider = Some("COOP-A".into())),
+            vec![CASE_A, CASE_C],
+        ),
+        (
+            filter(|f| f.status = Some(CaseStatus::Interrupted)),
+            vec![CASE_C],
+        ),
+        (
+            filter(|f| (f.from, f.to) = (Some(rome(1, 9, 30)), Some(rome(1, 10, 30)))),
+            vec![CASE_B],
+        ),
+    ] {
+        let page = diario_projections::list_cases(&db.db, &filter, &all)
             .await
-            .unwrap()),
-        vec![case_a(), case_b()]
-    );
-    let coop_a = CaseFilter {
-        provider: Some("COOP-A".into()),
-        ..Default::default()
-    };
-    assert_eq!(
-        ids(diario_projections::list_cases(&db.db, &coop_a, &all)
-            .await
-            .unwrap()),
-        vec![case_a(), case_c()]
-    );
-    let interrupted = CaseFilter {
-        status: Some(CaseStatus::Interrupted),
-        ..Default::default()
-    };
-    assert_eq!(
-        ids(diario_projections::list_cases(&db.db, &interrupted, &all)
-            .await
-            .unwrap()),
-        vec![case_c()]
-    );
-    let late_opened = CaseFilter {
-        from: Some(rome(1, 9, 30)),
-        to: Some(rome(1, 10, 30)),
-        ..Default::default()
-    };
-    assert_eq!(
-        ids(diario_projections::list_cases(&db.db, &late_opened, &all)
-            .await
-            .unwrap()),
-        vec![case_b()]
-    );
+            .unwrap();
+        let ids: Vec<Uuid> = page.items.iter().map(|c| c.case_id).collect();
+        assert_eq!(ids, expected, "{filter:?}");
+    }
     let confirmed_in_milano = EntryFilter {
         ats: Some("ATS-MILANO".into()),
         state: Some(EntryState::Confirmed),
@@ -1292,11 +1163,11 @@ async fn every_read_model_matches_the_scripted_history(db: &TestDb) {
     );
 
     // (2) Audit trail: every event of case A in order, with actor, role, instant.
-    let trail = diario_projections::audit_trail(&db.db, case_a(), &PageRequest::first(500))
+    let trail = diario_projections::audit_trail(&db.db, CASE_A, &PageRequest::first(500))
         .await
         .unwrap();
     assert!(trail.next_cursor.is_none());
-    let appended = &world.appended[&case_a()];
+    let appended = &world.appended[&CASE_A];
     assert_eq!(trail.items.len(), appended.len());
     for (i, (record, event)) in trail.items.iter().zip(appended).enumerate() {
         assert_eq!(record.stream_version, i as i64 + 1);
@@ -1309,41 +1180,41 @@ async fn every_read_model_matches_the_scripted_history(db: &TestDb) {
         (first.actor_cf.as_str(), first.actor_role.as_str()),
         (f::ats_operator().as_str(), "ats_operator")
     );
-    let e1 = trail
-        .items
-        .iter()
-        .find(|r| r.event_type == "EntryRecorded")
-        .expect("E1");
+    let first_of = |event_type: &str| {
+        let mut records = trail.items.iter();
+        let found = records.find(|r| r.event_type == event_type);
+        found.unwrap_or_else(|| panic!("no {event_type} in the audit trail"))
+    };
+    let e1 = first_of("EntryRecorded");
     assert_eq!(
         e1.description,
         "Prestazione registrata (fase I): colloquio_valutazione come psicologo, 04/03/2024 10:00-11:30 (90 min)"
     );
     assert_eq!(e1.actor_cf, f::psicologo().as_str());
-    let expiry = trail
-        .items
-        .iter()
-        .find(|r| r.event_type == "ConfirmationRequestExpired")
-        .expect("expiry");
+    let expiry = first_of("ConfirmationRequestExpired");
     assert_eq!(
         (expiry.actor_cf.as_str(), expiry.actor_role.as_str()),
         ("SYSTEM", "system")
     );
-    let report = diario_projections::verify_case(store.as_ref(), case_a())
+    let report = diario_projections::verify_case(store.as_ref(), CASE_A)
         .await
         .unwrap();
     assert!(report.is_intact(), "{report:?}");
 
     // (4) Checklists: one per request of case A, all passed.
-    let lists = diario_projections::checklists(
-        &db.db,
-        &ChecklistFilter {
-            case_id: Some(case_a()),
-            ..Default::default()
-        },
-        &all,
-    )
-    .await
-    .unwrap();
+    let checklists_of = async |filter: ChecklistFilter| {
+        let lists = diario_projections::checklists(&db.db, &filter, &all).await;
+        lists.expect("checklists")
+    };
+    let costs_of = async |filter: CostFilter| {
+        let costs = diario_projections::cost_report(&db.db, &filter).await;
+        costs.expect("cost report")
+    };
+    let lists = checklists_of(ChecklistFilter {
+        case_id: Some(CASE_A),
+        ..Default::default()
+    })
+    .await;
     let kinds: Vec<(Uuid, &str, u8, bool)> = lists
         .items
         .iter()
@@ -1375,16 +1246,11 @@ async fn every_read_model_matches_the_scripted_history(db: &TestDb) {
     assert_eq!(r2.stored_by, f::resp_provider().as_str());
     assert!(!r2.checks.is_empty());
     assert!(r2.checks.iter().all(|c| c.passed || !c.blocking));
-    let bergamo_lists = diario_projections::checklists(
-        &db.db,
-        &ChecklistFilter {
-            ats: Some("ATS-BERGAMO".into()),
-            ..Default::default()
-        },
-        &all,
-    )
-    .await
-    .unwrap();
+    let bergamo_lists = checklists_of(ChecklistFilter {
+        ats: Some("ATS-BERGAMO".into()),
+        ..Default::default()
+    })
+    .await;
     let kinds: Vec<(Uuid, Uuid, &str, bool)> = bergamo_lists
         .items
         .iter()
@@ -1393,9 +1259,9 @@ async fn every_read_model_matches_the_scripted_history(db: &TestDb) {
     assert_eq!(
         kinds,
         vec![
-            (case_d(), rid(11), "paper", true),
-            (case_e(), rid(7), "request", true),
-            (case_e(), rid(7), "resend", true),
+            (CASE_D, rid(11), "paper", true),
+            (CASE_E, rid(7), "request", true),
+            (CASE_E, rid(7), "resend", true),
         ]
     );
     assert!(
@@ -1413,19 +1279,12 @@ async fn every_read_model_matches_the_scripted_history(db: &TestDb) {
         d.cases_by_status,
         [("open".to_owned(), 2)].into_iter().collect()
     );
-    let diaries: Vec<(u8, i64, i64, i64)> = d
-        .diaries_by_phase
-        .iter()
-        .map(|p| (p.phase, p.open, p.closed, p.handed_to_ats))
-        .collect();
-    assert_eq!(diaries, vec![(1, 1, 0, 1), (2, 1, 0, 0), (3, 1, 0, 0)]);
-    let minutes: Vec<(u8, &str, i64, i64)> = d
-        .minutes_by_phase_and_figure
-        .iter()
-        .map(|m| (m.phase, m.figure.as_str(), m.minutes, m.confirmed_minutes))
-        .collect();
     assert_eq!(
-        minutes,
+        diaries_by_phase(&d),
+        vec![(1, 1, 0, 1), (2, 1, 0, 0), (3, 1, 0, 0)]
+    );
+    assert_eq!(
+        minutes_by_phase(&d),
         vec![
             (1, "psicologo", 90 + 120 + 60, 210),
             (2, "educatore_professionale", 60, 0),
@@ -1433,25 +1292,13 @@ async fn every_read_model_matches_the_scripted_history(db: &TestDb) {
             (3, "mediatore", 90, 90),
         ]
     );
-    let r = &d.requests;
-    assert_eq!(
-        (
-            r.pending,
-            r.expiring_within_24h,
-            r.overdue,
-            r.expired,
-            r.rejected,
-            r.confirmed,
-            r.ended
-        ),
-        (1, 1, 0, 1, 1, 2, 0)
-    );
+    assert_eq!(request_counts(&d.requests), (1, 1, 0, 1, 1, 2, 0));
     assert_eq!(d.confirmation_rate, Some(0.5));
     assert_eq!(d.entries_under_system_failure, 1);
     // B's last entry was recorded on 22/03 at 10:00, A's at 17:00; the threshold is 22/03 12:00.
     assert_eq!(
         d.idle_cases.iter().map(|c| c.case_id).collect::<Vec<_>>(),
-        vec![case_b()]
+        vec![CASE_B]
     );
     // After the deadline the pending request is overdue, not expiring.
     let later = diario_projections::ats_dashboard(&db.db, "ATS-MILANO", rome(26, 12, 0), 3)
@@ -1472,35 +1319,15 @@ async fn every_read_model_matches_the_scripted_history(db: &TestDb) {
             .collect()
     );
     assert_eq!(
-        bergamo
-            .diaries_by_phase
-            .iter()
-            .map(|p| (p.phase, p.open, p.closed, p.handed_to_ats))
-            .collect::<Vec<_>>(),
+        diaries_by_phase(&bergamo),
         vec![(1, 2, 0, 1), (2, 2, 0, 0), (3, 2, 0, 0)]
     );
     assert_eq!(
-        bergamo
-            .minutes_by_phase_and_figure
-            .iter()
-            .map(|m| (m.phase, m.figure.as_str(), m.minutes, m.confirmed_minutes))
-            .collect::<Vec<_>>(),
+        minutes_by_phase(&bergamo),
         vec![(3, "educatore_professionale", 120, 120)]
     );
-    let r = &bergamo.requests;
     // The paper diary of D and the re-sent request of E (expired, re-sent, then confirmed).
-    assert_eq!(
-        (
-            r.pending,
-            r.expiring_within_24h,
-            r.overdue,
-            r.expired,
-            r.rejected,
-            r.confirmed,
-            r.ended
-        ),
-        (0, 0, 0, 0, 0, 2, 0)
-    );
+    assert_eq!(request_counts(&bergamo.requests), (0, 0, 0, 0, 0, 2, 0));
     assert_eq!(bergamo.confirmation_rate, Some(1.0));
     assert_eq!(bergamo.entries_under_system_failure, 0);
     assert_eq!(
@@ -1510,9 +1337,9 @@ async fn every_read_model_matches_the_scripted_history(db: &TestDb) {
             .map(|c| c.case_id)
             .collect::<Vec<_>>(),
         // Longest idle first: E's last entry was recorded on 11/03 at 12:00, D's at 17:00.
-        vec![case_e(), case_d()]
+        vec![CASE_E, CASE_D]
     );
-    let d = diario_projections::case_diary(&db.db, case_d())
+    let d = diario_projections::case_diary(&db.db, CASE_D)
         .await
         .unwrap()
         .unwrap();
@@ -1534,7 +1361,7 @@ async fn every_read_model_matches_the_scripted_history(db: &TestDb) {
         ),
         ("paper", "confirmed", None)
     );
-    let e = diario_projections::case_diary(&db.db, case_e())
+    let e = diario_projections::case_diary(&db.db, CASE_E)
         .await
         .unwrap()
         .unwrap();
@@ -1547,15 +1374,11 @@ async fn every_read_model_matches_the_scripted_history(db: &TestDb) {
     assert_eq!(e.diaries[2].entries[0].state, EntryState::Confirmed);
 
     // (6) Cost report.
-    let costs = diario_projections::cost_report(
-        &db.db,
-        &CostFilter {
-            ats: Some("ATS-MILANO".into()),
-            ..Default::default()
-        },
-    )
-    .await
-    .unwrap();
+    let costs = costs_of(CostFilter {
+        ats: Some("ATS-MILANO".into()),
+        ..Default::default()
+    })
+    .await;
     type Line<'a> = (&'a str, &'a str, &'a str, i64, i64, Option<i64>, i64);
     let lines: Vec<Line> = costs
         .lines
@@ -1593,10 +1416,10 @@ async fn every_read_model_matches_the_scripted_history(db: &TestDb) {
         (420, 25950)
     );
     assert_eq!(costs.by_provider.len(), 1);
-    assert_eq!(costs.by_case[0].key, case_a().to_string());
+    assert_eq!(costs.by_case[0].key, CASE_A.to_string());
     assert_eq!(costs.by_ats[0].cost_cents, 25950);
     let csv = diario_projections::cost_report_csv(&costs);
-    let a_id = case_a();
+    let a_id = CASE_A;
     assert_eq!(
         csv,
         format!(
@@ -1606,16 +1429,12 @@ async fn every_read_model_matches_the_scripted_history(db: &TestDb) {
              ATS-MILANO,COOP-A,{a_id},2024-03,psicologo,2,210,4500,15750,157.50\r\n"
         )
     );
-    let phase_iii_period = diario_projections::cost_report(
-        &db.db,
-        &CostFilter {
-            from: Some(march(11)),
-            to: Some(march(31)),
-            ..Default::default()
-        },
-    )
-    .await
-    .unwrap();
+    let phase_iii_period = costs_of(CostFilter {
+        from: Some(march(11)),
+        to: Some(march(31)),
+        ..Default::default()
+    })
+    .await;
     assert_eq!(
         (
             phase_iii_period.total_confirmed_minutes,
@@ -1642,15 +1461,11 @@ async fn every_read_model_matches_the_scripted_history(db: &TestDb) {
     );
     assert_eq!(phase_iii_period.by_period.len(), 1);
     assert_eq!(phase_iii_period.by_period[0].key, "2024-03");
-    let coop_b = diario_projections::cost_report(
-        &db.db,
-        &CostFilter {
-            provider: Some("COOP-B".into()),
-            ..Default::default()
-        },
-    )
-    .await
-    .unwrap();
+    let coop_b = costs_of(CostFilter {
+        provider: Some("COOP-B".into()),
+        ..Default::default()
+    })
+    .await;
     assert!(coop_b.lines.is_empty());
     assert_eq!(coop_b.total_cost_cents, 0);
 
@@ -1667,7 +1482,7 @@ async fn every_read_model_matches_the_scripted_history(db: &TestDb) {
             f1.ente.as_deref(),
             f1.ticket.as_str()
         ),
-        (failure_1(), "regional", None, "INC-0042")
+        (FAILURE_1, "regional", None, "INC-0042")
     );
     assert_eq!(
         (f1.began_at, f1.resolved_at),
@@ -1679,7 +1494,7 @@ async fn every_read_model_matches_the_scripted_history(db: &TestDb) {
             .iter()
             .map(|e| (e.entry_id, e.case_id, e.minutes))
             .collect::<Vec<_>>(),
-        vec![(eid(9), case_b(), 60)]
+        vec![(eid(9), CASE_B, 60)]
     );
     let unresolved = diario_projections::system_failures(
         &db.db,
@@ -1703,19 +1518,13 @@ async fn a_rebuild_from_zero_yields_identical_tables(db: &TestDb) {
     scripted_history(store.clone()).await;
     // Catch up in small batches (many transactions), then rebuild in large ones.
     drain(&db.db, 3).await;
-    let before = diario_projections::dump_read_models(&db.db)
-        .await
-        .expect("dump");
+    let before = dump(db).await;
     assert!(
         before["rm_entries"].len() == 12
             && before["rm_audit_trail"].len() as i64 == total_events(db).await - 3,
         "{before:#?}"
     );
-    rebuild_everything(db).await;
-    let after = diario_projections::dump_read_models(&db.db)
-        .await
-        .expect("dump");
-    assert_eq!(before, after);
+    assert_a_rebuild_gives(db, &before).await;
     // A single projection by name, too.
     let one = diario_projections::select(&diario_tests::catalogue(), &["case_diaries".into()])
         .expect("a known projection");
@@ -1724,12 +1533,7 @@ async fn a_rebuild_from_zero_yields_identical_tables(db: &TestDb) {
         .await
         .expect("rebuild");
     catch_up(&db.db).await;
-    assert_eq!(
-        diario_projections::dump_read_models(&db.db)
-            .await
-            .expect("dump"),
-        before
-    );
+    assert_eq!(dump(db).await, before);
     assert!(diario_projections::select(&diario_tests::catalogue(), &["nope".into()]).is_err());
 }
 
@@ -1739,15 +1543,9 @@ async fn history_as_of_returns_the_earlier_state_after_later_amendments(db: &Tes
     scripted_history(store.clone()).await;
     catch_up(&db.db).await;
     // 06/03 11:00: E3 already withdrawn, E2 not yet amended (amended at 12:00).
-    let then = diario_projections::history_as_of(
-        store.as_ref(),
-        &diario_tests::catalogue(),
-        case_a(),
-        rome(6, 11, 0),
-    )
-    .await
-    .expect("history")
-    .expect("case existed");
+    let then = case_a_as_of(&*store, rome(6, 11, 0))
+        .await
+        .expect("case existed");
     assert_eq!(then.diaries.len(), 1);
     let e2 = then.diaries[0]
         .entries
@@ -1767,7 +1565,7 @@ async fn history_as_of_returns_the_earlier_state_after_later_amendments(db: &Tes
     assert_eq!((then.minutes, then.confirmed_minutes), (150, 0));
     assert_eq!(then.last_event_at, rome(6, 10, 30));
     // Today's read model shows the amendment and the confirmation.
-    let now = diario_projections::case_diary(&db.db, case_a())
+    let now = diario_projections::case_diary(&db.db, CASE_A)
         .await
         .unwrap()
         .unwrap();
@@ -1781,37 +1579,10 @@ async fn history_as_of_returns_the_earlier_state_after_later_amendments(db: &Tes
         ("11:00", 120, EntryState::Confirmed)
     );
     // Before the case existed.
-    assert!(
-        diario_projections::history_as_of(
-            store.as_ref(),
-            &diario_tests::catalogue(),
-            case_a(),
-            rome(1, 8, 59)
-        )
-        .await
-        .unwrap()
-        .is_none()
-    );
+    assert!(case_a_as_of(&*store, rome(1, 8, 59)).await.is_none());
     // By the store clock: nothing was recorded before the script ran; everything now.
-    assert!(
-        diario_projections::history_as_recorded(
-            store.as_ref(),
-            &diario_tests::catalogue(),
-            case_a(),
-            before_anything
-        )
-        .await
-        .unwrap()
-        .is_none()
-    );
-    let recorded = diario_projections::history_as_recorded(
-        store.as_ref(),
-        &diario_tests::catalogue(),
-        case_a(),
-        Utc::now(),
-    )
-    .await
-    .unwrap();
+    assert!(case_a_as_recorded(&*store, before_anything).await.is_none());
+    let recorded = case_a_as_recorded(&*store, Utc::now()).await;
     assert_eq!(recorded.as_ref(), Some(&now));
 }
 
@@ -1848,12 +1619,8 @@ async fn concurrent_catch_ups_apply_every_event_exactly_once(db: &TestDb) {
     catch_up(&db.db).await;
     assert_each_event_applied_once(db).await;
     assert!(applied as i64 <= 4 * total_events(db).await);
-    let concurrent = diario_projections::dump_read_models(&db.db).await.unwrap();
-    rebuild_everything(db).await;
-    assert_eq!(
-        diario_projections::dump_read_models(&db.db).await.unwrap(),
-        concurrent
-    );
+    let concurrent = dump(db).await;
+    assert_a_rebuild_gives(db, &concurrent).await;
 }
 
 async fn lag_counts_the_events_not_yet_applied(db: &TestDb) {
@@ -1896,18 +1663,20 @@ async fn lag_counts_the_events_not_yet_applied(db: &TestDb) {
 async fn wait_caught_up(db: &Database, within: Duration) {
     let deadline = tokio::time::Instant::now() + within;
     loop {
-        let lags = follower::lag_at(db, &diario_projections::PROJECTIONS, Utc::now())
-            .await
-            .expect("lag");
-        if lags.iter().all(|l| l.events_behind == 0) {
+        let Some(lags) = lagging(db).await else {
             return;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "projections did not catch up: {lags:?}"
-        );
+        };
+        let within_time = tokio::time::Instant::now() < deadline;
+        assert!(within_time, "projections did not catch up: {lags}");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// A live runner of every read model on `db` (polling fast); it stops when `true` is sent.
+fn spawn_runner(db: &Database) -> (watch::Sender<bool>, tokio::task::JoinHandle<()>) {
+    let (stop, stopped) = watch::channel(false);
+    let runner = follower::spawn(db.clone(), db.event_store(), read_models(), fast(), stopped);
+    (stop, runner)
 }
 
 fn fast() -> RunnerOptions {
@@ -1919,83 +1688,46 @@ fn fast() -> RunnerOptions {
 }
 
 async fn the_live_runner_catches_up_and_stops_on_shutdown(db: &TestDb) {
-    let (tx, rx) = tokio::sync::watch::channel(false);
-    let handle = follower::spawn(
-        db.db.clone(),
-        db.db.event_store(),
-        read_models(),
-        fast(),
-        rx,
-    );
+    let (tx, handle) = spawn_runner(&db.db);
     scripted_history(db.db.event_store()).await;
     wait_caught_up(&db.db, Duration::from_secs(30)).await;
-    let live = diario_projections::dump_read_models(&db.db).await.unwrap();
+    let live = dump(db).await;
     tx.send(true).expect("signal");
     tokio::time::timeout(Duration::from_secs(10), handle)
         .await
         .expect("runner stops")
         .expect("runner task");
-    rebuild_everything(db).await;
-    assert_eq!(
-        diario_projections::dump_read_models(&db.db).await.unwrap(),
-        live
-    );
+    assert_a_rebuild_gives(db, &live).await;
 }
 
 async fn pagination_walks_every_item_once(db: &TestDb) {
     let store = db.db.event_store();
     scripted_history(store.clone()).await;
     catch_up(&db.db).await;
-    let mut seen = Vec::new();
-    let mut cursor = None;
-    loop {
-        let page = diario_projections::list_entries(
-            &db.db,
-            &EntryFilter::default(),
-            &PageRequest::after(cursor, 3),
-        )
-        .await
-        .unwrap();
-        assert!(page.items.len() <= 3);
-        seen.extend(page.items.iter().map(|e| e.entry_id));
-        match page.next_cursor {
-            Some(c) => cursor = Some(c),
-            None => break,
-        }
-    }
+    let entries = walk(3, async |page| {
+        let filter = EntryFilter::default();
+        let entries = diario_projections::list_entries(&db.db, &filter, page).await;
+        entries.expect("entries")
+    })
+    .await;
+    let seen: Vec<Uuid> = entries.iter().map(|e| e.entry_id).collect();
     let mut expected: Vec<Uuid> = (1..=12).map(eid).collect();
     expected.sort();
     assert_eq!(seen, expected);
-    let mut versions = Vec::new();
-    let mut cursor = None;
-    loop {
-        let page =
-            diario_projections::audit_trail(&db.db, case_a(), &PageRequest::after(cursor, 4))
-                .await
-                .unwrap();
-        versions.extend(page.items.iter().map(|r| r.stream_version));
-        match page.next_cursor {
-            Some(c) => cursor = Some(c),
-            None => break,
-        }
-    }
+    let trail = walk(4, async |page| {
+        let trail = diario_projections::audit_trail(&db.db, CASE_A, page).await;
+        trail.expect("audit trail")
+    })
+    .await;
+    let versions: Vec<i64> = trail.iter().map(|r| r.stream_version).collect();
     assert_eq!(versions, (1..=versions.len() as i64).collect::<Vec<_>>());
-    let mut lists = 0;
-    let mut cursor = None;
-    loop {
-        let page = diario_projections::checklists(
-            &db.db,
-            &ChecklistFilter::default(),
-            &PageRequest::after(cursor, 2),
-        )
-        .await
-        .unwrap();
-        lists += page.items.len();
-        match page.next_cursor {
-            Some(c) => cursor = Some(c),
-            None => break,
-        }
-    }
+    let lists = walk(2, async |page| {
+        let filter = ChecklistFilter::default();
+        let lists = diario_projections::checklists(&db.db, &filter, page).await;
+        lists.expect("checklists")
+    })
+    .await
+    .len();
     assert_eq!(lists, 8);
     assert!(
         diario_projections::list_cases(
@@ -2015,7 +1747,7 @@ async fn read_your_writes_falls_back_to_the_stream(db: &TestDb) {
     // Nothing projected yet: the read model does not know the case, the consistent read
     // replays the stream.
     assert!(
-        diario_projections::case_diary(&db.db, case_a())
+        diario_projections::case_diary(&db.db, CASE_A)
             .await
             .unwrap()
             .is_none()
@@ -2029,14 +1761,14 @@ async fn read_your_writes_falls_back_to_the_stream(db: &TestDb) {
         );
         async move { handler.load_case(id).await.unwrap().0 }
     };
-    let case = folded(case_a()).await;
+    let case = folded(CASE_A).await;
     let fresh = diario_projections::case_diary_consistent(&db.db, &case, &catalogue, now)
         .await
         .unwrap()
         .expect("case A from the stream");
     assert_eq!(fresh.confirmed_cost_cents, 25950);
     catch_up(&db.db).await;
-    let projected = diario_projections::case_diary_at(&db.db, case_a(), now)
+    let projected = diario_projections::case_diary_at(&db.db, CASE_A, now)
         .await
         .unwrap();
     assert_eq!(projected.as_ref(), Some(&fresh));
@@ -2071,7 +1803,7 @@ async fn read_your_writes_falls_back_to_the_stream(db: &TestDb) {
 /// Fault injection: the database refuses the audit-trail row of the 5th event of case A, in
 /// the middle of a batch (as a crash mid-transaction would).
 async fn inject_fault(db: &TestDb) {
-    let a = case_a();
+    let a = CASE_A;
     match db.backend() {
         Backend::Postgres => {
             db.raw(&format!(
@@ -2129,7 +1861,7 @@ async fn a_batch_that_fails_midway_leaves_nothing_behind(db: &TestDb) {
         }
     };
     assert!(err.to_string().contains("injected fault"), "{err}");
-    let a = case_a();
+    let a = CASE_A;
     let sql = format!(
         "SELECT count(*) FROM rm_audit_trail WHERE case_id = '{a}' AND stream_version >= 5"
     );
@@ -2139,14 +1871,7 @@ async fn a_batch_that_fails_midway_leaves_nothing_behind(db: &TestDb) {
         "nothing from case A's 5th event on"
     );
     // A live runner keeps retrying (and the other projections go on) until the fault is gone.
-    let (stop, rx) = tokio::sync::watch::channel(false);
-    let runner = follower::spawn(
-        db.db.clone(),
-        db.db.event_store(),
-        read_models(),
-        fast(),
-        rx,
-    );
+    let (stop, runner) = spawn_runner(&db.db);
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(db.count("SELECT count(*) FROM rm_audit_trail").await, 0);
     assert!(db.count("SELECT count(*) FROM rm_cases").await > 0);
@@ -2161,12 +1886,8 @@ async fn a_batch_that_fails_midway_leaves_nothing_behind(db: &TestDb) {
     stop.send(true).expect("stop");
     runner.await.expect("runner");
     assert_each_event_applied_once(db).await;
-    let live = diario_projections::dump_read_models(&db.db).await.unwrap();
-    rebuild_everything(db).await;
-    assert_eq!(
-        diario_projections::dump_read_models(&db.db).await.unwrap(),
-        live
-    );
+    let live = dump(db).await;
+    assert_a_rebuild_gives(db, &live).await;
 }
 
 // ------------------------------------------------------------------------------------------
@@ -2178,54 +1899,22 @@ async fn write_cases(store: Arc<dyn EventStore>, writer: u128, cases: u128) {
     let mut w = World::new(store);
     for n in 0..cases {
         let id = Uuid::from_u128(0x1_0000 * (writer + 1) + n);
-        w.open_case(
-            id,
-            if n % 2 == 0 {
-                "ATS-MILANO"
-            } else {
-                "ATS-BRIANZA"
-            },
-            "COOP-A",
-            true,
-            rome(1, 9, 0),
-        )
-        .await;
-        w.enable(
-            id,
-            Ente::Asst,
-            f::psicologo(),
-            &["psicologo"],
-            rome(1, 9, 10),
-        )
-        .await;
+        let ats = if n % 2 == 0 {
+            "ATS-MILANO"
+        } else {
+            "ATS-BRIANZA"
+        };
+        w.open_case(id, ats, "COOP-A", true, rome(1, 9, 0)).await;
+        w.enable_psicologo(id, rome(1, 9, 10)).await;
         w.open_phase(id, Phase::I, rome(1, 9, 30)).await;
         for k in 0..3u32 {
             let entry = Uuid::from_u128((id.as_u128() << 8) + u128::from(k));
             let start = format!("{:02}:00", 9 + k);
             let end = format!("{:02}:00", 10 + k);
-            w.record(
-                id,
-                f::psicologo(),
-                entry,
-                Phase::I,
-                "psicologo",
-                "colloquio_valutazione",
-                (march(4), &start, &end),
-                None,
-                rome(4, 20, 0),
-            )
-            .await;
+            let colloquio = psicologo(entry, "colloquio_valutazione", 4, &start, &end);
+            w.record(id, colloquio, rome(4, 20, 0)).await;
         }
-        w.case(
-            id,
-            staff(f::resp_asst()),
-            rome(5, 9, 0),
-            CaseCommand::ValidateEntries(ValidateEntries {
-                phase: Phase::I,
-                entry_ids: None,
-            }),
-        )
-        .await;
+        w.validate(id, Phase::I, rome(5, 9, 0)).await;
         // Keep the stream going for a while, so the kill lands mid-stream.
         tokio::time::sleep(Duration::from_millis(15)).await;
     }
@@ -2249,14 +1938,7 @@ async fn postgres_two_runners_one_dies_mid_stream_and_the_other_takes_over() {
     };
     // "Server" A starts first and takes every projection.
     let pool_a = server(&db).await;
-    let (stop_a, rx_a) = tokio::sync::watch::channel(false);
-    let runner_a = follower::spawn(
-        pool_a.clone(),
-        pool_a.event_store(),
-        read_models(),
-        fast(),
-        rx_a,
-    );
+    let (stop_a, runner_a) = spawn_runner(&pool_a);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     while advisory_locks_held(&db).await < 4 {
         assert!(
@@ -2271,14 +1953,7 @@ async fn postgres_two_runners_one_dies_mid_stream_and_the_other_takes_over() {
     assert!(leaders_a.iter().all(|l| l.led), "{leaders_a:?}");
     // "Server" B runs alongside: it stands by.
     let pool_b = server(&db).await;
-    let (stop_b, rx_b) = tokio::sync::watch::channel(false);
-    let runner_b = follower::spawn(
-        pool_b.clone(),
-        pool_b.event_store(),
-        read_models(),
-        fast(),
-        rx_b,
-    );
+    let (stop_b, runner_b) = spawn_runner(&pool_b);
 
     // Writers append concurrently.
     let mut writers = Vec::new();
@@ -2328,7 +2003,7 @@ async fn postgres_two_runners_one_dies_mid_stream_and_the_other_takes_over() {
             b.follower
         );
     }
-    let live = diario_projections::dump_read_models(&db.db).await.unwrap();
+    let live = dump(&db).await;
     assert_eq!(live["rm_cases"].len(), 80);
     assert_eq!(live["rm_entries"].len(), 80 * 3);
     stop_b.send(true).expect("stop B");
@@ -2343,11 +2018,6 @@ async fn postgres_two_runners_one_dies_mid_stream_and_the_other_takes_over() {
         "locks released on shutdown"
     );
 
-    rebuild_everything(&db).await;
-    assert_eq!(
-        diario_projections::dump_read_models(&db.db).await.unwrap(),
-        live,
-        "read models equal a rebuild from zero"
-    );
+    assert_a_rebuild_gives(&db, &live).await;
     db.cleanup().await;
 }

@@ -1,59 +1,36 @@
 //! End-to-end tests of the `diario` server over real HTTP.
 
-use std::process::{Command, Stdio};
+use std::path::PathBuf;
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::Duration;
 
-use diario_tests::{Backend, TestServer, diario_binary};
+use diario_tests::{Backend, TestServer, diario_command, free_port};
 use serde_json::Value;
 
-async fn health_and_readiness(backend: Backend, expected: &str) {
+async fn health_and_readiness(backend: Backend) {
+    let expected = match backend {
+        Backend::Postgres => "postgres",
+        Backend::Sqlite => "sqlite",
+    };
     let server = TestServer::start(backend).await;
-    let health = server
-        .client
-        .get(server.url("/healthz"))
-        .send()
-        .await
-        .expect("GET /healthz");
-    assert_eq!(health.status(), 200);
-    let ready = server
-        .client
-        .get(server.url("/readyz"))
-        .send()
-        .await
-        .expect("GET /readyz");
+    assert_eq!(server.get("/healthz").await.status(), 200);
+    let ready = server.get("/readyz").await;
     assert_eq!(ready.status(), 200);
     let body: Value = ready.json().await.expect("json");
     assert_eq!(body["database"], expected);
-    let missing = server
-        .client
-        .get(server.url("/nope"))
-        .send()
-        .await
-        .expect("GET /nope");
-    assert_eq!(missing.status(), 404);
+    assert_eq!(server.get("/nope").await.status(), 404);
     server.stop().await;
 }
 
-#[tokio::test]
-async fn the_server_is_healthy_and_ready_on_postgres() {
-    health_and_readiness(Backend::Postgres, "postgres").await;
-}
-
-#[tokio::test]
-async fn the_server_is_healthy_and_ready_on_sqlite() {
-    health_and_readiness(Backend::Sqlite, "sqlite").await;
-}
+diario_tests::scenario_on_each_backend!(health_and_readiness =>
+    the_server_is_healthy_and_ready_on_postgres,
+    the_server_is_healthy_and_ready_on_sqlite);
 
 #[tokio::test]
 async fn readiness_fails_when_the_database_is_gone() {
     let server = TestServer::start(Backend::Sqlite).await;
     server.db.db.close().await;
-    let ready = server
-        .client
-        .get(server.url("/readyz"))
-        .send()
-        .await
-        .expect("GET /readyz");
+    let ready = server.get("/readyz").await;
     assert_eq!(ready.status(), 503);
     assert_eq!(ready.headers()["content-type"], "application/problem+json");
     let body: Value = ready.json().await.expect("json");
@@ -66,41 +43,51 @@ async fn readiness_fails_when_the_database_is_gone() {
     server.stop().await;
 }
 
-/// The README's run command on the SQLite default: the binary creates `diario.db` in its
-/// working directory, answers `/readyz`, and exits cleanly on SIGTERM.
-#[tokio::test]
-async fn the_binary_serves_on_the_sqlite_default_and_stops_on_sigterm() {
-    let dir = std::env::temp_dir().join(format!("diario-bin-{}", uuid::Uuid::now_v7().simple()));
+/// `diario serve`, set up by `configure`, in a new temporary directory (its working directory,
+/// without `DATABASE_URL`) on a free port. Returns the process, the directory and the base URL.
+fn serve_in_temp_dir(name: &str, configure: impl FnOnce(&mut Command)) -> (Child, PathBuf, String) {
+    let dir = std::env::temp_dir().join(format!("{name}-{}", uuid::Uuid::now_v7().simple()));
     std::fs::create_dir_all(&dir).expect("temp dir");
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("free port");
-        l.local_addr().expect("addr").port()
-    };
-    let mut child = Command::new(diario_binary())
-        .arg("serve")
+    let port = free_port();
+    let mut command = diario_command(&["serve"]);
+    command
         .current_dir(&dir)
         .env_remove("DATABASE_URL")
         .env("DIARIO_ADDR", format!("127.0.0.1:{port}"))
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start diario serve");
-    let client = reqwest::Client::new();
-    let url = format!("http://127.0.0.1:{port}/readyz");
-    let mut ready = false;
+        .stderr(Stdio::null());
+    configure(&mut command);
+    let child = command.spawn().expect("start diario serve");
+    (child, dir, format!("http://127.0.0.1:{port}"))
+}
+
+/// The status of the first answer to `GET /readyz` within 10 seconds.
+async fn first_readiness(client: &reqwest::Client, base: &str) -> Option<u16> {
     for _ in 0..100 {
-        if let Ok(r) = client.get(&url).send().await {
-            ready = r.status() == 200;
-            break;
+        if let Ok(r) = client.get(format!("{base}/readyz")).send().await {
+            return Some(r.status().as_u16());
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    // SIGTERM, as a process manager would send it.
+    None
+}
+
+/// SIGTERM, as a process manager would send it; waits for the exit.
+fn terminate(mut child: Child) -> ExitStatus {
     let _ = Command::new("kill")
         .arg("-TERM")
         .arg(child.id().to_string())
         .status();
-    let status = child.wait().expect("wait for diario");
+    child.wait().expect("wait for diario")
+}
+
+/// The README's run command on the SQLite default: the binary creates `diario.db` in its
+/// working directory, answers `/readyz`, and exits cleanly on SIGTERM.
+#[tokio::test]
+async fn the_binary_serves_on_the_sqlite_default_and_stops_on_sigterm() {
+    let (child, dir, base) = serve_in_temp_dir("diario-bin", |_| {});
+    let ready = first_readiness(&reqwest::Client::new(), &base).await == Some(200);
+    let status = terminate(child);
     let db_created = dir.join("diario.db").exists();
     let _ = std::fs::remove_dir_all(&dir);
     assert!(ready, "diario serve did not answer /readyz with 200");
@@ -118,36 +105,18 @@ async fn the_binary_serves_on_the_sqlite_default_and_stops_on_sigterm() {
 async fn the_binary_accepts_rs256_tokens_of_the_configured_identity_provider() {
     use jsonwebtoken::{Algorithm, EncodingKey, Header};
     let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/jwt");
-    let dir = std::env::temp_dir().join(format!("diario-rs256-{}", uuid::Uuid::now_v7().simple()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("free port");
-        l.local_addr().expect("addr").port()
-    };
-    let mut child = Command::new(diario_binary())
-        .arg("serve")
-        .current_dir(&dir)
-        .env_remove("DATABASE_URL")
-        .env_remove("DIARIO_JWT_SECRET")
-        .env("DIARIO_ADDR", format!("127.0.0.1:{port}"))
-        .env(
-            "DIARIO_JWT_PUBLIC_KEY_FILE",
-            fixtures.join("idp-rs256-public.pem"),
-        )
-        .env("DIARIO_JWT_ISSUER", "https://idp.regione.example")
-        .env("DIARIO_JWT_AUDIENCE", "diario")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start diario serve");
+    let (child, dir, base) = serve_in_temp_dir("diario-rs256", |command| {
+        command
+            .env_remove("DIARIO_JWT_SECRET")
+            .env(
+                "DIARIO_JWT_PUBLIC_KEY_FILE",
+                fixtures.join("idp-rs256-public.pem"),
+            )
+            .env("DIARIO_JWT_ISSUER", "https://idp.regione.example")
+            .env("DIARIO_JWT_AUDIENCE", "diario");
+    });
     let client = reqwest::Client::new();
-    let base = format!("http://127.0.0.1:{port}");
-    for _ in 0..100 {
-        if client.get(format!("{base}/readyz")).send().await.is_ok() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    first_readiness(&client, &base).await;
     let exp = u64::try_from(chrono::Utc::now().timestamp()).expect("after 1970") + 600;
     let token = |key: &str, iss: &str| {
         let pem = std::fs::read(fixtures.join(key)).expect("key fixture");
@@ -189,11 +158,7 @@ async fn the_binary_accepts_rs256_tokens_of_the_configured_identity_provider() {
     )))
     .await;
     let none = status(None).await;
-    let _ = Command::new("kill")
-        .arg("-TERM")
-        .arg(child.id().to_string())
-        .status();
-    let _ = child.wait();
+    terminate(child);
     let _ = std::fs::remove_dir_all(&dir);
     assert_eq!(
         idp.ok(),

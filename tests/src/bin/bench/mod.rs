@@ -22,6 +22,14 @@ fn measure() -> &'static Measure {
     })
 }
 
+/// Awaits `work`, adding how long it took to `sample`.
+async fn timed<T>(sample: &mut Vec<Duration>, work: impl std::future::Future<Output = T>) -> T {
+    let t = Instant::now();
+    let out = work.await;
+    sample.push(t.elapsed());
+    out
+}
+
 /// Percentiles of a latency sample.
 struct Stats {
     n: usize,
@@ -166,25 +174,18 @@ pub async fn replay(backend: Backend) {
     let catalogue = catalogue();
     let (mut read, mut fold, mut hist) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..30 {
-        let t = Instant::now();
-        store
-            .read_stream(&stream, 1)
+        timed(&mut read, store.read_stream(&stream, 1))
             .await
             .unwrap_or_else(|e| panic!("read: {e}"));
-        read.push(t.elapsed());
         // A new handler each time: the fold from the first event, not the cached state.
         let handler = CommandHandler::new(store.clone(), catalogue.clone(), clock.clone());
-        let t = Instant::now();
-        handler
-            .load_case(case.case_id)
+        timed(&mut fold, handler.load_case(case.case_id))
             .await
             .unwrap_or_else(|e| panic!("load: {e}"));
-        fold.push(t.elapsed());
-        let t = Instant::now();
-        diario_projections::history_as_of(&*store, &catalogue, case.case_id, as_of)
+        let history = diario_projections::history_as_of(&*store, &catalogue, case.case_id, as_of);
+        timed(&mut hist, history)
             .await
             .unwrap_or_else(|e| panic!("history: {e}"));
-        hist.push(t.elapsed());
     }
     let (r, f, h) = (Stats::of(read), Stats::of(fold), Stats::of(hist));
     println!(
@@ -249,30 +250,20 @@ async fn growth_measure(db: &TestDb, n: usize) -> (usize, Stats, Stats, Stats) {
             "slot": {"date": date.to_string(), "start": format!("{hour:02}:00"), "end": format!("{hour:02}:30")}
         }))
         .unwrap_or_else(|e| panic!("{e}"));
-        let t = Instant::now();
-        handler
-            .execute_case(
-                case.case_id,
-                &command,
-                &Caller::Person(&educatore),
-                &CommandOptions::new(),
-            )
+        let (caller, options) = (Caller::Person(&educatore), CommandOptions::new());
+        let record = handler.execute_case(case.case_id, &command, &caller, &options);
+        timed(&mut cmd, record)
             .await
             .unwrap_or_else(|e| panic!("record: {e}"));
-        cmd.push(t.elapsed());
-        let t = Instant::now();
-        handler
-            .load_case(case.case_id)
+        timed(&mut base, handler.load_case(case.case_id))
             .await
             .unwrap_or_else(|e| panic!("load: {e}"));
-        base.push(t.elapsed());
     }
     for _ in 0..40 {
-        let t = Instant::now();
-        diario_projections::ats_dashboard(&db.db, "ATS-MILANO", evening(day), 30)
+        let dashboard = diario_projections::ats_dashboard(&db.db, "ATS-MILANO", evening(day), 30);
+        timed(&mut dash, dashboard)
             .await
             .unwrap_or_else(|e| panic!("dashboard: {e}"));
-        dash.push(t.elapsed());
     }
     (n, Stats::of(cmd), Stats::of(base), Stats::of(dash))
 }
