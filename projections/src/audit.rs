@@ -364,25 +364,10 @@ pub async fn audit_trail(
             &[case_id.into(), after.into(), (limit + 1).into()],
         )
         .await?;
-    let mut items = Vec::new();
-    for r in &rows {
-        items.push(AuditRecord {
-            case_id: r.uuid("case_id")?,
-            stream_version: r.i64("stream_version")?,
-            event_id: r.uuid("event_id")?,
-            event_type: r.text("event_type")?,
-            schema_version: r.i64("schema_version")?,
-            actor_cf: r.text("actor_cf")?,
-            actor_role: r.text("actor_role")?,
-            occurred_at: r.instant("occurred_at")?,
-            recorded_at: r.instant("recorded_at")?,
-            description: r.text("description")?,
-            global_transaction: r.i64("global_transaction")?,
-            global_position: r.i64("global_position")?,
-            prev_hash: r.text("prev_hash")?,
-            hash: r.text("hash")?,
-        });
-    }
+    let items = rows
+        .iter()
+        .map(|r| r.decode())
+        .collect::<Result<Vec<AuditRecord>, _>>()?;
     Ok(Page::from_overfetch(items, limit, |r| {
         r.stream_version.to_string()
     }))

@@ -28,8 +28,10 @@ pub struct CheckView {
     pub description: String,
     pub subject: Option<String>,
     /// Limit in minutes (caps) or count.
+    #[serde(alias = "limit_value")]
     pub limit: Option<i64>,
     /// Value found.
+    #[serde(alias = "actual_value")]
     pub actual: Option<i64>,
     pub passed: bool,
     pub blocking: bool,
@@ -53,11 +55,14 @@ pub struct ChecklistView {
     pub stored_by: String,
     pub entry_ids: Vec<Uuid>,
     pub request_minutes: i64,
+    #[serde(alias = "minutes_by_figure")]
     pub request_minutes_by_figure: BTreeMap<String, i64>,
     pub request_cost_cents: i64,
     /// Minutes counted against the caps: confirmed + pending + this request.
     pub counted_minutes: i64,
     pub passed: bool,
+    /// (Not a column of `rm_checklists`: read from `rm_checklist_checks`.)
+    #[serde(default)]
     pub checks: Vec<CheckView>,
 }
 
@@ -224,46 +229,18 @@ pub async fn checklists(
     let rows = db.query(&q).await?;
     let mut items = Vec::new();
     for r in rows {
-        let case_id = r.uuid("case_id")?;
-        let version = r.i64("stream_version")?;
-        let checks = db
+        let mut checklist: ChecklistView = r.decode()?;
+        checklist.checks = db
             .fetch_all(
                 "SELECT * FROM rm_checklist_checks WHERE case_id = $1 AND stream_version = $2 \
-             ORDER BY seq",
-                &[case_id.into(), version.into()],
+                 ORDER BY seq",
+                &[checklist.case_id.into(), checklist.stream_version.into()],
             )
             .await?
             .iter()
-            .map(|c| {
-                Ok(CheckView {
-                    code: c.text("code")?,
-                    description: c.text("description")?,
-                    subject: c.opt_text("subject")?,
-                    limit: c.opt_i64("limit_value")?,
-                    actual: c.opt_i64("actual_value")?,
-                    passed: c.bool("passed")?,
-                    blocking: c.bool("blocking")?,
-                    entry_ids: c.json_as("entry_ids")?,
-                })
-            })
-            .collect::<Result<Vec<_>, ProjectionError>>()?;
-        items.push(ChecklistView {
-            case_id,
-            stream_version: version,
-            request_id: r.uuid("request_id")?,
-            kind: r.text("kind")?,
-            phase: r.u8("phase")?,
-            measure_id: r.text("measure_id")?,
-            computed_at: r.instant("computed_at")?,
-            stored_by: r.text("stored_by")?,
-            entry_ids: r.json_as("entry_ids")?,
-            request_minutes: r.i64("request_minutes")?,
-            request_minutes_by_figure: r.json_as("minutes_by_figure")?,
-            request_cost_cents: r.i64("request_cost_cents")?,
-            counted_minutes: r.i64("counted_minutes")?,
-            passed: r.bool("passed")?,
-            checks,
-        });
+            .map(|c| c.decode())
+            .collect::<Result<_, _>>()?;
+        items.push(checklist);
     }
     Ok(Page::from_overfetch(items, limit, |k| {
         format!("{}:{}", k.case_id, k.stream_version)

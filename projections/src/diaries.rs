@@ -43,10 +43,13 @@ pub struct EntryView {
     pub professional: String,
     pub figure: String,
     pub service: String,
+    #[serde(alias = "service_date")]
     pub date: NaiveDate,
     /// `HH:MM`, Europe/Rome.
+    #[serde(alias = "start_time")]
     pub start: String,
     /// `HH:MM`, Europe/Rome.
+    #[serde(alias = "end_time")]
     pub end: String,
     pub minutes: i64,
     pub state: EntryState,
@@ -149,7 +152,10 @@ pub struct CaseDiary {
     pub version: i64,
     /// Instant (`at`) of the last event folded.
     pub last_event_at: DateTime<Utc>,
+    /// (Not columns of `rm_cases`: read from their own tables.)
+    #[serde(default)]
     pub diaries: Vec<PhaseDiary>,
+    #[serde(default)]
     pub alerts: Vec<AlertView>,
 }
 
@@ -420,38 +426,11 @@ pub(crate) async fn load_state(
 }
 
 pub(crate) fn entry_from_row(r: &Row) -> Result<EntryView, ProjectionError> {
-    Ok(EntryView {
-        entry_id: r.uuid("entry_id")?,
-        phase: r.u8("phase")?,
-        professional: r.text("professional")?,
-        figure: r.text("figure")?,
-        service: r.text("service")?,
-        date: r.date("service_date")?,
-        start: r.text("start_time")?,
-        end: r.text("end_time")?,
-        minutes: r.i64("minutes")?,
-        state: EntryState::parse(&r.text("state")?)?,
-        validated: r.bool("validated")?,
-        revision: r.i64("revision")?,
-        system_failure_id: r.opt_uuid("system_failure_id")?,
-        recorded_at: r.instant("recorded_at")?,
-        request_id: r.opt_uuid("request_id")?,
-        unit_cost_cents: r.opt_i64("unit_cost_cents")?,
-        cost_cents: r.i64("cost_cents")?,
-    })
+    Ok(r.decode()?)
 }
 
 pub(crate) fn request_from_row(r: &Row) -> Result<RequestView, ProjectionError> {
-    Ok(RequestView {
-        request_id: r.uuid("request_id")?,
-        phase: r.u8("phase")?,
-        channel: ChannelView::parse(&r.text("channel")?)?,
-        status: RequestStatusView::parse(&r.text("status")?)?,
-        sent_at: r.instant("sent_at")?,
-        deadline: r.opt_instant("deadline")?,
-        times_sent: r.i64("times_sent")?,
-        entry_ids: r.json_as("entry_ids")?,
-    })
+    Ok(r.decode()?)
 }
 
 /// [`case_diary`] with the alerts brought to `now`: the stored alerts are computed as of the
@@ -623,44 +602,11 @@ pub(crate) async fn read_case_diary(
         )
         .await?
     {
-        alerts.push(AlertView {
-            code: a.text("code")?,
-            phase: a
-                .opt_i64("phase")?
-                .map(|p| {
-                    u8::try_from(p)
-                        .map_err(|_| ProjectionError::Corrupt(format!("alert phase {p}")))
-                })
-                .transpose()?,
-            request_id: a.opt_uuid("request_id")?,
-            entry_ids: a.json_as("entry_ids")?,
-            message: a.text("message")?,
-            as_of: a.instant("as_of")?,
-        });
+        alerts.push(a.decode()?);
     }
     Ok(Some(CaseDiary {
-        case_id,
-        measure_id: c.text("measure_id")?,
-        ats: c.text("ats")?,
-        asst: c.text("asst")?,
-        provider: c.text("provider")?,
-        status: CaseStatus::parse(&c.text("status")?)?,
-        recipient_pseudonym: c.text("recipient_pseudonym")?,
-        recipient_minor: c.bool("recipient_minor")?,
-        firmalom_enrolled: c.bool("firmalom_enrolled")?,
-        responsabile_asst: c.text("responsabile_asst")?,
-        responsabile_provider: c.text("responsabile_provider")?,
-        case_manager: c.text("case_manager")?,
-        opened_at: c.instant("opened_at")?,
-        interrupted_at: c.opt_instant("interrupted_at")?,
-        last_entry_at: c.opt_instant("last_entry_at")?,
-        last_entry_date: c.opt_date("last_entry_date")?,
-        minutes: c.i64("minutes")?,
-        confirmed_minutes: c.i64("confirmed_minutes")?,
-        confirmed_cost_cents: c.i64("confirmed_cost_cents")?,
-        version: c.i64("version")?,
-        last_event_at: c.instant("last_event_at")?,
         diaries,
         alerts,
+        ..c.decode()?
     }))
 }

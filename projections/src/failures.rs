@@ -26,6 +26,7 @@ pub struct RelyingEntry {
     pub provider: String,
     pub phase: u8,
     pub professional: String,
+    #[serde(alias = "service_date")]
     pub date: NaiveDate,
     pub minutes: i64,
     pub state: EntryState,
@@ -46,7 +47,9 @@ pub struct SystemFailureView {
     pub declared_by: String,
     pub declared_at: DateTime<Utc>,
     pub resolved_by: Option<String>,
-    /// Entries (withdrawn ones included, with their state) that cite this failure.
+    /// Entries (withdrawn ones included, with their state) that cite this failure (not a
+    /// column of `rm_system_failures`: read from `rm_entries`).
+    #[serde(default)]
     pub entries: Vec<RelyingEntry>,
 }
 
@@ -169,45 +172,20 @@ pub async fn system_failures(
     let rows = db.query(&q).await?;
     let mut items = Vec::new();
     for r in rows {
-        let failure_id = r.uuid("failure_id")?;
+        let mut failure: SystemFailureView = r.decode()?;
         let mut eq = Query::new("SELECT * FROM rm_entries WHERE system_failure_id = ");
-        eq.bind(failure_id);
+        eq.bind(failure.failure_id);
         if let Some(ats) = &filter.ats {
             eq.and(" AND ats = ", ats);
         }
         eq.push(" ORDER BY case_id, entry_id");
-        let entries = db
+        failure.entries = db
             .query(&eq)
             .await?
             .iter()
-            .map(|e| {
-                Ok(RelyingEntry {
-                    entry_id: e.uuid("entry_id")?,
-                    case_id: e.uuid("case_id")?,
-                    ats: e.text("ats")?,
-                    provider: e.text("provider")?,
-                    phase: e.u8("phase")?,
-                    professional: e.text("professional")?,
-                    date: e.date("service_date")?,
-                    minutes: e.i64("minutes")?,
-                    state: EntryState::parse(&e.text("state")?)?,
-                    recorded_at: e.instant("recorded_at")?,
-                })
-            })
-            .collect::<Result<Vec<_>, ProjectionError>>()?;
-        items.push(SystemFailureView {
-            failure_id,
-            scope: FailureScopeView::parse(&r.text("scope")?)?,
-            ente: r.opt_text("ente")?,
-            ticket: r.text("ticket")?,
-            description: r.text("description")?,
-            began_at: r.instant("began_at")?,
-            resolved_at: r.opt_instant("resolved_at")?,
-            declared_by: r.text("declared_by")?,
-            declared_at: r.instant("declared_at")?,
-            resolved_by: r.opt_text("resolved_by")?,
-            entries,
-        });
+            .map(|e| e.decode())
+            .collect::<Result<_, _>>()?;
+        items.push(failure);
     }
     Ok(Page::from_overfetch(items, limit, |f| {
         f.failure_id.to_string()

@@ -132,22 +132,7 @@ pub struct CaseSummary {
 }
 
 fn case_summary(r: &Row) -> Result<CaseSummary, ProjectionError> {
-    Ok(CaseSummary {
-        case_id: r.uuid("case_id")?,
-        measure_id: r.text("measure_id")?,
-        ats: r.text("ats")?,
-        asst: r.text("asst")?,
-        provider: r.text("provider")?,
-        status: CaseStatus::parse(&r.text("status")?)?,
-        recipient_pseudonym: r.text("recipient_pseudonym")?,
-        opened_at: r.instant("opened_at")?,
-        interrupted_at: r.opt_instant("interrupted_at")?,
-        last_entry_at: r.opt_instant("last_entry_at")?,
-        minutes: r.i64("minutes")?,
-        confirmed_minutes: r.i64("confirmed_minutes")?,
-        confirmed_cost_cents: r.i64("confirmed_cost_cents")?,
-        version: r.i64("version")?,
-    })
+    Ok(r.decode()?)
 }
 
 /// Cases by id (`GET /v1/ats/{ats}/cases`); cursor: the last case id.
@@ -462,12 +447,7 @@ pub async fn ats_dashboard(
         )
         .await?
     {
-        idle_cases.push(IdleCase {
-            case_id: r.uuid("case_id")?,
-            provider: r.text("provider")?,
-            last_entry_at: r.opt_instant("last_entry_at")?,
-            opened_at: r.instant("opened_at")?,
-        });
+        idle_cases.push(r.decode()?);
     }
     Ok(AtsDashboard {
         ats: ats.to_owned(),

@@ -439,16 +439,7 @@ pub async fn delivery_log(
     )
     .await?
     .iter()
-    .map(|r| {
-        Ok(DeliveryAttempt {
-            notification_id: r.text("notification_id")?,
-            attempt: r.i64("attempt")?,
-            attempted_at: r.text("attempted_at")?,
-            http_status: r.opt_i64("http_status")?,
-            outcome: r.text("outcome")?,
-            error: r.opt_text("error")?,
-        })
-    })
+    .map(|r| r.decode())
     .collect()
 }
 

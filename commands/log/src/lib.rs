@@ -12,6 +12,7 @@
 pub mod codec;
 pub mod db;
 pub mod follower;
+mod row_de;
 pub mod sql;
 pub mod store;
 pub mod time;
