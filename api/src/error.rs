@@ -75,6 +75,18 @@ pub enum ApiError {
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
+/// Failures of a background pass (deadline scheduler, dispatcher, purge): logged, and the
+/// next pass tries again.
+#[derive(Debug, thiserror::Error)]
+pub enum WorkerError {
+    #[error(transparent)]
+    Store(#[from] diario_log::StoreError),
+    #[error(transparent)]
+    Follow(#[from] diario_log::FollowError),
+    #[error(transparent)]
+    Handler(#[from] HandlerError),
+}
+
 /// The problem document (RFC 7807), with the rule's code and article as extensions.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Problem {

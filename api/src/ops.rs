@@ -104,19 +104,13 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
             Err(e) => tracing::warn!(error = %e, "metrics: projection lag unavailable"),
         }
         match follower::leaders(&state.db, &names).await {
-            Ok(leaders) => {
-                out.push_str(
-                    "# HELP diario_projection_led Whether some diario process leads the projection (1) or none (0).\n",
-                );
-                out.push_str("# TYPE diario_projection_led gauge\n");
-                for l in leaders {
-                    out.push_str(&format!(
-                        "diario_projection_led{{projection=\"{}\"}} {}\n",
-                        l.follower,
-                        u8::from(l.led)
-                    ));
-                }
-            }
+            Ok(leaders) => out.push_str(&follower::gauge(
+                "diario_projection_led",
+                "Whether some diario process leads the projection (1) or none (0).",
+                leaders
+                    .iter()
+                    .map(|l| (l.follower.as_str(), u8::from(l.led))),
+            )),
             Err(e) => tracing::warn!(error = %e, "metrics: projection leadership unavailable"),
         }
     }

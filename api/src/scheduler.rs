@@ -29,9 +29,8 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use uuid::Uuid;
 
-use crate::firmalom::outbox::{
-    DeliveryPolicy, DeliveryReport, OutboxError, OutboxFeed, deliver_due,
-};
+pub use crate::error::WorkerError;
+use crate::firmalom::outbox::{DeliveryPolicy, DeliveryReport, OutboxFeed, deliver_due};
 
 /// The deadline watch's follower name (its checkpoint).
 pub const DEADLINE_WATCH: &str = "deadline_watch";
@@ -55,17 +54,6 @@ impl Default for WorkerSettings {
     }
 }
 
-/// Failures of a worker pass (logged; the next pass tries again).
-#[derive(Debug, thiserror::Error)]
-pub enum WorkerError {
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error(transparent)]
-    Handler(#[from] HandlerError),
-    #[error(transparent)]
-    Outbox(#[from] OutboxError),
-}
-
 /// The follower that keeps `deadline_watch`: every digital request and its current deadline.
 /// Only a hint: the scheduler re-checks every candidate against the case before it records an
 /// expiry, and the domain refuses a second expiry.
@@ -73,13 +61,7 @@ pub struct DeadlineWatch;
 
 #[async_trait]
 impl Follower for DeadlineWatch {
-    fn name(&self) -> &'static str {
-        DEADLINE_WATCH
-    }
-
-    fn tables(&self) -> &'static [&'static str] {
-        &[]
-    }
+    diario_log::follower_spec!(DEADLINE_WATCH, &[]);
 
     async fn apply(&self, events: &[RecordedEvent], tx: &mut Tx) -> Result<(), FollowError> {
         for e in events {
@@ -210,7 +192,7 @@ pub async fn dispatch_pass(
     client: &reqwest::Client,
     policy: &DeliveryPolicy,
 ) -> Result<DeliveryReport, WorkerError> {
-    Ok(deliver_due(db, handler, client, policy, handler.now()).await?)
+    deliver_due(db, handler, client, policy, handler.now()).await
 }
 
 /// The running workers.

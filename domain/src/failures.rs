@@ -141,21 +141,6 @@ pub enum FailureEvent {
     },
 }
 
-impl FailureEvent {
-    /// Event type name.
-    pub fn event_type(&self) -> &'static str {
-        match self {
-            FailureEvent::SystemFailureDeclared { .. } => "SystemFailureDeclared",
-            FailureEvent::SystemFailureResolved { .. } => "SystemFailureResolved",
-        }
-    }
-
-    /// Schema version.
-    pub fn schema_version(&self) -> u32 {
-        1
-    }
-}
-
 /// State of one failure stream.
 pub type FailureState = Option<SystemFailure>;
 

@@ -113,21 +113,6 @@ pub enum GrantEvent {
     },
 }
 
-impl GrantEvent {
-    /// Event type name.
-    pub fn event_type(&self) -> &'static str {
-        match self {
-            GrantEvent::GrantAdded { .. } => "GrantAdded",
-            GrantEvent::GrantRevoked { .. } => "GrantRevoked",
-        }
-    }
-
-    /// Schema version of the payload.
-    pub fn schema_version(&self) -> u32 {
-        1
-    }
-}
-
 /// Why a grant command is refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum GrantError {

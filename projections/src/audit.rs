@@ -6,8 +6,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, SubsecRound, Utc};
 use diario_domain::{CaseEvent, CaseState, Catalogue, Phase, evolve};
 use diario_log::{
-    ChainReport, Database, EventStore, FollowError, Follower, LogEvent, RecordedEvent, StreamId,
-    Tx, Val,
+    ChainReport, Database, EventStore, FollowError, Follower, LogEvent, Query, RecordedEvent,
+    StreamId, Tx, Val,
 };
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -289,13 +289,7 @@ pub struct AuditTrail;
 
 #[async_trait]
 impl Follower for AuditTrail {
-    fn name(&self) -> &'static str {
-        NAME
-    }
-
-    fn tables(&self) -> &'static [&'static str] {
-        &TABLES
-    }
+    diario_log::follower_spec!(NAME, &TABLES);
 
     async fn apply(&self, events: &[RecordedEvent], tx: &mut Tx) -> Result<(), FollowError> {
         let mut rows: Vec<Vec<Val>> = Vec::with_capacity(events.len());
@@ -356,21 +350,12 @@ pub async fn audit_trail(
             .map_err(|_| ProjectionError::BadCursor(c.clone()))?,
         None => 0,
     };
-    let limit = page.limit();
-    let rows = db
-        .fetch_all(
-            "SELECT * FROM rm_audit_trail WHERE case_id = $1 AND stream_version > $2 \
-         ORDER BY stream_version LIMIT $3",
-            &[case_id.into(), after.into(), (limit + 1).into()],
-        )
-        .await?;
-    let items = rows
-        .iter()
-        .map(|r| r.decode())
-        .collect::<Result<Vec<AuditRecord>, _>>()?;
-    Ok(Page::from_overfetch(items, limit, |r| {
+    let mut q = Query::new("SELECT * FROM rm_audit_trail WHERE case_id = ");
+    q.bind(case_id).and(" AND stream_version > ", after);
+    Page::fetch(db, q, "stream_version", page, |r: &AuditRecord| {
         r.stream_version.to_string()
-    }))
+    })
+    .await
 }
 
 /// The hash-chain check of a case stream (`…/audit-trail/verification`), computed now from the

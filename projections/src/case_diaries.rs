@@ -13,6 +13,7 @@ use std::sync::Mutex;
 
 use async_trait::async_trait;
 use diario_domain::{CaseEvent, CaseState, Catalogue, evolve};
+use diario_log::follower::Prepared;
 use diario_log::{
     EventStore, FollowError, Follower, LogEvent, RecordedEvent, StoreError, StreamId, Tx, Val,
 };
@@ -312,55 +313,53 @@ impl BatchWrite {
 
     /// Writes everything: deletes first, then multi-row inserts, then the counters.
     async fn write(self, tx: &mut Tx) -> Result<(), StoreError> {
-        tx.delete_in("rm_alerts", "case_id", &self.delete_case_alerts)
-            .await?;
-        tx.delete_in("rm_requests", "case_id", &self.delete_case_requests)
-            .await?;
-        tx.delete_in("rm_requests", "request_id", &self.delete_requests)
-            .await?;
-        tx.delete_in("rm_entries", "case_id", &self.delete_case_entries)
-            .await?;
-        tx.delete_in("rm_entries", "entry_id", &self.delete_entries)
-            .await?;
-        tx.delete_in("rm_diaries", "case_id", &self.delete_case_diaries)
-            .await?;
-        tx.delete_in("rm_cases", "case_id", &self.delete_cases)
-            .await?;
-        tx.insert_rows(
-            "INSERT INTO rm_cases (case_id, measure_id, ats, asst, provider, status, \
-             recipient_pseudonym, recipient_minor, firmalom_enrolled, responsabile_asst, \
-             responsabile_provider, case_manager, opened_at, interrupted_at, last_entry_at, \
-             last_entry_date, minutes, confirmed_minutes, confirmed_cost_cents, version, \
-             last_event_at)",
-            &self.cases,
-        )
-        .await?;
-        tx.insert_rows(
-            "INSERT INTO rm_diaries (case_id, phase, ats, provider, status, opened_by, \
-             opened_at, entries, minutes, confirmed_minutes, confirmed_cost_cents)",
-            &self.diaries,
-        )
-        .await?;
-        tx.insert_rows(
-            "INSERT INTO rm_entries (entry_id, case_id, phase, ats, provider, professional, \
-             figure, service, service_date, start_time, end_time, minutes, state, validated, \
-             revision, system_failure_id, recorded_at, request_id, unit_cost_cents, \
-             cost_cents)",
-            &self.entries,
-        )
-        .await?;
-        tx.insert_rows(
-            "INSERT INTO rm_requests (request_id, case_id, phase, ats, provider, channel, \
-             status, sent_at, deadline, times_sent, entry_ids)",
-            &self.requests,
-        )
-        .await?;
-        tx.insert_rows(
-            "INSERT INTO rm_alerts (case_id, seq, code, phase, request_id, entry_ids, message, \
-             as_of)",
-            &self.alerts,
-        )
-        .await?;
+        let deletes = [
+            ("rm_alerts", "case_id", &self.delete_case_alerts),
+            ("rm_requests", "case_id", &self.delete_case_requests),
+            ("rm_requests", "request_id", &self.delete_requests),
+            ("rm_entries", "case_id", &self.delete_case_entries),
+            ("rm_entries", "entry_id", &self.delete_entries),
+            ("rm_diaries", "case_id", &self.delete_case_diaries),
+            ("rm_cases", "case_id", &self.delete_cases),
+        ];
+        for (table, column, keys) in deletes {
+            tx.delete_in(table, column, keys).await?;
+        }
+        let inserts = [
+            (
+                "INSERT INTO rm_cases (case_id, measure_id, ats, asst, provider, status, \
+                 recipient_pseudonym, recipient_minor, firmalom_enrolled, responsabile_asst, \
+                 responsabile_provider, case_manager, opened_at, interrupted_at, last_entry_at, \
+                 last_entry_date, minutes, confirmed_minutes, confirmed_cost_cents, version, \
+                 last_event_at)",
+                &self.cases,
+            ),
+            (
+                "INSERT INTO rm_diaries (case_id, phase, ats, provider, status, opened_by, \
+                 opened_at, entries, minutes, confirmed_minutes, confirmed_cost_cents)",
+                &self.diaries,
+            ),
+            (
+                "INSERT INTO rm_entries (entry_id, case_id, phase, ats, provider, professional, \
+                 figure, service, service_date, start_time, end_time, minutes, state, validated, \
+                 revision, system_failure_id, recorded_at, request_id, unit_cost_cents, \
+                 cost_cents)",
+                &self.entries,
+            ),
+            (
+                "INSERT INTO rm_requests (request_id, case_id, phase, ats, provider, channel, \
+                 status, sent_at, deadline, times_sent, entry_ids)",
+                &self.requests,
+            ),
+            (
+                "INSERT INTO rm_alerts (case_id, seq, code, phase, request_id, entry_ids, \
+                 message, as_of)",
+                &self.alerts,
+            ),
+        ];
+        for (head, rows) in inserts {
+            tx.insert_rows(head, rows).await?;
+        }
         let counters: Vec<Vec<Val>> = self
             .counters
             .into_iter()
@@ -413,7 +412,7 @@ pub struct CaseDiaries {
     cache: Mutex<Cache>,
     /// States folded by `prepare` for the batch about to be applied (cases neither cached nor
     /// new): `apply` takes them, and reads back what the tables hold for them.
-    prepared: Mutex<HashMap<Uuid, CaseState>>,
+    prepared: Prepared<HashMap<Uuid, CaseState>>,
 }
 
 /// Cases kept in memory (least recently written evicted first). A rebuild needs only the few
@@ -477,7 +476,7 @@ impl CaseDiaries {
         CaseDiaries {
             catalogue,
             cache: Mutex::new(Cache::default()),
-            prepared: Mutex::new(HashMap::new()),
+            prepared: Prepared::default(),
         }
     }
 
@@ -515,9 +514,7 @@ impl CaseDiaries {
         }
         let state = self
             .prepared
-            .lock()
-            .map_err(|_| FollowError::Corrupt("prepared cases poisoned".into()))?
-            .remove(&case_id)
+            .with(|m| m.remove(&case_id))?
             .filter(|s| u64::try_from(version - 1) == Ok(s.version))
             .ok_or_else(|| {
                 FollowError::Corrupt(format!(
@@ -538,13 +535,7 @@ impl CaseDiaries {
 
 #[async_trait]
 impl Follower for CaseDiaries {
-    fn name(&self) -> &'static str {
-        NAME
-    }
-
-    fn tables(&self) -> &'static [&'static str] {
-        &TABLES
-    }
+    diario_log::follower_spec!(NAME, &TABLES);
 
     /// Folds, through the pool, the cases whose state before this batch is neither cached nor
     /// empty (their first event in the batch is not version 1).
@@ -571,11 +562,7 @@ impl Follower for CaseDiaries {
                 prepared.insert(case_id, state);
             }
         }
-        *self
-            .prepared
-            .lock()
-            .map_err(|_| FollowError::Corrupt("prepared cases poisoned".into()))? = prepared;
-        Ok(())
+        self.prepared.set(prepared)
     }
 
     async fn apply(&self, events: &[RecordedEvent], tx: &mut Tx) -> Result<(), FollowError> {

@@ -75,13 +75,7 @@ pub struct Checklists;
 
 #[async_trait]
 impl Follower for Checklists {
-    fn name(&self) -> &'static str {
-        NAME
-    }
-
-    fn tables(&self) -> &'static [&'static str] {
-        &TABLES
-    }
+    diario_log::follower_spec!(NAME, &TABLES);
 
     async fn apply(&self, events: &[RecordedEvent], tx: &mut Tx) -> Result<(), FollowError> {
         // One multi-row statement per table and batch: a checklist has dozens of checks.
@@ -199,24 +193,12 @@ pub async fn checklists(
     let mut q = Query::new(
         "SELECT k.* FROM rm_checklists k LEFT JOIN rm_cases c ON c.case_id = k.case_id WHERE 1=1",
     );
-    if let Some(id) = filter.case_id {
-        q.and(" AND k.case_id = ", id);
-    }
-    if let Some(a) = &filter.ats {
-        q.and(" AND c.ats = ", a);
-    }
-    if let Some(p) = &filter.provider {
-        q.and(" AND c.provider = ", p);
-    }
-    if let Some(p) = filter.passed {
-        q.and(" AND k.passed = ", p);
-    }
-    if let Some(t) = filter.from {
-        q.and(" AND k.computed_at >= ", t);
-    }
-    if let Some(t) = filter.to {
-        q.and(" AND k.computed_at < ", t);
-    }
+    q.and_some(" AND k.case_id = ", filter.case_id);
+    q.and_some(" AND c.ats = ", filter.ats.as_ref());
+    q.and_some(" AND c.provider = ", filter.provider.as_ref());
+    q.and_some(" AND k.passed = ", filter.passed);
+    q.and_some(" AND k.computed_at >= ", filter.from);
+    q.and_some(" AND k.computed_at < ", filter.to);
     if let Some(c) = &page.cursor {
         let (case_id, version) = cursor_pair(c)?;
         q.and(" AND (k.case_id > ", case_id)
@@ -224,12 +206,15 @@ pub async fn checklists(
             .and(" AND k.stream_version > ", version)
             .push("))");
     }
-    let limit = page.limit();
-    q.and(" ORDER BY k.case_id, k.stream_version LIMIT ", limit + 1);
-    let rows = db.query(&q).await?;
-    let mut items = Vec::new();
-    for r in rows {
-        let mut checklist: ChecklistView = r.decode()?;
+    let mut list = Page::fetch(
+        db,
+        q,
+        "k.case_id, k.stream_version",
+        page,
+        |k: &ChecklistView| format!("{}:{}", k.case_id, k.stream_version),
+    )
+    .await?;
+    for checklist in &mut list.items {
         checklist.checks = db
             .fetch_all(
                 "SELECT * FROM rm_checklist_checks WHERE case_id = $1 AND stream_version = $2 \
@@ -240,9 +225,6 @@ pub async fn checklists(
             .iter()
             .map(|c| c.decode())
             .collect::<Result<_, _>>()?;
-        items.push(checklist);
     }
-    Ok(Page::from_overfetch(items, limit, |k| {
-        format!("{}:{}", k.case_id, k.stream_version)
-    }))
+    Ok(list)
 }

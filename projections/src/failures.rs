@@ -58,13 +58,7 @@ pub struct SystemFailures;
 
 #[async_trait]
 impl Follower for SystemFailures {
-    fn name(&self) -> &'static str {
-        NAME
-    }
-
-    fn tables(&self) -> &'static [&'static str] {
-        &TABLES
-    }
+    diario_log::follower_spec!(NAME, &TABLES);
 
     async fn apply(&self, events: &[RecordedEvent], tx: &mut Tx) -> Result<(), FollowError> {
         for e in events {
@@ -147,12 +141,8 @@ pub async fn system_failures(
     page: &PageRequest,
 ) -> Result<Page<SystemFailureView>, ProjectionError> {
     let mut q = Query::new("SELECT * FROM rm_system_failures WHERE 1=1");
-    if let Some(t) = filter.from {
-        q.and(" AND began_at >= ", t);
-    }
-    if let Some(t) = filter.to {
-        q.and(" AND began_at < ", t);
-    }
+    q.and_some(" AND began_at >= ", filter.from);
+    q.and_some(" AND began_at < ", filter.to);
     match filter.unresolved {
         Some(true) => q.push(" AND resolved_at IS NULL"),
         Some(false) => q.push(" AND resolved_at IS NOT NULL"),
@@ -167,27 +157,25 @@ pub async fn system_failures(
         )
         .push(")");
     }
-    let limit = page.limit();
-    q.and(" ORDER BY began_at, failure_id LIMIT ", limit + 1);
-    let rows = db.query(&q).await?;
-    let mut items = Vec::new();
-    for r in rows {
-        let mut failure: SystemFailureView = r.decode()?;
+    let mut list = Page::fetch(
+        db,
+        q,
+        "began_at, failure_id",
+        page,
+        |f: &SystemFailureView| f.failure_id.to_string(),
+    )
+    .await?;
+    for failure in &mut list.items {
         let mut eq = Query::new("SELECT * FROM rm_entries WHERE system_failure_id = ");
-        eq.bind(failure.failure_id);
-        if let Some(ats) = &filter.ats {
-            eq.and(" AND ats = ", ats);
-        }
-        eq.push(" ORDER BY case_id, entry_id");
+        eq.bind(failure.failure_id)
+            .and_some(" AND ats = ", filter.ats.as_ref())
+            .push(" ORDER BY case_id, entry_id");
         failure.entries = db
             .query(&eq)
             .await?
             .iter()
             .map(|e| e.decode())
             .collect::<Result<_, _>>()?;
-        items.push(failure);
     }
-    Ok(Page::from_overfetch(items, limit, |f| {
-        f.failure_id.to_string()
-    }))
+    Ok(list)
 }

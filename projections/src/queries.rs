@@ -4,12 +4,12 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
-use diario_log::{Database, Query, Row};
+use diario_log::{Database, Query};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::case_diaries::metric;
-use crate::diaries::{EntryView, entry_from_row};
+use crate::diaries::EntryView;
 use crate::status::{CaseStatus, DiaryStatusView, RequestStatusView};
 use crate::{EntryState, ProjectionError};
 
@@ -56,6 +56,29 @@ pub struct Page<T> {
     pub items: Vec<T>,
     /// Pass it back as `cursor` for the next page; `None` on the last page.
     pub next_cursor: Option<String>,
+}
+
+impl<T: serde::de::DeserializeOwned> Page<T> {
+    /// Runs `q` (its filters and cursor condition written) ordered by `order`, fetching one
+    /// row more than the page size to know whether another page follows, and reads the rows
+    /// as `T`; `key` is the cursor of an item.
+    pub(crate) async fn fetch(
+        db: &Database,
+        mut q: Query,
+        order: &str,
+        page: &PageRequest,
+        key: impl Fn(&T) -> String,
+    ) -> Result<Page<T>, ProjectionError> {
+        let limit = page.limit();
+        q.push(" ORDER BY ").push(order).and(" LIMIT ", limit + 1);
+        let items = db
+            .query(&q)
+            .await?
+            .iter()
+            .map(|r| r.decode())
+            .collect::<Result<Vec<T>, _>>()?;
+        Ok(Page::from_overfetch(items, limit, key))
+    }
 }
 
 impl<T> Page<T> {
@@ -131,10 +154,6 @@ pub struct CaseSummary {
     pub version: i64,
 }
 
-fn case_summary(r: &Row) -> Result<CaseSummary, ProjectionError> {
-    Ok(r.decode()?)
-}
-
 /// Cases by id (`GET /v1/ats/{ats}/cases`); cursor: the last case id.
 pub async fn list_cases(
     db: &Database,
@@ -142,38 +161,22 @@ pub async fn list_cases(
     page: &PageRequest,
 ) -> Result<Page<CaseSummary>, ProjectionError> {
     let mut q = Query::new("SELECT * FROM rm_cases WHERE 1=1");
-    if let Some(v) = &filter.ats {
-        q.and(" AND ats = ", v);
-    }
-    if let Some(v) = &filter.provider {
-        q.and(" AND provider = ", v);
-    }
-    if let Some(v) = &filter.status {
-        q.and(" AND status = ", v.as_str());
-    }
-    if let Some(v) = filter.from {
-        q.and(" AND opened_at >= ", v);
-    }
-    if let Some(v) = filter.to {
-        q.and(" AND opened_at < ", v);
-    }
-    if let Some(v) = filter.idle_before {
-        q.and(" AND COALESCE(last_entry_at, opened_at) < ", v);
-    }
+    q.and_some(" AND ats = ", filter.ats.as_ref());
+    q.and_some(" AND provider = ", filter.provider.as_ref());
+    q.and_some(" AND status = ", filter.status.as_ref().map(|v| v.as_str()));
+    q.and_some(" AND opened_at >= ", filter.from);
+    q.and_some(" AND opened_at < ", filter.to);
+    q.and_some(
+        " AND COALESCE(last_entry_at, opened_at) < ",
+        filter.idle_before,
+    );
     if let Some(c) = &page.cursor {
         q.and(" AND case_id > ", cursor_uuid(c)?);
     }
-    let limit = page.limit();
-    q.and(" ORDER BY case_id LIMIT ", limit + 1);
-    let items = db
-        .query(&q)
-        .await?
-        .iter()
-        .map(case_summary)
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(Page::from_overfetch(items, limit, |c| {
+    Page::fetch(db, q, "case_id", page, |c: &CaseSummary| {
         c.case_id.to_string()
-    }))
+    })
+    .await
 }
 
 // ------------------------------------------------------------------------------------------
@@ -203,27 +206,13 @@ pub async fn list_entries(
     page: &PageRequest,
 ) -> Result<Page<EntryView>, ProjectionError> {
     let mut q = Query::new("SELECT * FROM rm_entries WHERE 1=1");
-    if let Some(v) = filter.case_id {
-        q.and(" AND case_id = ", v);
-    }
-    if let Some(v) = &filter.ats {
-        q.and(" AND ats = ", v);
-    }
-    if let Some(v) = &filter.provider {
-        q.and(" AND provider = ", v);
-    }
-    if let Some(v) = &filter.state {
-        q.and(" AND state = ", v.as_str());
-    }
-    if let Some(v) = filter.phase {
-        q.and(" AND phase = ", i64::from(v));
-    }
-    if let Some(v) = filter.from {
-        q.and(" AND service_date >= ", v);
-    }
-    if let Some(v) = filter.to {
-        q.and(" AND service_date <= ", v);
-    }
+    q.and_some(" AND case_id = ", filter.case_id);
+    q.and_some(" AND ats = ", filter.ats.as_ref());
+    q.and_some(" AND provider = ", filter.provider.as_ref());
+    q.and_some(" AND state = ", filter.state.as_ref().map(|v| v.as_str()));
+    q.and_some(" AND phase = ", filter.phase.map(i64::from));
+    q.and_some(" AND service_date >= ", filter.from);
+    q.and_some(" AND service_date <= ", filter.to);
     match filter.under_system_failure {
         Some(true) => {
             q.push(" AND system_failure_id IS NOT NULL");
@@ -236,17 +225,10 @@ pub async fn list_entries(
     if let Some(c) = &page.cursor {
         q.and(" AND entry_id > ", cursor_uuid(c)?);
     }
-    let limit = page.limit();
-    q.and(" ORDER BY entry_id LIMIT ", limit + 1);
-    let items = db
-        .query(&q)
-        .await?
-        .iter()
-        .map(entry_from_row)
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(Page::from_overfetch(items, limit, |e| {
+    Page::fetch(db, q, "entry_id", page, |e: &EntryView| {
         e.entry_id.to_string()
-    }))
+    })
+    .await
 }
 
 // ------------------------------------------------------------------------------------------
@@ -529,21 +511,11 @@ pub async fn cost_report(
         "SELECT ats, provider, case_id, service_date, figure, minutes, unit_cost_cents, \
          cost_cents FROM rm_entries WHERE state = 'confirmed'",
     );
-    if let Some(v) = &filter.ats {
-        q.and(" AND ats = ", v);
-    }
-    if let Some(v) = &filter.provider {
-        q.and(" AND provider = ", v);
-    }
-    if let Some(v) = filter.case_id {
-        q.and(" AND case_id = ", v);
-    }
-    if let Some(v) = filter.from {
-        q.and(" AND service_date >= ", v);
-    }
-    if let Some(v) = filter.to {
-        q.and(" AND service_date <= ", v);
-    }
+    q.and_some(" AND ats = ", filter.ats.as_ref());
+    q.and_some(" AND provider = ", filter.provider.as_ref());
+    q.and_some(" AND case_id = ", filter.case_id);
+    q.and_some(" AND service_date >= ", filter.from);
+    q.and_some(" AND service_date <= ", filter.to);
     type Key = (String, String, Uuid, String, String);
     let mut lines: BTreeMap<Key, CostLine> = BTreeMap::new();
     for r in db.query(&q).await? {

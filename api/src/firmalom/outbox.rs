@@ -6,7 +6,6 @@
 //! sends a notification whose request has already ended.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -19,6 +18,10 @@ use diario_log::{
 };
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
+
+use diario_log::follower::Prepared;
+
+use crate::error::WorkerError;
 
 use super::signature::{NOTIFICATION_ID_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, sign};
 
@@ -50,19 +53,6 @@ pub struct Notification {
     pub entries: Vec<NotifiedEntry>,
     pub deadline: DateTime<Utc>,
     pub sent_for: DateTime<Utc>,
-}
-
-/// Failures of the outbox machinery.
-#[derive(Debug, thiserror::Error)]
-pub enum OutboxError {
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error(transparent)]
-    Follow(#[from] FollowError),
-    #[error(transparent)]
-    Handler(#[from] diario_commands::HandlerError),
-    #[error("stored data is unreadable: {0}")]
-    Corrupt(String),
 }
 
 /// The request events a notification is sent for.
@@ -145,18 +135,12 @@ async fn notification_for(
 #[derive(Default)]
 pub struct OutboxFeed {
     /// Notifications built by `prepare` (which may read the store) for `apply`.
-    prepared: Mutex<HashMap<Uuid, Notification>>,
+    prepared: Prepared<HashMap<Uuid, Notification>>,
 }
 
 #[async_trait]
 impl Follower for OutboxFeed {
-    fn name(&self) -> &'static str {
-        FEED
-    }
-
-    fn tables(&self) -> &'static [&'static str] {
-        &[]
-    }
+    diario_log::follower_spec!(FEED, &[]);
 
     async fn prepare(
         &self,
@@ -169,21 +153,11 @@ impl Follower for OutboxFeed {
                 prepared.insert(e.event_id, n);
             }
         }
-        *self
-            .prepared
-            .lock()
-            .map_err(|_| FollowError::Corrupt("prepared notifications poisoned".into()))? =
-            prepared;
-        Ok(())
+        self.prepared.set(prepared)
     }
 
     async fn apply(&self, events: &[RecordedEvent], tx: &mut Tx) -> Result<(), FollowError> {
-        let mut prepared = std::mem::take(
-            &mut *self
-                .prepared
-                .lock()
-                .map_err(|_| FollowError::Corrupt("prepared notifications poisoned".into()))?,
-        );
+        let mut prepared = self.prepared.take()?;
         for e in events.iter().filter(|e| is_request_event(e)) {
             let Some(n) = prepared.remove(&e.event_id) else {
                 continue;
@@ -240,7 +214,7 @@ async fn request_is_open(
     case_id: Uuid,
     request_id: Uuid,
     now: DateTime<Utc>,
-) -> Result<bool, OutboxError> {
+) -> Result<bool, WorkerError> {
     let (state, _) = handler.load_case(case_id).await?;
     Ok(state
         .file
@@ -280,7 +254,7 @@ pub async fn deliver_due(
     client: &reqwest::Client,
     policy: &DeliveryPolicy,
     now: DateTime<Utc>,
-) -> Result<DeliveryReport, OutboxError> {
+) -> Result<DeliveryReport, WorkerError> {
     let wall = Utc::now();
     let due = db
         .fetch_all(

@@ -113,36 +113,36 @@ pub enum CodecError {
     Unwritable { event_type: String, reason: String },
 }
 
-/// A domain event the log can store and read back: its type name and schema version go to
-/// their own columns, the rest of the payload (without the serde `type` tag) to `payload`.
-pub trait LogEvent: Sized {
-    /// The stored type name.
-    fn event_type(&self) -> &'static str;
+/// A domain event the log can store and read back: its type name (the serde `type` tag) and
+/// schema version go to their own columns, the rest of the payload to `payload`.
+pub trait LogEvent: Sized + Serialize {
     /// The schema version of the payload as written today.
-    fn schema_version(&self) -> u32;
+    fn schema_version(&self) -> u32 {
+        1
+    }
+
     /// Reads a stored event (upcasting older schema versions where the domain has them).
     fn decode(recorded: &RecordedEvent) -> Result<Self, CodecError>;
+
     /// The envelope to append.
-    fn encode(&self) -> Result<NewEvent, CodecError>
-    where
-        Self: Serialize,
-    {
-        let unwritable = |reason: String| CodecError::Unwritable {
-            event_type: self.event_type().to_owned(),
+    fn encode(&self) -> Result<NewEvent, CodecError> {
+        let unwritable = |event_type: &str, reason: String| CodecError::Unwritable {
+            event_type: event_type.to_owned(),
             reason,
         };
-        let payload = match serde_json::to_value(self).map_err(|e| unwritable(e.to_string()))? {
-            Value::Object(mut map) => {
-                map.remove("type");
-                Value::Object(map)
-            }
-            other => other,
+        let Value::Object(mut payload) =
+            serde_json::to_value(self).map_err(|e| unwritable("?", e.to_string()))?
+        else {
+            return Err(unwritable("?", "an event is a JSON object".into()));
+        };
+        let Some(Value::String(event_type)) = payload.remove("type") else {
+            return Err(unwritable("?", "an event has a `type` tag".into()));
         };
         Ok(NewEvent {
-            event_type: self.event_type().to_owned(),
             schema_version: i32::try_from(self.schema_version())
-                .map_err(|_| unwritable("schema version out of range".into()))?,
-            payload,
+                .map_err(|_| unwritable(&event_type, "schema version out of range".into()))?,
+            event_type,
+            payload: Value::Object(payload),
         })
     }
 }
@@ -165,10 +165,6 @@ fn decode_tagged<T: DeserializeOwned>(recorded: &RecordedEvent) -> Result<T, Cod
 }
 
 impl LogEvent for CaseEvent {
-    fn event_type(&self) -> &'static str {
-        CaseEvent::event_type(self)
-    }
-
     fn schema_version(&self) -> u32 {
         CaseEvent::schema_version(self)
     }
@@ -181,29 +177,14 @@ impl LogEvent for CaseEvent {
     }
 }
 
+/// Events with one schema version: the payload with its `type` tag put back.
 impl LogEvent for FailureEvent {
-    fn event_type(&self) -> &'static str {
-        FailureEvent::event_type(self)
-    }
-
-    fn schema_version(&self) -> u32 {
-        FailureEvent::schema_version(self)
-    }
-
     fn decode(recorded: &RecordedEvent) -> Result<Self, CodecError> {
         decode_tagged(recorded)
     }
 }
 
 impl LogEvent for GrantEvent {
-    fn event_type(&self) -> &'static str {
-        GrantEvent::event_type(self)
-    }
-
-    fn schema_version(&self) -> u32 {
-        GrantEvent::schema_version(self)
-    }
-
     fn decode(recorded: &RecordedEvent) -> Result<Self, CodecError> {
         decode_tagged(recorded)
     }

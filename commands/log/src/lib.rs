@@ -19,7 +19,7 @@ pub mod time;
 
 pub use codec::{CodecError, LogEvent, StreamId, StreamKind, decode_all};
 pub use db::Database;
-pub use follower::{FollowError, Follower};
+pub use follower::{FollowError, Follower, FollowerSpec};
 pub use sql::{Query, Row, Tx, Val};
 pub use store::{
     AppendOutcome, ChainBreak, ChainReport, EventMetadata, EventStore, ExpectedVersion,

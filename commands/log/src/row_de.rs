@@ -189,18 +189,6 @@ impl<'de> de::Deserializer<'de> for ColumnDe<'_> {
         visitor.visit_i64(self.i64()?)
     }
 
-    fn deserialize_u8<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
-        visitor.visit_i64(self.i64()?)
-    }
-
-    fn deserialize_u32<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
-        visitor.visit_i64(self.i64()?)
-    }
-
-    fn deserialize_u64<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
-        visitor.visit_i64(self.i64()?)
-    }
-
     fn deserialize_str<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
         visitor.visit_string(self.text()?)
     }
@@ -259,7 +247,7 @@ impl<'de> de::Deserializer<'de> for ColumnDe<'_> {
     }
 
     forward_to_deserialize_any! {
-        i8 i16 i32 u16 f32 f64 char bytes unit unit_struct tuple tuple_struct identifier
-        ignored_any
+        i8 i16 i32 u8 u16 u32 u64 f32 f64 char bytes unit unit_struct tuple tuple_struct
+        identifier ignored_any
     }
 }

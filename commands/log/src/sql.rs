@@ -196,6 +196,14 @@ impl Query {
         self.push(sql).bind(v)
     }
 
+    /// [`Query::and`] when the value is there (an optional filter); nothing otherwise.
+    pub fn and_some<V: Into<Val>>(&mut self, sql: &str, v: Option<V>) -> &mut Query {
+        match v {
+            Some(v) => self.and(sql, v),
+            None => self,
+        }
+    }
+
     /// Appends `VALUES (…), (…)` with one tuple per row (`QueryBuilder::push_values` writes the
     /// `VALUES` keyword).
     pub fn values(&mut self, rows: Vec<Vec<Val>>) -> &mut Query {
@@ -502,16 +510,9 @@ impl Row {
     }
 
     pub fn uuid(&self, col: &str) -> Result<Uuid, StoreError> {
-        required(col, self.opt_uuid(col)?)
-    }
-
-    pub fn opt_uuid(&self, col: &str) -> Result<Option<Uuid>, StoreError> {
         match self {
             Row::Pg(r) => Ok(r.try_get(col)?),
-            Row::Lite(r) => r
-                .try_get::<Option<String>, _>(col)?
-                .map(|s| Uuid::parse_str(&s).map_err(|_| corrupt(col, "a UUID", &s)))
-                .transpose(),
+            Row::Lite(_) => self.uuid_text(col),
         }
     }
 
@@ -528,31 +529,20 @@ impl Row {
     pub fn opt_instant(&self, col: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
         match self {
             Row::Pg(r) => Ok(r.try_get(col)?),
-            Row::Lite(_) => self.opt_instant_text(col),
+            Row::Lite(_) => self
+                .opt_text(col)?
+                .map(|s| parse_instant(&s).ok_or_else(|| corrupt(col, "an RFC 3339 instant", &s)))
+                .transpose(),
         }
     }
 
-    /// An instant kept in a TEXT column (on both backends).
-    pub fn opt_instant_text(&self, col: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
-        self.opt_text(col)?
-            .map(|s| parse_instant(&s).ok_or_else(|| corrupt(col, "an RFC 3339 instant", &s)))
-            .transpose()
-    }
-
     pub fn date(&self, col: &str) -> Result<NaiveDate, StoreError> {
-        required(col, self.opt_date(col)?)
-    }
-
-    pub fn opt_date(&self, col: &str) -> Result<Option<NaiveDate>, StoreError> {
         match self {
             Row::Pg(r) => Ok(r.try_get(col)?),
-            Row::Lite(r) => r
-                .try_get::<Option<String>, _>(col)?
-                .map(|s| {
-                    NaiveDate::parse_from_str(&s, "%Y-%m-%d")
-                        .map_err(|_| corrupt(col, "a date", &s))
-                })
-                .transpose(),
+            Row::Lite(_) => {
+                let s = self.text(col)?;
+                NaiveDate::parse_from_str(&s, "%Y-%m-%d").map_err(|_| corrupt(col, "a date", &s))
+            }
         }
     }
 
@@ -564,12 +554,6 @@ impl Row {
                 serde_json::from_str(&s).map_err(|_| corrupt(col, "JSON", &s))
             }
         }
-    }
-
-    /// A JSON column read as `T`.
-    pub fn json_as<T: serde::de::DeserializeOwned>(&self, col: &str) -> Result<T, StoreError> {
-        serde_json::from_value(self.json(col)?)
-            .map_err(|e| StoreError::Corrupt(format!("column {col}: {e}")))
     }
 
     pub fn bytes(&self, col: &str) -> Result<Vec<u8>, StoreError> {

@@ -75,13 +75,28 @@ pub(crate) fn whole_diary_request(
     checklist: Checklist,
     by: FiscalCode,
 ) -> Result<CaseEvent, DomainError> {
+    let scope = (RequestScope::WholeDiary, phase);
+    new_request(file, ctx, request_id, scope, entries, checklist, by)
+}
+
+/// A confirmation request (Art. 6) of `entries` that passed their checklist (Art. 8), answered
+/// within the measure's deadline by the confirmers on file; its id must be new.
+fn new_request(
+    file: &CaseFile,
+    ctx: &Context<'_>,
+    request_id: Uuid,
+    (scope, phase): (RequestScope, Phase),
+    entries: Vec<Uuid>,
+    checklist: Checklist,
+    by: FiscalCode,
+) -> Result<CaseEvent, DomainError> {
     if file.requests.contains_key(&request_id) {
         return Err(DomainError::RequestIdAlreadyUsed(request_id));
     }
     Ok(CaseEvent::ConfirmationRequested {
         request_id,
         phase,
-        scope: RequestScope::WholeDiary,
+        scope,
         entry_ids: entries,
         checklist,
         deadline: answer_deadline(ctx),
@@ -112,17 +127,16 @@ pub fn request(
     }
     let entries = sendable_entries(file, c.phase, &c.entry_ids)?;
     let checklist = passing_checklist(file, ctx, c.phase, &entries)?;
-    Ok(vec![CaseEvent::ConfirmationRequested {
-        request_id: c.request_id,
-        phase: c.phase,
-        scope: RequestScope::Entries,
-        entry_ids: entries,
+    let scope = (RequestScope::Entries, c.phase);
+    Ok(vec![new_request(
+        file,
+        ctx,
+        c.request_id,
+        scope,
+        entries,
         checklist,
-        deadline: answer_deadline(ctx),
-        confirmers: file.recipient.confirmers.clone(),
         by,
-        at: ctx.now,
-    }])
+    )?])
 }
 
 fn digital_request(file: &CaseFile, id: Uuid) -> Result<&Request, DomainError> {

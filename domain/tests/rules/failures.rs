@@ -164,7 +164,10 @@ fn support_declares_and_resolves_a_failure_and_the_list_reflects_it() {
     );
     let resolve = resolve_at(rome(2024, 3, 18, 10, 30));
     let events = decide_failure(&state, &resolve, &actor, now).unwrap();
-    assert_eq!(events[0].event_type(), "SystemFailureResolved");
+    assert!(matches!(
+        events[0],
+        FailureEvent::SystemFailureResolved { .. }
+    ));
     let state = events.iter().fold(state, evolve_failure);
     assert_eq!(
         state.as_ref().and_then(|f| f.resolved_at),

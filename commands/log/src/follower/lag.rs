@@ -74,27 +74,32 @@ pub async fn lag_at(
     Ok(out)
 }
 
+/// One Prometheus gauge in the text format: its `# HELP` and `# TYPE` lines and one sample per
+/// follower, labelled `projection="<name>"`.
+pub fn gauge<'a, V: std::fmt::Display>(
+    name: &str,
+    help: &str,
+    samples: impl IntoIterator<Item = (&'a str, V)>,
+) -> String {
+    let mut s = format!("# HELP {name} {help}\n# TYPE {name} gauge\n");
+    for (follower, value) in samples {
+        s.push_str(&format!("{name}{{projection=\"{follower}\"}} {value}\n"));
+    }
+    s
+}
+
 /// Prometheus text lines for the lag (`diario_projection_lag_events`,
 /// `diario_projection_lag_seconds`, one series per follower), ready to append to `/metrics`.
 pub fn lag_metrics(lags: &[FollowerLag]) -> String {
-    let mut s = String::new();
-    s.push_str(
-        "# HELP diario_projection_lag_events Events stored after the follower's checkpoint.\n",
-    );
-    s.push_str("# TYPE diario_projection_lag_events gauge\n");
-    for l in lags {
-        s.push_str(&format!(
-            "diario_projection_lag_events{{projection=\"{}\"}} {}\n",
-            l.follower, l.events_behind
-        ));
-    }
-    s.push_str("# HELP diario_projection_lag_seconds Age of the oldest event not yet applied.\n");
-    s.push_str("# TYPE diario_projection_lag_seconds gauge\n");
-    for l in lags {
-        s.push_str(&format!(
-            "diario_projection_lag_seconds{{projection=\"{}\"}} {}\n",
-            l.follower, l.seconds_behind
-        ));
-    }
-    s
+    let events = lags.iter().map(|l| (l.follower.as_str(), l.events_behind));
+    let seconds = lags.iter().map(|l| (l.follower.as_str(), l.seconds_behind));
+    gauge(
+        "diario_projection_lag_events",
+        "Events stored after the follower's checkpoint.",
+        events,
+    ) + &gauge(
+        "diario_projection_lag_seconds",
+        "Age of the oldest event not yet applied.",
+        seconds,
+    )
 }

@@ -29,7 +29,7 @@ use crate::db::Database;
 use crate::sql::Tx;
 use crate::store::{EventStore, GlobalPosition, RecordedEvent, StoreError};
 
-pub use lag::{FollowerLag, lag_at, lag_metrics};
+pub use lag::{FollowerLag, gauge, lag_at, lag_metrics};
 use leadership::Leadership;
 pub use leadership::{LeaderInfo, leaders, leadership_key};
 
@@ -53,15 +53,71 @@ impl From<sqlx::Error> for FollowError {
     }
 }
 
+/// Who a follower is: its name and the tables it owns.
+#[derive(Debug)]
+pub struct FollowerSpec {
+    /// Stable name: the checkpoint key, the leadership key, the argument of `diario rebuild`.
+    pub name: &'static str,
+    /// The tables a rebuild empties (in this order). Followers whose rows must never be
+    /// thrown away (the outbox and its delivery log) list none.
+    pub tables: &'static [&'static str],
+}
+
+/// What `prepare` computed for the batch that `apply` gets next (the runner calls the two one
+/// after the other on the same follower for one batch).
+#[derive(Debug, Default)]
+pub struct Prepared<T>(std::sync::Mutex<T>);
+
+impl<T: Default> Prepared<T> {
+    /// Keeps `value` for the coming `apply`.
+    pub fn set(&self, value: T) -> Result<(), FollowError> {
+        self.with(|held| *held = value)
+    }
+
+    /// Works on what is kept.
+    pub fn with<R>(&self, f: impl FnOnce(&mut T) -> R) -> Result<R, FollowError> {
+        let mut held = self
+            .0
+            .lock()
+            .map_err(|_| FollowError::Corrupt("a follower's prepared batch is poisoned".into()))?;
+        Ok(f(&mut held))
+    }
+
+    /// Takes what is kept, leaving the default.
+    pub fn take(&self) -> Result<T, FollowError> {
+        self.with(std::mem::take)
+    }
+}
+
+/// Implements [`Follower::spec`] in a `Follower` impl: `follower_spec!(NAME, &TABLES);`.
+#[macro_export]
+macro_rules! follower_spec {
+    ($name:expr, $tables:expr) => {
+        fn spec(&self) -> &'static $crate::FollowerSpec {
+            const SPEC: $crate::FollowerSpec = $crate::FollowerSpec {
+                name: $name,
+                tables: $tables,
+            };
+            &SPEC
+        }
+    };
+}
+
 /// Something fed by the global log.
 #[async_trait]
 pub trait Follower: Send + Sync {
-    /// Stable name: the checkpoint key, the leadership key, the argument of `diario rebuild`.
-    fn name(&self) -> &'static str;
+    /// Its name and tables.
+    fn spec(&self) -> &'static FollowerSpec;
 
-    /// The tables a rebuild empties (in this order). Followers whose rows must never be
-    /// thrown away (the outbox and its delivery log) list none.
-    fn tables(&self) -> &'static [&'static str];
+    /// See [`FollowerSpec::name`].
+    fn name(&self) -> &'static str {
+        self.spec().name
+    }
+
+    /// See [`FollowerSpec::tables`].
+    fn tables(&self) -> &'static [&'static str] {
+        self.spec().tables
+    }
 
     /// Called with the same events before the batch's transaction opens: a follower that must
     /// read the event store (not only the batch) does it here, through the pool, so that
