@@ -166,6 +166,16 @@ fn json_error(e: serde_json::Error) -> DeError {
     DeError(e.to_string())
 }
 
+/// Methods that read a JSON column (JSONB, or JSON text) and hand it to serde_json's own
+/// deserializer of the same name.
+macro_rules! via_json {
+    ($($method:ident($($arg:ident: $ty:ty),*)),* $(,)?) => {
+        $(fn $method<V: Visitor<'de>>(self, $($arg: $ty,)* visitor: V) -> Result<V::Value, DeError> {
+            self.json()?.$method($($arg,)* visitor).map_err(json_error)
+        })*
+    };
+}
+
 impl<'de> de::Deserializer<'de> for ColumnDe<'_> {
     type Error = DeError;
 
@@ -217,23 +227,10 @@ impl<'de> de::Deserializer<'de> for ColumnDe<'_> {
         visitor.visit_newtype_struct(self)
     }
 
-    fn deserialize_seq<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
-        self.json()?.deserialize_seq(visitor).map_err(json_error)
-    }
-
-    fn deserialize_map<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
-        self.json()?.deserialize_map(visitor).map_err(json_error)
-    }
-
-    fn deserialize_struct<V: Visitor<'de>>(
-        self,
-        name: &'static str,
-        fields: &'static [&'static str],
-        visitor: V,
-    ) -> Result<V::Value, DeError> {
-        self.json()?
-            .deserialize_struct(name, fields, visitor)
-            .map_err(json_error)
+    via_json! {
+        deserialize_seq(),
+        deserialize_map(),
+        deserialize_struct(name: &'static str, fields: &'static [&'static str]),
     }
 
     fn deserialize_enum<V: Visitor<'de>>(

@@ -119,32 +119,47 @@ trait Backend: sqlx::Database {
     fn bind<B: Bind<Self>>(b: B, v: &Val) -> B;
 }
 
+/// Binds each variant as its own Rust type.
+fn bind_native<DB, B>(b: B, v: &Val) -> B
+where
+    DB: sqlx::Database,
+    B: Bind<DB>,
+    Option<String>: for<'e> sqlx::Encode<'e, DB> + sqlx::Type<DB>,
+    Option<i64>: for<'e> sqlx::Encode<'e, DB> + sqlx::Type<DB>,
+    bool: for<'e> sqlx::Encode<'e, DB> + sqlx::Type<DB>,
+    Option<Uuid>: for<'e> sqlx::Encode<'e, DB> + sqlx::Type<DB>,
+    Option<DateTime<Utc>>: for<'e> sqlx::Encode<'e, DB> + sqlx::Type<DB>,
+    Option<NaiveDate>: for<'e> sqlx::Encode<'e, DB> + sqlx::Type<DB>,
+    serde_json::Value: for<'e> sqlx::Encode<'e, DB> + sqlx::Type<DB>,
+    Vec<u8>: for<'e> sqlx::Encode<'e, DB> + sqlx::Type<DB>,
+{
+    match v {
+        Val::Text(x) => b.bind_one(x.clone()),
+        Val::Int(x) => b.bind_one(*x),
+        Val::Bool(x) => b.bind_one(*x),
+        Val::Uuid(x) => b.bind_one(*x),
+        Val::Instant(x) => b.bind_one(*x),
+        Val::Date(x) => b.bind_one(*x),
+        Val::Json(x) => b.bind_one(x.clone()),
+        Val::Bytes(x) => b.bind_one(x.clone()),
+    }
+}
+
 impl Backend for Postgres {
     fn bind<B: Bind<Self>>(b: B, v: &Val) -> B {
-        match v {
-            Val::Text(x) => b.bind_one(x.clone()),
-            Val::Int(x) => b.bind_one(*x),
-            Val::Bool(x) => b.bind_one(*x),
-            Val::Uuid(x) => b.bind_one(*x),
-            Val::Instant(x) => b.bind_one(*x),
-            Val::Date(x) => b.bind_one(*x),
-            Val::Json(x) => b.bind_one(x.clone()),
-            Val::Bytes(x) => b.bind_one(x.clone()),
-        }
+        bind_native(b, v)
     }
 }
 
 impl Backend for Sqlite {
     fn bind<B: Bind<Self>>(b: B, v: &Val) -> B {
+        let text = |t: Option<String>| Val::Text(t);
         match v {
-            Val::Text(x) => b.bind_one(x.clone()),
-            Val::Int(x) => b.bind_one(*x),
-            Val::Bool(x) => b.bind_one(*x),
-            Val::Uuid(x) => b.bind_one(x.map(|u| u.to_string())),
-            Val::Instant(x) => b.bind_one(x.map(instant_text)),
-            Val::Date(x) => b.bind_one(x.map(|d| d.format("%Y-%m-%d").to_string())),
-            Val::Json(x) => b.bind_one(x.to_string()),
-            Val::Bytes(x) => b.bind_one(x.clone()),
+            Val::Uuid(x) => bind_native(b, &text(x.map(|u| u.to_string()))),
+            Val::Instant(x) => bind_native(b, &text(x.map(instant_text))),
+            Val::Date(x) => bind_native(b, &text(x.map(|d| d.format("%Y-%m-%d").to_string()))),
+            Val::Json(x) => bind_native(b, &text(Some(x.to_string()))),
+            other => bind_native(b, other),
         }
     }
 }
@@ -279,51 +294,25 @@ impl Tx {
 
     /// Executes one fixed statement; returns the rows affected.
     pub async fn exec(&mut self, sql: &str, args: &[Val]) -> Result<u64, StoreError> {
-        Ok(match self {
-            Tx::Pg(tx) => fixed::<Postgres>(sql, args)
-                .execute(&mut **tx)
-                .await?
-                .rows_affected(),
-            Tx::Sqlite(tx) => fixed::<Sqlite>(sql, args)
-                .execute(&mut **tx)
-                .await?
-                .rows_affected(),
-        })
+        match self {
+            Tx::Pg(tx) => affected(fixed::<Postgres>(sql, args), &mut **tx, PG_COUNT).await,
+            Tx::Sqlite(tx) => affected(fixed::<Sqlite>(sql, args), &mut **tx, LITE_COUNT).await,
+        }
     }
 
     /// Executes a built statement; returns the rows affected.
     pub async fn run(&mut self, q: &Query) -> Result<u64, StoreError> {
-        Ok(match self {
-            Tx::Pg(tx) => q
-                .build::<Postgres>()
-                .build()
-                .execute(&mut **tx)
-                .await?
-                .rows_affected(),
-            Tx::Sqlite(tx) => q
-                .build::<Sqlite>()
-                .build()
-                .execute(&mut **tx)
-                .await?
-                .rows_affected(),
-        })
+        match self {
+            Tx::Pg(tx) => affected(q.build::<Postgres>().build(), &mut **tx, PG_COUNT).await,
+            Tx::Sqlite(tx) => affected(q.build::<Sqlite>().build(), &mut **tx, LITE_COUNT).await,
+        }
     }
 
     pub async fn fetch_all(&mut self, sql: &str, args: &[Val]) -> Result<Vec<Row>, StoreError> {
-        Ok(match self {
-            Tx::Pg(tx) => fixed::<Postgres>(sql, args)
-                .fetch_all(&mut **tx)
-                .await?
-                .into_iter()
-                .map(Row::Pg)
-                .collect(),
-            Tx::Sqlite(tx) => fixed::<Sqlite>(sql, args)
-                .fetch_all(&mut **tx)
-                .await?
-                .into_iter()
-                .map(Row::Lite)
-                .collect(),
-        })
+        match self {
+            Tx::Pg(tx) => rows(fixed::<Postgres>(sql, args), &mut **tx, Row::Pg).await,
+            Tx::Sqlite(tx) => rows(fixed::<Sqlite>(sql, args), &mut **tx, Row::Lite).await,
+        }
     }
 
     pub async fn fetch_optional(
@@ -382,37 +371,58 @@ impl Tx {
     }
 }
 
+/// The rows of a statement, as [`Row`]s, on a pool or in a transaction.
+async fn rows<'q, 'c, DB, E>(
+    q: sqlx::query::Query<'q, DB, DB::Arguments>,
+    executor: E,
+    wrap: fn(DB::Row) -> Row,
+) -> Result<Vec<Row>, StoreError>
+where
+    DB: sqlx::Database,
+    DB::Arguments: sqlx::IntoArguments<DB>,
+    E: sqlx::Executor<'c, Database = DB>,
+    'q: 'c,
+{
+    Ok(q.fetch_all(executor).await?.into_iter().map(wrap).collect())
+}
+
+const PG_COUNT: fn(&sqlx::postgres::PgQueryResult) -> u64 =
+    sqlx::postgres::PgQueryResult::rows_affected;
+const LITE_COUNT: fn(&sqlx::sqlite::SqliteQueryResult) -> u64 =
+    sqlx::sqlite::SqliteQueryResult::rows_affected;
+
+/// The rows a statement changed, on a pool or in a transaction.
+async fn affected<'q, 'c, DB, E>(
+    q: sqlx::query::Query<'q, DB, DB::Arguments>,
+    executor: E,
+    count: fn(&DB::QueryResult) -> u64,
+) -> Result<u64, StoreError>
+where
+    DB: sqlx::Database,
+    DB::Arguments: sqlx::IntoArguments<DB>,
+    E: sqlx::Executor<'c, Database = DB>,
+    'q: 'c,
+{
+    Ok(count(&q.execute(executor).await?))
+}
+
 /// Statements on the pool, outside any transaction.
 impl Database {
     /// Executes one fixed statement; returns the rows affected.
     pub async fn exec(&self, sql: &str, args: &[Val]) -> Result<u64, StoreError> {
-        Ok(match self {
-            Database::Postgres(pool) => fixed::<Postgres>(sql, args)
-                .execute(pool)
-                .await?
-                .rows_affected(),
-            Database::Sqlite(pool) => fixed::<Sqlite>(sql, args)
-                .execute(pool)
-                .await?
-                .rows_affected(),
-        })
+        match self {
+            Database::Postgres(pool) => {
+                affected(fixed::<Postgres>(sql, args), pool, PG_COUNT).await
+            }
+            Database::Sqlite(pool) => affected(fixed::<Sqlite>(sql, args), pool, LITE_COUNT).await,
+        }
     }
 
     pub async fn fetch_all(&self, sql: &str, args: &[Val]) -> Result<Vec<Row>, StoreError> {
-        Ok(match self {
-            Database::Postgres(pool) => fixed::<Postgres>(sql, args)
-                .fetch_all(pool)
-                .await?
-                .into_iter()
-                .map(Row::Pg)
-                .collect(),
-            Database::Sqlite(pool) => fixed::<Sqlite>(sql, args)
-                .fetch_all(pool)
-                .await?
-                .into_iter()
-                .map(Row::Lite)
-                .collect(),
-        })
+        match self {
+            Database::Postgres(pool) => rows(fixed::<Postgres>(sql, args), pool, Row::Pg).await,
+            Database::Sqlite(pool) => rows(fixed::<Sqlite>(sql, args), pool, Row::Lite).await,
+        }
     }
 
     pub async fn fetch_optional(&self, sql: &str, args: &[Val]) -> Result<Option<Row>, StoreError> {
@@ -428,24 +438,10 @@ impl Database {
 
     /// Runs a built statement and returns its rows.
     pub async fn query(&self, q: &Query) -> Result<Vec<Row>, StoreError> {
-        Ok(match self {
-            Database::Postgres(pool) => q
-                .build::<Postgres>()
-                .build()
-                .fetch_all(pool)
-                .await?
-                .into_iter()
-                .map(Row::Pg)
-                .collect(),
-            Database::Sqlite(pool) => q
-                .build::<Sqlite>()
-                .build()
-                .fetch_all(pool)
-                .await?
-                .into_iter()
-                .map(Row::Lite)
-                .collect(),
-        })
+        match self {
+            Database::Postgres(pool) => rows(q.build::<Postgres>().build(), pool, Row::Pg).await,
+            Database::Sqlite(pool) => rows(q.build::<Sqlite>().build(), pool, Row::Lite).await,
+        }
     }
 }
 
