@@ -102,7 +102,6 @@ pub enum HandlerError {
 /// The result of a command.
 #[derive(Debug, Clone)]
 pub struct Outcome<S, E> {
-    pub stream: StreamId,
     /// Stream version after the command.
     pub version: i64,
     /// Events recorded by this command (empty: the command changed nothing). For a replayed
@@ -196,7 +195,6 @@ impl CommandHandler {
             let decision = decider.decide(&state, now)?;
             if decision.events.is_empty() {
                 return Ok(Outcome {
-                    stream,
                     version,
                     events: decision.events,
                     state,
@@ -230,7 +228,6 @@ impl CommandHandler {
                     let events = decode_all::<D::Event>(&first.events)?;
                     let (state, version) = self.load::<D>(&stream).await?;
                     return Ok(Outcome {
-                        stream,
                         version,
                         events,
                         state,
@@ -242,7 +239,6 @@ impl CommandHandler {
                     self.cache
                         .put(stream.as_str(), appended.version, state.clone());
                     return Ok(Outcome {
-                        stream,
                         version: appended.version,
                         events: decision.events,
                         state,

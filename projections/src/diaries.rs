@@ -425,14 +425,6 @@ pub(crate) async fn load_state(
     Ok(state)
 }
 
-pub(crate) fn entry_from_row(r: &Row) -> Result<EntryView, ProjectionError> {
-    Ok(r.decode()?)
-}
-
-pub(crate) fn request_from_row(r: &Row) -> Result<RequestView, ProjectionError> {
-    Ok(r.decode()?)
-}
-
 /// [`case_diary`] with the alerts brought to `now`: the stored alerts are computed as of the
 /// case's last event (so that the tables depend on the events only); a pending digital request
 /// whose deadline has passed by `now` gets its `request-overdue` alert here (Art. 6), until
@@ -558,7 +550,7 @@ pub(crate) async fn read_case_diary(
         )
         .await?
     {
-        let e = entry_from_row(&r)?;
+        let e: EntryView = r.decode()?;
         entries.entry(e.phase).or_default().push(e);
     }
     let mut requests: BTreeMap<u8, Vec<RequestView>> = BTreeMap::new();
@@ -569,7 +561,7 @@ pub(crate) async fn read_case_diary(
         )
         .await?
     {
-        let q = request_from_row(&r)?;
+        let q: RequestView = r.decode()?;
         requests.entry(q.phase).or_default().push(q);
     }
     let mut diaries = Vec::new();

@@ -71,34 +71,16 @@ impl<T: serde::de::DeserializeOwned> Page<T> {
     ) -> Result<Page<T>, ProjectionError> {
         let limit = page.limit();
         q.push(" ORDER BY ").push(order).and(" LIMIT ", limit + 1);
-        let items = db
+        let mut items = db
             .query(&q)
             .await?
             .iter()
             .map(|r| r.decode())
             .collect::<Result<Vec<T>, _>>()?;
-        Ok(Page::from_overfetch(items, limit, key))
-    }
-}
-
-impl<T> Page<T> {
-    /// From a query that fetched `limit + 1` rows.
-    pub(crate) fn from_overfetch(
-        mut items: Vec<T>,
-        limit: i64,
-        key: impl Fn(&T) -> String,
-    ) -> Page<T> {
-        let limit = usize::try_from(limit).unwrap_or(usize::MAX);
-        if items.len() > limit {
-            items.truncate(limit);
-            let next_cursor = items.last().map(key);
-            Page { items, next_cursor }
-        } else {
-            Page {
-                items,
-                next_cursor: None,
-            }
-        }
+        let more = items.len() > usize::try_from(limit).unwrap_or(usize::MAX);
+        items.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+        let next_cursor = if more { items.last().map(key) } else { None };
+        Ok(Page { items, next_cursor })
     }
 }
 
