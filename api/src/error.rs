@@ -133,6 +133,13 @@ impl From<HandlerError> for ApiError {
                 ApiError::PreconditionFailed { expected, actual }
             }
             HandlerError::Contention { .. } => ApiError::Contention,
+            HandlerError::CommandIdReused => ApiError::Unprocessable {
+                code: "idempotency-key-reused",
+                message: "questa Idempotency-Key è già stata usata per un'altra richiesta; usarne \
+                          una nuova / this Idempotency-Key was used for a different request; use \
+                          a new key"
+                    .into(),
+            },
             other => ApiError::Internal(Box::new(other)),
         }
     }

@@ -154,7 +154,7 @@ where
     }
     let command_id = key
         .as_deref()
-        .map_or_else(Uuid::now_v7, |k| command_id_for(actor, k));
+        .map_or_else(Uuid::now_v7, |k| command_id_for(actor, k, &request_hash));
     let outcome = f(WriteCtx {
         command_id,
         expected,

@@ -93,6 +93,9 @@ pub enum HandlerError {
     /// Concurrent writers won every attempt.
     #[error("the stream changed concurrently {attempts} times; try again")]
     Contention { attempts: u32 },
+    /// The command id (an `Idempotency-Key`) was already used for a command on another stream.
+    #[error("the command id already recorded a command on another stream")]
+    CommandIdReused,
     #[error(transparent)]
     Codec(#[from] CodecError),
     #[error(transparent)]
@@ -182,14 +185,38 @@ impl CommandHandler {
     }
 
     /// Decides and appends one command (see the module documentation).
+    ///
+    /// A command whose id the store already holds answers as its first attempt did, whatever
+    /// the current state would decide: a retry after a lost answer (a crash between the commit
+    /// and the HTTP answer, or concurrent copies of one request) is refused on the state its
+    /// own first attempt produced (`entry-id-already-used`, a stale `If-Match`, a no-op), so
+    /// every outcome that is not a fresh append is checked against the log before it is given.
     pub async fn execute<D: Decider>(
         &self,
         decider: &D,
         opts: &CommandOptions,
     ) -> Result<Outcome<D::State, D::Event>, HandlerError> {
         let stream = decider.stream();
+        let result = self.decide_and_append(decider, &stream, opts).await;
+        match &result {
+            Ok(outcome) if outcome.replayed || !outcome.events.is_empty() => return result,
+            Err(HandlerError::Store(_) | HandlerError::Codec(_)) => return result,
+            _ => {}
+        }
+        match self.recorded::<D>(&stream, opts.command_id).await? {
+            Some(first) => Ok(first),
+            None => result,
+        }
+    }
+
+    async fn decide_and_append<D: Decider>(
+        &self,
+        decider: &D,
+        stream: &StreamId,
+        opts: &CommandOptions,
+    ) -> Result<Outcome<D::State, D::Event>, HandlerError> {
         for _ in 0..MAX_ATTEMPTS {
-            let (state, version) = self.load::<D>(&stream).await?;
+            let (state, version) = self.load::<D>(stream).await?;
             check_expected(opts, version)?;
             let now = self.clock.now();
             let decision = decider.decide(&state, now)?;
@@ -224,16 +251,7 @@ impl CommandHandler {
                 )
                 .await
             {
-                Ok(first) if first.replayed => {
-                    let events = decode_all::<D::Event>(&first.events)?;
-                    let (state, version) = self.load::<D>(&stream).await?;
-                    return Ok(Outcome {
-                        version,
-                        events,
-                        state,
-                        replayed: true,
-                    });
-                }
+                Ok(first) if first.replayed => return self.first_attempt::<D>(stream, first).await,
                 Ok(appended) => {
                     let state = decision.events.iter().fold(state, D::evolve);
                     self.cache
@@ -256,6 +274,49 @@ impl CommandHandler {
         }
         Err(HandlerError::Contention {
             attempts: MAX_ATTEMPTS,
+        })
+    }
+
+    /// The first attempt of `command_id`, if the store has it, answered as it was: its events,
+    /// the version after them and the state at that version (not the current one).
+    async fn recorded<D: Decider>(
+        &self,
+        stream: &StreamId,
+        command_id: Uuid,
+    ) -> Result<Option<Outcome<D::State, D::Event>>, HandlerError> {
+        match self.store.find_command(command_id).await? {
+            Some(first) => Ok(Some(self.first_attempt::<D>(stream, first).await?)),
+            None => Ok(None),
+        }
+    }
+
+    async fn first_attempt<D: Decider>(
+        &self,
+        stream: &StreamId,
+        first: diario_log::AppendOutcome,
+    ) -> Result<Outcome<D::State, D::Event>, HandlerError> {
+        if first.stream_id != stream.as_str() {
+            return Err(HandlerError::CommandIdReused);
+        }
+        let events = decode_all::<D::Event>(&first.events)?;
+        let state = match self.cache.get::<D::State>(stream.as_str()) {
+            Some((state, version)) if version == first.version => state,
+            _ => {
+                let recorded = self.store.read_stream(stream.as_str(), 1).await?;
+                let upto: Vec<_> = recorded
+                    .into_iter()
+                    .take_while(|e| e.stream_version <= first.version)
+                    .collect();
+                decode_all::<D::Event>(&upto)?
+                    .iter()
+                    .fold(D::State::default(), D::evolve)
+            }
+        };
+        Ok(Outcome {
+            version: first.version,
+            events,
+            state,
+            replayed: true,
         })
     }
 

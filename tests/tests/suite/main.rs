@@ -6,6 +6,7 @@ mod api_cli;
 mod api_protocol;
 mod api_reads;
 mod api_refusals;
+mod api_reliability;
 mod api_scenario;
 mod firmalom_e2e;
 mod firmalom_outbox;

@@ -161,6 +161,11 @@ pub trait EventStore: Send + Sync + 'static {
         metadata: EventMetadata,
     ) -> Result<AppendOutcome, StoreError>;
 
+    /// What the command `command_id` recorded, if the store has it: its stream, the stream
+    /// version after it and its events (`replayed = true`). A retry whose decision is refused
+    /// on the state its own first attempt produced is answered from this.
+    async fn find_command(&self, command_id: Uuid) -> Result<Option<AppendOutcome>, StoreError>;
+
     /// Events of one stream with `stream_version >= from_version`, in version order.
     async fn read_stream(
         &self,

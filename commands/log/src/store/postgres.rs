@@ -211,6 +211,10 @@ impl EventStore for PgEventStore {
         }
     }
 
+    async fn find_command(&self, command_id: Uuid) -> Result<Option<AppendOutcome>, StoreError> {
+        self.replay(command_id).await
+    }
+
     async fn read_stream(
         &self,
         stream_id: &str,

@@ -6,7 +6,7 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sqlx::sqlite::{SqlitePool, SqliteRow};
+use sqlx::sqlite::{SqliteConnection, SqlitePool, SqliteRow};
 use sqlx::{Row, Sqlite, Transaction};
 use uuid::Uuid;
 
@@ -40,13 +40,13 @@ impl SqliteEventStore {
     }
 
     async fn replay(
-        tx: &mut Transaction<'static, Sqlite>,
+        conn: &mut SqliteConnection,
         command_id: Uuid,
     ) -> Result<Option<AppendOutcome>, StoreError> {
         let Some(row) =
             sqlx::query("SELECT stream_id, version FROM command_log WHERE command_id = ?")
                 .bind(command_id.to_string())
-                .fetch_optional(&mut **tx)
+                .fetch_optional(&mut *conn)
                 .await?
         else {
             return Ok(None);
@@ -55,7 +55,7 @@ impl SqliteEventStore {
             "SELECT {COLUMNS} FROM events WHERE command_id = ? ORDER BY stream_version"
         )))
         .bind(command_id.to_string())
-        .fetch_all(&mut **tx)
+        .fetch_all(&mut *conn)
         .await?;
         Ok(Some(AppendOutcome {
             stream_id: row.try_get("stream_id")?,
@@ -74,7 +74,7 @@ impl SqliteEventStore {
     ) -> Result<AppendOutcome, StoreError> {
         // Inside BEGIN IMMEDIATE this transaction is the only writer, so checking the command
         // id and the version here cannot race.
-        if let Some(first) = Self::replay(tx, metadata.command_id).await? {
+        if let Some(first) = Self::replay(&mut **tx, metadata.command_id).await? {
             return Ok(first);
         }
         let now = Utc::now();
@@ -179,6 +179,11 @@ impl EventStore for SqliteEventStore {
                 Err(e)
             }
         }
+    }
+
+    async fn find_command(&self, command_id: Uuid) -> Result<Option<AppendOutcome>, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        Self::replay(&mut conn, command_id).await
     }
 
     async fn read_stream(
