@@ -3,7 +3,9 @@
 //!
 //! Keys come from configuration: an HS256 secret for development (`DIARIO_JWT_SECRET`), an
 //! RS256 or ES256 public key in a PEM file for production (`DIARIO_JWT_PUBLIC_KEY_FILE`).
-//! Expiry and not-before are always checked; issuer and audience when configured.
+//! Expiry and not-before are always checked; issuer and audience, when configured, are
+//! required and must match (`aud` may be a string or an array); a token with a `crit` header
+//! is refused (no extension is understood).
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -74,8 +76,29 @@ pub struct Claims {
     pub iat: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub iss: Option<String>,
+    /// One audience or several (RFC 7519 §4.1.3): identity providers send either.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub aud: Option<String>,
+    pub aud: Option<Audience>,
+}
+
+/// The `aud` claim: a string or an array of strings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Audience {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl From<&str> for Audience {
+    fn from(aud: &str) -> Self {
+        Audience::One(aud.to_owned())
+    }
+}
+
+impl From<String> for Audience {
+    fn from(aud: String) -> Self {
+        Audience::One(aud)
+    }
 }
 
 impl AuthConfig {
@@ -149,7 +172,7 @@ impl AuthConfig {
             nbf: Some(now),
             iat: Some(now),
             iss: self.issuer.clone(),
-            aud: self.audience.clone(),
+            aud: self.audience.clone().map(Audience::One),
         };
         self.mint_claims(&claims, secret)
     }
@@ -174,6 +197,13 @@ impl AuthConfig {
         let unauth = |m: &str| ApiError::Unauthenticated(m.to_owned());
         let header = jsonwebtoken::decode_header(token)
             .map_err(|_| unauth("the bearer token is not a JWT"))?;
+        // RFC 7515 §4.1.11: a header extension the recipient does not understand makes the
+        // token invalid. This service understands none.
+        if header.crit.is_some() {
+            return Err(unauth(
+                "the token names critical header parameters (crit) this server does not understand",
+            ));
+        }
         let hs;
         let (key, alg) = match header.alg {
             Algorithm::HS256 => match &self.secret {
@@ -192,7 +222,16 @@ impl AuthConfig {
         let mut validation = Validation::new(alg);
         validation.validate_nbf = true;
         validation.leeway = 30;
-        validation.set_required_spec_claims(&["exp", "sub"]);
+        // Issuer and audience are required when configured: a token without them is refused,
+        // not accepted for lack of anything to compare.
+        let mut required = vec!["exp", "sub"];
+        if self.issuer.is_some() {
+            required.push("iss");
+        }
+        if self.audience.is_some() {
+            required.push("aud");
+        }
+        validation.set_required_spec_claims(&required);
         match &self.issuer {
             Some(iss) => validation.set_issuer(&[iss]),
             None => validation.iss = None,
@@ -331,6 +370,45 @@ MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEPObmZbwe6hdg+vZQEw0AID1+5zzd
         tampered.pop();
         tampered.push(if token.ends_with('A') { 'B' } else { 'A' });
         assert!(config.verify(&tampered).is_err());
+    }
+
+    #[test]
+    fn configured_issuer_and_audience_are_required_and_crit_is_refused() {
+        let config = AuthConfig::disabled()
+            .with_public_key_pem(EC_PUBLIC.as_bytes())
+            .expect("public key")
+            .with_issuer(Some("https://idp.example".into()))
+            .with_audience(Some("diario".into()));
+        let valid = claims("RSSMRA85T10A562S", now_secs() + 600);
+        assert!(config.verify(&es256(&valid)).is_ok());
+        let no_iss = Claims {
+            iss: None,
+            ..valid.clone()
+        };
+        assert!(config.verify(&es256(&no_iss)).is_err(), "no iss");
+        let no_aud = Claims {
+            aud: None,
+            ..valid.clone()
+        };
+        assert!(config.verify(&es256(&no_aud)).is_err(), "no aud");
+        let many = Claims {
+            aud: Some(Audience::Many(vec!["other".into(), "diario".into()])),
+            ..valid.clone()
+        };
+        assert!(config.verify(&es256(&many)).is_ok(), "aud array naming us");
+        let others = Claims {
+            aud: Some(Audience::Many(vec!["other".into()])),
+            ..valid.clone()
+        };
+        assert!(
+            config.verify(&es256(&others)).is_err(),
+            "aud array without us"
+        );
+        let key = EncodingKey::from_ec_pem(EC_PRIVATE.as_bytes()).expect("EC key");
+        let mut header = Header::new(Algorithm::ES256);
+        header.crit = Some(vec!["x-unknown".into()]);
+        let crit = jsonwebtoken::encode(&header, &valid, &key).expect("sign");
+        assert!(config.verify(&crit).is_err(), "unknown crit");
     }
 
     #[test]

@@ -5,8 +5,10 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use diario_api::auth::Claims;
-use diario_tests::{ApiServer, Backend, TEST_JWT_AUDIENCE, TEST_JWT_ISSUER, TestServer, cf, id_in};
+use diario_api::auth::{Audience, Claims};
+use diario_tests::{
+    ApiServer, Backend, TEST_JWT_AUDIENCE, TEST_JWT_ISSUER, TEST_JWT_SECRET, TestServer, cf, id_in,
+};
 use serde_json::{Value, json};
 
 use crate::api_scenario::{CaseApi, case_body, grant_roles, open_case, open_case_as, t0};
@@ -126,6 +128,46 @@ async fn authentication(backend: Backend) {
                 TEST_JWT_AUDIENCE,
             ))),
         ),
+        (
+            "no issuer",
+            Some(mint(&Claims {
+                iss: None,
+                ..claims(cf::OUTSIDER, now + 3600, None, "", TEST_JWT_AUDIENCE)
+            })),
+        ),
+        (
+            "no audience",
+            Some(mint(&Claims {
+                aud: None,
+                ..claims(cf::OUTSIDER, now + 3600, None, TEST_JWT_ISSUER, "")
+            })),
+        ),
+        (
+            "audience array without ours",
+            Some(mint(&Claims {
+                aud: Some(Audience::Many(vec!["other-api".into(), "third".into()])),
+                ..claims(cf::OUTSIDER, now + 3600, None, TEST_JWT_ISSUER, "")
+            })),
+        ),
+        ("unknown critical header", {
+            let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
+            header.crit = Some(vec!["exp-extension".into()]);
+            let valid = claims(
+                cf::OUTSIDER,
+                now + 3600,
+                None,
+                TEST_JWT_ISSUER,
+                TEST_JWT_AUDIENCE,
+            );
+            Some(
+                jsonwebtoken::encode(
+                    &header,
+                    &valid,
+                    &jsonwebtoken::EncodingKey::from_secret(TEST_JWT_SECRET.as_bytes()),
+                )
+                .expect("mint"),
+            )
+        }),
         ("wrong secret", {
             let other = diario_api::AuthConfig::disabled()
                 .with_secret(b"another-secret-another-secret-another-secret".to_vec())
@@ -161,6 +203,16 @@ async fn authentication(backend: Backend) {
             "{what}"
         );
     }
+    // An audience array that names this service is accepted (identity providers send arrays).
+    let array = mint(&Claims {
+        aud: Some(Audience::Many(vec![
+            "other-api".into(),
+            TEST_JWT_AUDIENCE.into(),
+        ])),
+        ..claims(cf::OUTSIDER, now + 3600, None, TEST_JWT_ISSUER, "")
+    });
+    let (status, _, body) = raw(&server, "GET", "/v1/measures", Some(&array), None, vec![]).await;
+    assert_eq!(status, 200, "aud array: {body}");
     // A SPID-style subject with the TINIT- prefix is accepted.
     let tinit = server
         .auth
