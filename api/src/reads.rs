@@ -151,15 +151,30 @@ pub struct FailureQuery {
 // ------------------------------------------------------------------------------------------
 
 /// The case's folded state (from the command handler's cache); 404 when there is no such case.
-async fn load_case(state: &AppState, id: Uuid) -> Result<CaseState, ApiError> {
-    let (case, _) = state.handler.load_case(id).await?;
-    if case.file.is_none() {
-        return Err(ApiError::NotFoundWhat(format!("no case {id}")));
+/// The case `id` with its file, if `principal` may read it (Art. 10). A case that does not
+/// exist and a case the person may not read get the same 404, so that nobody learns from a
+/// refusal whether a case exists, let alone its state or its people.
+pub(crate) async fn readable_case(
+    state: &AppState,
+    principal: &Principal,
+    id: Uuid,
+) -> Result<(CaseState, i64), ApiError> {
+    let (case, version) = state.handler.load_case(id).await?;
+    match &case.file {
+        Some(f) if access::read_case(principal, f).is_ok() => Ok((case, version)),
+        _ => Err(case_not_found(id)),
     }
-    Ok(case)
 }
 
-fn file_of(case: &CaseState) -> Result<&CaseFile, ApiError> {
+/// The one answer for a case that does not exist or may not be read.
+pub(crate) fn case_not_found(id: Uuid) -> ApiError {
+    ApiError::NotFoundWhat(format!(
+        "nessuna pratica {id} consultabile / no case {id} you may read"
+    ))
+}
+
+/// The file of a case [`readable_case`] returned.
+pub(crate) fn file_of(case: &CaseState) -> Result<&CaseFile, ApiError> {
     case.file.as_ref().ok_or(ApiError::NotFound)
 }
 
@@ -207,7 +222,7 @@ fn etag(mut response: Response, version: i64) -> Response {
     params(("id" = Uuid, Path, description = "case id")),
     responses(
         (status = 200, description = "the current diaries of the case; ETag = version", body = diario_projections::CaseDiary),
-        (status = "4XX", description = "400, 401, 403 case-access-denied, 404", body = Problem, content_type = "application/problem+json"),
+        (status = "4XX", description = "400, 401, 404 (no case, or not one the caller may read)", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])))]
 pub async fn get_case(
@@ -215,8 +230,7 @@ pub async fn get_case(
     Auth(principal): Auth,
     ApiPath(id): ApiPath<Uuid>,
 ) -> Result<Response, ApiError> {
-    let case = load_case(&state, id).await?;
-    access::read_case(&principal, file_of(&case)?)?;
+    let (case, _) = readable_case(&state, &principal, id).await?;
     let d = current_diary(&state, &case).await?;
     let version = d.version;
     Ok(etag(Json(d).into_response(), version))
@@ -229,7 +243,7 @@ pub async fn get_case(
     params(("id" = Uuid, Path, description = "case id"), PageQuery),
     responses(
         (status = 200, description = "every event of the case with its actor, in stream order (docs/projections.md)", body = diario_projections::Page<diario_projections::AuditRecord>),
-        (status = "4XX", description = "400 (cursor, limit), 401, 403 audit-access-denied, 404", body = Problem, content_type = "application/problem+json"),
+        (status = "4XX", description = "400 (cursor, limit), 401, 403 audit-access-denied (may read the case, not its audit trail), 404 (no case, or not one the caller may read)", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])))]
 pub async fn audit_trail(
@@ -239,7 +253,8 @@ pub async fn audit_trail(
     ApiQuery(q): ApiQuery<PageQuery>,
 ) -> Result<Response, ApiError> {
     let page = q.page()?;
-    access::audit_case(&principal, file_of(&load_case(&state, id).await?)?)?;
+    let (case, _) = readable_case(&state, &principal, id).await?;
+    access::audit_case(&principal, file_of(&case)?)?;
     let trail = diario_projections::audit_trail(&state.db, id, &page).await?;
     Ok(Json(trail).into_response())
 }
@@ -250,7 +265,7 @@ pub async fn audit_trail(
     params(("id" = Uuid, Path, description = "case id")),
     responses(
         (status = 200, description = "`{stream_id, events_checked, last_version, first_break: {version, reason} | null, intact}`", body = Object),
-        (status = "4XX", description = "401, 403 audit-access-denied, 404", body = Problem, content_type = "application/problem+json"),
+        (status = "4XX", description = "401, 403 audit-access-denied (may read the case, not its audit trail), 404 (no case, or not one the caller may read)", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])))]
 pub async fn audit_verification(
@@ -258,7 +273,8 @@ pub async fn audit_verification(
     Auth(principal): Auth,
     ApiPath(id): ApiPath<Uuid>,
 ) -> Result<Json<Value>, ApiError> {
-    access::audit_case(&principal, file_of(&load_case(&state, id).await?)?)?;
+    let (case, _) = readable_case(&state, &principal, id).await?;
+    access::audit_case(&principal, file_of(&case)?)?;
     let report = diario_projections::verify_case(state.store.as_ref(), id).await?;
     let intact = report.is_intact();
     let mut body = serde_json::to_value(&report).map_err(|e| ApiError::Internal(Box::new(e)))?;
@@ -274,7 +290,7 @@ pub async fn audit_verification(
     params(("id" = Uuid, Path, description = "case id")),
     responses(
         (status = 200, description = "`{items: [{notification_id, attempt, attempted_at, http_status, outcome: delivered|failed|request_ended, error}]}`", body = Object),
-        (status = "4XX", description = "401, 403 audit-access-denied, 404", body = Problem, content_type = "application/problem+json"),
+        (status = "4XX", description = "401, 403 audit-access-denied (may read the case, not its audit trail), 404 (no case, or not one the caller may read)", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])))]
 pub async fn notifications(
@@ -282,7 +298,8 @@ pub async fn notifications(
     Auth(principal): Auth,
     ApiPath(id): ApiPath<Uuid>,
 ) -> Result<Json<Value>, ApiError> {
-    access::audit_case(&principal, file_of(&load_case(&state, id).await?)?)?;
+    let (case, _) = readable_case(&state, &principal, id).await?;
+    access::audit_case(&principal, file_of(&case)?)?;
     let items = crate::firmalom::outbox::delivery_log(&state.db, id).await?;
     Ok(Json(serde_json::json!({ "items": items })))
 }
@@ -294,7 +311,7 @@ pub async fn notifications(
     params(("id" = Uuid, Path, description = "case id"), HistoryQuery),
     responses(
         (status = 200, description = "`{case_id, as_of, version, case}`; `case` has the shape of GET /v1/cases/{id}", body = Object),
-        (status = "4XX", description = "400 (as_of missing or not RFC 3339), 401, 403 audit-access-denied, 404 (no case, or not opened yet at as_of)", body = Problem, content_type = "application/problem+json"),
+        (status = "4XX", description = "400 (as_of missing or not RFC 3339), 401, 403 audit-access-denied (may read the case, not its history), 404 (no case, not one the caller may read, or not opened yet at as_of)", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])))]
 pub async fn history(
@@ -303,7 +320,8 @@ pub async fn history(
     ApiPath(id): ApiPath<Uuid>,
     ApiQuery(q): ApiQuery<HistoryQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    access::audit_case(&principal, file_of(&load_case(&state, id).await?)?)?;
+    let (case, _) = readable_case(&state, &principal, id).await?;
+    access::audit_case(&principal, file_of(&case)?)?;
     let Some(then) = diario_projections::history_as_of(
         state.store.as_ref(),
         state.handler.catalogue(),
@@ -331,7 +349,7 @@ pub async fn history(
     params(("id" = Uuid, Path, description = "case id"), PageQuery),
     responses(
         (status = 200, description = "the stored Art. 8 checklists of the case (docs/projections.md, rm_checklists)", body = diario_projections::Page<diario_projections::ChecklistView>),
-        (status = "4XX", description = "400, 401, 403 case-access-denied, 404", body = Problem, content_type = "application/problem+json"),
+        (status = "4XX", description = "400, 401, 404 (no case, or not one the caller may read)", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])))]
 pub async fn case_checklists(
@@ -341,7 +359,8 @@ pub async fn case_checklists(
     ApiQuery(q): ApiQuery<PageQuery>,
 ) -> Result<Response, ApiError> {
     let page = q.page()?;
-    access::read_checklists(&principal, file_of(&load_case(&state, id).await?)?)?;
+    let (case, _) = readable_case(&state, &principal, id).await?;
+    access::read_checklists(&principal, file_of(&case)?)?;
     let filter = ChecklistFilter {
         case_id: Some(id),
         ..ChecklistFilter::default()

@@ -341,7 +341,22 @@ impl CommandHandler {
             catalogue: &self.catalogue,
             failures: &failures,
         };
-        self.execute(&decider, opts).await
+        let result = self.execute(&decider, opts).await;
+        // A refusal to a person who may not read the case says nothing about it (its phase,
+        // its entries' authors): it is the refusal for a case that does not exist.
+        if let (Err(HandlerError::Domain(_)), Caller::Person(p)) = (&result, caller)
+            && !matches!(command, CaseCommand::OpenCase(_))
+        {
+            let (state, _) = self.load_case(case_id).await?;
+            let readable = state
+                .file
+                .as_ref()
+                .is_some_and(|f| crate::access::read_case(p, f).is_ok());
+            if !readable {
+                return Err(HandlerError::Domain(DomainError::CaseNotOpened));
+            }
+        }
+        result
     }
 
     /// Every declared system failure (Art. 9), by start: the heads of the `failure-` streams

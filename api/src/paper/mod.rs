@@ -20,7 +20,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use chrono::Utc;
-use diario_commands::{Caller, CommandOptions, Principal, access, derived_id};
+use diario_commands::{Caller, CommandOptions, Principal, derived_id};
 use diario_domain::case::{GeneratePaperDiary, UploadPaperConfirmation};
 use diario_domain::{
     CaseCommand, CaseEvent, CaseFile, ConfirmationChannel, DomainError, FiscalCode, Measure, Phase,
@@ -34,6 +34,7 @@ use uuid::Uuid;
 use crate::auth::Auth;
 use crate::error::Problem;
 use crate::extract::{ApiPath, ApiQuery, WriteRequest, request_path};
+use crate::reads::{file_of, readable_case};
 use crate::write::{Reply, WriteCtx, write};
 use crate::{ApiError, AppState};
 use diario_log::{Database, Val};
@@ -164,11 +165,8 @@ pub async fn paper_diary(
 ) -> Result<Response, ApiError> {
     let phase = phase(n)?;
     let ids = parse_ids(query.entry_ids.as_deref())?;
-    let (case, _) = state.handler.load_case(id).await?;
-    let file = case
-        .file
-        .as_ref()
-        .ok_or_else(|| ApiError::NotFoundWhat(format!("no case {id}")))?;
+    let (case, _) = readable_case(&state, &principal, id).await?;
+    let file = file_of(&case)?;
     let measure = state
         .handler
         .catalogue()
@@ -396,11 +394,8 @@ async fn upload_paper_confirmation(
         media_type,
         sha,
     } = upload;
-    let (case, _) = state.handler.load_case(id).await?;
-    let file = case
-        .file
-        .as_ref()
-        .ok_or_else(|| ApiError::NotFoundWhat(format!("no case {id}")))?;
+    let (case, _) = readable_case(state, principal, id).await?;
+    let file = file_of(&case)?;
     let paper_id = match paper_id {
         Some(p) => {
             if file.requests.get(&p).is_none_or(|r| r.phase != phase) {
@@ -486,7 +481,7 @@ async fn delete_document(db: &Database, sha: &str) -> Result<(), ApiError> {
     params(("sha256" = String, Path, description = "lower-case hex SHA-256 of the document")),
     responses(
         (status = 200, description = "the document with its media type (by content); ETag = the SHA-256", content_type = "application/octet-stream", body = Vec<u8>),
-        (status = "4XX", description = "400, 401, 403 case-access-denied, 404", body = Problem, content_type = "application/problem+json"),
+        (status = "4XX", description = "400, 401, 404 (no document, or not one the caller may read)", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])))]
 pub async fn get_document(
@@ -503,20 +498,23 @@ pub async fn get_document(
             &[sha.as_str().into()],
         )
         .await?;
-    let Some(row) = row else {
-        return Err(ApiError::NotFoundWhat(format!(
-            "no document {}",
+    // A document that does not exist and one of a case the caller may not read get the same
+    // 404: nobody learns from the answer that a scan exists.
+    let not_found = || {
+        ApiError::NotFoundWhat(format!(
+            "nessun documento {0} consultabile / no document {0} you may read",
             sha.as_str()
-        )));
+        ))
+    };
+    let Some(row) = row else {
+        return Err(not_found());
     };
     let (media_type, bytes) = (row.text("media_type")?, row.bytes("bytes")?);
     let case_id = row.uuid_text("case_id")?;
-    let (case, _) = state.handler.load_case(case_id).await?;
-    let file = case
-        .file
-        .as_ref()
-        .ok_or_else(|| ApiError::NotFoundWhat(format!("no case {case_id}")))?;
-    access::read_case(&principal, file)?;
+    match readable_case(&state, &principal, case_id).await {
+        Err(ApiError::NotFoundWhat(_)) => return Err(not_found()),
+        other => other?,
+    };
     let mut response = (StatusCode::OK, bytes).into_response();
     let h = response.headers_mut();
     if let Ok(v) = HeaderValue::from_str(&media_type) {

@@ -1,6 +1,8 @@
 //! The authorisation table of docs/api.md, over real HTTP with real tokens: every endpoint ×
 //! every role is either allowed (any answer but 401/403) or refused with 403; without a token
-//! every endpoint but the public ones answers 401.
+//! every endpoint but the public ones answers 401. A role that may not read the case is
+//! refused on the case's routes exactly as if the case did not exist (same status, code and
+//! message): a refusal tells an outsider nothing about a case, not even that it exists.
 //!
 //! One case is prepared so that, for every endpoint, the only thing that can refuse a denied
 //! role is authorisation. Denied roles are tried first (a refusal changes nothing), then the
@@ -310,6 +312,9 @@ async fn table(backend: Backend) {
             |_| Some(json!({ "reason": "rinuncia del destinatario" })),
         ),
     ];
+    let case_path = case.path("");
+    let case_id = case.id.to_string();
+    let no_case_id = uuid::Uuid::now_v7().to_string();
     let mut failures = Vec::new();
     for r in &rows {
         // Without a token.
@@ -334,6 +339,27 @@ async fn table(backend: Backend) {
             let resp = server
                 .send(r.method, &r.path, Some(who), (r.body)(who).as_ref(), &[])
                 .await;
+            let on_case = r.path.starts_with(&case_path);
+            if on_case && !staff_readers.contains(&name) {
+                let elsewhere = r.path.replace(&case_id, &no_case_id);
+                let none = server
+                    .send(r.method, &elsewhere, Some(who), (r.body)(who).as_ref(), &[])
+                    .await;
+                let detail = |a: &diario_tests::ApiResponse| {
+                    a.json["detail"]
+                        .as_str()
+                        .map(|d| d.replace(&no_case_id, &case_id))
+                };
+                let same = (resp.status, resp.problem_code(), detail(&resp))
+                    == (none.status, none.problem_code(), detail(&none));
+                if !same || resp.status != 404 {
+                    failures.push(format!(
+                        "{} {} as {name}: {} {} (expected the answer for no case: {} {})",
+                        r.method, r.path, resp.status, resp.json, none.status, none.json
+                    ));
+                }
+                continue;
+            }
             if resp.status != 403 {
                 failures.push(format!(
                     "{} {} as {name}: {} {} (expected 403)",

@@ -212,7 +212,13 @@ async fn reads(backend: Backend) {
             (c("/audit-trail"), cf::ATS_OPERATOR, 200, None),
             (c("/audit-trail"), cf::RESP_ASST, 403, denied),
             (c("/audit-trail"), cf::PSICOLOGO, 403, denied),
-            (c("/audit-trail"), cf::OTHER_ATS_OPERATOR, 403, denied),
+            // Another ATS may not read the case: told no more than for a case that does not exist.
+            (
+                c("/audit-trail"),
+                cf::OTHER_ATS_OPERATOR,
+                404,
+                Some("not-found"),
+            ),
             (
                 c("/audit-trail?cursor=not-a-version"),
                 cf::AUDITOR,

@@ -32,16 +32,28 @@ async fn refusals(backend: Backend) {
         .refused(403, "not-phase-responsabile")
         .await;
     let outsider = json!({ "responsabile": cf::OUTSIDER });
+    case.call(
+        "PUT",
+        "/responsabili/asst",
+        cf::CASE_MANAGER,
+        Some(outsider.clone()),
+    )
+    .refused(403, "responsabile-change-not-allowed")
+    .await;
+    // Someone who may not read the case is told what a case that does not exist tells.
     case.call("PUT", "/responsabili/asst", cf::OUTSIDER, Some(outsider))
-        .refused(403, "responsabile-change-not-allowed")
+        .refused(404, "case-not-opened")
         .await;
     let figures = ["educatore_professionale"];
     case.enable_professional_as(cf::RESP_ASST, "provider", cf::EDUCATORE, &figures)
         .refused(403, "not-ente-responsabile")
         .await;
     case.start_phase_one().await;
-    case.record_entry(cf::OUTSIDER, colloquio("psicologo", "2024-03-04"))
+    case.record_entry(cf::RESP_PROVIDER, colloquio("psicologo", "2024-03-04"))
         .refused(403, "professional-not-enabled")
+        .await;
+    case.record_entry(cf::OUTSIDER, colloquio("psicologo", "2024-03-04"))
+        .refused(404, "case-not-opened")
         .await;
     case.record_entry(cf::PSICOLOGO, colloquio("assistente_sociale", "2024-03-04"))
         .refused(403, "figure-not-enabled-for-professional")
@@ -57,9 +69,7 @@ async fn refusals(backend: Backend) {
     case.interrupt(cf::PSICOLOGO, "x")
         .refused(403, "interruption-not-allowed")
         .await;
-    case.view(cf::OUTSIDER)
-        .refused(403, "case-access-denied")
-        .await;
+    case.view(cf::OUTSIDER).refused(404, "not-found").await;
     grant(&server, cf::ATS_OPERATOR, cf::OUTSIDER, "auditor", None)
         .refused(403, "not-platform-admin")
         .await;

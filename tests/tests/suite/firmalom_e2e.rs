@@ -744,10 +744,18 @@ async fn paper_path(backend: Backend) {
         assert_eq!(d.header("content-type").as_deref(), Some("image/png"));
         assert_eq!(d.bytes, scan);
     }
-    let d = document(&sha, cf::OTHER_ATS_OPERATOR).send().await;
-    assert_eq!(d.status, 403, "{}", d.json);
-    let d = document(&"0".repeat(64), cf::AUDITOR).send().await;
-    assert_eq!(d.status, 404);
+    // Another ATS is told what it would be told of a document that does not exist.
+    let hidden = document(&sha, cf::OTHER_ATS_OPERATOR).send().await;
+    let zeros = "0".repeat(64);
+    let none = document(&zeros, cf::OTHER_ATS_OPERATOR).send().await;
+    assert_eq!(hidden.status, 404, "{}", hidden.json);
+    assert_eq!(
+        hidden.json["detail"]
+            .as_str()
+            .map(|d| d.replace(&sha, &zeros)),
+        none.json["detail"].as_str().map(str::to_owned)
+    );
+    assert_eq!(hidden.problem_code(), none.problem_code());
 
     // A scan over 10 MiB is refused with 413.
     let mut big = b"%PDF-1.7\n".to_vec();
