@@ -74,7 +74,7 @@ impl SqliteEventStore {
     ) -> Result<AppendOutcome, StoreError> {
         // Inside BEGIN IMMEDIATE this transaction is the only writer, so checking the command
         // id and the version here cannot race.
-        if let Some(first) = Self::replay(&mut **tx, metadata.command_id).await? {
+        if let Some(first) = Self::replay(tx, metadata.command_id).await? {
             return Ok(first);
         }
         let now = Utc::now();
