@@ -122,18 +122,19 @@ pub async fn resolve_failure(
 
 /// The list of declared failures (Art. 9: "support produces the list on request") from the
 /// read model, each with the entries that relied on it; filters and cursor pagination. Any
-/// authenticated user, since a late entry must cite a failure's id.
+/// authenticated user sees the failures, since a late entry must cite a failure's id; the
+/// relying entries only of the cases they may read.
 #[utoipa::path(get, path = "/v1/system-failures", tag = "system-failures",
     params(crate::reads::FailureQuery),
-    responses((status = 200, description = "the Art. 9 system failures, each with the entries that relied on it", body = diario_projections::Page<diario_projections::SystemFailureView>),
+    responses((status = 200, description = "the Art. 9 system failures, each with the entries that relied on it among the cases the caller may read", body = diario_projections::Page<diario_projections::SystemFailureView>),
         (status = "4XX", description = "400 (filters, cursor), 401", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 pub async fn list_failures(
     State(state): State<AppState>,
-    _auth: Auth,
+    Auth(principal): Auth,
     ApiQuery(query): ApiQuery<crate::reads::FailureQuery>,
 ) -> Result<Response, ApiError> {
-    crate::reads::failures(&state, query).await
+    crate::reads::failures(&state, &principal, query).await
 }
 
 fn grants_view(state: &diario_domain::grants::GrantsState, version: i64) -> GrantsView {

@@ -139,7 +139,8 @@ pub struct FailureQuery {
     pub to: Option<DateTime<Utc>>,
     /// `true`: only unresolved failures; `false`: only resolved ones.
     pub unresolved: Option<bool>,
-    /// Only the relying entries of this ATS (the failures are listed regardless).
+    /// Only the relying entries of this ATS (the failures are listed regardless; the
+    /// entries are only ever those of cases the caller may read).
     pub ats: Option<String>,
     pub cursor: Option<String>,
     /// Page size, 1–500 (default 50).
@@ -150,7 +151,6 @@ pub struct FailureQuery {
 // Authorisation helpers
 // ------------------------------------------------------------------------------------------
 
-/// The case's folded state (from the command handler's cache); 404 when there is no such case.
 /// The case `id` with its file, if `principal` may read it (Art. 10). A case that does not
 /// exist and a case the person may not read get the same 404, so that nobody learns from a
 /// refusal whether a case exists, let alone its state or its people.
@@ -494,7 +494,11 @@ pub async fn costs(
 
 /// The Art. 9 list from the read model: failures by start, each with the entries that relied
 /// on it (`GET /v1/system-failures`).
-pub async fn failures(state: &AppState, q: FailureQuery) -> Result<Response, ApiError> {
+pub async fn failures(
+    state: &AppState,
+    principal: &Principal,
+    q: FailureQuery,
+) -> Result<Response, ApiError> {
     let page = PageQuery {
         cursor: q.cursor.clone(),
         limit: q.limit,
@@ -506,6 +510,30 @@ pub async fn failures(state: &AppState, q: FailureQuery) -> Result<Response, Api
         unresolved: q.unresolved,
         ats: q.ats,
     };
-    let list = diario_projections::system_failures(&state.db, &filter, &page).await?;
+    let mut list = diario_projections::system_failures(&state.db, &filter, &page).await?;
+    // Everybody may see that a failure happened (a late entry cites it); the entries that
+    // relied on it only where the caller may read their case (Art. 10), whatever `ats` asks.
+    let mut readable = std::collections::HashMap::new();
+    for failure in &mut list.items {
+        let mut kept = Vec::with_capacity(failure.entries.len());
+        for entry in std::mem::take(&mut failure.entries) {
+            let may = match readable.get(&entry.case_id) {
+                Some(may) => *may,
+                None => {
+                    let (case, _) = state.handler.load_case(entry.case_id).await?;
+                    let may = case
+                        .file
+                        .as_ref()
+                        .is_some_and(|f| access::read_case(principal, f).is_ok());
+                    readable.insert(entry.case_id, may);
+                    may
+                }
+            };
+            if may {
+                kept.push(entry);
+            }
+        }
+        failure.entries = kept;
+    }
     Ok(Json(list).into_response())
 }

@@ -7,8 +7,8 @@ use serde_json::json;
 use uuid::Uuid;
 
 use crate::api_scenario::{
-    CaseApi, case_body, declare_failure, educatore_entry, entry, grant, grant_roles, open_case_as,
-    pdi, psicologo_entry, regional_failure, resolve_failure, t0,
+    CaseApi, case_body, declare_failure, educatore_entry, entry, grant, grant_roles, item_where,
+    open_case_as, pdi, psicologo_entry, regional_failure, resolve_failure, t0,
 };
 use diario_api::domain::testing::fixtures::rome;
 
@@ -239,7 +239,8 @@ async fn refusals(backend: Backend) {
     resolve_failure(&server, failure_id, "2024-03-01T09:00:00Z")
         .refused(409, "failure-already-resolved")
         .await;
-    let slot = ["2024-02-19", "09:00", "10:00"];
+    // Delivered on 10 February: its 15 days ended during the failure, so it relies on it.
+    let slot = ["2024-02-10", "09:00", "10:00"];
     let mut late = educatore_entry(3, "accompagnamento_inclusione", slot);
     late["system_failure_id"] = json!(failure_id);
     case.record_entry(cf::EDUCATORE, late.clone()).await;
@@ -248,6 +249,27 @@ async fn refusals(backend: Backend) {
         .send("GET", "/v1/system-failures", Some(cf::EDUCATORE), None, &[])
         .await;
     assert_eq!(list.json["items"][0]["failure_id"], json!(failure_id));
+    let relying = |who: &'static str, query: &'static str| {
+        let server = &server;
+        async move {
+            let path = format!("/v1/system-failures{query}");
+            let list = server.send("GET", &path, Some(who), None, &[]).await;
+            assert_eq!(list.status, 200, "{who}{query}: {}", list.json);
+            let item = item_where(
+                &list.json["items"],
+                "failure_id",
+                failure_id.to_string().as_str(),
+            );
+            item["entries"].as_array().map_or(0, Vec::len)
+        }
+    };
+    // The failure is listed for everybody; the entries relying on it only where the caller may
+    // read the case — another ATS's operator and an outsider see none, also asking for the ATS.
+    assert_eq!(relying(cf::EDUCATORE, "").await, 1);
+    assert_eq!(relying(cf::ATS_OPERATOR, "").await, 1);
+    assert_eq!(relying(cf::OTHER_ATS_OPERATOR, "").await, 0);
+    assert_eq!(relying(cf::OTHER_ATS_OPERATOR, "?ats=ATS-MILANO").await, 0);
+    assert_eq!(relying(cf::OUTSIDER, "?ats=ATS-MILANO").await, 0);
     server.set_clock(rome(2024, 3, 8, 9, 0)).await;
     let mut later = late;
     later["slot"]["start"] = json!("11:00");
