@@ -28,6 +28,20 @@ pub enum ApiError {
     /// 400: the request cannot be read (JSON syntax, types, missing fields, bad header).
     #[error("{0}")]
     BadRequest(String),
+    /// 400 naming the field that cannot be accepted (`field` extension).
+    #[error("{message}")]
+    InvalidField { field: String, message: String },
+    /// 408: the request (its body included) took longer than the timeout (seconds).
+    #[error("la richiesta ha superato {0} secondi / the request took longer than {0} seconds")]
+    RequestTimeout(u64),
+    /// 414: the request target is longer than the limit (bytes).
+    #[error("l'indirizzo supera {0} byte / the request target is longer than {0} bytes")]
+    UriTooLong(usize),
+    /// 431: the header section is larger than the limit (bytes) or has too many headers.
+    #[error(
+        "le intestazioni superano {0} byte o sono troppe / the headers exceed {0} bytes or are too many"
+    )]
+    HeadersTooLarge(usize),
     /// 401: no or invalid bearer token.
     #[error("{0}")]
     Unauthenticated(String),
@@ -220,6 +234,29 @@ impl ApiError {
             ApiError::BadRequest(m) => {
                 simple(StatusCode::BAD_REQUEST, "malformed-request", m.clone())
             }
+            ApiError::InvalidField { field, message } => {
+                ext.insert("field".into(), Value::from(field.as_str()));
+                (
+                    StatusCode::BAD_REQUEST,
+                    "invalid-characters".into(),
+                    message.clone(),
+                    None,
+                    ext,
+                )
+            }
+            ApiError::RequestTimeout(_) => simple(
+                StatusCode::REQUEST_TIMEOUT,
+                "request-timeout",
+                self.to_string(),
+            ),
+            ApiError::UriTooLong(_) => {
+                simple(StatusCode::URI_TOO_LONG, "uri-too-long", self.to_string())
+            }
+            ApiError::HeadersTooLarge(_) => simple(
+                StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+                "headers-too-large",
+                self.to_string(),
+            ),
             ApiError::Unauthenticated(m) => {
                 simple(StatusCode::UNAUTHORIZED, "unauthenticated", m.clone())
             }
@@ -316,11 +353,33 @@ impl ApiError {
         }
     }
 
+    /// What the log may say of this error: the chain of messages, with a database error
+    /// reduced to its SQLSTATE and message. A database's detail and context can quote the
+    /// statement's parameters — event payloads with fiscal codes — and never reach the log.
+    pub fn log_text(&self) -> String {
+        let mut parts = Vec::new();
+        let mut next: Option<&(dyn std::error::Error + 'static)> = Some(self);
+        while let Some(e) = next {
+            if let Some(sqlx::Error::Database(db)) = e.downcast_ref::<sqlx::Error>() {
+                parts.push(format!(
+                    "database error {}: {}",
+                    db.code().as_deref().unwrap_or("-"),
+                    db.message()
+                ));
+                break;
+            }
+            parts.push(e.to_string());
+            next = e.source();
+        }
+        parts.dedup();
+        parts.join(": ")
+    }
+
     /// Status and the problem document as bytes.
     pub fn render(&self) -> (StatusCode, Vec<u8>) {
         let (status, code, detail, article, extensions) = self.parts();
         if status.is_server_error() {
-            tracing::error!(error = ?self, "request failed");
+            tracing::error!(error = %self.log_text(), "request failed");
         }
         let problem = Problem {
             kind: format!("{PROBLEM_BASE}{code}"),

@@ -84,8 +84,126 @@ impl WriteRequest {
 }
 
 fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
-    serde_json::from_slice(body)
-        .map_err(|e| ApiError::BadRequest(format!("the JSON body cannot be read: {e}")))
+    let unreadable = |e: serde_json::Error| {
+        ApiError::BadRequest(format!(
+            "il corpo JSON non è leggibile / the JSON body cannot be read: {e}"
+        ))
+    };
+    let value: serde_json::Value = serde_json::from_slice(body).map_err(unreadable)?;
+    if let Some(field) = control_character_in(&value, &mut String::new()) {
+        return Err(control_character(&field));
+    }
+    serde_json::from_slice(body).map_err(unreadable)
+}
+
+/// A character no text of this service may hold: C0 and C1 controls (NUL among them, which
+/// PostgreSQL cannot store), except tab and line breaks in free text.
+pub fn is_forbidden_char(c: char) -> bool {
+    c.is_control() && !matches!(c, '\t' | '\n' | '\r')
+}
+
+/// The refusal naming the field that holds a control character.
+pub fn control_character(field: &str) -> ApiError {
+    ApiError::InvalidField {
+        field: field.to_owned(),
+        message: format!(
+            "il campo {field} contiene un carattere di controllo / the field {field} contains a control character"
+        ),
+    }
+}
+
+/// The path (`recipient.pseudonym`, `entry_ids[2]`) of the first string, or object key, of
+/// `value` that holds a forbidden character.
+fn control_character_in(value: &serde_json::Value, at: &mut String) -> Option<String> {
+    use serde_json::Value;
+    match value {
+        Value::String(s) => s.chars().any(is_forbidden_char).then(|| field_name(at)),
+        Value::Array(items) => items.iter().enumerate().find_map(|(i, v)| {
+            let len = at.len();
+            at.push_str(&format!("[{i}]"));
+            let found = control_character_in(v, at);
+            at.truncate(len);
+            found
+        }),
+        Value::Object(map) => map.iter().find_map(|(k, v)| {
+            let len = at.len();
+            if !at.is_empty() {
+                at.push('.');
+            }
+            // A key is shown only when it is clean (it is the name of the field).
+            if k.chars().any(is_forbidden_char) {
+                at.push_str("<key>");
+                let found = field_name(at);
+                at.truncate(len);
+                return Some(found);
+            }
+            at.push_str(k);
+            let found = control_character_in(v, at);
+            at.truncate(len);
+            found
+        }),
+        _ => None,
+    }
+}
+
+fn field_name(at: &str) -> String {
+    if at.is_empty() {
+        "(body)".into()
+    } else {
+        at.to_owned()
+    }
+}
+
+/// The first parameter of a percent-encoded path or query that decodes to a control
+/// character: `Some(name)` (the query key, or `path`).
+fn control_character_in_uri(parts: &Parts) -> Option<String> {
+    let encoded_control = |s: &str| {
+        let bytes = s.as_bytes();
+        bytes.windows(3).any(|w| {
+            w[0] == b'%'
+                && std::str::from_utf8(&w[1..])
+                    .ok()
+                    .and_then(|h| u8::from_str_radix(h, 16).ok())
+                    .is_some_and(|b| b < 0x20 || b == 0x7f)
+        }) || percent_decoded(s).chars().any(is_forbidden_char)
+    };
+    if encoded_control(parts.uri.path()) {
+        return Some("path".into());
+    }
+    parts.uri.query().and_then(|q| {
+        q.split('&').find_map(|pair| {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            (encoded_control(key) || encoded_control(value)).then(|| {
+                if encoded_control(key) {
+                    "query".to_owned()
+                } else {
+                    key.to_owned()
+                }
+            })
+        })
+    })
+}
+
+/// `s` with `%XX` sequences decoded (lossy), to find controls spelled in UTF-8 (C1: `%C2%80`).
+fn percent_decoded(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && let Some(b) = bytes
+                .get(i + 1..i + 3)
+                .and_then(|h| std::str::from_utf8(h).ok())
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+        {
+            out.push(b);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Declares an extractor wrapping one of axum's, whose rejection is a 400 problem naming what
@@ -103,6 +221,9 @@ macro_rules! problem_extractor {
             type Rejection = ApiError;
 
             async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+                if let Some(field) = control_character_in_uri(parts) {
+                    return Err(control_character(&field));
+                }
                 $inner::<T>::from_request_parts(parts, state)
                     .await
                     .map(|$inner(t)| $name(t))

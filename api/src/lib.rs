@@ -24,7 +24,6 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use diario_commands::{Clock, CommandHandler, SystemClock, TestClock};
@@ -35,7 +34,6 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 pub use auth::AuthConfig;
@@ -56,7 +54,12 @@ pub struct Settings {
     pub workers: Option<scheduler::WorkerSettings>,
     /// The read models' runner; `None` (`--no-projections`): another process keeps them.
     pub projections: Option<RunnerOptions>,
+    /// How long a request may take, body included, before it is answered 408.
+    pub request_timeout: Duration,
 }
+
+/// The default of [`Settings::request_timeout`].
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 impl Settings {
     /// The catalogue given, no token keys (every authenticated route answers 401), the system
@@ -69,6 +72,7 @@ impl Settings {
             firmalom: None,
             workers: Some(scheduler::WorkerSettings::default()),
             projections: Some(RunnerOptions::default()),
+            request_timeout: REQUEST_TIMEOUT,
         }
     }
 }
@@ -84,6 +88,8 @@ pub struct AppState {
     pub test_clock: Option<TestClock>,
     /// FirmaLOM secret and dispatcher settings (`None`: callbacks answer 503, no dispatcher).
     pub firmalom: Option<Arc<firmalom::FirmalomConfig>>,
+    /// See [`Settings::request_timeout`].
+    pub request_timeout: Duration,
 }
 
 impl AppState {
@@ -102,6 +108,7 @@ impl AppState {
             auth: Arc::new(settings.auth.clone()),
             test_clock: settings.test_clock.clone(),
             firmalom: settings.firmalom.clone().map(Arc::new),
+            request_timeout: settings.request_timeout,
         }
     }
 }
@@ -167,6 +174,59 @@ fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
     ApiError::Internal("a request handler panicked".into()).into_response()
 }
 
+/// A client's `x-request-id` is kept only when it is a plain token (1–128 letters, digits and
+/// `._-:`); anything else (spaces, quotes, `key=value` that would read as log fields) is
+/// dropped and a fresh id is given instead.
+async fn drop_unsafe_request_id(mut req: Request) -> Request {
+    let safe = |v: &[u8]| {
+        (1..=128).contains(&v.len())
+            && v.iter()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b':'))
+    };
+    if req
+        .headers()
+        .get_all("x-request-id")
+        .iter()
+        .any(|v| !safe(v.as_bytes()))
+        || req.headers().get_all("x-request-id").iter().count() > 1
+    {
+        req.headers_mut().remove("x-request-id");
+    }
+    req
+}
+
+/// The longest request target (path and query) and the largest header section answered;
+/// beyond them a request gets 414 / 431 as a problem. (What the HTTP parser itself cannot
+/// read — a malformed request line, a target over 64 KiB, over 100 headers — it answers
+/// before any of this runs, without a body.)
+pub const MAX_URI_BYTES: usize = 8 * 1024;
+pub const MAX_HEADER_BYTES: usize = 32 * 1024;
+pub const MAX_HEADERS: usize = 64;
+
+/// Request limits and the request timeout, each answered as problem+json.
+async fn limits(
+    axum::extract::State(timeout): axum::extract::State<Duration>,
+    req: Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let target = req.uri().path_and_query().map_or(0, |p| p.as_str().len());
+    if target > MAX_URI_BYTES {
+        return ApiError::UriTooLong(MAX_URI_BYTES).into_response();
+    }
+    let header_bytes: usize = req
+        .headers()
+        .iter()
+        .map(|(k, v)| k.as_str().len() + v.len() + 4)
+        .sum();
+    if header_bytes > MAX_HEADER_BYTES || req.headers().len() > MAX_HEADERS {
+        return ApiError::HeadersTooLarge(MAX_HEADER_BYTES).into_response();
+    }
+    match tokio::time::timeout(timeout, next.run(req)).await {
+        Ok(response) => response,
+        Err(_) => ApiError::RequestTimeout(timeout.as_secs()).into_response(),
+    }
+}
+
 /// The whole HTTP application.
 pub fn app(state: AppState) -> Router {
     let mut router = Router::new()
@@ -180,6 +240,7 @@ pub fn app(state: AppState) -> Router {
     if state.test_clock.is_some() {
         router = router.merge(admin::test_clock_routes());
     }
+    let timeout = state.request_timeout;
     router
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
@@ -219,10 +280,8 @@ pub fn app(state: AppState) -> Router {
         )
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
-            Duration::from_secs(30),
-        ))
+        .layer(axum::middleware::map_request(drop_unsafe_request_id))
+        .layer(axum::middleware::from_fn_with_state(timeout, limits))
 }
 
 /// Serves `app(state)` on `listener` until `shutdown` resolves, then gives in-flight requests

@@ -347,7 +347,9 @@ pub async fn audit_trail(
     let after: i64 = match &page.cursor {
         Some(c) => c
             .parse()
-            .map_err(|_| ProjectionError::BadCursor(c.clone()))?,
+            .ok()
+            .filter(|v: &i64| *v >= 0)
+            .ok_or_else(|| ProjectionError::BadCursor(c.clone()))?,
         None => 0,
     };
     let mut q = Query::new("SELECT * FROM rm_audit_trail WHERE case_id = ");

@@ -2,10 +2,16 @@
 //! an idempotent retry after a lost answer (the crash window, concurrent copies of one request)
 //! gets the first answer, not a refusal decided on the state it produced itself.
 
-use diario_tests::{ApiResponse, ApiServer, Backend, cf};
-use serde_json::Value;
+use std::time::Duration;
 
-use crate::api_scenario::{CaseApi, case_body, grant_roles, open_case_as, psicologo_entry, t0};
+use diario_tests::{ApiResponse, ApiServer, Backend, cf};
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::api_scenario::{
+    CaseApi, case_body, declare_failure, grant_roles, open_case_as, psicologo_entry,
+    regional_failure, t0,
+};
 
 diario_tests::scenario_on_each_backend! {
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -15,6 +21,12 @@ diario_tests::scenario_on_each_backend! {
     concurrent_copies =>
         concurrent_copies_of_one_request_all_get_the_winners_answer_on_postgres,
         concurrent_copies_of_one_request_all_get_the_winners_answer_on_sqlite;
+    control_characters =>
+        control_characters_are_refused_naming_the_field_on_postgres,
+        control_characters_are_refused_naming_the_field_on_sqlite;
+    limits_and_small_ones =>
+        limits_timeouts_cursors_and_request_ids_answer_problems_on_postgres,
+        limits_timeouts_cursors_and_request_ids_answer_problems_on_sqlite;
 }
 
 const KEY: &str = "idempotency-key";
@@ -132,4 +144,207 @@ async fn concurrent_copies(backend: Backend) {
     }
     assert_eq!(entries_recorded(&server).await, i64::from(KEYS));
     server.stop().await;
+}
+
+fn assert_invalid(r: &ApiResponse, field: &str) {
+    assert_eq!(
+        (r.status, r.problem_code().as_str()),
+        (400, "invalid-characters"),
+        "{field}: {}",
+        r.json
+    );
+    assert_eq!(r.json["field"], field, "{}", r.json);
+    assert_eq!(
+        r.header("content-type").as_deref(),
+        Some("application/problem+json")
+    );
+}
+
+/// NUL (which PostgreSQL cannot store in `text` or `jsonb`) and the other control characters
+/// are refused with a 400 naming the field, in bodies, paths and queries; nothing is written
+/// and the server stays healthy.
+async fn control_characters(backend: Backend) {
+    let server = ApiServer::start(backend, t0()).await;
+    grant_roles(&server).await;
+    let case = CaseApi::open(&server).await;
+    let events = || server.db.count("SELECT count(*) FROM events");
+    let before = events().await;
+
+    let mut body = case_body();
+    body["recipient"]["pseudonym"] = json!("UP-2024-\u{0}0002");
+    let r = open_case_as(&server, cf::ATS_OPERATOR, body).send().await;
+    assert_invalid(&r, "recipient.pseudonym");
+    let r = case
+        .interrupt(cf::RESP_PROVIDER, "rinuncia\u{0}")
+        .send()
+        .await;
+    assert_invalid(&r, "reason");
+    let failure = regional_failure("INC-\u{1b}[31m", "d", "2024-03-01T08:00:00Z");
+    let r = declare_failure(&server, cf::SUPPORT, failure).send().await;
+    assert_invalid(&r, "ticket");
+    let r = case
+        .call(
+            "POST",
+            "/professionals",
+            cf::RESP_ASST,
+            Some(json!({ "ente": "asst", "professional": cf::PSICOLOGO, "figures": ["psicologo", "x\u{7}"] })),
+        )
+        .send()
+        .await;
+    assert_invalid(&r, "figures[1]");
+    // Paths and queries (percent-encoded NUL, and a C1 control spelled in UTF-8).
+    let r = server
+        .send(
+            "GET",
+            "/v1/ats/ATS%00/dashboard",
+            Some(cf::ATS_OPERATOR),
+            None,
+            &[],
+        )
+        .await;
+    assert_invalid(&r, "path");
+    let r = server
+        .send(
+            "GET",
+            "/v1/system-failures?ats=A%C2%85",
+            Some(cf::ATS_OPERATOR),
+            None,
+            &[],
+        )
+        .await;
+    assert_invalid(&r, "ats");
+    // Tabs and line breaks in free text are text.
+    let r = case
+        .interrupt(cf::RESP_PROVIDER, "rinuncia:\n\tla famiglia si trasferisce")
+        .send()
+        .await;
+    assert_eq!(r.status, 200, "{}", r.json);
+    assert_eq!(
+        events().await,
+        before + 1,
+        "only the clean write is recorded"
+    );
+    let health = server.send("GET", "/readyz", None, None, &[]).await;
+    assert_eq!(health.status, 200, "{}", health.json);
+    server.stop().await;
+}
+
+/// Sends raw bytes on a fresh connection and reads the answer until the server closes it.
+async fn raw_exchange(server: &ApiServer, request: &[u8]) -> (u16, String) {
+    let addr = server.base_url.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    stream.write_all(request).await.expect("write");
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(20), stream.read_to_end(&mut answer));
+    read.await.expect("an answer in time").expect("read");
+    let text = String::from_utf8_lossy(&answer).into_owned();
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    (status, text)
+}
+
+/// 408, 414 and 431 are problems like every other error; a negative audit cursor is refused;
+/// a client's request id is echoed only when it is a plain token.
+async fn limits_and_small_ones(backend: Backend) {
+    let server = ApiServer::start_with(backend, t0(), |s| {
+        s.request_timeout = Duration::from_secs(1);
+    })
+    .await;
+    grant_roles(&server).await;
+    let case = CaseApi::open(&server).await;
+
+    let long = format!("/v1/measures?x={}", "a".repeat(9 * 1024));
+    let r = server
+        .send("GET", &long, Some(cf::AUDITOR), None, &[])
+        .await;
+    assert_eq!((r.status, r.problem_code().as_str()), (414, "uri-too-long"));
+    let big = "b".repeat(40 * 1024);
+    let r = server
+        .send(
+            "GET",
+            "/v1/measures",
+            Some(cf::AUDITOR),
+            None,
+            &[("x-big", big.as_str())],
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.problem_code().as_str()),
+        (431, "headers-too-large")
+    );
+    // A body that never arrives: 408 as a problem once the timeout passes.
+    let token = server.token(cf::RESP_ASST);
+    let stalled = format!(
+        "POST {} HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {token}\r\n\
+         content-type: application/json\r\ncontent-length: 100\r\nconnection: close\r\n\r\n{{\"reason\"",
+        case.path("/interruption")
+    );
+    let (status, text) = raw_exchange(&server, stalled.as_bytes()).await;
+    assert_eq!(status, 408, "{text}");
+    assert!(text.contains("application/problem+json"), "{text}");
+    assert!(text.contains("request-timeout"), "{text}");
+
+    let audit = case.path("/audit-trail?cursor=-1");
+    let r = server
+        .send("GET", &audit, Some(cf::AUDITOR), None, &[])
+        .await;
+    assert_eq!(r.status, 400, "{}", r.json);
+
+    let echo = |id: &'static str| {
+        let server = &server;
+        async move {
+            let r = server
+                .send(
+                    "GET",
+                    "/v1/measures",
+                    Some(cf::AUDITOR),
+                    None,
+                    &[("x-request-id", id)],
+                )
+                .await;
+            r.header("x-request-id").expect("a request id")
+        }
+    };
+    assert_eq!(echo("trace-42.a_b:c").await, "trace-42.a_b:c");
+    let injected = echo("x\" actor=RSSMRA85T10A562S level=ERROR").await;
+    assert!(!injected.contains("actor"), "{injected}");
+    assert!(
+        uuid::Uuid::parse_str(&injected).is_ok(),
+        "a fresh id: {injected}"
+    );
+    server.stop().await;
+}
+
+/// The log line of a failed request never quotes what the database quoted back: a real
+/// PostgreSQL error on a payload with a fiscal code carries it in its context, and the logged
+/// text has only the SQLSTATE and the message.
+#[tokio::test]
+async fn database_errors_are_logged_without_the_payload() {
+    // Nothing is written: the statement only makes PostgreSQL refuse a value.
+    let pool = sqlx::PgPool::connect(&diario_tests::pg_admin_url())
+        .await
+        .expect("connect");
+    let payload = r#"{"professional":"RSSMRA85T10A562S","note":"a\u0000b"}"#;
+    let err = sqlx::query("SELECT $1::text::jsonb")
+        .bind(payload)
+        .execute(&pool)
+        .await
+        .expect_err("PostgreSQL refuses \\u0000 in jsonb");
+    let api = diario_api::ApiError::from(diario_commands::HandlerError::Store(
+        diario_log::StoreError::Database(err),
+    ));
+    assert!(
+        format!("{api:?}").contains("RSSMRA85T10A562S"),
+        "the database quotes the payload back: {api:?}"
+    );
+    let logged = api.log_text();
+    assert!(!logged.contains("RSSMRA85T10A562S"), "{logged}");
+    assert!(
+        logged.contains("22P05") || logged.contains("database error"),
+        "{logged}"
+    );
+    pool.close().await;
 }
