@@ -29,9 +29,12 @@ use crate::access::{Caller, Principal};
 use crate::cache::StateCache;
 use crate::clock::Clock;
 use crate::decider::{CaseDecider, Decider, FailureDecider, GrantDecider};
+use crate::turns::StreamTurns;
 
-/// How often a decision is retried after a version conflict before giving up.
-pub const MAX_ATTEMPTS: u32 = 3;
+/// How often a decision is taken after a version conflict before giving up. Within a process
+/// writers of one stream take turns, so conflicts come only from other processes; each retry
+/// waits a jittered backoff first ([`crate::turns::backoff`], at most ~0.3 s in all).
+pub const MAX_ATTEMPTS: u32 = 8;
 
 /// Per-command envelope data chosen by the caller.
 #[derive(Debug, Clone)]
@@ -138,6 +141,7 @@ pub struct CommandHandler {
     catalogue: Arc<Catalogue>,
     clock: Arc<dyn Clock>,
     cache: StateCache,
+    turns: StreamTurns,
 }
 
 impl CommandHandler {
@@ -147,6 +151,7 @@ impl CommandHandler {
             catalogue: Arc::new(catalogue),
             clock,
             cache: StateCache::default(),
+            turns: StreamTurns::default(),
         }
     }
 
@@ -197,6 +202,8 @@ impl CommandHandler {
         opts: &CommandOptions,
     ) -> Result<Outcome<D::State, D::Event>, HandlerError> {
         let stream = decider.stream();
+        // The stream's turn for the whole decide–append window (see `turns`).
+        let _turn = self.turns.take(stream.as_str()).await;
         let result = self.decide_and_append(decider, &stream, opts).await;
         match &result {
             Ok(outcome) if outcome.replayed || !outcome.events.is_empty() => return result,
@@ -215,7 +222,10 @@ impl CommandHandler {
         stream: &StreamId,
         opts: &CommandOptions,
     ) -> Result<Outcome<D::State, D::Event>, HandlerError> {
-        for _ in 0..MAX_ATTEMPTS {
+        for attempt in 0..MAX_ATTEMPTS {
+            if attempt > 0 {
+                tokio::time::sleep(crate::turns::backoff(attempt)).await;
+            }
             let (state, version) = self.load::<D>(stream).await?;
             check_expected(opts, version)?;
             let now = self.clock.now();

@@ -1,5 +1,5 @@
 //! Diario Online write side: the one executor of every decider (cases, system failures,
-//! grants) with `If-Match`, idempotency and retry, the folded-state cache, the access policy,
+//! grants) with `If-Match`, idempotency and retry (writes to one stream take turns), the folded-state cache, the access policy,
 //! the clock and the deterministic ids. Depends on the log and the domain.
 
 #![forbid(unsafe_code)]
@@ -10,6 +10,7 @@ pub mod clock;
 pub mod decider;
 pub mod handler;
 pub mod ids;
+pub mod turns;
 
 pub use access::{Caller, Denied, Principal};
 pub use clock::{Clock, SystemClock, TestClock};
