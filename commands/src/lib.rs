@@ -1,6 +1,7 @@
 //! Diario Online write side: the one executor of every decider (cases, system failures,
-//! grants) with `If-Match`, idempotency and retry (writes to one stream take turns), the folded-state cache, the access policy,
-//! the clock and the deterministic ids. Depends on the log and the domain.
+//! grants) with `If-Match`, idempotency and retry (writes to one stream take turns), the
+//! folded-state cache, the access policy, the clock and the deterministic ids. Depends on the
+//! log and the domain.
 
 #![forbid(unsafe_code)]
 
