@@ -3,6 +3,7 @@
 //! PostgreSQL tests never skip: when the server does not answer they fail with a message that
 //! says how to start it.
 
+pub mod crash;
 pub mod datagen;
 pub mod fake_firmalom;
 
@@ -119,7 +120,13 @@ impl TestDb {
 
     /// A new database on the local PostgreSQL server, dropped by [`TestDb::cleanup`].
     pub async fn postgres() -> TestDb {
-        let admin_url = pg_admin_url();
+        Self::postgres_on(&pg_admin_url()).await
+    }
+
+    /// A new database on the PostgreSQL server of `admin_url` (a user that may CREATE
+    /// DATABASE), dropped by [`TestDb::cleanup`].
+    pub async fn postgres_on(admin_url: &str) -> TestDb {
+        let admin_url = admin_url.to_owned();
         let admin = match Database::connect_with(&admin_url, 1).await {
             Ok(Database::Postgres(pool)) => pool,
             Ok(_) => panic!("DIARIO_TEST_PG_URL must be a postgres:// URL, got {admin_url}"),

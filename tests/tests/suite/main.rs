@@ -8,6 +8,7 @@ mod api_reads;
 mod api_refusals;
 mod api_reliability;
 mod api_scenario;
+mod crash;
 mod firmalom_e2e;
 mod firmalom_outbox;
 mod projections;
