@@ -9,6 +9,7 @@ pub mod dto;
 pub mod error;
 pub mod extract;
 pub mod firmalom;
+pub mod fuzzing;
 pub mod idempotency;
 pub mod openapi;
 mod ops;

@@ -64,7 +64,7 @@ pub struct PaperQuery {
     pub entry_ids: Option<String>,
 }
 
-fn parse_ids(list: Option<&str>) -> Result<Option<Vec<Uuid>>, ApiError> {
+pub(crate) fn parse_ids(list: Option<&str>) -> Result<Option<Vec<Uuid>>, ApiError> {
     let Some(list) = list.filter(|l| !l.trim().is_empty()) else {
         return Ok(None);
     };
@@ -256,7 +256,7 @@ pub struct PaperConfirmationResult {
     pub events: Vec<serde_json::Value>,
 }
 
-fn multipart_error(e: &axum::extract::multipart::MultipartError) -> ApiError {
+pub(crate) fn multipart_error(e: &axum::extract::multipart::MultipartError) -> ApiError {
     if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
         ApiError::PayloadTooLarge(MAX_DOCUMENT_BYTES)
     } else {
@@ -368,14 +368,14 @@ pub async fn paper_confirmation(
 }
 
 /// A parsed, checked upload form.
-struct Upload {
-    case_id: Uuid,
-    phase: Phase,
-    paper_id: Option<Uuid>,
-    signed_by: FiscalCode,
-    bytes: Vec<u8>,
-    media_type: &'static str,
-    sha: String,
+pub(crate) struct Upload {
+    pub(crate) case_id: Uuid,
+    pub(crate) phase: Phase,
+    pub(crate) paper_id: Option<Uuid>,
+    pub(crate) signed_by: FiscalCode,
+    pub(crate) bytes: Vec<u8>,
+    pub(crate) media_type: &'static str,
+    pub(crate) sha: String,
 }
 
 /// The upload proper: resolve the paper diary, keep the scan, record the confirmation.
