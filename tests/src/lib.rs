@@ -3,6 +3,7 @@
 //! PostgreSQL tests never skip: when the server does not answer they fail with a message that
 //! says how to start it.
 
+pub mod contention;
 pub mod crash;
 pub mod datagen;
 pub mod fake_firmalom;

@@ -5,6 +5,10 @@
 //! (a) raw single-row INSERT transactions into a plain table with the same payload and
 //! (b) the same raw INSERTs serialised by a global advisory lock held to commit — the
 //! alternative ordering technique the store does not use (docs/event-store.md).
+//!
+//! `diario-bench contention` — a burst of entries with several writers per case through two
+//! servers on one PostgreSQL, against the same burst with one writer per case (issue of
+//! colleagues saving on one case at the same moment).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -61,6 +65,19 @@ enum BenchCommand {
         #[arg(long, default_value_t = 1_000_000)]
         large: usize,
     },
+    /// Busy cases: a burst of entries with several writers per case through two servers on one
+    /// PostgreSQL, against the same burst with one writer per case.
+    Contention {
+        /// Writers per busy case.
+        #[arg(long, default_value_t = 10)]
+        writers: usize,
+        /// Busy cases (the burst is cases × writers entries).
+        #[arg(long, default_value_t = 20)]
+        cases: usize,
+        /// Repetitions of each burst.
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
+    },
     /// HTTP: recording entries vs. GET /healthz at fixed concurrency; projection lag; peak RSS.
     Http {
         #[arg(long, default_value_t = 16)]
@@ -97,10 +114,42 @@ async fn main() {
         }
         BenchCommand::Replay { backend } => bench::replay(parse_backend(&backend)).await,
         BenchCommand::Growth { small, large } => bench::growth(small, large).await,
+        BenchCommand::Contention {
+            writers,
+            cases,
+            runs,
+        } => contention(cases, writers, runs).await,
         BenchCommand::Http {
             concurrency,
             seconds,
         } => bench::http(concurrency, Duration::from_secs(seconds)).await,
+    }
+}
+
+/// The busy burst and its baseline (as many cases as writes, one writer each), alternately,
+/// `runs` times; p50/p99 of each and their ratio, and the writes not accepted at once.
+async fn contention(cases: usize, writers: usize, runs: usize) {
+    let total = cases * writers;
+    println!(
+        "contention: {total} entries at once through 2 servers on PostgreSQL; busy = {cases} cases × {writers} writers, baseline = {total} cases × 1 writer"
+    );
+    println!(
+        "| run | busy p50 ms | busy p99 ms | baseline p50 ms | baseline p99 ms | p99 ratio | busy refused |"
+    );
+    println!("|---:|---:|---:|---:|---:|---:|---:|");
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    for run in 1..=runs {
+        let busy = diario_tests::contention::burst(cases, writers).await;
+        let base = diario_tests::contention::burst(total, 1).await;
+        println!(
+            "| {run} | {:.1} | {:.1} | {:.1} | {:.1} | {:.2}× | {} |",
+            ms(busy.quantile(0.5)),
+            ms(busy.quantile(0.99)),
+            ms(base.quantile(0.5)),
+            ms(base.quantile(0.99)),
+            ms(busy.quantile(0.99)) / ms(base.quantile(0.99)),
+            busy.refused().len()
+        );
     }
 }
 

@@ -20,8 +20,8 @@ struct Cli {
     /// Concurrent writers.
     #[arg(long, default_value_t = 8)]
     writers: usize,
-    /// Cases per writer (40 entries each).
-    #[arg(long, default_value_t = 4)]
+    /// Cases per writer (40 entries each; the load must outlast the campaign).
+    #[arg(long, default_value_t = 40)]
     cases_per_writer: usize,
     /// `kill -9` rounds of the server.
     #[arg(long, default_value_t = 6)]

@@ -352,90 +352,16 @@ async fn database_errors_are_logged_without_the_payload() {
 /// Two servers on one PostgreSQL, 200 entries at once across 20 cases (10 writers per case,
 /// each through either server): every write succeeds the first time — no `concurrent-update`
 /// for a colleague saving at the same moment — and each is recorded once. (The latencies are
-/// printed; their figures live in BENCHMARKS.md, not in an assertion.)
+/// measured by `diario-bench contention`, BENCHMARKS.md, not asserted.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn busy_cases_on_two_servers_never_answer_409() {
-    let a = ApiServer::start(Backend::Postgres, t0()).await;
-    grant_roles(&a).await;
-    let mut settings = diario_tests::quiet_settings();
-    settings.auth = diario_tests::test_auth();
-    settings.test_clock = Some(a.clock.clone());
-    let db_b = diario_log::Database::connect(&a.db.url)
-        .await
-        .expect("a second pool");
-    let mut b = diario_tests::Served::start(db_b, &settings).await;
-
-    const CASES: usize = 20;
-    const WRITERS: usize = 10;
-    let mut cases = Vec::new();
-    for _ in 0..CASES {
-        let case = CaseApi::open(&a).await;
-        case.start_phase_one().await;
-        cases.push(case.id);
-    }
-    // Ten days of half-hour slots, one per write, so no two entries of the psicologo overlap.
-    a.set_clock(diario_api::domain::testing::fixtures::rome(
-        2024, 3, 14, 18, 0,
-    ))
-    .await;
-    let token = a.token(cf::PSICOLOGO);
-    let client = reqwest::Client::new();
-    let writes = (0..CASES * WRITERS).map(|k| {
-        let base = if k % 2 == 0 {
-            a.base_url.clone()
-        } else {
-            b.base_url.clone()
-        };
-        let url = format!("{base}/v1/cases/{}/entries", cases[k / WRITERS]);
-        let day = 4 + k / 20;
-        let start = 8 * 60 + 30 * (k % 20);
-        let hm = |m: usize| format!("{:02}:{:02}", m / 60, m % 60);
-        let body = crate::api_scenario::entry(
-            1,
-            "psicologo",
-            "colloquio_valutazione",
-            &format!("2024-03-{day:02}"),
-            &hm(start),
-            &hm(start + 30),
-        );
-        let (client, token) = (client.clone(), token.clone());
-        async move {
-            let began = std::time::Instant::now();
-            let r = client
-                .post(url)
-                .bearer_auth(token)
-                .header(KEY, format!("busy-{k}"))
-                .json(&body)
-                .send()
-                .await
-                .expect("send");
-            let status = r.status().as_u16();
-            let text = r.text().await.unwrap_or_default();
-            (status, text, began.elapsed())
-        }
-    });
-    let answers = futures::future::join_all(writes).await;
-    let mut latencies: Vec<_> = answers.iter().map(|(_, _, d)| *d).collect();
-    latencies.sort();
-    let p = |q: f64| latencies[((latencies.len() - 1) as f64 * q) as usize];
-    eprintln!(
-        "200 writes on 2 servers: p50 {:?}, p99 {:?}, max {:?}",
-        p(0.5),
-        p(0.99),
-        p(1.0)
-    );
-    let refused: Vec<_> = answers.iter().filter(|(s, _, _)| *s != 201).collect();
+    let burst = diario_tests::contention::burst(20, 10).await;
+    let refused = burst.refused();
     assert!(
         refused.is_empty(),
         "{} of 200 not accepted the first time, e.g. {:?}",
         refused.len(),
         refused.first()
     );
-    assert_eq!(
-        entries_recorded(&a).await,
-        (CASES * WRITERS) as i64,
-        "each write recorded once"
-    );
-    b.stop().await;
-    a.stop().await;
+    assert_eq!(burst.recorded, 200, "each write recorded once");
 }
