@@ -199,6 +199,10 @@ pub struct ServeArgs {
     /// Seconds in-flight requests get to finish after SIGINT/SIGTERM.
     #[arg(long, env = "DIARIO_SHUTDOWN_GRACE_SECS", default_value_t = 10)]
     pub shutdown_grace_secs: u64,
+    /// Seconds a request (its body included) may take before it is answered 408.
+    #[arg(long, env = "DIARIO_REQUEST_TIMEOUT_SECS", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub request_timeout_secs: u64,
     #[command(flatten)]
     pub auth: AuthArgs,
     /// DEVELOPMENT ONLY: a movable clock and `PUT /v1/test-clock`. Never in production.
@@ -221,6 +225,7 @@ impl ServeArgs {
         settings.firmalom = self.firmalom.config().map_err(CliError::Usage)?;
         settings.workers = Some(self.firmalom.worker_settings());
         settings.projections = (!self.no_projections).then(RunnerOptions::default);
+        settings.request_timeout = Duration::from_secs(self.request_timeout_secs);
         Ok(settings)
     }
 }
