@@ -67,7 +67,8 @@ pub fn verify(
     mac.update(body);
     mac.verify_slice(&given)
         .map_err(|_| SignatureError::Invalid)?;
-    let skew = (now.timestamp() - ts).unsigned_abs();
+    // `abs_diff`: a signed timestamp far in the past (`i64::MIN`) must not overflow.
+    let skew = now.timestamp().abs_diff(ts);
     if skew > window.as_secs() {
         return Err(SignatureError::Stale);
     }
@@ -152,5 +153,25 @@ mod tests {
             ),
             Err(SignatureError::Malformed)
         );
+    }
+
+    #[test]
+    fn a_signed_timestamp_at_the_ends_of_the_range_is_stale_not_a_panic() {
+        let body = br#"{"a":1}"#;
+        let window = Duration::from_secs(300);
+        for ts in [i64::MIN, i64::MIN + 1, i64::MAX] {
+            let sig = sign(SECRET, ts, body);
+            assert_eq!(
+                verify(
+                    SECRET,
+                    Some(&ts.to_string()),
+                    Some(&sig),
+                    body,
+                    now(),
+                    window
+                ),
+                Err(SignatureError::Stale)
+            );
+        }
     }
 }
