@@ -83,7 +83,9 @@ impl WriteRequest {
     }
 }
 
-fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+/// A JSON body as `T`: refused (400) when it is not JSON, when a string in it holds a control
+/// character ([`control_character`], naming the field) or when it does not fit `T`.
+pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     let unreadable = |e: serde_json::Error| {
         ApiError::BadRequest(format!(
             "il corpo JSON non è leggibile / the JSON body cannot be read: {e}"
@@ -163,7 +165,7 @@ fn control_character_in_uri(parts: &Parts) -> Option<String> {
             w[0] == b'%'
                 && std::str::from_utf8(&w[1..])
                     .ok()
-                    .and_then(|h| u8::from_str_radix(h, 16).ok())
+                    .and_then(hex_byte)
                     .is_some_and(|b| b < 0x20 || b == 0x7f)
         }) || percent_decoded(s).chars().any(is_forbidden_char)
     };
@@ -184,6 +186,14 @@ fn control_character_in_uri(parts: &Parts) -> Option<String> {
     })
 }
 
+/// Two ASCII hex digits as a byte (`from_str_radix` alone would take `+1`).
+fn hex_byte(h: &str) -> Option<u8> {
+    h.bytes()
+        .all(|b| b.is_ascii_hexdigit())
+        .then(|| u8::from_str_radix(h, 16).ok())
+        .flatten()
+}
+
 /// `s` with `%XX` sequences decoded (lossy), to find controls spelled in UTF-8 (C1: `%C2%80`).
 fn percent_decoded(s: &str) -> String {
     let bytes = s.as_bytes();
@@ -194,7 +204,7 @@ fn percent_decoded(s: &str) -> String {
             && let Some(b) = bytes
                 .get(i + 1..i + 3)
                 .and_then(|h| std::str::from_utf8(h).ok())
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
+                .and_then(hex_byte)
         {
             out.push(b);
             i += 3;

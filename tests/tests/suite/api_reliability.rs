@@ -213,6 +213,17 @@ async fn control_characters(backend: Backend) {
         )
         .await;
     assert_invalid(&r, "ats");
+    // `%+1` is not a percent-encoded byte at all (and no control character).
+    let r = server
+        .send(
+            "GET",
+            "/v1/system-failures?ats=A%+1",
+            Some(cf::ATS_OPERATOR),
+            None,
+            &[],
+        )
+        .await;
+    assert_ne!(r.problem_code(), "invalid-characters", "{}", r.json);
     // Tabs and line breaks in free text are text.
     let r = case
         .interrupt(cf::RESP_PROVIDER, "rinuncia:\n\tla famiglia si trasferisce")

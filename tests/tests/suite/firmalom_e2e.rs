@@ -481,6 +481,21 @@ async fn bad_callbacks_change_nothing(backend: Backend) {
         "{}",
         r.json
     );
+    // A correctly signed rejection whose reason holds NUL: refused naming the field, as any
+    // write (PostgreSQL could not store it).
+    let mut nul = callback(case_id, r1, cf::PARENT, false);
+    nul.reason = Some("durata\u{0}sbagliata".into());
+    let r = post_callback(&server, &nul).await;
+    assert_eq!(
+        (
+            r.status,
+            r.problem_code().as_str(),
+            r.json["field"].as_str()
+        ),
+        (400, "invalid-characters", Some("reason")),
+        "{}",
+        r.json
+    );
     // Wrong signer: a valid CF that is not a confirmer on file.
     let r = post_callback(&server, &callback(case_id, r1, cf::OUTSIDER, true)).await;
     assert_eq!(
