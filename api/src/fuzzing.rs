@@ -14,9 +14,8 @@ use axum::body::Body;
 use axum::extract::{FromRequest, FromRequestParts, Multipart, Request};
 use axum::http::{HeaderMap, HeaderValue, Method, Uri, header};
 use chrono::{DateTime, Utc};
-use diario_domain::{FailureScope, FiscalCode, Phase, Sha256Hex};
+use diario_domain::{FailureScope, FiscalCode, Phase};
 use serde::de::DeserializeOwned;
-use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use crate::ApiError;
@@ -276,8 +275,8 @@ pub fn query(route: usize, bytes: &[u8]) {
 /// form field by field (at most [`paper::MAX_DOCUMENT_BYTES`] of scan), the scan's type by
 /// content, the signer's fiscal code and the paper id, the scan's hash, the upload.
 ///
-/// The handler reads the form inline, so this is the same sequence of calls on the same
-/// multipart parser, not a call of the handler (which needs a database and a token).
+/// The handler and this call the same `paper::read_form`; only the write that follows (which
+/// needs a database and a token) is not run.
 pub fn multipart(bytes: &[u8]) {
     let content_type = format!("multipart/form-data; boundary={MULTIPART_BOUNDARY}");
     let Ok(request) = Request::builder()
@@ -292,54 +291,8 @@ pub fn multipart(bytes: &[u8]) {
 }
 
 async fn read_upload(req: Request) -> Result<paper::Upload, ApiError> {
-    use paper::{MAX_DOCUMENT_BYTES, multipart_error, sniff};
-    let mut multipart = Multipart::from_request(req, &())
+    let multipart = Multipart::from_request(req, &())
         .await
         .map_err(|_| ApiError::UnsupportedDocument("not multipart".into()))?;
-    let mut file_bytes: Option<Vec<u8>> = None;
-    let mut signed_by: Option<String> = None;
-    let mut paper_id: Option<String> = None;
-    while let Some(mut field) = multipart
-        .next_field()
-        .await
-        .map_err(|e| multipart_error(&e))?
-    {
-        match field.name().unwrap_or_default() {
-            "file" => {
-                let mut buf = Vec::new();
-                while let Some(chunk) = field.chunk().await.map_err(|e| multipart_error(&e))? {
-                    if buf.len() + chunk.len() > MAX_DOCUMENT_BYTES {
-                        return Err(ApiError::PayloadTooLarge(MAX_DOCUMENT_BYTES));
-                    }
-                    buf.extend_from_slice(&chunk);
-                }
-                file_bytes = Some(buf);
-            }
-            "signed_by" => signed_by = Some(field.text().await.map_err(|e| multipart_error(&e))?),
-            "paper_id" => paper_id = Some(field.text().await.map_err(|e| multipart_error(&e))?),
-            _ => {}
-        }
-    }
-    let bytes = file_bytes
-        .filter(|b| !b.is_empty())
-        .ok_or_else(|| ApiError::BadRequest("no file".into()))?;
-    let media_type =
-        sniff(&bytes).ok_or_else(|| ApiError::UnsupportedDocument("not a scan".into()))?;
-    let signed_by = FiscalCode::parse(signed_by.as_deref().unwrap_or_default().trim())
-        .map_err(|e| ApiError::BadRequest(e.to_string()))?;
-    let paper_id = match paper_id.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
-        Some(s) => Some(Uuid::parse_str(s).map_err(|_| ApiError::BadRequest("paper_id".into()))?),
-        None => None,
-    };
-    let sha = hex::encode(Sha256::digest(&bytes));
-    Sha256Hex::parse(&sha).map_err(|e| ApiError::Internal(Box::new(e)))?;
-    Ok(paper::Upload {
-        case_id: Uuid::nil(),
-        phase: Phase::I,
-        paper_id,
-        signed_by,
-        bytes,
-        media_type,
-        sha,
-    })
+    paper::read_form(multipart, Uuid::nil(), Phase::I).await
 }

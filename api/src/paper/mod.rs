@@ -288,11 +288,42 @@ pub async fn paper_confirmation(
     let phase = phase(n)?;
     let method = req.method().clone();
     let path = request_path(&req);
-    let mut multipart = Multipart::from_request(req, &state).await.map_err(|_| {
+    let multipart = Multipart::from_request(req, &state).await.map_err(|_| {
         ApiError::UnsupportedDocument(
             "the upload must be multipart/form-data with a `file` part".into(),
         )
     })?;
+    let upload = read_form(multipart, id, phase).await?;
+    // The same idempotency and If-Match handling as every JSON write: the fingerprint of the
+    // request is the scan's hash and the form fields, so a retry with the same key and the
+    // same scan gets the first answer byte for byte, and another scan under that key a 422.
+    let fingerprint = serde_json::json!({
+        "document_sha256": upload.sha,
+        "signed_by": upload.signed_by.as_str(),
+        "paper_id": upload.paper_id,
+    });
+    let request = WriteRequest {
+        method,
+        path,
+        headers,
+        body: serde_json::to_vec(&fingerprint)
+            .map_err(|e| ApiError::Internal(Box::new(e)))?
+            .into(),
+    };
+    write(&state, &principal, &request, |ctx| {
+        upload_paper_confirmation(&state, &principal, upload, ctx)
+    })
+    .await
+}
+
+/// Reads the upload form (`file`, `signed_by`, `paper_id`) of a paper confirmation for
+/// `case_id`'s `phase`: the scan within its size limit and recognised by its content, the
+/// signer's fiscal code, the paper diary's id when given. What the fuzz target drives too.
+pub(crate) async fn read_form(
+    mut multipart: Multipart,
+    case_id: Uuid,
+    phase: Phase,
+) -> Result<Upload, ApiError> {
     let mut file_bytes: Option<Vec<u8>> = None;
     let mut signed_by: Option<String> = None;
     let mut paper_id: Option<String> = None;
@@ -336,35 +367,15 @@ pub async fn paper_confirmation(
         None => None,
     };
     let sha = hex::encode(Sha256::digest(&bytes));
-    // The same idempotency and If-Match handling as every JSON write: the fingerprint of the
-    // request is the scan's hash and the form fields, so a retry with the same key and the
-    // same scan gets the first answer byte for byte, and another scan under that key a 422.
-    let fingerprint = serde_json::json!({
-        "document_sha256": sha,
-        "signed_by": signed_by.as_str(),
-        "paper_id": paper_id,
-    });
-    let request = WriteRequest {
-        method,
-        path,
-        headers,
-        body: serde_json::to_vec(&fingerprint)
-            .map_err(|e| ApiError::Internal(Box::new(e)))?
-            .into(),
-    };
-    let upload = Upload {
-        case_id: id,
+    Ok(Upload {
+        case_id,
         phase,
         paper_id,
         signed_by,
         bytes,
         media_type,
         sha,
-    };
-    write(&state, &principal, &request, |ctx| {
-        upload_paper_confirmation(&state, &principal, upload, ctx)
     })
-    .await
 }
 
 /// A parsed, checked upload form.
