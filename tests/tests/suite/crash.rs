@@ -12,7 +12,7 @@ fn short(backend: Backend) -> CampaignOptions {
     CampaignOptions {
         backend,
         writers: 4,
-        cases_per_writer: 12,
+        cases_per_writer: 24,
         kills: 2,
         pg_restarts: usize::from(backend == Backend::Postgres),
         round: Duration::from_millis(1500),
