@@ -18,9 +18,9 @@ use diario_domain::{CaseFile, CaseState};
 use diario_projections::{
     CaseDiary, CaseFilter, CaseStatus, ChecklistFilter, CostFilter, FailureFilter, PageRequest,
 };
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use utoipa::IntoParams;
+use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::auth::Auth;
@@ -42,6 +42,59 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/ats/{ats}/dashboard", get(dashboard))
         .route("/v1/ats/{ats}/cases", get(ats_cases))
         .route("/v1/reports/costs", get(costs))
+        .route("/v1/me", get(me))
+}
+
+/// What `GET /v1/me` answers.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MeView {
+    /// The caller's fiscal code (from the token).
+    pub fiscal_code: String,
+    /// A bootstrap administrator (`DIARIO_PLATFORM_ADMINS`) or a `platform_admin` grant.
+    pub platform_admin: bool,
+    /// The organisation roles granted to the caller.
+    pub grants: Vec<crate::dto::GrantBody>,
+    /// What the grants let the caller do (`diario_commands::access::capabilities`).
+    pub capabilities: Vec<CapabilityView>,
+}
+
+/// One thing the caller may do.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CapabilityView {
+    /// Stable code: `case-work`, `open-cases`, `change-responsabile`, `read-ats`,
+    /// `read-ente-cases`, `declare-failures`, `manage-grants`.
+    pub code: String,
+    /// The organisation it is limited to (absent: every one).
+    pub scope: Option<String>,
+    /// In Italian.
+    pub description: String,
+}
+
+/// Who I am: my fiscal code, my organisation roles with their scopes, and what they let me do.
+#[utoipa::path(get, path = "/v1/me", tag = "reads",
+    responses(
+        (status = 200, description = "the caller, their grants and capabilities", body = MeView),
+        (status = "4XX", description = "401", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub async fn me(Auth(principal): Auth) -> Json<MeView> {
+    Json(MeView {
+        fiscal_code: principal.cf.as_str().to_owned(),
+        platform_admin: principal.platform_admin,
+        grants: principal
+            .grants
+            .iter()
+            .map(crate::dto::GrantBody::from_grant)
+            .collect(),
+        capabilities: access::capabilities(&principal)
+            .into_iter()
+            .map(|c| CapabilityView {
+                code: c.code.to_owned(),
+                scope: c.scope,
+                description: c.description.to_owned(),
+            })
+            .collect(),
+    })
 }
 
 // ------------------------------------------------------------------------------------------

@@ -227,3 +227,79 @@ pub fn cost_scope(p: &Principal, requested: Option<String>) -> Result<CostScope,
         )),
     }
 }
+
+/// Something a person may do, by the grants they hold (what `GET /v1/me` lists): a stable
+/// code, the organisation it is limited to (`None`: every one) and an Italian description.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Capability {
+    pub code: &'static str,
+    pub scope: Option<String>,
+    pub description: &'static str,
+}
+
+/// What `p` may do beyond the work every person does on the cases that name them (record,
+/// amend and withdraw their own entries where enabled; act as responsabile or case manager
+/// where a case names them — the case decides those). Derived from the same grants the
+/// policy above reads, in the same terms.
+pub fn capabilities(p: &Principal) -> Vec<Capability> {
+    let cap = |code, scope: Option<&String>, description| Capability {
+        code,
+        scope: scope.cloned(),
+        description,
+    };
+    let mut out = vec![cap(
+        "case-work",
+        None,
+        "registrare, correggere e ritirare le proprie prestazioni dove abilitato; agire come responsabile o case manager dove la pratica lo nomina",
+    )];
+    for g in &p.grants {
+        let scope = g.scope.as_ref();
+        match g.role {
+            GrantRole::AtsOperator => {
+                out.push(cap("open-cases", scope, "aprire pratiche dell'ATS"));
+                out.push(cap(
+                    "change-responsabile",
+                    scope,
+                    "cambiare i responsabili delle pratiche dell'ATS",
+                ));
+                out.push(cap(
+                    "read-ats",
+                    scope,
+                    "consultare pratiche, cruscotto, tracce di audit, checklist e costi dell'ATS",
+                ));
+            }
+            GrantRole::Auditor => out.push(cap(
+                "read-ats",
+                scope,
+                "consultare pratiche, cruscotto, tracce di audit, checklist e costi (sola lettura)",
+            )),
+            GrantRole::EnteAdmin => {
+                out.push(cap(
+                    "change-responsabile",
+                    scope,
+                    "cambiare il responsabile dell'ente nelle sue pratiche",
+                ));
+                out.push(cap(
+                    "read-ente-cases",
+                    scope,
+                    "consultare le pratiche dell'ente",
+                ));
+            }
+            GrantRole::Support => out.push(cap(
+                "declare-failures",
+                None,
+                "dichiarare e chiudere i malfunzionamenti di sistema (Art. 9)",
+            )),
+            GrantRole::PlatformAdmin => {}
+        }
+    }
+    if p.platform_admin {
+        out.push(cap(
+            "manage-grants",
+            None,
+            "assegnare e revocare i ruoli (amministratore della piattaforma)",
+        ));
+    }
+    out.dedup();
+    out
+}

@@ -119,6 +119,7 @@ async fn table(backend: Backend) {
         row("GET", "/v1/measures".into(), ALL, |_| None),
         row("GET", "/v1/measures/up".into(), ALL, |_| None),
         row("GET", "/v1/system-failures".into(), ALL, |_| None),
+        row("GET", "/v1/me".into(), ALL, |_| None),
         row("GET", c(""), staff_readers, |_| None),
         row(
             "GET",

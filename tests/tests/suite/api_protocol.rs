@@ -475,6 +475,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/ats/{ats}/dashboard"),
     ("get", "/v1/ats/{ats}/cases"),
     ("get", "/v1/reports/costs"),
+    ("get", "/v1/me"),
     ("get", "/healthz"),
     ("get", "/readyz"),
     ("get", "/metrics"),

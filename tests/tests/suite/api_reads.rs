@@ -730,3 +730,44 @@ async fn api_reads_two_servers_leader_killed_mid_stream_read_models_equal_a_rebu
     assert_eq!(report["events_checked"], 3);
     db.cleanup().await;
 }
+
+/// `GET /v1/me`: who I am, my grants and what they let me do.
+async fn me(backend: Backend) {
+    let server = diario_tests::ApiServer::start(backend, crate::api_scenario::t0()).await;
+    crate::api_scenario::grant_roles(&server).await;
+    let me = |who: &'static str| server.call("GET", "/v1/me", who, None);
+    let codes = |v: &serde_json::Value| -> Vec<(String, Option<String>)> {
+        v["capabilities"]
+            .as_array()
+            .expect("capabilities")
+            .iter()
+            .map(|c| {
+                (
+                    c["code"].as_str().expect("code").to_owned(),
+                    c["scope"].as_str().map(str::to_owned),
+                )
+            })
+            .collect()
+    };
+    let operator = me(cf::ATS_OPERATOR).await;
+    assert_eq!(operator["fiscal_code"], cf::ATS_OPERATOR);
+    assert_eq!(operator["grants"][0]["role"], "ats_operator", "{operator}");
+    assert_eq!(operator["grants"][0]["scope"], "ATS-MILANO");
+    let ats = Some("ATS-MILANO".to_owned());
+    assert!(codes(&operator).contains(&("open-cases".into(), ats.clone())));
+    assert!(codes(&operator).contains(&("read-ats".into(), ats)));
+    let outsider = me(cf::OUTSIDER).await;
+    assert_eq!(outsider["grants"], serde_json::json!([]));
+    assert_eq!(codes(&outsider), vec![("case-work".to_owned(), None)]);
+    assert_eq!(outsider["platform_admin"], false);
+    let admin = me(cf::PLATFORM_ADMIN).await;
+    assert_eq!(admin["platform_admin"], true);
+    assert!(codes(&admin).contains(&("manage-grants".into(), None)));
+    let support = me(cf::SUPPORT).await;
+    assert!(codes(&support).contains(&("declare-failures".into(), None)));
+    server.stop().await;
+}
+
+diario_tests::scenario_on_each_backend!(me =>
+    api_reads_me_lists_grants_and_capabilities_on_postgres,
+    api_reads_me_lists_grants_and_capabilities_on_sqlite);
