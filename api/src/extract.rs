@@ -159,29 +159,19 @@ fn field_name(at: &str) -> String {
 /// The first parameter of a percent-encoded path or query that decodes to a control
 /// character: `Some(name)` (the query key, or `path`).
 fn control_character_in_uri(parts: &Parts) -> Option<String> {
-    let encoded_control = |s: &str| {
-        let bytes = s.as_bytes();
-        bytes.windows(3).any(|w| {
-            w[0] == b'%'
-                && std::str::from_utf8(&w[1..])
-                    .ok()
-                    .and_then(hex_byte)
-                    .is_some_and(|b| b < 0x20 || b == 0x7f)
-        }) || percent_decoded(s).chars().any(is_forbidden_char)
-    };
+    // Controls spelled `%00`–`%1F`, `%7F` decode to themselves; C1 controls arrive as UTF-8.
+    let encoded_control = |s: &str| percent_decoded(s).chars().any(is_forbidden_char);
     if encoded_control(parts.uri.path()) {
         return Some("path".into());
     }
     parts.uri.query().and_then(|q| {
         q.split('&').find_map(|pair| {
             let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-            (encoded_control(key) || encoded_control(value)).then(|| {
-                if encoded_control(key) {
-                    "query".to_owned()
-                } else {
-                    key.to_owned()
-                }
-            })
+            if encoded_control(key) {
+                Some("query".to_owned())
+            } else {
+                encoded_control(value).then(|| key.to_owned())
+            }
         })
     })
 }

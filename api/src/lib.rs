@@ -184,13 +184,8 @@ async fn drop_unsafe_request_id(mut req: Request) -> Request {
             && v.iter()
                 .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b':'))
     };
-    if req
-        .headers()
-        .get_all("x-request-id")
-        .iter()
-        .any(|v| !safe(v.as_bytes()))
-        || req.headers().get_all("x-request-id").iter().count() > 1
-    {
+    let ids: Vec<_> = req.headers().get_all("x-request-id").iter().collect();
+    if ids.len() > 1 || ids.iter().any(|v| !safe(v.as_bytes())) {
         req.headers_mut().remove("x-request-id");
     }
     req

@@ -332,11 +332,7 @@ impl Api {
             .must(
                 "/v1/cases",
                 cf::ATS_OPERATOR,
-                json!({"measure_id": "up", "ats": ATS, "asst": "ASST-NORD", "provider": "ENTE-ALFA",
-                   "responsabile_asst": cf::RESP_ASST, "responsabile_provider": cf::RESP_PROVIDER,
-                   "case_manager": cf::CASE_MANAGER,
-                   "recipient": {"pseudonym": format!("CRASH-{n}"), "minor": true,
-                                 "firmalom_enrolled": true, "confirmers": [cf::PARENT]}}),
+                crate::standard_case_body(&format!("CRASH-{n}")),
             )
             .await;
         let id: Uuid = v["case_id"]

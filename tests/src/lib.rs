@@ -54,6 +54,27 @@ macro_rules! scenario_on_each_backend {
     };
 }
 
+/// The body of `POST /v1/cases` for the standard #UP case of the tests (ATS-MILANO, ASST-NORD,
+/// ENTE-ALFA, the `cf` responsabili and case manager, a minor enrolled in FirmaLOM whose parent
+/// confirms) with the recipient's `pseudonym`.
+pub fn standard_case_body(pseudonym: &str) -> serde_json::Value {
+    serde_json::json!({
+        "measure_id": "up",
+        "ats": "ATS-MILANO",
+        "asst": "ASST-NORD",
+        "provider": "ENTE-ALFA",
+        "responsabile_asst": cf::RESP_ASST,
+        "responsabile_provider": cf::RESP_PROVIDER,
+        "case_manager": cf::CASE_MANAGER,
+        "recipient": {
+            "pseudonym": pseudonym,
+            "minor": true,
+            "firmalom_enrolled": true,
+            "confirmers": [cf::PARENT]
+        }
+    })
+}
+
 /// The stored id of a case stream.
 pub fn case_stream(case_id: Uuid) -> String {
     diario_log::StreamId::case(case_id).to_string()

@@ -193,36 +193,14 @@ async fn control_characters(backend: Backend) {
         .await;
     assert_invalid(&r, "figures[1]");
     // Paths and queries (percent-encoded NUL, and a C1 control spelled in UTF-8).
-    let r = server
-        .send(
-            "GET",
-            "/v1/ats/ATS%00/dashboard",
-            Some(cf::ATS_OPERATOR),
-            None,
-            &[],
-        )
-        .await;
+    let as_operator =
+        |path: &'static str| server.send("GET", path, Some(cf::ATS_OPERATOR), None, &[]);
+    let r = as_operator("/v1/ats/ATS%00/dashboard").await;
     assert_invalid(&r, "path");
-    let r = server
-        .send(
-            "GET",
-            "/v1/system-failures?ats=A%C2%85",
-            Some(cf::ATS_OPERATOR),
-            None,
-            &[],
-        )
-        .await;
+    let r = as_operator("/v1/system-failures?ats=A%C2%85").await;
     assert_invalid(&r, "ats");
     // `%+1` is not a percent-encoded byte at all (and no control character).
-    let r = server
-        .send(
-            "GET",
-            "/v1/system-failures?ats=A%+1",
-            Some(cf::ATS_OPERATOR),
-            None,
-            &[],
-        )
-        .await;
+    let r = as_operator("/v1/system-failures?ats=A%+1").await;
     assert_ne!(r.problem_code(), "invalid-characters", "{}", r.json);
     // Tabs and line breaks in free text are text.
     let r = case

@@ -16,7 +16,6 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 pub const ATS: &str = "ATS-MILANO";
-pub const ASST: &str = "ASST-NORD";
 pub const PROVIDER: &str = "ENTE-ALFA";
 
 pub fn t0() -> DateTime<Utc> {
@@ -24,21 +23,7 @@ pub fn t0() -> DateTime<Utc> {
 }
 
 pub fn case_body() -> Value {
-    json!({
-        "measure_id": "up",
-        "ats": ATS,
-        "asst": ASST,
-        "provider": PROVIDER,
-        "responsabile_asst": cf::RESP_ASST,
-        "responsabile_provider": cf::RESP_PROVIDER,
-        "case_manager": cf::CASE_MANAGER,
-        "recipient": {
-            "pseudonym": "UP-2024-0001",
-            "minor": true,
-            "firmalom_enrolled": true,
-            "confirmers": [cf::PARENT]
-        }
-    })
+    diario_tests::standard_case_body("UP-2024-0001")
 }
 
 /// Grants every organisation role of the tests through the admin endpoint.

@@ -124,11 +124,7 @@ async fn prepare_case(s: &Server, n: usize) -> String {
         .must(
             "/v1/cases",
             people::ATS_OPERATOR,
-            json!({"measure_id": "up", "ats": ATS, "asst": "ASST-NORD", "provider": "ENTE-ALFA",
-               "responsabile_asst": people::RESP_ASST, "responsabile_provider": people::RESP_PROVIDER,
-               "case_manager": people::CASE_MANAGER,
-               "recipient": {"pseudonym": format!("BENCH-{n}"), "minor": true,
-                             "firmalom_enrolled": true, "confirmers": [people::PARENT]}}),
+            diario_tests::standard_case_body(&format!("BENCH-{n}")),
         )
         .await;
     let id = v["case_id"].as_str().unwrap_or_default().to_owned();
