@@ -62,7 +62,15 @@ pub struct AuthArgs {
     /// HS256 secret (at least 32 bytes) for development tokens.
     #[arg(long, env = "DIARIO_JWT_SECRET", hide_env_values = true)]
     pub jwt_secret: Option<String>,
-    /// PEM file with the RS256 (RSA) or ES256 (P-256) public key of the identity provider.
+    /// The OpenID provider's issuer URL: its discovery document and published keys (JWKS)
+    /// verify tokens, and `iss` must name it. Needs DIARIO_JWT_AUDIENCE.
+    #[arg(long, env = "DIARIO_OIDC_ISSUER")]
+    pub oidc_issuer: Option<String>,
+    /// The claim that carries the fiscal code: `sub` (the default) or, behind SPID/CIE,
+    /// `fiscal_number` (its `TINIT-` prefix is accepted).
+    #[arg(long, env = "DIARIO_FISCAL_CODE_CLAIM")]
+    pub fiscal_code_claim: Option<String>,
+    /// PEM file with the RS256/PS256 (RSA) or ES256 (P-256) public key of the identity provider.
     #[arg(long, env = "DIARIO_JWT_PUBLIC_KEY_FILE")]
     pub jwt_public_key_file: Option<String>,
     /// Required `iss` claim, when set.
@@ -81,7 +89,22 @@ impl AuthArgs {
         let mut config = AuthConfig::disabled()
             .with_issuer(self.jwt_issuer.clone())
             .with_audience(self.jwt_audience.clone())
+            .with_fiscal_code_claim(self.fiscal_code_claim.clone())?
             .with_platform_admins(&self.platform_admins)?;
+        if let Some(issuer) = self.oidc_issuer.as_deref().filter(|s| !s.is_empty()) {
+            if let Some(other) = self
+                .jwt_issuer
+                .as_deref()
+                .filter(|i| !i.is_empty() && *i != issuer)
+            {
+                tracing::warn!(
+                    jwt_issuer = other,
+                    oidc_issuer = issuer,
+                    "DIARIO_JWT_ISSUER is ignored: the OpenID provider's issuer is required"
+                );
+            }
+            config = config.with_oidc(crate::auth::oidc::OidcSettings::new(issuer))?;
+        }
         if let Some(secret) = self.jwt_secret.as_deref().filter(|s| !s.is_empty()) {
             config = config.with_secret(secret.as_bytes())?;
         }
@@ -92,7 +115,7 @@ impl AuthArgs {
         {
             config = config.with_public_key_file(path)?;
         }
-        Ok(config)
+        config.check()
     }
 }
 
@@ -268,8 +291,15 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             let settings = args.settings(catalogue)?;
             if !settings.auth.enabled() {
                 tracing::warn!(
-                    "no token keys configured (DIARIO_JWT_SECRET or DIARIO_JWT_PUBLIC_KEY_FILE): every /v1 route will answer 401"
+                    "no token keys configured (DIARIO_OIDC_ISSUER, DIARIO_JWT_PUBLIC_KEY_FILE or DIARIO_JWT_SECRET): every /v1 route will answer 401"
                 );
+            }
+            if let Some(oidc) = settings.auth.oidc() {
+                // Fetched now so the first request does not wait; a provider that is down at
+                // start-up is asked again when the first token arrives.
+                if let Err(e) = oidc.refresh(None).await {
+                    tracing::warn!(issuer = oidc.issuer(), error = %e, "identity provider not reachable at start-up; its keys will be fetched on the first token");
+                }
             }
             if settings.test_clock.is_some() {
                 tracing::warn!(

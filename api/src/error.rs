@@ -82,6 +82,11 @@ pub enum ApiError {
     /// 503: FirmaLOM callbacks arrive but no secret is configured.
     #[error("FirmaLOM is not configured on this server (DIARIO_FIRMALOM_SECRET)")]
     FirmalomNotConfigured,
+    /// 503: the identity provider's keys cannot be fetched, and the token's key is not cached.
+    #[error(
+        "il fornitore di identità non risponde; riprovare tra poco / the identity provider cannot be reached: {0}"
+    )]
+    IdentityProviderUnavailable(String),
     /// 415 for uploaded documents (checked by content).
     #[error("{0}")]
     UnsupportedDocument(String),
@@ -338,6 +343,11 @@ impl ApiError {
             ApiError::FirmalomNotConfigured => simple(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "firmalom-not-configured",
+                self.to_string(),
+            ),
+            ApiError::IdentityProviderUnavailable(_) => simple(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "identity-provider-unavailable",
                 self.to_string(),
             ),
             ApiError::UnsupportedDocument(m) => simple(

@@ -7,6 +7,7 @@ pub mod contention;
 pub mod crash;
 pub mod datagen;
 pub mod fake_firmalom;
+pub mod oidc;
 
 /// Runs each `async fn name(db: &TestDb)` of the calling module as two tests, `postgres::name`
 /// and `sqlite::name`, each on a fresh database dropped afterwards.

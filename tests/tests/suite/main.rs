@@ -11,6 +11,7 @@ mod api_scenario;
 mod crash;
 mod firmalom_e2e;
 mod firmalom_outbox;
+mod oidc;
 mod projections;
 mod server;
 mod store_conformance;

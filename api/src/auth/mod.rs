@@ -1,13 +1,16 @@
-//! Authentication (`Authorization: Bearer <JWT>`, subject = fiscal code, bare or `TINIT-`
-//! prefixed) and the organisation roles of the caller (grants, `docs/api.md`).
+//! Authentication (`Authorization: Bearer <JWT>`; the fiscal code, bare or `TINIT-` prefixed,
+//! in a configurable claim) and the organisation roles of the caller (grants, `docs/api.md`).
 //!
-//! Keys come from configuration: an HS256 secret for development (`DIARIO_JWT_SECRET`), an
-//! RS256 or ES256 public key in a PEM file for production (`DIARIO_JWT_PUBLIC_KEY_FILE`).
-//! Expiry and not-before are always checked; issuer and audience, when configured, are
-//! required and must match (`aud` may be a string or an array); a token with a `crit` header
-//! is refused (no extension is understood).
+//! Keys come from configuration: an OpenID provider (`DIARIO_OIDC_ISSUER`: discovery and JWKS,
+//! [`oidc`]), an RS256/PS256/ES256 public key in a PEM file (`DIARIO_JWT_PUBLIC_KEY_FILE`), an
+//! HS256 secret for development (`DIARIO_JWT_SECRET`). Expiry and not-before are always
+//! checked; issuer and audience, when configured, are required and must match (`aud` may be a
+//! string or an array); a token with a `crit` header is refused (no extension is understood).
+
+pub mod oidc;
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::FromRequestParts;
@@ -30,15 +33,25 @@ pub struct AuthConfig {
     pub audience: Option<String>,
     /// Bootstrap platform administrators (`DIARIO_PLATFORM_ADMINS`).
     pub platform_admins: BTreeSet<FiscalCode>,
+    /// The OpenID provider whose published keys verify tokens.
+    oidc: Option<Arc<oidc::OidcKeys>>,
+    /// The claim that carries the fiscal code (`sub` unless configured; SPID and CIE brokers
+    /// send it in `fiscal_number`, their `sub` being an opaque identifier).
+    fiscal_code_claim: Option<String>,
 }
+
+/// The claim read for the fiscal code when none is configured.
+pub const DEFAULT_FISCAL_CODE_CLAIM: &str = "sub";
 
 impl std::fmt::Debug for AuthConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AuthConfig")
             .field("hs256", &self.secret.is_some())
             .field("public_key", &self.public_key.as_ref().map(|(_, a)| *a))
+            .field("oidc", &self.oidc.as_ref().map(|o| o.issuer().to_owned()))
             .field("issuer", &self.issuer)
             .field("audience", &self.audience)
+            .field("fiscal_code_claim", &self.fiscal_code_claim())
             .field("platform_admins", &self.platform_admins.len())
             .finish()
     }
@@ -62,6 +75,14 @@ pub enum AuthConfigError {
     NoSecret,
     #[error("cannot mint the token: {0}")]
     Mint(String),
+    #[error(
+        "DIARIO_OIDC_ISSUER needs DIARIO_JWT_AUDIENCE: without it a token the provider issued to another service would be accepted"
+    )]
+    OidcWithoutAudience,
+    #[error("DIARIO_OIDC_ISSUER must be an http(s) URL: {0}")]
+    OidcIssuer(String),
+    #[error("DIARIO_FISCAL_CODE_CLAIM must name a claim: {0:?}")]
+    Claim(String),
 }
 
 /// The claims the service reads and writes.
@@ -147,6 +168,53 @@ impl AuthConfig {
         self
     }
 
+    /// Verify tokens with the keys the OpenID provider `settings.issuer` publishes; its issuer
+    /// becomes the required `iss`. An audience must be configured too ([`Self::check`]).
+    pub fn with_oidc(mut self, settings: oidc::OidcSettings) -> Result<Self, AuthConfigError> {
+        let issuer = settings.issuer.clone();
+        if !(issuer.starts_with("https://") || issuer.starts_with("http://")) {
+            return Err(AuthConfigError::OidcIssuer(issuer));
+        }
+        self.issuer = Some(issuer);
+        self.oidc = Some(Arc::new(oidc::OidcKeys::new(settings)));
+        Ok(self)
+    }
+
+    /// The claim that carries the fiscal code (`None` or empty: [`DEFAULT_FISCAL_CODE_CLAIM`]).
+    pub fn with_fiscal_code_claim(
+        mut self,
+        claim: Option<String>,
+    ) -> Result<Self, AuthConfigError> {
+        match claim.map(|c| c.trim().to_owned()).filter(|c| !c.is_empty()) {
+            Some(c) if c.chars().any(|ch| ch.is_control() || ch.is_whitespace()) => {
+                Err(AuthConfigError::Claim(c))
+            }
+            claim => {
+                self.fiscal_code_claim = claim;
+                Ok(self)
+            }
+        }
+    }
+
+    pub fn fiscal_code_claim(&self) -> &str {
+        self.fiscal_code_claim
+            .as_deref()
+            .unwrap_or(DEFAULT_FISCAL_CODE_CLAIM)
+    }
+
+    /// The OpenID provider, when one is configured.
+    pub fn oidc(&self) -> Option<&Arc<oidc::OidcKeys>> {
+        self.oidc.as_ref()
+    }
+
+    /// Settings that are each valid but unsafe together.
+    pub fn check(self) -> Result<Self, AuthConfigError> {
+        if self.oidc.is_some() && self.audience.is_none() {
+            return Err(AuthConfigError::OidcWithoutAudience);
+        }
+        Ok(self)
+    }
+
     /// Comma-separated fiscal codes.
     pub fn with_platform_admins(mut self, list: &str) -> Result<Self, AuthConfigError> {
         for part in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
@@ -159,7 +227,7 @@ impl AuthConfig {
 
     /// Whether any verification key is configured.
     pub fn enabled(&self) -> bool {
-        self.secret.is_some() || self.public_key.is_some()
+        self.secret.is_some() || self.public_key.is_some() || self.oidc.is_some()
     }
 
     /// Mints an HS256 token for `sub` valid for `ttl` (development: `diario token`).
@@ -193,8 +261,7 @@ impl AuthConfig {
     }
 
     /// Verifies a token and returns the caller's fiscal code.
-    pub fn verify(&self, token: &str) -> Result<FiscalCode, ApiError> {
-        let unauth = |m: &str| ApiError::Unauthenticated(m.to_owned());
+    pub async fn verify(&self, token: &str) -> Result<FiscalCode, ApiError> {
         let header = jsonwebtoken::decode_header(token)
             .map_err(|_| unauth("the bearer token is not a JWT"))?;
         // RFC 7515 §4.1.11: a header extension the recipient does not understand makes the
@@ -204,27 +271,67 @@ impl AuthConfig {
                 "the token names critical header parameters (crit) this server does not understand",
             ));
         }
-        let hs;
-        let (key, alg) = match header.alg {
+        let key = self.key_for(&header).await?;
+        let claims = self.decode(token, &key, header.alg)?;
+        let name = self.fiscal_code_claim();
+        let value = claims
+            .get(name)
+            .ok_or_else(|| unauth(&format!("the token has no {name} claim")))?
+            .as_str()
+            .ok_or_else(|| unauth(&format!("the token's {name} claim is not a string")))?;
+        FiscalCode::parse(value).map_err(|e| {
+            unauth(&format!(
+                "the token's {name} claim is not a fiscal code: {e}"
+            ))
+        })
+    }
+
+    /// The key for the token's algorithm: the HS256 secret, the provider's key of the token's
+    /// `kid`, or the configured public key. Nothing else: no algorithm confusion.
+    async fn key_for(&self, header: &Header) -> Result<DecodingKey, ApiError> {
+        match header.alg {
             Algorithm::HS256 => match &self.secret {
-                Some(s) => {
-                    hs = DecodingKey::from_secret(s);
-                    (&hs, Algorithm::HS256)
+                Some(s) => Ok(DecodingKey::from_secret(s)),
+                None => Err(unauth("HS256 tokens are not accepted")),
+            },
+            alg @ (Algorithm::RS256 | Algorithm::PS256 | Algorithm::ES256) => {
+                if let Some(oidc) = &self.oidc
+                    && (header.kid.is_some() || self.public_key.is_none())
+                {
+                    return oidc
+                        .key(header.kid.as_deref(), alg)
+                        .await
+                        .map_err(|e| match e {
+                            oidc::KeysError::Unavailable(m) => {
+                                ApiError::IdentityProviderUnavailable(m)
+                            }
+                            oidc::KeysError::UnknownKey { .. } => {
+                                unauth("the token is signed with a key the identity provider does not publish")
+                            }
+                        });
                 }
-                None => return Err(unauth("HS256 tokens are not accepted")),
-            },
-            alg @ (Algorithm::RS256 | Algorithm::ES256) => match &self.public_key {
-                Some((k, a)) if *a == alg => (k, alg),
-                _ => return Err(unauth("no key is configured for the token's algorithm")),
-            },
-            _ => return Err(unauth("the token's algorithm is not accepted")),
-        };
+                let rsa = alg != Algorithm::ES256;
+                match &self.public_key {
+                    Some((k, a)) if (*a == Algorithm::RS256) == rsa => Ok(k.clone()),
+                    _ => Err(unauth("no key is configured for the token's algorithm")),
+                }
+            }
+            _ => Err(unauth("the token's algorithm is not accepted")),
+        }
+    }
+
+    fn decode(
+        &self,
+        token: &str,
+        key: &DecodingKey,
+        alg: Algorithm,
+    ) -> Result<serde_json::Map<String, serde_json::Value>, ApiError> {
         let mut validation = Validation::new(alg);
         validation.validate_nbf = true;
         validation.leeway = 30;
         // Issuer and audience are required when configured: a token without them is refused,
         // not accepted for lack of anything to compare.
-        let mut required = vec!["exp", "sub"];
+        let mut required = vec!["exp"];
         if self.issuer.is_some() {
             required.push("iss");
         }
@@ -240,21 +347,25 @@ impl AuthConfig {
             Some(aud) => validation.set_audience(&[aud]),
             None => validation.validate_aud = false,
         }
-        let data = jsonwebtoken::decode::<Claims>(token, key, &validation).map_err(|e| {
-            use jsonwebtoken::errors::ErrorKind as K;
-            match e.kind() {
-                K::ExpiredSignature => unauth("the token has expired"),
-                K::ImmatureSignature => unauth("the token is not valid yet (nbf)"),
-                K::InvalidIssuer => unauth("the token's issuer is not accepted"),
-                K::InvalidAudience => unauth("the token's audience is not accepted"),
-                K::InvalidSignature => unauth("the token's signature is invalid"),
-                K::MissingRequiredClaim(c) => unauth(&format!("the token has no {c} claim")),
-                _ => unauth("the token is invalid"),
-            }
-        })?;
-        FiscalCode::parse(&data.claims.sub)
-            .map_err(|e| unauth(&format!("the token's subject is not a fiscal code: {e}")))
+        jsonwebtoken::decode::<serde_json::Map<String, serde_json::Value>>(token, key, &validation)
+            .map(|data| data.claims)
+            .map_err(|e| {
+                use jsonwebtoken::errors::ErrorKind as K;
+                match e.kind() {
+                    K::ExpiredSignature => unauth("the token has expired"),
+                    K::ImmatureSignature => unauth("the token is not valid yet (nbf)"),
+                    K::InvalidIssuer => unauth("the token's issuer is not accepted"),
+                    K::InvalidAudience => unauth("the token's audience is not accepted"),
+                    K::InvalidSignature => unauth("the token's signature is invalid"),
+                    K::MissingRequiredClaim(c) => unauth(&format!("the token has no {c} claim")),
+                    _ => unauth("the token is invalid"),
+                }
+            })
     }
+}
+
+fn unauth(message: &str) -> ApiError {
+    ApiError::Unauthenticated(message.to_owned())
 }
 
 fn now_secs() -> u64 {
@@ -301,7 +412,7 @@ impl FromRequestParts<AppState> for Auth {
                 "no token keys are configured on this server".into(),
             ));
         }
-        let cf = state.auth.verify(token)?;
+        let cf = state.auth.verify(token).await?;
         tracing::Span::current().record("actor", log_tag(&cf).as_str());
         let principal = state
             .handler
@@ -328,6 +439,13 @@ MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEPObmZbwe6hdg+vZQEw0AID1+5zzd
 -----END PUBLIC KEY-----
 ";
 
+    fn verify(config: &AuthConfig, token: &str) -> Result<FiscalCode, ApiError> {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("runtime")
+            .block_on(config.verify(token))
+    }
+
     fn es256(claims: &Claims) -> String {
         let key = EncodingKey::from_ec_pem(EC_PRIVATE.as_bytes()).expect("EC key");
         jsonwebtoken::encode(&Header::new(Algorithm::ES256), claims, &key).expect("sign")
@@ -353,23 +471,25 @@ MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEPObmZbwe6hdg+vZQEw0AID1+5zzd
             .with_audience(Some("diario".into()));
         let token = es256(&claims("TINIT-RSSMRA85T10A562S", now_secs() + 600));
         assert_eq!(
-            config.verify(&token).map(|cf| cf.as_str().to_owned()).ok(),
+            verify(&config, &token)
+                .map(|cf| cf.as_str().to_owned())
+                .ok(),
             Some("RSSMRA85T10A562S".to_owned())
         );
         let expired = es256(&claims("RSSMRA85T10A562S", now_secs() - 600));
-        assert!(config.verify(&expired).is_err());
+        assert!(verify(&config, &expired).is_err());
         // HS256 is not accepted when only a public key is configured (no algorithm confusion).
         let hs = AuthConfig::disabled()
             .with_secret(EC_PUBLIC.as_bytes())
             .expect("secret")
             .mint_claims_hs256(&claims("RSSMRA85T10A562S", now_secs() + 600))
             .expect("mint");
-        assert!(config.verify(&hs).is_err());
+        assert!(verify(&config, &hs).is_err());
         // A tampered signature fails.
         let mut tampered = token.clone();
         tampered.pop();
         tampered.push(if token.ends_with('A') { 'B' } else { 'A' });
-        assert!(config.verify(&tampered).is_err());
+        assert!(verify(&config, &tampered).is_err());
     }
 
     #[test]
@@ -380,35 +500,38 @@ MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEPObmZbwe6hdg+vZQEw0AID1+5zzd
             .with_issuer(Some("https://idp.example".into()))
             .with_audience(Some("diario".into()));
         let valid = claims("RSSMRA85T10A562S", now_secs() + 600);
-        assert!(config.verify(&es256(&valid)).is_ok());
+        assert!(verify(&config, &es256(&valid)).is_ok());
         let no_iss = Claims {
             iss: None,
             ..valid.clone()
         };
-        assert!(config.verify(&es256(&no_iss)).is_err(), "no iss");
+        assert!(verify(&config, &es256(&no_iss)).is_err(), "no iss");
         let no_aud = Claims {
             aud: None,
             ..valid.clone()
         };
-        assert!(config.verify(&es256(&no_aud)).is_err(), "no aud");
+        assert!(verify(&config, &es256(&no_aud)).is_err(), "no aud");
         let many = Claims {
             aud: Some(Audience::Many(vec!["other".into(), "diario".into()])),
             ..valid.clone()
         };
-        assert!(config.verify(&es256(&many)).is_ok(), "aud array naming us");
+        assert!(
+            verify(&config, &es256(&many)).is_ok(),
+            "aud array naming us"
+        );
         let others = Claims {
             aud: Some(Audience::Many(vec!["other".into()])),
             ..valid.clone()
         };
         assert!(
-            config.verify(&es256(&others)).is_err(),
+            verify(&config, &es256(&others)).is_err(),
             "aud array without us"
         );
         let key = EncodingKey::from_ec_pem(EC_PRIVATE.as_bytes()).expect("EC key");
         let mut header = Header::new(Algorithm::ES256);
         header.crit = Some(vec!["x-unknown".into()]);
         let crit = jsonwebtoken::encode(&header, &valid, &key).expect("sign");
-        assert!(config.verify(&crit).is_err(), "unknown crit");
+        assert!(verify(&config, &crit).is_err(), "unknown crit");
     }
 
     #[test]
