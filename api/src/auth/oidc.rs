@@ -88,7 +88,11 @@ impl Key {
 struct Cache {
     discovery: Option<Discovery>,
     keys: Vec<Key>,
+    /// The last successful fetch.
     fetched: Option<Instant>,
+    /// The last attempt, successful or not: while the provider is down, requests do not each
+    /// wait for a fetch to time out, one attempt per `min_refresh` is made.
+    attempted: Option<Instant>,
 }
 
 /// The provider's discovery document and keys, cached.
@@ -180,16 +184,17 @@ impl OidcKeys {
         })
     }
 
-    /// Fetches discovery and keys again, unless a fetch happened less than `unless_within`
-    /// ago (a concurrent caller's refresh counts).
+    /// Fetches discovery and keys again, unless an attempt was made less than `unless_within`
+    /// ago (a concurrent caller's refresh counts, and so does a failed one).
     pub async fn refresh(&self, unless_within: Option<Duration>) -> Result<(), KeysError> {
         let _turn = self.refreshing.lock().await;
-        let last = self.cache.read().await.fetched;
+        let last = self.cache.read().await.attempted;
         if let (Some(within), Some(last)) = (unless_within, last)
             && last.elapsed() < within.min(self.settings.max_age)
         {
             return Ok(());
         }
+        self.cache.write().await.attempted = Some(Instant::now());
         self.fetches.fetch_add(1, Ordering::Relaxed);
         let discovery = self.fetch_discovery().await?;
         let keys = self.fetch_keys(&discovery.jwks_uri).await?;

@@ -12,8 +12,14 @@ use diario_tests::{ApiServer, Backend, cf};
 /// A server that trusts `issuer`, reads the fiscal code from `claim`, and refreshes its keys
 /// on any unknown key id (no minimum interval, so each test's rotation is visible at once).
 async fn server(issuer: &str, claim: &str) -> ApiServer {
+    server_with(issuer, claim, OidcSettings::new(issuer).max_age).await
+}
+
+/// [`server`] whose key set is stale after `max_age`.
+async fn server_with(issuer: &str, claim: &str, max_age: Duration) -> ApiServer {
     let mut settings = OidcSettings::new(issuer);
     settings.min_refresh = Duration::ZERO;
+    settings.max_age = max_age;
     let auth = AuthConfig::disabled()
         .with_audience(Some(AUDIENCE.into()))
         .with_fiscal_code_claim(Some(claim.into()))
@@ -152,5 +158,21 @@ async fn an_unreachable_provider_answers_503_not_401() {
     let (status, body) = me(&server, &token).await;
     assert_eq!(status, 503, "{body}");
     assert_eq!(body["code"], "identity-provider-unavailable");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn keys_already_held_keep_verifying_while_the_provider_is_down() {
+    let provider = OpenIdProvider::start("RS256");
+    // Stale at once: every token makes the server try to fetch the keys again.
+    let server = server_with(&provider.issuer, "fiscal_number", Duration::ZERO).await;
+    let oidc = server.auth.oidc().expect("oidc configured").clone();
+    let token = provider.login(cf::PSICOLOGO).await.access_token;
+    assert_eq!(me(&server, &token).await.0, 200);
+    drop(provider);
+    let before = oidc.fetches();
+    let (status, body) = me(&server, &token).await;
+    assert_eq!(status, 200, "the cached key verifies: {body}");
+    assert_eq!(oidc.fetches(), before + 1, "a fetch was tried, and failed");
     server.stop().await;
 }
