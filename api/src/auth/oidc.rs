@@ -218,7 +218,7 @@ impl OidcKeys {
             .header("accept", "application/json")
             .send()
             .await
-            .map_err(|e| unavailable(e.to_string()))?;
+            .map_err(|e| unavailable(causes(&e)))?;
         if !response.status().is_success() {
             return Err(unavailable(format!("HTTP {}", response.status())));
         }
@@ -258,6 +258,18 @@ impl OidcKeys {
             .filter_map(|jwk| usable(&jwk))
             .collect())
     }
+}
+
+/// An error with its causes (a TLS failure is the cause of reqwest's "error sending request").
+fn causes(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
 
 /// A published JWK as a verification key, when it is one the service may use.
