@@ -31,6 +31,7 @@ muts = [
  ("no entries in the future", "case/entries.rs", "if slot.end_local() > civil_datetime(ctx.now) {", "if false {"),
  ("PDI caps phase III", "checklist.rs", "if measure.phase(phase).is_some_and(|r| r.pdi_caps) {", "if false {"),
  ("whole diary validated before closure", "case/closure.rs", "if !unvalidated.is_empty() {", "if false {"),
+ ("recipient pseudonym (Art. 10)", "case/setup.rs", "    check_pseudonym(&c.recipient.pseudonym)?;\n", ""),
  ("interruption ends requests", "case/evolve.rs", "                    r.status = RequestStatus::Ended;", "                    let _ = r;"),
 ]
 sel = sys.argv[1:] 

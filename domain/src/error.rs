@@ -35,6 +35,11 @@ pub enum DomainError {
         "Art. 6: indicare chi conferma le ore (destinatario o famiglia) / at least one confirmer's fiscal code is required"
     )]
     NoConfirmers,
+    /// Art. 10: the recipient is recorded by a pseudonym, never by name or fiscal code.
+    #[error(
+        "Art. 10: lo pseudonimo del destinatario non è valido: {0} / the recipient's pseudonym is not valid"
+    )]
+    InvalidPseudonym(String),
     /// Art. 6: once the pathway is interrupted nothing else is recorded.
     #[error(
         "Art. 6: il percorso è stato chiuso per interruzione / the pathway was interrupted and is closed"
@@ -454,6 +459,7 @@ impl DomainError {
             | NothingToValidate(_) => ErrorKind::Conflict,
             PhaseNotInMeasure(_)
             | NoConfirmers
+            | InvalidPseudonym(_)
             | FigureNotInCatalogue(_)
             | ServiceNotInCatalogue(_)
             | ServiceNotInPhase { .. }
@@ -489,6 +495,7 @@ impl DomainError {
             MeasureMismatch { .. } => "measure-mismatch",
             PhaseNotInMeasure(_) => "phase-not-in-measure",
             NoConfirmers => "no-confirmers",
+            InvalidPseudonym(_) => "invalid-pseudonym",
             PathwayClosed => "pathway-closed",
             PersonRequired => "person-required",
             NotAtsOperator => "not-ats-operator",
@@ -611,6 +618,7 @@ impl DomainError {
             | FailureNotDeclared
             | FailureAlreadyResolved
             | InvalidFailureTimes => "Art. 9",
+            InvalidPseudonym(_) => "Art. 10",
             PreviousPhaseNotOpened { .. } | PhaseNotInMeasure(_) => "Art. 1",
             CaseNotOpened
             | CaseAlreadyOpened

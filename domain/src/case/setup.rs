@@ -34,6 +34,7 @@ pub fn open_case(
     if c.recipient.confirmers.is_empty() {
         return Err(DomainError::NoConfirmers);
     }
+    check_pseudonym(&c.recipient.pseudonym)?;
     Ok(vec![CaseEvent::CaseOpened {
         case_id: c.case_id,
         measure_id: c.measure_id.clone(),
@@ -47,6 +48,39 @@ pub fn open_case(
         by,
         at: ctx.now,
     }])
+}
+
+/// The longest pseudonym accepted (a reference, not a description).
+pub const MAX_PSEUDONYM_CHARS: usize = 64;
+
+/// Art. 10 (GDPR minimisation): the recipient is known to the service by a pseudonym only. An
+/// empty one identifies nobody; one that is, or contains, a fiscal code is not a pseudonym.
+fn check_pseudonym(pseudonym: &str) -> Result<(), DomainError> {
+    let p = pseudonym.trim();
+    let refuse = |why: &str| Err(DomainError::InvalidPseudonym(why.to_owned()));
+    if p.is_empty() {
+        return refuse("è vuoto / it is empty");
+    }
+    if p.chars().count() > MAX_PSEUDONYM_CHARS {
+        return refuse("supera 64 caratteri / it is longer than 64 characters");
+    }
+    if p.chars().any(char::is_control) {
+        return refuse("contiene caratteri di controllo / it contains control characters");
+    }
+    let compact: String = p.chars().filter(|c| c.is_ascii_alphanumeric()).collect();
+    let contains_cf = p
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .chain(std::iter::once(compact.as_str()))
+        .any(|token| {
+            token.len() >= 16
+                && (0..=token.len() - 16).any(|i| {
+                    token.is_char_boundary(i) && crate::FiscalCode::parse(&token[i..i + 16]).is_ok()
+                })
+        });
+    if contains_cf {
+        return refuse("contiene un codice fiscale / it contains a fiscal code");
+    }
+    Ok(())
 }
 
 /// Art. 4: the ente may change its responsabile (its administrator or the current

@@ -33,6 +33,35 @@ fn a_case_needs_at_least_one_confirmer() {
 }
 
 #[test]
+fn the_recipient_is_recorded_by_a_pseudonym_never_by_fiscal_code() {
+    let with = |pseudonym: &str| {
+        let mut c = open_case(true);
+        c.recipient.pseudonym = pseudonym.to_owned();
+        CaseCommand::OpenCase(c)
+    };
+    for bad in [
+        "",
+        "   ",
+        "RSSMRA85T10A562S",
+        "tinit-rssmra85t10a562s",
+        "UP Mario RSSMRA85T10A562S",
+        "RSSMRA 85T10 A562S",
+        &"X".repeat(65),
+        "UP-MI\u{7}-1",
+    ] {
+        CaseTest::given(vec![])
+            .when(with(bad))
+            .by_role(ats_operator(), ActorRole::AtsOperator)
+            .then_err_code("invalid-pseudonym");
+    }
+    CaseTest::given(vec![])
+        .when(with("UP-MI-000123"))
+        .by_role(ats_operator(), ActorRole::AtsOperator)
+        .at(t0())
+        .then(vec![case_opened(true)]);
+}
+
+#[test]
 fn a_case_is_opened_once() {
     CaseTest::given(vec![case_opened(true)])
         .when(open_case_cmd(vec![parent()]))

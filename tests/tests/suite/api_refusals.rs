@@ -184,6 +184,12 @@ async fn refusals(backend: Backend) {
     open_case_as(&server, cf::ATS_OPERATOR, no_confirmers)
         .refused(422, "no-confirmers")
         .await;
+    // Art. 10: the recipient is a pseudonym, never a fiscal code.
+    let mut named = case_body();
+    named["recipient"]["pseudonym"] = json!(format!("UP {}", cf::PSICOLOGO));
+    open_case_as(&server, cf::ATS_OPERATOR, named)
+        .refused(422, "invalid-pseudonym")
+        .await;
     let admin = cf::PLATFORM_ADMIN;
     grant(&server, admin, cf::OUTSIDER, "ats_operator", None)
         .refused(422, "grant-scope-required")
