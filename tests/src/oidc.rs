@@ -24,7 +24,7 @@ pub const CLIENT_ID: &str = "diario";
 pub const CLIENT_SECRET: &str = "diario-test-client-secret-0123456789";
 /// The resource (audience) the access tokens are for.
 pub const AUDIENCE: &str = "urn:diario:api";
-/// The redirect URI registered for [`CLIENT_ID`] unless another is given.
+/// The redirect URI registered for [`CLIENT_ID`].
 pub const REDIRECT_URI: &str = "http://127.0.0.1/callback";
 
 /// The tokens of one login.
@@ -42,7 +42,6 @@ pub struct OpenIdProvider {
     pub kids: Vec<String>,
     alg: String,
     port: u16,
-    redirect_uris: Vec<String>,
 }
 
 fn provider_dir() -> PathBuf {
@@ -78,23 +77,17 @@ fn ensure_installed() {
 impl OpenIdProvider {
     /// A provider signing access tokens with `alg` (RS256, PS256 or ES256).
     pub fn start(alg: &str) -> OpenIdProvider {
-        Self::start_with(alg, &[REDIRECT_URI])
-    }
-
-    /// A provider that accepts the given redirect URIs for [`CLIENT_ID`].
-    pub fn start_with(alg: &str, redirect_uris: &[&str]) -> OpenIdProvider {
         ensure_installed();
-        let redirect_uris: Vec<String> = redirect_uris.iter().map(|s| (*s).to_owned()).collect();
-        Self::spawn(alg, 0, redirect_uris)
+        Self::spawn(alg, 0)
     }
 
-    fn spawn(alg: &str, port: u16, redirect_uris: Vec<String>) -> OpenIdProvider {
+    fn spawn(alg: &str, port: u16) -> OpenIdProvider {
         let mut child = Command::new("node")
             .arg(provider_dir().join("provider.mjs"))
             .env("OP_PORT", port.to_string())
             .env("OP_ALG", alg)
             .env("OP_AUDIENCE", AUDIENCE)
-            .env("OP_REDIRECT_URIS", redirect_uris.join(","))
+            .env("OP_REDIRECT_URIS", REDIRECT_URI)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -129,7 +122,6 @@ impl OpenIdProvider {
             kids,
             alg: alg.to_owned(),
             port,
-            redirect_uris,
         }
     }
 
@@ -138,7 +130,7 @@ impl OpenIdProvider {
     pub fn rotate_keys(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        let next = Self::spawn(&self.alg, self.port, self.redirect_uris.clone());
+        let next = Self::spawn(&self.alg, self.port);
         assert_eq!(
             next.issuer, self.issuer,
             "the rotated provider keeps its issuer"

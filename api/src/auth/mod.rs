@@ -137,7 +137,7 @@ impl AuthConfig {
         Ok(self)
     }
 
-    /// An RS256 or ES256 public key (PEM, SubjectPublicKeyInfo or PKCS#1).
+    /// An RSA (RS256, PS256) or P-256 (ES256) public key (PEM, SubjectPublicKeyInfo or PKCS#1).
     pub fn with_public_key_pem(mut self, pem: &[u8]) -> Result<Self, AuthConfigError> {
         let key = if let Ok(k) = DecodingKey::from_rsa_pem(pem) {
             (k, Algorithm::RS256)
@@ -310,9 +310,8 @@ impl AuthConfig {
                             }
                         });
                 }
-                let rsa = alg != Algorithm::ES256;
                 match &self.public_key {
-                    Some((k, a)) if (*a == Algorithm::RS256) == rsa => Ok(k.clone()),
+                    Some((k, a)) if oidc::rsa_family(*a) == oidc::rsa_family(alg) => Ok(k.clone()),
                     _ => Err(unauth("no key is configured for the token's algorithm")),
                 }
             }
@@ -446,6 +445,15 @@ MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEPObmZbwe6hdg+vZQEw0AID1+5zzd
             .block_on(config.verify(token))
     }
 
+    /// The test P-256 key, issuer and audience.
+    fn ec_config() -> AuthConfig {
+        AuthConfig::disabled()
+            .with_public_key_pem(EC_PUBLIC.as_bytes())
+            .expect("public key")
+            .with_issuer(Some("https://idp.example".into()))
+            .with_audience(Some("diario".into()))
+    }
+
     fn es256(claims: &Claims) -> String {
         let key = EncodingKey::from_ec_pem(EC_PRIVATE.as_bytes()).expect("EC key");
         jsonwebtoken::encode(&Header::new(Algorithm::ES256), claims, &key).expect("sign")
@@ -464,11 +472,7 @@ MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEPObmZbwe6hdg+vZQEw0AID1+5zzd
 
     #[test]
     fn es256_tokens_verify_against_the_configured_public_key() {
-        let config = AuthConfig::disabled()
-            .with_public_key_pem(EC_PUBLIC.as_bytes())
-            .expect("public key")
-            .with_issuer(Some("https://idp.example".into()))
-            .with_audience(Some("diario".into()));
+        let config = ec_config();
         let token = es256(&claims("TINIT-RSSMRA85T10A562S", now_secs() + 600));
         assert_eq!(
             verify(&config, &token)
@@ -494,11 +498,7 @@ MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEPObmZbwe6hdg+vZQEw0AID1+5zzd
 
     #[test]
     fn configured_issuer_and_audience_are_required_and_crit_is_refused() {
-        let config = AuthConfig::disabled()
-            .with_public_key_pem(EC_PUBLIC.as_bytes())
-            .expect("public key")
-            .with_issuer(Some("https://idp.example".into()))
-            .with_audience(Some("diario".into()));
+        let config = ec_config();
         let valid = claims("RSSMRA85T10A562S", now_secs() + 600);
         assert!(verify(&config, &es256(&valid)).is_ok());
         let no_iss = Claims {

@@ -52,17 +52,11 @@ pub enum KeysError {
     UnknownKey { kid: String, alg: Algorithm },
 }
 
-/// The subset of the discovery document the service reads.
+/// What the service reads of the discovery document.
 #[derive(Debug, Clone, Deserialize)]
-pub struct Discovery {
-    pub issuer: String,
-    pub jwks_uri: String,
-    #[serde(default)]
-    pub authorization_endpoint: Option<String>,
-    #[serde(default)]
-    pub token_endpoint: Option<String>,
-    #[serde(default)]
-    pub end_session_endpoint: Option<String>,
+struct Discovery {
+    issuer: String,
+    jwks_uri: String,
 }
 
 struct Key {
@@ -75,18 +69,22 @@ struct Key {
 
 impl Key {
     fn fits(&self, alg: Algorithm) -> bool {
-        let family = match alg {
-            Algorithm::RS256 | Algorithm::PS256 => self.rsa,
-            Algorithm::ES256 => !self.rsa,
-            _ => false,
-        };
-        family && self.alg.is_none_or(|a| a == alg)
+        rsa_family(alg) == Some(self.rsa) && self.alg.is_none_or(|a| a == alg)
+    }
+}
+
+/// Whether `alg` is verified with an RSA key (`Some(true)`: RS256, PS256) or a P-256 key
+/// (`Some(false)`: ES256); `None` for an algorithm the service does not accept from keys.
+pub(crate) fn rsa_family(alg: Algorithm) -> Option<bool> {
+    match alg {
+        Algorithm::RS256 | Algorithm::PS256 => Some(true),
+        Algorithm::ES256 => Some(false),
+        _ => None,
     }
 }
 
 #[derive(Default)]
 struct Cache {
-    discovery: Option<Discovery>,
     keys: Vec<Key>,
     /// The last successful fetch.
     fetched: Option<Instant>,
@@ -95,7 +93,7 @@ struct Cache {
     attempted: Option<Instant>,
 }
 
-/// The provider's discovery document and keys, cached.
+/// The provider's signing keys, cached (read through its discovery document).
 pub struct OidcKeys {
     settings: OidcSettings,
     client: reqwest::Client,
@@ -138,20 +136,6 @@ impl OidcKeys {
 
     pub fn issuer(&self) -> &str {
         &self.settings.issuer
-    }
-
-    /// The discovery document (fetched if it was never fetched).
-    pub async fn discovery(&self) -> Result<Discovery, KeysError> {
-        if let Some(d) = self.cache.read().await.discovery.clone() {
-            return Ok(d);
-        }
-        self.refresh(None).await?;
-        self.cache
-            .read()
-            .await
-            .discovery
-            .clone()
-            .ok_or_else(|| KeysError::Unavailable("no discovery document".into()))
     }
 
     /// The key that verifies a token signed with `alg` under key id `kid` (a token without
@@ -204,7 +188,6 @@ impl OidcKeys {
             "identity provider keys fetched"
         );
         let mut cache = self.cache.write().await;
-        cache.discovery = Some(discovery);
         cache.keys = keys;
         cache.fetched = Some(Instant::now());
         Ok(())
