@@ -60,6 +60,14 @@ pub enum ApiError {
     /// 422 with a stable code outside the domain (slots, idempotency, catalogue).
     #[error("{message}")]
     Unprocessable { code: &'static str, message: String },
+    /// A refusal naming the request field it is about (`field` extension), with its status.
+    #[error("{message}")]
+    Field {
+        status: StatusCode,
+        code: &'static str,
+        field: &'static str,
+        message: String,
+    },
     /// 409: concurrent writers won every attempt.
     #[error("the case changed concurrently; try again")]
     Contention,
@@ -131,6 +139,14 @@ impl From<HandlerError> for ApiError {
     fn from(e: HandlerError) -> Self {
         match e {
             HandlerError::Domain(d) => ApiError::Domain(d),
+            HandlerError::Grant(diario_domain::grants::GrantError::Organisation(e)) => {
+                ApiError::Field {
+                    status: StatusCode::UNPROCESSABLE_ENTITY,
+                    code: e.code(),
+                    field: e.field(),
+                    message: e.to_string(),
+                }
+            }
             HandlerError::Grant(g) => {
                 let code = g.code();
                 if code == "grant-not-found" {
@@ -142,6 +158,26 @@ impl From<HandlerError> for ApiError {
                     }
                 }
             }
+            HandlerError::Organisation(e) => ApiError::Field {
+                status: if e.is_conflict() {
+                    StatusCode::CONFLICT
+                } else {
+                    StatusCode::UNPROCESSABLE_ENTITY
+                },
+                code: e.code(),
+                field: e.field(),
+                message: e.to_string(),
+            },
+            HandlerError::Staff(e) => ApiError::Field {
+                status: if e.code() == "staff-membership-not-found" {
+                    StatusCode::NOT_FOUND
+                } else {
+                    StatusCode::UNPROCESSABLE_ENTITY
+                },
+                code: e.code(),
+                field: e.field(),
+                message: e.to_string(),
+            },
             HandlerError::UnknownMeasure(m) => ApiError::Unprocessable {
                 code: "measure-not-in-catalogue",
                 message: format!(
@@ -204,6 +240,7 @@ impl ApiError {
                 | ApiError::LateAnswer { .. }
                 | ApiError::Forbidden { .. }
                 | ApiError::Unprocessable { .. }
+                | ApiError::Field { .. }
                 | ApiError::NotFoundWhat(_)
         )
     }
@@ -295,6 +332,15 @@ impl ApiError {
             ApiError::Contention => {
                 simple(StatusCode::CONFLICT, "concurrent-update", self.to_string())
             }
+            ApiError::Field {
+                status,
+                code,
+                field,
+                message,
+            } => {
+                ext.insert("field".into(), Value::from(*field));
+                (*status, (*code).to_owned(), message.clone(), None, ext)
+            }
             ApiError::Domain(d) => {
                 let status = match d.kind() {
                     ErrorKind::Forbidden => StatusCode::FORBIDDEN,
@@ -306,6 +352,9 @@ impl ApiError {
                     && let Ok(v) = serde_json::to_value(checklist.as_ref())
                 {
                     ext.insert("checklist".into(), v);
+                }
+                if let DomainError::Organisation(e) = d {
+                    ext.insert("field".into(), Value::from(e.field()));
                 }
                 (
                     status,

@@ -11,9 +11,11 @@ pub mod extract;
 pub mod firmalom;
 pub mod fuzzing;
 pub mod idempotency;
+pub mod names;
 pub mod openapi;
 mod ops;
 pub mod paper;
+pub mod people;
 pub mod reads;
 pub mod scheduler;
 pub mod telemetry;
@@ -232,12 +234,15 @@ pub fn app(state: AppState) -> Router {
         .merge(firmalom::routes())
         .merge(paper::routes())
         .merge(reads::routes())
+        .merge(people::routes())
         .route("/openapi.json", get(openapi::openapi_json));
     if state.test_clock.is_some() {
         router = router.merge(admin::test_clock_routes());
     }
     let timeout = state.request_timeout;
+    let names = axum::middleware::from_fn_with_state(state.clone(), names::add_names);
     router
+        .layer(names)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)

@@ -5,7 +5,7 @@ use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::{admin, cases, firmalom, ops, paper, reads};
+use crate::{admin, cases, firmalom, ops, paper, people, reads};
 
 struct BearerAuth;
 
@@ -71,6 +71,13 @@ impl Modify for BearerAuth {
         reads::ats_cases,
         reads::costs,
         reads::me,
+        people::my_cases,
+        people::list_organisations,
+        people::get_organisation,
+        people::register_organisation,
+        people::list_staff,
+        people::record_staff,
+        people::end_staff,
         ops::healthz,
         ops::readyz,
         ops::metrics,
@@ -139,10 +146,18 @@ mod tests {
             crate::paper::PaperConfirmationResult,
             crate::reads::CapabilityView,
             crate::reads::MeView,
+            crate::people::MyCasesView,
+            crate::people::OrgKindName,
+            crate::people::OrganisationBody,
+            crate::people::OrganisationsView,
+            crate::people::StaffBody,
+            crate::people::StaffListView,
+            crate::people::StaffMemberView,
             p::AlertView,
             p::AtsDashboard,
             p::AuditRecord,
             p::CaseDiary,
+            p::CasePerson,
             p::CaseStatus,
             p::CaseSummary,
             p::ChannelView,
@@ -157,6 +172,8 @@ mod tests {
             p::EntryView,
             p::FailureScopeView,
             p::IdleCase,
+            p::MyCase,
+            p::MyRole,
             p::PhaseDiary,
             p::PhaseDiaryCounts,
             p::PhaseFigureMinutes,
@@ -164,8 +181,10 @@ mod tests {
             p::RequestCounts,
             p::RequestStatusView,
             p::RequestView,
+            p::StaffView,
             p::SystemFailureView,
             p::Total,
+            p::Waiting,
         ];
         let mut by_name: BTreeMap<String, Vec<&str>> = BTreeMap::new();
         for (name, rust) in &all {

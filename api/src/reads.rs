@@ -7,6 +7,7 @@
 //! the projection runner is behind, and the same predicate guards reads and writes.
 
 use axum::extract::State;
+use axum::http::StatusCode;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -14,7 +15,7 @@ use axum::{Json, Router};
 use chrono::{DateTime, NaiveDate, Utc};
 use diario_commands::Principal;
 use diario_commands::access::{self, CostScope};
-use diario_domain::{CaseFile, CaseState};
+use diario_domain::{CaseFile, CaseState, OrgKind};
 use diario_projections::{
     CaseDiary, CaseFilter, CaseStatus, ChecklistFilter, CostFilter, FailureFilter, PageRequest,
 };
@@ -95,6 +96,24 @@ pub async fn me(Auth(principal): Auth) -> Json<MeView> {
             })
             .collect(),
     })
+}
+
+/// A filter or path naming an organisation must name a registered one of the right kind
+/// (`ats` an ATS, `provider` a provider): a typo is refused, not answered with nothing.
+async fn known(
+    state: &AppState,
+    field: &'static str,
+    code: &str,
+    status: StatusCode,
+) -> Result<(), ApiError> {
+    let kinds: &[OrgKind] = if field == "ats" {
+        &[OrgKind::Ats]
+    } else {
+        &[OrgKind::Provider]
+    };
+    crate::people::require_organisation(state, field, code, kinds, status)
+        .await
+        .map(drop)
 }
 
 // ------------------------------------------------------------------------------------------
@@ -444,6 +463,7 @@ pub async fn dashboard(
             "idle_days must be between 1 and 365".into(),
         ));
     }
+    known(&state, "ats", &ats, StatusCode::NOT_FOUND).await?;
     access::read_ats(&principal, &ats)?;
     let board =
         diario_projections::ats_dashboard(&state.db, &ats, state.handler.now(), idle_days).await?;
@@ -480,6 +500,10 @@ pub async fn ats_cases(
         limit: q.limit,
     }
     .page()?;
+    known(&state, "ats", &ats, StatusCode::NOT_FOUND).await?;
+    if let Some(provider) = &q.provider {
+        known(&state, "provider", provider, StatusCode::BAD_REQUEST).await?;
+    }
     access::read_ats(&principal, &ats)?;
     let filter = CaseFilter {
         ats: Some(ats),
@@ -518,6 +542,12 @@ pub async fn costs(
             )));
         }
     };
+    if let Some(ats) = &q.ats {
+        known(&state, "ats", ats, StatusCode::BAD_REQUEST).await?;
+    }
+    if let Some(provider) = &q.provider {
+        known(&state, "provider", provider, StatusCode::BAD_REQUEST).await?;
+    }
     let ats = cost_ats(&principal, q.ats)?;
     let filter = CostFilter {
         ats,
@@ -557,6 +587,9 @@ pub async fn failures(
         limit: q.limit,
     }
     .page()?;
+    if let Some(ats) = &q.ats {
+        known(state, "ats", ats, StatusCode::BAD_REQUEST).await?;
+    }
     let filter = FailureFilter {
         from: q.from,
         to: q.to,

@@ -7,7 +7,9 @@
 use std::collections::BTreeSet;
 
 use diario_domain::grants::{Grant, GrantRole};
-use diario_domain::{Actor, ActorRole, CaseCommand, CaseFile, CaseState, Ente, FiscalCode};
+use diario_domain::{
+    Actor, ActorRole, CaseCommand, CaseFile, CaseState, Ente, FiscalCode, OrgKind, Organisation,
+};
 
 /// An authenticated person and their organisation roles.
 #[derive(Debug, Clone)]
@@ -182,6 +184,45 @@ pub fn manage_grants(p: &Principal) -> Result<(), Denied> {
         Err(denied(
             "not-platform-admin",
             "solo l'amministratore della piattaforma gestisce i ruoli / only a platform administrator manages grants",
+        ))
+    }
+}
+
+/// Who registers an organisation: a platform administrator any; an ATS operator the enti of
+/// the ATS's own territory (providers, Ambito lead bodies, plan partners — not an ATS or an
+/// ASST, which regional law fixes).
+pub fn register_organisation(p: &Principal, organisation: &Organisation) -> Result<(), Denied> {
+    let by_its_ats = matches!(
+        organisation.kind,
+        OrgKind::Provider | OrgKind::AmbitoLead | OrgKind::PlanPartner
+    ) && organisation
+        .ats
+        .as_deref()
+        .is_some_and(|ats| p.has(GrantRole::AtsOperator, ats));
+    if p.platform_admin || by_its_ats {
+        Ok(())
+    } else {
+        Err(denied(
+            "organisation-registration-denied",
+            "registrano un ente l'amministratore della piattaforma o un operatore dell'ATS del suo territorio / an organisation is registered by a platform administrator or an operator of its ATS",
+        ))
+    }
+}
+
+/// Who records a staff member's name and figures in `organisation`: a platform administrator,
+/// the organisation's administrators, and an ATS's operators for the ATS itself.
+pub fn manage_staff(p: &Principal, organisation: &Organisation) -> Result<(), Denied> {
+    let allowed = p.platform_admin
+        || match organisation.kind {
+            OrgKind::Ats => p.has(GrantRole::AtsOperator, &organisation.code),
+            _ => p.has(GrantRole::EnteAdmin, &organisation.code),
+        };
+    if allowed {
+        Ok(())
+    } else {
+        Err(denied(
+            "staff-management-denied",
+            "registrano il personale l'amministratore dell'ente (o l'operatore per la propria ATS) e l'amministratore della piattaforma / staff are recorded by the organisation's administrator (an ATS's operator for the ATS) or a platform administrator",
         ))
     }
 }

@@ -6,7 +6,12 @@
 //! `If-Match`, idempotency — for cases, system failures and grants alike.
 
 use chrono::{DateTime, Utc};
+use diario_domain::Organisations;
 use diario_domain::grants::{GrantCommand, GrantEvent, GrantsState, decide_grant, evolve_grant};
+use diario_domain::organisations::{
+    OrganisationCommand, OrganisationEvent, decide_organisation, evolve_organisation,
+};
+use diario_domain::staff::{StaffCommand, StaffEvent, StaffState, decide_staff, evolve_staff};
 use diario_domain::{
     Actor, CaseCommand, CaseEvent, CaseState, Catalogue, Context, DomainError, FailureCommand,
     FailureEvent, FailureState, FiscalCode, SystemFailure, decide, decide_failure, evolve,
@@ -37,6 +42,23 @@ impl Attribution {
             Actor::System => Attribution {
                 actor_cf: "system".into(),
                 actor_role: "system".into(),
+            },
+        }
+    }
+}
+
+impl Attribution {
+    /// An administrative command by `by` acting as `role`, or by an operator at the command
+    /// line (`None`).
+    pub fn admin(by: Option<&FiscalCode>, role: &str) -> Attribution {
+        match by {
+            Some(cf) => Attribution {
+                actor_cf: cf.as_str().to_owned(),
+                actor_role: role.to_owned(),
+            },
+            None => Attribution {
+                actor_cf: "cli".into(),
+                actor_role: "operator_cli".into(),
             },
         }
     }
@@ -77,6 +99,8 @@ pub struct CaseDecider<'a> {
     pub caller: &'a Caller<'a>,
     pub catalogue: &'a Catalogue,
     pub failures: &'a [SystemFailure],
+    /// The registry, for a command that names organisations (`OpenCase`).
+    pub organisations: Option<&'a Organisations>,
 }
 
 impl Decider for CaseDecider<'_> {
@@ -92,6 +116,11 @@ impl Decider for CaseDecider<'_> {
         state: &CaseState,
         now: DateTime<Utc>,
     ) -> Result<Decision<CaseEvent>, HandlerError> {
+        if let (CaseCommand::OpenCase(c), Some(registry)) = (self.command, self.organisations) {
+            registry
+                .check_case(&c.ats, &c.asst, &c.provider)
+                .map_err(DomainError::from)?;
+        }
         let measure_id = match (self.command, &state.file) {
             (CaseCommand::OpenCase(c), _) => &c.measure_id,
             (_, Some(file)) => &file.measure_id,
@@ -160,6 +189,7 @@ impl Decider for FailureDecider<'_> {
 pub struct GrantDecider<'a> {
     pub command: &'a GrantCommand,
     pub by: Option<&'a FiscalCode>,
+    pub organisations: &'a Organisations,
 }
 
 impl Decider for GrantDecider<'_> {
@@ -175,23 +205,86 @@ impl Decider for GrantDecider<'_> {
         state: &GrantsState,
         now: DateTime<Utc>,
     ) -> Result<Decision<GrantEvent>, HandlerError> {
-        let by = match self.by {
-            Some(cf) => Attribution {
-                actor_cf: cf.as_str().to_owned(),
-                actor_role: "platform_admin".into(),
-            },
-            None => Attribution {
-                actor_cf: "cli".into(),
-                actor_role: "operator_cli".into(),
-            },
-        };
         Ok(Decision {
-            by,
-            events: decide_grant(state, self.command, self.by, now)?,
+            by: Attribution::admin(self.by, "platform_admin"),
+            events: decide_grant(state, self.organisations, self.command, self.by, now)?,
         })
     }
 
     fn evolve(state: GrantsState, event: &GrantEvent) -> GrantsState {
         evolve_grant(state, event)
+    }
+}
+
+/// An organisation command; who may do it is the caller's check
+/// ([`crate::access::register_organisation`]). `role` is what the caller acted as.
+pub struct OrganisationDecider<'a> {
+    pub command: &'a OrganisationCommand,
+    pub by: Option<&'a FiscalCode>,
+    pub role: &'a str,
+}
+
+impl Decider for OrganisationDecider<'_> {
+    type State = Organisations;
+    type Event = OrganisationEvent;
+
+    fn stream(&self) -> StreamId {
+        StreamId::organisations()
+    }
+
+    fn decide(
+        &self,
+        state: &Organisations,
+        now: DateTime<Utc>,
+    ) -> Result<Decision<OrganisationEvent>, HandlerError> {
+        Ok(Decision {
+            by: Attribution::admin(self.by, self.role),
+            events: decide_organisation(state, self.command, self.by, now)?,
+        })
+    }
+
+    fn evolve(state: Organisations, event: &OrganisationEvent) -> Organisations {
+        evolve_organisation(state, event)
+    }
+}
+
+/// A staff command on the person's stream; who may do it is the caller's check
+/// ([`crate::access::manage_staff`]).
+pub struct StaffDecider<'a> {
+    pub command: &'a StaffCommand,
+    pub by: Option<&'a FiscalCode>,
+    pub role: &'a str,
+    pub organisations: &'a Organisations,
+    pub catalogue: &'a Catalogue,
+}
+
+impl Decider for StaffDecider<'_> {
+    type State = StaffState;
+    type Event = StaffEvent;
+
+    fn stream(&self) -> StreamId {
+        StreamId::person(self.command.fiscal_code())
+    }
+
+    fn decide(
+        &self,
+        state: &StaffState,
+        now: DateTime<Utc>,
+    ) -> Result<Decision<StaffEvent>, HandlerError> {
+        Ok(Decision {
+            by: Attribution::admin(self.by, self.role),
+            events: decide_staff(
+                state,
+                self.command,
+                self.organisations,
+                self.catalogue,
+                self.by,
+                now,
+            )?,
+        })
+    }
+
+    fn evolve(state: StaffState, event: &StaffEvent) -> StaffState {
+        evolve_staff(state, event)
     }
 }

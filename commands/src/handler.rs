@@ -28,8 +28,13 @@ use uuid::Uuid;
 use crate::access::{Caller, Principal};
 use crate::cache::StateCache;
 use crate::clock::Clock;
-use crate::decider::{CaseDecider, Decider, FailureDecider, GrantDecider};
+use crate::decider::{
+    CaseDecider, Decider, FailureDecider, GrantDecider, OrganisationDecider, StaffDecider,
+};
 use crate::turns::StreamTurns;
+use diario_domain::Organisations;
+use diario_domain::organisations::{OrganisationCommand, OrganisationEvent};
+use diario_domain::staff::{StaffCommand, StaffState};
 
 /// How often a decision is taken after a version conflict before giving up. Within a process
 /// writers of one stream take turns, so conflicts come only from other processes; each retry
@@ -87,6 +92,12 @@ pub enum HandlerError {
     /// A grant command was refused.
     #[error(transparent)]
     Grant(#[from] GrantError),
+    /// An organisation registration was refused.
+    #[error(transparent)]
+    Organisation(#[from] diario_domain::OrganisationError),
+    /// A staff command was refused.
+    #[error(transparent)]
+    Staff(#[from] diario_domain::staff::StaffError),
     /// The measure named by the command or the case is not in the catalogue.
     #[error("measure {0} is not in the catalogue")]
     UnknownMeasure(MeasureId),
@@ -125,6 +136,10 @@ pub type CaseOutcome = Outcome<CaseState, CaseEvent>;
 pub type FailureOutcome = Outcome<FailureState, diario_domain::FailureEvent>;
 /// The result of a grant command.
 pub type GrantOutcome = Outcome<GrantsState, diario_domain::grants::GrantEvent>;
+/// The result of an organisation registration.
+pub type OrganisationOutcome = Outcome<Organisations, OrganisationEvent>;
+/// The result of a staff command.
+pub type StaffOutcome = Outcome<StaffState, diario_domain::staff::StaffEvent>;
 
 impl CaseOutcome {
     /// A late answer (Art. 6): the decision recorded the request's expiry instead of the
@@ -344,12 +359,17 @@ impl CommandHandler {
         opts: &CommandOptions,
     ) -> Result<CaseOutcome, HandlerError> {
         let failures = self.failures().await?;
+        let organisations = match command {
+            CaseCommand::OpenCase(_) => Some(self.organisations().await?.0),
+            _ => None,
+        };
         let decider = CaseDecider {
             case_id,
             command,
             caller,
             catalogue: &self.catalogue,
             failures: &failures,
+            organisations: organisations.as_ref(),
         };
         let result = self.execute(&decider, opts).await;
         // A refusal to a person who may not read the case says nothing about it (its phase,
@@ -420,7 +440,61 @@ impl CommandHandler {
         by: Option<&FiscalCode>,
         opts: &CommandOptions,
     ) -> Result<GrantOutcome, HandlerError> {
-        self.execute(&GrantDecider { command, by }, opts).await
+        let (organisations, _) = self.organisations().await?;
+        let decider = GrantDecider {
+            command,
+            by,
+            organisations: &organisations,
+        };
+        self.execute(&decider, opts).await
+    }
+
+    /// The registry of organisations (the shipped ones and those registered) and the version
+    /// of the `organisations` stream.
+    pub async fn organisations(&self) -> Result<(Organisations, i64), HandlerError> {
+        self.load::<OrganisationDecider>(&StreamId::organisations())
+            .await
+    }
+
+    /// Decides and appends an organisation registration by `by` acting as `role` (`None`:
+    /// an operator at the command line).
+    pub async fn execute_organisation(
+        &self,
+        command: &OrganisationCommand,
+        by: Option<&FiscalCode>,
+        role: &str,
+        opts: &CommandOptions,
+    ) -> Result<OrganisationOutcome, HandlerError> {
+        self.execute(&OrganisationDecider { command, by, role }, opts)
+            .await
+    }
+
+    /// A staff member's stream folded (`None`: never recorded), and its version.
+    pub async fn staff_member(
+        &self,
+        fiscal_code: &FiscalCode,
+    ) -> Result<(StaffState, i64), HandlerError> {
+        self.load::<StaffDecider>(&StreamId::person(fiscal_code))
+            .await
+    }
+
+    /// Decides and appends a staff command by `by` acting as `role`.
+    pub async fn execute_staff(
+        &self,
+        command: &StaffCommand,
+        by: Option<&FiscalCode>,
+        role: &str,
+        opts: &CommandOptions,
+    ) -> Result<StaffOutcome, HandlerError> {
+        let (organisations, _) = self.organisations().await?;
+        let decider = StaffDecider {
+            command,
+            by,
+            role,
+            organisations: &organisations,
+            catalogue: &self.catalogue,
+        };
+        self.execute(&decider, opts).await
     }
 
     /// The person `cf` with the grants in force; `bootstrap` are the administrators named in

@@ -15,9 +15,12 @@ pub mod turns;
 
 pub use access::{Caller, Denied, Principal};
 pub use clock::{Clock, SystemClock, TestClock};
-pub use decider::{Attribution, CaseDecider, Decider, Decision, FailureDecider, GrantDecider};
+pub use decider::{
+    Attribution, CaseDecider, Decider, Decision, FailureDecider, GrantDecider, OrganisationDecider,
+    StaffDecider,
+};
 pub use handler::{
     CaseOutcome, CommandHandler, CommandOptions, FailureOutcome, GrantOutcome, HandlerError,
-    Outcome,
+    OrganisationOutcome, Outcome, StaffOutcome,
 };
 pub use ids::{command_id_for, derived_id};

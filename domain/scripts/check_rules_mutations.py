@@ -33,6 +33,12 @@ muts = [
  ("whole diary validated before closure", "case/closure.rs", "if !unvalidated.is_empty() {", "if false {"),
  ("recipient pseudonym (Art. 10)", "case/setup.rs", "    check_pseudonym(&c.recipient.pseudonym)?;\n", ""),
  ("interruption ends requests", "case/evolve.rs", "                    r.status = RequestStatus::Ended;", "                    let _ = r;"),
+ ("ASST of the case's ATS (Art. 3)", "organisations.rs", "if the_asst.ats.as_deref() != Some(ats) {", "if false {"),
+ ("provider registered (Art. 3)", "organisations.rs", "        self.require(\"provider\", provider, &[OrgKind::Provider])?;\n", ""),
+ ("grant scope registered (Art. 4)", "grants.rs", "                registry.require(\"scope\", scope, grant.role.scope_kinds())?;\n", ""),
+ ("organisation code taken", "organisations.rs", "                Some(_) => Err(OrganisationError::CodeTaken(organisation.code.clone())),", "                Some(_) => Ok(Vec::new()),"),
+ ("staff names checked", "staff.rs", "            check_name(\"family_name\", family_name)?;\n", ""),
+ ("staff figures in catalogue", "staff.rs", "                return Err(StaffError::UnknownFigure(unknown.clone()));", "                let _ = unknown;"),
 ]
 sel = sys.argv[1:] 
 for i,(name, f, old, new) in enumerate(muts):

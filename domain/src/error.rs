@@ -40,6 +40,9 @@ pub enum DomainError {
         "Art. 10: lo pseudonimo del destinatario non è valido: {0} / the recipient's pseudonym is not valid"
     )]
     InvalidPseudonym(String),
+    /// Art. 3: the case names an organisation the registry does not hold, or of the wrong kind.
+    #[error(transparent)]
+    Organisation(#[from] crate::organisations::OrganisationError),
     /// Art. 6: once the pathway is interrupted nothing else is recorded.
     #[error(
         "Art. 6: il percorso è stato chiuso per interruzione / the pathway was interrupted and is closed"
@@ -460,6 +463,7 @@ impl DomainError {
             PhaseNotInMeasure(_)
             | NoConfirmers
             | InvalidPseudonym(_)
+            | Organisation(_)
             | FigureNotInCatalogue(_)
             | ServiceNotInCatalogue(_)
             | ServiceNotInPhase { .. }
@@ -496,6 +500,7 @@ impl DomainError {
             PhaseNotInMeasure(_) => "phase-not-in-measure",
             NoConfirmers => "no-confirmers",
             InvalidPseudonym(_) => "invalid-pseudonym",
+            Organisation(e) => e.code(),
             PathwayClosed => "pathway-closed",
             PersonRequired => "person-required",
             NotAtsOperator => "not-ats-operator",
@@ -619,6 +624,7 @@ impl DomainError {
             | FailureAlreadyResolved
             | InvalidFailureTimes => "Art. 9",
             InvalidPseudonym(_) => "Art. 10",
+            Organisation(_) => "Art. 3",
             PreviousPhaseNotOpened { .. } | PhaseNotInMeasure(_) => "Art. 1",
             CaseNotOpened
             | CaseAlreadyOpened

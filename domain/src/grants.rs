@@ -10,6 +10,7 @@ use std::collections::BTreeSet;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::organisations::{OrgKind, OrganisationError, Organisations};
 use crate::values::FiscalCode;
 
 /// An organisation role.
@@ -52,6 +53,21 @@ impl GrantRole {
     /// Parses the snake_case name.
     pub fn parse(s: &str) -> Option<GrantRole> {
         GrantRole::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+
+    /// The kinds of organisation a scope of this role may name: an ATS for its operators and
+    /// auditors, an ente for its administrators, any organisation otherwise.
+    pub fn scope_kinds(self) -> &'static [OrgKind] {
+        match self {
+            GrantRole::AtsOperator | GrantRole::Auditor => &[OrgKind::Ats],
+            GrantRole::EnteAdmin => &[
+                OrgKind::Provider,
+                OrgKind::Asst,
+                OrgKind::AmbitoLead,
+                OrgKind::PlanPartner,
+            ],
+            GrantRole::Support | GrantRole::PlatformAdmin => &OrgKind::ALL,
+        }
     }
 
     /// Whether the role only makes sense for one organisation (then a scope is required).
@@ -127,6 +143,9 @@ pub enum GrantError {
     /// Revoking a grant that is not in force.
     #[error("il ruolo non è assegnato / no such grant is in force")]
     GrantNotFound,
+    /// The scope names no registered organisation, or one of the wrong kind.
+    #[error(transparent)]
+    Organisation(#[from] OrganisationError),
 }
 
 impl GrantError {
@@ -136,6 +155,7 @@ impl GrantError {
             GrantError::ScopeRequired(_) => "grant-scope-required",
             GrantError::BlankScope => "grant-scope-blank",
             GrantError::GrantNotFound => "grant-not-found",
+            GrantError::Organisation(e) => e.code(),
         }
     }
 }
@@ -143,9 +163,13 @@ impl GrantError {
 /// Grants in force.
 pub type GrantsState = BTreeSet<Grant>;
 
-/// Decides a grant command. Adding a grant already in force changes nothing (no event).
+/// Decides a grant command. Adding a grant already in force changes nothing (no event); a
+/// new grant's scope must name a registered organisation of a kind the role acts for. A grant
+/// in force can always be revoked, even if its scope names nothing (grants of before the
+/// registry).
 pub fn decide_grant(
     state: &GrantsState,
+    registry: &Organisations,
     command: &GrantCommand,
     by: Option<&FiscalCode>,
     now: DateTime<Utc>,
@@ -157,6 +181,9 @@ pub fn decide_grant(
             }
             if grant.role.requires_scope() && grant.scope.is_none() {
                 return Err(GrantError::ScopeRequired(grant.role.as_str()));
+            }
+            if let Some(scope) = &grant.scope {
+                registry.require("scope", scope, grant.role.scope_kinds())?;
             }
             if state.contains(grant) {
                 return Ok(Vec::new());
@@ -206,11 +233,12 @@ mod tests {
         let g = Grant {
             fiscal_code: cf(),
             role: GrantRole::AtsOperator,
-            scope: Some("ATS-MI".into()),
+            scope: Some("ATS-MILANO".into()),
         };
         let now = Utc::now();
         let events = decide_grant(
             &GrantsState::new(),
+            &Organisations::default(),
             &GrantCommand::AddGrant(g.clone()),
             None,
             now,
@@ -220,23 +248,41 @@ mod tests {
         assert!(
             state
                 .iter()
-                .any(|x| x.covers(GrantRole::AtsOperator, "ATS-MI"))
+                .any(|x| x.covers(GrantRole::AtsOperator, "ATS-MILANO"))
         );
         assert!(
             !state
                 .iter()
-                .any(|x| x.covers(GrantRole::AtsOperator, "ATS-BG"))
+                .any(|x| x.covers(GrantRole::AtsOperator, "ATS-BERGAMO"))
         );
         assert_eq!(
-            decide_grant(&state, &GrantCommand::AddGrant(g.clone()), None, now),
+            decide_grant(
+                &state,
+                &Organisations::default(),
+                &GrantCommand::AddGrant(g.clone()),
+                None,
+                now
+            ),
             Ok(vec![])
         );
-        let revoked = decide_grant(&state, &GrantCommand::RevokeGrant(g.clone()), None, now)
-            .expect("revoked");
+        let revoked = decide_grant(
+            &state,
+            &Organisations::default(),
+            &GrantCommand::RevokeGrant(g.clone()),
+            None,
+            now,
+        )
+        .expect("revoked");
         let state = revoked.iter().fold(state, evolve_grant);
         assert!(state.is_empty());
         assert_eq!(
-            decide_grant(&state, &GrantCommand::RevokeGrant(g), None, now),
+            decide_grant(
+                &state,
+                &Organisations::default(),
+                &GrantCommand::RevokeGrant(g),
+                None,
+                now
+            ),
             Err(GrantError::GrantNotFound)
         );
     }
@@ -251,6 +297,7 @@ mod tests {
         assert_eq!(
             decide_grant(
                 &GrantsState::new(),
+                &Organisations::default(),
                 &GrantCommand::AddGrant(g),
                 None,
                 Utc::now()

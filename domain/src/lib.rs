@@ -17,6 +17,8 @@ pub mod checklist;
 pub mod error;
 pub mod failures;
 pub mod grants;
+pub mod organisations;
+pub mod staff;
 pub mod testing;
 pub mod values;
 
@@ -33,6 +35,7 @@ pub use failures::{
     FailureCommand, FailureEvent, FailureScope, FailureState, SystemFailure, decide_failure,
     evolve_failure,
 };
+pub use organisations::{OrgKind, Organisation, OrganisationError, Organisations};
 pub use values::{
     Cents, Ente, FigureId, FiscalCode, MeasureId, Phase, ServiceId, Sha256Hex, TimeSlot,
 };

@@ -50,6 +50,7 @@ struct CaseRows {
     pub entries: BTreeMap<Uuid, Vec<Val>>,
     pub requests: BTreeMap<Uuid, Vec<Val>>,
     pub alerts: Vec<Vec<Val>>,
+    pub people: Vec<Vec<Val>>,
     pub counters: BTreeMap<CounterKey, i64>,
 }
 
@@ -193,6 +194,19 @@ impl CaseRows {
                 ]
             })
             .collect();
+        let people = c
+            .people
+            .iter()
+            .map(|p| {
+                vec![
+                    (&p.person).into(),
+                    c.case_id.into(),
+                    (&p.role).into(),
+                    (&p.ente).into(),
+                    serde_json::json!(p.figures).to_string().into(),
+                ]
+            })
+            .collect();
         CaseRows {
             case_id: c.case_id,
             case,
@@ -200,6 +214,7 @@ impl CaseRows {
             entries,
             requests,
             alerts,
+            people,
             counters,
         }
     }
@@ -221,6 +236,7 @@ struct BatchWrite {
     delete_case_entries: Vec<Val>,
     delete_case_requests: Vec<Val>,
     delete_case_alerts: Vec<Val>,
+    delete_case_people: Vec<Val>,
     delete_entries: Vec<Val>,
     delete_requests: Vec<Val>,
     cases: Vec<Vec<Val>>,
@@ -228,6 +244,7 @@ struct BatchWrite {
     entries: Vec<Vec<Val>>,
     requests: Vec<Vec<Val>>,
     alerts: Vec<Vec<Val>>,
+    people: Vec<Vec<Val>>,
     counters: BTreeMap<CounterKey, i64>,
 }
 
@@ -255,6 +272,7 @@ impl BatchWrite {
                 self.delete_case_diaries.push(id.clone());
                 self.delete_case_entries.push(id.clone());
                 self.delete_case_requests.push(id.clone());
+                self.delete_case_people.push(id.clone());
                 self.delete_case_alerts.push(id);
             }
             if let Some(n) = new {
@@ -263,6 +281,7 @@ impl BatchWrite {
                 self.entries.extend(n.entries.values().cloned());
                 self.requests.extend(n.requests.values().cloned());
                 self.alerts.extend(n.alerts.iter().cloned());
+                self.people.extend(n.people.iter().cloned());
             }
             return;
         }
@@ -273,6 +292,7 @@ impl BatchWrite {
             entries: BTreeMap::new(),
             requests: BTreeMap::new(),
             alerts: Vec::new(),
+            people: Vec::new(),
             counters: BTreeMap::new(),
         };
         let (o, n) = (old.unwrap_or(&empty), new.unwrap_or(&empty));
@@ -297,6 +317,12 @@ impl BatchWrite {
             }
             self.alerts.extend(n.alerts.iter().cloned());
         }
+        if o.people != n.people {
+            if !o.people.is_empty() {
+                self.delete_case_people.push(id.clone());
+            }
+            self.people.extend(n.people.iter().cloned());
+        }
         diff_keyed(
             &o.entries,
             &n.entries,
@@ -315,6 +341,7 @@ impl BatchWrite {
     async fn write(self, tx: &mut Tx) -> Result<(), StoreError> {
         let deletes = [
             ("rm_alerts", "case_id", &self.delete_case_alerts),
+            ("rm_case_people", "case_id", &self.delete_case_people),
             ("rm_requests", "case_id", &self.delete_case_requests),
             ("rm_requests", "request_id", &self.delete_requests),
             ("rm_entries", "case_id", &self.delete_case_entries),
@@ -355,6 +382,10 @@ impl BatchWrite {
                 "INSERT INTO rm_alerts (case_id, seq, code, phase, request_id, entry_ids, \
                  message, as_of)",
                 &self.alerts,
+            ),
+            (
+                "INSERT INTO rm_case_people (person, case_id, role, ente, figures)",
+                &self.people,
             ),
         ];
         for (head, rows) in inserts {

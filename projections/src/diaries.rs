@@ -25,7 +25,8 @@ use crate::status::{CaseStatus, ChannelView, DiaryStatusView, RequestStatusView}
 pub const NAME: &str = "case_diaries";
 
 /// The tables of the projection (emptied by a rebuild, in this order).
-pub const TABLES: [&str; 6] = [
+pub const TABLES: [&str; 7] = [
+    "rm_case_people",
     "rm_alerts",
     "rm_requests",
     "rm_entries",
@@ -157,6 +158,55 @@ pub struct CaseDiary {
     pub diaries: Vec<PhaseDiary>,
     #[serde(default)]
     pub alerts: Vec<AlertView>,
+    /// Who the case names (responsabili, case manager, enabled professionals), by person.
+    #[serde(default)]
+    pub people: Vec<CasePerson>,
+}
+
+/// A person a case names, and as what (a row of `rm_case_people`).
+#[derive(
+    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema,
+)]
+pub struct CasePerson {
+    /// Fiscal code.
+    pub person: String,
+    /// `responsabile`, `case_manager` or `professional`.
+    pub role: String,
+    /// `asst` or `provider`.
+    pub ente: String,
+    /// The figures a professional is enabled for (empty for the other roles).
+    #[serde(default)]
+    pub figures: Vec<String>,
+}
+
+impl CasePerson {
+    /// The people `file` names, sorted.
+    fn of(file: &diario_domain::CaseFile) -> Vec<CasePerson> {
+        let person =
+            |cf: &diario_domain::FiscalCode, role: &str, ente: diario_domain::Ente| CasePerson {
+                person: cf.as_str().to_owned(),
+                role: role.to_owned(),
+                ente: ente.to_string(),
+                figures: Vec::new(),
+            };
+        let mut out: Vec<CasePerson> = file
+            .responsabili
+            .iter()
+            .map(|(ente, cf)| person(cf, "responsabile", *ente))
+            .collect();
+        out.push(person(
+            &file.case_manager,
+            "case_manager",
+            diario_domain::Ente::Asst,
+        ));
+        for ((ente, cf), figures) in &file.professionals {
+            let mut p = person(cf, "professional", *ente);
+            p.figures = figures.iter().map(|f| f.as_str().to_owned()).collect();
+            out.push(p);
+        }
+        out.sort();
+        out
+    }
 }
 
 fn micros(t: DateTime<Utc>) -> DateTime<Utc> {
@@ -330,6 +380,7 @@ impl CaseDiary {
                 .map(|c| c.as_str().to_owned())
                 .unwrap_or_default(),
             case_manager: file.case_manager.as_str().to_owned(),
+            people: CasePerson::of(file),
             opened_at: micros(file.opened_at),
             interrupted_at: file.interrupted_at.map(micros),
             last_entry_at: live().map(|e| e.recorded_at).max(),
@@ -596,9 +647,27 @@ pub(crate) async fn read_case_diary(
     {
         alerts.push(a.decode()?);
     }
+    let mut people = Vec::new();
+    for p in src
+        .fetch_all(
+            "SELECT person, role, ente, figures FROM rm_case_people WHERE case_id = $1",
+            &[case_id.into()],
+        )
+        .await?
+    {
+        people.push(CasePerson {
+            person: p.text("person")?,
+            role: p.text("role")?,
+            ente: p.text("ente")?,
+            figures: serde_json::from_str(&p.text("figures")?)
+                .map_err(|e| ProjectionError::Corrupt(format!("rm_case_people.figures: {e}")))?,
+        });
+    }
+    people.sort();
     Ok(Some(CaseDiary {
         diaries,
         alerts,
+        people,
         ..c.decode()?
     }))
 }

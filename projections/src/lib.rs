@@ -11,6 +11,8 @@ mod case_diaries;
 pub mod checklists;
 pub mod diaries;
 pub mod failures;
+pub mod mine;
+pub mod people;
 pub mod queries;
 mod status;
 
@@ -29,12 +31,14 @@ pub use audit::{
 pub use case_diaries::CaseDiaries;
 pub use checklists::{CheckView, ChecklistFilter, ChecklistView, Checklists, checklists};
 pub use diaries::{
-    AlertView, CaseDiary, EntryState, EntryView, PhaseDiary, RequestView, Total, case_diary,
-    case_diary_at, case_diary_consistent,
+    AlertView, CaseDiary, CasePerson, EntryState, EntryView, PhaseDiary, RequestView, Total,
+    case_diary, case_diary_at, case_diary_consistent,
 };
 pub use failures::{
     FailureFilter, RelyingEntry, SystemFailureView, SystemFailures, system_failures,
 };
+pub use mine::{MyCase, MyRole, Waiting, my_cases};
+pub use people::{Names, StaffView, names, staff_of};
 pub use queries::{
     AtsDashboard, CaseFilter, CaseSummary, CostFilter, CostLine, CostReport, CostTotal,
     EntryFilter, IDLE_CASES_SHOWN, IdleCase, Page, PageRequest, PhaseDiaryCounts,
@@ -61,7 +65,13 @@ pub enum ProjectionError {
 }
 
 /// Names of every read model, in the order they are listed.
-pub const PROJECTIONS: [&str; 4] = [diaries::NAME, audit::NAME, checklists::NAME, failures::NAME];
+pub const PROJECTIONS: [&str; 5] = [
+    diaries::NAME,
+    audit::NAME,
+    checklists::NAME,
+    failures::NAME,
+    people::NAME,
+];
 
 /// Every read model, over the measure catalogue the server runs (unit costs, caps, alerts).
 pub fn read_models(catalogue: &Catalogue) -> Vec<Arc<dyn Follower>> {
@@ -70,6 +80,7 @@ pub fn read_models(catalogue: &Catalogue) -> Vec<Arc<dyn Follower>> {
         Arc::new(AuditTrail),
         Arc::new(Checklists),
         Arc::new(SystemFailures),
+        Arc::new(people::People),
     ]
 }
 
@@ -94,6 +105,7 @@ pub fn tables() -> impl Iterator<Item = &'static str> {
         audit::TABLES.as_slice(),
         checklists::TABLES.as_slice(),
         failures::TABLES.as_slice(),
+        people::TABLES.as_slice(),
     ]
     .into_iter()
     .flatten()

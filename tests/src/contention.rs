@@ -115,12 +115,23 @@ async fn grant(server: &ApiServer) {
         )
         .await;
     assert_eq!(r.status, 200, "{}", r.json);
+    let provider = crate::standard_provider_body();
+    let r = server
+        .send(
+            "POST",
+            "/v1/organisations",
+            Some(cf::PLATFORM_ADMIN),
+            Some(&provider),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.json);
 }
 
 /// A case with phase I open and the psicologo enabled.
 async fn open_case(server: &ApiServer, n: usize) -> uuid::Uuid {
     let body = serde_json::json!({
-        "measure_id": "up", "ats": "ATS-MILANO", "asst": "ASST-NORD", "provider": "ENTE-ALFA",
+        "measure_id": "up", "ats": "ATS-MILANO", "asst": "ASST-NORD-MILANO", "provider": "ENTE-ALFA",
         "responsabile_asst": cf::RESP_ASST, "responsabile_provider": cf::RESP_PROVIDER,
         "case_manager": cf::CASE_MANAGER,
         "recipient": { "pseudonym": format!("BUSY-{n}"), "minor": true,

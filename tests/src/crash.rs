@@ -455,6 +455,12 @@ pub async fn run(opts: &CampaignOptions) -> CampaignReport {
         json!({ "fiscal_code": cf::AUDITOR, "role": "auditor" }),
     )
     .await;
+    api.must(
+        "/v1/organisations",
+        cf::PLATFORM_ADMIN,
+        crate::standard_provider_body(),
+    )
+    .await;
     let mut plans: Vec<Vec<Intent>> = Vec::new();
     let mut case_ids = Vec::new();
     for w in 0..opts.writers {

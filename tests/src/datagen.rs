@@ -148,6 +148,12 @@ pub fn typical_case<'m>(
     let mut b = CaseBuilder::new(rng.uuid(), measure);
     let ats = ATS[rng.below(ATS.len() as u64) as usize];
     let provider = format!("ENTE-{:03}", rng.below(60));
+    // The first ASST of the ATS's territory in the shipped registry.
+    let asst = diario_domain::Organisations::default()
+        .iter()
+        .find(|o| o.ats.as_deref() == Some(ats))
+        .map(|o| o.code.clone())
+        .expect("every ATS has an ASST");
     let t = evening(start);
     b.run(
         ATS_OPERATOR,
@@ -155,7 +161,7 @@ pub fn typical_case<'m>(
         t,
         json!({
             "type": "OpenCase", "case_id": b.case_id, "measure_id": measure.id, "ats": ats,
-            "asst": format!("ASST-{}", &ats[4..]), "provider": provider,
+            "asst": asst, "provider": provider,
             "responsabile_asst": RESP_ASST, "responsabile_provider": RESP_PROVIDER,
             "case_manager": CASE_MANAGER,
             "recipient": {"pseudonym": format!("UP-{}", rng.below(1_000_000)), "minor": true,

@@ -55,14 +55,14 @@ macro_rules! scenario_on_each_backend {
     };
 }
 
-/// The body of `POST /v1/cases` for the standard #UP case of the tests (ATS-MILANO, ASST-NORD,
+/// The body of `POST /v1/cases` for the standard #UP case of the tests (ATS-MILANO, ASST-NORD-MILANO,
 /// ENTE-ALFA, the `cf` responsabili and case manager, a minor enrolled in FirmaLOM whose parent
 /// confirms) with the recipient's `pseudonym`.
 pub fn standard_case_body(pseudonym: &str) -> serde_json::Value {
     serde_json::json!({
         "measure_id": "up",
         "ats": "ATS-MILANO",
-        "asst": "ASST-NORD",
+        "asst": "ASST-NORD-MILANO",
         "provider": "ENTE-ALFA",
         "responsabile_asst": cf::RESP_ASST,
         "responsabile_provider": cf::RESP_PROVIDER,
@@ -73,6 +73,17 @@ pub fn standard_case_body(pseudonym: &str) -> serde_json::Value {
             "firmalom_enrolled": true,
             "confirmers": [cf::PARENT]
         }
+    })
+}
+
+/// The body of `POST /v1/organisations` that registers the provider of
+/// [`standard_case_body`] (ENTE-ALFA, in ATS-MILANO's territory).
+pub fn standard_provider_body() -> serde_json::Value {
+    serde_json::json!({
+        "code": "ENTE-ALFA",
+        "name": "Cooperativa Sociale Alfa",
+        "kind": "provider",
+        "ats": "ATS-MILANO"
     })
 }
 

@@ -116,13 +116,24 @@ fn pending_paper(file: &CaseFile, phase: Phase, ids: Option<&[Uuid]>) -> Option<
         .map(|r| r.id)
 }
 
-fn pdf_response(file: &CaseFile, measure: &Measure, paper_id: Uuid) -> Result<Response, ApiError> {
+async fn pdf_response(
+    state: &AppState,
+    file: &CaseFile,
+    measure: &Measure,
+    paper_id: Uuid,
+) -> Result<Response, ApiError> {
     let request = file
         .requests
         .get(&paper_id)
         .ok_or(ApiError::Domain(DomainError::RequestNotFound(paper_id)))?;
     let ids: Vec<Uuid> = request.entries.keys().copied().collect();
-    let diary = PaperDiary::from_case(file, measure, request.phase, &ids, request.sent_at);
+    // The professionals' names are printed next to their fiscal codes.
+    let professionals = ids
+        .iter()
+        .filter_map(|id| file.entries.get(id))
+        .map(|e| e.professional.as_str());
+    let names = diario_projections::names(&state.db, professionals).await?;
+    let diary = PaperDiary::from_case(file, measure, request.phase, &ids, &names, request.sent_at);
     let pdf = diary.render_pdf();
     let mut response = (StatusCode::OK, pdf).into_response();
     let h = response.headers_mut();
@@ -149,7 +160,8 @@ fn pdf_response(file: &CaseFile, measure: &Measure, paper_id: Uuid) -> Result<Re
 
 /// The paper diary to sign (the phase's responsabile; recipients not enrolled in FirmaLOM).
 /// Records `PaperDiaryGenerated` when no paper diary of the phase (for these entries) is
-/// pending; otherwise returns the pending one again, byte for byte.
+/// pending; otherwise returns the pending one again, byte for byte (while the professionals'
+/// names printed on it are unchanged).
 #[utoipa::path(get, path = "/v1/cases/{id}/phases/{n}/paper-diary", tag = "paper",
     params(("id" = Uuid, Path), ("n" = u8, Path, description = "phase 1-4"), PaperQuery),
     responses(
@@ -176,7 +188,7 @@ pub async fn paper_diary(
         && let Some(paper_id) = pending_paper(file, phase, ids.as_deref())
     {
         require_phase_responsabile(file, measure, phase, &principal.cf)?;
-        return pdf_response(file, measure, paper_id);
+        return pdf_response(&state, file, measure, paper_id).await;
     }
     let command_id = Uuid::now_v7();
     let paper_id = derived_id(command_id, "paper");
@@ -200,7 +212,7 @@ pub async fn paper_diary(
                 && let Some(existing) = pending_paper(file, phase, ids.as_deref())
                 && require_phase_responsabile(file, measure, phase, &principal.cf).is_ok()
             {
-                return pdf_response(file, measure, existing);
+                return pdf_response(&state, file, measure, existing).await;
             }
             return Err(e.into());
         }
@@ -214,7 +226,7 @@ pub async fn paper_diary(
         .file
         .as_ref()
         .ok_or_else(|| ApiError::NotFoundWhat(format!("no case {id}")))?;
-    pdf_response(file, measure, generated.unwrap_or(paper_id))
+    pdf_response(&state, file, measure, generated.unwrap_or(paper_id)).await
 }
 
 /// What the media type of a scan is, by its first bytes.

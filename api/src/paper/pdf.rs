@@ -19,6 +19,9 @@ pub struct PaperRow {
     pub start: String,
     pub end: String,
     pub professional: String,
+    /// "Nome Cognome" of the professional, when recorded (printed above the fiscal code).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub professional_name: Option<String>,
     pub figure: String,
     pub service: String,
     pub minutes: u32,
@@ -40,12 +43,13 @@ pub struct PaperDiary {
 
 impl PaperDiary {
     /// The diary of `phase` with the given entries (in date and time order), labels from the
-    /// measure's catalogue.
+    /// measure's catalogue, the professionals' names from `names`.
     pub fn from_case(
         file: &CaseFile,
         measure: &Measure,
         phase: Phase,
         entry_ids: &[Uuid],
+        names: &diario_projections::Names,
         generated_at: DateTime<Utc>,
     ) -> PaperDiary {
         let mut rows: Vec<PaperRow> = entry_ids
@@ -57,6 +61,7 @@ impl PaperDiary {
                 start: e.slot.start.format("%H:%M").to_string(),
                 end: e.slot.end.format("%H:%M").to_string(),
                 professional: e.professional.to_string(),
+                professional_name: names.get(e.professional.as_str()).map(str::to_owned),
                 figure: measure
                     .figure(&e.figure)
                     .map(|f| f.name.clone())
@@ -113,12 +118,15 @@ const PAGE_H: f32 = 842.0;
 const MARGIN: f32 = 40.0;
 const ROWS_PER_PAGE: usize = 32;
 const ROW_H: f32 = 15.0;
+/// Rows with the professional's name above the fiscal code are taller.
+const NAMED_ROWS_PER_PAGE: usize = 24;
+const NAMED_ROW_H: f32 = 20.0;
 /// Column x positions and widths in characters (Helvetica 8.5 pt is ~4.3 pt per char).
 const COLUMNS: [(&str, f32, usize); 7] = [
     ("Data", MARGIN, 11),
     ("Inizio", 95.0, 6),
     ("Fine", 128.0, 6),
-    ("Professionista (CF)", 161.0, 17),
+    ("Professionista (nome, CF)", 161.0, 17),
     ("Figura", 257.0, 24),
     ("Prestazione", 365.0, 33),
     ("Minuti", 520.0, 6),
@@ -186,10 +194,16 @@ impl Writer<'_> {
 }
 
 fn render(diary: &PaperDiary) -> Vec<u8> {
+    let named = diary.rows.iter().any(|r| r.professional_name.is_some());
+    let (per_page, row_h) = if named {
+        (NAMED_ROWS_PER_PAGE, NAMED_ROW_H)
+    } else {
+        (ROWS_PER_PAGE, ROW_H)
+    };
     let chunks: Vec<&[PaperRow]> = if diary.rows.is_empty() {
         vec![&[]]
     } else {
-        diary.rows.chunks(ROWS_PER_PAGE).collect()
+        diary.rows.chunks(per_page).collect()
     };
     let pages = chunks.len();
     let catalog_id = Ref::new(1);
@@ -289,15 +303,22 @@ fn render(diary: &PaperDiary) -> Vec<u8> {
                 r.service.clone(),
                 r.minutes.to_string(),
             ];
-            for ((_, x, width), cell) in COLUMNS.iter().zip(cells.iter()) {
-                w.text(b"F1", 8.5, *x, y, &clip(cell, *width));
+            for (n, ((_, x, width), cell)) in COLUMNS.iter().zip(cells.iter()).enumerate() {
+                match (&r.professional_name, n) {
+                    // The professional's name, and the fiscal code under it in smaller type.
+                    (Some(name), 3) => {
+                        w.text(b"F1", 8.5, *x, y, &clip(name, *width));
+                        w.text(b"F1", 6.5, *x, y - 8.0, cell);
+                    }
+                    _ => w.text(b"F1", 8.5, *x, y, &clip(cell, *width)),
+                }
             }
-            y -= ROW_H;
+            y -= row_h;
         }
         if i + 1 == pages {
             if diary.rows.is_empty() {
                 w.text(b"F1", 9.0, MARGIN, y, "Nessuna prestazione registrata.");
-                y -= ROW_H;
+                y -= row_h;
             }
             w.line(MARGIN, y + 8.0, PAGE_W - MARGIN, y + 8.0);
             let total = diary.total_minutes();
@@ -361,6 +382,7 @@ mod tests {
                     start: "09:00".into(),
                     end: "10:30".into(),
                     professional: "RSSMRA85T10A562S".into(),
+                    professional_name: (i % 2 == 0).then(|| "Mario Rossi".to_owned()),
                     figure: "Educatore professionale".into(),
                     service: if i == 0 {
                         "Accompagnamento all'inclusione".into()
@@ -407,6 +429,7 @@ mod tests {
             "09:00",
             "10:30",
             "RSSMRA85T10A562S",
+            "Mario Rossi",
             "Educatore professionale",
             "Accompagnamento all'inclusione",
             "Totale: 3 prestazioni, 270 minuti (4 ore e 30 minuti)",
@@ -420,11 +443,18 @@ mod tests {
 
     #[test]
     fn a_long_diary_spans_pages_with_the_hash_on_each() {
+        // Rows with names are taller: 24 a page.
         let d = diary(70);
         let text = pdftotext(&d.render_pdf());
         assert!(text.contains("pagina 1 di 3"), "{text}");
         assert!(text.contains("pagina 3 di 3"), "{text}");
         assert_eq!(text.matches(&d.short_hash()).count(), 3);
+        let mut unnamed = diary(70);
+        unnamed
+            .rows
+            .iter_mut()
+            .for_each(|r| r.professional_name = None);
+        assert!(pdftotext(&unnamed.render_pdf()).contains("pagina 3 di 3"));
         assert!(text.contains("Totale: 70 prestazioni, 6300 minuti (105 ore e 0 minuti)"));
     }
 

@@ -5,6 +5,8 @@
 use std::fmt;
 
 use diario_domain::grants::GrantEvent;
+use diario_domain::organisations::OrganisationEvent;
+use diario_domain::staff::StaffEvent;
 use diario_domain::{CaseEvent, FailureEvent, upcast};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -27,6 +29,10 @@ pub enum StreamKind {
     Failure(Uuid),
     /// `grants`.
     Grants,
+    /// `organisations`.
+    Organisations,
+    /// `person-{fiscal code}`: a staff member's name and memberships.
+    Person,
     /// Any other stream (not written by the service; the conformance suite uses some).
     Other,
 }
@@ -38,6 +44,10 @@ impl StreamId {
     pub const FAILURES: &'static str = "failure-";
     /// The one grants stream.
     pub const GRANTS: &'static str = "grants";
+    /// The one registry of organisations (those registered after the shipped ones).
+    pub const ORGANISATIONS: &'static str = "organisations";
+    /// Prefix of the staff members' streams.
+    pub const PEOPLE: &'static str = "person-";
 
     /// The stream of one case.
     pub fn case(case_id: Uuid) -> StreamId {
@@ -52,6 +62,16 @@ impl StreamId {
     /// The grants stream.
     pub fn grants() -> StreamId {
         StreamId(Self::GRANTS.to_owned())
+    }
+
+    /// The registry of organisations.
+    pub fn organisations() -> StreamId {
+        StreamId(Self::ORGANISATIONS.to_owned())
+    }
+
+    /// The stream of one staff member.
+    pub fn person(fiscal_code: &diario_domain::FiscalCode) -> StreamId {
+        StreamId(format!("{}{fiscal_code}", Self::PEOPLE))
     }
 
     /// The stored text.
@@ -72,6 +92,10 @@ impl StreamId {
             StreamKind::Failure(id)
         } else if stream_id == Self::GRANTS {
             StreamKind::Grants
+        } else if stream_id == Self::ORGANISATIONS {
+            StreamKind::Organisations
+        } else if stream_id.starts_with(Self::PEOPLE) {
+            StreamKind::Person
         } else {
             StreamKind::Other
         }
@@ -190,6 +214,18 @@ impl LogEvent for GrantEvent {
     }
 }
 
+impl LogEvent for OrganisationEvent {
+    fn decode(recorded: &RecordedEvent) -> Result<Self, CodecError> {
+        decode_tagged(recorded)
+    }
+}
+
+impl LogEvent for StaffEvent {
+    fn decode(recorded: &RecordedEvent) -> Result<Self, CodecError> {
+        decode_tagged(recorded)
+    }
+}
+
 /// Reads every event of a stream as `E`.
 pub fn decode_all<E: LogEvent>(recorded: &[RecordedEvent]) -> Result<Vec<E>, CodecError> {
     recorded.iter().map(E::decode).collect()
@@ -215,6 +251,14 @@ mod tests {
             StreamKind::Failure(id)
         );
         assert_eq!(StreamId::kind_of("grants"), StreamKind::Grants);
+        assert_eq!(
+            StreamId::kind_of("organisations"),
+            StreamKind::Organisations
+        );
+        assert_eq!(
+            StreamId::kind_of("person-RSSMRA85T10A562S"),
+            StreamKind::Person
+        );
         assert_eq!(StreamId::kind_of("case-not-a-uuid"), StreamKind::Other);
         assert_eq!(StreamId::case_of(StreamId::failure(id).as_str()), None);
     }

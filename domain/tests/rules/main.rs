@@ -10,6 +10,7 @@ mod editability;
 mod failures;
 mod interruption;
 mod measures;
+mod organisations;
 mod paper;
 mod recording;
 mod roles;

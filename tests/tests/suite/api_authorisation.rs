@@ -306,6 +306,38 @@ async fn table(backend: Backend) {
             &["platform_admin"],
             |_| Some(json!({ "fiscal_code": THIRD_PARTY, "role": "auditor" })),
         ),
+        row("GET", "/v1/me/cases".into(), ALL, |_| None),
+        row("GET", "/v1/organisations".into(), ALL, |_| None),
+        row("GET", "/v1/organisations/ATS-MILANO".into(), ALL, |_| None),
+        row(
+            "POST",
+            "/v1/organisations".into(),
+            &["platform_admin", "ats_operator"],
+            |_| {
+                Some(
+                    json!({ "code": "COOP-TABELLA", "name": "Cooperativa Tabella",
+                             "kind": "provider", "ats": "ATS-MILANO" }),
+                )
+            },
+        ),
+        row(
+            "GET",
+            "/v1/organisations/ENTE-ALFA/staff".into(),
+            &["platform_admin", "ente_admin", "ats_operator", "auditor"],
+            |_| None,
+        ),
+        row(
+            "PUT",
+            format!("/v1/organisations/ENTE-ALFA/staff/{THIRD_PARTY}"),
+            &["platform_admin", "ente_admin"],
+            |_| Some(json!({ "given_name": "Esterno", "family_name": "Terzi" })),
+        ),
+        row(
+            "DELETE",
+            format!("/v1/organisations/ENTE-ALFA/staff/{THIRD_PARTY}"),
+            &["platform_admin", "ente_admin"],
+            |_| None,
+        ),
         row(
             "POST",
             c("/interruption"),

@@ -627,6 +627,13 @@ async fn api_reads_two_servers_leader_killed_mid_stream_read_models_equal_a_rebu
         &json!({ "fiscal_code": cf::ATS_OPERATOR, "role": "ats_operator", "scope": ATS }),
     )
     .await;
+    post(
+        &client,
+        &format!("{}/v1/organisations", a.base),
+        &admin,
+        &diario_tests::standard_provider_body(),
+    )
+    .await;
 
     // Writes through both servers while A applies them ...
     let mut cases = Vec::new();

@@ -26,8 +26,19 @@ pub fn case_body() -> Value {
     diario_tests::standard_case_body("UP-2024-0001")
 }
 
-/// Grants every organisation role of the tests through the admin endpoint.
+/// Registers the tests' provider (ENTE-ALFA) and grants every organisation role of the tests
+/// through the admin endpoints.
 pub async fn grant_roles(server: &ApiServer) {
+    let provider = diario_tests::standard_provider_body();
+    server
+        .call(
+            "POST",
+            "/v1/organisations",
+            cf::PLATFORM_ADMIN,
+            Some(provider),
+        )
+        .yielding(201, drop)
+        .await;
     for (who, role, scope) in [
         (cf::ATS_OPERATOR, "ats_operator", Some(ATS)),
         (cf::OTHER_ATS_OPERATOR, "ats_operator", Some("ATS-BERGAMO")),

@@ -12,6 +12,7 @@ mod crash;
 mod firmalom_e2e;
 mod firmalom_outbox;
 mod oidc;
+mod people;
 mod projections;
 mod server;
 mod store_conformance;

@@ -199,6 +199,13 @@ pub async fn run(concurrency: usize, duration: Duration) {
             json!({"fiscal_code": people::ATS_OPERATOR, "role": "ats_operator", "scope": ATS}),
         )
         .await;
+    server
+        .must(
+            "/v1/organisations",
+            ADMIN,
+            diario_tests::standard_provider_body(),
+        )
+        .await;
     let mut cases = Vec::new();
     for n in 0..concurrency {
         cases.push(prepare_case(&server, n).await);

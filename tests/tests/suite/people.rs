@@ -1,0 +1,409 @@
+//! Organisations, staff names and "my cases" over real HTTP on both backends (issue 13): the
+//! registry refuses unknown codes in cases, grants and filters; staff are recorded with names
+//! and figures; `GET /v1/me/cases` lists exactly the cases that name the caller.
+
+use diario_tests::{ApiServer, Backend, cf};
+use serde_json::{Value, json};
+
+use crate::api_scenario::{ATS, CaseApi, case_body, grant, grant_roles, psicologo_entry, t0};
+
+/// Cases, grants and filters refuse organisation codes the registry does not hold.
+async fn unknown_organisations_are_refused(backend: Backend) {
+    let server = ApiServer::start(backend, t0()).await;
+    grant_roles(&server).await;
+    // The typo of the issue, as a grant scope.
+    let problem = grant(
+        &server,
+        cf::PLATFORM_ADMIN,
+        cf::OUTSIDER,
+        "ats_operator",
+        Some("ATS-MILAN0"),
+    )
+    .refused(422, "unknown-organisation")
+    .await;
+    assert_eq!(problem["field"], "scope", "{problem}");
+    grant(
+        &server,
+        cf::PLATFORM_ADMIN,
+        cf::OUTSIDER,
+        "ente_admin",
+        Some(ATS),
+    )
+    .refused(422, "organisation-kind-mismatch")
+    .await;
+    // A case: unknown ATS, an ASST of another territory, an unregistered provider.
+    for (field, value, code) in [
+        ("ats", "ATS-MILAN0", "unknown-organisation"),
+        ("asst", "ASST-PAPA-GIOVANNI", "asst-outside-ats"),
+        ("provider", "COOP-IGNOTA", "unknown-organisation"),
+        ("provider", "ASST-LODI", "organisation-kind-mismatch"),
+    ] {
+        let mut body = case_body();
+        body[field] = json!(value);
+        let problem = server
+            .call("POST", "/v1/cases", cf::ATS_OPERATOR, Some(body))
+            .refused(422, code)
+            .await;
+        assert_eq!(problem["field"], field, "{problem}");
+        assert_eq!(problem["article"], "Art. 3", "{problem}");
+    }
+    // Filters and paths.
+    server
+        .call(
+            "GET",
+            "/v1/organisations?ats=ATS-MILAN0",
+            cf::OUTSIDER,
+            None,
+        )
+        .refused(400, "unknown-organisation")
+        .await;
+    server
+        .call("GET", "/v1/organisations/ATS-MILAN0", cf::OUTSIDER, None)
+        .refused(404, "unknown-organisation")
+        .await;
+    server
+        .call("GET", "/v1/ats/ATS-MILAN0/dashboard", cf::AUDITOR, None)
+        .refused(404, "unknown-organisation")
+        .await;
+    server
+        .call("GET", "/v1/ats/ATS-MILAN0/cases", cf::AUDITOR, None)
+        .refused(404, "unknown-organisation")
+        .await;
+    server
+        .call("GET", "/v1/reports/costs?ats=ATS-MILAN0", cf::AUDITOR, None)
+        .refused(400, "unknown-organisation")
+        .await;
+    server
+        .call(
+            "GET",
+            "/v1/reports/costs?provider=COOP-IGNOTA",
+            cf::AUDITOR,
+            None,
+        )
+        .refused(400, "unknown-organisation")
+        .await;
+    // Nothing was written by the refusals; the server is healthy.
+    let ready = server.send("GET", "/readyz", None, None, &[]).await;
+    assert_eq!(ready.status, 200);
+    server.stop().await;
+}
+
+/// The registry: the shipped ATS and ASST, providers registered by the platform administrator
+/// or the operators of their ATS, with codes validated.
+async fn organisations_are_registered(backend: Backend) {
+    let server = ApiServer::start(backend, t0()).await;
+    grant_roles(&server).await;
+    let all = server
+        .call("GET", "/v1/organisations", cf::OUTSIDER, None)
+        .await;
+    let kinds = |v: &Value, kind: &str| {
+        v["organisations"]
+            .as_array()
+            .expect("organisations")
+            .iter()
+            .filter(|o| o["kind"] == kind)
+            .count()
+    };
+    assert_eq!(kinds(&all, "ats"), 8);
+    assert_eq!(kinds(&all, "asst"), 27);
+    assert_eq!(kinds(&all, "provider"), 1, "ENTE-ALFA of the fixture");
+    let milano = server
+        .call(
+            "GET",
+            "/v1/organisations?ats=ATS-MILANO&kind=asst",
+            cf::OUTSIDER,
+            None,
+        )
+        .await;
+    assert_eq!(kinds(&milano, "asst"), 9, "{milano}");
+    // An ATS operator registers a provider of its own territory, not of another's.
+    let coop = |code: &str, ats: &str| json!({ "code": code, "name": "Cooperativa Beta", "kind": "provider", "ats": ats });
+    server
+        .call(
+            "POST",
+            "/v1/organisations",
+            cf::ATS_OPERATOR,
+            Some(coop("COOP-BETA", ATS)),
+        )
+        .yielding(201, drop)
+        .await;
+    server
+        .call(
+            "POST",
+            "/v1/organisations",
+            cf::ATS_OPERATOR,
+            Some(coop("COOP-BETA", ATS)),
+        )
+        .await;
+    server
+        .call(
+            "POST",
+            "/v1/organisations",
+            cf::ATS_OPERATOR,
+            Some(coop("COOP-GAMMA", "ATS-BERGAMO")),
+        )
+        .refused(403, "organisation-registration-denied")
+        .await;
+    server
+        .call(
+            "POST",
+            "/v1/organisations",
+            cf::PLATFORM_ADMIN,
+            Some(coop("COOP-BETA", "ATS-BERGAMO")),
+        )
+        .refused(409, "organisation-code-taken")
+        .await;
+    let problem = server
+        .call(
+            "POST",
+            "/v1/organisations",
+            cf::PLATFORM_ADMIN,
+            Some(coop("coop beta", ATS)),
+        )
+        .refused(422, "invalid-organisation-code")
+        .await;
+    assert_eq!(problem["field"], "code");
+    let beta = server
+        .call("GET", "/v1/organisations/COOP-BETA", cf::OUTSIDER, None)
+        .await;
+    assert_eq!(beta["name"], "Cooperativa Beta");
+    assert_eq!(beta["ats"], ATS);
+    server.stop().await;
+}
+
+/// Staff are recorded with names and figures by their organisation's administrator; the
+/// organisation lists them; refusals name the field.
+async fn staff_have_names(backend: Backend) {
+    let server = ApiServer::start(backend, t0()).await;
+    grant_roles(&server).await;
+    let path = |cf: &str| format!("/v1/organisations/ENTE-ALFA/staff/{cf}");
+    let educatore = json!({ "given_name": "Stefano", "family_name": "Ferri", "figures": ["educatore_professionale"] });
+    let recorded = server
+        .call("PUT", path(cf::EDUCATORE), cf::ENTE_ADMIN, Some(educatore))
+        .await;
+    assert_eq!(
+        recorded["memberships"]["ENTE-ALFA"],
+        json!(["educatore_professionale"])
+    );
+    // Only the organisation's administrators (or a platform administrator).
+    let other = json!({ "given_name": "Giuseppe", "family_name": "Verdi" });
+    server
+        .call(
+            "PUT",
+            path(cf::RESP_PROVIDER),
+            cf::OUTSIDER,
+            Some(other.clone()),
+        )
+        .refused(403, "staff-management-denied")
+        .await;
+    server
+        .call(
+            "PUT",
+            path(cf::RESP_PROVIDER),
+            cf::PLATFORM_ADMIN,
+            Some(other),
+        )
+        .await;
+    let bad = json!({ "given_name": "Anna", "family_name": "Rossi", "figures": ["astronauta"] });
+    let problem = server
+        .call("PUT", path(cf::PSICOLOGO), cf::ENTE_ADMIN, Some(bad))
+        .refused(422, "figure-not-in-catalogue")
+        .await;
+    assert_eq!(problem["field"], "figures");
+    let bad = json!({ "given_name": "", "family_name": "Rossi" });
+    let problem = server
+        .call("PUT", path(cf::PSICOLOGO), cf::ENTE_ADMIN, Some(bad))
+        .refused(422, "invalid-staff-name")
+        .await;
+    assert_eq!(problem["field"], "given_name");
+    server.catch_up().await;
+    let staff = server
+        .call(
+            "GET",
+            "/v1/organisations/ENTE-ALFA/staff",
+            cf::AUDITOR,
+            None,
+        )
+        .await;
+    let names: Vec<(&str, &str)> = staff["staff"]
+        .as_array()
+        .expect("staff")
+        .iter()
+        .map(|s| {
+            (
+                s["name"].as_str().unwrap_or(""),
+                s["fiscal_code"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    assert_eq!(
+        names,
+        [
+            ("Stefano Ferri", cf::EDUCATORE),
+            ("Giuseppe Verdi", cf::RESP_PROVIDER)
+        ]
+    );
+    server
+        .call(
+            "GET",
+            "/v1/organisations/ENTE-ALFA/staff",
+            cf::OUTSIDER,
+            None,
+        )
+        .refused(403, "staff-access-denied")
+        .await;
+    server
+        .call("DELETE", path(cf::EDUCATORE), cf::ENTE_ADMIN, None)
+        .await;
+    server
+        .call("DELETE", path(cf::EDUCATORE), cf::ENTE_ADMIN, None)
+        .refused(404, "staff-membership-not-found")
+        .await;
+    server.stop().await;
+}
+
+/// `GET /v1/me/cases` lists exactly the cases where the caller is enabled (or responsabile,
+/// or case manager), with what waits for them.
+async fn my_cases_are_the_cases_that_name_me(backend: Backend) {
+    let server = ApiServer::start(backend, t0()).await;
+    grant_roles(&server).await;
+    let first = CaseApi::open(&server).await;
+    let second = CaseApi::open(&server).await;
+    let _third = CaseApi::open(&server).await;
+    // The psicologo is enabled on the first two cases only, and records on the first.
+    first.start_phase_one().await;
+    second.open_phase(1).await;
+    second
+        .enable_professional("asst", cf::PSICOLOGO, &["psicologo"])
+        .await;
+    first
+        .record_entry(
+            cf::PSICOLOGO,
+            psicologo_entry("colloquio_valutazione", "09:00", "10:00"),
+        )
+        .await;
+    server.catch_up().await;
+    let mine = |who: &'static str| server.call("GET", "/v1/me/cases", who, None);
+    let ids = |v: &Value| -> Vec<String> {
+        let mut ids: Vec<String> = v["cases"]
+            .as_array()
+            .expect("cases")
+            .iter()
+            .map(|c| c["case_id"].as_str().expect("case_id").to_owned())
+            .collect();
+        ids.sort();
+        ids
+    };
+    let psicologo = mine(cf::PSICOLOGO).await;
+    let mut expected = vec![first.id.to_string(), second.id.to_string()];
+    expected.sort();
+    assert_eq!(ids(&psicologo), expected, "{psicologo}");
+    let on_first = psicologo["cases"]
+        .as_array()
+        .expect("cases")
+        .iter()
+        .find(|c| c["case_id"] == first.id.to_string())
+        .expect("the first case");
+    assert_eq!(
+        on_first["roles"],
+        json!([{ "role": "professional", "ente": "asst", "figures": ["psicologo"] }])
+    );
+    assert_eq!(
+        on_first["waiting"],
+        json!([{ "code": "my-drafts", "phase": 1, "count": 1 }])
+    );
+    // The ASST's responsabile has the entry to validate; the outsider has no cases.
+    let responsabile = mine(cf::RESP_ASST).await;
+    assert_eq!(ids(&responsabile).len(), 3);
+    let waiting = responsabile["cases"]
+        .as_array()
+        .expect("cases")
+        .iter()
+        .find(|c| c["case_id"] == first.id.to_string())
+        .expect("the first case")["waiting"]
+        .clone();
+    assert_eq!(
+        waiting,
+        json!([{ "code": "to-validate", "phase": 1, "count": 1 }])
+    );
+    assert_eq!(mine(cf::OUTSIDER).await["cases"], json!([]));
+    server.stop().await;
+}
+
+/// Every JSON view names the staff whose fiscal codes it shows (`names`): the case, its audit
+/// trail, the grants; people without a recorded name (the family) stay codes.
+async fn names_are_shown_next_to_fiscal_codes(backend: Backend) {
+    let server = ApiServer::start(backend, t0()).await;
+    grant_roles(&server).await;
+    let record = |org: &str, who: &str, given: &str, family: &str, figures: Value| {
+        let body = json!({ "given_name": given, "family_name": family, "figures": figures });
+        server.call(
+            "PUT",
+            format!("/v1/organisations/{org}/staff/{who}"),
+            cf::PLATFORM_ADMIN,
+            Some(body),
+        )
+    };
+    record(
+        "ASST-NORD-MILANO",
+        cf::RESP_ASST,
+        "Chiara",
+        "Bianchi",
+        json!([]),
+    )
+    .await;
+    record(
+        "ASST-NORD-MILANO",
+        cf::PSICOLOGO,
+        "Luca",
+        "Galli",
+        json!(["psicologo"]),
+    )
+    .await;
+    record(ATS, cf::ATS_OPERATOR, "Mario", "Rossi", json!([])).await;
+    let case = CaseApi::open(&server).await;
+    case.start_phase_one().await;
+    case.record_entry(
+        cf::PSICOLOGO,
+        psicologo_entry("colloquio_valutazione", "09:00", "10:00"),
+    )
+    .await;
+    server.catch_up().await;
+    let view = case.view(cf::RESP_ASST).await;
+    assert_eq!(view["names"][cf::RESP_ASST], "Chiara Bianchi", "{view}");
+    assert_eq!(view["names"][cf::PSICOLOGO], "Luca Galli", "{view}");
+    // The case manager's name is not recorded: no name, and never a wrong one.
+    assert!(view["names"].get(cf::CASE_MANAGER).is_none(), "{view}");
+    let trail = case
+        .call("GET", "/audit-trail", cf::ATS_OPERATOR, None)
+        .await;
+    assert_eq!(trail["names"][cf::ATS_OPERATOR], "Mario Rossi", "{trail}");
+    assert_eq!(trail["names"][cf::PSICOLOGO], "Luca Galli", "{trail}");
+    assert!(
+        trail["names"].get(cf::PARENT).is_none(),
+        "the family is not staff"
+    );
+    let grants = server
+        .call("GET", "/v1/admin/grants", cf::PLATFORM_ADMIN, None)
+        .await;
+    assert_eq!(grants["names"][cf::ATS_OPERATOR], "Mario Rossi", "{grants}");
+    server.stop().await;
+}
+
+diario_tests::scenario_on_each_backend!(
+    names_are_shown_next_to_fiscal_codes =>
+        names_are_shown_next_to_fiscal_codes_in_every_view_on_postgres,
+        names_are_shown_next_to_fiscal_codes_in_every_view_on_sqlite;
+    unknown_organisations_are_refused =>
+        unknown_organisation_codes_are_refused_in_cases_grants_and_filters_on_postgres,
+        unknown_organisation_codes_are_refused_in_cases_grants_and_filters_on_sqlite;
+    organisations_are_registered =>
+        organisations_are_registered_with_validated_codes_on_postgres,
+        organisations_are_registered_with_validated_codes_on_sqlite;
+    staff_have_names =>
+        staff_are_recorded_with_names_and_figures_on_postgres,
+        staff_are_recorded_with_names_and_figures_on_sqlite;
+    my_cases_are_the_cases_that_name_me =>
+        me_cases_lists_exactly_the_cases_where_i_am_enabled_on_postgres,
+        me_cases_lists_exactly_the_cases_where_i_am_enabled_on_sqlite;
+);
