@@ -28,7 +28,7 @@ pub enum Command {
     /// Apply the database migrations and exit.
     Migrate(DbArgs),
     /// Run the HTTP server (applies pending migrations first).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Mint a development token (HS256, from DIARIO_JWT_SECRET) and print it.
     Token(TokenArgs),
     /// Manage organisation roles (grants): add, revoke, list.
@@ -237,6 +237,90 @@ pub struct ServeArgs {
     /// models up to date).
     #[arg(long, env = "DIARIO_NO_PROJECTIONS")]
     pub no_projections: bool,
+    #[command(flatten)]
+    pub web: WebArgs,
+}
+
+/// The web interface: where people reach it, the browser login, the sessions.
+#[derive(Debug, Args)]
+pub struct WebArgs {
+    /// The address people reach the service at (e.g. `https://diario.example`); the login's
+    /// redirect URI is `{public-url}/auth/callback`. Default: `http://` + the listen address
+    /// (development: plain HTTP gives non-Secure cookies).
+    #[arg(long, env = "DIARIO_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// The client id this service is registered with at the OpenID provider
+    /// (DIARIO_OIDC_ISSUER): enables the browser login.
+    #[arg(long, env = "DIARIO_OIDC_CLIENT_ID")]
+    pub oidc_client_id: Option<String>,
+    /// The client secret of that registration.
+    #[arg(long, env = "DIARIO_OIDC_CLIENT_SECRET", hide_env_values = true)]
+    pub oidc_client_secret: Option<String>,
+    /// Minutes without a request after which a browser session ends.
+    #[arg(long, env = "DIARIO_SESSION_IDLE_MINUTES", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(1..=1440))]
+    pub session_idle_minutes: u64,
+    /// Hours after the login at which a browser session ends, used or not.
+    #[arg(long, env = "DIARIO_SESSION_MAX_HOURS", default_value_t = 12,
+          value_parser = clap::value_parser!(u64).range(1..=168))]
+    pub session_max_hours: u64,
+}
+
+impl WebArgs {
+    /// The web settings for a server listening on `addr` with `oidc_issuer`.
+    pub fn settings(
+        &self,
+        addr: SocketAddr,
+        oidc_issuer: Option<&str>,
+    ) -> Result<crate::web::WebSettings, CliError> {
+        let public_url = self
+            .public_url
+            .clone()
+            .filter(|u| !u.is_empty())
+            .unwrap_or_else(|| format!("http://{addr}"));
+        let mut web = crate::web::WebSettings::new(public_url);
+        web.sessions.idle = Duration::from_secs(self.session_idle_minutes * 60);
+        web.sessions.absolute = Duration::from_secs(self.session_max_hours * 3600);
+        let client_id = self.oidc_client_id.clone().filter(|c| !c.is_empty());
+        match (client_id, oidc_issuer.filter(|i| !i.is_empty())) {
+            (Some(client_id), Some(issuer)) => {
+                let client_secret = self
+                    .oidc_client_secret
+                    .clone()
+                    .filter(|s| !s.is_empty())
+                    .ok_or_else(|| {
+                        CliError::Usage(
+                            "DIARIO_OIDC_CLIENT_ID needs DIARIO_OIDC_CLIENT_SECRET".into(),
+                        )
+                    })?;
+                web.login = Some(crate::web::login::LoginSettings {
+                    issuer: issuer.to_owned(),
+                    client_id,
+                    client_secret,
+                });
+            }
+            (Some(_), None) => {
+                return Err(CliError::Usage(
+                    "DIARIO_OIDC_CLIENT_ID needs DIARIO_OIDC_ISSUER (the provider)".into(),
+                ));
+            }
+            (None, _) => {}
+        }
+        if web.sessions.secure && !web.public_url.starts_with("https://") {
+            return Err(CliError::Usage(format!(
+                "DIARIO_PUBLIC_URL must be an http:// or https:// URL, not {:?}",
+                web.public_url
+            )));
+        }
+        crate::web::WebState::new(&web).map_err(CliError::Usage)?;
+        if !web.sessions.secure {
+            tracing::warn!(
+                public_url = %web.public_url,
+                "the web interface is served over plain HTTP: session cookies are not Secure (development only)"
+            );
+        }
+        Ok(web)
+    }
 }
 
 impl ServeArgs {
@@ -249,6 +333,9 @@ impl ServeArgs {
         settings.workers = Some(self.firmalom.worker_settings());
         settings.projections = (!self.no_projections).then(RunnerOptions::default);
         settings.request_timeout = Duration::from_secs(self.request_timeout_secs);
+        settings.web = self
+            .web
+            .settings(self.addr, self.auth.oidc_issuer.as_deref())?;
         Ok(settings)
     }
 }

@@ -19,6 +19,7 @@ pub mod people;
 pub mod reads;
 pub mod scheduler;
 pub mod telemetry;
+pub mod web;
 pub mod write;
 
 use std::future::Future;
@@ -59,6 +60,8 @@ pub struct Settings {
     pub projections: Option<RunnerOptions>,
     /// How long a request may take, body included, before it is answered 408.
     pub request_timeout: Duration,
+    /// The web interface: public URL, browser login, sessions.
+    pub web: web::WebSettings,
 }
 
 /// The default of [`Settings::request_timeout`].
@@ -76,6 +79,7 @@ impl Settings {
             workers: Some(scheduler::WorkerSettings::default()),
             projections: Some(RunnerOptions::default()),
             request_timeout: REQUEST_TIMEOUT,
+            web: web::WebSettings::new("http://127.0.0.1:8080"),
         }
     }
 }
@@ -93,6 +97,8 @@ pub struct AppState {
     pub firmalom: Option<Arc<firmalom::FirmalomConfig>>,
     /// See [`Settings::request_timeout`].
     pub request_timeout: Duration,
+    /// The web interface.
+    pub web: Arc<web::WebState>,
 }
 
 impl AppState {
@@ -112,6 +118,11 @@ impl AppState {
             test_clock: settings.test_clock.clone(),
             firmalom: settings.firmalom.clone().map(Arc::new),
             request_timeout: settings.request_timeout,
+            web: Arc::new(web::WebState::new(&settings.web).unwrap_or_else(|e| {
+                // `diario serve` checks the settings first; a library caller gets no login.
+                tracing::error!(error = %e, "the web settings are invalid: no browser login");
+                web::WebState::without_login(&settings.web)
+            })),
         }
     }
 }
@@ -235,6 +246,7 @@ pub fn app(state: AppState) -> Router {
         .merge(paper::routes())
         .merge(reads::routes())
         .merge(people::routes())
+        .merge(web::routes())
         .route("/openapi.json", get(openapi::openapi_json));
     if state.test_clock.is_some() {
         router = router.merge(admin::test_clock_routes());

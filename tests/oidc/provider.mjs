@@ -60,6 +60,9 @@ const provider = new Provider(issuer, {
   scopes: ['openid', 'profile'],
   claims: { openid: ['sub'], profile: ['given_name', 'family_name', 'fiscal_number'] },
   pkce: { required: () => true },
+  // The ID token carries the profile claims (the fiscal code among them), as the SPID/CIE
+  // brokers' ID tokens do, not only the userinfo endpoint.
+  conformIdTokenClaims: false,
   features: {
     devInteractions: { enabled: false },
     resourceIndicators: {

@@ -313,11 +313,21 @@ pub struct Served {
 
 impl Served {
     pub async fn start(db: Database, settings: &diario_api::Settings) -> Served {
-        let started = diario_api::start(db, settings);
-        let state = started.state.clone();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind a local port");
+        Self::start_on(db, settings, listener).await
+    }
+
+    /// The server on a listener bound beforehand (when the settings need its address, as the
+    /// public URL of the browser login does).
+    pub async fn start_on(
+        db: Database,
+        settings: &diario_api::Settings,
+        listener: tokio::net::TcpListener,
+    ) -> Served {
+        let started = diario_api::start(db, settings);
+        let state = started.state.clone();
         let addr = listener.local_addr().expect("local address");
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(diario_api::serve(
@@ -559,13 +569,27 @@ impl ApiServer {
         now: chrono::DateTime<chrono::Utc>,
         change: impl FnOnce(&mut diario_api::Settings),
     ) -> ApiServer {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind a local port");
+        Self::start_on(backend, now, listener, change).await
+    }
+
+    /// [`ApiServer::start_with`] on a listener bound beforehand (settings that need the
+    /// server's address, such as the public URL of the browser login).
+    pub async fn start_on(
+        backend: Backend,
+        now: chrono::DateTime<chrono::Utc>,
+        listener: tokio::net::TcpListener,
+        change: impl FnOnce(&mut diario_api::Settings),
+    ) -> ApiServer {
         let db = TestDb::new(backend).await;
         let clock = diario_commands::TestClock::new(now);
         let mut settings = quiet_settings();
         settings.auth = test_auth();
         settings.test_clock = Some(clock.clone());
         change(&mut settings);
-        let served = Served::start(db.db.clone(), &settings).await;
+        let served = Served::start_on(db.db.clone(), &settings, listener).await;
         ApiServer {
             base_url: served.base_url.clone(),
             client: reqwest::Client::new(),

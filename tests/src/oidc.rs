@@ -42,6 +42,7 @@ pub struct OpenIdProvider {
     pub kids: Vec<String>,
     alg: String,
     port: u16,
+    redirect_uris: Vec<String>,
 }
 
 fn provider_dir() -> PathBuf {
@@ -77,17 +78,25 @@ fn ensure_installed() {
 impl OpenIdProvider {
     /// A provider signing access tokens with `alg` (RS256, PS256 or ES256).
     pub fn start(alg: &str) -> OpenIdProvider {
-        ensure_installed();
-        Self::spawn(alg, 0)
+        Self::start_for(alg, &[])
     }
 
-    fn spawn(alg: &str, port: u16) -> OpenIdProvider {
+    /// A provider that also accepts `redirect_uris` for [`CLIENT_ID`] (a server's
+    /// `{public_url}/auth/callback`, for the browser login).
+    pub fn start_for(alg: &str, redirect_uris: &[String]) -> OpenIdProvider {
+        ensure_installed();
+        let mut uris = vec![REDIRECT_URI.to_owned()];
+        uris.extend(redirect_uris.iter().cloned());
+        Self::spawn(alg, 0, uris)
+    }
+
+    fn spawn(alg: &str, port: u16, redirect_uris: Vec<String>) -> OpenIdProvider {
         let mut child = Command::new("node")
             .arg(provider_dir().join("provider.mjs"))
             .env("OP_PORT", port.to_string())
             .env("OP_ALG", alg)
             .env("OP_AUDIENCE", AUDIENCE)
-            .env("OP_REDIRECT_URIS", REDIRECT_URI)
+            .env("OP_REDIRECT_URIS", redirect_uris.join(","))
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -122,6 +131,7 @@ impl OpenIdProvider {
             kids,
             alg: alg.to_owned(),
             port,
+            redirect_uris,
         }
     }
 
@@ -130,7 +140,7 @@ impl OpenIdProvider {
     pub fn rotate_keys(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        let next = Self::spawn(&self.alg, self.port);
+        let next = Self::spawn(&self.alg, self.port, self.redirect_uris.clone());
         assert_eq!(
             next.issuer, self.issuer,
             "the rotated provider keeps its issuer"
@@ -169,49 +179,13 @@ impl OpenIdProvider {
             ],
         )
         .expect("authorize URL");
-        let mut cookies = BTreeMap::new();
-        let mut url = authorize;
-        let code = 'follow: {
-            for _ in 0..10 {
-                let cookie = cookies
-                    .iter()
-                    .map(|(k, v)| format!("{k}={v}"))
-                    .collect::<Vec<_>>()
-                    .join("; ");
-                let response = client
-                    .get(url.clone())
-                    .header("cookie", cookie)
-                    .send()
-                    .await
-                    .expect("provider answers");
-                for set in response.headers().get_all("set-cookie") {
-                    let pair = set.to_str().unwrap_or("").split(';').next().unwrap_or("");
-                    if let Some((k, v)) = pair.split_once('=') {
-                        cookies.insert(k.trim().to_owned(), v.trim().to_owned());
-                    }
-                }
-                let status = response.status();
-                let location = response
-                    .headers()
-                    .get("location")
-                    .and_then(|l| l.to_str().ok())
-                    .map(str::to_owned);
-                let Some(location) = location.filter(|_| status.is_redirection()) else {
-                    let body = response.text().await.unwrap_or_default();
-                    panic!("the provider stopped the login with {status}: {body}");
-                };
-                let next = url.join(&location).expect("redirect URL");
-                if next.as_str().starts_with(REDIRECT_URI) {
-                    let query: BTreeMap<_, _> = next.query_pairs().into_owned().collect();
-                    assert_eq!(query.get("state"), Some(&state), "state comes back");
-                    break 'follow query.get("code").cloned().unwrap_or_else(|| {
-                        panic!("the provider redirected back without a code: {next}")
-                    });
-                }
-                url = next;
-            }
-            panic!("the login did not come back to the client in 10 redirects");
-        };
+        let back = self.follow_to(authorize, REDIRECT_URI).await;
+        let query: BTreeMap<_, _> = back.query_pairs().into_owned().collect();
+        assert_eq!(query.get("state"), Some(&state), "state comes back");
+        let code = query
+            .get("code")
+            .cloned()
+            .unwrap_or_else(|| panic!("the provider redirected back without a code: {back}"));
         let mut form = reqwest::Url::parse("http://form/").expect("url");
         form.query_pairs_mut()
             .append_pair("grant_type", "authorization_code")
@@ -237,6 +211,54 @@ impl OpenIdProvider {
                 .to_owned(),
             id_token: body["id_token"].as_str().expect("id_token").to_owned(),
         }
+    }
+}
+
+impl OpenIdProvider {
+    /// Follows an authorization request through the provider (as a browser would, keeping the
+    /// provider's cookies) until it redirects to a URL starting with `back`; returns that URL.
+    pub async fn follow_to(&self, authorize: reqwest::Url, back: &str) -> reqwest::Url {
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client");
+        let mut cookies = BTreeMap::new();
+        let mut url = authorize;
+        for _ in 0..10 {
+            let cookie = cookies
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join("; ");
+            let response = client
+                .get(url.clone())
+                .header("cookie", cookie)
+                .send()
+                .await
+                .expect("provider answers");
+            for set in response.headers().get_all("set-cookie") {
+                let pair = set.to_str().unwrap_or("").split(';').next().unwrap_or("");
+                if let Some((k, v)) = pair.split_once('=') {
+                    cookies.insert(k.trim().to_owned(), v.trim().to_owned());
+                }
+            }
+            let status = response.status();
+            let location = response
+                .headers()
+                .get("location")
+                .and_then(|l| l.to_str().ok())
+                .map(str::to_owned);
+            let Some(location) = location.filter(|_| status.is_redirection()) else {
+                let body = response.text().await.unwrap_or_default();
+                panic!("the provider stopped the login with {status}: {body}");
+            };
+            let next = url.join(&location).expect("redirect URL");
+            if next.as_str().starts_with(back) {
+                return next;
+            }
+            url = next;
+        }
+        panic!("the login did not come back to {back} in 10 redirects");
     }
 }
 

@@ -244,7 +244,7 @@ impl OidcKeys {
 }
 
 /// An error with its causes (a TLS failure is the cause of reqwest's "error sending request").
-fn causes(e: &dyn std::error::Error) -> String {
+pub(crate) fn causes(e: &dyn std::error::Error) -> String {
     let mut text = e.to_string();
     let mut source = e.source();
     while let Some(cause) = source {

@@ -16,3 +16,4 @@ mod people;
 mod projections;
 mod server;
 mod store_conformance;
+mod web_login;

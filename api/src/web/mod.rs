@@ -1,0 +1,387 @@
+//! The web interface, served by the same binary (server-rendered with askama templates in
+//! `api/templates`, the stylesheet embedded): for now the browser login (OpenID Connect
+//! authorization code flow with PKCE, state and nonce; `login`), the sessions with their CSRF
+//! token and timeouts (`session`), and the home page with the signed-in person's cases. The
+//! pages read the same read models and the same access policy as the API.
+
+pub mod login;
+pub mod session;
+
+use askama::Template;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use serde::Deserialize;
+
+use crate::{ApiError, AppState};
+use login::{LoginSettings, RelyingParty};
+use session::{MaybeSession, SessionSettings, WebSession};
+
+/// Settings of the web interface.
+#[derive(Debug, Clone)]
+pub struct WebSettings {
+    /// The address people reach the service at (`https://diario.example`), without a trailing
+    /// slash: the redirect URI of the login is `{public_url}/auth/callback`, and a plain
+    /// `http://` one gives non-`Secure` cookies (development only).
+    pub public_url: String,
+    /// The identity provider registration (`None`: no browser login).
+    pub login: Option<LoginSettings>,
+    pub sessions: SessionSettings,
+}
+
+impl WebSettings {
+    /// Settings for `public_url` without a login.
+    pub fn new(public_url: impl Into<String>) -> WebSettings {
+        let public_url = public_url.into().trim_end_matches('/').to_owned();
+        let sessions = SessionSettings {
+            secure: !public_url.starts_with("http://"),
+            ..SessionSettings::default()
+        };
+        WebSettings {
+            public_url,
+            login: None,
+            sessions,
+        }
+    }
+}
+
+/// What the pages need, built once from [`WebSettings`].
+#[derive(Debug)]
+pub struct WebState {
+    pub public_url: String,
+    pub sessions: SessionSettings,
+    pub rp: Option<RelyingParty>,
+}
+
+impl WebState {
+    pub fn new(settings: &WebSettings) -> Result<WebState, String> {
+        let rp = settings
+            .login
+            .clone()
+            .map(|l| RelyingParty::new(l, &settings.public_url))
+            .transpose()?;
+        Ok(WebState {
+            public_url: settings.public_url.clone(),
+            sessions: settings.sessions.clone(),
+            rp,
+        })
+    }
+
+    /// The same settings with no browser login (cannot fail).
+    pub fn without_login(settings: &WebSettings) -> WebState {
+        WebState {
+            public_url: settings.public_url.clone(),
+            sessions: settings.sessions.clone(),
+            rp: None,
+        }
+    }
+
+    /// `scheme://host[:port]` of the public URL (what a browser sends as `Origin`).
+    pub fn origin(&self) -> &str {
+        let after_scheme = self.public_url.find("://").map_or(0, |i| i + 3);
+        match self.public_url[after_scheme..].find('/') {
+            Some(i) => &self.public_url[..after_scheme + i],
+            None => &self.public_url,
+        }
+    }
+}
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/", get(home))
+        .route("/accedi", get(start_login))
+        .route("/auth/callback", get(callback))
+        .route("/esci", post(logout))
+        .route("/static/diario.css", get(stylesheet))
+}
+
+/// An HTML page with the headers every page carries: no caching of personal data, no framing,
+/// only this site's resources.
+fn page(status: StatusCode, html: String) -> Response {
+    let mut response = (status, html).into_response();
+    let h = response.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
+        ),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
+    response
+}
+
+fn render(status: StatusCode, template: &impl Template) -> Response {
+    match template.render() {
+        Ok(html) => page(status, html),
+        Err(e) => ApiError::Internal(Box::new(e)).into_response(),
+    }
+}
+
+/// A page with one message (errors of the login, the logout).
+#[derive(Template)]
+#[template(path = "message.html")]
+struct MessagePage {
+    who: Option<String>,
+    csrf: String,
+    heading: String,
+    message: String,
+    link: String,
+    link_text: String,
+}
+
+fn message(
+    status: StatusCode,
+    heading: &str,
+    message: &str,
+    link: &str,
+    link_text: &str,
+) -> Response {
+    render(
+        status,
+        &MessagePage {
+            who: None,
+            csrf: String::new(),
+            heading: heading.to_owned(),
+            message: message.to_owned(),
+            link: link.to_owned(),
+            link_text: link_text.to_owned(),
+        },
+    )
+}
+
+/// One of my cases on the home page.
+struct CaseRow {
+    pseudonym: String,
+    ats: String,
+    provider: String,
+    roles: String,
+    waiting: Vec<String>,
+    status: &'static str,
+}
+
+#[derive(Template)]
+#[template(path = "home.html")]
+struct HomePage {
+    who: Option<String>,
+    csrf: String,
+    login_available: bool,
+    cases: Vec<CaseRow>,
+}
+
+fn role_label(role: &diario_projections::MyRole) -> String {
+    let ente = if role.ente == "asst" {
+        "ASST"
+    } else {
+        "ente erogatore"
+    };
+    match role.role.as_str() {
+        "responsabile" => format!("Responsabile ({ente})"),
+        "case_manager" => "Case manager".to_owned(),
+        _ => format!("Professionista ({ente})"),
+    }
+}
+
+fn waiting_label(w: &diario_projections::Waiting) -> String {
+    let phase = w.phase.map(|p| format!(", fase {p}")).unwrap_or_default();
+    let what = match w.code.as_str() {
+        "rejected" => "prestazioni rifiutate da correggere",
+        "expired" => "richieste di conferma scadute da inviare di nuovo",
+        "to-validate" => "prestazioni da validare",
+        "to-send" => "prestazioni validate da inviare in conferma",
+        "awaiting-confirmation" => "richieste in attesa di conferma",
+        "my-drafts" => "mie prestazioni non ancora validate",
+        _ => {
+            return format!(
+                "nessuna attività da oltre {} giorni",
+                diario_projections::mine::IDLE_DAYS
+            );
+        }
+    };
+    format!("{} {what}{phase}", w.count)
+}
+
+/// "Nome Cognome (CF)" when the name is recorded, the fiscal code otherwise.
+async fn display_name(state: &AppState, session: &WebSession) -> Result<String, ApiError> {
+    let cf = session.fiscal_code.as_str();
+    let names = diario_projections::names(&state.db, [cf]).await?;
+    Ok(names.label(cf))
+}
+
+/// The home page: the login for a visitor, my cases for a signed-in person.
+async fn home(
+    State(state): State<AppState>,
+    MaybeSession(session): MaybeSession,
+) -> Result<Response, ApiError> {
+    let Some(session) = session else {
+        return Ok(render(
+            StatusCode::OK,
+            &HomePage {
+                who: None,
+                csrf: String::new(),
+                login_available: state.web.rp.is_some(),
+                cases: Vec::new(),
+            },
+        ));
+    };
+    let cases = diario_projections::my_cases(
+        &state.db,
+        state.handler.catalogue(),
+        session.fiscal_code.as_str(),
+        state.handler.now(),
+    )
+    .await?;
+    let rows = cases
+        .iter()
+        .map(|c| CaseRow {
+            pseudonym: c.case.recipient_pseudonym.clone(),
+            ats: c.case.ats.clone(),
+            provider: c.case.provider.clone(),
+            roles: c
+                .roles
+                .iter()
+                .map(role_label)
+                .collect::<Vec<_>>()
+                .join(", "),
+            waiting: c.waiting.iter().map(waiting_label).collect(),
+            status: match c.case.status {
+                diario_projections::CaseStatus::Open => "aperta",
+                diario_projections::CaseStatus::Completed => "completata",
+                diario_projections::CaseStatus::Interrupted => "interrotta",
+            },
+        })
+        .collect();
+    Ok(render(
+        StatusCode::OK,
+        &HomePage {
+            who: Some(display_name(&state, &session).await?),
+            csrf: session.csrf_token.clone(),
+            login_available: true,
+            cases: rows,
+        },
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+struct StartQuery {
+    login_hint: Option<String>,
+    next: Option<String>,
+}
+
+/// Starts the login: 303 to the identity provider.
+async fn start_login(State(state): State<AppState>, Query(q): Query<StartQuery>) -> Response {
+    let Some(rp) = state.web.rp.as_ref() else {
+        return message(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Accesso non configurato",
+            "L'accesso con SPID o CIE non è configurato su questo server.",
+            "/",
+            "Torna alla pagina iniziale",
+        );
+    };
+    let return_to = login::safe_return(q.next.as_deref());
+    match login::start(&state, rp, q.login_hint.as_deref(), &return_to).await {
+        Ok(url) => see_other(&url, None),
+        Err(e) => login_failed(&e),
+    }
+}
+
+fn see_other(location: &str, set_cookie: Option<HeaderValue>) -> Response {
+    let mut response = StatusCode::SEE_OTHER.into_response();
+    let h = response.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(location) {
+        h.insert(header::LOCATION, v);
+    }
+    if let Some(c) = set_cookie {
+        h.insert(header::SET_COOKIE, c);
+    }
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+fn login_failed(e: &login::LoginError) -> Response {
+    tracing::warn!(error = ?e, "browser login failed");
+    let status = if login::is_unavailable(e) {
+        StatusCode::SERVICE_UNAVAILABLE
+    } else {
+        StatusCode::BAD_REQUEST
+    };
+    message(
+        status,
+        "Accesso non riuscito",
+        &e.to_string(),
+        "/accedi",
+        "Riprova ad accedere",
+    )
+}
+
+/// The provider's redirect back: the session is created and the person sent where they were
+/// going.
+async fn callback(State(state): State<AppState>, Query(q): Query<login::Callback>) -> Response {
+    let Some(rp) = state.web.rp.as_ref() else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    match login::finish(&state, rp, q).await {
+        Ok(done) => {
+            tracing::info!(actor = %done.fiscal_code, "browser login");
+            see_other(&done.return_to, Some(done.set_cookie))
+        }
+        Err(e) => login_failed(&e),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct CsrfForm {
+    #[serde(rename = "_csrf", default)]
+    csrf: String,
+}
+
+/// Logout: the session ends here (the identity provider's own session is the provider's).
+async fn logout(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    MaybeSession(session): MaybeSession,
+    Form(form): Form<CsrfForm>,
+) -> Result<Response, ApiError> {
+    let Some(session) = session else {
+        return Ok(see_other("/", None));
+    };
+    if let Err(e) = session::check_form(&state, &headers, &session, &form.csrf) {
+        return Ok(message(
+            StatusCode::FORBIDDEN,
+            "Operazione non consentita",
+            &e.to_string(),
+            "/",
+            "Torna alla pagina iniziale",
+        ));
+    }
+    let clear = session::end(&state, &session).await?;
+    Ok(see_other("/", Some(clear)))
+}
+
+async fn stylesheet() -> Response {
+    let mut response = include_str!("../../static/diario.css").into_response();
+    let h = response.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/css; charset=utf-8"),
+    );
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=3600"),
+    );
+    response
+}
