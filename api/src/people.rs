@@ -34,6 +34,7 @@ pub fn routes() -> Router<AppState> {
             put(record_staff).delete(end_staff),
         )
         .route("/v1/me/cases", get(my_cases))
+        .route("/v1/me/entries", get(my_entries))
 }
 
 /// What an organisation is.
@@ -431,4 +432,65 @@ pub async fn my_cases(
     )
     .await?;
     Ok(Json(MyCasesView { cases }).into_response())
+}
+
+/// `?from=&to=` of `GET /v1/me/entries`.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct PeriodQuery {
+    /// First delivery date (default: Monday of the current week, Europe/Rome).
+    pub from: Option<chrono::NaiveDate>,
+    /// Last delivery date, included (default: `from` + 6 days); at most 62 days after `from`.
+    pub to: Option<chrono::NaiveDate>,
+}
+
+/// The longest period `GET /v1/me/entries` answers (two months).
+pub const MAX_PERIOD_DAYS: i64 = 62;
+
+/// My entries delivered in a week or a month, on every case and measure: each with its state
+/// and case, totals per day, and the entries whose times overlap another of mine flagged
+/// (`overlaps_with`; the day's `overlaps`).
+#[utoipa::path(get, path = "/v1/me/entries", tag = "reads",
+    params(PeriodQuery),
+    responses((status = 200, body = diario_projections::MyEntries),
+        (status = "4XX", description = "400 invalid-period (field `from` or `to`), 401", body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn my_entries(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+    ApiQuery(q): ApiQuery<PeriodQuery>,
+) -> Result<Response, ApiError> {
+    use chrono::Datelike;
+    let today = state
+        .handler
+        .now()
+        .with_timezone(&chrono_tz::Europe::Rome)
+        .date_naive();
+    let monday = today - chrono::Duration::days(i64::from(today.weekday().num_days_from_monday()));
+    let from = q.from.unwrap_or(monday);
+    let to = q.to.unwrap_or(from + chrono::Duration::days(6));
+    let invalid = |field: &'static str, message: String| ApiError::Field {
+        status: StatusCode::BAD_REQUEST,
+        code: "invalid-period",
+        field,
+        message,
+    };
+    if to < from {
+        return Err(invalid(
+            "to",
+            format!("to: {to} precede from {from} / to ({to}) is before from ({from})"),
+        ));
+    }
+    if (to - from).num_days() > MAX_PERIOD_DAYS {
+        return Err(invalid(
+            "to",
+            format!(
+                "to: il periodo supera {MAX_PERIOD_DAYS} giorni / the period is longer than {MAX_PERIOD_DAYS} days"
+            ),
+        ));
+    }
+    let entries =
+        diario_projections::my_entries(&state.db, principal.cf.as_str(), from, to).await?;
+    Ok(Json(entries).into_response())
 }

@@ -37,7 +37,7 @@ pub use diaries::{
 pub use failures::{
     FailureFilter, RelyingEntry, SystemFailureView, SystemFailures, system_failures,
 };
-pub use mine::{MyCase, MyRole, Waiting, my_cases};
+pub use mine::{MyCase, MyDay, MyEntries, MyEntry, MyRole, Waiting, my_cases, my_entries};
 pub use people::{Names, StaffView, names, staff_of};
 pub use queries::{
     AtsDashboard, CaseFilter, CaseSummary, CostFilter, CostLine, CostReport, CostTotal,

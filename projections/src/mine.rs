@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
 use diario_domain::{Catalogue, Ente, MeasureId};
 use diario_log::Database;
 use serde::{Deserialize, Serialize};
@@ -238,4 +238,110 @@ pub async fn my_cases(
             .then(a.case.case_id.cmp(&b.case.case_id))
     });
     Ok(out)
+}
+
+/// One of my entries, with its case.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct MyEntry {
+    pub case_id: Uuid,
+    pub ats: String,
+    pub provider: String,
+    #[serde(flatten)]
+    pub entry: crate::EntryView,
+    /// My other live entries (on any case) whose time overlaps this one's.
+    pub overlaps_with: Vec<Uuid>,
+}
+
+/// One day of my entries (withdrawn ones not counted).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct MyDay {
+    pub date: NaiveDate,
+    pub entries: i64,
+    pub minutes: i64,
+    pub confirmed_minutes: i64,
+    /// Some of the day's entries overlap each other.
+    pub overlaps: bool,
+}
+
+/// My entries between two dates, by day.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct MyEntries {
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    /// By date, start, case.
+    pub entries: Vec<MyEntry>,
+    /// Every day of the period that has entries.
+    pub days: Vec<MyDay>,
+    pub minutes: i64,
+    pub confirmed_minutes: i64,
+}
+
+/// `person`'s entries delivered from `from` to `to` (both included) on every case, with totals
+/// per day and the overlaps between live entries flagged.
+pub async fn my_entries(
+    db: &Database,
+    person: &str,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<MyEntries, ProjectionError> {
+    let rows = db
+        .fetch_all(
+            "SELECT * FROM rm_entries WHERE professional = $1 AND service_date >= $2 \
+             AND service_date <= $3 ORDER BY service_date, start_time, case_id, entry_id",
+            &[person.into(), from.into(), to.into()],
+        )
+        .await?;
+    let mut entries = Vec::with_capacity(rows.len());
+    for r in &rows {
+        entries.push(MyEntry {
+            case_id: r.uuid("case_id")?,
+            ats: r.text("ats")?,
+            provider: r.text("provider")?,
+            entry: r.decode()?,
+            overlaps_with: Vec::new(),
+        });
+    }
+    let live = |e: &MyEntry| e.entry.state != crate::EntryState::Withdrawn;
+    // Same day, [start, end) intersecting ("HH:MM" compares as text).
+    let overlapping: Vec<(usize, usize)> = (0..entries.len())
+        .flat_map(|i| ((i + 1)..entries.len()).map(move |j| (i, j)))
+        .filter(|&(i, j)| {
+            let (a, b) = (&entries[i], &entries[j]);
+            live(a)
+                && live(b)
+                && a.entry.date == b.entry.date
+                && a.entry.start < b.entry.end
+                && b.entry.start < a.entry.end
+        })
+        .collect();
+    for (i, j) in overlapping {
+        let (a, b) = (entries[i].entry.entry_id, entries[j].entry.entry_id);
+        entries[i].overlaps_with.push(b);
+        entries[j].overlaps_with.push(a);
+    }
+    let mut days: BTreeMap<NaiveDate, MyDay> = BTreeMap::new();
+    for e in entries.iter().filter(|e| live(e)) {
+        let day = days.entry(e.entry.date).or_insert(MyDay {
+            date: e.entry.date,
+            entries: 0,
+            minutes: 0,
+            confirmed_minutes: 0,
+            overlaps: false,
+        });
+        day.entries += 1;
+        day.minutes += e.entry.minutes;
+        if e.entry.state == crate::EntryState::Confirmed {
+            day.confirmed_minutes += e.entry.minutes;
+        }
+        day.overlaps |= !e.overlaps_with.is_empty();
+    }
+    let days: Vec<MyDay> = days.into_values().collect();
+    Ok(MyEntries {
+        from,
+        to,
+        minutes: days.iter().map(|d| d.minutes).sum(),
+        confirmed_minutes: days.iter().map(|d| d.confirmed_minutes).sum(),
+        entries,
+        days,
+    })
 }

@@ -307,6 +307,7 @@ async fn table(backend: Backend) {
             |_| Some(json!({ "fiscal_code": THIRD_PARTY, "role": "auditor" })),
         ),
         row("GET", "/v1/me/cases".into(), ALL, |_| None),
+        row("GET", "/v1/me/entries".into(), ALL, |_| None),
         row("GET", "/v1/organisations".into(), ALL, |_| None),
         row("GET", "/v1/organisations/ATS-MILANO".into(), ALL, |_| None),
         row(

@@ -477,6 +477,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/reports/costs"),
     ("get", "/v1/me"),
     ("get", "/v1/me/cases"),
+    ("get", "/v1/me/entries"),
     ("get", "/v1/organisations"),
     ("post", "/v1/organisations"),
     ("get", "/v1/organisations/{code}"),

@@ -390,7 +390,95 @@ async fn names_are_shown_next_to_fiscal_codes(backend: Backend) {
     server.stop().await;
 }
 
+/// `GET /v1/me/entries`: my entries of a week across cases, totals per day, and the overlap of
+/// two cases' entries at the same time flagged (the rule that refuses it is issue 17's).
+async fn my_entries_across_cases(backend: Backend) {
+    let server = ApiServer::start(backend, t0()).await;
+    grant_roles(&server).await;
+    let first = CaseApi::open(&server).await;
+    let second = CaseApi::open(&server).await;
+    first.start_phase_one().await;
+    second.open_phase(1).await;
+    second
+        .enable_professional("asst", cf::PSICOLOGO, &["psicologo"])
+        .await;
+    let a = first
+        .record_entry(
+            cf::PSICOLOGO,
+            psicologo_entry("colloquio_valutazione", "09:00", "10:00"),
+        )
+        .await;
+    let b = second
+        .record_entry(
+            cf::PSICOLOGO,
+            psicologo_entry("colloquio_valutazione", "09:30", "10:30"),
+        )
+        .await;
+    let c = first
+        .record_entry(
+            cf::PSICOLOGO,
+            psicologo_entry("colloquio_valutazione", "11:00", "12:00"),
+        )
+        .await;
+    server.catch_up().await;
+    let week = server
+        .call(
+            "GET",
+            "/v1/me/entries?from=2024-03-04&to=2024-03-10",
+            cf::PSICOLOGO,
+            None,
+        )
+        .await;
+    let entries = week["entries"].as_array().expect("entries");
+    assert_eq!(entries.len(), 3, "{week}");
+    let overlaps = |id: uuid::Uuid| {
+        entries
+            .iter()
+            .find(|e| e["entry_id"] == id.to_string())
+            .map(|e| e["overlaps_with"].clone())
+            .expect("the entry")
+    };
+    assert_eq!(overlaps(a), json!([b.to_string()]));
+    assert_eq!(overlaps(b), json!([a.to_string()]));
+    assert_eq!(overlaps(c), json!([]));
+    assert_eq!(
+        week["days"],
+        json!([{ "date": "2024-03-04", "entries": 3, "minutes": 180, "confirmed_minutes": 0, "overlaps": true }])
+    );
+    assert_eq!(week["minutes"], 180);
+    // Someone else's week is their own: empty.
+    let other = server
+        .call(
+            "GET",
+            "/v1/me/entries?from=2024-03-04&to=2024-03-10",
+            cf::EDUCATORE,
+            None,
+        )
+        .await;
+    assert_eq!(other["entries"], json!([]));
+    // A period backwards or longer than 62 days is refused naming the field.
+    for query in [
+        "from=2024-03-10&to=2024-03-04",
+        "from=2024-01-01&to=2024-06-30",
+    ] {
+        let problem = server
+            .call(
+                "GET",
+                format!("/v1/me/entries?{query}"),
+                cf::PSICOLOGO,
+                None,
+            )
+            .refused(400, "invalid-period")
+            .await;
+        assert_eq!(problem["field"], "to");
+    }
+    server.stop().await;
+}
+
 diario_tests::scenario_on_each_backend!(
+    my_entries_across_cases =>
+        me_entries_lists_my_week_across_cases_with_overlaps_on_postgres,
+        me_entries_lists_my_week_across_cases_with_overlaps_on_sqlite;
     names_are_shown_next_to_fiscal_codes =>
         names_are_shown_next_to_fiscal_codes_in_every_view_on_postgres,
         names_are_shown_next_to_fiscal_codes_in_every_view_on_sqlite;
