@@ -43,8 +43,8 @@ pub enum Command {
 pub struct RebuildArgs {
     #[command(flatten)]
     pub db: DbArgs,
-    /// Projection to rebuild (case_diaries, audit_trail, checklists, system_failures);
-    /// all when absent.
+    /// Projection to rebuild (case_diaries, audit_trail, checklists, system_failures, people,
+    /// staff_notifications); all when absent.
     pub projection: Option<String>,
 }
 

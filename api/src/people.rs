@@ -35,6 +35,7 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/v1/me/cases", get(my_cases))
         .route("/v1/me/entries", get(my_entries))
+        .route("/v1/me/notifications", get(my_notifications))
 }
 
 /// What an organisation is.
@@ -493,4 +494,33 @@ pub async fn my_entries(
     let entries =
         diario_projections::my_entries(&state.db, principal.cf.as_str(), from, to).await?;
     Ok(Json(entries).into_response())
+}
+
+/// My inbox.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InboxView {
+    /// Most recent first.
+    pub notifications: Vec<diario_projections::Notification>,
+}
+
+/// My notifications, most recent first: rejections and expired requests of the phases I am
+/// responsabile of (the latest 100), requests about to expire (within 6 hours) and FirmaLOM
+/// notifications still undelivered after 3 attempts.
+#[utoipa::path(get, path = "/v1/me/notifications", tag = "reads",
+    responses((status = 200, body = InboxView),
+        (status = "4XX", description = "401", body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn my_notifications(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+) -> Result<Response, ApiError> {
+    let notifications = diario_projections::inbox(
+        &state.db,
+        state.handler.catalogue(),
+        principal.cf.as_str(),
+        state.handler.now(),
+        100,
+    )
+    .await?;
+    Ok(Json(InboxView { notifications }).into_response())
 }

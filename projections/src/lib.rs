@@ -12,6 +12,7 @@ pub mod checklists;
 pub mod diaries;
 pub mod failures;
 pub mod mine;
+pub mod notifications;
 pub mod people;
 pub mod queries;
 mod status;
@@ -38,6 +39,7 @@ pub use failures::{
     FailureFilter, RelyingEntry, SystemFailureView, SystemFailures, system_failures,
 };
 pub use mine::{MyCase, MyDay, MyEntries, MyEntry, MyRole, Waiting, my_cases, my_entries};
+pub use notifications::{Notification, inbox};
 pub use people::{Names, StaffView, names, staff_of};
 pub use queries::{
     AtsDashboard, CaseFilter, CaseSummary, CostFilter, CostLine, CostReport, CostTotal,
@@ -65,12 +67,13 @@ pub enum ProjectionError {
 }
 
 /// Names of every read model, in the order they are listed.
-pub const PROJECTIONS: [&str; 5] = [
+pub const PROJECTIONS: [&str; 6] = [
     diaries::NAME,
     audit::NAME,
     checklists::NAME,
     failures::NAME,
     people::NAME,
+    notifications::NAME,
 ];
 
 /// Every read model, over the measure catalogue the server runs (unit costs, caps, alerts).
@@ -81,6 +84,7 @@ pub fn read_models(catalogue: &Catalogue) -> Vec<Arc<dyn Follower>> {
         Arc::new(Checklists),
         Arc::new(SystemFailures),
         Arc::new(people::People),
+        Arc::new(notifications::StaffNotifications::new(catalogue.clone())),
     ]
 }
 
@@ -106,6 +110,7 @@ pub fn tables() -> impl Iterator<Item = &'static str> {
         checklists::TABLES.as_slice(),
         failures::TABLES.as_slice(),
         people::TABLES.as_slice(),
+        notifications::TABLES.as_slice(),
     ]
     .into_iter()
     .flatten()

@@ -308,6 +308,7 @@ async fn table(backend: Backend) {
         ),
         row("GET", "/v1/me/cases".into(), ALL, |_| None),
         row("GET", "/v1/me/entries".into(), ALL, |_| None),
+        row("GET", "/v1/me/notifications".into(), ALL, |_| None),
         row("GET", "/v1/organisations".into(), ALL, |_| None),
         row("GET", "/v1/organisations/ATS-MILANO".into(), ALL, |_| None),
         row(

@@ -478,6 +478,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/me"),
     ("get", "/v1/me/cases"),
     ("get", "/v1/me/entries"),
+    ("get", "/v1/me/notifications"),
     ("get", "/v1/organisations"),
     ("post", "/v1/organisations"),
     ("get", "/v1/organisations/{code}"),

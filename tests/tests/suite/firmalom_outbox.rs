@@ -211,3 +211,72 @@ diario_tests::scenario_on_each_backend!(retries_until_firmalom_recovers =>
 diario_tests::scenario_on_each_backend!(an_ended_request_is_never_notified =>
     a_notification_is_never_sent_for_an_ended_request_on_postgres,
     a_notification_is_never_sent_for_an_ended_request_on_sqlite);
+
+/// A FirmaLOM notification still undelivered after three attempts reaches the phase's
+/// responsabile's inbox (issue 13); once delivered it is gone from it.
+async fn an_undeliverable_notification_reaches_the_responsabile(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let store = db.db.event_store();
+    append_all(&*store, &requested_case(), 0).await;
+    let fake = FakeFirmalom::start(SECRET).await;
+    fake.fail_next(3);
+    feed_until(&db, &*store, 1).await;
+    diario_tests::catch_up_read_models(&db.db).await;
+    let inbox = |now| {
+        let db = db.db.clone();
+        async move {
+            diario_projections::inbox(
+                &db,
+                &diario_tests::catalogue(),
+                resp_provider().as_str(),
+                now,
+                100,
+            )
+            .await
+            .expect("inbox")
+            .into_iter()
+            .map(|n| n.kind)
+            .collect::<Vec<_>>()
+        }
+    };
+    let client = reqwest::Client::new();
+    let now = rome(2024, 3, 4, 18, 5);
+    let undeliverable = "notification-undeliverable".to_owned();
+    // The retries fall due by the wall clock (50 ms, then doubling up to 200 ms).
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while fake.failed() < 3 && tokio::time::Instant::now() < deadline {
+        assert!(
+            !inbox(now).await.contains(&undeliverable),
+            "not before the third failure ({} so far)",
+            fake.failed()
+        );
+        deliver(&db, &client, &fake.url, now).await;
+        tokio::time::sleep(Duration::from_millis(30)).await;
+    }
+    assert_eq!(fake.failed(), 3);
+    assert!(inbox(now).await.contains(&undeliverable));
+    // Someone else's inbox does not have it.
+    let other = diario_projections::inbox(
+        &db.db,
+        &diario_tests::catalogue(),
+        resp_asst().as_str(),
+        now,
+        100,
+    )
+    .await
+    .expect("inbox");
+    assert!(other.is_empty(), "{other:?}");
+    // Delivered at last: gone from the inbox.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while fake.received().is_empty() && tokio::time::Instant::now() < deadline {
+        deliver(&db, &client, &fake.url, now).await;
+        tokio::time::sleep(Duration::from_millis(30)).await;
+    }
+    assert_eq!(fake.received().len(), 1);
+    assert!(!inbox(now).await.contains(&undeliverable));
+    db.cleanup().await;
+}
+
+diario_tests::scenario_on_each_backend!(an_undeliverable_notification_reaches_the_responsabile =>
+    an_undeliverable_firmalom_notification_reaches_the_responsabile_on_postgres,
+    an_undeliverable_firmalom_notification_reaches_the_responsabile_on_sqlite);

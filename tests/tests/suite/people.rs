@@ -475,7 +475,71 @@ async fn my_entries_across_cases(backend: Backend) {
     server.stop().await;
 }
 
+/// The responsabile's inbox: a request about to expire, a rejection with its reason, an expiry;
+/// each reaches the responsabile of the phase's ente, and nobody else.
+async fn notifications_reach_the_responsabile(backend: Backend) {
+    use diario_api::domain::case::Answer;
+    let server = ApiServer::start(backend, t0()).await;
+    grant_roles(&server).await;
+    let case = CaseApi::open(&server).await;
+    case.start_phase_one().await;
+    case.record_entry(
+        cf::PSICOLOGO,
+        psicologo_entry("colloquio_valutazione", "09:00", "10:00"),
+    )
+    .await;
+    case.validate(1, None).await;
+    let r1 = crate::api_scenario::request_id(&case.close_phase(1).await);
+    let inbox = |who: &'static str| server.call("GET", "/v1/me/notifications", who, None);
+    let kinds = |v: &Value| -> Vec<String> {
+        v["notifications"]
+            .as_array()
+            .expect("notifications")
+            .iter()
+            .map(|n| n["kind"].as_str().unwrap_or("").to_owned())
+            .collect()
+    };
+    server.catch_up().await;
+    assert_eq!(kinds(&inbox(cf::RESP_ASST).await), Vec::<String>::new());
+    // Five hours before the deadline (the request was sent at 18:00 on 4 March).
+    server
+        .set_clock(diario_api::domain::testing::fixtures::rome(
+            2024, 3, 5, 13, 0,
+        ))
+        .await;
+    assert_eq!(kinds(&inbox(cf::RESP_ASST).await), ["request-expiring"]);
+    let reason = "la durata non corrisponde".to_owned();
+    crate::api_scenario::answer(&server, case.id, r1, Answer::Rejected { reason }).await;
+    server.catch_up().await;
+    let mine = inbox(cf::RESP_ASST).await;
+    assert_eq!(kinds(&mine), ["confirmation-rejected"], "{mine}");
+    let message = mine["notifications"][0]["message"].as_str().unwrap_or("");
+    assert!(message.contains("la durata non corrisponde"), "{message}");
+    assert_eq!(mine["notifications"][0]["case_id"], case.id.to_string());
+    for other in [cf::RESP_PROVIDER, cf::PSICOLOGO, cf::OUTSIDER] {
+        assert_eq!(kinds(&inbox(other).await), Vec::<String>::new(), "{other}");
+    }
+    // Sent again; two days later a late answer records the expiry.
+    case.validate(1, None).await;
+    let r2 = crate::api_scenario::request_id(&case.close_phase(1).await);
+    server
+        .set_clock(diario_api::domain::testing::fixtures::rome(
+            2024, 3, 8, 13, 0,
+        ))
+        .await;
+    crate::api_scenario::answer(&server, case.id, r2, Answer::Confirmed).await;
+    server.catch_up().await;
+    assert_eq!(
+        kinds(&inbox(cf::RESP_ASST).await),
+        ["request-expired", "confirmation-rejected"]
+    );
+    server.stop().await;
+}
+
 diario_tests::scenario_on_each_backend!(
+    notifications_reach_the_responsabile =>
+        notifications_of_rejections_expiries_and_deadlines_reach_the_responsabile_on_postgres,
+        notifications_of_rejections_expiries_and_deadlines_reach_the_responsabile_on_sqlite;
     my_entries_across_cases =>
         me_entries_lists_my_week_across_cases_with_overlaps_on_postgres,
         me_entries_lists_my_week_across_cases_with_overlaps_on_sqlite;
