@@ -239,6 +239,21 @@ pub struct ServeArgs {
     pub no_projections: bool,
     #[command(flatten)]
     pub web: WebArgs,
+    /// The SMTP relay staff notifications are e-mailed through (`smtp://host:port`,
+    /// `smtp://host:587?tls=required`, `smtps://host:465`); unset: the inbox only.
+    #[arg(long, env = "DIARIO_SMTP_URL", hide_env_values = true)]
+    pub smtp_url: Option<String>,
+    /// The sender of the notification e-mails.
+    #[arg(
+        long,
+        env = "DIARIO_MAIL_FROM",
+        default_value = "Diario Online <noreply@localhost>"
+    )]
+    pub mail_from: String,
+    /// Seconds between two passes of the notification e-mails.
+    #[arg(long, env = "DIARIO_MAIL_INTERVAL_SECS", default_value_t = 60,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub mail_interval_secs: u64,
 }
 
 /// The web interface: where people reach it, the browser login, the sessions.
@@ -336,6 +351,15 @@ impl ServeArgs {
         settings.web = self
             .web
             .settings(self.addr, self.auth.oidc_issuer.as_deref())?;
+        if let Some(relay) = self.smtp_url.clone().filter(|u| !u.is_empty()) {
+            let mail = crate::mail::MailSettings {
+                relay,
+                from: self.mail_from.clone(),
+                interval: Duration::from_secs(self.mail_interval_secs),
+            };
+            crate::mail::check(&mail).map_err(CliError::Usage)?;
+            settings.mail = Some(mail);
+        }
         Ok(settings)
     }
 }

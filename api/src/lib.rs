@@ -11,6 +11,7 @@ pub mod extract;
 pub mod firmalom;
 pub mod fuzzing;
 pub mod idempotency;
+pub mod mail;
 pub mod names;
 pub mod openapi;
 mod ops;
@@ -62,6 +63,8 @@ pub struct Settings {
     pub request_timeout: Duration,
     /// The web interface: public URL, browser login, sessions.
     pub web: web::WebSettings,
+    /// E-mail of staff notifications through an SMTP relay (`None`: the inbox only).
+    pub mail: Option<mail::MailSettings>,
 }
 
 /// The default of [`Settings::request_timeout`].
@@ -80,6 +83,7 @@ impl Settings {
             projections: Some(RunnerOptions::default()),
             request_timeout: REQUEST_TIMEOUT,
             web: web::WebSettings::new("http://127.0.0.1:8080"),
+            mail: None,
         }
     }
 }
@@ -132,6 +136,7 @@ pub struct Started {
     pub state: AppState,
     workers: Option<scheduler::Workers>,
     projections: Option<(watch::Sender<bool>, JoinHandle<()>)>,
+    mailer: Option<(watch::Sender<bool>, JoinHandle<()>)>,
 }
 
 /// Wires a server: its state, the background workers and the read models' runner, as
@@ -154,10 +159,16 @@ pub fn start(db: Database, settings: &Settings) -> Started {
         );
         (stop, runner)
     });
+    let mailer = settings.mail.clone().and_then(|m| {
+        mail::spawn(state.clone(), m)
+            .map_err(|e| tracing::error!(error = %e, "notification e-mails are off"))
+            .ok()
+    });
     Started {
         state,
         workers,
         projections,
+        mailer,
     }
 }
 
@@ -166,6 +177,10 @@ impl Started {
     pub async fn stop(self) {
         if let Some(w) = self.workers {
             w.stop().await;
+        }
+        if let Some((stop, mailer)) = self.mailer {
+            let _ = stop.send(true);
+            let _ = mailer.await;
         }
         if let Some((stop, runner)) = self.projections {
             let _ = stop.send(true);

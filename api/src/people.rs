@@ -305,6 +305,10 @@ pub struct StaffBody {
     #[serde(default)]
     #[schema(value_type = Vec<String>)]
     pub figures: Vec<FigureId>,
+    /// Work e-mail address for the notifications (optional).
+    #[serde(default)]
+    #[schema(max_length = 254)]
+    pub email: Option<String>,
 }
 
 /// A staff member as recorded.
@@ -313,6 +317,7 @@ pub struct StaffMemberView {
     pub fiscal_code: String,
     pub given_name: String,
     pub family_name: String,
+    pub email: Option<String>,
     /// Organisation code → figure ids.
     #[schema(value_type = Object)]
     pub memberships: std::collections::BTreeMap<String, Vec<String>>,
@@ -347,6 +352,7 @@ async fn staff_write(
                 fiscal_code,
                 given_name: body.given_name,
                 family_name: body.family_name,
+                email: body.email,
                 organisation: o.code.clone(),
                 figures: body.figures,
             }
@@ -359,6 +365,7 @@ async fn staff_write(
             fiscal_code: m.fiscal_code.as_str().to_owned(),
             given_name: m.given_name.clone(),
             family_name: m.family_name.clone(),
+            email: m.email.clone(),
             memberships: m
                 .memberships
                 .iter()

@@ -26,6 +26,8 @@ pub struct StaffMember {
     pub given_name: String,
     /// Family name (cognome).
     pub family_name: String,
+    /// Work e-mail address for the notifications (optional).
+    pub email: Option<String>,
     /// Organisation code → the figures the person works under there.
     pub memberships: BTreeMap<String, Vec<FigureId>>,
 }
@@ -52,6 +54,9 @@ pub enum StaffCommand {
         given_name: String,
         /// Family name.
         family_name: String,
+        /// Work e-mail address for the notifications (optional).
+        #[serde(default)]
+        email: Option<String>,
         /// Organisation code (registered).
         organisation: String,
         /// Figures in that organisation (each in the catalogue of some measure; may be empty
@@ -98,6 +103,9 @@ pub enum StaffEvent {
         given_name: String,
         /// Family name.
         family_name: String,
+        /// Work e-mail address for the notifications.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        email: Option<String>,
         /// Organisation code.
         organisation: String,
         /// Figures there.
@@ -138,6 +146,9 @@ pub enum StaffError {
         "figures: il personale dell'ATS non registra ore e non ha figure professionali / figures: ATS staff record no hours and have no figures"
     )]
     FiguresAtAnAts,
+    /// An e-mail address is `local@domain`, at most 254 characters, without spaces.
+    #[error("email: l'indirizzo e-mail non è valido / email: not a valid e-mail address")]
+    InvalidEmail,
     /// Ending a membership that is not recorded.
     #[error("la persona non risulta presso {0} / the person is not recorded as working for {0}")]
     NotAMember(String),
@@ -153,6 +164,7 @@ impl StaffError {
             StaffError::InvalidName(_) => "invalid-staff-name",
             StaffError::UnknownFigure(_) => "figure-not-in-catalogue",
             StaffError::FiguresAtAnAts => "figures-at-an-ats",
+            StaffError::InvalidEmail => "invalid-staff-email",
             StaffError::NotAMember(_) => "staff-membership-not-found",
             StaffError::Organisation(e) => e.code(),
         }
@@ -164,6 +176,7 @@ impl StaffError {
             StaffError::InvalidName(field) => field,
             StaffError::UnknownFigure(_) | StaffError::FiguresAtAnAts => "figures",
             StaffError::NotAMember(_) => "organisation",
+            StaffError::InvalidEmail => "email",
             StaffError::Organisation(e) => e.field(),
         }
     }
@@ -183,6 +196,25 @@ fn check_name(field: &'static str, name: &str) -> Result<(), StaffError> {
     }
 }
 
+/// `local@domain.tld`: one `@`, non-empty parts, a dot in the domain, no spaces or control
+/// characters, at most 254 characters (RFC 5321's path limit).
+fn check_email(email: &str) -> Result<(), StaffError> {
+    let ok = email.len() <= 254
+        && !email.chars().any(|c| c.is_whitespace() || c.is_control())
+        && email.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty()
+                && !domain.contains('@')
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+        });
+    if ok {
+        Ok(())
+    } else {
+        Err(StaffError::InvalidEmail)
+    }
+}
+
 /// Decides a staff command on the person's stream. Recording again exactly what is recorded
 /// changes nothing.
 pub fn decide_staff(
@@ -198,11 +230,15 @@ pub fn decide_staff(
             fiscal_code,
             given_name,
             family_name,
+            email,
             organisation,
             figures,
         } => {
             check_name("given_name", given_name)?;
             check_name("family_name", family_name)?;
+            if let Some(email) = email {
+                check_email(email)?;
+            }
             let org = registry.require("organisation", organisation, &OrgKind::ALL)?;
             if org.kind == OrgKind::Ats && !figures.is_empty() {
                 return Err(StaffError::FiguresAtAnAts);
@@ -220,6 +256,7 @@ pub fn decide_staff(
             let unchanged = state.as_ref().is_some_and(|s| {
                 &s.given_name == given_name
                     && &s.family_name == family_name
+                    && &s.email == email
                     && s.memberships.get(organisation) == Some(&figures)
             });
             if unchanged {
@@ -229,6 +266,7 @@ pub fn decide_staff(
                 fiscal_code: fiscal_code.clone(),
                 given_name: given_name.clone(),
                 family_name: family_name.clone(),
+                email: email.clone(),
                 organisation: organisation.clone(),
                 figures,
                 by: by.cloned(),
@@ -262,6 +300,7 @@ pub fn evolve_staff(state: StaffState, event: &StaffEvent) -> StaffState {
             fiscal_code,
             given_name,
             family_name,
+            email,
             organisation,
             figures,
             ..
@@ -270,10 +309,12 @@ pub fn evolve_staff(state: StaffState, event: &StaffEvent) -> StaffState {
                 fiscal_code: fiscal_code.clone(),
                 given_name: String::new(),
                 family_name: String::new(),
+                email: None,
                 memberships: BTreeMap::new(),
             });
             member.given_name.clone_from(given_name);
             member.family_name.clone_from(family_name);
+            member.email.clone_from(email);
             member
                 .memberships
                 .insert(organisation.clone(), figures.clone());

@@ -36,18 +36,21 @@ impl Follower for People {
                     fiscal_code,
                     given_name,
                     family_name,
+                    email,
                     organisation,
                     figures,
                     ..
                 } => {
                     tx.exec(
-                        "INSERT INTO rm_people (fiscal_code, given_name, family_name) \
-                         VALUES ($1,$2,$3) ON CONFLICT (fiscal_code) DO UPDATE SET \
-                         given_name = excluded.given_name, family_name = excluded.family_name",
+                        "INSERT INTO rm_people (fiscal_code, given_name, family_name, email) \
+                         VALUES ($1,$2,$3,$4) ON CONFLICT (fiscal_code) DO UPDATE SET \
+                         given_name = excluded.given_name, family_name = excluded.family_name, \
+                         email = excluded.email",
                         &[
                             fiscal_code.as_str().into(),
                             given_name.into(),
                             family_name.into(),
+                            email.into(),
                         ],
                     )
                     .await?;
@@ -124,6 +127,18 @@ pub async fn staff_of(
             })
         })
         .collect()
+}
+
+/// The people whose e-mail address is recorded: (fiscal code, address).
+pub async fn emails(db: &Database) -> Result<Vec<(String, String)>, ProjectionError> {
+    db.fetch_all(
+        "SELECT fiscal_code, email FROM rm_people WHERE email IS NOT NULL ORDER BY fiscal_code",
+        &[],
+    )
+    .await?
+    .iter()
+    .map(|r| Ok((r.text("fiscal_code")?, r.text("email")?)))
+    .collect()
 }
 
 /// Names ("Nome Cognome") of the people among `fiscal_codes` whose name is recorded.

@@ -8,6 +8,7 @@ pub mod crash;
 pub mod datagen;
 pub mod fake_firmalom;
 pub mod oidc;
+pub mod smtp;
 
 /// Runs each `async fn name(db: &TestDb)` of the calling module as two tests, `postgres::name`
 /// and `sqlite::name`, each on a fresh database dropped afterwards.

@@ -154,6 +154,7 @@ mod staff {
             fiscal_code: educatore(),
             given_name: given.to_owned(),
             family_name: family.to_owned(),
+            email: None,
             organisation: organisation.to_owned(),
             figures: figures.iter().map(|f| FigureId::new(*f)).collect(),
         }
@@ -211,6 +212,24 @@ mod staff {
             ),
         ] {
             assert_eq!(decide(&None, &bad), Err(code), "{bad:?}");
+        }
+        let mut with_email = record("Anna", "Rossi", "COOP-ESEMPIO", &[]);
+        if let StaffCommand::RecordStaffMember { email, .. } = &mut with_email {
+            *email = Some("anna.rossi@coop-esempio.it".into());
+        }
+        assert!(decide(&None, &with_email).is_ok());
+        for bad in [
+            "anna",
+            "anna@",
+            "@coop.it",
+            "anna rossi@coop.it",
+            "anna@coop",
+        ] {
+            let mut wrong = with_email.clone();
+            if let StaffCommand::RecordStaffMember { email, .. } = &mut wrong {
+                *email = Some(bad.into());
+            }
+            assert_eq!(decide(&None, &wrong), Err("invalid-staff-email"), "{bad}");
         }
         let end = |org: &str| StaffCommand::EndStaffMembership {
             fiscal_code: educatore(),

@@ -536,6 +536,67 @@ async fn notifications_reach_the_responsabile(backend: Backend) {
     server.stop().await;
 }
 
+/// With an SMTP relay configured, the responsabile whose address is recorded gets the
+/// rejection by e-mail, once (a real SMTP server: aiosmtpd).
+#[tokio::test]
+async fn a_rejection_is_e_mailed_to_the_responsabile_once() {
+    use diario_api::domain::case::Answer;
+    let sink = diario_tests::smtp::SmtpSink::start();
+    let relay = sink.url.clone();
+    let server = ApiServer::start_with(Backend::Sqlite, t0(), move |s| {
+        s.mail = Some(diario_api::mail::MailSettings {
+            relay,
+            from: "Diario Online <noreply@diario.test>".into(),
+            interval: std::time::Duration::from_millis(100),
+        });
+    })
+    .await;
+    grant_roles(&server).await;
+    let body = json!({ "given_name": "Chiara", "family_name": "Bianchi", "email": "chiara.bianchi@asst.test" });
+    server
+        .call(
+            "PUT",
+            format!("/v1/organisations/ASST-NORD-MILANO/staff/{}", cf::RESP_ASST),
+            cf::PLATFORM_ADMIN,
+            Some(body),
+        )
+        .await;
+    let case = CaseApi::open(&server).await;
+    case.start_phase_one().await;
+    case.record_entry(
+        cf::PSICOLOGO,
+        psicologo_entry("colloquio_valutazione", "09:00", "10:00"),
+    )
+    .await;
+    case.validate(1, None).await;
+    let r1 = crate::api_scenario::request_id(&case.close_phase(1).await);
+    let reason = "manca un incontro".to_owned();
+    crate::api_scenario::answer(&server, case.id, r1, Answer::Rejected { reason }).await;
+    server.catch_up().await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    while sink.messages().is_empty() && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let mails = sink.messages();
+    assert_eq!(mails.len(), 1, "{mails:?}");
+    let mail = &mails[0];
+    assert_eq!(
+        mail.header("to"),
+        Some("chiara.bianchi@asst.test"),
+        "{mail:?}"
+    );
+    assert!(
+        mail.header("subject")
+            .is_some_and(|s| s.contains("Diario Online")),
+        "{mail:?}"
+    );
+    assert!(mail.body.contains(&case.id.to_string()), "{}", mail.body);
+    // Several passes later it has not been sent again.
+    tokio::time::sleep(std::time::Duration::from_millis(600)).await;
+    assert_eq!(sink.messages().len(), 1);
+    server.stop().await;
+}
+
 diario_tests::scenario_on_each_backend!(
     notifications_reach_the_responsabile =>
         notifications_of_rejections_expiries_and_deadlines_reach_the_responsabile_on_postgres,
