@@ -37,6 +37,19 @@ pub enum Command {
     Rebuild(RebuildArgs),
     /// Check a case stream's hash chain and print the report (exit code 1 when broken).
     Verify(VerifyArgs),
+    /// DEMO: a fresh embedded database with demo data (organisations, named staff, cases in
+    /// every state), the server with the development login on, and a token per person.
+    Demo(DemoArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Address to listen on.
+    #[arg(long, env = "DIARIO_ADDR", default_value = "127.0.0.1:8080")]
+    pub addr: SocketAddr,
+    /// Directory of the demo database (`demo.db`, recreated at every start).
+    #[arg(long, default_value = "diario-demo")]
+    pub dir: std::path::PathBuf,
 }
 
 #[derive(Debug, Args)]
@@ -442,6 +455,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             Ok(())
         }
         Command::Grant(args) => grant(args.action).await,
+        Command::Demo(args) => demo(args).await,
         Command::Rebuild(args) => rebuild(args).await,
         Command::Verify(args) => verify(args).await,
     }
@@ -589,4 +603,82 @@ fn spec_grant(spec: &GrantSpec) -> Result<Grant, CliError> {
         role: spec.role.into(),
         scope: spec.scope.clone(),
     })
+}
+
+/// `diario demo` (see [`crate::demo`]).
+async fn demo(args: DemoArgs) -> Result<(), CliError> {
+    std::fs::create_dir_all(&args.dir)?;
+    let path = args.dir.join("demo.db");
+    for suffix in ["", "-wal", "-shm"] {
+        let file = std::path::PathBuf::from(format!("{}{suffix}", path.display()));
+        if file.exists() {
+            std::fs::remove_file(&file)?;
+        }
+    }
+    let url = format!("sqlite://{}", path.display());
+    let catalogue = Catalogue::shipped()?;
+    let db = Database::connect(&url).await?;
+    db.migrate().await?;
+    let now = chrono::Utc::now();
+    let clock = TestClock::new(now);
+    let seeding = diario_commands::CommandHandler::new(
+        db.event_store(),
+        catalogue.clone(),
+        std::sync::Arc::new(clock.clone()),
+    );
+    let cases = crate::demo::seed(&seeding, &clock, now)
+        .await
+        .map_err(|e| CliError::Usage(e.to_string()))?;
+    // The read models hold the whole demo before the first page is served.
+    diario_log::follower::catch_up_to_end(
+        &db,
+        db.event_store().as_ref(),
+        &diario_projections::read_models(&catalogue),
+        Duration::from_secs(120),
+    )
+    .await?;
+    let secret = crate::web::session::random_secret();
+    let mut settings = Settings::new(catalogue);
+    settings.auth = AuthConfig::disabled()
+        .with_secret(secret.as_bytes())?
+        .with_platform_admins("ADMNTR80A01F205F")?;
+    let base = format!("http://{}", args.addr);
+    settings.web = crate::web::WebSettings::new(base.clone());
+    settings.web.dev_login = true;
+    let listener = tokio::net::TcpListener::bind(args.addr).await?;
+    tracing::warn!(
+        "!!! DEMO (diario demo): invented data and the DEVELOPMENT LOGIN without an identity provider at {base}/accedi-sviluppo; NEVER use this for real data !!!"
+    );
+    println!(
+        "Diario Online – demo at {base}/ (database {})",
+        path.display()
+    );
+    println!(
+        "Sign in as anyone at {base}/accedi-sviluppo, or call the API with these tokens (12 h):"
+    );
+    for p in &crate::demo::PEOPLE {
+        let token = settings
+            .auth
+            .mint(p.fiscal_code, Duration::from_secs(12 * 3600))?;
+        println!(
+            "  {} {} – {} ({}):\n    Authorization: Bearer {token}",
+            p.given_name, p.family_name, p.role, p.fiscal_code
+        );
+    }
+    println!("Cases:");
+    for (id, description) in &cases {
+        println!("  {id}  {description}");
+    }
+    let started = start(db.clone(), &settings);
+    let served = serve(
+        listener,
+        started.state.clone(),
+        crate::shutdown_signal(),
+        Duration::from_secs(10),
+    )
+    .await;
+    started.stop().await;
+    served?;
+    db.close().await;
+    Ok(())
 }

@@ -5,6 +5,7 @@ pub mod admin;
 pub mod auth;
 pub mod cases;
 pub mod cli;
+pub mod demo;
 pub mod dto;
 pub mod error;
 pub mod extract;

@@ -216,6 +216,10 @@ pub async fn my_cases(
         let open = case.status == crate::CaseStatus::Open;
         let idle = open && now - last > Duration::days(IDLE_DAYS);
         add("idle", None, i64::from(idle), None);
+        // An interrupted or completed pathway asks nothing more of anyone.
+        if !open {
+            waiting.clear();
+        }
         waiting.sort_by_key(|w| {
             (
                 ORDER

@@ -29,6 +29,9 @@ pub struct WebSettings {
     /// The identity provider registration (`None`: no browser login).
     pub login: Option<LoginSettings>,
     pub sessions: SessionSettings,
+    /// `diario demo` only: the development login (pick a demo person, no identity provider),
+    /// announced on every page.
+    pub dev_login: bool,
 }
 
 impl WebSettings {
@@ -43,6 +46,7 @@ impl WebSettings {
             public_url,
             login: None,
             sessions,
+            dev_login: false,
         }
     }
 }
@@ -53,6 +57,7 @@ pub struct WebState {
     pub public_url: String,
     pub sessions: SessionSettings,
     pub rp: Option<RelyingParty>,
+    pub dev_login: bool,
 }
 
 impl WebState {
@@ -66,6 +71,7 @@ impl WebState {
             public_url: settings.public_url.clone(),
             sessions: settings.sessions.clone(),
             rp,
+            dev_login: settings.dev_login,
         })
     }
 
@@ -75,6 +81,7 @@ impl WebState {
             public_url: settings.public_url.clone(),
             sessions: settings.sessions.clone(),
             rp: None,
+            dev_login: settings.dev_login,
         }
     }
 
@@ -94,6 +101,7 @@ pub fn routes() -> Router<AppState> {
         .route("/accedi", get(start_login))
         .route("/auth/callback", get(callback))
         .route("/esci", post(logout))
+        .route("/accedi-sviluppo", get(dev_login_page).post(dev_login))
         .route("/static/diario.css", get(stylesheet))
 }
 
@@ -135,6 +143,7 @@ fn render(status: StatusCode, template: &impl Template) -> Response {
 #[derive(Template)]
 #[template(path = "message.html")]
 struct MessagePage {
+    dev: bool,
     who: Option<String>,
     csrf: String,
     heading: String,
@@ -153,6 +162,7 @@ fn message(
     render(
         status,
         &MessagePage {
+            dev: false,
             who: None,
             csrf: String::new(),
             heading: heading.to_owned(),
@@ -176,6 +186,7 @@ struct CaseRow {
 #[derive(Template)]
 #[template(path = "home.html")]
 struct HomePage {
+    dev: bool,
     who: Option<String>,
     csrf: String,
     login_available: bool,
@@ -230,6 +241,7 @@ async fn home(
         return Ok(render(
             StatusCode::OK,
             &HomePage {
+                dev: state.web.dev_login,
                 who: None,
                 csrf: String::new(),
                 login_available: state.web.rp.is_some(),
@@ -267,6 +279,7 @@ async fn home(
     Ok(render(
         StatusCode::OK,
         &HomePage {
+            dev: state.web.dev_login,
             who: Some(display_name(&state, &session).await?),
             csrf: session.csrf_token.clone(),
             login_available: true,
@@ -384,4 +397,81 @@ async fn stylesheet() -> Response {
         HeaderValue::from_static("public, max-age=3600"),
     );
     response
+}
+
+/// One person of the development login.
+struct DevPerson {
+    fiscal_code: &'static str,
+    name: String,
+    role: &'static str,
+}
+
+#[derive(Template)]
+#[template(path = "dev_login.html")]
+struct DevLoginPage {
+    dev: bool,
+    who: Option<String>,
+    csrf: String,
+    people: Vec<DevPerson>,
+}
+
+/// The development login: the demo's people, one button each (`diario demo` only).
+async fn dev_login_page(State(state): State<AppState>) -> Response {
+    if !state.web.dev_login {
+        return crate::ApiError::NotFound.into_response();
+    }
+    let people = crate::demo::PEOPLE
+        .iter()
+        .map(|p| DevPerson {
+            fiscal_code: p.fiscal_code,
+            name: format!("{} {}", p.given_name, p.family_name),
+            role: p.role,
+        })
+        .collect();
+    render(
+        StatusCode::OK,
+        &DevLoginPage {
+            dev: true,
+            who: None,
+            csrf: String::new(),
+            people,
+        },
+    )
+}
+
+#[derive(Debug, Deserialize)]
+struct DevLoginForm {
+    fiscal_code: String,
+}
+
+/// Signs in as a demo person (`diario demo` only; a cross-site post is refused).
+async fn dev_login(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(form): Form<DevLoginForm>,
+) -> Result<Response, ApiError> {
+    if !state.web.dev_login {
+        return Ok(crate::ApiError::NotFound.into_response());
+    }
+    let cross_site = headers
+        .get(header::ORIGIN)
+        .and_then(|o| o.to_str().ok())
+        .is_some_and(|o| o != state.web.origin());
+    let person = crate::demo::PEOPLE
+        .iter()
+        .find(|p| p.fiscal_code == form.fiscal_code);
+    let (Some(person), false) = (person, cross_site) else {
+        return Ok(message(
+            StatusCode::FORBIDDEN,
+            "Accesso non consentito",
+            "Si può entrare solo come una delle persone della demo, da questa pagina.",
+            "/accedi-sviluppo",
+            "Torna all'elenco",
+        ));
+    };
+    let fiscal_code = diario_domain::FiscalCode::parse(person.fiscal_code)
+        .map_err(|e| ApiError::Internal(e.to_string().into()))?;
+    tracing::warn!(actor = %fiscal_code, "DEVELOPMENT LOGIN (diario demo): signed in without an identity provider");
+    let cookie = session::create(&state, &fiscal_code, true).await?;
+    Ok(see_other("/", Some(cookie)))
 }

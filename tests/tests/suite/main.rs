@@ -9,6 +9,7 @@ mod api_refusals;
 mod api_reliability;
 mod api_scenario;
 mod crash;
+mod demo;
 mod firmalom_e2e;
 mod firmalom_outbox;
 mod oidc;

@@ -1,0 +1,619 @@
+//! `diario demo`: a fresh embedded database with demo data written through the real command
+//! handler — organisations, named staff with their grants, #UP cases in every state (open
+//! with drafts, validated, pending confirmation, rejected, expired, confirmed and handed to
+//! ATS, on paper, interrupted) and a resolved system failure — and the server started with
+//! the development login (pick a person, no identity provider) turned on and announced.
+//!
+//! The data are dated in the last days before now: the handler runs on a movable clock set to
+//! each step's instant, so every rule (the 15-day window, the one-day answer deadline) is the
+//! production one.
+
+use std::collections::BTreeSet;
+
+use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
+use chrono_tz::Europe::Rome;
+use diario_commands::{Caller, CommandHandler, CommandOptions, HandlerError, Principal, TestClock};
+use diario_domain::grants::{Grant, GrantCommand, GrantRole};
+use diario_domain::organisations::OrganisationCommand;
+use diario_domain::staff::StaffCommand;
+use diario_domain::{
+    CaseCommand, FailureCommand, FailureScope, FigureId, FiscalCode, OrgKind, Organisation,
+};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+/// The ATS, ASST and provider of the demo.
+pub const ATS: &str = "ATS-MILANO";
+pub const ASST: &str = "ASST-NORD-MILANO";
+pub const PROVIDER: &str = "COOP-SOLE";
+
+/// A person of the demo: fiscal code, given and family name, what they do (Italian), the
+/// organisation and figures they are recorded with, and their grant.
+pub struct DemoPerson {
+    pub fiscal_code: &'static str,
+    pub given_name: &'static str,
+    pub family_name: &'static str,
+    pub role: &'static str,
+    organisation: &'static str,
+    figures: &'static [&'static str],
+    grant: Option<(GrantRole, Option<&'static str>)>,
+}
+
+/// Everyone who can sign in to the demo.
+pub const PEOPLE: [DemoPerson; 10] = [
+    DemoPerson {
+        fiscal_code: "RSSMRA85T10A562S",
+        given_name: "Mario",
+        family_name: "Rossi",
+        role: "operatore ATS (ATS Milano)",
+        organisation: ATS,
+        figures: &[],
+        grant: Some((GrantRole::AtsOperator, Some(ATS))),
+    },
+    DemoPerson {
+        fiscal_code: "BNCLRA80A41F205G",
+        given_name: "Chiara",
+        family_name: "Bianchi",
+        role: "responsabile ASST (fase I)",
+        organisation: ASST,
+        figures: &[],
+        grant: None,
+    },
+    DemoPerson {
+        fiscal_code: "GLLLCU88E10D969Z",
+        given_name: "Luca",
+        family_name: "Galli",
+        role: "psicologo ASST",
+        organisation: ASST,
+        figures: &["psicologo"],
+        grant: None,
+    },
+    DemoPerson {
+        fiscal_code: "NREFNC90D52L219T",
+        given_name: "Francesca",
+        family_name: "Neri",
+        role: "case manager ASST",
+        organisation: ASST,
+        figures: &["case_manager"],
+        grant: None,
+    },
+    DemoPerson {
+        fiscal_code: "VRDGPP70C15H501K",
+        given_name: "Giuseppe",
+        family_name: "Verdi",
+        role: "responsabile dell'ente erogatore (fasi II–IV)",
+        organisation: PROVIDER,
+        figures: &[],
+        grant: None,
+    },
+    DemoPerson {
+        fiscal_code: "FRRSFN75M22B157W",
+        given_name: "Stefano",
+        family_name: "Ferri",
+        role: "educatore professionale dell'ente erogatore",
+        organisation: PROVIDER,
+        figures: &["educatore_professionale"],
+        grant: None,
+    },
+    DemoPerson {
+        fiscal_code: "ENTDMN70C23F205U",
+        given_name: "Elena",
+        family_name: "Dominici",
+        role: "amministratrice dell'ente erogatore",
+        organisation: PROVIDER,
+        figures: &[],
+        grant: Some((GrantRole::EnteAdmin, Some(PROVIDER))),
+    },
+    DemoPerson {
+        fiscal_code: "AUDTRS75B12F205U",
+        given_name: "Teresa",
+        family_name: "Audisio",
+        role: "revisora (sola lettura)",
+        organisation: ATS,
+        figures: &[],
+        grant: Some((GrantRole::Auditor, Some(ATS))),
+    },
+    DemoPerson {
+        fiscal_code: "BRNPLA65S12L736K",
+        given_name: "Paolo",
+        family_name: "Bruni",
+        role: "assistenza (malfunzionamenti, Art. 9)",
+        organisation: ATS,
+        figures: &[],
+        grant: Some((GrantRole::Support, None)),
+    },
+    DemoPerson {
+        fiscal_code: "ADMNTR80A01F205F",
+        given_name: "Andrea",
+        family_name: "Martini",
+        role: "amministratore della piattaforma",
+        organisation: ATS,
+        figures: &[],
+        grant: Some((GrantRole::PlatformAdmin, None)),
+    },
+];
+
+/// The parent who confirms (a confirmer, not staff: never named in the service).
+const PARENT: &str = "CLMMRC78P10F205F";
+
+fn cf(s: &str) -> FiscalCode {
+    FiscalCode::parse(s).expect("the demo's fiscal codes are valid")
+}
+
+const RESP_ASST: &str = "BNCLRA80A41F205G";
+const RESP_PROVIDER: &str = "VRDGPP70C15H501K";
+const PSICOLOGO: &str = "GLLLCU88E10D969Z";
+const EDUCATORE: &str = "FRRSFN75M22B157W";
+const CASE_MANAGER: &str = "NREFNC90D52L219T";
+const OPERATOR: &str = "RSSMRA85T10A562S";
+const SUPPORT: &str = "BRNPLA65S12L736K";
+const ADMIN: &str = "ADMNTR80A01F205F";
+
+/// Why the demo could not be written (a rule refused a step: a defect of the demo).
+#[derive(Debug, thiserror::Error)]
+#[error("demo step {step}: {source}")]
+pub struct DemoError {
+    step: String,
+    #[source]
+    source: HandlerError,
+}
+
+struct Seeder<'a> {
+    handler: &'a CommandHandler,
+    clock: &'a TestClock,
+    admins: BTreeSet<FiscalCode>,
+}
+
+/// `date` at `hour:minute` in Rome.
+fn at(date: NaiveDate, hour: u32, minute: u32) -> DateTime<Utc> {
+    Rome.from_local_datetime(&date.and_hms_opt(hour, minute, 0).expect("time"))
+        .earliest()
+        .expect("a Rome instant")
+        .with_timezone(&Utc)
+}
+
+impl Seeder<'_> {
+    async fn principal(&self, who: &str) -> Result<Principal, DemoError> {
+        self.handler
+            .principal(cf(who), &self.admins)
+            .await
+            .map_err(|source| DemoError {
+                step: format!("principal {who}"),
+                source,
+            })
+    }
+
+    /// `command` (JSON with its `type`) on case `case_id` by `who` at `when`.
+    async fn case(
+        &self,
+        case_id: Uuid,
+        who: &str,
+        when: DateTime<Utc>,
+        command: Value,
+    ) -> Result<(), DemoError> {
+        self.clock.set(when);
+        let step = format!("{} by {who}", command["type"]);
+        let command: CaseCommand = serde_json::from_value(command).expect("a demo command");
+        let principal = self.principal(who).await?;
+        let caller = if who == PARENT {
+            Caller::Recipient(cf(PARENT))
+        } else {
+            Caller::Person(&principal)
+        };
+        self.handler
+            .execute_case(case_id, &command, &caller, &CommandOptions::new())
+            .await
+            .map(drop)
+            .map_err(|source| DemoError { step, source })
+    }
+}
+
+fn slot(date: NaiveDate, start: &str, end: &str) -> Value {
+    json!({ "date": date.to_string(), "start": start, "end": end })
+}
+
+/// Writes the demo data through `handler` (whose clock is `clock`), ending with the clock at
+/// `now`. Returns the case ids with a description of each.
+pub async fn seed(
+    handler: &CommandHandler,
+    clock: &TestClock,
+    now: DateTime<Utc>,
+) -> Result<Vec<(Uuid, &'static str)>, DemoError> {
+    let admins: BTreeSet<FiscalCode> = [cf(ADMIN)].into_iter().collect();
+    let s = Seeder {
+        handler,
+        clock,
+        admins,
+    };
+    let today = now.with_timezone(&Rome).date_naive();
+    let day = |n: i64| today - Duration::days(n);
+    let wrap = |step: &str| {
+        let step = step.to_owned();
+        move |source| DemoError { step, source }
+    };
+    let opts = CommandOptions::new;
+    clock.set(at(day(14), 8, 0));
+    let admin = cf(ADMIN);
+
+    // Organisations, staff, grants.
+    let provider = Organisation {
+        code: PROVIDER.into(),
+        name: "Cooperativa Sociale Il Sole".into(),
+        kind: OrgKind::Provider,
+        ats: Some(ATS.into()),
+    };
+    handler
+        .execute_organisation(
+            &OrganisationCommand::RegisterOrganisation(provider),
+            Some(&admin),
+            "platform_admin",
+            &opts(),
+        )
+        .await
+        .map_err(wrap("register the provider"))?;
+    for p in &PEOPLE {
+        let command = StaffCommand::RecordStaffMember {
+            fiscal_code: cf(p.fiscal_code),
+            given_name: p.given_name.into(),
+            family_name: p.family_name.into(),
+            email: None,
+            organisation: p.organisation.into(),
+            figures: p.figures.iter().map(|f| FigureId::new(*f)).collect(),
+        };
+        handler
+            .execute_staff(&command, Some(&admin), "platform_admin", &opts())
+            .await
+            .map_err(wrap(p.fiscal_code))?;
+        if let Some((role, scope)) = p.grant {
+            let grant = Grant {
+                fiscal_code: cf(p.fiscal_code),
+                role,
+                scope: scope.map(str::to_owned),
+            };
+            handler
+                .execute_grant(&GrantCommand::AddGrant(grant), Some(&admin), &opts())
+                .await
+                .map_err(wrap(p.fiscal_code))?;
+        }
+    }
+
+    // A regional system failure five days ago, resolved the next day (Art. 9).
+    let support = s.principal(SUPPORT).await?;
+    clock.set(at(day(5), 9, 30));
+    let failure_id = Uuid::now_v7();
+    let failure = FailureCommand::DeclareSystemFailure {
+        failure_id,
+        scope: FailureScope::Regional,
+        ticket: "INC-2026-0042".into(),
+        description: "Sistema informativo regionale non raggiungibile".into(),
+        began_at: at(day(5), 8, 0),
+    };
+    handler
+        .execute_failure(&failure, &support.support_actor(), &opts())
+        .await
+        .map_err(wrap("declare the failure"))?;
+    clock.set(at(day(4), 12, 0));
+    let resolved = FailureCommand::ResolveSystemFailure {
+        failure_id,
+        resolved_at: at(day(4), 11, 0),
+    };
+    handler
+        .execute_failure(&resolved, &support.support_actor(), &opts())
+        .await
+        .map_err(wrap("resolve the failure"))?;
+
+    let mut cases = Vec::new();
+    let specs: [(&str, bool, &str); 7] = [
+        (
+            "UP-DEMO-001",
+            true,
+            "fase I in corso: prestazioni in bozza e validate",
+        ),
+        (
+            "UP-DEMO-002",
+            true,
+            "fase I confermata e consegnata all'ATS; fase II in attesa di conferma",
+        ),
+        (
+            "UP-DEMO-003",
+            true,
+            "fase I rifiutata dalla famiglia: da correggere",
+        ),
+        (
+            "UP-DEMO-004",
+            true,
+            "fase I senza risposta: richiesta scaduta, da inviare di nuovo",
+        ),
+        (
+            "UP-DEMO-005",
+            false,
+            "famiglia senza FirmaLOM: diario cartaceo da firmare",
+        ),
+        ("UP-DEMO-006", true, "percorso interrotto dal case manager"),
+        (
+            "UP-DEMO-007",
+            true,
+            "fase III: prestazioni confermate una per una (costi)",
+        ),
+    ];
+    for (n, (pseudonym, enrolled, description)) in specs.into_iter().enumerate() {
+        let case_id = Uuid::now_v7();
+        let opened = at(day(12), 9, 0) + Duration::minutes(n as i64);
+        s.case(
+            case_id,
+            OPERATOR,
+            opened,
+            json!({
+                "type": "OpenCase", "case_id": case_id, "measure_id": "up",
+                "ats": ATS, "asst": ASST, "provider": PROVIDER,
+                "responsabile_asst": RESP_ASST, "responsabile_provider": RESP_PROVIDER,
+                "case_manager": CASE_MANAGER,
+                "recipient": { "pseudonym": pseudonym, "minor": true,
+                               "firmalom_enrolled": enrolled, "confirmers": [PARENT] }
+            }),
+        )
+        .await?;
+        let t = at(day(12), 10, 0);
+        s.case(
+            case_id,
+            RESP_ASST,
+            t,
+            json!({ "type": "OpenPhaseDiary", "phase": 1 }),
+        )
+        .await?;
+        s.case(
+            case_id,
+            RESP_ASST,
+            t,
+            json!({ "type": "EnableProfessional", "ente": "asst",
+            "professional": PSICOLOGO, "figures": ["psicologo"] }),
+        )
+        .await?;
+        let entry = |d: i64, start: &str, end: &str, service: &str| {
+            json!({ "type": "RecordEntry", "entry_id": Uuid::now_v7(), "phase": 1,
+                    "figure": "psicologo", "service": service, "slot": slot(day(d), start, end) })
+        };
+        s.case(
+            case_id,
+            PSICOLOGO,
+            at(day(10), 18, 0),
+            entry(10, "09:00", "10:30", "colloquio_valutazione"),
+        )
+        .await?;
+        s.case(
+            case_id,
+            PSICOLOGO,
+            at(day(8), 18, 0),
+            entry(8, "14:00", "15:00", "stesura_pi"),
+        )
+        .await?;
+        let close = |request_id: Uuid| json!({ "type": "ClosePhaseDiary", "phase": 1, "request_id": request_id });
+        let answer = |request_id: Uuid, outcome: Value| {
+            json!({ "type": "AnswerConfirmation",
+            "request_id": request_id, "answer": outcome })
+        };
+        match n {
+            0 => {
+                s.case(
+                    case_id,
+                    RESP_ASST,
+                    at(day(7), 17, 0),
+                    json!({ "type": "ValidateEntries", "phase": 1 }),
+                )
+                .await?;
+                s.case(
+                    case_id,
+                    PSICOLOGO,
+                    at(day(1), 18, 0),
+                    entry(1, "10:00", "11:00", "colloquio_valutazione"),
+                )
+                .await?;
+            }
+            1 => {
+                s.case(
+                    case_id,
+                    RESP_ASST,
+                    at(day(7), 17, 0),
+                    json!({ "type": "ValidateEntries", "phase": 1 }),
+                )
+                .await?;
+                let r = Uuid::now_v7();
+                s.case(case_id, RESP_ASST, at(day(7), 17, 5), close(r))
+                    .await?;
+                s.case(
+                    case_id,
+                    PARENT,
+                    at(day(7), 20, 0),
+                    answer(r, json!({ "outcome": "confirmed" })),
+                )
+                .await?;
+                s.case(
+                    case_id,
+                    RESP_PROVIDER,
+                    at(day(6), 9, 0),
+                    json!({ "type": "OpenPhaseDiary", "phase": 2 }),
+                )
+                .await?;
+                s.case(case_id, RESP_PROVIDER, at(day(6), 9, 0), json!({ "type": "EnableProfessional",
+                    "ente": "provider", "professional": EDUCATORE, "figures": ["educatore_professionale"] })).await?;
+                s.case(
+                    case_id,
+                    EDUCATORE,
+                    at(day(3), 18, 0),
+                    json!({ "type": "RecordEntry",
+                    "entry_id": Uuid::now_v7(), "phase": 2, "figure": "educatore_professionale",
+                    "service": "osservazione", "slot": slot(day(3), "15:00", "17:00") }),
+                )
+                .await?;
+                s.case(
+                    case_id,
+                    RESP_PROVIDER,
+                    now - Duration::hours(3),
+                    json!({ "type": "ValidateEntries", "phase": 2 }),
+                )
+                .await?;
+                s.case(
+                    case_id,
+                    RESP_PROVIDER,
+                    now - Duration::hours(3),
+                    json!({ "type": "ClosePhaseDiary",
+                    "phase": 2, "request_id": Uuid::now_v7() }),
+                )
+                .await?;
+            }
+            2 => {
+                s.case(
+                    case_id,
+                    RESP_ASST,
+                    at(day(7), 17, 0),
+                    json!({ "type": "ValidateEntries", "phase": 1 }),
+                )
+                .await?;
+                let r = Uuid::now_v7();
+                s.case(case_id, RESP_ASST, at(day(2), 17, 0), close(r))
+                    .await?;
+                s.case(
+                    case_id,
+                    PARENT,
+                    at(day(2), 20, 0),
+                    answer(
+                        r,
+                        json!({ "outcome": "rejected",
+                    "reason": "il colloquio di valutazione è durato un'ora, non un'ora e mezza" }),
+                    ),
+                )
+                .await?;
+            }
+            3 => {
+                s.case(
+                    case_id,
+                    RESP_ASST,
+                    at(day(7), 17, 0),
+                    json!({ "type": "ValidateEntries", "phase": 1 }),
+                )
+                .await?;
+                let r = Uuid::now_v7();
+                s.case(case_id, RESP_ASST, at(day(4), 17, 0), close(r))
+                    .await?;
+                // No answer within the day: the scheduler's expiry, recorded by the system.
+                s.clock.set(at(day(3), 18, 0));
+                handler
+                    .execute_case(
+                        case_id,
+                        &serde_json::from_value(json!({ "type": "ExpireConfirmationRequest",
+                        "request_id": r }))
+                        .expect("command"),
+                        &Caller::System,
+                        &opts(),
+                    )
+                    .await
+                    .map_err(wrap("expire"))?;
+            }
+            4 => {
+                s.case(
+                    case_id,
+                    RESP_ASST,
+                    at(day(7), 17, 0),
+                    json!({ "type": "ValidateEntries", "phase": 1 }),
+                )
+                .await?;
+                s.case(case_id, RESP_ASST, at(day(2), 17, 0), close(Uuid::now_v7()))
+                    .await?;
+                s.case(
+                    case_id,
+                    RESP_ASST,
+                    at(day(2), 17, 5),
+                    json!({ "type": "GeneratePaperDiary",
+                    "paper_id": Uuid::now_v7(), "phase": 1 }),
+                )
+                .await?;
+            }
+            5 => {
+                s.case(
+                    case_id,
+                    CASE_MANAGER,
+                    at(day(6), 11, 0),
+                    json!({ "type": "InterruptPathway",
+                    "reason": "trasferimento della famiglia fuori regione" }),
+                )
+                .await?;
+            }
+            _ => {
+                s.case(
+                    case_id,
+                    RESP_ASST,
+                    at(day(9), 17, 0),
+                    json!({ "type": "ValidateEntries", "phase": 1 }),
+                )
+                .await?;
+                let r = Uuid::now_v7();
+                s.case(case_id, RESP_ASST, at(day(9), 17, 5), close(r))
+                    .await?;
+                s.case(
+                    case_id,
+                    PARENT,
+                    at(day(9), 19, 0),
+                    answer(r, json!({ "outcome": "confirmed" })),
+                )
+                .await?;
+                s.case(
+                    case_id,
+                    RESP_PROVIDER,
+                    at(day(8), 9, 0),
+                    json!({ "type": "OpenPhaseDiary", "phase": 2 }),
+                )
+                .await?;
+                s.case(case_id, RESP_PROVIDER, at(day(8), 9, 0), json!({ "type": "EnableProfessional",
+                    "ente": "provider", "professional": EDUCATORE, "figures": ["educatore_professionale"] })).await?;
+                s.case(
+                    case_id,
+                    RESP_PROVIDER,
+                    at(day(8), 9, 5),
+                    json!({ "type": "SetPdiCaps", "caps": [
+                    { "service": "contrasto_dispersione_scolastica", "max_minutes": 1200 }],
+                    "total_max_minutes": 2400 }),
+                )
+                .await?;
+                s.case(
+                    case_id,
+                    RESP_PROVIDER,
+                    at(day(8), 9, 10),
+                    json!({ "type": "OpenPhaseDiary", "phase": 3 }),
+                )
+                .await?;
+                for d in [6, 5, 4] {
+                    let id = Uuid::now_v7();
+                    s.case(
+                        case_id,
+                        EDUCATORE,
+                        at(day(d), 18, 0),
+                        json!({ "type": "RecordEntry",
+                        "entry_id": id, "phase": 3, "figure": "educatore_professionale",
+                        "service": "contrasto_dispersione_scolastica",
+                        "slot": slot(day(d), "15:00", "16:30") }),
+                    )
+                    .await?;
+                    let r = Uuid::now_v7();
+                    s.case(
+                        case_id,
+                        RESP_PROVIDER,
+                        at(day(d), 18, 30),
+                        json!({ "type": "RequestConfirmation",
+                        "request_id": r, "phase": 3, "entry_ids": [id] }),
+                    )
+                    .await?;
+                    s.case(
+                        case_id,
+                        PARENT,
+                        at(day(d), 20, 0),
+                        answer(r, json!({ "outcome": "confirmed" })),
+                    )
+                    .await?;
+                }
+            }
+        }
+        cases.push((case_id, description));
+    }
+    clock.set(now);
+    Ok(cases)
+}

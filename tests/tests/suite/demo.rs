@@ -1,0 +1,185 @@
+//! `diario demo`: the binary writes the demo through the real command handler, serves it with
+//! the development login announced in the log and on every page, and prints a working token
+//! per person; `diario serve` has no development login.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use diario_tests::{diario_binary, free_port};
+use serde_json::Value;
+
+#[tokio::test]
+async fn diario_demo_serves_demo_data_with_the_announced_development_login() {
+    let dir = std::env::temp_dir().join(format!("diario-demo-{}", uuid::Uuid::now_v7().simple()));
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut child = Command::new(diario_binary())
+        .args(["demo", "--addr", &format!("127.0.0.1:{port}"), "--dir"])
+        .arg(&dir)
+        .env("NO_COLOR", "1")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start diario demo");
+    // The printed tokens, by name, and the announcement.
+    let stdout = child.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let mut ready = false;
+    for _ in 0..300 {
+        if let Ok(r) = client.get(format!("{base}/readyz")).send().await
+            && r.status() == 200
+        {
+            ready = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(ready, "diario demo did not become ready");
+    let lines: Vec<String> = rx.try_iter().collect();
+    let text = lines.join("\n");
+    assert!(
+        text.contains("DEVELOPMENT LOGIN"),
+        "the log says so loudly:\n{text}"
+    );
+    let token_of = |name: &str| -> String {
+        let at = lines
+            .iter()
+            .position(|l| l.contains(name))
+            .unwrap_or_else(|| panic!("{name} in:\n{text}"));
+        lines[at + 1]
+            .trim()
+            .strip_prefix("Authorization: Bearer ")
+            .expect("a token line")
+            .to_owned()
+    };
+
+    // The API with a printed token: the ATS operator's dashboard counts the demo cases, the
+    // ASST responsabile has work waiting, and the names are there.
+    let get = |path: &str, token: String| {
+        let client = client.clone();
+        let url = format!("{base}{path}");
+        async move {
+            let r = client
+                .get(url)
+                .bearer_auth(token)
+                .send()
+                .await
+                .expect("send");
+            assert_eq!(r.status(), 200);
+            r.json::<Value>().await.expect("json")
+        }
+    };
+    let cases = get("/v1/ats/ATS-MILANO/cases", token_of("Mario Rossi")).await;
+    assert_eq!(cases["items"].as_array().map(Vec::len), Some(7), "{cases}");
+    let mine = get("/v1/me/cases", token_of("Chiara Bianchi")).await;
+    let waiting: Vec<String> = mine["cases"]
+        .as_array()
+        .expect("cases")
+        .iter()
+        .flat_map(|c| c["waiting"].as_array().cloned().unwrap_or_default())
+        .filter_map(|w| w["code"].as_str().map(str::to_owned))
+        .collect();
+    for code in [
+        "to-validate",
+        "rejected",
+        "expired",
+        "awaiting-confirmation",
+    ] {
+        assert!(waiting.contains(&code.to_owned()), "{code} in {waiting:?}");
+    }
+    let inbox = get("/v1/me/notifications", token_of("Chiara Bianchi")).await;
+    assert!(
+        inbox["notifications"]
+            .as_array()
+            .is_some_and(|n| n.len() >= 2),
+        "{inbox}"
+    );
+    let failures = get("/v1/system-failures", token_of("Paolo Bruni")).await;
+    assert_eq!(
+        failures["items"].as_array().map(Vec::len),
+        Some(1),
+        "{failures}"
+    );
+
+    // The development login: the banner on the page, a demo person signs in, anyone else not.
+    let page = client
+        .get(format!("{base}/accedi-sviluppo"))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.expect("html");
+    assert!(html.contains("Ambiente dimostrativo"), "{html}");
+    assert!(html.contains("Luca Galli"), "{html}");
+    let login = |cf: &'static str| {
+        client
+            .post(format!("{base}/accedi-sviluppo"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(format!("fiscal_code={cf}"))
+            .send()
+    };
+    let refused = login("MRNLSU92B60G273X").await.expect("send");
+    assert_eq!(refused.status(), 403, "only the demo's people");
+    let signed = login("GLLLCU88E10D969Z").await.expect("send");
+    assert_eq!(signed.status(), 303);
+    let cookie = signed
+        .headers()
+        .get("set-cookie")
+        .and_then(|c| c.to_str().ok())
+        .and_then(|c| c.split(';').next())
+        .expect("a session cookie")
+        .to_owned();
+    let home = client
+        .get(format!("{base}/"))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .expect("send")
+        .text()
+        .await
+        .expect("html");
+    assert!(home.contains("Ambiente dimostrativo"));
+    assert!(home.contains("Luca Galli (GLLLCU88E10D969Z)"), "{home}");
+    assert!(home.contains("UP-DEMO-001"), "{home}");
+
+    let _ = Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status();
+    let _ = child.wait();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn diario_serve_has_no_development_login() {
+    let server =
+        diario_tests::ApiServer::start(diario_tests::Backend::Sqlite, chrono::Utc::now()).await;
+    let page = server
+        .send("GET", "/accedi-sviluppo", None, None, &[])
+        .await;
+    assert_eq!(page.status, 404);
+    let post = server
+        .client
+        .post(server.url("/accedi-sviluppo"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("fiscal_code=GLLLCU88E10D969Z")
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(post.status(), 404);
+    assert!(post.headers().get("set-cookie").is_none());
+    server.stop().await;
+}
