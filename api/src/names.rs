@@ -1,7 +1,8 @@
 //! Names next to fiscal codes in every JSON view (issue 13): a `GET` under `/v1` that answers
 //! `200 application/json` with an object gets a top-level `names` object mapping each fiscal
 //! code that appears anywhere in the body to "Nome Cognome", for the staff whose name is
-//! recorded (projection `people`). One rule in one place, so no view — present or future —
+//! recorded (projection `people`); in sentences (the audit trail's descriptions) the code
+//! itself becomes "Nome Cognome (CF)", while fields that hold a code keep the bare code. One rule in one place, so no view — present or future —
 //! shows a bare code when the name is known. The viewer already sees the code; the name of the
 //! same person adds no access. People without a recorded name (the recipient's confirmers,
 //! who are never staff) stay codes.
@@ -61,6 +62,9 @@ pub async fn add_names(State(state): State<AppState>, req: Request, next: Next) 
     if names.0.is_empty() {
         return Response::from_parts(parts, Body::from(bytes));
     }
+    for v in object.values_mut() {
+        name_codes_in_text(v, &names);
+    }
     let map = names
         .0
         .into_iter()
@@ -74,18 +78,40 @@ pub async fn add_names(State(state): State<AppState>, req: Request, next: Next) 
     Response::from_parts(parts, Body::from(body))
 }
 
-/// Every string in `v` that is a fiscal code (as stored: 16 characters, check letter valid).
+/// The fiscal codes (as stored: 16 capitals and digits, check letter valid) in `text`: the
+/// whole string, or words of a sentence.
+fn codes_in(text: &str) -> impl Iterator<Item = &str> {
+    text.split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|w| w.len() == 16)
+        .filter(|w| FiscalCode::parse(w).is_ok_and(|cf| cf.as_str() == *w))
+}
+
+/// Every fiscal code in the strings of `v`.
 fn collect_codes(v: &Value, out: &mut BTreeSet<String>) {
     match v {
-        Value::String(s) if s.len() == 16 => {
-            if let Ok(cf) = FiscalCode::parse(s)
-                && cf.as_str() == s
-            {
-                out.insert(s.clone());
-            }
-        }
+        Value::String(s) => out.extend(codes_in(s).map(str::to_owned)),
         Value::Array(items) => items.iter().for_each(|i| collect_codes(i, out)),
         Value::Object(map) => map.values().for_each(|i| collect_codes(i, out)),
+        _ => {}
+    }
+}
+
+/// In sentences (strings that are not themselves a code: an audit trail's descriptions, a
+/// message), each known code becomes "Nome Cognome (CF)". Fields that hold a code stay the code.
+fn name_codes_in_text(v: &mut Value, names: &diario_projections::Names) {
+    match v {
+        Value::String(s) if s.len() > 16 => {
+            let known: Vec<String> = codes_in(s)
+                .filter(|cf| names.get(cf).is_some())
+                .map(str::to_owned)
+                .collect();
+            for cf in known {
+                let labelled = names.label(&cf);
+                *s = s.replace(&cf, &labelled);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(|i| name_codes_in_text(i, names)),
+        Value::Object(map) => map.values_mut().for_each(|i| name_codes_in_text(i, names)),
         _ => {}
     }
 }
@@ -95,18 +121,45 @@ mod tests {
     use super::*;
 
     #[test]
+    fn codes_in_sentences_get_the_name_next_to_them() {
+        let names = diario_projections::Names(
+            [("GLLLCU88E10D969Z".to_owned(), "Luca Galli".to_owned())]
+                .into_iter()
+                .collect(),
+        );
+        let mut v = serde_json::json!({
+            "professional": "GLLLCU88E10D969Z",
+            "description": "Professionista GLLLCU88E10D969Z abilitato (asst)",
+            "other": "Responsabile cambiato: RSSMRA85T10A562S → GLLLCU88E10D969Z",
+        });
+        for x in v.as_object_mut().expect("object").values_mut() {
+            name_codes_in_text(x, &names);
+        }
+        assert_eq!(v["professional"], "GLLLCU88E10D969Z");
+        assert_eq!(
+            v["description"],
+            "Professionista Luca Galli (GLLLCU88E10D969Z) abilitato (asst)"
+        );
+        assert_eq!(
+            v["other"],
+            "Responsabile cambiato: RSSMRA85T10A562S → Luca Galli (GLLLCU88E10D969Z)"
+        );
+    }
+
+    #[test]
     fn fiscal_codes_are_found_anywhere_in_a_view() {
         let v = serde_json::json!({
             "responsabile_asst": "RSSMRA85T10A562S",
             "diaries": [{ "entries": [{ "professional": "FRRSFN75M22B157W", "service": "colloquio" }] }],
             "pseudonym": "UP-MI-000123",
             "not_a_code": "RSSMRA85T10A562X",
+            "description": "Professionista GLLLCU88E10D969Z abilitato",
         });
         let mut codes = BTreeSet::new();
         collect_codes(&v, &mut codes);
         assert_eq!(
             codes.into_iter().collect::<Vec<_>>(),
-            ["FRRSFN75M22B157W", "RSSMRA85T10A562S"]
+            ["FRRSFN75M22B157W", "GLLLCU88E10D969Z", "RSSMRA85T10A562S"]
         );
     }
 }

@@ -31,7 +31,7 @@ impl Modify for BearerAuth {
 #[openapi(
     info(
         title = "Diario Online API",
-        description = "Verifiable time register of the Lombardy #UP measure (DGR XI/7503/2022). Errors are application/problem+json with a stable `type` per rule. Writes accept `Idempotency-Key` and `If-Match: \"<version>\"`, and answer with the new version (body and `ETag`)."
+        description = "Verifiable time register of the Lombardy #UP measure (DGR XI/7503/2022). Errors are application/problem+json with a stable `type` per rule. Writes accept `Idempotency-Key` and `If-Match: \"<version>\"`, and answer with the new version (body and `ETag`). Every JSON object a GET answers carries `names`: fiscal code → \"Nome Cognome\" of the staff it mentions whose name is recorded."
     ),
     paths(
         cases::create_case,

@@ -379,6 +379,12 @@ async fn names_are_shown_next_to_fiscal_codes(backend: Backend) {
         .await;
     assert_eq!(trail["names"][cf::ATS_OPERATOR], "Mario Rossi", "{trail}");
     assert_eq!(trail["names"][cf::PSICOLOGO], "Luca Galli", "{trail}");
+    // In the descriptions the name is written next to the code; the fields keep the code.
+    let text = trail.to_string();
+    assert!(
+        text.contains(&format!("Professionista Luca Galli ({})", cf::PSICOLOGO)),
+        "{trail}"
+    );
     assert!(
         trail["names"].get(cf::PARENT).is_none(),
         "the family is not staff"
