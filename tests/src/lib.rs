@@ -6,6 +6,7 @@
 pub mod contention;
 pub mod crash;
 pub mod datagen;
+pub mod demo;
 pub mod fake_firmalom;
 pub mod oidc;
 pub mod smtp;
@@ -54,6 +55,31 @@ macro_rules! scenario_on_each_backend {
             #[tokio::test] $($scenario => $on_postgres, $on_sqlite);+
         );
     };
+}
+
+/// Installs the npm packages of `dir` (`npm ci`, pinned by its lock file) unless `package` is
+/// there already; one installation at a time. Fails loudly when npm cannot do it.
+pub fn npm_ci(dir: &std::path::Path, package: &str) {
+    static INSTALL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one = INSTALL.lock().unwrap_or_else(|e| e.into_inner());
+    if dir
+        .join("node_modules")
+        .join(package)
+        .join("package.json")
+        .exists()
+    {
+        return;
+    }
+    let status = std::process::Command::new("npm")
+        .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
+        .current_dir(dir)
+        .status()
+        .unwrap_or_else(|e| panic!("npm (Node.js) is needed in {}: {e}", dir.display()));
+    assert!(
+        status.success(),
+        "`npm ci` in {} failed ({status})",
+        dir.display()
+    );
 }
 
 /// The body of `POST /v1/cases` for the standard #UP case of the tests (ATS-MILANO, ASST-NORD-MILANO,

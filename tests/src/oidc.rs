@@ -14,7 +14,6 @@ use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::Mutex;
 
 use base64::Engine;
 use sha2::{Digest, Sha256};
@@ -49,30 +48,10 @@ fn provider_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("oidc")
 }
 
-static INSTALL: Mutex<bool> = Mutex::new(false);
 
 /// Installs the provider's npm package once per process when it is not there.
 fn ensure_installed() {
-    let mut done = INSTALL.lock().unwrap_or_else(|e| e.into_inner());
-    if *done {
-        return;
-    }
-    let dir = provider_dir();
-    if !dir.join("node_modules/oidc-provider/package.json").exists() {
-        let status = Command::new("npm")
-            .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
-            .current_dir(&dir)
-            .status()
-            .unwrap_or_else(|e| {
-                panic!("the test OpenID provider needs npm (Node.js), which cannot run: {e}")
-            });
-        assert!(
-            status.success(),
-            "`npm ci` in {} failed ({status}): the test OpenID provider cannot be installed",
-            dir.display()
-        );
-    }
-    *done = true;
+    crate::npm_ci(&provider_dir(), "oidc-provider");
 }
 
 impl OpenIdProvider {

@@ -2,53 +2,17 @@
 //! the development login announced in the log and on every page, and prints a working token
 //! per person; `diario serve` has no development login.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
-use std::time::Duration;
-
-use diario_tests::{diario_binary, free_port};
 use serde_json::Value;
 
 #[tokio::test]
 async fn diario_demo_serves_demo_data_with_the_announced_development_login() {
-    let dir = std::env::temp_dir().join(format!("diario-demo-{}", uuid::Uuid::now_v7().simple()));
-    let port = free_port();
-    let base = format!("http://127.0.0.1:{port}");
-    let mut child = Command::new(diario_binary())
-        .args(["demo", "--addr", &format!("127.0.0.1:{port}"), "--dir"])
-        .arg(&dir)
-        .env("NO_COLOR", "1")
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start diario demo");
-    // The printed tokens, by name, and the announcement.
-    let stdout = child.stdout.take().expect("stdout");
-    let (tx, rx) = std::sync::mpsc::channel::<String>();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
+    let demo = diario_tests::demo::DemoProcess::start().await;
+    let base = demo.base.clone();
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .expect("client");
-    let mut ready = false;
-    for _ in 0..300 {
-        if let Ok(r) = client.get(format!("{base}/readyz")).send().await
-            && r.status() == 200
-        {
-            ready = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(ready, "diario demo did not become ready");
-    let lines: Vec<String> = rx.try_iter().collect();
+    let lines = demo.printed();
     let text = lines.join("\n");
     assert!(
         text.contains("DEVELOPMENT LOGIN"),
@@ -154,13 +118,7 @@ async fn diario_demo_serves_demo_data_with_the_announced_development_login() {
     assert!(home.contains("Ambiente dimostrativo"));
     assert!(home.contains("Luca Galli (GLLLCU88E10D969Z)"), "{home}");
     assert!(home.contains("UP-DEMO-001"), "{home}");
-
-    let _ = Command::new("kill")
-        .arg("-TERM")
-        .arg(child.id().to_string())
-        .status();
-    let _ = child.wait();
-    let _ = std::fs::remove_dir_all(&dir);
+    drop(demo);
 }
 
 #[tokio::test]
@@ -182,4 +140,31 @@ async fn diario_serve_has_no_development_login() {
     assert_eq!(post.status(), 404);
     assert!(post.headers().get("set-cookie").is_none());
     server.stop().await;
+}
+
+/// The pages in a real browser (Debian's chromium, playwright-core): WCAG 2.1 AA by axe-core
+/// on each, Italian, keyboard-only sign-in and logout, a 360 px phone screen
+/// (`tests/web/check.mjs`).
+#[tokio::test]
+async fn the_pages_pass_axe_and_work_with_the_keyboard_on_a_phone_in_chromium() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("web");
+    diario_tests::npm_ci(&dir, "playwright-core");
+    let demo = diario_tests::demo::DemoProcess::start().await;
+    let out = std::process::Command::new("node")
+        .arg(dir.join("check.mjs"))
+        .arg(&demo.base)
+        .output()
+        .unwrap_or_else(|e| panic!("the browser tests need node (Node.js): {e}"));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let report: Value = serde_json::from_str(stdout.trim()).unwrap_or_else(|e| {
+        panic!("check.mjs printed no report ({e}); is chromium installed (apt-get install chromium)?\n{stdout}\n{stderr}")
+    });
+    assert_eq!(report["failures"], serde_json::json!([]), "{report:#}");
+    assert_eq!(
+        report["pages"].as_array().map(Vec::len),
+        Some(3),
+        "{report:#}"
+    );
+    assert!(out.status.success(), "{stderr}");
 }

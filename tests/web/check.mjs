@@ -1,0 +1,83 @@
+// Browser checks of the web interface against a running server (`diario demo`): Debian's
+// chromium driven by playwright-core (no browser download), accessibility by axe-core with
+// the WCAG 2.0/2.1 A and AA rules, keyboard use, a phone-sized viewport.
+//
+// Usage: node check.mjs <base URL>. Prints one JSON object: {"pages": [...], "failures": [...]};
+// exit code 1 when there are failures. CHROMIUM overrides the browser path.
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { chromium } from 'playwright-core';
+
+const require = createRequire(import.meta.url);
+const axeSource = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
+const base = process.argv[2];
+const executablePath = process.env.CHROMIUM ?? '/usr/bin/chromium';
+const failures = [];
+const pages = [];
+
+function fail(where, what) {
+  failures.push(`${where}: ${what}`);
+}
+
+async function audit(page, name) {
+  await page.addScriptTag({ content: axeSource });
+  const result = await page.evaluate(async () =>
+    // eslint-disable-next-line no-undef
+    axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } }),
+  );
+  for (const v of result.violations) {
+    fail(name, `axe ${v.id} (${v.impact}): ${v.help} — ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
+  }
+  const lang = await page.getAttribute('html', 'lang');
+  if (lang !== 'it') fail(name, `lang is ${lang}, not it`);
+  // A phone: nothing wider than the screen.
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth > window.innerWidth + 1);
+  if (overflow) fail(name, 'the page is wider than a 360 px screen');
+  pages.push({ name, url: page.url(), violations: result.violations.length, passes: result.passes.length });
+}
+
+const browser = await chromium.launch({ executablePath, args: ['--no-sandbox'] });
+try {
+  // bypassCSP: the pages forbid inline scripts (CSP default-src 'self'); axe is injected as one.
+  const context = await browser.newContext({ viewport: { width: 360, height: 740 }, locale: 'it-IT', bypassCSP: true });
+  const page = await context.newPage();
+
+  await page.goto(`${base}/`);
+  await audit(page, 'home (visitor)');
+  // Keyboard: the first Tab reaches the skip link, which is then visible.
+  await page.keyboard.press('Tab');
+  const focused = await page.evaluate(() => document.activeElement?.getAttribute('href'));
+  if (focused !== '#contenuto') fail('home (visitor)', `the first Tab focuses ${focused}, not the skip link`);
+  const skipVisible = await page.evaluate(() => document.activeElement.getBoundingClientRect().left >= 0);
+  if (!skipVisible) fail('home (visitor)', 'the focused skip link is off screen');
+
+  await page.goto(`${base}/accedi-sviluppo`);
+  await audit(page, 'development login');
+  if (!(await page.textContent('body')).includes('Ambiente dimostrativo')) {
+    fail('development login', 'the demo banner is missing');
+  }
+  // Sign in with the keyboard only: Tab to the psicologo's button, Enter.
+  let reached = false;
+  for (let i = 0; i < 40 && !reached; i += 1) {
+    await page.keyboard.press('Tab');
+    reached = await page.evaluate(() => document.activeElement?.textContent?.includes('Luca Galli') ?? false);
+  }
+  if (!reached) fail('development login', "Luca Galli's button is not reachable with Tab");
+  await Promise.all([page.waitForURL(`${base}/`), page.keyboard.press('Enter')]);
+  await audit(page, 'home (psicologo)');
+  const body = await page.textContent('body');
+  for (const expected of ['Le mie pratiche', 'Luca Galli (GLLLCU88E10D969Z)', 'UP-DEMO-001']) {
+    if (!body.includes(expected)) fail('home (psicologo)', `"${expected}" is missing`);
+  }
+
+  // Logout with the keyboard too.
+  await Promise.all([page.waitForURL(`${base}/`), page.click('text=Esci')]);
+  if (!(await page.textContent('body')).includes('Scegli una persona della demo')) {
+    fail('logout', 'the visitor page does not come back');
+  }
+} finally {
+  await browser.close();
+}
+
+console.log(JSON.stringify({ pages, failures }));
+process.exit(failures.length > 0 ? 1 : 0);
