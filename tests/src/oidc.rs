@@ -48,7 +48,6 @@ fn provider_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("oidc")
 }
 
-
 /// Installs the provider's npm package once per process when it is not there.
 fn ensure_installed() {
     crate::npm_ci(&provider_dir(), "oidc-provider");

@@ -70,6 +70,39 @@ try {
     if (!body.includes(expected)) fail('home (psicologo)', `"${expected}" is missing`);
   }
 
+  // The case page: record an hour on the phone (yesterday 16:00–17:00), then a refusal tied
+  // to its field (a start not on the half hour).
+  await Promise.all([page.waitForURL(/\/pratiche\//), page.click('text=UP-DEMO-001')]);
+  await audit(page, 'case (psicologo)');
+  const yesterday = new Date(Date.now() - 24 * 3600 * 1000).toLocaleDateString('sv-SE', { timeZone: 'Europe/Rome' });
+  await page.selectOption('#campo-service', 'colloquio_valutazione');
+  await page.fill('#campo-date', yesterday);
+  await page.fill('#campo-start', '16:00');
+  await page.fill('#campo-end', '17:00');
+  await Promise.all([page.waitForURL(/registrata=1/), page.click('button:has-text("Registra")')]);
+  const afterRecord = await page.textContent('body');
+  if (!afterRecord.includes('Prestazione registrata')) fail('record', 'no confirmation after recording');
+  if (!afterRecord.includes('16:00–17:00')) fail('record', 'the new entry is not listed');
+  await audit(page, 'case after recording');
+  await page.selectOption('#campo-service', 'colloquio_valutazione');
+  await page.fill('#campo-date', yesterday);
+  await page.fill('#campo-start', '18:15');
+  await page.fill('#campo-end', '19:00');
+  const [refused] = await Promise.all([
+    page.waitForResponse((r) => r.url().endsWith('/prestazioni')),
+    page.click('button:has-text("Registra")'),
+  ]);
+  if (refused.status() !== 422) fail('refusal', `status ${refused.status()}, not 422`);
+  const invalid = await page.getAttribute('#campo-start', 'aria-invalid');
+  if (invalid !== 'true') fail('refusal', 'the start field is not marked invalid');
+  const describedBy = (await page.getAttribute('#campo-start', 'aria-describedby')) ?? '';
+  if (!describedBy.includes('errore-modulo')) fail('refusal', 'the error is not tied to the start field');
+  const alertText = (await page.textContent('[role=alert]')) ?? '';
+  if (!alertText.includes('mezz')) fail('refusal', `the message does not name the rule: ${alertText}`);
+  if ((await page.inputValue('#campo-start')) !== '18:15') fail('refusal', 'the typed values are lost');
+  await audit(page, 'case with a refusal');
+  await page.goto(`${base}/`);
+
   // Logout with the keyboard too.
   await Promise.all([page.waitForURL(`${base}/`), page.click('text=Esci')]);
   if (!(await page.textContent('body')).includes('Scegli una persona della demo')) {

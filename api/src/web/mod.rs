@@ -4,6 +4,7 @@
 //! token and timeouts (`session`), and the home page with the signed-in person's cases. The
 //! pages read the same read models and the same access policy as the API.
 
+mod case;
 pub mod login;
 pub mod session;
 
@@ -102,6 +103,8 @@ pub fn routes() -> Router<AppState> {
         .route("/auth/callback", get(callback))
         .route("/esci", post(logout))
         .route("/accedi-sviluppo", get(dev_login_page).post(dev_login))
+        .route("/pratiche/{id}", get(case::show))
+        .route("/pratiche/{id}/prestazioni", post(case::record))
         .route("/static/diario.css", get(stylesheet))
 }
 
@@ -175,6 +178,7 @@ fn message(
 
 /// One of my cases on the home page.
 struct CaseRow {
+    id: String,
     pseudonym: String,
     ats: String,
     provider: String,
@@ -259,6 +263,7 @@ async fn home(
     let rows = cases
         .iter()
         .map(|c| CaseRow {
+            id: c.case.case_id.to_string(),
             pseudonym: c.case.recipient_pseudonym.clone(),
             ats: c.case.ats.clone(),
             provider: c.case.provider.clone(),

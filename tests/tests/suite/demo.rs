@@ -108,7 +108,7 @@ async fn diario_demo_serves_demo_data_with_the_announced_development_login() {
         .to_owned();
     let home = client
         .get(format!("{base}/"))
-        .header("cookie", cookie)
+        .header("cookie", cookie.clone())
         .send()
         .await
         .expect("send")
@@ -118,6 +118,32 @@ async fn diario_demo_serves_demo_data_with_the_announced_development_login() {
     assert!(home.contains("Ambiente dimostrativo"));
     assert!(home.contains("Luca Galli (GLLLCU88E10D969Z)"), "{home}");
     assert!(home.contains("UP-DEMO-001"), "{home}");
+    // A form post without the session's CSRF token records nothing.
+    let case_id = home
+        .split("/pratiche/")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("a link to a case")
+        .to_owned();
+    let forged = client
+        .post(format!("{base}/pratiche/{case_id}/prestazioni"))
+        .header("cookie", cookie.clone())
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("_csrf=forged&phase=1&figure=psicologo&service=colloquio_valutazione&date=2026-01-01&start=09:00&end=10:00")
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(forged.status(), 403);
+    let page = client
+        .get(format!("{base}/pratiche/{case_id}"))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .expect("send")
+        .text()
+        .await
+        .expect("html");
+    assert!(!page.contains("01/01/2026"), "nothing was recorded");
     drop(demo);
 }
 
@@ -143,8 +169,8 @@ async fn diario_serve_has_no_development_login() {
 }
 
 /// The pages in a real browser (Debian's chromium, playwright-core): WCAG 2.1 AA by axe-core
-/// on each, Italian, keyboard-only sign-in and logout, a 360 px phone screen
-/// (`tests/web/check.mjs`).
+/// on each, Italian, keyboard-only sign-in and logout, a 360 px phone screen, an hour recorded
+/// from the case page and a refusal tied to its field (`tests/web/check.mjs`).
 #[tokio::test]
 async fn the_pages_pass_axe_and_work_with_the_keyboard_on_a_phone_in_chromium() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("web");
@@ -163,7 +189,7 @@ async fn the_pages_pass_axe_and_work_with_the_keyboard_on_a_phone_in_chromium() 
     assert_eq!(report["failures"], serde_json::json!([]), "{report:#}");
     assert_eq!(
         report["pages"].as_array().map(Vec::len),
-        Some(3),
+        Some(6),
         "{report:#}"
     );
     assert!(out.status.success(), "{stderr}");

@@ -1,0 +1,470 @@
+//! The case page (`/pratiche/{id}`): the diaries of the phases with their entries, the case's
+//! alerts at the top (Art. 5: "un alert in testa al form"), and for an enabled professional
+//! the form that records an hour — the most frequent task, on a phone, in the field. The form
+//! posts the same `RecordEntry` command the API does, through the same handler; a refusal is
+//! shown with the rule's message tied to the field it is about.
+
+use askama::Template;
+use axum::Form;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use chrono::NaiveDate;
+use diario_commands::{Caller, CommandOptions, HandlerError, Principal};
+use diario_domain::case::RecordEntry;
+use diario_domain::{
+    CaseCommand, CaseFile, DiaryStatus, Ente, FigureId, Measure, Phase, ServiceId, TimeSlot,
+};
+use serde::Deserialize;
+use uuid::Uuid;
+
+use super::session::{self, MaybeSession, WebSession};
+use super::{render, see_other};
+use crate::{ApiError, AppState};
+
+/// One entry row.
+struct EntryRow {
+    date: String,
+    time: String,
+    figure: String,
+    service: String,
+    minutes: i64,
+    state: &'static str,
+    professional: String,
+}
+
+/// One phase diary.
+struct PhaseBlock {
+    title: String,
+    status: &'static str,
+    entries: Vec<EntryRow>,
+    minutes: i64,
+}
+
+/// A choice of a select.
+struct Choice {
+    value: String,
+    label: String,
+    selected: bool,
+}
+
+/// The record form (only for a professional enabled on an open diary).
+struct RecordForm {
+    phases: Vec<Choice>,
+    figures: Vec<Choice>,
+    services: Vec<Choice>,
+    date: String,
+    start: String,
+    end: String,
+    /// The refused field (`phase`, `figure`, `service`, `date`, `start`, `end`) or `""`.
+    error_field: String,
+    error: String,
+}
+
+#[derive(Template)]
+#[template(path = "case.html")]
+struct CasePage {
+    dev: bool,
+    who: Option<String>,
+    csrf: String,
+    id: String,
+    pseudonym: String,
+    organisations: String,
+    status: &'static str,
+    alerts: Vec<String>,
+    notice: String,
+    phases: Vec<PhaseBlock>,
+    form: Option<RecordForm>,
+}
+
+fn state_label(s: diario_projections::EntryState) -> &'static str {
+    use diario_projections::EntryState::*;
+    match s {
+        Draft => "in bozza",
+        Validated => "validata",
+        Pending => "in attesa di conferma",
+        Confirmed => "confermata",
+        Rejected => "rifiutata",
+        Expired => "richiesta scaduta",
+        Withdrawn => "ritirata",
+    }
+}
+
+fn diary_label(s: diario_projections::DiaryStatusView) -> &'static str {
+    match s.as_str() {
+        "open" => "aperto",
+        "closed" => "chiuso",
+        _ => "consegnato all'ATS",
+    }
+}
+
+/// The phases where `cf` may record now: an open diary of an ente that enabled them.
+fn recordable(
+    file: &CaseFile,
+    measure: &Measure,
+    cf: &diario_domain::FiscalCode,
+) -> Vec<(Phase, Vec<FigureId>)> {
+    let mut out = Vec::new();
+    for (phase, diary) in &file.diaries {
+        if diary.status != DiaryStatus::Open {
+            continue;
+        }
+        let Some(rules) = measure.phase(*phase) else {
+            continue;
+        };
+        let ente: Ente = rules.registered_by;
+        if let Some(figures) = file.professionals.get(&(ente, cf.clone())) {
+            out.push((*phase, figures.iter().cloned().collect()));
+        }
+    }
+    out
+}
+
+/// Values the person typed, to show again after a refusal.
+#[derive(Debug, Default, Deserialize)]
+pub struct EntryForm {
+    #[serde(rename = "_csrf", default)]
+    csrf: String,
+    #[serde(default)]
+    phase: String,
+    #[serde(default)]
+    figure: String,
+    #[serde(default)]
+    service: String,
+    #[serde(default)]
+    date: String,
+    #[serde(default)]
+    start: String,
+    #[serde(default)]
+    end: String,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct CaseQuery {
+    registrata: Option<String>,
+}
+
+async fn principal(state: &AppState, session: &WebSession) -> Result<Principal, ApiError> {
+    Ok(state
+        .handler
+        .principal(session.fiscal_code.clone(), &state.auth.platform_admins)
+        .await?)
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn page(
+    state: &AppState,
+    session: &WebSession,
+    id: Uuid,
+    status: StatusCode,
+    notice: String,
+    typed: &EntryForm,
+    error: Option<(&str, String)>,
+) -> Result<Response, ApiError> {
+    let principal = principal(state, session).await?;
+    let (case, _) = match crate::reads::readable_case(state, &principal, id).await {
+        Ok(found) => found,
+        Err(_) => {
+            return Ok(super::message(
+                StatusCode::NOT_FOUND,
+                "Pratica non trovata",
+                "Nessuna pratica con questo identificativo che tu possa consultare.",
+                "/",
+                "Torna alle mie pratiche",
+            ));
+        }
+    };
+    let file = crate::reads::file_of(&case)?;
+    let measure = state
+        .handler
+        .catalogue()
+        .get(&file.measure_id)
+        .ok_or_else(|| ApiError::Internal("the case's measure is not in the catalogue".into()))?;
+    let diary = diario_projections::case_diary_consistent(
+        &state.db,
+        &case,
+        state.handler.catalogue(),
+        state.handler.now(),
+    )
+    .await?
+    .ok_or(ApiError::NotFound)?;
+    let people: Vec<&str> = diary
+        .diaries
+        .iter()
+        .flat_map(|d| d.entries.iter().map(|e| e.professional.as_str()))
+        .chain([session.fiscal_code.as_str()])
+        .collect();
+    let names = diario_projections::names(&state.db, people).await?;
+    let (registry, _) = state.handler.organisations().await?;
+    let org = |code: &str| {
+        registry
+            .get(code)
+            .map_or_else(|| code.to_owned(), |o| o.name.clone())
+    };
+    let phases = diary
+        .diaries
+        .iter()
+        .map(|d| {
+            let title = Phase::try_from(d.phase)
+                .ok()
+                .and_then(|p| measure.phase(p))
+                .map_or_else(
+                    || format!("Fase {}", d.phase),
+                    |r| format!("Fase {} – {}", d.phase, r.name),
+                );
+            PhaseBlock {
+                title,
+                status: diary_label(d.status),
+                minutes: d.minutes,
+                entries: d
+                    .entries
+                    .iter()
+                    .map(|e| EntryRow {
+                        date: e.date.format("%d/%m/%Y").to_string(),
+                        time: format!("{}–{}", e.start, e.end),
+                        figure: measure
+                            .figure(&FigureId::new(e.figure.as_str()))
+                            .map_or_else(|| e.figure.clone(), |f| f.name.clone()),
+                        service: measure
+                            .service(&ServiceId::new(e.service.as_str()))
+                            .map_or_else(|| e.service.clone(), |s| s.name.clone()),
+                        minutes: e.minutes,
+                        state: state_label(e.state),
+                        professional: names.label(&e.professional),
+                    })
+                    .collect(),
+            }
+        })
+        .collect();
+    let can = recordable(file, measure, &session.fiscal_code);
+    let form = (!can.is_empty() && file.interrupted_at.is_none()).then(|| {
+        let my_figures: Vec<&FigureId> = can.iter().flat_map(|(_, f)| f.iter()).collect();
+        let today = state
+            .handler
+            .now()
+            .with_timezone(&chrono_tz::Europe::Rome)
+            .date_naive();
+        let (error_field, error) = error.map(|(f, m)| (f.to_owned(), m)).unwrap_or_default();
+        RecordForm {
+            phases: can
+                .iter()
+                .map(|(p, _)| Choice {
+                    value: p.number().to_string(),
+                    label: measure.phase(*p).map_or_else(
+                        || format!("Fase {}", p.number()),
+                        |r| format!("Fase {} – {}", p.number(), r.name),
+                    ),
+                    selected: typed.phase == p.number().to_string(),
+                })
+                .collect(),
+            figures: my_figures
+                .iter()
+                .map(|f| Choice {
+                    value: f.as_str().to_owned(),
+                    label: measure
+                        .figure(f)
+                        .map_or_else(|| f.to_string(), |x| x.name.clone()),
+                    selected: typed.figure == f.as_str(),
+                })
+                .collect(),
+            services: measure
+                .services
+                .iter()
+                .filter(|s| {
+                    s.figures.iter().any(|f| my_figures.contains(&f))
+                        && s.phases.iter().any(|p| can.iter().any(|(q, _)| q == p))
+                })
+                .map(|s| Choice {
+                    value: s.id.as_str().to_owned(),
+                    label: s.name.clone(),
+                    selected: typed.service == s.id.as_str(),
+                })
+                .collect(),
+            date: if typed.date.is_empty() {
+                today.to_string()
+            } else {
+                typed.date.clone()
+            },
+            start: typed.start.clone(),
+            end: typed.end.clone(),
+            error_field,
+            error,
+        }
+    });
+    let status_label = match diary.status {
+        diario_projections::CaseStatus::Open => "aperta",
+        diario_projections::CaseStatus::Completed => "completata",
+        diario_projections::CaseStatus::Interrupted => "interrotta",
+    };
+    Ok(render(
+        status,
+        &CasePage {
+            dev: state.web.dev_login,
+            who: Some(names.label(session.fiscal_code.as_str())),
+            csrf: session.csrf_token.clone(),
+            id: id.to_string(),
+            pseudonym: diary.recipient_pseudonym.clone(),
+            organisations: format!(
+                "{} · {} · {}",
+                org(&diary.ats),
+                org(&diary.asst),
+                org(&diary.provider)
+            ),
+            status: status_label,
+            alerts: diary.alerts.iter().map(|a| a.message.clone()).collect(),
+            notice,
+            phases,
+            form,
+        },
+    ))
+}
+
+/// The case page.
+pub async fn show(
+    State(state): State<AppState>,
+    MaybeSession(session): MaybeSession,
+    Path(id): Path<Uuid>,
+    Query(q): Query<CaseQuery>,
+) -> Result<Response, ApiError> {
+    let Some(session) = session else {
+        return Ok(see_other(&format!("/?next=/pratiche/{id}"), None));
+    };
+    let notice = if q.registrata.is_some() {
+        "Prestazione registrata.".to_owned()
+    } else {
+        String::new()
+    };
+    page(
+        &state,
+        &session,
+        id,
+        StatusCode::OK,
+        notice,
+        &EntryForm::default(),
+        None,
+    )
+    .await
+}
+
+/// The field a refusal is about, for the form (`""`: the whole form).
+fn field_of(code: &str) -> &'static str {
+    match code {
+        "figure-not-in-catalogue"
+        | "figure-not-enabled-for-professional"
+        | "figure-cannot-deliver-service" => "figure",
+        "service-not-in-catalogue" | "service-not-in-phase" => "service",
+        "duration-not-multiple" => "end",
+        "overlapping-entry" => "start",
+        "entry-in-the-future" | "entry-recorded-too-late" => "date",
+        "professional-not-enabled"
+        | "diary-not-opened"
+        | "diary-closed"
+        | "phase-not-in-measure" => "phase",
+        _ => "",
+    }
+}
+
+/// Records an hour from the form.
+pub async fn record(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    MaybeSession(session): MaybeSession,
+    Path(id): Path<Uuid>,
+    Form(form): Form<EntryForm>,
+) -> Result<Response, ApiError> {
+    let Some(session) = session else {
+        return Ok(see_other("/", None));
+    };
+    if let Err(e) = session::check_form(&state, &headers, &session, &form.csrf) {
+        return Ok(super::message(
+            StatusCode::FORBIDDEN,
+            "Operazione non consentita",
+            &e.to_string(),
+            &format!("/pratiche/{id}"),
+            "Torna alla pratica",
+        ));
+    }
+    let refuse = |field: &'static str, message: String| (field, message);
+    let parsed = (|| {
+        let phase = form
+            .phase
+            .parse::<u8>()
+            .ok()
+            .and_then(|n| Phase::try_from(n).ok())
+            .ok_or_else(|| refuse("phase", "Scegliere la fase.".into()))?;
+        if form.figure.is_empty() {
+            return Err(refuse(
+                "figure",
+                "Scegliere la figura professionale.".into(),
+            ));
+        }
+        if form.service.is_empty() {
+            return Err(refuse("service", "Scegliere la prestazione.".into()));
+        }
+        let date = NaiveDate::parse_from_str(&form.date, "%Y-%m-%d")
+            .map_err(|_| refuse("date", "Indicare la data come gg/mm/aaaa.".into()))?;
+        if form.start.is_empty() {
+            return Err(refuse("start", "Indicare l'ora di inizio.".into()));
+        }
+        if form.end.is_empty() {
+            return Err(refuse("end", "Indicare l'ora di fine.".into()));
+        }
+        let slot = TimeSlot::parse(date, &form.start, &form.end).map_err(|e| {
+            let field = match e {
+                diario_domain::values::TimeSlotError::NotHalfHour => "start",
+                diario_domain::values::TimeSlotError::EndNotAfterStart => "end",
+            };
+            refuse(field, e.to_string())
+        })?;
+        Ok(CaseCommand::RecordEntry(RecordEntry {
+            entry_id: Uuid::now_v7(),
+            phase,
+            figure: FigureId::new(form.figure.as_str()),
+            service: ServiceId::new(form.service.as_str()),
+            slot,
+            system_failure_id: None,
+        }))
+    })();
+    let command = match parsed {
+        Ok(c) => c,
+        Err((field, message)) => {
+            return page(
+                &state,
+                &session,
+                id,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                String::new(),
+                &form,
+                Some((field, message)),
+            )
+            .await;
+        }
+    };
+    let principal = principal(&state, &session).await?;
+    let result = state
+        .handler
+        .execute_case(
+            id,
+            &command,
+            &Caller::Person(&principal),
+            &CommandOptions::new(),
+        )
+        .await;
+    match result {
+        Ok(_) => Ok(see_other(&format!("/pratiche/{id}?registrata=1"), None)),
+        Err(HandlerError::Domain(d)) => {
+            let field = field_of(d.code());
+            page(
+                &state,
+                &session,
+                id,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                String::new(),
+                &form,
+                Some((field, d.to_string())),
+            )
+            .await
+        }
+        Err(e) => Err(e.into()),
+    }
+}
