@@ -46,7 +46,7 @@ pub fn test_clock_routes() -> Router<AppState> {
 #[utoipa::path(post, path = "/v1/system-failures", tag = "system-failures",
     request_body = DeclareFailureBody,
     params(("Idempotency-Key" = Option<String>, Header)),
-    responses((status = 201, body = DeclaredFailure),
+    responses((status = 201, description = "created", body = DeclaredFailure),
         (status = "4XX", description = "problem+json, e.g. 403 not-support-desk, 422 invalid-failure-times", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 pub async fn declare_failure(
@@ -99,7 +99,7 @@ async fn failure_write(
 #[utoipa::path(post, path = "/v1/system-failures/{id}/resolution", tag = "system-failures",
     request_body = ResolveFailureBody,
     params(("id" = Uuid, Path), ("Idempotency-Key" = Option<String>, Header), ("If-Match" = Option<String>, Header)),
-    responses((status = 200, body = DeclaredFailure),
+    responses((status = 200, description = "done: the resource as it now stands", body = DeclaredFailure),
         (status = "4XX", description = "problem+json, e.g. 404 failure-not-declared, 409 failure-already-resolved", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 pub async fn resolve_failure(
@@ -146,7 +146,7 @@ fn grants_view(state: &diario_domain::grants::GrantsState, version: i64) -> Gran
 
 /// The grants in force (platform administrator).
 #[utoipa::path(get, path = "/v1/admin/grants", tag = "admin",
-    responses((status = 200, body = GrantsView),
+    responses((status = 200, description = "done: the resource as it now stands", body = GrantsView),
         (status = "4XX", description = "401, 403 not-platform-admin", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 pub async fn list_grants(
@@ -188,7 +188,7 @@ async fn grant_write(
 /// Give a role (platform administrator).
 #[utoipa::path(post, path = "/v1/admin/grants", tag = "admin", request_body = GrantBody,
     params(("Idempotency-Key" = Option<String>, Header), ("If-Match" = Option<String>, Header, description = "\"<grants version>\"")),
-    responses((status = 200, body = GrantsView),
+    responses((status = 200, description = "done: the resource as it now stands", body = GrantsView),
         (status = "4XX", description = "problem+json: 403 not-platform-admin, 422 grant-scope-required", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 pub async fn add_grant(
@@ -202,7 +202,7 @@ pub async fn add_grant(
 /// Take a role away (platform administrator); the body names the grant.
 #[utoipa::path(delete, path = "/v1/admin/grants", tag = "admin", request_body = GrantBody,
     params(("Idempotency-Key" = Option<String>, Header), ("If-Match" = Option<String>, Header, description = "\"<grants version>\"")),
-    responses((status = 200, body = GrantsView),
+    responses((status = 200, description = "done: the resource as it now stands", body = GrantsView),
         (status = "4XX", description = "problem+json: 403 not-platform-admin, 404 grant not in force", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 pub async fn revoke_grant(
@@ -215,8 +215,8 @@ pub async fn revoke_grant(
 
 /// The measures of the catalogue.
 #[utoipa::path(get, path = "/v1/measures", tag = "measures",
-    responses((status = 200, body = Vec<MeasureSummary>),
-        (status = 401, body = Problem, content_type = "application/problem+json")),
+    responses((status = 200, description = "done: the resource as it now stands", body = Vec<MeasureSummary>),
+        (status = 401, description = "no or invalid bearer token", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 pub async fn list_measures(
     State(state): State<AppState>,
@@ -254,7 +254,7 @@ pub async fn get_measure(
 
 /// Move the service clock (only with `diario serve --test-clock`; no token needed).
 #[utoipa::path(put, path = "/v1/test-clock", tag = "testing", request_body = TestClockBody,
-    responses((status = 200, body = TestClockBody),
+    responses((status = 200, description = "done: the resource as it now stands", body = TestClockBody),
         (status = "4XX", description = "400; 404 when the server runs without --test-clock", body = Problem, content_type = "application/problem+json")))]
 pub async fn set_test_clock(
     State(state): State<AppState>,

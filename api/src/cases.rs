@@ -241,7 +241,7 @@ pub async fn create_case(
     request_body = ResponsabileBody,
     params(("id" = Uuid, Path), ("ente" = EnteName, Path),
         ("Idempotency-Key" = Option<String>, Header), ("If-Match" = Option<String>, Header, description = "\"<case version>\"")),
-    responses((status = 200, body = CommandResult),
+    responses((status = 200, description = "done: the resource as it now stands", body = CommandResult),
         (status = "4XX", description = "problem+json", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 pub async fn change_responsabile(
@@ -264,7 +264,7 @@ pub async fn change_responsabile(
 #[utoipa::path(post, path = "/v1/cases/{id}/phases/{n}/open", tag = "cases",
     params(("id" = Uuid, Path), ("n" = u8, Path, description = "phase 1-4"),
         ("Idempotency-Key" = Option<String>, Header), ("If-Match" = Option<String>, Header)),
-    responses((status = 200, body = CommandResult),
+    responses((status = 200, description = "done: the resource as it now stands", body = CommandResult),
         (status = "4XX", description = "problem+json", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 pub async fn open_phase(
@@ -284,7 +284,7 @@ pub async fn open_phase(
 #[utoipa::path(post, path = "/v1/cases/{id}/professionals", tag = "cases",
     request_body = EnableProfessionalBody,
     params(("id" = Uuid, Path), ("Idempotency-Key" = Option<String>, Header), ("If-Match" = Option<String>, Header)),
-    responses((status = 200, body = CommandResult),
+    responses((status = 200, description = "done: the resource as it now stands", body = CommandResult),
         (status = "4XX", description = "problem+json", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 pub async fn enable_professional(
@@ -309,7 +309,7 @@ pub async fn enable_professional(
     params(("id" = Uuid, Path), ("cf" = String, Path, description = "the professional's fiscal code"),
         ("ente" = Option<EnteName>, Query, description = "default: the ente the professional is enabled for"),
         ("Idempotency-Key" = Option<String>, Header), ("If-Match" = Option<String>, Header)),
-    responses((status = 200, body = CommandResult),
+    responses((status = 200, description = "done: the resource as it now stands", body = CommandResult),
         (status = "4XX", description = "problem+json", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 pub async fn disable_professional(
@@ -385,7 +385,7 @@ pub async fn record_entry(
 #[utoipa::path(patch, path = "/v1/cases/{id}/entries/{eid}", tag = "entries",
     request_body = AmendEntryBody,
     params(("id" = Uuid, Path), ("eid" = Uuid, Path), ("Idempotency-Key" = Option<String>, Header), ("If-Match" = Option<String>, Header)),
-    responses((status = 200, body = CommandResult),
+    responses((status = 200, description = "done: the resource as it now stands", body = CommandResult),
         (status = "4XX", description = "problem+json, e.g. 403 not-entry-author, 409 entry-validated", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 pub async fn amend_entry(
@@ -422,7 +422,7 @@ pub async fn amend_entry(
 /// Withdraw own entry while editable (the author).
 #[utoipa::path(delete, path = "/v1/cases/{id}/entries/{eid}", tag = "entries",
     params(("id" = Uuid, Path), ("eid" = Uuid, Path), ("Idempotency-Key" = Option<String>, Header), ("If-Match" = Option<String>, Header)),
-    responses((status = 200, body = CommandResult),
+    responses((status = 200, description = "done: the resource as it now stands", body = CommandResult),
         (status = "4XX", description = "problem+json", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 pub async fn withdraw_entry(
@@ -441,7 +441,7 @@ pub async fn withdraw_entry(
 #[utoipa::path(post, path = "/v1/cases/{id}/phases/{n}/validation", tag = "phases",
     request_body(content = Option<ValidationBody>, description = "absent or `{}`: every entry not yet validated"),
     params(("id" = Uuid, Path), ("n" = u8, Path), ("Idempotency-Key" = Option<String>, Header), ("If-Match" = Option<String>, Header)),
-    responses((status = 200, body = CommandResult),
+    responses((status = 200, description = "done: the resource as it now stands", body = CommandResult),
         (status = "4XX", description = "problem+json", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 pub async fn validate_entries(
@@ -520,7 +520,7 @@ pub async fn request_confirmation(
 /// Re-send an unanswered or expired request (the responsabile; after one day).
 #[utoipa::path(post, path = "/v1/cases/{id}/confirmation-requests/{rid}/resend", tag = "confirmation",
     params(("id" = Uuid, Path), ("rid" = Uuid, Path), ("Idempotency-Key" = Option<String>, Header), ("If-Match" = Option<String>, Header)),
-    responses((status = 200, body = CommandResult),
+    responses((status = 200, description = "done: the resource as it now stands", body = CommandResult),
         (status = "4XX", description = "problem+json, e.g. 409 resend-too-early", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 pub async fn resend_confirmation(
@@ -541,7 +541,7 @@ pub async fn resend_confirmation(
 #[utoipa::path(put, path = "/v1/cases/{id}/pdi", tag = "cases",
     request_body = PdiBody,
     params(("id" = Uuid, Path), ("Idempotency-Key" = Option<String>, Header), ("If-Match" = Option<String>, Header)),
-    responses((status = 200, body = CommandResult),
+    responses((status = 200, description = "done: the resource as it now stands", body = CommandResult),
         (status = "4XX", description = "problem+json", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 pub async fn set_pdi(
@@ -564,7 +564,7 @@ pub async fn set_pdi(
 #[utoipa::path(post, path = "/v1/cases/{id}/interruption", tag = "cases",
     request_body = InterruptionBody,
     params(("id" = Uuid, Path), ("Idempotency-Key" = Option<String>, Header), ("If-Match" = Option<String>, Header)),
-    responses((status = 200, body = CommandResult),
+    responses((status = 200, description = "done: the resource as it now stands", body = CommandResult),
         (status = "4XX", description = "problem+json", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 pub async fn interrupt(

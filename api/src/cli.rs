@@ -174,6 +174,7 @@ pub struct GrantArgs {
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
+#[value(rename_all = "snake_case")]
 pub enum RoleArg {
     AtsOperator,
     EnteAdmin,

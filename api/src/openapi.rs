@@ -92,8 +92,15 @@ pub struct ApiDoc;
 /// This document.
 #[utoipa::path(get, path = "/openapi.json", tag = "operations",
     responses((status = 200, description = "the OpenAPI document", body = Object)))]
-pub async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
-    Json(ApiDoc::openapi())
+pub async fn openapi_json(
+    axum::extract::State(state): axum::extract::State<crate::AppState>,
+) -> Json<utoipa::openapi::OpenApi> {
+    let mut doc = ApiDoc::openapi();
+    // Only the routes this server serves: the test clock exists with `--test-clock` only.
+    if state.test_clock.is_none() {
+        doc.paths.paths.remove("/v1/test-clock");
+    }
+    Json(doc)
 }
 
 #[cfg(test)]

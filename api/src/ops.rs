@@ -33,7 +33,7 @@ pub async fn healthz() -> Json<Value> {
 /// make the process unready (reads of a case fall back to its stream).
 #[utoipa::path(get, path = "/readyz", tag = "operations",
     responses((status = 200, description = "`{\"status\":\"ready\",\"database\":…,\"projections\":[{projection, events_behind, seconds_behind, led, leader_pid}],\"workers\":[…]}`", body = Object),
-        (status = 503, body = Problem, content_type = "application/problem+json")))]
+        (status = 503, description = "not ready: the database does not answer", body = Problem, content_type = "application/problem+json")))]
 pub async fn readyz(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     state.db.ping().await.map_err(ApiError::NotReady)?;
     let status = async |names: &[&str]| match follower_status(&state, names).await {

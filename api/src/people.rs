@@ -174,7 +174,7 @@ fn organisations_view(
 /// and the enti registered since (any authenticated person: codes and names are public).
 #[utoipa::path(get, path = "/v1/organisations", tag = "organisations",
     params(OrganisationQuery),
-    responses((status = 200, body = OrganisationsView),
+    responses((status = 200, description = "done: the resource as it now stands", body = OrganisationsView),
         (status = "4XX", description = "400 unknown-organisation (the `ats` filter), 401", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 pub async fn list_organisations(
@@ -192,7 +192,7 @@ pub async fn list_organisations(
 /// One organisation.
 #[utoipa::path(get, path = "/v1/organisations/{code}", tag = "organisations",
     params(("code" = String, Path)),
-    responses((status = 200, body = OrganisationBody),
+    responses((status = 200, description = "done: the resource as it now stands", body = OrganisationBody),
         (status = "4XX", description = "401, 404 unknown-organisation", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 pub async fn get_organisation(
@@ -273,7 +273,7 @@ fn read_staff(p: &diario_commands::Principal, o: &Organisation) -> Result<(), Ap
 /// platform administrator, the operators and auditors of its ATS).
 #[utoipa::path(get, path = "/v1/organisations/{code}/staff", tag = "organisations",
     params(("code" = String, Path)),
-    responses((status = 200, body = StaffListView),
+    responses((status = 200, description = "done: the resource as it now stands", body = StaffListView),
         (status = "4XX", description = "401, 403 staff-access-denied, 404 unknown-organisation", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 pub async fn list_staff(
@@ -388,7 +388,7 @@ async fn staff_write(
 #[utoipa::path(put, path = "/v1/organisations/{code}/staff/{fiscal_code}", tag = "organisations",
     request_body = StaffBody,
     params(("code" = String, Path), ("fiscal_code" = String, Path), ("Idempotency-Key" = Option<String>, Header), ("If-Match" = Option<String>, Header, description = "\"<person stream version>\"")),
-    responses((status = 200, body = StaffMemberView),
+    responses((status = 200, description = "done: the resource as it now stands", body = StaffMemberView),
         (status = "4XX", description = "400 (path, body), 403 staff-management-denied, 404 unknown-organisation, 422 invalid-staff-name / figure-not-in-catalogue / figures-at-an-ats (with `field`)", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 pub async fn record_staff(
@@ -403,7 +403,7 @@ pub async fn record_staff(
 /// The person no longer works for the organisation (their name stays on what they did).
 #[utoipa::path(delete, path = "/v1/organisations/{code}/staff/{fiscal_code}", tag = "organisations",
     params(("code" = String, Path), ("fiscal_code" = String, Path), ("Idempotency-Key" = Option<String>, Header), ("If-Match" = Option<String>, Header, description = "\"<person stream version>\"")),
-    responses((status = 200, body = StaffMemberView),
+    responses((status = 200, description = "done: the resource as it now stands", body = StaffMemberView),
         (status = "4XX", description = "403 staff-management-denied, 404 unknown-organisation / staff-membership-not-found", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 pub async fn end_staff(
@@ -425,7 +425,7 @@ pub struct MyCasesView {
 /// active first, each with my roles and what waits for me (entries to validate or to send,
 /// rejected entries, expired or pending requests, my drafts, idleness).
 #[utoipa::path(get, path = "/v1/me/cases", tag = "reads",
-    responses((status = 200, body = MyCasesView),
+    responses((status = 200, description = "done: the resource as it now stands", body = MyCasesView),
         (status = "4XX", description = "401", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 pub async fn my_cases(
@@ -461,7 +461,7 @@ pub const MAX_PERIOD_DAYS: i64 = 62;
 /// (`overlaps_with`; the day's `overlaps`).
 #[utoipa::path(get, path = "/v1/me/entries", tag = "reads",
     params(PeriodQuery),
-    responses((status = 200, body = diario_projections::MyEntries),
+    responses((status = 200, description = "done: the resource as it now stands", body = diario_projections::MyEntries),
         (status = "4XX", description = "400 invalid-period (field `from` or `to`), 401", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 pub async fn my_entries(
@@ -514,7 +514,7 @@ pub struct InboxView {
 /// responsabile of (the latest 100), requests about to expire (within 6 hours) and FirmaLOM
 /// notifications still undelivered after 3 attempts.
 #[utoipa::path(get, path = "/v1/me/notifications", tag = "reads",
-    responses((status = 200, body = InboxView),
+    responses((status = 200, description = "done: the resource as it now stands", body = InboxView),
         (status = "4XX", description = "401", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 pub async fn my_notifications(

@@ -59,6 +59,7 @@ fn phase(n: u8) -> Result<Phase, ApiError> {
 
 /// `?entry_ids=<uuid>,<uuid>` for the per-entry phases (III–IV).
 #[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PaperQuery {
     /// Comma-separated entry ids (phases III–IV); ignored for whole-diary phases.
     pub entry_ids: Option<String>,

@@ -61,7 +61,7 @@ async fn grants(backend: Backend) {
         "--cf",
         cf::ATS_OPERATOR,
         "--role",
-        "ats-operator",
+        "ats_operator",
         "--scope",
         "ATS-MILANO",
     ]);
@@ -77,11 +77,24 @@ async fn grants(backend: Backend) {
     assert_eq!(version, 3, "three events in the grants stream");
     assert_eq!(in_force.len(), 1);
     assert!(in_force.iter().all(|g| g.role == GrantRole::AtsOperator));
-    // An ATS operator without a scope is refused.
-    let out = grant(&["add", "--cf", cf::OUTSIDER, "--role", "ats-operator"])
-        .output()
-        .expect("run diario grant");
-    assert!(!out.status.success());
+    // The role is spelled as in the API (`ats_operator`); without a scope, or with a scope the
+    // registry does not hold, the grant is refused by the rule, not by the argument parser.
+    for extra in [&[][..], &["--scope", "ATS-MILAN0"][..]] {
+        let mut args = vec!["add", "--cf", cf::OUTSIDER, "--role", "ats_operator"];
+        args.extend_from_slice(extra);
+        let out = grant(&args).output().expect("run diario grant");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?}");
+        assert!(
+            stderr.contains("scope") || stderr.contains("ATS-MILAN0"),
+            "{args:?}: {stderr}"
+        );
+        assert_ne!(
+            out.status.code(),
+            Some(2),
+            "not an argument error: {stderr}"
+        );
+    }
     db.cleanup().await;
 }
 

@@ -692,3 +692,61 @@ async fn idempotency_retention(backend: Backend) {
 diario_tests::scenario_on_each_backend!(idempotency_retention =>
     idempotency_answers_past_their_retention_are_purged_on_postgres,
     idempotency_answers_past_their_retention_are_purged_on_sqlite);
+
+/// The served OpenAPI document validates with `openapi-spec-validator` (Python; installed by
+/// `.ci/run`) with zero errors.
+#[tokio::test]
+async fn api_openapi_document_validates_with_openapi_spec_validator() {
+    let server = ApiServer::start(Backend::Sqlite, t0()).await;
+    let r = server.send("GET", "/openapi.json", None, None, &[]).await;
+    assert_eq!(r.status, 200);
+    let path = std::env::temp_dir().join(format!("diario-openapi-{}.json", uuid::Uuid::now_v7()));
+    std::fs::write(&path, serde_json::to_vec(&r.json).expect("json")).expect("write");
+    let script = "import json, sys\n\
+from openapi_spec_validator import OpenAPIV31SpecValidator\n\
+spec = json.load(open(sys.argv[1]))\n\
+errors = [f'{list(e.absolute_path)}: {e.message}' for e in OpenAPIV31SpecValidator(spec).iter_errors()]\n\
+print('\\n'.join(errors))\n\
+sys.exit(1 if errors else 0)\n";
+    let out = std::process::Command::new("python3")
+        .args(["-c", script])
+        .arg(&path)
+        .output()
+        .expect("python3 runs");
+    let _ = std::fs::remove_file(&path);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !stderr.contains("ModuleNotFoundError"),
+        "openapi-spec-validator is required: pip install openapi-spec-validator"
+    );
+    assert!(
+        out.status.success(),
+        "the OpenAPI document has errors:\n{}{stderr}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    server.stop().await;
+}
+
+/// Without `--test-clock` the document does not list `/v1/test-clock` (no route that is not
+/// served).
+#[tokio::test]
+async fn api_openapi_document_lists_the_test_clock_only_when_it_is_served() {
+    let server = ApiServer::start_with(Backend::Sqlite, t0(), |s| s.test_clock = None).await;
+    let doc = server
+        .send("GET", "/openapi.json", None, None, &[])
+        .await
+        .json;
+    assert!(doc["paths"]["/v1/test-clock"].is_null(), "{}", doc["paths"]);
+    assert!(doc["paths"]["/v1/me"].is_object());
+    let put = server
+        .send(
+            "PUT",
+            "/v1/test-clock",
+            None,
+            Some(&serde_json::json!({ "now": t0() })),
+            &[],
+        )
+        .await;
+    assert_eq!(put.status, 404);
+    server.stop().await;
+}
