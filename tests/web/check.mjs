@@ -108,6 +108,19 @@ try {
   if (!(await page.textContent('body')).includes('Scegli una persona della demo')) {
     fail('logout', 'the visitor page does not come back');
   }
+
+  // The responsabile validates the phase and closes its diary, which sends the request.
+  await page.goto(`${base}/accedi-sviluppo`);
+  await Promise.all([page.waitForURL(`${base}/`), page.click('button:has-text("Chiara Bianchi")')]);
+  await Promise.all([page.waitForURL(/\/pratiche\//), page.click('text=UP-DEMO-001')]);
+  await Promise.all([page.waitForURL(/esito=/), page.click('button:has-text("Valida")')]);
+  if (!(await page.textContent('body')).includes('Prestazioni validate.')) fail('validate', 'no outcome shown');
+  await audit(page, 'case after validation (responsabile)');
+  await Promise.all([page.waitForURL(/esito=/), page.click('button:has-text("Chiudi il diario")')]);
+  const closed = await page.textContent('body');
+  if (!closed.includes('richiesta di conferma inviata')) fail('close', 'no outcome shown');
+  if (!closed.includes('in attesa di conferma')) fail('close', 'the entries are not pending');
+  if (closed.includes('Chiudi il diario e invia')) fail('close', 'a closed diary still offers closure');
 } finally {
   await browser.close();
 }

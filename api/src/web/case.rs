@@ -35,10 +35,17 @@ struct EntryRow {
 
 /// One phase diary.
 struct PhaseBlock {
+    number: u8,
     title: String,
     status: &'static str,
     entries: Vec<EntryRow>,
     minutes: i64,
+    /// I am the responsabile of this open diary: validation and closure are mine.
+    responsabile: bool,
+    /// Entries not validated yet (what the validation button would validate).
+    drafts: usize,
+    /// Whole-diary phases are closed by the responsabile, which sends the request.
+    closable: bool,
 }
 
 /// A choice of a select.
@@ -75,6 +82,8 @@ struct CasePage {
     notice: String,
     phases: Vec<PhaseBlock>,
     form: Option<RecordForm>,
+    /// A refusal not about a field of the record form (a phase action's).
+    error: Option<String>,
 }
 
 fn state_label(s: diario_projections::EntryState) -> &'static str {
@@ -142,6 +151,8 @@ pub struct EntryForm {
 #[derive(Debug, Deserialize)]
 pub struct CaseQuery {
     registrata: Option<String>,
+    /// The outcome of a phase action, shown once.
+    esito: Option<String>,
 }
 
 async fn principal(state: &AppState, session: &WebSession) -> Result<Principal, ApiError> {
@@ -212,7 +223,22 @@ async fn page(
                     || format!("Fase {}", d.phase),
                     |r| format!("Fase {} – {}", d.phase, r.name),
                 );
+            let rules = Phase::try_from(d.phase).ok().and_then(|p| measure.phase(p));
+            let mine = rules
+                .is_some_and(|r| file.responsabile(r.registered_by) == Some(&session.fiscal_code))
+                && d.status.as_str() == "open"
+                && file.interrupted_at.is_none();
             PhaseBlock {
+                number: d.phase,
+                responsabile: mine,
+                drafts: d
+                    .entries
+                    .iter()
+                    .filter(|e| e.state == diario_projections::EntryState::Draft)
+                    .count(),
+                closable: rules.is_some_and(|r| {
+                    r.confirmation == diario_domain::ConfirmationMode::WholeDiaryAtClosure
+                }),
                 title,
                 status: diary_label(d.status),
                 minutes: d.minutes,
@@ -237,6 +263,10 @@ async fn page(
         })
         .collect();
     let can = recordable(file, measure, &session.fiscal_code);
+    let general_error = error
+        .as_ref()
+        .filter(|(field, _)| field.is_empty() && can.is_empty())
+        .map(|(_, m)| m.clone());
     let form = (!can.is_empty() && file.interrupted_at.is_none()).then(|| {
         let my_figures: Vec<&FigureId> = can.iter().flat_map(|(_, f)| f.iter()).collect();
         let today = state
@@ -315,6 +345,7 @@ async fn page(
             notice,
             phases,
             form,
+            error: general_error,
         },
     ))
 }
@@ -332,7 +363,16 @@ pub async fn show(
     let notice = if q.registrata.is_some() {
         "Prestazione registrata.".to_owned()
     } else {
-        String::new()
+        // Only the outcomes this page itself sends back.
+        q.esito
+            .filter(|e| {
+                [
+                    "Prestazioni validate.",
+                    "Diario chiuso: richiesta di conferma inviata.",
+                ]
+                .contains(&e.as_str())
+            })
+            .unwrap_or_default()
     };
     page(
         &state,
@@ -467,4 +507,106 @@ pub async fn record(
         }
         Err(e) => Err(e.into()),
     }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ActionForm {
+    #[serde(rename = "_csrf", default)]
+    csrf: String,
+}
+
+/// The responsabile validates the phase's entries (`validazione`) or closes its diary and sends
+/// the confirmation request (`chiusura`), through the same commands the API sends.
+pub async fn phase_action(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    MaybeSession(session): MaybeSession,
+    Path((id, n, action)): Path<(Uuid, u8, String)>,
+    Form(form): Form<ActionForm>,
+) -> Result<Response, ApiError> {
+    let Some(session) = session else {
+        return Ok(see_other("/", None));
+    };
+    let back = format!("/pratiche/{id}");
+    if let Err(e) = session::check_form(&state, &headers, &session, &form.csrf) {
+        return Ok(super::message(
+            StatusCode::FORBIDDEN,
+            "Operazione non consentita",
+            &e.to_string(),
+            &back,
+            "Torna alla pratica",
+        ));
+    }
+    let Ok(phase) = Phase::try_from(n) else {
+        return Ok(super::message(
+            StatusCode::NOT_FOUND,
+            "Fase inesistente",
+            "Questa fase non esiste.",
+            &back,
+            "Torna alla pratica",
+        ));
+    };
+    let (command, done) = match action.as_str() {
+        "validazione" => (
+            CaseCommand::ValidateEntries(diario_domain::case::ValidateEntries {
+                phase,
+                entry_ids: None,
+            }),
+            "Prestazioni validate.",
+        ),
+        "chiusura" => (
+            CaseCommand::ClosePhaseDiary(diario_domain::case::ClosePhaseDiary {
+                phase,
+                request_id: Uuid::now_v7(),
+            }),
+            "Diario chiuso: richiesta di conferma inviata.",
+        ),
+        _ => {
+            return Ok(super::message(
+                StatusCode::NOT_FOUND,
+                "Operazione inesistente",
+                "Questa operazione non esiste.",
+                &back,
+                "Torna alla pratica",
+            ));
+        }
+    };
+    let principal = principal(&state, &session).await?;
+    match state
+        .handler
+        .execute_case(
+            id,
+            &command,
+            &Caller::Person(&principal),
+            &CommandOptions::new(),
+        )
+        .await
+    {
+        Ok(_) => Ok(see_other(
+            &format!("{back}?esito={}", urlencode(done)),
+            None,
+        )),
+        Err(HandlerError::Domain(d)) => {
+            page(
+                &state,
+                &session,
+                id,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                String::new(),
+                &EntryForm::default(),
+                Some(("", format!("Operazione non eseguita: {d}"))),
+            )
+            .await
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }

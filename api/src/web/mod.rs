@@ -105,6 +105,7 @@ pub fn routes() -> Router<AppState> {
         .route("/accedi-sviluppo", get(dev_login_page).post(dev_login))
         .route("/pratiche/{id}", get(case::show))
         .route("/pratiche/{id}/prestazioni", post(case::record))
+        .route("/pratiche/{id}/fasi/{n}/{action}", post(case::phase_action))
         .route("/static/diario.css", get(stylesheet))
 }
 
