@@ -373,18 +373,20 @@ pub async fn seed(
             json!({ "type": "RecordEntry", "entry_id": Uuid::now_v7(), "phase": 1,
                     "figure": "psicologo", "service": service, "slot": slot(day(d), start, end) })
         };
+        // One psicologo for every case: each case gets its own hours, never two at once.
+        let hour = |h: usize| format!("{:02}:00", h + n);
         s.case(
             case_id,
             PSICOLOGO,
             at(day(10), 18, 0),
-            entry(10, "09:00", "10:30", "colloquio_valutazione"),
+            entry(10, &hour(8), &hour(9), "colloquio_valutazione"),
         )
         .await?;
         s.case(
             case_id,
             PSICOLOGO,
             at(day(8), 18, 0),
-            entry(8, "14:00", "15:00", "stesura_pi"),
+            entry(8, &hour(8), &hour(9), "stesura_pi"),
         )
         .await?;
         let close = |request_id: Uuid| json!({ "type": "ClosePhaseDiary", "phase": 1, "request_id": request_id });
@@ -479,7 +481,7 @@ pub async fn seed(
                     answer(
                         r,
                         json!({ "outcome": "rejected",
-                    "reason": "il colloquio di valutazione è durato un'ora, non un'ora e mezza" }),
+                    "reason": "il colloquio di valutazione è durato mezz'ora, non un'ora" }),
                     ),
                 )
                 .await?;

@@ -71,6 +71,19 @@ async fn diario_demo_serves_demo_data_with_the_announced_development_login() {
             .is_some_and(|n| n.len() >= 2),
         "{inbox}"
     );
+    // Realistic: the psicologo, on every case, is never in two places at once.
+    let today = chrono::Utc::now()
+        .with_timezone(&chrono_tz::Europe::Rome)
+        .date_naive();
+    let from = today - chrono::Duration::days(14);
+    let week = get(
+        &format!("/v1/me/entries?from={from}&to={today}"),
+        token_of("Luca Galli"),
+    )
+    .await;
+    let days = week["days"].as_array().expect("days");
+    assert!(!days.is_empty(), "{week}");
+    assert!(days.iter().all(|d| d["overlaps"] == false), "{week}");
     let failures = get("/v1/system-failures", token_of("Paolo Bruni")).await;
     assert_eq!(
         failures["items"].as_array().map(Vec::len),
