@@ -121,6 +121,23 @@ try {
   if (!closed.includes('richiesta di conferma inviata')) fail('close', 'no outcome shown');
   if (!closed.includes('in attesa di conferma')) fail('close', 'the entries are not pending');
   if (closed.includes('Chiudi il diario e invia')) fail('close', 'a closed diary still offers closure');
+
+  // The family without FirmaLOM: the paper diary to sign, as a PDF, from the case page.
+  await page.goto(`${base}/`);
+  await Promise.all([page.waitForURL(/\/pratiche\//), page.click('text=UP-DEMO-005')]);
+  await audit(page, 'case on paper (responsabile)');
+  const href = await page.getAttribute('a:has-text("diario cartaceo")', 'href');
+  if (!href) {
+    fail('paper', 'no link to the paper diary');
+  } else {
+    const pdf = await page.request.get(`${base}${href}`);
+    const type = pdf.headers()['content-type'] ?? '';
+    if (pdf.status() !== 200 || !type.startsWith('application/pdf')) {
+      fail('paper', `the paper diary answered ${pdf.status()} ${type}`);
+    } else if (!(await pdf.body()).subarray(0, 5).equals(Buffer.from('%PDF-'))) {
+      fail('paper', 'the paper diary is not a PDF');
+    }
+  }
 } finally {
   await browser.close();
 }

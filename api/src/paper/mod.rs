@@ -78,7 +78,7 @@ pub(crate) fn parse_ids(list: Option<&str>) -> Result<Option<Vec<Uuid>>, ApiErro
         .map(Some)
 }
 
-fn require_phase_responsabile(
+pub(crate) fn require_phase_responsabile(
     file: &CaseFile,
     measure: &Measure,
     phase: Phase,
@@ -98,7 +98,7 @@ fn require_phase_responsabile(
 }
 
 /// The pending paper diary of a phase covering exactly `ids` (any, when `ids` is `None`).
-fn pending_paper(file: &CaseFile, phase: Phase, ids: Option<&[Uuid]>) -> Option<Uuid> {
+pub(crate) fn pending_paper(file: &CaseFile, phase: Phase, ids: Option<&[Uuid]>) -> Option<Uuid> {
     file.requests
         .values()
         .filter(|r| {
@@ -117,7 +117,7 @@ fn pending_paper(file: &CaseFile, phase: Phase, ids: Option<&[Uuid]>) -> Option<
         .map(|r| r.id)
 }
 
-async fn pdf_response(
+pub(crate) async fn pdf_response(
     state: &AppState,
     file: &CaseFile,
     measure: &Measure,

@@ -46,6 +46,8 @@ struct PhaseBlock {
     drafts: usize,
     /// Whole-diary phases are closed by the responsabile, which sends the request.
     closable: bool,
+    /// A paper diary of the phase waits for the signatures, and I am its responsabile.
+    paper: bool,
 }
 
 /// A choice of a select.
@@ -228,8 +230,14 @@ async fn page(
                 .is_some_and(|r| file.responsabile(r.registered_by) == Some(&session.fiscal_code))
                 && d.status.as_str() == "open"
                 && file.interrupted_at.is_none();
+            let paper = Phase::try_from(d.phase).is_ok_and(|p| {
+                crate::paper::require_phase_responsabile(file, measure, p, &session.fiscal_code)
+                    .is_ok()
+                    && crate::paper::pending_paper(file, p, None).is_some()
+            });
             PhaseBlock {
                 number: d.phase,
+                paper,
                 responsabile: mine,
                 drafts: d
                     .entries
@@ -609,4 +617,46 @@ fn urlencode(s: &str) -> String {
             _ => format!("%{b:02X}"),
         })
         .collect()
+}
+
+/// The pending paper diary of a phase, as a PDF, for its responsabile (the recipient has no
+/// FirmaLOM: the family signs it). Only a diary already generated is served here: a link must
+/// not record anything.
+pub async fn paper_diary(
+    State(state): State<AppState>,
+    MaybeSession(session): MaybeSession,
+    Path((id, n)): Path<(Uuid, u8)>,
+) -> Result<Response, ApiError> {
+    let Some(session) = session else {
+        return Ok(see_other("/", None));
+    };
+    let back = format!("/pratiche/{id}");
+    let missing = || {
+        super::message(
+            StatusCode::NOT_FOUND,
+            "Diario cartaceo non disponibile",
+            "Per questa fase non c'è un diario cartaceo in attesa di firma che tu possa scaricare.",
+            &back,
+            "Torna alla pratica",
+        )
+    };
+    let principal = principal(&state, &session).await?;
+    let Ok((case, _)) = crate::reads::readable_case(&state, &principal, id).await else {
+        return Ok(missing());
+    };
+    let file = crate::reads::file_of(&case)?;
+    let (Ok(phase), Some(measure)) = (
+        Phase::try_from(n),
+        state.handler.catalogue().get(&file.measure_id),
+    ) else {
+        return Ok(missing());
+    };
+    if crate::paper::require_phase_responsabile(file, measure, phase, &session.fiscal_code).is_err()
+    {
+        return Ok(missing());
+    }
+    match crate::paper::pending_paper(file, phase, None) {
+        Some(paper_id) => crate::paper::pdf_response(&state, file, measure, paper_id).await,
+        None => Ok(missing()),
+    }
 }

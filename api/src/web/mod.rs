@@ -106,6 +106,10 @@ pub fn routes() -> Router<AppState> {
         .route("/pratiche/{id}", get(case::show))
         .route("/pratiche/{id}/prestazioni", post(case::record))
         .route("/pratiche/{id}/fasi/{n}/{action}", post(case::phase_action))
+        .route(
+            "/pratiche/{id}/fasi/{n}/diario-cartaceo",
+            get(case::paper_diary),
+        )
         .route("/static/diario.css", get(stylesheet))
 }
 
