@@ -138,6 +138,20 @@ try {
       fail('paper', 'the paper diary is not a PDF');
     }
   }
+
+  // The ATS operator's dashboard, from the home page; not for the psicologo.
+  await page.goto(`${base}/accedi-sviluppo`);
+  await Promise.all([page.waitForURL(`${base}/`), page.click('button:has-text("Mario Rossi")')]);
+  await Promise.all([page.waitForURL(/\/ats\/ATS-MILANO/), page.click('text=Cruscotto')]);
+  await audit(page, 'ATS dashboard (operator)');
+  const board = await page.textContent('body');
+  for (const expected of ['6 aperte', '1 interrotte', 'Psicologo']) {
+    if (!board.replace(/\s+/g, ' ').includes(expected)) fail('dashboard', `"${expected}" is missing`);
+  }
+  await page.goto(`${base}/accedi-sviluppo`);
+  await Promise.all([page.waitForURL(`${base}/`), page.click('button:has-text("Luca Galli")')]);
+  const denied = await page.goto(`${base}/ats/ATS-MILANO`);
+  if (denied.status() !== 404) fail('dashboard', `the psicologo gets ${denied.status()}, not 404`);
 } finally {
   await browser.close();
 }

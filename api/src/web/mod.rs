@@ -4,6 +4,7 @@
 //! token and timeouts (`session`), and the home page with the signed-in person's cases. The
 //! pages read the same read models and the same access policy as the API.
 
+mod ats;
 mod case;
 pub mod login;
 pub mod session;
@@ -104,6 +105,7 @@ pub fn routes() -> Router<AppState> {
         .route("/esci", post(logout))
         .route("/accedi-sviluppo", get(dev_login_page).post(dev_login))
         .route("/pratiche/{id}", get(case::show))
+        .route("/ats/{code}", get(ats::dashboard))
         .route("/pratiche/{id}/prestazioni", post(case::record))
         .route("/pratiche/{id}/fasi/{n}/{action}", post(case::phase_action))
         .route(
@@ -200,6 +202,8 @@ struct HomePage {
     csrf: String,
     login_available: bool,
     cases: Vec<CaseRow>,
+    /// (code, name) of the ATS whose dashboard I may read.
+    dashboards: Vec<(String, String)>,
 }
 
 fn role_label(role: &diario_projections::MyRole) -> String {
@@ -255,6 +259,7 @@ async fn home(
                 csrf: String::new(),
                 login_available: state.web.rp.is_some(),
                 cases: Vec::new(),
+                dashboards: Vec::new(),
             },
         ));
     };
@@ -286,6 +291,17 @@ async fn home(
             },
         })
         .collect();
+    let principal = state
+        .handler
+        .principal(session.fiscal_code.clone(), &state.auth.platform_admins)
+        .await?;
+    let (registry, _) = state.handler.organisations().await?;
+    let dashboards = registry
+        .iter()
+        .filter(|o| o.kind == diario_domain::OrgKind::Ats)
+        .filter(|o| diario_commands::access::read_ats(&principal, &o.code).is_ok())
+        .map(|o| (o.code.clone(), o.name.clone()))
+        .collect();
     Ok(render(
         StatusCode::OK,
         &HomePage {
@@ -294,6 +310,7 @@ async fn home(
             csrf: session.csrf_token.clone(),
             login_available: true,
             cases: rows,
+            dashboards,
         },
     ))
 }

@@ -184,7 +184,7 @@ async fn diario_serve_has_no_development_login() {
 /// The pages in a real browser (Debian's chromium, playwright-core): WCAG 2.1 AA by axe-core
 /// on each, Italian, keyboard-only sign-in and logout, a 360 px phone screen, an hour recorded
 /// from the case page and a refusal tied to its field, the responsabile's validation and
-/// closure, the paper diary to sign (`tests/web/check.mjs`).
+/// closure, the paper diary to sign, the ATS dashboard (`tests/web/check.mjs`).
 #[tokio::test]
 async fn the_pages_pass_axe_and_work_with_the_keyboard_on_a_phone_in_chromium() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("web");
@@ -203,7 +203,7 @@ async fn the_pages_pass_axe_and_work_with_the_keyboard_on_a_phone_in_chromium() 
     assert_eq!(report["failures"], serde_json::json!([]), "{report:#}");
     assert_eq!(
         report["pages"].as_array().map(Vec::len),
-        Some(8),
+        Some(9),
         "{report:#}"
     );
     assert!(out.status.success(), "{stderr}");
