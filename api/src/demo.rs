@@ -208,6 +208,48 @@ impl Seeder<'_> {
     }
 }
 
+impl Seeder<'_> {
+    /// Phase I closed at `closed` and confirmed by the parent at `confirmed` (so handed to ATS),
+    /// then phase II opened at `opened` with the educatore enabled by the provider.
+    async fn handed_to_ats_then_phase_two(
+        &self,
+        case_id: Uuid,
+        closed: DateTime<Utc>,
+        confirmed: DateTime<Utc>,
+        opened: DateTime<Utc>,
+    ) -> Result<(), DemoError> {
+        let r = Uuid::now_v7();
+        let steps = [
+            (
+                RESP_ASST,
+                closed,
+                json!({ "type": "ClosePhaseDiary", "phase": 1, "request_id": r }),
+            ),
+            (
+                PARENT,
+                confirmed,
+                json!({ "type": "AnswerConfirmation", "request_id": r,
+                "answer": { "outcome": "confirmed" } }),
+            ),
+            (
+                RESP_PROVIDER,
+                opened,
+                json!({ "type": "OpenPhaseDiary", "phase": 2 }),
+            ),
+            (
+                RESP_PROVIDER,
+                opened,
+                json!({ "type": "EnableProfessional", "ente": "provider",
+                "professional": EDUCATORE, "figures": ["educatore_professionale"] }),
+            ),
+        ];
+        for (who, when, command) in steps {
+            self.case(case_id, who, when, command).await?;
+        }
+        Ok(())
+    }
+}
+
 fn slot(date: NaiveDate, start: &str, end: &str) -> Value {
     json!({ "date": date.to_string(), "start": start, "end": end })
 }
@@ -394,15 +436,18 @@ pub async fn seed(
             json!({ "type": "AnswerConfirmation",
             "request_id": request_id, "answer": outcome })
         };
+        // Cases 0–4 have their phase I entries validated a week ago.
+        if n <= 4 {
+            s.case(
+                case_id,
+                RESP_ASST,
+                at(day(7), 17, 0),
+                json!({ "type": "ValidateEntries", "phase": 1 }),
+            )
+            .await?;
+        }
         match n {
             0 => {
-                s.case(
-                    case_id,
-                    RESP_ASST,
-                    at(day(7), 17, 0),
-                    json!({ "type": "ValidateEntries", "phase": 1 }),
-                )
-                .await?;
                 s.case(
                     case_id,
                     PSICOLOGO,
@@ -412,32 +457,13 @@ pub async fn seed(
                 .await?;
             }
             1 => {
-                s.case(
+                s.handed_to_ats_then_phase_two(
                     case_id,
-                    RESP_ASST,
-                    at(day(7), 17, 0),
-                    json!({ "type": "ValidateEntries", "phase": 1 }),
-                )
-                .await?;
-                let r = Uuid::now_v7();
-                s.case(case_id, RESP_ASST, at(day(7), 17, 5), close(r))
-                    .await?;
-                s.case(
-                    case_id,
-                    PARENT,
+                    at(day(7), 17, 5),
                     at(day(7), 20, 0),
-                    answer(r, json!({ "outcome": "confirmed" })),
-                )
-                .await?;
-                s.case(
-                    case_id,
-                    RESP_PROVIDER,
                     at(day(6), 9, 0),
-                    json!({ "type": "OpenPhaseDiary", "phase": 2 }),
                 )
                 .await?;
-                s.case(case_id, RESP_PROVIDER, at(day(6), 9, 0), json!({ "type": "EnableProfessional",
-                    "ente": "provider", "professional": EDUCATORE, "figures": ["educatore_professionale"] })).await?;
                 s.case(
                     case_id,
                     EDUCATORE,
@@ -464,13 +490,6 @@ pub async fn seed(
                 .await?;
             }
             2 => {
-                s.case(
-                    case_id,
-                    RESP_ASST,
-                    at(day(7), 17, 0),
-                    json!({ "type": "ValidateEntries", "phase": 1 }),
-                )
-                .await?;
                 let r = Uuid::now_v7();
                 s.case(case_id, RESP_ASST, at(day(2), 17, 0), close(r))
                     .await?;
@@ -487,13 +506,6 @@ pub async fn seed(
                 .await?;
             }
             3 => {
-                s.case(
-                    case_id,
-                    RESP_ASST,
-                    at(day(7), 17, 0),
-                    json!({ "type": "ValidateEntries", "phase": 1 }),
-                )
-                .await?;
                 let r = Uuid::now_v7();
                 s.case(case_id, RESP_ASST, at(day(4), 17, 0), close(r))
                     .await?;
@@ -512,13 +524,6 @@ pub async fn seed(
                     .map_err(wrap("expire"))?;
             }
             4 => {
-                s.case(
-                    case_id,
-                    RESP_ASST,
-                    at(day(7), 17, 0),
-                    json!({ "type": "ValidateEntries", "phase": 1 }),
-                )
-                .await?;
                 s.case(case_id, RESP_ASST, at(day(2), 17, 0), close(Uuid::now_v7()))
                     .await?;
                 s.case(
@@ -548,25 +553,13 @@ pub async fn seed(
                     json!({ "type": "ValidateEntries", "phase": 1 }),
                 )
                 .await?;
-                let r = Uuid::now_v7();
-                s.case(case_id, RESP_ASST, at(day(9), 17, 5), close(r))
-                    .await?;
-                s.case(
+                s.handed_to_ats_then_phase_two(
                     case_id,
-                    PARENT,
+                    at(day(9), 17, 5),
                     at(day(9), 19, 0),
-                    answer(r, json!({ "outcome": "confirmed" })),
-                )
-                .await?;
-                s.case(
-                    case_id,
-                    RESP_PROVIDER,
                     at(day(8), 9, 0),
-                    json!({ "type": "OpenPhaseDiary", "phase": 2 }),
                 )
                 .await?;
-                s.case(case_id, RESP_PROVIDER, at(day(8), 9, 0), json!({ "type": "EnableProfessional",
-                    "ente": "provider", "professional": EDUCATORE, "figures": ["educatore_professionale"] })).await?;
                 s.case(
                     case_id,
                     RESP_PROVIDER,

@@ -29,15 +29,24 @@ pub struct MailSettings {
     pub interval: Duration,
 }
 
-/// Why the mail settings cannot be used.
-pub fn check(settings: &MailSettings) -> Result<(), String> {
-    settings
+/// The relay's transport and the sender, or why the settings cannot be used.
+fn transport(
+    settings: &MailSettings,
+) -> Result<(AsyncSmtpTransport<Tokio1Executor>, Mailbox), String> {
+    let from = settings
         .from
         .parse::<Mailbox>()
         .map_err(|e| format!("DIARIO_MAIL_FROM {:?}: {e}", settings.from))?;
-    AsyncSmtpTransport::<Tokio1Executor>::from_url(&settings.relay)
-        .map_err(|e| format!("DIARIO_SMTP_URL: {e}"))?;
-    Ok(())
+    let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(&settings.relay)
+        .map_err(|e| format!("DIARIO_SMTP_URL: {e}"))?
+        .timeout(Some(Duration::from_secs(10)))
+        .build();
+    Ok((transport, from))
+}
+
+/// Why the mail settings cannot be used.
+pub fn check(settings: &MailSettings) -> Result<(), String> {
+    transport(settings).map(drop)
 }
 
 /// Kinds that depend on the clock: mailed whenever they appear, however old the address.
@@ -127,12 +136,7 @@ pub fn spawn(
     state: AppState,
     settings: MailSettings,
 ) -> Result<(watch::Sender<bool>, JoinHandle<()>), String> {
-    check(&settings)?;
-    let from: Mailbox = settings.from.parse().map_err(|e| format!("{e}"))?;
-    let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(&settings.relay)
-        .map_err(|e| e.to_string())?
-        .timeout(Some(Duration::from_secs(10)))
-        .build();
+    let (transport, from) = transport(&settings)?;
     let (tx, mut rx) = watch::channel(false);
     let handle = tokio::spawn(async move {
         loop {

@@ -10,7 +10,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use chrono::NaiveDate;
-use diario_commands::{Caller, CommandOptions, HandlerError, Principal};
+use diario_commands::{Caller, CommandOptions, HandlerError};
 use diario_domain::case::RecordEntry;
 use diario_domain::{
     CaseCommand, CaseFile, DiaryStatus, Ente, FigureId, Measure, Phase, ServiceId, TimeSlot,
@@ -157,13 +157,6 @@ pub struct CaseQuery {
     esito: Option<String>,
 }
 
-async fn principal(state: &AppState, session: &WebSession) -> Result<Principal, ApiError> {
-    Ok(state
-        .handler
-        .principal(session.fiscal_code.clone(), &state.auth.platform_admins)
-        .await?)
-}
-
 #[allow(clippy::too_many_arguments)]
 async fn page(
     state: &AppState,
@@ -174,7 +167,7 @@ async fn page(
     typed: &EntryForm,
     error: Option<(&str, String)>,
 ) -> Result<Response, ApiError> {
-    let principal = principal(state, session).await?;
+    let principal = session.principal(state).await?;
     let (case, _) = match crate::reads::readable_case(state, &principal, id).await {
         Ok(found) => found,
         Err(_) => {
@@ -488,7 +481,7 @@ pub async fn record(
             .await;
         }
     };
-    let principal = principal(&state, &session).await?;
+    let principal = session.principal(&state).await?;
     let result = state
         .handler
         .execute_case(
@@ -579,7 +572,7 @@ pub async fn phase_action(
             ));
         }
     };
-    let principal = principal(&state, &session).await?;
+    let principal = session.principal(&state).await?;
     match state
         .handler
         .execute_case(
@@ -640,7 +633,7 @@ pub async fn paper_diary(
             "Torna alla pratica",
         )
     };
-    let principal = principal(&state, &session).await?;
+    let principal = session.principal(&state).await?;
     let Ok((case, _)) = crate::reads::readable_case(&state, &principal, id).await else {
         return Ok(missing());
     };

@@ -220,6 +220,19 @@ pub async fn purge(state: &AppState) -> Result<u64, ApiError> {
     Ok(sessions + logins)
 }
 
+impl WebSession {
+    /// The signed-in person with their grants, as the API's bearer tokens give it.
+    pub async fn principal(
+        &self,
+        state: &AppState,
+    ) -> Result<diario_commands::Principal, ApiError> {
+        Ok(state
+            .handler
+            .principal(self.fiscal_code.clone(), &state.auth.platform_admins)
+            .await?)
+    }
+}
+
 /// The optional session of a page request.
 pub struct MaybeSession(pub Option<WebSession>);
 
