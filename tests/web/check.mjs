@@ -3,7 +3,8 @@
 // the WCAG 2.0/2.1 A and AA rules, keyboard use, a phone-sized viewport.
 //
 // Usage: node check.mjs <base URL>. Prints one JSON object: {"pages": [...], "failures": [...]};
-// exit code 1 when there are failures. CHROMIUM overrides the browser path.
+// exit code 1 when there are failures. CHROMIUM overrides the browser path; SCREENSHOTS=<dir>
+// saves each checked page at phone and desktop width.
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { chromium } from 'playwright-core';
@@ -34,6 +35,15 @@ async function audit(page, name) {
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth > window.innerWidth + 1);
   if (overflow) fail(name, 'the page is wider than a 360 px screen');
   pages.push({ name, url: page.url(), violations: result.violations.length, passes: result.passes.length });
+  // SCREENSHOTS=<dir>: each checked page as a phone shows it and as a desktop does.
+  if (process.env.SCREENSHOTS) {
+    const file = name.replace(/[^a-z0-9]+/gi, '-').toLowerCase();
+    await page.screenshot({ path: `${process.env.SCREENSHOTS}/${file}-phone.png`, fullPage: true });
+    const phone = page.viewportSize();
+    await page.setViewportSize({ width: 1280, height: 800 });
+    await page.screenshot({ path: `${process.env.SCREENSHOTS}/${file}-desktop.png`, fullPage: true });
+    await page.setViewportSize(phone);
+  }
 }
 
 const browser = await chromium.launch({ executablePath, args: ['--no-sandbox'] });

@@ -32,8 +32,8 @@ struct AtsPage {
     late: i64,
     hours: Vec<(u8, String, i64, i64)>,
     idle_days: i64,
-    /// (case id, "pseudonym-less" label: provider and last activity).
-    idle: Vec<(String, String)>,
+    /// (case id, recipient's pseudonym, provider and last activity).
+    idle: Vec<(String, String, String)>,
 }
 
 /// The dashboard of ATS `code`.
@@ -45,10 +45,7 @@ pub async fn dashboard(
     let Some(session) = session else {
         return Ok(see_other("/", None));
     };
-    let principal = state
-        .handler
-        .principal(session.fiscal_code.clone(), &state.auth.platform_admins)
-        .await?;
+    let principal = session.principal(&state).await?;
     let (registry, _) = state.handler.organisations().await?;
     let ats = match registry.require("ats", &code, &[OrgKind::Ats]) {
         Ok(o) if access::read_ats(&principal, &code).is_ok() => o.clone(),
@@ -72,6 +69,26 @@ pub async fn dashboard(
             .unwrap_or_else(|| f.to_owned())
     };
     let names = diario_projections::names(&state.db, [session.fiscal_code.as_str()]).await?;
+    let mut idle_rows = Vec::new();
+    for c in &board.idle_cases {
+        let (case, _) = state.handler.load_case(c.case_id).await?;
+        let pseudonym = case
+            .file
+            .map_or_else(|| c.case_id.to_string(), |f| f.recipient.pseudonym);
+        let last = c
+            .last_entry_at
+            .unwrap_or(c.opened_at)
+            .with_timezone(&chrono_tz::Europe::Rome)
+            .format("%d/%m/%Y");
+        let provider = registry
+            .get(&c.provider)
+            .map_or_else(|| c.provider.clone(), |o| o.name.clone());
+        idle_rows.push((
+            c.case_id.to_string(),
+            pseudonym,
+            format!("{provider}, ultima attività {last}"),
+        ));
+    }
     Ok(render(
         StatusCode::OK,
         &AtsPage {
@@ -104,24 +121,7 @@ pub async fn dashboard(
                 })
                 .collect(),
             idle_days: board.idle_days,
-            idle: board
-                .idle_cases
-                .iter()
-                .map(|c| {
-                    let last = c
-                        .last_entry_at
-                        .unwrap_or(c.opened_at)
-                        .with_timezone(&chrono_tz::Europe::Rome)
-                        .format("%d/%m/%Y");
-                    let provider = registry
-                        .get(&c.provider)
-                        .map_or_else(|| c.provider.clone(), |o| o.name.clone());
-                    (
-                        c.case_id.to_string(),
-                        format!("{provider}, ultima attività {last}"),
-                    )
-                })
-                .collect(),
+            idle: idle_rows,
         },
     ))
 }

@@ -270,13 +270,19 @@ async fn home(
         state.handler.now(),
     )
     .await?;
+    let (registry, _) = state.handler.organisations().await?;
+    let org = |code: &str| {
+        registry
+            .get(code)
+            .map_or_else(|| code.to_owned(), |o| o.name.clone())
+    };
     let rows = cases
         .iter()
         .map(|c| CaseRow {
             id: c.case.case_id.to_string(),
             pseudonym: c.case.recipient_pseudonym.clone(),
-            ats: c.case.ats.clone(),
-            provider: c.case.provider.clone(),
+            ats: org(&c.case.ats),
+            provider: org(&c.case.provider),
             roles: c
                 .roles
                 .iter()
@@ -291,11 +297,7 @@ async fn home(
             },
         })
         .collect();
-    let principal = state
-        .handler
-        .principal(session.fiscal_code.clone(), &state.auth.platform_admins)
-        .await?;
-    let (registry, _) = state.handler.organisations().await?;
+    let principal = session.principal(&state).await?;
     let dashboards = registry
         .iter()
         .filter(|o| o.kind == diario_domain::OrgKind::Ats)
