@@ -80,7 +80,7 @@ pub async fn add_names(State(state): State<AppState>, req: Request, next: Next) 
 
 /// The fiscal codes (as stored: 16 capitals and digits, check letter valid) in `text`: the
 /// whole string, or words of a sentence.
-fn codes_in(text: &str) -> impl Iterator<Item = &str> {
+pub(crate) fn codes_in(text: &str) -> impl Iterator<Item = &str> {
     text.split(|c: char| !c.is_ascii_alphanumeric())
         .filter(|w| w.len() == 16)
         .filter(|w| FiscalCode::parse(w).is_ok_and(|cf| cf.as_str() == *w))
@@ -96,20 +96,25 @@ fn collect_codes(v: &Value, out: &mut BTreeSet<String>) {
     }
 }
 
+/// `text` with each fiscal code whose name is recorded written "Nome Cognome (CF)".
+pub(crate) fn name_codes(text: &str, names: &diario_projections::Names) -> String {
+    // Each code once: a code written twice is replaced everywhere by the first `replace`.
+    let known: BTreeSet<String> = codes_in(text)
+        .filter(|cf| names.get(cf).is_some())
+        .map(str::to_owned)
+        .collect();
+    let mut out = text.to_owned();
+    for cf in known {
+        out = out.replace(&cf, &names.label(&cf));
+    }
+    out
+}
+
 /// In sentences (strings that are not themselves a code: an audit trail's descriptions, a
 /// message), each known code becomes "Nome Cognome (CF)". Fields that hold a code stay the code.
 fn name_codes_in_text(v: &mut Value, names: &diario_projections::Names) {
     match v {
-        Value::String(s) if s.len() > 16 => {
-            let known: Vec<String> = codes_in(s)
-                .filter(|cf| names.get(cf).is_some())
-                .map(str::to_owned)
-                .collect();
-            for cf in known {
-                let labelled = names.label(&cf);
-                *s = s.replace(&cf, &labelled);
-            }
-        }
+        Value::String(s) if s.len() > 16 => *s = name_codes(s, names),
         Value::Array(items) => items.iter_mut().for_each(|i| name_codes_in_text(i, names)),
         Value::Object(map) => map.values_mut().for_each(|i| name_codes_in_text(i, names)),
         _ => {}
@@ -143,6 +148,19 @@ mod tests {
         assert_eq!(
             v["other"],
             "Responsabile cambiato: RSSMRA85T10A562S → Luca Galli (GLLLCU88E10D969Z)"
+        );
+    }
+
+    #[test]
+    fn a_code_written_twice_gets_its_name_once_each_time() {
+        let names = diario_projections::Names(
+            [("GLLLCU88E10D969Z".to_owned(), "Luca Galli".to_owned())]
+                .into_iter()
+                .collect(),
+        );
+        assert_eq!(
+            name_codes("GLLLCU88E10D969Z sostituisce GLLLCU88E10D969Z", &names),
+            "Luca Galli (GLLLCU88E10D969Z) sostituisce Luca Galli (GLLLCU88E10D969Z)"
         );
     }
 

@@ -596,9 +596,20 @@ pub async fn failures(
         unresolved: q.unresolved,
         ats: q.ats,
     };
-    let mut list = diario_projections::system_failures(&state.db, &filter, &page).await?;
-    // Everybody may see that a failure happened (a late entry cites it); the entries that
-    // relied on it only where the caller may read their case (Art. 10), whatever `ats` asks.
+    let list = readable_failures(state, principal, &filter, &page).await?;
+    Ok(Json(list).into_response())
+}
+
+/// The Art. 9 list as `principal` may see it: everybody may see that a failure happened (a
+/// late entry cites it); the entries that relied on it only where the caller may read their
+/// case (Art. 10), whatever the filter's `ats` asks.
+pub async fn readable_failures(
+    state: &AppState,
+    principal: &Principal,
+    filter: &FailureFilter,
+    page: &PageRequest,
+) -> Result<diario_projections::Page<diario_projections::SystemFailureView>, ApiError> {
+    let mut list = diario_projections::system_failures(&state.db, filter, page).await?;
     let mut readable = std::collections::HashMap::new();
     for failure in &mut list.items {
         let mut kept = Vec::with_capacity(failure.entries.len());
@@ -621,5 +632,5 @@ pub async fn failures(
         }
         failure.entries = kept;
     }
-    Ok(Json(list).into_response())
+    Ok(list)
 }

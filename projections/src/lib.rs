@@ -40,7 +40,7 @@ pub use failures::{
 };
 pub use mine::{MyCase, MyDay, MyEntries, MyEntry, MyRole, Waiting, my_cases, my_entries};
 pub use notifications::{Notification, inbox};
-pub use people::{Names, StaffView, emails, names, staff_of};
+pub use people::{Names, StaffView, emails, memberships, names, staff_of};
 pub use queries::{
     AtsDashboard, CaseFilter, CaseSummary, CostFilter, CostLine, CostReport, CostTotal,
     EntryFilter, IDLE_CASES_SHOWN, IdleCase, Page, PageRequest, PhaseDiaryCounts,

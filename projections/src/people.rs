@@ -103,14 +103,30 @@ pub async fn staff_of(
     db: &Database,
     organisation: &str,
 ) -> Result<Vec<StaffView>, ProjectionError> {
-    let rows = db
-        .fetch_all(
-            "SELECT s.fiscal_code, p.given_name, p.family_name, s.figures FROM rm_staff s \
-             JOIN rm_people p ON p.fiscal_code = s.fiscal_code WHERE s.organisation = $1 \
-             ORDER BY p.family_name, p.given_name, s.fiscal_code",
-            &[organisation.into()],
-        )
-        .await?;
+    staff_where(db, "s.organisation = $1", organisation).await
+}
+
+/// Where `fiscal_code` is recorded as staff, by organisation code.
+pub async fn memberships(
+    db: &Database,
+    fiscal_code: &str,
+) -> Result<Vec<StaffView>, ProjectionError> {
+    staff_where(db, "s.fiscal_code = $1", fiscal_code).await
+}
+
+/// The staff rows matching `condition` on `$1`.
+async fn staff_where(
+    db: &Database,
+    condition: &'static str,
+    value: &str,
+) -> Result<Vec<StaffView>, ProjectionError> {
+    let sql = format!(
+        "SELECT s.fiscal_code, s.organisation, p.given_name, p.family_name, s.figures \
+         FROM rm_staff s JOIN rm_people p ON p.fiscal_code = s.fiscal_code WHERE {} \
+         ORDER BY p.family_name, p.given_name, s.fiscal_code, s.organisation",
+        condition
+    );
+    let rows = db.fetch_all(&sql, &[value.into()]).await?;
     rows.iter()
         .map(|r| {
             let given_name = r.text("given_name")?;
@@ -122,7 +138,7 @@ pub async fn staff_of(
                 name: format!("{given_name} {family_name}"),
                 given_name,
                 family_name,
-                organisation: organisation.to_owned(),
+                organisation: r.text("organisation")?,
                 figures,
             })
         })

@@ -83,6 +83,7 @@ try {
   // The case page: record an hour on the phone (yesterday 16:00–17:00), then a refusal tied
   // to its field (a start not on the half hour).
   await Promise.all([page.waitForURL(/\/pratiche\//), page.click('text=UP-DEMO-001')]);
+  const caseUrl = page.url();
   await audit(page, 'case (psicologo)');
   const yesterday = new Date(Date.now() - 24 * 3600 * 1000).toLocaleDateString('sv-SE', { timeZone: 'Europe/Rome' });
   await page.selectOption('#campo-service', 'colloquio_valutazione');
@@ -111,6 +112,23 @@ try {
   if (!alertText.includes('mezz')) fail('refusal', `the message does not name the rule: ${alertText}`);
   if ((await page.inputValue('#campo-start')) !== '18:15') fail('refusal', 'the typed values are lost');
   await audit(page, 'case with a refusal');
+
+  // My week: the hour just recorded, with the day's total; the menu marks the page.
+  await page.goto(`${base}/settimana?dal=${yesterday}`);
+  await audit(page, 'my week (psicologo)');
+  const week = (await page.textContent('main')).replace(/\s+/g, ' ');
+  for (const expected of ['16:00–17:00', 'UP-DEMO-001', 'Totale della settimana']) {
+    if (!week.includes(expected)) fail('my week', `"${expected}" is missing`);
+  }
+  if ((await page.getAttribute('nav.menu a[href="/settimana"]', 'aria-current')) !== 'page') {
+    fail('my week', 'the menu does not mark the current page');
+  }
+  await page.click('nav.menu >> text=Il mio profilo');
+  await audit(page, 'profile (psicologo)');
+  const profile = (await page.textContent('main')).replace(/\s+/g, ' ');
+  for (const expected of ['GLLLCU88E10D969Z', 'ASST Nord Milano', 'Psicologo']) {
+    if (!profile.includes(expected)) fail('profile', `"${expected}" is missing`);
+  }
   await page.goto(`${base}/`);
 
   // Logout with the keyboard too.
@@ -162,6 +180,68 @@ try {
   await Promise.all([page.waitForURL(`${base}/`), page.click('button:has-text("Luca Galli")')]);
   const denied = await page.goto(`${base}/ats/ATS-MILANO`);
   if (denied.status() !== 404) fail('dashboard', `the psicologo gets ${denied.status()}, not 404`);
+  const noAudit = await page.goto(`${base}${new URL(caseUrl).pathname}/storico`);
+  if (noAudit.status() !== 404) fail('timeline', `the psicologo gets ${noAudit.status()}, not 404`);
+
+  // The support desk declares a failure of the ente's system (a refusal first: no ticket),
+  // then records its resolution.
+  await page.goto(`${base}/accedi-sviluppo`);
+  await Promise.all([page.waitForURL(`${base}/`), page.click('button:has-text("Paolo Bruni")')]);
+  await Promise.all([page.waitForURL(/\/malfunzionamenti/), page.click('nav.menu >> text=Malfunzionamenti')]);
+  await audit(page, 'system failures (support desk)');
+  await page.selectOption('#campo-scope', 'COOP-SOLE');
+  await page.fill('#campo-description', "Gestionale dell'ente non raggiungibile");
+  await page.fill('#campo-began_at', `${yesterday}T08:00`);
+  const [noTicket] = await Promise.all([
+    page.waitForResponse((r) => r.url().endsWith('/malfunzionamenti') && r.request().method() === 'POST'),
+    page.click('button:has-text("Dichiara il malfunzionamento")'),
+  ]);
+  if (noTicket.status() !== 422) fail('failure', `no ticket: status ${noTicket.status()}, not 422`);
+  if ((await page.getAttribute('#campo-ticket', 'aria-invalid')) !== 'true') fail('failure', 'the ticket field is not marked invalid');
+  if ((await page.inputValue('#campo-description')) !== "Gestionale dell'ente non raggiungibile") fail('failure', 'the typed description is lost');
+  await audit(page, 'system failure refused');
+  await page.fill('#campo-ticket', 'INC-PROVA-7');
+  await Promise.all([page.waitForURL(/esito=/), page.click('button:has-text("Dichiara il malfunzionamento")')]);
+  const declared = (await page.textContent('main')).replace(/\s+/g, ' ');
+  for (const expected of ['Malfunzionamento dichiarato.', 'Ticket INC-PROVA-7', 'in corso']) {
+    if (!declared.includes(expected)) fail('failure', `"${expected}" is missing after declaring`);
+  }
+  const card = page.locator('article', { hasText: 'INC-PROVA-7' });
+  await Promise.all([page.waitForURL(/esito=/), card.locator('button:has-text("Registra la risoluzione")').click()]);
+  const resolvedText = (await page.locator('article', { hasText: 'INC-PROVA-7' }).textContent()).replace(/\s+/g, ' ');
+  if (!resolvedText.includes('(risolto)')) fail('failure', `not resolved: ${resolvedText}`);
+  await audit(page, 'system failures after resolution');
+
+  // The auditor: the ATS's cases filtered, a case's timeline with the chain checked, the case
+  // as it was a week ago next to now, its checklists.
+  await page.goto(`${base}/accedi-sviluppo`);
+  await Promise.all([page.waitForURL(`${base}/`), page.click('button:has-text("Teresa Audisio")')]);
+  await Promise.all([page.waitForURL(/\/ats\/ATS-MILANO$/), page.click('nav.menu >> text=Cruscotto')]);
+  await Promise.all([page.waitForURL(/\/pratiche$/), page.click('text=Tutte le pratiche')]);
+  await page.selectOption('#campo-stato', 'interrupted');
+  await Promise.all([page.waitForURL(/stato=interrupted/), page.click('button:has-text("Filtra")')]);
+  await audit(page, 'ATS case list filtered (auditor)');
+  const listed = await page.textContent('main');
+  if (!listed.includes('UP-DEMO-006') || listed.includes('UP-DEMO-001')) fail('case list', 'the status filter does not filter');
+  await page.goto(`${base}/ats/ATS-MILANO/pratiche`);
+  await Promise.all([page.waitForURL(/\/pratiche\/[0-9a-f-]+$/), page.click('text=UP-DEMO-002')]);
+  await Promise.all([page.waitForURL(/\/storico/), page.click('text=Storico e verifica')]);
+  await audit(page, 'timeline (auditor)');
+  const timeline = (await page.textContent('main')).replace(/\s+/g, ' ');
+  for (const expected of ['Catena di hash integra', 'Mario Rossi (RSSMRA85T10A562S), operatore ATS', 'Pratica aperta']) {
+    if (!timeline.includes(expected)) fail('timeline', `"${expected}" is missing`);
+  }
+  const weekAgo = new Date(Date.now() - 8 * 24 * 3600 * 1000).toLocaleDateString('sv-SE', { timeZone: 'Europe/Rome' });
+  await page.fill('#campo-al', `${weekAgo}T12:00`);
+  await Promise.all([page.waitForURL(/al=/), page.click('button:has-text("Confronta con oggi")')]);
+  if (!(await page.textContent('main')).includes('(cambiato)')) fail('timeline', 'the case a week ago does not differ from now');
+  await audit(page, 'timeline compared (auditor)');
+  await page.goBack();
+  await page.goBack();
+  await Promise.all([page.waitForURL(/\/checklist$/), page.click('text=Checklist dei controlli')]);
+  await audit(page, 'checklists (auditor)');
+  const lists = await page.textContent('main');
+  if (!lists.includes('superata') || !lists.includes('massimale')) fail('checklists', 'no stored checklist shown');
 } finally {
   await browser.close();
 }

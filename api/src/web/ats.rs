@@ -7,7 +7,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use diario_commands::access;
-use diario_domain::{FigureId, OrgKind};
+use diario_domain::OrgKind;
 
 use super::session::MaybeSession;
 use super::{render, see_other};
@@ -16,9 +16,8 @@ use crate::{ApiError, AppState};
 #[derive(Template)]
 #[template(path = "ats.html")]
 struct AtsPage {
-    dev: bool,
-    who: Option<String>,
-    csrf: String,
+    chrome: super::Chrome,
+    code: String,
     ats_name: String,
     open: i64,
     completed: i64,
@@ -61,20 +60,12 @@ pub async fn dashboard(
     };
     let board = diario_projections::ats_dashboard(&state.db, &code, state.handler.now(), 7).await?;
     let count = |s: &str| board.cases_by_status.get(s).copied().unwrap_or(0);
-    let catalogue = state.handler.catalogue();
-    let figure_name = |f: &str| {
-        catalogue
-            .iter()
-            .find_map(|m| m.figure(&FigureId::new(f)).map(|x| x.name.clone()))
-            .unwrap_or_else(|| f.to_owned())
-    };
-    let names = diario_projections::names(&state.db, [session.fiscal_code.as_str()]).await?;
+    let figure_name = |f: &str| super::me::figure_name(state.handler.catalogue(), f);
+    let pseudonyms =
+        super::pseudonyms(&state, board.idle_cases.iter().map(|c| c.case_id).collect()).await?;
     let mut idle_rows = Vec::new();
     for c in &board.idle_cases {
-        let (case, _) = state.handler.load_case(c.case_id).await?;
-        let pseudonym = case
-            .file
-            .map_or_else(|| c.case_id.to_string(), |f| f.recipient.pseudonym);
+        let pseudonym = pseudonyms[&c.case_id].clone();
         let last = c
             .last_entry_at
             .unwrap_or(c.opened_at)
@@ -92,9 +83,8 @@ pub async fn dashboard(
     Ok(render(
         StatusCode::OK,
         &AtsPage {
-            dev: state.web.dev_login,
-            who: Some(names.label(session.fiscal_code.as_str())),
-            csrf: session.csrf_token.clone(),
+            chrome: super::Chrome::of(&state, &session, &format!("/ats/{code}")).await?,
+            code: code.clone(),
             ats_name: ats.name,
             open: count("open"),
             completed: count("completed"),
@@ -122,6 +112,205 @@ pub async fn dashboard(
                 .collect(),
             idle_days: board.idle_days,
             idle: idle_rows,
+        },
+    ))
+}
+
+struct CaseLine {
+    id: String,
+    pseudonym: String,
+    provider: String,
+    status: &'static str,
+    opened: String,
+    last: String,
+    minutes: String,
+    confirmed: String,
+    cost: String,
+}
+
+#[derive(Template)]
+#[template(path = "ats_cases.html")]
+struct AtsCasesPage {
+    chrome: super::Chrome,
+    code: String,
+    ats_name: String,
+    /// (value, label, selected)
+    statuses: Vec<(String, String, bool)>,
+    providers: Vec<(String, String, bool)>,
+    idle: bool,
+    idle_days: i64,
+    cases: Vec<CaseLine>,
+    /// The query string of the next page, when there is one.
+    next: Option<String>,
+    error: Option<String>,
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct CasesQuery {
+    #[serde(default)]
+    stato: String,
+    #[serde(default)]
+    ente: String,
+    #[serde(default)]
+    inattive: String,
+    cursore: Option<String>,
+}
+
+/// Days without activity that make a case idle in the list's filter (the dashboard's).
+const IDLE_DAYS: i64 = 7;
+
+/// The cases of ATS `code`, filtered by status, provider and idleness, 50 a page.
+pub async fn cases(
+    State(state): State<AppState>,
+    MaybeSession(session): MaybeSession,
+    Path(code): Path<String>,
+    axum::extract::Query(q): axum::extract::Query<CasesQuery>,
+) -> Result<Response, ApiError> {
+    let Some(session) = session else {
+        return Ok(see_other("/", None));
+    };
+    let principal = session.principal(&state).await?;
+    let (registry, _) = state.handler.organisations().await?;
+    let ats = match registry.require("ats", &code, &[OrgKind::Ats]) {
+        Ok(o) if access::read_ats(&principal, &code).is_ok() => o.clone(),
+        _ => {
+            return Ok(super::message(
+                StatusCode::NOT_FOUND,
+                "Elenco non disponibile",
+                "Le pratiche di un'ATS sono visibili ai suoi operatori e ai revisori.",
+                "/",
+                "Torna alla pagina iniziale",
+            ));
+        }
+    };
+    let mut error = None;
+    let status = match q.stato.as_str() {
+        "" => None,
+        s => match diario_projections::CaseStatus::parse(s) {
+            Ok(s) => Some(s),
+            Err(_) => {
+                error = Some(format!(
+                    "Lo stato «{s}» non esiste: mostrate tutte le pratiche."
+                ));
+                None
+            }
+        },
+    };
+    let provider = match q.ente.as_str() {
+        "" => None,
+        p if registry.require("ente", p, &[OrgKind::Provider]).is_ok() => Some(p.to_owned()),
+        p => {
+            error = Some(format!(
+                "L'ente «{p}» non è registrato: mostrati tutti gli enti."
+            ));
+            None
+        }
+    };
+    let idle = q.inattive == "1";
+    let now = state.handler.now();
+    let filter = diario_projections::CaseFilter {
+        ats: Some(code.clone()),
+        provider: provider.clone(),
+        status,
+        idle_before: idle.then(|| now - chrono::Duration::days(IDLE_DAYS)),
+        ..diario_projections::CaseFilter::default()
+    };
+    let page = match diario_projections::list_cases(
+        &state.db,
+        &filter,
+        &diario_projections::PageRequest::after(q.cursore.clone(), 50),
+    )
+    .await
+    {
+        Ok(p) => p,
+        Err(diario_projections::ProjectionError::BadCursor(_)) => {
+            error = Some("Il segno di pagina non è valido: mostrata la prima pagina.".into());
+            diario_projections::list_cases(
+                &state.db,
+                &filter,
+                &diario_projections::PageRequest::first(50),
+            )
+            .await?
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let org = |c: &str| {
+        registry
+            .get(c)
+            .map_or_else(|| c.to_owned(), |o| o.name.clone())
+    };
+    let day = |t: chrono::DateTime<chrono::Utc>| {
+        t.with_timezone(&chrono_tz::Europe::Rome)
+            .format("%d/%m/%Y")
+            .to_string()
+    };
+    let cases = page
+        .items
+        .iter()
+        .map(|c| CaseLine {
+            id: c.case_id.to_string(),
+            pseudonym: c.recipient_pseudonym.clone(),
+            provider: org(&c.provider),
+            status: super::case::case_status_label(c.status),
+            opened: day(c.opened_at),
+            last: c.last_entry_at.map_or_else(|| "—".to_owned(), day),
+            minutes: super::me::duration(c.minutes),
+            confirmed: super::me::duration(c.confirmed_minutes),
+            cost: super::audit::euro(c.confirmed_cost_cents),
+        })
+        .collect();
+    let next = page.next_cursor.map(|c| {
+        format!(
+            "stato={}&ente={}&inattive={}&cursore={}",
+            super::case::urlencode(&q.stato),
+            super::case::urlencode(provider.as_deref().unwrap_or("")),
+            if idle { "1" } else { "" },
+            super::case::urlencode(&c)
+        )
+    });
+    let mut providers: Vec<_> = registry
+        .iter()
+        .filter(|o| o.kind == OrgKind::Provider)
+        .map(|o| {
+            (
+                o.code.clone(),
+                o.name.clone(),
+                provider.as_deref() == Some(&o.code),
+            )
+        })
+        .collect();
+    providers.sort_by(|a, b| a.1.cmp(&b.1));
+    let statuses = [
+        ("open", "aperte"),
+        ("completed", "completate"),
+        ("interrupted", "interrotte"),
+    ]
+    .iter()
+    .map(|(v, l)| {
+        (
+            (*v).to_owned(),
+            (*l).to_owned(),
+            status.is_some_and(|s| s.as_str() == *v),
+        )
+    })
+    .collect();
+    Ok(render(
+        if error.is_some() {
+            StatusCode::BAD_REQUEST
+        } else {
+            StatusCode::OK
+        },
+        &AtsCasesPage {
+            chrome: super::Chrome::of(&state, &session, "").await?,
+            code,
+            ats_name: ats.name,
+            statuses,
+            providers,
+            idle,
+            idle_days: IDLE_DAYS,
+            cases,
+            next,
+            error,
         },
     ))
 }

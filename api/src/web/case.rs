@@ -73,9 +73,7 @@ struct RecordForm {
 #[derive(Template)]
 #[template(path = "case.html")]
 struct CasePage {
-    dev: bool,
-    who: Option<String>,
-    csrf: String,
+    chrome: super::Chrome,
     id: String,
     pseudonym: String,
     organisations: String,
@@ -86,9 +84,13 @@ struct CasePage {
     form: Option<RecordForm>,
     /// A refusal not about a field of the record form (a phase action's).
     error: Option<String>,
+    /// I may read the timeline (the case's ATS, auditors).
+    audit: bool,
+    /// I may read the stored checklists (also the responsabili).
+    checklists: bool,
 }
 
-fn state_label(s: diario_projections::EntryState) -> &'static str {
+pub(super) fn state_label(s: diario_projections::EntryState) -> &'static str {
     use diario_projections::EntryState::*;
     match s {
         Draft => "in bozza",
@@ -101,11 +103,19 @@ fn state_label(s: diario_projections::EntryState) -> &'static str {
     }
 }
 
-fn diary_label(s: diario_projections::DiaryStatusView) -> &'static str {
+pub(super) fn diary_label(s: diario_projections::DiaryStatusView) -> &'static str {
     match s.as_str() {
         "open" => "aperto",
         "closed" => "chiuso",
         _ => "consegnato all'ATS",
+    }
+}
+
+pub(super) fn case_status_label(s: diario_projections::CaseStatus) -> &'static str {
+    match s {
+        diario_projections::CaseStatus::Open => "aperta",
+        diario_projections::CaseStatus::Completed => "completata",
+        diario_projections::CaseStatus::Interrupted => "interrotta",
     }
 }
 
@@ -322,17 +332,11 @@ async fn page(
             error,
         }
     });
-    let status_label = match diary.status {
-        diario_projections::CaseStatus::Open => "aperta",
-        diario_projections::CaseStatus::Completed => "completata",
-        diario_projections::CaseStatus::Interrupted => "interrotta",
-    };
+    let status_label = case_status_label(diary.status);
     Ok(render(
         status,
         &CasePage {
-            dev: state.web.dev_login,
-            who: Some(names.label(session.fiscal_code.as_str())),
-            csrf: session.csrf_token.clone(),
+            chrome: super::Chrome::of(state, session, "").await?,
             id: id.to_string(),
             pseudonym: diary.recipient_pseudonym.clone(),
             organisations: format!(
@@ -347,6 +351,8 @@ async fn page(
             phases,
             form,
             error: general_error,
+            audit: diario_commands::access::audit_case(&principal, file).is_ok(),
+            checklists: diario_commands::access::read_checklists(&principal, file).is_ok(),
         },
     ))
 }
@@ -603,7 +609,7 @@ pub async fn phase_action(
     }
 }
 
-fn urlencode(s: &str) -> String {
+pub(super) fn urlencode(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),

@@ -1,12 +1,18 @@
 //! The web interface, served by the same binary (server-rendered with askama templates in
-//! `api/templates`, the stylesheet embedded): for now the browser login (OpenID Connect
-//! authorization code flow with PKCE, state and nonce; `login`), the sessions with their CSRF
-//! token and timeouts (`session`), and the home page with the signed-in person's cases. The
-//! pages read the same read models and the same access policy as the API.
+//! `api/templates`, the stylesheet embedded): the browser login (OpenID Connect authorization
+//! code flow with PKCE, state and nonce; `login`), the sessions with their CSRF token and
+//! timeouts (`session`), and the pages of each role — my cases and my week, the case with its
+//! record form and the responsabile's actions (`case`), the ATS dashboard and case list
+//! (`ats`), the auditor's timeline and checklists (`audit`), the system failures (`failures`),
+//! my profile (`me`). The pages send the same commands through the same handler, and read the
+//! same read models under the same access policy, as the API.
 
 mod ats;
+mod audit;
 mod case;
+mod failures;
 pub mod login;
+mod me;
 pub mod session;
 
 use askama::Template;
@@ -106,6 +112,19 @@ pub fn routes() -> Router<AppState> {
         .route("/accedi-sviluppo", get(dev_login_page).post(dev_login))
         .route("/pratiche/{id}", get(case::show))
         .route("/ats/{code}", get(ats::dashboard))
+        .route("/ats/{code}/pratiche", get(ats::cases))
+        .route("/pratiche/{id}/storico", get(audit::timeline))
+        .route("/pratiche/{id}/checklist", get(audit::checklists))
+        .route("/settimana", get(me::week))
+        .route("/profilo", get(me::profile))
+        .route(
+            "/malfunzionamenti",
+            get(failures::show).post(failures::declare),
+        )
+        .route(
+            "/malfunzionamenti/{id}/risoluzione",
+            post(failures::resolve),
+        )
         .route("/pratiche/{id}/prestazioni", post(case::record))
         .route("/pratiche/{id}/fasi/{n}/{action}", post(case::phase_action))
         .route(
@@ -149,13 +168,125 @@ fn render(status: StatusCode, template: &impl Template) -> Response {
     }
 }
 
+/// The frame of every page: the demo banner, who is signed in (with the logout's CSRF token)
+/// and the menu of what they may open.
+pub(super) struct Chrome {
+    dev: bool,
+    who: Option<String>,
+    csrf: String,
+    /// (href, label, this page) — the menu, only for a signed-in person.
+    nav: Vec<(String, String, bool)>,
+}
+
+impl Chrome {
+    /// The frame for a visitor.
+    pub(super) fn visitor(dev: bool) -> Chrome {
+        Chrome {
+            dev,
+            who: None,
+            csrf: String::new(),
+            nav: Vec::new(),
+        }
+    }
+
+    /// The frame for the signed-in person on page `here` (a path of the menu, or any other):
+    /// their name and the pages their grants open.
+    pub(super) async fn of(
+        state: &AppState,
+        session: &WebSession,
+        here: &str,
+    ) -> Result<Chrome, ApiError> {
+        let principal = session.principal(state).await?;
+        let (registry, _) = state.handler.organisations().await?;
+        let mut nav = vec![
+            ("/".to_owned(), "Le mie pratiche".to_owned()),
+            ("/settimana".to_owned(), "La mia settimana".to_owned()),
+        ];
+        nav.extend(
+            registry
+                .iter()
+                .filter(|o| o.kind == diario_domain::OrgKind::Ats)
+                .filter(|o| diario_commands::access::read_ats(&principal, &o.code).is_ok())
+                .map(|o| {
+                    (
+                        format!("/ats/{}", o.code),
+                        format!("Cruscotto – {}", o.name),
+                    )
+                }),
+        );
+        if can_see_failures(&principal) {
+            nav.push((
+                "/malfunzionamenti".to_owned(),
+                "Malfunzionamenti".to_owned(),
+            ));
+        }
+        nav.push(("/profilo".to_owned(), "Il mio profilo".to_owned()));
+        Ok(Chrome {
+            dev: state.web.dev_login,
+            who: Some(display_name(state, session).await?),
+            csrf: session.csrf_token.clone(),
+            nav: nav
+                .into_iter()
+                .map(|(href, label)| {
+                    let current = href == here;
+                    (href, label, current)
+                })
+                .collect(),
+        })
+    }
+}
+
+/// The support desk, the platform administrators and the ATS operators and auditors (who read
+/// the failures their entries rely on) see the failures page.
+fn can_see_failures(p: &diario_commands::Principal) -> bool {
+    diario_commands::access::capabilities(p)
+        .iter()
+        .any(|c| matches!(c.code, "declare-failures" | "read-ats"))
+}
+
+/// After a write, waits (at most two seconds) until read model `follower` has applied every
+/// event stored so far, so the page the person is sent to shows what they just did. Pages
+/// whose read model lags are still served after the wait, only possibly a moment old.
+pub(super) async fn settle(state: &AppState, follower: &str) -> Result<(), ApiError> {
+    for _ in 0..40 {
+        let lag = diario_log::follower::lag_at(&state.db, &[follower], state.handler.now()).await?;
+        if lag.iter().all(|l| l.events_behind == 0) {
+            return Ok(());
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    Ok(())
+}
+
+/// The recipients' pseudonyms of cases `ids` (the case id itself for a case not opened).
+pub(super) async fn pseudonyms(
+    state: &AppState,
+    ids: Vec<uuid::Uuid>,
+) -> Result<std::collections::HashMap<uuid::Uuid, String>, ApiError> {
+    let mut out = std::collections::HashMap::new();
+    for id in ids {
+        if let std::collections::hash_map::Entry::Vacant(v) = out.entry(id) {
+            let (case, _) = state.handler.load_case(id).await?;
+            v.insert(
+                case.file
+                    .map_or_else(|| id.to_string(), |f| f.recipient.pseudonym),
+            );
+        }
+    }
+    Ok(out)
+}
+
+/// The Italian half of a domain message written "italiano / English" (the pages are in
+/// Italian; the API keeps both until its messages are Italian only).
+pub(super) fn italian(message: &str) -> String {
+    message.split(" / ").next().unwrap_or(message).to_owned()
+}
+
 /// A page with one message (errors of the login, the logout).
 #[derive(Template)]
 #[template(path = "message.html")]
 struct MessagePage {
-    dev: bool,
-    who: Option<String>,
-    csrf: String,
+    chrome: Chrome,
     heading: String,
     message: String,
     link: String,
@@ -172,9 +303,7 @@ fn message(
     render(
         status,
         &MessagePage {
-            dev: false,
-            who: None,
-            csrf: String::new(),
+            chrome: Chrome::visitor(false),
             heading: heading.to_owned(),
             message: message.to_owned(),
             link: link.to_owned(),
@@ -197,13 +326,9 @@ struct CaseRow {
 #[derive(Template)]
 #[template(path = "home.html")]
 struct HomePage {
-    dev: bool,
-    who: Option<String>,
-    csrf: String,
+    chrome: Chrome,
     login_available: bool,
     cases: Vec<CaseRow>,
-    /// (code, name) of the ATS whose dashboard I may read.
-    dashboards: Vec<(String, String)>,
 }
 
 fn role_label(role: &diario_projections::MyRole) -> String {
@@ -254,12 +379,9 @@ async fn home(
         return Ok(render(
             StatusCode::OK,
             &HomePage {
-                dev: state.web.dev_login,
-                who: None,
-                csrf: String::new(),
+                chrome: Chrome::visitor(state.web.dev_login),
                 login_available: state.web.rp.is_some(),
                 cases: Vec::new(),
-                dashboards: Vec::new(),
             },
         ));
     };
@@ -290,29 +412,15 @@ async fn home(
                 .collect::<Vec<_>>()
                 .join(", "),
             waiting: c.waiting.iter().map(waiting_label).collect(),
-            status: match c.case.status {
-                diario_projections::CaseStatus::Open => "aperta",
-                diario_projections::CaseStatus::Completed => "completata",
-                diario_projections::CaseStatus::Interrupted => "interrotta",
-            },
+            status: case::case_status_label(c.case.status),
         })
-        .collect();
-    let principal = session.principal(&state).await?;
-    let dashboards = registry
-        .iter()
-        .filter(|o| o.kind == diario_domain::OrgKind::Ats)
-        .filter(|o| diario_commands::access::read_ats(&principal, &o.code).is_ok())
-        .map(|o| (o.code.clone(), o.name.clone()))
         .collect();
     Ok(render(
         StatusCode::OK,
         &HomePage {
-            dev: state.web.dev_login,
-            who: Some(display_name(&state, &session).await?),
-            csrf: session.csrf_token.clone(),
+            chrome: Chrome::of(&state, &session, "/").await?,
             login_available: true,
             cases: rows,
-            dashboards,
         },
     ))
 }
@@ -438,9 +546,7 @@ struct DevPerson {
 #[derive(Template)]
 #[template(path = "dev_login.html")]
 struct DevLoginPage {
-    dev: bool,
-    who: Option<String>,
-    csrf: String,
+    chrome: Chrome,
     people: Vec<DevPerson>,
 }
 
@@ -460,9 +566,7 @@ async fn dev_login_page(State(state): State<AppState>) -> Response {
     render(
         StatusCode::OK,
         &DevLoginPage {
-            dev: true,
-            who: None,
-            csrf: String::new(),
+            chrome: Chrome::visitor(true),
             people,
         },
     )
