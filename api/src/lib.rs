@@ -8,6 +8,7 @@ pub mod cli;
 pub mod demo;
 pub mod dto;
 pub mod error;
+pub mod exports;
 pub mod extract;
 pub mod firmalom;
 pub mod fuzzing;

@@ -197,7 +197,10 @@ pub struct CostQuery {
     pub from: Option<NaiveDate>,
     /// Service date on or before (`YYYY-MM-DD`).
     pub to: Option<NaiveDate>,
-    /// `json` (default) or `csv` (`text/csv`, RFC 4180).
+    /// `json` (default); `csv-it` (for Italian spreadsheets: `;`, decimal comma, UTF-8 BOM,
+    /// Italian headers, names next to the codes, a totals line); `xlsx`; `csv` (for programs:
+    /// RFC 4180, comma, English headers, amounts in cents).
+    #[param(value_type = Option<String>, pattern = "^(json|csv|csv-it|xlsx)$")]
     pub format: Option<String>,
 }
 
@@ -518,13 +521,15 @@ pub async fn ats_cases(
 }
 
 /// Confirmed hours × unit cost per figure, by case, provider, ATS, month and figure (money in
-/// integer cents). `format=csv` answers `text/csv` (one line per ATS, provider, case, month,
+/// integer cents). `format=csv-it` and `format=xlsx` answer a download for spreadsheets (names,
+/// Italian headers, totals); `format=csv` answers `text/csv` (one line per ATS, provider, case, month,
 /// figure). A scoped ATS operator or auditor only reads its own ATS.
 #[utoipa::path(get, path = "/v1/reports/costs", tag = "reads",
     params(CostQuery),
     responses(
-        (status = 200, description = "the cost report, or text/csv with `format=csv`",
-            content((diario_projections::CostReport = "application/json"), (String = "text/csv"))),
+        (status = 200, description = "the cost report, or a download with `format=csv`, `csv-it` or `xlsx`",
+            content((diario_projections::CostReport = "application/json"), (String = "text/csv"),
+                (Vec<u8> = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))),
         (status = "4XX", description = "400 (format, dates, ats required), 401, 403 ats-access-denied", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])))]
@@ -533,15 +538,15 @@ pub async fn costs(
     Auth(principal): Auth,
     ApiQuery(q): ApiQuery<CostQuery>,
 ) -> Result<Response, ApiError> {
-    let csv = match q.format.as_deref() {
-        None | Some("json") => false,
-        Some("csv") => true,
-        Some(other) => {
-            return Err(ApiError::BadRequest(format!(
-                "format must be json or csv, not {other:?}"
-            )));
-        }
-    };
+    let format = q.format.as_deref().unwrap_or("json");
+    if !["json", "csv", "csv-it", "xlsx"].contains(&format) {
+        return Err(ApiError::Field {
+            status: StatusCode::BAD_REQUEST,
+            code: "invalid-format",
+            field: "format",
+            message: format!("format: deve essere json, csv, csv-it o xlsx, non «{format}»"),
+        });
+    }
     if let Some(ats) = &q.ats {
         known(&state, "ats", ats, StatusCode::BAD_REQUEST).await?;
     }
@@ -557,7 +562,15 @@ pub async fn costs(
         to: q.to,
     };
     let report = diario_projections::cost_report(&state.db, &filter).await?;
-    if csv {
+    if let Some(download) = match format {
+        "csv-it" => Some(crate::exports::Format::CsvIt),
+        "xlsx" => Some(crate::exports::Format::Xlsx),
+        _ => None,
+    } {
+        let table = crate::exports::cost_table(&state, &report).await?;
+        return crate::exports::download(&table, download, "diario-costi");
+    }
+    if format == "csv" {
         let body = diario_projections::cost_report_csv(&report);
         Ok((
             [

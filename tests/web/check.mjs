@@ -176,6 +176,29 @@ try {
   for (const expected of ['6 aperte', '1 interrotte', 'Psicologo']) {
     if (!board.replace(/\s+/g, ' ').includes(expected)) fail('dashboard', `"${expected}" is missing`);
   }
+  // The cost report and its downloads for spreadsheets.
+  await Promise.all([page.waitForURL(/\/costi$/), page.click('text=Costi e download')]);
+  await audit(page, 'costs (ATS operator)');
+  const costs = (await page.textContent('main')).replace(/\s+/g, ' ');
+  for (const expected of ['Per figura professionale', 'Psicologo', '€ ']) {
+    if (!costs.includes(expected)) fail('costs', `"${expected}" is missing`);
+  }
+  const csvHref = await page.getAttribute('a:has-text("CSV")', 'href');
+  const csv = await page.request.get(`${base}${csvHref}`);
+  const csvBytes = await csv.body();
+  if (csv.status() !== 200 || !csvBytes.subarray(0, 3).equals(Buffer.from([0xef, 0xbb, 0xbf]))) {
+    fail('costs', `the CSV download answered ${csv.status()} without a BOM`);
+  } else {
+    const lines = csvBytes.subarray(3).toString('utf8').trim().split('\r\n');
+    if (!lines[0].startsWith('ATS;Ente erogatore;') || !lines.at(-1).startsWith('Totale;')) {
+      fail('costs', `the CSV is not for Italian spreadsheets: ${lines[0]} … ${lines.at(-1)}`);
+    }
+  }
+  const xlsxHref = await page.getAttribute('a:has-text("XLSX")', 'href');
+  const xlsx = await page.request.get(`${base}${xlsxHref}`);
+  if (xlsx.status() !== 200 || !(await xlsx.body()).subarray(0, 2).equals(Buffer.from('PK'))) {
+    fail('costs', `the XLSX download answered ${xlsx.status()}, not a workbook`);
+  }
   await page.goto(`${base}/accedi-sviluppo`);
   await Promise.all([page.waitForURL(`${base}/`), page.click('button:has-text("Luca Galli")')]);
   const denied = await page.goto(`${base}/ats/ATS-MILANO`);

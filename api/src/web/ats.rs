@@ -142,6 +142,8 @@ struct AtsCasesPage {
     cases: Vec<CaseLine>,
     /// The query string of the next page, when there is one.
     next: Option<String>,
+    /// The filters as a query string, for the downloads.
+    query: String,
     error: Option<String>,
 }
 
@@ -154,6 +156,48 @@ pub struct CasesQuery {
     #[serde(default)]
     inattive: String,
     cursore: Option<String>,
+}
+
+/// The case list's filter from the page's query, and what was refused in it (ignored).
+async fn case_filter(
+    state: &AppState,
+    code: &str,
+    q: &CasesQuery,
+) -> Result<(diario_projections::CaseFilter, Option<String>), ApiError> {
+    let (registry, _) = state.handler.organisations().await?;
+    let mut error = None;
+    let status = match q.stato.as_str() {
+        "" => None,
+        s => match diario_projections::CaseStatus::parse(s) {
+            Ok(s) => Some(s),
+            Err(_) => {
+                error = Some(format!(
+                    "Lo stato «{s}» non esiste: mostrate tutte le pratiche."
+                ));
+                None
+            }
+        },
+    };
+    let provider = match q.ente.as_str() {
+        "" => None,
+        p if registry.require("ente", p, &[OrgKind::Provider]).is_ok() => Some(p.to_owned()),
+        p => {
+            error = Some(format!(
+                "L'ente «{p}» non è registrato: mostrati tutti gli enti."
+            ));
+            None
+        }
+    };
+    let idle = q.inattive == "1";
+    let now = state.handler.now();
+    let filter = diario_projections::CaseFilter {
+        ats: Some(code.to_owned()),
+        provider: provider.clone(),
+        status,
+        idle_before: idle.then(|| now - chrono::Duration::days(IDLE_DAYS)),
+        ..diario_projections::CaseFilter::default()
+    };
+    Ok((filter, error))
 }
 
 /// Days without activity that make a case idle in the list's filter (the dashboard's).
@@ -183,38 +227,12 @@ pub async fn cases(
             ));
         }
     };
-    let mut error = None;
-    let status = match q.stato.as_str() {
-        "" => None,
-        s => match diario_projections::CaseStatus::parse(s) {
-            Ok(s) => Some(s),
-            Err(_) => {
-                error = Some(format!(
-                    "Lo stato «{s}» non esiste: mostrate tutte le pratiche."
-                ));
-                None
-            }
-        },
-    };
-    let provider = match q.ente.as_str() {
-        "" => None,
-        p if registry.require("ente", p, &[OrgKind::Provider]).is_ok() => Some(p.to_owned()),
-        p => {
-            error = Some(format!(
-                "L'ente «{p}» non è registrato: mostrati tutti gli enti."
-            ));
-            None
-        }
-    };
-    let idle = q.inattive == "1";
-    let now = state.handler.now();
-    let filter = diario_projections::CaseFilter {
-        ats: Some(code.clone()),
-        provider: provider.clone(),
-        status,
-        idle_before: idle.then(|| now - chrono::Duration::days(IDLE_DAYS)),
-        ..diario_projections::CaseFilter::default()
-    };
+    let (filter, mut error) = case_filter(&state, &code, &q).await?;
+    let (status, provider, idle) = (
+        filter.status,
+        filter.provider.clone(),
+        filter.idle_before.is_some(),
+    );
     let page = match diario_projections::list_cases(
         &state.db,
         &filter,
@@ -259,15 +277,15 @@ pub async fn cases(
             cost: super::audit::euro(c.confirmed_cost_cents),
         })
         .collect();
-    let next = page.next_cursor.map(|c| {
-        format!(
-            "stato={}&ente={}&inattive={}&cursore={}",
-            super::case::urlencode(&q.stato),
-            super::case::urlencode(provider.as_deref().unwrap_or("")),
-            if idle { "1" } else { "" },
-            super::case::urlencode(&c)
-        )
-    });
+    let query = format!(
+        "stato={}&ente={}&inattive={}",
+        status.map(|s| s.as_str()).unwrap_or(""),
+        super::case::urlencode(provider.as_deref().unwrap_or("")),
+        if idle { "1" } else { "" },
+    );
+    let next = page
+        .next_cursor
+        .map(|c| format!("{query}&cursore={}", super::case::urlencode(&c)));
     let mut providers: Vec<_> = registry
         .iter()
         .filter(|o| o.kind == OrgKind::Provider)
@@ -310,7 +328,303 @@ pub async fn cases(
             idle_days: IDLE_DAYS,
             cases,
             next,
+            query,
             error,
         },
     ))
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct CostsQuery {
+    #[serde(default)]
+    dal: String,
+    #[serde(default)]
+    al: String,
+    #[serde(default)]
+    ente: String,
+}
+
+/// (label, hours, amount)
+type TotalRow = (String, String, String);
+
+#[derive(Template)]
+#[template(path = "ats_costs.html")]
+struct AtsCostsPage {
+    chrome: super::Chrome,
+    code: String,
+    ats_name: String,
+    dal: String,
+    al: String,
+    providers: Vec<(String, String, bool)>,
+    /// The filters as a query string, for the downloads.
+    query: String,
+    error_field: String,
+    error: String,
+    hours: String,
+    amount: String,
+    lines: usize,
+    /// By figure, month, provider.
+    groups: Vec<(&'static str, Vec<TotalRow>)>,
+}
+
+/// The ATS page or the 404 that says whose it is.
+async fn ats_of(
+    state: &AppState,
+    session: &super::session::WebSession,
+    code: &str,
+) -> Result<Result<diario_domain::Organisation, Response>, ApiError> {
+    let principal = session.principal(state).await?;
+    let (registry, _) = state.handler.organisations().await?;
+    Ok(match registry.require("ats", code, &[OrgKind::Ats]) {
+        Ok(o) if access::read_ats(&principal, code).is_ok() => Ok(o.clone()),
+        _ => Err(super::message(
+            StatusCode::NOT_FOUND,
+            "Pagina non disponibile",
+            "Pratiche, cruscotto e costi di un'ATS sono visibili ai suoi operatori e ai revisori.",
+            "/",
+            "Torna alla pagina iniziale",
+        )),
+    })
+}
+
+/// The cost report's filter from the page's query: (filter, refused field, message).
+async fn cost_filter(
+    state: &AppState,
+    code: &str,
+    q: &CostsQuery,
+) -> Result<(diario_projections::CostFilter, &'static str, String), ApiError> {
+    let (registry, _) = state.handler.organisations().await?;
+    let mut refused = ("", String::new());
+    let mut date = |field: &'static str, v: &str| match v {
+        "" => None,
+        v => match chrono::NaiveDate::parse_from_str(v, "%Y-%m-%d") {
+            Ok(d) => Some(d),
+            Err(_) => {
+                refused = (field, format!("La data «{v}» non è valida (AAAA-MM-GG)."));
+                None
+            }
+        },
+    };
+    let from = date("dal", &q.dal);
+    let to = date("al", &q.al);
+    if let (Some(f), Some(t)) = (from, to)
+        && t < f
+    {
+        refused = ("al", "La data finale precede quella iniziale.".to_owned());
+    }
+    let provider = match q.ente.as_str() {
+        "" => None,
+        p if registry.require("ente", p, &[OrgKind::Provider]).is_ok() => Some(p.to_owned()),
+        p => {
+            refused = ("ente", format!("L'ente «{p}» non è registrato."));
+            None
+        }
+    };
+    Ok((
+        diario_projections::CostFilter {
+            ats: Some(code.to_owned()),
+            provider,
+            case_id: None,
+            from,
+            to,
+        },
+        refused.0,
+        refused.1,
+    ))
+}
+
+/// The ATS's cost report: confirmed hours × unit cost, by figure, month and provider, with the
+/// downloads for spreadsheets.
+pub async fn costs(
+    State(state): State<AppState>,
+    MaybeSession(session): MaybeSession,
+    Path(code): Path<String>,
+    axum::extract::Query(q): axum::extract::Query<CostsQuery>,
+) -> Result<Response, ApiError> {
+    let Some(session) = session else {
+        return Ok(see_other("/", None));
+    };
+    let ats = match ats_of(&state, &session, &code).await? {
+        Ok(o) => o,
+        Err(page) => return Ok(page),
+    };
+    let (filter, error_field, error) = cost_filter(&state, &code, &q).await?;
+    let report = diario_projections::cost_report(&state.db, &filter).await?;
+    let (registry, _) = state.handler.organisations().await?;
+    let catalogue = state.handler.catalogue();
+    let totals = |list: &[diario_projections::CostTotal], label: &dyn Fn(&str) -> String| {
+        list.iter()
+            .map(|t| {
+                (
+                    label(&t.key),
+                    super::me::duration(t.confirmed_minutes),
+                    super::audit::euro(t.cost_cents),
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    let org = |c: &str| {
+        registry
+            .get(c)
+            .map_or_else(|| c.to_owned(), |o| o.name.clone())
+    };
+    let mut providers: Vec<_> = registry
+        .iter()
+        .filter(|o| o.kind == OrgKind::Provider)
+        .map(|o| {
+            (
+                o.code.clone(),
+                o.name.clone(),
+                filter.provider.as_deref() == Some(&o.code),
+            )
+        })
+        .collect();
+    providers.sort_by(|a, b| a.1.cmp(&b.1));
+    let query = format!(
+        "dal={}&al={}&ente={}",
+        filter.from.map(|d| d.to_string()).unwrap_or_default(),
+        filter.to.map(|d| d.to_string()).unwrap_or_default(),
+        super::case::urlencode(filter.provider.as_deref().unwrap_or(""))
+    );
+    Ok(render(
+        if error.is_empty() {
+            StatusCode::OK
+        } else {
+            StatusCode::BAD_REQUEST
+        },
+        &AtsCostsPage {
+            chrome: super::Chrome::of(&state, &session, "").await?,
+            code: code.clone(),
+            ats_name: ats.name,
+            dal: q.dal.clone(),
+            al: q.al.clone(),
+            providers,
+            query,
+            error_field: error_field.to_owned(),
+            error,
+            hours: super::me::duration(report.total_confirmed_minutes),
+            amount: super::audit::euro(report.total_cost_cents),
+            lines: report.lines.len(),
+            groups: vec![
+                (
+                    "Per figura professionale",
+                    totals(&report.by_figure, &|f| super::me::figure_name(catalogue, f)),
+                ),
+                ("Per mese", totals(&report.by_period, &|p| p.to_owned())),
+                ("Per ente erogatore", totals(&report.by_provider, &org)),
+            ],
+        },
+    ))
+}
+
+/// The downloads of the ATS pages: `costi.csv|xlsx` (the cost report's lines) and
+/// `pratiche.csv|xlsx` (the whole filtered case list), with the pages' filters.
+pub async fn download(
+    State(state): State<AppState>,
+    MaybeSession(session): MaybeSession,
+    Path((code, file)): Path<(String, String)>,
+    axum::extract::RawQuery(raw): axum::extract::RawQuery,
+) -> Result<Response, ApiError> {
+    let Some(session) = session else {
+        return Ok(see_other("/", None));
+    };
+    if let Err(page) = ats_of(&state, &session, &code).await? {
+        return Ok(page);
+    }
+    let raw = raw.unwrap_or_default();
+    let bad_query = || {
+        super::message(
+            StatusCode::BAD_REQUEST,
+            "Filtro non valido",
+            "I filtri del download non sono validi.",
+            &format!("/ats/{code}"),
+            "Torna al cruscotto",
+        )
+    };
+    if let Some(format) = download_format(&file, "costi") {
+        let Ok(axum::extract::Query(q)) = axum::extract::Query::try_from_uri(
+            &format!("/?{raw}").parse().map_err(|_| ApiError::NotFound)?,
+        ) else {
+            return Ok(bad_query());
+        };
+        return costs_download(&state, &code, &q, format).await;
+    }
+    if let Some(format) = download_format(&file, "pratiche") {
+        let Ok(axum::extract::Query(q)) = axum::extract::Query::<CasesQuery>::try_from_uri(
+            &format!("/?{raw}").parse().map_err(|_| ApiError::NotFound)?,
+        ) else {
+            return Ok(bad_query());
+        };
+        return cases_download(&state, &code, &q, format).await;
+    }
+    Ok(axum::response::IntoResponse::into_response(
+        ApiError::NotFound,
+    ))
+}
+
+/// The whole filtered case list as a download.
+async fn cases_download(
+    state: &AppState,
+    code: &str,
+    q: &CasesQuery,
+    format: crate::exports::Format,
+) -> Result<Response, ApiError> {
+    let (filter, error) = case_filter(state, code, q).await?;
+    if let Some(error) = error {
+        return Ok(super::message(
+            StatusCode::BAD_REQUEST,
+            "Filtro non valido",
+            &error,
+            &format!("/ats/{code}/pratiche"),
+            "Torna alle pratiche",
+        ));
+    }
+    let mut cases = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = diario_projections::list_cases(
+            &state.db,
+            &filter,
+            &diario_projections::PageRequest::after(cursor.take(), 500),
+        )
+        .await?;
+        cases.extend(page.items);
+        match page.next_cursor {
+            Some(c) => cursor = Some(c),
+            None => break,
+        }
+    }
+    let table = crate::exports::case_table(state, &cases).await?;
+    crate::exports::download(&table, format, &format!("pratiche-{code}"))
+}
+
+/// The cost report as a download.
+async fn costs_download(
+    state: &AppState,
+    code: &str,
+    q: &CostsQuery,
+    format: crate::exports::Format,
+) -> Result<Response, ApiError> {
+    let (filter, error_field, error) = cost_filter(state, code, q).await?;
+    if !error_field.is_empty() {
+        return Ok(super::message(
+            StatusCode::BAD_REQUEST,
+            "Filtro non valido",
+            &error,
+            &format!("/ats/{code}/costi"),
+            "Torna ai costi",
+        ));
+    }
+    let report = diario_projections::cost_report(&state.db, &filter).await?;
+    let table = crate::exports::cost_table(state, &report).await?;
+    crate::exports::download(&table, format, &format!("costi-{code}"))
+}
+
+/// `{stem}.csv` or `{stem}.xlsx`.
+fn download_format(file: &str, stem: &str) -> Option<crate::exports::Format> {
+    match file.strip_prefix(stem)? {
+        ".csv" => Some(crate::exports::Format::CsvIt),
+        ".xlsx" => Some(crate::exports::Format::Xlsx),
+        _ => None,
+    }
 }

@@ -113,6 +113,8 @@ pub fn routes() -> Router<AppState> {
         .route("/pratiche/{id}", get(case::show))
         .route("/ats/{code}", get(ats::dashboard))
         .route("/ats/{code}/pratiche", get(ats::cases))
+        .route("/ats/{code}/costi", get(ats::costs))
+        .route("/ats/{code}/{file}", get(ats::download))
         .route("/pratiche/{id}/storico", get(audit::timeline))
         .route("/pratiche/{id}/checklist", get(audit::checklists))
         .route("/settimana", get(me::week))

@@ -428,6 +428,74 @@ async fn reads(backend: Backend) {
              {ATS},{PROVIDER},{case_id},2024-03,psicologo,2,150,4500,11250,112.50\r\n"
         )
     );
+    // The same report for Italian spreadsheets: `;`, decimal comma, BOM, Italian headers,
+    // names, a totals line; and as XLSX, read back with calamine.
+    let headers = [
+        "ATS",
+        "Ente erogatore",
+        "Pratica (pseudonimo)",
+        "Identificativo pratica",
+        "Mese",
+        "Figura professionale",
+        "Prestazioni confermate",
+        "Ore confermate",
+        "Costo orario (€)",
+        "Importo (€)",
+    ];
+    let it_path = format!("/v1/reports/costs?format=csv-it&case_id={case_id}");
+    let it = server.call("GET", it_path, cf::AUDITOR, None).send().await;
+    assert_eq!(it.status, 200);
+    assert!(it.bytes.starts_with(b"\xEF\xBB\xBF"), "UTF-8 BOM");
+    let mut reader = csv::ReaderBuilder::new()
+        .delimiter(b';')
+        .from_reader(&it.bytes[3..]);
+    assert_eq!(
+        reader
+            .headers()
+            .expect("headers")
+            .iter()
+            .collect::<Vec<_>>(),
+        headers
+    );
+    let rows: Vec<csv::StringRecord> = reader.records().map(|r| r.expect("row")).collect();
+    assert_eq!(rows.len(), 2, "one line and the totals");
+    assert_eq!(&rows[0][5], "Psicologo");
+    assert_eq!(&rows[0][3], case_id.to_string());
+    assert_eq!(
+        (&rows[0][7], &rows[0][8], &rows[0][9]),
+        ("2,50", "45,00", "112,50")
+    );
+    assert_eq!(
+        (&rows[1][0], &rows[1][6], &rows[1][7], &rows[1][9]),
+        ("Totale", "2", "2,50", "112,50")
+    );
+    let xlsx_path = format!("/v1/reports/costs?format=xlsx&case_id={case_id}");
+    let xlsx = server
+        .call("GET", xlsx_path, cf::AUDITOR, None)
+        .send()
+        .await;
+    assert_eq!(xlsx.status, 200);
+    assert_eq!(
+        xlsx.header("content-type").as_deref(),
+        Some("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    );
+    {
+        use calamine::{Data, Reader};
+        let mut book = calamine::Xlsx::new(std::io::Cursor::new(xlsx.bytes.clone()))
+            .expect("an XLSX workbook");
+        let sheet = book.worksheet_range("Costi").expect("the Costi sheet");
+        let rows: Vec<&[Data]> = sheet.rows().collect();
+        assert_eq!(rows.len(), 3, "headers, one line, totals");
+        let texts: Vec<String> = rows[0].iter().map(|c| c.to_string()).collect();
+        assert_eq!(texts, headers);
+        assert_eq!(rows[1][5], Data::String("Psicologo".into()));
+        assert_eq!(rows[1][9], Data::Float(112.5));
+        assert_eq!(rows[2][0], Data::String("Totale".into()));
+        assert_eq!(
+            (&rows[2][7], &rows[2][9]),
+            (&Data::Float(2.5), &Data::Float(112.5))
+        );
+    }
     assert_reads(
         &server,
         &[
