@@ -257,12 +257,12 @@ impl fmt::Display for Ente {
 pub enum TimeSlotError {
     /// Start and end must be on a 30-minute boundary (":00" or ":30", no seconds).
     #[error(
-        "Art. 5: start and end must be on the hour or half hour / le prestazioni durano mezz'ora o multipli"
+        "Art. 5: inizio e fine alle ore intere o alle mezze ore, le prestazioni durano mezz'ora o multipli / start and end must be on the hour or half hour"
     )]
     NotHalfHour,
     /// The end must come after the start on the same day.
     #[error(
-        "Art. 5: the end time must be after the start time on the same day / l'orario di fine deve seguire l'inizio"
+        "Art. 5: l'orario di fine deve seguire l'inizio nello stesso giorno / the end time must be after the start time on the same day"
     )]
     EndNotAfterStart,
 }

@@ -112,12 +112,40 @@ try {
   if (!alertText.includes('mezz')) fail('refusal', `the message does not name the rule: ${alertText}`);
   if ((await page.inputValue('#campo-start')) !== '18:15') fail('refusal', 'the typed values are lost');
   await audit(page, 'case with a refusal');
+  // Sixteen days late (Art. 5: within 15 days): refused, tied to the date.
+  const late = new Date(Date.now() - 16 * 24 * 3600 * 1000).toLocaleDateString('sv-SE', { timeZone: 'Europe/Rome' });
+  await page.fill('#campo-date', late);
+  await page.fill('#campo-start', '10:00');
+  await page.fill('#campo-end', '11:00');
+  const [tooLate] = await Promise.all([
+    page.waitForResponse((r) => r.url().endsWith('/prestazioni')),
+    page.click('button:has-text("Registra")'),
+  ]);
+  if (tooLate.status() !== 422) fail('too late', `status ${tooLate.status()}, not 422`);
+  if ((await page.getAttribute('#campo-date', 'aria-invalid')) !== 'true') fail('too late', 'the date field is not marked invalid');
+  if (!((await page.textContent('[role=alert]')) ?? '').includes('15 giorni')) fail('too late', 'the message does not name the 15 days');
+
+  // Correct the hour just recorded (16:00–17:30), then withdraw it.
+  await page.goto(caseUrl);
+  await Promise.all([page.waitForURL(/\/prestazioni\//), page.click('a:has-text("16:00–17:00")')]);
+  await audit(page, 'entry to correct (psicologo)');
+  await page.fill('#campo-end', '17:30');
+  await Promise.all([page.waitForURL(/esito=/), page.click('button:has-text("Salva la correzione")')]);
+  const corrected = await page.textContent('main');
+  if (!corrected.includes('Prestazione corretta.') || !corrected.includes('16:00–17:30')) fail('amend', 'the correction is not shown');
+  await Promise.all([page.waitForURL(/\/prestazioni\//), page.click('a:has-text("16:00–17:30")')]);
+  await Promise.all([page.waitForURL(/esito=/), page.click('button:has-text("Ritira la prestazione")')]);
+  const withdrawn = (await page.textContent('main')).replace(/\s+/g, ' ');
+  if (!withdrawn.includes('Prestazione ritirata.') || !withdrawn.includes('16:00–17:30 Prestazione')) {
+    // The withdrawn entry stays listed, with its state.
+    if (!withdrawn.includes('ritirata')) fail('withdraw', 'the withdrawal is not shown');
+  }
 
   // My week: the hour just recorded, with the day's total; the menu marks the page.
   await page.goto(`${base}/settimana?dal=${yesterday}`);
   await audit(page, 'my week (psicologo)');
   const week = (await page.textContent('main')).replace(/\s+/g, ' ');
-  for (const expected of ['16:00–17:00', 'UP-DEMO-001', 'Totale della settimana']) {
+  for (const expected of ['16:00–17:30', 'ritirata', 'UP-DEMO-001', 'Totale della settimana']) {
     if (!week.includes(expected)) fail('my week', `"${expected}" is missing`);
   }
   if ((await page.getAttribute('nav.menu a[href="/settimana"]', 'aria-current')) !== 'page') {

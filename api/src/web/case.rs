@@ -24,6 +24,8 @@ use crate::{ApiError, AppState};
 
 /// One entry row.
 struct EntryRow {
+    /// My own live entry: the link to correct or withdraw it.
+    mine: Option<String>,
     date: String,
     time: String,
     figure: String,
@@ -51,10 +53,10 @@ struct PhaseBlock {
 }
 
 /// A choice of a select.
-struct Choice {
-    value: String,
-    label: String,
-    selected: bool,
+pub(super) struct Choice {
+    pub(super) value: String,
+    pub(super) label: String,
+    pub(super) selected: bool,
 }
 
 /// The record form (only for a professional enabled on an open diary).
@@ -145,19 +147,19 @@ fn recordable(
 #[derive(Debug, Default, Deserialize)]
 pub struct EntryForm {
     #[serde(rename = "_csrf", default)]
-    csrf: String,
+    pub(super) csrf: String,
     #[serde(default)]
-    phase: String,
+    pub(super) phase: String,
     #[serde(default)]
-    figure: String,
+    pub(super) figure: String,
     #[serde(default)]
-    service: String,
+    pub(super) service: String,
     #[serde(default)]
-    date: String,
+    pub(super) date: String,
     #[serde(default)]
-    start: String,
+    pub(super) start: String,
     #[serde(default)]
-    end: String,
+    pub(super) end: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -257,6 +259,9 @@ async fn page(
                     .entries
                     .iter()
                     .map(|e| EntryRow {
+                        mine: (e.professional == session.fiscal_code.as_str()
+                            && e.state != diario_projections::EntryState::Withdrawn)
+                            .then(|| e.entry_id.to_string()),
                         date: e.date.format("%d/%m/%Y").to_string(),
                         time: format!("{}–{}", e.start, e.end),
                         figure: measure
@@ -376,6 +381,8 @@ pub async fn show(
                 [
                     "Prestazioni validate.",
                     "Diario chiuso: richiesta di conferma inviata.",
+                    AMENDED,
+                    WITHDRAWN,
                 ]
                 .contains(&e.as_str())
             })
@@ -393,22 +400,67 @@ pub async fn show(
     .await
 }
 
+/// The outcomes of the entry page.
+pub(super) const AMENDED: &str = "Prestazione corretta.";
+pub(super) const WITHDRAWN: &str = "Prestazione ritirata.";
+
 /// The field a refusal is about, for the form (`""`: the whole form).
-fn field_of(code: &str) -> &'static str {
+pub(super) fn field_of(code: &str) -> &'static str {
     match code {
         "figure-not-in-catalogue"
         | "figure-not-enabled-for-professional"
         | "figure-cannot-deliver-service" => "figure",
         "service-not-in-catalogue" | "service-not-in-phase" => "service",
-        "duration-not-multiple" => "end",
+        "duration-not-multiple-of-30-minutes" => "end",
         "overlapping-entry" => "start",
-        "entry-in-the-future" | "entry-recorded-too-late" => "date",
+        "entry-in-the-future" | "entry-recorded-too-late" | "amended-date-too-late" => "date",
         "professional-not-enabled"
         | "diary-not-opened"
         | "diary-closed"
         | "phase-not-in-measure" => "phase",
         _ => "",
     }
+}
+
+/// What an entry form says: phase, figure, service and slot, or the field to correct and why.
+#[allow(clippy::type_complexity)]
+pub(super) fn parse_entry(
+    form: &EntryForm,
+) -> Result<(Phase, FigureId, ServiceId, TimeSlot), (&'static str, String)> {
+    let refuse = |field: &'static str, message: &str| (field, message.to_owned());
+    let phase = form
+        .phase
+        .parse::<u8>()
+        .ok()
+        .and_then(|n| Phase::try_from(n).ok())
+        .ok_or_else(|| refuse("phase", "Scegliere la fase."))?;
+    if form.figure.is_empty() {
+        return Err(refuse("figure", "Scegliere la figura professionale."));
+    }
+    if form.service.is_empty() {
+        return Err(refuse("service", "Scegliere la prestazione."));
+    }
+    let date = NaiveDate::parse_from_str(&form.date, "%Y-%m-%d")
+        .map_err(|_| refuse("date", "Indicare la data come gg/mm/aaaa."))?;
+    if form.start.is_empty() {
+        return Err(refuse("start", "Indicare l'ora di inizio."));
+    }
+    if form.end.is_empty() {
+        return Err(refuse("end", "Indicare l'ora di fine."));
+    }
+    let slot = TimeSlot::parse(date, &form.start, &form.end).map_err(|e| {
+        let field = match e {
+            diario_domain::values::TimeSlotError::NotHalfHour => "start",
+            diario_domain::values::TimeSlotError::EndNotAfterStart => "end",
+        };
+        (field, super::italian(&e.to_string()))
+    })?;
+    Ok((
+        phase,
+        FigureId::new(form.figure.as_str()),
+        ServiceId::new(form.service.as_str()),
+        slot,
+    ))
 }
 
 /// Records an hour from the form.
@@ -431,47 +483,16 @@ pub async fn record(
             "Torna alla pratica",
         ));
     }
-    let refuse = |field: &'static str, message: String| (field, message);
-    let parsed = (|| {
-        let phase = form
-            .phase
-            .parse::<u8>()
-            .ok()
-            .and_then(|n| Phase::try_from(n).ok())
-            .ok_or_else(|| refuse("phase", "Scegliere la fase.".into()))?;
-        if form.figure.is_empty() {
-            return Err(refuse(
-                "figure",
-                "Scegliere la figura professionale.".into(),
-            ));
-        }
-        if form.service.is_empty() {
-            return Err(refuse("service", "Scegliere la prestazione.".into()));
-        }
-        let date = NaiveDate::parse_from_str(&form.date, "%Y-%m-%d")
-            .map_err(|_| refuse("date", "Indicare la data come gg/mm/aaaa.".into()))?;
-        if form.start.is_empty() {
-            return Err(refuse("start", "Indicare l'ora di inizio.".into()));
-        }
-        if form.end.is_empty() {
-            return Err(refuse("end", "Indicare l'ora di fine.".into()));
-        }
-        let slot = TimeSlot::parse(date, &form.start, &form.end).map_err(|e| {
-            let field = match e {
-                diario_domain::values::TimeSlotError::NotHalfHour => "start",
-                diario_domain::values::TimeSlotError::EndNotAfterStart => "end",
-            };
-            refuse(field, e.to_string())
-        })?;
-        Ok(CaseCommand::RecordEntry(RecordEntry {
+    let parsed = parse_entry(&form).map(|(phase, figure, service, slot)| {
+        CaseCommand::RecordEntry(RecordEntry {
             entry_id: Uuid::now_v7(),
             phase,
-            figure: FigureId::new(form.figure.as_str()),
-            service: ServiceId::new(form.service.as_str()),
+            figure,
+            service,
             slot,
             system_failure_id: None,
-        }))
-    })();
+        })
+    });
     let command = match parsed {
         Ok(c) => c,
         Err((field, message)) => {
@@ -498,7 +519,10 @@ pub async fn record(
         )
         .await;
     match result {
-        Ok(_) => Ok(see_other(&format!("/pratiche/{id}?registrata=1"), None)),
+        Ok(_) => {
+            super::settle(&state, diario_projections::diaries::NAME).await?;
+            Ok(see_other(&format!("/pratiche/{id}?registrata=1"), None))
+        }
         Err(HandlerError::Domain(d)) => {
             let field = field_of(d.code());
             page(
@@ -508,7 +532,7 @@ pub async fn record(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 String::new(),
                 &form,
-                Some((field, d.to_string())),
+                Some((field, super::italian(&d.to_string()))),
             )
             .await
         }
@@ -519,7 +543,7 @@ pub async fn record(
 #[derive(Debug, Deserialize)]
 pub struct ActionForm {
     #[serde(rename = "_csrf", default)]
-    csrf: String,
+    pub(super) csrf: String,
 }
 
 /// The responsabile validates the phase's entries (`validazione`) or closes its diary and sends
@@ -589,10 +613,13 @@ pub async fn phase_action(
         )
         .await
     {
-        Ok(_) => Ok(see_other(
-            &format!("{back}?esito={}", urlencode(done)),
-            None,
-        )),
+        Ok(_) => {
+            super::settle(&state, diario_projections::diaries::NAME).await?;
+            Ok(see_other(
+                &format!("{back}?esito={}", urlencode(done)),
+                None,
+            ))
+        }
         Err(HandlerError::Domain(d)) => {
             page(
                 &state,

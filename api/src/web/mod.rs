@@ -10,6 +10,7 @@
 mod ats;
 mod audit;
 mod case;
+mod entry;
 mod failures;
 pub mod login;
 mod me;
@@ -128,6 +129,14 @@ pub fn routes() -> Router<AppState> {
             post(failures::resolve),
         )
         .route("/pratiche/{id}/prestazioni", post(case::record))
+        .route(
+            "/pratiche/{id}/prestazioni/{eid}",
+            get(entry::page).post(entry::amend),
+        )
+        .route(
+            "/pratiche/{id}/prestazioni/{eid}/ritiro",
+            post(entry::withdraw),
+        )
         .route("/pratiche/{id}/fasi/{n}/{action}", post(case::phase_action))
         .route(
             "/pratiche/{id}/fasi/{n}/diario-cartaceo",
