@@ -293,6 +293,68 @@ try {
   await audit(page, 'checklists (auditor)');
   const lists = await page.textContent('main');
   if (!lists.includes('superata') || !lists.includes('massimale')) fail('checklists', 'no stored checklist shown');
+
+  // Phase III (per-entry confirmation, no validation): the educator records an hour; the
+  // provider's responsabile chooses it and sends it; disables and enables a professional.
+  const signIn = async (who) => {
+    await page.goto(`${base}/accedi-sviluppo`);
+    await Promise.all([page.waitForURL(`${base}/`), page.click(`button:has-text("${who}")`)]);
+  };
+  const openCase = async (pseudonym) => {
+    await page.goto(`${base}/`);
+    await Promise.all([page.waitForURL(/\/pratiche\/[0-9a-f-]+$/), page.click(`text=${pseudonym}`)]);
+  };
+  const outcome = async (click, where, expected) => {
+    await Promise.all([page.waitForURL(/esito=/), click()]);
+    const text = await page.textContent('main');
+    if (!text.includes(expected)) fail(where, `"${expected}" is not shown`);
+    return text;
+  };
+  await signIn('Stefano Ferri');
+  await openCase('UP-DEMO-007');
+  await page.selectOption('#campo-phase', '3');
+  await page.selectOption('#campo-service', 'contrasto_dispersione_scolastica');
+  await page.fill('#campo-date', yesterday);
+  await page.fill('#campo-start', '09:00');
+  await page.fill('#campo-end', '10:00');
+  await Promise.all([page.waitForURL(/registrata=1/), page.click('button:has-text("Registra")')]);
+  await signIn('Giuseppe Verdi');
+  await openCase('UP-DEMO-007');
+  await audit(page, 'case, phase III to send (responsabile)');
+  const boxes = page.locator('input[name=voce]');
+  if ((await boxes.count()) !== 1) fail('per-entry request', `${await boxes.count()} entries to choose, not 1`);
+  await boxes.first().check();
+  const sent = await outcome(
+    () => page.click('button:has-text("Invia in conferma le prestazioni scelte")'),
+    'per-entry request',
+    'Richiesta di conferma inviata per le prestazioni scelte.',
+  );
+  if (!sent.includes('in attesa di risposta')) fail('per-entry request', 'the new request is not listed');
+  await outcome(() => page.click('button:has-text("Disabilita Stefano Ferri")'), 'disable', 'Professionista disabilitato.');
+  await page.selectOption('#abilita-provider', 'FRRSFN75M22B157W');
+  await page.check('#fig-provider-educatore_professionale');
+  const enabled = await outcome(() => page.click('button:has-text("Abilita")'), 'enable', 'Professionista abilitato.');
+  if (!enabled.includes('Stefano Ferri (FRRSFN75M22B157W) – Educatore professionale')) fail('enable', 'not listed again');
+  await audit(page, 'case after enabling (responsabile)');
+
+  // The ASST's responsabile sends an expired request again.
+  await signIn('Chiara Bianchi');
+  await openCase('UP-DEMO-004');
+  await outcome(() => page.click('button:has-text("Invia di nuovo")'), 'resend', 'Richiesta di conferma inviata di nuovo.');
+
+  // The case manager interrupts a pathway: the reason is required.
+  await signIn('Francesca Neri');
+  await openCase('UP-DEMO-003');
+  const [noReason] = await Promise.all([
+    page.waitForResponse((r) => r.url().endsWith('/interruzione')),
+    page.click('button:has-text("Interrompi il percorso")'),
+  ]);
+  if (noReason.status() !== 422) fail('interrupt', `no reason: status ${noReason.status()}, not 422`);
+  if (!((await page.textContent('[role=alert]')) ?? '').includes('motivo')) fail('interrupt', 'the refusal does not ask for the reason');
+  await page.fill('#campo-reason', 'Trasferimento della famiglia fuori regione');
+  const interrupted = await outcome(() => page.click('button:has-text("Interrompi il percorso")'), 'interrupt', 'Percorso interrotto.');
+  if (!interrupted.includes('pratica interrotta')) fail('interrupt', 'the case is not shown as interrupted');
+  await audit(page, 'case interrupted (case manager)');
 } finally {
   await browser.close();
 }

@@ -22,8 +22,45 @@ use super::session::{self, MaybeSession, WebSession};
 use super::{render, see_other};
 use crate::{ApiError, AppState};
 
+/// One confirmation request (or paper diary) of a phase.
+struct RequestRow {
+    id: String,
+    sent: String,
+    channel: &'static str,
+    status: &'static str,
+    deadline: String,
+    times: i64,
+    entries: usize,
+    /// Expired, and I am the phase's responsabile: I may send it again.
+    resend: bool,
+}
+
+/// A professional enabled on the case.
+struct ProfessionalRow {
+    name: String,
+    cf: String,
+    ente: String,
+    ente_label: &'static str,
+    figures: String,
+    /// I am the responsabile of that ente: I may disable them.
+    removable: bool,
+}
+
+/// The enable form of the responsabile of one ente.
+struct EnableForm {
+    ente: String,
+    ente_label: &'static str,
+    /// (fiscal code, "Nome Cognome (CF)")
+    people: Vec<(String, String)>,
+    /// (figure id, name)
+    figures: Vec<(String, String)>,
+}
+
 /// One entry row.
 struct EntryRow {
+    id: String,
+    /// The phase's responsabile may put it in a confirmation request now (per-entry phases).
+    selectable: bool,
     /// My own live entry: the link to correct or withdraw it.
     mine: Option<String>,
     date: String,
@@ -50,6 +87,9 @@ struct PhaseBlock {
     closable: bool,
     /// A paper diary of the phase waits for the signatures, and I am its responsabile.
     paper: bool,
+    /// Per-entry confirmation (phases III–IV): the responsabile chooses the entries to send.
+    per_entry: bool,
+    requests: Vec<RequestRow>,
 }
 
 /// A choice of a select.
@@ -90,6 +130,10 @@ struct CasePage {
     audit: bool,
     /// I may read the stored checklists (also the responsabili).
     checklists: bool,
+    professionals: Vec<ProfessionalRow>,
+    enable: Vec<EnableForm>,
+    /// I am the case manager of this open case: I may interrupt the pathway.
+    interrupt: bool,
 }
 
 pub(super) fn state_label(s: diario_projections::EntryState) -> &'static str {
@@ -102,6 +146,16 @@ pub(super) fn state_label(s: diario_projections::EntryState) -> &'static str {
         Rejected => "rifiutata",
         Expired => "richiesta scaduta",
         Withdrawn => "ritirata",
+    }
+}
+
+fn request_label(s: diario_projections::RequestStatusView) -> &'static str {
+    match s.as_str() {
+        "pending" => "in attesa di risposta",
+        "confirmed" => "confermata",
+        "rejected" => "rifiutata",
+        "expired" => "scaduta senza risposta",
+        _ => "chiusa dall'interruzione del percorso",
     }
 }
 
@@ -169,8 +223,11 @@ pub struct CaseQuery {
     esito: Option<String>,
 }
 
+/// Why an action on the case page was not done (`None`: nothing refused outside the form).
+pub(super) type ActionError = Option<String>;
+
 #[allow(clippy::too_many_arguments)]
-async fn page(
+pub(super) async fn page(
     state: &AppState,
     session: &WebSession,
     id: Uuid,
@@ -178,6 +235,7 @@ async fn page(
     notice: String,
     typed: &EntryForm,
     error: Option<(&str, String)>,
+    action_error: ActionError,
 ) -> Result<Response, ApiError> {
     let principal = session.principal(state).await?;
     let (case, _) = match crate::reads::readable_case(state, &principal, id).await {
@@ -211,6 +269,7 @@ async fn page(
         .iter()
         .flat_map(|d| d.entries.iter().map(|e| e.professional.as_str()))
         .chain([session.fiscal_code.as_str()])
+        .chain(file.professionals.keys().map(|(_, cf)| cf.as_str()))
         .collect();
     let names = diario_projections::names(&state.db, people).await?;
     let (registry, _) = state.handler.organisations().await?;
@@ -235,23 +294,55 @@ async fn page(
                 .is_some_and(|r| file.responsabile(r.registered_by) == Some(&session.fiscal_code))
                 && d.status.as_str() == "open"
                 && file.interrupted_at.is_none();
+            // A closed diary's expired request is still the responsabile's to send again.
+            let phase_responsabile = rules
+                .is_some_and(|r| file.responsabile(r.registered_by) == Some(&session.fiscal_code))
+                && file.interrupted_at.is_none();
+            let per_entry =
+                rules.is_some_and(|r| r.confirmation == diario_domain::ConfirmationMode::PerEntry);
             let paper = Phase::try_from(d.phase).is_ok_and(|p| {
                 crate::paper::require_phase_responsabile(file, measure, p, &session.fiscal_code)
                     .is_ok()
                     && crate::paper::pending_paper(file, p, None).is_some()
             });
+            let rome = |t: chrono::DateTime<chrono::Utc>| {
+                t.with_timezone(&chrono_tz::Europe::Rome)
+                    .format("%d/%m/%Y %H:%M")
+                    .to_string()
+            };
+            let requests = d
+                .requests
+                .iter()
+                .map(|r| RequestRow {
+                    id: r.request_id.to_string(),
+                    sent: rome(r.sent_at),
+                    channel: match r.channel.as_str() {
+                        "paper" => "diario cartaceo",
+                        _ => "FirmaLOM",
+                    },
+                    status: request_label(r.status),
+                    deadline: r.deadline.map(rome).unwrap_or_default(),
+                    times: r.times_sent,
+                    entries: r.entry_ids.len(),
+                    resend: phase_responsabile && r.status.as_str() == "expired",
+                })
+                .collect();
             PhaseBlock {
                 number: d.phase,
                 paper,
+                per_entry,
+                requests,
                 responsabile: mine,
-                drafts: d
-                    .entries
-                    .iter()
-                    .filter(|e| e.state == diario_projections::EntryState::Draft)
-                    .count(),
-                closable: rules.is_some_and(|r| {
-                    r.confirmation == diario_domain::ConfirmationMode::WholeDiaryAtClosure
-                }),
+                // Validation is for the whole-diary phases only (Art. 5).
+                drafts: if per_entry {
+                    0
+                } else {
+                    d.entries
+                        .iter()
+                        .filter(|e| e.state == diario_projections::EntryState::Draft)
+                        .count()
+                },
+                closable: !per_entry,
                 title,
                 status: diary_label(d.status),
                 minutes: d.minutes,
@@ -259,6 +350,17 @@ async fn page(
                     .entries
                     .iter()
                     .map(|e| EntryRow {
+                        id: e.entry_id.to_string(),
+                        // Phases III–IV are not validated: the entries not sent (or rejected)
+                        // go straight into a request (Art. 5–6).
+                        selectable: mine
+                            && per_entry
+                            && matches!(
+                                e.state,
+                                diario_projections::EntryState::Draft
+                                    | diario_projections::EntryState::Validated
+                                    | diario_projections::EntryState::Rejected
+                            ),
                         mine: (e.professional == session.fiscal_code.as_str()
                             && e.state != diario_projections::EntryState::Withdrawn)
                             .then(|| e.entry_id.to_string()),
@@ -279,10 +381,12 @@ async fn page(
         })
         .collect();
     let can = recordable(file, measure, &session.fiscal_code);
-    let general_error = error
-        .as_ref()
-        .filter(|(field, _)| field.is_empty() && can.is_empty())
-        .map(|(_, m)| m.clone());
+    let general_error = action_error.or_else(|| {
+        error
+            .as_ref()
+            .filter(|(field, _)| field.is_empty() && can.is_empty())
+            .map(|(_, m)| m.clone())
+    });
     let form = (!can.is_empty() && file.interrupted_at.is_none()).then(|| {
         let my_figures: Vec<&FigureId> = can.iter().flat_map(|(_, f)| f.iter()).collect();
         let today = state
@@ -338,6 +442,67 @@ async fn page(
         }
     });
     let status_label = case_status_label(diary.status);
+    let open =
+        file.interrupted_at.is_none() && diary.status == diario_projections::CaseStatus::Open;
+    let ente_label = |e: &str| {
+        if e == "asst" {
+            "ASST"
+        } else {
+            "ente erogatore"
+        }
+    };
+    let figure_label = |f: &str| {
+        measure
+            .figure(&FigureId::new(f))
+            .map_or_else(|| f.to_owned(), |x| x.name.clone())
+    };
+    let responsabile_of = |ente: Ente| file.responsabile(ente) == Some(&session.fiscal_code);
+    let professionals = file
+        .professionals
+        .iter()
+        .map(|((ente, cf), figures)| ProfessionalRow {
+            name: names.label(cf.as_str()),
+            cf: cf.as_str().to_owned(),
+            ente: ente.to_string(),
+            ente_label: ente_label(&ente.to_string()),
+            figures: figures
+                .iter()
+                .map(|f| figure_label(f.as_str()))
+                .collect::<Vec<_>>()
+                .join(", "),
+            removable: open && responsabile_of(*ente),
+        })
+        .collect();
+    let mut enable = Vec::new();
+    for ente in [Ente::Asst, Ente::Provider] {
+        if !open || !responsabile_of(ente) {
+            continue;
+        }
+        let organisation = if ente == Ente::Asst {
+            &file.asst
+        } else {
+            &file.provider
+        };
+        let staff = diario_projections::staff_of(&state.db, organisation).await?;
+        enable.push(EnableForm {
+            ente: ente.to_string(),
+            ente_label: ente_label(&ente.to_string()),
+            people: staff
+                .iter()
+                .map(|m| {
+                    (
+                        m.fiscal_code.clone(),
+                        format!("{} ({})", m.name, m.fiscal_code),
+                    )
+                })
+                .collect(),
+            figures: measure
+                .figures
+                .iter()
+                .map(|f| (f.id.as_str().to_owned(), f.name.clone()))
+                .collect(),
+        });
+    }
     Ok(render(
         status,
         &CasePage {
@@ -357,6 +522,9 @@ async fn page(
             form,
             error: general_error,
             audit: diario_commands::access::audit_case(&principal, file).is_ok(),
+            professionals,
+            enable,
+            interrupt: open && file.case_manager == session.fiscal_code,
             checklists: diario_commands::access::read_checklists(&principal, file).is_ok(),
         },
     ))
@@ -385,6 +553,7 @@ pub async fn show(
                     WITHDRAWN,
                 ]
                 .contains(&e.as_str())
+                    || super::manage::OUTCOMES.contains(&e.as_str())
             })
             .unwrap_or_default()
     };
@@ -395,6 +564,7 @@ pub async fn show(
         StatusCode::OK,
         notice,
         &EntryForm::default(),
+        None,
         None,
     )
     .await
@@ -504,6 +674,7 @@ pub async fn record(
                 String::new(),
                 &form,
                 Some((field, message)),
+                None,
             )
             .await;
         }
@@ -533,6 +704,7 @@ pub async fn record(
                 String::new(),
                 &form,
                 Some((field, super::italian(&d.to_string()))),
+                None,
             )
             .await
         }
@@ -559,15 +731,6 @@ pub async fn phase_action(
         return Ok(see_other("/", None));
     };
     let back = format!("/pratiche/{id}");
-    if let Err(e) = session::check_form(&state, &headers, &session, &form.csrf) {
-        return Ok(super::message(
-            StatusCode::FORBIDDEN,
-            "Operazione non consentita",
-            &e.to_string(),
-            &back,
-            "Torna alla pratica",
-        ));
-    }
     let Ok(phase) = Phase::try_from(n) else {
         return Ok(super::message(
             StatusCode::NOT_FOUND,
@@ -602,38 +765,16 @@ pub async fn phase_action(
             ));
         }
     };
-    let principal = session.principal(&state).await?;
-    match state
-        .handler
-        .execute_case(
-            id,
-            &command,
-            &Caller::Person(&principal),
-            &CommandOptions::new(),
-        )
-        .await
-    {
-        Ok(_) => {
-            super::settle(&state, diario_projections::diaries::NAME).await?;
-            Ok(see_other(
-                &format!("{back}?esito={}", urlencode(done)),
-                None,
-            ))
-        }
-        Err(HandlerError::Domain(d)) => {
-            page(
-                &state,
-                &session,
-                id,
-                StatusCode::UNPROCESSABLE_ENTITY,
-                String::new(),
-                &EntryForm::default(),
-                Some(("", format!("Operazione non eseguita: {d}"))),
-            )
-            .await
-        }
-        Err(e) => Err(e.into()),
-    }
+    super::manage::run(
+        &state,
+        &headers,
+        Some(session),
+        id,
+        &form.csrf,
+        Ok(command),
+        done,
+    )
+    .await
 }
 
 pub(super) fn urlencode(s: &str) -> String {

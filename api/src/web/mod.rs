@@ -13,6 +13,7 @@ mod case;
 mod entry;
 mod failures;
 pub mod login;
+mod manage;
 mod me;
 pub mod session;
 
@@ -138,6 +139,17 @@ pub fn routes() -> Router<AppState> {
             post(entry::withdraw),
         )
         .route("/pratiche/{id}/fasi/{n}/{action}", post(case::phase_action))
+        .route("/pratiche/{id}/fasi/{n}/richiesta", post(manage::request))
+        .route(
+            "/pratiche/{id}/richieste/{rid}/reinvio",
+            post(manage::resend),
+        )
+        .route("/pratiche/{id}/professionisti", post(manage::enable))
+        .route(
+            "/pratiche/{id}/professionisti/{ente}/{cf}/disabilitazione",
+            post(manage::disable),
+        )
+        .route("/pratiche/{id}/interruzione", post(manage::interrupt))
         .route(
             "/pratiche/{id}/fasi/{n}/diario-cartaceo",
             get(case::paper_diary),
