@@ -192,6 +192,20 @@ try {
       fail('paper', `the paper diary answered ${pdf.status()} ${type}`);
     } else if (!(await pdf.body()).subarray(0, 5).equals(Buffer.from('%PDF-'))) {
       fail('paper', 'the paper diary is not a PDF');
+    } else {
+      // The family signed it: the scan is uploaded. A text file first: refused by content.
+      await page.setInputFiles('#firma-file-1', { name: 'nota.pdf', mimeType: 'application/pdf', buffer: Buffer.from('non firmato') });
+      const [badScan] = await Promise.all([
+        page.waitForResponse((r) => r.url().endsWith('/firma')),
+        page.click('button:has-text("Carica e conferma")'),
+      ]);
+      if (badScan.status() !== 422) fail('paper upload', `a text file: status ${badScan.status()}, not 422`);
+      if (!((await page.textContent('[role=alert]')) ?? '').includes('non è un PDF')) fail('paper upload', 'the refusal does not say why');
+      await page.setInputFiles('#firma-file-1', { name: 'diario-firmato.pdf', mimeType: 'application/pdf', buffer: await pdf.body() });
+      await Promise.all([page.waitForURL(/esito=/), page.click('button:has-text("Carica e conferma")')]);
+      const uploaded = await page.textContent('main');
+      if (!uploaded.includes('Scansione firmata caricata') || !uploaded.includes('confermata')) fail('paper upload', 'the confirmation is not shown');
+      await audit(page, 'case after the signed scan (responsabile)');
     }
   }
 

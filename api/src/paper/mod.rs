@@ -340,6 +340,7 @@ pub(crate) async fn read_form(
     let mut file_bytes: Option<Vec<u8>> = None;
     let mut signed_by: Option<String> = None;
     let mut paper_id: Option<String> = None;
+    let mut csrf: Option<String> = None;
     while let Some(mut field) = multipart
         .next_field()
         .await
@@ -358,6 +359,7 @@ pub(crate) async fn read_form(
             }
             "signed_by" => signed_by = Some(field.text().await.map_err(|e| multipart_error(&e))?),
             "paper_id" => paper_id = Some(field.text().await.map_err(|e| multipart_error(&e))?),
+            "_csrf" => csrf = Some(field.text().await.map_err(|e| multipart_error(&e))?),
             _ => {}
         }
     }
@@ -388,6 +390,7 @@ pub(crate) async fn read_form(
         bytes,
         media_type,
         sha,
+        csrf,
     })
 }
 
@@ -400,10 +403,12 @@ pub(crate) struct Upload {
     pub(crate) bytes: Vec<u8>,
     pub(crate) media_type: &'static str,
     pub(crate) sha: String,
+    /// The web form's CSRF token (`_csrf`; the API's bearer requests send none).
+    pub(crate) csrf: Option<String>,
 }
 
 /// The upload proper: resolve the paper diary, keep the scan, record the confirmation.
-async fn upload_paper_confirmation(
+pub(crate) async fn upload_paper_confirmation(
     state: &AppState,
     principal: &Principal,
     upload: Upload,
@@ -417,6 +422,7 @@ async fn upload_paper_confirmation(
         bytes,
         media_type,
         sha,
+        csrf: _,
     } = upload;
     let (case, _) = readable_case(state, principal, id).await?;
     let file = file_of(&case)?;

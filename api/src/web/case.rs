@@ -89,6 +89,9 @@ struct PhaseBlock {
     paper: bool,
     /// Per-entry confirmation (phases III–IV): the responsabile chooses the entries to send.
     per_entry: bool,
+    /// A closed whole-diary phase of a recipient without FirmaLOM, no paper diary pending,
+    /// and I am its responsabile: I may generate the paper diary.
+    paper_generate: bool,
     requests: Vec<RequestRow>,
 }
 
@@ -134,6 +137,10 @@ struct CasePage {
     enable: Vec<EnableForm>,
     /// I am the case manager of this open case: I may interrupt the pathway.
     interrupt: bool,
+    /// The recipient confirms with FirmaLOM (otherwise on paper, Art. 6).
+    enrolled: bool,
+    /// Who may sign the paper diary: (fiscal code, label).
+    confirmers: Vec<(String, String)>,
 }
 
 pub(super) fn state_label(s: diario_projections::EntryState) -> &'static str {
@@ -270,6 +277,7 @@ pub(super) async fn page(
         .flat_map(|d| d.entries.iter().map(|e| e.professional.as_str()))
         .chain([session.fiscal_code.as_str()])
         .chain(file.professionals.keys().map(|(_, cf)| cf.as_str()))
+        .chain(file.recipient.confirmers.iter().map(|c| c.as_str()))
         .collect();
     let names = diario_projections::names(&state.db, people).await?;
     let (registry, _) = state.handler.organisations().await?;
@@ -327,9 +335,16 @@ pub(super) async fn page(
                     resend: phase_responsabile && r.status.as_str() == "expired",
                 })
                 .collect();
+            let paper_generate = !per_entry
+                && phase_responsabile
+                && !file.recipient.firmalom_enrolled
+                && d.status.as_str() == "closed"
+                && !paper
+                && d.pending_requests.is_empty();
             PhaseBlock {
                 number: d.phase,
                 paper,
+                paper_generate,
                 per_entry,
                 requests,
                 responsabile: mine,
@@ -525,6 +540,13 @@ pub(super) async fn page(
             professionals,
             enable,
             interrupt: open && file.case_manager == session.fiscal_code,
+            enrolled: file.recipient.firmalom_enrolled,
+            confirmers: file
+                .recipient
+                .confirmers
+                .iter()
+                .map(|c| (c.as_str().to_owned(), names.label(c.as_str())))
+                .collect(),
             checklists: diario_commands::access::read_checklists(&principal, file).is_ok(),
         },
     ))

@@ -21,7 +21,15 @@ use super::{italian, see_other};
 use crate::{ApiError, AppState};
 
 /// The outcomes these actions send back to the case page (the page shows only known ones).
-pub(super) const OUTCOMES: [&str; 5] = [SENT, RESENT, ENABLED, DISABLED, INTERRUPTED];
+pub(super) const OUTCOMES: [&str; 7] = [
+    SENT,
+    RESENT,
+    ENABLED,
+    DISABLED,
+    INTERRUPTED,
+    super::paper::GENERATED,
+    super::paper::UPLOADED,
+];
 const SENT: &str = "Richiesta di conferma inviata per le prestazioni scelte.";
 const RESENT: &str = "Richiesta di conferma inviata di nuovo.";
 const ENABLED: &str = "Professionista abilitato.";
@@ -29,16 +37,16 @@ const DISABLED: &str = "Professionista disabilitato.";
 const INTERRUPTED: &str = "Percorso interrotto.";
 
 /// A form's fields, repeated ones included (`voce`, `figure`).
-type Fields = Vec<(String, String)>;
+pub(super) type Fields = Vec<(String, String)>;
 
-fn field<'a>(fields: &'a Fields, name: &str) -> &'a str {
+pub(super) fn field<'a>(fields: &'a Fields, name: &str) -> &'a str {
     fields
         .iter()
         .find(|(k, _)| k == name)
         .map_or("", |(_, v)| v.as_str())
 }
 
-fn all<'a>(fields: &'a Fields, name: &'a str) -> impl Iterator<Item = &'a str> {
+pub(super) fn all<'a>(fields: &'a Fields, name: &'a str) -> impl Iterator<Item = &'a str> {
     fields
         .iter()
         .filter(move |(k, _)| k == name)

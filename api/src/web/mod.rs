@@ -15,6 +15,7 @@ mod failures;
 pub mod login;
 mod manage;
 mod me;
+mod paper;
 pub mod session;
 
 use askama::Template;
@@ -150,6 +151,13 @@ pub fn routes() -> Router<AppState> {
             post(manage::disable),
         )
         .route("/pratiche/{id}/interruzione", post(manage::interrupt))
+        .route("/pratiche/{id}/fasi/{n}/cartaceo", post(paper::generate))
+        .route(
+            "/pratiche/{id}/fasi/{n}/firma",
+            post(paper::upload).layer(axum::extract::DefaultBodyLimit::max(
+                crate::paper::MAX_DOCUMENT_BYTES + 64 * 1024,
+            )),
+        )
         .route(
             "/pratiche/{id}/fasi/{n}/diario-cartaceo",
             get(case::paper_diary),
