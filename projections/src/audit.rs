@@ -371,6 +371,30 @@ pub async fn verify_case(
         .await?)
 }
 
+/// The recipients' reasons for the rejected requests of a case: (request id, reason), read from
+/// the case's events (the read model of the diaries keeps only the status).
+pub async fn rejection_reasons(
+    store: &dyn EventStore,
+    case_id: Uuid,
+) -> Result<Vec<(Uuid, String)>, ProjectionError> {
+    let mut out = Vec::new();
+    for recorded in store
+        .read_stream(StreamId::case(case_id).as_str(), 1)
+        .await?
+    {
+        if recorded.event_type != "ConfirmationRejected" {
+            continue;
+        }
+        if let CaseEvent::ConfirmationRejected {
+            request_id, reason, ..
+        } = CaseEvent::decode(&recorded)?
+        {
+            out.push((request_id, reason));
+        }
+    }
+    Ok(out)
+}
+
 /// The state of a case as of an instant (`GET /v1/cases/{id}/history?as_of=`): the case stream
 /// replayed (upcast + `evolve`) over the events whose `occurred_at` (the service clock at the
 /// decision, equal to the event's `at`) is at or before `as_of`. Read from the event store,

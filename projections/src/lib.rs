@@ -27,7 +27,8 @@ use diario_log::{Database, Follower, Row, StoreError};
 pub use diario_domain as domain;
 
 pub use audit::{
-    AuditRecord, AuditTrail, audit_trail, describe, history_as_of, history_as_recorded, verify_case,
+    AuditRecord, AuditTrail, audit_trail, describe, history_as_of, history_as_recorded,
+    rejection_reasons, verify_case,
 };
 pub use case_diaries::CaseDiaries;
 pub use checklists::{CheckView, ChecklistFilter, ChecklistView, Checklists, checklists};

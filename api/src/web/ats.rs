@@ -29,10 +29,39 @@ struct AtsPage {
     confirmed: i64,
     rate: String,
     late: i64,
-    hours: Vec<(u8, String, i64, i64)>,
+    /// (phase, figure, registered, confirmed, registered %, confirmed %) — % of the largest.
+    hours: Vec<HourRow>,
+    /// Confirmed hours by month of delivery: (month, hours, amount, % of the largest).
+    months: Vec<(String, String, String, i64)>,
     idle_days: i64,
     /// (case id, recipient's pseudonym, provider and last activity).
     idle: Vec<(String, String, String)>,
+}
+
+/// One bar of the hours by phase and figure.
+struct HourRow {
+    phase: u8,
+    figure: String,
+    registered: String,
+    confirmed: String,
+    registered_pct: i64,
+    confirmed_pct: i64,
+}
+
+/// `part` as a percentage of `whole` (0 when `whole` is 0).
+fn pct(part: i64, whole: i64) -> i64 {
+    if whole <= 0 { 0 } else { part * 100 / whole }
+}
+
+/// "novembre 2026" from "2026-11".
+fn month_label(period: &str) -> String {
+    period
+        .split_once('-')
+        .and_then(|(y, m)| {
+            let m: usize = m.parse().ok()?;
+            Some(format!("{} {y}", super::me::MONTHS.get(m.checked_sub(1)?)?))
+        })
+        .unwrap_or_else(|| period.to_owned())
 }
 
 /// The dashboard of ATS `code`.
@@ -61,6 +90,26 @@ pub async fn dashboard(
     let board = diario_projections::ats_dashboard(&state.db, &code, state.handler.now(), 7).await?;
     let count = |s: &str| board.cases_by_status.get(s).copied().unwrap_or(0);
     let figure_name = |f: &str| super::me::figure_name(state.handler.catalogue(), f);
+    let most = board
+        .minutes_by_phase_and_figure
+        .iter()
+        .map(|h| h.minutes)
+        .max()
+        .unwrap_or(0);
+    let costs = diario_projections::cost_report(
+        &state.db,
+        &diario_projections::CostFilter {
+            ats: Some(code.clone()),
+            ..diario_projections::CostFilter::default()
+        },
+    )
+    .await?;
+    let most_month = costs
+        .by_period
+        .iter()
+        .map(|m| m.confirmed_minutes)
+        .max()
+        .unwrap_or(0);
     let pseudonyms =
         super::pseudonyms(&state, board.idle_cases.iter().map(|c| c.case_id).collect()).await?;
     let mut idle_rows = Vec::new();
@@ -101,12 +150,24 @@ pub async fn dashboard(
             hours: board
                 .minutes_by_phase_and_figure
                 .iter()
-                .map(|h| {
+                .map(|h| HourRow {
+                    phase: h.phase,
+                    figure: figure_name(&h.figure),
+                    registered: super::me::duration(h.minutes),
+                    confirmed: super::me::duration(h.confirmed_minutes),
+                    registered_pct: pct(h.minutes, most),
+                    confirmed_pct: pct(h.confirmed_minutes, most),
+                })
+                .collect(),
+            months: costs
+                .by_period
+                .iter()
+                .map(|m| {
                     (
-                        h.phase,
-                        figure_name(&h.figure),
-                        h.minutes,
-                        h.confirmed_minutes,
+                        month_label(&m.key),
+                        super::me::duration(m.confirmed_minutes),
+                        super::audit::euro(m.cost_cents),
+                        pct(m.confirmed_minutes, most_month),
                     )
                 })
                 .collect(),

@@ -33,6 +33,8 @@ struct RequestRow {
     entries: usize,
     /// Expired, and I am the phase's responsabile: I may send it again.
     resend: bool,
+    /// The recipient's reason, for a rejected request.
+    reason: String,
 }
 
 /// A professional enabled on the case.
@@ -81,6 +83,9 @@ struct PhaseBlock {
     minutes: i64,
     /// I am the responsabile of this open diary: validation and closure are mine.
     responsabile: bool,
+    /// (name, time, confirmed time) per figure and per service.
+    by_figure: Vec<(String, String, String)>,
+    by_service: Vec<(String, String, String)>,
     /// Entries not validated yet (what the validation button would validate).
     drafts: usize,
     /// Whole-diary phases are closed by the responsabile, which sends the request.
@@ -286,6 +291,16 @@ pub(super) async fn page(
             .get(code)
             .map_or_else(|| code.to_owned(), |o| o.name.clone())
     };
+    let any_rejected = diary
+        .diaries
+        .iter()
+        .flat_map(|d| &d.requests)
+        .any(|r| r.status.as_str() == "rejected");
+    let reasons = if any_rejected {
+        diario_projections::rejection_reasons(state.store.as_ref(), id).await?
+    } else {
+        Vec::new()
+    };
     let phases = diary
         .diaries
         .iter()
@@ -333,6 +348,11 @@ pub(super) async fn page(
                     times: r.times_sent,
                     entries: r.entry_ids.len(),
                     resend: phase_responsabile && r.status.as_str() == "expired",
+                    reason: reasons
+                        .iter()
+                        .find(|(id, _)| *id == r.request_id)
+                        .map(|(_, why)| why.clone())
+                        .unwrap_or_default(),
                 })
                 .collect();
             let paper_generate = !per_entry
@@ -341,10 +361,37 @@ pub(super) async fn page(
                 && d.status.as_str() == "closed"
                 && !paper
                 && d.pending_requests.is_empty();
+            let total = |t: &diario_projections::Total, name: String| {
+                (
+                    name,
+                    super::me::duration(t.minutes),
+                    super::me::duration(t.confirmed_minutes),
+                )
+            };
             PhaseBlock {
                 number: d.phase,
                 paper,
                 paper_generate,
+                by_figure: d
+                    .totals_by_figure
+                    .iter()
+                    .map(|t| {
+                        let name = measure
+                            .figure(&FigureId::new(t.key.as_str()))
+                            .map_or_else(|| t.key.clone(), |f| f.name.clone());
+                        total(t, name)
+                    })
+                    .collect(),
+                by_service: d
+                    .totals_by_service
+                    .iter()
+                    .map(|t| {
+                        let name = measure
+                            .service(&ServiceId::new(t.key.as_str()))
+                            .map_or_else(|| t.key.clone(), |x| x.name.clone());
+                        total(t, name)
+                    })
+                    .collect(),
                 per_entry,
                 requests,
                 responsabile: mine,

@@ -23,7 +23,7 @@ const WEEKDAYS: [&str; 7] = [
     "sabato",
     "domenica",
 ];
-const MONTHS: [&str; 12] = [
+pub(super) const MONTHS: [&str; 12] = [
     "gennaio",
     "febbraio",
     "marzo",

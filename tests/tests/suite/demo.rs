@@ -190,9 +190,14 @@ async fn the_pages_pass_axe_and_work_with_the_keyboard_on_a_phone_in_chromium() 
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("web");
     diario_tests::npm_ci(&dir, "playwright-core");
     let demo = diario_tests::demo::DemoProcess::start().await;
+    // Each checked page at phone and desktop width, for a reviewer (not committed).
+    let shots = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/web-screenshots");
+    std::fs::create_dir_all(&shots).expect("the screenshots directory");
+    eprintln!("screenshots of the pages: {}", shots.display());
     let out = std::process::Command::new("node")
         .arg(dir.join("check.mjs"))
         .arg(&demo.base)
+        .env("SCREENSHOTS", &shots)
         .output()
         .unwrap_or_else(|e| panic!("the browser tests need node (Node.js): {e}"));
     let stdout = String::from_utf8_lossy(&out.stdout);
