@@ -264,7 +264,13 @@ pub fn app(state: AppState) -> Router {
         .merge(reads::routes())
         .merge(people::routes())
         .merge(web::routes())
-        .route("/openapi.json", get(openapi::openapi_json));
+        .route("/openapi.json", get(openapi::openapi_json))
+        .route(
+            "/docs",
+            get(|| async { axum::response::Redirect::permanent("/docs/") }),
+        )
+        .route("/docs/", get(openapi::docs))
+        .route("/docs/{*tail}", get(openapi::docs));
     if state.test_clock.is_some() {
         router = router.merge(admin::test_clock_routes());
     }

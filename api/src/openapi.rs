@@ -103,6 +103,48 @@ pub async fn openapi_json(
     Json(doc)
 }
 
+/// The interactive API reference at `/docs`: Swagger UI (from `utoipa-swagger-ui`, its files
+/// embedded at build time by the `vendored` feature — nothing is downloaded at build or run
+/// time) reading the served `/openapi.json`; no call to an outside validator.
+pub async fn docs(tail: Option<axum::extract::Path<String>>) -> axum::response::Response {
+    use axum::http::{HeaderValue, StatusCode, header};
+    use axum::response::IntoResponse;
+    static CONFIG: std::sync::LazyLock<std::sync::Arc<utoipa_swagger_ui::Config<'static>>> =
+        std::sync::LazyLock::new(|| {
+            std::sync::Arc::new(
+                utoipa_swagger_ui::Config::new(["/openapi.json"])
+                    .validator_url("none")
+                    .try_it_out_enabled(true)
+                    .persist_authorization(false),
+            )
+        });
+    let tail = tail.map(|axum::extract::Path(t)| t).unwrap_or_default();
+    match utoipa_swagger_ui::serve(&tail, CONFIG.clone()) {
+        Ok(Some(file)) => {
+            let mut response = file.bytes.into_owned().into_response();
+            let h = response.headers_mut();
+            if let Ok(v) = HeaderValue::from_str(&file.content_type) {
+                h.insert(header::CONTENT_TYPE, v);
+            }
+            if file.gzpipped {
+                h.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+            }
+            h.insert(
+                header::CONTENT_SECURITY_POLICY,
+                HeaderValue::from_static(
+                    "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'",
+                ),
+            );
+            response
+        }
+        Ok(None) => crate::ApiError::NotFound.into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "the API reference could not be served");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;

@@ -211,6 +211,17 @@ try {
     }
   }
 
+  // The interactive API reference renders offline: its scripts come from this server.
+  const external = [];
+  page.on('request', (r) => {
+    if (!r.url().startsWith(base)) external.push(r.url());
+  });
+  await page.goto(`${base}/docs/`);
+  await page.waitForSelector('.swagger-ui .info .title', { timeout: 20000 });
+  if (!(await page.textContent('.swagger-ui .info .title')).includes('Diario')) fail('docs', 'the reference does not show the API');
+  if (external.length > 0) fail('docs', `requests outside the server: ${external.join(', ')}`);
+  page.removeAllListeners('request');
+
   // The ATS operator's dashboard, from the home page; not for the psicologo.
   await page.goto(`${base}/accedi-sviluppo`);
   await Promise.all([page.waitForURL(`${base}/`), page.click('button:has-text("Mario Rossi")')]);

@@ -750,3 +750,50 @@ async fn api_openapi_document_lists_the_test_clock_only_when_it_is_served() {
     assert_eq!(put.status, 404);
     server.stop().await;
 }
+
+/// The interactive reference at `/docs` is served from the binary: its page loads only its own
+/// scripts and styles (no CDN), the scripts are there, and it reads the served document.
+#[tokio::test]
+async fn api_docs_is_an_embedded_interactive_reference_of_the_served_document() {
+    let server = ApiServer::start(Backend::Sqlite, t0()).await;
+    // `/docs` redirects to `/docs/` (the client follows it).
+    let moved = server.send("GET", "/docs", None, None, &[]).await;
+    assert_eq!(moved.status, 200);
+    let page = server.send("GET", "/docs/", None, None, &[]).await;
+    assert_eq!(page.status, 200);
+    assert!(
+        page.header("content-type")
+            .is_some_and(|t| t.starts_with("text/html")),
+        "{:?}",
+        page.header("content-type")
+    );
+    let html = String::from_utf8(page.bytes.clone()).expect("utf-8");
+    let mut loaded = Vec::new();
+    for attr in ["src=\"", "href=\""] {
+        for part in html.split(attr).skip(1) {
+            loaded.push(part.split('"').next().unwrap_or_default().to_owned());
+        }
+    }
+    assert!(
+        loaded.iter().any(|u| u.ends_with("swagger-ui-bundle.js")),
+        "{loaded:?}"
+    );
+    assert!(
+        loaded.iter().all(|u| !u.contains("//")),
+        "everything from this server: {loaded:?}"
+    );
+    for file in loaded.iter().map(|u| u.trim_start_matches("./")) {
+        let got = server
+            .send("GET", &format!("/docs/{file}"), None, None, &[])
+            .await;
+        assert_eq!(got.status, 200, "/docs/{file}");
+        assert!(!got.bytes.is_empty(), "/docs/{file}");
+    }
+    let init = server
+        .send("GET", "/docs/swagger-initializer.js", None, None, &[])
+        .await;
+    let init = String::from_utf8(init.bytes.clone()).expect("utf-8");
+    assert!(init.contains("\"url\": \"/openapi.json\""), "{init}");
+    assert!(init.contains("\"validatorUrl\": \"none\""), "{init}");
+    server.stop().await;
+}
