@@ -413,6 +413,7 @@ pub async fn amend_entry(
             service: body.service.unwrap_or_else(|| current.service.clone()),
             slot,
             system_failure_id: body.system_failure_id,
+            reason: crate::dto::reason(body.reason)?,
         });
         Ok(Planned::ok(id, command).entry(eid))
     })
@@ -421,7 +422,7 @@ pub async fn amend_entry(
 
 /// Withdraw own entry while editable (the author).
 #[utoipa::path(delete, path = "/v1/cases/{id}/entries/{eid}", tag = "entries",
-    params(("id" = Uuid, Path), ("eid" = Uuid, Path), ("Idempotency-Key" = Option<String>, Header), ("If-Match" = Option<String>, Header)),
+    params(("id" = Uuid, Path), ("eid" = Uuid, Path), crate::dto::WithdrawQuery, ("Idempotency-Key" = Option<String>, Header), ("If-Match" = Option<String>, Header)),
     responses((status = 200, description = "done: the resource as it now stands", body = CommandResult),
         (status = "4XX", description = "problem+json", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
@@ -429,10 +430,15 @@ pub async fn withdraw_entry(
     State(state): State<AppState>,
     Auth(principal): Auth,
     ApiPath((id, eid)): ApiPath<(Uuid, Uuid)>,
+    ApiQuery(q): ApiQuery<crate::dto::WithdrawQuery>,
     req: WriteRequest,
 ) -> Result<Response, ApiError> {
-    simple_command(&state, &principal, &req, id, |_| {
-        Ok(CaseCommand::WithdrawEntry(WithdrawEntry { entry_id: eid }))
+    let reason = crate::dto::reason(q.reason)?;
+    simple_command(&state, &principal, &req, id, move |_| {
+        Ok(CaseCommand::WithdrawEntry(WithdrawEntry {
+            entry_id: eid,
+            reason: reason.clone(),
+        }))
     })
     .await
 }

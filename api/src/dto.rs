@@ -161,6 +161,31 @@ pub struct AmendEntryBody {
     /// Art. 9 failure relied on if the (new) date is late.
     #[serde(default)]
     pub system_failure_id: Option<Uuid>,
+    /// The material error corrected ("errore materiale"): kept in the event, shown in the
+    /// audit trail.
+    #[serde(default)]
+    #[schema(max_length = 500)]
+    pub reason: Option<String>,
+}
+
+/// A reason given with a correction or a withdrawal: at most 500 characters.
+pub fn reason(given: Option<String>) -> Result<Option<String>, crate::ApiError> {
+    match given {
+        Some(r) if r.chars().count() > 500 => Err(crate::ApiError::InvalidField {
+            field: "reason".into(),
+            message: "reason: al massimo 500 caratteri".into(),
+        }),
+        other => Ok(other),
+    }
+}
+
+/// `DELETE /v1/cases/{id}/entries/{eid}?reason=`.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct WithdrawQuery {
+    /// Why the entry is withdrawn: kept in the event, shown in the audit trail.
+    #[param(max_length = 500)]
+    pub reason: Option<String>,
 }
 
 /// `POST /v1/cases/{id}/phases/{n}/validation`.

@@ -39,6 +39,7 @@ muts = [
  ("organisation code taken", "organisations.rs", "                Some(_) => Err(OrganisationError::CodeTaken(organisation.code.clone())),", "                Some(_) => Ok(Vec::new()),"),
  ("staff names checked", "staff.rs", "            check_name(\"family_name\", family_name)?;\n", ""),
  ("staff figures in catalogue", "staff.rs", "                return Err(StaffError::UnknownFigure(unknown.clone()));", "                let _ = unknown;"),
+ ("withdrawal reason kept", "case/entries.rs", "        reason: given_reason(c.reason.as_deref()),\n        by: cf,\n        at: ctx.now,\n    }])\n}\n\n/// Art. 5-6", "        reason: None,\n        by: cf,\n        at: ctx.now,\n    }])\n}\n\n/// Art. 5-6"),
 ]
 sel = sys.argv[1:] 
 for i,(name, f, old, new) in enumerate(muts):

@@ -222,6 +222,7 @@ fn to_command(op: &Op, now: DateTime<Utc>, state: &CaseState) -> (CaseCommand, A
                     service: svc(s),
                     slot: slot_for(now, days_back, start, len),
                     system_failure_id: None,
+                    reason: Some("errore materiale".into()),
                 }),
                 person(actor),
             )
@@ -229,7 +230,10 @@ fn to_command(op: &Op, now: DateTime<Utc>, state: &CaseState) -> (CaseCommand, A
         Op::Withdraw { id, who: w } => {
             let (entry_id, actor, _) = existing(id, w);
             (
-                CaseCommand::WithdrawEntry(WithdrawEntry { entry_id }),
+                CaseCommand::WithdrawEntry(WithdrawEntry {
+                    entry_id,
+                    reason: None,
+                }),
                 person(actor),
             )
         }

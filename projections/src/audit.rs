@@ -57,6 +57,11 @@ fn fase(p: &Phase) -> String {
     format!("fase {p}")
 }
 
+/// "; motivo: …" when a reason was given.
+fn because(reason: Option<&str>) -> String {
+    reason.map_or_else(String::new, |r| format!("; motivo: {r}"))
+}
+
 /// A readable Italian description of a case event.
 pub fn describe(event: &CaseEvent) -> String {
     match event {
@@ -140,15 +145,22 @@ pub fn describe(event: &CaseEvent) -> String {
             service,
             slot,
             minutes,
+            reason,
             ..
         } => format!(
-            "Prestazione {entry_id} modificata: {service} come {figure}, {} {}-{} ({minutes} min)",
+            "Prestazione {entry_id} modificata: {service} come {figure}, {} {}-{} ({minutes} min){}",
             slot.date.format("%d/%m/%Y"),
             slot.start.format("%H:%M"),
             slot.end.format("%H:%M"),
+            because(reason.as_deref()),
         ),
-        CaseEvent::EntryWithdrawn { entry_id, .. } => {
-            format!("Prestazione {entry_id} ritirata dall'autore")
+        CaseEvent::EntryWithdrawn {
+            entry_id, reason, ..
+        } => {
+            format!(
+                "Prestazione {entry_id} ritirata dall'autore{}",
+                because(reason.as_deref())
+            )
         }
         CaseEvent::EntriesValidated {
             phase, entry_ids, ..
@@ -445,4 +457,36 @@ async fn replay_prefix(
         .as_ref()
         .and_then(|f| catalogue.get(&f.measure_id));
     Ok(CaseDiary::from_state(&state, measure))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use diario_domain::FiscalCode;
+
+    #[test]
+    fn the_reason_of_a_withdrawal_is_in_the_audit_trail() {
+        let at = DateTime::parse_from_rfc3339("2026-12-01T10:00:00Z")
+            .expect("instant")
+            .with_timezone(&Utc);
+        let by = FiscalCode::parse("GLLLCU88E10D969Z").expect("cf");
+        let with = CaseEvent::EntryWithdrawn {
+            entry_id: Uuid::nil(),
+            reason: Some("incontro annullato".into()),
+            by: by.clone(),
+            at,
+        };
+        assert!(
+            describe(&with).ends_with("ritirata dall'autore; motivo: incontro annullato"),
+            "{}",
+            describe(&with)
+        );
+        let without = CaseEvent::EntryWithdrawn {
+            entry_id: Uuid::nil(),
+            reason: None,
+            by,
+            at,
+        };
+        assert!(describe(&without).ends_with("ritirata dall'autore"));
+    }
 }

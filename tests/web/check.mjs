@@ -132,10 +132,20 @@ try {
   await Promise.all([page.waitForURL(/\/prestazioni\//), page.click('a:has-text("16:00–17:00")')]);
   await audit(page, 'entry to correct (psicologo)');
   await page.fill('#campo-end', '17:30');
+  // The reason is asked for: refused without it, next to the field.
+  const [noReason2] = await Promise.all([
+    page.waitForResponse((r) => r.request().method() === 'POST'),
+    page.click('button:has-text("Salva la correzione")'),
+  ]);
+  if (noReason2.status() !== 422) fail('amend', `no reason: status ${noReason2.status()}, not 422`);
+  if ((await page.getAttribute('#campo-reason', 'aria-invalid')) !== 'true') fail('amend', 'the reason field is not marked invalid');
+  if ((await page.inputValue('#campo-end')) !== '17:30') fail('amend', 'the typed end is lost');
+  await page.fill('#campo-reason', "Fine dell'incontro trascritta male");
   await Promise.all([page.waitForURL(/esito=/), page.click('button:has-text("Salva la correzione")')]);
   const corrected = await page.textContent('main');
   if (!corrected.includes('Prestazione corretta.') || !corrected.includes('16:00–17:30')) fail('amend', 'the correction is not shown');
   await Promise.all([page.waitForURL(/\/prestazioni\//), page.click('a:has-text("16:00–17:30")')]);
+  await page.fill('#campo-withdraw_reason', 'Incontro annullato dalla famiglia');
   await Promise.all([page.waitForURL(/esito=/), page.click('button:has-text("Ritira la prestazione")')]);
   const withdrawn = (await page.textContent('main')).replace(/\s+/g, ' ');
   if (!withdrawn.includes('Prestazione ritirata.') || !withdrawn.includes('16:00–17:30 Prestazione')) {

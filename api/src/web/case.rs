@@ -226,6 +226,9 @@ pub struct EntryForm {
     pub(super) start: String,
     #[serde(default)]
     pub(super) end: String,
+    /// The entry page's correction: the material error corrected.
+    #[serde(default)]
+    pub(super) reason: String,
 }
 
 #[derive(Debug, Deserialize)]

@@ -13,7 +13,7 @@ use diario_domain::case::{AmendEntry, WithdrawEntry};
 use diario_domain::{CaseCommand, Ente, FigureId};
 use uuid::Uuid;
 
-use super::case::{ActionForm, Choice, EntryForm, field_of, parse_entry};
+use super::case::{Choice, EntryForm, field_of, parse_entry};
 use super::session::{self, MaybeSession, WebSession};
 use super::{Chrome, italian, render, see_other};
 use crate::{ApiError, AppState};
@@ -33,6 +33,7 @@ struct EntryPage {
     date: String,
     start: String,
     end: String,
+    reason: String,
     error_field: String,
     error: String,
 }
@@ -134,6 +135,7 @@ async fn show(
                 })
                 .collect(),
             date: typed.map_or_else(|| entry.slot.date.to_string(), |t| t.date.clone()),
+            reason: typed.map(|t| t.reason.clone()).unwrap_or_default(),
             start: typed.map_or_else(
                 || entry.slot.start.format("%H:%M").to_string(),
                 |t| t.start.clone(),
@@ -208,12 +210,21 @@ pub async fn amend(
         Ok(parsed) => parsed,
         Err((field, message)) => return refused(field, message).await,
     };
+    let reason = form.reason.trim();
+    if reason.is_empty() {
+        return refused(
+            "reason",
+            "Indicare l'errore materiale che si corregge.".into(),
+        )
+        .await;
+    }
     let command = CaseCommand::AmendEntry(AmendEntry {
         entry_id: eid,
         figure,
         service,
         slot,
         system_failure_id: None,
+        reason: Some(reason.to_owned()),
     });
     let principal = session.principal(&state).await?;
     match state
@@ -240,13 +251,22 @@ pub async fn amend(
     }
 }
 
+/// The withdrawal form: its CSRF token and the reason.
+#[derive(Debug, serde::Deserialize)]
+pub struct WithdrawForm {
+    #[serde(rename = "_csrf", default)]
+    csrf: String,
+    #[serde(default)]
+    reason: String,
+}
+
 /// Withdraws the entry.
 pub async fn withdraw(
     State(state): State<AppState>,
     headers: HeaderMap,
     MaybeSession(session): MaybeSession,
     Path((id, eid)): Path<(Uuid, Uuid)>,
-    Form(form): Form<ActionForm>,
+    Form(form): Form<WithdrawForm>,
 ) -> Result<Response, ApiError> {
     let Some(session) = session else {
         return Ok(see_other("/", None));
@@ -254,7 +274,25 @@ pub async fn withdraw(
     if let Err(e) = session::check_form(&state, &headers, &session, &form.csrf) {
         return Ok(forbidden(id, e));
     }
-    let command = CaseCommand::WithdrawEntry(WithdrawEntry { entry_id: eid });
+    let reason = form.reason.trim();
+    if reason.is_empty() {
+        return show(
+            &state,
+            &session,
+            (id, eid),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            None,
+            Some((
+                "withdraw_reason",
+                "Indicare perché si ritira la prestazione.".into(),
+            )),
+        )
+        .await;
+    }
+    let command = CaseCommand::WithdrawEntry(WithdrawEntry {
+        entry_id: eid,
+        reason: Some(reason.to_owned()),
+    });
     let principal = session.principal(&state).await?;
     match state
         .handler

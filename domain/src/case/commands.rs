@@ -115,6 +115,10 @@ pub struct AmendEntry {
     /// Art. 9 failure relied on if the new date is late.
     #[serde(default)]
     pub system_failure_id: Option<Uuid>,
+    /// Why: the material error corrected ("errore materiale"), kept in the event and shown in
+    /// the audit trail (blank: none given).
+    #[serde(default)]
+    pub reason: Option<String>,
 }
 
 /// Withdraw own entry.
@@ -123,6 +127,9 @@ pub struct AmendEntry {
 pub struct WithdrawEntry {
     /// Entry.
     pub entry_id: Uuid,
+    /// Why, kept in the event and shown in the audit trail (blank: none given).
+    #[serde(default)]
+    pub reason: Option<String>,
 }
 
 /// Validate entries of a whole-diary phase (Art. 5-6).

@@ -268,9 +268,18 @@ pub fn amend(
         slot: c.slot,
         minutes: c.slot.minutes(),
         system_failure_id: failure,
+        reason: given_reason(c.reason.as_deref()),
         by: cf,
         at: ctx.now,
     }])
+}
+
+/// A reason as kept: trimmed, and none when blank.
+fn given_reason(reason: Option<&str>) -> Option<String> {
+    reason
+        .map(str::trim)
+        .filter(|r| !r.is_empty())
+        .map(str::to_owned)
 }
 
 /// Art. 5: the author withdraws an entry while it is editable.
@@ -283,6 +292,7 @@ pub fn withdraw(
     enabled_figures(file, ctx, entry.phase, &cf)?;
     Ok(vec![CaseEvent::EntryWithdrawn {
         entry_id: entry.id,
+        reason: given_reason(c.reason.as_deref()),
         by: cf,
         at: ctx.now,
     }])

@@ -154,6 +154,9 @@ pub enum CaseEvent {
         minutes: u32,
         /// Art. 9 failure relied on.
         system_failure_id: Option<Uuid>,
+        /// Why (absent in events recorded before reasons were asked).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
         /// Author.
         by: FiscalCode,
         /// When.
@@ -163,6 +166,9 @@ pub enum CaseEvent {
     EntryWithdrawn {
         /// Entry.
         entry_id: Uuid,
+        /// Why (absent in events recorded before reasons were asked).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
         /// Author.
         by: FiscalCode,
         /// When.

@@ -39,6 +39,9 @@ pub fn rec(entry: Uuid, phase: Phase, figure: &str, service: &str, s: TimeSlot) 
     })
 }
 
+/// The reason the amendments of these tests give.
+pub const MATERIAL_ERROR: &str = "orario trascritto male";
+
 pub fn amend(entry: Uuid, figure: &str, service: &str, s: TimeSlot) -> CaseCommand {
     CaseCommand::AmendEntry(AmendEntry {
         entry_id: entry,
@@ -46,11 +49,15 @@ pub fn amend(entry: Uuid, figure: &str, service: &str, s: TimeSlot) -> CaseComma
         service: svc(service),
         slot: s,
         system_failure_id: None,
+        reason: Some(MATERIAL_ERROR.into()),
     })
 }
 
 pub fn withdraw(entry: Uuid) -> CaseCommand {
-    CaseCommand::WithdrawEntry(WithdrawEntry { entry_id: entry })
+    CaseCommand::WithdrawEntry(WithdrawEntry {
+        entry_id: entry,
+        reason: None,
+    })
 }
 
 pub fn request(id: Uuid, phase: Phase, entries: &[Uuid]) -> CaseCommand {

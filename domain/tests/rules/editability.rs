@@ -34,6 +34,32 @@ fn the_author_amends_own_entry_with_the_full_new_values() {
         slot: s,
         minutes: 30,
         system_failure_id: None,
+        reason: Some(MATERIAL_ERROR.into()),
+        by: educatore(),
+        at: evening(),
+    }]);
+}
+
+#[test]
+fn the_reason_of_a_correction_or_a_withdrawal_is_kept_in_its_event() {
+    let with_reason = |reason: &str| {
+        CaseCommand::WithdrawEntry(diario_domain::case::WithdrawEntry {
+            entry_id: eid(1),
+            reason: Some(reason.into()),
+        })
+    };
+    changing_the_entry(with_reason("  registrata due volte  "), educatore()).then(vec![
+        CaseEvent::EntryWithdrawn {
+            entry_id: eid(1),
+            reason: Some("registrata due volte".into()),
+            by: educatore(),
+            at: evening(),
+        },
+    ]);
+    // A blank reason is no reason.
+    changing_the_entry(with_reason("   "), educatore()).then(vec![CaseEvent::EntryWithdrawn {
+        entry_id: eid(1),
+        reason: None,
         by: educatore(),
         at: evening(),
     }]);
@@ -55,6 +81,7 @@ fn only_the_author_withdraws_an_entry() {
     });
     changing_the_entry(withdraw(eid(1)), educatore()).then(vec![CaseEvent::EntryWithdrawn {
         entry_id: eid(1),
+        reason: None,
         by: educatore(),
         at: evening(),
     }]);

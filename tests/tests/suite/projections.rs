@@ -264,7 +264,10 @@ impl World {
 
     /// The psicologo withdraws an entry of theirs.
     async fn withdraw(&mut self, case_id: Uuid, entry_id: Uuid, now: DateTime<Utc>) {
-        let command = CaseCommand::WithdrawEntry(WithdrawEntry { entry_id });
+        let command = CaseCommand::WithdrawEntry(WithdrawEntry {
+            entry_id,
+            reason: Some("registrata per errore".into()),
+        });
         self.case(case_id, staff(f::psicologo()), now, command)
             .await;
     }
@@ -278,6 +281,7 @@ impl World {
             service: e.service,
             slot: e.slot,
             system_failure_id: e.system_failure_id,
+            reason: Some("orario corretto".into()),
         };
         let command = CaseCommand::AmendEntry(amend);
         self.case(case_id, staff(entry.by), now, command).await;
