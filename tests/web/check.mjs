@@ -264,6 +264,12 @@ try {
   if (xlsx.status() !== 200 || !(await xlsx.body()).subarray(0, 2).equals(Buffer.from('PK'))) {
     fail('costs', `the XLSX download answered ${xlsx.status()}, not a workbook`);
   }
+  // The operator opens a case from the ATS's list: read only, with its timeline.
+  await page.goto(`${base}/ats/ATS-MILANO/pratiche`);
+  await Promise.all([page.waitForURL(/\/pratiche\/[0-9a-f-]+$/), page.click('text=UP-DEMO-001')]);
+  await audit(page, 'case (ATS operator)');
+  if ((await page.locator('#campo-start').count()) !== 0) fail('case (ATS operator)', 'the operator is offered the record form');
+  if ((await page.locator('a:has-text("Storico e verifica")').count()) !== 1) fail('case (ATS operator)', 'no link to the timeline');
   await page.goto(`${base}/accedi-sviluppo`);
   await Promise.all([page.waitForURL(`${base}/`), page.click('button:has-text("Luca Galli")')]);
   const denied = await page.goto(`${base}/ats/ATS-MILANO`);
