@@ -45,7 +45,7 @@ pub fn test_clock_routes() -> Router<AppState> {
 /// Declare a system failure (support desk).
 #[utoipa::path(post, path = "/v1/system-failures", tag = "system-failures",
     request_body = DeclareFailureBody,
-    params(("Idempotency-Key" = Option<String>, Header)),
+    params(("Idempotency-Key" = Option<String>, Header, pattern = "^[!-~]([ -~]{0,253}[!-~])?$")),
     responses((status = 201, description = "created", body = DeclaredFailure),
         (status = "4XX", description = "problem+json, e.g. 403 not-support-desk, 422 invalid-failure-times", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
@@ -98,7 +98,7 @@ async fn failure_write(
 /// Record the resolution of a failure (support desk).
 #[utoipa::path(post, path = "/v1/system-failures/{id}/resolution", tag = "system-failures",
     request_body = ResolveFailureBody,
-    params(("id" = Uuid, Path), ("Idempotency-Key" = Option<String>, Header), ("If-Match" = Option<String>, Header)),
+    params(("id" = Uuid, Path), ("Idempotency-Key" = Option<String>, Header, pattern = "^[!-~]([ -~]{0,253}[!-~])?$"), ("If-Match" = Option<String>, Header, pattern = "^(\\*|(W/)?\"?[0-9]{1,18}\"?)$")),
     responses((status = 200, description = "done: the resource as it now stands", body = DeclaredFailure),
         (status = "4XX", description = "problem+json, e.g. 404 failure-not-declared, 409 failure-already-resolved", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
@@ -187,7 +187,7 @@ async fn grant_write(
 
 /// Give a role (platform administrator).
 #[utoipa::path(post, path = "/v1/admin/grants", tag = "admin", request_body = GrantBody,
-    params(("Idempotency-Key" = Option<String>, Header), ("If-Match" = Option<String>, Header, description = "\"<grants version>\"")),
+    params(("Idempotency-Key" = Option<String>, Header, pattern = "^[!-~]([ -~]{0,253}[!-~])?$"), ("If-Match" = Option<String>, Header, description = "\"<grants version>\"", pattern = "^(\\*|(W/)?\"?[0-9]{1,18}\"?)$")),
     responses((status = 200, description = "done: the resource as it now stands", body = GrantsView),
         (status = "4XX", description = "problem+json: 403 not-platform-admin, 422 grant-scope-required", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
@@ -201,7 +201,7 @@ pub async fn add_grant(
 
 /// Take a role away (platform administrator); the body names the grant.
 #[utoipa::path(delete, path = "/v1/admin/grants", tag = "admin", request_body = GrantBody,
-    params(("Idempotency-Key" = Option<String>, Header), ("If-Match" = Option<String>, Header, description = "\"<grants version>\"")),
+    params(("Idempotency-Key" = Option<String>, Header, pattern = "^[!-~]([ -~]{0,253}[!-~])?$"), ("If-Match" = Option<String>, Header, description = "\"<grants version>\"", pattern = "^(\\*|(W/)?\"?[0-9]{1,18}\"?)$")),
     responses((status = 200, description = "done: the resource as it now stands", body = GrantsView),
         (status = "4XX", description = "problem+json: 403 not-platform-admin, 404 grant not in force", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]

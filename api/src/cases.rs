@@ -197,7 +197,7 @@ async fn simple_command(
 /// Open a case (ATS operator of the case's ATS).
 #[utoipa::path(post, path = "/v1/cases", tag = "cases", request_body = CreateCaseBody,
     params(
-        ("Idempotency-Key" = Option<String>, Header, description = "a retry with the same key gets the first answer"),
+        ("Idempotency-Key" = Option<String>, Header, description = "a retry with the same key gets the first answer", pattern = "^[!-~]([ -~]{0,253}[!-~])?$"),
     ),
     responses(
         (status = 201, description = "case opened; ETag = version", body = CommandResult),
@@ -240,7 +240,7 @@ pub async fn create_case(
 #[utoipa::path(put, path = "/v1/cases/{id}/responsabili/{ente}", tag = "cases",
     request_body = ResponsabileBody,
     params(("id" = Uuid, Path), ("ente" = EnteName, Path),
-        ("Idempotency-Key" = Option<String>, Header), ("If-Match" = Option<String>, Header, description = "\"<case version>\"")),
+        ("Idempotency-Key" = Option<String>, Header, pattern = "^[!-~]([ -~]{0,253}[!-~])?$"), ("If-Match" = Option<String>, Header, description = "\"<case version>\"", pattern = "^(\\*|(W/)?\"?[0-9]{1,18}\"?)$")),
     responses((status = 200, description = "done: the resource as it now stands", body = CommandResult),
         (status = "4XX", description = "problem+json", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
@@ -262,8 +262,8 @@ pub async fn change_responsabile(
 
 /// Open a phase diary (that phase's responsabile).
 #[utoipa::path(post, path = "/v1/cases/{id}/phases/{n}/open", tag = "cases",
-    params(("id" = Uuid, Path), ("n" = u8, Path, description = "phase 1-4"),
-        ("Idempotency-Key" = Option<String>, Header), ("If-Match" = Option<String>, Header)),
+    params(("id" = Uuid, Path), ("n" = u8, Path, description = "phase 1-4", minimum = 1, maximum = 4),
+        ("Idempotency-Key" = Option<String>, Header, pattern = "^[!-~]([ -~]{0,253}[!-~])?$"), ("If-Match" = Option<String>, Header, pattern = "^(\\*|(W/)?\"?[0-9]{1,18}\"?)$")),
     responses((status = 200, description = "done: the resource as it now stands", body = CommandResult),
         (status = "4XX", description = "problem+json", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
@@ -283,7 +283,7 @@ pub async fn open_phase(
 /// Enable a professional (the ente's responsabile).
 #[utoipa::path(post, path = "/v1/cases/{id}/professionals", tag = "cases",
     request_body = EnableProfessionalBody,
-    params(("id" = Uuid, Path), ("Idempotency-Key" = Option<String>, Header), ("If-Match" = Option<String>, Header)),
+    params(("id" = Uuid, Path), ("Idempotency-Key" = Option<String>, Header, pattern = "^[!-~]([ -~]{0,253}[!-~])?$"), ("If-Match" = Option<String>, Header, pattern = "^(\\*|(W/)?\"?[0-9]{1,18}\"?)$")),
     responses((status = 200, description = "done: the resource as it now stands", body = CommandResult),
         (status = "4XX", description = "problem+json", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
@@ -308,7 +308,7 @@ pub async fn enable_professional(
 #[utoipa::path(delete, path = "/v1/cases/{id}/professionals/{cf}", tag = "cases",
     params(("id" = Uuid, Path), ("cf" = String, Path, description = "the professional's fiscal code"),
         ("ente" = Option<EnteName>, Query, description = "default: the ente the professional is enabled for"),
-        ("Idempotency-Key" = Option<String>, Header), ("If-Match" = Option<String>, Header)),
+        ("Idempotency-Key" = Option<String>, Header, pattern = "^[!-~]([ -~]{0,253}[!-~])?$"), ("If-Match" = Option<String>, Header, pattern = "^(\\*|(W/)?\"?[0-9]{1,18}\"?)$")),
     responses((status = 200, description = "done: the resource as it now stands", body = CommandResult),
         (status = "4XX", description = "problem+json", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
@@ -352,7 +352,7 @@ pub async fn disable_professional(
 /// Record an entry (an enabled professional, or the case manager).
 #[utoipa::path(post, path = "/v1/cases/{id}/entries", tag = "entries",
     request_body = RecordEntryBody,
-    params(("id" = Uuid, Path), ("Idempotency-Key" = Option<String>, Header), ("If-Match" = Option<String>, Header)),
+    params(("id" = Uuid, Path), ("Idempotency-Key" = Option<String>, Header, pattern = "^[!-~]([ -~]{0,253}[!-~])?$"), ("If-Match" = Option<String>, Header, pattern = "^(\\*|(W/)?\"?[0-9]{1,18}\"?)$")),
     responses((status = 201, description = "entry recorded; `entry_id` in the body", body = CommandResult),
         (status = "4XX", description = "problem+json, e.g. 422 entry-recorded-too-late, overlapping-entry", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
@@ -384,7 +384,7 @@ pub async fn record_entry(
 /// Amend own entry while editable (the author); fields not given keep their value.
 #[utoipa::path(patch, path = "/v1/cases/{id}/entries/{eid}", tag = "entries",
     request_body = AmendEntryBody,
-    params(("id" = Uuid, Path), ("eid" = Uuid, Path), ("Idempotency-Key" = Option<String>, Header), ("If-Match" = Option<String>, Header)),
+    params(("id" = Uuid, Path), ("eid" = Uuid, Path), ("Idempotency-Key" = Option<String>, Header, pattern = "^[!-~]([ -~]{0,253}[!-~])?$"), ("If-Match" = Option<String>, Header, pattern = "^(\\*|(W/)?\"?[0-9]{1,18}\"?)$")),
     responses((status = 200, description = "done: the resource as it now stands", body = CommandResult),
         (status = "4XX", description = "problem+json, e.g. 403 not-entry-author, 409 entry-validated", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
@@ -422,7 +422,7 @@ pub async fn amend_entry(
 
 /// Withdraw own entry while editable (the author).
 #[utoipa::path(delete, path = "/v1/cases/{id}/entries/{eid}", tag = "entries",
-    params(("id" = Uuid, Path), ("eid" = Uuid, Path), crate::dto::WithdrawQuery, ("Idempotency-Key" = Option<String>, Header), ("If-Match" = Option<String>, Header)),
+    params(("id" = Uuid, Path), ("eid" = Uuid, Path), crate::dto::WithdrawQuery, ("Idempotency-Key" = Option<String>, Header, pattern = "^[!-~]([ -~]{0,253}[!-~])?$"), ("If-Match" = Option<String>, Header, pattern = "^(\\*|(W/)?\"?[0-9]{1,18}\"?)$")),
     responses((status = 200, description = "done: the resource as it now stands", body = CommandResult),
         (status = "4XX", description = "problem+json", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
@@ -446,7 +446,7 @@ pub async fn withdraw_entry(
 /// Validate entries of a whole-diary phase (I-II; the phase's responsabile).
 #[utoipa::path(post, path = "/v1/cases/{id}/phases/{n}/validation", tag = "phases",
     request_body(content = Option<ValidationBody>, description = "absent or `{}`: every entry not yet validated"),
-    params(("id" = Uuid, Path), ("n" = u8, Path), ("Idempotency-Key" = Option<String>, Header), ("If-Match" = Option<String>, Header)),
+    params(("id" = Uuid, Path), ("n" = u8, Path, description = "phase 1-4", minimum = 1, maximum = 4), ("Idempotency-Key" = Option<String>, Header, pattern = "^[!-~]([ -~]{0,253}[!-~])?$"), ("If-Match" = Option<String>, Header, pattern = "^(\\*|(W/)?\"?[0-9]{1,18}\"?)$")),
     responses((status = 200, description = "done: the resource as it now stands", body = CommandResult),
         (status = "4XX", description = "problem+json", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
@@ -470,7 +470,7 @@ pub async fn validate_entries(
 /// Close a phase diary (the phase's responsabile); phases I-II send the whole-diary request.
 #[utoipa::path(post, path = "/v1/cases/{id}/phases/{n}/close", tag = "phases",
     request_body(content = Option<CloseBody>, description = "optional request id"),
-    params(("id" = Uuid, Path), ("n" = u8, Path), ("Idempotency-Key" = Option<String>, Header), ("If-Match" = Option<String>, Header)),
+    params(("id" = Uuid, Path), ("n" = u8, Path, description = "phase 1-4", minimum = 1, maximum = 4), ("Idempotency-Key" = Option<String>, Header, pattern = "^[!-~]([ -~]{0,253}[!-~])?$"), ("If-Match" = Option<String>, Header, pattern = "^(\\*|(W/)?\"?[0-9]{1,18}\"?)$")),
     responses((status = 200, description = "closed; `request_id` when a confirmation request was sent", body = CommandResult),
         (status = "4XX", description = "problem+json", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
@@ -497,7 +497,7 @@ pub async fn close_phase(
 /// checklist.
 #[utoipa::path(post, path = "/v1/cases/{id}/confirmation-requests", tag = "confirmation",
     request_body = ConfirmationRequestBody,
-    params(("id" = Uuid, Path), ("Idempotency-Key" = Option<String>, Header), ("If-Match" = Option<String>, Header)),
+    params(("id" = Uuid, Path), ("Idempotency-Key" = Option<String>, Header, pattern = "^[!-~]([ -~]{0,253}[!-~])?$"), ("If-Match" = Option<String>, Header, pattern = "^(\\*|(W/)?\"?[0-9]{1,18}\"?)$")),
     responses((status = 201, description = "request sent; `request_id` in the body", body = CommandResult),
         (status = "4XX", description = "problem+json; 422 checklist-failed carries `checklist`", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
@@ -525,7 +525,7 @@ pub async fn request_confirmation(
 
 /// Re-send an unanswered or expired request (the responsabile; after one day).
 #[utoipa::path(post, path = "/v1/cases/{id}/confirmation-requests/{rid}/resend", tag = "confirmation",
-    params(("id" = Uuid, Path), ("rid" = Uuid, Path), ("Idempotency-Key" = Option<String>, Header), ("If-Match" = Option<String>, Header)),
+    params(("id" = Uuid, Path), ("rid" = Uuid, Path), ("Idempotency-Key" = Option<String>, Header, pattern = "^[!-~]([ -~]{0,253}[!-~])?$"), ("If-Match" = Option<String>, Header, pattern = "^(\\*|(W/)?\"?[0-9]{1,18}\"?)$")),
     responses((status = 200, description = "done: the resource as it now stands", body = CommandResult),
         (status = "4XX", description = "problem+json, e.g. 409 resend-too-early", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
@@ -546,7 +546,7 @@ pub async fn resend_confirmation(
 /// Set the PDI caps for phase III (the provider's responsabile).
 #[utoipa::path(put, path = "/v1/cases/{id}/pdi", tag = "cases",
     request_body = PdiBody,
-    params(("id" = Uuid, Path), ("Idempotency-Key" = Option<String>, Header), ("If-Match" = Option<String>, Header)),
+    params(("id" = Uuid, Path), ("Idempotency-Key" = Option<String>, Header, pattern = "^[!-~]([ -~]{0,253}[!-~])?$"), ("If-Match" = Option<String>, Header, pattern = "^(\\*|(W/)?\"?[0-9]{1,18}\"?)$")),
     responses((status = 200, description = "done: the resource as it now stands", body = CommandResult),
         (status = "4XX", description = "problem+json", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
@@ -569,7 +569,7 @@ pub async fn set_pdi(
 /// Interrupt the pathway (a responsabile or the case manager).
 #[utoipa::path(post, path = "/v1/cases/{id}/interruption", tag = "cases",
     request_body = InterruptionBody,
-    params(("id" = Uuid, Path), ("Idempotency-Key" = Option<String>, Header), ("If-Match" = Option<String>, Header)),
+    params(("id" = Uuid, Path), ("Idempotency-Key" = Option<String>, Header, pattern = "^[!-~]([ -~]{0,253}[!-~])?$"), ("If-Match" = Option<String>, Header, pattern = "^(\\*|(W/)?\"?[0-9]{1,18}\"?)$")),
     responses((status = 200, description = "done: the resource as it now stands", body = CommandResult),
         (status = "4XX", description = "problem+json", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]

@@ -210,7 +210,7 @@ pub async fn get_organisation(
 /// changes nothing; another organisation under a taken code is 409.
 #[utoipa::path(post, path = "/v1/organisations", tag = "organisations",
     request_body = OrganisationBody,
-    params(("Idempotency-Key" = Option<String>, Header)),
+    params(("Idempotency-Key" = Option<String>, Header, pattern = "^[!-~]([ -~]{0,253}[!-~])?$")),
     responses((status = 201, description = "registered (200: it already was, unchanged)", body = OrganisationBody),
         (status = "4XX", description = "403 organisation-registration-denied, 409 organisation-code-taken, 422 invalid-organisation-code / invalid-organisation-name / invalid-organisation-ats / unknown-organisation (field `ats`)", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
@@ -387,7 +387,7 @@ async fn staff_write(
 /// nothing.
 #[utoipa::path(put, path = "/v1/organisations/{code}/staff/{fiscal_code}", tag = "organisations",
     request_body = StaffBody,
-    params(("code" = String, Path), ("fiscal_code" = String, Path), ("Idempotency-Key" = Option<String>, Header), ("If-Match" = Option<String>, Header, description = "\"<person stream version>\"")),
+    params(("code" = String, Path), ("fiscal_code" = String, Path), ("Idempotency-Key" = Option<String>, Header, pattern = "^[!-~]([ -~]{0,253}[!-~])?$"), ("If-Match" = Option<String>, Header, description = "\"<person stream version>\"", pattern = "^(\\*|(W/)?\"?[0-9]{1,18}\"?)$")),
     responses((status = 200, description = "done: the resource as it now stands", body = StaffMemberView),
         (status = "4XX", description = "400 (path, body), 403 staff-management-denied, 404 unknown-organisation, 422 invalid-staff-name / figure-not-in-catalogue / figures-at-an-ats (with `field`)", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
@@ -402,7 +402,7 @@ pub async fn record_staff(
 
 /// The person no longer works for the organisation (their name stays on what they did).
 #[utoipa::path(delete, path = "/v1/organisations/{code}/staff/{fiscal_code}", tag = "organisations",
-    params(("code" = String, Path), ("fiscal_code" = String, Path), ("Idempotency-Key" = Option<String>, Header), ("If-Match" = Option<String>, Header, description = "\"<person stream version>\"")),
+    params(("code" = String, Path), ("fiscal_code" = String, Path), ("Idempotency-Key" = Option<String>, Header, pattern = "^[!-~]([ -~]{0,253}[!-~])?$"), ("If-Match" = Option<String>, Header, description = "\"<person stream version>\"", pattern = "^(\\*|(W/)?\"?[0-9]{1,18}\"?)$")),
     responses((status = 200, description = "done: the resource as it now stands", body = StaffMemberView),
         (status = "4XX", description = "403 staff-management-denied, 404 unknown-organisation / staff-membership-not-found", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]

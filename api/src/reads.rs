@@ -127,6 +127,7 @@ pub struct PageQuery {
     /// `next_cursor` of the previous page (absent: the first page).
     pub cursor: Option<String>,
     /// Page size, 1–500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
 }
 
@@ -160,6 +161,7 @@ pub struct HistoryQuery {
 #[into_params(parameter_in = Query)]
 pub struct DashboardQuery {
     /// The N of "open cases with no entry in the last N days", 1–365 (default 7).
+    #[param(minimum = 1, maximum = 365)]
     pub idle_days: Option<i64>,
 }
 
@@ -168,6 +170,7 @@ pub struct DashboardQuery {
 #[into_params(parameter_in = Query)]
 pub struct AtsCasesQuery {
     /// `open`, `completed` or `interrupted`.
+    #[param(value_type = Option<String>, pattern = "^(open|completed|interrupted)$")]
     pub status: Option<String>,
     /// Provider (ente erogatore) code.
     pub provider: Option<String>,
@@ -180,6 +183,7 @@ pub struct AtsCasesQuery {
     pub idle_before: Option<DateTime<Utc>>,
     pub cursor: Option<String>,
     /// Page size, 1–500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
 }
 
@@ -219,6 +223,7 @@ pub struct FailureQuery {
     pub ats: Option<String>,
     pub cursor: Option<String>,
     /// Page size, 1–500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
 }
 

@@ -164,7 +164,7 @@ pub(crate) async fn pdf_response(
 /// pending; otherwise returns the pending one again, byte for byte (while the professionals'
 /// names printed on it are unchanged).
 #[utoipa::path(get, path = "/v1/cases/{id}/phases/{n}/paper-diary", tag = "paper",
-    params(("id" = Uuid, Path), ("n" = u8, Path, description = "phase 1-4"), PaperQuery),
+    params(("id" = Uuid, Path), ("n" = u8, Path, description = "phase 1-4", minimum = 1, maximum = 4), PaperQuery),
     responses(
         (status = 200, description = "the PDF (A4, Italian); headers `X-Diario-Paper-Id` and `X-Diario-Content-Hash` (its short form is printed)", content_type = "application/pdf", body = Vec<u8>),
         (status = "4XX", description = "401, 403 not-phase-responsabile, 404, 409/422 e.g. paper-diary-not-allowed (recipient enrolled in FirmaLOM), checklist-failed", body = Problem, content_type = "application/problem+json"),
@@ -284,8 +284,8 @@ pub(crate) fn multipart_error(e: &axum::extract::multipart::MultipartError) -> A
 /// printed entries.
 #[utoipa::path(post, path = "/v1/cases/{id}/phases/{n}/paper-confirmation", tag = "paper",
     request_body(content = PaperConfirmationForm, content_type = "multipart/form-data"),
-    params(("id" = Uuid, Path), ("n" = u8, Path),
-        ("Idempotency-Key" = Option<String>, Header, description = "a retry with the same key and scan gets the first answer byte for byte; another scan under the same key: 422 idempotency-key-reused")),
+    params(("id" = Uuid, Path), ("n" = u8, Path, description = "phase 1-4", minimum = 1, maximum = 4),
+        ("Idempotency-Key" = Option<String>, Header, description = "a retry with the same key and scan gets the first answer byte for byte; another scan under the same key: 422 idempotency-key-reused", pattern = "^[!-~]([ -~]{0,253}[!-~])?$")),
     responses(
         (status = 200, description = "entries confirmed; ETag = version", body = PaperConfirmationResult),
         (status = "4XX", description = "400 (form), 401, 403 not-phase-responsabile / not-a-confirmer, 404, 409 confirmation-request-not-pending, 413 (over 10 MiB), 415 unsupported-document-type (not PDF/JPEG/PNG by content, or not multipart), 422 no-pending-paper-diary", body = Problem, content_type = "application/problem+json"),
