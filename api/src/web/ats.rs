@@ -73,20 +73,11 @@ pub async fn dashboard(
     let Some(session) = session else {
         return Ok(see_other("/", None));
     };
-    let principal = session.principal(&state).await?;
-    let (registry, _) = state.handler.organisations().await?;
-    let ats = match registry.require("ats", &code, &[OrgKind::Ats]) {
-        Ok(o) if access::read_ats(&principal, &code).is_ok() => o.clone(),
-        _ => {
-            return Ok(super::message(
-                StatusCode::NOT_FOUND,
-                "Cruscotto non disponibile",
-                "Il cruscotto di un'ATS è visibile ai suoi operatori e ai revisori.",
-                "/",
-                "Torna alla pagina iniziale",
-            ));
-        }
+    let ats = match ats_of(&state, &session, &code).await? {
+        Ok(o) => o,
+        Err(page) => return Ok(page),
     };
+    let (registry, _) = state.handler.organisations().await?;
     let board = diario_projections::ats_dashboard(&state.db, &code, state.handler.now(), 7).await?;
     let count = |s: &str| board.cases_by_status.get(s).copied().unwrap_or(0);
     let figure_name = |f: &str| super::me::figure_name(state.handler.catalogue(), f);
@@ -274,20 +265,11 @@ pub async fn cases(
     let Some(session) = session else {
         return Ok(see_other("/", None));
     };
-    let principal = session.principal(&state).await?;
-    let (registry, _) = state.handler.organisations().await?;
-    let ats = match registry.require("ats", &code, &[OrgKind::Ats]) {
-        Ok(o) if access::read_ats(&principal, &code).is_ok() => o.clone(),
-        _ => {
-            return Ok(super::message(
-                StatusCode::NOT_FOUND,
-                "Elenco non disponibile",
-                "Le pratiche di un'ATS sono visibili ai suoi operatori e ai revisori.",
-                "/",
-                "Torna alla pagina iniziale",
-            ));
-        }
+    let ats = match ats_of(&state, &session, &code).await? {
+        Ok(o) => o,
+        Err(page) => return Ok(page),
     };
+    let (registry, _) = state.handler.organisations().await?;
     let (filter, mut error) = case_filter(&state, &code, &q).await?;
     let (status, provider, idle) = (
         filter.status,

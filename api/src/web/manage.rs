@@ -53,6 +53,14 @@ pub(super) fn all<'a>(fields: &'a Fields, name: &'a str) -> impl Iterator<Item =
         .map(|(_, v)| v.as_str())
 }
 
+/// The entries ticked in a form (`voce`).
+pub(super) fn chosen_entries(fields: &Fields) -> Result<Vec<Uuid>, String> {
+    all(fields, "voce")
+        .map(Uuid::parse_str)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|_| "Una delle prestazioni scelte non esiste.".to_owned())
+}
+
 /// The case page again with `message` as the refusal.
 async fn refused(
     state: &AppState,
@@ -142,10 +150,7 @@ pub async fn request(
 ) -> Result<Response, ApiError> {
     let command = (|| {
         let phase = Phase::try_from(n).map_err(|_| "Questa fase non esiste.".to_owned())?;
-        let entry_ids = all(&fields, "voce")
-            .map(Uuid::parse_str)
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|_| "Una delle prestazioni scelte non esiste.".to_owned())?;
+        let entry_ids = chosen_entries(&fields)?;
         if entry_ids.is_empty() {
             return Err("Scegliere almeno una prestazione da inviare in conferma.".to_owned());
         }

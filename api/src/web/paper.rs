@@ -13,7 +13,7 @@ use diario_domain::{CaseCommand, Phase};
 use uuid::Uuid;
 
 use super::case::{EntryForm, page, urlencode};
-use super::manage::{Fields, all, field, run};
+use super::manage::{Fields, chosen_entries, field, run};
 use super::session::{self, MaybeSession};
 use super::{italian, see_other};
 use crate::write::WriteCtx;
@@ -32,10 +32,7 @@ pub async fn generate(
 ) -> Result<Response, ApiError> {
     let command = (|| {
         let phase = Phase::try_from(n).map_err(|_| "Questa fase non esiste.".to_owned())?;
-        let chosen = all(&fields, "voce")
-            .map(Uuid::parse_str)
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|_| "Una delle prestazioni scelte non esiste.".to_owned())?;
+        let chosen = chosen_entries(&fields)?;
         Ok(CaseCommand::GeneratePaperDiary(GeneratePaperDiary {
             paper_id: Uuid::now_v7(),
             phase,
