@@ -19,6 +19,19 @@ use crate::{Settings, serve, start};
 #[derive(Debug, Parser)]
 #[command(name = "diario", version, about)]
 pub struct Cli {
+    /// A TOML file of settings (keys: the flags' long names with `_`); flags and environment
+    /// variables win over it. Every variable also has a `*_FILE` form for secrets.
+    #[arg(long, global = true, env = "DIARIO_CONFIG")]
+    pub config: Option<std::path::PathBuf>,
+    /// Log lines as text (colours on a terminal) or JSON objects, one per line.
+    #[arg(
+        long,
+        global = true,
+        env = "DIARIO_LOG_FORMAT",
+        value_enum,
+        default_value = "text"
+    )]
+    pub log_format: crate::telemetry::LogFormat,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -268,6 +281,11 @@ pub struct ServeArgs {
     #[arg(long, env = "DIARIO_MAIL_INTERVAL_SECS", default_value_t = 60,
           value_parser = clap::value_parser!(u64).range(1..))]
     pub mail_interval_secs: u64,
+    /// The key (at least 16 bytes) of the actor tags in the logs (HMAC-SHA256 of the fiscal
+    /// code): the same person keeps the same tag across restarts and instances. Unset: a
+    /// random key at each start.
+    #[arg(long, env = "DIARIO_LOG_TAG_KEY", hide_env_values = true)]
+    pub log_tag_key: Option<String>,
 }
 
 /// The web interface: where people reach it, the browser login, the sessions.
@@ -374,6 +392,14 @@ impl ServeArgs {
             crate::mail::check(&mail).map_err(CliError::Usage)?;
             settings.mail = Some(mail);
         }
+        if let Some(key) = self.log_tag_key.as_deref().filter(|k| !k.is_empty()) {
+            if key.len() < 16 {
+                return Err(CliError::Usage(
+                    "DIARIO_LOG_TAG_KEY must be at least 16 bytes".into(),
+                ));
+            }
+            settings.log_tag_key = Some(key.as_bytes().to_vec());
+        }
         Ok(settings)
     }
 }
@@ -399,7 +425,8 @@ pub enum CliError {
     Follow(#[from] diario_log::FollowError),
 }
 
-pub async fn run(cli: Cli) -> Result<(), CliError> {
+pub async fn run(cli: Cli, sources: crate::config::Sources) -> Result<(), CliError> {
+    let log_format = cli.log_format;
     match cli.command {
         Command::Migrate(args) => {
             let db = Database::connect(&args.database_url).await?;
@@ -411,9 +438,11 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Serve(args) => {
             // An invalid catalogue stops the server here, before anything is served.
             let catalogue = Catalogue::shipped()?;
+            // One server per SQLite file: held until the process ends.
+            let _lock = SqliteLock::take(&args.db.database_url)?;
+            let settings = args.settings(catalogue)?;
             let db = Database::connect(&args.db.database_url).await?;
             db.migrate().await?;
-            let settings = args.settings(catalogue)?;
             if !settings.auth.enabled() {
                 tracing::warn!(
                     "no token keys configured (DIARIO_OIDC_ISSUER, DIARIO_JWT_PUBLIC_KEY_FILE or DIARIO_JWT_SECRET): every /v1 route will answer 401"
@@ -432,6 +461,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
                 );
             }
             let listener = tokio::net::TcpListener::bind(args.addr).await?;
+            summary(&args, &settings, &db, &sources, log_format);
             tracing::info!(addr = %listener.local_addr()?, backend = db.backend(), "diario serving");
             let started = start(db.clone(), &settings);
             let served = serve(
@@ -536,6 +566,133 @@ async fn rebuild(args: RebuildArgs) -> Result<(), CliError> {
     result
 }
 
+/// The start-up summary: every setting that shapes what the server does, no secret (only
+/// whether one is set), and where the file and `*_FILE` settings came from.
+fn summary(
+    args: &ServeArgs,
+    settings: &Settings,
+    db: &Database,
+    sources: &crate::config::Sources,
+    log_format: crate::telemetry::LogFormat,
+) {
+    let on = |b: bool| if b { "on" } else { "off" };
+    let mut auth = Vec::new();
+    if settings.auth.oidc().is_some() {
+        auth.push("oidc");
+    }
+    if args
+        .auth
+        .jwt_public_key_file
+        .as_deref()
+        .is_some_and(|f| !f.is_empty())
+    {
+        auth.push("public-key");
+    }
+    if args
+        .auth
+        .jwt_secret
+        .as_deref()
+        .is_some_and(|f| !f.is_empty())
+    {
+        auth.push("hs256-secret");
+    }
+    let from: Vec<String> = sources
+        .settings
+        .iter()
+        .map(|(key, source)| format!("{key}<-{source}"))
+        .collect();
+    tracing::info!(
+        database = %redact_url(&args.db.database_url),
+        backend = db.backend(),
+        token_keys = %if auth.is_empty() { "none".to_owned() } else { auth.join("+") },
+        oidc_issuer = args.auth.oidc_issuer.as_deref().unwrap_or("-"),
+        public_url = %settings.web.public_url,
+        browser_login = on(settings.web.login.is_some()),
+        firmalom = settings.firmalom.as_ref().map_or("off", |f| if f.url.is_some() { "dispatch+callbacks" } else { "callbacks" }),
+        smtp = on(settings.mail.is_some()),
+        projections = on(settings.projections.is_some()),
+        test_clock = on(settings.test_clock.is_some()),
+        request_timeout_secs = args.request_timeout_secs,
+        log_format = log_format.name(),
+        log_tag_key = if settings.log_tag_key.is_some() { "set" } else { "random" },
+        config_file = %sources.file.as_ref().map_or("-".to_owned(), |f| f.display().to_string()),
+        from_files = %from.join(","),
+        "configuration"
+    );
+}
+
+/// `url` with the password of its user part replaced by `***`.
+fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let (authority, tail) = match rest.find(['/', '?']) {
+        Some(i) => rest.split_at(i),
+        None => (rest, ""),
+    };
+    match authority.rsplit_once('@') {
+        Some((user, host)) => {
+            let user = user.split_once(':').map_or(user, |(u, _)| u);
+            let masked = if authority.contains(':')
+                && authority[..authority.len() - host.len()].contains(':')
+            {
+                format!("{user}:***")
+            } else {
+                user.to_owned()
+            };
+            format!("{scheme}://{masked}@{host}{tail}")
+        }
+        None => url.to_owned(),
+    }
+}
+
+/// One `diario serve` (or `diario demo`) per SQLite file: an exclusive lock on
+/// `<file>.serve-lock`, held by the process until it ends (the kernel drops it when the process
+/// dies, even by SIGKILL). SQLite would let a second server open the file, and then two
+/// processes would each run the projections and the workers with no leadership between them.
+struct SqliteLock {
+    _file: Option<std::fs::File>,
+}
+
+impl SqliteLock {
+    fn take(database_url: &str) -> Result<SqliteLock, CliError> {
+        let Some(path) = sqlite_path(database_url) else {
+            return Ok(SqliteLock { _file: None });
+        };
+        let lock = std::path::PathBuf::from(format!("{}.serve-lock", path.display()));
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock)
+            .map_err(|e| {
+                CliError::Usage(format!("cannot open the lock file {}: {e}", lock.display()))
+            })?;
+        match file.try_lock() {
+            Ok(()) => Ok(SqliteLock { _file: Some(file) }),
+            Err(std::fs::TryLockError::WouldBlock) => Err(CliError::Usage(format!(
+                "another diario server is already running on the SQLite database {} (it holds {}): \
+                 one server per SQLite file; stop it first, or use PostgreSQL to run several",
+                path.display(),
+                lock.display()
+            ))),
+            Err(std::fs::TryLockError::Error(e)) => Err(CliError::Usage(format!(
+                "cannot lock {}: {e}",
+                lock.display()
+            ))),
+        }
+    }
+}
+
+/// The file of a `sqlite:` URL (`None`: not SQLite, or in memory).
+fn sqlite_path(url: &str) -> Option<std::path::PathBuf> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next().unwrap_or(rest);
+    (!path.is_empty() && path != ":memory:").then(|| std::path::PathBuf::from(path))
+}
+
 /// On PostgreSQL a rebuild takes the projections' leadership locks, so that no running
 /// `diario serve` applies events to a table being rebuilt; it refuses when a server leads one.
 struct RebuildLock {
@@ -610,6 +767,7 @@ fn spec_grant(spec: &GrantSpec) -> Result<Grant, CliError> {
 async fn demo(args: DemoArgs) -> Result<(), CliError> {
     std::fs::create_dir_all(&args.dir)?;
     let path = args.dir.join("demo.db");
+    let _lock = SqliteLock::take(&format!("sqlite://{}", path.display()))?;
     for suffix in ["", "-wal", "-shm"] {
         let file = std::path::PathBuf::from(format!("{}{suffix}", path.display()));
         if file.exists() {

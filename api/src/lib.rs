@@ -5,6 +5,7 @@ pub mod admin;
 pub mod auth;
 pub mod cases;
 pub mod cli;
+pub mod config;
 pub mod demo;
 pub mod dto;
 pub mod error;
@@ -14,6 +15,7 @@ pub mod firmalom;
 pub mod fuzzing;
 pub mod idempotency;
 pub mod mail;
+pub mod metrics;
 pub mod names;
 pub mod openapi;
 mod ops;
@@ -67,6 +69,8 @@ pub struct Settings {
     pub web: web::WebSettings,
     /// E-mail of staff notifications through an SMTP relay (`None`: the inbox only).
     pub mail: Option<mail::MailSettings>,
+    /// The key of the actor tags in the logs (`DIARIO_LOG_TAG_KEY`); `None`: a random one.
+    pub log_tag_key: Option<Vec<u8>>,
 }
 
 /// The default of [`Settings::request_timeout`].
@@ -86,6 +90,7 @@ impl Settings {
             request_timeout: REQUEST_TIMEOUT,
             web: web::WebSettings::new("http://127.0.0.1:8080"),
             mail: None,
+            log_tag_key: None,
         }
     }
 }
@@ -105,12 +110,20 @@ pub struct AppState {
     pub request_timeout: Duration,
     /// The web interface.
     pub web: Arc<web::WebState>,
+    /// See [`Settings::log_tag_key`].
+    pub log_tag_key: Arc<[u8]>,
+    /// The process's counters and histograms, served on `/metrics`.
+    pub metrics: Arc<metrics::Metrics>,
 }
 
 impl AppState {
     /// The state of a server on `db` configured with `settings`.
     pub fn new(db: Database, settings: &Settings) -> Self {
-        let store = db.event_store();
+        let metrics = Arc::new(metrics::Metrics::new());
+        let store: Arc<dyn EventStore> = Arc::new(metrics::CountingStore::new(
+            db.event_store(),
+            metrics.clone(),
+        ));
         let clock: Arc<dyn Clock> = match &settings.test_clock {
             Some(c) => Arc::new(c.clone()),
             None => Arc::new(SystemClock),
@@ -129,6 +142,11 @@ impl AppState {
                 tracing::error!(error = %e, "the web settings are invalid: no browser login");
                 web::WebState::without_login(&settings.web)
             })),
+            log_tag_key: match &settings.log_tag_key {
+                Some(key) => key.clone().into(),
+                None => web::session::random_secret().into_bytes().into(),
+            },
+            metrics,
         }
     }
 }
@@ -148,7 +166,7 @@ pub fn start(db: Database, settings: &Settings) -> Started {
     let state = AppState::new(db, settings);
     let workers = settings.workers.map(|w| {
         let policy = state.firmalom.as_ref().and_then(|c| c.policy());
-        scheduler::spawn_workers(&state.db, &state.handler, policy, w)
+        scheduler::spawn_workers(&state.db, &state.handler, policy, w, state.metrics.clone())
     });
     let projections = settings.projections.clone().map(|options| {
         let (stop, stopped) = watch::channel(false);
@@ -253,6 +271,35 @@ async fn limits(
     }
 }
 
+/// Counts and times the request under its route template (`unmatched` for a path no route
+/// serves).
+async fn count_request(
+    axum::extract::State(metrics): axum::extract::State<Arc<metrics::Metrics>>,
+    req: Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let started = std::time::Instant::now();
+    // Only the standard methods get their own label: a client cannot grow the series.
+    let method = match req.method().as_str() {
+        m @ ("GET" | "HEAD" | "POST" | "PUT" | "PATCH" | "DELETE" | "OPTIONS") => m,
+        _ => "other",
+    }
+    .to_owned();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched", |m| m.as_str())
+        .to_owned();
+    let response = next.run(req).await;
+    metrics.observe_request(
+        &method,
+        &route,
+        response.status().as_u16(),
+        started.elapsed(),
+    );
+    response
+}
+
 /// The whole HTTP application.
 pub fn app(state: AppState) -> Router {
     let mut router = Router::new()
@@ -275,6 +322,7 @@ pub fn app(state: AppState) -> Router {
         router = router.merge(admin::test_clock_routes());
     }
     let timeout = state.request_timeout;
+    let metrics = state.metrics.clone();
     let names = axum::middleware::from_fn_with_state(state.clone(), names::add_names);
     router
         .layer(names)
@@ -283,6 +331,7 @@ pub fn app(state: AppState) -> Router {
         .with_state(state)
         .layer(DefaultBodyLimit::max(extract::BODY_LIMIT))
         .layer(CatchPanicLayer::custom(panic_response))
+        .layer(axum::middleware::from_fn_with_state(metrics, count_request))
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(|req: &Request| {

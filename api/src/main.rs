@@ -2,13 +2,15 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
-
 #[tokio::main]
 async fn main() -> ExitCode {
-    let cli = diario_api::cli::Cli::parse();
-    diario_api::telemetry::init();
-    match diario_api::cli::run(cli).await {
+    let env = |name: &str| std::env::var(name).ok();
+    let (cli, sources) = match diario_api::config::parse(std::env::args_os().collect(), &env) {
+        Ok(parsed) => parsed,
+        Err(e) => e.exit(),
+    };
+    diario_api::telemetry::init(cli.log_format);
+    match diario_api::cli::run(cli, sources).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = %e, "diario stopped with an error");

@@ -32,7 +32,7 @@ pub async fn healthz() -> Json<Value> {
 /// log) and whether some process leads it; a lagging projection does not
 /// make the process unready (reads of a case fall back to its stream).
 #[utoipa::path(get, path = "/readyz", tag = "operations",
-    responses((status = 200, description = "`{\"status\":\"ready\",\"database\":…,\"projections\":[{projection, events_behind, seconds_behind, led, leader_pid}],\"workers\":[…]}`", body = Object),
+    responses((status = 200, description = "`{\"status\":\"ready\",\"database\":…,\"projections\":[{projection, events_behind, seconds_behind, led, leader}],\"workers\":[…],\"instance\":\"host:pid\"}`; `leader` names the diario process (`host:pid`) that applies the follower", body = Object),
         (status = 503, description = "not ready: the database does not answer", body = Problem, content_type = "application/problem+json")))]
 pub async fn readyz(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     state.db.ping().await.map_err(ApiError::NotReady)?;
@@ -48,6 +48,7 @@ pub async fn readyz(State(state): State<AppState>) -> Result<Json<Value>, ApiErr
         "database": state.db.backend(),
         "projections": status(&diario_projections::PROJECTIONS).await,
         "workers": status(&WORKERS).await,
+        "instance": follower::instance_name(),
     })))
 }
 
@@ -80,19 +81,24 @@ async fn follower_status(
                 "seconds_behind": l.seconds_behind,
                 "oldest_unapplied_recorded_at": l.oldest_unapplied_recorded_at,
                 "led": leader.is_some_and(|x| x.led),
-                "leader_pid": leader.and_then(|x| x.pid),
+                "leader": leader.and_then(|x| x.instance.clone()),
             })
         })
         .collect())
 }
 
-/// Prometheus text format (0.0.4): `diario_projection_lag_events`,
-/// `diario_projection_lag_seconds` and `diario_projection_led` per projection, and
-/// `diario_database_up`.
+/// OpenMetrics text (1.0.0): the process's counters and histograms
+/// (`diario_http_requests_total{method,route,status}`,
+/// `diario_http_request_duration_seconds{method,route}`, `diario_events_appended_total{type}`,
+/// `diario_scheduler_expiries_total`, `diario_firmalom_deliveries_total{outcome}`,
+/// `diario_build_info{version}`), then what the database says at the scrape:
+/// `diario_database_up`, per follower `diario_projection_lag_events`,
+/// `diario_projection_lag_seconds`, `diario_projection_led`, and
+/// `diario_firmalom_outbox_backlog` (notifications not yet delivered nor closed).
 #[utoipa::path(get, path = "/metrics", tag = "operations",
-    responses((status = 200, description = "Prometheus text exposition format", body = String, content_type = "text/plain")))]
+    responses((status = 200, description = "OpenMetrics text exposition format", body = String, content_type = "application/openmetrics-text")))]
 pub async fn metrics(State(state): State<AppState>) -> Response {
-    let mut out = String::new();
+    let mut out = state.metrics.encode();
     let up = state.db.ping().await.is_ok();
     out.push_str("# HELP diario_database_up Whether the database answers (1) or not (0).\n");
     out.push_str("# TYPE diario_database_up gauge\n");
@@ -113,11 +119,20 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
             )),
             Err(e) => tracing::warn!(error = %e, "metrics: projection leadership unavailable"),
         }
+        match crate::firmalom::outbox::backlog(&state.db).await {
+            Ok(n) => {
+                out.push_str("# HELP diario_firmalom_outbox_backlog FirmaLOM notifications waiting for delivery.\n");
+                out.push_str("# TYPE diario_firmalom_outbox_backlog gauge\n");
+                out.push_str(&format!("diario_firmalom_outbox_backlog {n}\n"));
+            }
+            Err(e) => tracing::warn!(error = %e, "metrics: outbox backlog unavailable"),
+        }
     }
+    out.push_str("# EOF\n");
     (
         [(
             header::CONTENT_TYPE,
-            "text/plain; version=0.0.4; charset=utf-8",
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
         )],
         out,
     )

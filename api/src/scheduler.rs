@@ -257,6 +257,7 @@ pub fn spawn_workers(
     handler: &CommandHandler,
     policy: Option<DeliveryPolicy>,
     settings: WorkerSettings,
+    metrics: Arc<crate::metrics::Metrics>,
 ) -> Workers {
     let (tx, rx) = watch::channel(false);
     let mut followers: Vec<Arc<dyn Follower>> = vec![Arc::new(DeadlineWatch)];
@@ -275,17 +276,17 @@ pub fn spawn_workers(
         rx.clone(),
     )];
     {
-        let (db, handler) = (db.clone(), handler.clone());
+        let (db, handler, metrics) = (db.clone(), handler.clone(), metrics.clone());
         handles.push(tokio::spawn(every(
             rx.clone(),
             settings.deadline_interval,
             "deadline-scheduler",
             move || {
-                let (db, handler) = (db.clone(), handler.clone());
+                let (db, handler, metrics) = (db.clone(), handler.clone(), metrics.clone());
                 async move {
-                    expire_overdue(&db, &handler, handler.now())
-                        .await
-                        .map(|_| ())
+                    let report = expire_overdue(&db, &handler, handler.now()).await?;
+                    metrics.expiries.inc_by(report.expired as u64);
+                    Ok(())
                 }
             },
         )));
@@ -311,11 +312,24 @@ pub fn spawn_workers(
             "firmalom-dispatcher",
             move || {
                 let (db, handler) = (db.clone(), handler.clone());
-                let (client, policy) = (client.clone(), policy.clone());
+                let (client, policy, metrics) = (client.clone(), policy.clone(), metrics.clone());
                 async move {
-                    dispatch_pass(&db, &handler, &client, &policy)
-                        .await
-                        .map(|_| ())
+                    let report = dispatch_pass(&db, &handler, &client, &policy).await?;
+                    for (outcome, n) in [
+                        ("delivered", report.delivered),
+                        ("failed", report.failed),
+                        ("request_ended", report.skipped_request_ended),
+                    ] {
+                        if n > 0 {
+                            metrics
+                                .deliveries
+                                .get_or_create(&crate::metrics::OutcomeLabels {
+                                    outcome: outcome.to_owned(),
+                                })
+                                .inc_by(n as u64);
+                        }
+                    }
+                    Ok(())
                 }
             },
         )));

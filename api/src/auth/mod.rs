@@ -20,7 +20,7 @@ use diario_commands::Principal;
 use diario_domain::FiscalCode;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
+use sha2::Sha256;
 
 use crate::{ApiError, AppState};
 
@@ -373,10 +373,19 @@ fn now_secs() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
-/// A short, non-reversible tag of a fiscal code for logs (no personal data in logs).
-pub fn log_tag(cf: &FiscalCode) -> String {
-    let digest = Sha256::digest(cf.as_str().as_bytes());
-    hex::encode(&digest[..6])
+/// A short tag of a fiscal code for logs (no personal data in logs): the first 6 bytes of
+/// HMAC-SHA256 under the server's log key, in hex. Keyed, so hashing the list of fiscal codes
+/// (a small, structured space) does not reverse it; the same person has the same tag for as
+/// long as the key stays (`DIARIO_LOG_TAG_KEY`; random at each start when unset).
+pub fn log_tag(key: &[u8], cf: &FiscalCode) -> String {
+    use hmac::{Hmac, KeyInit, Mac};
+    let mut mac = match Hmac::<Sha256>::new_from_slice(key) {
+        Ok(mac) => mac,
+        // HMAC accepts keys of any length, so this cannot fail.
+        Err(_) => unreachable!("HMAC takes keys of any length"),
+    };
+    mac.update(cf.as_str().as_bytes());
+    hex::encode(&mac.finalize().into_bytes()[..6])
 }
 
 /// The authenticated caller (an extractor): the person of the bearer token with the grants in
@@ -412,7 +421,7 @@ impl FromRequestParts<AppState> for Auth {
             ));
         }
         let cf = state.auth.verify(token).await?;
-        tracing::Span::current().record("actor", log_tag(&cf).as_str());
+        tracing::Span::current().record("actor", log_tag(&state.log_tag_key, &cf).as_str());
         let principal = state
             .handler
             .principal(cf, &state.auth.platform_admins)

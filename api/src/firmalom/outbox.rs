@@ -389,6 +389,20 @@ async fn record(db: &Database, id: &str, attempt: i64, outcome: Attempt) -> Resu
     tx.commit().await
 }
 
+/// How many notifications wait for their delivery (not yet acknowledged nor closed).
+pub async fn backlog(db: &Database) -> Result<i64, StoreError> {
+    let rows = db
+        .fetch_all(
+            "SELECT COUNT(*) AS n FROM firmalom_outbox WHERE closed_at IS NULL",
+            &[],
+        )
+        .await?;
+    match rows.first() {
+        Some(row) => row.i64("n"),
+        None => Ok(0),
+    }
+}
+
 /// One row of the delivery log, for auditors.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeliveryAttempt {

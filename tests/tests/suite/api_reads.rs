@@ -34,7 +34,7 @@ async fn assert_reads(server: &ApiServer, reads: &[(String, &str, u16, Option<&s
     }
 }
 
-/// `GET /metrics` (no token): 200 with a text/plain body, returned.
+/// `GET /metrics` (no token): 200 with an OpenMetrics body, returned.
 async fn metrics_text(server: &ApiServer) -> String {
     let m = server.send("GET", "/metrics", None, None, &[]).await;
     assert_eq!(m.status, 200);
@@ -42,7 +42,7 @@ async fn metrics_text(server: &ApiServer) -> String {
     assert!(
         content_type
             .as_ref()
-            .is_some_and(|t| t.starts_with("text/plain")),
+            .is_some_and(|t| t.starts_with("application/openmetrics-text")),
         "{content_type:?}"
     );
     String::from_utf8(m.bytes).expect("utf-8")
@@ -751,6 +751,23 @@ async fn api_reads_two_servers_leader_killed_mid_stream_read_models_equal_a_rebu
         led && caught_up
     })
     .await;
+    // B's /readyz names B (host:pid), not a database session, as the leader of each one.
+    let ready: Value = client
+        .get(format!("{}/readyz", b.base))
+        .send()
+        .await
+        .expect("readyz")
+        .json()
+        .await
+        .expect("readyz json");
+    let b_instance = ready["instance"].as_str().expect("instance").to_owned();
+    assert!(
+        b_instance.ends_with(&format!(":{}", b.child.id())),
+        "{ready}"
+    );
+    for p in ready["projections"].as_array().expect("projections") {
+        assert_eq!(p["leader"], b_instance.as_str(), "{ready}");
+    }
     let metrics = client
         .get(format!("{}/metrics", b.base))
         .send()

@@ -13,6 +13,7 @@ mod demo;
 mod firmalom_e2e;
 mod firmalom_outbox;
 mod oidc;
+mod operations;
 mod people;
 mod projections;
 mod server;

@@ -30,7 +30,25 @@ pub struct LeaderInfo {
     pub led: bool,
     /// Backend pid of the leading session (PostgreSQL).
     pub pid: Option<i32>,
+    /// The leading `diario` process, as [`instance_name`] names it (`host:pid`): on PostgreSQL
+    /// the `application_name` of its leadership session; on SQLite this process.
+    pub instance: Option<String>,
 }
+
+/// This process's name for operators: `host:pid` (the host from the kernel, as `hostname`
+/// prints it).
+pub fn instance_name() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "localhost".to_owned());
+    format!("{host}:{}", std::process::id())
+}
+
+/// The `application_name` prefix of a leadership session.
+const SESSION_PREFIX: &str = "diario ";
 
 /// Which of the named followers currently have a leader.
 pub async fn leaders(db: &Database, names: &[&str]) -> Result<Vec<LeaderInfo>, StoreError> {
@@ -41,27 +59,35 @@ pub async fn leaders(db: &Database, names: &[&str]) -> Result<Vec<LeaderInfo>, S
                 follower: name.to_owned(),
                 led: true,
                 pid: None,
+                instance: Some(instance_name()),
             },
             Database::Postgres(_) => {
                 let key = leadership_key(name);
                 let row = db.fetch_all(
-                    "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted \
-                     AND objsubid = 1 AND classid::text::bigint = $1 \
-                     AND objid::text::bigint = $2 \
-                     AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+                    "SELECT l.pid, a.application_name FROM pg_locks l \
+                     LEFT JOIN pg_stat_activity a ON a.pid = l.pid \
+                     WHERE l.locktype = 'advisory' AND l.granted \
+                     AND l.objsubid = 1 AND l.classid::text::bigint = $1 \
+                     AND l.objid::text::bigint = $2 \
+                     AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())",
                     &[((key >> 32) & 0xffff_ffff).into(), (key & 0xffff_ffff).into()],
                 )
                 .await?
                 .into_iter()
                 .next();
-                let pid = match row {
-                    Some(r) => r.opt_i64("pid")?.and_then(|p| i32::try_from(p).ok()),
-                    None => None,
+                let (pid, instance) = match row {
+                    Some(r) => (
+                        r.opt_i64("pid")?.and_then(|p| i32::try_from(p).ok()),
+                        r.opt_text("application_name")?
+                            .and_then(|a| a.strip_prefix(SESSION_PREFIX).map(str::to_owned)),
+                    ),
+                    None => (None, None),
                 };
                 LeaderInfo {
                     follower: name.to_owned(),
                     led: pid.is_some(),
                     pid,
+                    instance,
                 }
             }
         };
@@ -97,7 +123,12 @@ impl Leadership {
         };
         if self.conn.is_none() {
             self.led.clear();
-            match PgConnection::connect_with(&pool.connect_options()).await {
+            let options = pool
+                .connect_options()
+                .as_ref()
+                .clone()
+                .application_name(&format!("{SESSION_PREFIX}{}", instance_name()));
+            match PgConnection::connect_with(&options).await {
                 Ok(c) => self.conn = Some(c),
                 Err(e) => {
                     tracing::warn!(error = %e, "follower leadership: cannot connect");

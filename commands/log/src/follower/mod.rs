@@ -31,7 +31,7 @@ use crate::store::{EventStore, GlobalPosition, RecordedEvent, StoreError};
 
 pub use lag::{FollowerLag, gauge, lag_at, lag_metrics};
 use leadership::Leadership;
-pub use leadership::{LeaderInfo, leaders, leadership_key};
+pub use leadership::{LeaderInfo, instance_name, leaders, leadership_key};
 
 /// Events read and applied per transaction.
 pub const DEFAULT_BATCH_SIZE: i64 = 2000;
