@@ -277,3 +277,100 @@ async fn operations_a_second_server_on_one_sqlite_file_refuses_to_start() {
     wait_ready(&client, &base, &mut again).await;
     let _ = stop(again);
 }
+
+/// The repository's root (the workspace).
+fn repo() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace root")
+        .to_path_buf()
+}
+
+#[test]
+fn operations_the_systemd_unit_verifies_and_is_hardened() {
+    let analyze = std::process::Command::new("systemd-analyze")
+        .arg("--version")
+        .output();
+    assert!(
+        analyze.is_ok_and(|o| o.status.success()),
+        "systemd-analyze is required (apt-get install systemd; .ci/run does it)"
+    );
+    let unit = std::fs::read_to_string(repo().join("deploy/diario.service")).expect("the unit");
+    let bin = diario_tests::diario_binary();
+    // `verify` checks that ExecStart is executable: point it at the binary just built.
+    let dir = temp_dir();
+    let path = dir.join("diario.service");
+    std::fs::write(
+        &path,
+        unit.replace("/usr/local/bin/diario", bin.to_str().expect("utf-8 path")),
+    )
+    .expect("write the unit");
+    let verify = std::process::Command::new("systemd-analyze")
+        .arg("verify")
+        .arg(&path)
+        .output()
+        .expect("systemd-analyze verify");
+    let stderr = String::from_utf8_lossy(&verify.stderr);
+    assert!(verify.status.success() && stderr.trim().is_empty(), "{stderr}");
+
+    let security = std::process::Command::new("systemd-analyze")
+        .args(["security", "--offline=true", "--no-pager"])
+        .arg(&path)
+        .output()
+        .expect("systemd-analyze security");
+    let report = String::from_utf8_lossy(&security.stdout);
+    let level: f64 = report
+        .lines()
+        .find_map(|l| l.split("Overall exposure level for diario.service: ").nth(1))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no exposure level in\n{report}"));
+    assert!(level <= 2.0, "exposure {level} (want OK, ≤ 2.0):\n{report}");
+}
+
+#[test]
+fn operations_the_shipped_configuration_file_is_understood() {
+    let dir = temp_dir();
+    let out = diario_command(&["migrate"])
+        .env("DIARIO_CONFIG", repo().join("deploy/diario.toml"))
+        .env(
+            "DATABASE_URL",
+            format!("sqlite://{}", dir.join("d.db").display()),
+        )
+        .output()
+        .expect("diario migrate");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // A misspelt key stops the binary with the key named.
+    let bad = dir.join("bad.toml");
+    std::fs::write(&bad, "adress = \"127.0.0.1:1\"\n").expect("write");
+    let out = diario_command(&["--config", bad.to_str().expect("utf-8"), "migrate"])
+        .output()
+        .expect("diario migrate");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("unknown setting `adress`"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn operations_the_dockerfile_builds_the_binary_and_runs_it_unprivileged_with_a_health_check() {
+    // No container engine runs here: the conventions are checked on the text.
+    let text = std::fs::read_to_string(repo().join("Dockerfile")).expect("Dockerfile");
+    let froms = text.lines().filter(|l| l.starts_with("FROM ")).count();
+    assert!(froms >= 2, "multi-stage");
+    assert!(text.contains("cargo build --release --locked -p diario-api --bin diario"));
+    let user = text
+        .lines()
+        .rfind(|l| l.starts_with("USER "))
+        .expect("a USER line");
+    assert!(!user.contains("root") && user != "USER 0", "{user}");
+    assert!(text.contains("HEALTHCHECK") && text.contains("/readyz"));
+    let ignore = std::fs::read_to_string(repo().join(".dockerignore")).expect(".dockerignore");
+    assert!(ignore.lines().any(|l| l == "target"));
+}
