@@ -59,6 +59,7 @@ impl Modify for BearerAuth {
         admin::get_measure,
         admin::set_test_clock,
         firmalom::callback,
+        paper::pending_paper_diary,
         paper::paper_diary,
         paper::paper_confirmation,
         paper::get_document,

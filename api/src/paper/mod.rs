@@ -1,9 +1,11 @@
 //! The paper diary (Art. 6) over HTTP, for recipients not enrolled in FirmaLOM:
 //!
-//! - `GET /v1/cases/{id}/phases/{n}/paper-diary` — the phase's responsabile gets the PDF to
-//!   have signed. A GET that may write: when no paper diary of the phase is pending, it records
-//!   `PaperDiaryGenerated` first; while one is pending, every GET returns that same diary (same
-//!   bytes: the print time is the generation instant), so repeating it is harmless.
+//! - `POST /v1/cases/{id}/phases/{n}/paper-diary` — the phase's responsabile generates the PDF
+//!   to have signed: `PaperDiaryGenerated` (201). While one is pending for the same entries, a
+//!   POST returns that same diary (200, same bytes: the print time is the generation instant),
+//!   so repeating it is harmless.
+//! - `GET /v1/cases/{id}/phases/{n}/paper-diary` — the pending diary again; writes nothing
+//!   (404 when none is pending).
 //! - `POST /v1/cases/{id}/phases/{n}/paper-confirmation` — multipart upload of the signed scan
 //!   (PDF, JPEG or PNG, recognised by content), stored content-addressed (SHA-256) in the
 //!   database, then `UploadPaperConfirmation` confirms the printed entries.
@@ -45,7 +47,10 @@ pub const MAX_DOCUMENT_BYTES: usize = 10 * 1024 * 1024;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route("/v1/cases/{id}/phases/{n}/paper-diary", get(paper_diary))
+        .route(
+            "/v1/cases/{id}/phases/{n}/paper-diary",
+            get(pending_paper_diary).post(paper_diary),
+        )
         .route(
             "/v1/cases/{id}/phases/{n}/paper-confirmation",
             post(paper_confirmation).layer(DefaultBodyLimit::max(MAX_DOCUMENT_BYTES + 64 * 1024)),
@@ -159,15 +164,50 @@ pub(crate) async fn pdf_response(
     Ok(response)
 }
 
-/// The paper diary to sign (the phase's responsabile; recipients not enrolled in FirmaLOM).
-/// Records `PaperDiaryGenerated` when no paper diary of the phase (for these entries) is
-/// pending; otherwise returns the pending one again, byte for byte (while the professionals'
-/// names printed on it are unchanged).
+/// The pending paper diary of the phase (the phase's responsabile), as generated: writes
+/// nothing.
 #[utoipa::path(get, path = "/v1/cases/{id}/phases/{n}/paper-diary", tag = "paper",
     params(("id" = Uuid, Path), ("n" = u8, Path, description = "phase 1-4", minimum = 1, maximum = 4), PaperQuery),
     responses(
         (status = 200, description = "the PDF (A4, Italian); headers `X-Diario-Paper-Id` and `X-Diario-Content-Hash` (its short form is printed)", content_type = "application/pdf", body = Vec<u8>),
-        (status = "4XX", description = "401, 403 not-phase-responsabile, 404, 409/422 e.g. paper-diary-not-allowed (recipient enrolled in FirmaLOM), checklist-failed", body = Problem, content_type = "application/problem+json"),
+        (status = "4XX", description = "400 entry_ids, 401, 403 not-phase-responsabile, 404 (no case, or no paper diary pending: generate it with POST)", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub async fn pending_paper_diary(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+    ApiPath((id, n)): ApiPath<(Uuid, u8)>,
+    ApiQuery(query): ApiQuery<PaperQuery>,
+) -> Result<Response, ApiError> {
+    let phase = phase(n)?;
+    let ids = parse_ids(query.entry_ids.as_deref())?;
+    let (case, _) = readable_case(&state, &principal, id).await?;
+    let file = file_of(&case)?;
+    let measure = state
+        .handler
+        .catalogue()
+        .get(&file.measure_id)
+        .ok_or_else(|| ApiError::Internal("the case's measure is not in the catalogue".into()))?;
+    require_phase_responsabile(file, measure, phase, &principal.cf)?;
+    match pending_paper(file, phase, ids.as_deref()) {
+        Some(paper_id) => pdf_response(&state, file, measure, paper_id).await,
+        None => Err(ApiError::NotFoundWhat(format!(
+            "nessun diario cartaceo della fase {} in attesa di firma: generarlo con POST /v1/cases/{id}/phases/{n}/paper-diary",
+            u8::from(phase)
+        ))),
+    }
+}
+
+/// Generates the paper diary to sign (the phase's responsabile; recipients not enrolled in
+/// FirmaLOM): records `PaperDiaryGenerated` (201) unless a paper diary of the phase for these
+/// entries is pending, which is returned again byte for byte (200, while the professionals'
+/// names printed on it are unchanged).
+#[utoipa::path(post, path = "/v1/cases/{id}/phases/{n}/paper-diary", tag = "paper",
+    params(("id" = Uuid, Path), ("n" = u8, Path, description = "phase 1-4", minimum = 1, maximum = 4), PaperQuery),
+    responses(
+        (status = 201, description = "generated: the PDF (A4, Italian); headers `X-Diario-Paper-Id` and `X-Diario-Content-Hash` (its short form is printed), `Location` (the GET of the pending diary)", content_type = "application/pdf", body = Vec<u8>),
+        (status = 200, description = "already pending: the same PDF again", content_type = "application/pdf", body = Vec<u8>),
+        (status = "4XX", description = "400 entry_ids, 401, 403 not-phase-responsabile, 404, 409/422 e.g. paper-diary-not-allowed (recipient enrolled in FirmaLOM), checklist-failed", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])))]
 pub async fn paper_diary(
@@ -227,7 +267,24 @@ pub async fn paper_diary(
         .file
         .as_ref()
         .ok_or_else(|| ApiError::NotFoundWhat(format!("no case {id}")))?;
-    pdf_response(&state, file, measure, generated.unwrap_or(paper_id)).await
+    let mut response = pdf_response(&state, file, measure, generated.unwrap_or(paper_id)).await?;
+    if generated.is_some() {
+        *response.status_mut() = StatusCode::CREATED;
+        let location = match &ids {
+            Some(list) => {
+                let list: Vec<String> = list.iter().map(Uuid::to_string).collect();
+                format!(
+                    "/v1/cases/{id}/phases/{n}/paper-diary?entry_ids={}",
+                    list.join(",")
+                )
+            }
+            None => format!("/v1/cases/{id}/phases/{n}/paper-diary"),
+        };
+        if let Ok(v) = HeaderValue::from_str(&location) {
+            response.headers_mut().insert(header::LOCATION, v);
+        }
+    }
+    Ok(response)
 }
 
 /// What the media type of a scan is, by its first bytes.
@@ -435,7 +492,7 @@ pub(crate) async fn upload_paper_confirmation(
         }
         None => pending_paper(file, phase, None).ok_or(ApiError::Unprocessable {
             code: "no-pending-paper-diary",
-            message: "nessun diario cartaceo in attesa di firma per questa fase / no paper diary of this phase is waiting for its signature: GET …/paper-diary first".into(),
+            message: "nessun diario cartaceo in attesa di firma per questa fase: generarlo prima con POST …/paper-diary".into(),
         })?,
     };
     let inserted = store_document(&state.db, &sha, media_type, &bytes, id, &principal.cf).await?;

@@ -465,6 +465,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("put", "/v1/test-clock"),
     ("post", "/v1/firmalom/callbacks"),
     ("get", "/v1/cases/{id}/phases/{n}/paper-diary"),
+    ("post", "/v1/cases/{id}/phases/{n}/paper-diary"),
     ("post", "/v1/cases/{id}/phases/{n}/paper-confirmation"),
     ("get", "/v1/documents/{sha256}"),
     ("get", "/v1/cases/{id}/audit-trail"),

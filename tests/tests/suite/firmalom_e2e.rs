@@ -651,13 +651,30 @@ async fn paper_path(backend: Backend) {
     let closed = case.close_phase(1).await;
     assert!(closed["request_id"].is_null(), "{closed}");
 
-    // Only the phase's responsabile gets the paper diary.
-    let paper_diary = |who| case.call("GET", "/phases/1/paper-diary", who, None).send();
+    // Only the phase's responsabile generates the paper diary (a POST); a GET writes nothing.
+    let paper_diary = |who| case.call("POST", "/phases/1/paper-diary", who, None).send();
+    let pending = |who| case.call("GET", "/phases/1/paper-diary", who, None).send();
     let r = paper_diary(cf::RESP_PROVIDER).await;
     assert_eq!(r.status, 403, "{}", r.json);
+    let none = pending(cf::RESP_ASST).await;
+    assert_eq!(none.status, 404, "{}", none.json);
+    assert!(
+        none.json["detail"].as_str().is_some_and(|d| d.contains("generarlo con POST")),
+        "{}",
+        none.json
+    );
+    assert_eq!(
+        count(&event_types(&server, case_id).await, "PaperDiaryGenerated"),
+        0,
+        "a GET generated the paper diary"
+    );
 
     let pdf = paper_diary(cf::RESP_ASST).await;
-    assert_eq!(pdf.status, 200, "{}", String::from_utf8_lossy(&pdf.bytes));
+    assert_eq!(pdf.status, 201, "{}", String::from_utf8_lossy(&pdf.bytes));
+    assert_eq!(
+        pdf.header("location").as_deref(),
+        Some(format!("/v1/cases/{case_id}/phases/1/paper-diary").as_str())
+    );
     assert_eq!(
         pdf.header("content-type").as_deref(),
         Some("application/pdf")
@@ -680,10 +697,15 @@ async fn paper_path(backend: Backend) {
     ] {
         assert!(text.contains(needle), "missing {needle:?} in:\n{text}");
     }
-    // Asking again returns the same diary (same bytes), and records nothing more.
+    // Asking again returns the same diary (same bytes), and records nothing more; so does the
+    // GET of the pending one.
     let again = paper_diary(cf::RESP_ASST).await;
     assert_eq!(again.status, 200);
     assert_eq!(again.bytes, pdf.bytes);
+    let read = pending(cf::RESP_ASST).await;
+    assert_eq!(read.status, 200, "{}", read.json);
+    assert_eq!(read.bytes, pdf.bytes);
+    assert_eq!(pending(cf::RESP_PROVIDER).await.status, 403);
     let events = event_types(&server, case_id).await;
     assert_eq!(count(&events, "PaperDiaryGenerated"), 1);
 
@@ -788,7 +810,7 @@ async fn firmalom_paper_diary_refused_when_enrolled_sqlite() {
     let (case_id, _) = phase_one_ready(&server, true).await;
     let case = CaseApi::of(&server, case_id);
     case.close_phase(1).await;
-    case.call("GET", "/phases/1/paper-diary", cf::RESP_ASST, None)
+    case.call("POST", "/phases/1/paper-diary", cf::RESP_ASST, None)
         .refused(409, "paper-diary-not-allowed")
         .await;
     server.stop().await;
