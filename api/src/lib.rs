@@ -24,6 +24,7 @@ pub mod people;
 pub mod reads;
 pub mod scheduler;
 pub mod telemetry;
+pub mod tracecontext;
 pub mod web;
 pub mod write;
 
@@ -346,11 +347,17 @@ pub fn app(state: AppState) -> Router {
                         .and_then(|v| v.to_str().ok())
                         .unwrap_or("-")
                         .to_owned();
+                    let (trace_id, span_id) = req
+                        .extensions()
+                        .get::<tracecontext::TraceContext>()
+                        .map_or(("-", "-"), |t| (t.trace_id.as_str(), t.span_id.as_str()));
                     tracing::info_span!(
                         "request",
                         method = %req.method(),
                         route = %route,
                         request_id = %request_id,
+                        trace_id = %trace_id,
+                        span_id = %span_id,
                         actor = tracing::field::Empty,
                     )
                 })
@@ -363,6 +370,7 @@ pub fn app(state: AppState) -> Router {
                     );
                 }),
         )
+        .layer(axum::middleware::from_fn(tracecontext::layer))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
         .layer(axum::middleware::map_request(drop_unsafe_request_id))

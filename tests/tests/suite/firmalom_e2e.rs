@@ -659,7 +659,9 @@ async fn paper_path(backend: Backend) {
     let none = pending(cf::RESP_ASST).await;
     assert_eq!(none.status, 404, "{}", none.json);
     assert!(
-        none.json["detail"].as_str().is_some_and(|d| d.contains("generarlo con POST")),
+        none.json["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("generarlo con POST")),
         "{}",
         none.json
     );

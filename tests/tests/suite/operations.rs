@@ -102,13 +102,31 @@ async fn operations_a_toml_file_a_file_secret_json_logs_keyed_actor_tags_and_met
         .expect("register");
     assert!(created.status().is_success(), "{}", created.status());
     let unknown = uuid::Uuid::now_v7();
+    // A caller's W3C trace id is kept: in the answer's traceparent (with this server's span)
+    // and in the request's log lines.
+    let trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
     let missing = client
         .get(format!("{base}/v1/cases/{unknown}"))
         .bearer_auth(&admin)
+        .header("traceparent", format!("00-{trace_id}-00f067aa0ba902b7-01"))
         .send()
         .await
         .expect("get");
     assert_eq!(missing.status(), 404);
+    let answered = missing
+        .headers()
+        .get("traceparent")
+        .and_then(|v| v.to_str().ok())
+        .expect("traceparent on the answer")
+        .to_owned();
+    let parts: Vec<&str> = answered.split('-').collect();
+    assert_eq!(parts.len(), 4, "{answered}");
+    assert_eq!((parts[0], parts[1], parts[3]), ("00", trace_id, "01"));
+    assert!(
+        parts[2].len() == 16 && parts[2] != "00f067aa0ba902b7",
+        "{answered}"
+    );
+    let server_span = parts[2].to_owned();
 
     // Metrics: the requests under their route template, the events appended by type.
     let metrics = client
@@ -226,6 +244,12 @@ async fn operations_a_toml_file_a_file_secret_json_logs_keyed_actor_tags_and_met
         "{served:?}"
     );
     assert!(!log.contains(&plain) && !log.contains(cf::PLATFORM_ADMIN));
+    assert!(
+        served.iter().any(|l| l["span"]["trace_id"] == trace_id
+            && l["span"]["span_id"] == server_span.as_str()
+            && l["span"]["route"] == "/v1/cases/{id}"),
+        "{served:?}"
+    );
 }
 
 #[tokio::test]
@@ -311,7 +335,10 @@ fn operations_the_systemd_unit_verifies_and_is_hardened() {
         .output()
         .expect("systemd-analyze verify");
     let stderr = String::from_utf8_lossy(&verify.stderr);
-    assert!(verify.status.success() && stderr.trim().is_empty(), "{stderr}");
+    assert!(
+        verify.status.success() && stderr.trim().is_empty(),
+        "{stderr}"
+    );
 
     let security = std::process::Command::new("systemd-analyze")
         .args(["security", "--offline=true", "--no-pager"])
@@ -321,7 +348,10 @@ fn operations_the_systemd_unit_verifies_and_is_hardened() {
     let report = String::from_utf8_lossy(&security.stdout);
     let level: f64 = report
         .lines()
-        .find_map(|l| l.split("Overall exposure level for diario.service: ").nth(1))
+        .find_map(|l| {
+            l.split("Overall exposure level for diario.service: ")
+                .nth(1)
+        })
         .and_then(|rest| rest.split_whitespace().next())
         .and_then(|n| n.parse().ok())
         .unwrap_or_else(|| panic!("no exposure level in\n{report}"));
