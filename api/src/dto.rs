@@ -281,7 +281,7 @@ pub fn events_json<E: Serialize>(events: &[E]) -> Result<Vec<Value>, ApiError> {
 
 /// Whose system failed.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum FailureScopeBody {
     /// The regional system: every case.
     Regional,

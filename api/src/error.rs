@@ -222,9 +222,14 @@ impl From<diario_log::StoreError> for ApiError {
 impl From<diario_projections::ProjectionError> for ApiError {
     fn from(e: diario_projections::ProjectionError) -> Self {
         match e {
-            diario_projections::ProjectionError::BadCursor(c) => ApiError::BadRequest(format!(
-                "invalid cursor {c:?}: pass back the `next_cursor` of the previous page"
-            )),
+            diario_projections::ProjectionError::BadCursor(c) => ApiError::Field {
+                status: StatusCode::BAD_REQUEST,
+                code: "invalid-cursor",
+                field: "cursor",
+                message: format!(
+                    "cursore non valido {c:?}: ripassare il `next_cursor` della pagina precedente"
+                ),
+            },
             other => ApiError::Internal(Box::new(other)),
         }
     }

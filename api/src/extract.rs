@@ -74,28 +74,64 @@ impl WriteRequest {
         parse(&self.body)
     }
 
-    /// The body as `T`, or `T::default()` when empty (commands with optional fields).
+    /// The body as `T`, or `T::default()` when empty or `null` (commands with optional
+    /// fields).
     pub fn json_or_default<T: DeserializeOwned + Default>(&self) -> Result<T, ApiError> {
         if self.body.is_empty() {
             return Ok(T::default());
         }
-        parse(&self.body)
+        let value = parse_value(&self.body)?;
+        if value.is_null() {
+            return Ok(T::default());
+        }
+        from_value(value)
     }
 }
 
 /// A JSON body as `T`: refused (400) when it is not JSON, when a string in it holds a control
 /// character ([`control_character`], naming the field) or when it does not fit `T`.
 pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
-    let unreadable = |e: serde_json::Error| {
-        ApiError::BadRequest(format!(
-            "il corpo JSON non è leggibile / the JSON body cannot be read: {e}"
-        ))
-    };
-    let value: serde_json::Value = serde_json::from_slice(body).map_err(unreadable)?;
+    from_value(parse_value(body)?)
+}
+
+fn unreadable(e: &serde_json::Error) -> ApiError {
+    ApiError::BadRequest(format!(
+        "il corpo JSON non è leggibile / the JSON body cannot be read: {e}"
+    ))
+}
+
+/// The body as JSON, checked for control characters, with integral numbers written as
+/// decimals (`2.0`) read as the integers they are (JSON Schema counts them as integers).
+fn parse_value(body: &[u8]) -> Result<serde_json::Value, ApiError> {
+    let mut value: serde_json::Value = serde_json::from_slice(body).map_err(|e| unreadable(&e))?;
     if let Some(field) = control_character_in(&value, &mut String::new()) {
         return Err(control_character(&field));
     }
-    serde_json::from_slice(body).map_err(unreadable)
+    integral_numbers(&mut value);
+    Ok(value)
+}
+
+fn from_value<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, ApiError> {
+    serde_json::from_value(value).map_err(|e| unreadable(&e))
+}
+
+/// Rewrites `2.0` as `2` throughout `value` (within the exactly representable range).
+fn integral_numbers(value: &mut serde_json::Value) {
+    use serde_json::Value;
+    match value {
+        Value::Number(n) if !n.is_i64() && !n.is_u64() => {
+            if let Some(f) = n.as_f64()
+                && f.fract() == 0.0
+                && f.abs() < 9_007_199_254_740_992.0
+            {
+                // Within ±2^53 the float is an exact integer.
+                *value = Value::from(f as i64);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(integral_numbers),
+        Value::Object(map) => map.values_mut().for_each(integral_numbers),
+        _ => {}
+    }
 }
 
 /// A character no text of this service may hold: C0 and C1 controls (NUL among them, which

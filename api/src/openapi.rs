@@ -27,6 +27,370 @@ impl Modify for BearerAuth {
     }
 }
 
+/// The constraints the server enforces on text that the derive cannot say, written into the
+/// document: the shapes of fiscal codes, organisation codes, cursors, times and digests by
+/// the name of the field or parameter that carries them, and — on every other plain string —
+/// that no control character is accepted (`invalid-characters`; tab and line breaks are
+/// allowed in body text). A parameter is never `null` on the wire: a `null` in its type is
+/// dropped (absent is how it is left out).
+struct TextConstraints;
+
+/// The fiscal code: 6 letters, 2 digits, a month letter, 2 digits, a place (letter and 3
+/// digits), a check letter; digits may be replaced by the omocodia letters; `TINIT-` prefix and
+/// lowercase accepted. The check letter itself is verified by the server (400).
+pub const FISCAL_CODE_PATTERN: &str = "^(TINIT-)?[A-Za-z]{6}[0-9LMNPQRSTUVlmnpqrstuv]{2}[A-EHLMPR-Ta-ehlmpr-t][0-9LMNPQRSTUVlmnpqrstuv]{2}[A-Za-z][0-9LMNPQRSTUVlmnpqrstuv]{3}[A-Za-z]$";
+/// An organisation code (domain: 3–40 of `A–Z`, `0–9`, single hyphens inside).
+pub const ORG_CODE_PATTERN: &str = "^[A-Z0-9](?:-?[A-Z0-9]){2,39}$";
+const UUID: &str = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}";
+/// No C0/C1 control character at all (parameters).
+const NO_CONTROLS: &str = r"^[^\u0000-\u001F\u007F-\u009F]*$";
+/// No control character but tab and line breaks (free text in bodies).
+const NO_CONTROLS_TEXT: &str = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$";
+
+const FISCAL_CODE_FIELDS: [&str; 10] = [
+    "responsabile_asst",
+    "responsabile_provider",
+    "case_manager",
+    "responsabile",
+    "professional",
+    "fiscal_code",
+    "signed_by",
+    "signer_cf",
+    "cf",
+    "sub",
+];
+const ORG_CODE_FIELDS: [&str; 5] = ["asst", "ats", "provider", "code", "ente"];
+
+fn pattern_for(name: &str) -> Option<String> {
+    if FISCAL_CODE_FIELDS.contains(&name) {
+        return Some(FISCAL_CODE_PATTERN.to_owned());
+    }
+    if ORG_CODE_FIELDS.contains(&name) {
+        return Some(ORG_CODE_PATTERN.to_owned());
+    }
+    match name {
+        "sha256" => Some("^[0-9a-f]{64}$".to_owned()),
+        "entry_ids" => Some(format!("^{UUID}(,{UUID})*$")),
+        "start" | "end" => Some("^([01][0-9]|2[0-3]):[0-5][0-9]$".to_owned()),
+        _ => None,
+    }
+}
+
+fn is_plain_string(schema: &serde_json::Map<String, serde_json::Value>) -> bool {
+    let string = match schema.get("type") {
+        Some(serde_json::Value::String(t)) => t == "string",
+        Some(serde_json::Value::Array(ts)) => ts.iter().any(|t| t == "string"),
+        _ => false,
+    };
+    string
+        && !["pattern", "format", "enum", "const"]
+            .iter()
+            .any(|k| schema.contains_key(*k))
+}
+
+/// Constrains the string schema `schema` of the field `name` (see [`TextConstraints`]).
+fn constrain(name: Option<&str>, schema: &mut serde_json::Value, free_text: bool) {
+    let Some(map) = schema.as_object_mut() else {
+        return;
+    };
+    if let Some(items) = map.get_mut("items") {
+        // An array of codes takes the codes' pattern (`figures`, `confirmers`).
+        constrain(None, items, free_text);
+    }
+    for key in ["oneOf", "anyOf", "allOf"] {
+        if let Some(variants) = map.get_mut(key).and_then(|v| v.as_array_mut()) {
+            for variant in variants {
+                // Request enums deny unknown fields (serde), which the derive leaves out of
+                // their variants.
+                if let Some(v) = variant.as_object_mut()
+                    && v.contains_key("properties")
+                    && !v.contains_key("additionalProperties")
+                {
+                    v.insert(
+                        "additionalProperties".into(),
+                        serde_json::Value::Bool(false),
+                    );
+                }
+                constrain(name, variant, free_text);
+            }
+        }
+    }
+    if let Some(props) = map.get_mut("properties").and_then(|p| p.as_object_mut()) {
+        for (key, value) in props.iter_mut() {
+            constrain(Some(key.as_str()), value, free_text);
+        }
+    }
+    if let Some(values) = map.get_mut("additionalProperties") {
+        constrain(None, values, free_text);
+    }
+    // A map's keys are text too (the server checks them as it checks values).
+    if map
+        .get("additionalProperties")
+        .is_some_and(|a| a.is_object() || a == &serde_json::Value::Bool(true))
+        && !map.contains_key("propertyNames")
+    {
+        map.insert(
+            "propertyNames".into(),
+            serde_json::json!({ "pattern": NO_CONTROLS_TEXT }),
+        );
+    }
+    if !is_plain_string(map) {
+        return;
+    }
+    let pattern = name.and_then(pattern_for).unwrap_or_else(|| {
+        if free_text {
+            NO_CONTROLS_TEXT
+        } else {
+            NO_CONTROLS
+        }
+        .to_owned()
+    });
+    map.insert("pattern".into(), serde_json::Value::String(pattern));
+}
+
+/// Every property and parameter name of a request to `op` (its parameters, and the properties
+/// of its body's schemas, followed through `$ref`).
+fn field_names(
+    doc: &serde_json::Value,
+    op: &serde_json::Value,
+) -> std::collections::BTreeSet<String> {
+    fn walk(
+        doc: &serde_json::Value,
+        v: &serde_json::Value,
+        seen: &mut std::collections::BTreeSet<String>,
+        out: &mut std::collections::BTreeSet<String>,
+    ) {
+        match v {
+            serde_json::Value::Object(map) => {
+                if let Some(r) = map.get("$ref").and_then(|r| r.as_str())
+                    && let Some(name) = r.strip_prefix("#/components/schemas/")
+                    && seen.insert(name.to_owned())
+                    && let Some(schema) = doc.pointer(&format!("/components/schemas/{name}"))
+                {
+                    walk(doc, schema, seen, out);
+                }
+                if let Some(props) = map.get("properties").and_then(|p| p.as_object()) {
+                    out.extend(props.keys().cloned());
+                }
+                for value in map.values() {
+                    walk(doc, value, seen, out);
+                }
+            }
+            serde_json::Value::Array(items) => {
+                for item in items {
+                    walk(doc, item, seen, out);
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut out = std::collections::BTreeSet::new();
+    for param in op["parameters"].as_array().into_iter().flatten() {
+        if let Some(name) = param["name"].as_str() {
+            out.insert(name.to_owned());
+        }
+    }
+    if let Some(body) = op.get("requestBody") {
+        walk(doc, body, &mut Default::default(), &mut out);
+    }
+    out
+}
+
+/// What the schema cannot say, said in the refusals each operation documents: a fiscal code of
+/// the right shape whose birth date or check letter is wrong (400 `malformed-request`), an
+/// organisation code of the right shape that is not registered (`unknown-organisation`).
+fn document_unexpressible_checks(doc: &mut serde_json::Value) {
+    let snapshot = doc.clone();
+    let Some(paths) = doc.get_mut("paths").and_then(|p| p.as_object_mut()) else {
+        return;
+    };
+    for item in paths.values_mut() {
+        let Some(ops) = item.as_object_mut() else {
+            continue;
+        };
+        for op in ops.values_mut() {
+            let names = field_names(&snapshot, op);
+            let mut notes = Vec::new();
+            if op.get("requestBody").is_some()
+                || op["parameters"]
+                    .as_array()
+                    .is_some_and(|ps| ps.iter().any(|p| p["name"] == "Idempotency-Key"))
+            {
+                notes.push(
+                    "422 rule refusals: `code` names the rule of the Regolamento (or of the catalogue) that refused the request, as listed in docs/domain.md \"Error codes\"",
+                );
+            }
+            if names
+                .iter()
+                .any(|n| FISCAL_CODE_FIELDS.contains(&n.as_str()))
+            {
+                notes.push(
+                    "400 `malformed-request`: a fiscal code of the right shape whose birth date or check letter is wrong (the schema gives its shape only)",
+                );
+            }
+            if names.iter().any(|n| ORG_CODE_FIELDS.contains(&n.as_str())) {
+                notes.push(
+                    "400 (a filter) or 422 (a body) `unknown-organisation`: an organisation code of the right shape that is not registered, `organisation-kind-mismatch`: one of another kind (an ATS given as a provider)",
+                );
+            }
+            if names.contains("cursor") {
+                notes.push("400 `invalid-cursor`: a cursor no previous page gave");
+            }
+            if notes.is_empty() {
+                continue;
+            }
+            let Some(responses) = op.get_mut("responses").and_then(|r| r.as_object_mut()) else {
+                continue;
+            };
+            let targets: Vec<String> = if responses.contains_key("4XX") {
+                vec!["4XX".into()]
+            } else {
+                let listed: Vec<String> = ["400", "422"]
+                    .into_iter()
+                    .filter(|k| responses.contains_key(*k))
+                    .map(str::to_owned)
+                    .collect();
+                if listed.is_empty() {
+                    responses.insert(
+                        "4XX".into(),
+                        serde_json::json!({
+                            "description": "refused",
+                            "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+                        }),
+                    );
+                    vec!["4XX".into()]
+                } else {
+                    listed
+                }
+            };
+            for key in targets {
+                if let Some(d) = responses.get_mut(&key).and_then(|r| r.as_object_mut()) {
+                    let old = d.get("description").and_then(|x| x.as_str()).unwrap_or("");
+                    let text = format!("{old}; {}", notes.join("; "));
+                    d.insert("description".into(), serde_json::Value::String(text));
+                }
+            }
+        }
+    }
+}
+
+/// The component names `value` refers to (`$ref`), added to `out`.
+fn refs(value: &serde_json::Value, out: &mut std::collections::BTreeSet<String>) {
+    match value {
+        serde_json::Value::Object(map) => {
+            for (k, v) in map {
+                match (k.as_str(), v.as_str()) {
+                    ("$ref", Some(r)) => {
+                        if let Some(name) = r.strip_prefix("#/components/schemas/") {
+                            out.insert(name.to_owned());
+                        }
+                    }
+                    _ => refs(v, out),
+                }
+            }
+        }
+        serde_json::Value::Array(items) => items.iter().for_each(|v| refs(v, out)),
+        _ => {}
+    }
+}
+
+impl Modify for TextConstraints {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let Ok(mut doc) = serde_json::to_value(&*openapi) else {
+            return;
+        };
+        if let Some(paths) = doc.get_mut("paths").and_then(|p| p.as_object_mut()) {
+            for item in paths.values_mut() {
+                let Some(ops) = item.as_object_mut() else {
+                    continue;
+                };
+                for op in ops.values_mut() {
+                    let Some(params) = op.get_mut("parameters").and_then(|p| p.as_array_mut())
+                    else {
+                        continue;
+                    };
+                    for param in params {
+                        let name = param["name"].as_str().map(str::to_owned);
+                        if name.as_deref() == Some("If-Match") {
+                            let old = param["description"].as_str().unwrap_or("").to_owned();
+                            if !old.contains("version-mismatch") {
+                                param["description"] = serde_json::Value::String(format!(
+                                    "{}the stream version the change is based on (`\"<version>\"` or `*`); another version: 412 `version-mismatch`",
+                                    if old.is_empty() {
+                                        String::new()
+                                    } else {
+                                        format!("{old}; ")
+                                    }
+                                ));
+                            }
+                        }
+                        if name.as_deref() == Some("Idempotency-Key") {
+                            let old = param["description"].as_str().unwrap_or("").to_owned();
+                            if !old.contains("idempotency-key-reused") {
+                                param["description"] = serde_json::Value::String(format!(
+                                    "{}a retry with the same key and body gets the first answer again; the key with another request: 422 `idempotency-key-reused`",
+                                    if old.is_empty() {
+                                        String::new()
+                                    } else {
+                                        format!("{old}; ")
+                                    }
+                                ));
+                            }
+                        }
+                        if let Some(schema) = param.get_mut("schema") {
+                            if let Some(types) =
+                                schema.get_mut("type").and_then(|t| t.as_array_mut())
+                            {
+                                types.retain(|t| t != "null");
+                                if types.len() == 1 {
+                                    let only = types[0].clone();
+                                    schema["type"] = only;
+                                }
+                            }
+                            constrain(name.as_deref(), schema, false);
+                        }
+                    }
+                }
+            }
+        }
+        // The schemas requests are made of (responses keep theirs: `code` there is a problem
+        // code, not an organisation).
+        let mut request = std::collections::BTreeSet::new();
+        if let Some(paths) = doc.get("paths") {
+            for op in paths.as_object().into_iter().flat_map(|p| p.values()) {
+                for o in op.as_object().into_iter().flat_map(|o| o.values()) {
+                    if let Some(body) = o.get("requestBody") {
+                        refs(body, &mut request);
+                    }
+                }
+            }
+        }
+        loop {
+            let before = request.len();
+            for name in request.clone() {
+                if let Some(schema) = doc.pointer(&format!("/components/schemas/{name}")) {
+                    refs(schema, &mut request);
+                }
+            }
+            if request.len() == before {
+                break;
+            }
+        }
+        for name in &request {
+            if let Some(schema) = doc.pointer_mut(&format!("/components/schemas/{name}")) {
+                constrain(None, schema, true);
+            }
+        }
+        document_unexpressible_checks(&mut doc);
+        match serde_json::from_value(doc) {
+            Ok(constrained) => *openapi = constrained,
+            Err(e) => {
+                tracing::error!(error = %e, "the OpenAPI text constraints could not be applied")
+            }
+        }
+    }
+}
+
 #[derive(OpenApi)]
 #[openapi(
     info(
@@ -86,7 +450,7 @@ impl Modify for BearerAuth {
         ops::metrics,
         openapi_json,
     ),
-    modifiers(&BearerAuth)
+    modifiers(&BearerAuth, &TextConstraints)
 )]
 pub struct ApiDoc;
 

@@ -211,7 +211,8 @@ pub async fn get_organisation(
 #[utoipa::path(post, path = "/v1/organisations", tag = "organisations",
     request_body = OrganisationBody,
     params(("Idempotency-Key" = Option<String>, Header, pattern = "^[!-~]([ -~]{0,253}[!-~])?$")),
-    responses((status = 201, description = "registered (200: it already was, unchanged)", body = OrganisationBody),
+    responses((status = 201, description = "registered", body = OrganisationBody),
+        (status = 200, description = "it already was, unchanged (a repeated registration)", body = OrganisationBody),
         (status = "4XX", description = "403 organisation-registration-denied, 409 organisation-code-taken, 422 invalid-organisation-code / invalid-organisation-name / invalid-organisation-ats / unknown-organisation (field `ats`)", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 pub async fn register_organisation(

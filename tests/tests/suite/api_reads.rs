@@ -223,7 +223,7 @@ async fn reads(backend: Backend) {
                 c("/audit-trail?cursor=not-a-version"),
                 cf::AUDITOR,
                 400,
-                Some("malformed-request"),
+                Some("invalid-cursor"),
             ),
             (c("/audit-trail?limit=0"), cf::AUDITOR, 400, None),
         ],
