@@ -249,7 +249,7 @@ pub async fn get_measure(
         .catalogue()
         .get(&MeasureId::new(id.clone()))
         .map(|m| Json(m).into_response())
-        .ok_or_else(|| ApiError::NotFoundWhat(format!("no measure {id}")))
+        .ok_or_else(|| ApiError::NotFoundWhat(format!("nessuna misura {id}")))
 }
 
 /// Move the service clock (only with `diario serve --test-clock`; no token needed).

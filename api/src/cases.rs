@@ -319,8 +319,9 @@ pub async fn disable_professional(
     ApiQuery(query): ApiQuery<EnteQuery>,
     req: WriteRequest,
 ) -> Result<Response, ApiError> {
-    let professional = diario_domain::FiscalCode::parse(&cf)
-        .map_err(|e| ApiError::BadRequest(format!("invalid fiscal code in the path: {e}")))?;
+    let professional = diario_domain::FiscalCode::parse(&cf).map_err(|e| {
+        ApiError::BadRequest(format!("codice fiscale non valido nel percorso: {e}"))
+    })?;
     let ente = match query.ente {
         Some(e) => Ente::from(e),
         None => {

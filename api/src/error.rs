@@ -17,13 +17,13 @@ pub const PROBLEM_JSON: &str = "application/problem+json";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
-    #[error("the database is not reachable")]
+    #[error("la base dati non risponde")]
     NotReady(#[source] diario_log::StoreError),
-    #[error("not found")]
+    #[error("risorsa inesistente")]
     NotFound,
     #[error("{0}")]
     NotFoundWhat(String),
-    #[error("method not allowed")]
+    #[error("metodo non consentito")]
     MethodNotAllowed,
     /// 400: the request cannot be read (JSON syntax, types, missing fields, bad header).
     #[error("{0}")]
@@ -31,16 +31,20 @@ pub enum ApiError {
     /// 400 naming the field that cannot be accepted (`field` extension).
     #[error("{message}")]
     InvalidField { field: String, message: String },
+    /// 400 `malformed-request` naming the field (when known) that cannot be read.
+    #[error("{message}")]
+    Malformed {
+        field: Option<String>,
+        message: String,
+    },
     /// 408: the request (its body included) took longer than the timeout (seconds).
-    #[error("la richiesta ha superato {0} secondi / the request took longer than {0} seconds")]
+    #[error("la richiesta ha superato {0} secondi")]
     RequestTimeout(u64),
     /// 414: the request target is longer than the limit (bytes).
-    #[error("l'indirizzo supera {0} byte / the request target is longer than {0} bytes")]
+    #[error("l'indirizzo supera {0} byte")]
     UriTooLong(usize),
     /// 431: the header section is larger than the limit (bytes) or has too many headers.
-    #[error(
-        "le intestazioni superano {0} byte o sono troppe / the headers exceed {0} bytes or are too many"
-    )]
+    #[error("le intestazioni superano {0} byte o sono troppe")]
     HeadersTooLarge(usize),
     /// 401: no or invalid bearer token.
     #[error("{0}")]
@@ -49,13 +53,13 @@ pub enum ApiError {
     #[error("{message}")]
     Forbidden { code: &'static str, message: String },
     /// 412: `If-Match` is stale.
-    #[error("the case is at version {actual}, not {expected}")]
+    #[error("la pratica è alla versione {actual}, non {expected}: rileggerla e riprovare")]
     PreconditionFailed { expected: i64, actual: i64 },
     /// 413
-    #[error("the request body is larger than {0} bytes")]
+    #[error("il corpo della richiesta supera {0} byte")]
     PayloadTooLarge(usize),
     /// 415
-    #[error("the request body must be application/json")]
+    #[error("il corpo della richiesta deve essere application/json")]
     UnsupportedMediaType,
     /// 422 with a stable code outside the domain (slots, idempotency, catalogue).
     #[error("{message}")]
@@ -69,36 +73,32 @@ pub enum ApiError {
         message: String,
     },
     /// 409: concurrent writers won every attempt.
-    #[error("the case changed concurrently; try again")]
+    #[error("la pratica è stata modificata nello stesso momento; riprovare")]
     Contention,
     /// A rule of the Regolamento refused the command.
     #[error(transparent)]
     Domain(DomainError),
     /// A late answer (Art. 6): the request's expiry was recorded, the answer refused.
-    #[error(
-        "Art. 6: la risposta è arrivata oltre il termine di un giorno; la richiesta è scaduta / the answer came after the 1-day deadline: the request expired"
-    )]
+    #[error("Art. 6: la risposta è arrivata oltre il termine di un giorno; la richiesta è scaduta")]
     LateAnswer { version: i64 },
     /// 401: a FirmaLOM callback whose HMAC signature is missing, wrong or stale.
-    #[error("FirmaLOM signature refused: {0}")]
+    #[error("firma FirmaLOM rifiutata: {0}")]
     BadSignature(crate::firmalom::signature::SignatureError),
     /// 409: a FirmaLOM delivery id that was already answered (replay).
     #[error(
-        "this FirmaLOM delivery was already processed (first answer: {original_status}); nothing changed"
+        "questa consegna FirmaLOM è già stata elaborata (prima risposta: {original_status}); nulla è cambiato"
     )]
     CallbackReplayed { original_status: u16 },
     /// 503: FirmaLOM callbacks arrive but no secret is configured.
-    #[error("FirmaLOM is not configured on this server (DIARIO_FIRMALOM_SECRET)")]
+    #[error("FirmaLOM non è configurato su questo server (DIARIO_FIRMALOM_SECRET)")]
     FirmalomNotConfigured,
     /// 503: the identity provider's keys cannot be fetched, and the token's key is not cached.
-    #[error(
-        "il fornitore di identità non risponde; riprovare tra poco / the identity provider cannot be reached: {0}"
-    )]
+    #[error("il fornitore di identità non risponde; riprovare tra poco")]
     IdentityProviderUnavailable(String),
     /// 415 for uploaded documents (checked by content).
     #[error("{0}")]
     UnsupportedDocument(String),
-    #[error("internal error")]
+    #[error("errore interno")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
@@ -180,9 +180,7 @@ impl From<HandlerError> for ApiError {
             },
             HandlerError::UnknownMeasure(m) => ApiError::Unprocessable {
                 code: "measure-not-in-catalogue",
-                message: format!(
-                    "la misura {m} non è nel catalogo / measure {m} is not in the catalogue"
-                ),
+                message: format!("la misura {m} non è nel catalogo"),
             },
             HandlerError::PreconditionFailed { expected, actual } => {
                 ApiError::PreconditionFailed { expected, actual }
@@ -265,21 +263,33 @@ impl ApiError {
             ApiError::NotReady(_) => simple(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "not-ready",
-                "the database does not answer".into(),
+                "la base dati non risponde".into(),
             ),
             ApiError::NotFound => simple(
                 StatusCode::NOT_FOUND,
                 "not-found",
-                "no such resource".into(),
+                "risorsa inesistente".into(),
             ),
             ApiError::NotFoundWhat(m) => simple(StatusCode::NOT_FOUND, "not-found", m.clone()),
             ApiError::MethodNotAllowed => simple(
                 StatusCode::METHOD_NOT_ALLOWED,
                 "method-not-allowed",
-                "this method is not allowed on this resource".into(),
+                "metodo non consentito su questa risorsa".into(),
             ),
             ApiError::BadRequest(m) => {
                 simple(StatusCode::BAD_REQUEST, "malformed-request", m.clone())
+            }
+            ApiError::Malformed { field, message } => {
+                if let Some(field) = field {
+                    ext.insert("field".into(), Value::from(field.as_str()));
+                }
+                (
+                    StatusCode::BAD_REQUEST,
+                    "malformed-request".into(),
+                    message.clone(),
+                    None,
+                    ext,
+                )
             }
             ApiError::InvalidField { field, message } => {
                 ext.insert("field".into(), Value::from(field.as_str()));
@@ -412,7 +422,7 @@ impl ApiError {
             ApiError::Internal(_) => simple(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal",
-                "an internal error occurred; it has been logged".into(),
+                "si è verificato un errore interno, registrato nei log".into(),
             ),
         }
     }

@@ -2,7 +2,7 @@
 //! read a request becomes an `application/problem+json` answer (400, 413, 415).
 
 use axum::body::Bytes;
-use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
+use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use serde::de::DeserializeOwned;
@@ -32,7 +32,7 @@ impl FromRequest<AppState> for WriteRequest {
             if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
                 ApiError::PayloadTooLarge(BODY_LIMIT)
             } else {
-                ApiError::BadRequest("the request body cannot be read".into())
+                ApiError::BadRequest("il corpo della richiesta non è leggibile".into())
             }
         })?;
         if !body.is_empty() && !is_json(&headers) {
@@ -69,7 +69,7 @@ impl WriteRequest {
     /// The body as `T`; an empty body is refused.
     pub fn json<T: DeserializeOwned>(&self) -> Result<T, ApiError> {
         if self.body.is_empty() {
-            return Err(ApiError::BadRequest("a JSON body is required".into()));
+            return Err(ApiError::BadRequest("serve un corpo JSON".into()));
         }
         parse(&self.body)
     }
@@ -94,10 +94,91 @@ pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     from_value(parse_value(body)?)
 }
 
+/// A body that is not JSON: where it stops being JSON, never the parser's words.
 fn unreadable(e: &serde_json::Error) -> ApiError {
-    ApiError::BadRequest(format!(
-        "il corpo JSON non è leggibile / the JSON body cannot be read: {e}"
-    ))
+    ApiError::Malformed {
+        field: None,
+        message: format!(
+            "il corpo non è JSON valido (riga {}, colonna {})",
+            e.line(),
+            e.column()
+        ),
+    }
+}
+
+/// What a deserializer's message means, in Italian: serde's and the standard parsers' own
+/// wording (English, naming Rust types) is replaced; a message of this service's own types
+/// (a fiscal code, a phase: already Italian) is kept.
+pub fn reason(message: &str) -> String {
+    let quoted = |m: &str| m.split('`').nth(1).map(str::to_owned);
+    let m = message.trim();
+    if m.starts_with("missing field") {
+        "campo obbligatorio mancante".into()
+    } else if m.starts_with("unknown field") {
+        let allowed: Vec<&str> = m
+            .split_once("expected")
+            .map(|(_, rest)| rest.split('`').skip(1).step_by(2).collect())
+            .unwrap_or_default();
+        if allowed.is_empty() {
+            "campo non previsto".into()
+        } else {
+            format!("campo non previsto (ammessi: {})", allowed.join(", "))
+        }
+    } else if m.starts_with("unknown variant") {
+        let allowed: Vec<&str> = m
+            .split_once("expected")
+            .map(|(_, rest)| rest.split('`').skip(1).step_by(2).collect())
+            .unwrap_or_default();
+        format!(
+            "valore {} non previsto (ammessi: {})",
+            quoted(m).unwrap_or_default(),
+            allowed.join(", ")
+        )
+    } else if m.starts_with("invalid type") {
+        "tipo di valore non valido".into()
+    } else if m.starts_with("invalid length") {
+        "numero di elementi non valido".into()
+    } else if m.contains("UUID")
+        || m.contains("invalid character: expected")
+        || m.contains("invalid group")
+    {
+        "non è un UUID".into()
+    } else if m.contains("digit")
+        || m.contains("number too large")
+        || m.contains("integer")
+        || m.contains("float")
+    {
+        "non è un numero valido".into()
+    } else if m.contains("premature end of input")
+        || m.contains("input contains invalid characters")
+        || m.contains("input is out of range")
+        || m.contains("trailing input")
+        || m.contains("input is not enough")
+    {
+        "data o ora non valida".into()
+    } else if m.starts_with("invalid value") || m.starts_with("expected") || m.is_empty() {
+        "valore non valido".into()
+    } else {
+        // This service's own message (already Italian).
+        m.to_owned()
+    }
+}
+
+/// The refusal of a request part that could not be read at `path` (`slot.start`; empty: the
+/// whole part).
+fn malformed_at(what: &str, path: &str, message: &str) -> ApiError {
+    let reason = reason(message);
+    if path.is_empty() || path == "." {
+        ApiError::Malformed {
+            field: None,
+            message: format!("{what} non è valido: {reason}"),
+        }
+    } else {
+        ApiError::Malformed {
+            field: Some(path.to_owned()),
+            message: format!("il campo {path} non è valido: {reason}"),
+        }
+    }
 }
 
 /// The body as JSON, checked for control characters, with integral numbers written as
@@ -112,7 +193,20 @@ fn parse_value(body: &[u8]) -> Result<serde_json::Value, ApiError> {
 }
 
 fn from_value<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, ApiError> {
-    serde_json::from_value(value).map_err(|e| unreadable(&e))
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner().to_string();
+        // A missing field is named by its parent path and the field itself.
+        let path = match inner
+            .strip_prefix("missing field `")
+            .and_then(|r| r.split('`').next())
+        {
+            Some(f) if path.is_empty() || path == "." => f.to_owned(),
+            Some(f) => format!("{path}.{f}"),
+            None => path,
+        };
+        malformed_at("il corpo", &path, &inner)
+    })
 }
 
 /// Rewrites `2.0` as `2` throughout `value` (within the exactly representable range).
@@ -144,9 +238,7 @@ pub fn is_forbidden_char(c: char) -> bool {
 pub fn control_character(field: &str) -> ApiError {
     ApiError::InvalidField {
         field: field.to_owned(),
-        message: format!(
-            "il campo {field} contiene un carattere di controllo / the field {field} contains a control character"
-        ),
+        message: format!("il campo {field} contiene un carattere di controllo"),
     }
 }
 
@@ -242,38 +334,77 @@ fn percent_decoded(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// Declares an extractor wrapping one of axum's, whose rejection is a 400 problem naming what
-/// could not be read.
-macro_rules! problem_extractor {
-    ($(#[$doc:meta])* $name:ident wraps $inner:ident, $what:literal) => {
-        $(#[$doc])*
-        pub struct $name<T>(pub T);
+/// `Path` with a problem+json rejection in Italian naming the parameter.
+pub struct ApiPath<T>(pub T);
 
-        impl<T, S> FromRequestParts<S> for $name<T>
-        where
-            T: DeserializeOwned + Send,
-            S: Send + Sync,
-        {
-            type Rejection = ApiError;
+impl<T, S> FromRequestParts<S> for ApiPath<T>
+where
+    T: DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
 
-            async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-                if let Some(field) = control_character_in_uri(parts) {
-                    return Err(control_character(&field));
-                }
-                $inner::<T>::from_request_parts(parts, state)
-                    .await
-                    .map(|$inner(t)| $name(t))
-                    .map_err(|e| ApiError::BadRequest(format!(concat!($what, ": {}"), e.body_text())))
-            }
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        use axum::extract::path::ErrorKind;
+        use axum::extract::rejection::PathRejection;
+        if let Some(field) = control_character_in_uri(parts) {
+            return Err(control_character(&field));
         }
-    };
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(t)) => Ok(ApiPath(t)),
+            Err(PathRejection::FailedToDeserializePathParams(e)) => Err(match e.kind() {
+                ErrorKind::ParseErrorAtKey { key, .. }
+                | ErrorKind::InvalidUtf8InPathParam { key } => ApiError::Malformed {
+                    field: Some(key.clone()),
+                    message: format!("il parametro {key} del percorso non è valido"),
+                },
+                ErrorKind::DeserializeError { key, message, .. } => {
+                    malformed_at("il percorso", key, message)
+                }
+                ErrorKind::Message(m) => malformed_at("il percorso", "", m),
+                _ => ApiError::Malformed {
+                    field: None,
+                    message: "un parametro del percorso non è valido".into(),
+                },
+            }),
+            Err(_) => Err(ApiError::Malformed {
+                field: None,
+                message: "il percorso non è valido".into(),
+            }),
+        }
+    }
 }
 
-problem_extractor!(
-    /// `Path` with a problem+json rejection.
-    ApiPath wraps Path, "invalid path parameter"
-);
-problem_extractor!(
-    /// `Query` with a problem+json rejection.
-    ApiQuery wraps Query, "invalid query"
-);
+/// `Query` with a problem+json rejection in Italian naming the parameter.
+pub struct ApiQuery<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for ApiQuery<T>
+where
+    T: DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
+        if let Some(field) = control_character_in_uri(parts) {
+            return Err(control_character(&field));
+        }
+        let query = parts.uri.query().unwrap_or_default();
+        let deserializer =
+            serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+        serde_path_to_error::deserialize(deserializer)
+            .map(ApiQuery)
+            .map_err(|e| {
+                let path = e.path().to_string();
+                let inner = e.into_inner().to_string();
+                let path = match inner
+                    .strip_prefix("missing field `")
+                    .and_then(|r| r.split('`').next())
+                {
+                    Some(f) => f.to_owned(),
+                    None => path,
+                };
+                malformed_at("la query", &path, &inner)
+            })
+    }
+}

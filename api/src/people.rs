@@ -265,7 +265,9 @@ fn read_staff(p: &diario_commands::Principal, o: &Organisation) -> Result<(), Ap
     } else {
         Err(ApiError::Forbidden {
             code: "staff-access-denied",
-            message: "il personale di un ente è visibile ai suoi amministratori e all'ATS del territorio / an organisation's staff is visible to its administrators and to its ATS".into(),
+            message:
+                "il personale di un ente è visibile ai suoi amministratori e all'ATS del territorio"
+                    .into(),
         })
     }
 }
@@ -486,10 +488,7 @@ pub async fn my_entries(
         message,
     };
     if to < from {
-        return Err(invalid(
-            "to",
-            format!("to: {to} precede from {from} / to ({to}) is before from ({from})"),
-        ));
+        return Err(invalid("to", format!("to: {to} precede from {from}")));
     }
     if (to - from).num_days() > MAX_PERIOD_DAYS {
         return Err(invalid(

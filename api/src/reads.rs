@@ -137,7 +137,7 @@ impl PageQuery {
             && !(1..=diario_projections::queries::MAX_PAGE_SIZE).contains(&l)
         {
             return Err(ApiError::BadRequest(format!(
-                "limit must be between 1 and {}",
+                "limit deve essere compreso tra 1 e {}",
                 diario_projections::queries::MAX_PAGE_SIZE
             )));
         }
@@ -248,9 +248,7 @@ pub(crate) async fn readable_case(
 
 /// The one answer for a case that does not exist or may not be read.
 pub(crate) fn case_not_found(id: Uuid) -> ApiError {
-    ApiError::NotFoundWhat(format!(
-        "nessuna pratica {id} consultabile / no case {id} you may read"
-    ))
+    ApiError::NotFoundWhat(format!("nessuna pratica {id} consultabile"))
 }
 
 /// The file of a case [`readable_case`] returned.
@@ -277,7 +275,7 @@ fn cost_ats(p: &Principal, requested: Option<String>) -> Result<Option<String>, 
     match access::cost_scope(p, requested)? {
         CostScope::Granted(ats) => Ok(ats),
         CostScope::AtsRequired(scopes) => Err(ApiError::BadRequest(format!(
-            "the `ats` filter is required: you may read the costs of {}",
+            "serve il filtro `ats`: si possono consultare i costi di {}",
             scopes.join(", ")
         ))),
     }
@@ -468,7 +466,7 @@ pub async fn dashboard(
     let idle_days = q.idle_days.unwrap_or(7);
     if !(1..=365).contains(&idle_days) {
         return Err(ApiError::BadRequest(
-            "idle_days must be between 1 and 365".into(),
+            "idle_days deve essere compreso tra 1 e 365".into(),
         ));
     }
     known(&state, "ats", &ats, StatusCode::NOT_FOUND).await?;
@@ -498,7 +496,7 @@ pub async fn ats_cases(
         .map(|s| {
             CaseStatus::parse(s).map_err(|_| {
                 ApiError::BadRequest(format!(
-                    "status must be open, completed or interrupted, not {s:?}"
+                    "status deve essere open, completed o interrupted, non {s:?}"
                 ))
             })
         })

@@ -71,7 +71,7 @@ pub fn if_match(headers: &HeaderMap) -> Result<Option<i64>, ApiError> {
     };
     let text = value
         .to_str()
-        .map_err(|_| ApiError::BadRequest("If-Match must be \"<version>\"".into()))?
+        .map_err(|_| ApiError::BadRequest("If-Match deve essere \"<versione>\"".into()))?
         .trim();
     if text == "*" {
         return Ok(None);
@@ -82,7 +82,9 @@ pub fn if_match(headers: &HeaderMap) -> Result<Option<i64>, ApiError> {
         .ok()
         .filter(|v| *v >= 0)
         .map(Some)
-        .ok_or_else(|| ApiError::BadRequest("If-Match must be \"<version>\" (a number)".into()))
+        .ok_or_else(|| {
+            ApiError::BadRequest("If-Match deve essere \"<versione>\" (un numero)".into())
+        })
 }
 
 fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
@@ -95,7 +97,9 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
         .map(str::trim)
         .filter(|k| !k.is_empty() && k.len() <= 255)
         .ok_or_else(|| {
-            ApiError::BadRequest("Idempotency-Key must be 1-255 visible ASCII characters".into())
+            ApiError::BadRequest(
+                "Idempotency-Key deve avere da 1 a 255 caratteri ASCII visibili".into(),
+            )
         })?;
     Ok(Some(key.to_owned()))
 }
@@ -146,7 +150,7 @@ where
         if stored.request_hash != request_hash {
             return Err(ApiError::Unprocessable {
                 code: "idempotency-key-reused",
-                message: "this Idempotency-Key was used for a different request; use a new key"
+                message: "questa Idempotency-Key è già stata usata per una richiesta diversa: usarne una nuova"
                     .into(),
             });
         }

@@ -135,7 +135,7 @@ pub fn read_case(p: &Principal, f: &CaseFile) -> Result<(), Denied> {
     } else {
         Err(denied(
             "case-access-denied",
-            "Art. 10: solo il personale della pratica, l'ATS e i revisori la consultano / only the case's staff, its ATS and auditors may read this case",
+            "Art. 10: solo il personale della pratica, l'ATS e i revisori la consultano",
         ))
     }
 }
@@ -147,7 +147,7 @@ pub fn audit_case(p: &Principal, f: &CaseFile) -> Result<(), Denied> {
     } else {
         Err(denied(
             "audit-access-denied",
-            "solo i revisori e l'ATS della pratica consultano la traccia di audit / only auditors and the case's ATS may read the audit trail and history",
+            "solo i revisori e l'ATS della pratica consultano la traccia di audit",
         ))
     }
 }
@@ -159,7 +159,7 @@ pub fn read_checklists(p: &Principal, f: &CaseFile) -> Result<(), Denied> {
     } else {
         Err(denied(
             "case-access-denied",
-            "solo i revisori, l'ATS e i responsabili della pratica consultano le checklist / only auditors, the case's ATS and its responsabili may read the checklists",
+            "solo i revisori, l'ATS e i responsabili della pratica consultano le checklist",
         ))
     }
 }
@@ -171,7 +171,7 @@ pub fn read_ats(p: &Principal, ats: &str) -> Result<(), Denied> {
     } else {
         Err(denied(
             "ats-access-denied",
-            "solo gli operatori e i revisori di questa ATS / only this ATS's operators and auditors",
+            "solo gli operatori e i revisori di questa ATS",
         ))
     }
 }
@@ -183,7 +183,7 @@ pub fn manage_grants(p: &Principal) -> Result<(), Denied> {
     } else {
         Err(denied(
             "not-platform-admin",
-            "solo l'amministratore della piattaforma gestisce i ruoli / only a platform administrator manages grants",
+            "solo l'amministratore della piattaforma gestisce i ruoli",
         ))
     }
 }
@@ -204,7 +204,7 @@ pub fn register_organisation(p: &Principal, organisation: &Organisation) -> Resu
     } else {
         Err(denied(
             "organisation-registration-denied",
-            "registrano un ente l'amministratore della piattaforma o un operatore dell'ATS del suo territorio / an organisation is registered by a platform administrator or an operator of its ATS",
+            "registrano un ente l'amministratore della piattaforma o un operatore dell'ATS del suo territorio",
         ))
     }
 }
@@ -222,7 +222,7 @@ pub fn manage_staff(p: &Principal, organisation: &Organisation) -> Result<(), De
     } else {
         Err(denied(
             "staff-management-denied",
-            "registrano il personale l'amministratore dell'ente (o l'operatore per la propria ATS) e l'amministratore della piattaforma / staff are recorded by the organisation's administrator (an ATS's operator for the ATS) or a platform administrator",
+            "registrano il personale l'amministratore dell'ente (o l'operatore per la propria ATS) e l'amministratore della piattaforma",
         ))
     }
 }
@@ -247,7 +247,7 @@ pub fn cost_scope(p: &Principal, requested: Option<String>) -> Result<CostScope,
     if grants.is_empty() {
         return Err(denied(
             "ats-access-denied",
-            "solo gli operatori ATS e i revisori consultano il rendiconto dei costi / only ATS operators and auditors may read the cost report",
+            "solo gli operatori ATS e i revisori consultano il rendiconto dei costi",
         ));
     }
     if grants.iter().any(|g| g.scope.is_none()) {
@@ -258,7 +258,7 @@ pub fn cost_scope(p: &Principal, requested: Option<String>) -> Result<CostScope,
         Some(a) if scopes.contains(a.as_str()) => Ok(CostScope::Granted(Some(a))),
         Some(_) => Err(denied(
             "ats-access-denied",
-            "il rendiconto è limitato alla propria ATS / the cost report is limited to your own ATS",
+            "il rendiconto è limitato alla propria ATS",
         )),
         None if scopes.len() == 1 => {
             Ok(CostScope::Granted(scopes.first().map(|s| (*s).to_owned())))

@@ -53,8 +53,7 @@ pub struct Alert {
     pub message: String,
 }
 
-const REQUEST_OVERDUE: &str =
-    "Art. 6: richiesta scaduta senza risposta / request past its deadline";
+const REQUEST_OVERDUE: &str = "Art. 6: richiesta scaduta senza risposta";
 
 /// Art. 6: a digital request still pending after its answer deadline is overdue (the
 /// scheduler records its expiry; until then the diary shows the alert).
@@ -125,7 +124,7 @@ pub fn alerts(state: &CaseState, measure: &Measure, now: DateTime<Utc>) -> Vec<A
             AlertCode::DigitalConfirmationUnavailable,
             None,
             Vec::new(),
-            "Art. 6: conferma digitale non disponibile (FirmaLOM assente): generare il diario cartaceo / digital confirmation unavailable, use the paper diary".to_owned(),
+            "Art. 6: conferma digitale non disponibile (FirmaLOM assente): generare il diario cartaceo".to_owned(),
         ));
     }
     for diary in file.diaries.values() {
@@ -162,7 +161,7 @@ pub fn alerts(state: &CaseState, measure: &Measure, now: DateTime<Utc>) -> Vec<A
                             AlertCode::EntriesAwaitingValidation,
                             Some(phase),
                             ids,
-                            "Art. 5: stringhe da validare prima della chiusura / entries awaiting validation".to_owned(),
+                            "Art. 5: stringhe da validare prima della chiusura".to_owned(),
                         ));
                     }
                 }
@@ -181,7 +180,7 @@ pub fn alerts(state: &CaseState, measure: &Measure, now: DateTime<Utc>) -> Vec<A
                             AlertCode::EntriesNotSentForConfirmation,
                             Some(phase),
                             ids,
-                            "Art. 5: prestazioni non ancora inviate al destinatario per la conferma / entries not yet sent for confirmation".to_owned(),
+                            "Art. 5: prestazioni non ancora inviate al destinatario per la conferma".to_owned(),
                         ));
                     }
                 }
@@ -191,7 +190,7 @@ pub fn alerts(state: &CaseState, measure: &Measure, now: DateTime<Utc>) -> Vec<A
                     AlertCode::PdiCapsMissing,
                     Some(phase),
                     Vec::new(),
-                    "Art. 8: massimali del PDI non impostati / PDI caps not set".to_owned(),
+                    "Art. 8: massimali del PDI non impostati".to_owned(),
                 ));
             }
         }
@@ -210,7 +209,7 @@ pub fn alerts(state: &CaseState, measure: &Measure, now: DateTime<Utc>) -> Vec<A
                 AlertCode::ClosedDiaryAwaitingConfirmation,
                 Some(phase),
                 Vec::new(),
-                "Art. 6: diario chiuso in attesa di conferma (diario cartaceo) / closed diary awaiting confirmation".to_owned(),
+                "Art. 6: diario chiuso in attesa di conferma (diario cartaceo)".to_owned(),
             ));
         }
         let rejected: Vec<Uuid> = file
@@ -223,7 +222,7 @@ pub fn alerts(state: &CaseState, measure: &Measure, now: DateTime<Utc>) -> Vec<A
                 AlertCode::EntriesRejected,
                 Some(phase),
                 rejected,
-                "Art. 6: prestazioni rifiutate dal destinatario: correggere e inviare una nuova richiesta / entries rejected by the recipient".to_owned(),
+                "Art. 6: prestazioni rifiutate dal destinatario: correggere e inviare una nuova richiesta".to_owned(),
             ));
         }
     }
@@ -234,7 +233,7 @@ pub fn alerts(state: &CaseState, measure: &Measure, now: DateTime<Utc>) -> Vec<A
             }
             (RequestStatus::Pending, ConfirmationChannel::Paper) => (
                 AlertCode::PaperDiaryAwaitingSignature,
-                "Art. 6: diario cartaceo in attesa del caricamento firmato / paper diary awaiting signed upload",
+                "Art. 6: diario cartaceo in attesa del caricamento firmato",
             ),
             (RequestStatus::Expired, _) => {
                 let still_open = r.entries.keys().any(|id| {
@@ -247,7 +246,7 @@ pub fn alerts(state: &CaseState, measure: &Measure, now: DateTime<Utc>) -> Vec<A
                 }
                 (
                     AlertCode::RequestExpired,
-                    "Art. 6: richiesta scaduta: inviare nuovamente la notifica / request expired, send it again",
+                    "Art. 6: richiesta scaduta: inviare nuovamente la notifica",
                 )
             }
             _ => continue,

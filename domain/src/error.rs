@@ -12,15 +12,13 @@ use crate::values::{Ente, FigureId, FiscalCode, MeasureId, Phase, ServiceId};
 pub enum DomainError {
     // ---- case lifecycle -------------------------------------------------------------------
     /// The command needs an opened case.
-    #[error("la pratica non esiste / the case has not been opened")]
+    #[error("la pratica non esiste")]
     CaseNotOpened,
     /// A case is opened once.
-    #[error("la pratica è già stata aperta / the case is already open")]
+    #[error("la pratica è già stata aperta")]
     CaseAlreadyOpened,
     /// The measure given in the context is not the one the case was opened under.
-    #[error(
-        "la pratica appartiene alla misura {case} e non a {given} / the case belongs to measure {case}, not {given}"
-    )]
+    #[error("la pratica appartiene alla misura {case} e non a {given}")]
     MeasureMismatch {
         /// Measure of the case.
         case: MeasureId,
@@ -28,49 +26,37 @@ pub enum DomainError {
         given: MeasureId,
     },
     /// The measure has no such phase.
-    #[error("la misura non prevede la fase {0} / the measure has no phase {0}")]
+    #[error("la misura non prevede la fase {0}")]
     PhaseNotInMeasure(Phase),
     /// Art. 6: the recipient (or family) must have at least one confirmer.
-    #[error(
-        "Art. 6: indicare chi conferma le ore (destinatario o famiglia) / at least one confirmer's fiscal code is required"
-    )]
+    #[error("Art. 6: indicare chi conferma le ore (destinatario o famiglia)")]
     NoConfirmers,
     /// Art. 10: the recipient is recorded by a pseudonym, never by name or fiscal code.
-    #[error(
-        "Art. 10: lo pseudonimo del destinatario non è valido: {0} / the recipient's pseudonym is not valid"
-    )]
+    #[error("Art. 10: lo pseudonimo del destinatario non è valido: {0}")]
     InvalidPseudonym(String),
     /// Art. 3: the case names an organisation the registry does not hold, or of the wrong kind.
     #[error(transparent)]
     Organisation(#[from] crate::organisations::OrganisationError),
     /// Art. 6: once the pathway is interrupted nothing else is recorded.
-    #[error(
-        "Art. 6: il percorso è stato chiuso per interruzione / the pathway was interrupted and is closed"
-    )]
+    #[error("Art. 6: il percorso è stato chiuso per interruzione")]
     PathwayClosed,
 
     // ---- roles (Art. 4) -------------------------------------------------------------------
     /// Art. 4: the action must be attributable to a person's fiscal code.
-    #[error(
-        "Art. 4: l'azione deve essere riconducibile a una persona (SPID) / the action must be performed by an identified person"
-    )]
+    #[error("Art. 4: l'azione deve essere riconducibile a una persona (SPID)")]
     PersonRequired,
     /// Only ATS or a responsabile records the confirmers' FirmaLOM enrolment (Art. 6).
-    #[error(
-        "Art. 6: solo l'ATS o un responsabile registra l'adesione a FirmaLOM / only ATS or a responsabile can record the FirmaLOM enrolment"
-    )]
+    #[error("Art. 6: solo l'ATS o un responsabile registra l'adesione a FirmaLOM")]
     EnrolmentChangeNotAllowed,
     /// Only an ATS operator registers a new case (Art. 4: the responsabile is entered by ATS).
-    #[error("Art. 4: solo l'ATS inserisce la pratica / only an ATS operator can open a case")]
+    #[error("Art. 4: solo l'ATS inserisce la pratica")]
     NotAtsOperator,
     /// Art. 4: only the ente (its admin), ATS or the current responsabile changes the responsabile.
-    #[error(
-        "Art. 4: solo l'ente, l'ATS o il responsabile in carica può cambiare il responsabile / only the ente, ATS or the current responsabile can change the responsabile ({0})"
-    )]
+    #[error("Art. 4: solo l'ente, l'ATS o il responsabile in carica può cambiare il responsabile")]
     ResponsabileChangeNotAllowed(Ente),
     /// Art. 4: only the responsabile of the phase opens, validates and closes its diary.
     #[error(
-        "Art. 4: solo il responsabile della fase {phase} ({ente}) può aprire, validare o chiudere il diario / only the phase's responsabile may do this"
+        "Art. 4: solo il responsabile della fase {phase} ({ente}) può aprire, validare o chiudere il diario"
     )]
     NotPhaseResponsabile {
         /// The phase.
@@ -79,13 +65,11 @@ pub enum DomainError {
         ente: Ente,
     },
     /// Art. 4: only the ente's responsabile enables or disables its professionals.
-    #[error(
-        "Art. 4: solo il responsabile dell'ente ({0}) abilita i professionisti / only the ente's responsabile enables professionals"
-    )]
+    #[error("Art. 4: solo il responsabile dell'ente ({0}) abilita i professionisti")]
     NotEnteResponsabile(Ente),
     /// Art. 4-5: only enabled professionals record hours.
     #[error(
-        "Art. 4-5: il professionista {professional} non è abilitato sulla pratica per la fase {phase} / the professional is not enabled on this case for phase {phase}"
+        "Art. 4-5: il professionista {professional} non è abilitato sulla pratica per la fase {phase}"
     )]
     ProfessionalNotEnabled {
         /// The professional.
@@ -94,42 +78,30 @@ pub enum DomainError {
         phase: Phase,
     },
     /// Art. 5: an entry belongs to its author's CF; nobody else changes it.
-    #[error(
-        "Art. 5: la stringa è associata al CF di {author} e non è modificabile da altri / only the author may change this entry"
-    )]
+    #[error("Art. 5: la stringa è associata al CF di {author} e non è modificabile da altri")]
     NotEntryAuthor {
         /// The author.
         author: FiscalCode,
     },
     /// Art. 6: only the responsabile or the case manager records the interruption.
-    #[error(
-        "Art. 6: solo il responsabile o il case manager registra la chiusura del percorso / only a responsabile or the case manager can interrupt the pathway"
-    )]
+    #[error("Art. 6: solo il responsabile o il case manager registra la chiusura del percorso")]
     InterruptionNotAllowed,
     /// Art. 6: only the recipient or the family member on file answers a confirmation request.
-    #[error(
-        "Art. 6: solo il destinatario o la famiglia indicati possono rispondere / the signer is not a confirmer of this case"
-    )]
+    #[error("Art. 6: solo il destinatario o la famiglia indicati possono rispondere")]
     NotAConfirmer,
     /// Art. 9: only the support desk declares and resolves system failures.
-    #[error(
-        "Art. 9: solo l'assistenza registra i failure di sistema / only the support desk declares system failures"
-    )]
+    #[error("Art. 9: solo l'assistenza registra i failure di sistema")]
     NotSupportDesk,
 
     // ---- catalogue coherence (Art. 5 ii-iii) ---------------------------------------------------
     /// Art. 5 (ii): the figure must be one of the measure's figures.
-    #[error(
-        "Art. 5: la figura professionale {0} non è prevista dalla misura / unknown professional figure"
-    )]
+    #[error("Art. 5: la figura professionale {0} non è prevista dalla misura")]
     FigureNotInCatalogue(FigureId),
     /// Art. 5 (iii): the service must be one of the measure's services.
-    #[error("Art. 5: la prestazione {0} non è nel quadro delle prestazioni / unknown service")]
+    #[error("Art. 5: la prestazione {0} non è nel quadro delle prestazioni")]
     ServiceNotInCatalogue(ServiceId),
     /// Art. 5 (iii): the service must belong to the phase.
-    #[error(
-        "Art. 5: la prestazione {service} non è prevista nella fase {phase} / service not allowed in this phase"
-    )]
+    #[error("Art. 5: la prestazione {service} non è prevista nella fase {phase}")]
     ServiceNotInPhase {
         /// The service.
         service: ServiceId,
@@ -137,14 +109,10 @@ pub enum DomainError {
         phase: Phase,
     },
     /// Art. 5 (ii): the professional records under a figure they were enabled for.
-    #[error(
-        "Art. 5: il professionista non è abilitato come {0} / the professional is not enabled for this figure"
-    )]
+    #[error("Art. 5: il professionista non è abilitato come {0}")]
     FigureNotEnabledForProfessional(FigureId),
     /// The catalogue says which figures may deliver a service.
-    #[error(
-        "Art. 5: la figura {figure} non può erogare la prestazione {service} / this figure cannot deliver this service"
-    )]
+    #[error("Art. 5: la figura {figure} non può erogare la prestazione {service}")]
     FigureCannotDeliverService {
         /// The figure.
         figure: FigureId,
@@ -152,14 +120,12 @@ pub enum DomainError {
         service: ServiceId,
     },
     /// A professional must be enabled for at least one figure.
-    #[error("Art. 4: indicare almeno una figura professionale / at least one figure is required")]
+    #[error("Art. 4: indicare almeno una figura professionale")]
     NoFiguresGiven,
 
     // ---- recording (Art. 5, 9) -------------------------------------------------------------
     /// Art. 5 (iv): durations are half an hour or multiples.
-    #[error(
-        "Art. 5: le prestazioni durano mezz'ora o multipli ({minutes} minuti) / duration must be a multiple of {granularity} minutes"
-    )]
+    #[error("Art. 5: le prestazioni durano mezz'ora o multipli ({minutes} minuti)")]
     DurationNotMultiple {
         /// Minutes of the slot.
         minutes: u32,
@@ -167,13 +133,11 @@ pub enum DomainError {
         granularity: u32,
     },
     /// Hours are recorded after delivery, not before.
-    #[error(
-        "Art. 5: non si registrano prestazioni non ancora concluse / an entry cannot end in the future"
-    )]
+    #[error("Art. 5: non si registrano prestazioni non ancora concluse")]
     EntryInTheFuture,
     /// A professional cannot be in two places at once on the same case.
     #[error(
-        "Art. 5: la prestazione si sovrappone alla stringa {other} dello stesso professionista / overlaps another entry of the same professional"
+        "Art. 5: la prestazione si sovrappone alla stringa {other} dello stesso professionista"
     )]
     OverlappingEntry {
         /// The other entry.
@@ -181,7 +145,7 @@ pub enum DomainError {
     },
     /// Art. 5: entries are recorded within 15 days of delivery.
     #[error(
-        "Art. 5: le prestazioni vanno registrate entro {days} giorni dall'erogazione (erogata il {delivered}, termine {deadline}) / entries must be recorded within {days} days of delivery"
+        "Art. 5: le prestazioni vanno registrate entro {days} giorni dall'erogazione (erogata il {delivered}, termine {deadline})"
     )]
     EntryRecordedTooLate {
         /// Date of delivery.
@@ -193,7 +157,7 @@ pub enum DomainError {
     },
     /// Art. 5: an amended date must still respect the 15-day window.
     #[error(
-        "Art. 5: la data modificata deve rispettare il termine di {days} giorni (nuova data {delivered}, termine {deadline}) / the amended date is outside the {days}-day window"
+        "Art. 5: la data modificata deve rispettare il termine di {days} giorni (nuova data {delivered}, termine {deadline})"
     )]
     AmendedDateTooLate {
         /// New date of delivery.
@@ -204,14 +168,12 @@ pub enum DomainError {
         days: u32,
     },
     /// Art. 9: the cited failure is not in the support desk's list.
-    #[error(
-        "Art. 9: failure di sistema {0} non dichiarato dall'assistenza / unknown system failure"
-    )]
+    #[error("Art. 9: failure di sistema {0} non dichiarato dall'assistenza")]
     SystemFailureUnknown(Uuid),
     /// Art. 9: the normal deadline had already passed when the failure began, or the failure
     /// concerns another ente's system.
     #[error(
-        "Art. 9: il failure {failure} non giustifica il ritardo (termine ordinario {deadline}) / this failure does not cover the entry's deadline"
+        "Art. 9: il failure {failure} non giustifica il ritardo (termine ordinario {deadline})"
     )]
     SystemFailureNotApplicable {
         /// The failure.
@@ -221,7 +183,7 @@ pub enum DomainError {
     },
     /// Art. 9: late registration only within 5 days after the failure is resolved.
     #[error(
-        "Art. 9: registrazione tardiva ammessa entro {days} giorni dalla risoluzione del failure (entro il {until}) / late registration allowed only until {until}"
+        "Art. 9: registrazione tardiva ammessa entro {days} giorni dalla risoluzione del failure (entro il {until})"
     )]
     SystemFailureGraceExpired {
         /// The failure.
@@ -232,45 +194,37 @@ pub enum DomainError {
         days: u32,
     },
     /// An entry id is used once.
-    #[error("la stringa {0} esiste già / entry id already used")]
+    #[error("la stringa {0} esiste già")]
     EntryIdAlreadyUsed(Uuid),
     /// The entry does not exist (or was withdrawn).
-    #[error("la stringa {0} non esiste / entry not found")]
+    #[error("la stringa {0} non esiste")]
     EntryNotFound(Uuid),
 
     // ---- editability (Art. 5, 6) -------------------------------------------------------------
     /// Art. 5: phases I–II entries are editable until validated by the responsabile.
-    #[error(
-        "Art. 5: la stringa {0} è stata validata dal responsabile e non è più modificabile / the entry was validated and can no longer be changed"
-    )]
+    #[error("Art. 5: la stringa {0} è stata validata dal responsabile e non è più modificabile")]
     EntryValidated(Uuid),
     /// Art. 5: phases III–IV entries are editable until sent for confirmation.
-    #[error(
-        "Art. 5: la stringa {0} è in una richiesta di conferma in attesa / the entry is in a pending confirmation request"
-    )]
+    #[error("Art. 5: la stringa {0} è in una richiesta di conferma in attesa")]
     EntryInPendingRequest(Uuid),
     /// Art. 6: a confirmed entry can never be changed.
     #[error(
-        "Art. 6: la stringa {0} è stata confermata dal destinatario e non può più essere modificata / a confirmed entry can never change"
+        "Art. 6: la stringa {0} è stata confermata dal destinatario e non può più essere modificata"
     )]
     EntryConfirmed(Uuid),
     /// Art. 5: nothing is recorded or changed after closure.
     #[error(
-        "Art. 5: il diario della fase {0} è chiuso; non si possono registrare né modificare prestazioni / the phase diary is closed"
+        "Art. 5: il diario della fase {0} è chiuso; non si possono registrare né modificare prestazioni"
     )]
     DiaryClosed(Phase),
     /// The diary of the phase has not been opened.
-    #[error("Art. 4: il diario della fase {0} non è stato aperto / the phase diary is not open")]
+    #[error("Art. 4: il diario della fase {0} non è stato aperto")]
     DiaryNotOpened(Phase),
     /// A phase diary is opened once.
-    #[error(
-        "Art. 4: il diario della fase {0} è già stato aperto / the phase diary was already opened"
-    )]
+    #[error("Art. 4: il diario della fase {0} è già stato aperto")]
     DiaryAlreadyOpened(Phase),
     /// Phases follow each other (Art. 1).
-    #[error(
-        "Art. 1: la fase {phase} richiede l'apertura della fase {previous} / phase {previous} must be opened first"
-    )]
+    #[error("Art. 1: la fase {phase} richiede l'apertura della fase {previous}")]
     PreviousPhaseNotOpened {
         /// The phase to open.
         phase: Phase,
@@ -281,37 +235,31 @@ pub enum DomainError {
     // ---- validation and closure ------------------------------------------------------------
     /// Art. 5: validation by the responsabile concerns phases confirmed as a whole (I–II).
     #[error(
-        "Art. 5: la validazione riguarda le fasi I e II; nella fase {0} si invia la richiesta di conferma / validation applies to phases I-II only"
+        "Art. 5: la validazione riguarda le fasi I e II; nella fase {0} si invia la richiesta di conferma"
     )]
     ValidationNotApplicable(Phase),
     /// There is nothing to validate.
-    #[error("nessuna stringa da validare nella fase {0} / nothing to validate")]
+    #[error("nessuna stringa da validare nella fase {0}")]
     NothingToValidate(Phase),
     /// Art. 6: only validated hours go to the recipient.
-    #[error("Art. 6: prima della chiusura il responsabile valida tutte le stringhe ({} da validare) / all entries must be validated before closing", .0.len())]
+    #[error("Art. 6: prima della chiusura il responsabile valida tutte le stringhe ({} da validare)", .0.len())]
     UnvalidatedEntriesAtClosure(Vec<Uuid>),
     /// A diary cannot be closed while a confirmation request is pending.
-    #[error(
-        "Art. 6: la richiesta di conferma {0} è in attesa di risposta / a confirmation request is still pending"
-    )]
+    #[error("Art. 6: la richiesta di conferma {0} è in attesa di risposta")]
     PendingRequestAtClosure(Uuid),
     /// An empty diary is not closed.
-    #[error("Art. 5: il diario della fase {0} non contiene prestazioni / the diary has no entries")]
+    #[error("Art. 5: il diario della fase {0} non contiene prestazioni")]
     EmptyDiary(Phase),
 
     // ---- confirmation (Art. 6) ----------------------------------------------------------------
     /// Art. 6: in phases I–II the whole diary is confirmed once, at closure.
-    #[error(
-        "Art. 6: nella fase {0} il destinatario conferma l'intero diario alla chiusura / in this phase the whole diary is confirmed at closure"
-    )]
+    #[error("Art. 6: nella fase {0} il destinatario conferma l'intero diario alla chiusura")]
     PerEntryConfirmationNotApplicable(Phase),
     /// A confirmation request lists at least one entry.
-    #[error(
-        "Art. 6: la richiesta di conferma deve contenere almeno una prestazione / a request needs at least one entry"
-    )]
+    #[error("Art. 6: la richiesta di conferma deve contenere almeno una prestazione")]
     EmptyConfirmationRequest,
     /// The entry belongs to another phase.
-    #[error("la stringa {entry} non appartiene alla fase {phase} / entry not in this phase")]
+    #[error("la stringa {entry} non appartiene alla fase {phase}")]
     EntryNotInPhase {
         /// The entry.
         entry: Uuid,
@@ -319,32 +267,30 @@ pub enum DomainError {
         phase: Phase,
     },
     /// A request id is used once.
-    #[error("la richiesta {0} esiste già / request id already used")]
+    #[error("la richiesta {0} esiste già")]
     RequestIdAlreadyUsed(Uuid),
     /// Unknown request.
-    #[error("la richiesta di conferma {0} non esiste / confirmation request not found")]
+    #[error("la richiesta di conferma {0} non esiste")]
     RequestNotFound(Uuid),
     /// The request is not waiting for an answer.
-    #[error(
-        "Art. 6: la richiesta di conferma {0} non è in attesa di risposta / the request is not pending"
-    )]
+    #[error("Art. 6: la richiesta di conferma {0} non è in attesa di risposta")]
     RequestNotPending(Uuid),
     /// Art. 8: blocking checks failed; the full checklist is attached.
-    #[error("Art. 8: controlli automatici non superati ({} su {}) / automatic checks failed", .0.failures().count(), .0.checks.len())]
+    #[error("Art. 8: controlli automatici non superati ({} su {})", .0.failures().count(), .0.checks.len())]
     ChecklistFailed(Box<Checklist>),
     /// Art. 6: the recipient has not enrolled in FirmaLOM.
     #[error(
-        "Art. 6: il destinatario non ha l'App FirmaLOM: la conferma digitale non è disponibile, generare il diario cartaceo / digital confirmation not available, use the paper diary"
+        "Art. 6: il destinatario non ha l'App FirmaLOM: la conferma digitale non è disponibile, generare il diario cartaceo"
     )]
     DigitalConfirmationUnavailable,
     /// Art. 6: the paper diary is the fallback for recipients without FirmaLOM.
     #[error(
-        "Art. 6: il destinatario usa FirmaLOM; il diario cartaceo è previsto solo in sua assenza / the recipient uses FirmaLOM, paper confirmation not allowed"
+        "Art. 6: il destinatario usa FirmaLOM; il diario cartaceo è previsto solo in sua assenza"
     )]
     PaperDiaryNotAllowed,
     /// Art. 6: a re-send is allowed only after one day without answer.
     #[error(
-        "Art. 6: la notifica può essere inviata nuovamente solo dopo {days} giorno/i senza risposta (dal {allowed_from}) / re-send allowed only after {days} day(s) without answer"
+        "Art. 6: la notifica può essere inviata nuovamente solo dopo {days} giorno/i senza risposta (dal {allowed_from})"
     )]
     ResendTooEarly {
         /// First instant a re-send is allowed.
@@ -354,48 +300,46 @@ pub enum DomainError {
     },
     /// A re-send must send the same, unchanged entries.
     #[error(
-        "Art. 6: le stringhe della richiesta sono cambiate o sono in un'altra richiesta; inviare una nuova richiesta / entries changed since the request: send a new request"
+        "Art. 6: le stringhe della richiesta sono cambiate o sono in un'altra richiesta; inviare una nuova richiesta"
     )]
     EntriesChangedSinceRequest,
     /// Only an unanswered request is re-sent.
-    #[error("Art. 6: la richiesta {0} ha già avuto risposta / the request was already answered")]
+    #[error("Art. 6: la richiesta {0} ha già avuto risposta")]
     RequestAlreadyAnswered(Uuid),
     /// Expiry is recorded only after the deadline.
-    #[error("Art. 6: la richiesta scade il {deadline} / the request expires at {deadline}")]
+    #[error("Art. 6: la richiesta scade il {deadline}")]
     RequestNotYetExpired {
         /// The deadline.
         deadline: DateTime<Utc>,
     },
     /// The request is a paper diary (or vice versa).
-    #[error(
-        "Art. 6: canale di conferma errato per la richiesta {0} / wrong confirmation channel for this request"
-    )]
+    #[error("Art. 6: canale di conferma errato per la richiesta {0}")]
     WrongConfirmationChannel(Uuid),
     /// A rejection states a reason.
-    #[error("Art. 6: indicare il motivo del rifiuto / a rejection needs a reason")]
+    #[error("Art. 6: indicare il motivo del rifiuto")]
     RejectionReasonMissing,
 
     // ---- PDI (Art. 8) ---------------------------------------------------------------------------
     /// PDI caps refer to services of a phase where PDI caps apply, with positive minutes.
-    #[error("Art. 8: massimale del PDI non valido per {0} / invalid PDI cap")]
+    #[error("Art. 8: massimale del PDI non valido per {0}")]
     InvalidPdiCap(ServiceId),
     /// The measure has no phase with PDI caps.
-    #[error("Art. 8: la misura non prevede massimali da PDI / the measure has no PDI caps")]
+    #[error("Art. 8: la misura non prevede massimali da PDI")]
     PdiNotApplicable,
 
     // ---- system failures (Art. 9) --------------------------------------------------------------
     /// A failure is declared once.
-    #[error("Art. 9: failure già dichiarato / failure already declared")]
+    #[error("Art. 9: failure già dichiarato")]
     FailureAlreadyDeclared,
     /// The failure was not declared.
-    #[error("Art. 9: failure non dichiarato / failure not declared")]
+    #[error("Art. 9: failure non dichiarato")]
     FailureNotDeclared,
     /// A failure is resolved once.
-    #[error("Art. 9: failure già risolto / failure already resolved")]
+    #[error("Art. 9: failure già risolto")]
     FailureAlreadyResolved,
     /// Failure times must be in the past and ordered.
     #[error(
-        "Art. 9: orari del failure non validi (inizio/risoluzione nel futuro o risoluzione prima dell'inizio) / invalid failure times"
+        "Art. 9: orari del failure non validi (inizio/risoluzione nel futuro o risoluzione prima dell'inizio)"
     )]
     InvalidFailureTimes,
 }

@@ -133,15 +133,13 @@ pub enum GrantEvent {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum GrantError {
     /// ATS operators and ente administrators act for one organisation.
-    #[error(
-        "il ruolo {0} richiede l'indicazione dell'organizzazione (scope) / role {0} needs a scope (ATS or ente code)"
-    )]
+    #[error("il ruolo {0} richiede l'indicazione dell'organizzazione (scope)")]
     ScopeRequired(&'static str),
     /// A scope must not be blank.
-    #[error("lo scope non può essere vuoto / the scope must not be blank")]
+    #[error("lo scope non può essere vuoto")]
     BlankScope,
     /// Revoking a grant that is not in force.
-    #[error("il ruolo non è assegnato / no such grant is in force")]
+    #[error("il ruolo non è assegnato")]
     GrantNotFound,
     /// The scope names no registered organisation, or one of the wrong kind.
     #[error(transparent)]

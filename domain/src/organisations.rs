@@ -101,9 +101,7 @@ pub struct Organisation {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum OrganisationError {
     /// The code names no organisation in the registry.
-    #[error(
-        "{field}: l'organizzazione {code} non è registrata / {field}: no organisation {code} is registered"
-    )]
+    #[error("{field}: l'organizzazione {code} non è registrata")]
     Unknown {
         /// The field of the request that holds the code.
         field: &'static str,
@@ -111,9 +109,7 @@ pub enum OrganisationError {
         code: String,
     },
     /// The code names an organisation of another kind.
-    #[error(
-        "{field}: {code} è un {actual}, non un {expected} / {field}: {code} is a {actual}, not a {expected}"
-    )]
+    #[error("{field}: {code} è un {actual}, non un {expected}")]
     WrongKind {
         /// The field of the request that holds the code.
         field: &'static str,
@@ -125,9 +121,7 @@ pub enum OrganisationError {
         actual: &'static str,
     },
     /// An ASST serves the territory of one ATS (L.R. 23/2015).
-    #[error(
-        "asst: {asst} appartiene a {its_ats}, non a {ats} / asst: {asst} belongs to {its_ats}, not to {ats}"
-    )]
+    #[error("asst: {asst} appartiene a {its_ats}, non a {ats}")]
     AsstOutsideAts {
         /// The ASST.
         asst: String,
@@ -138,26 +132,22 @@ pub enum OrganisationError {
     },
     /// A code is 3–40 capital letters, digits and inner hyphens.
     #[error(
-        "code: il codice {0:?} non è valido (3–40 caratteri: lettere maiuscole, cifre, trattini interni) / code: {0:?} is not a valid code (3–40 of A–Z, 0–9 and inner hyphens)"
+        "code: il codice {0:?} non è valido (3–40 caratteri: lettere maiuscole, cifre, trattini interni)"
     )]
     InvalidCode(String),
     /// A name is 1–200 printable characters.
     #[error(
-        "name: il nome è vuoto, troppo lungo (oltre 200 caratteri) o contiene caratteri di controllo / name: empty, longer than 200 characters, or with control characters"
+        "name: il nome è vuoto, troppo lungo (oltre 200 caratteri) o contiene caratteri di controllo"
     )]
     InvalidName,
     /// Every kind but the ATS names its ATS.
-    #[error(
-        "ats: indicare l'ATS di appartenenza di un {0} / ats: a {0} must name the ATS it belongs to"
-    )]
+    #[error("ats: indicare l'ATS di appartenenza di un {0}")]
     AtsRequired(&'static str),
     /// An ATS belongs to no other ATS.
-    #[error("ats: un'ATS non appartiene a un'altra ATS / ats: an ATS belongs to no other ATS")]
+    #[error("ats: un'ATS non appartiene a un'altra ATS")]
     AtsNotExpected,
     /// The code is taken by another organisation.
-    #[error(
-        "code: il codice {0} è già di un'altra organizzazione / code: {0} already names another organisation"
-    )]
+    #[error("code: il codice {0} è già di un'altra organizzazione")]
     CodeTaken(String),
 }
 

@@ -133,24 +133,20 @@ pub enum StaffEvent {
 pub enum StaffError {
     /// A name is 1–100 letters, spaces, apostrophes, hyphens or dots.
     #[error(
-        "{0}: il nome non è valido (1–100 caratteri: lettere, spazi, apostrofi, trattini, punti) / {0}: not a valid name (1–100 letters, spaces, apostrophes, hyphens, dots)"
+        "{0}: il nome non è valido (1–100 caratteri: lettere, spazi, apostrofi, trattini, punti)"
     )]
     InvalidName(&'static str),
     /// A figure that no measure of the catalogue has.
-    #[error(
-        "figures: la figura {0} non è nel catalogo / figures: figure {0} is in no measure of the catalogue"
-    )]
+    #[error("figures: la figura {0} non è nel catalogo")]
     UnknownFigure(FigureId),
     /// An ATS records no hours: its staff have no figures.
-    #[error(
-        "figures: il personale dell'ATS non registra ore e non ha figure professionali / figures: ATS staff record no hours and have no figures"
-    )]
+    #[error("figures: il personale dell'ATS non registra ore e non ha figure professionali")]
     FiguresAtAnAts,
     /// An e-mail address is `local@domain`, at most 254 characters, without spaces.
-    #[error("email: l'indirizzo e-mail non è valido / email: not a valid e-mail address")]
+    #[error("email: l'indirizzo e-mail non è valido")]
     InvalidEmail,
     /// Ending a membership that is not recorded.
-    #[error("la persona non risulta presso {0} / the person is not recorded as working for {0}")]
+    #[error("la persona non risulta presso {0}")]
     NotAMember(String),
     /// The organisation is not in the registry.
     #[error(transparent)]

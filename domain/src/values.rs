@@ -20,21 +20,19 @@ pub const ROME: Tz = chrono_tz::Europe::Rome;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum FiscalCodeError {
     /// A CF has exactly 16 characters (after removing an optional `TINIT-` prefix).
-    #[error("codice fiscale must have 16 characters, found {0} / a fiscal code has 16 characters")]
+    #[error("il codice fiscale deve avere 16 caratteri, ne ha {0}")]
     Length(usize),
     /// A character is not allowed at that position (letters/digits/omocodia letters).
-    #[error("codice fiscale: invalid character at position {0} / invalid character in fiscal code")]
+    #[error("codice fiscale: carattere non valido in posizione {0}")]
     Character(usize),
     /// The month letter (position 9) is not one of `ABCDEHLMPRST`.
-    #[error("codice fiscale: invalid month letter / invalid month in fiscal code")]
+    #[error("codice fiscale: lettera del mese non valida")]
     Month,
     /// The day of birth (positions 10-11) is outside 1-31 or 41-71.
-    #[error("codice fiscale: invalid day of birth / invalid day in fiscal code")]
+    #[error("codice fiscale: giorno di nascita non valido")]
     Day,
     /// The check character (position 16) does not match.
-    #[error(
-        "codice fiscale: wrong check character (expected {expected}) / fiscal code check character mismatch"
-    )]
+    #[error("codice fiscale: carattere di controllo errato (atteso {expected})")]
     CheckCharacter {
         /// The check character computed from the first 15 characters.
         expected: char,
@@ -171,7 +169,7 @@ pub enum Phase {
 
 /// A phase number outside 1-4.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("phase must be 1, 2, 3 or 4 (Art. 1), found {0}")]
+#[error("la fase deve essere 1, 2, 3 o 4 (Art. 1), non {0}")]
 pub struct PhaseError(pub u8);
 
 impl Phase {
@@ -257,13 +255,11 @@ impl fmt::Display for Ente {
 pub enum TimeSlotError {
     /// Start and end must be on a 30-minute boundary (":00" or ":30", no seconds).
     #[error(
-        "Art. 5: inizio e fine alle ore intere o alle mezze ore, le prestazioni durano mezz'ora o multipli / start and end must be on the hour or half hour"
+        "Art. 5: inizio e fine alle ore intere o alle mezze ore, le prestazioni durano mezz'ora o multipli"
     )]
     NotHalfHour,
     /// The end must come after the start on the same day.
-    #[error(
-        "Art. 5: l'orario di fine deve seguire l'inizio nello stesso giorno / the end time must be after the start time on the same day"
-    )]
+    #[error("Art. 5: l'orario di fine deve seguire l'inizio nello stesso giorno")]
     EndNotAfterStart,
 }
 
@@ -500,7 +496,7 @@ pub struct Sha256Hex(String);
 
 /// Not a SHA-256 hex digest.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("a SHA-256 digest is 64 hexadecimal characters")]
+#[error("un'impronta SHA-256 è di 64 caratteri esadecimali")]
 pub struct Sha256Error;
 
 impl Sha256Hex {

@@ -263,12 +263,12 @@ impl AuthConfig {
     /// Verifies a token and returns the caller's fiscal code.
     pub async fn verify(&self, token: &str) -> Result<FiscalCode, ApiError> {
         let header = jsonwebtoken::decode_header(token)
-            .map_err(|_| unauth("the bearer token is not a JWT"))?;
+            .map_err(|_| unauth("il token bearer non è un JWT"))?;
         // RFC 7515 §4.1.11: a header extension the recipient does not understand makes the
         // token invalid. This service understands none.
         if header.crit.is_some() {
             return Err(unauth(
-                "the token names critical header parameters (crit) this server does not understand",
+                "il token indica parametri critici dell'intestazione (crit) che questo server non gestisce",
             ));
         }
         let key = self.key_for(&header).await?;
@@ -276,12 +276,12 @@ impl AuthConfig {
         let name = self.fiscal_code_claim();
         let value = claims
             .get(name)
-            .ok_or_else(|| unauth(&format!("the token has no {name} claim")))?
+            .ok_or_else(|| unauth(&format!("il token non ha il claim {name}")))?
             .as_str()
-            .ok_or_else(|| unauth(&format!("the token's {name} claim is not a string")))?;
+            .ok_or_else(|| unauth(&format!("il claim {name} del token non è una stringa")))?;
         FiscalCode::parse(value).map_err(|e| {
             unauth(&format!(
-                "the token's {name} claim is not a fiscal code: {e}"
+                "il claim {name} del token non è un codice fiscale: {e}"
             ))
         })
     }
@@ -306,16 +306,18 @@ impl AuthConfig {
                                 ApiError::IdentityProviderUnavailable(m)
                             }
                             oidc::KeysError::UnknownKey { .. } => {
-                                unauth("the token is signed with a key the identity provider does not publish")
+                                unauth("il token è firmato con una chiave che il fornitore di identità non pubblica")
                             }
                         });
                 }
                 match &self.public_key {
                     Some((k, a)) if oidc::rsa_family(*a) == oidc::rsa_family(alg) => Ok(k.clone()),
-                    _ => Err(unauth("no key is configured for the token's algorithm")),
+                    _ => Err(unauth(
+                        "nessuna chiave configurata per l'algoritmo del token",
+                    )),
                 }
             }
-            _ => Err(unauth("the token's algorithm is not accepted")),
+            _ => Err(unauth("l'algoritmo del token non è accettato")),
         }
     }
 
@@ -351,13 +353,13 @@ impl AuthConfig {
             .map_err(|e| {
                 use jsonwebtoken::errors::ErrorKind as K;
                 match e.kind() {
-                    K::ExpiredSignature => unauth("the token has expired"),
-                    K::ImmatureSignature => unauth("the token is not valid yet (nbf)"),
-                    K::InvalidIssuer => unauth("the token's issuer is not accepted"),
-                    K::InvalidAudience => unauth("the token's audience is not accepted"),
-                    K::InvalidSignature => unauth("the token's signature is invalid"),
-                    K::MissingRequiredClaim(c) => unauth(&format!("the token has no {c} claim")),
-                    _ => unauth("the token is invalid"),
+                    K::ExpiredSignature => unauth("il token è scaduto"),
+                    K::ImmatureSignature => unauth("il token non è ancora valido (nbf)"),
+                    K::InvalidIssuer => unauth("l'emittente del token non è accettato"),
+                    K::InvalidAudience => unauth("il destinatario (aud) del token non è accettato"),
+                    K::InvalidSignature => unauth("la firma del token non è valida"),
+                    K::MissingRequiredClaim(c) => unauth(&format!("il token non ha il claim {c}")),
+                    _ => unauth("il token non è valido"),
                 }
             })
     }
@@ -400,7 +402,7 @@ impl FromRequestParts<AppState> for Auth {
         let value = parts
             .headers
             .get(header::AUTHORIZATION)
-            .ok_or_else(|| ApiError::Unauthenticated("a bearer token is required".into()))?;
+            .ok_or_else(|| ApiError::Unauthenticated("serve un token bearer".into()))?;
         let token = value
             .to_str()
             .ok()
@@ -412,12 +414,12 @@ impl FromRequestParts<AppState> for Auth {
             .filter(|t| !t.is_empty())
             .ok_or_else(|| {
                 ApiError::Unauthenticated(
-                    "the Authorization header must be `Bearer <token>`".into(),
+                    "l'intestazione Authorization deve essere `Bearer <token>`".into(),
                 )
             })?;
         if !state.auth.enabled() {
             return Err(ApiError::Unauthenticated(
-                "no token keys are configured on this server".into(),
+                "su questo server non è configurata alcuna chiave per i token".into(),
             ));
         }
         let cf = state.auth.verify(token).await?;

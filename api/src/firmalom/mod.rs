@@ -279,7 +279,7 @@ pub async fn callback(State(state): State<AppState>, req: Request) -> Result<Res
             if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
                 ApiError::PayloadTooLarge(BODY_LIMIT)
             } else {
-                ApiError::BadRequest("the request body cannot be read".into())
+                ApiError::BadRequest("il corpo della richiesta non è leggibile".into())
             }
         })?;
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
@@ -368,7 +368,7 @@ async fn answer(state: &AppState, callback: &Callback) -> Result<Answered, ApiEr
         )));
     }
     let signer = FiscalCode::parse(&callback.signer_cf)
-        .map_err(|e| ApiError::BadRequest(format!("signer_cf is not a fiscal code: {e}")))?;
+        .map_err(|e| ApiError::BadRequest(format!("signer_cf non è un codice fiscale: {e}")))?;
     if !file.recipient.confirmers.contains(&signer) {
         return Err(ApiError::Domain(DomainError::NotAConfirmer));
     }

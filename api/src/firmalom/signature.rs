@@ -32,13 +32,13 @@ fn mac(secret: &[u8], timestamp: i64) -> Hmac<Sha256> {
 /// Why a signed message was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SignatureError {
-    #[error("the signature headers are missing")]
+    #[error("mancano le intestazioni della firma")]
     Missing,
-    #[error("the signature headers are malformed")]
+    #[error("le intestazioni della firma non sono valide")]
     Malformed,
-    #[error("the timestamp is outside the accepted window")]
+    #[error("l'orario della firma è fuori dalla finestra accettata")]
     Stale,
-    #[error("the signature does not match the body")]
+    #[error("la firma non corrisponde al corpo")]
     Invalid,
 }
 

@@ -77,7 +77,7 @@ pub(crate) fn parse_ids(list: Option<&str>) -> Result<Option<Vec<Uuid>>, ApiErro
     list.split(',')
         .map(|s| {
             Uuid::parse_str(s.trim())
-                .map_err(|_| ApiError::BadRequest(format!("entry_ids: {s:?} is not a UUID")))
+                .map_err(|_| ApiError::BadRequest(format!("entry_ids: {s:?} non è un UUID")))
         })
         .collect::<Result<Vec<_>, _>>()
         .map(Some)
@@ -266,7 +266,7 @@ pub async fn paper_diary(
         .state
         .file
         .as_ref()
-        .ok_or_else(|| ApiError::NotFoundWhat(format!("no case {id}")))?;
+        .ok_or_else(|| ApiError::NotFoundWhat(format!("nessuna pratica {id}")))?;
     let mut response = pdf_response(&state, file, measure, generated.unwrap_or(paper_id)).await?;
     if generated.is_some() {
         *response.status_mut() = StatusCode::CREATED;
@@ -331,8 +331,8 @@ pub(crate) fn multipart_error(e: &axum::extract::multipart::MultipartError) -> A
         ApiError::PayloadTooLarge(MAX_DOCUMENT_BYTES)
     } else {
         ApiError::BadRequest(format!(
-            "the multipart body cannot be read: {}",
-            e.body_text()
+            "il corpo multipart non è leggibile ({})",
+            e.status()
         ))
     }
 }
@@ -360,7 +360,7 @@ pub async fn paper_confirmation(
     let path = request_path(&req);
     let multipart = Multipart::from_request(req, &state).await.map_err(|_| {
         ApiError::UnsupportedDocument(
-            "the upload must be multipart/form-data with a `file` part".into(),
+            "il caricamento deve essere multipart/form-data con una parte `file`".into(),
         )
     })?;
     let upload = read_form(multipart, id, phase).await?;
@@ -421,20 +421,20 @@ pub(crate) async fn read_form(
         }
     }
     let bytes = file_bytes.filter(|b| !b.is_empty()).ok_or_else(|| {
-        ApiError::BadRequest("the form has no `file` part (the signed scan)".into())
+        ApiError::BadRequest("il modulo non ha la parte `file` (la scansione firmata)".into())
     })?;
     let media_type = sniff(&bytes).ok_or_else(|| {
         ApiError::UnsupportedDocument(
-            "the scan is not a PDF, JPEG or PNG file (recognised by its content, not its name)"
+            "la scansione non è un file PDF, JPEG o PNG (riconosciuto dal contenuto, non dal nome)"
                 .into(),
         )
     })?;
     let signed_by = FiscalCode::parse(signed_by.as_deref().unwrap_or_default().trim())
-        .map_err(|e| ApiError::BadRequest(format!("signed_by is not a fiscal code: {e}")))?;
+        .map_err(|e| ApiError::BadRequest(format!("signed_by non è un codice fiscale: {e}")))?;
     let paper_id = match paper_id.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
         Some(s) => Some(
             Uuid::parse_str(s)
-                .map_err(|_| ApiError::BadRequest("paper_id is not a UUID".into()))?,
+                .map_err(|_| ApiError::BadRequest("paper_id non è un UUID".into()))?,
         ),
         None => None,
     };
@@ -576,8 +576,9 @@ pub async fn get_document(
     Auth(principal): Auth,
     ApiPath(sha): ApiPath<String>,
 ) -> Result<Response, ApiError> {
-    let sha = Sha256Hex::parse(&sha)
-        .map_err(|e| ApiError::BadRequest(format!("invalid document id: {e}")))?;
+    let sha = Sha256Hex::parse(&sha).map_err(|e| {
+        ApiError::BadRequest(format!("identificativo di documento non valido: {e}"))
+    })?;
     let row = state
         .db
         .fetch_optional(
@@ -587,12 +588,8 @@ pub async fn get_document(
         .await?;
     // A document that does not exist and one of a case the caller may not read get the same
     // 404: nobody learns from the answer that a scan exists.
-    let not_found = || {
-        ApiError::NotFoundWhat(format!(
-            "nessun documento {0} consultabile / no document {0} you may read",
-            sha.as_str()
-        ))
-    };
+    let not_found =
+        || ApiError::NotFoundWhat(format!("nessun documento {0} consultabile", sha.as_str()));
     let Some(row) = row else {
         return Err(not_found());
     };

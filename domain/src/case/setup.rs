@@ -59,13 +59,13 @@ fn check_pseudonym(pseudonym: &str) -> Result<(), DomainError> {
     let p = pseudonym.trim();
     let refuse = |why: &str| Err(DomainError::InvalidPseudonym(why.to_owned()));
     if p.is_empty() {
-        return refuse("è vuoto / it is empty");
+        return refuse("è vuoto");
     }
     if p.chars().count() > MAX_PSEUDONYM_CHARS {
-        return refuse("supera 64 caratteri / it is longer than 64 characters");
+        return refuse("supera 64 caratteri");
     }
     if p.chars().any(char::is_control) {
-        return refuse("contiene caratteri di controllo / it contains control characters");
+        return refuse("contiene caratteri di controllo");
     }
     let compact: String = p.chars().filter(|c| c.is_ascii_alphanumeric()).collect();
     let contains_cf = p
@@ -78,7 +78,7 @@ fn check_pseudonym(pseudonym: &str) -> Result<(), DomainError> {
                 })
         });
     if contains_cf {
-        return refuse("contiene un codice fiscale / it contains a fiscal code");
+        return refuse("contiene un codice fiscale");
     }
     Ok(())
 }

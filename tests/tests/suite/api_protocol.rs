@@ -239,6 +239,28 @@ async fn authentication(backend: Backend) {
     server.stop().await;
 }
 
+/// A problem's `detail` is Italian only: no English half after " / ", no parser wording (Rust
+/// types, "expected", positions in English, axum's prefixes).
+fn assert_italian(what: &str, problem: &serde_json::Value) {
+    let detail = problem["detail"].as_str().unwrap_or_default();
+    assert!(!detail.is_empty(), "{what}: no detail in {problem}");
+    for leak in [
+        " / ",
+        "expected",
+        "invalid type",
+        "missing field",
+        "unknown field",
+        "struct ",
+        "Invalid URL",
+        "Failed to",
+        "at line",
+        "column ",
+        "UUID parsing",
+    ] {
+        assert!(!detail.contains(leak), "{what}: {leak:?} in {detail:?}");
+    }
+}
+
 async fn malformed_input(backend: Backend) {
     let server = ApiServer::start(backend, t0()).await;
     grant_roles(&server).await;
@@ -274,6 +296,65 @@ async fn malformed_input(backend: Backend) {
         assert_eq!(status, 400, "{what}: {body}");
         assert!(is_problem(&headers), "{what}");
         assert_eq!(body["code"], "malformed-request", "{what}");
+        assert_italian(what, &body);
+    }
+    // The field is named, in Italian, with no parser wording.
+    for (what, edit, field) in [
+        ("unknown field", json!({"colour": "blue"}), "colour"),
+        (
+            "invalid fiscal code",
+            json!({"case_manager": "RSSMRA85T10A562X"}),
+            "case_manager",
+        ),
+        (
+            "wrong type",
+            json!({"recipient": {"pseudonym": 7}}),
+            "recipient.pseudonym",
+        ),
+    ] {
+        let mut b = case_body();
+        for (k, v) in edit.as_object().expect("object") {
+            if let (Some(inner), Some(target)) = (v.as_object(), b[k].as_object_mut()) {
+                for (ik, iv) in inner {
+                    target.insert(ik.clone(), iv.clone());
+                }
+            } else {
+                b[k] = v.clone();
+            }
+        }
+        let body = serde_json::to_vec(&b).expect("json");
+        let (status, _, problem) = raw(&server, "POST", "/v1/cases", t, json_ct, body).await;
+        assert_eq!(status, 400, "{what}: {problem}");
+        assert_eq!(problem["field"], field, "{what}: {problem}");
+        assert_italian(what, &problem);
+    }
+    let missing = br#"{"measure_id":"up"}"#.to_vec();
+    let (_, _, problem) = raw(&server, "POST", "/v1/cases", t, json_ct, missing).await;
+    assert_eq!(
+        problem["field"], "ats",
+        "the first missing field: {problem}"
+    );
+    assert!(
+        problem["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("campo obbligatorio mancante")),
+        "{problem}"
+    );
+    // Query and path parameters too.
+    for (path, field) in [
+        ("/v1/ats/ATS-MILANO/cases?limit=abc", Some("limit")),
+        ("/v1/cases/not-a-uuid", None),
+        ("/v1/me/entries?from=2026-13-01", Some("from")),
+    ] {
+        let r = server
+            .send("GET", path, Some(cf::ATS_OPERATOR), None, &[])
+            .await;
+        assert_eq!(r.status, 400, "{path}: {}", r.json);
+        assert_eq!(r.problem_code(), "malformed-request", "{path}");
+        if let Some(field) = field {
+            assert_eq!(r.json["field"], field, "{path}: {}", r.json);
+        }
+        assert_italian(path, &r.json);
     }
     // Wrong media type.
     let body = serde_json::to_vec(&case_body()).expect("json");

@@ -477,7 +477,7 @@ async fn bad_callbacks_change_nothing(backend: Backend) {
         r.json["detail"]
             .as_str()
             .unwrap_or_default()
-            .contains("window"),
+            .contains("finestra"),
         "{}",
         r.json
     );

@@ -81,25 +81,25 @@ async fn spid_shaped_tokens_from_a_real_provider() {
     let no_iss = provider.login(&format!("{};no-iss", cf::EDUCATORE)).await;
     refused(&me(&server, &no_iss.access_token).await, "iss");
     let expired = provider.login(&format!("{};expired", cf::EDUCATORE)).await;
-    refused(&me(&server, &expired.access_token).await, "expired");
+    refused(&me(&server, &expired.access_token).await, "scaduto");
     let anonymous = provider
         .login(&format!("{};no-fiscal-number", cf::EDUCATORE))
         .await;
     refused(&me(&server, &anonymous.access_token).await, "fiscal_number");
     // The ID token is for the client (aud = client id), not for this service's API.
-    refused(&me(&server, &tokens.id_token).await, "audience");
+    refused(&me(&server, &tokens.id_token).await, "destinatario (aud)");
 
     // A token of another provider (its own keys, its own issuer).
     let other = OpenIdProvider::start("RS256");
     let foreign = other.login(cf::PSICOLOGO).await;
-    refused(&me(&server, &foreign.access_token).await, "key");
+    refused(&me(&server, &foreign.access_token).await, "chiave");
     server.stop().await;
 
     // The same provider's token where the fiscal code is read from sub (SPID's opaque id).
     let by_sub = self::server(&provider.issuer, "sub").await;
     refused(
         &me(&by_sub, &tokens.access_token).await,
-        "not a fiscal code",
+        "non è un codice fiscale",
     );
     by_sub.stop().await;
 }
@@ -124,7 +124,7 @@ async fn a_rotated_key_works_after_one_refresh() {
     assert_eq!(me(&server, &after.access_token).await.0, 200);
     assert_eq!(oidc.fetches(), 2, "and cached again");
     // The withdrawn key no longer verifies.
-    refused(&me(&server, &before.access_token).await, "key");
+    refused(&me(&server, &before.access_token).await, "chiave");
     server.stop().await;
 }
 
