@@ -355,7 +355,7 @@ pub async fn disable_professional(
     request_body = RecordEntryBody,
     params(("id" = Uuid, Path), ("Idempotency-Key" = Option<String>, Header, pattern = "^[!-~]([ -~]{0,253}[!-~])?$"), ("If-Match" = Option<String>, Header, pattern = "^(\\*|(W/)?\"?[0-9]{1,18}\"?)$")),
     responses((status = 201, description = "entry recorded; `entry_id` in the body", body = CommandResult),
-        (status = "4XX", description = "problem+json, e.g. 422 entry-recorded-too-late, overlapping-entry", body = Problem, content_type = "application/problem+json")),
+        (status = "4XX", description = "problem+json, e.g. 422 entry-recorded-too-late, overlapping-entry; 400 malformed-request: date, start or end missing (without slot), or both shapes given", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 pub async fn record_entry(
     State(state): State<AppState>,
@@ -374,7 +374,7 @@ pub async fn record_entry(
             phase: body.phase,
             figure: body.figure,
             service: body.service,
-            slot: body.slot.slot()?,
+            slot: crate::dto::slot_of(body.date, body.start, body.end, body.slot.as_ref(), None)?,
             system_failure_id: body.system_failure_id,
         });
         Ok(Planned::created(id, command).entry(entry_id))
@@ -387,7 +387,7 @@ pub async fn record_entry(
     request_body = AmendEntryBody,
     params(("id" = Uuid, Path), ("eid" = Uuid, Path), ("Idempotency-Key" = Option<String>, Header, pattern = "^[!-~]([ -~]{0,253}[!-~])?$"), ("If-Match" = Option<String>, Header, pattern = "^(\\*|(W/)?\"?[0-9]{1,18}\"?)$")),
     responses((status = 200, description = "done: the resource as it now stands", body = CommandResult),
-        (status = "4XX", description = "problem+json, e.g. 403 not-entry-author, 409 entry-validated", body = Problem, content_type = "application/problem+json")),
+        (status = "4XX", description = "problem+json, e.g. 403 not-entry-author, 409 entry-validated; 400 malformed-request: both date/start/end and slot given", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 pub async fn amend_entry(
     State(state): State<AppState>,
@@ -404,10 +404,13 @@ pub async fn amend_entry(
             .entries
             .get(&eid)
             .ok_or(ApiError::Domain(DomainError::EntryNotFound(eid)))?;
-        let slot = match &body.slot {
-            Some(s) => s.slot()?,
-            None => current.slot,
-        };
+        let slot = crate::dto::slot_of(
+            body.date,
+            body.start,
+            body.end,
+            body.slot.as_ref(),
+            Some(&current.slot),
+        )?;
         let command = CaseCommand::AmendEntry(AmendEntry {
             entry_id: eid,
             figure: body.figure.unwrap_or_else(|| current.figure.clone()),

@@ -140,10 +140,62 @@ pub struct RecordEntryBody {
     pub figure: FigureId,
     #[schema(value_type = String, example = "colloquio_valutazione")]
     pub service: ServiceId,
-    pub slot: SlotBody,
+    /// The day (`YYYY-MM-DD`, Europe/Rome): entries are written as they are read.
+    #[serde(default)]
+    #[schema(value_type = Option<String>, format = Date, example = "2024-03-04")]
+    pub date: Option<NaiveDate>,
+    /// Start, `HH:MM` (Europe/Rome).
+    #[serde(default)]
+    #[schema(example = "10:00")]
+    pub start: Option<String>,
+    /// End, `HH:MM` (Europe/Rome).
+    #[serde(default)]
+    #[schema(example = "11:30")]
+    pub end: Option<String>,
+    /// The earlier shape of `date`, `start` and `end` together, still accepted; give one of
+    /// the two.
+    #[serde(default)]
+    #[schema(deprecated)]
+    pub slot: Option<SlotBody>,
     /// Art. 9: the declared system failure relied on when recording after 15 days.
     #[serde(default)]
     pub system_failure_id: Option<Uuid>,
+}
+
+/// The slot of a write from `date`/`start`/`end` (each defaulting to `current`'s, for a
+/// correction) or from the earlier `slot` object — not both.
+pub fn slot_of(
+    date: Option<NaiveDate>,
+    start: Option<String>,
+    end: Option<String>,
+    slot: Option<&SlotBody>,
+    current: Option<&TimeSlot>,
+) -> Result<TimeSlot, ApiError> {
+    let flat = date.is_some() || start.is_some() || end.is_some();
+    if let Some(slot) = slot {
+        if flat {
+            return Err(ApiError::Malformed {
+                field: Some("slot".into()),
+                message: "indicare date, start ed end oppure slot, non entrambi".into(),
+            });
+        }
+        return slot.slot();
+    }
+    let missing = |field: &str| ApiError::Malformed {
+        field: Some(field.to_owned()),
+        message: format!("il campo {field} non è valido: campo obbligatorio mancante"),
+    };
+    let hm = |t: chrono::NaiveTime| t.format("%H:%M").to_string();
+    let date = date
+        .or(current.map(|c| c.date))
+        .ok_or_else(|| missing("date"))?;
+    let start = start
+        .or(current.map(|c| hm(c.start)))
+        .ok_or_else(|| missing("start"))?;
+    let end = end
+        .or(current.map(|c| hm(c.end)))
+        .ok_or_else(|| missing("end"))?;
+    SlotBody { date, start, end }.slot()
 }
 
 /// `PATCH /v1/cases/{id}/entries/{eid}`: fields not given keep their current value.
@@ -156,7 +208,19 @@ pub struct AmendEntryBody {
     #[serde(default)]
     #[schema(value_type = Option<String>)]
     pub service: Option<ServiceId>,
+    /// A new day; the time keeps its value unless given too.
     #[serde(default)]
+    #[schema(value_type = Option<String>, format = Date, example = "2024-03-05")]
+    pub date: Option<NaiveDate>,
+    /// A new start, `HH:MM`.
+    #[serde(default)]
+    pub start: Option<String>,
+    /// A new end, `HH:MM`.
+    #[serde(default)]
+    pub end: Option<String>,
+    /// The earlier shape (the whole slot), still accepted; not with `date`/`start`/`end`.
+    #[serde(default)]
+    #[schema(deprecated)]
     pub slot: Option<SlotBody>,
     /// Art. 9 failure relied on if the (new) date is late.
     #[serde(default)]

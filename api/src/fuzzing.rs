@@ -109,7 +109,8 @@ pub fn write_body(route: usize, bytes: &[u8]) {
         }
         3 => {
             if let Ok(body) = req.json::<RecordEntryBody>() {
-                let _ = body.slot.slot();
+                let _ =
+                    crate::dto::slot_of(body.date, body.start, body.end, body.slot.as_ref(), None);
             }
         }
         4 => {

@@ -233,6 +233,9 @@ fn document_unexpressible_checks(doc: &mut serde_json::Value) {
                     "400 (a filter) or 422 (a body) `unknown-organisation`: an organisation code of the right shape that is not registered, `organisation-kind-mismatch`: one of another kind (an ATS given as a provider)",
                 );
             }
+            if names.contains("from") || names.contains("to") {
+                notes.push("400 `malformed-request`: a `from`/`to` of the right shape that is no real day or instant; `invalid-period`: `to` before `from`, where the list checks it");
+            }
             if names.contains("cursor") {
                 notes.push("400 `invalid-cursor`: a cursor no previous page gave");
             }

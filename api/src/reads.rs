@@ -165,6 +165,56 @@ pub struct DashboardQuery {
     pub idle_days: Option<i64>,
 }
 
+/// `from` / `to` of a list whose items are instants (cases opened, failures begun): a day
+/// (`YYYY-MM-DD`, Europe/Rome, as on every other list; `to` includes its day) or an instant
+/// (RFC 3339; `to` excludes it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Bound {
+    Day(NaiveDate),
+    Instant(DateTime<Utc>),
+}
+
+impl<'de> Deserialize<'de> for Bound {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Bound, D::Error> {
+        let text = String::deserialize(d)?;
+        if let Ok(day) = NaiveDate::parse_from_str(&text, "%Y-%m-%d") {
+            return Ok(Bound::Day(day));
+        }
+        DateTime::parse_from_rfc3339(&text)
+            .map(|t| Bound::Instant(t.with_timezone(&Utc)))
+            .map_err(|_| {
+                serde::de::Error::custom("non è una data (AAAA-MM-GG) né un istante RFC 3339")
+            })
+    }
+}
+
+impl Bound {
+    /// The first instant of a `from`.
+    pub fn start(self) -> DateTime<Utc> {
+        match self {
+            Bound::Day(d) => rome_midnight(d),
+            Bound::Instant(t) => t,
+        }
+    }
+
+    /// The excluded end of a `to` (the day after a day).
+    pub fn end(self) -> DateTime<Utc> {
+        match self {
+            Bound::Day(d) => rome_midnight(d.succ_opt().unwrap_or(d)),
+            Bound::Instant(t) => t,
+        }
+    }
+}
+
+fn rome_midnight(d: NaiveDate) -> DateTime<Utc> {
+    use chrono::TimeZone;
+    let midnight = d.and_hms_opt(0, 0, 0).unwrap_or_default();
+    chrono_tz::Europe::Rome
+        .from_local_datetime(&midnight)
+        .earliest()
+        .map_or_else(|| midnight.and_utc(), |t| t.with_timezone(&Utc))
+}
+
 /// Filters of the ATS case list.
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -174,10 +224,13 @@ pub struct AtsCasesQuery {
     pub status: Option<String>,
     /// Provider (ente erogatore) code.
     pub provider: Option<String>,
-    /// Cases opened at or after this instant (RFC 3339).
-    pub from: Option<DateTime<Utc>>,
-    /// Cases opened before this instant (RFC 3339).
-    pub to: Option<DateTime<Utc>>,
+    /// Cases opened on or after this day (`YYYY-MM-DD`, Europe/Rome), or at or after this
+    /// instant (RFC 3339).
+    #[param(value_type = Option<String>, pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}(T[0-9]{2}:[0-9]{2}(:[0-9]{2}(\\.[0-9]{1,9})?)?(Z|[+-][0-9]{2}:[0-9]{2}))?$", example = "2026-11-01")]
+    pub from: Option<Bound>,
+    /// Cases opened on or before this day, or before this instant.
+    #[param(value_type = Option<String>, pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}(T[0-9]{2}:[0-9]{2}(:[0-9]{2}(\\.[0-9]{1,9})?)?(Z|[+-][0-9]{2}:[0-9]{2}))?$", example = "2026-11-30")]
+    pub to: Option<Bound>,
     /// Cases idle since before this instant (RFC 3339): no entry recorded after it (or, without
     /// entries, opened before it) — the full list behind the dashboard's idle cases.
     pub idle_before: Option<DateTime<Utc>>,
@@ -212,10 +265,13 @@ pub struct CostQuery {
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct FailureQuery {
-    /// Failures that began at or after this instant (RFC 3339).
-    pub from: Option<DateTime<Utc>>,
-    /// Failures that began before this instant (RFC 3339).
-    pub to: Option<DateTime<Utc>>,
+    /// Failures that began on or after this day (`YYYY-MM-DD`, Europe/Rome), or at or after
+    /// this instant (RFC 3339).
+    #[param(value_type = Option<String>, pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}(T[0-9]{2}:[0-9]{2}(:[0-9]{2}(\\.[0-9]{1,9})?)?(Z|[+-][0-9]{2}:[0-9]{2}))?$", example = "2026-11-01")]
+    pub from: Option<Bound>,
+    /// Failures that began on or before this day, or before this instant.
+    #[param(value_type = Option<String>, pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}(T[0-9]{2}:[0-9]{2}(:[0-9]{2}(\\.[0-9]{1,9})?)?(Z|[+-][0-9]{2}:[0-9]{2}))?$", example = "2026-11-30")]
+    pub to: Option<Bound>,
     /// `true`: only unresolved failures; `false`: only resolved ones.
     pub unresolved: Option<bool>,
     /// Only the relying entries of this ATS (the failures are listed regardless; the
@@ -515,8 +571,8 @@ pub async fn ats_cases(
         ats: Some(ats),
         provider: q.provider,
         status,
-        from: q.from,
-        to: q.to,
+        from: q.from.map(Bound::start),
+        to: q.to.map(Bound::end),
         idle_before: q.idle_before,
     };
     let list = diario_projections::list_cases(&state.db, &filter, &page).await?;
@@ -607,8 +663,8 @@ pub async fn failures(
         known(state, "ats", ats, StatusCode::BAD_REQUEST).await?;
     }
     let filter = FailureFilter {
-        from: q.from,
-        to: q.to,
+        from: q.from.map(Bound::start),
+        to: q.to.map(Bound::end),
         unresolved: q.unresolved,
         ats: q.ats,
     };

@@ -532,6 +532,41 @@ async fn reads(backend: Backend) {
         get(&server, resolved, cf::EDUCATORE).await["items"],
         json!([])
     );
+    // `from`/`to` are days (Europe/Rome, both included) as on every list, or instants.
+    for (query, found) in [
+        ("from=2024-03-05&to=2024-03-05", true),
+        ("from=2024-03-06", false),
+        ("to=2024-03-04", false),
+        ("from=2024-03-05T08:00:00Z&to=2024-03-05T08:00:01Z", true),
+        ("to=2024-03-05T08:00:00Z", false),
+    ] {
+        let items = get(
+            &server,
+            &format!("/v1/system-failures?{query}"),
+            cf::EDUCATORE,
+        )
+        .await;
+        assert_eq!(
+            items["items"].as_array().map(Vec::len),
+            Some(usize::from(found)),
+            "{query}: {items}"
+        );
+    }
+    let bad = server
+        .send(
+            "GET",
+            "/v1/system-failures?from=2024-02-30",
+            Some(cf::EDUCATORE),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(
+        (bad.status, bad.json["field"].as_str()),
+        (400, Some("from")),
+        "{}",
+        bad.json
+    );
 
     // ---- Operations: /metrics and /readyz after the catch-up --------------------------------
     let text = metrics_text(&server).await;

@@ -278,8 +278,8 @@ async fn refusals(backend: Backend) {
     assert_eq!(relying(cf::OUTSIDER, "?ats=ATS-MILANO").await, 0);
     server.set_clock(rome(2024, 3, 8, 9, 0)).await;
     let mut later = late;
-    later["slot"]["start"] = json!("11:00");
-    later["slot"]["end"] = json!("12:00");
+    later["start"] = json!("11:00");
+    later["end"] = json!("12:00");
     case.record_entry(cf::EDUCATORE, later)
         .refused(422, "system-failure-grace-expired")
         .await;

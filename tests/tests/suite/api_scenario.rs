@@ -316,12 +316,15 @@ pub fn recorded(outcome: &CaseOutcome, event_type: &str) -> bool {
     outcome.events.iter().any(|e| e.event_type() == event_type)
 }
 
+/// An entry as it is written and read: `date`, `start` and `end` beside the other fields.
 pub fn entry(phase: u8, figure: &str, service: &str, date: &str, start: &str, end: &str) -> Value {
     json!({
         "phase": phase,
         "figure": figure,
         "service": service,
-        "slot": { "date": date, "start": start, "end": end }
+        "date": date,
+        "start": start,
+        "end": end
     })
 }
 
@@ -376,8 +379,33 @@ async fn full_case(backend: Backend) {
     let reason = "l'osservazione è durata un'ora e mezza".into();
     let rejected = answer(&server, case.id, r2, Answer::Rejected { reason }).await;
     assert!(recorded(&rejected, "ConfirmationRejected"));
-    case.amend_entry(cf::EDUCATORE, e3, ["2024-03-04", "15:00", "16:30"])
+    // The correction gives only what changes (the end); the rest keeps its value. Both shapes
+    // at once are refused, naming the field.
+    let patch = |body: Value| {
+        case.call(
+            "PATCH",
+            &format!("/entries/{e3}"),
+            cf::EDUCATORE,
+            Some(body),
+        )
+    };
+    patch(json!({ "end": "16:30", "slot": { "date": "2024-03-04", "start": "15:00", "end": "16:30" } }))
+        .refused(400, "malformed-request")
         .await;
+    patch(json!({ "end": "16:30", "reason": "durata effettiva" })).await;
+    let diary = case.call("GET", "", cf::RESP_PROVIDER, None).body().await;
+    let amended = diary["diaries"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|p| p["entries"].as_array().cloned().unwrap_or_default())
+        .find(|e| e["entry_id"] == e3.to_string())
+        .expect("the amended entry");
+    assert_eq!(
+        (&amended["date"], &amended["start"], &amended["end"]),
+        (&json!("2024-03-04"), &json!("15:00"), &json!("16:30")),
+        "{amended}"
+    );
     case.validate(2, None).await;
     let r3 = request_id(&case.close_phase(2).await);
     assert_ne!(r2, r3, "a new request after the rejection");
