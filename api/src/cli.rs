@@ -32,6 +32,18 @@ pub struct Cli {
         default_value = "text"
     )]
     pub log_format: crate::telemetry::LogFormat,
+    /// The OpenTelemetry collector's OTLP/HTTP traces URL (`http://collector:4318/v1/traces`):
+    /// the spans are exported there. Unset: no export.
+    #[arg(long, global = true, env = "DIARIO_OTLP_ENDPOINT")]
+    pub otlp_endpoint: Option<String>,
+    /// The `service.name` of the exported spans.
+    #[arg(
+        long,
+        global = true,
+        env = "DIARIO_OTLP_SERVICE_NAME",
+        default_value = "diario"
+    )]
+    pub otlp_service_name: String,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -615,6 +627,7 @@ fn summary(
         request_timeout_secs = args.request_timeout_secs,
         log_format = log_format.name(),
         log_tag_key = if settings.log_tag_key.is_some() { "set" } else { "random" },
+        otlp_export = on(crate::telemetry::exporting()),
         config_file = %sources.file.as_ref().map_or("-".to_owned(), |f| f.display().to_string()),
         from_files = %from.join(","),
         "configuration"

@@ -351,7 +351,7 @@ pub fn app(state: AppState) -> Router {
                         .extensions()
                         .get::<tracecontext::TraceContext>()
                         .map_or(("-", "-"), |t| (t.trace_id.as_str(), t.span_id.as_str()));
-                    tracing::info_span!(
+                    let span = tracing::info_span!(
                         "request",
                         method = %req.method(),
                         route = %route,
@@ -359,7 +359,11 @@ pub fn app(state: AppState) -> Router {
                         trace_id = %trace_id,
                         span_id = %span_id,
                         actor = tracing::field::Empty,
-                    )
+                    );
+                    if let Some(context) = req.extensions().get::<tracecontext::TraceContext>() {
+                        telemetry::link(&span, context);
+                    }
+                    span
                 })
                 .on_request(())
                 .on_response(|res: &Response, latency: Duration, _span: &tracing::Span| {

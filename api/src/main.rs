@@ -9,13 +9,22 @@ async fn main() -> ExitCode {
         Ok(parsed) => parsed,
         Err(e) => e.exit(),
     };
-    diario_api::telemetry::init(cli.log_format);
-    match diario_api::cli::run(cli, sources).await {
+    let telemetry = diario_api::telemetry::init(
+        cli.log_format,
+        cli.otlp_endpoint.as_deref(),
+        &cli.otlp_service_name,
+    );
+    let code = match diario_api::cli::run(cli, sources).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = %e, "diario stopped with an error");
             eprintln!("error: {e}");
             ExitCode::FAILURE
         }
-    }
+    };
+    // The spans still buffered go out before the process ends (a blocking flush).
+    tokio::task::spawn_blocking(move || telemetry.shutdown())
+        .await
+        .unwrap_or_default();
+    code
 }

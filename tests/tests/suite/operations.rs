@@ -404,3 +404,86 @@ fn operations_the_dockerfile_builds_the_binary_and_runs_it_unprivileged_with_a_h
     let ignore = std::fs::read_to_string(repo().join(".dockerignore")).expect(".dockerignore");
     assert!(ignore.lines().any(|l| l == "target"));
 }
+
+#[tokio::test]
+async fn operations_spans_are_exported_over_otlp_under_the_callers_trace() {
+    // A collector that speaks OTLP/HTTP: it keeps every protobuf body POSTed to /v1/traces
+    // (the OpenTelemetry Collector is not installed here; the exporter is the real one).
+    let received = std::sync::Arc::new(std::sync::Mutex::new(Vec::<Vec<u8>>::new()));
+    let keep = received.clone();
+    let collector = axum::Router::new().route(
+        "/v1/traces",
+        axum::routing::post(move |body: axum::body::Bytes| {
+            let keep = keep.clone();
+            async move {
+                keep.lock().expect("lock").push(body.to_vec());
+                (
+                    [("content-type", "application/x-protobuf")],
+                    Vec::<u8>::new(),
+                )
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let collector_addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move { axum::serve(listener, collector).await });
+
+    let dir = temp_dir();
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut child = serve(&[])
+        .env(
+            "DATABASE_URL",
+            format!("sqlite://{}", dir.join("d.db").display()),
+        )
+        .env("DIARIO_ADDR", format!("127.0.0.1:{port}"))
+        .env(
+            "DIARIO_OTLP_ENDPOINT",
+            format!("http://{collector_addr}/v1/traces"),
+        )
+        .env("DIARIO_OTLP_SERVICE_NAME", "diario-test")
+        // The SDK's batch delay (ms), short for the test.
+        .env("OTEL_BSP_SCHEDULE_DELAY", "100")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start diario serve");
+    let client = reqwest::Client::new();
+    wait_ready(&client, &base, &mut child).await;
+    let trace_id = "0af7651916cd43dd8448eb211c80319c";
+    let parent = "b7ad6b7169203331";
+    let r = client
+        .get(format!("{base}/healthz"))
+        .header("traceparent", format!("00-{trace_id}-{parent}-01"))
+        .send()
+        .await
+        .expect("healthz");
+    assert_eq!(r.status(), 200);
+    let hex = |h: &str| -> Vec<u8> {
+        (0..h.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&h[i..i + 2], 16).expect("hex"))
+            .collect()
+    };
+    let contains = |hay: &[u8], needle: &[u8]| hay.windows(needle.len()).any(|w| w == needle);
+    let mut exported = false;
+    for _ in 0..100 {
+        let bodies = received.lock().expect("lock").clone();
+        // The request's span, in the caller's trace, child of the caller's span, from this
+        // service.
+        if bodies.iter().any(|b| {
+            contains(b, &hex(trace_id))
+                && contains(b, &hex(parent))
+                && contains(b, b"diario-test")
+                && contains(b, b"/healthz")
+        }) {
+            exported = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let _ = stop(child);
+    assert!(exported, "no span of the request reached the collector");
+}
