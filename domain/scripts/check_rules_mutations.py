@@ -40,6 +40,7 @@ muts = [
  ("staff names checked", "staff.rs", "            check_name(\"family_name\", family_name)?;\n", ""),
  ("staff figures in catalogue", "staff.rs", "                return Err(StaffError::UnknownFigure(unknown.clone()));", "                let _ = unknown;"),
  ("withdrawal reason kept", "case/entries.rs", "        reason: given_reason(c.reason.as_deref()),\n        by: cf,\n        at: ctx.now,\n    }])\n}\n\n/// Art. 5-6", "        reason: None,\n        by: cf,\n        at: ctx.now,\n    }])\n}\n\n/// Art. 5-6"),
+ ("expired request keeps its entries (Art. 5)", "case/entries.rs", "if last.is_some_and(|r| r.status == RequestStatus::Expired) {", "if false {"),
 ]
 sel = sys.argv[1:] 
 for i,(name, f, old, new) in enumerate(muts):

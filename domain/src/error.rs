@@ -207,6 +207,12 @@ pub enum DomainError {
     /// Art. 5: phases III–IV entries are editable until sent for confirmation.
     #[error("Art. 5: la stringa {0} è in una richiesta di conferma in attesa")]
     EntryInPendingRequest(Uuid),
+    /// Art. 5: editing ends "all'invio della richiesta di conferma"; an expired request does
+    /// not give its entries back (only a rejection does): the ente sends it again.
+    #[error(
+        "Art. 5: la stringa {0} è stata inviata per la conferma e la richiesta è scaduta: non è più modificabile, la richiesta va inviata di nuovo"
+    )]
+    EntrySentForConfirmation(Uuid),
     /// Art. 6: a confirmed entry can never be changed.
     #[error(
         "Art. 6: la stringa {0} è stata confermata dal destinatario e non può più essere modificata"
@@ -386,6 +392,7 @@ impl DomainError {
             | EntryIdAlreadyUsed(_)
             | EntryValidated(_)
             | EntryInPendingRequest(_)
+            | EntrySentForConfirmation(_)
             | EntryConfirmed(_)
             | DiaryClosed(_)
             | DiaryNotOpened(_)
@@ -475,6 +482,7 @@ impl DomainError {
             EntryNotFound(_) => "entry-not-found",
             EntryValidated(_) => "entry-validated",
             EntryInPendingRequest(_) => "entry-in-pending-request",
+            EntrySentForConfirmation(_) => "entry-sent-for-confirmation",
             EntryConfirmed(_) => "entry-confirmed",
             DiaryClosed(_) => "diary-closed",
             DiaryNotOpened(_) => "diary-not-opened",
@@ -535,6 +543,7 @@ impl DomainError {
             | AmendedDateTooLate { .. }
             | EntryValidated(_)
             | EntryInPendingRequest(_)
+            | EntrySentForConfirmation(_)
             | DiaryClosed(_)
             | ValidationNotApplicable(_)
             | NothingToValidate(_)

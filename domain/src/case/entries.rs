@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use super::commands::{AmendEntry, RecordEntry, ValidateEntries, WithdrawEntry};
 use super::events::CaseEvent;
-use super::state::{CaseFile, DiaryStatus, Entry};
+use super::state::{CaseFile, DiaryStatus, Entry, RequestStatus};
 use super::{Context, DomainError, require_open_diary, require_phase_responsabile};
 use crate::catalogue::ConfirmationMode;
 use crate::values::{
@@ -160,7 +160,9 @@ fn check_window(
 /// Art. 5-6: may the author still change this entry?
 /// Confirmed entries never change; nothing changes once the diary is closed; in whole-diary
 /// phases (I–II) an entry is editable until validated, in per-entry phases (III–IV) until it is
-/// in a pending confirmation request. A rejection makes entries editable again.
+/// sent for confirmation: pending, or expired (Art. 5, "all'invio della richiesta di
+/// conferma": only a rejection gives entries back, "l'ente responsabile ha nuovamente accesso
+/// alla pratica per modificare"; after an expiry the ente sends the request again).
 pub fn check_editable(
     file: &CaseFile,
     ctx: &Context<'_>,
@@ -176,6 +178,15 @@ pub fn check_editable(
     }
     if entry.pending_request.is_some() {
         return Err(DomainError::EntryInPendingRequest(entry.id));
+    }
+    // The last request the entry was sent in decides: expired, it stays as sent.
+    let last = file
+        .requests
+        .values()
+        .filter(|r| r.entries.contains_key(&entry.id))
+        .max_by_key(|r| r.sent_at);
+    if last.is_some_and(|r| r.status == RequestStatus::Expired) {
+        return Err(DomainError::EntrySentForConfirmation(entry.id));
     }
     let mode = ctx.phase_rules(entry.phase)?.confirmation;
     if mode == ConfirmationMode::WholeDiaryAtClosure && entry.validated {

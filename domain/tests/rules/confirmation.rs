@@ -220,15 +220,12 @@ fn an_answered_request_is_not_resent() {
 
 #[test]
 fn a_resend_carries_the_same_unchanged_entries() {
+    // The expired request's entries cannot be amended (Art. 5), but one of them may go into
+    // another request; the first then cannot be sent again as it was.
     let mut h = phase3_expired();
-    let new_service = amend(
-        eid(1),
-        "educatore_professionale",
-        "accompagnamento_inclusione",
-        slot(d(3, 4), "08:00", "09:00"),
-    );
     let before_the_resend = rome(2024, 3, 6, 8, 0);
-    step(&mut h, new_service, staff(educatore()), before_the_resend);
+    let again = request(rid(2), Phase::III, &[eid(1)]);
+    step(&mut h, again, staff(resp_provider()), before_the_resend);
     resending(h, morning_of_6_march()).then_err(DomainError::EntriesChangedSinceRequest);
 }
 

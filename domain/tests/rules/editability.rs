@@ -228,10 +228,21 @@ fn nothing_can_be_changed_after_the_diary_is_closed() {
     }
 }
 
+/// Art. 5: editing ends "all'invio della richiesta di conferma"; only a rejection gives the
+/// entries back. Given an expired request, when its author amends or withdraws one of its
+/// entries, then it is refused: the ente sends the request again.
 #[test]
-fn an_expired_request_releases_its_entries() {
+fn an_expired_request_does_not_give_its_entries_back() {
+    for change in [to_half_hour(eid(1)), withdraw(eid(1))] {
+        CaseTest::given(phase3_expired())
+            .when(change)
+            .by(educatore())
+            .at(rome(2024, 3, 6, 9, 0))
+            .then_err(DomainError::EntrySentForConfirmation(eid(1)));
+    }
+    // An entry the request did not hold stays editable.
     CaseTest::given(phase3_expired())
-        .when(to_half_hour(eid(1)))
+        .when(withdraw(eid(3)))
         .by(educatore())
         .at(rome(2024, 3, 6, 9, 0))
         .then_matches(|e| e.len() == 1);
