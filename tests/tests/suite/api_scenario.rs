@@ -432,6 +432,15 @@ async fn full_case(backend: Backend) {
     let late = answer(&server, case.id, r4, Answer::Confirmed).await;
     assert!(late.refused_answer().is_some(), "a late answer is refused");
     assert!(recorded(&late, "ConfirmationRequestExpired"));
+    // Art. 5: the expired request keeps its entries as sent (only a rejection gives them back).
+    case.call(
+        "PATCH",
+        &format!("/entries/{}", phase3[0]),
+        cf::EDUCATORE,
+        Some(json!({ "end": "09:30", "reason": "errore materiale" })),
+    )
+    .refused(409, "entry-sent-for-confirmation")
+    .await;
     let resent = case.resend(cf::RESP_PROVIDER, r4).await;
     assert_eq!(resent["events"][0]["type"], "ConfirmationResent");
     server.set_clock(rome(2024, 3, 7, 20, 0)).await;
