@@ -193,20 +193,24 @@ fn parse_value(body: &[u8]) -> Result<serde_json::Value, ApiError> {
 }
 
 fn from_value<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, ApiError> {
-    serde_path_to_error::deserialize(value).map_err(|e| {
-        let path = e.path().to_string();
-        let inner = e.into_inner().to_string();
-        // A missing field is named by its parent path and the field itself.
-        let path = match inner
-            .strip_prefix("missing field `")
-            .and_then(|r| r.split('`').next())
-        {
-            Some(f) if path.is_empty() || path == "." => f.to_owned(),
-            Some(f) => format!("{path}.{f}"),
-            None => path,
-        };
-        malformed_at("il corpo", &path, &inner)
-    })
+    serde_path_to_error::deserialize(value).map_err(|e| path_refusal("il corpo", e))
+}
+
+/// The refusal of what `serde_path_to_error` could not read in `what` (the body, the query):
+/// the field at its path (a missing field named by its parent path and itself) and the
+/// Italian reason.
+fn path_refusal<E: std::fmt::Display>(what: &str, e: serde_path_to_error::Error<E>) -> ApiError {
+    let path = e.path().to_string();
+    let inner = e.into_inner().to_string();
+    let path = match inner
+        .strip_prefix("missing field `")
+        .and_then(|r| r.split('`').next())
+    {
+        Some(f) if path.is_empty() || path == "." => f.to_owned(),
+        Some(f) => format!("{path}.{f}"),
+        None => path,
+    };
+    malformed_at(what, &path, &inner)
 }
 
 /// Rewrites `2.0` as `2` throughout `value` (within the exactly representable range).
@@ -394,17 +398,6 @@ where
             serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
         serde_path_to_error::deserialize(deserializer)
             .map(ApiQuery)
-            .map_err(|e| {
-                let path = e.path().to_string();
-                let inner = e.into_inner().to_string();
-                let path = match inner
-                    .strip_prefix("missing field `")
-                    .and_then(|r| r.split('`').next())
-                {
-                    Some(f) => f.to_owned(),
-                    None => path,
-                };
-                malformed_at("la query", &path, &inner)
-            })
+            .map_err(|e| path_refusal("la query", e))
     }
 }

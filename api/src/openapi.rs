@@ -277,6 +277,21 @@ fn document_unexpressible_checks(doc: &mut serde_json::Value) {
     }
 }
 
+/// Adds `text` to the description of `item` (after what it says), unless it already names
+/// `code`.
+fn describe(item: &mut serde_json::Value, code: &str, text: &str) {
+    let old = item["description"].as_str().unwrap_or("");
+    if old.contains(code) {
+        return;
+    }
+    let new = if old.is_empty() {
+        text.to_owned()
+    } else {
+        format!("{old}; {text}")
+    };
+    item["description"] = serde_json::Value::String(new);
+}
+
 /// The component names `value` refers to (`$ref`), added to `out`.
 fn refs(value: &serde_json::Value, out: &mut std::collections::BTreeSet<String>) {
     match value {
@@ -314,31 +329,18 @@ impl Modify for TextConstraints {
                     };
                     for param in params {
                         let name = param["name"].as_str().map(str::to_owned);
-                        if name.as_deref() == Some("If-Match") {
-                            let old = param["description"].as_str().unwrap_or("").to_owned();
-                            if !old.contains("version-mismatch") {
-                                param["description"] = serde_json::Value::String(format!(
-                                    "{}the stream version the change is based on (`\"<version>\"` or `*`); another version: 412 `version-mismatch`",
-                                    if old.is_empty() {
-                                        String::new()
-                                    } else {
-                                        format!("{old}; ")
-                                    }
-                                ));
-                            }
-                        }
-                        if name.as_deref() == Some("Idempotency-Key") {
-                            let old = param["description"].as_str().unwrap_or("").to_owned();
-                            if !old.contains("idempotency-key-reused") {
-                                param["description"] = serde_json::Value::String(format!(
-                                    "{}a retry with the same key and body gets the first answer again; the key with another request: 422 `idempotency-key-reused`",
-                                    if old.is_empty() {
-                                        String::new()
-                                    } else {
-                                        format!("{old}; ")
-                                    }
-                                ));
-                            }
+                        match name.as_deref() {
+                            Some("If-Match") => describe(
+                                param,
+                                "version-mismatch",
+                                "the stream version the change is based on (`\"<version>\"` or `*`); another version: 412 `version-mismatch`",
+                            ),
+                            Some("Idempotency-Key") => describe(
+                                param,
+                                "idempotency-key-reused",
+                                "a retry with the same key and body gets the first answer again; the key with another request: 422 `idempotency-key-reused`",
+                            ),
+                            _ => {}
                         }
                         if let Some(schema) = param.get_mut("schema") {
                             if let Some(types) =
@@ -463,7 +465,10 @@ pub struct ApiDoc;
 pub async fn openapi_json(
     axum::extract::State(state): axum::extract::State<crate::AppState>,
 ) -> Json<utoipa::openapi::OpenApi> {
-    let mut doc = ApiDoc::openapi();
+    // Built once (the derive and the text constraints), then copied per request.
+    static DOCUMENT: std::sync::LazyLock<utoipa::openapi::OpenApi> =
+        std::sync::LazyLock::new(ApiDoc::openapi);
+    let mut doc = DOCUMENT.clone();
     // Only the routes this server serves: the test clock exists with `--test-clock` only.
     if state.test_clock.is_none() {
         doc.paths.paths.remove("/v1/test-clock");

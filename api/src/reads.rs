@@ -15,6 +15,7 @@ use axum::{Json, Router};
 use chrono::{DateTime, NaiveDate, Utc};
 use diario_commands::Principal;
 use diario_commands::access::{self, CostScope};
+use diario_domain::values::{add_civil_days, resolve_local};
 use diario_domain::{CaseFile, CaseState, OrgKind};
 use diario_projections::{
     CaseDiary, CaseFilter, CaseStatus, ChecklistFilter, CostFilter, FailureFilter, PageRequest,
@@ -192,7 +193,7 @@ impl Bound {
     /// The first instant of a `from`.
     pub fn start(self) -> DateTime<Utc> {
         match self {
-            Bound::Day(d) => rome_midnight(d),
+            Bound::Day(d) => resolve_local(d.and_time(chrono::NaiveTime::MIN)),
             Bound::Instant(t) => t,
         }
     }
@@ -200,19 +201,10 @@ impl Bound {
     /// The excluded end of a `to` (the day after a day).
     pub fn end(self) -> DateTime<Utc> {
         match self {
-            Bound::Day(d) => rome_midnight(d.succ_opt().unwrap_or(d)),
+            Bound::Day(d) => resolve_local(add_civil_days(d, 1).and_time(chrono::NaiveTime::MIN)),
             Bound::Instant(t) => t,
         }
     }
-}
-
-fn rome_midnight(d: NaiveDate) -> DateTime<Utc> {
-    use chrono::TimeZone;
-    let midnight = d.and_hms_opt(0, 0, 0).unwrap_or_default();
-    chrono_tz::Europe::Rome
-        .from_local_datetime(&midnight)
-        .earliest()
-        .map_or_else(|| midnight.and_utc(), |t| t.with_timezone(&Utc))
 }
 
 /// Filters of the ATS case list.
@@ -310,6 +302,18 @@ pub(crate) fn case_not_found(id: Uuid) -> ApiError {
 /// The file of a case [`readable_case`] returned.
 pub(crate) fn file_of(case: &CaseState) -> Result<&CaseFile, ApiError> {
     case.file.as_ref().ok_or(ApiError::NotFound)
+}
+
+/// The measure a case was opened under, from the server's catalogue.
+pub(crate) fn measure_of<'a>(
+    state: &'a AppState,
+    file: &CaseFile,
+) -> Result<&'a diario_domain::Measure, ApiError> {
+    state
+        .handler
+        .catalogue()
+        .get(&file.measure_id)
+        .ok_or_else(|| ApiError::Internal("the case's measure is not in the catalogue".into()))
 }
 
 /// The current diaries of a case, reading its own writes: the read model when it already

@@ -67,6 +67,20 @@ impl DemoProcess {
     }
 }
 
+/// The token the demo printed for the person whose line contains `name` (the line after it:
+/// `Authorization: Bearer <token>`).
+pub fn token_of(lines: &[String], name: &str) -> String {
+    let at = lines
+        .iter()
+        .position(|l| l.contains(name))
+        .unwrap_or_else(|| panic!("{name} among the demo's tokens:\n{}", lines.join("\n")));
+    lines[at + 1]
+        .trim()
+        .strip_prefix("Authorization: Bearer ")
+        .expect("a token line")
+        .to_owned()
+}
+
 impl Drop for DemoProcess {
     fn drop(&mut self) {
         let _ = Command::new("kill")

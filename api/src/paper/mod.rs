@@ -36,7 +36,7 @@ use uuid::Uuid;
 use crate::auth::Auth;
 use crate::error::Problem;
 use crate::extract::{ApiPath, ApiQuery, WriteRequest, request_path};
-use crate::reads::{file_of, readable_case};
+use crate::reads::{file_of, measure_of, readable_case};
 use crate::write::{Reply, WriteCtx, write};
 use crate::{ApiError, AppState};
 use diario_log::{Database, Val};
@@ -164,6 +164,21 @@ pub(crate) async fn pdf_response(
     Ok(response)
 }
 
+/// What both paper-diary routes read first: the phase, the chosen entries (phases III–IV) and
+/// the case, if the caller may read it.
+async fn paper_request(
+    state: &AppState,
+    principal: &Principal,
+    id: Uuid,
+    n: u8,
+    query: &PaperQuery,
+) -> Result<(Phase, Option<Vec<Uuid>>, diario_domain::CaseState), ApiError> {
+    let phase = phase(n)?;
+    let ids = parse_ids(query.entry_ids.as_deref())?;
+    let (case, _) = readable_case(state, principal, id).await?;
+    Ok((phase, ids, case))
+}
+
 /// The pending paper diary of the phase (the phase's responsabile), as generated: writes
 /// nothing.
 #[utoipa::path(get, path = "/v1/cases/{id}/phases/{n}/paper-diary", tag = "paper",
@@ -179,15 +194,9 @@ pub async fn pending_paper_diary(
     ApiPath((id, n)): ApiPath<(Uuid, u8)>,
     ApiQuery(query): ApiQuery<PaperQuery>,
 ) -> Result<Response, ApiError> {
-    let phase = phase(n)?;
-    let ids = parse_ids(query.entry_ids.as_deref())?;
-    let (case, _) = readable_case(&state, &principal, id).await?;
+    let (phase, ids, case) = paper_request(&state, &principal, id, n, &query).await?;
     let file = file_of(&case)?;
-    let measure = state
-        .handler
-        .catalogue()
-        .get(&file.measure_id)
-        .ok_or_else(|| ApiError::Internal("the case's measure is not in the catalogue".into()))?;
+    let measure = measure_of(&state, file)?;
     require_phase_responsabile(file, measure, phase, &principal.cf)?;
     match pending_paper(file, phase, ids.as_deref()) {
         Some(paper_id) => pdf_response(&state, file, measure, paper_id).await,
@@ -216,15 +225,9 @@ pub async fn paper_diary(
     ApiPath((id, n)): ApiPath<(Uuid, u8)>,
     ApiQuery(query): ApiQuery<PaperQuery>,
 ) -> Result<Response, ApiError> {
-    let phase = phase(n)?;
-    let ids = parse_ids(query.entry_ids.as_deref())?;
-    let (case, _) = readable_case(&state, &principal, id).await?;
+    let (phase, ids, case) = paper_request(&state, &principal, id, n, &query).await?;
     let file = file_of(&case)?;
-    let measure = state
-        .handler
-        .catalogue()
-        .get(&file.measure_id)
-        .ok_or_else(|| ApiError::Internal("the case's measure is not in the catalogue".into()))?;
+    let measure = measure_of(&state, file)?;
     if !file.recipient.firmalom_enrolled
         && let Some(paper_id) = pending_paper(file, phase, ids.as_deref())
     {

@@ -266,11 +266,7 @@ pub(super) async fn page(
         }
     };
     let file = crate::reads::file_of(&case)?;
-    let measure = state
-        .handler
-        .catalogue()
-        .get(&file.measure_id)
-        .ok_or_else(|| ApiError::Internal("the case's measure is not in the catalogue".into()))?;
+    let measure = crate::reads::measure_of(state, file)?;
     let diary = diario_projections::case_diary_consistent(
         &state.db,
         &case,

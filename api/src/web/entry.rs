@@ -69,11 +69,7 @@ async fn show(
     else {
         return Ok(not_mine(id));
     };
-    let measure = state
-        .handler
-        .catalogue()
-        .get(&file.measure_id)
-        .ok_or_else(|| ApiError::Internal("the case's measure is not in the catalogue".into()))?;
+    let measure = crate::reads::measure_of(state, file)?;
     let rules = measure.phase(entry.phase);
     let ente: Option<Ente> = rules.map(|r| r.registered_by);
     // The figures I am enabled for in the phase's ente now, and the entry's own.

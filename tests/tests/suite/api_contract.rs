@@ -7,19 +7,7 @@
 //! documents (`tests/schemathesis/hooks.py`). The FirmaLOM callback is left out: it takes an
 //! HMAC signature over the body that a generator cannot make (its own tests cover it).
 
-use diario_tests::demo::DemoProcess;
-
-fn token_of(lines: &[String], name: &str) -> String {
-    let at = lines
-        .iter()
-        .position(|l| l.contains(name))
-        .unwrap_or_else(|| panic!("{name} among the demo's tokens"));
-    lines[at + 1]
-        .trim()
-        .strip_prefix("Authorization: Bearer ")
-        .expect("a token line")
-        .to_owned()
-}
+use diario_tests::demo::{DemoProcess, token_of};
 
 fn schemathesis(base: &str, token: &str) -> std::process::Output {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("schemathesis");

@@ -18,17 +18,7 @@ async fn diario_demo_serves_demo_data_with_the_announced_development_login() {
         text.contains("DEVELOPMENT LOGIN"),
         "the log says so loudly:\n{text}"
     );
-    let token_of = |name: &str| -> String {
-        let at = lines
-            .iter()
-            .position(|l| l.contains(name))
-            .unwrap_or_else(|| panic!("{name} in:\n{text}"));
-        lines[at + 1]
-            .trim()
-            .strip_prefix("Authorization: Bearer ")
-            .expect("a token line")
-            .to_owned()
-    };
+    let token_of = |name: &str| diario_tests::demo::token_of(&lines, name);
 
     // The API with a printed token: the ATS operator's dashboard counts the demo cases, the
     // ASST responsabile has work waiting, and the names are there.
