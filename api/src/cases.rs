@@ -382,12 +382,14 @@ pub async fn record_entry(
     .await
 }
 
-/// Amend own entry while editable (the author); fields not given keep their value.
+/// Correct an entry while editable, saying which material error (`reason`, required): the
+/// author, or the phase's responsabile shortening the entry of a professional no longer
+/// enabled. Fields not given keep their value.
 #[utoipa::path(patch, path = "/v1/cases/{id}/entries/{eid}", tag = "entries",
     request_body = AmendEntryBody,
     params(("id" = Uuid, Path), ("eid" = Uuid, Path), ("Idempotency-Key" = Option<String>, Header, pattern = "^[!-~]([ -~]{0,253}[!-~])?$"), ("If-Match" = Option<String>, Header, pattern = "^(\\*|(W/)?\"?[0-9]{1,18}\"?)$")),
     responses((status = 200, description = "done: the resource as it now stands", body = CommandResult),
-        (status = "4XX", description = "problem+json, e.g. 403 not-entry-author, 409 entry-validated; 400 malformed-request: both date/start/end and slot given", body = Problem, content_type = "application/problem+json")),
+        (status = "4XX", description = "problem+json, e.g. 403 not-entry-author, 409 entry-validated, 422 correction-reason-missing, late-amendment-adds-minutes, late-amendment-moves-date, late-amendment-raises-unit-cost, responsabile-may-only-shorten; 400 malformed-request: both date/start/end and slot given, or a time that is not HH:MM", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 pub async fn amend_entry(
     State(state): State<AppState>,
@@ -424,7 +426,8 @@ pub async fn amend_entry(
     .await
 }
 
-/// Withdraw own entry while editable (the author).
+/// Withdraw an entry while editable: the author, or the phase's responsabile (with a
+/// `reason`) for a professional no longer enabled.
 #[utoipa::path(delete, path = "/v1/cases/{id}/entries/{eid}", tag = "entries",
     params(("id" = Uuid, Path), ("eid" = Uuid, Path), crate::dto::WithdrawQuery, ("Idempotency-Key" = Option<String>, Header, pattern = "^[!-~]([ -~]{0,253}[!-~])?$"), ("If-Match" = Option<String>, Header, pattern = "^(\\*|(W/)?\"?[0-9]{1,18}\"?)$")),
     responses((status = 200, description = "done: the resource as it now stands", body = CommandResult),

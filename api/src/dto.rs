@@ -110,19 +110,23 @@ pub struct SlotBody {
 }
 
 impl SlotBody {
-    /// Art. 5 (iv): half-hour boundaries, end after start; refused with 422 and the rule.
+    /// Art. 5 (iv): clock times that parse (400 naming the field), exist in Europe/Rome and
+    /// end after the start (422 with the rule); the duration is the case's to check.
     pub fn slot(&self) -> Result<TimeSlot, ApiError> {
-        TimeSlot::parse(self.date, &self.start, &self.end).map_err(|e| {
-            let code = match e {
-                diario_domain::values::TimeSlotError::NotHalfHour => {
-                    "duration-not-multiple-of-30-minutes"
-                }
-                diario_domain::values::TimeSlotError::EndNotAfterStart => "end-not-after-start",
-            };
-            ApiError::Unprocessable {
-                code,
+        use diario_domain::values::TimeSlotError;
+        TimeSlot::parse(self.date, &self.start, &self.end).map_err(|e| match e {
+            TimeSlotError::Unparseable { field } => ApiError::Malformed {
+                field: Some(field.to_owned()),
                 message: e.to_string(),
-            }
+            },
+            TimeSlotError::EndNotAfterStart => ApiError::Unprocessable {
+                code: "end-not-after-start",
+                message: e.to_string(),
+            },
+            TimeSlotError::NonexistentLocalTime { .. } => ApiError::Unprocessable {
+                code: "nonexistent-local-time",
+                message: e.to_string(),
+            },
         })
     }
 }
@@ -225,8 +229,9 @@ pub struct AmendEntryBody {
     /// Art. 9 failure relied on if the (new) date is late.
     #[serde(default)]
     pub system_failure_id: Option<Uuid>,
-    /// The material error corrected ("errore materiale"): kept in the event, shown in the
-    /// audit trail.
+    /// The material error corrected ("errore materiale"), required (422
+    /// correction-reason-missing when absent or blank): kept in the event, shown in the audit
+    /// trail.
     #[serde(default)]
     #[schema(max_length = 500)]
     pub reason: Option<String>,

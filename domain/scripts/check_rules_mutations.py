@@ -3,7 +3,8 @@
 
 Usage (from the repository root): python3 domain/scripts/check_rules_mutations.py [index ...]
 Each mutation edits one source file, runs `cargo test -p diario-domain`, prints the failing
-tests and restores the file. A mutation with 0 failing tests means a rule is untested.
+tests and restores the file. A mutation with 0 failing tests means a rule is untested; a pattern that no longer matches or
+a mutant that does not compile is a failure too. Exits non-zero on any of them (CI runs it).
 """
 import subprocess, re, sys
 import os
@@ -11,7 +12,7 @@ ROOT=os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'src') + '/'
 muts = [
  ("15-day window", "case/entries.rs", "if today <= deadline {", "if true {"),
  ("overlap", "case/entries.rs", "if let Some(other) = clash {", "if let Some(other) = clash.filter(|_| false) {"),
- ("author only (amend, withdraw)", "case/entries.rs", "    if entry.professional != cf {\n        return Err(DomainError::NotEntryAuthor {", "    if false {\n        return Err(DomainError::NotEntryAuthor {"),
+ ("author only (amend, withdraw)", "case/entries.rs", "    let changer = if entry.professional == cf {", "    let changer = if true {"),
  ("confirmed never change", "case/entries.rs", "if entry.confirmed {", "if false {"),
  ("pending-request lock", "case/entries.rs", "if entry.pending_request.is_some() {", "if false {"),
  ("validated lock", "case/entries.rs", "&& entry.validated", "&& false"),
@@ -28,7 +29,7 @@ muts = [
  ("one pending request per entry", "case/confirmation.rs", "        if e.pending_request.is_some() {\n            return Err(DomainError::EntryInPendingRequest", "        if false {\n            return Err(DomainError::EntryInPendingRequest"),
  ("rejection reopens whole diary", "case/evolve.rs", "if whole {", "if false {"),
  ("service in phase", "case/entries.rs", "if !s.phases.contains(&phase) {", "if false {"),
- ("no entries in the future", "case/entries.rs", "if slot.end_local() > civil_datetime(ctx.now) {", "if false {"),
+ ("no entries in the future", "case/entries.rs", "if slot.end_instant() > ctx.now {", "if false {"),
  ("PDI caps phase III", "checklist.rs", "if measure.phase(phase).is_some_and(|r| r.pdi_caps) {", "if false {"),
  ("whole diary validated before closure", "case/closure.rs", "if !unvalidated.is_empty() {", "if false {"),
  ("recipient pseudonym (Art. 10)", "case/setup.rs", "    check_pseudonym(&c.recipient.pseudonym)?;\n", ""),
@@ -39,23 +40,52 @@ muts = [
  ("organisation code taken", "organisations.rs", "                Some(_) => Err(OrganisationError::CodeTaken(organisation.code.clone())),", "                Some(_) => Ok(Vec::new()),"),
  ("staff names checked", "staff.rs", "            check_name(\"family_name\", family_name)?;\n", ""),
  ("staff figures in catalogue", "staff.rs", "                return Err(StaffError::UnknownFigure(unknown.clone()));", "                let _ = unknown;"),
- ("withdrawal reason kept", "case/entries.rs", "        reason: given_reason(c.reason.as_deref()),\n        by: cf,\n        at: ctx.now,\n    }])\n}\n\n/// Art. 5-6", "        reason: None,\n        by: cf,\n        at: ctx.now,\n    }])\n}\n\n/// Art. 5-6"),
+ ("withdrawal reason kept", "case/entries.rs", "    let reason = given_reason(c.reason.as_deref());\n    if changer", "    let reason = given_reason(None);\n    if changer"),
  ("expired request keeps its entries (Art. 5)", "case/entries.rs", "if last.is_some_and(|r| r.status == RequestStatus::Expired) {", "if false {"),
+ ("amendment reason required (Art. 5 errore materiale)", "case/entries.rs", "given_reason(c.reason.as_deref()).ok_or(DomainError::CorrectionReasonMissing)?;", "given_reason(c.reason.as_deref()).unwrap_or_default();"),
+ ("late amendment adds no minutes (Art. 5)", "case/entries.rs", "if c.slot.minutes() > entry.slot.minutes() {", "if false {"),
+ ("late amendment keeps the date (Art. 5)", "case/entries.rs", "    if c.slot.date != entry.slot.date {\n        return Err(DomainError::LateAmendmentMovesDate", "    if false {\n        return Err(DomainError::LateAmendmentMovesDate"),
+ ("late amendment no dearer figure (Art. 5)", "case/entries.rs", "if cost(&c.figure) > cost(&entry.figure) {", "if false {"),
+ ("responsabile only shortens (Art. 6)", "case/entries.rs", "            if c.figure != entry.figure\n", "            if false && c.figure != entry.figure\n"),
+ ("responsabile acts on a disabled author's entries (Art. 6)", "case/entries.rs", "} else if enabled_figures(file, ctx, entry.phase, &entry.professional).is_err()", "} else if false"),
+ ("responsabile withdraws with a reason (Art. 6)", "case/entries.rs", "if changer == Changer::Responsabile && reason.is_none() {", "if false {"),
+ ("start on any minute (Art. 5)", "values.rs", "if t.second() != 0 || t.nanosecond() != 0 {", "if t.second() != 0 || t.nanosecond() != 0 || t.minute() % 30 != 0 {"),
+ ("end at 24:00 (Art. 5)", "values.rs", "if !slot.ends_at_midnight() && end <= start {", "if end <= start {"),
+ ("real elapsed minutes in Rome (Art. 5)", "values.rs", "        self.interval()\n            .map(|(s, e)| u32::try_from((e - s).num_minutes()).unwrap_or(0))", "        Some((self.date.and_time(self.start), self.end_local()))\n            .map(|(s, e)| u32::try_from((e - s).num_minutes()).unwrap_or(0))"),
+ ("nonexistent local times refused (Art. 5)", "values.rs", "if instants(d, t).is_empty() {", "if false {"),
+ ("duration multiple of the granularity (Art. 5)", "case/entries.rs", "if !slot.minutes().is_multiple_of(granularity) {", "if false {"),
+ ("a rejection without a reason is recorded (Art. 6)", "case/confirmation.rs", "        Answer::Rejected { reason } => Ok(vec![rejected(entry_ids, reason.as_deref())]),", "        Answer::Rejected { reason } => {\n            if given_reason(reason.as_deref()).is_none() {\n                return Err(DomainError::AnswerDoesNotMatchRequest);\n            }\n            Ok(vec![rejected(entry_ids, reason.as_deref())])\n        }"),
+ ("per-entry answer confirms some (Art. 6)", "case/confirmation.rs", "if !confirmed.is_empty() {", "if false {"),
+ ("per-entry answer names each entry once (Art. 6)", "case/confirmation.rs", "if listed.len() != entries.len() || listed != r.entries.keys().copied().collect() {", "if false {"),
+ ("whole diary not answered per entry (Art. 6)", "case/confirmation.rs", "            if ctx.phase_rules(r.phase)?.confirmation != ConfirmationMode::PerEntry {", "            if false {"),
+ ("hand-over by the system on confirmation (Art. 6-7)", "case/confirmation.rs", "        confirmed_minutes: minutes,\n        by: None,", "        confirmed_minutes: minutes,\n        by: file.recipient.confirmers.first().cloned(),"),
 ]
-sel = sys.argv[1:] 
+sel = sys.argv[1:]
+survivors = []
 for i,(name, f, old, new) in enumerate(muts):
     if sel and str(i) not in sel: continue
     path = ROOT+f
     src = open(path).read()
     n = src.count(old)
     if n != 1:
-        print(f"{i} {name}: pattern found {n} times, SKIPPED", flush=True); continue
+        print(f"{i} {name}: pattern found {n} times: FAILED (update the mutant)", flush=True)
+        survivors.append(i); continue
     open(path,'w').write(src.replace(old,new))
     try:
         r = subprocess.run("cargo test -p diario-domain --no-fail-fast 2>&1", shell=True, capture_output=True, text=True)
         out = r.stdout
         failed = sorted(set(n for n in re.findall(r"^    (\S+)$", out, re.M) if "::" in n or n.startswith("random_") or n.startswith("the_generator")))
-        comp = "error[" in out
-        print(f"{i} {name}: {'COMPILE ERROR' if comp else ''} {len(failed)} failing: {failed[:6]}", flush=True)
+        if "error[" in out or "error: could not compile" in out:
+            print(f"{i} {name}: does not compile: FAILED (a mutant must compile)", flush=True)
+            survivors.append(i)
+        elif not failed:
+            print(f"{i} {name}: SURVIVED (no test fails without this rule)", flush=True)
+            survivors.append(i)
+        else:
+            print(f"{i} {name}: killed by {len(failed)}: {failed[:4]}", flush=True)
     finally:
         open(path,'w').write(src)
+if survivors:
+    print(f"{len(survivors)} mutant(s) not killed: {survivors}")
+    sys.exit(1)
+print("every mutant killed")

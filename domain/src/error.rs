@@ -167,6 +167,47 @@ pub enum DomainError {
         /// The measure's window.
         days: u32,
     },
+    /// Art. 5: an amendment corrects a material error ("errore materiale") and says which.
+    #[error("Art. 5: indicare il motivo della correzione (l'errore materiale corretto)")]
+    CorrectionReasonMissing,
+    /// Art. 5: once the recording window of the delivery date has closed, an amendment may
+    /// not add minutes.
+    #[error(
+        "Art. 5: chiuso il termine di registrazione ({deadline}), la correzione non può aggiungere minuti ({before} → {after})"
+    )]
+    LateAmendmentAddsMinutes {
+        /// Last day of the window.
+        deadline: NaiveDate,
+        /// Minutes recorded.
+        before: u32,
+        /// Minutes asked.
+        after: u32,
+    },
+    /// Art. 5: once the window has closed, an amendment may not move the date of delivery.
+    #[error(
+        "Art. 5: chiuso il termine di registrazione ({deadline}), la correzione non può spostare la data della prestazione"
+    )]
+    LateAmendmentMovesDate {
+        /// Last day of the window.
+        deadline: NaiveDate,
+    },
+    /// Art. 5: once the window has closed, an amendment may not change the figure to one with
+    /// a higher unit cost.
+    #[error(
+        "Art. 5: chiuso il termine di registrazione ({deadline}), la correzione non può passare a una figura con costo orario più alto ({figure})"
+    )]
+    LateAmendmentRaisesUnitCost {
+        /// Last day of the window.
+        deadline: NaiveDate,
+        /// The figure asked.
+        figure: FigureId,
+    },
+    /// Art. 5-6: on an entry of a professional no longer enabled, the responsabile may only
+    /// withdraw it or shorten it within its times (same date, figure and service).
+    #[error(
+        "Art. 6: il responsabile può solo ritirare o accorciare la stringa di un professionista non più abilitato (stessa data, figura e prestazione)"
+    )]
+    ResponsabileMayOnlyShorten,
     /// Art. 9: the cited failure is not in the support desk's list.
     #[error("Art. 9: failure di sistema {0} non dichiarato dall'assistenza")]
     SystemFailureUnknown(Uuid),
@@ -321,9 +362,12 @@ pub enum DomainError {
     /// The request is a paper diary (or vice versa).
     #[error("Art. 6: canale di conferma errato per la richiesta {0}")]
     WrongConfirmationChannel(Uuid),
-    /// A rejection states a reason.
-    #[error("Art. 6: indicare il motivo del rifiuto")]
-    RejectionReasonMissing,
+    /// Phases I–II are confirmed as a whole diary: no answer per entry.
+    #[error("Art. 6: nella fase {0} il diario si conferma o si rifiuta per intero")]
+    PerEntryAnswerNotApplicable(Phase),
+    /// A per-entry answer lists every entry of the request exactly once.
+    #[error("Art. 6: la risposta deve indicare ogni prestazione della richiesta una sola volta")]
+    AnswerDoesNotMatchRequest,
 
     // ---- PDI (Art. 8) ---------------------------------------------------------------------------
     /// PDI caps refer to services of a phase where PDI caps apply, with positive minutes.
@@ -425,6 +469,11 @@ impl DomainError {
             | OverlappingEntry { .. }
             | EntryRecordedTooLate { .. }
             | AmendedDateTooLate { .. }
+            | CorrectionReasonMissing
+            | LateAmendmentAddsMinutes { .. }
+            | LateAmendmentMovesDate { .. }
+            | LateAmendmentRaisesUnitCost { .. }
+            | ResponsabileMayOnlyShorten
             | SystemFailureNotApplicable { .. }
             | SystemFailureGraceExpired { .. }
             | ValidationNotApplicable(_)
@@ -434,7 +483,8 @@ impl DomainError {
             | EntryNotInPhase { .. }
             | ChecklistFailed(_)
             | WrongConfirmationChannel(_)
-            | RejectionReasonMissing
+            | PerEntryAnswerNotApplicable(_)
+            | AnswerDoesNotMatchRequest
             | InvalidPdiCap(_)
             | PdiNotApplicable
             | InvalidFailureTimes => ErrorKind::Unprocessable,
@@ -475,6 +525,11 @@ impl DomainError {
             OverlappingEntry { .. } => "overlapping-entry",
             EntryRecordedTooLate { .. } => "entry-recorded-too-late",
             AmendedDateTooLate { .. } => "amended-date-too-late",
+            CorrectionReasonMissing => "correction-reason-missing",
+            LateAmendmentAddsMinutes { .. } => "late-amendment-adds-minutes",
+            LateAmendmentMovesDate { .. } => "late-amendment-moves-date",
+            LateAmendmentRaisesUnitCost { .. } => "late-amendment-raises-unit-cost",
+            ResponsabileMayOnlyShorten => "responsabile-may-only-shorten",
             SystemFailureUnknown(_) => "system-failure-unknown",
             SystemFailureNotApplicable { .. } => "system-failure-not-applicable",
             SystemFailureGraceExpired { .. } => "system-failure-grace-expired",
@@ -507,7 +562,8 @@ impl DomainError {
             RequestAlreadyAnswered(_) => "request-already-answered",
             RequestNotYetExpired { .. } => "request-not-yet-expired",
             WrongConfirmationChannel(_) => "wrong-confirmation-channel",
-            RejectionReasonMissing => "rejection-reason-missing",
+            PerEntryAnswerNotApplicable(_) => "per-entry-answer-not-applicable",
+            AnswerDoesNotMatchRequest => "answer-does-not-match-request",
             InvalidPdiCap(_) => "invalid-pdi-cap",
             PdiNotApplicable => "pdi-not-applicable",
             FailureAlreadyDeclared => "failure-already-declared",
@@ -541,6 +597,10 @@ impl DomainError {
             | OverlappingEntry { .. }
             | EntryRecordedTooLate { .. }
             | AmendedDateTooLate { .. }
+            | CorrectionReasonMissing
+            | LateAmendmentAddsMinutes { .. }
+            | LateAmendmentMovesDate { .. }
+            | LateAmendmentRaisesUnitCost { .. }
             | EntryValidated(_)
             | EntryInPendingRequest(_)
             | EntrySentForConfirmation(_)
@@ -566,7 +626,9 @@ impl DomainError {
             | RequestAlreadyAnswered(_)
             | RequestNotYetExpired { .. }
             | WrongConfirmationChannel(_)
-            | RejectionReasonMissing => "Art. 6",
+            | PerEntryAnswerNotApplicable(_)
+            | AnswerDoesNotMatchRequest
+            | ResponsabileMayOnlyShorten => "Art. 6",
             ChecklistFailed(_) | InvalidPdiCap(_) | PdiNotApplicable => "Art. 8",
             SystemFailureUnknown(_)
             | SystemFailureNotApplicable { .. }

@@ -38,4 +38,5 @@ pub use failures::{
 pub use organisations::{OrgKind, Organisation, OrganisationError, Organisations};
 pub use values::{
     Cents, Ente, FigureId, FiscalCode, MeasureId, Phase, ServiceId, Sha256Hex, TimeSlot,
+    TimeSlotError,
 };

@@ -372,7 +372,7 @@ pub mod fixtures {
             slot,
             minutes: slot.minutes(),
             system_failure_id: None,
-            at: resolve_local(slot.end_local()),
+            at: slot.end_instant(),
         }
     }
 

@@ -1,6 +1,6 @@
 //! Value types shared by every rule: fiscal codes (Art. 4: every action is attributable to a
-//! person's CF), phases (Art. 1/3), time slots (Art. 5: date, start and end, 30-minute
-//! multiples), money in integer cents, and civil-date arithmetic in Europe/Rome.
+//! person's CF), phases (Art. 1/3), time slots (Art. 5: date, start and end, real
+//! elapsed minutes), money in integer cents, and civil-date arithmetic in Europe/Rome.
 
 use std::fmt;
 use std::str::FromStr;
@@ -250,22 +250,50 @@ impl fmt::Display for Ente {
 // Time slot
 // ---------------------------------------------------------------------------------------------
 
-/// Why a time slot is invalid (Art. 5, point iv).
+/// Why a time slot is invalid (Art. 5, point iv). The duration rule (half an hour or its
+/// multiples) is the measure's and is checked by the case, on the real elapsed minutes.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TimeSlotError {
-    /// Start and end must be on a 30-minute boundary (":00" or ":30", no seconds).
+    /// A clock time that is not `HH:MM` (or `HH:MM:00`); `field` is `start` or `end`.
+    #[error("orario non leggibile: indicare l'ora come HH:MM (per esempio 09:15)")]
+    Unparseable {
+        /// `start` or `end`.
+        field: &'static str,
+    },
+    /// The end must come after the start on the same day (24:00 ends the day).
     #[error(
-        "Art. 5: inizio e fine alle ore intere o alle mezze ore, le prestazioni durano mezz'ora o multipli"
+        "Art. 5: l'orario di fine deve seguire l'inizio nello stesso giorno (24:00 chiude la giornata)"
     )]
-    NotHalfHour,
-    /// The end must come after the start on the same day.
-    #[error("Art. 5: l'orario di fine deve seguire l'inizio nello stesso giorno")]
     EndNotAfterStart,
+    /// A clock time the change to summer time skips in Europe/Rome (e.g. 02:30 on the last
+    /// Sunday of March).
+    #[error("l'orario {time} del {date} non esiste a Roma: il passaggio all'ora legale lo salta")]
+    NonexistentLocalTime {
+        /// `start` or `end`.
+        field: &'static str,
+        /// The clock time as given.
+        time: String,
+        /// The date.
+        date: NaiveDate,
+    },
 }
 
-/// When a service was delivered: civil date in Europe/Rome, start and end clock times, both on
-/// a half-hour boundary with the end after the start on the same day (Art. 5: "mezz'ora o
-/// multipli della stessa"). Clock times serialise as `HH:MM`.
+impl TimeSlotError {
+    /// The field the refusal is about (`start` or `end`).
+    pub fn field(&self) -> &'static str {
+        match self {
+            TimeSlotError::Unparseable { field }
+            | TimeSlotError::NonexistentLocalTime { field, .. } => field,
+            TimeSlotError::EndNotAfterStart => "end",
+        }
+    }
+}
+
+/// When a service was delivered: civil date in Europe/Rome, start and end clock times (`HH:MM`,
+/// any minute), the end after the start on the same day; an end of `24:00` closes the day and
+/// is kept as `00:00` ([`TimeSlot::ends_at_midnight`]). Its [`minutes`](TimeSlot::minutes) are
+/// the real time elapsed in Europe/Rome, so a night with a change of time counts what really
+/// passed; a clock time the change to summer time skips is refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(try_from = "RawTimeSlot")]
 pub struct TimeSlot {
@@ -274,8 +302,8 @@ pub struct TimeSlot {
     /// Start clock time.
     #[serde(with = "hhmm")]
     pub start: NaiveTime,
-    /// End clock time.
-    #[serde(with = "hhmm")]
+    /// End clock time; `00:00` stands for 24:00 (the end of `date`).
+    #[serde(with = "hhmm_end")]
     pub end: NaiveTime,
 }
 
@@ -284,7 +312,7 @@ struct RawTimeSlot {
     date: NaiveDate,
     #[serde(with = "hhmm")]
     start: NaiveTime,
-    #[serde(with = "hhmm")]
+    #[serde(with = "hhmm_end")]
     end: NaiveTime,
 }
 
@@ -295,44 +323,118 @@ impl TryFrom<RawTimeSlot> for TimeSlot {
     }
 }
 
-fn on_half_hour(t: NaiveTime) -> bool {
-    t.second() == 0 && t.nanosecond() == 0 && t.minute().is_multiple_of(30)
+/// The instants a Rome clock time on `date` may denote: none in the spring gap, two in the
+/// repeated autumn hour, one otherwise.
+fn instants(date: NaiveDate, time: NaiveTime) -> Vec<DateTime<Utc>> {
+    ROME.from_local_datetime(&date.and_time(time))
+        .earliest()
+        .into_iter()
+        .chain(ROME.from_local_datetime(&date.and_time(time)).latest())
+        .map(|t| t.with_timezone(&Utc))
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect()
 }
 
 impl TimeSlot {
-    /// Builds a validated slot.
+    /// Builds a validated slot: whole minutes, both clock times existing in Europe/Rome on
+    /// `date`, the end after the start (`end` 00:00 = 24:00).
     pub fn new(date: NaiveDate, start: NaiveTime, end: NaiveTime) -> Result<Self, TimeSlotError> {
-        if !on_half_hour(start) || !on_half_hour(end) {
-            return Err(TimeSlotError::NotHalfHour);
+        for (field, t) in [("start", start), ("end", end)] {
+            if t.second() != 0 || t.nanosecond() != 0 {
+                return Err(TimeSlotError::Unparseable { field });
+            }
         }
-        if end <= start {
+        let slot = TimeSlot { date, start, end };
+        if !slot.ends_at_midnight() && end <= start {
             return Err(TimeSlotError::EndNotAfterStart);
         }
-        Ok(TimeSlot { date, start, end })
+        for (field, d, t) in [
+            ("start", date, start),
+            ("end", slot.end_local().date(), slot.end_local().time()),
+        ] {
+            if instants(d, t).is_empty() {
+                return Err(TimeSlotError::NonexistentLocalTime {
+                    field,
+                    time: t.format("%H:%M").to_string(),
+                    date: d,
+                });
+            }
+        }
+        if slot.interval().is_none() {
+            return Err(TimeSlotError::EndNotAfterStart);
+        }
+        Ok(slot)
     }
 
-    /// Convenience constructor from `HH:MM` strings; `None` if a time does not parse.
+    /// From `HH:MM` strings (`24:00` accepted as an end).
     pub fn parse(date: NaiveDate, start: &str, end: &str) -> Result<Self, TimeSlotError> {
-        let s =
-            NaiveTime::parse_from_str(start, "%H:%M").map_err(|_| TimeSlotError::NotHalfHour)?;
-        let e = NaiveTime::parse_from_str(end, "%H:%M").map_err(|_| TimeSlotError::NotHalfHour)?;
+        let s = hhmm::parse(start).ok_or(TimeSlotError::Unparseable { field: "start" })?;
+        let e = hhmm_end::parse(end).ok_or(TimeSlotError::Unparseable { field: "end" })?;
         TimeSlot::new(date, s, e)
     }
 
-    /// Duration in minutes (always a positive multiple of 30).
+    /// Whether the slot ends at 24:00 (kept as `end` 00:00).
+    pub fn ends_at_midnight(&self) -> bool {
+        self.end == NaiveTime::MIN
+    }
+
+    /// The start as `HH:MM`.
+    pub fn start_hhmm(&self) -> String {
+        self.start.format("%H:%M").to_string()
+    }
+
+    /// The end as `HH:MM`, `24:00` at midnight.
+    pub fn end_hhmm(&self) -> String {
+        hhmm_end::format(self.end)
+    }
+
+    /// The instants the slot runs between. A clock time of the repeated autumn hour may denote
+    /// two instants: the slot takes the shortest positive reading, never counting more than
+    /// certainly passed. `None` if no reading is positive.
+    pub fn interval(&self) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
+        let end = self.end_local();
+        let mut best: Option<(DateTime<Utc>, DateTime<Utc>)> = None;
+        for s in instants(self.date, self.start) {
+            for e in instants(end.date(), end.time()) {
+                if e > s && best.is_none_or(|(bs, be)| e - s < be - bs) {
+                    best = Some((s, e));
+                }
+            }
+        }
+        best
+    }
+
+    /// Duration in minutes: the real time elapsed in Europe/Rome.
     pub fn minutes(&self) -> u32 {
-        let secs = (self.end - self.start).num_seconds();
-        u32::try_from(secs / 60).unwrap_or(0)
+        self.interval()
+            .map(|(s, e)| u32::try_from((e - s).num_minutes()).unwrap_or(0))
+            .unwrap_or(0)
     }
 
     /// Whether two slots share any instant (touching slots, e.g. 9-10 and 10-11, do not).
     pub fn overlaps(&self, other: &TimeSlot) -> bool {
-        self.date == other.date && self.start < other.end && other.start < self.end
+        match (self.interval(), other.interval()) {
+            (Some((s1, e1)), Some((s2, e2))) => s1 < e2 && s2 < e1,
+            _ => false,
+        }
     }
 
-    /// Local (Europe/Rome) date-time at which the service ended.
+    /// Local (Europe/Rome) date-time at which the service ended (the next day's 00:00 for an
+    /// end at 24:00).
     pub fn end_local(&self) -> NaiveDateTime {
-        self.date.and_time(self.end)
+        if self.ends_at_midnight() {
+            add_civil_days(self.date, 1).and_time(NaiveTime::MIN)
+        } else {
+            self.date.and_time(self.end)
+        }
+    }
+
+    /// The instant at which the service ended.
+    pub fn end_instant(&self) -> DateTime<Utc> {
+        self.interval()
+            .map(|(_, e)| e)
+            .unwrap_or_else(|| resolve_local(self.end_local()))
     }
 }
 
@@ -349,9 +451,57 @@ pub mod hhmm {
     /// Parses `HH:MM` or `HH:MM:SS`.
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<NaiveTime, D::Error> {
         let s = String::deserialize(d)?;
-        NaiveTime::parse_from_str(&s, "%H:%M")
-            .or_else(|_| NaiveTime::parse_from_str(&s, "%H:%M:%S"))
-            .map_err(serde::de::Error::custom)
+        parse(&s).ok_or_else(|| serde::de::Error::custom("orario non leggibile: usare HH:MM"))
+    }
+
+    /// `HH:MM` or `HH:MM:SS`, two digits each.
+    pub fn parse(s: &str) -> Option<NaiveTime> {
+        let two = |b: &[u8]| b.iter().all(u8::is_ascii_digit);
+        let b = s.as_bytes();
+        let shaped = (b.len() == 5 || (b.len() == 8 && b[5] == b':' && two(&b[6..8])))
+            && b[2] == b':'
+            && two(&b[0..2])
+            && two(&b[3..5]);
+        if !shaped {
+            return None;
+        }
+        NaiveTime::parse_from_str(s, "%H:%M")
+            .or_else(|_| NaiveTime::parse_from_str(s, "%H:%M:%S"))
+            .ok()
+    }
+}
+
+/// `HH:MM` serde for an end time, where `24:00` (kept as 00:00) ends the day.
+pub mod hhmm_end {
+    use chrono::NaiveTime;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    /// Serialises as `HH:MM`, 00:00 as `24:00`.
+    pub fn serialize<S: Serializer>(t: &NaiveTime, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&format(*t))
+    }
+
+    /// Parses `HH:MM`, `HH:MM:SS` or `24:00`.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<NaiveTime, D::Error> {
+        let s = String::deserialize(d)?;
+        parse(&s).ok_or_else(|| serde::de::Error::custom("orario non leggibile: usare HH:MM"))
+    }
+
+    /// An end time: `24:00` (or `24:00:00`) is 00:00, otherwise as [`super::hhmm::parse`].
+    pub fn parse(s: &str) -> Option<NaiveTime> {
+        match s {
+            "24:00" | "24:00:00" => Some(NaiveTime::MIN),
+            _ => super::hhmm::parse(s),
+        }
+    }
+
+    /// `HH:MM`, 00:00 as `24:00`.
+    pub fn format(t: NaiveTime) -> String {
+        if t == NaiveTime::MIN {
+            "24:00".to_owned()
+        } else {
+            t.format("%H:%M").to_string()
+        }
     }
 }
 
@@ -586,16 +736,21 @@ mod tests {
     }
 
     #[test]
-    fn entry_duration_must_be_a_multiple_of_30_minutes() {
+    fn clock_times_are_read_as_given() {
         let d = NaiveDate::from_ymd_opt(2024, 3, 4).unwrap();
-        assert_eq!(
-            TimeSlot::parse(d, "09:00", "09:45"),
-            Err(TimeSlotError::NotHalfHour)
-        );
-        assert_eq!(
-            TimeSlot::parse(d, "09:15", "10:15"),
-            Err(TimeSlotError::NotHalfHour)
-        );
+        assert_eq!(TimeSlot::parse(d, "09:15", "10:15").unwrap().minutes(), 60);
+        assert_eq!(TimeSlot::parse(d, "09:00", "09:45").unwrap().minutes(), 45);
+        assert_eq!(TimeSlot::parse(d, "23:30", "24:00").unwrap().minutes(), 30);
+        for (start, end, field) in [
+            ("9:00", "10:00", "start"),
+            ("09:00", "10:0x", "end"),
+            ("09:00", "24:30", "end"),
+        ] {
+            assert_eq!(
+                TimeSlot::parse(d, start, end),
+                Err(TimeSlotError::Unparseable { field })
+            );
+        }
         assert_eq!(
             TimeSlot::parse(d, "10:00", "10:00"),
             Err(TimeSlotError::EndNotAfterStart)
@@ -604,15 +759,47 @@ mod tests {
             TimeSlot::parse(d, "11:00", "10:00"),
             Err(TimeSlotError::EndNotAfterStart)
         );
-        let ok = TimeSlot::parse(d, "09:00", "10:30").unwrap();
-        assert_eq!(ok.minutes(), 90);
+        let ok = TimeSlot::parse(d, "23:00", "24:00").unwrap();
         let json = serde_json::to_string(&ok).unwrap();
         assert_eq!(
             json,
-            r#"{"date":"2024-03-04","start":"09:00","end":"10:30"}"#
+            r#"{"date":"2024-03-04","start":"23:00","end":"24:00"}"#
         );
-        let bad = r#"{"date":"2024-03-04","start":"09:00","end":"09:20"}"#;
+        assert_eq!(serde_json::from_str::<TimeSlot>(&json).unwrap(), ok);
+        let bad = r#"{"date":"2024-03-04","start":"09:00","end":"08:20"}"#;
         assert!(serde_json::from_str::<TimeSlot>(bad).is_err());
+    }
+
+    #[test]
+    fn minutes_are_real_time_in_rome() {
+        // 29 March 2026: 02:00 becomes 03:00; 25 October 2026: 03:00 becomes 02:00.
+        let spring = NaiveDate::from_ymd_opt(2026, 3, 29).unwrap();
+        let autumn = NaiveDate::from_ymd_opt(2026, 10, 25).unwrap();
+        assert_eq!(
+            TimeSlot::parse(spring, "00:00", "04:00").unwrap().minutes(),
+            180
+        );
+        assert_eq!(
+            TimeSlot::parse(autumn, "00:00", "04:00").unwrap().minutes(),
+            300
+        );
+        assert!(matches!(
+            TimeSlot::parse(spring, "02:30", "04:00"),
+            Err(TimeSlotError::NonexistentLocalTime { field: "start", .. })
+        ));
+        // 02:30 happens twice: the shortest reading counts.
+        assert_eq!(
+            TimeSlot::parse(autumn, "02:30", "03:30").unwrap().minutes(),
+            60
+        );
+        assert_eq!(
+            TimeSlot::parse(autumn, "02:00", "02:30").unwrap().minutes(),
+            30
+        );
+        assert_eq!(
+            TimeSlot::parse(autumn, "01:30", "02:30").unwrap().minutes(),
+            60
+        );
     }
 
     #[test]

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Duration, Utc};
 use diario_domain::case::*;
 use diario_domain::testing::fixtures::*;
-use diario_domain::values::{civil_date, civil_datetime};
+use diario_domain::values::civil_date;
 use diario_domain::*;
 use proptest::prelude::*;
 use uuid::Uuid;
@@ -309,7 +309,7 @@ fn to_command(op: &Op, now: DateTime<Utc>, state: &CaseState) -> (CaseCommand, A
                     Answer::Confirmed
                 } else {
                     Answer::Rejected {
-                        reason: "no".into(),
+                        reason: Some("no".into()),
                     }
                 },
             }),
@@ -492,7 +492,7 @@ proptest! {
             check_invariants(&next, &measure)?;
             // entries are never in the future
             for e in next.file.iter().flat_map(|f| f.entries.values()) {
-                prop_assert!(e.slot.end_local() <= civil_datetime(e.recorded_at.max(now)));
+                prop_assert!(e.slot.end_instant() <= e.recorded_at.max(now));
             }
             state = next;
         }

@@ -135,8 +135,8 @@ pub fn describe(event: &CaseEvent) -> String {
                 "Prestazione registrata ({}): {service} come {figure}, {} {}-{} ({minutes} min){late}",
                 fase(phase),
                 slot.date.format("%d/%m/%Y"),
-                slot.start.format("%H:%M"),
-                slot.end.format("%H:%M"),
+                slot.start_hhmm(),
+                slot.end_hhmm(),
             )
         }
         CaseEvent::EntryAmended {
@@ -146,19 +146,25 @@ pub fn describe(event: &CaseEvent) -> String {
             slot,
             minutes,
             reason,
+            by,
             ..
         } => format!(
-            "Prestazione {entry_id} modificata: {service} come {figure}, {} {}-{} ({minutes} min){}",
+            "Prestazione {entry_id} modificata da {}: {service} come {figure}, {} {}-{} ({minutes} min){}",
+            by.as_str(),
             slot.date.format("%d/%m/%Y"),
-            slot.start.format("%H:%M"),
-            slot.end.format("%H:%M"),
+            slot.start_hhmm(),
+            slot.end_hhmm(),
             because(reason.as_deref()),
         ),
         CaseEvent::EntryWithdrawn {
-            entry_id, reason, ..
+            entry_id,
+            reason,
+            by,
+            ..
         } => {
             format!(
-                "Prestazione {entry_id} ritirata dall'autore{}",
+                "Prestazione {entry_id} ritirata da {}{}",
+                by.as_str(),
                 because(reason.as_deref())
             )
         }
@@ -230,9 +236,12 @@ pub fn describe(event: &CaseEvent) -> String {
             reason,
             ..
         } => format!(
-            "Rifiutate {} della {} (richiesta {request_id}): {reason}",
+            "Rifiutate {} della {} (richiesta {request_id}){}",
             ids(entry_ids),
-            fase(phase)
+            fase(phase),
+            reason
+                .as_deref()
+                .map_or_else(|| " senza motivo indicato".to_owned(), |r| format!(": {r}"))
         ),
         CaseEvent::ConfirmationRequestExpired {
             request_id,
@@ -279,10 +288,16 @@ pub fn describe(event: &CaseEvent) -> String {
             ats,
             confirmed_entry_ids,
             confirmed_minutes,
+            by,
             ..
         } => format!(
-            "Diario della {} trasmesso ad ATS {ats}: {} confermate, {confirmed_minutes} min",
+            "Diario della {} trasmesso ad ATS {ats}{}: {} confermate, {confirmed_minutes} min",
             fase(phase),
+            if by.is_none() {
+                " dal sistema, a seguito della conferma del destinatario"
+            } else {
+                ""
+            },
             ids(confirmed_entry_ids)
         ),
         CaseEvent::PathwayInterrupted {
@@ -310,9 +325,16 @@ impl Follower for AuditTrail {
                 continue;
             };
             // An unreadable event is still part of the trail (the auditor must see it).
-            let description = match CaseEvent::decode(e) {
-                Ok(ev) => describe(&ev),
+            let decoded = CaseEvent::decode(e);
+            let description = match &decoded {
+                Ok(ev) => describe(ev),
                 Err(err) => format!("Evento non leggibile: {err}"),
+            };
+            // The hand-over that follows a recipient's confirmation is the system's act, though
+            // it is appended by the command that recorded the answer.
+            let (actor_cf, actor_role) = match &decoded {
+                Ok(CaseEvent::DiaryHandedToAts { by: None, .. }) => ("system", "system"),
+                _ => (e.metadata.actor_cf.as_str(), e.metadata.actor_role.as_str()),
             };
             rows.push(vec![
                 case_id.into(),
@@ -320,8 +342,8 @@ impl Follower for AuditTrail {
                 e.event_id.into(),
                 (&e.event_type).into(),
                 i64::from(e.schema_version).into(),
-                (&e.metadata.actor_cf).into(),
-                (&e.metadata.actor_role).into(),
+                actor_cf.into(),
+                actor_role.into(),
                 e.metadata.occurred_at.trunc_subsecs(6).into(),
                 e.recorded_at.trunc_subsecs(6).into(),
                 description.into(),
@@ -381,30 +403,6 @@ pub async fn verify_case(
     Ok(store
         .verify_stream(StreamId::case(case_id).as_str())
         .await?)
-}
-
-/// The recipients' reasons for the rejected requests of a case: (request id, reason), read from
-/// the case's events (the read model of the diaries keeps only the status).
-pub async fn rejection_reasons(
-    store: &dyn EventStore,
-    case_id: Uuid,
-) -> Result<Vec<(Uuid, String)>, ProjectionError> {
-    let mut out = Vec::new();
-    for recorded in store
-        .read_stream(StreamId::case(case_id).as_str(), 1)
-        .await?
-    {
-        if recorded.event_type != "ConfirmationRejected" {
-            continue;
-        }
-        if let CaseEvent::ConfirmationRejected {
-            request_id, reason, ..
-        } = CaseEvent::decode(&recorded)?
-        {
-            out.push((request_id, reason));
-        }
-    }
-    Ok(out)
 }
 
 /// The state of a case as of an instant (`GET /v1/cases/{id}/history?as_of=`): the case stream
@@ -477,7 +475,7 @@ mod tests {
             at,
         };
         assert!(
-            describe(&with).ends_with("ritirata dall'autore; motivo: incontro annullato"),
+            describe(&with).ends_with("ritirata da GLLLCU88E10D969Z; motivo: incontro annullato"),
             "{}",
             describe(&with)
         );
@@ -487,6 +485,6 @@ mod tests {
             by,
             at,
         };
-        assert!(describe(&without).ends_with("ritirata dall'autore"));
+        assert!(describe(&without).ends_with("ritirata da GLLLCU88E10D969Z"));
     }
 }

@@ -173,6 +173,7 @@ impl CaseRows {
                         r.deadline.into(),
                         r.times_sent.into(),
                         serde_json::json!(r.entry_ids).into(),
+                        serde_json::json!(r.rejections).into(),
                     ],
                 );
             }
@@ -375,7 +376,7 @@ impl BatchWrite {
             ),
             (
                 "INSERT INTO rm_requests (request_id, case_id, phase, ats, provider, channel, \
-                 status, sent_at, deadline, times_sent, entry_ids)",
+                 status, sent_at, deadline, times_sent, entry_ids, rejections)",
                 &self.requests,
             ),
             (

@@ -79,6 +79,21 @@ pub struct RequestView {
     pub deadline: Option<DateTime<Utc>>,
     pub times_sent: i64,
     pub entry_ids: Vec<Uuid>,
+    /// The recipient's rejections, in order (Art. 6): the responsabile sees which entries were
+    /// rejected and why, when a reason was given.
+    #[serde(default)]
+    pub rejections: Vec<RejectionView>,
+}
+
+/// A rejection of a request or of some of its entries.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct RejectionView {
+    pub entry_ids: Vec<Uuid>,
+    /// The recipient's reason; none when they gave none.
+    pub reason: Option<String>,
+    /// The signer's fiscal code.
+    pub by: String,
+    pub at: DateTime<Utc>,
 }
 
 /// Minutes (and confirmed money) under one figure or service.
@@ -290,8 +305,8 @@ impl CaseDiary {
                     figure: e.figure.as_str().to_owned(),
                     service: e.service.as_str().to_owned(),
                     date: e.slot.date,
-                    start: e.slot.start.format("%H:%M").to_string(),
-                    end: e.slot.end.format("%H:%M").to_string(),
+                    start: e.slot.start_hhmm(),
+                    end: e.slot.end_hhmm(),
                     minutes: i(minutes),
                     state,
                     validated: e.validated,
@@ -317,6 +332,16 @@ impl CaseDiary {
                     deadline: r.deadline.map(micros),
                     times_sent: i64::from(r.times_sent),
                     entry_ids: r.entries.keys().copied().collect(),
+                    rejections: r
+                        .rejections
+                        .iter()
+                        .map(|x| RejectionView {
+                            entry_ids: x.entry_ids.clone(),
+                            reason: x.reason.clone(),
+                            by: x.by.as_str().to_owned(),
+                            at: micros(x.at),
+                        })
+                        .collect(),
                 });
         }
         let mut diaries = Vec::new();

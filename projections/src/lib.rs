@@ -27,14 +27,13 @@ use diario_log::{Database, Follower, Row, StoreError};
 pub use diario_domain as domain;
 
 pub use audit::{
-    AuditRecord, AuditTrail, audit_trail, describe, history_as_of, history_as_recorded,
-    rejection_reasons, verify_case,
+    AuditRecord, AuditTrail, audit_trail, describe, history_as_of, history_as_recorded, verify_case,
 };
 pub use case_diaries::CaseDiaries;
 pub use checklists::{CheckView, ChecklistFilter, ChecklistView, Checklists, checklists};
 pub use diaries::{
-    AlertView, CaseDiary, CasePerson, EntryState, EntryView, PhaseDiary, RequestView, Total,
-    case_diary, case_diary_at, case_diary_consistent,
+    AlertView, CaseDiary, CasePerson, EntryState, EntryView, PhaseDiary, RejectionView,
+    RequestView, Total, case_diary, case_diary_at, case_diary_consistent,
 };
 pub use failures::{
     FailureFilter, RelyingEntry, SystemFailureView, SystemFailures, system_failures,

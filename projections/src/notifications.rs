@@ -132,10 +132,18 @@ impl Follower for StaffNotifications {
                     let Some(person) = self.responsabile(tx, case_id, phase).await? else {
                         continue;
                     };
-                    let detail = format!(
-                        "{} prestazioni rifiutate; motivo: {reason}",
-                        entry_ids.len()
-                    );
+                    let detail = match reason {
+                        Some(reason) => {
+                            format!(
+                                "{} prestazioni rifiutate; motivo: {reason}",
+                                entry_ids.len()
+                            )
+                        }
+                        None => format!(
+                            "{} prestazioni rifiutate senza motivo indicato",
+                            entry_ids.len()
+                        ),
+                    };
                     (
                         person,
                         "confirmation-rejected",

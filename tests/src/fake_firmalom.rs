@@ -11,7 +11,10 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use chrono::Utc;
 use diario_api::firmalom::outbox::Notification;
-use diario_api::firmalom::{Callback, SIGNATURE_HEADER, TIMESTAMP_HEADER, sign, verify};
+use diario_api::firmalom::{
+    Callback, CallbackEntry, CallbackOutcome, SIGNATURE_HEADER, TIMESTAMP_HEADER, sign, verify,
+};
+use uuid::Uuid;
 
 #[derive(Default)]
 struct Inner {
@@ -118,6 +121,41 @@ impl FakeFirmalom {
     /// Deliveries refused for a bad signature.
     pub fn bad_signatures(&self) -> usize {
         self.with(|i| i.bad_signatures)
+    }
+
+    /// The app's answer to notification `n` entry by entry, as a person ticking each line
+    /// (phases III–IV): the entries in `rejected` rejected with the reason typed (if any), the
+    /// others confirmed.
+    pub fn per_entry_answer(
+        n: &Notification,
+        signer: &str,
+        rejected: &[(Uuid, Option<&str>)],
+    ) -> Callback {
+        let entries = n
+            .entries
+            .iter()
+            .map(|e| {
+                let rejection = rejected.iter().find(|(id, _)| *id == e.entry_id);
+                CallbackEntry {
+                    entry_id: e.entry_id,
+                    outcome: if rejection.is_some() {
+                        CallbackOutcome::Rejected
+                    } else {
+                        CallbackOutcome::Confirmed
+                    },
+                    reason: rejection.and_then(|(_, why)| why.map(str::to_owned)),
+                }
+            })
+            .collect();
+        Callback {
+            delivery_id: Uuid::now_v7(),
+            case_id: n.case_id,
+            request_id: n.request_id,
+            signer_cf: signer.to_owned(),
+            outcome: CallbackOutcome::PerEntry,
+            reason: None,
+            entries: Some(entries),
+        }
     }
 
     /// A callback body and its signature headers, as FirmaLOM would send them.

@@ -25,7 +25,7 @@ use axum::{Router, http::HeaderMap};
 use chrono::Utc;
 use clap::Args;
 use diario_commands::{Caller, CommandOptions, derived_id};
-use diario_domain::case::{Answer, AnswerConfirmation};
+use diario_domain::case::{Answer, AnswerConfirmation, EntryAnswer};
 use diario_domain::{CaseCommand, DomainError, FiscalCode};
 use diario_log::{Database, StoreError, Val};
 use serde::{Deserialize, Serialize};
@@ -183,6 +183,22 @@ pub struct Callback {
     pub outcome: CallbackOutcome,
     #[serde(default)]
     pub reason: Option<String>,
+    /// With `outcome: per_entry`: one outcome per entry of the request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entries: Option<Vec<CallbackEntry>>,
+}
+
+/// One entry's outcome in a per-entry answer (phases III–IV).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CallbackEntry {
+    pub entry_id: Uuid,
+    /// `confirmed` or `rejected`.
+    #[schema(value_type = String)]
+    pub outcome: CallbackOutcome,
+    /// Why rejected, when the recipient said.
+    #[serde(default)]
+    pub reason: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -190,6 +206,8 @@ pub struct Callback {
 pub enum CallbackOutcome {
     Confirmed,
     Rejected,
+    /// Phases III–IV: some entries confirmed, others rejected (`entries`).
+    PerEntry,
 }
 
 impl CallbackOutcome {
@@ -197,6 +215,7 @@ impl CallbackOutcome {
         match self {
             CallbackOutcome::Confirmed => "confirmed",
             CallbackOutcome::Rejected => "rejected",
+            CallbackOutcome::PerEntry => "per_entry",
         }
     }
 }
@@ -250,10 +269,13 @@ pub struct CallbackBody {
     request_id: Uuid,
     /// The signer's fiscal code: must be a confirmer on file (recipient or family member).
     signer_cf: String,
-    /// `confirmed` or `rejected`.
+    /// `confirmed`, `rejected` (the whole request), or `per_entry` (phases III–IV: `entries`
+    /// gives every entry of the request once, each `confirmed` or `rejected`).
     outcome: String,
-    /// Required when rejected.
+    /// Why rejected, when the recipient said (optional: a rejection is recorded without one).
     reason: Option<String>,
+    /// With `per_entry` only.
+    entries: Option<Vec<CallbackEntry>>,
 }
 
 /// The recipient's answer from FirmaLOM (HMAC-signed; no bearer token).
@@ -372,11 +394,38 @@ async fn answer(state: &AppState, callback: &Callback) -> Result<Answered, ApiEr
     if !file.recipient.confirmers.contains(&signer) {
         return Err(ApiError::Domain(DomainError::NotAConfirmer));
     }
-    let answer = match callback.outcome {
-        CallbackOutcome::Confirmed => Answer::Confirmed,
-        CallbackOutcome::Rejected => Answer::Rejected {
-            reason: callback.reason.clone().unwrap_or_default(),
+    let answer = match (callback.outcome, &callback.entries) {
+        (CallbackOutcome::Confirmed, None) => Answer::Confirmed,
+        (CallbackOutcome::Rejected, None) => Answer::Rejected {
+            reason: callback.reason.clone(),
         },
+        (CallbackOutcome::PerEntry, Some(entries)) => Answer::PerEntry {
+            entries: entries
+                .iter()
+                .map(|e| {
+                    Ok(EntryAnswer {
+                        entry_id: e.entry_id,
+                        confirmed: match e.outcome {
+                            CallbackOutcome::Confirmed => true,
+                            CallbackOutcome::Rejected => false,
+                            CallbackOutcome::PerEntry => {
+                                return Err(ApiError::Malformed {
+                                    field: Some("entries".into()),
+                                    message: "entries: ogni esito è confirmed o rejected".into(),
+                                });
+                            }
+                        },
+                        reason: e.reason.clone(),
+                    })
+                })
+                .collect::<Result<_, ApiError>>()?,
+        },
+        (CallbackOutcome::PerEntry, None) | (_, Some(_)) => {
+            return Err(ApiError::Malformed {
+                field: Some("entries".into()),
+                message: "entries: richiesto con outcome per_entry, e solo con quello".into(),
+            });
+        }
     };
     let command = CaseCommand::AnswerConfirmation(AnswerConfirmation {
         request_id: callback.request_id,

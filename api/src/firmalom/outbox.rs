@@ -104,8 +104,8 @@ async fn notification_for(
         .map(|e| NotifiedEntry {
             entry_id: e.id,
             date: e.slot.date,
-            start: e.slot.start.format("%H:%M").to_string(),
-            end: e.slot.end.format("%H:%M").to_string(),
+            start: e.slot.start_hhmm(),
+            end: e.slot.end_hhmm(),
             figure: e.figure.to_string(),
             service: e.service.to_string(),
             minutes: e.minutes(),

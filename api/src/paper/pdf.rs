@@ -81,8 +81,8 @@ impl PaperDiary {
             .map(|e| PaperRow {
                 entry_id: e.id,
                 date: e.slot.date,
-                start: e.slot.start.format("%H:%M").to_string(),
-                end: e.slot.end.format("%H:%M").to_string(),
+                start: e.slot.start_hhmm(),
+                end: e.slot.end_hhmm(),
                 professional: e.professional.to_string(),
                 professional_name: names.get(e.professional.as_str()).map(str::to_owned),
                 figure: measure

@@ -290,16 +290,6 @@ pub(super) async fn page(
             .get(code)
             .map_or_else(|| code.to_owned(), |o| o.name.clone())
     };
-    let any_rejected = diary
-        .diaries
-        .iter()
-        .flat_map(|d| &d.requests)
-        .any(|r| r.status.as_str() == "rejected");
-    let reasons = if any_rejected {
-        diario_projections::rejection_reasons(state.store.as_ref(), id).await?
-    } else {
-        Vec::new()
-    };
     let phases = diary
         .diaries
         .iter()
@@ -347,11 +337,7 @@ pub(super) async fn page(
                     times: r.times_sent,
                     entries: r.entry_ids.len(),
                     resend: phase_responsabile && r.status.as_str() == "expired",
-                    reason: reasons
-                        .iter()
-                        .find(|(id, _)| *id == r.request_id)
-                        .map(|(_, why)| why.clone())
-                        .unwrap_or_default(),
+                    reason: rejections_text(r),
                 })
                 .collect();
             let paper_generate = !per_entry
@@ -686,13 +672,8 @@ pub(super) fn parse_entry(
     if form.end.is_empty() {
         return Err(refuse("end", "Indicare l'ora di fine."));
     }
-    let slot = TimeSlot::parse(date, &form.start, &form.end).map_err(|e| {
-        let field = match e {
-            diario_domain::values::TimeSlotError::NotHalfHour => "start",
-            diario_domain::values::TimeSlotError::EndNotAfterStart => "end",
-        };
-        (field, super::italian(&e.to_string()))
-    })?;
+    let slot = TimeSlot::parse(date, &form.start, &form.end)
+        .map_err(|e| (e.field(), super::italian(&e.to_string())))?;
     Ok((
         phase,
         FigureId::new(form.figure.as_str()),
@@ -894,4 +875,26 @@ pub async fn paper_diary(
         Some(paper_id) => crate::paper::pdf_response(&state, file, measure, paper_id).await,
         None => Ok(missing()),
     }
+}
+
+/// The recipient's rejections of a request in words: «reason» or "senza motivo", with how
+/// many entries when the request was answered entry by entry.
+fn rejections_text(r: &diario_projections::RequestView) -> String {
+    r.rejections
+        .iter()
+        .map(|x| {
+            let why = x
+                .reason
+                .as_deref()
+                .map_or_else(|| "senza motivo indicato".to_owned(), |w| format!("«{w}»"));
+            if x.entry_ids.len() == r.entry_ids.len() {
+                why
+            } else {
+                let n = x.entry_ids.len();
+                let what = if n == 1 { "prestazione" } else { "prestazioni" };
+                format!("{n} {what} {why}")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
 }

@@ -132,14 +132,8 @@ async fn show(
                 .collect(),
             date: typed.map_or_else(|| entry.slot.date.to_string(), |t| t.date.clone()),
             reason: typed.map(|t| t.reason.clone()).unwrap_or_default(),
-            start: typed.map_or_else(
-                || entry.slot.start.format("%H:%M").to_string(),
-                |t| t.start.clone(),
-            ),
-            end: typed.map_or_else(
-                || entry.slot.end.format("%H:%M").to_string(),
-                |t| t.end.clone(),
-            ),
+            start: typed.map_or_else(|| entry.slot.start_hhmm(), |t| t.start.clone()),
+            end: typed.map_or_else(|| entry.slot.end_hhmm(), |t| t.end.clone()),
             error_field,
             error,
         },

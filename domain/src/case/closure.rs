@@ -18,7 +18,7 @@ fn hand_over(file: &CaseFile, ctx: &Context<'_>, phase: Phase, by: &FiscalCode) 
         ats: file.ats.clone(),
         confirmed_entry_ids: confirmed.iter().map(|e| e.id).collect(),
         confirmed_minutes: confirmed.iter().map(|e| u64::from(e.minutes())).sum(),
-        by: by.clone(),
+        by: Some(by.clone()),
         at: ctx.now,
     }
 }

@@ -191,11 +191,32 @@ pub struct ResendConfirmation {
 pub enum Answer {
     /// Confirmed.
     Confirmed,
-    /// Rejected, with the recipient's reason.
+    /// Rejected, with the recipient's reason when they gave one (Art. 6 does not ask for one:
+    /// a family may reject without saying why).
     Rejected {
-        /// Reason.
-        reason: String,
+        /// Reason, if given.
+        #[serde(default)]
+        reason: Option<String>,
     },
+    /// Phases III–IV: one outcome per entry of the request ("delle singole prestazioni/di più
+    /// prestazioni contemporaneamente"); every entry of the request exactly once.
+    PerEntry {
+        /// The outcomes.
+        entries: Vec<EntryAnswer>,
+    },
+}
+
+/// The recipient's answer on one entry of a request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EntryAnswer {
+    /// The entry.
+    pub entry_id: Uuid,
+    /// Confirmed (true) or rejected.
+    pub confirmed: bool,
+    /// Why rejected, if said.
+    #[serde(default)]
+    pub reason: Option<String>,
 }
 
 /// The recipient's answer through FirmaLOM; the actor is the signer (Art. 6).

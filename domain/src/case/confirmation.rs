@@ -11,7 +11,7 @@ use super::commands::{
 };
 use super::events::{CaseEvent, RefusedAnswer, RequestScope};
 use super::state::{CaseFile, ConfirmationChannel, DiaryStatus, Request, RequestStatus};
-use super::{Context, DomainError, require_open_diary, require_phase_responsabile};
+use super::{Context, DomainError, given_reason, require_open_diary, require_phase_responsabile};
 use crate::catalogue::ConfirmationMode;
 use crate::checklist::{Checklist, compute_checklist};
 use crate::values::{FiscalCode, Phase, add_civil_days_to_instant};
@@ -150,11 +150,12 @@ fn digital_request(file: &CaseFile, id: Uuid) -> Result<&Request, DomainError> {
     Ok(r)
 }
 
+/// The hand-over is the system's, acting on the recipient's confirmation (the event before it):
+/// nobody handed the diary over by hand.
 fn hand_over_if_whole_diary(
     file: &CaseFile,
     ctx: &Context<'_>,
     request: &Request,
-    by: &FiscalCode,
 ) -> Result<Option<CaseEvent>, DomainError> {
     let rules = ctx.phase_rules(request.phase)?;
     let closed = file
@@ -176,7 +177,7 @@ fn hand_over_if_whole_diary(
         ats: file.ats.clone(),
         confirmed_entry_ids: request.entries.keys().copied().collect(),
         confirmed_minutes: minutes,
-        by: by.clone(),
+        by: None,
         at: ctx.now,
     }))
 }
@@ -217,6 +218,14 @@ pub fn answer(
             at: ctx.now,
         }]);
     }
+    let rejected = |entry_ids: Vec<Uuid>, reason: Option<&str>| CaseEvent::ConfirmationRejected {
+        request_id: r.id,
+        phase: r.phase,
+        entry_ids,
+        reason: given_reason(reason),
+        by: signer.clone(),
+        at: ctx.now,
+    };
     match &c.answer {
         Answer::Confirmed => {
             let mut events = vec![CaseEvent::EntriesConfirmed {
@@ -227,21 +236,49 @@ pub fn answer(
                 by: signer.clone(),
                 at: ctx.now,
             }];
-            events.extend(hand_over_if_whole_diary(file, ctx, r, &signer)?);
+            events.extend(hand_over_if_whole_diary(file, ctx, r)?);
             Ok(events)
         }
-        Answer::Rejected { reason } => {
-            if reason.trim().is_empty() {
-                return Err(DomainError::RejectionReasonMissing);
+        Answer::Rejected { reason } => Ok(vec![rejected(entry_ids, reason.as_deref())]),
+        Answer::PerEntry { entries } => {
+            if ctx.phase_rules(r.phase)?.confirmation != ConfirmationMode::PerEntry {
+                return Err(DomainError::PerEntryAnswerNotApplicable(r.phase));
             }
-            Ok(vec![CaseEvent::ConfirmationRejected {
-                request_id: r.id,
-                phase: r.phase,
-                entry_ids,
-                reason: reason.clone(),
-                by: signer,
-                at: ctx.now,
-            }])
+            let listed: BTreeSet<Uuid> = entries.iter().map(|a| a.entry_id).collect();
+            if listed.len() != entries.len() || listed != r.entries.keys().copied().collect() {
+                return Err(DomainError::AnswerDoesNotMatchRequest);
+            }
+            let confirmed: Vec<Uuid> = entries
+                .iter()
+                .filter(|a| a.confirmed)
+                .map(|a| a.entry_id)
+                .collect();
+            let mut events = Vec::new();
+            if !confirmed.is_empty() {
+                events.push(CaseEvent::EntriesConfirmed {
+                    request_id: r.id,
+                    phase: r.phase,
+                    entry_ids: confirmed,
+                    channel: ConfirmationChannel::Firmalom,
+                    by: signer.clone(),
+                    at: ctx.now,
+                });
+            }
+            // One rejection per reason given, in the order the entries were listed.
+            let mut by_reason: Vec<(Option<String>, Vec<Uuid>)> = Vec::new();
+            for a in entries.iter().filter(|a| !a.confirmed) {
+                let reason = given_reason(a.reason.as_deref());
+                match by_reason.iter_mut().find(|(r, _)| *r == reason) {
+                    Some((_, ids)) => ids.push(a.entry_id),
+                    None => by_reason.push((reason, vec![a.entry_id])),
+                }
+            }
+            events.extend(
+                by_reason
+                    .into_iter()
+                    .map(|(reason, ids)| rejected(ids, reason.as_deref())),
+            );
+            Ok(events)
         }
     }
 }
@@ -434,6 +471,6 @@ pub fn upload_paper(
             at: ctx.now,
         },
     ];
-    events.extend(hand_over_if_whole_diary(file, ctx, r, &by)?);
+    events.extend(hand_over_if_whole_diary(file, ctx, r)?);
     Ok(events)
 }

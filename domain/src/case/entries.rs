@@ -8,11 +8,9 @@ use uuid::Uuid;
 use super::commands::{AmendEntry, RecordEntry, ValidateEntries, WithdrawEntry};
 use super::events::CaseEvent;
 use super::state::{CaseFile, DiaryStatus, Entry, RequestStatus};
-use super::{Context, DomainError, require_open_diary, require_phase_responsabile};
+use super::{Context, DomainError, given_reason, require_open_diary, require_phase_responsabile};
 use crate::catalogue::ConfirmationMode;
-use crate::values::{
-    FigureId, FiscalCode, Phase, ServiceId, TimeSlot, add_civil_days, civil_date, civil_datetime,
-};
+use crate::values::{FigureId, FiscalCode, Phase, ServiceId, TimeSlot, add_civil_days, civil_date};
 
 /// The figures a person may record under in a phase: those enabled by the responsabile of the
 /// ente that keeps the phase (Art. 3-4), plus the case manager's figure for the case manager
@@ -93,7 +91,7 @@ fn check_slot(
             granularity,
         });
     }
-    if slot.end_local() > civil_datetime(ctx.now) {
+    if slot.end_instant() > ctx.now {
         return Err(DomainError::EntryInTheFuture);
     }
     let clash = file.entries.values().find(|e| {
@@ -202,22 +200,96 @@ fn live_entry(file: &CaseFile, id: Uuid) -> Result<&Entry, DomainError> {
         .ok_or(DomainError::EntryNotFound(id))
 }
 
-/// Art. 5: the entry "non è pertanto modificabile dagli altri professionisti" — only its author
-/// changes it, and only while it is editable. Returns the author and the entry.
-fn own_editable_entry<'f>(
+/// Who changes an entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Changer {
+    /// Its author, enabled for the phase.
+    Author,
+    /// The phase's responsabile, on an entry whose author is no longer enabled.
+    Responsabile,
+}
+
+/// Art. 5: the entry "non è pertanto modificabile dagli altri professionisti" — its author
+/// changes it while editable. Art. 6 ("né dal singolo professionista né dal responsabile") and
+/// "l'ente responsabile ha nuovamente accesso alla pratica": when the author is no longer
+/// enabled, the phase's responsabile may withdraw or shorten it, so it is not stuck.
+/// Returns who acts, as whom, and the entry.
+fn editable_entry<'f>(
     file: &'f CaseFile,
     ctx: &Context<'_>,
     id: Uuid,
-) -> Result<(FiscalCode, &'f Entry), DomainError> {
+) -> Result<(FiscalCode, Changer, &'f Entry), DomainError> {
     let cf = ctx.person()?.clone();
     let entry = live_entry(file, id)?;
-    if entry.professional != cf {
+    let changer = if entry.professional == cf {
+        enabled_figures(file, ctx, entry.phase, &cf)?;
+        Changer::Author
+    } else if enabled_figures(file, ctx, entry.phase, &entry.professional).is_err()
+        && require_phase_responsabile(file, ctx, entry.phase).is_ok()
+    {
+        Changer::Responsabile
+    } else {
         return Err(DomainError::NotEntryAuthor {
             author: entry.professional.clone(),
         });
-    }
+    };
     check_editable(file, ctx, entry)?;
-    Ok((cf, entry))
+    Ok((cf, changer, entry))
+}
+
+/// Art. 5: once the recording window of the delivery date has closed (Art. 9 relief
+/// included), a correction may not add minutes, move the date, or pass to a figure with a
+/// higher unit cost; it may still correct the service or shorten the entry.
+fn check_late_amendment(
+    file: &CaseFile,
+    ctx: &Context<'_>,
+    entry: &Entry,
+    c: &AmendEntry,
+) -> Result<(), DomainError> {
+    let closed = check_window(
+        file,
+        ctx,
+        entry.phase,
+        &entry.slot,
+        entry.system_failure_id,
+        true,
+    )
+    .is_err();
+    if !closed {
+        return Ok(());
+    }
+    let deadline = add_civil_days(entry.slot.date, ctx.measure.deadlines.record_within_days);
+    if c.slot.date != entry.slot.date {
+        return Err(DomainError::LateAmendmentMovesDate { deadline });
+    }
+    if c.slot.minutes() > entry.slot.minutes() {
+        return Err(DomainError::LateAmendmentAddsMinutes {
+            deadline,
+            before: entry.slot.minutes(),
+            after: c.slot.minutes(),
+        });
+    }
+    let cost = |f: &FigureId| {
+        ctx.measure
+            .figure(f)
+            .and_then(|f| f.hourly_cost_cents)
+            .unwrap_or_default()
+    };
+    if cost(&c.figure) > cost(&entry.figure) {
+        return Err(DomainError::LateAmendmentRaisesUnitCost {
+            deadline,
+            figure: c.figure.clone(),
+        });
+    }
+    Ok(())
+}
+
+/// Whether `inner` lies within `outer` on the same date.
+fn within(inner: &TimeSlot, outer: &TimeSlot) -> bool {
+    match (inner.interval(), outer.interval()) {
+        (Some((s1, e1)), Some((s2, e2))) => inner.date == outer.date && s1 >= s2 && e1 <= e2,
+        _ => false,
+    }
 }
 
 /// Art. 5: an enabled professional records a service they delivered.
@@ -249,17 +321,33 @@ pub fn record(
     }])
 }
 
-/// Art. 5: the author corrects a material error while the entry is editable; a new date must
-/// still respect the 15-day window (Art. 9 exception included).
+/// Art. 5: the author corrects a material error ("errore materiale"), saying which, while the
+/// entry is editable; a new date must still respect the 15-day window (Art. 9 exception
+/// included), and after the window the correction cannot make the entry worth more. The
+/// responsabile may only shorten the entry of a professional no longer enabled.
 pub fn amend(
     file: &CaseFile,
     c: &AmendEntry,
     ctx: &Context<'_>,
 ) -> Result<Vec<CaseEvent>, DomainError> {
-    let (cf, entry) = own_editable_entry(file, ctx, c.entry_id)?;
-    let enabled = enabled_figures(file, ctx, entry.phase, &cf)?;
-    check_catalogue(ctx, entry.phase, &enabled, &c.figure, &c.service)?;
-    check_slot(file, ctx, &cf, &c.slot, Some(entry.id))?;
+    let (cf, changer, entry) = editable_entry(file, ctx, c.entry_id)?;
+    let reason = given_reason(c.reason.as_deref()).ok_or(DomainError::CorrectionReasonMissing)?;
+    match changer {
+        Changer::Author => {
+            let enabled = enabled_figures(file, ctx, entry.phase, &cf)?;
+            check_catalogue(ctx, entry.phase, &enabled, &c.figure, &c.service)?;
+        }
+        Changer::Responsabile => {
+            if c.figure != entry.figure
+                || c.service != entry.service
+                || !within(&c.slot, &entry.slot)
+            {
+                return Err(DomainError::ResponsabileMayOnlyShorten);
+            }
+        }
+    }
+    check_slot(file, ctx, &entry.professional, &c.slot, Some(entry.id))?;
+    check_late_amendment(file, ctx, entry, c)?;
     let failure = if c.slot.date == entry.slot.date {
         entry.system_failure_id
     } else {
@@ -279,31 +367,27 @@ pub fn amend(
         slot: c.slot,
         minutes: c.slot.minutes(),
         system_failure_id: failure,
-        reason: given_reason(c.reason.as_deref()),
+        reason: Some(reason),
         by: cf,
         at: ctx.now,
     }])
 }
 
-/// A reason as kept: trimmed, and none when blank.
-fn given_reason(reason: Option<&str>) -> Option<String> {
-    reason
-        .map(str::trim)
-        .filter(|r| !r.is_empty())
-        .map(str::to_owned)
-}
-
-/// Art. 5: the author withdraws an entry while it is editable.
+/// Art. 5: the author withdraws an entry while it is editable; the responsabile withdraws
+/// the entry of a professional no longer enabled, saying why.
 pub fn withdraw(
     file: &CaseFile,
     c: &WithdrawEntry,
     ctx: &Context<'_>,
 ) -> Result<Vec<CaseEvent>, DomainError> {
-    let (cf, entry) = own_editable_entry(file, ctx, c.entry_id)?;
-    enabled_figures(file, ctx, entry.phase, &cf)?;
+    let (cf, changer, entry) = editable_entry(file, ctx, c.entry_id)?;
+    let reason = given_reason(c.reason.as_deref());
+    if changer == Changer::Responsabile && reason.is_none() {
+        return Err(DomainError::CorrectionReasonMissing);
+    }
     Ok(vec![CaseEvent::EntryWithdrawn {
         entry_id: entry.id,
-        reason: given_reason(c.reason.as_deref()),
+        reason,
         by: cf,
         at: ctx.now,
     }])

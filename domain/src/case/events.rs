@@ -253,8 +253,9 @@ pub enum CaseEvent {
         phase: Phase,
         /// Entries rejected (editable again).
         entry_ids: Vec<Uuid>,
-        /// The recipient's reason.
-        reason: String,
+        /// The recipient's reason, when given.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
         /// The signer.
         by: FiscalCode,
         /// When.
@@ -334,8 +335,10 @@ pub enum CaseEvent {
         confirmed_entry_ids: Vec<Uuid>,
         /// Confirmed minutes.
         confirmed_minutes: u64,
-        /// Who triggered the hand-over.
-        by: FiscalCode,
+        /// Who handed it over: the person who closed or interrupted; none when the system
+        /// hands it over on the recipient's confirmation (the answer is the event before).
+        #[serde(default)]
+        by: Option<FiscalCode>,
         /// When.
         at: DateTime<Utc>,
     },
@@ -413,8 +416,8 @@ impl CaseEvent {
             | CaseEvent::PaperDiaryGenerated { by, .. }
             | CaseEvent::PaperConfirmationUploaded { by, .. }
             | CaseEvent::PhaseDiaryClosed { by, .. }
-            | CaseEvent::DiaryHandedToAts { by, .. }
             | CaseEvent::PathwayInterrupted { by, .. } => Some(by),
+            CaseEvent::DiaryHandedToAts { by, .. } => by.as_ref(),
         }
     }
 

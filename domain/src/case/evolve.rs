@@ -250,7 +250,9 @@ fn apply(file: &mut CaseFile, event: &CaseEvent) {
             request_id,
             phase,
             entry_ids,
-            ..
+            reason,
+            by,
+            at,
         } => {
             let whole = file
                 .requests
@@ -262,6 +264,12 @@ fn apply(file: &mut CaseFile, event: &CaseEvent) {
                     .is_some_and(|d| d.status == DiaryStatus::Closed);
             if let Some(r) = file.requests.get_mut(request_id) {
                 r.status = RequestStatus::Rejected;
+                r.rejections.push(crate::case::state::Rejection {
+                    entry_ids: entry_ids.clone(),
+                    reason: reason.clone(),
+                    by: by.clone(),
+                    at: *at,
+                });
             }
             release(file, *request_id);
             for id in entry_ids {
@@ -347,6 +355,7 @@ fn open_request(
             sent_at: at,
             deadline,
             times_sent: 1,
+            rejections: Vec::new(),
         },
     );
 }

@@ -24,7 +24,7 @@ pub use events::{CaseEvent, RefusedAnswer, RequestScope, UpcastError, upcast};
 pub use evolve::evolve;
 pub use state::{
     CaseFile, CaseState, ConfirmationChannel, Diary, DiaryStatus, Entry, Pdi, PdiCap, PhaseTotals,
-    Recipient, Request, RequestStatus,
+    Recipient, Rejection, Request, RequestStatus,
 };
 
 /// Everything the decider needs besides the state and the command. No hidden clock: `now`
@@ -87,6 +87,14 @@ pub(crate) fn require_phase_responsabile(
             ente: rules.registered_by,
         })
     }
+}
+
+/// A reason as kept: trimmed, and none when blank.
+pub(crate) fn given_reason(reason: Option<&str>) -> Option<String> {
+    reason
+        .map(str::trim)
+        .filter(|r| !r.is_empty())
+        .map(str::to_owned)
 }
 
 /// The diary of `phase` must be open for recording (Art. 5: nothing after closure).

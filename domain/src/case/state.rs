@@ -136,6 +136,21 @@ pub struct Request {
     pub deadline: Option<DateTime<Utc>>,
     /// How many times it was sent.
     pub times_sent: u32,
+    /// The recipient's rejections (of the whole request or of some of its entries), in order.
+    pub rejections: Vec<Rejection>,
+}
+
+/// A rejection as the responsabile reads it (Art. 6): which entries, why if said, who, when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rejection {
+    /// Entries rejected.
+    pub entry_ids: Vec<Uuid>,
+    /// The reason, when given.
+    pub reason: Option<String>,
+    /// The signer.
+    pub by: FiscalCode,
+    /// When.
+    pub at: DateTime<Utc>,
 }
 
 /// The per-service caps set in the PDI for phase III (Art. 8).

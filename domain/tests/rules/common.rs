@@ -79,7 +79,7 @@ pub fn reject(id: Uuid, reason: &str) -> CaseCommand {
     CaseCommand::AnswerConfirmation(AnswerConfirmation {
         request_id: id,
         answer: Answer::Rejected {
-            reason: reason.to_owned(),
+            reason: Some(reason.to_owned()),
         },
     })
 }

@@ -111,9 +111,115 @@ fn only_the_recipient_or_family_on_file_answers() {
 }
 
 #[test]
-fn a_rejection_states_its_reason() {
-    parent_answers(phase3_requested(), reject(rid(1), "  "), next_morning())
-        .then_err(DomainError::RejectionReasonMissing);
+fn a_rejection_is_recorded_even_without_a_reason() {
+    // Given request 1 pending, when the family rejects it saying nothing (or blanks), then the
+    // rejection is recorded with no reason (Art. 6 asks for none)
+    for answer in [reject(rid(1), "  "), reject_silently(rid(1))] {
+        parent_answers(phase3_requested(), answer, next_morning()).then(vec![
+            CaseEvent::ConfirmationRejected {
+                request_id: rid(1),
+                phase: Phase::III,
+                entry_ids: vec![eid(1), eid(2)],
+                reason: None,
+                by: parent(),
+                at: next_morning(),
+            },
+        ]);
+    }
+}
+
+fn reject_silently(id: Uuid) -> CaseCommand {
+    CaseCommand::AnswerConfirmation(AnswerConfirmation {
+        request_id: id,
+        answer: Answer::Rejected { reason: None },
+    })
+}
+
+/// The answer on request 1 entry by entry: (entry, confirmed, reason).
+fn per_entry(outcomes: &[(Uuid, bool, Option<&str>)]) -> CaseCommand {
+    CaseCommand::AnswerConfirmation(AnswerConfirmation {
+        request_id: rid(1),
+        answer: Answer::PerEntry {
+            entries: outcomes
+                .iter()
+                .map(|(entry_id, confirmed, reason)| EntryAnswer {
+                    entry_id: *entry_id,
+                    confirmed: *confirmed,
+                    reason: reason.map(str::to_owned),
+                })
+                .collect(),
+        },
+    })
+}
+
+#[test]
+fn the_recipient_confirms_some_entries_of_a_request_and_rejects_others() {
+    // Given request 1 with entries 1 and 2, when the family confirms 1 and rejects 2, then
+    // entry 1 is confirmed and entry 2 is rejected, editable again
+    let answer = per_entry(&[(eid(1), true, None), (eid(2), false, Some("non c'ero"))]);
+    let state = parent_answers(phase3_requested(), answer, next_morning()).then(vec![
+        CaseEvent::EntriesConfirmed {
+            request_id: rid(1),
+            phase: Phase::III,
+            entry_ids: vec![eid(1)],
+            channel: ConfirmationChannel::Firmalom,
+            by: parent(),
+            at: next_morning(),
+        },
+        CaseEvent::ConfirmationRejected {
+            request_id: rid(1),
+            phase: Phase::III,
+            entry_ids: vec![eid(2)],
+            reason: Some("non c'ero".into()),
+            by: parent(),
+            at: next_morning(),
+        },
+    ]);
+    let file = state.file.unwrap();
+    assert!(file.entries[&eid(1)].confirmed);
+    assert!(!file.entries[&eid(2)].confirmed && file.entries[&eid(2)].pending_request.is_none());
+    // and the author may correct entry 2
+    let mut h = phase3_requested();
+    step(
+        &mut h,
+        per_entry(&[(eid(1), true, None), (eid(2), false, None)]),
+        signer(),
+        next_morning(),
+    );
+    CaseTest::given(h)
+        .when(amend(
+            eid(2),
+            "educatore_professionale",
+            DISPERSIONE,
+            slot(d(3, 4), "09:00", "09:30"),
+        ))
+        .by(educatore())
+        .at(next_morning())
+        .then_matches(|e| matches!(e, [CaseEvent::EntryAmended { .. }]));
+}
+
+#[test]
+fn a_per_entry_answer_names_every_entry_of_the_request_once() {
+    for outcomes in [
+        vec![(eid(1), true, None)],
+        vec![(eid(1), true, None), (eid(1), false, None)],
+        vec![
+            (eid(1), true, None),
+            (eid(2), true, None),
+            (eid(3), true, None),
+        ],
+        vec![(eid(1), true, None), (eid(3), true, None)],
+    ] {
+        parent_answers(phase3_requested(), per_entry(&outcomes), next_morning())
+            .then_err(DomainError::AnswerDoesNotMatchRequest);
+    }
+}
+
+#[test]
+fn a_whole_diary_is_not_answered_entry_by_entry() {
+    let answer = per_entry(&[(eid(1), true, None), (eid(2), false, None)]);
+    parent_answers(phase1_closed(true), answer, next_morning())
+        .then_err(DomainError::PerEntryAnswerNotApplicable(Phase::I));
 }
 
 #[test]
@@ -252,7 +358,7 @@ fn closing_a_phase_iii_diary_hands_it_to_ats_listing_unconfirmed_entries() {
             ats: "ATS-MILANO".to_owned(),
             confirmed_entry_ids: vec![eid(1), eid(2)],
             confirmed_minutes: 120,
-            by: resp_provider(),
+            by: Some(resp_provider()),
             at,
         },
     ]);

@@ -247,3 +247,189 @@ fn an_expired_request_does_not_give_its_entries_back() {
         .at(rome(2024, 3, 6, 9, 0))
         .then_matches(|e| e.len() == 1);
 }
+
+/// An amendment of entry 1 (4 March, 08:00-09:00, dispersione) to `figure`, `service` and `s`
+/// with `reason`.
+fn correction(figure: &str, service: &str, s: TimeSlot, reason: Option<&str>) -> CaseCommand {
+    CaseCommand::AmendEntry(AmendEntry {
+        entry_id: eid(1),
+        figure: fig(figure),
+        service: svc(service),
+        slot: s,
+        system_failure_id: None,
+        reason: reason.map(str::to_owned),
+    })
+}
+
+#[test]
+fn every_amendment_says_which_material_error_it_corrects() {
+    // Given entry 1, when the educator amends it with no reason or a blank one, then refused
+    for reason in [None, Some("   ")] {
+        let change = correction(
+            "educatore_professionale",
+            DISPERSIONE,
+            slot(d(3, 4), "08:00", "08:30"),
+            reason,
+        );
+        changing_the_entry(change, educatore()).then_err(DomainError::CorrectionReasonMissing);
+    }
+}
+
+/// Given entry 1 (4 March, window until 19 March), when the educator amends it on 30 March.
+fn late_correction(figure: &str, service: &str, s: TimeSlot) -> CaseTest {
+    CaseTest::given(phase3_with_entries(1, true))
+        .when(correction(figure, service, s, Some(MATERIAL_ERROR)))
+        .by(educatore())
+        .at(rome(2024, 3, 30, 9, 0))
+}
+
+#[test]
+fn after_the_window_an_amendment_cannot_add_minutes() {
+    late_correction(
+        "educatore_professionale",
+        DISPERSIONE,
+        slot(d(3, 4), "08:00", "09:30"),
+    )
+    .then_err(DomainError::LateAmendmentAddsMinutes {
+        deadline: d(3, 19),
+        before: 60,
+        after: 90,
+    });
+    // the same hour at another time of the day is a correction of the times, not more hours
+    late_correction(
+        "educatore_professionale",
+        DISPERSIONE,
+        slot(d(3, 4), "07:15", "08:15"),
+    )
+    .then_matches(|e| matches!(e, [CaseEvent::EntryAmended { minutes: 60, .. }]));
+}
+
+#[test]
+fn after_the_window_an_amendment_cannot_move_the_date() {
+    late_correction(
+        "educatore_professionale",
+        DISPERSIONE,
+        slot(d(3, 5), "08:00", "09:00"),
+    )
+    .then_err(DomainError::LateAmendmentMovesDate { deadline: d(3, 19) });
+}
+
+#[test]
+fn after_the_window_an_amendment_cannot_pass_to_a_dearer_figure() {
+    // Given the educator recorded as mediatore (28 €/h): to educatore (30 €/h) is refused
+    let mut h = case_in_phase(Phase::III, true);
+    h.push(CaseEvent::EntryRecorded {
+        entry_id: eid(1),
+        phase: Phase::III,
+        professional: educatore(),
+        figure: fig("mediatore"),
+        service: svc(DISPERSIONE),
+        slot: slot(d(3, 4), "08:00", "09:00"),
+        minutes: 60,
+        system_failure_id: None,
+        at: evening(),
+    });
+    let to = |figure: &str, service: &str, s| {
+        CaseTest::given(h.clone())
+            .when(correction(figure, service, s, Some(MATERIAL_ERROR)))
+            .by(educatore())
+            .at(rome(2024, 3, 30, 9, 0))
+    };
+    let hour = slot(d(3, 4), "08:00", "09:00");
+    to("educatore_professionale", DISPERSIONE, hour).then_err(
+        DomainError::LateAmendmentRaisesUnitCost {
+            deadline: d(3, 19),
+            figure: fig("educatore_professionale"),
+        },
+    );
+    // the service can still be corrected, and the entry shortened
+    to("mediatore", "accompagnamento_inclusione", hour)
+        .then_matches(|e| matches!(e, [CaseEvent::EntryAmended { .. }]));
+    to("mediatore", DISPERSIONE, slot(d(3, 4), "08:00", "08:30"))
+        .then_matches(|e| matches!(e, [CaseEvent::EntryAmended { minutes: 30, .. }]));
+}
+
+/// Phase III with the educator's entry 1 (4 March, 08:00-09:00), the educator then disabled
+/// by the provider's responsabile.
+fn author_disabled() -> Vec<CaseEvent> {
+    let mut h = phase3_with_entries(1, true);
+    h.push(CaseEvent::ProfessionalDisabled {
+        ente: Ente::Provider,
+        professional: educatore(),
+        by: resp_provider(),
+        at: evening(),
+    });
+    h
+}
+
+fn on_a_disabled_authors_entry(change: CaseCommand, by: FiscalCode) -> CaseTest {
+    CaseTest::given(author_disabled())
+        .when(change)
+        .by(by)
+        .at(rome(2024, 3, 5, 9, 0))
+}
+
+#[test]
+fn the_responsabile_withdraws_the_entry_of_a_professional_no_longer_enabled() {
+    let because = |reason: Option<&str>| {
+        CaseCommand::WithdrawEntry(WithdrawEntry {
+            entry_id: eid(1),
+            reason: reason.map(str::to_owned),
+        })
+    };
+    on_a_disabled_authors_entry(
+        because(Some("l'educatore ha lasciato l'ente")),
+        resp_provider(),
+    )
+    .then(vec![CaseEvent::EntryWithdrawn {
+        entry_id: eid(1),
+        reason: Some("l'educatore ha lasciato l'ente".into()),
+        by: resp_provider(),
+        at: rome(2024, 3, 5, 9, 0),
+    }]);
+    // always with a reason
+    on_a_disabled_authors_entry(because(None), resp_provider())
+        .then_err(DomainError::CorrectionReasonMissing);
+    // another professional, or the other ente's responsabile, still cannot
+    for who in [psicologo(), resp_asst()] {
+        on_a_disabled_authors_entry(because(Some("x")), who).then_err(
+            DomainError::NotEntryAuthor {
+                author: educatore(),
+            },
+        );
+    }
+    // while the author is enabled, the entry stays the author's (Art. 5)
+    changing_the_entry(because(Some("x")), resp_provider()).then_err(DomainError::NotEntryAuthor {
+        author: educatore(),
+    });
+}
+
+#[test]
+fn the_responsabile_may_shorten_but_never_lengthen_or_re_date_it() {
+    let to = |figure: &str, service: &str, s| correction(figure, service, s, Some(MATERIAL_ERROR));
+    let edu = "educatore_professionale";
+    let shorter = slot(d(3, 4), "08:30", "09:00");
+    on_a_disabled_authors_entry(to(edu, DISPERSIONE, shorter), resp_provider()).then(vec![
+        CaseEvent::EntryAmended {
+            entry_id: eid(1),
+            figure: fig(edu),
+            service: svc(DISPERSIONE),
+            slot: shorter,
+            minutes: 30,
+            system_failure_id: None,
+            reason: Some(MATERIAL_ERROR.into()),
+            by: resp_provider(),
+            at: rome(2024, 3, 5, 9, 0),
+        },
+    ]);
+    for refused in [
+        to(edu, DISPERSIONE, slot(d(3, 4), "08:00", "09:30")),
+        to(edu, DISPERSIONE, slot(d(3, 4), "07:30", "08:30")),
+        to(edu, DISPERSIONE, slot(d(3, 3), "08:00", "09:00")),
+        to("mediatore", DISPERSIONE, shorter),
+        to(edu, "accompagnamento_inclusione", shorter),
+    ] {
+        on_a_disabled_authors_entry(refused, resp_provider())
+            .then_err(DomainError::ResponsabileMayOnlyShorten);
+    }
+}

@@ -101,18 +101,16 @@ fn the_figure_must_be_allowed_to_deliver_the_service() {
 
 #[test]
 fn entry_duration_must_be_a_multiple_of_30_minutes() {
-    // 1) a slot off the half hour cannot even be built or deserialised
-    assert!(TimeSlot::parse(d(3, 4), "09:00", "09:45").is_err());
-    let json = serde_json::json!({
-        "type": "RecordEntry",
-        "entry_id": eid(1),
-        "phase": 3,
-        "figure": "educatore_professionale",
-        "service": DISPERSIONE,
-        "slot": {"date": "2024-03-04", "start": "09:00", "end": "09:45"}
-    });
-    assert!(serde_json::from_value::<CaseCommand>(json).is_err());
-    // 2) the decider applies the measure's granularity too
+    // Given phase III, when the educator records 09:00-09:45, then 45 minutes are refused
+    CaseTest::given(case_in_phase(Phase::III, true))
+        .when(edu(eid(1), DISPERSIONE, on_4_march("09:00", "09:45")))
+        .by(educatore())
+        .at(evening())
+        .then_err(DomainError::DurationNotMultiple {
+            minutes: 45,
+            granularity: 30,
+        });
+    // and the decider applies the measure's granularity
     let mut hourly = up();
     hourly.slot_granularity_minutes = 60;
     CaseTest::given(case_in_phase(Phase::III, true))
@@ -124,6 +122,73 @@ fn entry_duration_must_be_a_multiple_of_30_minutes() {
             minutes: 90,
             granularity: 60,
         });
+}
+
+/// Given phase III, when the educator records `s` at `now`, then it is recorded with `minutes`.
+fn recorded_with_minutes(s: TimeSlot, now: DateTime<Utc>, minutes: u32) {
+    CaseTest::given(case_in_phase(Phase::III, true))
+        .when(edu(eid(1), DISPERSIONE, s))
+        .by(educatore())
+        .at(now)
+        .then(vec![CaseEvent::EntryRecorded {
+            entry_id: eid(1),
+            phase: Phase::III,
+            professional: educatore(),
+            figure: fig("educatore_professionale"),
+            service: svc(DISPERSIONE),
+            slot: s,
+            minutes,
+            system_failure_id: None,
+            at: now,
+        }]);
+}
+
+#[test]
+fn a_session_may_start_at_a_quarter_past() {
+    // Art. 5 asks for half an hour or multiples, not for starts on :00 or :30
+    recorded_with_minutes(on_4_march("09:15", "10:15"), evening(), 60);
+}
+
+#[test]
+fn a_session_may_end_at_midnight() {
+    let late = on_4_march("23:30", "24:00");
+    assert!(late.ends_at_midnight());
+    recorded_with_minutes(late, rome(2024, 3, 5, 8, 0), 30);
+    // ... but not before it is over
+    CaseTest::given(case_in_phase(Phase::III, true))
+        .when(edu(eid(1), DISPERSIONE, late))
+        .by(educatore())
+        .at(rome(2024, 3, 4, 23, 45))
+        .then_err(DomainError::EntryInTheFuture);
+}
+
+#[test]
+fn a_night_with_a_change_of_time_counts_the_time_that_really_passed() {
+    // 31 March 2024: at 02:00 the clocks go to 03:00; 00:00-04:00 lasted three hours
+    let spring = slot(d(3, 31), "00:00", "04:00");
+    recorded_with_minutes(spring, rome(2024, 3, 31, 18, 0), 180);
+    // 27 October 2024: 03:00 goes back to 02:00; 00:00-04:00 lasted five hours (the case is
+    // open until the end of the year in the fixture)
+    let autumn = slot(date(2024, 10, 27), "00:00", "04:00");
+    recorded_with_minutes(autumn, rome(2024, 10, 27, 18, 0), 300);
+}
+
+#[test]
+fn a_clock_time_that_does_not_exist_is_refused() {
+    // 02:30 on 31 March 2024 was skipped by the change to summer time
+    assert!(matches!(
+        TimeSlot::parse(d(3, 31), "02:30", "04:00"),
+        Err(TimeSlotError::NonexistentLocalTime { field: "start", .. })
+    ));
+    let json = serde_json::json!({
+        "type": "RecordEntry",
+        "entry_id": eid(1),
+        "phase": 3,
+        "figure": "educatore_professionale",
+        "service": DISPERSIONE,
+        "slot": {"date": "2024-03-31", "start": "01:00", "end": "02:30"}
+    });
+    assert!(serde_json::from_value::<CaseCommand>(json).is_err());
 }
 
 /// Phase III open with the educator's entry 1: dispersione on 4 March, 09:00-10:00.

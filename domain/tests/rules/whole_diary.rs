@@ -86,7 +86,7 @@ fn confirming_the_whole_diary_hands_it_to_ats() {
             ats: "ATS-MILANO".to_owned(),
             confirmed_entry_ids: vec![eid(1), eid(2)],
             confirmed_minutes: 120,
-            by: parent(),
+            by: None,
             at,
         },
     ]);
@@ -105,7 +105,7 @@ fn a_rejection_reopens_the_phase_for_amendments_and_a_new_closure() {
             request_id: rid(1),
             phase: Phase::I,
             entry_ids: vec![eid(1), eid(2)],
-            reason: reason.to_owned(),
+            reason: Some(reason.to_owned()),
             by: parent(),
             at,
         },

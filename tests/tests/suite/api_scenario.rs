@@ -183,9 +183,12 @@ impl<'a> CaseApi<'a> {
         call.yielding(201, |body| id_in(&body, "entry_id"))
     }
 
-    /// Moves an entry to `[date, start, end]` as `who`.
+    /// Moves an entry to `[date, start, end]` as `who`, correcting a material error.
     pub fn amend_entry(&self, who: &str, entry: Uuid, [date, start, end]: [&str; 3]) -> Call<'a> {
-        let body = json!({ "slot": { "date": date, "start": start, "end": end } });
+        let body = json!({
+            "slot": { "date": date, "start": start, "end": end },
+            "reason": "orario trascritto male",
+        });
         self.call("PATCH", &format!("/entries/{entry}"), who, Some(body))
     }
 
@@ -376,7 +379,7 @@ async fn full_case(backend: Backend) {
     let e3 = educatore(2, "osservazione", ["2024-03-04", "15:00", "17:00"]).await;
     case.validate(2, Some(&[e3])).await;
     let r2 = request_id(&case.close_phase(2).await);
-    let reason = "l'osservazione è durata un'ora e mezza".into();
+    let reason = Some("l'osservazione è durata un'ora e mezza".into());
     let rejected = answer(&server, case.id, r2, Answer::Rejected { reason }).await;
     assert!(recorded(&rejected, "ConfirmationRejected"));
     // The correction gives only what changes (the end); the rest keeps its value. Both shapes

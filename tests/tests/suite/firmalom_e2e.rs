@@ -14,12 +14,12 @@ use diario_tests::fake_firmalom::FakeFirmalom;
 use diario_tests::{
     ApiResponse, ApiServer, Backend, FirmalomServer, FirmalomSetup, TEST_FIRMALOM_SECRET, cf,
 };
-use serde_json::json;
+use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::api_scenario::{
-    CaseApi, case_body, educatore_entry, grant_roles, open_case_as, psicologo_entry, request_id,
-    response_event_types, t0,
+    CaseApi, case_body, educatore_entry, grant_roles, open_case_as, pdi, psicologo_entry,
+    request_id, response_event_types, t0,
 };
 
 // ---- the tests: each scenario below on both backends, multi-threaded (the server's workers run
@@ -36,6 +36,8 @@ diario_tests::scenario_on_each_backend! {
         firmalom_unanswered_request_expires_once_sqlite;
     dispatcher_retries => firmalom_dispatcher_retries_until_firmalom_recovers_postgres,
         firmalom_dispatcher_retries_until_firmalom_recovers_sqlite;
+    per_entry_answers => firmalom_per_entry_answer_confirms_some_rejects_others_postgres,
+        firmalom_per_entry_answer_confirms_some_rejects_others_sqlite;
 }
 
 // Callbacks only.
@@ -136,6 +138,7 @@ fn callback(case_id: Uuid, request_id: Uuid, signer: &str, confirmed: bool) -> C
             CallbackOutcome::Rejected
         },
         reason: (!confirmed).then(|| "l'incontro è durato un'ora".to_owned()),
+        entries: None,
     }
 }
 
@@ -239,6 +242,20 @@ async fn notify_then_callback_confirms(backend: Backend) {
     assert_eq!(r.status, 200, "{}", r.json);
     let types = response_event_types(&r.json);
     assert_eq!(types, vec!["EntriesConfirmed", "DiaryHandedToAts"]);
+    // The hand-over is the system's, on the recipient's answer: nobody handed it over by hand.
+    assert_eq!(r.json["events"][1]["by"], Value::Null, "{}", r.json);
+    server.catch_up().await;
+    let trail = CaseApi::of(&server, case_id)
+        .call("GET", "/audit-trail?limit=100", cf::AUDITOR, None)
+        .await;
+    let handed = trail["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|i| i["event_type"] == "DiaryHandedToAts")
+        .expect("the hand-over in the audit trail");
+    assert_eq!(handed["actor_cf"], "system", "{handed}");
+    assert!(handed["description"].as_str().is_some_and(|d| d.contains("dal sistema")));
     let events = event_types(&server, case_id).await;
     let confirmed = events
         .iter()
@@ -292,6 +309,113 @@ async fn rejection_amend_confirm(backend: Backend) {
         "DiaryHandedToAts",
     ];
     assert_recorded_once(&server, case_id, &once).await;
+    server.stop().await;
+}
+
+// ---- phases III–IV: an answer entry by entry; a rejection without a reason ------------------
+
+/// The responsabile's view of request `r`'s rejections.
+async fn rejections_of(server: &ApiServer, case_id: Uuid, r: Uuid) -> Value {
+    server.catch_up().await;
+    let view = CaseApi::of(server, case_id).view(cf::RESP_PROVIDER).await;
+    let requests = view["diaries"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|d| d["requests"].as_array().cloned().unwrap_or_default());
+    let request = requests
+        .into_iter()
+        .find(|q| q["request_id"] == r.to_string())
+        .expect("the request in the case view");
+    request["rejections"].clone()
+}
+
+async fn per_entry_answers(backend: Backend) {
+    let (fake, server) = with_fake_firmalom(backend).await;
+    let (case_id, _) = phase_one_ready(&server, true).await;
+    let case = CaseApi::of(&server, case_id);
+    case.start_phase_two(&["educatore_professionale"]).await;
+    case.set_pdi(pdi("contrasto_dispersione_scolastica", 600, Some(1200)))
+        .await;
+    case.open_phase(3).await;
+    let mut entries = Vec::new();
+    for (start, end) in [("09:00", "10:00"), ("10:00", "11:00"), ("11:00", "12:00")] {
+        let body = educatore_entry(
+            3,
+            "contrasto_dispersione_scolastica",
+            ["2024-03-04", start, end],
+        );
+        entries.push(case.record_entry(cf::EDUCATORE, body).await);
+    }
+    let r1 = case.request_confirmation(3, &entries[..2]).await;
+    wait_notified(&fake, r1, 1).await;
+    let n1 = fake
+        .received()
+        .into_iter()
+        .find(|n| n.request_id == r1)
+        .expect("notified");
+
+    // The family confirms the first hour and rejects the second, saying why.
+    let why = "alle 10 eravamo già a casa";
+    let cb = FakeFirmalom::per_entry_answer(&n1, cf::PARENT, &[(entries[1], Some(why))]);
+    let r = post_callback(&server, &cb).await;
+    assert_eq!(r.status, 200, "{}", r.json);
+    assert_eq!(
+        response_event_types(&r.json),
+        vec!["EntriesConfirmed", "ConfirmationRejected"]
+    );
+    assert_eq!(r.json["outcome"], "per_entry");
+    let rejections = rejections_of(&server, case_id, r1).await;
+    assert_eq!(rejections.as_array().map(Vec::len), Some(1), "{rejections}");
+    assert_eq!(rejections[0]["entry_ids"], json!([entries[1]]));
+    assert_eq!(rejections[0]["reason"], why);
+    assert_eq!(rejections[0]["by"], cf::PARENT);
+    // The rejected hour is the author's again; the confirmed one never changes.
+    let shorter = json!({ "end": "10:30", "reason": "orario trascritto male" });
+    case.call(
+        "PATCH",
+        &format!("/entries/{}", entries[1]),
+        cf::EDUCATORE,
+        Some(shorter.clone()),
+    )
+    .await;
+    case.call(
+        "PATCH",
+        &format!("/entries/{}", entries[0]),
+        cf::EDUCATORE,
+        Some(shorter),
+    )
+    .refused(409, "entry-confirmed")
+    .await;
+
+    // A per-entry answer must name each entry of the request once.
+    let r2 = case.request_confirmation(3, &entries[1..]).await;
+    wait_notified(&fake, r2, 1).await;
+    let n2 = fake
+        .received()
+        .into_iter()
+        .find(|n| n.request_id == r2)
+        .expect("notified");
+    let mut partial = FakeFirmalom::per_entry_answer(&n2, cf::PARENT, &[]);
+    if let Some(list) = partial.entries.as_mut() {
+        list.pop();
+    }
+    let r = post_callback(&server, &partial).await;
+    assert_eq!(
+        (r.status, r.problem_code()),
+        (422, "answer-does-not-match-request".to_owned()),
+        "{}",
+        r.json
+    );
+
+    // A rejection of the whole request without a reason is recorded, and shown as such.
+    let mut silent = callback(case_id, r2, cf::PARENT, false);
+    silent.reason = None;
+    let r = post_callback(&server, &silent).await;
+    assert_eq!(r.status, 200, "{}", r.json);
+    let rejections = rejections_of(&server, case_id, r2).await;
+    assert_eq!(rejections[0]["reason"], Value::Null, "{rejections}");
+    assert_eq!(rejections[0]["entry_ids"].as_array().map(Vec::len), Some(2));
     server.stop().await;
 }
 

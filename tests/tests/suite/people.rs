@@ -515,7 +515,15 @@ async fn notifications_reach_the_responsabile(backend: Backend) {
         .await;
     assert_eq!(kinds(&inbox(cf::RESP_ASST).await), ["request-expiring"]);
     let reason = "la durata non corrisponde".to_owned();
-    crate::api_scenario::answer(&server, case.id, r1, Answer::Rejected { reason }).await;
+    crate::api_scenario::answer(
+        &server,
+        case.id,
+        r1,
+        Answer::Rejected {
+            reason: Some(reason),
+        },
+    )
+    .await;
     server.catch_up().await;
     let mine = inbox(cf::RESP_ASST).await;
     assert_eq!(kinds(&mine), ["confirmation-rejected"], "{mine}");
@@ -577,7 +585,15 @@ async fn a_rejection_is_e_mailed_to_the_responsabile_once() {
     case.validate(1, None).await;
     let r1 = crate::api_scenario::request_id(&case.close_phase(1).await);
     let reason = "manca un incontro".to_owned();
-    crate::api_scenario::answer(&server, case.id, r1, Answer::Rejected { reason }).await;
+    crate::api_scenario::answer(
+        &server,
+        case.id,
+        r1,
+        Answer::Rejected {
+            reason: Some(reason),
+        },
+    )
+    .await;
     server.catch_up().await;
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
     while sink.messages().is_empty() && std::time::Instant::now() < deadline {

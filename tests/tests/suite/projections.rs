@@ -511,8 +511,15 @@ async fn scripted_history(store: Arc<dyn EventStore>) -> World {
     w.request(a, rid(3), Phase::III, &[eid(6)], rome(14, 10, 0))
         .await;
     let reason = "orario errato".to_owned();
-    w.answer(a, rid(3), Answer::Rejected { reason }, rome(14, 12, 0))
-        .await;
+    w.answer(
+        a,
+        rid(3),
+        Answer::Rejected {
+            reason: Some(reason),
+        },
+        rome(14, 12, 0),
+    )
+    .await;
     let e7 = educatore(eid(7), Phase::III, CONTRASTO, 15, "15:00", "16:00");
     w.record(a, e7, rome(15, 17, 0)).await;
     w.request(a, rid(4), Phase::III, &[eid(7)], rome(15, 18, 0))

@@ -1,0 +1,13 @@
+-- The recipient's rejections of each request (which entries, the reason when given, who, when),
+-- shown to the responsabile in the case view. rm_requests gains a column: let the runner
+-- rebuild case_diaries from the log (derived data only; the event log is untouched).
+ALTER TABLE rm_requests ADD COLUMN rejections JSONB NOT NULL DEFAULT '[]';
+DELETE FROM rm_ats_counters;
+DELETE FROM rm_alerts;
+DELETE FROM rm_case_people;
+DELETE FROM rm_requests;
+DELETE FROM rm_entries;
+DELETE FROM rm_diaries;
+DELETE FROM rm_cases;
+UPDATE projection_checkpoints SET transaction_id = 0, position = 0, events_applied = 0
+ WHERE projection = 'case_diaries';
