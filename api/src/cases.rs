@@ -9,18 +9,20 @@ use axum::response::Response;
 use axum::routing::{delete, patch, post, put};
 use diario_commands::{Caller, CaseOutcome, Principal, derived_id};
 use diario_domain::case::{
-    AmendEntry, ChangeResponsabile, ClosePhaseDiary, DisableProfessional, EnableProfessional,
-    InterruptPathway, OpenCase, OpenPhaseDiary, Recipient, RecordEntry, RequestConfirmation,
-    ResendConfirmation, SetPdiCaps, ValidateEntries, WithdrawEntry,
+    AmendEntry, CancelPaperDiary, ChangeCaseManager, ChangeResponsabile, ClosePhaseDiary,
+    DisableProfessional, EnableProfessional, InterruptPathway, OpenCase, OpenPhaseDiary, Recipient,
+    RecordEntry, RequestConfirmation, ResendConfirmation, SetPdiCaps, ValidateEntries,
+    WithdrawEntry, WithdrawValidation,
 };
 use diario_domain::{CaseCommand, CaseEvent, DomainError, Ente, MeasureId, Phase};
 use uuid::Uuid;
 
 use crate::auth::Auth;
 use crate::dto::{
-    AmendEntryBody, CloseBody, CommandResult, ConfirmationRequestBody, CreateCaseBody,
-    EnableProfessionalBody, EnteName, EnteQuery, InterruptionBody, PdiBody, RecordEntryBody,
-    ResponsabileBody, ValidationBody,
+    AmendEntryBody, CaseManagerBody, CloseBody, CommandResult, ConfirmationRequestBody,
+    CreateCaseBody, EnableProfessionalBody, EnteName, EnteQuery, InterruptionBody,
+    PaperCancellationBody, PdiBody, RecordEntryBody, ResponsabileBody, ValidationBody,
+    ValidationWithdrawalBody,
 };
 use crate::error::Problem;
 use crate::extract::{ApiPath, ApiQuery, WriteRequest};
@@ -50,6 +52,15 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/v1/cases/{id}/phases/{n}/validation",
             post(validate_entries),
+        )
+        .route(
+            "/v1/cases/{id}/phases/{n}/validation/withdrawal",
+            post(withdraw_validation),
+        )
+        .route("/v1/cases/{id}/case-manager", put(change_case_manager))
+        .route(
+            "/v1/cases/{id}/paper-diaries/{pid}/cancellation",
+            post(cancel_paper_diary),
         )
         .route("/v1/cases/{id}/phases/{n}/close", post(close_phase))
         .route(
@@ -255,6 +266,80 @@ pub async fn change_responsabile(
         Ok(CaseCommand::ChangeResponsabile(ChangeResponsabile {
             ente: ente.into(),
             responsabile: body.responsabile,
+        }))
+    })
+    .await
+}
+
+/// Replace the case manager (an ATS operator of the case's ATS), like the responsabili.
+#[utoipa::path(put, path = "/v1/cases/{id}/case-manager", tag = "cases",
+    request_body = CaseManagerBody,
+    params(("id" = Uuid, Path),
+        ("Idempotency-Key" = Option<String>, Header, pattern = "^[!-~]([ -~]{0,253}[!-~])?$"), ("If-Match" = Option<String>, Header, description = "\"<case version>\"", pattern = "^(\\*|(W/)?\"?[0-9]{1,18}\"?)$")),
+    responses((status = 200, description = "done: the resource as it now stands", body = CommandResult),
+        (status = "4XX", description = "problem+json, e.g. 403 not-ats-operator", body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn change_case_manager(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+    ApiPath(id): ApiPath<Uuid>,
+    req: WriteRequest,
+) -> Result<Response, ApiError> {
+    simple_command(&state, &principal, &req, id, |req| {
+        let body: CaseManagerBody = req.json()?;
+        Ok(CaseCommand::ChangeCaseManager(ChangeCaseManager {
+            case_manager: body.case_manager,
+        }))
+    })
+    .await
+}
+
+/// Withdraw the validation of entries of a whole-diary phase before closing it (the phase's
+/// responsabile, with a reason): the entries are editable again.
+#[utoipa::path(post, path = "/v1/cases/{id}/phases/{n}/validation/withdrawal", tag = "phases",
+    request_body = ValidationWithdrawalBody,
+    params(("id" = Uuid, Path), ("n" = u8, Path, description = "phase 1-4", minimum = 1, maximum = 4), ("Idempotency-Key" = Option<String>, Header, pattern = "^[!-~]([ -~]{0,253}[!-~])?$"), ("If-Match" = Option<String>, Header, pattern = "^(\\*|(W/)?\"?[0-9]{1,18}\"?)$")),
+    responses((status = 200, description = "done: the resource as it now stands", body = CommandResult),
+        (status = "4XX", description = "problem+json, e.g. 409 no-validation-to-withdraw, diary-closed; 422 reason-required, validation-not-applicable", body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn withdraw_validation(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+    ApiPath((id, n)): ApiPath<(Uuid, u8)>,
+    req: WriteRequest,
+) -> Result<Response, ApiError> {
+    let phase = phase(n)?;
+    simple_command(&state, &principal, &req, id, |req| {
+        let body: ValidationWithdrawalBody = req.json_or_default()?;
+        Ok(CaseCommand::WithdrawValidation(WithdrawValidation {
+            phase,
+            entry_ids: body.entry_ids,
+            reason: crate::dto::reason(body.reason)?,
+        }))
+    })
+    .await
+}
+
+/// End a pending paper diary unsigned (the phase's responsabile): cancelled by the ente with a
+/// reason, or refused by the family (recorded as a rejection). It no longer blocks the diary.
+#[utoipa::path(post, path = "/v1/cases/{id}/paper-diaries/{pid}/cancellation", tag = "paper",
+    request_body = PaperCancellationBody,
+    params(("id" = Uuid, Path), ("pid" = Uuid, Path, description = "paper diary id"), ("Idempotency-Key" = Option<String>, Header, pattern = "^[!-~]([ -~]{0,253}[!-~])?$"), ("If-Match" = Option<String>, Header, pattern = "^(\\*|(W/)?\"?[0-9]{1,18}\"?)$")),
+    responses((status = 200, description = "done: the resource as it now stands", body = CommandResult),
+        (status = "4XX", description = "problem+json, e.g. 404 confirmation-request-not-found, 409 confirmation-request-not-pending, wrong-confirmation-channel; 422 reason-required", body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn cancel_paper_diary(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+    ApiPath((id, pid)): ApiPath<(Uuid, Uuid)>,
+    req: WriteRequest,
+) -> Result<Response, ApiError> {
+    simple_command(&state, &principal, &req, id, |req| {
+        let body: PaperCancellationBody = req.json_or_default()?;
+        Ok(CaseCommand::CancelPaperDiary(CancelPaperDiary {
+            paper_id: pid,
+            refused_by_family: body.refused_by_family,
+            reason: crate::dto::reason(body.reason)?,
         }))
     })
     .await

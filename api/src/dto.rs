@@ -77,6 +77,41 @@ pub struct ResponsabileBody {
     pub responsabile: FiscalCode,
 }
 
+/// `PUT /v1/cases/{id}/case-manager`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CaseManagerBody {
+    /// The new case manager's fiscal code.
+    #[schema(value_type = String)]
+    pub case_manager: FiscalCode,
+}
+
+/// `POST /v1/cases/{id}/phases/{n}/validation/withdrawal`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ValidationWithdrawalBody {
+    /// Which entries; absent: every validated entry of the phase.
+    #[serde(default)]
+    pub entry_ids: Option<Vec<Uuid>>,
+    /// Why (required: 422 reason-required).
+    #[serde(default)]
+    #[schema(max_length = 500)]
+    pub reason: Option<String>,
+}
+
+/// `POST /v1/cases/{id}/paper-diaries/{pid}/cancellation`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PaperCancellationBody {
+    /// The family refused to sign (recorded as a rejection); otherwise the ente cancels it.
+    #[serde(default)]
+    pub refused_by_family: bool,
+    /// Why: required when the ente cancels, optional for a refusal.
+    #[serde(default)]
+    #[schema(max_length = 500)]
+    pub reason: Option<String>,
+}
+
 /// `POST /v1/cases/{id}/professionals`.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

@@ -103,7 +103,7 @@ pub fn case_actor_role(p: &Principal, command: &CaseCommand, state: &CaseState) 
                 ActorRole::Staff
             }
         }
-        (CaseCommand::ChangeRecipientEnrolment(_), Some(f))
+        (CaseCommand::ChangeRecipientEnrolment(_) | CaseCommand::ChangeCaseManager(_), Some(f))
             if p.has(GrantRole::AtsOperator, &f.ats) =>
         {
             ActorRole::AtsOperator

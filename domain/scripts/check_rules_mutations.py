@@ -50,7 +50,7 @@ muts = [
  ("responsabile acts on a disabled author's entries (Art. 6)", "case/entries.rs", "} else if enabled_figures(file, ctx, entry.phase, &entry.professional).is_err()", "} else if false"),
  ("responsabile withdraws with a reason (Art. 6)", "case/entries.rs", "if changer == Changer::Responsabile && reason.is_none() {", "if false {"),
  ("start on any minute (Art. 5)", "values.rs", "if t.second() != 0 || t.nanosecond() != 0 {", "if t.second() != 0 || t.nanosecond() != 0 || t.minute() % 30 != 0 {"),
- ("end at 24:00 (Art. 5)", "values.rs", "if !slot.ends_at_midnight() && end <= start {", "if end <= start {"),
+ ("end at 24:00 (Art. 5)", "values.rs", "if end == start || (!slot.ends_at_midnight() && end <= start) {", "if end <= start {"),
  ("real elapsed minutes in Rome (Art. 5)", "values.rs", "        self.interval()\n            .map(|(s, e)| u32::try_from((e - s).num_minutes()).unwrap_or(0))", "        Some((self.date.and_time(self.start), self.end_local()))\n            .map(|(s, e)| u32::try_from((e - s).num_minutes()).unwrap_or(0))"),
  ("nonexistent local times refused (Art. 5)", "values.rs", "if instants(d, t).is_empty() {", "if false {"),
  ("duration multiple of the granularity (Art. 5)", "case/entries.rs", "if !slot.minutes().is_multiple_of(granularity) {", "if false {"),
@@ -59,6 +59,14 @@ muts = [
  ("per-entry answer names each entry once (Art. 6)", "case/confirmation.rs", "if listed.len() != entries.len() || listed != r.entries.keys().copied().collect() {", "if false {"),
  ("whole diary not answered per entry (Art. 6)", "case/confirmation.rs", "            if ctx.phase_rules(r.phase)?.confirmation != ConfirmationMode::PerEntry {", "            if false {"),
  ("hand-over by the system on confirmation (Art. 6-7)", "case/confirmation.rs", "        confirmed_minutes: minutes,\n        by: None,", "        confirmed_minutes: minutes,\n        by: file.recipient.confirmers.first().cloned(),"),
+ ("validation withdrawal needs a reason (Art. 5-6)", "case/entries.rs", "let reason = given_reason(c.reason.as_deref()).ok_or(DomainError::ReasonRequired)?;", "let reason = given_reason(c.reason.as_deref()).unwrap_or_default();"),
+ ("validation withdrawal needs something validated", "case/entries.rs", "    if ids.is_empty() {\n        return Err(DomainError::NoValidationToWithdraw", "    if false {\n        return Err(DomainError::NoValidationToWithdraw"),
+ ("validation withdrawn unlocks the entries (Art. 5-6)", "case/evolve.rs", "        CaseEvent::ValidationWithdrawn { entry_ids, .. } => {\n            for id in entry_ids {", "        CaseEvent::ValidationWithdrawn { entry_ids, .. } => {\n            for id in entry_ids.iter().take(0) {"),
+ ("paper cancellation needs a reason (Art. 6)", "case/confirmation.rs", "if !c.refused_by_family && reason.is_none() {", "if false {"),
+ ("family refusal is a rejection (Art. 6)", "case/evolve.rs", "            if *refused_by_family {", "            if false {"),
+ ("cancelled paper releases its entries (Art. 6)", "case/evolve.rs", "                release(file, *paper_id);", "                let _ = paper_id;"),
+ ("only the ATS replaces the case manager (Art. 3-4)", "case/setup.rs", "    if ctx.actor.role() != Some(ActorRole::AtsOperator) {\n        return Err(DomainError::NotAtsOperator);\n    }\n    if file.case_manager", "    if false {\n        return Err(DomainError::NotAtsOperator);\n    }\n    if file.case_manager"),
+ ("the new case manager takes over (Art. 3)", "case/evolve.rs", "            file.case_manager = case_manager.clone();", "            let _ = case_manager;"),
 ]
 sel = sys.argv[1:]
 survivors = []

@@ -362,6 +362,12 @@ pub enum DomainError {
     /// The request is a paper diary (or vice versa).
     #[error("Art. 6: canale di conferma errato per la richiesta {0}")]
     WrongConfirmationChannel(Uuid),
+    /// A reason is required for this act.
+    #[error("indicare il motivo")]
+    ReasonRequired,
+    /// Nothing validated to withdraw.
+    #[error("Art. 5: nella fase {0} non ci sono prestazioni validate da riaprire")]
+    NoValidationToWithdraw(Phase),
     /// Phases I–II are confirmed as a whole diary: no answer per entry.
     #[error("Art. 6: nella fase {0} il diario si conferma o si rifiuta per intero")]
     PerEntryAnswerNotApplicable(Phase),
@@ -454,7 +460,8 @@ impl DomainError {
             | PaperDiaryNotAllowed
             | FailureAlreadyDeclared
             | FailureAlreadyResolved
-            | NothingToValidate(_) => ErrorKind::Conflict,
+            | NothingToValidate(_)
+            | NoValidationToWithdraw(_) => ErrorKind::Conflict,
             PhaseNotInMeasure(_)
             | NoConfirmers
             | InvalidPseudonym(_)
@@ -485,6 +492,7 @@ impl DomainError {
             | WrongConfirmationChannel(_)
             | PerEntryAnswerNotApplicable(_)
             | AnswerDoesNotMatchRequest
+            | ReasonRequired
             | InvalidPdiCap(_)
             | PdiNotApplicable
             | InvalidFailureTimes => ErrorKind::Unprocessable,
@@ -564,6 +572,8 @@ impl DomainError {
             WrongConfirmationChannel(_) => "wrong-confirmation-channel",
             PerEntryAnswerNotApplicable(_) => "per-entry-answer-not-applicable",
             AnswerDoesNotMatchRequest => "answer-does-not-match-request",
+            ReasonRequired => "reason-required",
+            NoValidationToWithdraw(_) => "no-validation-to-withdraw",
             InvalidPdiCap(_) => "invalid-pdi-cap",
             PdiNotApplicable => "pdi-not-applicable",
             FailureAlreadyDeclared => "failure-already-declared",
@@ -607,6 +617,7 @@ impl DomainError {
             | DiaryClosed(_)
             | ValidationNotApplicable(_)
             | NothingToValidate(_)
+            | NoValidationToWithdraw(_)
             | EmptyDiary(_) => "Art. 5",
             NoConfirmers
             | EnrolmentChangeNotAllowed
@@ -628,6 +639,7 @@ impl DomainError {
             | WrongConfirmationChannel(_)
             | PerEntryAnswerNotApplicable(_)
             | AnswerDoesNotMatchRequest
+            | ReasonRequired
             | ResponsabileMayOnlyShorten => "Art. 6",
             ChecklistFailed(_) | InvalidPdiCap(_) | PdiNotApplicable => "Art. 8",
             SystemFailureUnknown(_)

@@ -346,7 +346,8 @@ impl TimeSlot {
             }
         }
         let slot = TimeSlot { date, start, end };
-        if !slot.ends_at_midnight() && end <= start {
+        // An end of 00:00 is midnight (24:00), except for a slot starting at 00:00 too.
+        if end == start || (!slot.ends_at_midnight() && end <= start) {
             return Err(TimeSlotError::EndNotAfterStart);
         }
         for (field, d, t) in [
@@ -754,6 +755,14 @@ mod tests {
         assert_eq!(
             TimeSlot::parse(d, "10:00", "10:00"),
             Err(TimeSlotError::EndNotAfterStart)
+        );
+        assert_eq!(
+            TimeSlot::parse(d, "00:00", "24:00"),
+            Err(TimeSlotError::EndNotAfterStart)
+        );
+        assert_eq!(
+            TimeSlot::parse(d, "23:30", "00:00").unwrap().end_hhmm(),
+            "24:00"
         );
         assert_eq!(
             TimeSlot::parse(d, "11:00", "10:00"),

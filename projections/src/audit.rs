@@ -86,6 +86,43 @@ pub fn describe(event: &CaseEvent) -> String {
             previous.as_str(),
             responsabile.as_str()
         ),
+        CaseEvent::CaseManagerChanged {
+            previous,
+            case_manager,
+            ..
+        } => format!(
+            "Case manager cambiato: {} → {}",
+            previous.as_str(),
+            case_manager.as_str()
+        ),
+        CaseEvent::ValidationWithdrawn {
+            phase,
+            entry_ids,
+            reason,
+            ..
+        } => format!(
+            "Validazione ritirata per {} della {}; motivo: {reason}",
+            ids(entry_ids),
+            fase(phase)
+        ),
+        CaseEvent::PaperDiaryCancelled {
+            paper_id,
+            phase,
+            entry_ids,
+            refused_by_family,
+            reason,
+            ..
+        } => format!(
+            "Diario cartaceo {paper_id} della {} ({}) {}{}",
+            fase(phase),
+            ids(entry_ids),
+            if *refused_by_family {
+                "rifiutato dalla famiglia"
+            } else {
+                "annullato dall'ente"
+            },
+            because(reason.as_deref())
+        ),
         CaseEvent::RecipientEnrolmentChanged {
             firmalom_enrolled, ..
         } => {

@@ -81,7 +81,7 @@ try {
   }
 
   // The case page: record an hour on the phone (390×844; yesterday 16:00–17:00), then a
-  // refusal tied to its field (a start not on the half hour).
+  // refusal tied to its field (45 minutes: not half an hour or a multiple).
   await page.setViewportSize({ width: 390, height: 844 });
   await Promise.all([page.waitForURL(/\/pratiche\//), page.click('text=UP-DEMO-001')]);
   const caseUrl = page.url();
@@ -105,10 +105,10 @@ try {
     page.click('button:has-text("Registra")'),
   ]);
   if (refused.status() !== 422) fail('refusal', `status ${refused.status()}, not 422`);
-  const invalid = await page.getAttribute('#campo-start', 'aria-invalid');
-  if (invalid !== 'true') fail('refusal', 'the start field is not marked invalid');
-  const describedBy = (await page.getAttribute('#campo-start', 'aria-describedby')) ?? '';
-  if (!describedBy.includes('errore-modulo')) fail('refusal', 'the error is not tied to the start field');
+  const invalid = await page.getAttribute('#campo-end', 'aria-invalid');
+  if (invalid !== 'true') fail('refusal', 'the end field is not marked invalid');
+  const describedBy = (await page.getAttribute('#campo-end', 'aria-describedby')) ?? '';
+  if (!describedBy.includes('errore-modulo')) fail('refusal', 'the error is not tied to the end field');
   const alertText = (await page.textContent('[role=alert]')) ?? '';
   if (!alertText.includes('mezz')) fail('refusal', `the message does not name the rule: ${alertText}`);
   if ((await page.inputValue('#campo-start')) !== '18:15') fail('refusal', 'the typed values are lost');

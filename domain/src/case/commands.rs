@@ -43,6 +43,44 @@ pub struct ChangeResponsabile {
     pub responsabile: FiscalCode,
 }
 
+/// Replace the case manager (the ATS; Art. 3-4), like the responsabili.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChangeCaseManager {
+    /// The new case manager.
+    pub case_manager: FiscalCode,
+}
+
+/// Withdraw the validation of entries of a whole-diary phase before its closure (the phase's
+/// responsabile, with a reason; Art. 5-6), so a phase whose closure checklist fails is not stuck.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WithdrawValidation {
+    /// Phase (I or II).
+    pub phase: Phase,
+    /// Which entries; none: every validated entry of the phase.
+    #[serde(default)]
+    pub entry_ids: Option<Vec<Uuid>>,
+    /// Why.
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+/// End a pending paper diary (Art. 6): cancelled by the ente (with a reason), or refused by
+/// the family (a reason when they gave one). It no longer blocks the diary.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CancelPaperDiary {
+    /// The paper diary.
+    pub paper_id: Uuid,
+    /// The family refused to sign (a rejection), rather than the ente cancelling it.
+    #[serde(default)]
+    pub refused_by_family: bool,
+    /// Why.
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
 /// Record whether the confirmers use FirmaLOM (Art. 6).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -288,6 +326,12 @@ pub enum CaseCommand {
     DisableProfessional(DisableProfessional),
     /// See [`RecordEntry`].
     RecordEntry(RecordEntry),
+    /// See [`ChangeCaseManager`].
+    ChangeCaseManager(ChangeCaseManager),
+    /// See [`WithdrawValidation`].
+    WithdrawValidation(WithdrawValidation),
+    /// See [`CancelPaperDiary`].
+    CancelPaperDiary(CancelPaperDiary),
     /// See [`AmendEntry`].
     AmendEntry(AmendEntry),
     /// See [`WithdrawEntry`].
@@ -321,6 +365,9 @@ impl CaseCommand {
             CaseCommand::OpenCase(_) => "OpenCase",
             CaseCommand::ChangeResponsabile(_) => "ChangeResponsabile",
             CaseCommand::ChangeRecipientEnrolment(_) => "ChangeRecipientEnrolment",
+            CaseCommand::ChangeCaseManager(_) => "ChangeCaseManager",
+            CaseCommand::WithdrawValidation(_) => "WithdrawValidation",
+            CaseCommand::CancelPaperDiary(_) => "CancelPaperDiary",
             CaseCommand::OpenPhaseDiary(_) => "OpenPhaseDiary",
             CaseCommand::EnableProfessional(_) => "EnableProfessional",
             CaseCommand::DisableProfessional(_) => "DisableProfessional",

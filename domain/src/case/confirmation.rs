@@ -6,8 +6,8 @@ use std::collections::BTreeSet;
 use uuid::Uuid;
 
 use super::commands::{
-    Answer, AnswerConfirmation, ExpireConfirmationRequest, GeneratePaperDiary, RequestConfirmation,
-    ResendConfirmation, UploadPaperConfirmation,
+    Answer, AnswerConfirmation, CancelPaperDiary, ExpireConfirmationRequest, GeneratePaperDiary,
+    RequestConfirmation, ResendConfirmation, UploadPaperConfirmation,
 };
 use super::events::{CaseEvent, RefusedAnswer, RequestScope};
 use super::state::{CaseFile, ConfirmationChannel, DiaryStatus, Request, RequestStatus};
@@ -473,4 +473,39 @@ pub fn upload_paper(
     ];
     events.extend(hand_over_if_whole_diary(file, ctx, r)?);
     Ok(events)
+}
+
+/// Art. 6: a pending paper diary that will not be signed ends: cancelled by the ente (with a
+/// reason: lost, wrong, replaced) or refused by the family (as a rejection, a reason only when
+/// they gave one). Either way it no longer blocks the diary; a refusal reopens it like a
+/// rejection.
+pub fn cancel_paper(
+    file: &CaseFile,
+    c: &CancelPaperDiary,
+    ctx: &Context<'_>,
+) -> Result<Vec<CaseEvent>, DomainError> {
+    let r = file
+        .requests
+        .get(&c.paper_id)
+        .ok_or(DomainError::RequestNotFound(c.paper_id))?;
+    let by = require_phase_responsabile(file, ctx, r.phase)?;
+    if r.channel != ConfirmationChannel::Paper {
+        return Err(DomainError::WrongConfirmationChannel(r.id));
+    }
+    if r.status != RequestStatus::Pending {
+        return Err(DomainError::RequestNotPending(r.id));
+    }
+    let reason = given_reason(c.reason.as_deref());
+    if !c.refused_by_family && reason.is_none() {
+        return Err(DomainError::ReasonRequired);
+    }
+    Ok(vec![CaseEvent::PaperDiaryCancelled {
+        paper_id: r.id,
+        phase: r.phase,
+        entry_ids: r.entries.keys().copied().collect(),
+        refused_by_family: c.refused_by_family,
+        reason,
+        by,
+        at: ctx.now,
+    }])
 }

@@ -5,7 +5,9 @@ use std::collections::BTreeSet;
 
 use uuid::Uuid;
 
-use super::commands::{AmendEntry, RecordEntry, ValidateEntries, WithdrawEntry};
+use super::commands::{
+    AmendEntry, RecordEntry, ValidateEntries, WithdrawEntry, WithdrawValidation,
+};
 use super::events::CaseEvent;
 use super::state::{CaseFile, DiaryStatus, Entry, RequestStatus};
 use super::{Context, DomainError, given_reason, require_open_diary, require_phase_responsabile};
@@ -435,6 +437,57 @@ pub fn validate(
     Ok(vec![CaseEvent::EntriesValidated {
         phase: c.phase,
         entry_ids: ids,
+        by,
+        at: ctx.now,
+    }])
+}
+
+/// Art. 5-6: before closing, the responsabile withdraws a validation (with a reason), so that
+/// the entries can be corrected and a phase whose closure checklist fails is not stuck.
+pub fn withdraw_validation(
+    file: &CaseFile,
+    c: &WithdrawValidation,
+    ctx: &Context<'_>,
+) -> Result<Vec<CaseEvent>, DomainError> {
+    let rules = ctx.phase_rules(c.phase)?;
+    let by = require_phase_responsabile(file, ctx, c.phase)?;
+    if rules.confirmation != ConfirmationMode::WholeDiaryAtClosure {
+        return Err(DomainError::ValidationNotApplicable(c.phase));
+    }
+    require_open_diary(file, c.phase)?;
+    let reason = given_reason(c.reason.as_deref()).ok_or(DomainError::ReasonRequired)?;
+    let mut ids = Vec::new();
+    match &c.entry_ids {
+        None => ids.extend(
+            file.live_entries(c.phase)
+                .filter(|e| e.validated && !e.confirmed)
+                .map(|e| e.id),
+        ),
+        Some(list) => {
+            for id in list {
+                let e = live_entry(file, *id)?;
+                if e.phase != c.phase {
+                    return Err(DomainError::EntryNotInPhase {
+                        entry: *id,
+                        phase: c.phase,
+                    });
+                }
+                if e.confirmed {
+                    return Err(DomainError::EntryConfirmed(*id));
+                }
+                if e.validated && !ids.contains(id) {
+                    ids.push(*id);
+                }
+            }
+        }
+    }
+    if ids.is_empty() {
+        return Err(DomainError::NoValidationToWithdraw(c.phase));
+    }
+    Ok(vec![CaseEvent::ValidationWithdrawn {
+        phase: c.phase,
+        entry_ids: ids,
+        reason,
         by,
         at: ctx.now,
     }])

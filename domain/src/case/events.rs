@@ -77,6 +77,49 @@ pub enum CaseEvent {
         /// When.
         at: DateTime<Utc>,
     },
+    /// The ATS replaced the case manager (Art. 3-4).
+    CaseManagerChanged {
+        /// Previous case manager.
+        previous: FiscalCode,
+        /// New case manager.
+        case_manager: FiscalCode,
+        /// Who changed it.
+        by: FiscalCode,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// The responsabile withdrew the validation of entries before closing (Art. 5-6).
+    ValidationWithdrawn {
+        /// Phase.
+        phase: Phase,
+        /// Entries no longer validated.
+        entry_ids: Vec<Uuid>,
+        /// Why.
+        reason: String,
+        /// The responsabile.
+        by: FiscalCode,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// A pending paper diary ended unsigned: cancelled by the ente or refused by the family
+    /// (then as a rejection: its entries are editable again, a whole diary reopens).
+    PaperDiaryCancelled {
+        /// The paper diary.
+        paper_id: Uuid,
+        /// Phase.
+        phase: Phase,
+        /// Its entries.
+        entry_ids: Vec<Uuid>,
+        /// Refused by the family (true) or cancelled by the ente.
+        refused_by_family: bool,
+        /// Why, when said (always for a cancellation).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+        /// The responsabile who recorded it.
+        by: FiscalCode,
+        /// When.
+        at: DateTime<Utc>,
+    },
     /// The confirmers' FirmaLOM enrolment changed (Art. 6).
     RecipientEnrolmentChanged {
         /// New status.
@@ -382,6 +425,9 @@ impl CaseEvent {
             CaseEvent::PhaseDiaryClosed { .. } => "PhaseDiaryClosed",
             CaseEvent::DiaryHandedToAts { .. } => "DiaryHandedToAts",
             CaseEvent::PathwayInterrupted { .. } => "PathwayInterrupted",
+            CaseEvent::CaseManagerChanged { .. } => "CaseManagerChanged",
+            CaseEvent::ValidationWithdrawn { .. } => "ValidationWithdrawn",
+            CaseEvent::PaperDiaryCancelled { .. } => "PaperDiaryCancelled",
         }
     }
 
@@ -416,7 +462,10 @@ impl CaseEvent {
             | CaseEvent::PaperDiaryGenerated { by, .. }
             | CaseEvent::PaperConfirmationUploaded { by, .. }
             | CaseEvent::PhaseDiaryClosed { by, .. }
-            | CaseEvent::PathwayInterrupted { by, .. } => Some(by),
+            | CaseEvent::PathwayInterrupted { by, .. }
+            | CaseEvent::CaseManagerChanged { by, .. }
+            | CaseEvent::ValidationWithdrawn { by, .. }
+            | CaseEvent::PaperDiaryCancelled { by, .. } => Some(by),
             CaseEvent::DiaryHandedToAts { by, .. } => by.as_ref(),
         }
     }
@@ -453,7 +502,10 @@ impl CaseEvent {
             | CaseEvent::PaperConfirmationUploaded { at, .. }
             | CaseEvent::PhaseDiaryClosed { at, .. }
             | CaseEvent::DiaryHandedToAts { at, .. }
-            | CaseEvent::PathwayInterrupted { at, .. } => *at,
+            | CaseEvent::PathwayInterrupted { at, .. }
+            | CaseEvent::CaseManagerChanged { at, .. }
+            | CaseEvent::ValidationWithdrawn { at, .. }
+            | CaseEvent::PaperDiaryCancelled { at, .. } => *at,
         }
     }
 }

@@ -4,10 +4,10 @@ use std::collections::BTreeMap;
 
 use super::events::CaseEvent;
 use super::state::{
-    CaseFile, CaseState, ConfirmationChannel, Diary, DiaryStatus, Entry, Pdi, Request,
+    CaseFile, CaseState, ConfirmationChannel, Diary, DiaryStatus, Entry, Pdi, Rejection, Request,
     RequestStatus,
 };
-use crate::values::Ente;
+use crate::values::{Ente, Phase};
 
 /// Applies one event to the state. Unknown references are ignored (the decider never emits
 /// them), so folding is total.
@@ -64,6 +64,38 @@ fn release(file: &mut CaseFile, request_id: uuid::Uuid) {
     }
 }
 
+/// A rejection of `request_id` (by the recipient, or the family's refusal of a paper diary):
+/// its entries are released and editable again; for a closed whole diary, the diary reopens for
+/// amendments, new validation and a new closure (Art. 6).
+fn reject(file: &mut CaseFile, request_id: uuid::Uuid, phase: Phase, rejection: Rejection) {
+    let whole = file
+        .requests
+        .get(&request_id)
+        .is_some_and(|r| r.phase == phase)
+        && file
+            .diaries
+            .get(&phase)
+            .is_some_and(|d| d.status == DiaryStatus::Closed);
+    for id in &rejection.entry_ids {
+        if let Some(e) = file.entries.get_mut(id) {
+            e.rejected = true;
+        }
+    }
+    if let Some(r) = file.requests.get_mut(&request_id) {
+        r.status = RequestStatus::Rejected;
+        r.rejections.push(rejection);
+    }
+    release(file, request_id);
+    if whole {
+        if let Some(d) = file.diaries.get_mut(&phase) {
+            d.status = DiaryStatus::Open;
+        }
+        for e in file.entries.values_mut().filter(|e| e.phase == phase) {
+            e.validated = false;
+        }
+    }
+}
+
 fn apply(file: &mut CaseFile, event: &CaseEvent) {
     match event {
         CaseEvent::CaseOpened { .. } => {}
@@ -75,6 +107,40 @@ fn apply(file: &mut CaseFile, event: &CaseEvent) {
         CaseEvent::RecipientEnrolmentChanged {
             firmalom_enrolled, ..
         } => file.recipient.firmalom_enrolled = *firmalom_enrolled,
+        CaseEvent::CaseManagerChanged { case_manager, .. } => {
+            file.case_manager = case_manager.clone();
+        }
+        CaseEvent::ValidationWithdrawn { entry_ids, .. } => {
+            for id in entry_ids {
+                if let Some(e) = file.entries.get_mut(id) {
+                    e.validated = false;
+                }
+            }
+        }
+        CaseEvent::PaperDiaryCancelled {
+            paper_id,
+            phase,
+            entry_ids,
+            refused_by_family,
+            reason,
+            by,
+            at,
+        } => {
+            if *refused_by_family {
+                let rejection = Rejection {
+                    entry_ids: entry_ids.clone(),
+                    reason: reason.clone(),
+                    by: by.clone(),
+                    at: *at,
+                };
+                reject(file, *paper_id, *phase, rejection);
+            } else {
+                if let Some(r) = file.requests.get_mut(paper_id) {
+                    r.status = RequestStatus::Ended;
+                }
+                release(file, *paper_id);
+            }
+        }
         CaseEvent::PhaseDiaryOpened { phase, by, at } => {
             file.diaries.insert(
                 *phase,
@@ -254,39 +320,13 @@ fn apply(file: &mut CaseFile, event: &CaseEvent) {
             by,
             at,
         } => {
-            let whole = file
-                .requests
-                .get(request_id)
-                .is_some_and(|r| r.phase == *phase)
-                && file
-                    .diaries
-                    .get(phase)
-                    .is_some_and(|d| d.status == DiaryStatus::Closed);
-            if let Some(r) = file.requests.get_mut(request_id) {
-                r.status = RequestStatus::Rejected;
-                r.rejections.push(crate::case::state::Rejection {
-                    entry_ids: entry_ids.clone(),
-                    reason: reason.clone(),
-                    by: by.clone(),
-                    at: *at,
-                });
-            }
-            release(file, *request_id);
-            for id in entry_ids {
-                if let Some(e) = file.entries.get_mut(id) {
-                    e.rejected = true;
-                }
-            }
-            // Art. 6: for a whole-diary phase the rejection reopens the diary for amendments,
-            // new validation and a new closure.
-            if whole {
-                if let Some(d) = file.diaries.get_mut(phase) {
-                    d.status = DiaryStatus::Open;
-                }
-                for e in file.entries.values_mut().filter(|e| e.phase == *phase) {
-                    e.validated = false;
-                }
-            }
+            let rejection = Rejection {
+                entry_ids: entry_ids.clone(),
+                reason: reason.clone(),
+                by: by.clone(),
+                at: *at,
+            };
+            reject(file, *request_id, *phase, rejection);
         }
         CaseEvent::ConfirmationRequestExpired { request_id, .. } => {
             if let Some(r) = file.requests.get_mut(request_id) {

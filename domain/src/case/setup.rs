@@ -4,8 +4,8 @@
 use std::collections::BTreeSet;
 
 use super::commands::{
-    ChangeRecipientEnrolment, ChangeResponsabile, DisableProfessional, EnableProfessional,
-    OpenCase, OpenPhaseDiary, SetPdiCaps,
+    ChangeCaseManager, ChangeRecipientEnrolment, ChangeResponsabile, DisableProfessional,
+    EnableProfessional, OpenCase, OpenPhaseDiary, SetPdiCaps,
 };
 use super::events::CaseEvent;
 use super::state::{CaseFile, CaseState, DiaryStatus};
@@ -109,6 +109,27 @@ pub fn change_responsabile(
         ente: c.ente,
         previous,
         responsabile: c.responsabile.clone(),
+        by,
+        at: ctx.now,
+    }])
+}
+
+/// Art. 3-4: the ATS that registered the case replaces its case manager, like the responsabili.
+pub fn change_case_manager(
+    file: &CaseFile,
+    c: &ChangeCaseManager,
+    ctx: &Context<'_>,
+) -> Result<Vec<CaseEvent>, DomainError> {
+    let by = ctx.person()?.clone();
+    if ctx.actor.role() != Some(ActorRole::AtsOperator) {
+        return Err(DomainError::NotAtsOperator);
+    }
+    if file.case_manager == c.case_manager {
+        return Ok(Vec::new());
+    }
+    Ok(vec![CaseEvent::CaseManagerChanged {
+        previous: file.case_manager.clone(),
+        case_manager: c.case_manager.clone(),
         by,
         at: ctx.now,
     }])

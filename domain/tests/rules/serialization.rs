@@ -47,6 +47,30 @@ fn full_history() -> Vec<CaseEvent> {
                 }
         )
     }));
+    h.extend([
+        CaseEvent::CaseManagerChanged {
+            previous: case_manager(),
+            case_manager: outsider(),
+            by: ats_operator(),
+            at: evening(),
+        },
+        CaseEvent::ValidationWithdrawn {
+            phase: Phase::I,
+            entry_ids: vec![eid(1)],
+            reason: "orario da correggere".into(),
+            by: resp_asst(),
+            at: evening(),
+        },
+        CaseEvent::PaperDiaryCancelled {
+            paper_id: rid(5),
+            phase: Phase::III,
+            entry_ids: vec![eid(1)],
+            refused_by_family: true,
+            reason: None,
+            by: resp_provider(),
+            at: evening(),
+        },
+    ]);
     h
 }
 

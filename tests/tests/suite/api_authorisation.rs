@@ -340,6 +340,22 @@ async fn table(backend: Backend) {
             &["platform_admin", "ente_admin"],
             |_| None,
         ),
+        row("PUT", c("/case-manager"), &["ats_operator"], |_| {
+            Some(json!({ "case_manager": cf::CASE_MANAGER }))
+        }),
+        row(
+            "POST",
+            c("/phases/1/validation/withdrawal"),
+            &["responsabile_asst"],
+            |_| Some(json!({ "reason": "orario da verificare" })),
+        ),
+        // A digital request: the phase's responsabile is told it is not a paper diary (409).
+        row(
+            "POST",
+            c(&format!("/paper-diaries/{pending}/cancellation")),
+            &["responsabile_provider"],
+            |_| Some(json!({ "reason": "diario smarrito" })),
+        ),
         row(
             "POST",
             c("/interruption"),

@@ -7,7 +7,7 @@ use diario_tests::{ApiServer, Backend, cf};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::api_scenario::{CaseApi, entry, grant_roles, item_where, t0};
+use crate::api_scenario::{CaseApi, case_body, entry, grant_roles, item_where, open_case_as, t0};
 
 /// The psicologo's phase I colloquio on `date` from `start` to `end`.
 fn colloquio(date: &str, start: &str, end: &str) -> Value {
@@ -139,6 +139,95 @@ async fn letter(backend: Backend) {
     server.stop().await;
 }
 
+/// No dead ends over HTTP: a validation withdrawn before closing, a paper diary the family
+/// refuses to sign, the case manager replaced by the ATS.
+async fn dead_ends(backend: Backend) {
+    let server = ApiServer::start(backend, t0()).await;
+    grant_roles(&server).await;
+    let mut body = case_body();
+    body["recipient"]["firmalom_enrolled"] = json!(false);
+    let case = CaseApi::of(&server, open_case_as(&server, cf::ATS_OPERATOR, body).await);
+    case.start_phase_one().await;
+    let e1 = case
+        .record_entry(cf::PSICOLOGO, colloquio("2024-03-04", "10:00", "11:30"))
+        .await;
+    case.validate(1, None).await;
+    let withdrawal = |body: Value| {
+        case.call(
+            "POST",
+            "/phases/1/validation/withdrawal",
+            cf::RESP_ASST,
+            Some(body),
+        )
+    };
+    withdrawal(json!({})).refused(422, "reason-required").await;
+    withdrawal(json!({ "reason": "orario da verificare" })).await;
+    withdrawal(json!({ "reason": "ancora" }))
+        .refused(409, "no-validation-to-withdraw")
+        .await;
+    let shorter = json!({ "end": "11:00", "reason": "orario trascritto male" });
+    correct(&case, cf::PSICOLOGO, e1, shorter).await;
+    case.validate(1, None).await;
+    case.close_phase(1).await;
+
+    // The paper diary the family will not sign is recorded as refused: the diary reopens.
+    let pdf = case
+        .call("POST", "/phases/1/paper-diary", cf::RESP_ASST, None)
+        .send()
+        .await;
+    assert_eq!(pdf.status, 201);
+    let paper: Uuid = pdf
+        .header("x-diario-paper-id")
+        .and_then(|s| s.parse().ok())
+        .expect("paper id header");
+    let cancel = |who: &str, body: Value| {
+        case.call(
+            "POST",
+            &format!("/paper-diaries/{paper}/cancellation"),
+            who,
+            Some(body),
+        )
+    };
+    cancel(cf::RESP_PROVIDER, json!({ "reason": "x" }))
+        .refused(403, "not-phase-responsabile")
+        .await;
+    cancel(cf::RESP_ASST, json!({}))
+        .refused(422, "reason-required")
+        .await;
+    cancel(cf::RESP_ASST, json!({ "refused_by_family": true })).await;
+    cancel(cf::RESP_ASST, json!({ "refused_by_family": true }))
+        .refused(409, "confirmation-request-not-pending")
+        .await;
+    server.catch_up().await;
+    let view = case.view(cf::RESP_ASST).await;
+    let phase1 = item_where(&view["diaries"], "phase", 1);
+    assert_eq!(phase1["status"], "open", "{phase1}");
+    let refused = item_where(
+        &phase1["requests"],
+        "request_id",
+        paper.to_string().as_str(),
+    );
+    assert_eq!(refused["status"], "rejected", "{refused}");
+    assert_eq!(refused["rejections"][0]["reason"], Value::Null);
+
+    // The ATS replaces the case manager.
+    let manager = |who: &str| {
+        let body = json!({ "case_manager": cf::OUTSIDER });
+        case.call("PUT", "/case-manager", who, Some(body))
+    };
+    manager(cf::RESP_ASST)
+        .refused(403, "not-ats-operator")
+        .await;
+    manager(cf::ATS_OPERATOR).await;
+    server.catch_up().await;
+    let view = case.view(cf::ATS_OPERATOR).await;
+    assert_eq!(view["case_manager"], cf::OUTSIDER);
+    server.stop().await;
+}
+
 diario_tests::scenario_on_each_backend!(letter =>
     the_regolamento_to_the_letter_over_http_on_postgres,
     the_regolamento_to_the_letter_over_http_on_sqlite);
+diario_tests::scenario_on_each_backend!(dead_ends =>
+    no_dead_ends_over_http_on_postgres,
+    no_dead_ends_over_http_on_sqlite);

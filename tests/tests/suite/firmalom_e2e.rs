@@ -255,7 +255,11 @@ async fn notify_then_callback_confirms(backend: Backend) {
         .find(|i| i["event_type"] == "DiaryHandedToAts")
         .expect("the hand-over in the audit trail");
     assert_eq!(handed["actor_cf"], "system", "{handed}");
-    assert!(handed["description"].as_str().is_some_and(|d| d.contains("dal sistema")));
+    assert!(
+        handed["description"]
+            .as_str()
+            .is_some_and(|d| d.contains("dal sistema"))
+    );
     let events = event_types(&server, case_id).await;
     let confirmed = events
         .iter()
