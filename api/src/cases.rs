@@ -658,7 +658,8 @@ pub async fn set_pdi(
     .await
 }
 
-/// Interrupt the pathway (a responsabile or the case manager).
+/// Interrupt the pathway (the case manager, or the responsabile of an ente that still keeps a
+/// phase not handed to ATS), with the verified cause; effective at once.
 #[utoipa::path(post, path = "/v1/cases/{id}/interruption", tag = "cases",
     request_body = InterruptionBody,
     params(("id" = Uuid, Path), ("Idempotency-Key" = Option<String>, Header, pattern = "^[!-~]([ -~]{0,253}[!-~])?$"), ("If-Match" = Option<String>, Header, pattern = "^(\\*|(W/)?\"?[0-9]{1,18}\"?)$")),
@@ -674,7 +675,8 @@ pub async fn interrupt(
     simple_command(&state, &principal, &req, id, |req| {
         let body: InterruptionBody = req.json()?;
         Ok(CaseCommand::InterruptPathway(InterruptPathway {
-            reason: body.reason,
+            cause: body.cause.into(),
+            reason: crate::dto::reason(body.reason)?,
         }))
     })
     .await

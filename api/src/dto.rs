@@ -31,6 +31,35 @@ impl From<EnteName> for Ente {
     }
 }
 
+/// The verified cause of an interruption (Art. 6): `withdrawal` (rinuncia del destinatario o
+/// della famiglia), `relocation` (trasferimento fuori dal territorio), `unreachable`,
+/// `other_service` (presa in carico da un altro servizio o misura), `objectives_reached`,
+/// `other` (described in `reason`).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum InterruptionCauseName {
+    Withdrawal,
+    Relocation,
+    Unreachable,
+    OtherService,
+    ObjectivesReached,
+    Other,
+}
+
+impl From<InterruptionCauseName> for diario_domain::case::InterruptionCause {
+    fn from(c: InterruptionCauseName) -> Self {
+        use diario_domain::case::InterruptionCause as C;
+        match c {
+            InterruptionCauseName::Withdrawal => C::Withdrawal,
+            InterruptionCauseName::Relocation => C::Relocation,
+            InterruptionCauseName::Unreachable => C::Unreachable,
+            InterruptionCauseName::OtherService => C::OtherService,
+            InterruptionCauseName::ObjectivesReached => C::ObjectivesReached,
+            InterruptionCauseName::Other => C::Other,
+        }
+    }
+}
+
 /// The recipient: pseudonymous reference, minor, FirmaLOM enrolment, who confirms.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -355,7 +384,12 @@ impl PdiBody {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct InterruptionBody {
-    pub reason: String,
+    /// The verified cause.
+    pub cause: InterruptionCauseName,
+    /// A description; required with `other` (422 reason-required).
+    #[serde(default)]
+    #[schema(max_length = 500)]
+    pub reason: Option<String>,
 }
 
 /// The answer to every case write.

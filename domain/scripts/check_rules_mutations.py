@@ -67,6 +67,9 @@ muts = [
  ("cancelled paper releases its entries (Art. 6)", "case/evolve.rs", "                release(file, *paper_id);", "                let _ = paper_id;"),
  ("only the ATS replaces the case manager (Art. 3-4)", "case/setup.rs", "    if ctx.actor.role() != Some(ActorRole::AtsOperator) {\n        return Err(DomainError::NotAtsOperator);\n    }\n    if file.case_manager", "    if false {\n        return Err(DomainError::NotAtsOperator);\n    }\n    if file.case_manager"),
  ("the new case manager takes over (Art. 3)", "case/evolve.rs", "            file.case_manager = case_manager.clone();", "            let _ = case_manager;"),
+ ("interruption by a responsabile of a phase not with ATS (Art. 6)", "case/closure.rs", ".is_none_or(|d| d.status != DiaryStatus::HandedToAts)", ".is_none_or(|_| true)"),
+ ("interruption for another cause is described (Art. 6)", "case/closure.rs", "if c.cause == InterruptionCause::Other && reason.is_none() {", "if false {"),
+ ("interruption records its cause (Art. 6)", "case/closure.rs", "        cause: Some(c.cause),", "        cause: None,"),
 ]
 sel = sys.argv[1:]
 survivors = []

@@ -83,8 +83,11 @@ pub enum DomainError {
         /// The author.
         author: FiscalCode,
     },
-    /// Art. 6: only the responsabile or the case manager records the interruption.
-    #[error("Art. 6: solo il responsabile o il case manager registra la chiusura del percorso")]
+    /// Art. 6: only the case manager, or the responsabile of an ente that still keeps a phase
+    /// not handed to ATS, records the interruption.
+    #[error(
+        "Art. 6: la chiusura del percorso la registra il case manager o il responsabile di una fase non ancora trasmessa ad ATS"
+    )]
     InterruptionNotAllowed,
     /// Art. 6: only the recipient or the family member on file answers a confirmation request.
     #[error("Art. 6: solo il destinatario o la famiglia indicati possono rispondere")]

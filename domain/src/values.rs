@@ -237,6 +237,11 @@ pub enum Ente {
     Provider,
 }
 
+impl Ente {
+    /// Both enti.
+    pub const ALL: [Ente; 2] = [Ente::Asst, Ente::Provider];
+}
+
 impl fmt::Display for Ente {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {

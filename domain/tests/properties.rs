@@ -346,7 +346,8 @@ fn to_command(op: &Op, now: DateTime<Utc>, state: &CaseState) -> (CaseCommand, A
         ),
         Op::Interrupt => (
             CaseCommand::InterruptPathway(InterruptPathway {
-                reason: "trasferito".into(),
+                cause: InterruptionCause::Relocation,
+                reason: Some("trasferito".into()),
             }),
             person(resp_provider()),
         ),

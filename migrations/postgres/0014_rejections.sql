@@ -1,7 +1,9 @@
--- The recipient's rejections of each request (which entries, the reason when given, who, when),
--- shown to the responsabile in the case view. rm_requests gains a column: let the runner
--- rebuild case_diaries from the log (derived data only; the event log is untouched).
+-- The recipient's rejections of each request (which entries, the reason when given, who, when)
+-- and the interruption of a pathway (cause, description, who, when), shown in the case view.
+-- rm_requests and rm_cases gain a column: let the runner rebuild case_diaries from the log
+-- (derived data only; the event log is untouched).
 ALTER TABLE rm_requests ADD COLUMN rejections JSONB NOT NULL DEFAULT '[]';
+ALTER TABLE rm_cases ADD COLUMN interruption JSONB;
 DELETE FROM rm_ats_counters;
 DELETE FROM rm_alerts;
 DELETE FROM rm_case_people;

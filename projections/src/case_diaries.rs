@@ -84,6 +84,7 @@ impl CaseRows {
             (&c.case_manager).into(),
             c.opened_at.into(),
             c.interrupted_at.into(),
+            serde_json::json!(c.interruption).into(),
             c.last_entry_at.into(),
             c.last_entry_date.into(),
             c.minutes.into(),
@@ -357,7 +358,7 @@ impl BatchWrite {
             (
                 "INSERT INTO rm_cases (case_id, measure_id, ats, asst, provider, status, \
                  recipient_pseudonym, recipient_minor, firmalom_enrolled, responsabile_asst, \
-                 responsabile_provider, case_manager, opened_at, interrupted_at, last_entry_at, \
+                 responsabile_provider, case_manager, opened_at, interrupted_at, interruption, last_entry_at, \
                  last_entry_date, minutes, confirmed_minutes, confirmed_cost_cents, version, \
                  last_event_at)",
                 &self.cases,

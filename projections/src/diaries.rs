@@ -85,6 +85,36 @@ pub struct RequestView {
     pub rejections: Vec<RejectionView>,
 }
 
+/// A JSON column that may hold `null` (PostgreSQL `jsonb`, SQLite text), or a JSON value.
+fn json_or_null<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::de::DeserializeOwned,
+{
+    use serde::de::Error;
+    let value = match Option::<serde_json::Value>::deserialize(d)? {
+        Some(serde_json::Value::String(text)) => {
+            serde_json::from_str(&text).map_err(D::Error::custom)?
+        }
+        Some(v) => v,
+        None => serde_json::Value::Null,
+    };
+    serde_json::from_value(value).map_err(D::Error::custom)
+}
+
+/// The interruption of a pathway.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct InterruptionView {
+    /// `withdrawal`, `relocation`, `unreachable`, `other_service`, `objectives_reached`,
+    /// `other`; none for interruptions recorded before causes were asked.
+    pub cause: Option<String>,
+    /// The cause in Italian.
+    pub cause_label: Option<String>,
+    pub reason: String,
+    pub by: String,
+    pub at: DateTime<Utc>,
+}
+
 /// A rejection of a request or of some of its entries.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RejectionView {
@@ -157,6 +187,9 @@ pub struct CaseDiary {
     pub case_manager: String,
     pub opened_at: DateTime<Utc>,
     pub interrupted_at: Option<DateTime<Utc>>,
+    /// The interruption (Art. 6): its cause, description and who recorded it.
+    #[serde(default, deserialize_with = "json_or_null")]
+    pub interruption: Option<InterruptionView>,
     /// Latest `recorded_at` of a live entry.
     pub last_entry_at: Option<DateTime<Utc>>,
     /// Latest service date of a live entry.
@@ -408,6 +441,17 @@ impl CaseDiary {
             people: CasePerson::of(file),
             opened_at: micros(file.opened_at),
             interrupted_at: file.interrupted_at.map(micros),
+            interruption: file.interruption.as_ref().map(|i| InterruptionView {
+                cause: i.cause.and_then(|c| {
+                    serde_json::to_value(c)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_owned))
+                }),
+                cause_label: i.cause.map(|c| c.label().to_owned()),
+                reason: i.reason.clone(),
+                by: i.by.as_str().to_owned(),
+                at: micros(i.at),
+            }),
             last_entry_at: live().map(|e| e.recorded_at).max(),
             last_entry_date: live().map(|e| e.date).max(),
             minutes: live().map(|e| e.minutes).sum(),

@@ -32,8 +32,8 @@ pub use audit::{
 pub use case_diaries::CaseDiaries;
 pub use checklists::{CheckView, ChecklistFilter, ChecklistView, Checklists, checklists};
 pub use diaries::{
-    AlertView, CaseDiary, CasePerson, EntryState, EntryView, PhaseDiary, RejectionView,
-    RequestView, Total, case_diary, case_diary_at, case_diary_consistent,
+    AlertView, CaseDiary, CasePerson, EntryState, EntryView, InterruptionView, PhaseDiary,
+    RejectionView, RequestView, Total, case_diary, case_diary_at, case_diary_consistent,
 };
 pub use failures::{
     FailureFilter, RelyingEntry, SystemFailureView, SystemFailures, system_failures,

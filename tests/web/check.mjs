@@ -385,7 +385,7 @@ try {
   await openCase('UP-DEMO-004');
   await outcome(() => page.click('button:has-text("Invia di nuovo")'), 'resend', 'Richiesta di conferma inviata di nuovo.');
 
-  // The case manager interrupts a pathway: the reason is required.
+  // The case manager interrupts a pathway: the cause is required.
   await signIn('Francesca Neri');
   await openCase('UP-DEMO-003');
   const [noReason] = await Promise.all([
@@ -394,9 +394,11 @@ try {
   ]);
   if (noReason.status() !== 422) fail('interrupt', `no reason: status ${noReason.status()}, not 422`);
   if (!((await page.textContent('[role=alert]')) ?? '').includes('motivo')) fail('interrupt', 'the refusal does not ask for the reason');
+  await page.selectOption('#campo-cause', 'relocation');
   await page.fill('#campo-reason', 'Trasferimento della famiglia fuori regione');
   const interrupted = await outcome(() => page.click('button:has-text("Interrompi il percorso")'), 'interrupt', 'Percorso interrotto.');
   if (!interrupted.includes('pratica interrotta')) fail('interrupt', 'the case is not shown as interrupted');
+  if (!interrupted.includes('trasferimento fuori dal territorio')) fail('interrupt', 'the cause is not shown on the case');
   await audit(page, 'case interrupted (case manager)');
 } finally {
   await browser.close();

@@ -127,7 +127,9 @@ struct CasePage {
     id: String,
     pseudonym: String,
     organisations: String,
-    status: &'static str,
+    status: String,
+    /// The causes an interruption may give (value, label).
+    causes: Vec<(String, &'static str)>,
     alerts: Vec<String>,
     notice: String,
     phases: Vec<PhaseBlock>,
@@ -488,7 +490,21 @@ pub(super) async fn page(
             error,
         }
     });
-    let status_label = case_status_label(diary.status);
+    let status_label = match &diary.interruption {
+        Some(i) => {
+            let cause = i.cause_label.as_deref().unwrap_or("causa non indicata");
+            if i.reason.is_empty() {
+                format!("{}: {cause}", case_status_label(diary.status))
+            } else {
+                format!(
+                    "{}: {cause} ({})",
+                    case_status_label(diary.status),
+                    i.reason
+                )
+            }
+        }
+        None => case_status_label(diary.status).to_owned(),
+    };
     let open =
         file.interrupted_at.is_none() && diary.status == diario_projections::CaseStatus::Open;
     let ente_label = |e: &str| {
@@ -572,6 +588,16 @@ pub(super) async fn page(
             professionals,
             enable,
             interrupt: open && file.case_manager == session.fiscal_code,
+            causes: diario_domain::case::InterruptionCause::ALL
+                .iter()
+                .map(|c| {
+                    let value = serde_json::to_value(c)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_owned))
+                        .unwrap_or_default();
+                    (value, c.label())
+                })
+                .collect(),
             enrolled: file.recipient.firmalom_enrolled,
             confirmers: file
                 .recipient

@@ -265,12 +265,15 @@ pub async fn interrupt(
     Form(fields): Form<Fields>,
 ) -> Result<Response, ApiError> {
     let reason = field(&fields, "reason").trim();
-    let command = if reason.is_empty() {
-        Err("Indicare il motivo dell'interruzione.".to_owned())
-    } else {
-        Ok(CaseCommand::InterruptPathway(InterruptPathway {
-            reason: reason.to_owned(),
-        }))
+    let cause = serde_json::from_value::<diario_domain::case::InterruptionCause>(
+        serde_json::Value::from(field(&fields, "cause")),
+    );
+    let command = match cause {
+        Err(_) => Err("Indicare il motivo dell'interruzione: la causa verificata.".to_owned()),
+        Ok(cause) => Ok(CaseCommand::InterruptPathway(InterruptPathway {
+            cause,
+            reason: (!reason.is_empty()).then(|| reason.to_owned()),
+        })),
     };
     run(
         &state,

@@ -3,13 +3,13 @@
 
 use uuid::Uuid;
 
-use super::commands::{ClosePhaseDiary, InterruptPathway};
+use super::commands::{ClosePhaseDiary, InterruptPathway, InterruptionCause};
 use super::confirmation::{passing_checklist, whole_diary_request};
 use super::events::CaseEvent;
 use super::state::{CaseFile, DiaryStatus};
-use super::{Context, DomainError, require_open_diary, require_phase_responsabile};
+use super::{Context, DomainError, given_reason, require_open_diary, require_phase_responsabile};
 use crate::catalogue::ConfirmationMode;
-use crate::values::{FiscalCode, Phase};
+use crate::values::{Ente, FiscalCode, Phase};
 
 fn hand_over(file: &CaseFile, ctx: &Context<'_>, phase: Phase, by: &FiscalCode) -> CaseEvent {
     let confirmed: Vec<_> = file.live_entries(phase).filter(|e| e.confirmed).collect();
@@ -102,8 +102,24 @@ pub fn interrupt(
     ctx: &Context<'_>,
 ) -> Result<Vec<CaseEvent>, DomainError> {
     let by = ctx.person()?.clone();
-    if !file.is_any_responsabile(&by) && file.case_manager != by {
+    // "il responsabile e, ove pertinente, il case manager": the case manager, or the
+    // responsabile of an ente that still keeps a phase not handed to ATS.
+    let keeps_a_phase = |ente: Ente| {
+        file.responsabile(ente) == Some(&by)
+            && ctx.measure.phases.iter().any(|p| {
+                p.registered_by == ente
+                    && file
+                        .diaries
+                        .get(&p.phase)
+                        .is_none_or(|d| d.status != DiaryStatus::HandedToAts)
+            })
+    };
+    if file.case_manager != by && !Ente::ALL.into_iter().any(keeps_a_phase) {
         return Err(DomainError::InterruptionNotAllowed);
+    }
+    let reason = given_reason(c.reason.as_deref());
+    if c.cause == InterruptionCause::Other && reason.is_none() {
+        return Err(DomainError::ReasonRequired);
     }
     let ended: Vec<Uuid> = file
         .requests
@@ -118,7 +134,8 @@ pub fn interrupt(
         .map(|d| d.phase)
         .collect();
     let mut events = vec![CaseEvent::PathwayInterrupted {
-        reason: c.reason.clone(),
+        cause: Some(c.cause),
+        reason: reason.unwrap_or_default(),
         ended_request_ids: ended,
         closed_phases: closing.clone(),
         by: by.clone(),

@@ -304,8 +304,55 @@ pub struct UploadPaperConfirmation {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct InterruptPathway {
-    /// Why.
-    pub reason: String,
+    /// The verified cause ("verificata tale fattispecie").
+    pub cause: InterruptionCause,
+    /// A description; required when the cause is `other`.
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+/// Why a pathway is interrupted (Art. 6: the responsabile and the case manager record the
+/// closure once the case is verified). The list is the reasons an auditor expects to read;
+/// anything else is `other`, described.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InterruptionCause {
+    /// The recipient or the family gives up the pathway ("rinuncia").
+    Withdrawal,
+    /// The recipient moved out of the territory.
+    Relocation,
+    /// The recipient can no longer be reached.
+    Unreachable,
+    /// Another service or measure takes the recipient in charge.
+    OtherService,
+    /// The objectives were reached before the planned end.
+    ObjectivesReached,
+    /// Another cause, described in `reason`.
+    Other,
+}
+
+impl InterruptionCause {
+    /// Italian label.
+    pub fn label(self) -> &'static str {
+        match self {
+            InterruptionCause::Withdrawal => "rinuncia del destinatario o della famiglia",
+            InterruptionCause::Relocation => "trasferimento fuori dal territorio",
+            InterruptionCause::Unreachable => "destinatario non più raggiungibile",
+            InterruptionCause::OtherService => "presa in carico da un altro servizio o misura",
+            InterruptionCause::ObjectivesReached => "obiettivi raggiunti prima del termine",
+            InterruptionCause::Other => "altra causa",
+        }
+    }
+
+    /// Every cause, in the order a form lists them.
+    pub const ALL: [InterruptionCause; 6] = [
+        InterruptionCause::Withdrawal,
+        InterruptionCause::Relocation,
+        InterruptionCause::Unreachable,
+        InterruptionCause::OtherService,
+        InterruptionCause::ObjectivesReached,
+        InterruptionCause::Other,
+    ];
 }
 
 /// Every command on a case. JSON: `{"type": "RecordEntry", ...payload fields}`.

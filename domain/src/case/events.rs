@@ -387,7 +387,10 @@ pub enum CaseEvent {
     },
     /// The pathway was interrupted; pending requests end with it (Art. 6).
     PathwayInterrupted {
-        /// Why.
+        /// The verified cause (absent in events recorded before causes were asked).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        cause: Option<super::commands::InterruptionCause>,
+        /// The description given (may be empty when the cause says it all).
         reason: String,
         /// Requests and paper diaries ended.
         ended_request_ids: Vec<Uuid>,

@@ -46,6 +46,7 @@ pub fn evolve(mut state: CaseState, event: &CaseEvent) -> CaseState {
             requests: BTreeMap::new(),
             pdi: None,
             interrupted_at: None,
+            interruption: None,
             opened_at: *at,
         });
         return state;
@@ -346,12 +347,20 @@ fn apply(file: &mut CaseFile, event: &CaseEvent) {
             }
         }
         CaseEvent::PathwayInterrupted {
+            cause,
+            reason,
             ended_request_ids,
             closed_phases,
+            by,
             at,
-            ..
         } => {
             file.interrupted_at = Some(*at);
+            file.interruption = Some(crate::case::state::Interruption {
+                cause: *cause,
+                reason: reason.clone(),
+                by: by.clone(),
+                at: *at,
+            });
             for id in ended_request_ids {
                 if let Some(r) = file.requests.get_mut(id) {
                     r.status = RequestStatus::Ended;

@@ -23,8 +23,8 @@ pub use commands::*;
 pub use events::{CaseEvent, RefusedAnswer, RequestScope, UpcastError, upcast};
 pub use evolve::evolve;
 pub use state::{
-    CaseFile, CaseState, ConfirmationChannel, Diary, DiaryStatus, Entry, Pdi, PdiCap, PhaseTotals,
-    Recipient, Rejection, Request, RequestStatus,
+    CaseFile, CaseState, ConfirmationChannel, Diary, DiaryStatus, Entry, Interruption, Pdi, PdiCap,
+    PhaseTotals, Recipient, Rejection, Request, RequestStatus,
 };
 
 /// Everything the decider needs besides the state and the command. No hidden clock: `now`

@@ -140,6 +140,19 @@ pub struct Request {
     pub rejections: Vec<Rejection>,
 }
 
+/// The interruption of the pathway as everyone on the case reads it (Art. 6).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Interruption {
+    /// The verified cause (none in events recorded before causes were asked).
+    pub cause: Option<super::commands::InterruptionCause>,
+    /// The description given.
+    pub reason: String,
+    /// The responsabile or case manager who recorded it.
+    pub by: FiscalCode,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
 /// A rejection as the responsabile reads it (Art. 6): which entries, why if said, who, when.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Rejection {
@@ -202,6 +215,8 @@ pub struct CaseFile {
     pub pdi: Option<Pdi>,
     /// Set when the pathway is interrupted (Art. 6).
     pub interrupted_at: Option<DateTime<Utc>>,
+    /// The interruption as recorded: cause, description, who.
+    pub interruption: Option<Interruption>,
     /// When the case was opened (`at` of `CaseOpened`).
     pub opened_at: DateTime<Utc>,
 }

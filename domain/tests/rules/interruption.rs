@@ -2,8 +2,13 @@
 use crate::common::*;
 
 fn interrupt() -> CaseCommand {
+    because(InterruptionCause::Relocation, None)
+}
+
+fn because(cause: InterruptionCause, reason: Option<&str>) -> CaseCommand {
     CaseCommand::InterruptPathway(InterruptPathway {
-        reason: "il destinatario si è trasferito".to_owned(),
+        cause,
+        reason: reason.map(str::to_owned),
     })
 }
 
@@ -77,4 +82,53 @@ fn nothing_is_accepted_after_the_interruption() {
         .by(educatore())
         .at(evening())
         .then_err(DomainError::PathwayClosed);
+}
+
+#[test]
+fn the_interruption_names_its_verified_cause() {
+    // Given phase III, when the provider's responsabile records the interruption for a cause
+    // of the list, then the event names it; "other" must be described
+    CaseTest::given(phase3_requested())
+        .when(because(InterruptionCause::Withdrawal, None))
+        .by(resp_provider())
+        .at(evening())
+        .then_matches(|e| {
+            matches!(
+                e.first(),
+                Some(CaseEvent::PathwayInterrupted {
+                    cause: Some(InterruptionCause::Withdrawal),
+                    ..
+                })
+            )
+        });
+    CaseTest::given(phase3_requested())
+        .when(because(InterruptionCause::Other, Some("  ")))
+        .by(resp_provider())
+        .at(evening())
+        .then_err(DomainError::ReasonRequired);
+    CaseTest::given(phase3_requested())
+        .when(because(InterruptionCause::Other, Some("ricovero prolungato")))
+        .by(resp_provider())
+        .at(evening())
+        .then_matches(|e| {
+            matches!(e.first(), Some(CaseEvent::PathwayInterrupted { reason, .. }) if reason == "ricovero prolungato")
+        });
+}
+
+#[test]
+fn a_responsabile_whose_phases_are_all_with_ats_no_longer_interrupts() {
+    // Given phase I confirmed and handed to ATS, when the ASST responsabile records the
+    // interruption, then refused; the case manager and the provider's responsabile still can
+    let mut h = phase1_closed(true);
+    step(&mut h, confirm(rid(1)), signer(), next_morning());
+    let by = |who: FiscalCode| {
+        CaseTest::given(h.clone())
+            .when(interrupt())
+            .by(who)
+            .at(next_morning())
+    };
+    by(resp_asst()).then_err(DomainError::InterruptionNotAllowed);
+    for who in [case_manager(), resp_provider()] {
+        by(who).then_matches(|e| matches!(e.first(), Some(CaseEvent::PathwayInterrupted { .. })));
+    }
 }

@@ -210,6 +210,14 @@ async fn dead_ends(backend: Backend) {
     assert_eq!(refused["status"], "rejected", "{refused}");
     assert_eq!(refused["rejections"][0]["reason"], Value::Null);
 
+    // The interruption names its verified cause; "other" must be described.
+    let interrupt = |who: &str, body: Value| case.call("POST", "/interruption", who, Some(body));
+    interrupt(cf::RESP_ASST, json!({ "cause": "other" }))
+        .refused(422, "reason-required")
+        .await;
+    interrupt(cf::RESP_ASST, json!({ "cause": "trasloco" }))
+        .refused(400, "malformed-request")
+        .await;
     // The ATS replaces the case manager.
     let manager = |who: &str| {
         let body = json!({ "case_manager": cf::OUTSIDER });
@@ -222,6 +230,22 @@ async fn dead_ends(backend: Backend) {
     server.catch_up().await;
     let view = case.view(cf::ATS_OPERATOR).await;
     assert_eq!(view["case_manager"], cf::OUTSIDER);
+    // The new case manager records the interruption; the ATS sees its cause on the case.
+    interrupt(
+        cf::OUTSIDER,
+        json!({ "cause": "relocation", "reason": "la famiglia si trasferisce a Torino" }),
+    )
+    .await;
+    server.catch_up().await;
+    let view = case.view(cf::ATS_OPERATOR).await;
+    let interruption = &view["interruption"];
+    assert_eq!(interruption["cause"], "relocation", "{view}");
+    assert_eq!(
+        interruption["cause_label"],
+        "trasferimento fuori dal territorio"
+    );
+    assert_eq!(interruption["by"], cf::OUTSIDER);
+    assert_eq!(view["status"], "interrupted");
     server.stop().await;
 }
 

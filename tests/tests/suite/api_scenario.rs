@@ -235,8 +235,9 @@ impl<'a> CaseApi<'a> {
         self.call("PUT", "/pdi", cf::RESP_PROVIDER, Some(caps))
     }
 
+    /// Interrupts the pathway as `who` for an `other` cause described by `reason`.
     pub fn interrupt(&self, who: &str, reason: &str) -> Call<'a> {
-        let body = json!({ "reason": reason });
+        let body = json!({ "cause": "other", "reason": reason });
         self.call("POST", "/interruption", who, Some(body))
     }
 

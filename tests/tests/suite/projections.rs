@@ -557,7 +557,10 @@ async fn scripted_history(store: Arc<dyn EventStore>) -> World {
         .await;
     w.open_phase(c, Phase::I, rome(1, 11, 30)).await;
     let reason = "Trasferimento fuori regione".to_owned();
-    let interrupt = CaseCommand::InterruptPathway(InterruptPathway { reason });
+    let interrupt = CaseCommand::InterruptPathway(InterruptPathway {
+        cause: diario_api::domain::case::InterruptionCause::Other,
+        reason: Some(reason),
+    });
     w.case(c, staff(f::resp_asst()), rome(5, 10, 0), interrupt)
         .await;
 
