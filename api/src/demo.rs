@@ -540,7 +540,7 @@ pub async fn seed(
                     case_id,
                     CASE_MANAGER,
                     at(day(6), 11, 0),
-                    json!({ "type": "InterruptPathway",
+                    json!({ "type": "InterruptPathway", "cause": "relocation",
                     "reason": "trasferimento della famiglia fuori regione" }),
                 )
                 .await?;

@@ -372,6 +372,15 @@ impl CommandHandler {
             organisations: organisations.as_ref(),
         };
         let result = self.execute(&decider, opts).await;
+        // A refusal the decision recorded (a sending refused by its checklist, Art. 8) is
+        // written, and reported as the refusal it is — on a replay of the command too.
+        let result = match result {
+            Ok(outcome) => match outcome.events.iter().find_map(CaseEvent::recorded_refusal) {
+                Some(refusal) => Err(HandlerError::Domain(refusal)),
+                None => Ok(outcome),
+            },
+            Err(e) => Err(e),
+        };
         // A refusal to a person who may not read the case says nothing about it (its phase,
         // its entries' authors): it is the refusal for a case that does not exist.
         if let (Err(HandlerError::Domain(_)), Caller::Person(p)) = (&result, caller)

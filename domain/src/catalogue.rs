@@ -278,6 +278,10 @@ pub struct Measure {
     /// The act that established the measure.
     #[serde(default)]
     pub legal_basis: Option<String>,
+    /// The catalogue's version, named by every checklist computed with it (Art. 8); the
+    /// operator changes it with the values.
+    #[serde(default)]
+    pub version: Option<String>,
     /// True when figures, caps or costs are placeholders, not official values.
     #[serde(default)]
     pub example_values: bool,

@@ -41,6 +41,9 @@ pub struct Checklist {
     pub phase: Phase,
     /// Measure whose caps were applied.
     pub measure_id: MeasureId,
+    /// The version of the measure's catalogue the caps came from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub catalogue_version: Option<String>,
     /// When it was computed.
     pub computed_at: DateTime<Utc>,
     /// Entries sent in this request.
@@ -369,6 +372,7 @@ pub fn compute_checklist(
     Checklist {
         phase,
         measure_id: measure.id.clone(),
+        catalogue_version: measure.version.clone(),
         computed_at: now,
         entry_ids: request.iter().map(|e| e.id).collect(),
         request_minutes: sum(&request),

@@ -31,6 +31,18 @@ pub struct CaseTest {
     failures: Vec<SystemFailure>,
 }
 
+/// A decision that records a refusal (one `ChecklistRefused` event) read as that refusal, as
+/// the command handler reports it.
+fn refusal(result: Result<Vec<CaseEvent>, DomainError>) -> Result<Vec<CaseEvent>, DomainError> {
+    match result {
+        Ok(events) => match events.as_slice() {
+            [only] => only.recorded_refusal().map_or(Ok(events), Err),
+            _ => Ok(events),
+        },
+        Err(e) => Err(e),
+    }
+}
+
 impl CaseTest {
     /// The history of the case.
     pub fn given(events: impl IntoIterator<Item = CaseEvent>) -> Self {
@@ -132,7 +144,7 @@ impl CaseTest {
     #[track_caller]
     pub fn then_err(self, expected: DomainError) {
         let (_, result) = self.run();
-        match result {
+        match refusal(result) {
             Ok(events) => panic!("expected error {expected:?}\nbut got events {events:#?}"),
             Err(e) => assert_eq!(e, expected, "unexpected error"),
         }
@@ -142,7 +154,7 @@ impl CaseTest {
     #[track_caller]
     pub fn then_err_code(self, code: &str) -> DomainError {
         let (_, result) = self.run();
-        match result {
+        match refusal(result) {
             Ok(events) => panic!("expected error code {code}\nbut got events {events:#?}"),
             Err(e) => {
                 assert_eq!(e.code(), code, "unexpected error: {e}");

@@ -86,6 +86,16 @@ pub fn describe(event: &CaseEvent) -> String {
             previous.as_str(),
             responsabile.as_str()
         ),
+        CaseEvent::ChecklistRefused {
+            phase,
+            request_id,
+            checklist,
+            ..
+        } => format!(
+            "Invio della {} non eseguito (richiesta {request_id}): la checklist non è superata ({} controlli falliti)",
+            fase(phase),
+            checklist.failures().count()
+        ),
         CaseEvent::CaseManagerChanged {
             previous,
             case_manager,

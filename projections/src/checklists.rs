@@ -46,7 +46,8 @@ pub struct ChecklistView {
     pub stream_version: i64,
     /// Request or paper diary id.
     pub request_id: Uuid,
-    /// `request`, `resend` or `paper`.
+    /// `request`, `resend`, `paper`, or `refused` (a sending refused by this checklist: the
+    /// request was not sent).
     pub kind: String,
     pub phase: u8,
     pub measure_id: String,
@@ -61,6 +62,9 @@ pub struct ChecklistView {
     /// Minutes counted against the caps: confirmed + pending + this request.
     pub counted_minutes: i64,
     pub passed: bool,
+    /// The version of the measure's catalogue whose caps were applied.
+    #[serde(default)]
+    pub catalogue_version: Option<String>,
     /// (Not a column of `rm_checklists`: read from `rm_checklist_checks`.)
     #[serde(default)]
     pub checks: Vec<CheckView>,
@@ -87,7 +91,10 @@ impl Follower for Checklists {
             };
             if !matches!(
                 e.event_type.as_str(),
-                "ConfirmationRequested" | "ConfirmationResent" | "PaperDiaryGenerated"
+                "ConfirmationRequested"
+                    | "ConfirmationResent"
+                    | "PaperDiaryGenerated"
+                    | "ChecklistRefused"
             ) {
                 continue;
             }
@@ -111,6 +118,12 @@ impl Follower for Checklists {
                         by,
                         ..
                     } => ("paper", paper_id, by.as_str().to_owned(), checklist),
+                    CaseEvent::ChecklistRefused {
+                        request_id,
+                        checklist,
+                        by,
+                        ..
+                    } => ("refused", request_id, by.as_str().to_owned(), checklist),
                     _ => continue,
                 };
             let by_figure: BTreeMap<&str, u64> = checklist
@@ -133,6 +146,7 @@ impl Follower for Checklists {
                 checklist.request_cost.0.into(),
                 i(checklist.counted_minutes).into(),
                 checklist.passed.into(),
+                checklist.catalogue_version.clone().into(),
             ]);
             for (seq, c) in checklist.checks.iter().enumerate() {
                 check_rows.push(vec![
@@ -153,7 +167,7 @@ impl Follower for Checklists {
         tx.insert_rows(
             "INSERT INTO rm_checklists (case_id, stream_version, request_id, kind, phase, \
              measure_id, computed_at, stored_by, entry_ids, request_minutes, \
-             minutes_by_figure, request_cost_cents, counted_minutes, passed)",
+             minutes_by_figure, request_cost_cents, counted_minutes, passed, catalogue_version)",
             &checklist_rows,
         )
         .await?;

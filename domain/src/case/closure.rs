@@ -52,7 +52,11 @@ pub fn close_phase_diary(
             if !unvalidated.is_empty() {
                 return Err(DomainError::UnvalidatedEntriesAtClosure(unvalidated));
             }
-            let checklist = passing_checklist(file, ctx, c.phase, &entry_ids)?;
+            let checklist =
+                match passing_checklist(file, ctx, c.phase, &entry_ids, c.request_id, &by) {
+                    Ok(checklist) => checklist,
+                    Err(refused) => return Ok(vec![refused]),
+                };
             let mut events = vec![CaseEvent::PhaseDiaryClosed {
                 phase: c.phase,
                 entry_ids: entry_ids.clone(),

@@ -22,12 +22,20 @@ pub(crate) fn passing_checklist(
     ctx: &Context<'_>,
     phase: Phase,
     entries: &[Uuid],
-) -> Result<Checklist, DomainError> {
+    request_id: Uuid,
+    by: &FiscalCode,
+) -> Result<Checklist, CaseEvent> {
     let checklist = compute_checklist(file, ctx.measure, phase, entries, ctx.now);
     if checklist.passed {
         Ok(checklist)
     } else {
-        Err(DomainError::ChecklistFailed(Box::new(checklist)))
+        Err(CaseEvent::ChecklistRefused {
+            phase,
+            request_id,
+            checklist,
+            by: by.clone(),
+            at: ctx.now,
+        })
     }
 }
 
@@ -126,7 +134,10 @@ pub fn request(
         return Err(DomainError::DigitalConfirmationUnavailable);
     }
     let entries = sendable_entries(file, c.phase, &c.entry_ids)?;
-    let checklist = passing_checklist(file, ctx, c.phase, &entries)?;
+    let checklist = match passing_checklist(file, ctx, c.phase, &entries, c.request_id, &by) {
+        Ok(checklist) => checklist,
+        Err(refused) => return Ok(vec![refused]),
+    };
     let scope = (RequestScope::Entries, c.phase);
     Ok(vec![new_request(
         file,
@@ -355,7 +366,10 @@ pub fn resend(
         return Err(DomainError::EntriesChangedSinceRequest);
     }
     let ids: Vec<Uuid> = r.entries.keys().copied().collect();
-    let checklist = passing_checklist(file, ctx, r.phase, &ids)?;
+    let checklist = match passing_checklist(file, ctx, r.phase, &ids, r.id, &by) {
+        Ok(checklist) => checklist,
+        Err(refused) => return Ok(vec![refused]),
+    };
     let mut events = Vec::new();
     if r.status == RequestStatus::Pending
         && let Some(deadline) = r.deadline
@@ -419,7 +433,10 @@ pub fn generate_paper(
             sendable_entries(file, c.phase, c.entry_ids.as_deref().unwrap_or(&[]))?
         }
     };
-    let checklist = passing_checklist(file, ctx, c.phase, &entries)?;
+    let checklist = match passing_checklist(file, ctx, c.phase, &entries, c.paper_id, &by) {
+        Ok(checklist) => checklist,
+        Err(refused) => return Ok(vec![refused]),
+    };
     Ok(vec![CaseEvent::PaperDiaryGenerated {
         paper_id: c.paper_id,
         phase: c.phase,

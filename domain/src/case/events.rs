@@ -77,6 +77,20 @@ pub enum CaseEvent {
         /// When.
         at: DateTime<Utc>,
     },
+    /// Art. 8: a sending refused by its checklist (the request was not sent). Recorded so an
+    /// inspector sees the failed attempts, not only the passing ones; changes nothing else.
+    ChecklistRefused {
+        /// Phase.
+        phase: Phase,
+        /// The request (or paper diary) id the sending would have had.
+        request_id: Uuid,
+        /// The checklist, with every check.
+        checklist: Checklist,
+        /// The responsabile who tried.
+        by: FiscalCode,
+        /// When.
+        at: DateTime<Utc>,
+    },
     /// The ATS replaced the case manager (Art. 3-4).
     CaseManagerChanged {
         /// Previous case manager.
@@ -429,6 +443,7 @@ impl CaseEvent {
             CaseEvent::DiaryHandedToAts { .. } => "DiaryHandedToAts",
             CaseEvent::PathwayInterrupted { .. } => "PathwayInterrupted",
             CaseEvent::CaseManagerChanged { .. } => "CaseManagerChanged",
+            CaseEvent::ChecklistRefused { .. } => "ChecklistRefused",
             CaseEvent::ValidationWithdrawn { .. } => "ValidationWithdrawn",
             CaseEvent::PaperDiaryCancelled { .. } => "PaperDiaryCancelled",
         }
@@ -467,6 +482,7 @@ impl CaseEvent {
             | CaseEvent::PhaseDiaryClosed { by, .. }
             | CaseEvent::PathwayInterrupted { by, .. }
             | CaseEvent::CaseManagerChanged { by, .. }
+            | CaseEvent::ChecklistRefused { by, .. }
             | CaseEvent::ValidationWithdrawn { by, .. }
             | CaseEvent::PaperDiaryCancelled { by, .. } => Some(by),
             CaseEvent::DiaryHandedToAts { by, .. } => by.as_ref(),
@@ -478,6 +494,18 @@ impl CaseEvent {
     pub fn refused_answer(&self) -> Option<&RefusedAnswer> {
         match self {
             CaseEvent::ConfirmationRequestExpired { refused_answer, .. } => refused_answer.as_ref(),
+            _ => None,
+        }
+    }
+
+    /// The refusal this event records, if it is one: a sending refused by its checklist is
+    /// decided as a `ChecklistRefused` event (kept for inspectors) and reported to the caller
+    /// as `ChecklistFailed`.
+    pub fn recorded_refusal(&self) -> Option<crate::error::DomainError> {
+        match self {
+            CaseEvent::ChecklistRefused { checklist, .. } => Some(
+                crate::error::DomainError::ChecklistFailed(Box::new(checklist.clone())),
+            ),
             _ => None,
         }
     }
@@ -507,6 +535,7 @@ impl CaseEvent {
             | CaseEvent::DiaryHandedToAts { at, .. }
             | CaseEvent::PathwayInterrupted { at, .. }
             | CaseEvent::CaseManagerChanged { at, .. }
+            | CaseEvent::ChecklistRefused { at, .. }
             | CaseEvent::ValidationWithdrawn { at, .. }
             | CaseEvent::PaperDiaryCancelled { at, .. } => *at,
         }

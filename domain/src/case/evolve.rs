@@ -108,6 +108,7 @@ fn apply(file: &mut CaseFile, event: &CaseEvent) {
         CaseEvent::RecipientEnrolmentChanged {
             firmalom_enrolled, ..
         } => file.recipient.firmalom_enrolled = *firmalom_enrolled,
+        CaseEvent::ChecklistRefused { .. } => {}
         CaseEvent::CaseManagerChanged { case_manager, .. } => {
             file.case_manager = case_manager.clone();
         }

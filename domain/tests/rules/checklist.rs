@@ -235,3 +235,35 @@ fn the_provider_responsabile_sets_valid_pdi_caps() {
         .by(resp_provider())
         .then_matches(|e| matches!(e, [CaseEvent::PdiCapsSet { .. }]));
 }
+
+#[test]
+fn a_refused_checklist_is_stored_too() {
+    // Given two hours of dispersione over a 60-minute cap, when the responsabile sends them,
+    // then the sending is refused and the refused checklist is recorded, naming the
+    // catalogue version, so an inspector sees the failed attempt
+    let mut capped = with_service_cap("contrasto_dispersione_scolastica", 60);
+    capped.version = Some("2024-b".into());
+    requesting(phase3_with_entries(2, true), &[eid(1), eid(2)], evening())
+        .measure(capped)
+        .then_matches(|e| match e {
+            [
+                CaseEvent::ChecklistRefused {
+                    phase: Phase::III,
+                    request_id,
+                    checklist,
+                    by,
+                    ..
+                },
+            ] => {
+                *request_id == rid(1)
+                    && !checklist.passed
+                    && checklist.catalogue_version.as_deref() == Some("2024-b")
+                    && by == &resp_provider()
+            }
+            _ => false,
+        });
+    // a passing checklist names the version too
+    requesting(phase3_with_entries(2, true), &[eid(1), eid(2)], evening()).then_matches(|e| {
+        matches!(e, [CaseEvent::ConfirmationRequested { checklist, .. }] if checklist.catalogue_version.as_deref() == Some("1"))
+    });
+}

@@ -360,7 +360,7 @@ async fn table(backend: Backend) {
             "POST",
             c("/interruption"),
             &["responsabile_asst", "responsabile_provider", "case_manager"],
-            |_| Some(json!({ "reason": "rinuncia del destinatario" })),
+            |_| Some(json!({ "cause": "withdrawal", "reason": "rinuncia del destinatario" })),
         ),
     ];
     let case_path = case.path("");

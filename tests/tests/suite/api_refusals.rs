@@ -237,6 +237,23 @@ async fn refusals(backend: Backend) {
             .as_array()
             .is_some_and(|c| !c.is_empty())
     );
+    assert_eq!(problem["checklist"]["catalogue_version"], "1", "{problem}");
+    // The refused attempt is stored: an inspector sees it among the checklists.
+    server.catch_up().await;
+    let stored = case.call("GET", "/checklists", cf::AUDITOR, None).await;
+    let refused = stored["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|c| c["kind"] == "refused")
+        .unwrap_or_else(|| panic!("no refused checklist in {stored}"));
+    assert_eq!(refused["passed"], false);
+    assert_eq!(refused["catalogue_version"], "1");
+    assert_eq!(refused["stored_by"], cf::RESP_PROVIDER);
+    assert!(
+        refused["checks"].as_array().is_some_and(|c| !c.is_empty()),
+        "{refused}"
+    );
 
     // Art. 9: a late entry citing a declared failure is accepted within 5 days of its resolution.
     let failure = regional_failure("INC-9", "BeS non raggiungibile", "2024-02-20T08:00:00Z");
