@@ -296,6 +296,10 @@ pub struct Measure {
     /// The figure under which the ASST case manager records hours (Art. 3), if any.
     #[serde(default)]
     pub case_manager_figure: Option<FigureId>,
+    /// Which ente the case manager belongs to, when the measure says so (#UP: the ASST).
+    /// Only the case's designated case manager, of that ente, holds the case manager's figure.
+    #[serde(default)]
+    pub case_manager_ente: Option<Ente>,
     /// Professional figures.
     pub figures: Vec<Figure>,
     /// Phases and their rules.

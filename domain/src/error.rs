@@ -122,6 +122,12 @@ pub enum DomainError {
         /// The service.
         service: ServiceId,
     },
+    /// Art. 3: only the designated case manager, of the ente the measure names, holds the
+    /// case manager's figure.
+    #[error(
+        "Art. 3: la figura {0} spetta al case manager designato della pratica, dell'ente indicato dalla misura"
+    )]
+    CaseManagerFigureReserved(FigureId),
     /// A professional must be enabled for at least one figure.
     #[error("Art. 4: indicare almeno una figura professionale")]
     NoFiguresGiven,
@@ -474,6 +480,7 @@ impl DomainError {
             | ServiceNotInPhase { .. }
             | FigureCannotDeliverService { .. }
             | NoFiguresGiven
+            | CaseManagerFigureReserved(_)
             | DurationNotMultiple { .. }
             | EntryInTheFuture
             | OverlappingEntry { .. }
@@ -531,6 +538,7 @@ impl DomainError {
             FigureNotEnabledForProfessional(_) => "figure-not-enabled-for-professional",
             FigureCannotDeliverService { .. } => "figure-cannot-deliver-service",
             NoFiguresGiven => "no-figures-given",
+            CaseManagerFigureReserved(_) => "case-manager-figure-reserved",
             DurationNotMultiple { .. } => "duration-not-multiple-of-30-minutes",
             EntryInTheFuture => "entry-in-the-future",
             OverlappingEntry { .. } => "overlapping-entry",
@@ -654,7 +662,7 @@ impl DomainError {
             | FailureAlreadyResolved
             | InvalidFailureTimes => "Art. 9",
             InvalidPseudonym(_) => "Art. 10",
-            Organisation(_) => "Art. 3",
+            Organisation(_) | CaseManagerFigureReserved(_) => "Art. 3",
             PreviousPhaseNotOpened { .. } | PhaseNotInMeasure(_) => "Art. 1",
             CaseNotOpened
             | CaseAlreadyOpened

@@ -55,7 +55,7 @@ pub fn close_phase_diary(
             let checklist =
                 match passing_checklist(file, ctx, c.phase, &entry_ids, c.request_id, &by) {
                     Ok(checklist) => checklist,
-                    Err(refused) => return Ok(vec![refused]),
+                    Err(refused) => return Ok(vec![*refused]),
                 };
             let mut events = vec![CaseEvent::PhaseDiaryClosed {
                 phase: c.phase,

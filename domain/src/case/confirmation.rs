@@ -24,18 +24,18 @@ pub(crate) fn passing_checklist(
     entries: &[Uuid],
     request_id: Uuid,
     by: &FiscalCode,
-) -> Result<Checklist, CaseEvent> {
+) -> Result<Checklist, Box<CaseEvent>> {
     let checklist = compute_checklist(file, ctx.measure, phase, entries, ctx.now);
     if checklist.passed {
         Ok(checklist)
     } else {
-        Err(CaseEvent::ChecklistRefused {
+        Err(Box::new(CaseEvent::ChecklistRefused {
             phase,
             request_id,
             checklist,
             by: by.clone(),
             at: ctx.now,
-        })
+        }))
     }
 }
 
@@ -136,7 +136,7 @@ pub fn request(
     let entries = sendable_entries(file, c.phase, &c.entry_ids)?;
     let checklist = match passing_checklist(file, ctx, c.phase, &entries, c.request_id, &by) {
         Ok(checklist) => checklist,
-        Err(refused) => return Ok(vec![refused]),
+        Err(refused) => return Ok(vec![*refused]),
     };
     let scope = (RequestScope::Entries, c.phase);
     Ok(vec![new_request(
@@ -368,7 +368,7 @@ pub fn resend(
     let ids: Vec<Uuid> = r.entries.keys().copied().collect();
     let checklist = match passing_checklist(file, ctx, r.phase, &ids, r.id, &by) {
         Ok(checklist) => checklist,
-        Err(refused) => return Ok(vec![refused]),
+        Err(refused) => return Ok(vec![*refused]),
     };
     let mut events = Vec::new();
     if r.status == RequestStatus::Pending
@@ -435,7 +435,7 @@ pub fn generate_paper(
     };
     let checklist = match passing_checklist(file, ctx, c.phase, &entries, c.paper_id, &by) {
         Ok(checklist) => checklist,
-        Err(refused) => return Ok(vec![refused]),
+        Err(refused) => return Ok(vec![*refused]),
     };
     Ok(vec![CaseEvent::PaperDiaryGenerated {
         paper_id: c.paper_id,

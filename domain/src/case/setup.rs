@@ -217,6 +217,15 @@ pub fn enable_professional(
             return Err(DomainError::FigureNotInCatalogue(f.clone()));
         }
     }
+    // Art. 3: the case manager's hours are the case manager's: the figure is the designated
+    // case manager's, of the ente the measure names.
+    if let Some(cm) = &ctx.measure.case_manager_figure
+        && c.figures.contains(cm)
+        && (c.professional != file.case_manager
+            || ctx.measure.case_manager_ente.is_some_and(|e| e != c.ente))
+    {
+        return Err(DomainError::CaseManagerFigureReserved(cm.clone()));
+    }
     let figures: BTreeSet<_> = c.figures.iter().cloned().collect();
     if file.professionals.get(&(c.ente, c.professional.clone())) == Some(&figures) {
         return Ok(Vec::new());

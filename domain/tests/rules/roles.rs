@@ -277,3 +277,22 @@ fn every_change_is_made_by_an_identified_person() {
         .at(evening())
         .then_err(DomainError::PersonRequired);
 }
+
+#[test]
+fn the_case_manager_figure_is_the_designated_case_manager_s() {
+    // Given #UP (the case manager belongs to the ASST), when a responsabile enables someone
+    // under the case manager's figure, then only the designated case manager, by the ASST,
+    // is accepted
+    let enabling = |ente: Ente, who: FiscalCode, by: FiscalCode| {
+        CaseTest::given(case_in_phase(Phase::III, true))
+            .when(enable(ente, who, &["case_manager"]))
+            .by(by)
+            .at(evening())
+    };
+    let reserved = DomainError::CaseManagerFigureReserved(fig("case_manager"));
+    enabling(Ente::Provider, educatore(), resp_provider()).then_err(reserved.clone());
+    enabling(Ente::Provider, case_manager(), resp_provider()).then_err(reserved.clone());
+    enabling(Ente::Asst, psicologo(), resp_asst()).then_err(reserved);
+    enabling(Ente::Asst, case_manager(), resp_asst())
+        .then_matches(|e| matches!(e, [CaseEvent::ProfessionalEnabled { .. }]));
+}

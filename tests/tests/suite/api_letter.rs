@@ -218,6 +218,10 @@ async fn dead_ends(backend: Backend) {
     interrupt(cf::RESP_ASST, json!({ "cause": "trasloco" }))
         .refused(400, "malformed-request")
         .await;
+    // Art. 3: the case manager's figure is the designated case manager's, of the ASST.
+    case.enable_professional("provider", cf::EDUCATORE, &["case_manager"])
+        .refused(422, "case-manager-figure-reserved")
+        .await;
     // The ATS replaces the case manager.
     let manager = |who: &str| {
         let body = json!({ "case_manager": cf::OUTSIDER });
