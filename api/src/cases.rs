@@ -9,10 +9,10 @@ use axum::response::Response;
 use axum::routing::{delete, patch, post, put};
 use diario_commands::{Caller, CaseOutcome, Principal, derived_id};
 use diario_domain::case::{
-    AmendEntry, CancelPaperDiary, ChangeCaseManager, ChangeResponsabile, ClosePhaseDiary,
-    DisableProfessional, EnableProfessional, InterruptPathway, OpenCase, OpenPhaseDiary, Recipient,
-    RecordEntry, RequestConfirmation, ResendConfirmation, SetPdiCaps, ValidateEntries,
-    WithdrawEntry, WithdrawValidation,
+    AmendEntry, CancelPaperDiary, ChangeCaseManager, ChangeConfirmers, ChangeRecipientEnrolment,
+    ChangeResponsabile, ClosePhaseDiary, DisableProfessional, EnableProfessional, InterruptPathway,
+    OpenCase, OpenPhaseDiary, Recipient, RecordEntry, RequestConfirmation, ResendConfirmation,
+    SetPdiCaps, ValidateEntries, WithdrawEntry, WithdrawValidation,
 };
 use diario_domain::{CaseCommand, CaseEvent, DomainError, Ente, MeasureId, Phase};
 use uuid::Uuid;
@@ -20,9 +20,9 @@ use uuid::Uuid;
 use crate::auth::Auth;
 use crate::dto::{
     AmendEntryBody, CaseManagerBody, CloseBody, CommandResult, ConfirmationRequestBody,
-    CreateCaseBody, EnableProfessionalBody, EnteName, EnteQuery, InterruptionBody,
-    PaperCancellationBody, PdiBody, RecordEntryBody, ResponsabileBody, ValidationBody,
-    ValidationWithdrawalBody,
+    ConfirmersBody, CreateCaseBody, EnableProfessionalBody, EnrolmentBody, EnteName, EnteQuery,
+    InterruptionBody, PaperCancellationBody, PdiBody, RecordEntryBody, ResponsabileBody,
+    ValidationBody, ValidationWithdrawalBody,
 };
 use crate::error::Problem;
 use crate::extract::{ApiPath, ApiQuery, WriteRequest};
@@ -58,6 +58,11 @@ pub fn routes() -> Router<AppState> {
             post(withdraw_validation),
         )
         .route("/v1/cases/{id}/case-manager", put(change_case_manager))
+        .route(
+            "/v1/cases/{id}/recipient/confirmers",
+            put(change_confirmers),
+        )
+        .route("/v1/cases/{id}/recipient/enrolment", put(change_enrolment))
         .route(
             "/v1/cases/{id}/paper-diaries/{pid}/cancellation",
             post(cancel_paper_diary),
@@ -290,6 +295,55 @@ pub async fn change_case_manager(
         Ok(CaseCommand::ChangeCaseManager(ChangeCaseManager {
             case_manager: body.case_manager,
         }))
+    })
+    .await
+}
+
+/// Change who confirms for the recipient (an ATS operator of the case's ATS, or a responsabile
+/// with a reason): the adult recipient personally, a minor's family; never the case's staff.
+#[utoipa::path(put, path = "/v1/cases/{id}/recipient/confirmers", tag = "cases",
+    request_body = ConfirmersBody,
+    params(("id" = Uuid, Path), ("Idempotency-Key" = Option<String>, Header, pattern = "^[!-~]([ -~]{0,253}[!-~])?$"), ("If-Match" = Option<String>, Header, pattern = "^(\\*|(W/)?\"?[0-9]{1,18}\"?)$")),
+    responses((status = 200, description = "done: the resource as it now stands", body = CommandResult),
+        (status = "4XX", description = "problem+json, e.g. 403 enrolment-change-not-allowed; 422 reason-required, adult-confirms-personally, confirmer-is-staff, no-confirmers", body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn change_confirmers(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+    ApiPath(id): ApiPath<Uuid>,
+    req: WriteRequest,
+) -> Result<Response, ApiError> {
+    simple_command(&state, &principal, &req, id, |req| {
+        let body: ConfirmersBody = req.json()?;
+        Ok(CaseCommand::ChangeConfirmers(ChangeConfirmers {
+            confirmers: body.confirmers,
+            reason: crate::dto::reason(body.reason)?,
+        }))
+    })
+    .await
+}
+
+/// Record whether the confirmers use FirmaLOM (an ATS operator or a responsabile): a family
+/// that installs the app later switches from paper to digital.
+#[utoipa::path(put, path = "/v1/cases/{id}/recipient/enrolment", tag = "cases",
+    request_body = EnrolmentBody,
+    params(("id" = Uuid, Path), ("Idempotency-Key" = Option<String>, Header, pattern = "^[!-~]([ -~]{0,253}[!-~])?$"), ("If-Match" = Option<String>, Header, pattern = "^(\\*|(W/)?\"?[0-9]{1,18}\"?)$")),
+    responses((status = 200, description = "done: the resource as it now stands", body = CommandResult),
+        (status = "4XX", description = "problem+json, e.g. 403 enrolment-change-not-allowed", body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn change_enrolment(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+    ApiPath(id): ApiPath<Uuid>,
+    req: WriteRequest,
+) -> Result<Response, ApiError> {
+    simple_command(&state, &principal, &req, id, |req| {
+        let body: EnrolmentBody = req.json()?;
+        Ok(CaseCommand::ChangeRecipientEnrolment(
+            ChangeRecipientEnrolment {
+                firmalom_enrolled: body.firmalom_enrolled,
+            },
+        ))
     })
     .await
 }

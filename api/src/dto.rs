@@ -115,6 +115,27 @@ pub struct CaseManagerBody {
     pub case_manager: FiscalCode,
 }
 
+/// `PUT /v1/cases/{id}/recipient/confirmers`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConfirmersBody {
+    /// Fiscal codes of who signs: the adult recipient personally (one), or a minor's family.
+    #[schema(value_type = Vec<String>)]
+    pub confirmers: Vec<FiscalCode>,
+    /// Why (required from a responsabile; an ATS operator may omit it).
+    #[serde(default)]
+    #[schema(max_length = 500)]
+    pub reason: Option<String>,
+}
+
+/// `PUT /v1/cases/{id}/recipient/enrolment`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EnrolmentBody {
+    /// Whether the confirmers now use the FirmaLOM app.
+    pub firmalom_enrolled: bool,
+}
+
 /// `POST /v1/cases/{id}/phases/{n}/validation/withdrawal`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

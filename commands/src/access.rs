@@ -103,11 +103,12 @@ pub fn case_actor_role(p: &Principal, command: &CaseCommand, state: &CaseState) 
                 ActorRole::Staff
             }
         }
-        (CaseCommand::ChangeRecipientEnrolment(_) | CaseCommand::ChangeCaseManager(_), Some(f))
-            if p.has(GrantRole::AtsOperator, &f.ats) =>
-        {
-            ActorRole::AtsOperator
-        }
+        (
+            CaseCommand::ChangeRecipientEnrolment(_)
+            | CaseCommand::ChangeCaseManager(_)
+            | CaseCommand::ChangeConfirmers(_),
+            Some(f),
+        ) if p.has(GrantRole::AtsOperator, &f.ats) => ActorRole::AtsOperator,
         _ => ActorRole::Staff,
     }
 }

@@ -70,10 +70,16 @@ muts = [
  ("interruption by a responsabile of a phase not with ATS (Art. 6)", "case/closure.rs", ".is_none_or(|d| d.status != DiaryStatus::HandedToAts)", ".is_none_or(|_| true)"),
  ("interruption for another cause is described (Art. 6)", "case/closure.rs", "if c.cause == InterruptionCause::Other && reason.is_none() {", "if false {"),
  ("interruption records its cause (Art. 6)", "case/closure.rs", "        cause: Some(c.cause),", "        cause: None,"),
- ("a refused checklist is stored (Art. 8)", "case/confirmation.rs", "c.request_id, &by) {\n        Ok(checklist) => checklist,\n        Err(refused) => return Ok(vec![*refused]),", "c.request_id, &by) {\n        Ok(checklist) => checklist,\n        Err(_) => return Err(DomainError::EmptyConfirmationRequest),"),
+ ("a refused checklist is stored (Art. 8)", "case/confirmation.rs", "sendable_entries(file, c.phase, &c.entry_ids)?;\n    let checklist = match passing_checklist(file, ctx, c.phase, &entries, c.request_id, &by) {\n        Ok(checklist) => checklist,\n        Err(refused) => return Ok(vec![*refused]),", "sendable_entries(file, c.phase, &c.entry_ids)?;\n    let checklist = match passing_checklist(file, ctx, c.phase, &entries, c.request_id, &by) {\n        Ok(checklist) => checklist,\n        Err(_) => return Err(DomainError::EmptyConfirmationRequest),"),
  ("a checklist names its catalogue version (Art. 8)", "checklist.rs", "catalogue_version: measure.version.clone(),", "catalogue_version: None,"),
  ("the case manager's figure is the designated case manager's (Art. 3)", "case/setup.rs", "        && (c.professional != file.case_manager\n", "        && false && (c.professional != file.case_manager\n"),
  ("the case manager's ente (Art. 3)", "case/setup.rs", "|| ctx.measure.case_manager_ente.is_some_and(|e| e != c.ente))", "|| false)"),
+ ("an adult confirms personally (Art. 6)", "case/setup.rs", "if !minor && confirmers.len() > 1 {", "if false {"),
+ ("confirmers are not the staff at opening (Art. 6)", "case/setup.rs", "        if confirmers.contains(s) {", "        if false {"),
+ ("a confirmer does not join the staff (Art. 6)", "case/setup.rs", "    if file.recipient.confirmers.contains(cf) {", "    if false {"),
+ ("a responsabile changes the confirmers with a reason (Art. 6)", "case/setup.rs", "if !ats && reason.is_none() {", "if false {"),
+ ("the new confirmers sign (Art. 6)", "case/evolve.rs", "            file.recipient.confirmers = confirmers.clone();", "            let _ = confirmers;"),
+ ("paper to digital for a closed whole diary (Art. 6)", "case/confirmation.rs", "        return whole_diary_after_closure(file, c, ctx);", "        return Err(DomainError::PerEntryConfirmationNotApplicable(c.phase));"),
 ]
 sel = sys.argv[1:]
 survivors = []

@@ -371,6 +371,13 @@ pub enum DomainError {
     /// The request is a paper diary (or vice versa).
     #[error("Art. 6: canale di conferma errato per la richiesta {0}")]
     WrongConfirmationChannel(Uuid),
+    /// Art. 6: an adult recipient confirms personally: one confirmer.
+    #[error("Art. 6: il destinatario maggiorenne conferma personalmente: un solo firmatario")]
+    AdultConfirmsPersonally,
+    /// Art. 6: who confirms the hours cannot be staff of the case (responsabili, case manager,
+    /// enabled professionals): nobody confirms their own work.
+    #[error("Art. 6: {0} lavora sulla pratica e non può confermarne le ore")]
+    ConfirmerIsStaff(FiscalCode),
     /// A reason is required for this act.
     #[error("indicare il motivo")]
     ReasonRequired,
@@ -503,6 +510,8 @@ impl DomainError {
             | PerEntryAnswerNotApplicable(_)
             | AnswerDoesNotMatchRequest
             | ReasonRequired
+            | AdultConfirmsPersonally
+            | ConfirmerIsStaff(_)
             | InvalidPdiCap(_)
             | PdiNotApplicable
             | InvalidFailureTimes => ErrorKind::Unprocessable,
@@ -584,6 +593,8 @@ impl DomainError {
             PerEntryAnswerNotApplicable(_) => "per-entry-answer-not-applicable",
             AnswerDoesNotMatchRequest => "answer-does-not-match-request",
             ReasonRequired => "reason-required",
+            AdultConfirmsPersonally => "adult-confirms-personally",
+            ConfirmerIsStaff(_) => "confirmer-is-staff",
             NoValidationToWithdraw(_) => "no-validation-to-withdraw",
             InvalidPdiCap(_) => "invalid-pdi-cap",
             PdiNotApplicable => "pdi-not-applicable",
@@ -651,6 +662,8 @@ impl DomainError {
             | PerEntryAnswerNotApplicable(_)
             | AnswerDoesNotMatchRequest
             | ReasonRequired
+            | AdultConfirmsPersonally
+            | ConfirmerIsStaff(_)
             | ResponsabileMayOnlyShorten => "Art. 6",
             ChecklistFailed(_) | InvalidPdiCap(_) | PdiNotApplicable => "Art. 8",
             SystemFailureUnknown(_)

@@ -86,6 +86,17 @@ pub fn describe(event: &CaseEvent) -> String {
             previous.as_str(),
             responsabile.as_str()
         ),
+        CaseEvent::ConfirmersChanged {
+            previous,
+            confirmers,
+            reason,
+            ..
+        } => format!(
+            "Firmatari della conferma cambiati: {} → {}{}",
+            previous.len(),
+            confirmers.len(),
+            because(reason.as_deref())
+        ),
         CaseEvent::ChecklistRefused {
             phase,
             request_id,

@@ -43,6 +43,17 @@ pub struct ChangeResponsabile {
     pub responsabile: FiscalCode,
 }
 
+/// Change who confirms for the recipient (Art. 6): the ATS, or a responsabile with a reason.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChangeConfirmers {
+    /// The new confirmers: the recipient personally if adult, the family if a minor.
+    pub confirmers: Vec<FiscalCode>,
+    /// Why (required from a responsabile).
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
 /// Replace the case manager (the ATS; Art. 3-4), like the responsabili.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -375,6 +386,8 @@ pub enum CaseCommand {
     RecordEntry(RecordEntry),
     /// See [`ChangeCaseManager`].
     ChangeCaseManager(ChangeCaseManager),
+    /// See [`ChangeConfirmers`].
+    ChangeConfirmers(ChangeConfirmers),
     /// See [`WithdrawValidation`].
     WithdrawValidation(WithdrawValidation),
     /// See [`CancelPaperDiary`].
@@ -413,6 +426,7 @@ impl CaseCommand {
             CaseCommand::ChangeResponsabile(_) => "ChangeResponsabile",
             CaseCommand::ChangeRecipientEnrolment(_) => "ChangeRecipientEnrolment",
             CaseCommand::ChangeCaseManager(_) => "ChangeCaseManager",
+            CaseCommand::ChangeConfirmers(_) => "ChangeConfirmers",
             CaseCommand::WithdrawValidation(_) => "WithdrawValidation",
             CaseCommand::CancelPaperDiary(_) => "CancelPaperDiary",
             CaseCommand::OpenPhaseDiary(_) => "OpenPhaseDiary",

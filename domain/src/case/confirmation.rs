@@ -123,7 +123,7 @@ pub fn request(
 ) -> Result<Vec<CaseEvent>, DomainError> {
     let rules = ctx.phase_rules(c.phase)?;
     if rules.confirmation != ConfirmationMode::PerEntry {
-        return Err(DomainError::PerEntryConfirmationNotApplicable(c.phase));
+        return whole_diary_after_closure(file, c, ctx);
     }
     let by = require_phase_responsabile(file, ctx, c.phase)?;
     require_open_diary(file, c.phase)?;
@@ -144,6 +144,44 @@ pub fn request(
         ctx,
         c.request_id,
         scope,
+        entries,
+        checklist,
+        by,
+    )?])
+}
+
+/// Art. 6, phases I–II: a closed diary awaiting its confirmation with nothing pending (its
+/// paper diary cancelled, the family now on FirmaLOM) is sent as a whole-diary request: the
+/// switch from paper to digital. An open diary is sent by closing it.
+fn whole_diary_after_closure(
+    file: &CaseFile,
+    c: &RequestConfirmation,
+    ctx: &Context<'_>,
+) -> Result<Vec<CaseEvent>, DomainError> {
+    let closed = file
+        .diaries
+        .get(&c.phase)
+        .is_some_and(|d| d.status == DiaryStatus::Closed);
+    if !closed {
+        return Err(DomainError::PerEntryConfirmationNotApplicable(c.phase));
+    }
+    let by = require_phase_responsabile(file, ctx, c.phase)?;
+    if let Some(p) = file.pending_requests(c.phase).next() {
+        return Err(DomainError::PendingRequestAtClosure(p.id));
+    }
+    if !file.recipient.firmalom_enrolled {
+        return Err(DomainError::DigitalConfirmationUnavailable);
+    }
+    let entries: Vec<Uuid> = file.live_entries(c.phase).map(|e| e.id).collect();
+    let checklist = match passing_checklist(file, ctx, c.phase, &entries, c.request_id, &by) {
+        Ok(checklist) => checklist,
+        Err(refused) => return Ok(vec![*refused]),
+    };
+    Ok(vec![whole_diary_request(
+        file,
+        ctx,
+        c.phase,
+        c.request_id,
         entries,
         checklist,
         by,

@@ -91,6 +91,20 @@ pub enum CaseEvent {
         /// When.
         at: DateTime<Utc>,
     },
+    /// Who confirms for the recipient changed (Art. 6).
+    ConfirmersChanged {
+        /// The previous confirmers.
+        previous: Vec<FiscalCode>,
+        /// The new confirmers.
+        confirmers: Vec<FiscalCode>,
+        /// Why, when given (always by a responsabile).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+        /// The ATS operator or responsabile.
+        by: FiscalCode,
+        /// When.
+        at: DateTime<Utc>,
+    },
     /// The ATS replaced the case manager (Art. 3-4).
     CaseManagerChanged {
         /// Previous case manager.
@@ -443,6 +457,7 @@ impl CaseEvent {
             CaseEvent::DiaryHandedToAts { .. } => "DiaryHandedToAts",
             CaseEvent::PathwayInterrupted { .. } => "PathwayInterrupted",
             CaseEvent::CaseManagerChanged { .. } => "CaseManagerChanged",
+            CaseEvent::ConfirmersChanged { .. } => "ConfirmersChanged",
             CaseEvent::ChecklistRefused { .. } => "ChecklistRefused",
             CaseEvent::ValidationWithdrawn { .. } => "ValidationWithdrawn",
             CaseEvent::PaperDiaryCancelled { .. } => "PaperDiaryCancelled",
@@ -482,6 +497,7 @@ impl CaseEvent {
             | CaseEvent::PhaseDiaryClosed { by, .. }
             | CaseEvent::PathwayInterrupted { by, .. }
             | CaseEvent::CaseManagerChanged { by, .. }
+            | CaseEvent::ConfirmersChanged { by, .. }
             | CaseEvent::ChecklistRefused { by, .. }
             | CaseEvent::ValidationWithdrawn { by, .. }
             | CaseEvent::PaperDiaryCancelled { by, .. } => Some(by),
@@ -535,6 +551,7 @@ impl CaseEvent {
             | CaseEvent::DiaryHandedToAts { at, .. }
             | CaseEvent::PathwayInterrupted { at, .. }
             | CaseEvent::CaseManagerChanged { at, .. }
+            | CaseEvent::ConfirmersChanged { at, .. }
             | CaseEvent::ChecklistRefused { at, .. }
             | CaseEvent::ValidationWithdrawn { at, .. }
             | CaseEvent::PaperDiaryCancelled { at, .. } => *at,

@@ -109,6 +109,9 @@ fn apply(file: &mut CaseFile, event: &CaseEvent) {
             firmalom_enrolled, ..
         } => file.recipient.firmalom_enrolled = *firmalom_enrolled,
         CaseEvent::ChecklistRefused { .. } => {}
+        CaseEvent::ConfirmersChanged { confirmers, .. } => {
+            file.recipient.confirmers = confirmers.clone();
+        }
         CaseEvent::CaseManagerChanged { case_manager, .. } => {
             file.case_manager = case_manager.clone();
         }

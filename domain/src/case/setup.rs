@@ -4,12 +4,13 @@
 use std::collections::BTreeSet;
 
 use super::commands::{
-    ChangeCaseManager, ChangeRecipientEnrolment, ChangeResponsabile, DisableProfessional,
-    EnableProfessional, OpenCase, OpenPhaseDiary, SetPdiCaps,
+    ChangeCaseManager, ChangeConfirmers, ChangeRecipientEnrolment, ChangeResponsabile,
+    DisableProfessional, EnableProfessional, OpenCase, OpenPhaseDiary, SetPdiCaps,
 };
 use super::events::CaseEvent;
 use super::state::{CaseFile, CaseState, DiaryStatus};
-use super::{ActorRole, Context, DomainError, require_phase_responsabile};
+use super::{ActorRole, Context, DomainError, given_reason, require_phase_responsabile};
+use crate::values::FiscalCode;
 
 /// ATS registers the case and its responsabili (Art. 4: "comunicato all'ATS ... per
 /// l'inserimento in BeS al momento dell'assegnazione della pratica").
@@ -31,9 +32,12 @@ pub fn open_case(
             given: ctx.measure.id.clone(),
         });
     }
-    if c.recipient.confirmers.is_empty() {
-        return Err(DomainError::NoConfirmers);
-    }
+    let staff = [
+        &c.responsabile_asst,
+        &c.responsabile_provider,
+        &c.case_manager,
+    ];
+    check_confirmers(&c.recipient.confirmers, c.recipient.minor, staff)?;
     check_pseudonym(&c.recipient.pseudonym)?;
     Ok(vec![CaseEvent::CaseOpened {
         case_id: c.case_id,
@@ -45,6 +49,72 @@ pub fn open_case(
         responsabile_provider: c.responsabile_provider.clone(),
         case_manager: c.case_manager.clone(),
         recipient: c.recipient.clone(),
+        by,
+        at: ctx.now,
+    }])
+}
+
+/// Art. 6: someone confirms: the adult recipient personally (one confirmer), or a minor's
+/// family; never someone who works on the case ("nobody confirms their own hours").
+fn check_confirmers<'a>(
+    confirmers: &[FiscalCode],
+    minor: bool,
+    staff: impl IntoIterator<Item = &'a FiscalCode>,
+) -> Result<(), DomainError> {
+    if confirmers.is_empty() {
+        return Err(DomainError::NoConfirmers);
+    }
+    if !minor && confirmers.len() > 1 {
+        return Err(DomainError::AdultConfirmsPersonally);
+    }
+    for s in staff {
+        if confirmers.contains(s) {
+            return Err(DomainError::ConfirmerIsStaff(s.clone()));
+        }
+    }
+    Ok(())
+}
+
+/// Everyone who works on the case: responsabili, case manager, enabled professionals.
+fn staff_of(file: &CaseFile) -> impl Iterator<Item = &FiscalCode> {
+    file.responsabili
+        .values()
+        .chain(std::iter::once(&file.case_manager))
+        .chain(file.professionals.keys().map(|(_, cf)| cf))
+}
+
+/// Art. 6 (the other order): a confirmer cannot join the case's staff.
+fn not_a_confirmer(file: &CaseFile, cf: &FiscalCode) -> Result<(), DomainError> {
+    if file.recipient.confirmers.contains(cf) {
+        return Err(DomainError::ConfirmerIsStaff(cf.clone()));
+    }
+    Ok(())
+}
+
+/// Art. 6: the ATS, or a responsabile saying why, changes who confirms; the same rules as at
+/// opening.
+pub fn change_confirmers(
+    file: &CaseFile,
+    c: &ChangeConfirmers,
+    ctx: &Context<'_>,
+) -> Result<Vec<CaseEvent>, DomainError> {
+    let by = ctx.person()?.clone();
+    let ats = ctx.actor.role() == Some(ActorRole::AtsOperator);
+    if !ats && !file.is_any_responsabile(&by) {
+        return Err(DomainError::EnrolmentChangeNotAllowed);
+    }
+    let reason = given_reason(c.reason.as_deref());
+    if !ats && reason.is_none() {
+        return Err(DomainError::ReasonRequired);
+    }
+    check_confirmers(&c.confirmers, file.recipient.minor, staff_of(file))?;
+    if c.confirmers == file.recipient.confirmers {
+        return Ok(Vec::new());
+    }
+    Ok(vec![CaseEvent::ConfirmersChanged {
+        previous: file.recipient.confirmers.clone(),
+        confirmers: c.confirmers.clone(),
+        reason,
         by,
         at: ctx.now,
     }])
@@ -102,6 +172,7 @@ pub fn change_responsabile(
     let Some(previous) = current else {
         return Err(DomainError::ResponsabileChangeNotAllowed(c.ente));
     };
+    not_a_confirmer(file, &c.responsabile)?;
     if previous == c.responsabile {
         return Ok(Vec::new());
     }
@@ -127,6 +198,7 @@ pub fn change_case_manager(
     if file.case_manager == c.case_manager {
         return Ok(Vec::new());
     }
+    not_a_confirmer(file, &c.case_manager)?;
     Ok(vec![CaseEvent::CaseManagerChanged {
         previous: file.case_manager.clone(),
         case_manager: c.case_manager.clone(),
@@ -212,6 +284,7 @@ pub fn enable_professional(
     if c.figures.is_empty() {
         return Err(DomainError::NoFiguresGiven);
     }
+    not_a_confirmer(file, &c.professional)?;
     for f in &c.figures {
         if ctx.measure.figure(f).is_none() {
             return Err(DomainError::FigureNotInCatalogue(f.clone()));

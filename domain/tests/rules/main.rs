@@ -6,6 +6,7 @@ mod common;
 mod alerts;
 mod checklist;
 mod confirmation;
+mod confirmers;
 mod dead_ends;
 mod editability;
 mod failures;

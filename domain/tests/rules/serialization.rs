@@ -54,6 +54,13 @@ fn full_history() -> Vec<CaseEvent> {
             by: ats_operator(),
             at: evening(),
         },
+        CaseEvent::ConfirmersChanged {
+            previous: vec![parent()],
+            confirmers: vec![parent(), outsider()],
+            reason: Some("affido condiviso".into()),
+            by: ats_operator(),
+            at: evening(),
+        },
         CaseEvent::ValidationWithdrawn {
             phase: Phase::I,
             entry_ids: vec![eid(1)],

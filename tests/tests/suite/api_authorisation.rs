@@ -340,6 +340,18 @@ async fn table(backend: Backend) {
             &["platform_admin", "ente_admin"],
             |_| None,
         ),
+        row(
+            "PUT",
+            c("/recipient/confirmers"),
+            &["ats_operator", "responsabile_asst", "responsabile_provider"],
+            |_| Some(json!({ "confirmers": [cf::PARENT], "reason": "verifica dei firmatari" })),
+        ),
+        row(
+            "PUT",
+            c("/recipient/enrolment"),
+            &["ats_operator", "responsabile_asst", "responsabile_provider"],
+            |_| Some(json!({ "firmalom_enrolled": true })),
+        ),
         row("PUT", c("/case-manager"), &["ats_operator"], |_| {
             Some(json!({ "case_manager": cf::CASE_MANAGER }))
         }),

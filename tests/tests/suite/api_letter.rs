@@ -218,6 +218,44 @@ async fn dead_ends(backend: Backend) {
     interrupt(cf::RESP_ASST, json!({ "cause": "trasloco" }))
         .refused(400, "malformed-request")
         .await;
+    // Art. 6: the confirmers change through the API; never the case's staff; a responsabile
+    // says why.
+    let confirmers =
+        |who: &str, body: Value| case.call("PUT", "/recipient/confirmers", who, Some(body));
+    confirmers(
+        cf::RESP_ASST,
+        json!({ "confirmers": [cf::PARENT, cf::OUTSIDER] }),
+    )
+    .refused(422, "reason-required")
+    .await;
+    confirmers(
+        cf::ATS_OPERATOR,
+        json!({ "confirmers": [cf::PARENT, cf::PSICOLOGO] }),
+    )
+    .refused(422, "confirmer-is-staff")
+    .await;
+    confirmers(
+        cf::PSICOLOGO,
+        json!({ "confirmers": [cf::PARENT], "reason": "x" }),
+    )
+    .refused(403, "enrolment-change-not-allowed")
+    .await;
+    confirmers(
+        cf::RESP_ASST,
+        json!({ "confirmers": [cf::PARENT], "reason": "verificati con la famiglia" }),
+    )
+    .await;
+    // The family installs FirmaLOM: the enrolment changes through the API.
+    case.call(
+        "PUT",
+        "/recipient/enrolment",
+        cf::ATS_OPERATOR,
+        Some(json!({ "firmalom_enrolled": true })),
+    )
+    .await;
+    server.catch_up().await;
+    assert_eq!(case.view(cf::RESP_ASST).await["firmalom_enrolled"], true);
+
     // Art. 3: the case manager's figure is the designated case manager's, of the ASST.
     case.enable_professional("provider", cf::EDUCATORE, &["case_manager"])
         .refused(422, "case-manager-figure-reserved")
@@ -250,6 +288,19 @@ async fn dead_ends(backend: Backend) {
     );
     assert_eq!(interruption["by"], cf::OUTSIDER);
     assert_eq!(view["status"], "interrupted");
+    // The confirmers' fiscal codes serve the signer check: never in the ATS's views, lists and
+    // exports, next to the pseudonym.
+    for path in [
+        case.path(""),
+        "/v1/ats/ATS-MILANO/cases".to_owned(),
+        "/v1/reports/costs?ats=ATS-MILANO&format=csv".to_owned(),
+        "/v1/ats/ATS-MILANO/dashboard".to_owned(),
+    ] {
+        let r = server.send("GET", &path, Some(cf::ATS_OPERATOR), None, &[]).await;
+        assert_eq!(r.status, 200, "GET {path}");
+        let text = String::from_utf8_lossy(&r.bytes);
+        assert!(!text.contains(cf::PARENT), "a confirmer's CF in GET {path}: {text}");
+    }
     server.stop().await;
 }
 

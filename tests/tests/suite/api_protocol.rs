@@ -533,6 +533,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("post", "/v1/cases/{id}/phases/{n}/close"),
     ("post", "/v1/cases/{id}/phases/{n}/validation/withdrawal"),
     ("put", "/v1/cases/{id}/case-manager"),
+    ("put", "/v1/cases/{id}/recipient/confirmers"),
+    ("put", "/v1/cases/{id}/recipient/enrolment"),
     ("post", "/v1/cases/{id}/paper-diaries/{pid}/cancellation"),
     ("post", "/v1/cases/{id}/confirmation-requests"),
     ("post", "/v1/cases/{id}/confirmation-requests/{rid}/resend"),
