@@ -47,7 +47,8 @@ const NO_CONTROLS: &str = r"^[^\u0000-\u001F\u007F-\u009F]*$";
 /// No control character but tab and line breaks (free text in bodies).
 const NO_CONTROLS_TEXT: &str = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$";
 
-const FISCAL_CODE_FIELDS: [&str; 10] = [
+const FISCAL_CODE_FIELDS: [&str; 11] = [
+    "confirmers",
     "responsabile_asst",
     "responsabile_provider",
     "case_manager",
@@ -94,8 +95,8 @@ fn constrain(name: Option<&str>, schema: &mut serde_json::Value, free_text: bool
         return;
     };
     if let Some(items) = map.get_mut("items") {
-        // An array of codes takes the codes' pattern (`figures`, `confirmers`).
-        constrain(None, items, free_text);
+        // An array of codes takes the codes' pattern (`confirmers`).
+        constrain(name, items, free_text);
     }
     for key in ["oneOf", "anyOf", "allOf"] {
         if let Some(variants) = map.get_mut(key).and_then(|v| v.as_array_mut()) {

@@ -80,6 +80,7 @@ muts = [
  ("a responsabile changes the confirmers with a reason (Art. 6)", "case/setup.rs", "if !ats && reason.is_none() {", "if false {"),
  ("the new confirmers sign (Art. 6)", "case/evolve.rs", "            file.recipient.confirmers = confirmers.clone();", "            let _ = confirmers;"),
  ("paper to digital for a closed whole diary (Art. 6)", "case/confirmation.rs", "        return whole_diary_after_closure(file, c, ctx);", "        return Err(DomainError::PerEntryConfirmationNotApplicable(c.phase));"),
+ ("Art9 deadline during the failure, not after its resolution", "failures.rs", "let after_resolution = self.resolved_at.is_some_and(|r| deadline > civil_date(r));", "let after_resolution = false;"),
 ]
 sel = sys.argv[1:]
 survivors = []

@@ -52,16 +52,18 @@ impl SystemFailure {
     }
 
     /// Art. 9: whether a registration on `today` of an entry whose normal deadline was
-    /// `deadline` may rely on this failure. The normal deadline must have fallen on or after
-    /// the day the failure began; the registration is then allowed while the failure lasts and
-    /// until `grace_days` civil days after its resolution.
+    /// `deadline` may rely on this failure. The normal deadline must have fallen while the
+    /// failure was in progress (from the day it began to the day it was resolved: a deadline
+    /// after the resolution left time to record normally); the registration is then allowed
+    /// while the failure lasts and until `grace_days` civil days after its resolution.
     pub fn relieves(
         &self,
         deadline: NaiveDate,
         today: NaiveDate,
         grace_days: u32,
     ) -> Result<(), DomainError> {
-        if deadline < civil_date(self.began_at) {
+        let after_resolution = self.resolved_at.is_some_and(|r| deadline > civil_date(r));
+        if deadline < civil_date(self.began_at) || after_resolution {
             return Err(DomainError::SystemFailureNotApplicable {
                 failure: self.id,
                 deadline,

@@ -85,6 +85,24 @@ fn a_failure_that_began_before_the_deadline_day_excuses_it() {
 }
 
 #[test]
+fn a_failure_resolved_before_the_deadline_does_not_excuse_a_late_entry() {
+    // Given a failure from 10 to 12 March (resolved a week before the deadline of 19 March),
+    // when the educator records the 4 March hour on 20 March citing it, then it is refused: the
+    // failure did not prevent recording within the term (the grace follows only a failure the
+    // deadline fell into)
+    let f = failure(rome(2024, 3, 10, 10, 0), Some(rome(2024, 3, 17, 12, 0)));
+    recording_late(rome(2024, 3, 20, 8, 0), f.id, vec![f.clone()]).then_err(
+        DomainError::SystemFailureNotApplicable {
+            failure: f.id,
+            deadline: d(3, 19),
+        },
+    );
+    // resolved on the deadline day itself, it excuses
+    let f = failure(rome(2024, 3, 10, 10, 0), Some(rome(2024, 3, 19, 12, 0)));
+    recording_late(rome(2024, 3, 20, 8, 0), f.id, vec![f]).then_matches(|e| e.len() == 1);
+}
+
+#[test]
 fn late_entry_during_an_unresolved_failure_is_allowed() {
     let f = failure(rome(2024, 3, 18, 10, 0), None);
     recording_late(rome(2024, 3, 25, 8, 0), f.id, vec![f]).then_matches(|e| e.len() == 1);

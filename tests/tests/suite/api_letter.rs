@@ -296,10 +296,15 @@ async fn dead_ends(backend: Backend) {
         "/v1/reports/costs?ats=ATS-MILANO&format=csv".to_owned(),
         "/v1/ats/ATS-MILANO/dashboard".to_owned(),
     ] {
-        let r = server.send("GET", &path, Some(cf::ATS_OPERATOR), None, &[]).await;
+        let r = server
+            .send("GET", &path, Some(cf::ATS_OPERATOR), None, &[])
+            .await;
         assert_eq!(r.status, 200, "GET {path}");
         let text = String::from_utf8_lossy(&r.bytes);
-        assert!(!text.contains(cf::PARENT), "a confirmer's CF in GET {path}: {text}");
+        assert!(
+            !text.contains(cf::PARENT),
+            "a confirmer's CF in GET {path}: {text}"
+        );
     }
     server.stop().await;
 }

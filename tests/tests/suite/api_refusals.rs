@@ -267,6 +267,17 @@ async fn refusals(backend: Backend) {
     let mut late = educatore_entry(3, "accompagnamento_inclusione", slot);
     late["system_failure_id"] = json!(failure_id);
     case.record_entry(cf::EDUCATORE, late.clone()).await;
+    // Delivered on 16 February: its 15 days ended on 2 March, after the resolution (1 March),
+    // so there was time to record normally and the failure does not excuse it.
+    let mut after = educatore_entry(
+        3,
+        "accompagnamento_inclusione",
+        ["2024-02-16", "09:00", "10:00"],
+    );
+    after["system_failure_id"] = json!(failure_id);
+    case.record_entry(cf::EDUCATORE, after)
+        .refused(422, "system-failure-not-applicable")
+        .await;
     server.catch_up().await;
     let list = server
         .send("GET", "/v1/system-failures", Some(cf::EDUCATORE), None, &[])
