@@ -10,9 +10,9 @@ use axum::routing::{delete, patch, post, put};
 use diario_commands::{Caller, CaseOutcome, Principal, derived_id};
 use diario_domain::case::{
     AmendEntry, CancelPaperDiary, ChangeCaseManager, ChangeConfirmers, ChangeRecipientEnrolment,
-    ChangeResponsabile, ClosePhaseDiary, DisableProfessional, EnableProfessional, InterruptPathway,
-    OpenCase, OpenPhaseDiary, Recipient, RecordEntry, RequestConfirmation, ResendConfirmation,
-    SetPdiCaps, ValidateEntries, WithdrawEntry, WithdrawValidation,
+    ChangeResponsabile, ClosePhaseDiary, CosignLateEntry, DisableProfessional, EnableProfessional,
+    InterruptPathway, OpenCase, OpenPhaseDiary, Recipient, RecordEntry, RequestConfirmation,
+    ResendConfirmation, SetPdiCaps, ValidateEntries, WithdrawEntry, WithdrawValidation,
 };
 use diario_domain::{CaseCommand, CaseEvent, DomainError, Ente, MeasureId, Phase};
 use uuid::Uuid;
@@ -58,6 +58,10 @@ pub fn routes() -> Router<AppState> {
             post(withdraw_validation),
         )
         .route("/v1/cases/{id}/case-manager", put(change_case_manager))
+        .route(
+            "/v1/cases/{id}/entries/{eid}/cosignature",
+            post(cosign_late_entry),
+        )
         .route(
             "/v1/cases/{id}/recipient/confirmers",
             put(change_confirmers),
@@ -318,6 +322,27 @@ pub async fn change_confirmers(
         Ok(CaseCommand::ChangeConfirmers(ChangeConfirmers {
             confirmers: body.confirmers,
             reason: crate::dto::reason(body.reason)?,
+        }))
+    })
+    .await
+}
+
+/// Art. 9: the support desk co-signs a late entry recorded under a declared failure; it stays
+/// its author's and counts (is sent for confirmation) only once co-signed.
+#[utoipa::path(post, path = "/v1/cases/{id}/entries/{eid}/cosignature", tag = "entries",
+    params(("id" = Uuid, Path), ("eid" = Uuid, Path), ("Idempotency-Key" = Option<String>, Header, pattern = "^[!-~]([ -~]{0,253}[!-~])?$"), ("If-Match" = Option<String>, Header, pattern = "^(\\*|(W/)?\"?[0-9]{1,18}\"?)$")),
+    responses((status = 200, description = "done: the resource as it now stands", body = CommandResult),
+        (status = "4XX", description = "problem+json, e.g. 403 not-support-desk; 404 (a refusal to someone who may not read the case); 422 not-a-late-entry", body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn cosign_late_entry(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+    ApiPath((id, eid)): ApiPath<(Uuid, Uuid)>,
+    req: WriteRequest,
+) -> Result<Response, ApiError> {
+    simple_command(&state, &principal, &req, id, |_| {
+        Ok(CaseCommand::CosignLateEntry(CosignLateEntry {
+            entry_id: eid,
         }))
     })
     .await

@@ -409,6 +409,7 @@ impl Modify for TextConstraints {
         cases::change_responsabile,
         cases::change_case_manager,
         cases::change_confirmers,
+        cases::cosign_late_entry,
         cases::change_enrolment,
         cases::withdraw_validation,
         cases::cancel_paper_diary,

@@ -109,6 +109,9 @@ pub fn case_actor_role(p: &Principal, command: &CaseCommand, state: &CaseState) 
             | CaseCommand::ChangeConfirmers(_),
             Some(f),
         ) if p.has(GrantRole::AtsOperator, &f.ats) => ActorRole::AtsOperator,
+        (CaseCommand::CosignLateEntry(_), Some(_)) if p.has_any(GrantRole::Support) => {
+            ActorRole::Support
+        }
         _ => ActorRole::Staff,
     }
 }

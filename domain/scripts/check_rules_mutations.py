@@ -81,6 +81,10 @@ muts = [
  ("the new confirmers sign (Art. 6)", "case/evolve.rs", "            file.recipient.confirmers = confirmers.clone();", "            let _ = confirmers;"),
  ("paper to digital for a closed whole diary (Art. 6)", "case/confirmation.rs", "        return whole_diary_after_closure(file, c, ctx);", "        return Err(DomainError::PerEntryConfirmationNotApplicable(c.phase));"),
  ("Art9 deadline during the failure, not after its resolution", "failures.rs", "let after_resolution = self.resolved_at.is_some_and(|r| deadline > civil_date(r));", "let after_resolution = false;"),
+ ("Art9 late entry counts once co-signed (Art. 8 check)", "checklist.rs", ".filter(|e| e.system_failure_id.is_some() && e.cosigned_by.is_none())", ".filter(|e| e.system_failure_id.is_some() && e.cosigned_by.is_none() && false)"),
+ ("Art9 only the support desk co-signs", "case/entries.rs", "    let by = match &ctx.actor {\n        crate::actor::Actor::Person {\n            fiscal_code,\n            role: crate::actor::ActorRole::Support,\n        } => fiscal_code.clone(),\n        _ => return Err(DomainError::NotSupportDesk),\n    };", "    let by = ctx.person()?.clone();"),
+ ("Art9 only late entries are co-signed", "case/entries.rs", "    let Some(failure) = entry.system_failure_id else {\n        return Err(DomainError::NotALateEntry(entry.id));\n    };", "    let failure = entry.system_failure_id.unwrap_or_default();"),
+ ("Art9 the co-signature is kept on the entry", "case/evolve.rs", "                e.cosigned_by = Some(by.clone());", "                let _ = by;"),
 ]
 sel = sys.argv[1:]
 survivors = []

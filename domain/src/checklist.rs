@@ -231,6 +231,16 @@ pub fn compute_checklist(
         true,
     ));
     checks.push(formal_check(
+        "formal.late-entry-cosigned",
+        "Art. 9: registrazione tardiva controfirmata dall'assistenza / late entry co-signed by the support desk",
+        request
+            .iter()
+            .filter(|e| e.system_failure_id.is_some() && e.cosigned_by.is_none())
+            .map(|e| e.id)
+            .collect(),
+        true,
+    ));
+    checks.push(formal_check(
         "formal.professional-still-enabled",
         "Art. 4: professionista ancora abilitato / author still enabled (avviso)",
         disabled,

@@ -378,6 +378,9 @@ pub enum DomainError {
     /// enabled professionals): nobody confirms their own work.
     #[error("Art. 6: {0} lavora sulla pratica e non può confermarne le ore")]
     ConfirmerIsStaff(FiscalCode),
+    /// Art. 9: only an entry recorded under a declared failure is co-signed.
+    #[error("Art. 9: la prestazione {0} non è registrata in ritardo per un malfunzionamento")]
+    NotALateEntry(Uuid),
     /// A reason is required for this act.
     #[error("indicare il motivo")]
     ReasonRequired,
@@ -512,6 +515,7 @@ impl DomainError {
             | ReasonRequired
             | AdultConfirmsPersonally
             | ConfirmerIsStaff(_)
+            | NotALateEntry(_)
             | InvalidPdiCap(_)
             | PdiNotApplicable
             | InvalidFailureTimes => ErrorKind::Unprocessable,
@@ -593,6 +597,7 @@ impl DomainError {
             PerEntryAnswerNotApplicable(_) => "per-entry-answer-not-applicable",
             AnswerDoesNotMatchRequest => "answer-does-not-match-request",
             ReasonRequired => "reason-required",
+            NotALateEntry(_) => "not-a-late-entry",
             AdultConfirmsPersonally => "adult-confirms-personally",
             ConfirmerIsStaff(_) => "confirmer-is-staff",
             NoValidationToWithdraw(_) => "no-validation-to-withdraw",
@@ -673,6 +678,7 @@ impl DomainError {
             | FailureAlreadyDeclared
             | FailureNotDeclared
             | FailureAlreadyResolved
+            | NotALateEntry(_)
             | InvalidFailureTimes => "Art. 9",
             InvalidPseudonym(_) => "Art. 10",
             Organisation(_) | CaseManagerFigureReserved(_) => "Art. 3",

@@ -1,9 +1,10 @@
 -- The recipient's rejections of each request (which entries, the reason when given, who, when)
 -- and the interruption of a pathway (cause, description, who, when), shown in the case view;
--- the catalogue version each checklist used. rm_requests, rm_cases and rm_checklists gain a
--- column: let the runner rebuild case_diaries and checklists from the log (derived data
--- only; the event log is untouched).
+-- the catalogue version each checklist used; who co-signed a late entry (Art. 9). rm_requests,
+-- rm_entries, rm_cases and rm_checklists gain a column: let the runner rebuild case_diaries
+-- and checklists from the log (derived data only; the event log is untouched).
 ALTER TABLE rm_requests ADD COLUMN rejections JSONB NOT NULL DEFAULT '[]';
+ALTER TABLE rm_entries ADD COLUMN cosigned_by TEXT;
 ALTER TABLE rm_cases ADD COLUMN interruption JSONB;
 DELETE FROM rm_ats_counters;
 DELETE FROM rm_alerts;

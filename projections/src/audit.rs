@@ -86,6 +86,13 @@ pub fn describe(event: &CaseEvent) -> String {
             previous.as_str(),
             responsabile.as_str()
         ),
+        CaseEvent::LateEntryCosigned {
+            entry_id,
+            system_failure_id,
+            ..
+        } => format!(
+            "Prestazione {entry_id} registrata in ritardo (malfunzionamento {system_failure_id}) controfirmata dall'assistenza"
+        ),
         CaseEvent::ConfirmersChanged {
             previous,
             confirmers,

@@ -146,6 +146,7 @@ impl CaseRows {
                         e.validated.into(),
                         e.revision.into(),
                         e.system_failure_id.into(),
+                        e.cosigned_by.clone().into(),
                         e.recorded_at.into(),
                         e.request_id.into(),
                         e.unit_cost_cents.into(),
@@ -371,7 +372,7 @@ impl BatchWrite {
             (
                 "INSERT INTO rm_entries (entry_id, case_id, phase, ats, provider, professional, \
                  figure, service, service_date, start_time, end_time, minutes, state, validated, \
-                 revision, system_failure_id, recorded_at, request_id, unit_cost_cents, \
+                 revision, system_failure_id, cosigned_by, recorded_at, request_id, unit_cost_cents, \
                  cost_cents)",
                 &self.entries,
             ),

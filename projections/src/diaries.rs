@@ -58,6 +58,9 @@ pub struct EntryView {
     pub revision: i64,
     /// Art. 9 failure relied on for a late registration.
     pub system_failure_id: Option<Uuid>,
+    /// Art. 9: who of the support desk co-signed this late entry (it counts once co-signed).
+    #[serde(default)]
+    pub cosigned_by: Option<String>,
     pub recorded_at: DateTime<Utc>,
     /// The pending request, or else the last request that included the entry.
     pub request_id: Option<Uuid>,
@@ -345,6 +348,7 @@ impl CaseDiary {
                     validated: e.validated,
                     revision: i64::from(e.revision),
                     system_failure_id: e.system_failure_id,
+                    cosigned_by: e.cosigned_by.as_ref().map(|c| c.as_str().to_owned()),
                     recorded_at: micros(e.recorded_at),
                     request_id: e.pending_request.or(last_request.map(|r| r.id)),
                     unit_cost_cents: unit.map(|c| c.0),

@@ -43,6 +43,15 @@ pub struct ChangeResponsabile {
     pub responsabile: FiscalCode,
 }
 
+/// Art. 9: the support desk co-signs a late entry recorded under a declared failure ("con il
+/// supporto dell'assistenza"); the entry stays its author's.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CosignLateEntry {
+    /// The entry.
+    pub entry_id: Uuid,
+}
+
 /// Change who confirms for the recipient (Art. 6): the ATS, or a responsabile with a reason.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -388,6 +397,8 @@ pub enum CaseCommand {
     ChangeCaseManager(ChangeCaseManager),
     /// See [`ChangeConfirmers`].
     ChangeConfirmers(ChangeConfirmers),
+    /// See [`CosignLateEntry`].
+    CosignLateEntry(CosignLateEntry),
     /// See [`WithdrawValidation`].
     WithdrawValidation(WithdrawValidation),
     /// See [`CancelPaperDiary`].
@@ -427,6 +438,7 @@ impl CaseCommand {
             CaseCommand::ChangeRecipientEnrolment(_) => "ChangeRecipientEnrolment",
             CaseCommand::ChangeCaseManager(_) => "ChangeCaseManager",
             CaseCommand::ChangeConfirmers(_) => "ChangeConfirmers",
+            CaseCommand::CosignLateEntry(_) => "CosignLateEntry",
             CaseCommand::WithdrawValidation(_) => "WithdrawValidation",
             CaseCommand::CancelPaperDiary(_) => "CancelPaperDiary",
             CaseCommand::OpenPhaseDiary(_) => "OpenPhaseDiary",

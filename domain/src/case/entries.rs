@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use uuid::Uuid;
 
 use super::commands::{
-    AmendEntry, RecordEntry, ValidateEntries, WithdrawEntry, WithdrawValidation,
+    AmendEntry, CosignLateEntry, RecordEntry, ValidateEntries, WithdrawEntry, WithdrawValidation,
 };
 use super::events::CaseEvent;
 use super::state::{CaseFile, DiaryStatus, Entry, RequestStatus};
@@ -488,6 +488,39 @@ pub fn withdraw_validation(
         phase: c.phase,
         entry_ids: ids,
         reason,
+        by,
+        at: ctx.now,
+    }])
+}
+
+/// Art. 9: a late registration is made "con il supporto dell'assistenza": the support desk
+/// co-signs the entry recorded under a declared failure; it stays its author's (Art. 5:
+/// "associata al CF del professionista") and counts only once co-signed (Art. 8 checklist).
+pub fn cosign_late(
+    file: &CaseFile,
+    c: &CosignLateEntry,
+    ctx: &Context<'_>,
+) -> Result<Vec<CaseEvent>, DomainError> {
+    let by = match &ctx.actor {
+        crate::actor::Actor::Person {
+            fiscal_code,
+            role: crate::actor::ActorRole::Support,
+        } => fiscal_code.clone(),
+        _ => return Err(DomainError::NotSupportDesk),
+    };
+    let entry = live_entry(file, c.entry_id)?;
+    let Some(failure) = entry.system_failure_id else {
+        return Err(DomainError::NotALateEntry(entry.id));
+    };
+    if entry.confirmed {
+        return Err(DomainError::EntryConfirmed(entry.id));
+    }
+    if entry.cosigned_by.is_some() {
+        return Ok(Vec::new());
+    }
+    Ok(vec![CaseEvent::LateEntryCosigned {
+        entry_id: entry.id,
+        system_failure_id: failure,
         by,
         at: ctx.now,
     }])

@@ -91,6 +91,17 @@ pub enum CaseEvent {
         /// When.
         at: DateTime<Utc>,
     },
+    /// Art. 9: the support desk co-signed a late entry recorded under a failure.
+    LateEntryCosigned {
+        /// The entry (its author unchanged).
+        entry_id: Uuid,
+        /// The failure it relies on.
+        system_failure_id: Uuid,
+        /// The support desk member.
+        by: FiscalCode,
+        /// When.
+        at: DateTime<Utc>,
+    },
     /// Who confirms for the recipient changed (Art. 6).
     ConfirmersChanged {
         /// The previous confirmers.
@@ -458,6 +469,7 @@ impl CaseEvent {
             CaseEvent::PathwayInterrupted { .. } => "PathwayInterrupted",
             CaseEvent::CaseManagerChanged { .. } => "CaseManagerChanged",
             CaseEvent::ConfirmersChanged { .. } => "ConfirmersChanged",
+            CaseEvent::LateEntryCosigned { .. } => "LateEntryCosigned",
             CaseEvent::ChecklistRefused { .. } => "ChecklistRefused",
             CaseEvent::ValidationWithdrawn { .. } => "ValidationWithdrawn",
             CaseEvent::PaperDiaryCancelled { .. } => "PaperDiaryCancelled",
@@ -498,6 +510,7 @@ impl CaseEvent {
             | CaseEvent::PathwayInterrupted { by, .. }
             | CaseEvent::CaseManagerChanged { by, .. }
             | CaseEvent::ConfirmersChanged { by, .. }
+            | CaseEvent::LateEntryCosigned { by, .. }
             | CaseEvent::ChecklistRefused { by, .. }
             | CaseEvent::ValidationWithdrawn { by, .. }
             | CaseEvent::PaperDiaryCancelled { by, .. } => Some(by),
@@ -552,6 +565,7 @@ impl CaseEvent {
             | CaseEvent::PathwayInterrupted { at, .. }
             | CaseEvent::CaseManagerChanged { at, .. }
             | CaseEvent::ConfirmersChanged { at, .. }
+            | CaseEvent::LateEntryCosigned { at, .. }
             | CaseEvent::ChecklistRefused { at, .. }
             | CaseEvent::ValidationWithdrawn { at, .. }
             | CaseEvent::PaperDiaryCancelled { at, .. } => *at,

@@ -109,6 +109,11 @@ fn apply(file: &mut CaseFile, event: &CaseEvent) {
             firmalom_enrolled, ..
         } => file.recipient.firmalom_enrolled = *firmalom_enrolled,
         CaseEvent::ChecklistRefused { .. } => {}
+        CaseEvent::LateEntryCosigned { entry_id, by, .. } => {
+            if let Some(e) = file.entries.get_mut(entry_id) {
+                e.cosigned_by = Some(by.clone());
+            }
+        }
         CaseEvent::ConfirmersChanged { confirmers, .. } => {
             file.recipient.confirmers = confirmers.clone();
         }
@@ -194,6 +199,7 @@ fn apply(file: &mut CaseFile, event: &CaseEvent) {
                     service: service.clone(),
                     slot: *slot,
                     system_failure_id: *system_failure_id,
+                    cosigned_by: None,
                     recorded_at: *at,
                     revision: 0,
                     validated: false,
@@ -217,6 +223,8 @@ fn apply(file: &mut CaseFile, event: &CaseEvent) {
                 e.service = service.clone();
                 e.slot = *slot;
                 e.system_failure_id = *system_failure_id;
+                // A corrected late entry is co-signed again (Art. 9).
+                e.cosigned_by = None;
                 e.revision += 1;
                 e.rejected = false;
             }

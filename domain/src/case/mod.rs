@@ -137,6 +137,7 @@ pub fn decide(
         CaseCommand::ChangeRecipientEnrolment(c) => setup::change_enrolment(file, c, ctx),
         CaseCommand::ChangeCaseManager(c) => setup::change_case_manager(file, c, ctx),
         CaseCommand::ChangeConfirmers(c) => setup::change_confirmers(file, c, ctx),
+        CaseCommand::CosignLateEntry(c) => entries::cosign_late(file, c, ctx),
         CaseCommand::WithdrawValidation(c) => entries::withdraw_validation(file, c, ctx),
         CaseCommand::CancelPaperDiary(c) => confirmation::cancel_paper(file, c, ctx),
         CaseCommand::OpenPhaseDiary(c) => setup::open_phase_diary(file, c, ctx),

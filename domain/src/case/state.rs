@@ -68,6 +68,9 @@ pub struct Entry {
     pub slot: TimeSlot,
     /// Art. 9 failure relied on for a late registration.
     pub system_failure_id: Option<Uuid>,
+    /// Art. 9: the support desk member who co-signed a late entry recorded under a failure
+    /// (it counts only once co-signed).
+    pub cosigned_by: Option<FiscalCode>,
     /// When it was first recorded.
     pub recorded_at: DateTime<Utc>,
     /// Incremented by each amendment (a re-send must carry unchanged entries).

@@ -216,3 +216,70 @@ fn a_failure_cannot_be_resolved_before_it_began_or_in_the_future() {
         Err(DomainError::FailureNotDeclared)
     );
 }
+
+/// Phase III with the PDI set and the educator's 4 March hour recorded late on 27 March under
+/// the failure of 18-22 March.
+fn late_entry_recorded() -> (Vec<CaseEvent>, SystemFailure) {
+    let f = resolved_on_22_march();
+    let mut h = case_in_phase(Phase::III, true);
+    h.push(pdi_set());
+    let (events, _) = recording_late(rome(2024, 3, 27, 20, 0), f.id, vec![f.clone()])
+        .then_matches(|e| e.len() == 1);
+    h.extend(events);
+    (h, f)
+}
+
+fn cosign(entry: Uuid) -> CaseCommand {
+    CaseCommand::CosignLateEntry(CosignLateEntry { entry_id: entry })
+}
+
+#[test]
+fn a_late_entry_counts_once_the_support_desk_co_signs_it() {
+    // Given a late entry under a failure, when the responsabile sends it, then the checklist
+    // refuses it until the support desk co-signs; the entry stays the educator's
+    let (h, f) = late_entry_recorded();
+    let at = rome(2024, 3, 27, 21, 0);
+    let err = requesting(h.clone(), &[eid(1)], at).then_err_code("checklist-failed");
+    if let DomainError::ChecklistFailed(c) = &err {
+        let failing: Vec<&str> = c.failures().map(|c| c.code.as_str()).collect();
+        assert_eq!(failing, vec!["formal.late-entry-cosigned"]);
+    }
+    let state = CaseTest::given(h.clone())
+        .when(cosign(eid(1)))
+        .by_role(support(), ActorRole::Support)
+        .at(at)
+        .then(vec![CaseEvent::LateEntryCosigned {
+            entry_id: eid(1),
+            system_failure_id: f.id,
+            by: support(),
+            at,
+        }]);
+    let entry = &state.file.unwrap().entries[&eid(1)];
+    assert_eq!(entry.professional, educatore());
+    assert_eq!(entry.cosigned_by, Some(support()));
+    let mut h = h;
+    step(
+        &mut h,
+        cosign(eid(1)),
+        Actor::person(support(), ActorRole::Support),
+        at,
+    );
+    requesting(h, &[eid(1)], at)
+        .then_matches(|e| matches!(e, [CaseEvent::ConfirmationRequested { .. }]));
+}
+
+#[test]
+fn only_the_support_desk_co_signs_and_only_late_entries() {
+    let (h, _) = late_entry_recorded();
+    let at = rome(2024, 3, 27, 21, 0);
+    CaseTest::given(h)
+        .when(cosign(eid(1)))
+        .by(resp_provider())
+        .at(at)
+        .then_err(DomainError::NotSupportDesk);
+    CaseTest::given(phase3_with_entries(1, true))
+        .when(cosign(eid(1)))
+        .by_role(support(), ActorRole::Support)
+        .at(evening())
+        .then_err(DomainError::NotALateEntry(eid(1)));
+}

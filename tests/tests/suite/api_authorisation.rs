@@ -352,6 +352,13 @@ async fn table(backend: Backend) {
             &["ats_operator", "responsabile_asst", "responsabile_provider"],
             |_| Some(json!({ "firmalom_enrolled": true })),
         ),
+        // An entry on time: the support desk is told it is not a late one (422).
+        row(
+            "POST",
+            c(&format!("/entries/{e_amend}/cosignature")),
+            &["support"],
+            |_| None,
+        ),
         row("PUT", c("/case-manager"), &["ats_operator"], |_| {
             Some(json!({ "case_manager": cf::CASE_MANAGER }))
         }),

@@ -534,6 +534,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("post", "/v1/cases/{id}/phases/{n}/validation/withdrawal"),
     ("put", "/v1/cases/{id}/case-manager"),
     ("put", "/v1/cases/{id}/recipient/confirmers"),
+    ("post", "/v1/cases/{id}/entries/{eid}/cosignature"),
     ("put", "/v1/cases/{id}/recipient/enrolment"),
     ("post", "/v1/cases/{id}/paper-diaries/{pid}/cancellation"),
     ("post", "/v1/cases/{id}/confirmation-requests"),

@@ -266,7 +266,46 @@ async fn refusals(backend: Backend) {
     let slot = ["2024-02-10", "09:00", "10:00"];
     let mut late = educatore_entry(3, "accompagnamento_inclusione", slot);
     late["system_failure_id"] = json!(failure_id);
-    case.record_entry(cf::EDUCATORE, late.clone()).await;
+    let late_id = case.record_entry(cf::EDUCATORE, late.clone()).await;
+    // It counts only once the support desk co-signs it: until then the checklist refuses it.
+    let problem = case
+        .request_confirmation(3, &[late_id])
+        .refused(422, "checklist-failed")
+        .await;
+    let failing: Vec<&str> = problem["checklist"]["checks"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|c| c["passed"] == false && c["blocking"] == true)
+        .filter_map(|c| c["code"].as_str())
+        .collect();
+    assert!(
+        failing.contains(&"formal.late-entry-cosigned"),
+        "{failing:?}"
+    );
+    let cosign = |who: &str| {
+        case.call(
+            "POST",
+            &format!("/entries/{late_id}/cosignature"),
+            who,
+            None,
+        )
+    };
+    cosign(cf::RESP_PROVIDER)
+        .refused(403, "not-support-desk")
+        .await;
+    cosign(cf::SUPPORT).await;
+    server.catch_up().await;
+    let view = case.view(cf::RESP_PROVIDER).await;
+    let cosigned = view["diaries"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|d| d["entries"].as_array().cloned().unwrap_or_default())
+        .find(|e| e["entry_id"] == late_id.to_string())
+        .expect("the late entry");
+    assert_eq!(cosigned["cosigned_by"], cf::SUPPORT, "{cosigned}");
+    assert_eq!(cosigned["professional"], cf::EDUCATORE);
     // Delivered on 16 February: its 15 days ended on 2 March, after the resolution (1 March),
     // so there was time to record normally and the failure does not excuse it.
     let mut after = educatore_entry(
