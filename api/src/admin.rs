@@ -66,6 +66,7 @@ pub async fn declare_failure(
             ticket: body.ticket,
             description: body.description,
             began_at: body.began_at,
+            ticket_opened_at: body.ticket_opened_at,
         };
         failure_write(state, principal, &command, ctx, StatusCode::CREATED).await
     })

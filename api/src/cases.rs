@@ -9,10 +9,11 @@ use axum::response::Response;
 use axum::routing::{delete, patch, post, put};
 use diario_commands::{Caller, CaseOutcome, Principal, derived_id};
 use diario_domain::case::{
-    AmendEntry, CancelPaperDiary, ChangeCaseManager, ChangeConfirmers, ChangeRecipientEnrolment,
-    ChangeResponsabile, ClosePhaseDiary, CosignLateEntry, DisableProfessional, EnableProfessional,
-    InterruptPathway, OpenCase, OpenPhaseDiary, Recipient, RecordEntry, RequestConfirmation,
-    ResendConfirmation, SetPdiCaps, ValidateEntries, WithdrawEntry, WithdrawValidation,
+    AmendEntry, CancelConfirmationRequest, CancelPaperDiary, ChangeCaseManager, ChangeConfirmers,
+    ChangeRecipientEnrolment, ChangeResponsabile, ClosePhaseDiary, CosignLateEntry,
+    DisableProfessional, EnableProfessional, InterruptPathway, OpenCase, OpenPhaseDiary, Recipient,
+    RecordEntry, RequestConfirmation, ResendConfirmation, SetPdiCaps, ValidateEntries,
+    WithdrawEntry, WithdrawValidation,
 };
 use diario_domain::{CaseCommand, CaseEvent, DomainError, Ente, MeasureId, Phase};
 use uuid::Uuid;
@@ -21,8 +22,8 @@ use crate::auth::Auth;
 use crate::dto::{
     AmendEntryBody, CaseManagerBody, CloseBody, CommandResult, ConfirmationRequestBody,
     ConfirmersBody, CreateCaseBody, EnableProfessionalBody, EnrolmentBody, EnteName, EnteQuery,
-    InterruptionBody, PaperCancellationBody, PdiBody, RecordEntryBody, ResponsabileBody,
-    ValidationBody, ValidationWithdrawalBody,
+    InterruptionBody, PaperCancellationBody, PdiBody, RecordEntryBody, RequestCancellationBody,
+    ResponsabileBody, ValidationBody, ValidationWithdrawalBody,
 };
 use crate::error::Problem;
 use crate::extract::{ApiPath, ApiQuery, WriteRequest};
@@ -70,6 +71,10 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/v1/cases/{id}/paper-diaries/{pid}/cancellation",
             post(cancel_paper_diary),
+        )
+        .route(
+            "/v1/cases/{id}/confirmation-requests/{rid}/cancellation",
+            post(cancel_confirmation_request),
         )
         .route("/v1/cases/{id}/phases/{n}/close", post(close_phase))
         .route(
@@ -420,6 +425,33 @@ pub async fn cancel_paper_diary(
             refused_by_family: body.refused_by_family,
             reason: crate::dto::reason(body.reason)?,
         }))
+    })
+    .await
+}
+
+/// Cancel, with a reason, a confirmation request whose FirmaLOM notification could not be
+/// delivered (the phase's responsabile; Art. 6): its entries are free again and the paper
+/// diary becomes available. A notification FirmaLOM received is answered or expires.
+#[utoipa::path(post, path = "/v1/cases/{id}/confirmation-requests/{rid}/cancellation", tag = "confirmation",
+    request_body = RequestCancellationBody,
+    params(("id" = Uuid, Path), ("rid" = Uuid, Path, description = "request id"), ("Idempotency-Key" = Option<String>, Header, pattern = "^[!-~]([ -~]{0,253}[!-~])?$"), ("If-Match" = Option<String>, Header, pattern = "^(\\*|(W/)?\"?[0-9]{1,18}\"?)$")),
+    responses((status = 200, description = "done: the resource as it now stands", body = CommandResult),
+        (status = "4XX", description = "problem+json, e.g. 404 confirmation-request-not-found, 409 notification-not-undelivered, confirmation-request-not-pending; 422 reason-required", body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn cancel_confirmation_request(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+    ApiPath((id, rid)): ApiPath<(Uuid, Uuid)>,
+    req: WriteRequest,
+) -> Result<Response, ApiError> {
+    simple_command(&state, &principal, &req, id, |req| {
+        let body: RequestCancellationBody = req.json_or_default()?;
+        Ok(CaseCommand::CancelConfirmationRequest(
+            CancelConfirmationRequest {
+                request_id: rid,
+                reason: crate::dto::reason(body.reason)?,
+            },
+        ))
     })
     .await
 }

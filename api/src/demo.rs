@@ -13,11 +13,13 @@ use std::collections::BTreeSet;
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 use chrono_tz::Europe::Rome;
 use diario_commands::{Caller, CommandHandler, CommandOptions, HandlerError, Principal, TestClock};
+use diario_domain::case::RecordNotificationDelivery;
 use diario_domain::grants::{Grant, GrantCommand, GrantRole};
 use diario_domain::organisations::OrganisationCommand;
 use diario_domain::staff::StaffCommand;
 use diario_domain::{
-    CaseCommand, FailureCommand, FailureScope, FigureId, FiscalCode, OrgKind, Organisation,
+    CaseCommand, CaseEvent, FailureCommand, FailureScope, FigureId, FiscalCode, OrgKind,
+    Organisation,
 };
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -200,11 +202,32 @@ impl Seeder<'_> {
         } else {
             Caller::Person(&principal)
         };
-        self.handler
+        let outcome = self
+            .handler
             .execute_case(case_id, &command, &caller, &CommandOptions::new())
             .await
-            .map(drop)
-            .map_err(|source| DemoError { step, source })
+            .map_err(|source| DemoError { step, source })?;
+        // FirmaLOM receives each notification at once in the demo: the dispatcher's report.
+        for e in &outcome.events {
+            let (CaseEvent::ConfirmationRequested { request_id, at, .. }
+            | CaseEvent::ConfirmationResent { request_id, at, .. }) = e
+            else {
+                continue;
+            };
+            let delivery = CaseCommand::RecordNotificationDelivery(RecordNotificationDelivery {
+                request_id: *request_id,
+                sent_at: *at,
+                received_at: when,
+            });
+            self.handler
+                .execute_case(case_id, &delivery, &Caller::System, &CommandOptions::new())
+                .await
+                .map_err(|source| DemoError {
+                    step: "RecordNotificationDelivery by the dispatcher".to_owned(),
+                    source,
+                })?;
+        }
+        Ok(())
     }
 }
 
@@ -329,6 +352,7 @@ pub async fn seed(
         ticket: "INC-2026-0042".into(),
         description: "Sistema informativo regionale non raggiungibile".into(),
         began_at: at(day(5), 8, 0),
+        ticket_opened_at: Some(at(day(5), 8, 20)),
     };
     handler
         .execute_failure(&failure, &support.support_actor(), &opts())

@@ -162,6 +162,16 @@ pub struct PaperCancellationBody {
     pub reason: Option<String>,
 }
 
+/// `POST /v1/cases/{id}/confirmation-requests/{rid}/cancellation`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RequestCancellationBody {
+    /// Why the request is cancelled (required: 422 reason-required).
+    #[serde(default)]
+    #[schema(max_length = 500)]
+    pub reason: Option<String>,
+}
+
 /// `POST /v1/cases/{id}/professionals`.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -467,6 +477,10 @@ pub struct DeclareFailureBody {
     pub ticket: String,
     pub description: String,
     pub began_at: DateTime<Utc>,
+    /// When the operator opened the ticket (Art. 9: "immediatamente"; the failure began at
+    /// most 24 hours before it); the declaration's instant when omitted.
+    #[serde(default)]
+    pub ticket_opened_at: Option<DateTime<Utc>>,
 }
 
 /// `POST /v1/system-failures/{id}/resolution`.
@@ -485,6 +499,8 @@ pub struct DeclaredFailure {
     pub ticket: String,
     pub description: String,
     pub began_at: DateTime<Utc>,
+    /// When the operator's ticket was opened (none for declarations before it was asked).
+    pub ticket_opened_at: Option<DateTime<Utc>>,
     pub resolved_at: Option<DateTime<Utc>>,
     /// Support operator who declared it.
     pub declared_by: String,
@@ -503,6 +519,7 @@ impl DeclaredFailure {
             },
             ticket: f.ticket.clone(),
             description: f.description.clone(),
+            ticket_opened_at: f.ticket_opened_at,
             began_at: f.began_at,
             resolved_at: f.resolved_at,
             declared_by: f.declared_by.as_str().to_owned(),

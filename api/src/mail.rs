@@ -70,9 +70,10 @@ pub async fn send_pass(
             tracing::warn!(person = %person, "the recorded e-mail address cannot be used");
             continue;
         };
-        let inbox = diario_projections::inbox(db, state.handler.catalogue(), &person, now, 100)
-            .await
-            .map_err(|e| e.to_string())?;
+        let inbox =
+            diario_projections::inbox(db, state.handler.catalogue(), &person, &[], now, 100)
+                .await
+                .map_err(|e| e.to_string())?;
         for item in inbox {
             let fresh = TIME_BASED.contains(&item.kind.as_str())
                 || now - item.at <= chrono::Duration::days(1);

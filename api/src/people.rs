@@ -510,9 +510,11 @@ pub struct InboxView {
     pub notifications: Vec<diario_projections::Notification>,
 }
 
-/// My notifications, most recent first: rejections and expired requests of the phases I am
-/// responsabile of (the latest 100), requests about to expire (within 6 hours) and FirmaLOM
-/// notifications still undelivered after 3 attempts.
+/// My notifications, most recent first: rejections, expired requests and notifications
+/// FirmaLOM could not deliver, of the phases I am responsabile of; interruptions of my cases
+/// (and, for an ATS operator, of the ATS's cases) recorded by someone else (the latest 100);
+/// requests about to expire (within 6 hours) and FirmaLOM notifications still being retried
+/// after 3 attempts.
 #[utoipa::path(get, path = "/v1/me/notifications", tag = "reads",
     responses((status = 200, description = "done: the resource as it now stands", body = InboxView),
         (status = "4XX", description = "401", body = Problem, content_type = "application/problem+json")),
@@ -521,10 +523,18 @@ pub async fn my_notifications(
     State(state): State<AppState>,
     Auth(principal): Auth,
 ) -> Result<Response, ApiError> {
+    // An ATS operator also reads what is addressed to their ATS (an interruption, Art. 6).
+    let ats: Vec<String> = principal
+        .grants
+        .iter()
+        .filter(|g| g.role == diario_domain::grants::GrantRole::AtsOperator)
+        .filter_map(|g| g.scope.clone())
+        .collect();
     let notifications = diario_projections::inbox(
         &state.db,
         state.handler.catalogue(),
         principal.cf.as_str(),
+        &ats,
         state.handler.now(),
         100,
     )

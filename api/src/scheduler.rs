@@ -70,17 +70,26 @@ impl Follower for DeadlineWatch {
             };
             if !matches!(
                 e.event_type.as_str(),
-                "ConfirmationRequested" | "ConfirmationResent"
+                "ConfirmationRequested"
+                    | "ConfirmationResent"
+                    | "ConfirmationNotificationDelivered"
             ) {
                 continue;
             }
+            // The deadline runs from FirmaLOM's receipt (Art. 6); requests and re-sends
+            // recorded before deliveries were carry their own.
             let (request_id, deadline) = match CaseEvent::decode(e)? {
                 CaseEvent::ConfirmationRequested {
                     request_id,
-                    deadline,
+                    deadline: Some(deadline),
                     ..
                 }
                 | CaseEvent::ConfirmationResent {
+                    request_id,
+                    deadline: Some(deadline),
+                    ..
+                }
+                | CaseEvent::ConfirmationNotificationDelivered {
                     request_id,
                     deadline,
                     ..

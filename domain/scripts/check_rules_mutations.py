@@ -17,7 +17,7 @@ muts = [
  ("pending-request lock", "case/entries.rs", "if entry.pending_request.is_some() {", "if false {"),
  ("validated lock", "case/entries.rs", "&& entry.validated", "&& false"),
  ("late answer refused", "case/confirmation.rs", "&& ctx.now > deadline", "&& false"),
- ("resend after 1 day", "case/confirmation.rs", "if ctx.now <= allowed_from {", "if false {"),
+ ("resend after 1 day", "case/confirmation.rs", "if !undelivered && ctx.now <= allowed_from {", "if !undelivered && false {"),
  ("FirmaLOM required for digital", "case/confirmation.rs", "    if !file.recipient.firmalom_enrolled {\n        return Err(DomainError::DigitalConfirmationUnavailable);\n    }\n    let entries = sendable_entries", "    let entries = sendable_entries"),
  ("checklist gating", "case/confirmation.rs", "if checklist.passed {", "if true {"),
  ("nothing after interruption", "case/mod.rs", "if file.interrupted_at.is_some() {", "if false {"),
@@ -85,6 +85,23 @@ muts = [
  ("Art9 only the support desk co-signs", "case/entries.rs", "    let by = match &ctx.actor {\n        crate::actor::Actor::Person {\n            fiscal_code,\n            role: crate::actor::ActorRole::Support,\n        } => fiscal_code.clone(),\n        _ => return Err(DomainError::NotSupportDesk),\n    };", "    let by = ctx.person()?.clone();"),
  ("Art9 only late entries are co-signed", "case/entries.rs", "    let Some(failure) = entry.system_failure_id else {\n        return Err(DomainError::NotALateEntry(entry.id));\n    };", "    let failure = entry.system_failure_id.unwrap_or_default();"),
  ("Art9 the co-signature is kept on the entry", "case/evolve.rs", "                e.cosigned_by = Some(by.clone());", "                let _ = by;"),
+
+ ("Art6 the deadline runs from the receipt, not the sending", "case/confirmation.rs", "        deadline: answer_deadline(ctx.measure, c.received_at),", "        deadline: answer_deadline(ctx.measure, r.sent_at),"),
+ ("Art6 a request has no deadline before its receipt", "case/confirmation.rs", "        checklist,\n        deadline: None,\n        confirmers: file.recipient.confirmers.clone(),", "        checklist,\n        deadline: Some(add_civil_days_to_instant(ctx.now, 1)),\n        confirmers: file.recipient.confirmers.clone(),"),
+ ("Art6 only the system reports deliveries", "case/confirmation.rs", "        Actor::Person { .. } => Err(DomainError::SystemOnly),", "        Actor::Person { .. } => Ok(()),"),
+ ("Art6 a report is for the current sending", "case/confirmation.rs", "    if r.sent_at != sent_at {", "    if false {"),
+ ("Art6 an undelivered notification alerts the responsabile", "alerts.rs", "(RequestStatus::Pending, ConfirmationChannel::Firmalom) if r.undelivered.is_some() => (", "(RequestStatus::Pending, ConfirmationChannel::Firmalom) if false => ("),
+ ("Art6 an undelivered request is re-sent at once", "case/confirmation.rs", "    if !undelivered && ctx.now <= allowed_from {", "    if ctx.now <= allowed_from {"),
+ ("Art6 re-send a day after the receipt", "case/confirmation.rs", "add_civil_days_to_instant(r.delivered_at.unwrap_or(r.sent_at), days);", "add_civil_days_to_instant(r.sent_at, days);"),
+ ("Art6 only an undelivered request is cancelled", "case/confirmation.rs", "    if r.undelivered.is_none() {\n        return Err(DomainError::NotificationNotUndelivered(r.id));", "    if false {\n        return Err(DomainError::NotificationNotUndelivered(r.id));"),
+ ("Art6 a cancellation names its reason", "case/confirmation.rs", "    let reason = given_reason(c.reason.as_deref()).ok_or(DomainError::ReasonRequired)?;\n    Ok(vec![cancellation(", "    let reason = given_reason(c.reason.as_deref()).unwrap_or_default();\n    Ok(vec![cancellation("),
+ ("Art6 paper after a cancelled undelivered request", "case/confirmation.rs", "    if file.recipient.firmalom_enrolled && !undeliverable {", "    if file.recipient.firmalom_enrolled {"),
+ ("Art6 an undelivered request never blocks the closure", "case/closure.rs", "                .partition(|r| r.undelivered.is_some());", "                .partition(|_| false);"),
+ ("Art6 a cancelled request frees its entries", "case/evolve.rs", "                r.status = RequestStatus::Ended;\n            }\n            release(file, *request_id);\n        }\n        CaseEvent::EntriesConfirmed {", "                r.status = RequestStatus::Ended;\n            }\n        }\n        CaseEvent::EntriesConfirmed {"),
+
+ ("Art9 the ticket is opened immediately", "failures.rs", "if ticket_opened_at - *began_at > chrono::Duration::hours(TICKET_WITHIN_HOURS) {", "if false {"),
+ ("Art9 the ticket is recorded", "failures.rs", "                ticket_opened_at: Some(ticket_opened_at),", "                ticket_opened_at: None,"),
+ ("Art9 the ticket follows the failure", "failures.rs", "if *began_at > ticket_opened_at || ticket_opened_at > now {", "if *began_at > now {"),
 ]
 sel = sys.argv[1:]
 survivors = []

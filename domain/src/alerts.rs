@@ -26,6 +26,9 @@ pub enum AlertCode {
     EntriesNotSentForConfirmation,
     /// Art. 6: a request passed its deadline; the expiry is not recorded yet.
     RequestOverdue,
+    /// Art. 6: the notification of a request could not be delivered to FirmaLOM: re-send at
+    /// once, or cancel it with a reason and use the paper diary.
+    NotificationUndelivered,
     /// Art. 6: a request expired without answer and may be re-sent.
     RequestExpired,
     /// Art. 6: the recipient rejected entries; amend and send again.
@@ -77,6 +80,7 @@ impl AlertCode {
             AlertCode::EntriesAwaitingValidation => "entries-awaiting-validation",
             AlertCode::EntriesNotSentForConfirmation => "entries-not-sent-for-confirmation",
             AlertCode::RequestOverdue => "request-overdue",
+            AlertCode::NotificationUndelivered => "notification-undelivered",
             AlertCode::RequestExpired => "request-expired",
             AlertCode::EntriesRejected => "entries-rejected",
             AlertCode::PdiCapsMissing => "pdi-caps-missing",
@@ -228,6 +232,10 @@ pub fn alerts(state: &CaseState, measure: &Measure, now: DateTime<Utc>) -> Vec<A
     }
     for r in file.requests.values() {
         let (code, message) = match (r.status, r.channel) {
+            (RequestStatus::Pending, ConfirmationChannel::Firmalom) if r.undelivered.is_some() => (
+                AlertCode::NotificationUndelivered,
+                "Art. 6: notifica non consegnata a FirmaLOM: inviarla di nuovo, oppure annullare la richiesta con un motivo e usare il diario cartaceo",
+            ),
             (status, channel) if is_overdue(status, channel, r.deadline, now) => {
                 (AlertCode::RequestOverdue, REQUEST_OVERDUE)
             }
@@ -274,6 +282,7 @@ mod tests {
             AlertCode::EntriesAwaitingValidation,
             AlertCode::EntriesNotSentForConfirmation,
             AlertCode::RequestOverdue,
+            AlertCode::NotificationUndelivered,
             AlertCode::RequestExpired,
             AlertCode::EntriesRejected,
             AlertCode::PdiCapsMissing,

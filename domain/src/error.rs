@@ -393,6 +393,28 @@ pub enum DomainError {
     /// A per-entry answer lists every entry of the request exactly once.
     #[error("Art. 6: la risposta deve indicare ogni prestazione della richiesta una sola volta")]
     AnswerDoesNotMatchRequest,
+    /// Deliveries are recorded by the system's dispatcher only.
+    #[error("Art. 6: la consegna delle notifiche è registrata solo dal sistema")]
+    SystemOnly,
+    /// The delivery is for an earlier sending of the request (it was re-sent since).
+    #[error("Art. 6: la notifica è di un invio precedente della richiesta {0}")]
+    NotificationSuperseded(Uuid),
+    /// The delivery (or its failure) of this sending is already recorded.
+    #[error("Art. 6: l'esito della consegna della notifica della richiesta {0} è già registrato")]
+    DeliveryAlreadyRecorded(Uuid),
+    /// The receipt cannot precede the sending nor lie in the future.
+    #[error("Art. 6: l'istante di ricezione della notifica non è valido")]
+    InvalidReceiptTime,
+    /// Expiry runs from the receipt: an undelivered request does not expire.
+    #[error(
+        "Art. 6: la notifica della richiesta {0} non è stata ricevuta da FirmaLOM: il termine di un giorno non è iniziato"
+    )]
+    NotificationNotDelivered(Uuid),
+    /// Only a request whose notification could not be delivered is cancelled.
+    #[error(
+        "Art. 6: la notifica della richiesta {0} è stata consegnata o è in consegna: si attende la risposta o la scadenza"
+    )]
+    NotificationNotUndelivered(Uuid),
 
     // ---- PDI (Art. 8) ---------------------------------------------------------------------------
     /// PDI caps refer to services of a phase where PDI caps apply, with positive minutes.
@@ -412,6 +434,18 @@ pub enum DomainError {
     /// A failure is resolved once.
     #[error("Art. 9: failure già risolto")]
     FailureAlreadyResolved,
+    /// Art. 9: the ticket was not opened "immediately" after the failure began.
+    #[error(
+        "Art. 9: il ticket va aperto immediatamente: il malfunzionamento iniziato il {began_at} è al massimo {hours} ore prima del ticket ({ticket_opened_at})"
+    )]
+    TicketNotImmediate {
+        /// When the failure began.
+        began_at: DateTime<Utc>,
+        /// When the ticket was opened.
+        ticket_opened_at: DateTime<Utc>,
+        /// The bound.
+        hours: i64,
+    },
     /// Failure times must be in the past and ordered.
     #[error(
         "Art. 9: orari del failure non validi (inizio/risoluzione nel futuro o risoluzione prima dell'inizio)"
@@ -449,6 +483,7 @@ impl DomainError {
             | InterruptionNotAllowed
             | NotAConfirmer
             | NotSupportDesk
+            | SystemOnly
             | FigureNotEnabledForProfessional(_) => ErrorKind::Forbidden,
             CaseNotOpened
             | EntryNotFound(_)
@@ -480,6 +515,10 @@ impl DomainError {
             | FailureAlreadyDeclared
             | FailureAlreadyResolved
             | NothingToValidate(_)
+            | NotificationSuperseded(_)
+            | DeliveryAlreadyRecorded(_)
+            | NotificationNotDelivered(_)
+            | NotificationNotUndelivered(_)
             | NoValidationToWithdraw(_) => ErrorKind::Conflict,
             PhaseNotInMeasure(_)
             | NoConfirmers
@@ -515,9 +554,11 @@ impl DomainError {
             | ReasonRequired
             | AdultConfirmsPersonally
             | ConfirmerIsStaff(_)
+            | InvalidReceiptTime
             | NotALateEntry(_)
             | InvalidPdiCap(_)
             | PdiNotApplicable
+            | TicketNotImmediate { .. }
             | InvalidFailureTimes => ErrorKind::Unprocessable,
         }
     }
@@ -596,6 +637,12 @@ impl DomainError {
             WrongConfirmationChannel(_) => "wrong-confirmation-channel",
             PerEntryAnswerNotApplicable(_) => "per-entry-answer-not-applicable",
             AnswerDoesNotMatchRequest => "answer-does-not-match-request",
+            SystemOnly => "system-only",
+            NotificationSuperseded(_) => "notification-superseded",
+            DeliveryAlreadyRecorded(_) => "delivery-already-recorded",
+            InvalidReceiptTime => "invalid-receipt-time",
+            NotificationNotDelivered(_) => "notification-not-delivered",
+            NotificationNotUndelivered(_) => "notification-not-undelivered",
             ReasonRequired => "reason-required",
             NotALateEntry(_) => "not-a-late-entry",
             AdultConfirmsPersonally => "adult-confirms-personally",
@@ -607,6 +654,7 @@ impl DomainError {
             FailureNotDeclared => "failure-not-declared",
             FailureAlreadyResolved => "failure-already-resolved",
             InvalidFailureTimes => "invalid-failure-times",
+            TicketNotImmediate { .. } => "ticket-not-immediate",
         }
     }
 
@@ -669,6 +717,12 @@ impl DomainError {
             | ReasonRequired
             | AdultConfirmsPersonally
             | ConfirmerIsStaff(_)
+            | SystemOnly
+            | NotificationSuperseded(_)
+            | DeliveryAlreadyRecorded(_)
+            | InvalidReceiptTime
+            | NotificationNotDelivered(_)
+            | NotificationNotUndelivered(_)
             | ResponsabileMayOnlyShorten => "Art. 6",
             ChecklistFailed(_) | InvalidPdiCap(_) | PdiNotApplicable => "Art. 8",
             SystemFailureUnknown(_)
@@ -679,6 +733,7 @@ impl DomainError {
             | FailureNotDeclared
             | FailureAlreadyResolved
             | NotALateEntry(_)
+            | TicketNotImmediate { .. }
             | InvalidFailureTimes => "Art. 9",
             InvalidPseudonym(_) => "Art. 10",
             Organisation(_) | CaseManagerFigureReserved(_) => "Art. 3",

@@ -10,6 +10,11 @@ use crate::actor::{Actor, ActorRole};
 use crate::error::DomainError;
 use crate::values::{FiscalCode, add_civil_days, civil_date};
 
+/// Art. 9 "gli operatori devono aprire immediatamente un ticket": a failure may have begun at
+/// most this many hours before the operator's ticket. A day covers a failure met in the evening
+/// and reported first thing the next morning; a later ticket is not "immediate".
+pub const TICKET_WITHIN_HOURS: i64 = 24;
+
 /// Whose system failed (Art. 9: the regional system, or the ente's proven malfunction).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -36,6 +41,9 @@ pub struct SystemFailure {
     pub description: String,
     /// When the failure began.
     pub began_at: DateTime<Utc>,
+    /// When the operator's ticket was opened (none in declarations before it was asked).
+    #[serde(default)]
+    pub ticket_opened_at: Option<DateTime<Utc>>,
     /// When it was resolved, if it was.
     pub resolved_at: Option<DateTime<Utc>>,
     /// Support operator who declared it.
@@ -99,6 +107,10 @@ pub enum FailureCommand {
         description: String,
         /// When it began.
         began_at: DateTime<Utc>,
+        /// When the operator opened the ticket (Art. 9 "aprire immediatamente un ticket");
+        /// the declaration's instant when not given (the desk declares as the ticket arrives).
+        #[serde(default)]
+        ticket_opened_at: Option<DateTime<Utc>>,
     },
     /// Record that it was resolved.
     ResolveSystemFailure {
@@ -125,6 +137,10 @@ pub enum FailureEvent {
         description: String,
         /// When it began.
         began_at: DateTime<Utc>,
+        /// When the operator's ticket was opened (absent in declarations recorded before it
+        /// was asked).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        ticket_opened_at: Option<DateTime<Utc>>,
         /// Support operator.
         by: FiscalCode,
         /// When declared.
@@ -172,12 +188,23 @@ pub fn decide_failure(
             ticket,
             description,
             began_at,
+            ticket_opened_at,
         } => {
             if state.is_some() {
                 return Err(DomainError::FailureAlreadyDeclared);
             }
-            if *began_at > now {
+            let ticket_opened_at = ticket_opened_at.unwrap_or(now);
+            if *began_at > ticket_opened_at || ticket_opened_at > now {
                 return Err(DomainError::InvalidFailureTimes);
+            }
+            // "gli operatori devono aprire immediatamente un ticket": the failure began at most
+            // TICKET_WITHIN_HOURS before its ticket.
+            if ticket_opened_at - *began_at > chrono::Duration::hours(TICKET_WITHIN_HOURS) {
+                return Err(DomainError::TicketNotImmediate {
+                    began_at: *began_at,
+                    ticket_opened_at,
+                    hours: TICKET_WITHIN_HOURS,
+                });
             }
             Ok(vec![FailureEvent::SystemFailureDeclared {
                 failure_id: *failure_id,
@@ -185,6 +212,7 @@ pub fn decide_failure(
                 ticket: ticket.clone(),
                 description: description.clone(),
                 began_at: *began_at,
+                ticket_opened_at: Some(ticket_opened_at),
                 by,
                 at: now,
             }])
@@ -221,6 +249,7 @@ pub fn evolve_failure(state: FailureState, event: &FailureEvent) -> FailureState
             ticket,
             description,
             began_at,
+            ticket_opened_at,
             by,
             ..
         } => Some(SystemFailure {
@@ -229,6 +258,7 @@ pub fn evolve_failure(state: FailureState, event: &FailureEvent) -> FailureState
             ticket: ticket.clone(),
             description: description.clone(),
             began_at: *began_at,
+            ticket_opened_at: *ticket_opened_at,
             resolved_at: None,
             declared_by: by.clone(),
         }),

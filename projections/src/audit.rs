@@ -53,6 +53,15 @@ fn ids(list: &[Uuid]) -> String {
     }
 }
 
+/// The deadline of a sending: its own in events recorded before deliveries were, otherwise
+/// one day from FirmaLOM's receipt.
+fn scadenza(deadline: &Option<chrono::DateTime<chrono::Utc>>) -> String {
+    match deadline {
+        Some(d) => format!("scadenza {}", d.to_rfc3339()),
+        None => "risposta entro un giorno dalla ricezione della notifica".to_owned(),
+    }
+}
+
 fn fase(p: &Phase) -> String {
     format!("fase {p}")
 }
@@ -269,16 +278,37 @@ pub fn describe(event: &CaseEvent) -> String {
             } else {
                 "non superata"
             },
-            deadline.to_rfc3339()
+            scadenza(deadline)
         ),
         CaseEvent::ConfirmationResent {
             request_id,
             deadline,
             ..
         } => format!(
-            "Richiesta di conferma {request_id} inviata nuovamente, nuova scadenza {}",
+            "Richiesta di conferma {request_id} inviata nuovamente, {}",
+            scadenza(deadline)
+        ),
+        CaseEvent::ConfirmationNotificationDelivered {
+            request_id,
+            received_at,
+            deadline,
+            ..
+        } => format!(
+            "Notifica della richiesta {request_id} ricevuta da FirmaLOM il {}: risposta entro {}",
+            received_at.to_rfc3339(),
             deadline.to_rfc3339()
         ),
+        CaseEvent::ConfirmationNotificationUndelivered {
+            request_id,
+            attempts,
+            last_error,
+            ..
+        } => format!(
+            "Notifica della richiesta {request_id} non consegnata a FirmaLOM dopo {attempts} tentativi ({last_error})"
+        ),
+        CaseEvent::ConfirmationRequestCancelled {
+            request_id, reason, ..
+        } => format!("Richiesta di conferma {request_id} annullata: {reason}"),
         CaseEvent::EntriesConfirmed {
             request_id,
             phase,

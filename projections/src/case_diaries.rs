@@ -176,6 +176,8 @@ impl CaseRows {
                         r.times_sent.into(),
                         serde_json::json!(r.entry_ids).into(),
                         serde_json::json!(r.rejections).into(),
+                        r.delivered_at.into(),
+                        serde_json::json!(r.undelivered).into(),
                     ],
                 );
             }
@@ -378,7 +380,8 @@ impl BatchWrite {
             ),
             (
                 "INSERT INTO rm_requests (request_id, case_id, phase, ats, provider, channel, \
-                 status, sent_at, deadline, times_sent, entry_ids, rejections)",
+                 status, sent_at, deadline, times_sent, entry_ids, rejections, delivered_at, \
+                 undelivered)",
                 &self.requests,
             ),
             (

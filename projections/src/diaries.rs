@@ -78,14 +78,33 @@ pub struct RequestView {
     pub channel: ChannelView,
     pub status: RequestStatusView,
     pub sent_at: DateTime<Utc>,
-    /// Answer deadline (digital requests).
+    /// Answer deadline (digital requests): one day from FirmaLOM's receipt of the notification
+    /// (Art. 6); none while the notification is on its way.
     pub deadline: Option<DateTime<Utc>>,
+    /// When FirmaLOM received the notification of the last sending.
+    #[serde(default)]
+    pub delivered_at: Option<DateTime<Utc>>,
+    /// The notification of the last sending could not be delivered: re-send at once, or cancel
+    /// the request with a reason and use the paper diary.
+    #[serde(default, deserialize_with = "json_or_null")]
+    pub undelivered: Option<UndeliveredView>,
     pub times_sent: i64,
     pub entry_ids: Vec<Uuid>,
     /// The recipient's rejections, in order (Art. 6): the responsabile sees which entries were
     /// rejected and why, when a reason was given.
     #[serde(default)]
     pub rejections: Vec<RejectionView>,
+}
+
+/// A notification FirmaLOM never acknowledged (Art. 6).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct UndeliveredView {
+    /// Delivery attempts made.
+    pub attempts: u32,
+    /// The last error (HTTP status or network failure).
+    pub last_error: String,
+    /// When the dispatcher gave up.
+    pub at: DateTime<Utc>,
 }
 
 /// A JSON column that may hold `null` (PostgreSQL `jsonb`, SQLite text), or a JSON value.
@@ -367,6 +386,12 @@ impl CaseDiary {
                     status: r.status.into(),
                     sent_at: micros(r.sent_at),
                     deadline: r.deadline.map(micros),
+                    delivered_at: r.delivered_at.map(micros),
+                    undelivered: r.undelivered.as_ref().map(|u| UndeliveredView {
+                        attempts: u.attempts,
+                        last_error: u.last_error.clone(),
+                        at: micros(u.at),
+                    }),
                     times_sent: i64::from(r.times_sent),
                     entry_ids: r.entries.keys().copied().collect(),
                     rejections: r

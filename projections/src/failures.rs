@@ -46,6 +46,10 @@ pub struct SystemFailureView {
     pub resolved_at: Option<DateTime<Utc>>,
     pub declared_by: String,
     pub declared_at: DateTime<Utc>,
+    /// When the operator's ticket was opened (Art. 9 "immediatamente"); none for declarations
+    /// recorded before it was asked.
+    #[serde(default)]
+    pub ticket_opened_at: Option<DateTime<Utc>>,
     pub resolved_by: Option<String>,
     /// Entries (withdrawn ones included, with their state) that cite this failure (not a
     /// column of `rm_system_failures`: read from `rm_entries`).
@@ -72,6 +76,7 @@ impl Follower for SystemFailures {
                     ticket,
                     description,
                     began_at,
+                    ticket_opened_at,
                     by,
                     at,
                 } => {
@@ -81,8 +86,8 @@ impl Follower for SystemFailures {
                     };
                     tx.exec(
                         "INSERT INTO rm_system_failures (failure_id, scope, ente, ticket, \
-                         description, began_at, declared_by, declared_at) \
-                         VALUES ($1,$2,$3,$4,$5,$6,$7,$8)",
+                         description, began_at, declared_by, declared_at, ticket_opened_at) \
+                         VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)",
                         &[
                             failure_id.into(),
                             scope.as_str().into(),
@@ -92,6 +97,7 @@ impl Follower for SystemFailures {
                             began_at.trunc_subsecs(6).into(),
                             by.as_str().into(),
                             at.trunc_subsecs(6).into(),
+                            ticket_opened_at.map(|t| t.trunc_subsecs(6)).into(),
                         ],
                     )
                     .await?;

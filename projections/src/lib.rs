@@ -33,7 +33,8 @@ pub use case_diaries::CaseDiaries;
 pub use checklists::{CheckView, ChecklistFilter, ChecklistView, Checklists, checklists};
 pub use diaries::{
     AlertView, CaseDiary, CasePerson, EntryState, EntryView, InterruptionView, PhaseDiary,
-    RejectionView, RequestView, Total, case_diary, case_diary_at, case_diary_consistent,
+    RejectionView, RequestView, Total, UndeliveredView, case_diary, case_diary_at,
+    case_diary_consistent,
 };
 pub use failures::{
     FailureFilter, RelyingEntry, SystemFailureView, SystemFailures, system_failures,

@@ -66,6 +66,33 @@ impl StaffNotifications {
             Ente::Provider => row.text("responsabile_provider")?,
         }))
     }
+
+    /// The responsabili, the case manager and the ATS's operators of a case (distinct).
+    async fn case_people(
+        &self,
+        tx: &mut Tx,
+        case_id: Uuid,
+    ) -> Result<Option<Vec<String>>, FollowError> {
+        let Some(row) = tx
+            .fetch_optional(
+                "SELECT responsabile_asst, responsabile_provider, case_manager, ats \
+                 FROM rm_notification_cases WHERE case_id = $1",
+                &[case_id.into()],
+            )
+            .await?
+        else {
+            return Ok(None);
+        };
+        let mut people = Vec::new();
+        for col in ["responsabile_asst", "responsabile_provider", "case_manager"] {
+            let p = row.text(col)?;
+            if !p.is_empty() && !people.contains(&p) {
+                people.push(p);
+            }
+        }
+        people.push(ats_addressee(&row.text("ats")?));
+        Ok(Some(people))
+    }
 }
 
 #[async_trait]
@@ -73,11 +100,14 @@ impl Follower for StaffNotifications {
     diario_log::follower_spec!(NAME, &TABLES);
 
     async fn apply(&self, events: &[RecordedEvent], tx: &mut Tx) -> Result<(), FollowError> {
-        const WANTED: [&str; 4] = [
+        const WANTED: [&str; 7] = [
             "CaseOpened",
             "ResponsabileChanged",
+            "CaseManagerChanged",
             "ConfirmationRejected",
             "ConfirmationRequestExpired",
+            "ConfirmationNotificationUndelivered",
+            "PathwayInterrupted",
         ];
         for e in events {
             let Some(case_id) = StreamId::case_of(&e.stream_id) else {
@@ -86,21 +116,27 @@ impl Follower for StaffNotifications {
             if !WANTED.contains(&e.event_type.as_str()) {
                 continue;
             }
-            let (person, kind, phase, request_id, detail, at) = match CaseEvent::decode(e)? {
+            // (addressees, kind, phase, request, detail, at)
+            let (people, kind, phase, request_id, detail, at) = match CaseEvent::decode(e)? {
                 CaseEvent::CaseOpened {
                     measure_id,
+                    ats,
                     responsabile_asst,
                     responsabile_provider,
+                    case_manager,
                     ..
                 } => {
                     tx.exec(
                         "INSERT INTO rm_notification_cases (case_id, measure_id, \
-                         responsabile_asst, responsabile_provider) VALUES ($1, $2, $3, $4)",
+                         responsabile_asst, responsabile_provider, case_manager, ats) \
+                         VALUES ($1, $2, $3, $4, $5, $6)",
                         &[
                             case_id.into(),
                             measure_id.as_str().into(),
                             responsabile_asst.as_str().into(),
                             responsabile_provider.as_str().into(),
+                            case_manager.as_str().into(),
+                            ats.as_str().into(),
                         ],
                     )
                     .await?;
@@ -119,6 +155,14 @@ impl Follower for StaffNotifications {
                     };
                     tx.exec(sql, &[case_id.into(), responsabile.as_str().into()])
                         .await?;
+                    continue;
+                }
+                CaseEvent::CaseManagerChanged { case_manager, .. } => {
+                    tx.exec(
+                        "UPDATE rm_notification_cases SET case_manager = $2 WHERE case_id = $1",
+                        &[case_id.into(), case_manager.as_str().into()],
+                    )
+                    .await?;
                     continue;
                 }
                 CaseEvent::ConfirmationRejected {
@@ -144,14 +188,8 @@ impl Follower for StaffNotifications {
                             entry_ids.len()
                         ),
                     };
-                    (
-                        person,
-                        "confirmation-rejected",
-                        phase,
-                        request_id,
-                        detail,
-                        at,
-                    )
+                    let kind = "confirmation-rejected";
+                    (vec![person], kind, phase, Some(request_id), detail, at)
                 }
                 CaseEvent::ConfirmationRequestExpired {
                     request_id,
@@ -167,32 +205,88 @@ impl Follower for StaffNotifications {
                     let detail = format!(
                         "{} prestazioni senza risposta entro il termine ({}); inviare di nuovo",
                         entry_ids.len(),
-                        deadline
-                            .with_timezone(&chrono_tz::Europe::Rome)
-                            .format("%d/%m/%Y %H:%M")
+                        rome(deadline)
                     );
-                    (person, "request-expired", phase, request_id, detail, at)
+                    let kind = "request-expired";
+                    (vec![person], kind, phase, Some(request_id), detail, at)
+                }
+                CaseEvent::ConfirmationNotificationUndelivered {
+                    request_id,
+                    phase,
+                    attempts,
+                    last_error,
+                    at,
+                    ..
+                } => {
+                    let Some(person) = self.responsabile(tx, case_id, phase).await? else {
+                        continue;
+                    };
+                    let detail = format!(
+                        "dopo {attempts} tentativi ({last_error}): inviarla di nuovo subito, \
+                         oppure annullare la richiesta con un motivo e usare il diario cartaceo"
+                    );
+                    let kind = "notification-undelivered";
+                    (vec![person], kind, phase, Some(request_id), detail, at)
+                }
+                CaseEvent::PathwayInterrupted {
+                    cause,
+                    reason,
+                    closed_phases,
+                    by,
+                    at,
+                    ..
+                } => {
+                    // Art. 6: the other of responsabile and case manager, and the ATS, learn of
+                    // it at once.
+                    let Some(people) = self.case_people(tx, case_id).await? else {
+                        continue;
+                    };
+                    let people: Vec<String> = people
+                        .into_iter()
+                        .filter(|p| p.as_str() != by.as_str())
+                        .collect();
+                    let cause = cause.map_or("causa non indicata", |c| c.label());
+                    let detail = if reason.is_empty() {
+                        format!("da {} il {}: {cause}", by.as_str(), rome(at))
+                    } else {
+                        format!("da {} il {}: {cause} ({reason})", by.as_str(), rome(at))
+                    };
+                    let phase = closed_phases.iter().max().copied().unwrap_or(Phase::I);
+                    (people, "pathway-interrupted", phase, None, detail, at)
                 }
                 _ => continue,
             };
-            tx.exec(
-                "INSERT INTO rm_notifications (notification_id, person, case_id, phase, kind, \
-                 request_id, detail, at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                &[
-                    e.event_id.into(),
-                    person.into(),
-                    case_id.into(),
-                    i64::from(phase.number()).into(),
-                    kind.into(),
-                    request_id.into(),
-                    detail.into(),
-                    at.trunc_subsecs(6).into(),
-                ],
-            )
-            .await?;
+            for person in people {
+                tx.exec(
+                    "INSERT INTO rm_notifications (notification_id, person, case_id, phase, kind, \
+                     request_id, detail, at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+                     ON CONFLICT (notification_id, person) DO NOTHING",
+                    &[
+                        e.event_id.into(),
+                        person.into(),
+                        case_id.into(),
+                        i64::from(phase.number()).into(),
+                        kind.into(),
+                        request_id.into(),
+                        detail.clone().into(),
+                        at.trunc_subsecs(6).into(),
+                    ],
+                )
+                .await?;
+            }
         }
         Ok(())
     }
+}
+
+fn rome(at: DateTime<Utc>) -> impl std::fmt::Display {
+    at.with_timezone(&chrono_tz::Europe::Rome)
+        .format("%d/%m/%Y %H:%M")
+}
+
+/// The inbox addressee of an ATS's operators.
+pub fn ats_addressee(ats: &str) -> String {
+    format!("ats:{ats}")
 }
 
 /// One item of a person's inbox.
@@ -201,8 +295,10 @@ pub struct Notification {
     /// The event's id for recorded facts; `{kind}:{request or notification id}` for the ones
     /// computed when the inbox is read.
     pub id: String,
-    /// `confirmation-rejected`, `request-expired`, `request-expiring`,
-    /// `notification-undeliverable`.
+    /// `confirmation-rejected`, `request-expired`, `notification-undelivered` (given up, a
+    /// case event), `pathway-interrupted` (to the case manager, the responsabili and the ATS's
+    /// operators, but not to whoever recorded it); computed when read: `request-expiring`,
+    /// `notification-undeliverable` (still being retried after 3 failed attempts).
     pub kind: String,
     pub case_id: Uuid,
     pub phase: u8,
@@ -218,28 +314,39 @@ fn label(kind: &str) -> &'static str {
         "confirmation-rejected" => "Il destinatario ha rifiutato delle prestazioni",
         "request-expired" => "Una richiesta di conferma è scaduta",
         "request-expiring" => "Una richiesta di conferma sta per scadere",
-        _ => "Una notifica FirmaLOM non è stata consegnata",
+        "notification-undelivered" => "Una notifica FirmaLOM non è stata consegnata",
+        "pathway-interrupted" => "Il percorso è stato interrotto",
+        _ => "Una notifica FirmaLOM non risulta ancora consegnata",
     }
 }
 
 /// The inbox of `person` as of `now`, most recent first (at most `limit` recorded items, and
 /// every current time-based one).
+///
+/// `ats` are the ATS whose operators `person` is: what is addressed to them (an interruption)
+/// reaches the inbox too.
 pub async fn inbox(
     db: &Database,
     catalogue: &Catalogue,
     person: &str,
+    ats: &[String],
     now: DateTime<Utc>,
     limit: i64,
 ) -> Result<Vec<Notification>, ProjectionError> {
     let mut out = Vec::new();
-    for r in db
-        .fetch_all(
-            "SELECT notification_id, kind, case_id, phase, request_id, detail, at \
-             FROM rm_notifications WHERE person = $1 ORDER BY at DESC, notification_id LIMIT $2",
-            &[person.into(), limit.into()],
-        )
-        .await?
-    {
+    let mut addressees: Vec<String> = vec![person.to_owned()];
+    addressees.extend(ats.iter().map(|a| ats_addressee(a)));
+    let placeholders: Vec<String> = (0..addressees.len())
+        .map(|i| format!("${}", i + 2))
+        .collect();
+    let sql = format!(
+        "SELECT notification_id, kind, case_id, phase, request_id, detail, at \
+         FROM rm_notifications WHERE person IN ({}) ORDER BY at DESC, notification_id LIMIT $1",
+        placeholders.join(", ")
+    );
+    let mut params: Vec<diario_log::Val> = vec![limit.into()];
+    params.extend(addressees.iter().map(|a| a.as_str().into()));
+    for r in db.fetch_all(&sql, &params).await? {
         let kind = r.text("kind")?;
         out.push(Notification {
             id: r.uuid("notification_id")?.to_string(),
@@ -247,7 +354,7 @@ pub async fn inbox(
             kind,
             case_id: r.uuid("case_id")?,
             phase: r.u8("phase")?,
-            request_id: Some(r.uuid("request_id")?),
+            request_id: r.opt_uuid("request_id")?,
             at: r.instant("at")?,
         });
     }

@@ -18,6 +18,9 @@ use uuid::Uuid;
 
 #[derive(Default)]
 struct Inner {
+    /// Every delivery is answered with this status (a FirmaLOM that does not know the
+    /// recipient: refused for good).
+    refuse_with: Option<u16>,
     fail_next: usize,
     failed: usize,
     received: Vec<Notification>,
@@ -55,6 +58,10 @@ async fn receive(State(state): State<FakeState>, headers: HeaderMap, body: Bytes
     if signed.is_err() {
         inner.bad_signatures += 1;
         return StatusCode::UNAUTHORIZED;
+    }
+    if let Some(status) = inner.refuse_with {
+        inner.failed += 1;
+        return StatusCode::from_u16(status).unwrap_or(StatusCode::NOT_FOUND);
     }
     if inner.fail_next > 0 {
         inner.fail_next -= 1;
@@ -106,6 +113,11 @@ impl FakeFirmalom {
     /// The next `n` deliveries are answered with 500.
     pub fn fail_next(&self, n: usize) {
         self.with(|i| i.fail_next = n);
+    }
+
+    /// Every delivery from now on is answered with `status` (`None`: accepted again).
+    pub fn refuse_with(&self, status: Option<u16>) {
+        self.with(|i| i.refuse_with = status);
     }
 
     /// Notifications accepted (signature valid), in arrival order.

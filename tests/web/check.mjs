@@ -286,6 +286,7 @@ try {
   await page.selectOption('#campo-scope', 'COOP-SOLE');
   await page.fill('#campo-description', "Gestionale dell'ente non raggiungibile");
   await page.fill('#campo-began_at', `${yesterday}T08:00`);
+  await page.fill('#campo-ticket_opened_at', `${yesterday}T08:30`);
   const [noTicket] = await Promise.all([
     page.waitForResponse((r) => r.url().endsWith('/malfunzionamenti') && r.request().method() === 'POST'),
     page.click('button:has-text("Dichiara il malfunzionamento")'),
@@ -297,7 +298,7 @@ try {
   await page.fill('#campo-ticket', 'INC-PROVA-7');
   await Promise.all([page.waitForURL(/esito=/), page.click('button:has-text("Dichiara il malfunzionamento")')]);
   const declared = (await page.textContent('main')).replace(/\s+/g, ' ');
-  for (const expected of ['Malfunzionamento dichiarato.', 'Ticket INC-PROVA-7', 'in corso']) {
+  for (const expected of ['Malfunzionamento dichiarato.', 'Ticket INC-PROVA-7', 'in corso', 'Ticket aperto', 'Dichiarato']) {
     if (!declared.includes(expected)) fail('failure', `"${expected}" is missing after declaring`);
   }
   const card = page.locator('article', { hasText: 'INC-PROVA-7' });

@@ -10,8 +10,10 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use diario_commands::CommandHandler;
-use diario_domain::{CaseEvent, CaseState, Phase, RequestStatus, evolve};
+use diario_commands::{Caller, CommandHandler, CommandOptions, HandlerError};
+use diario_domain::case::confirmation::{answer_deadline, undeliverable_after};
+use diario_domain::case::{RecordNotificationDelivery, RecordNotificationUndelivered};
+use diario_domain::{CaseCommand, CaseEvent, CaseState, Phase, RequestStatus, evolve};
 use diario_log::{
     Database, EventStore, FollowError, Follower, LogEvent, RecordedEvent, StoreError, StreamId, Tx,
     Val,
@@ -51,7 +53,11 @@ pub struct Notification {
     pub recipient_ref: String,
     pub confirmers: Vec<String>,
     pub entries: Vec<NotifiedEntry>,
-    pub deadline: DateTime<Utc>,
+    /// The answer deadline: one day from FirmaLOM's receipt, filled in when the notification
+    /// is POSTed (the instant recorded as its receipt when FirmaLOM acknowledges it).
+    #[serde(default)]
+    pub deadline: Option<DateTime<Utc>>,
+    /// The sending (the request or re-send event's instant) this notification is for.
     pub sent_for: DateTime<Utc>,
 }
 
@@ -68,17 +74,19 @@ async fn notification_for(
     store: &dyn EventStore,
     recorded: &RecordedEvent,
 ) -> Result<Option<Notification>, FollowError> {
-    let (kind, request_id, deadline) = match CaseEvent::decode(recorded)? {
+    let (kind, request_id, deadline, sent_for) = match CaseEvent::decode(recorded)? {
         CaseEvent::ConfirmationRequested {
             request_id,
             deadline,
+            at,
             ..
-        } => ("confirmation_requested", request_id, deadline),
+        } => ("confirmation_requested", request_id, deadline, at),
         CaseEvent::ConfirmationResent {
             request_id,
             deadline,
+            at,
             ..
-        } => ("confirmation_resent", request_id, deadline),
+        } => ("confirmation_resent", request_id, deadline, at),
         _ => return Ok(None),
     };
     let Some(case_id) = StreamId::case_of(&recorded.stream_id) else {
@@ -126,7 +134,7 @@ async fn notification_for(
             .collect(),
         entries,
         deadline,
-        sent_for: recorded.metadata.occurred_at,
+        sent_for,
     }))
 }
 
@@ -208,19 +216,80 @@ impl DeliveryPolicy {
     }
 }
 
-/// Whether the request a notification is for can still be answered.
-async fn request_is_open(
+/// What the request a notification is for says about sending it now.
+enum Sending {
+    /// Still to be answered, and this is its current sending: POST it with this deadline
+    /// (one day from now, the receipt if FirmaLOM acknowledges), or give up after `give_up`.
+    Open {
+        deadline: DateTime<Utc>,
+        give_up: DateTime<Utc>,
+    },
+    /// Answered, expired, ended, or sent again since: nothing to send.
+    Ended,
+}
+
+async fn sending(
     handler: &CommandHandler,
-    case_id: Uuid,
-    request_id: Uuid,
+    notification: &Notification,
     now: DateTime<Utc>,
-) -> Result<bool, WorkerError> {
-    let (state, _) = handler.load_case(case_id).await?;
-    Ok(state
-        .file
-        .as_ref()
-        .and_then(|f| f.requests.get(&request_id))
-        .is_some_and(|r| r.status == RequestStatus::Pending && r.deadline.is_none_or(|d| now <= d)))
+) -> Result<Sending, WorkerError> {
+    let (state, _) = handler.load_case(notification.case_id).await?;
+    let Some(file) = state.file.as_ref() else {
+        return Ok(Sending::Ended);
+    };
+    let Some(measure) = handler.catalogue().get(&file.measure_id) else {
+        return Ok(Sending::Ended);
+    };
+    let open = file
+        .requests
+        .get(&notification.request_id)
+        .is_some_and(|r| {
+            r.status == RequestStatus::Pending
+                && r.sent_at == notification.sent_for
+                && r.undelivered.is_none()
+                && r.deadline.is_none_or(|d| now <= d)
+        });
+    Ok(if open {
+        Sending::Open {
+            deadline: answer_deadline(measure, now),
+            give_up: undeliverable_after(measure, notification.sent_for),
+        }
+    } else {
+        Sending::Ended
+    })
+}
+
+/// The command id of the dispatcher's report on one notification: the same on every server.
+pub fn delivery_command_id(notification_id: Uuid) -> Uuid {
+    diario_commands::derived_id(notification_id, "firmalom-delivery")
+}
+
+/// Records what FirmaLOM did with a notification as a case event (Art. 6). A report the case
+/// no longer wants (answered, re-sent, already reported) is left out: the delivery log keeps it.
+async fn report(
+    handler: &CommandHandler,
+    notification: &Notification,
+    command: CaseCommand,
+) -> Result<(), WorkerError> {
+    let opts =
+        CommandOptions::new().with_command_id(delivery_command_id(notification.notification_id));
+    match handler
+        .execute_case(notification.case_id, &command, &Caller::System, &opts)
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(HandlerError::Domain(e)) => {
+            tracing::info!(notification = %notification.notification_id, error = %e, "delivery report not recorded on the case");
+            Ok(())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// FirmaLOM will not take this notification however often it is sent: a client error other
+/// than a timeout or a rate limit.
+fn refused_for_good(http_status: Option<i64>) -> bool {
+    http_status.is_some_and(|s| (400..500).contains(&s) && s != 408 && s != 429)
 }
 
 /// The outcome of one dispatcher pass.
@@ -229,6 +298,8 @@ pub struct DeliveryReport {
     pub delivered: usize,
     pub failed: usize,
     pub skipped_request_ended: usize,
+    /// Given up (refused for good, or not acknowledged within a day): recorded on the case.
+    pub undeliverable: usize,
 }
 
 /// What one attempt came to.
@@ -237,6 +308,12 @@ enum Attempt {
     Delivered { http_status: i64 },
     /// The request ended before the notification went out: the row is closed, nothing sent.
     RequestEnded,
+    /// Refused for good, or still failing a day after the sending: the row is closed and the
+    /// case records `ConfirmationNotificationUndelivered` (the responsabile is alerted).
+    Undeliverable {
+        http_status: Option<i64>,
+        error: String,
+    },
     /// Refused or unreachable: tried again at `retry_at`.
     Failed {
         http_status: Option<i64>,
@@ -265,7 +342,7 @@ pub async fn deliver_due(
             &[Val::instant_text(wall)],
         )
         .await?;
-    let mut report = DeliveryReport::default();
+    let mut report_counts = DeliveryReport::default();
     for row in due {
         let id = row.text("notification_id")?;
         // Claim the row so that another server does not send it at the same time.
@@ -284,23 +361,60 @@ pub async fn deliver_due(
             continue;
         }
         let attempt = row.i64("attempts")? + 1;
-        let (case_id, request_id) = (row.uuid_text("case_id")?, row.uuid_text("request_id")?);
-        let outcome = if request_is_open(handler, case_id, request_id, now).await? {
-            post(client, policy, &id, row.text("payload")?, attempt).await
-        } else {
-            Attempt::RequestEnded
+        let mut notification: Notification =
+            serde_json::from_str(&row.text("payload")?).map_err(|e| {
+                WorkerError::Follow(FollowError::Corrupt(format!("outbox payload {id}: {e}")))
+            })?;
+        let outcome = match sending(handler, &notification, now).await? {
+            Sending::Ended => Attempt::RequestEnded,
+            Sending::Open { deadline, give_up } => {
+                notification.deadline = Some(deadline);
+                let payload = serde_json::to_string(&notification).map_err(|e| {
+                    WorkerError::Follow(FollowError::Corrupt(format!("outbox payload {id}: {e}")))
+                })?;
+                match post(client, policy, &id, payload, attempt).await {
+                    Attempt::Failed {
+                        http_status, error, ..
+                    } if refused_for_good(http_status) || now > give_up => {
+                        Attempt::Undeliverable { http_status, error }
+                    }
+                    other => other,
+                }
+            }
         };
+        // The case learns first; a crash before the row is closed sends the notification again
+        // and the report, with the same command id, is not recorded twice.
         match &outcome {
-            Attempt::Delivered { .. } => report.delivered += 1,
-            Attempt::RequestEnded => report.skipped_request_ended += 1,
+            Attempt::Delivered { .. } => {
+                let command = CaseCommand::RecordNotificationDelivery(RecordNotificationDelivery {
+                    request_id: notification.request_id,
+                    sent_at: notification.sent_for,
+                    received_at: now,
+                });
+                report(handler, &notification, command).await?;
+                report_counts.delivered += 1;
+            }
+            Attempt::Undeliverable { error, .. } => {
+                tracing::warn!(notification = %id, attempt, error = %error, "FirmaLOM notification undeliverable; the responsabile is alerted");
+                let command =
+                    CaseCommand::RecordNotificationUndelivered(RecordNotificationUndelivered {
+                        request_id: notification.request_id,
+                        sent_at: notification.sent_for,
+                        attempts: u32::try_from(attempt).unwrap_or(u32::MAX),
+                        last_error: error.clone(),
+                    });
+                report(handler, &notification, command).await?;
+                report_counts.undeliverable += 1;
+            }
+            Attempt::RequestEnded => report_counts.skipped_request_ended += 1,
             Attempt::Failed { error, .. } => {
                 tracing::warn!(notification = %id, attempt, error = %error, "FirmaLOM delivery failed; will retry");
-                report.failed += 1;
+                report_counts.failed += 1;
             }
         }
         record(db, &id, attempt, outcome).await?;
     }
-    Ok(report)
+    Ok(report_counts)
 }
 
 /// One signed POST of a notification.
@@ -349,6 +463,9 @@ async fn record(db: &Database, id: &str, attempt: i64, outcome: Attempt) -> Resu
     let (http_status, name, error) = match &outcome {
         Attempt::Delivered { http_status } => (Some(*http_status), "delivered", None),
         Attempt::RequestEnded => (None, "request_ended", None),
+        Attempt::Undeliverable { http_status, error } => {
+            (*http_status, "undeliverable", Some(error.clone()))
+        }
         Attempt::Failed {
             http_status, error, ..
         } => (*http_status, "failed", Some(error.clone())),
@@ -376,7 +493,7 @@ async fn record(db: &Database, id: &str, attempt: i64, outcome: Attempt) -> Resu
             )
             .await?;
         }
-        Attempt::Delivered { .. } | Attempt::RequestEnded => {
+        Attempt::Delivered { .. } | Attempt::RequestEnded | Attempt::Undeliverable { .. } => {
             tx.exec(
                 "UPDATE firmalom_outbox SET attempts = $1, locked_until = NULL, closed_at = $2, \
                  outcome = $3, delivered_at = CASE WHEN $3 = 'delivered' THEN $2 ELSE NULL END \

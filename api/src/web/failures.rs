@@ -39,6 +39,9 @@ struct FailureRow {
     scope: String,
     description: String,
     began: String,
+    /// When the operator's ticket was opened (none for declarations before it was asked).
+    ticket_opened: Option<String>,
+    declared: String,
     resolved: Option<String>,
     declared_by: String,
     entries: Vec<Relying>,
@@ -57,6 +60,8 @@ pub struct FailureForm {
     description: String,
     #[serde(default)]
     began_at: String,
+    #[serde(default)]
+    ticket_opened_at: String,
     #[serde(default)]
     resolved_at: String,
 }
@@ -176,6 +181,8 @@ async fn page(
         },
         description: f.description.clone(),
         began: local(f.began_at),
+        ticket_opened: f.ticket_opened_at.map(local),
+        declared: local(f.declared_at),
         resolved: f.resolved_at.map(local),
         declared_by: names.label(&f.declared_by),
         entries: f
@@ -320,12 +327,27 @@ pub async fn declare(
         )
         .await;
     };
+    let ticket_opened_at = match form.ticket_opened_at.trim() {
+        "" => None,
+        typed => match parse_local(typed) {
+            Some(t) => Some(t),
+            None => {
+                return refused(
+                    form,
+                    "ticket_opened_at",
+                    "Indicare data e ora di apertura del ticket (ora di Roma).".into(),
+                )
+                .await;
+            }
+        },
+    };
     let command = FailureCommand::DeclareSystemFailure {
         failure_id: Uuid::now_v7(),
         scope,
         ticket: form.ticket.trim().to_owned(),
         description: form.description.trim().to_owned(),
         began_at,
+        ticket_opened_at,
     };
     let principal = session.principal(&state).await?;
     match state
@@ -344,10 +366,9 @@ pub async fn declare(
             ))
         }
         Err(HandlerError::Domain(d)) => {
-            let field = if d.code() == "invalid-failure-times" {
-                "began_at"
-            } else {
-                ""
+            let field = match d.code() {
+                "invalid-failure-times" | "ticket-not-immediate" => "began_at",
+                _ => "",
             };
             refused(form, field, italian(&d.to_string())).await
         }

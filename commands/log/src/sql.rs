@@ -512,6 +512,16 @@ impl Row {
         }
     }
 
+    pub fn opt_uuid(&self, col: &str) -> Result<Option<Uuid>, StoreError> {
+        match self {
+            Row::Pg(r) => Ok(r.try_get(col)?),
+            Row::Lite(_) => self
+                .opt_text(col)?
+                .map(|s| Uuid::parse_str(&s).map_err(|_| corrupt(col, "a UUID", &s)))
+                .transpose(),
+        }
+    }
+
     /// A UUID kept in a TEXT column (on both backends).
     pub fn uuid_text(&self, col: &str) -> Result<Uuid, StoreError> {
         let s = self.text(col)?;

@@ -4,7 +4,7 @@
 use uuid::Uuid;
 
 use super::commands::{ClosePhaseDiary, InterruptPathway, InterruptionCause};
-use super::confirmation::{passing_checklist, whole_diary_request};
+use super::confirmation::{cancellation, passing_checklist, whole_diary_request};
 use super::events::CaseEvent;
 use super::state::{CaseFile, DiaryStatus};
 use super::{Context, DomainError, given_reason, require_open_diary, require_phase_responsabile};
@@ -79,10 +79,22 @@ pub fn close_phase_diary(
             Ok(events)
         }
         ConfirmationMode::PerEntry => {
-            if let Some(p) = file.pending_requests(c.phase).next() {
+            // A request whose notification never arrived does not block the closure: the
+            // closure cancels it (Art. 6); one on its way or delivered waits for its answer.
+            let (undelivered, waiting): (Vec<_>, Vec<_>) = file
+                .pending_requests(c.phase)
+                .partition(|r| r.undelivered.is_some());
+            if let Some(p) = waiting.first() {
                 return Err(DomainError::PendingRequestAtClosure(p.id));
             }
-            Ok(vec![
+            let mut events: Vec<CaseEvent> = undelivered
+                .into_iter()
+                .map(|r| {
+                    let reason = "Art. 6: notifica non consegnata; diario chiuso".to_owned();
+                    cancellation(r, reason, by.clone(), ctx)
+                })
+                .collect();
+            events.extend([
                 CaseEvent::PhaseDiaryClosed {
                     phase: c.phase,
                     entry_ids,
@@ -92,7 +104,8 @@ pub fn close_phase_diary(
                     at: ctx.now,
                 },
                 hand_over(file, ctx, c.phase, &by),
-            ])
+            ]);
+            Ok(events)
         }
     }
 }

@@ -2,6 +2,7 @@
 //! new things (entries, requests, paper diaries) are chosen by the caller so the decider has no
 //! hidden randomness.
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -96,6 +97,47 @@ pub struct CancelPaperDiary {
     /// The family refused to sign (a rejection), rather than the ente cancelling it.
     #[serde(default)]
     pub refused_by_family: bool,
+    /// Why.
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+/// FirmaLOM acknowledged the notification of one sending of a request: the answer window
+/// ("entro un giorno dalla ricezione della notifica", Art. 6) runs from `received_at`. The
+/// dispatcher records it as the system.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecordNotificationDelivery {
+    /// Request.
+    pub request_id: Uuid,
+    /// The sending the notification was for (the request's or re-send's instant).
+    pub sent_at: DateTime<Utc>,
+    /// When FirmaLOM received it.
+    pub received_at: DateTime<Utc>,
+}
+
+/// The notification of one sending could not be delivered (refused for good, or not
+/// acknowledged within a day): the responsabile is alerted, may re-send at once or cancel.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecordNotificationUndelivered {
+    /// Request.
+    pub request_id: Uuid,
+    /// The sending the notification was for.
+    pub sent_at: DateTime<Utc>,
+    /// Delivery attempts made.
+    pub attempts: u32,
+    /// The last error (status or network failure), as the dispatcher saw it.
+    pub last_error: String,
+}
+
+/// The responsabile cancels a request whose notification never reached FirmaLOM, with a reason
+/// (Art. 6): its entries are free again and the paper diary becomes available.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CancelConfirmationRequest {
+    /// Request.
+    pub request_id: Uuid,
     /// Why.
     #[serde(default)]
     pub reason: Option<String>,
@@ -421,6 +463,12 @@ pub enum CaseCommand {
     AnswerConfirmation(AnswerConfirmation),
     /// See [`ExpireConfirmationRequest`].
     ExpireConfirmationRequest(ExpireConfirmationRequest),
+    /// See [`RecordNotificationDelivery`].
+    RecordNotificationDelivery(RecordNotificationDelivery),
+    /// See [`RecordNotificationUndelivered`].
+    RecordNotificationUndelivered(RecordNotificationUndelivered),
+    /// See [`CancelConfirmationRequest`].
+    CancelConfirmationRequest(CancelConfirmationRequest),
     /// See [`GeneratePaperDiary`].
     GeneratePaperDiary(GeneratePaperDiary),
     /// See [`UploadPaperConfirmation`].
@@ -454,6 +502,9 @@ impl CaseCommand {
             CaseCommand::ResendConfirmation(_) => "ResendConfirmation",
             CaseCommand::AnswerConfirmation(_) => "AnswerConfirmation",
             CaseCommand::ExpireConfirmationRequest(_) => "ExpireConfirmationRequest",
+            CaseCommand::RecordNotificationDelivery(_) => "RecordNotificationDelivery",
+            CaseCommand::RecordNotificationUndelivered(_) => "RecordNotificationUndelivered",
+            CaseCommand::CancelConfirmationRequest(_) => "CancelConfirmationRequest",
             CaseCommand::GeneratePaperDiary(_) => "GeneratePaperDiary",
             CaseCommand::UploadPaperConfirmation(_) => "UploadPaperConfirmation",
             CaseCommand::InterruptPathway(_) => "InterruptPathway",

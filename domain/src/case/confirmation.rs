@@ -6,12 +6,15 @@ use std::collections::BTreeSet;
 use uuid::Uuid;
 
 use super::commands::{
-    Answer, AnswerConfirmation, CancelPaperDiary, ExpireConfirmationRequest, GeneratePaperDiary,
-    RequestConfirmation, ResendConfirmation, UploadPaperConfirmation,
+    Answer, AnswerConfirmation, CancelConfirmationRequest, CancelPaperDiary,
+    ExpireConfirmationRequest, GeneratePaperDiary, RecordNotificationDelivery,
+    RecordNotificationUndelivered, RequestConfirmation, ResendConfirmation,
+    UploadPaperConfirmation,
 };
 use super::events::{CaseEvent, RefusedAnswer, RequestScope};
 use super::state::{CaseFile, ConfirmationChannel, DiaryStatus, Request, RequestStatus};
 use super::{Context, DomainError, given_reason, require_open_diary, require_phase_responsabile};
+use crate::actor::Actor;
 use crate::catalogue::ConfirmationMode;
 use crate::checklist::{Checklist, compute_checklist};
 use crate::values::{FiscalCode, Phase, add_civil_days_to_instant};
@@ -69,8 +72,24 @@ fn sendable_entries(file: &CaseFile, phase: Phase, ids: &[Uuid]) -> Result<Vec<U
     Ok(out)
 }
 
-fn answer_deadline(ctx: &Context<'_>) -> chrono::DateTime<chrono::Utc> {
-    add_civil_days_to_instant(ctx.now, ctx.measure.deadlines.answer_within_days)
+/// Art. 6 "entro un giorno dalla ricezione della notifica": the answer deadline of a
+/// notification FirmaLOM received at `received_at` — the measure's days, each a civil day in
+/// Europe/Rome (the one definition of "un giorno", [`add_civil_days_to_instant`], used for
+/// re-sends too).
+pub fn answer_deadline(
+    measure: &crate::catalogue::Measure,
+    received_at: chrono::DateTime<chrono::Utc>,
+) -> chrono::DateTime<chrono::Utc> {
+    add_civil_days_to_instant(received_at, measure.deadlines.answer_within_days)
+}
+
+/// Art. 6: a notification FirmaLOM has not acknowledged within the answer window it would
+/// have had (one day from its sending) is undeliverable: the dispatcher gives up and records it.
+pub fn undeliverable_after(
+    measure: &crate::catalogue::Measure,
+    sent_at: chrono::DateTime<chrono::Utc>,
+) -> chrono::DateTime<chrono::Utc> {
+    answer_deadline(measure, sent_at)
 }
 
 /// Art. 6: the whole-diary request sent when a phase I–II diary is closed.
@@ -107,7 +126,7 @@ fn new_request(
         scope,
         entry_ids: entries,
         checklist,
-        deadline: answer_deadline(ctx),
+        deadline: None,
         confirmers: file.recipient.confirmers.clone(),
         by,
         at: ctx.now,
@@ -343,7 +362,7 @@ pub fn expire(
         return Err(DomainError::RequestNotPending(r.id));
     }
     let Some(deadline) = r.deadline else {
-        return Err(DomainError::WrongConfirmationChannel(r.id));
+        return Err(DomainError::NotificationNotDelivered(r.id));
     };
     if ctx.now <= deadline {
         return Err(DomainError::RequestNotYetExpired { deadline });
@@ -384,9 +403,12 @@ pub fn resend(
         }
         RequestStatus::Ended => return Err(DomainError::RequestNotPending(r.id)),
     }
+    // "può essere inviata nuovamente dopo un giorno": a day from the receipt (from the
+    // sending while the notification is on its way); at once when it could not be delivered.
     let days = ctx.measure.deadlines.resend_after();
-    let allowed_from = add_civil_days_to_instant(r.sent_at, days);
-    if ctx.now <= allowed_from {
+    let allowed_from = add_civil_days_to_instant(r.delivered_at.unwrap_or(r.sent_at), days);
+    let undelivered = r.status == RequestStatus::Pending && r.undelivered.is_some();
+    if !undelivered && ctx.now <= allowed_from {
         return Err(DomainError::ResendTooEarly { allowed_from, days });
     }
     if !file.recipient.firmalom_enrolled {
@@ -425,7 +447,7 @@ pub fn resend(
     events.push(CaseEvent::ConfirmationResent {
         request_id: r.id,
         checklist,
-        deadline: answer_deadline(ctx),
+        deadline: None,
         by,
         at: ctx.now,
     });
@@ -442,7 +464,13 @@ pub fn generate_paper(
 ) -> Result<Vec<CaseEvent>, DomainError> {
     let rules = ctx.phase_rules(c.phase)?;
     let by = require_phase_responsabile(file, ctx, c.phase)?;
-    if file.recipient.firmalom_enrolled {
+    // Paper is for a recipient without the app, or after a notification that could not reach
+    // it was cancelled ("then paper").
+    let undeliverable = file
+        .requests
+        .values()
+        .any(|r| r.phase == c.phase && r.status == RequestStatus::Ended && r.undelivered.is_some());
+    if file.recipient.firmalom_enrolled && !undeliverable {
         return Err(DomainError::PaperDiaryNotAllowed);
     }
     if file.requests.contains_key(&c.paper_id) {
@@ -563,4 +591,109 @@ pub fn cancel_paper(
         by,
         at: ctx.now,
     }])
+}
+
+fn require_system(ctx: &Context<'_>) -> Result<(), DomainError> {
+    match ctx.actor {
+        Actor::System => Ok(()),
+        Actor::Person { .. } => Err(DomainError::SystemOnly),
+    }
+}
+
+/// The pending digital request whose current sending a delivery report is about, not yet
+/// reported.
+fn reported_sending(
+    file: &CaseFile,
+    request_id: Uuid,
+    sent_at: chrono::DateTime<chrono::Utc>,
+) -> Result<&Request, DomainError> {
+    let r = digital_request(file, request_id)?;
+    if r.status != RequestStatus::Pending {
+        return Err(DomainError::RequestNotPending(r.id));
+    }
+    if r.sent_at != sent_at {
+        return Err(DomainError::NotificationSuperseded(r.id));
+    }
+    if r.delivered_at.is_some() || r.undelivered.is_some() {
+        return Err(DomainError::DeliveryAlreadyRecorded(r.id));
+    }
+    Ok(r)
+}
+
+/// Art. 6: FirmaLOM received the notification of the request's current sending; the answer
+/// deadline runs one day from that receipt, not from the decision to send.
+pub fn record_delivery(
+    file: &CaseFile,
+    c: &RecordNotificationDelivery,
+    ctx: &Context<'_>,
+) -> Result<Vec<CaseEvent>, DomainError> {
+    require_system(ctx)?;
+    let r = reported_sending(file, c.request_id, c.sent_at)?;
+    if c.received_at < r.sent_at || c.received_at > ctx.now {
+        return Err(DomainError::InvalidReceiptTime);
+    }
+    Ok(vec![CaseEvent::ConfirmationNotificationDelivered {
+        request_id: r.id,
+        phase: r.phase,
+        sent_at: r.sent_at,
+        received_at: c.received_at,
+        deadline: answer_deadline(ctx.measure, c.received_at),
+        at: ctx.now,
+    }])
+}
+
+/// Art. 6: the notification of the current sending could not be delivered; the responsabile
+/// is alerted and may re-send at once or cancel the request (then paper).
+pub fn record_undelivered(
+    file: &CaseFile,
+    c: &RecordNotificationUndelivered,
+    ctx: &Context<'_>,
+) -> Result<Vec<CaseEvent>, DomainError> {
+    require_system(ctx)?;
+    let r = reported_sending(file, c.request_id, c.sent_at)?;
+    Ok(vec![CaseEvent::ConfirmationNotificationUndelivered {
+        request_id: r.id,
+        phase: r.phase,
+        sent_at: r.sent_at,
+        attempts: c.attempts,
+        last_error: c.last_error.clone(),
+        at: ctx.now,
+    }])
+}
+
+/// The cancellation of a pending request whose notification could not be delivered.
+pub(crate) fn cancellation(
+    r: &Request,
+    reason: String,
+    by: FiscalCode,
+    ctx: &Context<'_>,
+) -> CaseEvent {
+    CaseEvent::ConfirmationRequestCancelled {
+        request_id: r.id,
+        phase: r.phase,
+        entry_ids: r.entries.keys().copied().collect(),
+        reason,
+        by,
+        at: ctx.now,
+    }
+}
+
+/// Art. 6: the responsabile cancels, with a reason, a request whose notification could not be
+/// delivered; its entries are free and the paper diary is available. A notification that
+/// reached FirmaLOM is answered or expires: it is not cancelled.
+pub fn cancel_request(
+    file: &CaseFile,
+    c: &CancelConfirmationRequest,
+    ctx: &Context<'_>,
+) -> Result<Vec<CaseEvent>, DomainError> {
+    let r = digital_request(file, c.request_id)?;
+    let by = require_phase_responsabile(file, ctx, r.phase)?;
+    if r.status != RequestStatus::Pending {
+        return Err(DomainError::RequestNotPending(r.id));
+    }
+    if r.undelivered.is_none() {
+        return Err(DomainError::NotificationNotUndelivered(r.id));
+    }
+    let reason = given_reason(c.reason.as_deref()).ok_or(DomainError::ReasonRequired)?;
+    Ok(vec![cancellation(r, reason, by, ctx)])
 }

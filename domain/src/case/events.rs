@@ -290,8 +290,10 @@ pub enum CaseEvent {
         entry_ids: Vec<Uuid>,
         /// The Art. 8 checklist.
         checklist: Checklist,
-        /// Answer deadline.
-        deadline: DateTime<Utc>,
+        /// Answer deadline, in requests recorded before deliveries were: since then the
+        /// deadline runs from FirmaLOM's receipt (`ConfirmationNotificationDelivered`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        deadline: Option<DateTime<Utc>>,
         /// Who may answer.
         confirmers: Vec<FiscalCode>,
         /// Responsabile.
@@ -305,9 +307,59 @@ pub enum CaseEvent {
         request_id: Uuid,
         /// Checklist recomputed at re-send.
         checklist: Checklist,
-        /// New deadline.
-        deadline: DateTime<Utc>,
+        /// New deadline, in re-sends recorded before deliveries were (see
+        /// `ConfirmationRequested::deadline`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        deadline: Option<DateTime<Utc>>,
         /// Responsabile.
+        by: FiscalCode,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// FirmaLOM received the notification of a sending (Art. 6: "entro un giorno dalla
+    /// ricezione della notifica"): the answer deadline runs from here. Recorded by the system.
+    ConfirmationNotificationDelivered {
+        /// Request.
+        request_id: Uuid,
+        /// Phase.
+        phase: Phase,
+        /// The sending it was for.
+        sent_at: DateTime<Utc>,
+        /// When FirmaLOM received it.
+        received_at: DateTime<Utc>,
+        /// One day from the receipt.
+        deadline: DateTime<Utc>,
+        /// When recorded.
+        at: DateTime<Utc>,
+    },
+    /// The notification of a sending could not be delivered (refused for good, or not
+    /// acknowledged within a day). Recorded by the system; the responsabile is alerted.
+    ConfirmationNotificationUndelivered {
+        /// Request.
+        request_id: Uuid,
+        /// Phase.
+        phase: Phase,
+        /// The sending it was for.
+        sent_at: DateTime<Utc>,
+        /// Delivery attempts made.
+        attempts: u32,
+        /// The last error.
+        last_error: String,
+        /// When recorded.
+        at: DateTime<Utc>,
+    },
+    /// The responsabile cancelled a request whose notification never arrived, with a reason:
+    /// its entries are free again, the paper diary is available (Art. 6).
+    ConfirmationRequestCancelled {
+        /// Request.
+        request_id: Uuid,
+        /// Phase.
+        phase: Phase,
+        /// Its entries.
+        entry_ids: Vec<Uuid>,
+        /// Why.
+        reason: String,
+        /// The responsabile.
         by: FiscalCode,
         /// When.
         at: DateTime<Utc>,
@@ -473,6 +525,13 @@ impl CaseEvent {
             CaseEvent::ChecklistRefused { .. } => "ChecklistRefused",
             CaseEvent::ValidationWithdrawn { .. } => "ValidationWithdrawn",
             CaseEvent::PaperDiaryCancelled { .. } => "PaperDiaryCancelled",
+            CaseEvent::ConfirmationNotificationDelivered { .. } => {
+                "ConfirmationNotificationDelivered"
+            }
+            CaseEvent::ConfirmationNotificationUndelivered { .. } => {
+                "ConfirmationNotificationUndelivered"
+            }
+            CaseEvent::ConfirmationRequestCancelled { .. } => "ConfirmationRequestCancelled",
         }
     }
 
@@ -513,8 +572,11 @@ impl CaseEvent {
             | CaseEvent::LateEntryCosigned { by, .. }
             | CaseEvent::ChecklistRefused { by, .. }
             | CaseEvent::ValidationWithdrawn { by, .. }
-            | CaseEvent::PaperDiaryCancelled { by, .. } => Some(by),
+            | CaseEvent::PaperDiaryCancelled { by, .. }
+            | CaseEvent::ConfirmationRequestCancelled { by, .. } => Some(by),
             CaseEvent::DiaryHandedToAts { by, .. } => by.as_ref(),
+            CaseEvent::ConfirmationNotificationDelivered { .. }
+            | CaseEvent::ConfirmationNotificationUndelivered { .. } => None,
         }
     }
 
@@ -568,7 +630,10 @@ impl CaseEvent {
             | CaseEvent::LateEntryCosigned { at, .. }
             | CaseEvent::ChecklistRefused { at, .. }
             | CaseEvent::ValidationWithdrawn { at, .. }
-            | CaseEvent::PaperDiaryCancelled { at, .. } => *at,
+            | CaseEvent::PaperDiaryCancelled { at, .. }
+            | CaseEvent::ConfirmationNotificationDelivered { at, .. }
+            | CaseEvent::ConfirmationNotificationUndelivered { at, .. }
+            | CaseEvent::ConfirmationRequestCancelled { at, .. } => *at,
         }
     }
 }

@@ -265,7 +265,7 @@ fn apply(file: &mut CaseFile, event: &CaseEvent) {
                 *phase,
                 entry_ids,
                 ConfirmationChannel::Firmalom,
-                Some(*deadline),
+                *deadline,
                 *at,
             );
         }
@@ -295,7 +295,9 @@ fn apply(file: &mut CaseFile, event: &CaseEvent) {
             let ids: Vec<uuid::Uuid> = match file.requests.get_mut(request_id) {
                 Some(r) => {
                     r.status = RequestStatus::Pending;
-                    r.deadline = Some(*deadline);
+                    r.deadline = *deadline;
+                    r.delivered_at = None;
+                    r.undelivered = None;
                     r.sent_at = *at;
                     r.times_sent += 1;
                     r.entries.keys().copied().collect()
@@ -308,6 +310,39 @@ fn apply(file: &mut CaseFile, event: &CaseEvent) {
                     e.rejected = false;
                 }
             }
+        }
+        CaseEvent::ConfirmationNotificationDelivered {
+            request_id,
+            received_at,
+            deadline,
+            ..
+        } => {
+            if let Some(r) = file.requests.get_mut(request_id) {
+                r.delivered_at = Some(*received_at);
+                r.deadline = Some(*deadline);
+                r.undelivered = None;
+            }
+        }
+        CaseEvent::ConfirmationNotificationUndelivered {
+            request_id,
+            attempts,
+            last_error,
+            at,
+            ..
+        } => {
+            if let Some(r) = file.requests.get_mut(request_id) {
+                r.undelivered = Some(super::state::Undelivered {
+                    attempts: *attempts,
+                    last_error: last_error.clone(),
+                    at: *at,
+                });
+            }
+        }
+        CaseEvent::ConfirmationRequestCancelled { request_id, .. } => {
+            if let Some(r) = file.requests.get_mut(request_id) {
+                r.status = RequestStatus::Ended;
+            }
+            release(file, *request_id);
         }
         CaseEvent::EntriesConfirmed {
             request_id,
@@ -415,6 +450,8 @@ fn open_request(
             status: RequestStatus::Pending,
             sent_at: at,
             deadline,
+            delivered_at: None,
+            undelivered: None,
             times_sent: 1,
             rejections: Vec::new(),
         },

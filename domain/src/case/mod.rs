@@ -24,7 +24,7 @@ pub use events::{CaseEvent, RefusedAnswer, RequestScope, UpcastError, upcast};
 pub use evolve::evolve;
 pub use state::{
     CaseFile, CaseState, ConfirmationChannel, Diary, DiaryStatus, Entry, Interruption, Pdi, PdiCap,
-    PhaseTotals, Recipient, Rejection, Request, RequestStatus,
+    PhaseTotals, Recipient, Rejection, Request, RequestStatus, Undelivered,
 };
 
 /// Everything the decider needs besides the state and the command. No hidden clock: `now`
@@ -154,6 +154,11 @@ pub fn decide(
         CaseCommand::ResendConfirmation(c) => confirmation::resend(file, c, ctx),
         CaseCommand::AnswerConfirmation(c) => confirmation::answer(file, c, ctx),
         CaseCommand::ExpireConfirmationRequest(c) => confirmation::expire(file, c, ctx),
+        CaseCommand::RecordNotificationDelivery(c) => confirmation::record_delivery(file, c, ctx),
+        CaseCommand::RecordNotificationUndelivered(c) => {
+            confirmation::record_undelivered(file, c, ctx)
+        }
+        CaseCommand::CancelConfirmationRequest(c) => confirmation::cancel_request(file, c, ctx),
         CaseCommand::GeneratePaperDiary(c) => confirmation::generate_paper(file, c, ctx),
         CaseCommand::UploadPaperConfirmation(c) => confirmation::upload_paper(file, c, ctx),
     }

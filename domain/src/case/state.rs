@@ -116,7 +116,8 @@ pub enum RequestStatus {
     Rejected,
     /// No answer within the deadline.
     Expired,
-    /// Ended by the interruption of the pathway.
+    /// Ended unanswered: by the interruption of the pathway, or cancelled by the responsabile
+    /// (a paper diary not signed, a notification that never arrived).
     Ended,
 }
 
@@ -135,12 +136,28 @@ pub struct Request {
     pub status: RequestStatus,
     /// Last time it was sent.
     pub sent_at: DateTime<Utc>,
-    /// Answer deadline (digital only).
+    /// Answer deadline (digital only): one day from FirmaLOM's receipt of the notification,
+    /// none while the notification is on its way.
     pub deadline: Option<DateTime<Utc>>,
+    /// When FirmaLOM received the notification of the last sending.
+    pub delivered_at: Option<DateTime<Utc>>,
+    /// The notification of the last sending could not be delivered.
+    pub undelivered: Option<Undelivered>,
     /// How many times it was sent.
     pub times_sent: u32,
     /// The recipient's rejections (of the whole request or of some of its entries), in order.
     pub rejections: Vec<Rejection>,
+}
+
+/// A notification that could not be delivered, as the responsabile is told (Art. 6).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Undelivered {
+    /// Delivery attempts made.
+    pub attempts: u32,
+    /// The last error.
+    pub last_error: String,
+    /// When it was given up.
+    pub at: DateTime<Utc>,
 }
 
 /// The interruption of the pathway as everyone on the case reads it (Art. 6).

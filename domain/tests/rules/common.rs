@@ -252,7 +252,40 @@ pub fn closed_in_the_evening(
         staff(responsabile),
         evening(),
     );
+    if matches!(
+        history.last(),
+        Some(CaseEvent::ConfirmationRequested { .. })
+    ) {
+        delivered(&mut history, request_id, evening());
+    }
     history
+}
+
+/// The dispatcher's report that FirmaLOM received the current sending of `id` at `at`.
+pub fn deliver(history: &[CaseEvent], id: Uuid, at: DateTime<Utc>) -> CaseCommand {
+    let sent_at = fold(history.iter()).file.unwrap().requests[&id].sent_at;
+    CaseCommand::RecordNotificationDelivery(RecordNotificationDelivery {
+        request_id: id,
+        sent_at,
+        received_at: at,
+    })
+}
+
+/// The dispatcher's report that the current sending of `id` could not be delivered.
+pub fn undeliverable(history: &[CaseEvent], id: Uuid) -> CaseCommand {
+    let sent_at = fold(history.iter()).file.unwrap().requests[&id].sent_at;
+    CaseCommand::RecordNotificationUndelivered(RecordNotificationUndelivered {
+        request_id: id,
+        sent_at,
+        attempts: 4,
+        last_error: "FirmaLOM answered 404 Not Found".to_owned(),
+    })
+}
+
+/// `history` after FirmaLOM received the current sending of `id` at `at` (recorded then).
+pub fn delivered(history: &mut Vec<CaseEvent>, id: Uuid, at: DateTime<Utc>) {
+    let cmd = deliver(history, id, at);
+    step(history, cmd, Actor::System, at);
 }
 
 /// Phase I with two validated entries, closed with request rid(1) at the evening of 4 March.
@@ -267,6 +300,16 @@ pub fn phase3_closed() -> Vec<CaseEvent> {
 
 /// Phase III with two entries in pending request rid(1) sent at the evening of 4 March.
 pub fn phase3_requested() -> Vec<CaseEvent> {
+    let mut h = phase3_with_entries(3, true);
+    let sent = request(rid(1), Phase::III, &[eid(1), eid(2)]);
+    step(&mut h, sent, staff(resp_provider()), evening());
+    delivered(&mut h, rid(1), evening());
+    h
+}
+
+/// Phase III with two entries in pending request rid(1) sent at the evening of 4 March, its
+/// notification not (yet) received by FirmaLOM.
+pub fn phase3_sent_not_delivered() -> Vec<CaseEvent> {
     let mut h = phase3_with_entries(3, true);
     let sent = request(rid(1), Phase::III, &[eid(1), eid(2)]);
     step(&mut h, sent, staff(resp_provider()), evening());

@@ -303,7 +303,7 @@ fn resending_an_overdue_request_records_its_expiry_then_the_resend() {
     let state = resending(phase3_requested(), morning_of_6_march())
         .then_matches(|e| {
             matches!(e, [CaseEvent::ConfirmationRequestExpired { by: Some(_), .. }, CaseEvent::ConfirmationResent { deadline, checklist, .. }]
-                if *deadline == rome(2024, 3, 7, 9, 0) && checklist.passed)
+                if deadline.is_none() && checklist.passed)
         })
         .1;
     let file = state.file.unwrap();

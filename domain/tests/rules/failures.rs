@@ -13,6 +13,7 @@ fn failure(began: DateTime<Utc>, resolved: Option<DateTime<Utc>>) -> SystemFailu
         ticket: "TCK-2024-0042".to_owned(),
         description: "Bandi e Servizi non raggiungibile".to_owned(),
         began_at: began,
+        ticket_opened_at: Some(began),
         resolved_at: resolved,
         declared_by: support(),
     }
@@ -142,12 +143,72 @@ fn an_entry_on_time_does_not_rely_on_a_failure() {
 // ---- the failure stream -------------------------------------------------------------------
 
 fn declare() -> FailureCommand {
+    declare_ticket(rome(2024, 3, 18, 10, 0), None)
+}
+
+fn declare_ticket(
+    began_at: DateTime<Utc>,
+    ticket_opened_at: Option<DateTime<Utc>>,
+) -> FailureCommand {
     FailureCommand::DeclareSystemFailure {
         failure_id: failure_id(),
         scope: FailureScope::Regional,
         ticket: "TCK-1".to_owned(),
         description: "down".to_owned(),
-        began_at: rome(2024, 3, 18, 10, 0),
+        began_at,
+        ticket_opened_at,
+    }
+}
+
+#[test]
+fn the_failure_records_its_ticket_opened_at_most_a_day_after_it_began() {
+    // Art. 9 "gli operatori devono aprire immediatamente un ticket".
+    let actor = Actor::person(support(), ActorRole::Support);
+    let now = rome(2024, 3, 19, 12, 0);
+    let began = rome(2024, 3, 18, 18, 0);
+    // The evening's failure, ticket first thing next morning: recorded with its ticket.
+    let events = decide_failure(
+        &None,
+        &declare_ticket(began, Some(rome(2024, 3, 19, 8, 30))),
+        &actor,
+        now,
+    )
+    .unwrap();
+    assert!(
+        matches!(&events[0], FailureEvent::SystemFailureDeclared { ticket_opened_at, at, .. }
+        if *ticket_opened_at == Some(rome(2024, 3, 19, 8, 30)) && *at == now)
+    );
+    let state = events.iter().fold(None, evolve_failure);
+    assert_eq!(
+        state.and_then(|f| f.ticket_opened_at),
+        Some(rome(2024, 3, 19, 8, 30))
+    );
+    // Not given: the ticket is the declaration itself.
+    let events = decide_failure(&None, &declare_ticket(began, None), &actor, now).unwrap();
+    assert!(
+        matches!(&events[0], FailureEvent::SystemFailureDeclared { ticket_opened_at, .. }
+        if *ticket_opened_at == Some(now))
+    );
+    // More than a day before the ticket: not "immediately".
+    assert_eq!(
+        decide_failure(
+            &None,
+            &declare_ticket(rome(2024, 3, 17, 8, 0), Some(rome(2024, 3, 18, 9, 0))),
+            &actor,
+            now
+        ),
+        Err(DomainError::TicketNotImmediate {
+            began_at: rome(2024, 3, 17, 8, 0),
+            ticket_opened_at: rome(2024, 3, 18, 9, 0),
+            hours: 24,
+        })
+    );
+    // A ticket before the failure, or in the future: times out of order.
+    for ticket in [rome(2024, 3, 18, 17, 0), rome(2024, 3, 19, 13, 0)] {
+        assert_eq!(
+            decide_failure(&None, &declare_ticket(began, Some(ticket)), &actor, now),
+            Err(DomainError::InvalidFailureTimes)
+        );
     }
 }
 

@@ -8,6 +8,7 @@ mod checklist;
 mod confirmation;
 mod confirmers;
 mod dead_ends;
+mod deliveries;
 mod editability;
 mod failures;
 mod interruption;

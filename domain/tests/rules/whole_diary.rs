@@ -25,7 +25,7 @@ fn closing_a_phase_i_diary_sends_the_whole_diary_for_confirmation() {
                 && requested == entry_ids
                 && *request_id == rid(1)
                 && checklist.passed
-                && *dl == deadline()
+                && dl.is_none()
                 && confirmers == &vec![parent()]
         }
         _ => false,

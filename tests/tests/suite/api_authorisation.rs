@@ -375,6 +375,13 @@ async fn table(backend: Backend) {
             &["responsabile_provider"],
             |_| Some(json!({ "reason": "diario smarrito" })),
         ),
+        // A request on its way: the phase's responsabile is told it reached FirmaLOM (409).
+        row(
+            "POST",
+            c(&format!("/confirmation-requests/{pending}/cancellation")),
+            &["responsabile_provider"],
+            |_| Some(json!({ "reason": "notifica non consegnata" })),
+        ),
         row(
             "POST",
             c("/interruption"),

@@ -288,6 +288,26 @@ async fn dead_ends(backend: Backend) {
     );
     assert_eq!(interruption["by"], cf::OUTSIDER);
     assert_eq!(view["status"], "interrupted");
+    // The responsabili and the ATS are told; not who recorded it.
+    for (who, told) in [
+        (cf::RESP_ASST, true),
+        (cf::RESP_PROVIDER, true),
+        (cf::ATS_OPERATOR, true),
+        (cf::OTHER_ATS_OPERATOR, false),
+        (cf::OUTSIDER, false),
+    ] {
+        let inbox = server.call("GET", "/v1/me/notifications", who, None).await;
+        let interrupted = inbox["notifications"]
+            .as_array()
+            .expect("notifications")
+            .iter()
+            .find(|n| n["kind"] == "pathway-interrupted");
+        assert_eq!(interrupted.is_some(), told, "{who}: {inbox}");
+        if let Some(n) = interrupted {
+            let message = n["message"].as_str().unwrap_or("");
+            assert!(message.contains("Torino"), "{message}");
+        }
+    }
     // The confirmers' fiscal codes serve the signer check: never in the ATS's views, lists and
     // exports, next to the pseudonym.
     for path in [
@@ -309,6 +329,82 @@ async fn dead_ends(backend: Backend) {
     server.stop().await;
 }
 
+/// Art. 6: a notification FirmaLOM never received alerts the responsabile (case view, inbox)
+/// and may be cancelled with a reason; then the paper diary, although the family is enrolled.
+async fn undelivered(backend: Backend) {
+    let server = ApiServer::start(backend, t0()).await;
+    grant_roles(&server).await;
+    let case = CaseApi::open(&server).await;
+    case.start_phase_one().await;
+    case.record_entry(cf::PSICOLOGO, colloquio("2024-03-04", "10:00", "11:00"))
+        .await;
+    case.validate(1, None).await;
+    let r = crate::api_scenario::request_id(&case.close_phase(1).await);
+    let cancel = |who: &str, body: Value| {
+        let path = format!("/confirmation-requests/{r}/cancellation");
+        case.call("POST", &path, who, Some(body))
+    };
+    // On its way: answered or expired, not cancelled.
+    cancel(cf::RESP_ASST, json!({ "reason": "nessuna risposta" }))
+        .refused(409, "notification-not-undelivered")
+        .await;
+    crate::api_scenario::undelivered(&server, case.id, r).await;
+    server.catch_up().await;
+    let view = case.view(cf::RESP_ASST).await;
+    let phase1 = item_where(&view["diaries"], "phase", 1);
+    let request = item_where(&phase1["requests"], "request_id", r.to_string().as_str());
+    assert_eq!(request["undelivered"]["attempts"], 3, "{request}");
+    assert_eq!(
+        request["deadline"],
+        Value::Null,
+        "no answer window without receipt"
+    );
+    let alerts: Vec<&str> = view["alerts"]
+        .as_array()
+        .expect("alerts")
+        .iter()
+        .filter_map(|a| a["code"].as_str())
+        .collect();
+    assert!(alerts.contains(&"notification-undelivered"), "{alerts:?}");
+    let inbox = server
+        .call("GET", "/v1/me/notifications", cf::RESP_ASST, None)
+        .await;
+    assert_eq!(
+        inbox["notifications"][0]["kind"], "notification-undelivered",
+        "{inbox}"
+    );
+    cancel(cf::RESP_PROVIDER, json!({ "reason": "x" }))
+        .refused(403, "not-phase-responsabile")
+        .await;
+    cancel(cf::RESP_ASST, json!({}))
+        .refused(422, "reason-required")
+        .await;
+    cancel(
+        cf::RESP_ASST,
+        json!({ "reason": "la famiglia ha cambiato telefono" }),
+    )
+    .await;
+    let pdf = case
+        .call("POST", "/phases/1/paper-diary", cf::RESP_ASST, None)
+        .send()
+        .await;
+    assert_eq!(pdf.status, 201, "then paper, although enrolled");
+    server.catch_up().await;
+    let trail = case
+        .call("GET", "/audit-trail?limit=100", cf::AUDITOR, None)
+        .await;
+    assert!(
+        trail
+            .to_string()
+            .contains("la famiglia ha cambiato telefono"),
+        "{trail}"
+    );
+    server.stop().await;
+}
+
+diario_tests::scenario_on_each_backend!(undelivered =>
+    an_undelivered_notification_is_cancelled_then_paper_over_http_on_postgres,
+    an_undelivered_notification_is_cancelled_then_paper_over_http_on_sqlite);
 diario_tests::scenario_on_each_backend!(letter =>
     the_regolamento_to_the_letter_over_http_on_postgres,
     the_regolamento_to_the_letter_over_http_on_sqlite);

@@ -537,6 +537,10 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("post", "/v1/cases/{id}/entries/{eid}/cosignature"),
     ("put", "/v1/cases/{id}/recipient/enrolment"),
     ("post", "/v1/cases/{id}/paper-diaries/{pid}/cancellation"),
+    (
+        "post",
+        "/v1/cases/{id}/confirmation-requests/{rid}/cancellation",
+    ),
     ("post", "/v1/cases/{id}/confirmation-requests"),
     ("post", "/v1/cases/{id}/confirmation-requests/{rid}/resend"),
     ("put", "/v1/cases/{id}/pdi"),

@@ -214,6 +214,27 @@ async fn refusals(backend: Backend) {
             .refused(status, code)
             .await;
     }
+    // Art. 9 "aprire immediatamente un ticket": at most a day between the failure and its
+    // ticket; the list shows ticket, declaration and beginning side by side.
+    let mut late_ticket = regional_failure("T-2", "d", "2024-02-27T08:00:00Z");
+    late_ticket["ticket_opened_at"] = json!("2024-02-29T08:00:00Z");
+    declare_failure(&server, cf::SUPPORT, late_ticket)
+        .refused(422, "ticket-not-immediate")
+        .await;
+    let mut next_morning = regional_failure("T-3", "d", "2024-02-28T17:00:00Z");
+    next_morning["ticket_opened_at"] = json!("2024-02-29T07:30:00Z");
+    let t3 = declare_failure(&server, cf::SUPPORT, next_morning).await;
+    server.catch_up().await;
+    let list = server
+        .call("GET", "/v1/system-failures", cf::SUPPORT, None)
+        .await;
+    let listed = item_where(&list["items"], "failure_id", t3.to_string().as_str());
+    assert_eq!(listed["began_at"], "2024-02-28T17:00:00Z", "{listed}");
+    assert_eq!(
+        listed["ticket_opened_at"], "2024-02-29T07:30:00Z",
+        "{listed}"
+    );
+    assert!(listed["declared_at"].is_string(), "{listed}");
 
     // Art. 8: a phase III request over the PDI cap is refused with the whole checklist.
     case.validate(2, None).await;

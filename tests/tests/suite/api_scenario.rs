@@ -7,7 +7,9 @@
 //! `firmalom_e2e`) — the only step not driven over HTTP.
 
 use chrono::{DateTime, Utc};
-use diario_api::domain::case::{Answer, AnswerConfirmation};
+use diario_api::domain::case::{
+    Answer, AnswerConfirmation, RecordNotificationDelivery, RecordNotificationUndelivered,
+};
 use diario_api::domain::testing::fixtures::rome;
 use diario_api::domain::{CaseCommand, FiscalCode};
 use diario_commands::{Caller, CaseOutcome, CommandOptions};
@@ -79,11 +81,11 @@ pub fn declare_failure<'a>(server: &'a ApiServer, who: &str, body: Value) -> Cal
     call.yielding(201, |body| id_in(&body, "failure_id"))
 }
 
-/// A regional system failure (Art. 9) to declare.
+/// A regional system failure (Art. 9) to declare, its ticket opened as it began.
 pub fn regional_failure(ticket: &str, description: &str, began_at: &str) -> Value {
     json!({
         "scope": { "kind": "regional" }, "ticket": ticket, "description": description,
-        "began_at": began_at
+        "began_at": began_at, "ticket_opened_at": began_at
     })
 }
 
@@ -315,6 +317,41 @@ pub async fn answer(
         .expect("the answer is decided")
 }
 
+/// The dispatcher's report that FirmaLOM received the current sending of `request_id` at the
+/// server's clock: the answer window opens (Art. 6). The dispatcher's own run is
+/// `firmalom_outbox`.
+pub async fn delivered(server: &ApiServer, case_id: Uuid, request_id: Uuid) {
+    let handler = &server.state.handler;
+    let (state, _) = handler.load_case(case_id).await.expect("case");
+    let sent_at = state.file.expect("case").requests[&request_id].sent_at;
+    let command = CaseCommand::RecordNotificationDelivery(RecordNotificationDelivery {
+        request_id,
+        sent_at,
+        received_at: handler.now(),
+    });
+    handler
+        .execute_case(case_id, &command, &Caller::System, &CommandOptions::new())
+        .await
+        .expect("the delivery is recorded");
+}
+
+/// The dispatcher's report that the current sending of `request_id` could not be delivered.
+pub async fn undelivered(server: &ApiServer, case_id: Uuid, request_id: Uuid) {
+    let handler = &server.state.handler;
+    let (state, _) = handler.load_case(case_id).await.expect("case");
+    let sent_at = state.file.expect("case").requests[&request_id].sent_at;
+    let command = CaseCommand::RecordNotificationUndelivered(RecordNotificationUndelivered {
+        request_id,
+        sent_at,
+        attempts: 3,
+        last_error: "FirmaLOM answered 404 Not Found".to_owned(),
+    });
+    handler
+        .execute_case(case_id, &command, &Caller::System, &CommandOptions::new())
+        .await
+        .expect("the failed delivery is recorded");
+}
+
 /// Whether an outcome recorded an event of type `event_type`.
 pub fn recorded(outcome: &CaseOutcome, event_type: &str) -> bool {
     outcome.events.iter().any(|e| e.event_type() == event_type)
@@ -428,6 +465,7 @@ async fn full_case(backend: Backend) {
     let requested = case.request_confirmation(3, &phase3).body().await;
     let r4 = request_id(&requested);
     assert_eq!(requested["events"][0]["checklist"]["passed"], true);
+    delivered(&server, case.id, r4).await;
     case.resend(cf::RESP_PROVIDER, r4)
         .refused(409, "resend-too-early")
         .await;

@@ -667,6 +667,8 @@ async fn bad_callbacks_change_nothing(backend: Backend) {
     case.record_entry(cf::EDUCATORE, entry).await;
     case.validate(2, None).await;
     let r2 = request_id(&case.close_phase(2).await);
+    // FirmaLOM received it at once (no dispatcher runs here): the day runs from then.
+    crate::api_scenario::delivered(&server, case_id, r2).await;
     server.set_clock(late(rome(2024, 3, 4, 18, 0))).await;
     let before = version(&server, case_id).await;
     let late_cb = callback(case_id, r2, cf::PARENT, true);

@@ -9,7 +9,8 @@ use diario_api::firmalom::outbox::{
     DeliveryPolicy, DeliveryReport, deliver_due, delivery_log, feed_outbox,
 };
 use diario_domain::case::{
-    CaseCommand, ExpireConfirmationRequest, RequestConfirmation, SetPdiCaps,
+    CaseCommand, ExpireConfirmationRequest, RecordNotificationDelivery, RequestConfirmation,
+    ResendConfirmation, SetPdiCaps,
 };
 use diario_domain::testing::fixtures::*;
 use diario_domain::{Actor, ActorRole, CaseEvent, Context, PdiCap, Phase, decide, fold};
@@ -183,6 +184,17 @@ async fn an_ended_request_is_never_notified(backend: Backend) {
     let store = db.db.event_store();
     let mut history = requested_case();
     let sent = history.len();
+    // FirmaLOM received it at once (through an earlier server, say), then it expired.
+    step(
+        &mut history,
+        CaseCommand::RecordNotificationDelivery(RecordNotificationDelivery {
+            request_id: rid(1),
+            sent_at: rome(2024, 3, 4, 18, 0),
+            received_at: rome(2024, 3, 4, 18, 0),
+        }),
+        Actor::System,
+        rome(2024, 3, 4, 18, 0),
+    );
     step(
         &mut history,
         CaseCommand::ExpireConfirmationRequest(ExpireConfirmationRequest { request_id: rid(1) }),
@@ -229,6 +241,7 @@ async fn an_undeliverable_notification_reaches_the_responsabile(backend: Backend
                 &db,
                 &diario_tests::catalogue(),
                 resp_provider().as_str(),
+                &[],
                 now,
                 100,
             )
@@ -260,6 +273,7 @@ async fn an_undeliverable_notification_reaches_the_responsabile(backend: Backend
         &db.db,
         &diario_tests::catalogue(),
         resp_asst().as_str(),
+        &[],
         now,
         100,
     )
@@ -280,3 +294,165 @@ async fn an_undeliverable_notification_reaches_the_responsabile(backend: Backend
 diario_tests::scenario_on_each_backend!(an_undeliverable_notification_reaches_the_responsabile =>
     an_undeliverable_firmalom_notification_reaches_the_responsabile_on_postgres,
     an_undeliverable_firmalom_notification_reaches_the_responsabile_on_sqlite);
+
+/// The case's events, decoded.
+async fn case_events(store: &dyn EventStore) -> Vec<CaseEvent> {
+    store
+        .read_stream(&case_stream(case_id()), 1)
+        .await
+        .expect("read")
+        .iter()
+        .map(|e| CaseEvent::decode(e).expect("decode"))
+        .collect()
+}
+
+/// Art. 6 "entro un giorno dalla ricezione della notifica": the dispatcher records FirmaLOM's
+/// receipt as a case event and the deadline runs a day from it; the notification itself tells
+/// FirmaLOM that same deadline.
+async fn the_answer_window_opens_when_firmalom_receives_the_notification(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let store = db.db.event_store();
+    append_all(&*store, &requested_case(), 0).await;
+    feed_until(&db, &*store, 1).await;
+    let fake = FakeFirmalom::start(SECRET).await;
+    // FirmaLOM was unreachable overnight: the notification goes out at 08:00 the next day.
+    let received_at = rome(2024, 3, 5, 8, 0);
+    let report = deliver(&db, &reqwest::Client::new(), &fake.url, received_at).await;
+    assert_eq!(report.delivered, 1);
+    let delivered = case_events(&*store)
+        .await
+        .into_iter()
+        .find_map(|e| match e {
+            CaseEvent::ConfirmationNotificationDelivered {
+                received_at,
+                deadline,
+                ..
+            } => Some((received_at, deadline)),
+            _ => None,
+        });
+    let deadline = rome(2024, 3, 6, 8, 0);
+    assert_eq!(delivered, Some((received_at, deadline)));
+    assert_eq!(fake.received()[0].deadline, Some(deadline));
+    let (state, _) = diario_tests::handler(&db.db)
+        .load_case(case_id())
+        .await
+        .expect("case");
+    let request = &state.file.expect("case").requests[&rid(1)];
+    assert_eq!(request.deadline, Some(deadline));
+    db.cleanup().await;
+}
+
+diario_tests::scenario_on_each_backend!(the_answer_window_opens_when_firmalom_receives_the_notification =>
+    the_answer_window_opens_when_firmalom_receives_the_notification_on_postgres,
+    the_answer_window_opens_when_firmalom_receives_the_notification_on_sqlite);
+
+/// A notification FirmaLOM refuses for good is recorded on the case as undelivered: the
+/// responsabile is alerted (alert and inbox) and re-sends at once; nothing is dropped silently.
+async fn a_notification_refused_for_good_alerts_the_responsabile(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let store = db.db.event_store();
+    append_all(&*store, &requested_case(), 0).await;
+    feed_until(&db, &*store, 1).await;
+    let fake = FakeFirmalom::start(SECRET).await;
+    fake.refuse_with(Some(404));
+    let client = reqwest::Client::new();
+    let now = rome(2024, 3, 4, 18, 5);
+    let report = deliver(&db, &client, &fake.url, now).await;
+    assert_eq!((report.undeliverable, report.failed), (1, 0));
+    let log = delivery_log(&db.db, case_id()).await.expect("log");
+    let outcomes: Vec<_> = log
+        .iter()
+        .map(|a| (a.outcome.as_str(), a.http_status))
+        .collect();
+    assert_eq!(outcomes, vec![("undeliverable", Some(404))]);
+    assert!(case_events(&*store).await.iter().any(|e| matches!(e,
+        CaseEvent::ConfirmationNotificationUndelivered { attempts: 1, last_error, .. }
+            if last_error.contains("404"))));
+    let handler = diario_tests::handler(&db.db);
+    let (state, _) = handler.load_case(case_id()).await.expect("case");
+    let alerts = diario_domain::alerts(&state, &up(), now);
+    assert!(
+        alerts
+            .iter()
+            .any(|a| a.code == diario_domain::AlertCode::NotificationUndelivered),
+        "{alerts:?}"
+    );
+    diario_tests::catch_up_read_models(&db.db).await;
+    let inbox = diario_projections::inbox(
+        &db.db,
+        &diario_tests::catalogue(),
+        resp_provider().as_str(),
+        &[],
+        now,
+        100,
+    )
+    .await
+    .expect("inbox");
+    assert!(
+        inbox.iter().any(|n| n.kind == "notification-undelivered"),
+        "{inbox:?}"
+    );
+    // Nothing more is tried for that sending; the responsabile re-sends at once.
+    assert_eq!(
+        deliver(&db, &client, &fake.url, now).await,
+        DeliveryReport::default()
+    );
+    fake.refuse_with(None);
+    let resend = CaseCommand::ResendConfirmation(ResendConfirmation { request_id: rid(1) });
+    let resp = diario_commands::Principal {
+        cf: resp_provider(),
+        grants: vec![],
+        platform_admin: false,
+    };
+    handler
+        .execute_case(
+            case_id(),
+            &resend,
+            &diario_commands::Caller::Person(&resp),
+            &diario_commands::CommandOptions::new(),
+        )
+        .await
+        .expect("an undelivered request is re-sent at once");
+    feed_until(&db, &*store, 2).await;
+    let report = deliver(&db, &client, &fake.url, rome(2024, 3, 4, 18, 10)).await;
+    assert_eq!(report.delivered, 1);
+    assert_eq!(fake.received()[0].kind, "confirmation_resent");
+    db.cleanup().await;
+}
+
+diario_tests::scenario_on_each_backend!(a_notification_refused_for_good_alerts_the_responsabile =>
+    a_notification_refused_for_good_alerts_the_responsabile_on_postgres,
+    a_notification_refused_for_good_alerts_the_responsabile_on_sqlite);
+
+/// A notification FirmaLOM does not acknowledge within a day of its sending is given up and
+/// recorded undelivered (the same "un giorno" as the answer window).
+async fn a_notification_not_acknowledged_within_a_day_is_given_up(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let store = db.db.event_store();
+    append_all(&*store, &requested_case(), 0).await;
+    feed_until(&db, &*store, 1).await;
+    let fake = FakeFirmalom::start(SECRET).await;
+    fake.fail_next(1000);
+    let client = reqwest::Client::new();
+    let first = deliver(&db, &client, &fake.url, rome(2024, 3, 5, 17, 59)).await;
+    assert_eq!(
+        (first.failed, first.undeliverable),
+        (1, 0),
+        "retried within the day"
+    );
+    let later = rome(2024, 3, 5, 18, 1);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let mut given_up = 0;
+    while given_up == 0 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(60)).await;
+        given_up = deliver(&db, &client, &fake.url, later).await.undeliverable;
+    }
+    assert_eq!(given_up, 1);
+    assert!(case_events(&*store).await.iter().any(|e| matches!(e,
+        CaseEvent::ConfirmationNotificationUndelivered { attempts, .. } if *attempts >= 2)));
+    db.cleanup().await;
+}
+
+diario_tests::scenario_on_each_backend!(a_notification_not_acknowledged_within_a_day_is_given_up =>
+    a_notification_not_acknowledged_within_a_day_is_given_up_on_postgres,
+    a_notification_not_acknowledged_within_a_day_is_given_up_on_sqlite);

@@ -496,6 +496,7 @@ async fn notifications_reach_the_responsabile(backend: Backend) {
     .await;
     case.validate(1, None).await;
     let r1 = crate::api_scenario::request_id(&case.close_phase(1).await);
+    crate::api_scenario::delivered(&server, case.id, r1).await;
     let inbox = |who: &'static str| server.call("GET", "/v1/me/notifications", who, None);
     let kinds = |v: &Value| -> Vec<String> {
         v["notifications"]
@@ -536,6 +537,7 @@ async fn notifications_reach_the_responsabile(backend: Backend) {
     // Sent again; two days later a late answer records the expiry.
     case.validate(1, None).await;
     let r2 = crate::api_scenario::request_id(&case.close_phase(1).await);
+    crate::api_scenario::delivered(&server, case.id, r2).await;
     server
         .set_clock(diario_api::domain::testing::fixtures::rome(
             2024, 3, 8, 13, 0,

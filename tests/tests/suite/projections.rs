@@ -14,8 +14,8 @@ use diario_log::{Database, EventMetadata, EventStore, ExpectedVersion, NewEvent}
 use diario_projections::domain::case::{
     AmendEntry, AnswerConfirmation, ClosePhaseDiary, EnableProfessional, ExpireConfirmationRequest,
     GeneratePaperDiary, InterruptPathway, OpenCase, OpenPhaseDiary, RecordEntry,
-    RequestConfirmation, ResendConfirmation, SetPdiCaps, UploadPaperConfirmation, ValidateEntries,
-    WithdrawEntry,
+    RecordNotificationDelivery, RequestConfirmation, ResendConfirmation, SetPdiCaps,
+    UploadPaperConfirmation, ValidateEntries, WithdrawEntry,
 };
 use diario_projections::domain::testing::fixtures as f;
 use diario_projections::domain::{
@@ -119,6 +119,20 @@ impl World {
             .entry(case_id)
             .or_default()
             .extend(new.iter().cloned());
+        // FirmaLOM receives each notification at once: the dispatcher's report (Art. 6).
+        for e in &new {
+            if let CaseEvent::ConfirmationRequested { request_id, at, .. }
+            | CaseEvent::ConfirmationResent { request_id, at, .. } = e
+            {
+                let delivery =
+                    CaseCommand::RecordNotificationDelivery(RecordNotificationDelivery {
+                        request_id: *request_id,
+                        sent_at: *at,
+                        received_at: now,
+                    });
+                Box::pin(self.case(case_id, Actor::System, now, delivery)).await;
+            }
+        }
         new
     }
 
@@ -467,6 +481,7 @@ async fn scripted_history(store: Arc<dyn EventStore>) -> World {
             ticket: "INC-0042".to_owned(),
             description: "Portale regionale non raggiungibile".to_owned(),
             began_at: rome(1, 8, 0),
+            ticket_opened_at: Some(rome(1, 8, 15)),
         },
     )
     .await;
