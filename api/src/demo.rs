@@ -13,7 +13,7 @@ use std::collections::BTreeSet;
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 use chrono_tz::Europe::Rome;
 use diario_commands::{Caller, CommandHandler, CommandOptions, HandlerError, Principal, TestClock};
-use diario_domain::case::RecordNotificationDelivery;
+use diario_domain::case::{RecordNotificationDelivery, RecordNotificationUndelivered};
 use diario_domain::grants::{Grant, GrantCommand, GrantRole};
 use diario_domain::organisations::OrganisationCommand;
 use diario_domain::staff::StaffCommand;
@@ -185,13 +185,27 @@ impl Seeder<'_> {
             })
     }
 
-    /// `command` (JSON with its `type`) on case `case_id` by `who` at `when`.
+    /// `command` (JSON with its `type`) on case `case_id` by `who` at `when`; FirmaLOM receives
+    /// its notifications at once.
     async fn case(
         &self,
         case_id: Uuid,
         who: &str,
         when: DateTime<Utc>,
         command: Value,
+    ) -> Result<(), DemoError> {
+        self.case_notified(case_id, who, when, command, true).await
+    }
+
+    /// [`Seeder::case`]; with `reachable` false FirmaLOM refuses the notifications (an unknown
+    /// recipient) and the dispatcher records them undelivered.
+    async fn case_notified(
+        &self,
+        case_id: Uuid,
+        who: &str,
+        when: DateTime<Utc>,
+        command: Value,
+        reachable: bool,
     ) -> Result<(), DemoError> {
         self.clock.set(when);
         let step = format!("{} by {who}", command["type"]);
@@ -214,11 +228,20 @@ impl Seeder<'_> {
             else {
                 continue;
             };
-            let delivery = CaseCommand::RecordNotificationDelivery(RecordNotificationDelivery {
-                request_id: *request_id,
-                sent_at: *at,
-                received_at: when,
-            });
+            let delivery = if reachable {
+                CaseCommand::RecordNotificationDelivery(RecordNotificationDelivery {
+                    request_id: *request_id,
+                    sent_at: *at,
+                    received_at: when,
+                })
+            } else {
+                CaseCommand::RecordNotificationUndelivered(RecordNotificationUndelivered {
+                    request_id: *request_id,
+                    sent_at: *at,
+                    attempts: 1,
+                    last_error: "FirmaLOM answered 404 Not Found".to_owned(),
+                })
+            };
             self.handler
                 .execute_case(case_id, &delivery, &Caller::System, &CommandOptions::new())
                 .await
@@ -378,7 +401,7 @@ pub async fn seed(
         (
             "UP-DEMO-002",
             true,
-            "fase I confermata e consegnata all'ATS; fase II in attesa di conferma",
+            "fase I confermata e consegnata all'ATS; fase II: notifica FirmaLOM non consegnata",
         ),
         (
             "UP-DEMO-003",
@@ -504,12 +527,14 @@ pub async fn seed(
                     json!({ "type": "ValidateEntries", "phase": 2 }),
                 )
                 .await?;
-                s.case(
+                // FirmaLOM does not know the family's new phone: the notification is undelivered.
+                s.case_notified(
                     case_id,
                     RESP_PROVIDER,
                     now - Duration::hours(3),
                     json!({ "type": "ClosePhaseDiary",
                     "phase": 2, "request_id": Uuid::now_v7() }),
+                    false,
                 )
                 .await?;
             }

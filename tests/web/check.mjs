@@ -386,6 +386,23 @@ try {
   await openCase('UP-DEMO-004');
   await outcome(() => page.click('button:has-text("Invia di nuovo")'), 'resend', 'Richiesta di conferma inviata di nuovo.');
 
+  // A notification FirmaLOM could not deliver (Art. 6): the provider's responsabile sees it,
+  // is asked for a reason, cancels the request with one, and may then print the paper diary.
+  await signIn('Giuseppe Verdi');
+  await openCase('UP-DEMO-002');
+  if (!(await page.textContent('main')).includes('notifica non consegnata a FirmaLOM')) fail('undelivered', 'the undelivered notification is not shown');
+  await audit(page, 'case with an undelivered notification (responsabile)');
+  const [noCancelReason] = await Promise.all([
+    page.waitForResponse((r) => r.url().endsWith('/annullamento')),
+    page.click('button:has-text("Annulla la richiesta")'),
+  ]);
+  if (noCancelReason.status() !== 422) fail('undelivered', `no reason: status ${noCancelReason.status()}, not 422`);
+  await openCase('UP-DEMO-002');
+  await page.fill('form[action$="/annullamento"] input[name=reason]', 'La famiglia ha cambiato telefono');
+  const cancelled = await outcome(() => page.click('button:has-text("Annulla la richiesta")'), 'undelivered', 'Richiesta annullata');
+  if (!cancelled.includes('Genera il diario cartaceo da far firmare')) fail('undelivered', 'no paper diary after the cancellation');
+  await audit(page, 'case after cancelling an undelivered request (responsabile)');
+
   // The case manager interrupts a pathway: the cause is required.
   await signIn('Francesca Neri');
   await openCase('UP-DEMO-003');

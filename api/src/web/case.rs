@@ -31,8 +31,12 @@ struct RequestRow {
     deadline: String,
     times: i64,
     entries: usize,
-    /// Expired, and I am the phase's responsabile: I may send it again.
+    /// Expired, or its notification undelivered, and I am the phase's responsabile: I may
+    /// send it again.
     resend: bool,
+    /// Its notification could not be delivered and I am the phase's responsabile: I may
+    /// cancel it (then paper).
+    cancel: bool,
     /// The recipient's reason, for a rejected request.
     reason: String,
 }
@@ -169,8 +173,13 @@ fn request_label(s: diario_projections::RequestStatusView) -> &'static str {
         "confirmed" => "confermata",
         "rejected" => "rifiutata",
         "expired" => "scaduta senza risposta",
-        _ => "chiusa dall'interruzione del percorso",
+        _ => "chiusa senza risposta (annullata, o percorso interrotto)",
     }
+}
+
+/// A pending digital request whose notification FirmaLOM could not be delivered.
+fn undelivered(r: &diario_projections::RequestView) -> bool {
+    r.status.as_str() == "pending" && r.undelivered.is_some()
 }
 
 pub(super) fn diary_label(s: diario_projections::DiaryStatusView) -> &'static str {
@@ -334,17 +343,29 @@ pub(super) async fn page(
                         "paper" => "diario cartaceo",
                         _ => "FirmaLOM",
                     },
-                    status: request_label(r.status),
+                    status: if undelivered(r) {
+                        "notifica non consegnata a FirmaLOM"
+                    } else {
+                        request_label(r.status)
+                    },
                     deadline: r.deadline.map(rome).unwrap_or_default(),
                     times: r.times_sent,
                     entries: r.entry_ids.len(),
-                    resend: phase_responsabile && r.status.as_str() == "expired",
+                    resend: phase_responsabile
+                        && (r.status.as_str() == "expired" || undelivered(r)),
+                    cancel: phase_responsabile && undelivered(r),
                     reason: rejections_text(r),
                 })
                 .collect();
+            // Paper for a family without the app, or after a notification that could not
+            // reach it was cancelled (Art. 6).
+            let unreachable = d
+                .requests
+                .iter()
+                .any(|r| r.status.as_str() == "ended" && r.undelivered.is_some());
             let paper_generate = !per_entry
                 && phase_responsabile
-                && !file.recipient.firmalom_enrolled
+                && (!file.recipient.firmalom_enrolled || unreachable)
                 && d.status.as_str() == "closed"
                 && !paper
                 && d.pending_requests.is_empty();

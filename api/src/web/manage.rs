@@ -21,9 +21,10 @@ use super::{italian, see_other};
 use crate::{ApiError, AppState};
 
 /// The outcomes these actions send back to the case page (the page shows only known ones).
-pub(super) const OUTCOMES: [&str; 7] = [
+pub(super) const OUTCOMES: [&str; 8] = [
     SENT,
     RESENT,
+    CANCELLED,
     ENABLED,
     DISABLED,
     INTERRUPTED,
@@ -35,6 +36,7 @@ const RESENT: &str = "Richiesta di conferma inviata di nuovo.";
 const ENABLED: &str = "Professionista abilitato.";
 const DISABLED: &str = "Professionista disabilitato.";
 const INTERRUPTED: &str = "Percorso interrotto.";
+const CANCELLED: &str = "Richiesta annullata: ora si può generare il diario cartaceo.";
 
 /// A form's fields, repeated ones included (`voce`, `figure`).
 pub(super) type Fields = Vec<(String, String)>;
@@ -183,6 +185,38 @@ pub async fn resend(
         field(&fields, "_csrf"),
         command,
         RESENT,
+    )
+    .await
+}
+
+/// Cancels, with a reason, a request whose FirmaLOM notification could not be delivered
+/// (Art. 6); the paper diary becomes available.
+pub async fn cancel_request(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    MaybeSession(session): MaybeSession,
+    Path((id, request_id)): Path<(Uuid, Uuid)>,
+    Form(fields): Form<Fields>,
+) -> Result<Response, ApiError> {
+    let reason = field(&fields, "reason").trim();
+    let command = if reason.is_empty() {
+        Err("Indicare il motivo dell'annullamento della richiesta.".to_owned())
+    } else {
+        Ok(CaseCommand::CancelConfirmationRequest(
+            diario_domain::case::CancelConfirmationRequest {
+                request_id,
+                reason: Some(reason.to_owned()),
+            },
+        ))
+    };
+    run(
+        &state,
+        &headers,
+        session,
+        id,
+        field(&fields, "_csrf"),
+        command,
+        CANCELLED,
     )
     .await
 }

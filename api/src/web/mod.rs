@@ -145,6 +145,10 @@ pub fn routes() -> Router<AppState> {
             "/pratiche/{id}/richieste/{rid}/reinvio",
             post(manage::resend),
         )
+        .route(
+            "/pratiche/{id}/richieste/{rid}/annullamento",
+            post(manage::cancel_request),
+        )
         .route("/pratiche/{id}/professionisti", post(manage::enable))
         .route(
             "/pratiche/{id}/professionisti/{ente}/{cf}/disabilitazione",
