@@ -62,6 +62,10 @@ pub enum Command {
     Rebuild(RebuildArgs),
     /// Check a case stream's hash chain and print the report (exit code 1 when broken).
     Verify(VerifyArgs),
+    /// One professional, one hour, for the history: `overlaps` prints (JSON lines) the
+    /// overlapping live entries already in the log; `import` writes the claims of every live
+    /// entry recorded before agendas existed (once; a second run writes nothing).
+    Agenda(AgendaArgs),
     /// DEMO: a fresh embedded database with demo data (organisations, named staff, cases in
     /// every state), the server with the development login on, and a token per person.
     Demo(DemoArgs),
@@ -84,6 +88,20 @@ pub struct RebuildArgs {
     /// Projection to rebuild (case_diaries, audit_trail, checklists, system_failures, people,
     /// staff_notifications); all when absent.
     pub projection: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct AgendaArgs {
+    #[command(subcommand)]
+    pub action: AgendaAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AgendaAction {
+    /// Print the overlaps among the live entries of the log (read-only), one JSON per line.
+    Overlaps(DbArgs),
+    /// Write the claims of the entries recorded before agendas existed, then print the count.
+    Import(DbArgs),
 }
 
 #[derive(Debug, Args)]
@@ -501,6 +519,7 @@ pub async fn run(cli: Cli, sources: crate::config::Sources) -> Result<(), CliErr
         Command::Demo(args) => demo(args).await,
         Command::Rebuild(args) => rebuild(args).await,
         Command::Verify(args) => verify(args).await,
+        Command::Agenda(args) => agenda(args.action).await,
     }
 }
 
@@ -764,6 +783,34 @@ async fn verify(args: VerifyArgs) -> Result<(), CliError> {
             args.case_id
         )))
     }
+}
+
+async fn agenda(action: AgendaAction) -> Result<(), CliError> {
+    let (db_args, import) = match action {
+        AgendaAction::Overlaps(db) => (db, false),
+        AgendaAction::Import(db) => (db, true),
+    };
+    let db = Database::connect(&db_args.database_url).await?;
+    db.migrate().await?;
+    let handler = CommandHandler::new(
+        db.event_store(),
+        Catalogue::shipped()?,
+        std::sync::Arc::new(SystemClock),
+    );
+    let result = async {
+        if import {
+            let report = crate::agenda::import(&handler).await?;
+            println!("{}", serde_json::to_string(&report).unwrap_or_default());
+        } else {
+            for overlap in crate::agenda::overlaps(&handler).await? {
+                println!("{}", serde_json::to_string(&overlap).unwrap_or_default());
+            }
+        }
+        Ok::<(), CliError>(())
+    }
+    .await;
+    db.close().await;
+    result
 }
 
 fn spec_grant(spec: &GrantSpec) -> Result<Grant, CliError> {

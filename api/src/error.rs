@@ -371,6 +371,10 @@ impl ApiError {
                 if let DomainError::Organisation(e) = d {
                     ext.insert("field".into(), Value::from(e.field()));
                 }
+                if let DomainError::OverlappingEntryOnOtherCase { case_id, entry_id } = d {
+                    ext.insert("other_case_id".into(), Value::from(case_id.to_string()));
+                    ext.insert("other_entry_id".into(), Value::from(entry_id.to_string()));
+                }
                 (
                     status,
                     d.code().to_owned(),

@@ -2,6 +2,7 @@
 //! call the command handler or a query, and map the result; nothing else lives here.
 
 pub mod admin;
+pub mod agenda;
 pub mod auth;
 pub mod cases;
 pub mod cli;

@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use diario_log::{
-    AppendOutcome, EventMetadata, EventStore, ExpectedVersion, GlobalPosition, NewEvent,
-    RecordedEvent, StoreError, StreamHead,
+    AppendOutcome, EventMetadata, EventStore, GlobalPosition, RecordedEvent, StoreError,
+    StreamAppend, StreamHead,
 };
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -165,18 +165,14 @@ impl CountingStore {
 
 #[async_trait]
 impl EventStore for CountingStore {
-    async fn append(
+    async fn append_streams(
         &self,
-        stream_id: &str,
-        expected: ExpectedVersion,
-        events: Vec<NewEvent>,
+        primary: StreamAppend,
+        linked: Vec<StreamAppend>,
         metadata: EventMetadata,
-    ) -> Result<AppendOutcome, StoreError> {
-        let outcome = self
-            .inner
-            .append(stream_id, expected, events, metadata)
-            .await?;
-        if !outcome.replayed {
+    ) -> Result<Vec<AppendOutcome>, StoreError> {
+        let outcomes = self.inner.append_streams(primary, linked, metadata).await?;
+        for outcome in outcomes.iter().filter(|o| !o.replayed) {
             for e in &outcome.events {
                 self.metrics
                     .events_appended
@@ -186,7 +182,7 @@ impl EventStore for CountingStore {
                     .inc();
             }
         }
-        Ok(outcome)
+        Ok(outcomes)
     }
 
     async fn find_command(&self, command_id: Uuid) -> Result<Option<AppendOutcome>, StoreError> {

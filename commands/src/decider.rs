@@ -7,6 +7,10 @@
 
 use chrono::{DateTime, Utc};
 use diario_domain::Organisations;
+use diario_domain::agenda::{
+    AgendaChanges, AgendaEvent, AgendaState, changes as agenda_changes, evolve_agenda,
+    import_claims,
+};
 use diario_domain::grants::{GrantCommand, GrantEvent, GrantsState, decide_grant, evolve_grant};
 use diario_domain::organisations::{
     OrganisationCommand, OrganisationEvent, decide_organisation, evolve_organisation,
@@ -90,6 +94,13 @@ pub trait Decider: Sync {
 
     /// Folds one event into the state.
     fn evolve(state: Self::State, event: &Self::Event) -> Self::State;
+
+    /// What the decision's events do to professionals' agendas (one professional, one hour):
+    /// the executor checks each change on the agenda and appends it in the same transaction
+    /// as the stream ([`crate::CommandHandler::execute`]). None by default.
+    fn agenda_changes(&self, _state: &Self::State, _events: &[Self::Event]) -> Vec<AgendaChanges> {
+        Vec::new()
+    }
 }
 
 /// A case command (Art. 3–9), decided with the case's measure and the declared failures.
@@ -141,6 +152,42 @@ impl Decider for CaseDecider<'_> {
 
     fn evolve(state: CaseState, event: &CaseEvent) -> CaseState {
         evolve(state, event)
+    }
+
+    fn agenda_changes(&self, state: &CaseState, events: &[CaseEvent]) -> Vec<AgendaChanges> {
+        agenda_changes(state, self.case_id, events)
+    }
+}
+
+/// The one-off import of a professional's entries recorded before agendas existed
+/// (`diario agenda import`): claims for every live entry of `cases` the agenda lacks.
+pub struct AgendaImportDecider<'a> {
+    pub professional: &'a FiscalCode,
+    /// Every case with an entry by the professional, folded.
+    pub cases: &'a [(Uuid, &'a CaseState)],
+}
+
+impl Decider for AgendaImportDecider<'_> {
+    type State = AgendaState;
+    type Event = AgendaEvent;
+
+    fn stream(&self) -> StreamId {
+        StreamId::agenda(self.professional)
+    }
+
+    fn decide(
+        &self,
+        state: &AgendaState,
+        now: DateTime<Utc>,
+    ) -> Result<Decision<AgendaEvent>, HandlerError> {
+        Ok(Decision {
+            by: Attribution::admin(None, "operator_cli"),
+            events: import_claims(state, self.professional, self.cases, now),
+        })
+    }
+
+    fn evolve(state: AgendaState, event: &AgendaEvent) -> AgendaState {
+        evolve_agenda(state, event)
     }
 }
 

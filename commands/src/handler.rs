@@ -13,6 +13,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
+use diario_domain::agenda::{AgendaEvent, AgendaState, decide_agenda};
 use diario_domain::case::RefusedAnswer;
 use diario_domain::grants::{GrantCommand, GrantError, GrantsState};
 use diario_domain::{
@@ -20,8 +21,8 @@ use diario_domain::{
     FiscalCode, MeasureId, SystemFailure,
 };
 use diario_log::{
-    CodecError, EventMetadata, EventStore, ExpectedVersion, LogEvent, StoreError, StreamId,
-    decode_all,
+    CodecError, EventMetadata, EventStore, ExpectedVersion, LogEvent, StoreError, StreamAppend,
+    StreamId, decode_all,
 };
 use uuid::Uuid;
 
@@ -29,7 +30,8 @@ use crate::access::{Caller, Principal};
 use crate::cache::StateCache;
 use crate::clock::Clock;
 use crate::decider::{
-    CaseDecider, Decider, FailureDecider, GrantDecider, OrganisationDecider, StaffDecider,
+    AgendaImportDecider, CaseDecider, Decider, FailureDecider, GrantDecider, OrganisationDecider,
+    StaffDecider,
 };
 use crate::turns::StreamTurns;
 use diario_domain::Organisations;
@@ -258,6 +260,35 @@ impl CommandHandler {
                 .iter()
                 .map(LogEvent::encode)
                 .collect::<Result<Vec<_>, _>>()?;
+            let changes = decider.agenda_changes(&state, &decision.events);
+            // The agendas' turns, always after the stream's and in fiscal-code order, so no
+            // two commands wait for each other in a cycle: within a process, two cases writing
+            // for one professional take turns on the agenda instead of conflicting on it.
+            let mut _agenda_turns = Vec::with_capacity(changes.len());
+            for change in &changes {
+                let agenda = StreamId::agenda(&change.professional);
+                _agenda_turns.push(self.turns.take(agenda.as_str()).await);
+            }
+            let agendas = self.agendas(changes, now).await?;
+            let linked = agendas
+                .iter()
+                .map(|a| {
+                    Ok(StreamAppend {
+                        stream_id: a.stream.as_str().to_owned(),
+                        expected: ExpectedVersion::Exact(a.version),
+                        events: a
+                            .events
+                            .iter()
+                            .map(LogEvent::encode)
+                            .collect::<Result<Vec<_>, _>>()?,
+                    })
+                })
+                .collect::<Result<Vec<_>, HandlerError>>()?;
+            let primary = StreamAppend {
+                stream_id: stream.as_str().to_owned(),
+                expected: ExpectedVersion::Exact(version),
+                events: encoded,
+            };
             let metadata = EventMetadata {
                 actor_cf: decision.by.actor_cf,
                 actor_role: decision.by.actor_role,
@@ -266,21 +297,19 @@ impl CommandHandler {
                 correlation_id: opts.correlation_id,
                 causation_id: opts.causation_id,
             };
-            match self
-                .store
-                .append(
-                    stream.as_str(),
-                    ExpectedVersion::Exact(version),
-                    encoded,
-                    metadata,
-                )
-                .await
-            {
-                Ok(first) if first.replayed => return self.first_attempt::<D>(stream, first).await,
-                Ok(appended) => {
+            match self.store.append_streams(primary, linked, metadata).await {
+                Ok(mut outcomes) if outcomes[0].replayed => {
+                    return self.first_attempt::<D>(stream, outcomes.remove(0)).await;
+                }
+                Ok(outcomes) => {
+                    let appended = &outcomes[0];
                     let state = decision.events.iter().fold(state, D::evolve);
                     self.cache
                         .put(stream.as_str(), appended.version, state.clone());
+                    for (agenda, written) in agendas.into_iter().zip(&outcomes[1..]) {
+                        self.cache
+                            .put(agenda.stream.as_str(), written.version, agenda.state);
+                    }
                     return Ok(Outcome {
                         version: appended.version,
                         events: decision.events,
@@ -288,8 +317,14 @@ impl CommandHandler {
                         replayed: false,
                     });
                 }
-                Err(StoreError::VersionConflict { actual, .. }) => {
-                    if let Some(expected) = opts.expected_version {
+                Err(StoreError::VersionConflict {
+                    actual, stream_id, ..
+                }) => {
+                    // `If-Match` pins the command's own stream; a linked agenda that moved is
+                    // decided again like any conflict.
+                    if let Some(expected) = opts.expected_version
+                        && stream_id == stream.as_str()
+                    {
                         return Err(HandlerError::PreconditionFailed { expected, actual });
                     }
                     tracing::debug!(stream = %stream, "version conflict; deciding again");
@@ -300,6 +335,63 @@ impl CommandHandler {
         Err(HandlerError::Contention {
             attempts: MAX_ATTEMPTS,
         })
+    }
+
+    /// The agendas a decision moves, each loaded, checked and advanced
+    /// ([`decide_agenda`]): refused with the overlap it finds, or ready to append at the
+    /// version it was loaded at.
+    async fn agendas(
+        &self,
+        changes: Vec<diario_domain::agenda::AgendaChanges>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<AgendaAppend>, HandlerError> {
+        let mut out = Vec::with_capacity(changes.len());
+        for change in changes {
+            let stream = StreamId::agenda(&change.professional);
+            let (state, version) = self.load::<AgendaImportDecider<'_>>(&stream).await?;
+            let events = decide_agenda(&state, &change, now)?;
+            if events.is_empty() {
+                continue;
+            }
+            let state = events
+                .iter()
+                .fold(state, diario_domain::agenda::evolve_agenda);
+            out.push(AgendaAppend {
+                stream,
+                version,
+                events,
+                state,
+            });
+        }
+        Ok(out)
+    }
+
+    /// A professional's agenda folded, and its version (0: nothing claimed yet).
+    pub async fn agenda(
+        &self,
+        professional: &FiscalCode,
+    ) -> Result<(AgendaState, i64), HandlerError> {
+        self.load::<AgendaImportDecider<'_>>(&StreamId::agenda(professional))
+            .await
+    }
+
+    /// Imports the claims of a professional's entries recorded before agendas existed
+    /// (`cases`: every case with an entry by them, folded). Idempotent: claims already held
+    /// are not written again.
+    pub async fn import_agenda(
+        &self,
+        professional: &FiscalCode,
+        cases: &[(Uuid, &CaseState)],
+        opts: &CommandOptions,
+    ) -> Result<Outcome<AgendaState, AgendaEvent>, HandlerError> {
+        self.execute(
+            &AgendaImportDecider {
+                professional,
+                cases,
+            },
+            opts,
+        )
+        .await
     }
 
     /// The first attempt of `command_id`, if the store has it, answered as it was: its events,
@@ -525,6 +617,16 @@ impl CommandHandler {
             platform_admin,
         })
     }
+}
+
+/// One agenda's part of a case command's append.
+struct AgendaAppend {
+    stream: StreamId,
+    /// The version it was decided on (the expected version of the append).
+    version: i64,
+    events: Vec<AgendaEvent>,
+    /// The agenda after the events.
+    state: AgendaState,
 }
 
 fn check_expected(opts: &CommandOptions, actual: i64) -> Result<(), HandlerError> {

@@ -102,6 +102,11 @@ muts = [
  ("Art9 the ticket is opened immediately", "failures.rs", "if ticket_opened_at - *began_at > chrono::Duration::hours(TICKET_WITHIN_HOURS) {", "if false {"),
  ("Art9 the ticket is recorded", "failures.rs", "                ticket_opened_at: Some(ticket_opened_at),", "                ticket_opened_at: None,"),
  ("Art9 the ticket follows the failure", "failures.rs", "if *began_at > ticket_opened_at || ticket_opened_at > now {", "if *began_at > now {"),
+ ("one professional, one hour: no overlap on another case", "agenda.rs", "if let Some((other, claim)) = clash {", "if let Some((other, claim)) = clash.filter(|_| false) {"),
+ ("one hour: an amended entry does not overlap itself", "agenda.rs", "*id != entry_id && claim.slot.overlaps(slot)", "claim.slot.overlaps(slot)"),
+ ("one hour: a withdrawn entry frees its time", "agenda.rs", "            state.remove(entry_id);", "            let _ = entry_id;"),
+ ("one hour: an amendment moves the claim", "agenda.rs", "            CaseEvent::EntryAmended { entry_id, slot, .. } => {", "            CaseEvent::EntryAmended { entry_id, slot, .. } if false => {"),
+ ("one hour: the import skips withdrawn entries", "agenda.rs", "if e.withdrawn || &e.professional != professional", "if &e.professional != professional"),
 ]
 sel = sys.argv[1:]
 survivors = []

@@ -152,6 +152,17 @@ pub enum DomainError {
         /// The other entry.
         other: Uuid,
     },
+    /// One professional, one hour (Reg. UE 2021/1060 art. 53(1)(b)): the same person cannot
+    /// bill the same time on two cases, under any measure.
+    #[error(
+        "Art. 5: nello stesso orario il professionista ha già registrato la stringa {entry_id} sulla pratica {case_id}: un'ora si rendiconta una volta sola"
+    )]
+    OverlappingEntryOnOtherCase {
+        /// The other case.
+        case_id: Uuid,
+        /// The entry there.
+        entry_id: Uuid,
+    },
     /// Art. 5: entries are recorded within 15 days of delivery.
     #[error(
         "Art. 5: le prestazioni vanno registrate entro {days} giorni dall'erogazione (erogata il {delivered}, termine {deadline})"
@@ -533,6 +544,7 @@ impl DomainError {
             | DurationNotMultiple { .. }
             | EntryInTheFuture
             | OverlappingEntry { .. }
+            | OverlappingEntryOnOtherCase { .. }
             | EntryRecordedTooLate { .. }
             | AmendedDateTooLate { .. }
             | CorrectionReasonMissing
@@ -596,6 +608,7 @@ impl DomainError {
             DurationNotMultiple { .. } => "duration-not-multiple-of-30-minutes",
             EntryInTheFuture => "entry-in-the-future",
             OverlappingEntry { .. } => "overlapping-entry",
+            OverlappingEntryOnOtherCase { .. } => "overlapping-entry-other-case",
             EntryRecordedTooLate { .. } => "entry-recorded-too-late",
             AmendedDateTooLate { .. } => "amended-date-too-late",
             CorrectionReasonMissing => "correction-reason-missing",
@@ -680,6 +693,7 @@ impl DomainError {
             | DurationNotMultiple { .. }
             | EntryInTheFuture
             | OverlappingEntry { .. }
+            | OverlappingEntryOnOtherCase { .. }
             | EntryRecordedTooLate { .. }
             | AmendedDateTooLate { .. }
             | CorrectionReasonMissing

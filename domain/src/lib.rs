@@ -10,6 +10,7 @@
 #![warn(missing_docs)]
 
 pub mod actor;
+pub mod agenda;
 pub mod alerts;
 pub mod case;
 pub mod catalogue;

@@ -49,7 +49,11 @@ pub async fn burst(cases: usize, writers: usize) -> Burst {
     let days = total.div_ceil(20);
     a.set_clock(t0() + chrono::Duration::days(3 + days as i64))
         .await;
-    let token = a.token(cf::PSICOLOGO);
+    // Each case has its own psicologo (one professional, one hour): the writers of one case
+    // contend for it, as colleagues saving at the same moment do.
+    let tokens: Vec<String> = (0..cases)
+        .map(|n| a.token(&cf::numbered_professional(n)))
+        .collect();
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(total)
         .build()
@@ -65,7 +69,7 @@ pub async fn burst(cases: usize, writers: usize) -> Burst {
             "phase": 1, "figure": "psicologo", "service": "colloquio_valutazione",
             "slot": { "date": date.to_string(), "start": hm(start), "end": hm(start + 30) }
         });
-        let (client, token) = (client.clone(), token.clone());
+        let (client, token) = (client.clone(), tokens[k / writers].clone());
         async move {
             let began = Instant::now();
             let r = client
@@ -157,7 +161,7 @@ async fn open_case(server: &ApiServer, n: usize) -> uuid::Uuid {
         .await;
     assert_eq!(r.status, 200, "{}", r.json);
     let enable = serde_json::json!({
-        "ente": "asst", "professional": cf::PSICOLOGO, "figures": ["psicologo"]
+        "ente": "asst", "professional": cf::numbered_professional(n), "figures": ["psicologo"]
     });
     let path = format!("/v1/cases/{id}/professionals");
     let r = server

@@ -265,13 +265,15 @@ async fn wait_ready(client: &reqwest::Client, base: &str) {
 #[derive(Debug, Clone)]
 struct Intent {
     case_id: Uuid,
+    /// The psicologo of the case (each case has its own: one professional, one hour).
+    professional: String,
     key: String,
     body: Value,
 }
 
-/// 40 half-hour entries of the psicologo in one case's phase I, on days before today (so
+/// 40 half-hour entries of the case's psicologo in its phase I, on days before today (so
 /// the real clock of the server accepts them within the 15 days).
-fn intents_of(case_id: Uuid, writer: usize, case_n: usize) -> Vec<Intent> {
+fn intents_of(case_id: Uuid, professional: &str, writer: usize, case_n: usize) -> Vec<Intent> {
     let today = Utc::now().date_naive();
     let hm = |m: usize| format!("{:02}:{:02}", m / 60, m % 60);
     let mut out = Vec::new();
@@ -286,6 +288,7 @@ fn intents_of(case_id: Uuid, writer: usize, case_n: usize) -> Vec<Intent> {
             let start = 8 * 60 + 30 * slot;
             out.push(Intent {
                 case_id,
+                professional: professional.to_owned(),
                 key: format!("crash-{writer}-{case_n}-{s}-{slot}"),
                 body: json!({
                     "phase": 1,
@@ -327,7 +330,8 @@ impl Api {
         v
     }
 
-    async fn prepare_case(&self, n: usize) -> Uuid {
+    /// Opens case `n` with phase I and `professional` enabled as its psicologo.
+    async fn prepare_case(&self, n: usize, professional: &str) -> Uuid {
         let v = self
             .must(
                 "/v1/cases",
@@ -348,7 +352,7 @@ impl Api {
         self.must(
             &format!("/v1/cases/{id}/professionals"),
             cf::RESP_ASST,
-            json!({"ente": "asst", "professional": cf::PSICOLOGO, "figures": ["psicologo"]}),
+            json!({"ente": "asst", "professional": professional, "figures": ["psicologo"]}),
         )
         .await;
         id
@@ -366,7 +370,8 @@ struct Tally {
 
 /// Sends `intent` until it is answered 201 (or `give_up` passes); another final answer is a
 /// defect of the service and is recorded as such.
-async fn settle(api: &Api, token: &str, intent: &Intent, tally: &Mutex<Tally>, give_up: Instant) {
+async fn settle(api: &Api, intent: &Intent, tally: &Mutex<Tally>, give_up: Instant) {
+    let token = &api.token(&intent.professional);
     let url = format!("{}/v1/cases/{}/entries", api.base, intent.case_id);
     loop {
         let sent = api
@@ -466,9 +471,11 @@ pub async fn run(opts: &CampaignOptions) -> CampaignReport {
     for w in 0..opts.writers {
         let mut plan = Vec::new();
         for c in 0..opts.cases_per_writer {
-            let id = api.prepare_case(w * opts.cases_per_writer + c).await;
+            let n = w * opts.cases_per_writer + c;
+            let professional = cf::numbered_professional(n);
+            let id = api.prepare_case(n, &professional).await;
             case_ids.push(id);
-            plan.extend(intents_of(id, w, c));
+            plan.extend(intents_of(id, &professional, w, c));
         }
         plans.push(plan);
     }
@@ -482,7 +489,6 @@ pub async fn run(opts: &CampaignOptions) -> CampaignReport {
     for plan in plans {
         let (api, stop, tally, sent) = (api.clone(), stop.clone(), tally.clone(), sent.clone());
         writers.push(tokio::spawn(async move {
-            let token = api.token(cf::PSICOLOGO);
             for intent in plan {
                 if stop.load(Ordering::SeqCst) {
                     break;
@@ -491,7 +497,7 @@ pub async fn run(opts: &CampaignOptions) -> CampaignReport {
                 // Once started, an intent is retried until acknowledged: the campaign checks
                 // what a client that keeps its key is told.
                 let give_up = Instant::now() + Duration::from_secs(120);
-                settle(&api, &token, &intent, &tally, give_up).await;
+                settle(&api, &intent, &tally, give_up).await;
             }
         }));
     }
@@ -553,11 +559,10 @@ pub async fn run(opts: &CampaignOptions) -> CampaignReport {
     // ---- the proof ------------------------------------------------------------------------
     wait_ready(&client, &api.base).await;
     // A retry of every acknowledged write gets its first answer and writes nothing.
-    let token = api.token(cf::PSICOLOGO);
     for (key, (intent, _, first)) in &tally.acked {
         let r = client
             .post(format!("{}/v1/cases/{}/entries", api.base, intent.case_id))
-            .bearer_auth(&token)
+            .bearer_auth(api.token(&intent.professional))
             .header("idempotency-key", key)
             .json(&intent.body)
             .send()

@@ -517,6 +517,20 @@ pub mod cf {
     pub const EDUCATORE: &str = "FRRSFN75M22B157W";
     pub const PARENT: &str = "CLMMRC78P10F205F";
     pub const OUTSIDER: &str = "MRNLSU92B60G273X";
+
+    /// The `n`-th of a series of professionals (`n` < 1000), a valid fiscal code each: load
+    /// tests give each case its own professional, since one person cannot bill the same
+    /// time on two cases (one professional, one hour).
+    pub fn numbered_professional(n: usize) -> String {
+        assert!(n < 1000, "at most 1000 numbered professionals");
+        let first15 = format!("PSCNMR80A01F{n:03}");
+        let check = match diario_domain::FiscalCode::parse(&format!("{first15}A")) {
+            Ok(_) => 'A',
+            Err(diario_domain::values::FiscalCodeError::CheckCharacter { expected }) => expected,
+            Err(e) => panic!("numbered fiscal code {first15}: {e}"),
+        };
+        format!("{first15}{check}")
+    }
 }
 
 /// What a request returned.

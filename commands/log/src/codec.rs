@@ -4,6 +4,7 @@
 
 use std::fmt;
 
+use diario_domain::agenda::AgendaEvent;
 use diario_domain::grants::GrantEvent;
 use diario_domain::organisations::OrganisationEvent;
 use diario_domain::staff::StaffEvent;
@@ -33,6 +34,8 @@ pub enum StreamKind {
     Organisations,
     /// `person-{fiscal code}`: a staff member's name and memberships.
     Person,
+    /// `agenda-{fiscal code}`: the time a professional's live entries claim, on every case.
+    Agenda,
     /// Any other stream (not written by the service; the conformance suite uses some).
     Other,
 }
@@ -48,6 +51,8 @@ impl StreamId {
     pub const ORGANISATIONS: &'static str = "organisations";
     /// Prefix of the staff members' streams.
     pub const PEOPLE: &'static str = "person-";
+    /// Prefix of the professionals' agendas (one professional, one hour).
+    pub const AGENDAS: &'static str = "agenda-";
 
     /// The stream of one case.
     pub fn case(case_id: Uuid) -> StreamId {
@@ -74,6 +79,11 @@ impl StreamId {
         StreamId(format!("{}{fiscal_code}", Self::PEOPLE))
     }
 
+    /// The agenda of one professional: the time their live entries claim, on every case.
+    pub fn agenda(fiscal_code: &diario_domain::FiscalCode) -> StreamId {
+        StreamId(format!("{}{fiscal_code}", Self::AGENDAS))
+    }
+
     /// The stored text.
     pub fn as_str(&self) -> &str {
         &self.0
@@ -96,6 +106,8 @@ impl StreamId {
             StreamKind::Organisations
         } else if stream_id.starts_with(Self::PEOPLE) {
             StreamKind::Person
+        } else if stream_id.starts_with(Self::AGENDAS) {
+            StreamKind::Agenda
         } else {
             StreamKind::Other
         }
@@ -221,6 +233,12 @@ impl LogEvent for OrganisationEvent {
 }
 
 impl LogEvent for StaffEvent {
+    fn decode(recorded: &RecordedEvent) -> Result<Self, CodecError> {
+        decode_tagged(recorded)
+    }
+}
+
+impl LogEvent for AgendaEvent {
     fn decode(recorded: &RecordedEvent) -> Result<Self, CodecError> {
         decode_tagged(recorded)
     }

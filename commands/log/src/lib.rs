@@ -23,6 +23,6 @@ pub use follower::{FollowError, Follower, FollowerSpec};
 pub use sql::{Query, Row, Tx, Val};
 pub use store::{
     AppendOutcome, ChainBreak, ChainReport, EventMetadata, EventStore, ExpectedVersion,
-    GlobalPosition, NewEvent, RecordedEvent, StoreError, StreamHead,
+    GlobalPosition, NewEvent, RecordedEvent, StoreError, StreamAppend, StreamHead,
 };
 pub use time::{INSTANT_FORMAT, instant_text, parse_instant};

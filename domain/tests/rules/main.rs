@@ -3,6 +3,7 @@
 
 mod common;
 
+mod agenda;
 mod alerts;
 mod checklist;
 mod confirmation;

@@ -101,3 +101,76 @@ async fn grants(backend: Backend) {
 diario_tests::scenario_on_each_backend!(grants =>
     api_cli_grants_are_events_on_postgres,
     api_cli_grants_are_events_on_sqlite);
+
+/// History recorded before agendas existed: two cases that billed the same psicologo's phase I
+/// hours on the same morning (appended to the log directly, as the old service let them be).
+/// `diario agenda overlaps` reports them; `diario agenda import` claims every live entry once.
+async fn agenda_history(backend: Backend) {
+    use diario_tests::datagen::{Seeded, append_case, typical_case};
+    let db = TestDb::new(backend).await;
+    let measure = diario_api::domain::Measure::up_default().expect("the #UP measure");
+    let start = chrono::NaiveDate::from_ymd_opt(2024, 3, 4).expect("date");
+    let mut rng = Seeded::new(7);
+    let mut live = 0;
+    for _ in 0..2 {
+        let case = typical_case(&mut rng, &measure, start, 2);
+        append_case(db.db.event_store().as_ref(), &case, 50)
+            .await
+            .expect("append history");
+        live += case.state.file.as_ref().map_or(0, |f| f.entries.len());
+    }
+    let agenda = |action: &str| {
+        let mut command = diario_command(&["agenda", action]);
+        command.env("DATABASE_URL", &db.url);
+        run_ok(&mut command)
+    };
+    let report = agenda("overlaps");
+    let overlaps: Vec<serde_json::Value> = report
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one JSON per line"))
+        .collect();
+    let psicologo: Vec<_> = overlaps
+        .iter()
+        .filter(|o| o["professional"] == cf::PSICOLOGO)
+        .collect();
+    assert_eq!(
+        psicologo.len(),
+        2,
+        "both phase I hours, billed twice: {report}"
+    );
+    assert!(
+        psicologo
+            .iter()
+            .all(|o| o["across_cases"] == true && o["first"]["case_id"] != o["second"]["case_id"]),
+        "{report}"
+    );
+    assert_eq!(
+        psicologo[0]["first"]["start"], "09:00",
+        "the report names the slot: {report}"
+    );
+
+    let imported: serde_json::Value = serde_json::from_str(&agenda("import")).expect("json");
+    assert_eq!(
+        imported["claims"], live,
+        "every live entry claimed: {imported}"
+    );
+    let again: serde_json::Value = serde_json::from_str(&agenda("import")).expect("json");
+    assert_eq!(
+        again["claims"], 0,
+        "a second import writes nothing: {again}"
+    );
+    let handler = diario_tests::handler(&db.db);
+    let psi = diario_api::domain::FiscalCode::parse(cf::PSICOLOGO).expect("cf");
+    let (claims, _) = handler.agenda(&psi).await.expect("agenda");
+    assert_eq!(claims.len(), 4, "two phase I hours on each case");
+    assert_eq!(
+        diario_api::domain::agenda::overlaps(&claims).len(),
+        2,
+        "the import keeps history's overlaps for the report"
+    );
+    db.cleanup().await;
+}
+
+diario_tests::scenario_on_each_backend!(agenda_history =>
+    api_cli_agenda_reports_and_imports_the_history_on_postgres,
+    api_cli_agenda_reports_and_imports_the_history_on_sqlite);

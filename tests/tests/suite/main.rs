@@ -5,6 +5,7 @@ mod api_authorisation;
 mod api_cli;
 mod api_contract;
 mod api_letter;
+mod api_one_hour;
 mod api_protocol;
 mod api_reads;
 mod api_refusals;

@@ -9,6 +9,7 @@ use chrono::{TimeZone, Utc};
 use diario_log::ExpectedVersion::{self, Any, Exact};
 use diario_log::{
     AppendOutcome, ChainReport, EventMetadata, EventStore, GlobalPosition, NewEvent, StoreError,
+    StreamAppend,
 };
 use diario_tests::{Backend, TestDb};
 use serde_json::json;
@@ -23,6 +24,8 @@ diario_tests::tests_on_each_backend!(
     a_repeated_command_id_returns_the_first_outcome_and_writes_nothing,
     the_same_command_sent_concurrently_is_written_once,
     a_batch_that_fails_leaves_nothing_behind,
+    an_append_to_linked_streams_commits_all_or_nothing,
+    a_repeated_linked_append_returns_the_primary_alone,
     the_hash_chain_survives_the_database_reordering_json_keys,
     the_hash_chain_detects_an_altered_payload,
     the_hash_chain_detects_a_deleted_event,
@@ -271,6 +274,97 @@ async fn a_repeated_command_id_returns_the_first_outcome_and_writes_nothing(db: 
     assert_eq!(again.events, first.events);
     assert_eq!(db.count("SELECT count(*) FROM events").await, 2);
     assert_eq!(db.count("SELECT count(*) FROM command_log").await, 1);
+}
+
+fn part(stream: &str, expected: ExpectedVersion, events: Vec<NewEvent>) -> StreamAppend {
+    StreamAppend {
+        stream_id: stream.to_owned(),
+        expected,
+        events,
+    }
+}
+
+/// One professional, one hour: a case command moves its stream and the author's agenda in one
+/// transaction. A stale version on the linked stream refuses the whole append (the primary's
+/// events do not survive); at the right versions both streams move, chained, and the outcomes
+/// come back primary first.
+async fn an_append_to_linked_streams_commits_all_or_nothing(db: &TestDb) {
+    let store = &*store(db);
+    append_ok(store, "agenda-x", Exact(0), vec![event("A", 1)]).await;
+    let stale = store
+        .append_streams(
+            part("case-1", Exact(0), vec![event("C", 1)]),
+            vec![part("agenda-x", Exact(0), vec![event("A", 2)])],
+            meta("X"),
+        )
+        .await;
+    assert!(
+        matches!(&stale, Err(StoreError::VersionConflict { stream_id, expected: 0, actual: 1 }) if stream_id == "agenda-x"),
+        "{stale:?}"
+    );
+    assert_eq!(store.stream_head("case-1").await.expect("head"), None);
+    assert_eq!(db.count("SELECT count(*) FROM events").await, 1);
+    assert_eq!(db.count("SELECT count(*) FROM command_log").await, 1);
+
+    let m = meta("X");
+    // Given in an order that is not the stream-id order: the answer keeps the call's order.
+    let outcomes = store
+        .append_streams(
+            part("case-1", Exact(0), vec![event("C", 1), event("C", 2)]),
+            vec![
+                part("agenda-z", Exact(0), vec![event("A", 9)]),
+                part("agenda-x", Exact(1), vec![event("A", 2)]),
+            ],
+            m.clone(),
+        )
+        .await
+        .expect("linked append");
+    let ids: Vec<_> = outcomes.iter().map(|o| o.stream_id.as_str()).collect();
+    assert_eq!(ids, ["case-1", "agenda-z", "agenda-x"]);
+    assert_eq!(
+        outcomes.iter().map(|o| o.version).collect::<Vec<_>>(),
+        [2, 1, 2]
+    );
+    for stream in ["case-1", "agenda-x", "agenda-z"] {
+        assert!(intact(store, stream).await, "{stream} chains");
+    }
+    assert_eq!(
+        db.count("SELECT count(*) FROM command_log").await,
+        2,
+        "one command record, for the primary"
+    );
+    let found = store
+        .find_command(m.command_id)
+        .await
+        .expect("find")
+        .expect("recorded");
+    assert_eq!(
+        (found.stream_id.as_str(), found.events.len()),
+        ("case-1", 2),
+        "the command's answer is its primary stream's events"
+    );
+}
+
+async fn a_repeated_linked_append_returns_the_primary_alone(db: &TestDb) {
+    let store = &*store(db);
+    let m = meta("X");
+    let linked = || vec![part("agenda-x", Any, vec![event("A", 1)])];
+    let first = store
+        .append_streams(
+            part("case-1", Exact(0), vec![event("C", 1)]),
+            linked(),
+            m.clone(),
+        )
+        .await
+        .expect("append");
+    let again = store
+        .append_streams(part("case-1", Exact(0), vec![event("C", 1)]), linked(), m)
+        .await
+        .expect("a repeated command is not an error");
+    assert_eq!(again.len(), 1);
+    assert!(again[0].replayed);
+    assert_eq!(again[0].events, first[0].events);
+    assert_eq!(db.count("SELECT count(*) FROM events").await, 2);
 }
 
 async fn the_same_command_sent_concurrently_is_written_once(db: &TestDb) {

@@ -114,6 +114,14 @@ pub struct AppendOutcome {
     pub replayed: bool,
 }
 
+/// One stream's part of an append: the events and the version the writer expects.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StreamAppend {
+    pub stream_id: String,
+    pub expected: ExpectedVersion,
+    pub events: Vec<NewEvent>,
+}
+
 /// The last version and hash of a stream, kept beside the log so that removing the newest
 /// events is as detectable as removing one in the middle.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -159,7 +167,29 @@ pub trait EventStore: Send + Sync + 'static {
         expected: ExpectedVersion,
         events: Vec<NewEvent>,
         metadata: EventMetadata,
-    ) -> Result<AppendOutcome, StoreError>;
+    ) -> Result<AppendOutcome, StoreError> {
+        let primary = StreamAppend {
+            stream_id: stream_id.to_owned(),
+            expected,
+            events,
+        };
+        let mut outcomes = self.append_streams(primary, Vec::new(), metadata).await?;
+        Ok(outcomes.remove(0))
+    }
+
+    /// Appends to `primary` and, in the same transaction, to each of `linked` (other streams
+    /// whose consistency the command also decided on, e.g. a professional's agenda): all or
+    /// nothing, each stream at its expected version. The command id is recorded for the
+    /// primary stream; a repeated command id writes nothing and returns the primary's first
+    /// outcome alone (`replayed = true`). Returns the primary's outcome first, then the
+    /// linked ones in the order given. Heads are locked in stream-id order, so two appends
+    /// that share streams cannot deadlock.
+    async fn append_streams(
+        &self,
+        primary: StreamAppend,
+        linked: Vec<StreamAppend>,
+        metadata: EventMetadata,
+    ) -> Result<Vec<AppendOutcome>, StoreError>;
 
     /// What the command `command_id` recorded, if the store has it: its stream, the stream
     /// version after it and its events (`replayed = true`). A retry whose decision is refused
@@ -226,6 +256,49 @@ pub(crate) fn prefix_upper_bound(prefix: &str) -> Option<String> {
 
 pub(crate) fn truncate_to_micros(t: DateTime<Utc>) -> DateTime<Utc> {
     t.trunc_subsecs(6)
+}
+
+/// Checks the arguments of a multi-stream append and gives the order its parts are written
+/// in (by stream id; `true` marks the primary).
+pub(crate) fn check_appends(
+    primary: StreamAppend,
+    linked: Vec<StreamAppend>,
+) -> Result<Vec<(bool, StreamAppend)>, StoreError> {
+    let mut parts: Vec<(bool, StreamAppend)> = std::iter::once((true, primary))
+        .chain(linked.into_iter().map(|l| (false, l)))
+        .collect();
+    for (_, p) in &parts {
+        check_append(&p.stream_id, &p.events)?;
+    }
+    parts.sort_by(|a, b| a.1.stream_id.cmp(&b.1.stream_id));
+    if parts
+        .windows(2)
+        .any(|w| w[0].1.stream_id == w[1].1.stream_id)
+    {
+        return Err(StoreError::InvalidAppend(
+            "a stream appears twice in one append",
+        ));
+    }
+    Ok(parts)
+}
+
+/// The outcomes of a multi-stream append written in stream-id order, put back in the order
+/// of the call: the primary first, then the linked streams as given.
+pub(crate) fn in_call_order(
+    order: &[String],
+    mut written: Vec<(bool, AppendOutcome)>,
+) -> Vec<AppendOutcome> {
+    let primary = written
+        .iter()
+        .position(|(p, _)| *p)
+        .map(|i| written.remove(i).1);
+    let mut out: Vec<AppendOutcome> = primary.into_iter().collect();
+    for id in order {
+        if let Some(i) = written.iter().position(|(_, o)| &o.stream_id == id) {
+            out.push(written.remove(i).1);
+        }
+    }
+    out
 }
 
 /// Checks the arguments of an append before touching the database.

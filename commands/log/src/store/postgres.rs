@@ -17,8 +17,8 @@ use uuid::Uuid;
 
 use super::{
     AppendOutcome, EventMetadata, EventStore, ExpectedVersion, GENESIS_HASH, GlobalPosition,
-    NewEvent, RecordedEvent, StoreError, StreamHead, check_append, check_expected, like_prefix,
-    seal_batch,
+    NewEvent, RecordedEvent, StoreError, StreamAppend, StreamHead, check_appends, check_expected,
+    in_call_order, like_prefix, seal_batch,
 };
 
 /// Embedded migrations for PostgreSQL (`migrations/postgres`).
@@ -76,14 +76,18 @@ impl PgEventStore {
         else {
             return Ok(None);
         };
+        let stream_id: String = row.try_get("stream_id")?;
+        // Only the primary stream's events: a command may also have moved linked streams.
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {COLUMNS} FROM events WHERE command_id = $1 ORDER BY stream_version"
+            "SELECT {COLUMNS} FROM events WHERE command_id = $1 AND stream_id = $2 \
+             ORDER BY stream_version"
         )))
         .bind(command_id)
+        .bind(&stream_id)
         .fetch_all(&self.pool)
         .await?;
         Ok(Some(AppendOutcome {
-            stream_id: row.try_get("stream_id")?,
+            stream_id,
             version: row.try_get("version")?,
             events: rows.iter().map(decode).collect::<Result<_, _>>()?,
             replayed: true,
@@ -96,6 +100,7 @@ impl PgEventStore {
         expected: ExpectedVersion,
         events: Vec<NewEvent>,
         metadata: &EventMetadata,
+        record_command: bool,
     ) -> Result<AppendOutcome, StoreError> {
         // Create the head row if needed, then lock it: appends to one stream queue here, appends
         // to different streams proceed in parallel.
@@ -167,15 +172,17 @@ impl PgEventStore {
         .bind(&hash)
         .execute(&mut **tx)
         .await?;
-        sqlx::query(
-            "INSERT INTO command_log (command_id, stream_id, version, recorded_at) \
-             VALUES ($1, $2, $3, now())",
-        )
-        .bind(metadata.command_id)
-        .bind(stream_id)
-        .bind(version)
-        .execute(&mut **tx)
-        .await?;
+        if record_command {
+            sqlx::query(
+                "INSERT INTO command_log (command_id, stream_id, version, recorded_at) \
+                 VALUES ($1, $2, $3, now())",
+            )
+            .bind(metadata.command_id)
+            .bind(stream_id)
+            .bind(version)
+            .execute(&mut **tx)
+            .await?;
+        }
         Ok(AppendOutcome {
             stream_id: stream_id.to_owned(),
             version,
@@ -187,27 +194,47 @@ impl PgEventStore {
 
 #[async_trait]
 impl EventStore for PgEventStore {
-    async fn append(
+    async fn append_streams(
         &self,
-        stream_id: &str,
-        expected: ExpectedVersion,
-        events: Vec<NewEvent>,
+        primary: StreamAppend,
+        linked: Vec<StreamAppend>,
         metadata: EventMetadata,
-    ) -> Result<AppendOutcome, StoreError> {
-        check_append(stream_id, &events)?;
+    ) -> Result<Vec<AppendOutcome>, StoreError> {
+        let order: Vec<String> = linked.iter().map(|l| l.stream_id.clone()).collect();
+        let parts = check_appends(primary, linked)?;
         if let Some(first) = self.replay(metadata.command_id).await? {
-            return Ok(first);
+            return Ok(vec![first]);
         }
         let mut tx = self.pool.begin().await?;
-        match Self::write_batch(&mut tx, stream_id, expected, events, &metadata).await {
-            Ok(outcome) => match tx.commit().await {
-                Ok(()) => Ok(outcome),
-                Err(e) => self.after_failure(metadata.command_id, e.into()).await,
-            },
-            Err(e) => {
-                tx.rollback().await?;
-                self.after_failure(metadata.command_id, e).await
+        let mut written = Vec::with_capacity(parts.len());
+        let mut failed = None;
+        for (is_primary, part) in parts {
+            match Self::write_batch(
+                &mut tx,
+                &part.stream_id,
+                part.expected,
+                part.events,
+                &metadata,
+                is_primary,
+            )
+            .await
+            {
+                Ok(outcome) => written.push((is_primary, outcome)),
+                Err(e) => {
+                    failed = Some(e);
+                    break;
+                }
             }
+        }
+        if let Some(e) = failed {
+            tx.rollback().await?;
+            return Ok(vec![self.after_failure(metadata.command_id, e).await?]);
+        }
+        match tx.commit().await {
+            Ok(()) => Ok(in_call_order(&order, written)),
+            Err(e) => Ok(vec![
+                self.after_failure(metadata.command_id, e.into()).await?,
+            ]),
         }
     }
 

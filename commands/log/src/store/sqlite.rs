@@ -14,8 +14,8 @@ use crate::time::instant_text;
 
 use super::{
     AppendOutcome, EventMetadata, EventStore, ExpectedVersion, GENESIS_HASH, GlobalPosition,
-    NewEvent, RecordedEvent, StoreError, StreamHead, check_append, check_expected,
-    prefix_upper_bound, seal_batch,
+    NewEvent, RecordedEvent, StoreError, StreamAppend, StreamHead, check_appends, check_expected,
+    in_call_order, prefix_upper_bound, seal_batch,
 };
 
 /// Embedded migrations for SQLite (`migrations/sqlite`).
@@ -51,14 +51,18 @@ impl SqliteEventStore {
         else {
             return Ok(None);
         };
+        let stream_id: String = row.try_get("stream_id")?;
+        // Only the primary stream's events: a command may also have moved linked streams.
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {COLUMNS} FROM events WHERE command_id = ? ORDER BY stream_version"
+            "SELECT {COLUMNS} FROM events WHERE command_id = ? AND stream_id = ? \
+             ORDER BY stream_version"
         )))
         .bind(command_id.to_string())
+        .bind(&stream_id)
         .fetch_all(&mut *conn)
         .await?;
         Ok(Some(AppendOutcome {
-            stream_id: row.try_get("stream_id")?,
+            stream_id,
             version: row.try_get("version")?,
             events: rows.iter().map(decode).collect::<Result<_, _>>()?,
             replayed: true,
@@ -71,12 +75,8 @@ impl SqliteEventStore {
         expected: ExpectedVersion,
         events: Vec<NewEvent>,
         metadata: &EventMetadata,
+        record_command: bool,
     ) -> Result<AppendOutcome, StoreError> {
-        // Inside BEGIN IMMEDIATE this transaction is the only writer, so checking the command
-        // id and the version here cannot race.
-        if let Some(first) = Self::replay(tx, metadata.command_id).await? {
-            return Ok(first);
-        }
         let now = Utc::now();
         let head = sqlx::query("SELECT version, last_hash FROM streams WHERE stream_id = ?")
             .bind(stream_id)
@@ -136,15 +136,18 @@ impl SqliteEventStore {
         .bind(instant_text(now))
         .execute(&mut **tx)
         .await?;
-        sqlx::query(
-            "INSERT INTO command_log (command_id, stream_id, version, recorded_at) VALUES (?, ?, ?, ?)",
-        )
-        .bind(metadata.command_id.to_string())
-        .bind(stream_id)
-        .bind(version)
-        .bind(instant_text(now))
-        .execute(&mut **tx)
-        .await?;
+        if record_command {
+            sqlx::query(
+                "INSERT INTO command_log (command_id, stream_id, version, recorded_at) \
+                 VALUES (?, ?, ?, ?)",
+            )
+            .bind(metadata.command_id.to_string())
+            .bind(stream_id)
+            .bind(version)
+            .bind(instant_text(now))
+            .execute(&mut **tx)
+            .await?;
+        }
         Ok(AppendOutcome {
             stream_id: stream_id.to_owned(),
             version,
@@ -156,29 +159,42 @@ impl SqliteEventStore {
 
 #[async_trait]
 impl EventStore for SqliteEventStore {
-    async fn append(
+    async fn append_streams(
         &self,
-        stream_id: &str,
-        expected: ExpectedVersion,
-        events: Vec<NewEvent>,
+        primary: StreamAppend,
+        linked: Vec<StreamAppend>,
         metadata: EventMetadata,
-    ) -> Result<AppendOutcome, StoreError> {
-        check_append(stream_id, &events)?;
+    ) -> Result<Vec<AppendOutcome>, StoreError> {
+        let order: Vec<String> = linked.iter().map(|l| l.stream_id.clone()).collect();
+        let parts = check_appends(primary, linked)?;
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        match Self::write_batch(&mut tx, stream_id, expected, events, &metadata).await {
-            Ok(outcome) if outcome.replayed => {
-                tx.rollback().await?;
-                Ok(outcome)
-            }
-            Ok(outcome) => {
-                tx.commit().await?;
-                Ok(outcome)
-            }
-            Err(e) => {
-                tx.rollback().await?;
-                Err(e)
+        // Inside BEGIN IMMEDIATE this transaction is the only writer, so checking the command
+        // id and the versions here cannot race.
+        if let Some(first) = Self::replay(&mut tx, metadata.command_id).await? {
+            tx.rollback().await?;
+            return Ok(vec![first]);
+        }
+        let mut written = Vec::with_capacity(parts.len());
+        for (is_primary, part) in parts {
+            match Self::write_batch(
+                &mut tx,
+                &part.stream_id,
+                part.expected,
+                part.events,
+                &metadata,
+                is_primary,
+            )
+            .await
+            {
+                Ok(outcome) => written.push((is_primary, outcome)),
+                Err(e) => {
+                    tx.rollback().await?;
+                    return Err(e);
+                }
             }
         }
+        tx.commit().await?;
+        Ok(in_call_order(&order, written))
     }
 
     async fn find_command(&self, command_id: Uuid) -> Result<Option<AppendOutcome>, StoreError> {

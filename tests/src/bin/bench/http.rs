@@ -149,7 +149,7 @@ async fn prepare_case(s: &Server, n: usize) -> String {
     s.must(
         &format!("/v1/cases/{id}/professionals"),
         people::RESP_PROVIDER,
-        json!({"ente": "provider", "professional": people::EDUCATORE, "figures": ["educatore_professionale"]}),
+        json!({"ente": "provider", "professional": diario_tests::cf::numbered_professional(n), "figures": ["educatore_professionale"]}),
     )
     .await;
     id
@@ -211,7 +211,12 @@ pub async fn run(concurrency: usize, duration: Duration) {
         cases.push(prepare_case(&server, n).await);
     }
     let cases = Arc::new(cases);
-    let token = Arc::new(server.token(people::EDUCATORE));
+    // Each writer is its case's educator: one professional, one hour.
+    let tokens: Arc<Vec<String>> = Arc::new(
+        (0..concurrency)
+            .map(|n| server.token(&diario_tests::cf::numbered_professional(n)))
+            .collect(),
+    );
     let today = Utc::now()
         .with_timezone(&chrono_tz::Europe::Rome)
         .date_naive();
@@ -240,9 +245,9 @@ pub async fn run(concurrency: usize, duration: Duration) {
         })
     };
     let record = {
-        let (server, cases, token) = (server.clone(), cases.clone(), token.clone());
+        let (server, cases, tokens) = (server.clone(), cases.clone(), tokens.clone());
         move |w: usize, i: usize| {
-            let (server, cases, token) = (server.clone(), cases.clone(), token.clone());
+            let (server, cases, tokens) = (server.clone(), cases.clone(), tokens.clone());
             async move {
                 // 47 half-hour slots a day, going back from yesterday: never overlapping,
                 // always within the 15-day window.
@@ -255,7 +260,7 @@ pub async fn run(concurrency: usize, duration: Duration) {
                 match server
                     .client
                     .post(format!("{}/v1/cases/{}/entries", server.base, cases[w]))
-                    .bearer_auth(token.as_str())
+                    .bearer_auth(tokens[w].as_str())
                     .json(&body)
                     .send()
                     .await
