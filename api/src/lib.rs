@@ -8,6 +8,7 @@ pub mod cases;
 pub mod cli;
 pub mod config;
 pub mod demo;
+pub mod dossier;
 pub mod dto;
 pub mod error;
 pub mod exports;
@@ -311,6 +312,7 @@ pub fn app(state: AppState) -> Router {
         .merge(firmalom::routes())
         .merge(paper::routes())
         .merge(reads::routes())
+        .merge(dossier::routes())
         .merge(people::routes())
         .merge(web::routes())
         .route("/openapi.json", get(openapi::openapi_json))

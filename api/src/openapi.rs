@@ -442,6 +442,7 @@ impl Modify for TextConstraints {
         paper::get_document,
         reads::audit_trail,
         reads::audit_verification,
+        crate::dossier::dossier,
         reads::notifications,
         reads::history,
         reads::case_checklists,

@@ -319,7 +319,10 @@ pub(crate) fn measure_of<'a>(
 /// The current diaries of a case, reading its own writes: the read model when it already
 /// reflects the case's version, otherwise the view of the folded state (same structure, same
 /// values as the projection will write). Alerts brought to the service clock's now.
-async fn current_diary(state: &AppState, case: &CaseState) -> Result<CaseDiary, ApiError> {
+pub(crate) async fn current_diary(
+    state: &AppState,
+    case: &CaseState,
+) -> Result<CaseDiary, ApiError> {
     diario_projections::case_diary_consistent(
         &state.db,
         case,

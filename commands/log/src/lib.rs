@@ -23,6 +23,7 @@ pub use follower::{FollowError, Follower, FollowerSpec};
 pub use sql::{Query, Row, Tx, Val};
 pub use store::{
     AppendOutcome, ChainBreak, ChainReport, EventMetadata, EventStore, ExpectedVersion,
-    GlobalPosition, NewEvent, RecordedEvent, StoreError, StreamAppend, StreamHead,
+    GlobalPosition, NewEvent, RecordedEvent, StoreError, StreamAppend, StreamHead, canonical_json,
+    chain_hash, envelope_json,
 };
 pub use time::{INSTANT_FORMAT, instant_text, parse_instant};

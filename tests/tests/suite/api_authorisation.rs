@@ -133,6 +133,7 @@ async fn table(backend: Backend) {
             &["ats_operator", "auditor"],
             |_| None,
         ),
+        row("GET", c("/dossier"), &["ats_operator", "auditor"], |_| None),
         row(
             "GET",
             c("/notifications"),

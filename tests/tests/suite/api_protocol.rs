@@ -561,6 +561,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/documents/{sha256}"),
     ("get", "/v1/cases/{id}/audit-trail"),
     ("get", "/v1/cases/{id}/audit-trail/verification"),
+    ("get", "/v1/cases/{id}/dossier"),
     ("get", "/v1/cases/{id}/notifications"),
     ("get", "/v1/cases/{id}/history"),
     ("get", "/v1/cases/{id}/checklists"),

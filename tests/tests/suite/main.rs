@@ -4,6 +4,7 @@
 mod api_authorisation;
 mod api_cli;
 mod api_contract;
+mod api_dossier;
 mod api_letter;
 mod api_one_hour;
 mod api_protocol;

@@ -14,11 +14,19 @@ use crate::time::INSTANT_FORMAT;
 /// The `prev_hash` of a stream's first event.
 pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
-/// The bytes that are hashed for one event. Excludes the global position (assigned by the
-/// database at commit) and the hashes themselves.
+/// The bytes that are hashed for one event: [`envelope_json`] with object keys sorted
+/// recursively and no whitespace. Excludes the global position (assigned by the database at
+/// commit) and the hashes themselves.
 pub fn canonical_bytes(e: &RecordedEvent) -> Vec<u8> {
+    canonical_json(&envelope_json(e)).into_bytes()
+}
+
+/// The envelope an event's hash covers, as a JSON object (13 fields): what a case dossier
+/// exports for each event, beside its position and hashes, so that anyone can recompute the
+/// chain from the export alone (`docs/dossier.md`).
+pub fn envelope_json(e: &RecordedEvent) -> Value {
     let m = &e.metadata;
-    let envelope = serde_json::json!({
+    serde_json::json!({
         "stream_id": e.stream_id,
         "stream_version": e.stream_version,
         "event_id": e.event_id.to_string(),
@@ -32,10 +40,15 @@ pub fn canonical_bytes(e: &RecordedEvent) -> Vec<u8> {
         "command_id": m.command_id.to_string(),
         "correlation_id": m.correlation_id.to_string(),
         "causation_id": m.causation_id.map(|c| c.to_string()),
-    });
+    })
+}
+
+/// `v` with object keys sorted recursively and no whitespace (the form `jq -cS` and Python's
+/// `json.dumps(v, sort_keys=True, separators=(",", ":"), ensure_ascii=False)` also write).
+pub fn canonical_json(v: &Value) -> String {
     let mut out = String::new();
-    write_canonical(&envelope, &mut out);
-    out.into_bytes()
+    write_canonical(v, &mut out);
+    out
 }
 
 fn write_canonical(v: &Value, out: &mut String) {

@@ -13,7 +13,10 @@ use chrono::{DateTime, SubsecRound, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-pub use chain::{ChainBreak, ChainReport, GENESIS_HASH, canonical_bytes, chain_hash, verify_chain};
+pub use chain::{
+    ChainBreak, ChainReport, GENESIS_HASH, canonical_bytes, canonical_json, chain_hash,
+    envelope_json, verify_chain,
+};
 
 /// Where an event sits in the global log, in the order subscribers receive it.
 ///
