@@ -178,6 +178,18 @@ impl From<HandlerError> for ApiError {
                 field: e.field(),
                 message: e.to_string(),
             },
+            HandlerError::Sample(e) => match e.field() {
+                Some(field) => ApiError::Field {
+                    status: StatusCode::UNPROCESSABLE_ENTITY,
+                    code: e.code(),
+                    field,
+                    message: e.to_string(),
+                },
+                None => ApiError::Unprocessable {
+                    code: e.code(),
+                    message: e.to_string(),
+                },
+            },
             HandlerError::UnknownMeasure(m) => ApiError::Unprocessable {
                 code: "measure-not-in-catalogue",
                 message: format!("la misura {m} non è nel catalogo"),

@@ -24,6 +24,7 @@ mod ops;
 pub mod paper;
 pub mod people;
 pub mod reads;
+pub mod samples;
 pub mod scheduler;
 pub mod telemetry;
 pub mod tracecontext;
@@ -313,6 +314,7 @@ pub fn app(state: AppState) -> Router {
         .merge(paper::routes())
         .merge(reads::routes())
         .merge(dossier::routes())
+        .merge(samples::routes())
         .merge(people::routes())
         .merge(web::routes())
         .route("/openapi.json", get(openapi::openapi_json))

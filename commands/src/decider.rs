@@ -159,6 +159,38 @@ impl Decider for CaseDecider<'_> {
     }
 }
 
+/// A draw of a sample for controls by `by` (an ATS operator or auditor; the caller checks
+/// the scope, [`crate::access::cost_scope`]).
+pub struct SampleDecider<'a> {
+    pub command: &'a diario_domain::sampling::DrawSample,
+    pub by: &'a FiscalCode,
+    pub role: &'a str,
+}
+
+impl Decider for SampleDecider<'_> {
+    type State = diario_domain::sampling::SampleState;
+    type Event = diario_domain::sampling::SampleEvent;
+
+    fn stream(&self) -> StreamId {
+        StreamId::sample(self.command.sample_id)
+    }
+
+    fn decide(
+        &self,
+        state: &Self::State,
+        now: DateTime<Utc>,
+    ) -> Result<Decision<Self::Event>, HandlerError> {
+        Ok(Decision {
+            by: Attribution::admin(Some(self.by), self.role),
+            events: diario_domain::sampling::decide_sample(state, self.command, self.by, now)?,
+        })
+    }
+
+    fn evolve(state: Self::State, event: &Self::Event) -> Self::State {
+        diario_domain::sampling::evolve_sample(state, event)
+    }
+}
+
 /// The one-off import of a professional's entries recorded before agendas existed
 /// (`diario agenda import`): claims for every live entry of `cases` the agenda lacks.
 pub struct AgendaImportDecider<'a> {

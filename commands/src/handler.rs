@@ -31,7 +31,7 @@ use crate::cache::StateCache;
 use crate::clock::Clock;
 use crate::decider::{
     AgendaImportDecider, CaseDecider, Decider, FailureDecider, GrantDecider, OrganisationDecider,
-    StaffDecider,
+    SampleDecider, StaffDecider,
 };
 use crate::turns::StreamTurns;
 use diario_domain::Organisations;
@@ -100,6 +100,9 @@ pub enum HandlerError {
     /// A staff command was refused.
     #[error(transparent)]
     Staff(#[from] diario_domain::staff::StaffError),
+    /// A sample draw was refused.
+    #[error(transparent)]
+    Sample(#[from] diario_domain::sampling::SampleError),
     /// The measure named by the command or the case is not in the catalogue.
     #[error("measure {0} is not in the catalogue")]
     UnknownMeasure(MeasureId),
@@ -364,6 +367,32 @@ impl CommandHandler {
             });
         }
         Ok(out)
+    }
+
+    /// Draws a sample for controls (`role`: what `by` acted as).
+    pub async fn execute_sample(
+        &self,
+        command: &diario_domain::sampling::DrawSample,
+        by: &FiscalCode,
+        role: &str,
+        opts: &CommandOptions,
+    ) -> Result<
+        Outcome<diario_domain::sampling::SampleState, diario_domain::sampling::SampleEvent>,
+        HandlerError,
+    > {
+        self.execute(&SampleDecider { command, by, role }, opts)
+            .await
+    }
+
+    /// A sample folded (`None`: never drawn).
+    pub async fn sample(
+        &self,
+        sample_id: Uuid,
+    ) -> Result<diario_domain::sampling::SampleState, HandlerError> {
+        Ok(self
+            .load::<SampleDecider<'_>>(&StreamId::sample(sample_id))
+            .await?
+            .0)
     }
 
     /// A professional's agenda folded, and its version (0: nothing claimed yet).

@@ -107,6 +107,12 @@ muts = [
  ("one hour: a withdrawn entry frees its time", "agenda.rs", "            state.remove(entry_id);", "            let _ = entry_id;"),
  ("one hour: an amendment moves the claim", "agenda.rs", "            CaseEvent::EntryAmended { entry_id, slot, .. } => {", "            CaseEvent::EntryAmended { entry_id, slot, .. } if false => {"),
  ("one hour: the import skips withdrawn entries", "agenda.rs", "if e.withdrawn || &e.professional != professional", "if &e.professional != professional"),
+ ("sample: at least 10% of the expenditure", "sampling.rs", "if taken >= need_ops && amount >= need_amount {", "if taken >= need_ops {"),
+ ("sample: at least 5% of the operations", "sampling.rs", "if taken >= need_ops && amount >= need_amount {", "if amount >= need_amount {"),
+ ("sample: thresholds rounded up", "sampling.rs", "i64::try_from((scaled + 99) / 100)", "i64::try_from(scaled / 100)"),
+ ("sample: strata by ATS and provider", "sampling.rs", ".entry((o.ats.as_str(), o.provider.as_str()))", ".entry((\"\", \"\"))"),
+ ("sample: the documented ranking", "sampling.rs", "    h.update(b\":\");\n", ""),
+ ("sample: thresholds checked", "sampling.rs", "        if !(1..=100).contains(&value) {", "        if false {"),
 ]
 sel = sys.argv[1:]
 survivors = []

@@ -19,6 +19,7 @@ pub mod error;
 pub mod failures;
 pub mod grants;
 pub mod organisations;
+pub mod sampling;
 pub mod staff;
 pub mod testing;
 pub mod values;

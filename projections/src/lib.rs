@@ -15,6 +15,7 @@ pub mod mine;
 pub mod notifications;
 pub mod people;
 pub mod queries;
+pub mod samples;
 mod status;
 
 use std::collections::BTreeMap;
@@ -48,6 +49,7 @@ pub use queries::{
     PhaseFigureMinutes, RequestCounts, ats_dashboard, cost_report, cost_report_csv, list_cases,
     list_entries,
 };
+pub use samples::sample_population;
 pub use status::{CaseStatus, ChannelView, DiaryStatusView, FailureScopeView, RequestStatusView};
 
 /// Why a query or a read model failed.

@@ -144,10 +144,36 @@ pub fn typical_case<'m>(
     start: NaiveDate,
     phase3_days: u32,
 ) -> CaseBuilder<'m> {
-    use people::*;
-    let mut b = CaseBuilder::new(rng.uuid(), measure);
+    let case_id = rng.uuid();
     let ats = ATS[rng.below(ATS.len() as u64) as usize];
     let provider = format!("ENTE-{:03}", rng.below(60));
+    case_with_id(case_id, rng, measure, start, phase3_days, ats, &provider)
+}
+
+/// [`typical_case`] in a given ATS and provider.
+pub fn typical_case_of<'m>(
+    rng: &mut Seeded,
+    measure: &'m Measure,
+    start: NaiveDate,
+    phase3_days: u32,
+    ats: &str,
+    provider: &str,
+) -> CaseBuilder<'m> {
+    let case_id = rng.uuid();
+    case_with_id(case_id, rng, measure, start, phase3_days, ats, provider)
+}
+
+fn case_with_id<'m>(
+    case_id: Uuid,
+    rng: &mut Seeded,
+    measure: &'m Measure,
+    start: NaiveDate,
+    phase3_days: u32,
+    ats: &str,
+    provider: &str,
+) -> CaseBuilder<'m> {
+    use people::*;
+    let mut b = CaseBuilder::new(case_id, measure);
     // The first ASST of the ATS's territory in the shipped registry.
     let asst = diario_domain::Organisations::default()
         .iter()

@@ -7,6 +7,7 @@ use std::fmt;
 use diario_domain::agenda::AgendaEvent;
 use diario_domain::grants::GrantEvent;
 use diario_domain::organisations::OrganisationEvent;
+use diario_domain::sampling::SampleEvent;
 use diario_domain::staff::StaffEvent;
 use diario_domain::{CaseEvent, FailureEvent, upcast};
 use serde::Serialize;
@@ -53,6 +54,8 @@ impl StreamId {
     pub const PEOPLE: &'static str = "person-";
     /// Prefix of the professionals' agendas (one professional, one hour).
     pub const AGENDAS: &'static str = "agenda-";
+    /// Prefix of the samples for controls.
+    pub const SAMPLES: &'static str = "sample-";
 
     /// The stream of one case.
     pub fn case(case_id: Uuid) -> StreamId {
@@ -82,6 +85,11 @@ impl StreamId {
     /// The agenda of one professional: the time their live entries claim, on every case.
     pub fn agenda(fiscal_code: &diario_domain::FiscalCode) -> StreamId {
         StreamId(format!("{}{fiscal_code}", Self::AGENDAS))
+    }
+
+    /// The stream of one sample for controls.
+    pub fn sample(sample_id: Uuid) -> StreamId {
+        StreamId(format!("{}{sample_id}", Self::SAMPLES))
     }
 
     /// The stored text.
@@ -233,6 +241,12 @@ impl LogEvent for OrganisationEvent {
 }
 
 impl LogEvent for StaffEvent {
+    fn decode(recorded: &RecordedEvent) -> Result<Self, CodecError> {
+        decode_tagged(recorded)
+    }
+}
+
+impl LogEvent for SampleEvent {
     fn decode(recorded: &RecordedEvent) -> Result<Self, CodecError> {
         decode_tagged(recorded)
     }

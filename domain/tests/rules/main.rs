@@ -18,5 +18,6 @@ mod organisations;
 mod paper;
 mod recording;
 mod roles;
+mod sampling;
 mod serialization;
 mod whole_diary;

@@ -182,6 +182,14 @@ async fn table(backend: Backend) {
             &["ats_operator", "auditor"],
             |_| None,
         ),
+        // Nothing confirmed yet: an allowed draw is refused by the rule (empty population),
+        // writing nothing.
+        row(
+            "POST",
+            "/v1/samples".into(),
+            &["ats_operator", "auditor"],
+            |_| Some(json!({ "ats": "ATS-MILANO" })),
+        ),
         row("POST", "/v1/cases".into(), &["ats_operator"], |_| {
             Some(crate::api_scenario::case_body())
         }),

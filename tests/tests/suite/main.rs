@@ -11,6 +11,7 @@ mod api_protocol;
 mod api_reads;
 mod api_refusals;
 mod api_reliability;
+mod api_samples;
 mod api_scenario;
 mod crash;
 mod demo;
