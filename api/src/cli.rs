@@ -85,6 +85,8 @@ pub struct DemoArgs {
 pub struct RebuildArgs {
     #[command(flatten)]
     pub db: DbArgs,
+    #[command(flatten)]
+    pub catalogue: CatalogueArgs,
     /// Projection to rebuild (case_diaries, audit_trail, checklists, system_failures, people,
     /// staff_notifications); all when absent.
     pub projection: Option<String>,
@@ -269,10 +271,55 @@ pub struct DbArgs {
     pub database_url: String,
 }
 
+/// Where the measure catalogues come from.
+#[derive(Debug, Args, Default)]
+pub struct CatalogueArgs {
+    /// A directory of measure catalogue files (`*.json`, one measure version each, with
+    /// `version` and `effective_from`): added to the shipped catalogues, replacing a shipped
+    /// one with the same id and version. Every file is validated; an invalid one stops the
+    /// command, naming the file (`docs/domain.md`, "Measure catalogues").
+    #[arg(long, env = "DIARIO_CATALOGUE_DIR")]
+    pub catalogue_dir: Option<std::path::PathBuf>,
+}
+
+impl CatalogueArgs {
+    /// The shipped catalogues with the directory's files.
+    pub fn load(&self) -> Result<Catalogue, CatalogueError> {
+        let Some(dir) = &self.catalogue_dir else {
+            return Catalogue::shipped();
+        };
+        let unreadable = |e: std::io::Error| CatalogueError::Directory {
+            dir: dir.display().to_string(),
+            error: e.to_string(),
+        };
+        let mut names: Vec<std::path::PathBuf> = std::fs::read_dir(dir)
+            .map_err(unreadable)?
+            .map(|entry| entry.map(|e| e.path()))
+            .collect::<Result<_, _>>()
+            .map_err(unreadable)?;
+        names.retain(|p| p.extension().is_some_and(|x| x == "json"));
+        names.sort();
+        let mut files = Vec::with_capacity(names.len());
+        for path in names {
+            let text = std::fs::read_to_string(&path).map_err(|e| CatalogueError::File {
+                file: path.display().to_string(),
+                error: Box::new(CatalogueError::Directory {
+                    dir: dir.display().to_string(),
+                    error: e.to_string(),
+                }),
+            })?;
+            files.push((path.display().to_string(), text));
+        }
+        Catalogue::with_files(&files)
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct ServeArgs {
     #[command(flatten)]
     pub db: DbArgs,
+    #[command(flatten)]
+    pub catalogue: CatalogueArgs,
     /// Address to listen on.
     #[arg(long, env = "DIARIO_ADDR", default_value = "127.0.0.1:8080")]
     pub addr: SocketAddr,
@@ -467,7 +514,22 @@ pub async fn run(cli: Cli, sources: crate::config::Sources) -> Result<(), CliErr
         }
         Command::Serve(args) => {
             // An invalid catalogue stops the server here, before anything is served.
-            let catalogue = Catalogue::shipped()?;
+            let catalogue = args.catalogue.load()?;
+            for m in catalogue.iter() {
+                let versions: Vec<String> = catalogue
+                    .versions(&m.id)
+                    .iter()
+                    .map(|v| {
+                        format!(
+                            "{}@{}",
+                            v.version.as_deref().unwrap_or("-"),
+                            v.effective_from
+                                .map_or("start".to_owned(), |d| d.to_string())
+                        )
+                    })
+                    .collect();
+                tracing::info!(measure = %m.id, versions = %versions.join(","), example_values = m.example_values, "measure catalogue");
+            }
             // One server per SQLite file: held until the process ends.
             let _lock = SqliteLock::take(&args.db.database_url)?;
             let settings = args.settings(catalogue)?;
@@ -565,7 +627,7 @@ async fn grant(action: GrantAction) -> Result<(), CliError> {
 }
 
 async fn rebuild(args: RebuildArgs) -> Result<(), CliError> {
-    let catalogue = Catalogue::shipped()?;
+    let catalogue = args.catalogue.load()?;
     let names: Vec<String> = args.projection.iter().cloned().collect();
     let followers = diario_projections::select(&catalogue, &names).map_err(|e| {
         CliError::Usage(format!(

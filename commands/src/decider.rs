@@ -137,12 +137,16 @@ impl Decider for CaseDecider<'_> {
             (_, Some(file)) => &file.measure_id,
             (_, None) => return Err(DomainError::CaseNotOpened.into()),
         };
-        let measure = self
-            .catalogue
-            .get(measure_id)
-            .ok_or_else(|| HandlerError::UnknownMeasure(measure_id.clone()))?;
+        // The rules of the version in force today; each entry priced by the version in force
+        // on its delivery date (`Context::rate_on`).
+        let versions = self.catalogue.versions(measure_id);
+        let measure =
+            diario_domain::catalogue::version_on(&versions, diario_domain::values::civil_date(now))
+                .ok_or_else(|| HandlerError::UnknownMeasure(measure_id.clone()))?;
         let actor = self.caller.case_actor(self.command, state);
-        let ctx = Context::new(actor, now, measure).with_failures(self.failures);
+        let ctx = Context::new(actor, now, measure)
+            .with_failures(self.failures)
+            .with_versions(&versions);
         let events = decide(state, self.command, &ctx)?;
         Ok(Decision {
             by: Attribution::of(&ctx.actor),

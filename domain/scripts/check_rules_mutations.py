@@ -58,7 +58,7 @@ muts = [
  ("per-entry answer confirms some (Art. 6)", "case/confirmation.rs", "if !confirmed.is_empty() {", "if false {"),
  ("per-entry answer names each entry once (Art. 6)", "case/confirmation.rs", "if listed.len() != entries.len() || listed != r.entries.keys().copied().collect() {", "if false {"),
  ("whole diary not answered per entry (Art. 6)", "case/confirmation.rs", "            if ctx.phase_rules(r.phase)?.confirmation != ConfirmationMode::PerEntry {", "            if false {"),
- ("hand-over by the system on confirmation (Art. 6-7)", "case/confirmation.rs", "        confirmed_minutes: minutes,\n        by: None,", "        confirmed_minutes: minutes,\n        by: file.recipient.confirmers.first().cloned(),"),
+ ("hand-over by the system on confirmation (Art. 6-7)", "case/confirmation.rs", "        confirmed_cost_cents: Some(cost),\n        by: None,", "        confirmed_cost_cents: Some(cost),\n        by: file.recipient.confirmers.first().cloned(),"),
  ("validation withdrawal needs a reason (Art. 5-6)", "case/entries.rs", "let reason = given_reason(c.reason.as_deref()).ok_or(DomainError::ReasonRequired)?;", "let reason = given_reason(c.reason.as_deref()).unwrap_or_default();"),
  ("validation withdrawal needs something validated", "case/entries.rs", "    if ids.is_empty() {\n        return Err(DomainError::NoValidationToWithdraw", "    if false {\n        return Err(DomainError::NoValidationToWithdraw"),
  ("validation withdrawn unlocks the entries (Art. 5-6)", "case/evolve.rs", "        CaseEvent::ValidationWithdrawn { entry_ids, .. } => {\n            for id in entry_ids {", "        CaseEvent::ValidationWithdrawn { entry_ids, .. } => {\n            for id in entry_ids.iter().take(0) {"),
@@ -113,6 +113,13 @@ muts = [
  ("sample: strata by ATS and provider", "sampling.rs", ".entry((o.ats.as_str(), o.provider.as_str()))", ".entry((\"\", \"\"))"),
  ("sample: the documented ranking", "sampling.rs", "    h.update(b\":\");\n", ""),
  ("sample: thresholds checked", "sampling.rs", "        if !(1..=100).contains(&value) {", "        if false {"),
+ ("rate: the version in force on the delivery date", "catalogue.rs", "        .find(|m| m.in_force_on(date))", "        .find(|_| true)"),
+ ("rate: a version takes effect on its date", "catalogue.rs", "self.effective_from.is_none_or(|from| from <= date)", "true"),
+ ("rate: the recorded rate prices the entry", "case/state.rs", "            Some(rate) => rate.unit_cost_cents,", "            Some(_) => measure.hourly_cost(&self.figure),"),
+ ("rate: an entry is priced on its delivery date", "case/entries.rs", "        rate: Some(ctx.rate_on(&c.figure, c.slot.date)),\n        at: ctx.now,", "        rate: Some(ctx.rate_on(&c.figure, civil_date(ctx.now))),\n        at: ctx.now,"),
+ ("rate: an amendment is priced on its new date", "case/entries.rs", "        rate: Some(ctx.rate_on(&c.figure, c.slot.date)),\n        reason: Some(reason),", "        rate: Some(ctx.rate_on(&c.figure, civil_date(ctx.now))),\n        reason: Some(reason),"),
+ ("rate: the hand-over records the claim", "case/confirmation.rs", "        confirmed_cost_cents: Some(cost),", "        confirmed_cost_cents: None,"),
+ ("catalogue: versions take effect on distinct dates", "catalogue.rs", "            if a.effective_from == b.effective_from {", "            if false {"),
 ]
 sel = sys.argv[1:]
 survivors = []

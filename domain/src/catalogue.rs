@@ -4,6 +4,7 @@
 
 use std::collections::BTreeSet;
 
+use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 use crate::values::{Cents, Ente, FigureId, MeasureId, Phase, ServiceId};
@@ -67,6 +68,49 @@ pub enum CatalogueError {
     /// A reference to an unknown intensity.
     #[error("measure catalogue: flat amount {0} refers to an unknown intensity")]
     UnknownIntensity(String),
+    /// Two versions of one measure take effect on the same date (or both have none).
+    #[error(
+        "measure catalogue: two versions of {measure} take effect on the same date ({date}); give each version its own effective_from"
+    )]
+    SameEffectiveDate {
+        /// The measure.
+        measure: MeasureId,
+        /// The date (`-` for none).
+        date: String,
+    },
+    /// A measure with several versions must name each.
+    #[error("measure catalogue: every version of {0} needs a `version` when there are several")]
+    VersionMissing(MeasureId),
+    /// A file of the catalogue directory was refused.
+    #[error("measure catalogue file {file}: {error}")]
+    File {
+        /// The file.
+        file: String,
+        /// Why.
+        error: Box<CatalogueError>,
+    },
+    /// The catalogue directory could not be read.
+    #[error("measure catalogue directory {dir}: {error}")]
+    Directory {
+        /// The directory.
+        dir: String,
+        /// The I/O error, as text (the domain does no I/O; the caller reports it).
+        error: String,
+    },
+}
+
+/// The unit cost an entry is priced at, as recorded with it: the figure's hourly cost in the
+/// catalogue version in force on the **delivery date**, and which version that was, so a
+/// report of years later recomputes the claim exactly, whatever the catalogue says by then.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rate {
+    /// Cents per hour (`None`: the figure has no hourly cost in that version).
+    pub unit_cost_cents: Option<Cents>,
+    /// The catalogue version (`Measure::version`).
+    pub catalogue_version: Option<String>,
+    /// When that version took effect (`None`: the first version, from the start).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub effective_from: Option<NaiveDate>,
 }
 
 /// How the recipient confirms the hours of a phase (Art. 6).
@@ -278,10 +322,16 @@ pub struct Measure {
     /// The act that established the measure.
     #[serde(default)]
     pub legal_basis: Option<String>,
-    /// The catalogue's version, named by every checklist computed with it (Art. 8); the
-    /// operator changes it with the values.
+    /// The catalogue's version, named by every checklist computed with it (Art. 8) and
+    /// recorded with every entry it prices; the operator changes it with the values.
     #[serde(default)]
     pub version: Option<String>,
+    /// The first delivery date this version applies to (`None`: from the start). A measure
+    /// may have several versions, each with its own date: an entry is priced by the version
+    /// in force on its delivery date, and the rules of today are those of the version in
+    /// force today.
+    #[serde(default)]
+    pub effective_from: Option<NaiveDate>,
     /// True when figures, caps or costs are placeholders, not official values.
     #[serde(default)]
     pub example_values: bool,
@@ -531,6 +581,31 @@ impl Measure {
     pub fn hourly_cost(&self, figure: &FigureId) -> Option<Cents> {
         self.figure(figure).and_then(|f| f.hourly_cost_cents)
     }
+
+    /// The rate this version sets for a figure, as recorded with an entry.
+    pub fn rate(&self, figure: &FigureId) -> Rate {
+        Rate {
+            unit_cost_cents: self.hourly_cost(figure),
+            catalogue_version: self.version.clone(),
+            effective_from: self.effective_from,
+        }
+    }
+
+    /// Whether this version is in force for `date`.
+    pub fn in_force_on(&self, date: NaiveDate) -> bool {
+        self.effective_from.is_none_or(|from| from <= date)
+    }
+}
+
+/// The version of `versions` (oldest first) in force on `date`: the latest that took effect
+/// by then; the oldest when none did yet.
+pub fn version_on<'m>(versions: &[&'m Measure], date: NaiveDate) -> Option<&'m Measure> {
+    versions
+        .iter()
+        .rev()
+        .find(|m| m.in_force_on(date))
+        .or_else(|| versions.first())
+        .copied()
 }
 
 #[cfg(test)]
@@ -669,16 +744,69 @@ pub struct Catalogue {
 }
 
 impl Catalogue {
-    /// Validates every measure and that no two share an id.
-    pub fn new(measures: Vec<Measure>) -> Result<Catalogue, CatalogueError> {
-        let mut ids = BTreeSet::new();
+    /// Validates every measure; versions of one measure must each have a `version` and their
+    /// own `effective_from` (at most one without). Kept oldest first per measure.
+    pub fn new(mut measures: Vec<Measure>) -> Result<Catalogue, CatalogueError> {
         for m in &measures {
             m.validate()?;
-            if !ids.insert(m.id.clone()) {
-                return Err(CatalogueError::DuplicateMeasure(m.id.clone()));
+        }
+        // Measures in the order they first appear, each measure's versions oldest first.
+        let mut order: Vec<MeasureId> = Vec::new();
+        for m in &measures {
+            if !order.contains(&m.id) {
+                order.push(m.id.clone());
+            }
+        }
+        measures.sort_by_key(|m| (order.iter().position(|id| id == &m.id), m.effective_from));
+        for pair in measures.windows(2) {
+            let (a, b) = (&pair[0], &pair[1]);
+            if a.id != b.id {
+                continue;
+            }
+            if a.version.is_none() || b.version.is_none() {
+                return Err(CatalogueError::VersionMissing(a.id.clone()));
+            }
+            if a.effective_from == b.effective_from {
+                return Err(if a.version == b.version {
+                    CatalogueError::DuplicateMeasure(a.id.clone())
+                } else {
+                    CatalogueError::SameEffectiveDate {
+                        measure: a.id.clone(),
+                        date: a
+                            .effective_from
+                            .map_or_else(|| "-".to_owned(), |d| d.to_string()),
+                    }
+                });
             }
         }
         Ok(Catalogue { measures })
+    }
+
+    /// The shipped measures with the operator's files (`(file name, contents)`, e.g. the
+    /// `*.json` of the catalogue directory): a file with the id and version of a shipped
+    /// measure replaces it, any other adds a measure or a version. Every file is validated;
+    /// the error names the file.
+    pub fn with_files(files: &[(String, String)]) -> Result<Catalogue, CatalogueError> {
+        let mut measures: Vec<Measure> = Catalogue::shipped()?.measures;
+        for (file, text) in files {
+            let m = Measure::from_json(text).map_err(|error| CatalogueError::File {
+                file: file.clone(),
+                error: Box::new(error),
+            })?;
+            measures.retain(|s| !(s.id == m.id && s.version == m.version));
+            measures.push(m);
+        }
+        Catalogue::new(measures)
+    }
+
+    /// Every version of a measure, oldest first.
+    pub fn versions(&self, id: &MeasureId) -> Vec<&Measure> {
+        self.measures.iter().filter(|m| &m.id == id).collect()
+    }
+
+    /// The version of a measure in force on `date` (the oldest when none took effect yet).
+    pub fn in_force(&self, id: &MeasureId, date: NaiveDate) -> Option<&Measure> {
+        version_on(&self.versions(id), date)
     }
 
     /// The measures shipped with the crate (`domain/measures/*.json`).
@@ -690,13 +818,18 @@ impl Catalogue {
         Catalogue::new(measures)
     }
 
-    /// The measure with this id.
+    /// The newest version of the measure with this id (names, services and figures for
+    /// reading; the decider takes the version in force, [`Catalogue::in_force`]).
     pub fn get(&self, id: &MeasureId) -> Option<&Measure> {
-        self.measures.iter().find(|m| &m.id == id)
+        self.measures.iter().rev().find(|m| &m.id == id)
     }
 
-    /// Every measure, in catalogue order.
+    /// Every measure (its newest version), by id.
     pub fn iter(&self) -> impl Iterator<Item = &Measure> {
-        self.measures.iter()
+        self.measures
+            .iter()
+            .enumerate()
+            .filter(|(i, m)| self.measures.get(i + 1).is_none_or(|next| next.id != m.id))
+            .map(|(_, m)| m)
     }
 }

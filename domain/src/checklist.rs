@@ -374,9 +374,7 @@ pub fn compute_checklist(
     for e in &request {
         let m = u64::from(e.minutes());
         *by_figure.entry(e.figure.clone()).or_default() += m;
-        if let Some(rate) = measure.hourly_cost(&e.figure) {
-            cost = cost.plus(Cents::for_minutes(m, rate));
-        }
+        cost = cost.plus(e.cost(measure));
     }
     let passed = !checks.iter().any(|c| !c.passed && c.blocking);
     Checklist {

@@ -30,7 +30,7 @@ pub use case::{
     Context, DiaryStatus, Entry, PdiCap, Recipient, RequestScope, RequestStatus, UpcastError,
     decide, evolve, fold, upcast,
 };
-pub use catalogue::{Catalogue, CatalogueError, ConfirmationMode, Measure};
+pub use catalogue::{Catalogue, CatalogueError, ConfirmationMode, Measure, Rate};
 pub use checklist::{Check, Checklist, compute_checklist};
 pub use error::{DomainError, ErrorKind};
 pub use failures::{

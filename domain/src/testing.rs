@@ -384,6 +384,7 @@ pub mod fixtures {
             slot,
             minutes: slot.minutes(),
             system_failure_id: None,
+            rate: Some(up().rate(&fig(figure))),
             at: slot.end_instant(),
         }
     }

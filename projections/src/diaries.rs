@@ -344,7 +344,12 @@ impl CaseDiary {
             } else {
                 EntryState::Draft
             };
-            let unit = measure.and_then(|m| m.hourly_cost(&e.figure));
+            // The rate recorded with the entry (the version in force on its delivery date);
+            // the catalogue's only for entries recorded before rates were.
+            let unit = match &e.rate {
+                Some(rate) => rate.unit_cost_cents,
+                None => measure.and_then(|m| m.hourly_cost(&e.figure)),
+            };
             let minutes = u64::from(e.minutes());
             let cost = match (state, unit) {
                 (EntryState::Confirmed, Some(rate)) => Cents::for_minutes(minutes, rate).0,

@@ -498,18 +498,21 @@ pub async fn cost_report(
     q.and_some(" AND case_id = ", filter.case_id);
     q.and_some(" AND service_date >= ", filter.from);
     q.and_some(" AND service_date <= ", filter.to);
-    type Key = (String, String, Uuid, String, String);
+    // One line per unit cost too: entries of one figure and month priced by two catalogue
+    // versions (a rate changed mid-month) are two lines, each with its own rate.
+    type Key = (String, String, Uuid, String, String, Option<i64>);
     let mut lines: BTreeMap<Key, CostLine> = BTreeMap::new();
     for r in db.query(&q).await? {
         let date = r.date("service_date")?;
+        let unit = r.opt_i64("unit_cost_cents")?;
         let key: Key = (
             r.text("ats")?,
             r.text("provider")?,
             r.uuid("case_id")?,
             date.format("%Y-%m").to_string(),
             r.text("figure")?,
+            unit,
         );
-        let unit = r.opt_i64("unit_cost_cents")?;
         let line = lines.entry(key.clone()).or_insert_with(|| CostLine {
             ats: key.0.clone(),
             provider: key.1.clone(),

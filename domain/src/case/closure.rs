@@ -9,7 +9,7 @@ use super::events::CaseEvent;
 use super::state::{CaseFile, DiaryStatus};
 use super::{Context, DomainError, given_reason, require_open_diary, require_phase_responsabile};
 use crate::catalogue::ConfirmationMode;
-use crate::values::{Ente, FiscalCode, Phase};
+use crate::values::{Cents, Ente, FiscalCode, Phase};
 
 fn hand_over(file: &CaseFile, ctx: &Context<'_>, phase: Phase, by: &FiscalCode) -> CaseEvent {
     let confirmed: Vec<_> = file.live_entries(phase).filter(|e| e.confirmed).collect();
@@ -18,6 +18,11 @@ fn hand_over(file: &CaseFile, ctx: &Context<'_>, phase: Phase, by: &FiscalCode) 
         ats: file.ats.clone(),
         confirmed_entry_ids: confirmed.iter().map(|e| e.id).collect(),
         confirmed_minutes: confirmed.iter().map(|e| u64::from(e.minutes())).sum(),
+        confirmed_cost_cents: Some(
+            confirmed
+                .iter()
+                .fold(Cents::default(), |sum, e| sum.plus(e.cost(ctx.measure))),
+        ),
         by: Some(by.clone()),
         at: ctx.now,
     }

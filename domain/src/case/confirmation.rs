@@ -233,18 +233,24 @@ fn hand_over_if_whole_diary(
     if rules.confirmation != ConfirmationMode::WholeDiaryAtClosure || !closed {
         return Ok(None);
     }
-    let minutes: u64 = request
+    let confirmed: Vec<_> = request
         .entries
         .keys()
         .filter_map(|id| file.entries.get(id))
-        .map(|e| u64::from(e.minutes()))
-        .sum();
+        .collect();
+    let minutes: u64 = confirmed.iter().map(|e| u64::from(e.minutes())).sum();
+    let cost = confirmed
+        .iter()
+        .fold(crate::values::Cents::default(), |sum, e| {
+            sum.plus(e.cost(ctx.measure))
+        });
     // Art. 7: once closed and confirmed, the diary passes to ATS for cost reporting.
     Ok(Some(CaseEvent::DiaryHandedToAts {
         phase: request.phase,
         ats: file.ats.clone(),
         confirmed_entry_ids: request.entries.keys().copied().collect(),
         confirmed_minutes: minutes,
+        confirmed_cost_cents: Some(cost),
         by: None,
         at: ctx.now,
     }))

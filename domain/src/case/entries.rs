@@ -319,6 +319,7 @@ pub fn record(
         slot: c.slot,
         minutes: c.slot.minutes(),
         system_failure_id: failure,
+        rate: Some(ctx.rate_on(&c.figure, c.slot.date)),
         at: ctx.now,
     }])
 }
@@ -369,6 +370,7 @@ pub fn amend(
         slot: c.slot,
         minutes: c.slot.minutes(),
         system_failure_id: failure,
+        rate: Some(ctx.rate_on(&c.figure, c.slot.date)),
         reason: Some(reason),
         by: cf,
         at: ctx.now,

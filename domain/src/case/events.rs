@@ -7,9 +7,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
 
+use crate::catalogue::Rate;
 use crate::checklist::Checklist;
 use crate::values::{
-    Ente, FigureId, FiscalCode, MeasureId, Phase, ServiceId, Sha256Hex, TimeSlot, hhmm,
+    Cents, Ente, FigureId, FiscalCode, MeasureId, Phase, ServiceId, Sha256Hex, TimeSlot, hhmm,
 };
 
 use super::state::{ConfirmationChannel, PdiCap, Recipient};
@@ -219,6 +220,10 @@ pub enum CaseEvent {
         minutes: u32,
         /// Art. 9 failure relied on for a late registration.
         system_failure_id: Option<Uuid>,
+        /// The unit cost it is priced at: the catalogue version in force on the delivery
+        /// date (absent in entries recorded before rates were recorded).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        rate: Option<Rate>,
         /// When.
         at: DateTime<Utc>,
     },
@@ -236,6 +241,9 @@ pub enum CaseEvent {
         minutes: u32,
         /// Art. 9 failure relied on.
         system_failure_id: Option<Uuid>,
+        /// The unit cost for the new figure and date (absent before rates were recorded).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        rate: Option<Rate>,
         /// Why (absent in events recorded before reasons were asked).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reason: Option<String>,
@@ -469,6 +477,10 @@ pub enum CaseEvent {
         confirmed_entry_ids: Vec<Uuid>,
         /// Confirmed minutes.
         confirmed_minutes: u64,
+        /// What the confirmed entries are worth at the rates recorded with them (the claim of
+        /// the phase; absent in hand-overs recorded before rates were recorded).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        confirmed_cost_cents: Option<Cents>,
         /// Who handed it over: the person who closed or interrupted; none when the system
         /// hands it over on the recipient's confirmation (the answer is the event before).
         #[serde(default)]
@@ -721,6 +733,7 @@ pub fn upcast(
                 slot,
                 minutes: slot.minutes(),
                 system_failure_id: None,
+                rate: None,
                 at: v1.at,
             });
         }

@@ -186,6 +186,7 @@ fn apply(file: &mut CaseFile, event: &CaseEvent) {
             service,
             slot,
             system_failure_id,
+            rate,
             at,
             ..
         } => {
@@ -207,6 +208,7 @@ fn apply(file: &mut CaseFile, event: &CaseEvent) {
                     confirmed: false,
                     rejected: false,
                     withdrawn: false,
+                    rate: rate.clone(),
                 },
             );
         }
@@ -216,9 +218,15 @@ fn apply(file: &mut CaseFile, event: &CaseEvent) {
             service,
             slot,
             system_failure_id,
+            rate,
             ..
         } => {
             if let Some(e) = file.entries.get_mut(entry_id) {
+                // An amendment recorded before rates were keeps the entry's own rate only
+                // when the figure and date did not change.
+                if rate.is_some() || e.figure != *figure || e.slot.date != slot.date {
+                    e.rate = rate.clone();
+                }
                 e.figure = figure.clone();
                 e.service = service.clone();
                 e.slot = *slot;

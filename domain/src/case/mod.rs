@@ -39,6 +39,9 @@ pub struct Context<'a> {
     pub measure: &'a Measure,
     /// Art. 9: failures declared by the support desk (the caller loads them).
     pub failures: &'a [SystemFailure],
+    /// Every version of the measure, oldest first (empty: `measure` is the only one): an
+    /// entry is priced by the version in force on its delivery date.
+    pub versions: &'a [&'a Measure],
 }
 
 impl<'a> Context<'a> {
@@ -49,7 +52,26 @@ impl<'a> Context<'a> {
             now,
             measure,
             failures: &[],
+            versions: &[],
         }
+    }
+
+    /// The same context with every version of the measure (oldest first).
+    pub fn with_versions(mut self, versions: &'a [&'a Measure]) -> Self {
+        self.versions = versions;
+        self
+    }
+
+    /// The rate of `figure` for a service delivered on `date`: from the version in force on
+    /// that date (`measure` when no versions are given).
+    pub fn rate_on(
+        &self,
+        figure: &crate::values::FigureId,
+        date: chrono::NaiveDate,
+    ) -> crate::Rate {
+        crate::catalogue::version_on(self.versions, date)
+            .unwrap_or(self.measure)
+            .rate(figure)
     }
 
     /// The same context with the known system failures.

@@ -85,12 +85,31 @@ pub struct Entry {
     pub rejected: bool,
     /// Withdrawn by its author.
     pub withdrawn: bool,
+    /// The rate recorded with it (the catalogue version in force on the delivery date);
+    /// `None` for entries recorded before rates were recorded.
+    pub rate: Option<crate::catalogue::Rate>,
 }
 
 impl Entry {
     /// Duration in minutes.
     pub fn minutes(&self) -> u32 {
         self.slot.minutes()
+    }
+
+    /// Its unit cost: the one recorded with it; for an entry recorded before rates were
+    /// recorded, `measure`'s (the caller passes the version in force on the delivery date).
+    pub fn unit_cost(&self, measure: &Measure) -> Option<Cents> {
+        match &self.rate {
+            Some(rate) => rate.unit_cost_cents,
+            None => measure.hourly_cost(&self.figure),
+        }
+    }
+
+    /// Minutes × unit cost (0 without one).
+    pub fn cost(&self, measure: &Measure) -> Cents {
+        self.unit_cost(measure)
+            .map(|rate| Cents::for_minutes(u64::from(self.minutes()), rate))
+            .unwrap_or_default()
     }
 }
 
@@ -324,9 +343,7 @@ impl CaseState {
             *t.minutes_by_service.entry(e.service.clone()).or_default() += m;
             if e.confirmed {
                 t.confirmed_minutes += m;
-                if let Some(rate) = measure.hourly_cost(&e.figure) {
-                    t.confirmed_cost = t.confirmed_cost.plus(Cents::for_minutes(m, rate));
-                }
+                t.confirmed_cost = t.confirmed_cost.plus(e.cost(measure));
             }
         }
         out

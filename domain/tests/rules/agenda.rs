@@ -157,6 +157,7 @@ fn an_amendment_moves_the_claim_and_is_checked_against_the_other_cases() {
         slot: slot(d(3, 4), start, end),
         minutes: 60,
         system_failure_id: None,
+        rate: None,
         reason: Some("orario".into()),
         by: educatore(),
         at: evening(),

@@ -358,6 +358,7 @@ fn closing_a_phase_iii_diary_hands_it_to_ats_listing_unconfirmed_entries() {
             ats: "ATS-MILANO".to_owned(),
             confirmed_entry_ids: vec![eid(1), eid(2)],
             confirmed_minutes: 120,
+            confirmed_cost_cents: Some(Cents(6000)),
             by: Some(resp_provider()),
             at,
         },

@@ -34,6 +34,7 @@ fn the_author_amends_own_entry_with_the_full_new_values() {
         slot: s,
         minutes: 30,
         system_failure_id: None,
+        rate: Some(up().rate(&fig("educatore_professionale"))),
         reason: Some(MATERIAL_ERROR.into()),
         by: educatore(),
         at: evening(),
@@ -327,6 +328,7 @@ fn after_the_window_an_amendment_cannot_pass_to_a_dearer_figure() {
         slot: slot(d(3, 4), "08:00", "09:00"),
         minutes: 60,
         system_failure_id: None,
+        rate: Some(up().rate(&fig("mediatore"))),
         at: evening(),
     });
     let to = |figure: &str, service: &str, s| {
@@ -417,6 +419,7 @@ fn the_responsabile_may_shorten_but_never_lengthen_or_re_date_it() {
             slot: shorter,
             minutes: 30,
             system_failure_id: None,
+            rate: Some(up().rate(&fig(edu))),
             reason: Some(MATERIAL_ERROR.into()),
             by: resp_provider(),
             at: rome(2024, 3, 5, 9, 0),

@@ -16,6 +16,7 @@ mod interruption;
 mod measures;
 mod organisations;
 mod paper;
+mod rates;
 mod recording;
 mod roles;
 mod sampling;

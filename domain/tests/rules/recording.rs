@@ -55,6 +55,7 @@ fn an_enabled_professional_records_figure_service_date_and_times() {
             slot: s,
             minutes: 90,
             system_failure_id: None,
+            rate: Some(up().rate(&fig("educatore_professionale"))),
             at: evening(),
         }]);
 }
@@ -139,6 +140,7 @@ fn recorded_with_minutes(s: TimeSlot, now: DateTime<Utc>, minutes: u32) {
             slot: s,
             minutes,
             system_failure_id: None,
+            rate: Some(up().rate(&fig("educatore_professionale"))),
             at: now,
         }]);
 }

@@ -117,6 +117,7 @@ fn entry_recorded_v1_is_upcast_to_the_current_schema() {
             slot: slot(d(3, 4), "09:00", "10:30"),
             minutes: 90,
             system_failure_id: None,
+            rate: None,
             at: "2024-03-04T17:00:00Z".parse().unwrap(),
         }
     );

@@ -86,6 +86,7 @@ fn confirming_the_whole_diary_hands_it_to_ats() {
             ats: "ATS-MILANO".to_owned(),
             confirmed_entry_ids: vec![eid(1), eid(2)],
             confirmed_minutes: 120,
+            confirmed_cost_cents: Some(Cents(9000)),
             by: None,
             at,
         },

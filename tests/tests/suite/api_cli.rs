@@ -174,3 +174,31 @@ async fn agenda_history(backend: Backend) {
 diario_tests::scenario_on_each_backend!(agenda_history =>
     api_cli_agenda_reports_and_imports_the_history_on_postgres,
     api_cli_agenda_reports_and_imports_the_history_on_sqlite);
+
+/// An operator's catalogue file that refers to an unknown figure stops `diario serve` before
+/// anything is served, naming the file and the reason (`--catalogue-dir`).
+#[test]
+fn api_cli_an_invalid_catalogue_file_stops_the_server_naming_it() {
+    let dir = std::env::temp_dir().join(format!("diario-bad-catalogue-{}", uuid::Uuid::now_v7()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let mut up: serde_json::Value =
+        serde_json::from_str(diario_api::domain::catalogue::SHIPPED_MEASURES[0].1).expect("up");
+    up["version"] = "2".into();
+    up["effective_from"] = "2027-01-01".into();
+    up["services"][0]["figures"] = serde_json::json!(["astronauta"]);
+    std::fs::write(dir.join("up-2027.json"), up.to_string()).expect("write");
+    let db = dir.join("diario.db");
+    let out = diario_command(&["serve", "--addr", "127.0.0.1:0"])
+        .env("DIARIO_CATALOGUE_DIR", &dir)
+        .env("DATABASE_URL", format!("sqlite://{}", db.display()))
+        .env("DIARIO_JWT_SECRET", SECRET)
+        .output()
+        .expect("run diario serve");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "the server must not start: {stderr}");
+    assert!(
+        stderr.contains("up-2027.json") && stderr.contains("astronauta"),
+        "the message names the file and the unknown figure: {stderr}"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -8,6 +8,7 @@ mod api_dossier;
 mod api_letter;
 mod api_one_hour;
 mod api_protocol;
+mod api_rates;
 mod api_reads;
 mod api_refusals;
 mod api_reliability;

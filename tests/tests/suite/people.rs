@@ -417,6 +417,7 @@ async fn historical_entry(
         slot,
         minutes: slot.minutes(),
         system_failure_id: None,
+        rate: None,
         at: slot.end_instant(),
     };
     let encoded = diario_log::LogEvent::encode(&event).expect("encode");
