@@ -443,6 +443,7 @@ impl Modify for TextConstraints {
         reads::audit_trail,
         reads::audit_verification,
         crate::dossier::dossier,
+        crate::people::person_entries,
         crate::samples::draw_sample,
         crate::samples::get_sample,
         crate::samples::selection_csv,

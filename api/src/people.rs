@@ -35,6 +35,7 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/v1/me/cases", get(my_cases))
         .route("/v1/me/entries", get(my_entries))
+        .route("/v1/people/{fiscal_code}/entries", get(person_entries))
         .route("/v1/me/notifications", get(my_notifications))
 }
 
@@ -472,6 +473,82 @@ pub async fn my_entries(
     Auth(principal): Auth,
     ApiQuery(q): ApiQuery<PeriodQuery>,
 ) -> Result<Response, ApiError> {
+    let (from, to) = period(&state, q.from, q.to)?;
+    let entries = diario_projections::my_entries(
+        &state.db,
+        state.handler.catalogue(),
+        principal.cf.as_str(),
+        from,
+        to,
+    )
+    .await?;
+    Ok(Json(entries).into_response())
+}
+
+/// `?from=&to=&ats=` of `GET /v1/people/{fiscal_code}/entries`.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct PersonPeriodQuery {
+    /// First delivery date (default: Monday of the current week, Europe/Rome).
+    pub from: Option<chrono::NaiveDate>,
+    /// Last delivery date, included (default: `from` + 6 days); at most 62 days after `from`.
+    pub to: Option<chrono::NaiveDate>,
+    /// The ATS whose entries are listed (forced to their own for a scoped reader).
+    pub ats: Option<String>,
+}
+
+/// One professional's hours per day across cases and measures, for the ATS and auditors:
+/// the same read model as `GET /v1/me/entries`, with the overlaps and the days over the
+/// measure's daily maximum flagged. A reader limited to one ATS sees that ATS's entries;
+/// each day still counts every entry (`minutes_elsewhere`).
+#[utoipa::path(get, path = "/v1/people/{fiscal_code}/entries", tag = "reads",
+    params(("fiscal_code" = String, Path, description = "the professional's fiscal code"), PersonPeriodQuery),
+    responses((status = 200, description = "the person's entries and days", body = diario_projections::MyEntries),
+        (status = "4XX", description = "400 invalid-fiscal-code (field `fiscal_code`), invalid-period (field `from` or `to`), ats-required (field `ats`); 401; 403 ats-access-denied", body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn person_entries(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+    ApiPath(fiscal_code): ApiPath<String>,
+    ApiQuery(q): ApiQuery<PersonPeriodQuery>,
+) -> Result<Response, ApiError> {
+    let person = FiscalCode::parse(&fiscal_code).map_err(|e| ApiError::Field {
+        status: StatusCode::BAD_REQUEST,
+        code: "invalid-fiscal-code",
+        field: "fiscal_code",
+        message: format!("fiscal_code: {e}"),
+    })?;
+    let ats = match access::cost_scope(&principal, q.ats)? {
+        access::CostScope::Granted(ats) => ats,
+        access::CostScope::AtsRequired(scopes) => {
+            return Err(ApiError::Field {
+                status: StatusCode::BAD_REQUEST,
+                code: "ats-required",
+                field: "ats",
+                message: format!("ats: serve l'ATS, una di {}", scopes.join(", ")),
+            });
+        }
+    };
+    let (from, to) = period(&state, q.from, q.to)?;
+    let entries = diario_projections::person_entries(
+        &state.db,
+        state.handler.catalogue(),
+        person.as_str(),
+        from,
+        to,
+        ats.as_deref(),
+    )
+    .await?;
+    Ok(Json(entries).into_response())
+}
+
+/// The period of `?from=&to=`: a week from Monday by default, at most [`MAX_PERIOD_DAYS`].
+fn period(
+    state: &AppState,
+    from: Option<chrono::NaiveDate>,
+    to: Option<chrono::NaiveDate>,
+) -> Result<(chrono::NaiveDate, chrono::NaiveDate), ApiError> {
     use chrono::Datelike;
     let today = state
         .handler
@@ -479,8 +556,8 @@ pub async fn my_entries(
         .with_timezone(&chrono_tz::Europe::Rome)
         .date_naive();
     let monday = today - chrono::Duration::days(i64::from(today.weekday().num_days_from_monday()));
-    let from = q.from.unwrap_or(monday);
-    let to = q.to.unwrap_or(from + chrono::Duration::days(6));
+    let from = from.unwrap_or(monday);
+    let to = to.unwrap_or(from + chrono::Duration::days(6));
     let invalid = |field: &'static str, message: String| ApiError::Field {
         status: StatusCode::BAD_REQUEST,
         code: "invalid-period",
@@ -498,9 +575,7 @@ pub async fn my_entries(
             ),
         ));
     }
-    let entries =
-        diario_projections::my_entries(&state.db, principal.cf.as_str(), from, to).await?;
-    Ok(Json(entries).into_response())
+    Ok((from, to))
 }
 
 /// My inbox.

@@ -343,6 +343,12 @@ pub struct Measure {
     /// Duration granularity in minutes (Art. 5: 30).
     #[serde(default = "default_granularity")]
     pub slot_granularity_minutes: u32,
+    /// The most minutes one professional may bill in a day, over every case and measure: a
+    /// day past it is flagged in the per-person view (ATS, auditors, "my week"). #UP: 780,
+    /// the 13 hours that the 11 consecutive hours of daily rest leave (D.Lgs. 66/2003 art. 7;
+    /// `docs/domain.md`).
+    #[serde(default)]
+    pub max_minutes_per_day: Option<u32>,
     /// The figure under which the ASST case manager records hours (Art. 3), if any.
     #[serde(default)]
     pub case_manager_figure: Option<FigureId>,
@@ -432,6 +438,13 @@ impl Measure {
         let g = self.slot_granularity_minutes;
         if g == 0 || 1440 % g != 0 {
             return Err(CatalogueError::Granularity(g));
+        }
+        if let Some(max) = self.max_minutes_per_day
+            && (max == 0 || max > 1440)
+        {
+            return Err(CatalogueError::NotPositive(
+                "max_minutes_per_day (1-1440)".to_owned(),
+            ));
         }
         let mut figures = BTreeSet::new();
         for f in &self.figures {
@@ -625,6 +638,11 @@ mod tests {
         assert_eq!(up.deadlines.record_within_days, 15);
         assert_eq!(up.deadlines.answer_within_days, 1);
         assert_eq!(up.deadlines.failure_grace_days, 5);
+        assert_eq!(
+            up.max_minutes_per_day,
+            Some(780),
+            "13 hours: 11 of rest in 24"
+        );
         assert_eq!(up.phases.len(), 4);
         assert_eq!(
             up.phase(Phase::I).map(|p| p.confirmation),

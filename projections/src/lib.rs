@@ -40,7 +40,9 @@ pub use diaries::{
 pub use failures::{
     FailureFilter, RelyingEntry, SystemFailureView, SystemFailures, system_failures,
 };
-pub use mine::{MyCase, MyDay, MyEntries, MyEntry, MyRole, Waiting, my_cases, my_entries};
+pub use mine::{
+    MyCase, MyDay, MyEntries, MyEntry, MyRole, Waiting, my_cases, my_entries, person_entries,
+};
 pub use notifications::{Notification, inbox};
 pub use people::{Names, StaffView, emails, memberships, names, staff_of};
 pub use queries::{

@@ -256,7 +256,7 @@ pub struct MyEntry {
     pub overlaps_with: Vec<Uuid>,
 }
 
-/// One day of my entries (withdrawn ones not counted).
+/// One day of a person's entries (withdrawn ones not counted), over every case and measure.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct MyDay {
     pub date: NaiveDate,
@@ -265,6 +265,14 @@ pub struct MyDay {
     pub confirmed_minutes: i64,
     /// Some of the day's entries overlap each other.
     pub overlaps: bool,
+    /// The day is over the daily maximum of its measures (the lowest, when the day's entries
+    /// are under several): that maximum, in minutes (`Measure::max_minutes_per_day`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub over_daily_max_minutes: Option<i64>,
+    /// A reader limited to one ATS: the day's minutes on cases of other ATS — counted in the
+    /// totals and the flags, not listed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub minutes_elsewhere: Option<i64>,
 }
 
 /// My entries between two dates, by day.
@@ -281,21 +289,42 @@ pub struct MyEntries {
 }
 
 /// `person`'s entries delivered from `from` to `to` (both included) on every case, with totals
-/// per day and the overlaps between live entries flagged.
+/// per day and the overlaps between live entries flagged (`GET /v1/me/entries`).
 pub async fn my_entries(
     db: &Database,
+    catalogue: &Catalogue,
     person: &str,
     from: NaiveDate,
     to: NaiveDate,
 ) -> Result<MyEntries, ProjectionError> {
+    person_entries(db, catalogue, person, from, to, None).await
+}
+
+/// One professional's hours per day across cases and measures, for the person, the ATS and
+/// auditors (`GET /v1/me/entries`, `GET /v1/people/{cf}/entries`): entries with their state and
+/// case, totals per day, overlaps between live entries and days over the measure's daily
+/// maximum flagged. With `ats`, only that ATS's entries are listed; the days still count every
+/// entry (`minutes_elsewhere` says how much lies outside), so a reader of one ATS sees a day
+/// over the maximum even when part of it is billed elsewhere.
+pub async fn person_entries(
+    db: &Database,
+    catalogue: &Catalogue,
+    person: &str,
+    from: NaiveDate,
+    to: NaiveDate,
+    ats: Option<&str>,
+) -> Result<MyEntries, ProjectionError> {
     let rows = db
         .fetch_all(
-            "SELECT * FROM rm_entries WHERE professional = $1 AND service_date >= $2 \
-             AND service_date <= $3 ORDER BY service_date, start_time, case_id, entry_id",
+            "SELECT e.*, c.measure_id AS case_measure_id FROM rm_entries e \
+             JOIN rm_cases c ON c.case_id = e.case_id WHERE e.professional = $1 \
+             AND e.service_date >= $2 AND e.service_date <= $3 \
+             ORDER BY e.service_date, e.start_time, e.case_id, e.entry_id",
             &[person.into(), from.into(), to.into()],
         )
         .await?;
     let mut entries = Vec::with_capacity(rows.len());
+    let mut measures = Vec::with_capacity(rows.len());
     for r in &rows {
         entries.push(MyEntry {
             case_id: r.uuid("case_id")?,
@@ -304,6 +333,7 @@ pub async fn my_entries(
             entry: r.decode()?,
             overlaps_with: Vec::new(),
         });
+        measures.push(r.text("case_measure_id")?);
     }
     let live = |e: &MyEntry| e.entry.state != crate::EntryState::Withdrawn;
     // Same day, [start, end) intersecting ("HH:MM" compares as text).
@@ -324,13 +354,16 @@ pub async fn my_entries(
         entries[j].overlaps_with.push(a);
     }
     let mut days: BTreeMap<NaiveDate, MyDay> = BTreeMap::new();
-    for e in entries.iter().filter(|e| live(e)) {
+    let mut day_max: BTreeMap<NaiveDate, i64> = BTreeMap::new();
+    for (e, measure) in entries.iter().zip(&measures).filter(|(e, _)| live(e)) {
         let day = days.entry(e.entry.date).or_insert(MyDay {
             date: e.entry.date,
             entries: 0,
             minutes: 0,
             confirmed_minutes: 0,
             overlaps: false,
+            over_daily_max_minutes: None,
+            minutes_elsewhere: ats.map(|_| 0),
         });
         day.entries += 1;
         day.minutes += e.entry.minutes;
@@ -338,6 +371,28 @@ pub async fn my_entries(
             day.confirmed_minutes += e.entry.minutes;
         }
         day.overlaps |= !e.overlaps_with.is_empty();
+        if let (Some(elsewhere), Some(ats)) = (day.minutes_elsewhere.as_mut(), ats)
+            && e.ats != ats
+        {
+            *elsewhere += e.entry.minutes;
+        }
+        let max = catalogue
+            .get(&MeasureId::new(measure.as_str()))
+            .and_then(|m| m.max_minutes_per_day);
+        if let Some(max) = max {
+            let lowest = day_max.entry(e.entry.date).or_insert(i64::from(max));
+            *lowest = (*lowest).min(i64::from(max));
+        }
+    }
+    for day in days.values_mut() {
+        if let Some(max) = day_max.get(&day.date)
+            && day.minutes > *max
+        {
+            day.over_daily_max_minutes = Some(*max);
+        }
+    }
+    if let Some(ats) = ats {
+        entries.retain(|e| e.ats == ats);
     }
     let days: Vec<MyDay> = days.into_values().collect();
     Ok(MyEntries {

@@ -89,6 +89,8 @@ struct WeekDay {
     total: String,
     confirmed: String,
     overlaps: bool,
+    /// The day's maximum (`13 h 00 min`) when the day is past it.
+    over_max: Option<String>,
     entries: Vec<WeekEntry>,
 }
 
@@ -139,9 +141,14 @@ pub async fn week(
     };
     let monday = day - Duration::days(i64::from(day.weekday().num_days_from_monday()));
     let sunday = monday + Duration::days(6);
-    let mine =
-        diario_projections::my_entries(&state.db, session.fiscal_code.as_str(), monday, sunday)
-            .await?;
+    let mine = diario_projections::my_entries(
+        &state.db,
+        state.handler.catalogue(),
+        session.fiscal_code.as_str(),
+        monday,
+        sunday,
+    )
+    .await?;
     let catalogue = state.handler.catalogue();
     let pseudonyms =
         super::pseudonyms(&state, mine.entries.iter().map(|e| e.case_id).collect()).await?;
@@ -153,6 +160,7 @@ pub async fn week(
             total: duration(d.minutes),
             confirmed: duration(d.confirmed_minutes),
             overlaps: d.overlaps,
+            over_max: d.over_daily_max_minutes.map(duration),
             entries: mine
                 .entries
                 .iter()

@@ -182,6 +182,12 @@ async fn table(backend: Backend) {
             &["ats_operator", "auditor"],
             |_| None,
         ),
+        row(
+            "GET",
+            format!("/v1/people/{}/entries", cf::EDUCATORE),
+            &["ats_operator", "ats_operator_other_ats", "auditor"],
+            |_| None,
+        ),
         // Nothing confirmed yet: an allowed draw is refused by the rule (empty population),
         // writing nothing.
         row(

@@ -687,4 +687,107 @@ diario_tests::scenario_on_each_backend!(
     my_cases_are_the_cases_that_name_me =>
         me_cases_lists_exactly_the_cases_where_i_am_enabled_on_postgres,
         me_cases_lists_exactly_the_cases_where_i_am_enabled_on_sqlite;
+    a_persons_days_for_the_ats_and_auditors =>
+        a_professionals_days_across_cases_flag_the_daily_maximum_for_ats_and_auditors_on_postgres,
+        a_professionals_days_across_cases_flag_the_daily_maximum_for_ats_and_auditors_on_sqlite;
 );
+
+/// `GET /v1/people/{cf}/entries`: 14 hours of one psicologo on 4 March over two cases is past
+/// the 13 hours of #UP's daily maximum; the auditor and the case's ATS see the day flagged
+/// with both entries; an operator of another ATS sees the day, flagged, with no entry of it
+/// (`minutes_elsewhere`); the professional's own week says the same.
+async fn a_persons_days_for_the_ats_and_auditors(backend: Backend) {
+    let server = ApiServer::start(backend, t0()).await;
+    grant_roles(&server).await;
+    let first = CaseApi::open(&server).await;
+    let second = CaseApi::open(&server).await;
+    first.start_phase_one().await;
+    second.open_phase(1).await;
+    second
+        .enable_professional("asst", cf::PSICOLOGO, &["psicologo"])
+        .await;
+    server
+        .set_clock(diario_api::domain::testing::fixtures::rome(
+            2024, 3, 5, 9, 0,
+        ))
+        .await;
+    first
+        .record_entry(
+            cf::PSICOLOGO,
+            psicologo_entry("colloquio_valutazione", "08:00", "15:00"),
+        )
+        .await;
+    second
+        .record_entry(
+            cf::PSICOLOGO,
+            psicologo_entry("colloquio_valutazione", "15:00", "22:00"),
+        )
+        .await;
+    server.catch_up().await;
+    let path = format!(
+        "/v1/people/{}/entries?from=2024-03-04&to=2024-03-10",
+        cf::PSICOLOGO
+    );
+    let audited = server.call("GET", &path, cf::AUDITOR, None).await;
+    assert_eq!(
+        audited["entries"].as_array().map(Vec::len),
+        Some(2),
+        "{audited}"
+    );
+    let day = &audited["days"][0];
+    assert_eq!(
+        (
+            day["minutes"].as_i64(),
+            day["over_daily_max_minutes"].as_i64()
+        ),
+        (Some(840), Some(780)),
+        "{day}"
+    );
+    assert_eq!(day["overlaps"], false);
+    assert!(
+        day.get("minutes_elsewhere").is_none(),
+        "an unscoped reader sees everything"
+    );
+    let milano = server.call("GET", &path, cf::ATS_OPERATOR, None).await;
+    assert_eq!(milano["entries"].as_array().map(Vec::len), Some(2));
+    assert_eq!(milano["days"][0]["minutes_elsewhere"], 0);
+    let bergamo = server
+        .call("GET", &path, cf::OTHER_ATS_OPERATOR, None)
+        .await;
+    assert_eq!(
+        bergamo["entries"],
+        json!([]),
+        "no entry of another ATS is listed"
+    );
+    assert_eq!(bergamo["days"][0]["minutes_elsewhere"], 840);
+    assert_eq!(bergamo["days"][0]["over_daily_max_minutes"], 780);
+    server
+        .call(
+            "GET",
+            format!("{path}&ats=ATS-MILANO"),
+            cf::OTHER_ATS_OPERATOR,
+            None,
+        )
+        .refused(403, "ats-access-denied")
+        .await;
+    server
+        .call("GET", &path, cf::PSICOLOGO, None)
+        .refused(403, "ats-access-denied")
+        .await;
+    let bad = server
+        .call("GET", "/v1/people/NONVALIDO/entries", cf::AUDITOR, None)
+        .refused(400, "invalid-fiscal-code")
+        .await;
+    assert_eq!(bad["field"], "fiscal_code");
+    // The same read model is the professional's own week.
+    let mine = server
+        .call(
+            "GET",
+            "/v1/me/entries?from=2024-03-04&to=2024-03-10",
+            cf::PSICOLOGO,
+            None,
+        )
+        .await;
+    assert_eq!(mine["days"], audited["days"]);
+    server.stop().await;
+}
