@@ -66,6 +66,9 @@ pub enum Command {
     /// overlapping live entries already in the log; `import` writes the claims of every live
     /// entry recorded before agendas existed (once; a second run writes nothing).
     Agenda(AgendaArgs),
+    /// Seal today's heads of every stream in one Merkle root (once a day; the server does it
+    /// by itself) and print the seal: keep a copy of the root outside the database.
+    Seal(DbArgs),
     /// DEMO: a fresh embedded database with demo data (organisations, named staff, cases in
     /// every state), the server with the development login on, and a token per person.
     Demo(DemoArgs),
@@ -582,6 +585,7 @@ pub async fn run(cli: Cli, sources: crate::config::Sources) -> Result<(), CliErr
         Command::Rebuild(args) => rebuild(args).await,
         Command::Verify(args) => verify(args).await,
         Command::Agenda(args) => agenda(args.action).await,
+        Command::Seal(args) => seal(args).await,
     }
 }
 
@@ -845,6 +849,33 @@ async fn verify(args: VerifyArgs) -> Result<(), CliError> {
             args.case_id
         )))
     }
+}
+
+async fn seal(args: DbArgs) -> Result<(), CliError> {
+    let db = Database::connect(&args.database_url).await?;
+    db.migrate().await?;
+    let handler = CommandHandler::new(
+        db.event_store(),
+        Catalogue::shipped()?,
+        std::sync::Arc::new(SystemClock),
+    );
+    let result = async {
+        let outcome = handler.seal(&CommandOptions::new()).await?;
+        let (day, root) = outcome.state.last.clone().unwrap_or_default();
+        println!(
+            "{}",
+            serde_json::json!({
+                "day": day,
+                "root": root,
+                "streams": outcome.state.heads.len(),
+                "sealed_now": !outcome.events.is_empty(),
+            })
+        );
+        Ok::<(), CliError>(())
+    }
+    .await;
+    db.close().await;
+    result
 }
 
 async fn agenda(action: AgendaAction) -> Result<(), CliError> {

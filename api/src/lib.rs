@@ -26,6 +26,7 @@ pub mod people;
 pub mod reads;
 pub mod samples;
 pub mod scheduler;
+pub mod seals;
 pub mod telemetry;
 pub mod tracecontext;
 pub mod web;
@@ -315,6 +316,7 @@ pub fn app(state: AppState) -> Router {
         .merge(reads::routes())
         .merge(dossier::routes())
         .merge(samples::routes())
+        .merge(seals::routes())
         .merge(people::routes())
         .merge(web::routes())
         .route("/openapi.json", get(openapi::openapi_json))

@@ -300,6 +300,29 @@ pub fn spawn_workers(
             },
         )));
     }
+    {
+        // The daily seal (`diario_domain::seal`): a pass every ten minutes seals the day once.
+        let handler = handler.clone();
+        handles.push(tokio::spawn(every(
+            rx.clone(),
+            Duration::from_secs(600),
+            "daily-seal",
+            move || {
+                let handler = handler.clone();
+                async move {
+                    let outcome = handler
+                        .seal(&diario_commands::CommandOptions::new())
+                        .await?;
+                    if let (false, Some((day, root))) =
+                        (outcome.events.is_empty(), outcome.state.last.as_ref())
+                    {
+                        tracing::info!(%day, %root, streams = outcome.state.heads.len(), "daily seal recorded");
+                    }
+                    Ok(())
+                }
+            },
+        )));
+    }
     if let Some(retention) = settings.idempotency_retention {
         let db = db.clone();
         handles.push(tokio::spawn(every(

@@ -163,6 +163,36 @@ impl Decider for CaseDecider<'_> {
     }
 }
 
+/// The daily seal over the heads of every stream, read just before deciding.
+pub struct SealDecider<'a> {
+    pub heads: &'a [diario_domain::seal::SealedHead],
+}
+
+impl Decider for SealDecider<'_> {
+    type State = diario_domain::seal::SealState;
+    type Event = diario_domain::seal::SealEvent;
+
+    fn stream(&self) -> StreamId {
+        StreamId::seals()
+    }
+
+    fn decide(
+        &self,
+        state: &Self::State,
+        now: DateTime<Utc>,
+    ) -> Result<Decision<Self::Event>, HandlerError> {
+        let day = diario_domain::values::civil_date(now);
+        Ok(Decision {
+            by: Attribution::of(&Actor::System),
+            events: diario_domain::seal::decide_seal(state, self.heads, day, now),
+        })
+    }
+
+    fn evolve(state: Self::State, event: &Self::Event) -> Self::State {
+        diario_domain::seal::evolve_seal(state, event)
+    }
+}
+
 /// A draw of a sample for controls by `by` (an ATS operator or auditor; the caller checks
 /// the scope, [`crate::access::cost_scope`]).
 pub struct SampleDecider<'a> {

@@ -31,7 +31,7 @@ use crate::cache::StateCache;
 use crate::clock::Clock;
 use crate::decider::{
     AgendaImportDecider, CaseDecider, Decider, FailureDecider, GrantDecider, OrganisationDecider,
-    SampleDecider, StaffDecider,
+    SampleDecider, SealDecider, StaffDecider,
 };
 use crate::turns::StreamTurns;
 use diario_domain::Organisations;
@@ -367,6 +367,32 @@ impl CommandHandler {
             });
         }
         Ok(out)
+    }
+
+    /// Seals today's heads of every stream (`diario_domain::seal`), unless today is sealed
+    /// already (then nothing is written): what the daily worker and `diario seal` run.
+    pub async fn seal(
+        &self,
+        opts: &CommandOptions,
+    ) -> Result<Outcome<diario_domain::seal::SealState, diario_domain::seal::SealEvent>, HandlerError>
+    {
+        let heads: Vec<diario_domain::seal::SealedHead> = self
+            .store
+            .stream_heads("")
+            .await?
+            .into_iter()
+            .map(|(stream_id, head)| diario_domain::seal::SealedHead {
+                stream_id,
+                version: head.version,
+                hash: head.hash,
+            })
+            .collect();
+        self.execute(&SealDecider { heads: &heads }, opts).await
+    }
+
+    /// The seals folded, and the `seals` stream's version.
+    pub async fn seals(&self) -> Result<(diario_domain::seal::SealState, i64), HandlerError> {
+        self.load::<SealDecider<'_>>(&StreamId::seals()).await
     }
 
     /// Draws a sample for controls (`role`: what `by` acted as).

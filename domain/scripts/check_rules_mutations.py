@@ -120,6 +120,10 @@ muts = [
  ("rate: an amendment is priced on its new date", "case/entries.rs", "        rate: Some(ctx.rate_on(&c.figure, c.slot.date)),\n        reason: Some(reason),", "        rate: Some(ctx.rate_on(&c.figure, civil_date(ctx.now))),\n        reason: Some(reason),"),
  ("rate: the hand-over records the claim", "case/confirmation.rs", "        confirmed_cost_cents: Some(cost),", "        confirmed_cost_cents: None,"),
  ("catalogue: versions take effect on distinct dates", "catalogue.rs", "            if a.effective_from == b.effective_from {", "            if false {"),
+ ("seal: the odd node goes up unchanged", "seal.rs", "                [odd] => odd.clone(),", "                [odd] => hex_sha256(format!(\"{odd}{odd}\").as_bytes()),"),
+ ("seal: once a day", "seal.rs", ".is_some_and(|(last, _)| *last >= day)", ".is_some_and(|_| false)"),
+ ("seal: only the changed heads are recorded", "seal.rs", "                .is_none_or(|(v, hash)| *v != h.version || *hash != h.hash)", "                .is_none_or(|_| true)"),
+ ("seal: the seals stream is not sealed", "seal.rs", "        .filter(|h| h.stream_id != SEALS_STREAM)", "        .filter(|_| true)"),
 ]
 sel = sys.argv[1:]
 survivors = []

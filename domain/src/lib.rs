@@ -20,6 +20,7 @@ pub mod failures;
 pub mod grants;
 pub mod organisations;
 pub mod sampling;
+pub mod seal;
 pub mod staff;
 pub mod testing;
 pub mod values;

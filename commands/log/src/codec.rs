@@ -8,6 +8,7 @@ use diario_domain::agenda::AgendaEvent;
 use diario_domain::grants::GrantEvent;
 use diario_domain::organisations::OrganisationEvent;
 use diario_domain::sampling::SampleEvent;
+use diario_domain::seal::SealEvent;
 use diario_domain::staff::StaffEvent;
 use diario_domain::{CaseEvent, FailureEvent, upcast};
 use serde::Serialize;
@@ -85,6 +86,11 @@ impl StreamId {
     /// The agenda of one professional: the time their live entries claim, on every case.
     pub fn agenda(fiscal_code: &diario_domain::FiscalCode) -> StreamId {
         StreamId(format!("{}{fiscal_code}", Self::AGENDAS))
+    }
+
+    /// The daily seals of the log (`diario_domain::seal`).
+    pub fn seals() -> StreamId {
+        StreamId(diario_domain::seal::SEALS_STREAM.to_owned())
     }
 
     /// The stream of one sample for controls.
@@ -241,6 +247,12 @@ impl LogEvent for OrganisationEvent {
 }
 
 impl LogEvent for StaffEvent {
+    fn decode(recorded: &RecordedEvent) -> Result<Self, CodecError> {
+        decode_tagged(recorded)
+    }
+}
+
+impl LogEvent for SealEvent {
     fn decode(recorded: &RecordedEvent) -> Result<Self, CodecError> {
         decode_tagged(recorded)
     }

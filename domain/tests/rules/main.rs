@@ -20,5 +20,6 @@ mod rates;
 mod recording;
 mod roles;
 mod sampling;
+mod seal;
 mod serialization;
 mod whole_diary;

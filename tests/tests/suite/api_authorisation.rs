@@ -188,6 +188,12 @@ async fn table(backend: Backend) {
             &["ats_operator", "ats_operator_other_ats", "auditor"],
             |_| None,
         ),
+        row(
+            "GET",
+            "/v1/seals".into(),
+            &["auditor", "platform_admin"],
+            |_| None,
+        ),
         // Nothing confirmed yet: an allowed draw is refused by the rule (empty population),
         // writing nothing.
         row(

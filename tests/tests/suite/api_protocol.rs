@@ -563,6 +563,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/cases/{id}/audit-trail/verification"),
     ("get", "/v1/cases/{id}/dossier"),
     ("post", "/v1/samples"),
+    ("get", "/v1/seals"),
+    ("get", "/v1/seals/{day}"),
     ("get", "/v1/people/{fiscal_code}/entries"),
     ("get", "/v1/samples/{id}"),
     ("get", "/v1/samples/{id}/selection.csv"),

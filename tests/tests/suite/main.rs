@@ -14,6 +14,7 @@ mod api_refusals;
 mod api_reliability;
 mod api_samples;
 mod api_scenario;
+mod api_seal;
 mod crash;
 mod demo;
 mod firmalom_e2e;
