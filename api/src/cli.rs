@@ -229,6 +229,8 @@ pub enum RoleArg {
     Auditor,
     Support,
     PlatformAdmin,
+    /// The data-protection officer.
+    Dpo,
 }
 
 impl From<RoleArg> for GrantRole {
@@ -239,6 +241,7 @@ impl From<RoleArg> for GrantRole {
             RoleArg::Auditor => GrantRole::Auditor,
             RoleArg::Support => GrantRole::Support,
             RoleArg::PlatformAdmin => GrantRole::PlatformAdmin,
+            RoleArg::Dpo => GrantRole::DataProtectionOfficer,
         }
     }
 }

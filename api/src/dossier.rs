@@ -193,6 +193,7 @@ pub async fn dossier(
 ) -> Result<Response, ApiError> {
     let (case, _) = readable_case(&state, &principal, id).await?;
     access::audit_case(&principal, file_of(&case)?)?;
+    crate::access_log::record(&state, &principal, file_of(&case)?, "dossier", None).await?;
     let stream = StreamId::case(id);
     let events = state.store.read_stream(stream.as_str(), 1).await?;
     let head = state.store.stream_head(stream.as_str()).await?;

@@ -537,6 +537,8 @@ pub enum GrantRoleName {
     Auditor,
     Support,
     PlatformAdmin,
+    /// The data-protection officer: reads the access log.
+    Dpo,
 }
 
 impl From<GrantRoleName> for GrantRole {
@@ -547,6 +549,7 @@ impl From<GrantRoleName> for GrantRole {
             GrantRoleName::Auditor => GrantRole::Auditor,
             GrantRoleName::Support => GrantRole::Support,
             GrantRoleName::PlatformAdmin => GrantRole::PlatformAdmin,
+            GrantRoleName::Dpo => GrantRole::DataProtectionOfficer,
         }
     }
 }
@@ -559,6 +562,7 @@ impl From<GrantRole> for GrantRoleName {
             GrantRole::Auditor => GrantRoleName::Auditor,
             GrantRole::Support => GrantRoleName::Support,
             GrantRole::PlatformAdmin => GrantRoleName::PlatformAdmin,
+            GrantRole::DataProtectionOfficer => GrantRoleName::Dpo,
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Diario Online HTTP API and the `diario` binary (`docs/api.md`). Handlers parse, authorise,
 //! call the command handler or a query, and map the result; nothing else lives here.
 
+pub mod access_log;
 pub mod admin;
 pub mod agenda;
 pub mod auth;
@@ -317,6 +318,7 @@ pub fn app(state: AppState) -> Router {
         .merge(dossier::routes())
         .merge(samples::routes())
         .merge(seals::routes())
+        .merge(access_log::routes())
         .merge(people::routes())
         .merge(web::routes())
         .route("/openapi.json", get(openapi::openapi_json))

@@ -372,6 +372,7 @@ pub async fn get_case(
     ApiPath(id): ApiPath<Uuid>,
 ) -> Result<Response, ApiError> {
     let (case, _) = readable_case(&state, &principal, id).await?;
+    crate::access_log::record(&state, &principal, file_of(&case)?, "case", None).await?;
     let d = current_diary(&state, &case).await?;
     let version = d.version;
     Ok(etag(Json(d).into_response(), version))
@@ -396,6 +397,7 @@ pub async fn audit_trail(
     let page = q.page()?;
     let (case, _) = readable_case(&state, &principal, id).await?;
     access::audit_case(&principal, file_of(&case)?)?;
+    crate::access_log::record(&state, &principal, file_of(&case)?, "audit-trail", None).await?;
     let trail = diario_projections::audit_trail(&state.db, id, &page).await?;
     Ok(Json(trail).into_response())
 }
@@ -416,6 +418,14 @@ pub async fn audit_verification(
 ) -> Result<Json<Value>, ApiError> {
     let (case, _) = readable_case(&state, &principal, id).await?;
     access::audit_case(&principal, file_of(&case)?)?;
+    crate::access_log::record(
+        &state,
+        &principal,
+        file_of(&case)?,
+        "audit-verification",
+        None,
+    )
+    .await?;
     let report = diario_projections::verify_case(state.store.as_ref(), id).await?;
     let intact = report.is_intact();
     let mut body = serde_json::to_value(&report).map_err(|e| ApiError::Internal(Box::new(e)))?;
@@ -441,6 +451,7 @@ pub async fn notifications(
 ) -> Result<Json<Value>, ApiError> {
     let (case, _) = readable_case(&state, &principal, id).await?;
     access::audit_case(&principal, file_of(&case)?)?;
+    crate::access_log::record(&state, &principal, file_of(&case)?, "notifications", None).await?;
     let items = crate::firmalom::outbox::delivery_log(&state.db, id).await?;
     Ok(Json(serde_json::json!({ "items": items })))
 }
@@ -463,6 +474,14 @@ pub async fn history(
 ) -> Result<Json<Value>, ApiError> {
     let (case, _) = readable_case(&state, &principal, id).await?;
     access::audit_case(&principal, file_of(&case)?)?;
+    crate::access_log::record(
+        &state,
+        &principal,
+        file_of(&case)?,
+        "history",
+        Some(q.as_of.to_rfc3339()),
+    )
+    .await?;
     let Some(then) = diario_projections::history_as_of(
         state.store.as_ref(),
         state.handler.catalogue(),
@@ -502,6 +521,7 @@ pub async fn case_checklists(
     let page = q.page()?;
     let (case, _) = readable_case(&state, &principal, id).await?;
     access::read_checklists(&principal, file_of(&case)?)?;
+    crate::access_log::record(&state, &principal, file_of(&case)?, "checklists", None).await?;
     let filter = ChecklistFilter {
         case_id: Some(id),
         ..ChecklistFilter::default()

@@ -144,6 +144,44 @@ pub fn read_case(p: &Principal, f: &CaseFile) -> Result<(), Denied> {
     }
 }
 
+/// The role a read of a case is made under, as the access log records it: the person's part
+/// in the case, else the grant that lets them read it.
+pub fn read_basis(p: &Principal, f: &CaseFile) -> &'static str {
+    if f.is_any_responsabile(&p.cf) {
+        "responsabile"
+    } else if f.case_manager == p.cf {
+        "case_manager"
+    } else if f.professionals.keys().any(|(_, cf)| *cf == p.cf)
+        || f.entries.values().any(|e| e.professional == p.cf)
+    {
+        "professional"
+    } else if p.has(GrantRole::AtsOperator, &f.ats) {
+        "ats_operator"
+    } else if p.has(GrantRole::Auditor, &f.ats) {
+        "auditor"
+    } else if p.has(GrantRole::EnteAdmin, &f.asst) || p.has(GrantRole::EnteAdmin, &f.provider) {
+        "ente_admin"
+    } else {
+        "other"
+    }
+}
+
+/// Who may list the access log: the data-protection officer and unscoped auditors.
+pub fn read_access_log(p: &Principal) -> Result<(), Denied> {
+    let unscoped_auditor = p
+        .grants
+        .iter()
+        .any(|g| g.role == GrantRole::Auditor && g.scope.is_none());
+    if p.has_any(GrantRole::DataProtectionOfficer) || unscoped_auditor {
+        Ok(())
+    } else {
+        Err(denied(
+            "access-log-denied",
+            "solo il responsabile della protezione dei dati e i revisori consultano il registro degli accessi",
+        ))
+    }
+}
+
 /// Who may read a case's audit trail, history and notifications: its ATS and auditors.
 pub fn audit_case(p: &Principal, f: &CaseFile) -> Result<(), Denied> {
     if p.ats_or_auditor(&f.ats) {
@@ -336,6 +374,11 @@ pub fn capabilities(p: &Principal) -> Vec<Capability> {
                 "dichiarare e chiudere i malfunzionamenti di sistema (Art. 9)",
             )),
             GrantRole::PlatformAdmin => {}
+            GrantRole::DataProtectionOfficer => out.push(cap(
+                "read-access-log",
+                None,
+                "consultare il registro degli accessi ai dati personali (GDPR art. 32)",
+            )),
         }
     }
     if p.platform_admin {

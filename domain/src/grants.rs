@@ -27,16 +27,19 @@ pub enum GrantRole {
     Support,
     /// Platform administrator: manages grants.
     PlatformAdmin,
+    /// Data-protection officer (GDPR art. 37–39): reads the access log, never a case.
+    DataProtectionOfficer,
 }
 
 impl GrantRole {
     /// Every role.
-    pub const ALL: [GrantRole; 5] = [
+    pub const ALL: [GrantRole; 6] = [
         GrantRole::AtsOperator,
         GrantRole::EnteAdmin,
         GrantRole::Auditor,
         GrantRole::Support,
         GrantRole::PlatformAdmin,
+        GrantRole::DataProtectionOfficer,
     ];
 
     /// The snake_case name used in JSON and on the command line.
@@ -47,6 +50,7 @@ impl GrantRole {
             GrantRole::Auditor => "auditor",
             GrantRole::Support => "support",
             GrantRole::PlatformAdmin => "platform_admin",
+            GrantRole::DataProtectionOfficer => "dpo",
         }
     }
 
@@ -66,7 +70,9 @@ impl GrantRole {
                 OrgKind::AmbitoLead,
                 OrgKind::PlanPartner,
             ],
-            GrantRole::Support | GrantRole::PlatformAdmin => &OrgKind::ALL,
+            GrantRole::Support | GrantRole::PlatformAdmin | GrantRole::DataProtectionOfficer => {
+                &OrgKind::ALL
+            }
         }
     }
 

@@ -227,6 +227,7 @@ pub async fn paper_diary(
 ) -> Result<Response, ApiError> {
     let (phase, ids, case) = paper_request(&state, &principal, id, n, &query).await?;
     let file = file_of(&case)?;
+    crate::access_log::record(&state, &principal, file, "paper-diary", None).await?;
     let measure = measure_of(&state, file)?;
     if !file.recipient.firmalom_enrolled
         && let Some(paper_id) = pending_paper(file, phase, ids.as_deref())
@@ -598,10 +599,18 @@ pub async fn get_document(
     };
     let (media_type, bytes) = (row.text("media_type")?, row.bytes("bytes")?);
     let case_id = row.uuid_text("case_id")?;
-    match readable_case(&state, &principal, case_id).await {
+    let (case, _) = match readable_case(&state, &principal, case_id).await {
         Err(ApiError::NotFoundWhat(_)) => return Err(not_found()),
         other => other?,
     };
+    crate::access_log::record(
+        &state,
+        &principal,
+        file_of(&case)?,
+        "document",
+        Some(sha.as_str().to_owned()),
+    )
+    .await?;
     let mut response = (StatusCode::OK, bytes).into_response();
     let h = response.headers_mut();
     if let Ok(v) = HeaderValue::from_str(&media_type) {

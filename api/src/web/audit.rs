@@ -106,6 +106,7 @@ async fn auditable(
     if check(&principal, file).is_err() {
         return Ok(Err(not_here()));
     }
+    crate::access_log::record(state, &principal, file, "audit-page", None).await?;
     Ok(Ok(case))
 }
 

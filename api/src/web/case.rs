@@ -277,6 +277,7 @@ pub(super) async fn page(
         }
     };
     let file = crate::reads::file_of(&case)?;
+    crate::access_log::record(state, &principal, file, "case-page", None).await?;
     let measure = crate::reads::measure_of(state, file)?;
     let diary = diario_projections::case_diary_consistent(
         &state.db,
@@ -919,7 +920,10 @@ pub async fn paper_diary(
         return Ok(missing());
     }
     match crate::paper::pending_paper(file, phase, None) {
-        Some(paper_id) => crate::paper::pdf_response(&state, file, measure, paper_id).await,
+        Some(paper_id) => {
+            crate::access_log::record(&state, &principal, file, "paper-diary", None).await?;
+            crate::paper::pdf_response(&state, file, measure, paper_id).await
+        }
         None => Ok(missing()),
     }
 }

@@ -229,6 +229,7 @@ fn grant_label(role: diario_domain::grants::GrantRole) -> &'static str {
         Auditor => "Revisore (sola lettura)",
         Support => "Assistenza (malfunzionamenti, Art. 9)",
         PlatformAdmin => "Amministratore della piattaforma",
+        DataProtectionOfficer => "Responsabile della protezione dei dati (registro degli accessi)",
     }
 }
 

@@ -194,6 +194,7 @@ async fn table(backend: Backend) {
             &["auditor", "platform_admin"],
             |_| None,
         ),
+        row("GET", "/v1/access-log".into(), &["auditor"], |_| None),
         // Nothing confirmed yet: an allowed draw is refused by the rule (empty population),
         // writing nothing.
         row(

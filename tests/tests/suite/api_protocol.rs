@@ -564,6 +564,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/cases/{id}/dossier"),
     ("post", "/v1/samples"),
     ("get", "/v1/seals"),
+    ("get", "/v1/access-log"),
     ("get", "/v1/seals/{day}"),
     ("get", "/v1/people/{fiscal_code}/entries"),
     ("get", "/v1/samples/{id}"),

@@ -1,6 +1,7 @@
 //! One integration-test binary (links once): the event-store conformance suite run unchanged
 //! against PostgreSQL and SQLite, and the end-to-end tests of the `diario` server.
 
+mod api_access_log;
 mod api_authorisation;
 mod api_cli;
 mod api_contract;
