@@ -221,6 +221,8 @@ pub async fn cost_table(
                 Cell::Hours(l.confirmed_minutes),
                 l.unit_cost_cents.map_or(Cell::Empty, Cell::Euro),
                 Cell::Euro(l.cost_cents),
+                text(status_label(&l.status).to_owned()),
+                text(org(&l.ente)),
             ]
         })
         .collect();
@@ -231,6 +233,8 @@ pub async fn cost_table(
         Cell::Hours(report.total_confirmed_minutes),
         Cell::Empty,
         Cell::Euro(report.total_cost_cents),
+        Cell::Empty,
+        Cell::Empty,
     ]);
     Ok(Table {
         title: "Costi".into(),
@@ -245,12 +249,23 @@ pub async fn cost_table(
             "Ore confermate",
             "Costo orario (€)",
             "Importo (€)",
+            "Stato",
+            "Ente che rendiconta",
         ]
         .map(str::to_owned)
         .to_vec(),
         rows,
         totals: Some(totals),
     })
+}
+
+/// The Italian label of a cost line's status.
+pub fn status_label(status: &str) -> &'static str {
+    match status {
+        "claimable" => "rendicontabile (diario consegnato all'ATS)",
+        "confirmed-open" => "confermato, diario non ancora consegnato",
+        _ => "non confermato",
+    }
 }
 
 /// A case list as a table, with the totals.

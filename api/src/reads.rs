@@ -647,7 +647,8 @@ pub async fn costs(
         from: q.from,
         to: q.to,
     };
-    let report = diario_projections::cost_report(&state.db, &filter).await?;
+    let report =
+        diario_projections::cost_report(&state.db, state.handler.catalogue(), &filter).await?;
     if let Some(download) = match format {
         "csv-it" => Some(crate::exports::Format::CsvIt),
         "xlsx" => Some(crate::exports::Format::Xlsx),

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
+use diario_domain::Catalogue;
 use diario_log::{Database, Query};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -444,20 +445,29 @@ pub struct CostFilter {
     pub to: Option<NaiveDate>,
 }
 
-/// One line: confirmed minutes of one figure in one case and month, at the figure's unit cost.
+/// One line: the minutes of one figure in one case and month at one unit cost, in one status.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CostLine {
     pub ats: String,
+    /// The case's provider.
     pub provider: String,
+    /// The ente that delivered and claims these hours: the ASST for the phases it keeps (#UP
+    /// phase I), the provider for the others.
+    pub ente: String,
+    /// `claimable` (confirmed, the phase diary handed to ATS), `confirmed-open` (confirmed, the
+    /// diary not handed over yet), `open` (recorded, not confirmed yet: not claimable).
+    pub status: String,
     pub case_id: Uuid,
     /// `YYYY-MM` of the service date.
     pub period: String,
     pub figure: String,
     pub entries: i64,
+    /// Confirmed minutes (0 on `open` lines).
     pub confirmed_minutes: i64,
-    /// €/hour in cents (`None`: the figure has no unit cost in the measure).
+    /// €/hour in cents, as recorded with the entries (`None`: the figure has no unit cost).
     pub unit_cost_cents: Option<i64>,
-    /// Sum of the per-entry costs (minutes × unit cost / 60, rounded half-up per entry).
+    /// Sum of the per-entry costs (minutes × unit cost / 60, rounded half-up per entry); on
+    /// `open` lines what the hours would be worth once confirmed.
     pub cost_cents: i64,
 }
 
@@ -474,9 +484,24 @@ pub struct CostTotal {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CostReport {
     pub filter: CostFilter,
+    /// The confirmed lines (`claimable` and `confirmed-open`); the totals below count these.
     pub lines: Vec<CostLine>,
+    /// Hours recorded and not confirmed yet (`open`): not claimable, shown apart.
+    pub open_lines: Vec<CostLine>,
+    /// Confirmed hours of diaries handed to ATS: what may be claimed now.
+    pub claimable_cost_cents: i64,
+    /// Confirmed hours of diaries not handed to ATS yet.
+    pub confirmed_open_cost_cents: i64,
+    /// Recorded, not confirmed (the value they would have).
+    pub open_cost_cents: i64,
+    /// Measures of the report whose catalogue carries example values (placeholders, not the
+    /// official unit costs): the amounts are not to be claimed as they stand.
+    pub example_values: Vec<String>,
     pub by_case: Vec<CostTotal>,
+    /// By provider, its own hours only (an ASST's phase I hours are under `by_ente`).
     pub by_provider: Vec<CostTotal>,
+    /// By the ente that claims (ASST or provider).
+    pub by_ente: Vec<CostTotal>,
     pub by_ats: Vec<CostTotal>,
     pub by_period: Vec<CostTotal>,
     pub by_figure: Vec<CostTotal>,
@@ -484,27 +509,75 @@ pub struct CostReport {
     pub total_cost_cents: i64,
 }
 
-/// Confirmed entries only, grouped by ATS, provider, case, month and figure.
+/// Live entries grouped by ATS, provider, case, month, figure and unit cost, each line with
+/// its status (`claimable`, `confirmed-open`, `open`) and the ente that claims it (the ASST for
+/// the phases it keeps). The totals count the confirmed lines.
 pub async fn cost_report(
     db: &Database,
+    catalogue: &Catalogue,
     filter: &CostFilter,
 ) -> Result<CostReport, ProjectionError> {
     let mut q = Query::new(
-        "SELECT ats, provider, case_id, service_date, figure, minutes, unit_cost_cents, \
-         cost_cents FROM rm_entries WHERE state = 'confirmed'",
+        "SELECT e.ats, e.provider, e.case_id, e.phase, e.service_date, e.figure, e.minutes, \
+         e.unit_cost_cents, e.cost_cents, e.state, c.asst, c.measure_id, \
+         d.status AS diary_status FROM rm_entries e JOIN rm_cases c ON c.case_id = e.case_id \
+         LEFT JOIN rm_diaries d ON d.case_id = e.case_id AND d.phase = e.phase \
+         WHERE e.state <> 'withdrawn'",
     );
-    q.and_some(" AND ats = ", filter.ats.as_ref());
-    q.and_some(" AND provider = ", filter.provider.as_ref());
-    q.and_some(" AND case_id = ", filter.case_id);
-    q.and_some(" AND service_date >= ", filter.from);
-    q.and_some(" AND service_date <= ", filter.to);
+    q.and_some(" AND e.ats = ", filter.ats.as_ref());
+    q.and_some(" AND e.provider = ", filter.provider.as_ref());
+    q.and_some(" AND e.case_id = ", filter.case_id);
+    q.and_some(" AND e.service_date >= ", filter.from);
+    q.and_some(" AND e.service_date <= ", filter.to);
     // One line per unit cost too: entries of one figure and month priced by two catalogue
     // versions (a rate changed mid-month) are two lines, each with its own rate.
-    type Key = (String, String, Uuid, String, String, Option<i64>);
+    type Key = (
+        String,
+        String,
+        Uuid,
+        String,
+        String,
+        Option<i64>,
+        String,
+        String,
+    );
     let mut lines: BTreeMap<Key, CostLine> = BTreeMap::new();
+    let mut example_values = std::collections::BTreeSet::new();
     for r in db.query(&q).await? {
         let date = r.date("service_date")?;
         let unit = r.opt_i64("unit_cost_cents")?;
+        let measure = catalogue.get(&diario_domain::MeasureId::new(r.text("measure_id")?));
+        if let Some(m) = measure.filter(|m| m.example_values) {
+            example_values.insert(m.id.as_str().to_owned());
+        }
+        let phase = diario_domain::Phase::try_from(u8::try_from(r.i64("phase")?).unwrap_or(0))
+            .map_err(|_| ProjectionError::Corrupt("rm_entries.phase out of range".into()))?;
+        let by_asst = measure
+            .and_then(|m| m.phase(phase))
+            .is_some_and(|p| p.registered_by == diario_domain::Ente::Asst);
+        let ente = if by_asst {
+            r.text("asst")?
+        } else {
+            r.text("provider")?
+        };
+        let confirmed = r.text("state")? == "confirmed";
+        let status = match (confirmed, r.opt_text("diary_status")?.as_deref()) {
+            (true, Some("handed_to_ats")) => "claimable",
+            (true, _) => "confirmed-open",
+            (false, _) => "open",
+        };
+        let minutes = r.i64("minutes")?;
+        let cost = if confirmed {
+            r.i64("cost_cents")?
+        } else {
+            unit.map_or(0, |u| {
+                diario_domain::Cents::for_minutes(
+                    u64::try_from(minutes).unwrap_or(0),
+                    diario_domain::Cents(u),
+                )
+                .0
+            })
+        };
         let key: Key = (
             r.text("ats")?,
             r.text("provider")?,
@@ -512,10 +585,14 @@ pub async fn cost_report(
             date.format("%Y-%m").to_string(),
             r.text("figure")?,
             unit,
+            status.to_owned(),
+            ente,
         );
         let line = lines.entry(key.clone()).or_insert_with(|| CostLine {
             ats: key.0.clone(),
             provider: key.1.clone(),
+            ente: key.7.clone(),
+            status: key.6.clone(),
             case_id: key.2,
             period: key.3.clone(),
             figure: key.4.clone(),
@@ -525,10 +602,19 @@ pub async fn cost_report(
             cost_cents: 0,
         });
         line.entries += 1;
-        line.confirmed_minutes += r.i64("minutes")?;
-        line.cost_cents += r.i64("cost_cents")?;
+        if confirmed {
+            line.confirmed_minutes += minutes;
+        }
+        line.cost_cents += cost;
     }
-    let lines: Vec<CostLine> = lines.into_values().collect();
+    let (lines, open_lines): (Vec<CostLine>, Vec<CostLine>) =
+        lines.into_values().partition(|l| l.status != "open");
+    let sum_of = |status: &str, from: &[CostLine]| -> i64 {
+        from.iter()
+            .filter(|l| l.status == status)
+            .map(|l| l.cost_cents)
+            .sum()
+    };
     let group = |key: &dyn Fn(&CostLine) -> String| -> Vec<CostTotal> {
         let mut m: BTreeMap<String, CostTotal> = BTreeMap::new();
         for l in &lines {
@@ -543,16 +629,40 @@ pub async fn cost_report(
         }
         m.into_values().collect()
     };
+    let by_provider = {
+        let own: Vec<CostLine> = lines
+            .iter()
+            .filter(|l| l.ente == l.provider)
+            .cloned()
+            .collect();
+        let mut m: BTreeMap<String, CostTotal> = BTreeMap::new();
+        for l in &own {
+            let t = m.entry(l.provider.clone()).or_insert(CostTotal {
+                key: l.provider.clone(),
+                confirmed_minutes: 0,
+                cost_cents: 0,
+            });
+            t.confirmed_minutes += l.confirmed_minutes;
+            t.cost_cents += l.cost_cents;
+        }
+        m.into_values().collect()
+    };
     Ok(CostReport {
         filter: filter.clone(),
+        claimable_cost_cents: sum_of("claimable", &lines),
+        confirmed_open_cost_cents: sum_of("confirmed-open", &lines),
+        open_cost_cents: open_lines.iter().map(|l| l.cost_cents).sum(),
+        example_values: example_values.into_iter().collect(),
         by_case: group(&|l| l.case_id.to_string()),
-        by_provider: group(&|l| l.provider.clone()),
+        by_provider,
+        by_ente: group(&|l| l.ente.clone()),
         by_ats: group(&|l| l.ats.clone()),
         by_period: group(&|l| l.period.clone()),
         by_figure: group(&|l| l.figure.clone()),
         total_confirmed_minutes: lines.iter().map(|l| l.confirmed_minutes).sum(),
         total_cost_cents: lines.iter().map(|l| l.cost_cents).sum(),
         lines,
+        open_lines,
     })
 }
 
@@ -574,7 +684,7 @@ fn euros(cents: i64) -> String {
 /// given both in integer cents and as euros with two decimals (text, no float).
 pub fn cost_report_csv(report: &CostReport) -> String {
     let mut out = String::from(
-        "ats,provider,case_id,period,figure,entries,confirmed_minutes,unit_cost_cents,cost_cents,cost_eur\r\n",
+        "ats,provider,case_id,period,figure,entries,confirmed_minutes,unit_cost_cents,cost_cents,cost_eur,status,ente\r\n",
     );
     for l in &report.lines {
         let row = [
@@ -588,6 +698,8 @@ pub fn cost_report_csv(report: &CostReport) -> String {
             l.unit_cost_cents.map(|c| c.to_string()).unwrap_or_default(),
             l.cost_cents.to_string(),
             euros(l.cost_cents),
+            l.status.clone(),
+            csv_field(&l.ente),
         ];
         out.push_str(&row.join(","));
         out.push_str("\r\n");

@@ -89,6 +89,7 @@ pub async fn dashboard(
         .unwrap_or(0);
     let costs = diario_projections::cost_report(
         &state.db,
+        state.handler.catalogue(),
         &diario_projections::CostFilter {
             ats: Some(code.clone()),
             ..diario_projections::CostFilter::default()
@@ -405,6 +406,14 @@ struct AtsCostsPage {
     error: String,
     hours: String,
     amount: String,
+    /// Confirmed, diary handed to ATS: what may be claimed now.
+    claimable: String,
+    /// Confirmed, diary not handed over yet.
+    confirmed_open: String,
+    /// Recorded, not confirmed.
+    open: String,
+    /// Measures whose catalogue carries example values.
+    example_values: String,
     lines: usize,
     /// By figure, month, provider.
     groups: Vec<(&'static str, Vec<TotalRow>)>,
@@ -492,7 +501,8 @@ pub async fn costs(
         Err(page) => return Ok(page),
     };
     let (filter, error_field, error) = cost_filter(&state, &code, &q).await?;
-    let report = diario_projections::cost_report(&state.db, &filter).await?;
+    let report =
+        diario_projections::cost_report(&state.db, state.handler.catalogue(), &filter).await?;
     let (registry, _) = state.handler.organisations().await?;
     let catalogue = state.handler.catalogue();
     let totals = |list: &[diario_projections::CostTotal], label: &dyn Fn(&str) -> String| {
@@ -547,6 +557,10 @@ pub async fn costs(
             error,
             hours: super::me::duration(report.total_confirmed_minutes),
             amount: super::audit::euro(report.total_cost_cents),
+            claimable: super::audit::euro(report.claimable_cost_cents),
+            confirmed_open: super::audit::euro(report.confirmed_open_cost_cents),
+            open: super::audit::euro(report.open_cost_cents),
+            example_values: report.example_values.join(", "),
             lines: report.lines.len(),
             groups: vec![
                 (
@@ -554,7 +568,10 @@ pub async fn costs(
                     totals(&report.by_figure, &|f| super::me::figure_name(catalogue, f)),
                 ),
                 ("Per mese", totals(&report.by_period, &|p| p.to_owned())),
-                ("Per ente erogatore", totals(&report.by_provider, &org)),
+                (
+                    "Per ente che rendiconta (ASST o ente erogatore)",
+                    totals(&report.by_ente, &org),
+                ),
             ],
         },
     ))
@@ -658,7 +675,8 @@ async fn costs_download(
             "Torna ai costi",
         ));
     }
-    let report = diario_projections::cost_report(&state.db, &filter).await?;
+    let report =
+        diario_projections::cost_report(&state.db, state.handler.catalogue(), &filter).await?;
     let table = crate::exports::cost_table(state, &report).await?;
     crate::exports::download(&table, format, &format!("costi-{code}"))
 }

@@ -393,10 +393,25 @@ async fn reads(backend: Backend) {
     assert_eq!(
         costs["lines"],
         json!([{
-            "ats": ATS, "provider": PROVIDER, "case_id": case_id, "period": "2024-03",
+            "ats": ATS, "provider": PROVIDER, "ente": "ASST-NORD-MILANO", "status": "claimable",
+            "case_id": case_id, "period": "2024-03",
             "figure": "psicologo", "entries": 2, "confirmed_minutes": 150,
             "unit_cost_cents": 4500, "cost_cents": 11250
         }])
+    );
+    assert_eq!(
+        costs["claimable_cost_cents"], 11250,
+        "phase I was handed to ATS"
+    );
+    assert_eq!(
+        costs["by_provider"],
+        json!([]),
+        "phase I hours are the ASST's, not the provider's"
+    );
+    assert_eq!(
+        costs["example_values"],
+        json!(["up"]),
+        "the shipped #UP costs are examples"
     );
     assert_eq!(
         costs["by_case"],
@@ -424,8 +439,8 @@ async fn reads(backend: Backend) {
     assert_eq!(
         text,
         format!(
-            "ats,provider,case_id,period,figure,entries,confirmed_minutes,unit_cost_cents,cost_cents,cost_eur\r\n\
-             {ATS},{PROVIDER},{case_id},2024-03,psicologo,2,150,4500,11250,112.50\r\n"
+            "ats,provider,case_id,period,figure,entries,confirmed_minutes,unit_cost_cents,cost_cents,cost_eur,status,ente\r\n\
+             {ATS},{PROVIDER},{case_id},2024-03,psicologo,2,150,4500,11250,112.50,claimable,ASST-NORD-MILANO\r\n"
         )
     );
     // The same report for Italian spreadsheets: `;`, decimal comma, BOM, Italian headers,
@@ -441,6 +456,8 @@ async fn reads(backend: Backend) {
         "Ore confermate",
         "Costo orario (€)",
         "Importo (€)",
+        "Stato",
+        "Ente che rendiconta",
     ];
     let it_path = format!("/v1/reports/costs?format=csv-it&case_id={case_id}");
     let it = server.call("GET", it_path, cf::AUDITOR, None).send().await;

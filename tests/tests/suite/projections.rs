@@ -1236,7 +1236,8 @@ async fn every_read_model_matches_the_scripted_history(db: &TestDb) {
         lists.expect("checklists")
     };
     let costs_of = async |filter: CostFilter| {
-        let costs = diario_projections::cost_report(&db.db, &filter).await;
+        let costs =
+            diario_projections::cost_report(&db.db, &diario_tests::catalogue(), &filter).await;
         costs.expect("cost report")
     };
     let lists = checklists_of(ChecklistFilter {
@@ -1445,6 +1446,24 @@ async fn every_read_model_matches_the_scripted_history(db: &TestDb) {
         (420, 25950)
     );
     assert_eq!(costs.by_provider.len(), 1);
+    assert_eq!(
+        costs.by_provider[0].cost_cents,
+        6000 + 4200,
+        "the provider's own hours; the ASST's phase I hours are the ASST's"
+    );
+    assert_eq!(
+        costs
+            .by_ente
+            .iter()
+            .map(|t| (t.key.as_str(), t.cost_cents))
+            .collect::<Vec<_>>(),
+        vec![("ASST-FBF-SACCO", 15750), ("COOP-A", 10200)]
+    );
+    assert_eq!(
+        (costs.claimable_cost_cents, costs.confirmed_open_cost_cents),
+        (15750, 10200),
+        "phase I handed to ATS is claimable; phase III not yet handed over"
+    );
     assert_eq!(costs.by_case[0].key, CASE_A.to_string());
     assert_eq!(costs.by_ats[0].cost_cents, 25950);
     let csv = diario_projections::cost_report_csv(&costs);
@@ -1452,10 +1471,10 @@ async fn every_read_model_matches_the_scripted_history(db: &TestDb) {
     assert_eq!(
         csv,
         format!(
-            "ats,provider,case_id,period,figure,entries,confirmed_minutes,unit_cost_cents,cost_cents,cost_eur\r\n\
-             ATS-MILANO,COOP-A,{a_id},2024-03,educatore_professionale,1,120,3000,6000,60.00\r\n\
-             ATS-MILANO,COOP-A,{a_id},2024-03,mediatore,1,90,2800,4200,42.00\r\n\
-             ATS-MILANO,COOP-A,{a_id},2024-03,psicologo,2,210,4500,15750,157.50\r\n"
+            "ats,provider,case_id,period,figure,entries,confirmed_minutes,unit_cost_cents,cost_cents,cost_eur,status,ente\r\n\
+             ATS-MILANO,COOP-A,{a_id},2024-03,educatore_professionale,1,120,3000,6000,60.00,confirmed-open,COOP-A\r\n\
+             ATS-MILANO,COOP-A,{a_id},2024-03,mediatore,1,90,2800,4200,42.00,confirmed-open,COOP-A\r\n\
+             ATS-MILANO,COOP-A,{a_id},2024-03,psicologo,2,210,4500,15750,157.50,claimable,ASST-FBF-SACCO\r\n"
         )
     );
     let phase_iii_period = costs_of(CostFilter {
