@@ -139,7 +139,9 @@ pub(crate) async fn pdf_response(
         .filter_map(|id| file.entries.get(id))
         .map(|e| e.professional.as_str());
     let names = diario_projections::names(&state.db, professionals).await?;
-    let diary = PaperDiary::from_case(file, measure, request.phase, &ids, &names, request.sent_at);
+    let mut diary =
+        PaperDiary::from_case(file, measure, request.phase, &ids, &names, request.sent_at);
+    diary.paper_id = Some(paper_id);
     let pdf = diary.render_pdf();
     let mut response = (StatusCode::OK, pdf).into_response();
     let h = response.headers_mut();

@@ -55,6 +55,16 @@ pub struct PaperDiary {
     pub confirmers: Vec<String>,
     #[serde(skip)]
     pub generated_at: DateTime<Utc>,
+    /// The generated diary's own identifier (the paper request's id), printed with the full
+    /// content hash and in the QR code; not part of the hashed content, so a diary's hash does
+    /// not depend on which request printed it.
+    #[serde(skip)]
+    pub paper_id: Option<Uuid>,
+}
+
+/// What the QR code of a paper diary says: `diario-online:cartaceo:{paper_id}:{content hash}`.
+pub fn qr_payload(paper_id: Uuid, content_hash: &str) -> String {
+    format!("diario-online:cartaceo:{paper_id}:{content_hash}")
 }
 
 /// The printed form of a fiscal code: its last 5 characters.
@@ -117,6 +127,7 @@ impl PaperDiary {
                 .map(|cf| masked_cf(cf.as_str()))
                 .collect(),
             generated_at,
+            paper_id: None,
         }
     }
 
@@ -633,6 +644,56 @@ impl<'a> Layout<'a> {
         paras
     }
 
+    /// The diary's identifier and full content hash, printed and as a QR code, so that the
+    /// scan of the signed paper names the generated diary it signs.
+    fn verification(&mut self, doc: usize, paper_id: Uuid) {
+        const QR_SIZE: f32 = 96.0;
+        let hash = self.diary.content_hash();
+        let para = Para::new(
+            Typeface::Regular,
+            8.0,
+            format!(
+                "Identificativo del diario: {paper_id} – impronta SHA-256 del contenuto: {hash}"
+            ),
+            14.0,
+        );
+        if self.y - para.height() - QR_SIZE - 6.0 < BOTTOM {
+            self.new_page(None);
+        }
+        let tag = Tag::Elem(self.elem(StructRole::P, Some(doc)));
+        self.paragraph(tag, &para);
+        let Ok(code) = qrcode::QrCode::with_error_correction_level(
+            qr_payload(paper_id, &hash).as_bytes(),
+            qrcode::EcLevel::M,
+        ) else {
+            return;
+        };
+        let width = code.width();
+        // Four modules of quiet zone on every side.
+        let module = QR_SIZE / (width + 8) as f32;
+        let top = self.y - 6.0;
+        let left = MARGIN;
+        let mut ops = vec![Op::Fill {
+            rect: Rect::new(left, top - QR_SIZE, left + QR_SIZE, top),
+            gray: 1.0,
+        }];
+        for (i, color) in code.to_colors().iter().enumerate() {
+            if *color != qrcode::Color::Dark {
+                continue;
+            }
+            let (row, col) = (i / width, i % width);
+            let x = left + (col + 4) as f32 * module;
+            let y = top - (row + 4 + 1) as f32 * module;
+            ops.push(Op::Fill {
+                rect: Rect::new(x, y, x + module, y + module),
+                gray: 0.0,
+            });
+        }
+        // The identifier and the hash are printed just above: the code repeats them.
+        self.mark(Tag::Artifact(ArtifactType::Layout), ops);
+        self.y = top - QR_SIZE;
+    }
+
     fn lay_out(mut self) -> Layout<'a> {
         let doc = self.elem(StructRole::Document, None);
         self.new_page(Some(doc));
@@ -661,6 +722,9 @@ impl<'a> Layout<'a> {
             }
             let tag = Tag::Elem(self.elem(StructRole::P, Some(doc)));
             self.paragraph(tag, para);
+        }
+        if let Some(paper_id) = self.diary.paper_id {
+            self.verification(doc, paper_id);
         }
         let pages = self.pages.len();
         for i in 0..pages {
@@ -960,7 +1024,66 @@ mod tests {
                 .collect(),
             confirmers: Vec::new(),
             generated_at: Utc.with_ymd_and_hms(2026, 3, 30, 10, 0, 0).unwrap(),
+            paper_id: None,
         }
+    }
+
+    /// The QR codes of the PDF's pages as `zbarimg` reads them from a 200 dpi rendering.
+    fn qr_codes(pdf: &[u8]) -> Vec<String> {
+        let dir = std::env::temp_dir().join(format!("diario-qr-{}", Uuid::now_v7().simple()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let path = dir.join("diario.pdf");
+        std::fs::write(&path, pdf).expect("write pdf");
+        let render = Command::new("pdftoppm")
+            .args(["-r", "200", "-png"])
+            .arg(&path)
+            .arg(dir.join("page"))
+            .status()
+            .expect("pdftoppm (poppler-utils) must be installed");
+        assert!(render.success());
+        let mut pngs: Vec<_> = std::fs::read_dir(&dir)
+            .expect("dir")
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "png"))
+            .collect();
+        pngs.sort();
+        let out = Command::new("zbarimg")
+            .args(["--quiet", "--raw", "-Sdisable", "-Sqrcode.enable"])
+            .args(&pngs)
+            .output()
+            .unwrap_or_else(|e| {
+                panic!("zbarimg must be installed: apt-get install zbar-tools ({e})")
+            });
+        let _ = std::fs::remove_dir_all(&dir);
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    }
+
+    #[test]
+    fn the_diary_prints_its_identifier_and_full_hash_and_a_qr_code_that_says_them() {
+        let mut d = diary(3);
+        let paper_id = Uuid::from_u128(0x0190_0000_0000_7000_8000_0000_0000_0099);
+        d.paper_id = Some(paper_id);
+        let pdf = d.render_pdf();
+        let text = pdftotext(&pdf)
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
+        assert!(text.contains(&paper_id.to_string()), "{text}");
+        assert!(
+            text.contains(&d.content_hash()),
+            "the full hash is printed: {text}"
+        );
+        assert_eq!(
+            qr_codes(&pdf),
+            vec![qr_payload(paper_id, &d.content_hash())]
+        );
+        // The identifier is not part of the hashed content.
+        let mut other = d.clone();
+        other.paper_id = Some(Uuid::nil());
+        assert_eq!(other.content_hash(), d.content_hash());
     }
 
     /// Runs a poppler tool on the PDF; a missing tool fails the test.
