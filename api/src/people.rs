@@ -519,17 +519,7 @@ pub async fn person_entries(
         field: "fiscal_code",
         message: format!("fiscal_code: {e}"),
     })?;
-    let ats = match access::cost_scope(&principal, q.ats)? {
-        access::CostScope::Granted(ats) => ats,
-        access::CostScope::AtsRequired(scopes) => {
-            return Err(ApiError::Field {
-                status: StatusCode::BAD_REQUEST,
-                code: "ats-required",
-                field: "ats",
-                message: format!("ats: serve l'ATS, una di {}", scopes.join(", ")),
-            });
-        }
-    };
+    let ats = crate::samples::ats_scope(&principal, q.ats)?;
     let (from, to) = period(&state, q.from, q.to)?;
     let entries = diario_projections::person_entries(
         &state.db,

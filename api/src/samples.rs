@@ -143,18 +143,20 @@ fn view(event: &SampleEvent) -> SampleView {
     }
 }
 
-/// The ATS `p` may sample (400 when it must be named).
-fn sample_scope(p: &Principal, requested: Option<String>) -> Result<Option<String>, ApiError> {
+/// The ATS `p` may read, as ATS operator or auditor: the one asked for, their own when they
+/// hold one ATS, every ATS for an unscoped grant (`None`); 400 `ats-required` (field `ats`)
+/// when they hold several and named none. Samples and the per-person view.
+pub(crate) fn ats_scope(
+    p: &Principal,
+    requested: Option<String>,
+) -> Result<Option<String>, ApiError> {
     match access::cost_scope(p, requested)? {
         CostScope::Granted(ats) => Ok(ats),
         CostScope::AtsRequired(scopes) => Err(ApiError::Field {
             status: StatusCode::BAD_REQUEST,
             code: "ats-required",
             field: "ats",
-            message: format!(
-                "ats: serve l'ATS da campionare, una di {}",
-                scopes.join(", ")
-            ),
+            message: format!("ats: serve l'ATS, una di {}", scopes.join(", ")),
         }),
     }
 }
@@ -176,7 +178,7 @@ pub async fn draw_sample(
     let (state, principal, req) = (&state, &principal, &req);
     write(state, principal, req, move |ctx| async move {
         let body: DrawSampleBody = req.json_or_default()?;
-        let ats = sample_scope(principal, body.ats)?;
+        let ats = ats_scope(principal, body.ats)?;
         let (population, position) =
             diario_projections::sample_population(&state.db, ats.as_deref()).await?;
         let defaults = Thresholds::default();

@@ -960,3 +960,26 @@ impl ApiServer {
         catch_up_read_models(&self.db.db).await;
     }
 }
+
+/// Runs `script` with `python3 -c` on a temporary file holding `input` (its path is
+/// `sys.argv[1]`): how the tests check an export with code that is not ours. Returns whether
+/// it succeeded and what it printed (stdout, then stderr). A missing `python3` fails loudly.
+pub fn python_on(script: &str, input: &[u8]) -> (bool, String) {
+    let path = std::env::temp_dir().join(format!("diario-py-{}.json", Uuid::now_v7().simple()));
+    std::fs::write(&path, input).expect("write the input");
+    let out = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .arg(&path)
+        .output()
+        .unwrap_or_else(|e| panic!("python3 must be installed: {e}"));
+    std::fs::remove_file(&path).ok();
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}

@@ -49,7 +49,7 @@ fn run(command: &mut Command) -> (bool, String) {
 }
 
 fn python(file: &std::path::Path) -> (bool, String) {
-    run(Command::new("python3").arg("-c").arg(VERIFY_PY).arg(file))
+    diario_tests::python_on(VERIFY_PY, &std::fs::read(file).expect("the dossier"))
 }
 
 /// The recipe shipped in the dossier (`how_to_verify.shell`), run by bash in the file's

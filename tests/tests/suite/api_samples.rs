@@ -2,9 +2,6 @@
 //! seed, log position and population, redrawn in a few lines of Python from those alone with
 //! the documented ranking; scoped for an ATS operator; exported with a link to each dossier.
 
-use std::io::Write;
-use std::process::Command;
-
 use diario_tests::datagen::{Seeded, append_case, typical_case_of};
 use diario_tests::{ApiServer, Backend, cf};
 use serde_json::{Value, json};
@@ -47,31 +44,11 @@ assert drawn == [c["case_id"] for c in s["selected"]], "same cases, same order"
 print("\n".join(drawn))
 "#;
 
-fn redraw(sample: &ApiResponseBytes) -> Vec<String> {
-    let path = std::env::temp_dir().join(format!("diario-sample-{}.json", uuid::Uuid::now_v7()));
-    std::fs::File::create(&path)
-        .and_then(|mut f| f.write_all(&sample.0))
-        .expect("write sample");
-    let out = Command::new("python3")
-        .arg("-c")
-        .arg(REDRAW_PY)
-        .arg(&path)
-        .output()
-        .expect("python3");
-    std::fs::remove_file(&path).ok();
-    assert!(
-        out.status.success(),
-        "Python redraws the sample: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(str::to_owned)
-        .collect()
+fn redraw(sample: &[u8]) -> Vec<String> {
+    let (ok, out) = diario_tests::python_on(REDRAW_PY, sample);
+    assert!(ok, "Python redraws the sample: {out}");
+    out.lines().map(str::to_owned).collect()
 }
-
-struct ApiResponseBytes(Vec<u8>);
 
 async fn samples(backend: Backend) {
     let server = ApiServer::start(backend, t0()).await;
@@ -119,7 +96,7 @@ async fn samples(backend: Backend) {
         "a sample, not everything: {}",
         selected.len()
     );
-    let redrawn = redraw(&ApiResponseBytes(drawn.bytes.clone()));
+    let redrawn = redraw(&drawn.bytes);
     assert_eq!(redrawn.len(), selected.len());
 
     // The recorded event holds the same: seed, position and population.
@@ -137,7 +114,7 @@ async fn samples(backend: Backend) {
         .await;
     assert_eq!(again.status, 200);
     assert_eq!(again.json["selected"], s["selected"]);
-    assert_eq!(redraw(&ApiResponseBytes(again.bytes.clone())), redrawn);
+    assert_eq!(redraw(&again.bytes), redrawn);
     // A retry with the key is the first draw, not a new one.
     let retry = draw(cf::AUDITOR, json!({ "seed": "estrazione-2026-12-03" }))
         .header("idempotency-key", "sample-1")
@@ -185,7 +162,7 @@ async fn samples(backend: Backend) {
         mine.json["seed"].as_str().is_some_and(|s| s.len() == 32),
         "a drawn seed is recorded"
     );
-    redraw(&ApiResponseBytes(mine.bytes.clone()));
+    redraw(&mine.bytes);
     draw(cf::ATS_OPERATOR, json!({ "ats": "ATS-BERGAMO" }))
         .refused(403, "ats-access-denied")
         .await;

@@ -3,8 +3,6 @@
 //! by someone with the database in hand (payload, hash and stream head all redone, so the hash
 //! chain verifies) is caught by comparing with the root kept elsewhere.
 
-use std::process::Command;
-
 use diario_commands::CommandOptions;
 use diario_tests::{ApiServer, Backend, cf, diario_command, run_ok};
 use serde_json::Value;
@@ -31,21 +29,9 @@ print(level[0])
 "#;
 
 fn python_root(seal: &[u8]) -> String {
-    let path = std::env::temp_dir().join(format!("diario-seal-{}.json", uuid::Uuid::now_v7()));
-    std::fs::write(&path, seal).expect("write");
-    let out = Command::new("python3")
-        .arg("-c")
-        .arg(ROOT_PY)
-        .arg(&path)
-        .output()
-        .expect("python3");
-    std::fs::remove_file(&path).ok();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    let (ok, out) = diario_tests::python_on(ROOT_PY, seal);
+    assert!(ok, "{out}");
+    out.trim().to_owned()
 }
 
 /// The root of the store's heads right now (what tomorrow's seal would record).
