@@ -124,6 +124,7 @@ muts = [
  ("seal: once a day", "seal.rs", ".is_some_and(|(last, _)| *last >= day)", ".is_some_and(|_| false)"),
  ("seal: only the changed heads are recorded", "seal.rs", "                .is_none_or(|(v, hash)| *v != h.version || *hash != h.hash)", "                .is_none_or(|_| true)"),
  ("seal: the seals stream is not sealed", "seal.rs", "        .filter(|h| h.stream_id != SEALS_STREAM)", "        .filter(|_| true)"),
+ ("rate: a confirmation records what it confirms", "case/confirmation.rs", "                confirmed_cost_cents: Some(worth(file, ctx, &entry_ids)),\n                entry_ids,\n                channel: ConfirmationChannel::Firmalom,", "                confirmed_cost_cents: None,\n                entry_ids,\n                channel: ConfirmationChannel::Firmalom,"),
 ]
 sel = sys.argv[1:]
 survivors = []

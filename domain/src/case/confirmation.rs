@@ -218,6 +218,16 @@ fn digital_request(file: &CaseFile, id: Uuid) -> Result<&Request, DomainError> {
     Ok(r)
 }
 
+/// What `entry_ids` are worth at the rates recorded with them (a confirmation's amount).
+fn worth(file: &CaseFile, ctx: &Context<'_>, entry_ids: &[Uuid]) -> crate::values::Cents {
+    entry_ids
+        .iter()
+        .filter_map(|id| file.entries.get(id))
+        .fold(crate::values::Cents::default(), |sum, e| {
+            sum.plus(e.cost(ctx.measure))
+        })
+}
+
 /// The hand-over is the system's, acting on the recipient's confirmation (the event before it):
 /// nobody handed the diary over by hand.
 fn hand_over_if_whole_diary(
@@ -305,6 +315,7 @@ pub fn answer(
             let mut events = vec![CaseEvent::EntriesConfirmed {
                 request_id: r.id,
                 phase: r.phase,
+                confirmed_cost_cents: Some(worth(file, ctx, &entry_ids)),
                 entry_ids,
                 channel: ConfirmationChannel::Firmalom,
                 by: signer.clone(),
@@ -332,6 +343,7 @@ pub fn answer(
                 events.push(CaseEvent::EntriesConfirmed {
                     request_id: r.id,
                     phase: r.phase,
+                    confirmed_cost_cents: Some(worth(file, ctx, &confirmed)),
                     entry_ids: confirmed,
                     channel: ConfirmationChannel::Firmalom,
                     by: signer.clone(),
@@ -554,6 +566,7 @@ pub fn upload_paper(
         CaseEvent::EntriesConfirmed {
             request_id: r.id,
             phase: r.phase,
+            confirmed_cost_cents: Some(worth(file, ctx, &entry_ids)),
             entry_ids,
             channel: ConfirmationChannel::Paper,
             by: c.signed_by.clone(),

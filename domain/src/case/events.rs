@@ -382,6 +382,10 @@ pub enum CaseEvent {
         entry_ids: Vec<Uuid>,
         /// FirmaLOM or paper.
         channel: ConfirmationChannel,
+        /// What the confirmed entries are worth at the rates recorded with them (absent in
+        /// confirmations recorded before rates were recorded).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        confirmed_cost_cents: Option<Cents>,
         /// The signer.
         by: FiscalCode,
         /// When.

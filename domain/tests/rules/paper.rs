@@ -53,6 +53,7 @@ fn without_firmalom_a_paper_diary_is_generated_and_the_signed_upload_confirms() 
                 phase: Phase::III,
                 entry_ids: vec![eid(1), eid(2)],
                 channel: ConfirmationChannel::Paper,
+                confirmed_cost_cents: Some(Cents(6000)),
                 by: parent(),
                 at,
             },

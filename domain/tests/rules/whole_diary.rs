@@ -78,6 +78,7 @@ fn confirming_the_whole_diary_hands_it_to_ats() {
             phase: Phase::I,
             entry_ids: vec![eid(1), eid(2)],
             channel: ConfirmationChannel::Firmalom,
+            confirmed_cost_cents: Some(Cents(9000)),
             by: parent(),
             at,
         },
