@@ -604,13 +604,7 @@ async fn grant(action: GrantAction) -> Result<(), CliError> {
             (spec.db, Some(GrantCommand::RevokeGrant(g)))
         }
     };
-    let db = Database::connect(&db_args.database_url).await?;
-    db.migrate().await?;
-    let handler = CommandHandler::new(
-        db.event_store(),
-        Catalogue::default(),
-        std::sync::Arc::new(SystemClock),
-    );
+    let (db, handler) = open_handler(&db_args.database_url, Catalogue::default()).await?;
     let result = async {
         if let Some(command) = command {
             let outcome = handler
@@ -854,14 +848,24 @@ async fn verify(args: VerifyArgs) -> Result<(), CliError> {
     }
 }
 
-async fn seal(args: DbArgs) -> Result<(), CliError> {
-    let db = Database::connect(&args.database_url).await?;
+/// The database (migrated) and a command handler on it with the real clock: what the
+/// commands that write events from the command line share.
+async fn open_handler(
+    database_url: &str,
+    catalogue: Catalogue,
+) -> Result<(Database, CommandHandler), CliError> {
+    let db = Database::connect(database_url).await?;
     db.migrate().await?;
     let handler = CommandHandler::new(
         db.event_store(),
-        Catalogue::shipped()?,
+        catalogue,
         std::sync::Arc::new(SystemClock),
     );
+    Ok((db, handler))
+}
+
+async fn seal(args: DbArgs) -> Result<(), CliError> {
+    let (db, handler) = open_handler(&args.database_url, Catalogue::shipped()?).await?;
     let result = async {
         let outcome = handler.seal(&CommandOptions::new()).await?;
         let (day, root) = outcome.state.last.clone().unwrap_or_default();
@@ -886,13 +890,7 @@ async fn agenda(action: AgendaAction) -> Result<(), CliError> {
         AgendaAction::Overlaps(db) => (db, false),
         AgendaAction::Import(db) => (db, true),
     };
-    let db = Database::connect(&db_args.database_url).await?;
-    db.migrate().await?;
-    let handler = CommandHandler::new(
-        db.event_store(),
-        Catalogue::shipped()?,
-        std::sync::Arc::new(SystemClock),
-    );
+    let (db, handler) = open_handler(&db_args.database_url, Catalogue::shipped()?).await?;
     let result = async {
         if import {
             let report = crate::agenda::import(&handler).await?;

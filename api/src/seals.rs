@@ -88,17 +88,23 @@ fn may_read_seals(p: &Principal) -> Result<(), ApiError> {
     }
 }
 
-/// Every seal with its state after it.
-async fn folded(state: &AppState) -> Result<Vec<(SealSummary, SealState)>, ApiError> {
+/// Every seal, and the heads as of the seal of `upto` (folded only that far) when asked.
+async fn folded(
+    state: &AppState,
+    upto: Option<NaiveDate>,
+) -> Result<(Vec<SealSummary>, Option<SealState>), ApiError> {
     let recorded = state
         .store
         .read_stream(StreamId::seals().as_str(), 1)
         .await?;
     let mut out = Vec::with_capacity(recorded.len());
     let mut folded = SealState::default();
+    let mut at_day = None;
     for r in &recorded {
         let event = SealEvent::decode(r).map_err(|e| ApiError::Internal(Box::new(e)))?;
-        folded = evolve_seal(folded, &event);
+        if upto.is_some() && at_day.is_none() {
+            folded = evolve_seal(folded, &event);
+        }
         let SealEvent::StreamsSealed {
             day,
             changed,
@@ -107,21 +113,21 @@ async fn folded(state: &AppState) -> Result<Vec<(SealSummary, SealState)>, ApiEr
             previous_root,
             at,
         } = event;
-        out.push((
-            SealSummary {
-                day,
-                root,
-                previous_root,
-                streams,
-                changed: changed.len(),
-                sealed_at: at,
-                version: r.stream_version,
-                hash: r.hash.clone(),
-            },
-            folded.clone(),
-        ));
+        if upto == Some(day) {
+            at_day = Some(std::mem::take(&mut folded));
+        }
+        out.push(SealSummary {
+            day,
+            root,
+            previous_root,
+            streams,
+            changed: changed.len(),
+            sealed_at: at,
+            version: r.stream_version,
+            hash: r.hash.clone(),
+        });
     }
-    Ok(out)
+    Ok((out, at_day))
 }
 
 /// The daily seals of the log, oldest first.
@@ -134,7 +140,7 @@ pub async fn list_seals(
     Auth(principal): Auth,
 ) -> Result<Json<SealList>, ApiError> {
     may_read_seals(&principal)?;
-    let seals = folded(&state).await?.into_iter().map(|(s, _)| s).collect();
+    let (seals, _) = folded(&state, None).await?;
     Ok(Json(SealList { seals }))
 }
 
@@ -150,11 +156,13 @@ pub async fn get_seal(
     ApiPath(day): ApiPath<NaiveDate>,
 ) -> Result<Json<SealView>, ApiError> {
     may_read_seals(&principal)?;
-    let (seal, after) = folded(&state)
-        .await?
+    let not_found = || ApiError::NotFoundWhat(format!("nessun sigillo del {day}"));
+    let (seals, after) = folded(&state, Some(day)).await?;
+    let (seal, after) = seals
         .into_iter()
-        .find(|(s, _)| s.day == day)
-        .ok_or_else(|| ApiError::NotFoundWhat(format!("nessun sigillo del {day}")))?;
+        .find(|s| s.day == day)
+        .zip(after)
+        .ok_or_else(not_found)?;
     Ok(Json(SealView {
         seal,
         heads: after.sealed_heads(),
