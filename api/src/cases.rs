@@ -764,6 +764,8 @@ pub async fn set_pdi(
         Ok(CaseCommand::SetPdiCaps(SetPdiCaps {
             caps: body.caps(),
             total_max_minutes: body.total_max_minutes,
+            pdi_document_id: body.pdi_document_id,
+            reason: body.reason,
         }))
     })
     .await

@@ -397,6 +397,15 @@ pub struct PdiBody {
     pub caps: Vec<PdiCapBody>,
     #[serde(default)]
     pub total_max_minutes: Option<u32>,
+    /// The PDI document the caps come from (`GET …/documents`); absent: its latest version.
+    /// Without a recorded PDI document: 422 pdi-document-required.
+    #[serde(default)]
+    pub pdi_document_id: Option<Uuid>,
+    /// Why the caps are raised once phase III has hours (then required: 422
+    /// pdi-raise-reason-missing); shown to the ATS.
+    #[serde(default)]
+    #[schema(max_length = 500)]
+    pub reason: Option<String>,
 }
 
 impl PdiBody {

@@ -62,6 +62,22 @@ pub enum CatalogueError {
         /// The unknown service.
         service: ServiceId,
     },
+    /// Two document rules share a kind.
+    #[error("measure catalogue: document kind {0} described twice")]
+    DuplicateDocument(String),
+    /// A document rule names a phase the measure does not define.
+    #[error(
+        "measure catalogue: document {kind} refers to phase {phase} not defined by the measure"
+    )]
+    UnknownDocumentPhase {
+        /// The document kind.
+        kind: String,
+        /// The missing phase.
+        phase: Phase,
+    },
+    /// `pdi_document` names a kind the measure does not list in `documents`.
+    #[error("measure catalogue: pdi_document refers to unknown document kind {0}")]
+    UnknownDocument(String),
     /// Two measures of one catalogue share an id.
     #[error("measure catalogue: two measures have the id {0}")]
     DuplicateMeasure(MeasureId),
@@ -377,6 +393,31 @@ pub struct Measure {
     /// Timesheet layout.
     #[serde(default)]
     pub timesheet: Option<Timesheet>,
+    /// The documents of the pathway (Art. 1) the measure expects, and which of them closes
+    /// its phase.
+    #[serde(default)]
+    pub documents: Vec<DocumentRule>,
+    /// The kind of document the PDI caps come from (Art. 8: the Piano di intervento), when
+    /// the measure requires caps to name the document version they were set from.
+    #[serde(default)]
+    pub pdi_document: Option<String>,
+}
+
+/// A document of the pathway (Art. 1: "documentazione di progetto che comprova gli output e
+/// risultati attesi del percorso"): its kind, the phase it belongs to, and whether the phase
+/// diary may be closed without it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DocumentRule {
+    /// Stable id of the kind, e.g. `progetto_individualizzato`.
+    pub kind: String,
+    /// Human name (Italian), e.g. "Progetto individualizzato (PI)".
+    pub name: String,
+    /// The phase whose output it is.
+    pub phase: Phase,
+    /// The phase diary cannot be closed until a document of this kind is recorded.
+    #[serde(default)]
+    pub closes_phase: bool,
 }
 
 /// The shipped catalogue files: (file name, contents).
@@ -565,7 +606,32 @@ impl Measure {
                 return Err(CatalogueError::UnknownIntensity(what));
             }
         }
+        let mut kinds = BTreeSet::new();
+        for d in &self.documents {
+            if d.kind.trim().is_empty() {
+                return Err(CatalogueError::EmptyId("documents"));
+            }
+            if !kinds.insert(d.kind.as_str()) {
+                return Err(CatalogueError::DuplicateDocument(d.kind.clone()));
+            }
+            if !phases.contains(&d.phase) {
+                return Err(CatalogueError::UnknownDocumentPhase {
+                    kind: d.kind.clone(),
+                    phase: d.phase,
+                });
+            }
+        }
+        if let Some(kind) = &self.pdi_document
+            && !kinds.contains(kind.as_str())
+        {
+            return Err(CatalogueError::UnknownDocument(kind.clone()));
+        }
         Ok(())
+    }
+
+    /// The rule of a document kind, if the measure has it.
+    pub fn document(&self, kind: &str) -> Option<&DocumentRule> {
+        self.documents.iter().find(|d| d.kind == kind)
     }
 
     /// The figure with this id.

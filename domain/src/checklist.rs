@@ -44,6 +44,9 @@ pub struct Checklist {
     /// The version of the measure's catalogue the caps came from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub catalogue_version: Option<String>,
+    /// The PDI document version whose caps were applied (phases with PDI caps).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pdi_document: Option<crate::case::state::DocumentRef>,
     /// When it was computed.
     pub computed_at: DateTime<Utc>,
     /// Entries sent in this request.
@@ -381,6 +384,11 @@ pub fn compute_checklist(
         phase,
         measure_id: measure.id.clone(),
         catalogue_version: measure.version.clone(),
+        pdi_document: if measure.phase(phase).is_some_and(|r| r.pdi_caps) {
+            file.pdi.as_ref().and_then(|p| p.document.clone())
+        } else {
+            None
+        },
         computed_at: now,
         entry_ids: request.iter().map(|e| e.id).collect(),
         request_minutes: sum(&request),

@@ -435,6 +435,58 @@ pub enum DomainError {
     #[error("Art. 8: la misura non prevede massimali da PDI")]
     PdiNotApplicable,
 
+    /// Art. 8: caps come from a version of the PDI document, named by `pdi_document_id`.
+    #[error(
+        "Art. 8: i massimali derivano dal Piano di intervento: indicare pdi_document_id di un documento {0} registrato"
+    )]
+    PdiDocumentRequired(String),
+    /// Art. 8: raising the caps once phase III has hours needs a reason.
+    #[error(
+        "Art. 8: i massimali del PDI vengono aumentati dopo che la fase III ha ore registrate: indicare il motivo"
+    )]
+    PdiRaiseReasonMissing,
+
+    // ---- documents of the pathway (Art. 1) ------------------------------------------------------
+    /// The measure does not list this kind of document.
+    #[error("Art. 1: la misura non prevede documenti di tipo {0}")]
+    DocumentKindUnknown(String),
+    /// Only the phase's responsabile or the case manager records or shares its documents.
+    #[error(
+        "Art. 1: solo il responsabile della fase {0} o il case manager registra e condivide i suoi documenti"
+    )]
+    DocumentNotAllowed(Phase),
+    /// A document id is used once.
+    #[error("l'identificativo di documento {0} è già usato")]
+    DocumentIdAlreadyUsed(Uuid),
+    /// No such document in the case.
+    #[error("la pratica non ha il documento {0}")]
+    DocumentNotFound(Uuid),
+    /// The document is already waiting for the recipient's answer.
+    #[error("Art. 6: il documento {0} è già in attesa di conferma su FirmaLOM")]
+    DocumentSharePending(Uuid),
+    /// Art. 1: the phase's output document must be recorded before its diary is closed.
+    #[error(
+        "Art. 1: il diario della fase {phase} si chiude con il suo output: caricare prima il documento «{name}» ({kind})"
+    )]
+    ClosingDocumentMissing {
+        /// Phase.
+        phase: Phase,
+        /// The document kind.
+        kind: String,
+        /// Its name.
+        name: String,
+    },
+
+    // ---- four-eyes check of paper scans (Art. 6-7) ----------------------------------------------
+    /// The scan is checked by an ATS operator who is not its uploader nor staff of the case.
+    #[error(
+        "Art. 6-7: la scansione è verificata da un operatore ATS diverso da chi l'ha caricata (quattro occhi)"
+    )]
+    ScanCheckSamePerson,
+    /// The paper diary has no scan waiting for a check.
+    #[error("Art. 6-7: il diario cartaceo {0} non ha una scansione in attesa di verifica")]
+    ScanNotAwaitingCheck(Uuid),
+
     // ---- system failures (Art. 9) --------------------------------------------------------------
     /// A failure is declared once.
     #[error("Art. 9: failure già dichiarato")]
@@ -494,11 +546,14 @@ impl DomainError {
             | InterruptionNotAllowed
             | NotAConfirmer
             | NotSupportDesk
+            | DocumentNotAllowed(_)
+            | ScanCheckSamePerson
             | SystemOnly
             | FigureNotEnabledForProfessional(_) => ErrorKind::Forbidden,
             CaseNotOpened
             | EntryNotFound(_)
             | RequestNotFound(_)
+            | DocumentNotFound(_)
             | SystemFailureUnknown(_)
             | FailureNotDeclared => ErrorKind::NotFound,
             CaseAlreadyOpened
@@ -530,7 +585,10 @@ impl DomainError {
             | DeliveryAlreadyRecorded(_)
             | NotificationNotDelivered(_)
             | NotificationNotUndelivered(_)
-            | NoValidationToWithdraw(_) => ErrorKind::Conflict,
+            | NoValidationToWithdraw(_)
+            | DocumentIdAlreadyUsed(_)
+            | DocumentSharePending(_)
+            | ScanNotAwaitingCheck(_) => ErrorKind::Conflict,
             PhaseNotInMeasure(_)
             | NoConfirmers
             | InvalidPseudonym(_)
@@ -570,6 +628,10 @@ impl DomainError {
             | NotALateEntry(_)
             | InvalidPdiCap(_)
             | PdiNotApplicable
+            | PdiDocumentRequired(_)
+            | PdiRaiseReasonMissing
+            | DocumentKindUnknown(_)
+            | ClosingDocumentMissing { .. }
             | TicketNotImmediate { .. }
             | InvalidFailureTimes => ErrorKind::Unprocessable,
         }
@@ -663,6 +725,16 @@ impl DomainError {
             NoValidationToWithdraw(_) => "no-validation-to-withdraw",
             InvalidPdiCap(_) => "invalid-pdi-cap",
             PdiNotApplicable => "pdi-not-applicable",
+            PdiDocumentRequired(_) => "pdi-document-required",
+            PdiRaiseReasonMissing => "pdi-raise-reason-missing",
+            DocumentKindUnknown(_) => "document-kind-unknown",
+            DocumentNotAllowed(_) => "document-not-allowed",
+            DocumentIdAlreadyUsed(_) => "document-id-already-used",
+            DocumentNotFound(_) => "document-not-found",
+            DocumentSharePending(_) => "document-share-pending",
+            ClosingDocumentMissing { .. } => "closing-document-missing",
+            ScanCheckSamePerson => "scan-check-same-person",
+            ScanNotAwaitingCheck(_) => "scan-not-awaiting-check",
             FailureAlreadyDeclared => "failure-already-declared",
             FailureNotDeclared => "failure-not-declared",
             FailureAlreadyResolved => "failure-already-resolved",
@@ -738,7 +810,15 @@ impl DomainError {
             | NotificationNotDelivered(_)
             | NotificationNotUndelivered(_)
             | ResponsabileMayOnlyShorten => "Art. 6",
-            ChecklistFailed(_) | InvalidPdiCap(_) | PdiNotApplicable => "Art. 8",
+            ChecklistFailed(_)
+            | InvalidPdiCap(_)
+            | PdiNotApplicable
+            | PdiDocumentRequired(_)
+            | PdiRaiseReasonMissing => "Art. 8",
+            DocumentKindUnknown(_) | DocumentNotAllowed(_) | ClosingDocumentMissing { .. } => {
+                "Art. 1"
+            }
+            ScanCheckSamePerson | ScanNotAwaitingCheck(_) | DocumentSharePending(_) => "Art. 6",
             SystemFailureUnknown(_)
             | SystemFailureNotApplicable { .. }
             | SystemFailureGraceExpired { .. }
@@ -759,6 +839,8 @@ impl DomainError {
             | EntryNotFound(_)
             | EntryNotInPhase { .. }
             | RequestIdAlreadyUsed(_)
+            | DocumentIdAlreadyUsed(_)
+            | DocumentNotFound(_)
             | RequestNotFound(_) => return None,
         })
     }

@@ -403,7 +403,49 @@ pub mod fixtures {
         ];
         for p in Phase::ALL.into_iter().filter(|p| *p <= phase) {
             events.push(phase_opened(p));
+            events.extend(outputs(p));
         }
         events
+    }
+
+    /// Id of the `n`th test document.
+    pub fn did(n: u128) -> Uuid {
+        Uuid::from_u128(0xD0C0_0000 + n)
+    }
+
+    /// A test SHA-256 (`n` repeated).
+    pub fn sha(n: u8) -> crate::values::Sha256Hex {
+        crate::values::Sha256Hex::parse(&format!("{n:02x}").repeat(32)).expect("hex")
+    }
+
+    /// `DocumentAdded` of #UP's document `kind` (version 1, id `did(n)`), by the phase's
+    /// responsabile.
+    pub fn document_added(kind: &str, n: u128) -> CaseEvent {
+        let m = up();
+        let rule = m.document(kind).expect("a document kind of #UP");
+        CaseEvent::DocumentAdded {
+            document_id: did(n),
+            kind: kind.to_owned(),
+            phase: rule.phase,
+            version: 1,
+            title: rule.name.clone(),
+            document_sha256: sha(u8::try_from(n % 200).unwrap_or(1)),
+            media_type: "application/pdf".to_owned(),
+            by: match m.phase(rule.phase).map(|p| p.registered_by) {
+                Some(Ente::Asst) => resp_asst(),
+                _ => resp_provider(),
+            },
+            at: t0(),
+        }
+    }
+
+    /// The documents that close `phase` in #UP (Art. 1), recorded: the PI for phase I, the PDI
+    /// for phase II, the final evaluation report for III, the follow-up report for IV.
+    pub fn outputs(phase: Phase) -> Vec<CaseEvent> {
+        up().documents
+            .iter()
+            .filter(|d| d.phase == phase && d.closes_phase)
+            .map(|d| document_added(&d.kind, u128::from(u8::from(phase))))
+            .collect()
     }
 }

@@ -341,6 +341,8 @@ fn to_command(op: &Op, now: DateTime<Utc>, state: &CaseState) -> (CaseCommand, A
                     },
                 ],
                 total_max_minutes: Some(1800),
+                pdi_document_id: None,
+                reason: None,
             }),
             person(resp_provider()),
         ),

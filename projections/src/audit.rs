@@ -254,13 +254,75 @@ pub fn describe(event: &CaseEvent) -> String {
         CaseEvent::PdiCapsSet {
             caps,
             total_max_minutes,
+            document,
+            reason,
+            raised_after_hours,
             ..
         } => format!(
-            "Massimali del PDI impostati per {} servizi{}",
+            "Massimali del PDI impostati per {} servizi{}{}{}",
             caps.len(),
             total_max_minutes
                 .map(|t| format!(", totale {t} min"))
-                .unwrap_or_default()
+                .unwrap_or_default(),
+            document
+                .as_ref()
+                .map(|d| format!(
+                    " dal PDI versione {} (SHA-256 {})",
+                    d.version,
+                    d.document_sha256.as_str()
+                ))
+                .unwrap_or_default(),
+            if *raised_after_hours {
+                format!(
+                    "; AUMENTATI dopo ore già registrate in fase III{}",
+                    because(reason.as_deref())
+                )
+            } else {
+                String::new()
+            }
+        ),
+        CaseEvent::PaperScanChecked {
+            paper_id,
+            document_sha256,
+            accepted,
+            reason,
+            ..
+        } => format!(
+            "Scansione del diario cartaceo {paper_id} (SHA-256 {}) {} dall'ATS{}",
+            document_sha256.as_str(),
+            if *accepted { "verificata" } else { "respinta" },
+            because(reason.as_deref())
+        ),
+        CaseEvent::DocumentAdded {
+            document_id,
+            title,
+            version,
+            phase,
+            document_sha256,
+            ..
+        } => format!(
+            "Documento «{title}» versione {version} ({}) registrato: {document_id}, SHA-256 {}",
+            fase(phase),
+            document_sha256.as_str()
+        ),
+        CaseEvent::DocumentShared {
+            document_id,
+            request_id,
+            ..
+        } => format!(
+            "Documento {document_id} inviato al destinatario via FirmaLOM per conferma (richiesta {request_id})"
+        ),
+        CaseEvent::DocumentAnswered {
+            document_id,
+            confirmed,
+            reason,
+            by,
+            ..
+        } => format!(
+            "Documento {document_id} {} da {}{}",
+            if *confirmed { "confermato" } else { "respinto" },
+            by.as_str(),
+            because(reason.as_deref())
         ),
         CaseEvent::ConfirmationRequested {
             request_id,

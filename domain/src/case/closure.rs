@@ -43,6 +43,21 @@ pub fn close_phase_diary(
     let rules = ctx.phase_rules(c.phase)?;
     let by = require_phase_responsabile(file, ctx, c.phase)?;
     require_open_diary(file, c.phase)?;
+    // Art. 1: the phase's output ("output e risultati attesi") is a document of the case; where
+    // the measure says so, the diary is not closed without it.
+    if let Some(missing) = ctx
+        .measure
+        .documents
+        .iter()
+        .filter(|d| d.phase == c.phase && d.closes_phase)
+        .find(|d| file.latest_document(&d.kind).is_none())
+    {
+        return Err(DomainError::ClosingDocumentMissing {
+            phase: c.phase,
+            kind: missing.kind.clone(),
+            name: missing.name.clone(),
+        });
+    }
     let live: Vec<_> = file.live_entries(c.phase).collect();
     let entry_ids: Vec<Uuid> = live.iter().map(|e| e.id).collect();
     let total_minutes = live.iter().map(|e| u64::from(e.minutes())).sum();

@@ -252,6 +252,15 @@ pub struct SetPdiCaps {
     /// Overall cap.
     #[serde(default)]
     pub total_max_minutes: Option<u32>,
+    /// The PDI document (a recorded `DocumentAdded` of the measure's `pdi_document` kind) the
+    /// caps come from; absent: the latest version recorded (where the measure names a PDI
+    /// document, one must be recorded).
+    #[serde(default)]
+    pub pdi_document_id: Option<Uuid>,
+    /// Why the caps are raised; required when they allow more than before and phase III
+    /// already has hours.
+    #[serde(default)]
+    pub reason: Option<String>,
 }
 
 /// Close a phase diary (Art. 4-5); for whole-diary phases this sends the confirmation
@@ -360,6 +369,59 @@ pub struct UploadPaperConfirmation {
     pub document_sha256: Sha256Hex,
     /// Who signed on paper (recipient or family member on file).
     pub signed_by: FiscalCode,
+}
+
+/// Record a document of the pathway (Art. 1) whose bytes are already stored by hash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AddDocument {
+    /// Id of the new document (chosen by the caller).
+    pub document_id: Uuid,
+    /// Kind (the measure's `documents[].kind`).
+    pub kind: String,
+    /// Title; the kind's name when absent.
+    #[serde(default)]
+    pub title: Option<String>,
+    /// SHA-256 of the stored file.
+    pub document_sha256: Sha256Hex,
+    /// Its media type (by content).
+    pub media_type: String,
+}
+
+/// Send a recorded document to the recipient through FirmaLOM for confirmation (Art. 1, 6).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShareDocument {
+    /// The document.
+    pub document_id: Uuid,
+    /// Id of the FirmaLOM request (chosen by the caller).
+    pub request_id: Uuid,
+}
+
+/// The recipient's answer to a shared document (from the FirmaLOM callback).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AnswerDocument {
+    /// The request answered.
+    pub request_id: Uuid,
+    /// Confirmed or rejected.
+    pub confirmed: bool,
+    /// Why rejected, when said.
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+/// The ATS's four-eyes check of a paper diary's signed scan (Art. 6-7).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckPaperScan {
+    /// The paper diary.
+    pub paper_id: Uuid,
+    /// Checked (true) or refused (false).
+    pub accepted: bool,
+    /// Why refused (required), or a note.
+    #[serde(default)]
+    pub reason: Option<String>,
 }
 
 /// Close the pathway early (Art. 6).
@@ -475,6 +537,14 @@ pub enum CaseCommand {
     UploadPaperConfirmation(UploadPaperConfirmation),
     /// See [`InterruptPathway`].
     InterruptPathway(InterruptPathway),
+    /// See [`AddDocument`].
+    AddDocument(AddDocument),
+    /// See [`ShareDocument`].
+    ShareDocument(ShareDocument),
+    /// See [`AnswerDocument`].
+    AnswerDocument(AnswerDocument),
+    /// See [`CheckPaperScan`].
+    CheckPaperScan(CheckPaperScan),
 }
 
 impl CaseCommand {
@@ -508,6 +578,10 @@ impl CaseCommand {
             CaseCommand::GeneratePaperDiary(_) => "GeneratePaperDiary",
             CaseCommand::UploadPaperConfirmation(_) => "UploadPaperConfirmation",
             CaseCommand::InterruptPathway(_) => "InterruptPathway",
+            CaseCommand::AddDocument(_) => "AddDocument",
+            CaseCommand::ShareDocument(_) => "ShareDocument",
+            CaseCommand::AnswerDocument(_) => "AnswerDocument",
+            CaseCommand::CheckPaperScan(_) => "CheckPaperScan",
         }
     }
 }

@@ -12,7 +12,7 @@ use super::commands::{
     UploadPaperConfirmation,
 };
 use super::events::{CaseEvent, RefusedAnswer, RequestScope};
-use super::state::{CaseFile, ConfirmationChannel, DiaryStatus, Request, RequestStatus};
+use super::state::{CaseFile, ConfirmationChannel, DiaryStatus, Request, RequestStatus, ScanCheck};
 use super::{Context, DomainError, given_reason, require_open_diary, require_phase_responsabile};
 use crate::actor::Actor;
 use crate::catalogue::ConfirmationMode;
@@ -546,13 +546,30 @@ pub fn upload_paper(
         return Err(DomainError::WrongConfirmationChannel(r.id));
     }
     let by = require_phase_responsabile(file, ctx, r.phase)?;
-    if r.status != RequestStatus::Pending {
+    let entry_ids: Vec<Uuid> = r.entries.keys().copied().collect();
+    // Art. 6-7: a scan the ATS refused is replaced by a new scan of the same signed diary; the
+    // entries stay confirmed, the new scan awaits its check.
+    let replaces_refused = r.status == RequestStatus::Confirmed
+        && r.scan
+            .as_ref()
+            .is_some_and(|s| s.check == ScanCheck::Refused);
+    if r.status != RequestStatus::Pending && !replaces_refused {
         return Err(DomainError::RequestNotPending(r.id));
     }
     if !file.recipient.confirmers.contains(&c.signed_by) {
         return Err(DomainError::NotAConfirmer);
     }
-    let entry_ids: Vec<Uuid> = r.entries.keys().copied().collect();
+    if replaces_refused {
+        return Ok(vec![CaseEvent::PaperConfirmationUploaded {
+            paper_id: r.id,
+            phase: r.phase,
+            entry_ids,
+            document_sha256: c.document_sha256.clone(),
+            signed_by: c.signed_by.clone(),
+            by,
+            at: ctx.now,
+        }]);
+    }
     let mut events = vec![
         CaseEvent::PaperConfirmationUploaded {
             paper_id: r.id,

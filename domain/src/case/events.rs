@@ -13,7 +13,7 @@ use crate::values::{
     Cents, Ente, FigureId, FiscalCode, MeasureId, Phase, ServiceId, Sha256Hex, TimeSlot, hhmm,
 };
 
-use super::state::{ConfirmationChannel, PdiCap, Recipient};
+use super::state::{ConfirmationChannel, DocumentRef, PdiCap, Recipient};
 
 /// A late answer that was refused because the request had expired (Art. 6).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -281,6 +281,16 @@ pub enum CaseEvent {
         caps: Vec<PdiCap>,
         /// Overall cap.
         total_max_minutes: Option<u32>,
+        /// The version of the PDI document the caps were taken from (absent in caps set
+        /// before documents were recorded, or where the measure names no PDI document).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        document: Option<DocumentRef>,
+        /// Why the caps were raised once phase III hours existed (required then).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+        /// The caps allow more than before and phase III already had hours: shown to ATS.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        raised_after_hours: bool,
         /// Responsabile.
         by: FiscalCode,
         /// When.
@@ -456,6 +466,75 @@ pub enum CaseEvent {
         /// When.
         at: DateTime<Utc>,
     },
+    /// An ATS operator other than the uploader checked the scan of a signed paper diary
+    /// (four eyes, Art. 6-7): until checked, the hours it confirms are "awaiting check"; a
+    /// refused scan does not prove them until a new scan is uploaded and checked.
+    PaperScanChecked {
+        /// Paper diary id.
+        paper_id: Uuid,
+        /// Phase.
+        phase: Phase,
+        /// Entries the scan confirms.
+        entry_ids: Vec<Uuid>,
+        /// SHA-256 of the scan checked.
+        document_sha256: Sha256Hex,
+        /// Checked (true) or refused (false).
+        accepted: bool,
+        /// Why refused (required then), or a note.
+        reason: Option<String>,
+        /// The ATS operator.
+        by: FiscalCode,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// A document of the pathway (Art. 1) was recorded: the PI, the PDI, a report…, stored by
+    /// the SHA-256 of its bytes; a later document of the same kind is its next version.
+    DocumentAdded {
+        /// Document id.
+        document_id: Uuid,
+        /// Kind (the measure's `documents[].kind`).
+        kind: String,
+        /// Phase whose output it is.
+        phase: Phase,
+        /// 1 for the first document of its kind in the case, then 2, 3…
+        version: u32,
+        /// Title as given (or the kind's name).
+        title: String,
+        /// SHA-256 of the file.
+        document_sha256: Sha256Hex,
+        /// Media type (by content).
+        media_type: String,
+        /// Who recorded it.
+        by: FiscalCode,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// A document was sent to the recipient through FirmaLOM for confirmation (Art. 1, 6).
+    DocumentShared {
+        /// Document id.
+        document_id: Uuid,
+        /// The FirmaLOM request id the answer will name.
+        request_id: Uuid,
+        /// Who shared it.
+        by: FiscalCode,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// The recipient (or family) confirmed or rejected a shared document.
+    DocumentAnswered {
+        /// Document id.
+        document_id: Uuid,
+        /// The request answered.
+        request_id: Uuid,
+        /// Confirmed (true) or rejected (false).
+        confirmed: bool,
+        /// Why rejected, when said.
+        reason: Option<String>,
+        /// The signer.
+        by: FiscalCode,
+        /// When.
+        at: DateTime<Utc>,
+    },
     /// The responsabile closed the phase diary (Art. 4-5).
     PhaseDiaryClosed {
         /// Phase.
@@ -533,6 +612,10 @@ impl CaseEvent {
             CaseEvent::PaperDiaryGenerated { .. } => "PaperDiaryGenerated",
             CaseEvent::PaperConfirmationUploaded { .. } => "PaperConfirmationUploaded",
             CaseEvent::PhaseDiaryClosed { .. } => "PhaseDiaryClosed",
+            CaseEvent::PaperScanChecked { .. } => "PaperScanChecked",
+            CaseEvent::DocumentAdded { .. } => "DocumentAdded",
+            CaseEvent::DocumentShared { .. } => "DocumentShared",
+            CaseEvent::DocumentAnswered { .. } => "DocumentAnswered",
             CaseEvent::DiaryHandedToAts { .. } => "DiaryHandedToAts",
             CaseEvent::PathwayInterrupted { .. } => "PathwayInterrupted",
             CaseEvent::CaseManagerChanged { .. } => "CaseManagerChanged",
@@ -582,6 +665,10 @@ impl CaseEvent {
             | CaseEvent::PaperDiaryGenerated { by, .. }
             | CaseEvent::PaperConfirmationUploaded { by, .. }
             | CaseEvent::PhaseDiaryClosed { by, .. }
+            | CaseEvent::PaperScanChecked { by, .. }
+            | CaseEvent::DocumentAdded { by, .. }
+            | CaseEvent::DocumentShared { by, .. }
+            | CaseEvent::DocumentAnswered { by, .. }
             | CaseEvent::PathwayInterrupted { by, .. }
             | CaseEvent::CaseManagerChanged { by, .. }
             | CaseEvent::ConfirmersChanged { by, .. }
@@ -639,6 +726,10 @@ impl CaseEvent {
             | CaseEvent::PaperDiaryGenerated { at, .. }
             | CaseEvent::PaperConfirmationUploaded { at, .. }
             | CaseEvent::PhaseDiaryClosed { at, .. }
+            | CaseEvent::PaperScanChecked { at, .. }
+            | CaseEvent::DocumentAdded { at, .. }
+            | CaseEvent::DocumentShared { at, .. }
+            | CaseEvent::DocumentAnswered { at, .. }
             | CaseEvent::DiaryHandedToAts { at, .. }
             | CaseEvent::PathwayInterrupted { at, .. }
             | CaseEvent::CaseManagerChanged { at, .. }

@@ -4,8 +4,8 @@ use std::collections::BTreeMap;
 
 use super::events::CaseEvent;
 use super::state::{
-    CaseFile, CaseState, ConfirmationChannel, Diary, DiaryStatus, Entry, Pdi, Rejection, Request,
-    RequestStatus,
+    CaseFile, CaseState, ConfirmationChannel, Diary, DiaryStatus, DocumentShare, Entry,
+    PathwayDocument, Pdi, PdiRaise, Rejection, Request, RequestStatus, Scan, ScanCheck,
 };
 use crate::values::{Ente, Phase};
 
@@ -45,6 +45,7 @@ pub fn evolve(mut state: CaseState, event: &CaseEvent) -> CaseState {
             entries: BTreeMap::new(),
             requests: BTreeMap::new(),
             pdi: None,
+            documents: BTreeMap::new(),
             interrupted_at: None,
             interruption: None,
             opened_at: *at,
@@ -252,11 +253,26 @@ fn apply(file: &mut CaseFile, event: &CaseEvent) {
         CaseEvent::PdiCapsSet {
             caps,
             total_max_minutes,
-            ..
+            document,
+            reason,
+            raised_after_hours,
+            by,
+            at,
         } => {
+            let mut raises = file.pdi.take().map(|p| p.raises).unwrap_or_default();
+            if *raised_after_hours {
+                raises.push(PdiRaise {
+                    reason: reason.clone().unwrap_or_default(),
+                    document: document.clone(),
+                    by: by.clone(),
+                    at: *at,
+                });
+            }
             file.pdi = Some(Pdi {
                 caps: caps.clone(),
                 total_max_minutes: *total_max_minutes,
+                document: document.clone(),
+                raises,
             });
         }
         CaseEvent::ConfirmationRequested {
@@ -390,7 +406,110 @@ fn apply(file: &mut CaseFile, event: &CaseEvent) {
             }
             release(file, *request_id);
         }
-        CaseEvent::PaperConfirmationUploaded { .. } => {}
+        CaseEvent::PaperConfirmationUploaded {
+            paper_id,
+            document_sha256,
+            by,
+            at,
+            ..
+        } => {
+            if let Some(r) = file.requests.get_mut(paper_id) {
+                r.scan = Some(Scan {
+                    sha256: document_sha256.clone(),
+                    uploaded_by: by.clone(),
+                    uploaded_at: *at,
+                    check: ScanCheck::AwaitingCheck,
+                    checked_by: None,
+                    reason: None,
+                });
+            }
+        }
+        CaseEvent::PaperScanChecked {
+            paper_id,
+            accepted,
+            reason,
+            by,
+            ..
+        } => {
+            if let Some(scan) = file
+                .requests
+                .get_mut(paper_id)
+                .and_then(|r| r.scan.as_mut())
+            {
+                scan.check = if *accepted {
+                    ScanCheck::Checked
+                } else {
+                    ScanCheck::Refused
+                };
+                scan.checked_by = Some(by.clone());
+                scan.reason = reason.clone();
+            }
+        }
+        CaseEvent::DocumentAdded {
+            document_id,
+            kind,
+            phase,
+            version,
+            title,
+            document_sha256,
+            media_type,
+            by,
+            at,
+        } => {
+            file.documents.insert(
+                *document_id,
+                PathwayDocument {
+                    id: *document_id,
+                    kind: kind.clone(),
+                    phase: *phase,
+                    version: *version,
+                    title: title.clone(),
+                    sha256: document_sha256.clone(),
+                    media_type: media_type.clone(),
+                    by: by.clone(),
+                    at: *at,
+                    shares: Vec::new(),
+                },
+            );
+        }
+        CaseEvent::DocumentShared {
+            document_id,
+            request_id,
+            at,
+            ..
+        } => {
+            if let Some(d) = file.documents.get_mut(document_id) {
+                d.shares.push(DocumentShare {
+                    request_id: *request_id,
+                    status: RequestStatus::Pending,
+                    shared_at: *at,
+                    answered_by: None,
+                    reason: None,
+                });
+            }
+        }
+        CaseEvent::DocumentAnswered {
+            document_id,
+            request_id,
+            confirmed,
+            reason,
+            by,
+            ..
+        } => {
+            if let Some(s) = file
+                .documents
+                .get_mut(document_id)
+                .and_then(|d| d.shares.iter_mut().find(|s| s.request_id == *request_id))
+            {
+                s.status = if *confirmed {
+                    RequestStatus::Confirmed
+                } else {
+                    RequestStatus::Rejected
+                };
+                s.answered_by = Some(by.clone());
+                s.reason = reason.clone();
+            }
+        }
         CaseEvent::PhaseDiaryClosed { phase, .. } => {
             if let Some(d) = file.diaries.get_mut(phase) {
                 d.status = DiaryStatus::Closed;
@@ -462,6 +581,7 @@ fn open_request(
             undelivered: None,
             times_sent: 1,
             rejections: Vec::new(),
+            scan: None,
         },
     );
 }

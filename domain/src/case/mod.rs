@@ -5,6 +5,7 @@
 pub mod closure;
 pub mod commands;
 pub mod confirmation;
+pub mod documents;
 pub mod entries;
 pub mod events;
 mod evolve;
@@ -23,8 +24,9 @@ pub use commands::*;
 pub use events::{CaseEvent, RefusedAnswer, RequestScope, UpcastError, upcast};
 pub use evolve::evolve;
 pub use state::{
-    CaseFile, CaseState, ConfirmationChannel, Diary, DiaryStatus, Entry, Interruption, Pdi, PdiCap,
-    PhaseTotals, Recipient, Rejection, Request, RequestStatus, Undelivered,
+    CaseFile, CaseState, ConfirmationChannel, Diary, DiaryStatus, DocumentRef, DocumentShare,
+    Entry, Interruption, PathwayDocument, Pdi, PdiCap, PdiRaise, PhaseTotals, Recipient, Rejection,
+    Request, RequestStatus, Scan, ScanCheck, Undelivered,
 };
 
 /// Everything the decider needs besides the state and the command. No hidden clock: `now`
@@ -149,6 +151,11 @@ pub fn decide(
             given: ctx.measure.id.clone(),
         });
     }
+    // Checking a scan verifies what was recorded before; it stays possible after an
+    // interruption (the hours it confirms are still claimed).
+    if let CaseCommand::CheckPaperScan(c) = command {
+        return documents::check_scan(file, c, ctx);
+    }
     // Art. 6: the interruption closes the pathway; nothing else is recorded afterwards.
     if file.interrupted_at.is_some() {
         return Err(DomainError::PathwayClosed);
@@ -183,6 +190,10 @@ pub fn decide(
         CaseCommand::CancelConfirmationRequest(c) => confirmation::cancel_request(file, c, ctx),
         CaseCommand::GeneratePaperDiary(c) => confirmation::generate_paper(file, c, ctx),
         CaseCommand::UploadPaperConfirmation(c) => confirmation::upload_paper(file, c, ctx),
+        CaseCommand::AddDocument(c) => documents::add(file, c, ctx),
+        CaseCommand::ShareDocument(c) => documents::share(file, c, ctx),
+        CaseCommand::AnswerDocument(c) => documents::answer(file, c, ctx),
+        CaseCommand::CheckPaperScan(c) => documents::check_scan(file, c, ctx),
     }
 }
 

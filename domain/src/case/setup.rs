@@ -8,7 +8,7 @@ use super::commands::{
     DisableProfessional, EnableProfessional, OpenCase, OpenPhaseDiary, SetPdiCaps,
 };
 use super::events::CaseEvent;
-use super::state::{CaseFile, CaseState, DiaryStatus};
+use super::state::{CaseFile, CaseState, DiaryStatus, PdiCap};
 use super::{ActorRole, Context, DomainError, given_reason, require_phase_responsabile};
 use crate::values::FiscalCode;
 
@@ -368,10 +368,65 @@ pub fn set_pdi_caps(
             "*",
         )));
     }
+    // Art. 8: the caps are the PDI's; where the measure names the PDI document, they name the
+    // version they come from (the latest recorded one unless another is named).
+    let document = match (&ctx.measure.pdi_document, c.pdi_document_id) {
+        (Some(kind), None) => Some(
+            file.latest_document(kind)
+                .ok_or_else(|| DomainError::PdiDocumentRequired(kind.clone()))?
+                .reference(),
+        ),
+        (Some(kind), Some(id)) => {
+            let doc = file
+                .documents
+                .get(&id)
+                .ok_or(DomainError::DocumentNotFound(id))?;
+            if &doc.kind != kind {
+                return Err(DomainError::PdiDocumentRequired(kind.clone()));
+            }
+            Some(doc.reference())
+        }
+        (None, Some(id)) => Some(
+            file.documents
+                .get(&id)
+                .ok_or(DomainError::DocumentNotFound(id))?
+                .reference(),
+        ),
+        (None, None) => None,
+    };
+    let raised_after_hours = file.live_entries(phase).next().is_some()
+        && file
+            .pdi
+            .as_ref()
+            .is_some_and(|old| raises(old, &c.caps, c.total_max_minutes));
+    let reason = given_reason(c.reason.as_deref());
+    if raised_after_hours && reason.is_none() {
+        return Err(DomainError::PdiRaiseReasonMissing);
+    }
     Ok(vec![CaseEvent::PdiCapsSet {
         caps: c.caps.clone(),
         total_max_minutes: c.total_max_minutes,
+        document,
+        reason,
+        raised_after_hours,
         by,
         at: ctx.now,
     }])
+}
+
+/// Whether new caps allow more than `old`: a service newly planned, a service cap higher, or
+/// the overall cap higher or removed. (Dropping a service plans it out: that is a lowering.)
+fn raises(old: &super::state::Pdi, caps: &[PdiCap], total: Option<u32>) -> bool {
+    let total_up = match (old.total_max_minutes, total) {
+        (Some(_), None) => true,
+        (Some(before), Some(now)) => now > before,
+        (None, _) => false,
+    };
+    total_up
+        || caps.iter().any(|cap| {
+            old.caps
+                .iter()
+                .find(|o| o.service == cap.service)
+                .is_none_or(|o| cap.max_minutes > o.max_minutes)
+        })
 }

@@ -7,7 +7,9 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::catalogue::Measure;
-use crate::values::{Cents, Ente, FigureId, FiscalCode, MeasureId, Phase, ServiceId, TimeSlot};
+use crate::values::{
+    Cents, Ente, FigureId, FiscalCode, MeasureId, Phase, ServiceId, Sha256Hex, TimeSlot,
+};
 
 use super::DomainError;
 
@@ -166,6 +168,115 @@ pub struct Request {
     pub times_sent: u32,
     /// The recipient's rejections (of the whole request or of some of its entries), in order.
     pub rejections: Vec<Rejection>,
+    /// Paper diaries: the signed scan last uploaded and its four-eyes check.
+    pub scan: Option<Scan>,
+}
+
+/// Where the four-eyes check of a paper scan stands (Art. 6-7).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ScanCheck {
+    /// Uploaded, not yet checked by the ATS: the hours it confirms are "awaiting check".
+    AwaitingCheck,
+    /// Checked by an ATS operator other than the uploader.
+    Checked,
+    /// Refused by the ATS (illegible, wrong diary, signature missing…): a new scan is due.
+    Refused,
+}
+
+/// The signed scan of a paper diary and its check.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Scan {
+    /// SHA-256 of the scan.
+    pub sha256: Sha256Hex,
+    /// Who uploaded it.
+    pub uploaded_by: FiscalCode,
+    /// When.
+    pub uploaded_at: DateTime<Utc>,
+    /// The check.
+    pub check: ScanCheck,
+    /// The ATS operator who checked or refused it.
+    pub checked_by: Option<FiscalCode>,
+    /// Why refused (or the checker's note).
+    pub reason: Option<String>,
+}
+
+/// One version of a document as a rule or a check relied on it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DocumentRef {
+    /// Document id.
+    pub document_id: Uuid,
+    /// Kind.
+    pub kind: String,
+    /// Version within its kind.
+    pub version: u32,
+    /// SHA-256 of the file.
+    pub document_sha256: Sha256Hex,
+}
+
+/// A document of the pathway (Art. 1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PathwayDocument {
+    /// Id.
+    pub id: Uuid,
+    /// Kind (the measure's `documents[].kind`).
+    pub kind: String,
+    /// Phase whose output it is.
+    pub phase: Phase,
+    /// Version within its kind (1, 2…).
+    pub version: u32,
+    /// Title.
+    pub title: String,
+    /// SHA-256 of the file.
+    pub sha256: Sha256Hex,
+    /// Media type.
+    pub media_type: String,
+    /// Who recorded it.
+    pub by: FiscalCode,
+    /// When.
+    pub at: DateTime<Utc>,
+    /// Its sharings with the recipient through FirmaLOM, in order.
+    pub shares: Vec<DocumentShare>,
+}
+
+impl PathwayDocument {
+    /// The reference rules and checks record.
+    pub fn reference(&self) -> DocumentRef {
+        DocumentRef {
+            document_id: self.id,
+            kind: self.kind.clone(),
+            version: self.version,
+            document_sha256: self.sha256.clone(),
+        }
+    }
+}
+
+/// One sharing of a document with the recipient.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DocumentShare {
+    /// FirmaLOM request id.
+    pub request_id: Uuid,
+    /// Pending, confirmed or rejected.
+    pub status: RequestStatus,
+    /// When shared.
+    pub shared_at: DateTime<Utc>,
+    /// Who answered.
+    pub answered_by: Option<FiscalCode>,
+    /// Why rejected, when said.
+    pub reason: Option<String>,
+}
+
+/// A raise of the PDI caps after phase III hours existed (Art. 8), as ATS reads it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PdiRaise {
+    /// The reason given.
+    pub reason: String,
+    /// The PDI version the new caps came from.
+    pub document: Option<DocumentRef>,
+    /// Who raised them.
+    pub by: FiscalCode,
+    /// When.
+    pub at: DateTime<Utc>,
 }
 
 /// A notification that could not be delivered, as the responsabile is told (Art. 6).
@@ -221,6 +332,10 @@ pub struct Pdi {
     pub caps: Vec<PdiCap>,
     /// Overall cap for the phase, if set.
     pub total_max_minutes: Option<u32>,
+    /// The PDI document version the caps were taken from.
+    pub document: Option<DocumentRef>,
+    /// Raises recorded after phase III hours existed, in order.
+    pub raises: Vec<PdiRaise>,
 }
 
 /// The opened case.
@@ -252,6 +367,8 @@ pub struct CaseFile {
     pub requests: BTreeMap<Uuid, Request>,
     /// PDI caps.
     pub pdi: Option<Pdi>,
+    /// Documents of the pathway (Art. 1), by id.
+    pub documents: BTreeMap<Uuid, PathwayDocument>,
     /// Set when the pathway is interrupted (Art. 6).
     pub interrupted_at: Option<DateTime<Utc>>,
     /// The interruption as recorded: cause, description, who.
@@ -276,6 +393,24 @@ impl CaseFile {
         self.entries
             .values()
             .filter(move |e| e.phase == phase && !e.withdrawn)
+    }
+
+    /// The latest version of a document kind, if any was recorded.
+    pub fn latest_document(&self, kind: &str) -> Option<&PathwayDocument> {
+        self.documents
+            .values()
+            .filter(|d| d.kind == kind)
+            .max_by_key(|d| d.version)
+    }
+
+    /// The document shared under a FirmaLOM request id, with that sharing.
+    pub fn document_share(&self, request_id: Uuid) -> Option<(&PathwayDocument, &DocumentShare)> {
+        self.documents.values().find_map(|d| {
+            d.shares
+                .iter()
+                .find(|s| s.request_id == request_id)
+                .map(|s| (d, s))
+        })
     }
 
     /// The pending request of a phase, if any (for whole-diary phases there is at most one).

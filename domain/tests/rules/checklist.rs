@@ -216,6 +216,8 @@ fn the_provider_responsabile_sets_valid_pdi_caps() {
                 max_minutes: max,
             }],
             total_max_minutes: None,
+            pdi_document_id: None,
+            reason: None,
         })
     };
     let in_phase_ii = || CaseTest::given(case_in_phase(Phase::II, true));

@@ -173,6 +173,9 @@ pub fn pdi_set() -> CaseEvent {
             },
         ],
         total_max_minutes: Some(900),
+        document: None,
+        reason: None,
+        raised_after_hours: false,
         by: resp_provider(),
         at: t0(),
     }

@@ -10,6 +10,7 @@ mod confirmation;
 mod confirmers;
 mod dead_ends;
 mod deliveries;
+mod documents;
 mod editability;
 mod failures;
 mod interruption;

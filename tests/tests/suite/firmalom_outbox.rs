@@ -42,6 +42,8 @@ fn requested_case() -> Vec<CaseEvent> {
                 max_minutes: 600,
             }],
             total_max_minutes: Some(900),
+            pdi_document_id: None,
+            reason: None,
         }),
         resp.clone(),
         t0(),

@@ -336,6 +336,8 @@ impl World {
         let command = CaseCommand::SetPdiCaps(SetPdiCaps {
             caps,
             total_max_minutes,
+            pdi_document_id: None,
+            reason: None,
         });
         self.by_provider(case_id, now, command).await;
     }
