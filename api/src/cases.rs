@@ -10,10 +10,10 @@ use axum::routing::{delete, patch, post, put};
 use diario_commands::{Caller, CaseOutcome, Principal, derived_id};
 use diario_domain::case::{
     AmendEntry, CancelConfirmationRequest, CancelPaperDiary, ChangeCaseManager, ChangeConfirmers,
-    ChangeRecipientEnrolment, ChangeResponsabile, ClosePhaseDiary, CosignLateEntry,
+    ChangeRecipientEnrolment, ChangeResponsabile, CheckPaperScan, ClosePhaseDiary, CosignLateEntry,
     DisableProfessional, EnableProfessional, InterruptPathway, OpenCase, OpenPhaseDiary, Recipient,
-    RecordEntry, RequestConfirmation, ResendConfirmation, SetPdiCaps, ValidateEntries,
-    WithdrawEntry, WithdrawValidation,
+    RecordEntry, RequestConfirmation, ResendConfirmation, SetPdiCaps, ShareDocument,
+    ValidateEntries, WithdrawEntry, WithdrawValidation,
 };
 use diario_domain::{CaseCommand, CaseEvent, DomainError, Ente, MeasureId, Phase};
 use uuid::Uuid;
@@ -23,7 +23,7 @@ use crate::dto::{
     AmendEntryBody, CaseManagerBody, CloseBody, CommandResult, ConfirmationRequestBody,
     ConfirmersBody, CreateCaseBody, EnableProfessionalBody, EnrolmentBody, EnteName, EnteQuery,
     InterruptionBody, PaperCancellationBody, PdiBody, RecordEntryBody, RequestCancellationBody,
-    ResponsabileBody, ValidationBody, ValidationWithdrawalBody,
+    ResponsabileBody, ScanCheckBody, ValidationBody, ValidationWithdrawalBody,
 };
 use crate::error::Problem;
 use crate::extract::{ApiPath, ApiQuery, WriteRequest};
@@ -86,6 +86,11 @@ pub fn routes() -> Router<AppState> {
             post(resend_confirmation),
         )
         .route("/v1/cases/{id}/pdi", put(set_pdi))
+        .route("/v1/cases/{id}/documents/{did}/share", post(share_document))
+        .route(
+            "/v1/cases/{id}/paper-diaries/{pid}/check",
+            post(check_paper_scan),
+        )
         .route("/v1/cases/{id}/interruption", post(interrupt))
 }
 
@@ -139,6 +144,8 @@ struct Planned {
     entry_id: Option<Uuid>,
     /// The request a command may send: named in the answer when it was sent.
     request_id: Option<Uuid>,
+    /// The FirmaLOM request of a document sharing: named in the answer when recorded.
+    shared: Option<Uuid>,
 }
 
 impl Planned {
@@ -149,6 +156,7 @@ impl Planned {
             status: StatusCode::OK,
             entry_id: None,
             request_id: None,
+            shared: None,
         }
     }
 
@@ -195,7 +203,12 @@ where
                 |e| matches!(e, CaseEvent::ConfirmationRequested { request_id, .. } if request_id == rid),
             )
         };
-        let request_id = p.request_id.filter(sent);
+        let shared = |rid: &Uuid| {
+            outcome.events.iter().any(
+                |e| matches!(e, CaseEvent::DocumentShared { request_id, .. } if request_id == rid),
+            )
+        };
+        let request_id = p.request_id.filter(sent).or(p.shared.filter(shared));
         Ok(Reply {
             status: p.status,
             version: Some(outcome.version),
@@ -765,6 +778,59 @@ pub async fn set_pdi(
             caps: body.caps(),
             total_max_minutes: body.total_max_minutes,
             pdi_document_id: body.pdi_document_id,
+            reason: body.reason,
+        }))
+    })
+    .await
+}
+
+/// Send a recorded document to the recipient's FirmaLOM app for confirmation (the phase's
+/// responsabile or the case manager); the answer comes back on the FirmaLOM callback.
+#[utoipa::path(post, path = "/v1/cases/{id}/documents/{did}/share", tag = "documents",
+    params(("id" = Uuid, Path), ("did" = Uuid, Path, description = "document id"), ("Idempotency-Key" = Option<String>, Header, pattern = "^[!-~]([ -~]{0,253}[!-~])?$"), ("If-Match" = Option<String>, Header, pattern = "^(\\*|(W/)?\"?[0-9]{1,18}\"?)$")),
+    responses((status = 201, description = "shared: `request_id` names the FirmaLOM request", body = CommandResult),
+        (status = "4XX", description = "problem+json: 403 document-not-allowed, 404 document-not-found, 409 document-share-pending / digital-confirmation-unavailable (recipient not enrolled) / pathway-closed", body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn share_document(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+    ApiPath((id, did)): ApiPath<(Uuid, Uuid)>,
+    req: WriteRequest,
+) -> Result<Response, ApiError> {
+    let req = &req;
+    case_write(&state, &principal, req, move |ctx| async move {
+        let request_id = derived_id(ctx.command_id, "document-share");
+        let command = CaseCommand::ShareDocument(ShareDocument {
+            document_id: did,
+            request_id,
+        });
+        let mut planned = Planned::created(id, command);
+        planned.shared = Some(request_id);
+        Ok(planned)
+    })
+    .await
+}
+
+/// The ATS's four-eyes check of a paper diary's signed scan: `accepted` true marks it checked,
+/// false refuses it with a `reason` (a new scan is then uploaded). An ATS operator of the
+/// case's ATS who neither uploaded it nor works on the case.
+#[utoipa::path(post, path = "/v1/cases/{id}/paper-diaries/{pid}/check", tag = "paper",
+    request_body = ScanCheckBody,
+    params(("id" = Uuid, Path), ("pid" = Uuid, Path, description = "paper diary id"), ("Idempotency-Key" = Option<String>, Header, pattern = "^[!-~]([ -~]{0,253}[!-~])?$"), ("If-Match" = Option<String>, Header, pattern = "^(\\*|(W/)?\"?[0-9]{1,18}\"?)$")),
+    responses((status = 200, description = "done: `PaperScanChecked` in `events`", body = CommandResult),
+        (status = "4XX", description = "problem+json: 403 not-ats-operator / scan-check-same-person, 404 confirmation-request-not-found, 409 scan-not-awaiting-check, 422 reason-required / wrong-confirmation-channel", body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn check_paper_scan(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+    ApiPath((id, pid)): ApiPath<(Uuid, Uuid)>,
+    req: WriteRequest,
+) -> Result<Response, ApiError> {
+    simple_command(&state, &principal, &req, id, |req| {
+        let body: ScanCheckBody = req.json()?;
+        Ok(CaseCommand::CheckPaperScan(CheckPaperScan {
+            paper_id: pid,
+            accepted: body.accepted,
             reason: body.reason,
         }))
     })

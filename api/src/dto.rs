@@ -420,6 +420,18 @@ impl PdiBody {
     }
 }
 
+/// `POST /v1/cases/{id}/paper-diaries/{pid}/check`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ScanCheckBody {
+    /// true: the scan matches the paper diary it signs and is legible (checked); false: refused.
+    pub accepted: bool,
+    /// Why refused (required then: 422 reason-required), or a note.
+    #[serde(default)]
+    #[schema(max_length = 500)]
+    pub reason: Option<String>,
+}
+
 /// `POST /v1/cases/{id}/interruption`.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

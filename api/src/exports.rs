@@ -264,6 +264,8 @@ pub fn status_label(status: &str) -> &'static str {
     match status {
         "claimable" => "rendicontabile (diario consegnato all'ATS)",
         "confirmed-open" => "confermato, diario non ancora consegnato",
+        "awaiting-check" => "in attesa di verifica della scansione da parte dell'ATS",
+        "scan-refused" => "scansione respinta dall'ATS: nuova scansione da caricare",
         _ => "non confermato",
     }
 }

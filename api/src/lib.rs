@@ -9,6 +9,7 @@ pub mod cases;
 pub mod cli;
 pub mod config;
 pub mod demo;
+pub mod documents;
 pub mod dossier;
 pub mod dto;
 pub mod error;
@@ -315,6 +316,7 @@ pub fn app(state: AppState) -> Router {
         .merge(firmalom::routes())
         .merge(paper::routes())
         .merge(reads::routes())
+        .merge(documents::routes())
         .merge(dossier::routes())
         .merge(samples::routes())
         .merge(seals::routes())

@@ -106,7 +106,8 @@ pub fn case_actor_role(p: &Principal, command: &CaseCommand, state: &CaseState) 
         (
             CaseCommand::ChangeRecipientEnrolment(_)
             | CaseCommand::ChangeCaseManager(_)
-            | CaseCommand::ChangeConfirmers(_),
+            | CaseCommand::ChangeConfirmers(_)
+            | CaseCommand::CheckPaperScan(_),
             Some(f),
         ) if p.has(GrantRole::AtsOperator, &f.ats) => ActorRole::AtsOperator,
         (CaseCommand::CosignLateEntry(_), Some(_)) if p.has_any(GrantRole::Support) => {

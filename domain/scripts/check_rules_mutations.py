@@ -125,6 +125,23 @@ muts = [
  ("seal: only the changed heads are recorded", "seal.rs", "                .is_none_or(|(v, hash)| *v != h.version || *hash != h.hash)", "                .is_none_or(|_| true)"),
  ("seal: the seals stream is not sealed", "seal.rs", "        .filter(|h| h.stream_id != SEALS_STREAM)", "        .filter(|_| true)"),
  ("rate: a confirmation records what it confirms", "case/confirmation.rs", "                confirmed_cost_cents: Some(worth(file, ctx, &entry_ids)),\n                entry_ids,\n                channel: ConfirmationChannel::Firmalom,", "                confirmed_cost_cents: None,\n                entry_ids,\n                channel: ConfirmationChannel::Firmalom,"),
+ ("output document closes the phase (Art. 1)", "case/closure.rs", ".find(|d| file.latest_document(&d.kind).is_none())", ".find(|_| false)"),
+ ("documents by the phase's staff (Art. 1)", "case/documents.rs", "if file.responsabile(rules.registered_by) == Some(cf) || &file.case_manager == cf {", "if true {"),
+ ("documents: a later document is the next version", "case/documents.rs", "map_or(1, |d| d.version + 1)", "map_or(1, |_| 1)"),
+ ("documents: shared only through FirmaLOM", "case/documents.rs", "    if !file.recipient.firmalom_enrolled {\n        return Err(DomainError::DigitalConfirmationUnavailable);\n    }\n    if file.requests.contains_key", "    if file.requests.contains_key"),
+ ("documents: one pending sharing at a time", "case/documents.rs", "        .any(|s| s.status == RequestStatus::Pending)\n", "        .any(|_| false)\n"),
+ ("documents: answered by a confirmer", "case/documents.rs", "    if !file.recipient.confirmers.contains(&signer) {\n        return Err(DomainError::NotAConfirmer);\n    }\n    if share.status", "    if share.status"),
+ ("PDI caps need a PDI document (Art. 8)", "case/setup.rs", "        (Some(kind), None) => Some(\n            file.latest_document(kind)\n                .ok_or_else(|| DomainError::PdiDocumentRequired(kind.clone()))?\n                .reference(),\n        ),", "        (Some(kind), None) => file.latest_document(kind).map(|d| d.reference()),"),
+ ("the checklist names the PDI version (Art. 8)", "checklist.rs", "            .and_then(|p| p.document.clone()),", "            .and_then(|_| None),"),
+ ("PDI raise after hours needs a reason (Art. 8)", "case/setup.rs", "if raised_after_hours && reason.is_none() {", "if false {"),
+ ("PDI raise: a higher service cap", "case/setup.rs", ".is_none_or(|o| cap.max_minutes > o.max_minutes)", ".is_none_or(|o| cap.max_minutes > o.max_minutes + 1000)"),
+ ("PDI raise: the overall cap removed", "case/setup.rs", "        (Some(_), None) => true,", "        (Some(_), None) => false,"),
+ ("scan check: four eyes", "case/documents.rs", "if scan.uploaded_by == by || file.is_any_responsabile(&by) || file.case_manager == by {", "if false {"),
+ ("scan check: by the ATS", "case/documents.rs", "    if ctx.actor.role() != Some(ActorRole::AtsOperator) {\n        return Err(DomainError::NotAtsOperator);\n    }\n    let r = file", "    let r = file"),
+ ("scan check: a refusal has a reason", "case/documents.rs", "if !c.accepted && reason.is_none() {", "if false {"),
+ ("scan check: once per scan", "case/documents.rs", ".filter(|s| s.check == ScanCheck::AwaitingCheck)", ".filter(|_| true)"),
+ ("scan check: a refused scan is replaced", "case/confirmation.rs", ".is_some_and(|s| s.check == ScanCheck::Refused);", ".is_some_and(|_| false);"),
+ ("scan check: a new upload awaits its check", "case/evolve.rs", "                    check: ScanCheck::AwaitingCheck,", "                    check: ScanCheck::Checked,"),
 ]
 sel = sys.argv[1:]
 survivors = []

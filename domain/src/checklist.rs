@@ -384,11 +384,11 @@ pub fn compute_checklist(
         phase,
         measure_id: measure.id.clone(),
         catalogue_version: measure.version.clone(),
-        pdi_document: if measure.phase(phase).is_some_and(|r| r.pdi_caps) {
-            file.pdi.as_ref().and_then(|p| p.document.clone())
-        } else {
-            None
-        },
+        pdi_document: file
+            .pdi
+            .as_ref()
+            .filter(|_| measure.phase(phase).is_some_and(|r| r.pdi_caps))
+            .and_then(|p| p.document.clone()),
         computed_at: now,
         entry_ids: request.iter().map(|e| e.id).collect(),
         request_minutes: sum(&request),

@@ -28,8 +28,8 @@ pub mod values;
 pub use alerts::{Alert, AlertCode, alerts};
 pub use case::{
     Actor, ActorRole, Answer, CaseCommand, CaseEvent, CaseFile, CaseState, ConfirmationChannel,
-    Context, DiaryStatus, Entry, PdiCap, Recipient, RequestScope, RequestStatus, UpcastError,
-    decide, evolve, fold, upcast,
+    Context, DiaryStatus, Entry, PdiCap, Recipient, RequestScope, RequestStatus, ScanCheck,
+    UpcastError, decide, evolve, fold, upcast,
 };
 pub use catalogue::{Catalogue, CatalogueError, ConfirmationMode, Measure, Rate};
 pub use checklist::{Check, Checklist, compute_checklist};

@@ -151,6 +151,7 @@ impl CaseRows {
                         e.request_id.into(),
                         e.unit_cost_cents.into(),
                         e.cost_cents.into(),
+                        e.scan_check.clone().into(),
                     ],
                 );
             }
@@ -375,7 +376,7 @@ impl BatchWrite {
                 "INSERT INTO rm_entries (entry_id, case_id, phase, ats, provider, professional, \
                  figure, service, service_date, start_time, end_time, minutes, state, validated, \
                  revision, system_failure_id, cosigned_by, recorded_at, request_id, unit_cost_cents, \
-                 cost_cents)",
+                 cost_cents, scan_check)",
                 &self.entries,
             ),
             (

@@ -68,6 +68,10 @@ pub struct EntryView {
     pub unit_cost_cents: Option<i64>,
     /// Confirmed entries: minutes × unit cost, rounded half-up per entry; 0 otherwise.
     pub cost_cents: i64,
+    /// Entries confirmed on a signed paper diary: the ATS's four-eyes check of its scan,
+    /// `awaiting_check`, `checked` or `refused` (absent for confirmations through FirmaLOM).
+    #[serde(default)]
+    pub scan_check: Option<String>,
 }
 
 /// A confirmation request (digital) or paper diary.
@@ -279,6 +283,15 @@ impl CasePerson {
     }
 }
 
+/// The stored name of a scan's check.
+pub fn scan_check_name(check: diario_domain::ScanCheck) -> &'static str {
+    match check {
+        diario_domain::ScanCheck::AwaitingCheck => "awaiting_check",
+        diario_domain::ScanCheck::Checked => "checked",
+        diario_domain::ScanCheck::Refused => "refused",
+    }
+}
+
 fn micros(t: DateTime<Utc>) -> DateTime<Utc> {
     t.trunc_subsecs(6)
 }
@@ -377,6 +390,10 @@ impl CaseDiary {
                     request_id: e.pending_request.or(last_request.map(|r| r.id)),
                     unit_cost_cents: unit.map(|c| c.0),
                     cost_cents: cost,
+                    scan_check: last_request
+                        .filter(|_| state == EntryState::Confirmed)
+                        .and_then(|r| r.scan.as_ref())
+                        .map(|s| scan_check_name(s.check).to_owned()),
                 });
         }
         let mut requests_by_phase: BTreeMap<u8, Vec<RequestView>> = BTreeMap::new();

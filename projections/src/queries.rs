@@ -455,7 +455,9 @@ pub struct CostLine {
     /// phase I), the provider for the others.
     pub ente: String,
     /// `claimable` (confirmed, the phase diary handed to ATS), `confirmed-open` (confirmed, the
-    /// diary not handed over yet), `open` (recorded, not confirmed yet: not claimable).
+    /// diary not handed over yet), `awaiting-check` (confirmed on a paper diary whose scan the
+    /// ATS has not checked yet), `scan-refused` (its scan was refused: a new one is due),
+    /// `open` (recorded, not confirmed yet: not claimable).
     pub status: String,
     pub case_id: Uuid,
     /// `YYYY-MM` of the service date.
@@ -492,6 +494,9 @@ pub struct CostReport {
     pub claimable_cost_cents: i64,
     /// Confirmed hours of diaries not handed to ATS yet.
     pub confirmed_open_cost_cents: i64,
+    /// Hours confirmed on paper whose scan awaits the ATS's check, or was refused: not
+    /// claimable until a scan is checked.
+    pub awaiting_check_cost_cents: i64,
     /// Recorded, not confirmed (the value they would have).
     pub open_cost_cents: i64,
     /// Measures of the report whose catalogue carries example values (placeholders, not the
@@ -519,7 +524,7 @@ pub async fn cost_report(
 ) -> Result<CostReport, ProjectionError> {
     let mut q = Query::new(
         "SELECT e.ats, e.provider, e.case_id, e.phase, e.service_date, e.figure, e.minutes, \
-         e.unit_cost_cents, e.cost_cents, e.state, c.asst, c.measure_id, \
+         e.unit_cost_cents, e.cost_cents, e.state, e.scan_check, c.asst, c.measure_id, \
          d.status AS diary_status FROM rm_entries e JOIN rm_cases c ON c.case_id = e.case_id \
          LEFT JOIN rm_diaries d ON d.case_id = e.case_id AND d.phase = e.phase \
          WHERE e.state <> 'withdrawn'",
@@ -561,10 +566,17 @@ pub async fn cost_report(
             r.text("provider")?
         };
         let confirmed = r.text("state")? == "confirmed";
-        let status = match (confirmed, r.opt_text("diary_status")?.as_deref()) {
-            (true, Some("handed_to_ats")) => "claimable",
-            (true, _) => "confirmed-open",
-            (false, _) => "open",
+        let scan = r.opt_text("scan_check")?;
+        let status = match (
+            confirmed,
+            scan.as_deref(),
+            r.opt_text("diary_status")?.as_deref(),
+        ) {
+            (false, _, _) => "open",
+            (true, Some("awaiting_check"), _) => "awaiting-check",
+            (true, Some("refused"), _) => "scan-refused",
+            (true, _, Some("handed_to_ats")) => "claimable",
+            (true, _, _) => "confirmed-open",
         };
         let minutes = r.i64("minutes")?;
         let cost = if confirmed {
@@ -651,6 +663,8 @@ pub async fn cost_report(
         filter: filter.clone(),
         claimable_cost_cents: sum_of("claimable", &lines),
         confirmed_open_cost_cents: sum_of("confirmed-open", &lines),
+        awaiting_check_cost_cents: sum_of("awaiting-check", &lines)
+            + sum_of("scan-refused", &lines),
         open_cost_cents: open_lines.iter().map(|l| l.cost_cents).sum(),
         example_values: example_values.into_iter().collect(),
         by_case: group(&|l| l.case_id.to_string()),

@@ -25,7 +25,7 @@ use axum::{Router, http::HeaderMap};
 use chrono::Utc;
 use clap::Args;
 use diario_commands::{Caller, CommandOptions, derived_id};
-use diario_domain::case::{Answer, AnswerConfirmation, EntryAnswer};
+use diario_domain::case::{Answer, AnswerConfirmation, AnswerDocument, EntryAnswer};
 use diario_domain::{CaseCommand, DomainError, FiscalCode};
 use diario_log::{Database, StoreError, Val};
 use serde::{Deserialize, Serialize};
@@ -384,7 +384,8 @@ async fn answer(state: &AppState, callback: &Callback) -> Result<Answered, ApiEr
             callback.case_id
         )));
     };
-    if !file.requests.contains_key(&callback.request_id) {
+    let is_document = file.document_share(callback.request_id).is_some();
+    if !file.requests.contains_key(&callback.request_id) && !is_document {
         return Err(ApiError::Domain(DomainError::RequestNotFound(
             callback.request_id,
         )));
@@ -393,6 +394,25 @@ async fn answer(state: &AppState, callback: &Callback) -> Result<Answered, ApiEr
         .map_err(|e| ApiError::BadRequest(format!("signer_cf non è un codice fiscale: {e}")))?;
     if !file.recipient.confirmers.contains(&signer) {
         return Err(ApiError::Domain(DomainError::NotAConfirmer));
+    }
+    if is_document {
+        // A shared document (Art. 1) is confirmed or rejected as a whole.
+        let confirmed = match (callback.outcome, &callback.entries) {
+            (CallbackOutcome::Confirmed, None) => true,
+            (CallbackOutcome::Rejected, None) => false,
+            _ => {
+                return Err(ApiError::Malformed {
+                    field: Some("outcome".into()),
+                    message: "outcome: un documento si conferma (confirmed) o si respinge (rejected) per intero".into(),
+                });
+            }
+        };
+        let command = CaseCommand::AnswerDocument(AnswerDocument {
+            request_id: callback.request_id,
+            confirmed,
+            reason: callback.reason.clone(),
+        });
+        return run_answer(state, callback, signer, command).await;
     }
     let answer = match (callback.outcome, &callback.entries) {
         (CallbackOutcome::Confirmed, None) => Answer::Confirmed,
@@ -431,6 +451,16 @@ async fn answer(state: &AppState, callback: &Callback) -> Result<Answered, ApiEr
         request_id: callback.request_id,
         answer,
     });
+    run_answer(state, callback, signer, command).await
+}
+
+/// Runs the signer's answer under the delivery's command id.
+async fn run_answer(
+    state: &AppState,
+    callback: &Callback,
+    signer: FiscalCode,
+    command: CaseCommand,
+) -> Result<Answered, ApiError> {
     let opts = CommandOptions::new().with_command_id(callback_command_id(callback.delivery_id));
     let outcome = state
         .handler

@@ -59,13 +59,30 @@ pub struct Notification {
     pub deadline: Option<DateTime<Utc>>,
     /// The sending (the request or re-send event's instant) this notification is for.
     pub sent_for: DateTime<Utc>,
+    /// With kind `document_shared`: the document of the pathway to confirm (Art. 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub document: Option<NotifiedDocument>,
 }
+
+/// A document of the pathway as shown to the recipient in the app.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NotifiedDocument {
+    pub document_id: Uuid,
+    pub kind: String,
+    pub title: String,
+    pub version: u32,
+    pub document_sha256: String,
+    pub media_type: String,
+}
+
+/// The kind of a document sharing's notification.
+pub const DOCUMENT_SHARED: &str = "document_shared";
 
 /// The request events a notification is sent for.
 fn is_request_event(e: &RecordedEvent) -> bool {
     matches!(
         e.event_type.as_str(),
-        "ConfirmationRequested" | "ConfirmationResent"
+        "ConfirmationRequested" | "ConfirmationResent" | "DocumentShared"
     )
 }
 
@@ -74,7 +91,17 @@ async fn notification_for(
     store: &dyn EventStore,
     recorded: &RecordedEvent,
 ) -> Result<Option<Notification>, FollowError> {
-    let (kind, request_id, deadline, sent_for) = match CaseEvent::decode(recorded)? {
+    let decoded = CaseEvent::decode(recorded)?;
+    if let CaseEvent::DocumentShared {
+        document_id,
+        request_id,
+        at,
+        ..
+    } = decoded
+    {
+        return document_notification(store, recorded, document_id, request_id, at).await;
+    }
+    let (kind, request_id, deadline, sent_for) = match decoded {
         CaseEvent::ConfirmationRequested {
             request_id,
             deadline,
@@ -92,13 +119,7 @@ async fn notification_for(
     let Some(case_id) = StreamId::case_of(&recorded.stream_id) else {
         return Ok(None);
     };
-    let mut state = CaseState::default();
-    for e in store.read_stream(&recorded.stream_id, 1).await? {
-        if e.stream_version > recorded.stream_version {
-            break;
-        }
-        state = evolve(state, &CaseEvent::decode(&e)?);
-    }
+    let state = case_at(store, recorded).await?;
     let Some(file) = state.file.as_ref() else {
         return Ok(None);
     };
@@ -135,6 +156,67 @@ async fn notification_for(
         entries,
         deadline,
         sent_for,
+        document: None,
+    }))
+}
+
+/// The case as it was at `recorded` (its own event included).
+async fn case_at(
+    store: &dyn EventStore,
+    recorded: &RecordedEvent,
+) -> Result<CaseState, FollowError> {
+    let mut state = CaseState::default();
+    for e in store.read_stream(&recorded.stream_id, 1).await? {
+        if e.stream_version > recorded.stream_version {
+            break;
+        }
+        state = evolve(state, &CaseEvent::decode(&e)?);
+    }
+    Ok(state)
+}
+
+/// The notification of a document sharing (Art. 1): the document, no entries.
+async fn document_notification(
+    store: &dyn EventStore,
+    recorded: &RecordedEvent,
+    document_id: Uuid,
+    request_id: Uuid,
+    at: DateTime<Utc>,
+) -> Result<Option<Notification>, FollowError> {
+    let Some(case_id) = StreamId::case_of(&recorded.stream_id) else {
+        return Ok(None);
+    };
+    let state = case_at(store, recorded).await?;
+    let Some(file) = state.file.as_ref() else {
+        return Ok(None);
+    };
+    let Some(doc) = file.documents.get(&document_id) else {
+        return Ok(None);
+    };
+    Ok(Some(Notification {
+        notification_id: recorded.event_id,
+        kind: DOCUMENT_SHARED.to_owned(),
+        case_id,
+        request_id,
+        phase: doc.phase,
+        recipient_ref: file.recipient.pseudonym.clone(),
+        confirmers: file
+            .recipient
+            .confirmers
+            .iter()
+            .map(|c| c.to_string())
+            .collect(),
+        entries: Vec::new(),
+        deadline: None,
+        sent_for: at,
+        document: Some(NotifiedDocument {
+            document_id,
+            kind: doc.kind.clone(),
+            title: doc.title.clone(),
+            version: doc.version,
+            document_sha256: doc.sha256.as_str().to_owned(),
+            media_type: doc.media_type.clone(),
+        }),
     }))
 }
 
@@ -240,15 +322,19 @@ async fn sending(
     let Some(measure) = handler.catalogue().get(&file.measure_id) else {
         return Ok(Sending::Ended);
     };
-    let open = file
-        .requests
-        .get(&notification.request_id)
-        .is_some_and(|r| {
-            r.status == RequestStatus::Pending
-                && r.sent_at == notification.sent_for
-                && r.undelivered.is_none()
-                && r.deadline.is_none_or(|d| now <= d)
-        });
+    let open = if notification.kind == DOCUMENT_SHARED {
+        file.document_share(notification.request_id)
+            .is_some_and(|(_, s)| s.status == RequestStatus::Pending)
+    } else {
+        file.requests
+            .get(&notification.request_id)
+            .is_some_and(|r| {
+                r.status == RequestStatus::Pending
+                    && r.sent_at == notification.sent_for
+                    && r.undelivered.is_none()
+                    && r.deadline.is_none_or(|d| now <= d)
+            })
+    };
     Ok(if open {
         Sending::Open {
             deadline: answer_deadline(measure, now),
@@ -384,7 +470,14 @@ pub async fn deliver_due(
         };
         // The case learns first; a crash before the row is closed sends the notification again
         // and the report, with the same command id, is not recorded twice.
+        // A document sharing has no deadline to start: its delivery log is the record.
+        let reports = notification.kind != DOCUMENT_SHARED;
         match &outcome {
+            Attempt::Delivered { .. } if !reports => report_counts.delivered += 1,
+            Attempt::Undeliverable { error, .. } if !reports => {
+                tracing::warn!(notification = %id, attempt, error = %error, "FirmaLOM document notification undeliverable");
+                report_counts.undeliverable += 1;
+            }
             Attempt::Delivered { .. } => {
                 let command = CaseCommand::RecordNotificationDelivery(RecordNotificationDelivery {
                     request_id: notification.request_id,

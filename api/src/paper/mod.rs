@@ -536,7 +536,7 @@ pub(crate) async fn upload_paper_confirmation(
 }
 
 /// Stores a scan under its SHA-256; true when this call inserted it.
-async fn store_document(
+pub(crate) async fn store_document(
     db: &Database,
     sha: &str,
     media_type: &str,
@@ -563,7 +563,7 @@ async fn store_document(
     Ok(n == 1)
 }
 
-async fn delete_document(db: &Database, sha: &str) -> Result<(), ApiError> {
+pub(crate) async fn delete_document(db: &Database, sha: &str) -> Result<(), ApiError> {
     db.exec("DELETE FROM documents WHERE sha256 = $1", &[sha.into()])
         .await?;
     Ok(())
