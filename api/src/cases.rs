@@ -789,7 +789,7 @@ pub async fn set_pdi(
 #[utoipa::path(post, path = "/v1/cases/{id}/documents/{did}/share", tag = "documents",
     params(("id" = Uuid, Path), ("did" = Uuid, Path, description = "document id"), ("Idempotency-Key" = Option<String>, Header, pattern = "^[!-~]([ -~]{0,253}[!-~])?$"), ("If-Match" = Option<String>, Header, pattern = "^(\\*|(W/)?\"?[0-9]{1,18}\"?)$")),
     responses((status = 201, description = "shared: `request_id` names the FirmaLOM request", body = CommandResult),
-        (status = "4XX", description = "problem+json: 403 document-not-allowed, 404 document-not-found, 409 document-share-pending / digital-confirmation-unavailable (recipient not enrolled) / pathway-closed", body = Problem, content_type = "application/problem+json")),
+        (status = "4XX", description = "problem+json: 400 malformed-request, 403 document-not-allowed, 404 document-not-found, 409 document-share-pending / digital-confirmation-unavailable (recipient not enrolled) / pathway-closed, 412 version-mismatch, 422 rule refusals", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 pub async fn share_document(
     State(state): State<AppState>,
@@ -818,7 +818,7 @@ pub async fn share_document(
     request_body = ScanCheckBody,
     params(("id" = Uuid, Path), ("pid" = Uuid, Path, description = "paper diary id"), ("Idempotency-Key" = Option<String>, Header, pattern = "^[!-~]([ -~]{0,253}[!-~])?$"), ("If-Match" = Option<String>, Header, pattern = "^(\\*|(W/)?\"?[0-9]{1,18}\"?)$")),
     responses((status = 200, description = "done: `PaperScanChecked` in `events`", body = CommandResult),
-        (status = "4XX", description = "problem+json: 403 not-ats-operator / scan-check-same-person, 404 confirmation-request-not-found, 409 scan-not-awaiting-check, 422 reason-required / wrong-confirmation-channel", body = Problem, content_type = "application/problem+json")),
+        (status = "4XX", description = "problem+json: 400 malformed-request, 403 not-ats-operator / scan-check-same-person, 404 confirmation-request-not-found, 409 scan-not-awaiting-check, 412 version-mismatch, 422 rule refusals (reason-required, wrong-confirmation-channel)", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 pub async fn check_paper_scan(
     State(state): State<AppState>,

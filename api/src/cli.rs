@@ -939,7 +939,7 @@ async fn demo(args: DemoArgs) -> Result<(), CliError> {
         catalogue.clone(),
         std::sync::Arc::new(clock.clone()),
     );
-    let cases = crate::demo::seed(&seeding, &clock, now)
+    let cases = crate::demo::seed(&seeding, &db, &clock, now)
         .await
         .map_err(|e| CliError::Usage(e.to_string()))?;
     // The read models hold the whole demo before the first page is served.

@@ -21,7 +21,9 @@ use diario_domain::{
     CaseCommand, CaseEvent, FailureCommand, FailureScope, FigureId, FiscalCode, OrgKind,
     Organisation,
 };
+use diario_log::{Database, StoreError};
 use serde_json::{Value, json};
+use sha2::Digest;
 use uuid::Uuid;
 
 /// The ATS, ASST and provider of the demo.
@@ -162,6 +164,7 @@ pub struct DemoError {
 
 struct Seeder<'a> {
     handler: &'a CommandHandler,
+    db: &'a Database,
     clock: &'a TestClock,
     admins: BTreeSet<FiscalCode>,
 }
@@ -208,6 +211,16 @@ impl Seeder<'_> {
         reachable: bool,
     ) -> Result<(), DemoError> {
         self.clock.set(when);
+        // Art. 1: a phase closes with its output, and the PDI caps come from the PDI: the demo
+        // records that document (a real PDF, stored by hash) just before.
+        let output = match command["type"].as_str() {
+            Some("ClosePhaseDiary") => command["phase"].as_u64(),
+            Some("SetPdiCaps") => Some(2),
+            _ => None,
+        };
+        if let Some(phase) = output {
+            self.output(case_id, who, when, phase).await?;
+        }
         let step = format!("{} by {who}", command["type"]);
         let command: CaseCommand = serde_json::from_value(command).expect("a demo command");
         let principal = self.principal(who).await?;
@@ -255,6 +268,79 @@ impl Seeder<'_> {
 }
 
 impl Seeder<'_> {
+    /// Records the #UP document that closes `phase` (a one-page PDF kept in `documents`) as
+    /// `who`, unless the case has one.
+    async fn output(
+        &self,
+        case_id: Uuid,
+        who: &str,
+        when: DateTime<Utc>,
+        phase: u64,
+    ) -> Result<(), DemoError> {
+        let (kind, title) = match phase {
+            1 => (
+                "progetto_individualizzato",
+                "Progetto individualizzato (PI)",
+            ),
+            2 => ("piano_di_intervento", "Piano di intervento (PDI)"),
+            3 => (
+                "relazione_valutazione_finale",
+                "Relazione di valutazione finale degli esiti del percorso",
+            ),
+            _ => ("relazione_follow_up", "Relazione di follow-up"),
+        };
+        let wrap = |step: &str| {
+            let step = format!("{step} {kind} by {who}");
+            move |source| DemoError { step, source }
+        };
+        let (state, _) = self
+            .handler
+            .load_case(case_id)
+            .await
+            .map_err(wrap("load before"))?;
+        if state
+            .file
+            .as_ref()
+            .is_some_and(|f| f.latest_document(kind).is_some())
+        {
+            return Ok(());
+        }
+        let lines = [
+            format!("Pratica {case_id}"),
+            "Documento dimostrativo: dati inventati, nessuna persona reale.".to_owned(),
+            format!(
+                "Redatto il {}",
+                when.with_timezone(&Rome).format("%d/%m/%Y")
+            ),
+        ];
+        let bytes = crate::documents::simple_pdf(title, &lines);
+        let sha = hex::encode(sha2::Sha256::digest(&bytes));
+        crate::paper::store_document(self.db, &sha, "application/pdf", &bytes, case_id, &cf(who))
+            .await
+            .map_err(|e| DemoError {
+                step: format!("store {kind}"),
+                source: HandlerError::Store(StoreError::Corrupt(e.to_string())),
+            })?;
+        let command = CaseCommand::AddDocument(diario_domain::case::AddDocument {
+            document_id: Uuid::now_v7(),
+            kind: kind.to_owned(),
+            title: None,
+            document_sha256: diario_domain::Sha256Hex::parse(&sha).expect("a SHA-256"),
+            media_type: "application/pdf".to_owned(),
+        });
+        let principal = self.principal(who).await?;
+        self.handler
+            .execute_case(
+                case_id,
+                &command,
+                &Caller::Person(&principal),
+                &CommandOptions::new(),
+            )
+            .await
+            .map_err(wrap("AddDocument"))?;
+        Ok(())
+    }
+
     /// Phase I closed at `closed` and confirmed by the parent at `confirmed` (so handed to ATS),
     /// then phase II opened at `opened` with the educatore enabled by the provider.
     async fn handed_to_ats_then_phase_two(
@@ -304,12 +390,14 @@ fn slot(date: NaiveDate, start: &str, end: &str) -> Value {
 /// `now`. Returns the case ids with a description of each.
 pub async fn seed(
     handler: &CommandHandler,
+    db: &Database,
     clock: &TestClock,
     now: DateTime<Utc>,
 ) -> Result<Vec<(Uuid, &'static str)>, DemoError> {
     let admins: BTreeSet<FiscalCode> = [cf(ADMIN)].into_iter().collect();
     let s = Seeder {
         handler,
+        db,
         clock,
         admins,
     };

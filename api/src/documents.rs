@@ -340,7 +340,7 @@ pub(crate) async fn read_document_form(
         ("Idempotency-Key" = Option<String>, Header, description = "a retry with the same key and file gets the first answer", pattern = "^[!-~]([ -~]{0,253}[!-~])?$")),
     responses(
         (status = 201, description = "recorded: `DocumentAdded` in `events`", body = crate::dto::CommandResult),
-        (status = "4XX", description = "400 (form, kind, title), 401, 403 document-not-allowed, 404, 409 pathway-closed, 413 (over 10 MiB), 415 unsupported-document-type (not a PDF by content, or not multipart), 422 document-kind-unknown", body = Problem, content_type = "application/problem+json"),
+        (status = "4XX", description = "400 malformed-request (an unreadable form, no `file`, no `kind`, a title over 200 characters), 401, 403 document-not-allowed, 404 not-found, 409 pathway-closed, 413 payload-too-large (over 10 MiB), 415 unsupported-document-type (not a PDF by content, or not multipart), 422 rule refusals (document-kind-unknown, idempotency-key-reused)", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])))]
 pub async fn upload_document(
@@ -421,4 +421,48 @@ pub(crate) async fn add_document(
     };
     let body = serde_json::to_value(body).map_err(|e| ApiError::Internal(Box::new(e)))?;
     Ok(Reply::created(Some(outcome.version), body))
+}
+
+/// A one-page PDF with a title and a few lines (Helvetica, A4): the demo's documents of the
+/// pathway. Characters outside Latin-1 are dropped.
+pub fn simple_pdf(title: &str, lines: &[String]) -> Vec<u8> {
+    use pdf_writer::{Content, Finish, Name, Pdf, Rect, Ref, Str};
+    let latin1 = |s: &str| -> Vec<u8> {
+        s.chars()
+            .filter_map(|c| u8::try_from(u32::from(c)).ok())
+            .collect()
+    };
+    let (catalog, tree, page_id, font, contents) = (
+        Ref::new(1),
+        Ref::new(2),
+        Ref::new(3),
+        Ref::new(4),
+        Ref::new(5),
+    );
+    let font_name = Name(b"F1");
+    let mut pdf = Pdf::new();
+    pdf.catalog(catalog).pages(tree);
+    pdf.pages(tree).kids([page_id]).count(1);
+    let mut page = pdf.page(page_id);
+    page.media_box(Rect::new(0.0, 0.0, 595.0, 842.0));
+    page.parent(tree);
+    page.contents(contents);
+    page.resources().fonts().pair(font_name, font);
+    page.finish();
+    pdf.type1_font(font)
+        .base_font(Name(b"Helvetica"))
+        .encoding_predefined(Name(b"WinAnsiEncoding"));
+    let mut content = Content::new();
+    content.begin_text();
+    content.set_font(font_name, 16.0);
+    content.next_line(56.0, 780.0);
+    content.show(Str(&latin1(title)));
+    content.set_font(font_name, 11.0);
+    for line in lines {
+        content.next_line(0.0, -18.0);
+        content.show(Str(&latin1(line)));
+    }
+    content.end_text();
+    pdf.stream(contents, &content.finish());
+    pdf.finish()
 }

@@ -5,7 +5,7 @@ use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::{admin, cases, firmalom, ops, paper, people, reads};
+use crate::{admin, cases, documents, firmalom, ops, paper, people, reads};
 
 struct BearerAuth;
 
@@ -440,6 +440,10 @@ impl Modify for TextConstraints {
         paper::paper_diary,
         paper::paper_confirmation,
         paper::get_document,
+        documents::list_documents,
+        documents::upload_document,
+        cases::share_document,
+        cases::check_paper_scan,
         reads::audit_trail,
         reads::audit_verification,
         crate::dossier::dossier,
@@ -592,6 +596,15 @@ mod tests {
             crate::firmalom::CallbackResult,
             crate::paper::PaperConfirmationForm,
             crate::paper::PaperConfirmationResult,
+            crate::documents::DocumentForm,
+            crate::documents::DocumentShareView,
+            crate::documents::DocumentView,
+            crate::documents::MissingOutput,
+            crate::documents::PdiRaiseView,
+            crate::documents::PdiSource,
+            crate::documents::PaperScanView,
+            crate::documents::CaseDocuments,
+            crate::dto::ScanCheckBody,
             crate::reads::CapabilityView,
             crate::reads::MeView,
             crate::people::InboxView,

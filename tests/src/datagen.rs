@@ -209,6 +209,9 @@ fn case_with_id<'m>(
         evening(day),
         json!({"type": "ValidateEntries", "phase": 1}),
     );
+    // Art. 1: the PI closes phase I (the hash of a document the generator does not store).
+    b.staff(RESP_ASST, evening(day), json!({"type": "AddDocument", "document_id": rng.uuid(),
+        "kind": "progetto_individualizzato", "document_sha256": "0a".repeat(32), "media_type": "application/pdf"}));
     let close = rng.uuid();
     b.staff(
         RESP_ASST,
@@ -227,6 +230,8 @@ fn case_with_id<'m>(
         evening(day),
         json!({"type": "OpenPhaseDiary", "phase": 3}),
     );
+    b.staff(RESP_PROVIDER, evening(day), json!({"type": "AddDocument", "document_id": rng.uuid(),
+        "kind": "piano_di_intervento", "document_sha256": "0b".repeat(32), "media_type": "application/pdf"}));
     b.staff(RESP_PROVIDER, evening(day), json!({"type": "SetPdiCaps", "caps": [
         {"service": "contrasto_dispersione_scolastica", "max_minutes": 100_000}], "total_max_minutes": 200_000}));
     let mut pending = Vec::new();

@@ -699,6 +699,59 @@ impl ApiServer {
         }
     }
 
+    /// A multipart/form-data request as `who` (`parts`: name, file name, content type, data).
+    pub async fn send_multipart(
+        &self,
+        path: &str,
+        who: &str,
+        parts: &[(&str, Option<&str>, &str, &[u8])],
+        headers: &[(&str, &str)],
+    ) -> ApiResponse {
+        let (content_type, body) = multipart(parts);
+        let mut req = self
+            .client
+            .post(self.url(path))
+            .bearer_auth(self.token(who))
+            .header("content-type", content_type);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        ApiResponse::read(req.body(body).send().await.expect("multipart request")).await
+    }
+
+    /// Uploads a PDF document of the pathway of `kind` to a case as `who`.
+    pub async fn upload_document(
+        &self,
+        case_id: Uuid,
+        who: &str,
+        kind: &str,
+        pdf: &[u8],
+    ) -> ApiResponse {
+        self.send_multipart(
+            &format!("/v1/cases/{case_id}/documents"),
+            who,
+            &[
+                ("file", Some("documento.pdf"), "application/pdf", pdf),
+                ("kind", None, "text/plain", kind.as_bytes()),
+            ],
+            &[],
+        )
+        .await
+    }
+
+    /// Records the #UP output that closes phase `n` (Art. 1: the PI, the PDI, the final
+    /// evaluation report, the follow-up report) as the phase's responsabile; yields its id.
+    pub async fn add_output(&self, case_id: Uuid, n: u8) -> Uuid {
+        let (kind, who) = up_output(n);
+        let pdf = sample_pdf(&format!("{kind} {case_id}"));
+        let r = self.upload_document(case_id, who, kind, &pdf).await;
+        assert_eq!(r.status, 201, "upload of {kind}: {}", r.json);
+        r.json["events"][0]["document_id"]
+            .as_str()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| panic!("no document id in {}", r.json))
+    }
+
     /// Moves the service clock through the HTTP test-clock route.
     pub async fn set_clock(&self, now: chrono::DateTime<chrono::Utc>) {
         let r = self
@@ -802,6 +855,47 @@ impl<'a, T: 'a> std::future::IntoFuture for Call<'a, T> {
         let yields = self.yields;
         Box::pin(async move { yields(self.body().await) })
     }
+}
+
+/// The #UP document kind that closes phase `n`, and who records it.
+pub fn up_output(n: u8) -> (&'static str, &'static str) {
+    match n {
+        1 => ("progetto_individualizzato", cf::RESP_ASST),
+        2 => ("piano_di_intervento", cf::RESP_PROVIDER),
+        3 => ("relazione_valutazione_finale", cf::RESP_PROVIDER),
+        _ => ("relazione_follow_up", cf::RESP_PROVIDER),
+    }
+}
+
+/// A small PDF whose content names `label` (so two documents have two hashes).
+pub fn sample_pdf(label: &str) -> Vec<u8> {
+    format!(
+        "%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\n2 0 obj << /Type /Pages /Kids [] /Count 0 >> endobj\n% {label}\ntrailer << /Root 1 0 R >>\n%%EOF\n"
+    )
+    .into_bytes()
+}
+
+/// A multipart/form-data body (built by hand: the tests' HTTP client has no multipart).
+pub fn multipart(parts: &[(&str, Option<&str>, &str, &[u8])]) -> (String, Vec<u8>) {
+    let boundary = format!("diario-{}", Uuid::now_v7().simple());
+    let mut body = Vec::new();
+    for (name, filename, content_type, data) in parts {
+        body.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
+        match filename {
+            Some(f) => body.extend_from_slice(
+                format!("Content-Disposition: form-data; name=\"{name}\"; filename=\"{f}\"\r\n")
+                    .as_bytes(),
+            ),
+            None => body.extend_from_slice(
+                format!("Content-Disposition: form-data; name=\"{name}\"\r\n").as_bytes(),
+            ),
+        }
+        body.extend_from_slice(format!("Content-Type: {content_type}\r\n\r\n").as_bytes());
+        body.extend_from_slice(data);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
 }
 
 /// The id in `field` of a JSON body.

@@ -184,6 +184,15 @@ try {
   await Promise.all([page.waitForURL(/esito=/), page.click('button:has-text("Valida")')]);
   if (!(await page.textContent('body')).includes('Prestazioni validate.')) fail('validate', 'no outcome shown');
   await audit(page, 'case after validation (responsabile)');
+  // Art. 1: the diary closes with its output. Closing first names the missing PI; the
+  // responsabile uploads it (a PDF) from the case page, then closes.
+  if (!(await page.textContent('main')).includes('Ancora da caricare')) fail('document', 'the missing output is not named');
+  await page.selectOption('#documento-tipo', 'progetto_individualizzato');
+  await page.setInputFiles('#documento-file', { name: 'progetto.pdf', mimeType: 'application/pdf', buffer: Buffer.from('%PDF-1.4\n% Progetto individualizzato UP-DEMO-001\n%%EOF\n') });
+  await Promise.all([page.waitForURL(/esito=/), page.click('button:has-text("Carica il documento")')]);
+  const withPi = (await page.textContent('main')).replace(/\s+/g, ' ');
+  if (!withPi.includes('Documento registrato.') || !withPi.includes('Progetto individualizzato (PI)')) fail('document', 'the upload is not shown');
+  await audit(page, 'case with its PI (responsabile)');
   await Promise.all([page.waitForURL(/esito=/), page.click('button:has-text("Chiudi il diario")')]);
   const closed = await page.textContent('body');
   if (!closed.includes('richiesta di conferma inviata')) fail('close', 'no outcome shown');
@@ -194,6 +203,7 @@ try {
   await page.goto(`${base}/`);
   await Promise.all([page.waitForURL(/\/pratiche\//), page.click('text=UP-DEMO-005')]);
   await audit(page, 'case on paper (responsabile)');
+  const paperCase = page.url().split('?')[0];
   const href = await page.getAttribute('a:has-text("diario cartaceo")', 'href');
   if (!href) {
     fail('paper', 'no link to the paper diary');
@@ -241,6 +251,12 @@ try {
   for (const expected of ['6 aperte', '1 interrotte', 'Psicologo']) {
     if (!board.replace(/\s+/g, ' ').includes(expected)) fail('dashboard', `"${expected}" is missing`);
   }
+  // Four eyes: the ATS operator checks the scan the responsabile uploaded.
+  await page.goto(paperCase);
+  await audit(page, 'case with a scan to check (ATS operator)');
+  await Promise.all([page.waitForURL(/esito=/), page.click('button:has-text("Scansione conforme")')]);
+  if (!(await page.textContent('main')).includes('Scansione verificata')) fail('scan check', 'the check is not shown');
+  await page.goto(`${base}/ats/ATS-MILANO`);
   // The cost report and its downloads for spreadsheets.
   await Promise.all([page.waitForURL(/\/costi$/), page.click('text=Costi e download')]);
   await audit(page, 'costs (ATS operator)');

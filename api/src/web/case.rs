@@ -152,6 +152,8 @@ struct CasePage {
     enrolled: bool,
     /// Who may sign the paper diary: (fiscal code, label).
     confirmers: Vec<(String, String)>,
+    /// The documents of the pathway (Art. 1) and the checks of paper scans.
+    docs: super::documents::DocumentsBlock,
 }
 
 pub(super) fn state_label(s: diario_projections::EntryState) -> &'static str {
@@ -294,6 +296,8 @@ pub(super) async fn page(
         .chain([session.fiscal_code.as_str()])
         .chain(file.professionals.keys().map(|(_, cf)| cf.as_str()))
         .chain(file.recipient.confirmers.iter().map(|c| c.as_str()))
+        .chain(file.responsabili.values().map(|c| c.as_str()))
+        .chain([file.case_manager.as_str()])
         .collect();
     let names = diario_projections::names(&state.db, people).await?;
     let (registry, _) = state.handler.organisations().await?;
@@ -628,6 +632,7 @@ pub(super) async fn page(
                 .map(|c| (c.as_str().to_owned(), names.label(c.as_str())))
                 .collect(),
             checklists: diario_commands::access::read_checklists(&principal, file).is_ok(),
+            docs: super::documents::block(file, measure, &principal, &names),
         },
     ))
 }
@@ -656,6 +661,7 @@ pub async fn show(
                 ]
                 .contains(&e.as_str())
                     || super::manage::OUTCOMES.contains(&e.as_str())
+                    || super::documents::OUTCOMES.contains(&e.as_str())
             })
             .unwrap_or_default()
     };

@@ -10,6 +10,7 @@
 mod ats;
 mod audit;
 mod case;
+mod documents;
 mod entry;
 mod failures;
 pub mod login;
@@ -165,6 +166,21 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/pratiche/{id}/fasi/{n}/diario-cartaceo",
             get(case::paper_diary),
+        )
+        .route(
+            "/pratiche/{id}/documenti",
+            post(documents::upload).layer(axum::extract::DefaultBodyLimit::max(
+                crate::paper::MAX_DOCUMENT_BYTES + 64 * 1024,
+            )),
+        )
+        .route("/pratiche/{id}/documenti/{doc}", get(documents::download))
+        .route(
+            "/pratiche/{id}/documenti/{doc}/condivisione",
+            post(documents::share),
+        )
+        .route(
+            "/pratiche/{id}/cartacei/{pid}/verifica",
+            post(documents::check),
         )
         .route("/static/diario.css", get(stylesheet))
 }

@@ -93,6 +93,7 @@ async fn table(backend: Backend) {
     server.set_clock(rome(2024, 3, 5, 20, 0)).await;
     let e_amend = educatore(2, "osservazione", ["2024-03-04", "09:00", "10:00"]).await;
     let e_withdraw = educatore(2, "osservazione", ["2024-03-04", "10:00", "11:00"]).await;
+    case.add_output(2).await;
     case.set_pdi(pdi("contrasto_dispersione_scolastica", 1200, None))
         .await;
     case.open_phase(3).await;

@@ -74,6 +74,7 @@ async fn dossier_recomputed(backend: Backend) {
         .await;
     }
     case.validate(1, None).await;
+    case.add_output(1).await;
     case.close_phase(1).await;
     server.catch_up().await;
 

@@ -168,6 +168,7 @@ async fn dead_ends(backend: Backend) {
     let shorter = json!({ "end": "11:00", "reason": "orario trascritto male" });
     correct(&case, cf::PSICOLOGO, e1, shorter).await;
     case.validate(1, None).await;
+    case.add_output(1).await;
     case.close_phase(1).await;
 
     // The paper diary the family will not sign is recorded as refused: the diary reopens.
@@ -339,6 +340,7 @@ async fn undelivered(backend: Backend) {
     case.record_entry(cf::PSICOLOGO, colloquio("2024-03-04", "10:00", "11:00"))
         .await;
     case.validate(1, None).await;
+    case.add_output(1).await;
     let r = crate::api_scenario::request_id(&case.close_phase(1).await);
     let cancel = |who: &str, body: Value| {
         let path = format!("/confirmation-requests/{r}/cancellation");

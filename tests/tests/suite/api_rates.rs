@@ -72,6 +72,7 @@ async fn rates(backend: Backend) {
         )
         .await;
     first.validate(1, None).await;
+    first.add_output(1).await;
     let closed = first.close_phase(1).send().await;
     assert_eq!(closed.status, 200, "{}", closed.json);
     let request = request_id(&closed.json);

@@ -91,12 +91,14 @@ async fn reads(backend: Backend) {
     case.amend_entry(cf::PSICOLOGO, e1, ["2024-03-04", "10:00", "11:30"])
         .await;
     case.validate(1, None).await;
+    case.add_output(1).await;
     let r1 = request_id(&case.close_phase(1).await);
     server.set_clock(rome(2024, 3, 4, 20, 0)).await;
     answer(&server, case_id, r1, Answer::Confirmed).await;
 
     // ---- Phases II–III: a per-entry request runs (and stores) the Art. 8 checklist -------
     case.start_phase_two(&["educatore_professionale"]).await;
+    case.add_output(2).await;
     case.set_pdi(pdi("contrasto_dispersione_scolastica", 1200, None))
         .await;
     case.open_phase(3).await;

@@ -117,6 +117,7 @@ async fn refusals(backend: Backend) {
     case.record_entry(cf::PSICOLOGO, phase_two)
         .refused(409, "diary-not-opened")
         .await;
+    case.add_output(1).await;
     case.close_phase(1)
         .refused(409, "unvalidated-entries-at-closure")
         .await;
@@ -238,6 +239,7 @@ async fn refusals(backend: Backend) {
 
     // Art. 8: a phase III request over the PDI cap is refused with the whole checklist.
     case.validate(2, None).await;
+    case.add_output(2).await;
     case.close_phase(2).await;
     case.set_pdi(pdi("contrasto_dispersione_scolastica", 60, None))
         .await;

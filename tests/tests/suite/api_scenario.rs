@@ -209,6 +209,11 @@ impl<'a> CaseApi<'a> {
         )
     }
 
+    /// Records the output that closes phase `n` (Art. 1) as its responsabile; yields its id.
+    pub async fn add_output(&self, n: u8) -> Uuid {
+        self.server.add_output(self.id, n).await
+    }
+
     /// Closes phase `n` as its responsabile (the whole-diary request goes with it).
     pub fn close_phase(&self, n: u8) -> Call<'a> {
         self.call("POST", &format!("/phases/{n}/close"), responsabile(n), None)
@@ -401,6 +406,7 @@ async fn full_case(backend: Backend) {
     let withdrawn = case.withdraw_entry(cf::PSICOLOGO, e2).await;
     assert_eq!(withdrawn["events"][0]["type"], "EntryWithdrawn");
     case.validate(1, None).await;
+    case.add_output(1).await;
     let closed = case.close_phase(1).await;
     let r1 = request_id(&closed);
     let types = response_event_types(&closed);
@@ -416,6 +422,7 @@ async fn full_case(backend: Backend) {
     case.start_phase_two(&["educatore_professionale"]).await;
     let e3 = educatore(2, "osservazione", ["2024-03-04", "15:00", "17:00"]).await;
     case.validate(2, Some(&[e3])).await;
+    case.add_output(2).await;
     let r2 = request_id(&case.close_phase(2).await);
     let reason = Some("l'osservazione è durata un'ora e mezza".into());
     let rejected = answer(&server, case.id, r2, Answer::Rejected { reason }).await;

@@ -13,6 +13,7 @@ use diario_tests::case_stream;
 use diario_tests::fake_firmalom::FakeFirmalom;
 use diario_tests::{
     ApiResponse, ApiServer, Backend, FirmalomServer, FirmalomSetup, TEST_FIRMALOM_SECRET, cf,
+    multipart,
 };
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -54,7 +55,7 @@ diario_tests::scenario_on_each_backend! {
 
 /// Phase I opened, one entry recorded (4 March 2024, 10:00–11:30) and validated; the clock at
 /// 4 March 18:00. Returns (case id, entry id).
-async fn phase_one_ready(server: &ApiServer, enrolled: bool) -> (Uuid, Uuid) {
+pub(crate) async fn phase_one_ready(server: &ApiServer, enrolled: bool) -> (Uuid, Uuid) {
     grant_roles(server).await;
     let mut body = case_body();
     body["recipient"]["firmalom_enrolled"] = json!(enrolled);
@@ -68,7 +69,9 @@ async fn phase_one_ready(server: &ApiServer, enrolled: bool) -> (Uuid, Uuid) {
 
 /// Closes phase I: the whole-diary confirmation request; returns its id.
 async fn close_phase_one(server: &ApiServer, case_id: Uuid) -> Uuid {
-    request_id(&CaseApi::of(server, case_id).close_phase(1).await)
+    let case = CaseApi::of(server, case_id);
+    case.add_output(1).await;
+    request_id(&case.close_phase(1).await)
 }
 
 async fn version(server: &ApiServer, case_id: Uuid) -> i64 {
@@ -83,7 +86,7 @@ async fn version(server: &ApiServer, case_id: Uuid) -> i64 {
 }
 
 /// Event types of the case, in order, from the store.
-async fn event_types(server: &ApiServer, case_id: Uuid) -> Vec<(String, String)> {
+pub(crate) async fn event_types(server: &ApiServer, case_id: Uuid) -> Vec<(String, String)> {
     server
         .state
         .store
@@ -95,7 +98,7 @@ async fn event_types(server: &ApiServer, case_id: Uuid) -> Vec<(String, String)>
         .collect()
 }
 
-fn count(types: &[(String, String)], name: &str) -> usize {
+pub(crate) fn count(types: &[(String, String)], name: &str) -> usize {
     types.iter().filter(|(t, _)| t == name).count()
 }
 
@@ -119,14 +122,14 @@ async fn notified_case(backend: Backend) -> (FakeFirmalom, FirmalomServer, Uuid,
 }
 
 /// A fake FirmaLOM, and a server with its workers notifying it.
-async fn with_fake_firmalom(backend: Backend) -> (FakeFirmalom, FirmalomServer) {
+pub(crate) async fn with_fake_firmalom(backend: Backend) -> (FakeFirmalom, FirmalomServer) {
     let fake = FakeFirmalom::start(TEST_FIRMALOM_SECRET).await;
     let setup = FirmalomSetup::with_workers(Some(&fake.url));
     let server = FirmalomServer::start(backend, t0(), setup).await;
     (fake, server)
 }
 
-fn callback(case_id: Uuid, request_id: Uuid, signer: &str, confirmed: bool) -> Callback {
+pub(crate) fn callback(case_id: Uuid, request_id: Uuid, signer: &str, confirmed: bool) -> Callback {
     Callback {
         delivery_id: Uuid::now_v7(),
         case_id,
@@ -170,7 +173,7 @@ async fn post_signed(
     post_raw(server, &body, &headers).await
 }
 
-async fn post_callback(server: &ApiServer, cb: &Callback) -> ApiResponse {
+pub(crate) async fn post_callback(server: &ApiServer, cb: &Callback) -> ApiResponse {
     post_signed(server, cb, TEST_FIRMALOM_SECRET, Utc::now().timestamp()).await
 }
 
@@ -202,7 +205,7 @@ where
     panic!("timed out waiting for: {what}");
 }
 
-async fn wait_notified(fake: &FakeFirmalom, request_id: Uuid, times: usize) {
+pub(crate) async fn wait_notified(fake: &FakeFirmalom, request_id: Uuid, times: usize) {
     eventually(15, "the notification reaches FirmaLOM", || async {
         fake.received()
             .iter()
@@ -339,6 +342,7 @@ async fn per_entry_answers(backend: Backend) {
     let (case_id, _) = phase_one_ready(&server, true).await;
     let case = CaseApi::of(&server, case_id);
     case.start_phase_two(&["educatore_professionale"]).await;
+    case.add_output(2).await;
     case.set_pdi(pdi("contrasto_dispersione_scolastica", 600, Some(1200)))
         .await;
     case.open_phase(3).await;
@@ -666,6 +670,7 @@ async fn bad_callbacks_change_nothing(backend: Backend) {
     let entry = educatore_entry(2, "osservazione", slot);
     case.record_entry(cf::EDUCATORE, entry).await;
     case.validate(2, None).await;
+    case.add_output(2).await;
     let r2 = request_id(&case.close_phase(2).await);
     // FirmaLOM received it at once (no dispatcher runs here): the day runs from then.
     crate::api_scenario::delivered(&server, case_id, r2).await;
@@ -717,32 +722,9 @@ fn pdftotext(pdf: &[u8]) -> String {
     String::from_utf8(out.stdout).expect("utf-8")
 }
 
-/// A multipart/form-data body (built by hand: the tests' HTTP client has no multipart).
-fn multipart(parts: &[(&str, Option<&str>, &str, &[u8])]) -> (String, Vec<u8>) {
-    let boundary = format!("diario-{}", Uuid::now_v7().simple());
-    let mut body = Vec::new();
-    for (name, filename, content_type, data) in parts {
-        body.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
-        match filename {
-            Some(f) => body.extend_from_slice(
-                format!("Content-Disposition: form-data; name=\"{name}\"; filename=\"{f}\"\r\n")
-                    .as_bytes(),
-            ),
-            None => body.extend_from_slice(
-                format!("Content-Disposition: form-data; name=\"{name}\"\r\n").as_bytes(),
-            ),
-        }
-        body.extend_from_slice(format!("Content-Type: {content_type}\r\n\r\n").as_bytes());
-        body.extend_from_slice(data);
-        body.extend_from_slice(b"\r\n");
-    }
-    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
-    (format!("multipart/form-data; boundary={boundary}"), body)
-}
-
 /// Uploads `scan` (named and declared as `file`) signed by `signed_by` as the confirmation of the
 /// phase I paper diary, as the ASST's responsabile, with an `Idempotency-Key` when given.
-async fn upload(
+pub(crate) async fn upload(
     server: &ApiServer,
     case_id: Uuid,
     scan: &[u8],
@@ -766,7 +748,7 @@ async fn upload(
 }
 
 /// A tiny PNG-looking scan (the magic bytes are what counts).
-fn png_scan() -> Vec<u8> {
+pub(crate) fn png_scan() -> Vec<u8> {
     let mut png = vec![0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A];
     png.extend_from_slice(b"\0\0\0\rIHDR firmato dal genitore ");
     png.extend((0..2000u32).map(|i| (i % 251) as u8));
@@ -778,6 +760,7 @@ async fn paper_path(backend: Backend) {
     let (case_id, e1) = phase_one_ready(&server, false).await;
     let case = CaseApi::of(&server, case_id);
     // Not enrolled in FirmaLOM: closing sends no digital request.
+    case.add_output(1).await;
     let closed = case.close_phase(1).await;
     assert!(closed["request_id"].is_null(), "{closed}");
 
@@ -866,7 +849,8 @@ async fn paper_path(backend: Backend) {
     let r = upload_scan(&scan, octets, cf::OUTSIDER, None).await;
     assert_eq!(r.status, 403, "{}", r.json);
     assert_eq!(version(&server, case_id).await, v);
-    assert_eq!(server.db.count("SELECT count(*) FROM documents").await, 0);
+    // Only the Progetto individualizzato recorded before closing is kept.
+    assert_eq!(server.db.count("SELECT count(*) FROM documents").await, 1);
 
     // The signed scan (a PNG, declared as octet-stream) confirms the printed entries.
     let key = "upload-1";
@@ -889,7 +873,8 @@ async fn paper_path(backend: Backend) {
         "{}",
         reused.json
     );
-    assert_eq!(server.db.count("SELECT count(*) FROM documents").await, 1);
+    // The PI and the scan.
+    assert_eq!(server.db.count("SELECT count(*) FROM documents").await, 2);
     assert_eq!(r.json["paper_id"], paper_id.to_string());
     assert_eq!(r.json["media_type"], "image/png");
     let types = response_event_types(&r.json);
@@ -941,6 +926,7 @@ async fn firmalom_paper_diary_refused_when_enrolled_sqlite() {
         FirmalomServer::start(Backend::Sqlite, t0(), FirmalomSetup::callbacks_only()).await;
     let (case_id, _) = phase_one_ready(&server, true).await;
     let case = CaseApi::of(&server, case_id);
+    case.add_output(1).await;
     case.close_phase(1).await;
     case.call("POST", "/phases/1/paper-diary", cf::RESP_ASST, None)
         .refused(409, "paper-diary-not-allowed")

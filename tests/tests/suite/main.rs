@@ -5,6 +5,7 @@ mod api_access_log;
 mod api_authorisation;
 mod api_cli;
 mod api_contract;
+mod api_documents;
 mod api_dossier;
 mod api_letter;
 mod api_one_hour;

@@ -539,6 +539,7 @@ async fn notifications_reach_the_responsabile(backend: Backend) {
     )
     .await;
     case.validate(1, None).await;
+    case.add_output(1).await;
     let r1 = crate::api_scenario::request_id(&case.close_phase(1).await);
     crate::api_scenario::delivered(&server, case.id, r1).await;
     let inbox = |who: &'static str| server.call("GET", "/v1/me/notifications", who, None);
@@ -580,6 +581,7 @@ async fn notifications_reach_the_responsabile(backend: Backend) {
     }
     // Sent again; two days later a late answer records the expiry.
     case.validate(1, None).await;
+    case.add_output(1).await;
     let r2 = crate::api_scenario::request_id(&case.close_phase(1).await);
     crate::api_scenario::delivered(&server, case.id, r2).await;
     server
@@ -629,6 +631,7 @@ async fn a_rejection_is_e_mailed_to_the_responsabile_once() {
     )
     .await;
     case.validate(1, None).await;
+    case.add_output(1).await;
     let r1 = crate::api_scenario::request_id(&case.close_phase(1).await);
     let reason = "manca un incontro".to_owned();
     crate::api_scenario::answer(

@@ -313,12 +313,28 @@ impl World {
 
     /// The responsabile closes `phase` (the whole-diary request `request_id` goes with it).
     async fn close(&mut self, case_id: Uuid, phase: Phase, request_id: Uuid, now: DateTime<Utc>) {
+        self.output(case_id, phase, now).await;
         let close = ClosePhaseDiary { phase, request_id };
         let command = CaseCommand::ClosePhaseDiary(close);
         self.by_responsabile(case_id, phase, now, command).await;
     }
 
-    /// The provider's responsabile sets the PDI caps (`(service, max_minutes)`).
+    /// The phase's responsabile records the output that closes `phase` (Art. 1); the bytes are
+    /// not needed by the read models, only the hash.
+    async fn output(&mut self, case_id: Uuid, phase: Phase, now: DateTime<Utc>) {
+        let (kind, _) = diario_tests::up_output(u8::from(phase));
+        let command = CaseCommand::AddDocument(diario_domain::case::AddDocument {
+            document_id: Uuid::now_v7(),
+            kind: kind.to_owned(),
+            title: None,
+            document_sha256: diario_domain::Sha256Hex::parse(&"0d".repeat(32)).expect("hex"),
+            media_type: "application/pdf".to_owned(),
+        });
+        self.by_responsabile(case_id, phase, now, command).await;
+    }
+
+    /// The provider's responsabile sets the PDI caps (`(service, max_minutes)`), from a PDI
+    /// recorded just before.
     async fn set_pdi(
         &mut self,
         case_id: Uuid,
@@ -333,6 +349,7 @@ impl World {
                 max_minutes: *max_minutes,
             })
             .collect();
+        self.output(case_id, Phase::II, now).await;
         let command = CaseCommand::SetPdiCaps(SetPdiCaps {
             caps,
             total_max_minutes,
