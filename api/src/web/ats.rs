@@ -410,6 +410,8 @@ struct AtsCostsPage {
     claimable: String,
     /// Confirmed, diary not handed over yet.
     confirmed_open: String,
+    /// Confirmed on paper, the scan not yet checked (or refused) by the ATS.
+    awaiting_check: String,
     /// Recorded, not confirmed.
     open: String,
     /// Measures whose catalogue carries example values.
@@ -559,6 +561,7 @@ pub async fn costs(
             amount: super::audit::euro(report.total_cost_cents),
             claimable: super::audit::euro(report.claimable_cost_cents),
             confirmed_open: super::audit::euro(report.confirmed_open_cost_cents),
+            awaiting_check: super::audit::euro(report.awaiting_check_cost_cents),
             open: super::audit::euro(report.open_cost_cents),
             example_values: report.example_values.join(", "),
             lines: report.lines.len(),

@@ -93,7 +93,7 @@ async fn table(backend: Backend) {
     server.set_clock(rome(2024, 3, 5, 20, 0)).await;
     let e_amend = educatore(2, "osservazione", ["2024-03-04", "09:00", "10:00"]).await;
     let e_withdraw = educatore(2, "osservazione", ["2024-03-04", "10:00", "11:00"]).await;
-    case.add_output(2).await;
+    let pdi_document = case.add_output(2).await;
     case.set_pdi(pdi("contrasto_dispersione_scolastica", 1200, None))
         .await;
     case.open_phase(3).await;
@@ -135,6 +135,22 @@ async fn table(backend: Backend) {
             |_| None,
         ),
         row("GET", c("/dossier"), &["ats_operator", "auditor"], |_| None),
+        row("GET", c("/documents"), staff_readers, |_| None),
+        // The PDI (phase II): its responsabile or the case manager shares it (the second
+        // allowed caller is told a sharing is pending: 409).
+        row(
+            "POST",
+            c(&format!("/documents/{pdi_document}/share")),
+            &["responsabile_provider", "case_manager"],
+            |_| None,
+        ),
+        // No scan under this id: the ATS operator is told so (404); others may not check.
+        row(
+            "POST",
+            c(&format!("/paper-diaries/{}/check", uuid::Uuid::now_v7())),
+            &["ats_operator"],
+            |_| Some(json!({ "accepted": true })),
+        ),
         row(
             "GET",
             c("/notifications"),
