@@ -254,6 +254,37 @@ pub struct CaseQuery {
 /// Why an action on the case page was not done (`None`: nothing refused outside the form).
 pub(super) type ActionError = Option<String>;
 
+/// The answer to a form of the case whose token or origin is refused.
+pub(super) fn forbidden(id: Uuid, e: impl std::fmt::Display) -> Response {
+    super::message(
+        StatusCode::FORBIDDEN,
+        "Operazione non consentita",
+        &e.to_string(),
+        &format!("/pratiche/{id}"),
+        "Torna alla pratica",
+    )
+}
+
+/// The case page answered 422 with `message` above it (an upload or action refused).
+pub(super) async fn refused(
+    state: &AppState,
+    session: &WebSession,
+    id: Uuid,
+    message: String,
+) -> Result<Response, ApiError> {
+    page(
+        state,
+        session,
+        id,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        String::new(),
+        &EntryForm::default(),
+        None,
+        Some(message),
+    )
+    .await
+}
+
 #[allow(clippy::too_many_arguments)]
 pub(super) async fn page(
     state: &AppState,
@@ -748,13 +779,7 @@ pub async fn record(
         return Ok(see_other("/", None));
     };
     if let Err(e) = session::check_form(&state, &headers, &session, &form.csrf) {
-        return Ok(super::message(
-            StatusCode::FORBIDDEN,
-            "Operazione non consentita",
-            &e.to_string(),
-            &format!("/pratiche/{id}"),
-            "Torna alla pratica",
-        ));
+        return Ok(forbidden(id, e));
     }
     let parsed = parse_entry(&form).map(|(phase, figure, service, slot)| {
         CaseCommand::RecordEntry(RecordEntry {

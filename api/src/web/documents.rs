@@ -13,7 +13,7 @@ use diario_domain::grants::GrantRole;
 use diario_domain::{CaseCommand, CaseFile, Measure, RequestStatus, ScanCheck, Sha256Hex};
 use uuid::Uuid;
 
-use super::case::{EntryForm, page, urlencode};
+use super::case::{forbidden, urlencode};
 use super::manage::{Fields, field, run};
 use super::session::{self, MaybeSession};
 use super::{italian, see_other};
@@ -238,15 +238,11 @@ pub async fn upload(
     let refused = |message: String| {
         let (state, session) = (&state, &session);
         async move {
-            page(
+            super::case::refused(
                 state,
                 session,
                 id,
-                StatusCode::UNPROCESSABLE_ENTITY,
-                String::new(),
-                &EntryForm::default(),
-                None,
-                Some(format!("Documento non registrato: {message}")),
+                format!("Documento non registrato: {message}"),
             )
             .await
         }
@@ -260,13 +256,7 @@ pub async fn upload(
     };
     let csrf = upload.csrf.clone().unwrap_or_default();
     if let Err(e) = session::check_form(&state, &headers, &session, &csrf) {
-        return Ok(super::message(
-            StatusCode::FORBIDDEN,
-            "Operazione non consentita",
-            &e.to_string(),
-            &format!("/pratiche/{id}"),
-            "Torna alla pratica",
-        ));
+        return Ok(forbidden(id, e));
     }
     let principal = session.principal(&state).await?;
     let ctx = WriteCtx {

@@ -13,7 +13,7 @@ use diario_domain::case::{AmendEntry, WithdrawEntry};
 use diario_domain::{CaseCommand, Ente, FigureId};
 use uuid::Uuid;
 
-use super::case::{Choice, EntryForm, field_of, parse_entry};
+use super::case::{Choice, EntryForm, field_of, forbidden, parse_entry};
 use super::session::{self, MaybeSession, WebSession};
 use super::{Chrome, italian, render, see_other};
 use crate::{ApiError, AppState};
@@ -155,16 +155,6 @@ pub async fn page(
         return Ok(see_other(&format!("/?next=/pratiche/{}", ids.0), None));
     };
     show(&state, &session, ids, StatusCode::OK, None, None).await
-}
-
-fn forbidden(id: Uuid, e: impl std::fmt::Display) -> Response {
-    super::message(
-        StatusCode::FORBIDDEN,
-        "Operazione non consentita",
-        &e.to_string(),
-        &format!("/pratiche/{id}"),
-        "Torna alla pratica",
-    )
 }
 
 /// Corrects the entry.

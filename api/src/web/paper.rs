@@ -6,13 +6,13 @@
 
 use axum::Form;
 use axum::extract::{FromRequest, Multipart, Path, Request, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use axum::response::Response;
 use diario_domain::case::GeneratePaperDiary;
 use diario_domain::{CaseCommand, Phase};
 use uuid::Uuid;
 
-use super::case::{EntryForm, page, urlencode};
+use super::case::{forbidden, urlencode};
 use super::manage::{Fields, chosen_entries, field, run};
 use super::session::{self, MaybeSession};
 use super::{italian, see_other};
@@ -84,15 +84,11 @@ pub async fn upload(
     let refused = |message: String| {
         let (state, session) = (&state, &session);
         async move {
-            page(
+            super::case::refused(
                 state,
                 session,
                 id,
-                StatusCode::UNPROCESSABLE_ENTITY,
-                String::new(),
-                &EntryForm::default(),
-                None,
-                Some(format!("Scansione non caricata: {message}")),
+                format!("Scansione non caricata: {message}"),
             )
             .await
         }
@@ -109,13 +105,7 @@ pub async fn upload(
     };
     let csrf = upload.csrf.clone().unwrap_or_default();
     if let Err(e) = session::check_form(&state, &headers, &session, &csrf) {
-        return Ok(super::message(
-            StatusCode::FORBIDDEN,
-            "Operazione non consentita",
-            &e.to_string(),
-            &format!("/pratiche/{id}"),
-            "Torna alla pratica",
-        ));
+        return Ok(forbidden(id, e));
     }
     let principal = session.principal(&state).await?;
     let ctx = WriteCtx {

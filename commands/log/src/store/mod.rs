@@ -3,6 +3,7 @@
 //! an event (`docs/event-store.md`).
 
 mod chain;
+mod pg_group;
 pub mod postgres;
 pub mod sqlite;
 
@@ -79,7 +80,7 @@ pub struct EventMetadata {
 impl EventMetadata {
     /// Timestamps are kept to the microsecond, the precision both databases store, so a hash
     /// computed before writing equals the one recomputed after reading.
-    fn normalised(&self) -> EventMetadata {
+    pub(crate) fn normalised(&self) -> EventMetadata {
         EventMetadata {
             occurred_at: truncate_to_micros(self.occurred_at),
             ..self.clone()
@@ -143,6 +144,10 @@ pub enum StoreError {
         expected: i64,
         actual: i64,
     },
+    /// The append was handed to a group commit that stopped before answering: whether it was
+    /// written is unknown (as after a lost connection); a retry with the same command id tells.
+    #[error("append interrupted: {0}")]
+    Interrupted(&'static str),
     #[error("invalid append: {0}")]
     InvalidAppend(&'static str),
     #[error("unsupported database URL: {0}")]
