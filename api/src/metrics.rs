@@ -201,6 +201,14 @@ impl EventStore for CountingStore {
         self.inner.stream_heads(prefix).await
     }
 
+    async fn heads_of(
+        &self,
+        streams: &[&str],
+        prefix: &str,
+    ) -> Result<Vec<(String, StreamHead)>, StoreError> {
+        self.inner.heads_of(streams, prefix).await
+    }
+
     async fn read_all(
         &self,
         after: GlobalPosition,

@@ -18,6 +18,10 @@ pub struct Principal {
     pub grants: Vec<Grant>,
     /// A bootstrap administrator (`DIARIO_PLATFORM_ADMINS`) or a `platform_admin` grant.
     pub platform_admin: bool,
+    /// The declared system failures (Art. 9) read with the grants, in the same read, when
+    /// this principal was made: what the case commands of its request decide with (`None`:
+    /// read them when deciding).
+    pub failures: Option<std::sync::Arc<Vec<diario_domain::SystemFailure>>>,
 }
 
 /// Why the policy refuses: a stable code and an Italian / English message.

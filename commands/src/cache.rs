@@ -62,6 +62,17 @@ impl StateCache {
         Some((state, slot.version))
     }
 
+    /// The cached state of `stream` and its version, shared rather than copied.
+    pub fn get_shared<S: Send + Sync + 'static>(&self, stream: &str) -> Option<(Arc<S>, i64)> {
+        let mut slots = self.slots.lock().ok()?;
+        slots.tick += 1;
+        let tick = slots.tick;
+        let slot = slots.streams.get_mut(stream)?;
+        slot.used = tick;
+        let state = Arc::clone(&slot.state).downcast::<S>().ok()?;
+        Some((state, slot.version))
+    }
+
     /// Keeps `state` as `stream` at `version`, unless a later version is already kept.
     pub fn put<S: Send + Sync + 'static>(&self, stream: &str, version: i64, state: S) {
         let Ok(mut slots) = self.slots.lock() else {
@@ -106,6 +117,9 @@ mod tests {
         assert_eq!(cache.get::<Vec<i32>>("s"), Some((vec![1, 2], 2)));
         // Another type under the same key is a miss, not a panic.
         assert_eq!(cache.get::<String>("s"), None);
+        assert_eq!(cache.get_shared::<String>("s"), None);
+        let (shared, version) = cache.get_shared::<Vec<i32>>("s").expect("kept");
+        assert_eq!((shared.as_slice(), version), (&[1, 2][..], 2));
     }
 
     #[test]

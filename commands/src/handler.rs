@@ -236,103 +236,43 @@ impl CommandHandler {
         }
     }
 
+    /// A stream's state as the cache holds it, without reading the store (`fresh` false), or
+    /// loaded when the cache has none (`fresh` true).
+    async fn peek<D: Decider>(
+        &self,
+        stream: &StreamId,
+    ) -> Result<(D::State, i64, bool), HandlerError> {
+        if let Some((state, version)) = self.cache.get::<D::State>(stream.as_str()) {
+            return Ok((state, version, false));
+        }
+        let (state, version) = self.load::<D>(stream).await?;
+        Ok((state, version, true))
+    }
+
+    /// Decides and appends, in attempts. The first attempt decides on the cached states as
+    /// they are, without reading the store: a successful append proves them current (every
+    /// stream it decided on is appended at the version it was decided at), and any other
+    /// answer — a refusal, a no-op, a failed `If-Match`, an agenda left unchanged — is given
+    /// only after the states are read again and decided on afresh. So a command on a warm
+    /// cache costs the append alone, and no answer rests on a state the store has passed.
     async fn decide_and_append<D: Decider>(
         &self,
         decider: &D,
         stream: &StreamId,
         opts: &CommandOptions,
     ) -> Result<Outcome<D::State, D::Event>, HandlerError> {
-        for attempt in 0..MAX_ATTEMPTS {
-            if attempt > 0 {
-                tokio::time::sleep(crate::turns::backoff(attempt)).await;
-            }
-            let (state, version) = self.load::<D>(stream).await?;
-            check_expected(opts, version)?;
-            let now = self.clock.now();
-            let decision = decider.decide(&state, now)?;
-            if decision.events.is_empty() {
-                return Ok(Outcome {
-                    version,
-                    events: decision.events,
-                    state,
-                    replayed: false,
-                });
-            }
-            let encoded = decision
-                .events
-                .iter()
-                .map(LogEvent::encode)
-                .collect::<Result<Vec<_>, _>>()?;
-            let changes = decider.agenda_changes(&state, &decision.events);
-            // The agendas' turns, always after the stream's and in fiscal-code order, so no
-            // two commands wait for each other in a cycle: within a process, two cases writing
-            // for one professional take turns on the agenda instead of conflicting on it.
-            let mut _agenda_turns = Vec::with_capacity(changes.len());
-            for change in &changes {
-                let agenda = StreamId::agenda(&change.professional);
-                _agenda_turns.push(self.turns.take(agenda.as_str()).await);
-            }
-            let agendas = self.agendas(changes, now).await?;
-            let linked = agendas
-                .iter()
-                .map(|a| {
-                    Ok(StreamAppend {
-                        stream_id: a.stream.as_str().to_owned(),
-                        expected: ExpectedVersion::Exact(a.version),
-                        events: a
-                            .events
-                            .iter()
-                            .map(LogEvent::encode)
-                            .collect::<Result<Vec<_>, _>>()?,
-                    })
-                })
-                .collect::<Result<Vec<_>, HandlerError>>()?;
-            let primary = StreamAppend {
-                stream_id: stream.as_str().to_owned(),
-                expected: ExpectedVersion::Exact(version),
-                events: encoded,
-            };
-            let metadata = EventMetadata {
-                actor_cf: decision.by.actor_cf,
-                actor_role: decision.by.actor_role,
-                occurred_at: now,
-                command_id: opts.command_id,
-                correlation_id: opts.correlation_id,
-                causation_id: opts.causation_id,
-            };
-            match self.store.append_streams(primary, linked, metadata).await {
-                Ok(mut outcomes) if outcomes[0].replayed => {
-                    return self.first_attempt::<D>(stream, outcomes.remove(0)).await;
+        let mut trust_cache = true;
+        let mut attempt = 0;
+        while attempt < MAX_ATTEMPTS {
+            let step = self.attempt(decider, stream, opts, trust_cache).await?;
+            match step {
+                Step::Done(outcome) => return outcome,
+                Step::Unverified => trust_cache = false,
+                Step::Conflict => {
+                    trust_cache = false;
+                    attempt += 1;
+                    tokio::time::sleep(crate::turns::backoff(attempt)).await;
                 }
-                Ok(outcomes) => {
-                    let appended = &outcomes[0];
-                    let state = decision.events.iter().fold(state, D::evolve);
-                    self.cache
-                        .put(stream.as_str(), appended.version, state.clone());
-                    for (agenda, written) in agendas.into_iter().zip(&outcomes[1..]) {
-                        self.cache
-                            .put(agenda.stream.as_str(), written.version, agenda.state);
-                    }
-                    return Ok(Outcome {
-                        version: appended.version,
-                        events: decision.events,
-                        state,
-                        replayed: false,
-                    });
-                }
-                Err(StoreError::VersionConflict {
-                    actual, stream_id, ..
-                }) => {
-                    // `If-Match` pins the command's own stream; a linked agenda that moved is
-                    // decided again like any conflict.
-                    if let Some(expected) = opts.expected_version
-                        && stream_id == stream.as_str()
-                    {
-                        return Err(HandlerError::PreconditionFailed { expected, actual });
-                    }
-                    tracing::debug!(stream = %stream, "version conflict; deciding again");
-                }
-                Err(e) => return Err(e.into()),
             }
         }
         Err(HandlerError::Contention {
@@ -340,20 +280,168 @@ impl CommandHandler {
         })
     }
 
-    /// The agendas a decision moves, each loaded, checked and advanced
-    /// ([`decide_agenda`]): refused with the overlap it finds, or ready to append at the
-    /// version it was loaded at.
+    /// One decision and its append (see [`Self::decide_and_append`]); `trust_cache`: decide on
+    /// the cached states without reading the store.
+    async fn attempt<D: Decider>(
+        &self,
+        decider: &D,
+        stream: &StreamId,
+        opts: &CommandOptions,
+        trust_cache: bool,
+    ) -> Result<Step<D::State, D::Event>, HandlerError> {
+        let (state, version, fresh) = if trust_cache {
+            self.peek::<D>(stream).await?
+        } else {
+            let (state, version) = self.load::<D>(stream).await?;
+            (state, version, true)
+        };
+        // An answer that is not a fresh append stands only on states read from the store.
+        let settle = |fresh: bool, answer: Result<Outcome<D::State, D::Event>, HandlerError>| {
+            if fresh {
+                Step::Done(answer)
+            } else {
+                Step::Unverified
+            }
+        };
+        if let Err(e) = check_expected(opts, version) {
+            return Ok(settle(fresh, Err(e)));
+        }
+        let now = self.clock.now();
+        let decision = match decider.decide(&state, now) {
+            Ok(decision) => decision,
+            Err(e) => return Ok(settle(fresh, Err(e))),
+        };
+        if decision.events.is_empty() {
+            return Ok(settle(
+                fresh,
+                Ok(Outcome {
+                    version,
+                    events: decision.events,
+                    state,
+                    replayed: false,
+                }),
+            ));
+        }
+        let encoded = decision
+            .events
+            .iter()
+            .map(LogEvent::encode)
+            .collect::<Result<Vec<_>, _>>()?;
+        let changes = decider.agenda_changes(&state, &decision.events);
+        // The agendas' turns, always after the stream's and in fiscal-code order, so no
+        // two commands wait for each other in a cycle: within a process, two cases writing
+        // for one professional take turns on the agenda instead of conflicting on it.
+        let mut _agenda_turns = Vec::with_capacity(changes.len());
+        for change in &changes {
+            let agenda = StreamId::agenda(&change.professional);
+            _agenda_turns.push(self.turns.take(agenda.as_str()).await);
+        }
+        let agendas = match self.agendas(changes, now, trust_cache).await? {
+            Agendas::Ready(agendas) => agendas,
+            Agendas::Refused { error, fresh: read } => {
+                return Ok(settle(fresh && read, Err(error)));
+            }
+            Agendas::Unverified => return Ok(Step::Unverified),
+        };
+        let linked = agendas
+            .iter()
+            .map(|a| {
+                Ok(StreamAppend {
+                    stream_id: a.stream.as_str().to_owned(),
+                    expected: ExpectedVersion::Exact(a.version),
+                    events: a
+                        .events
+                        .iter()
+                        .map(LogEvent::encode)
+                        .collect::<Result<Vec<_>, _>>()?,
+                })
+            })
+            .collect::<Result<Vec<_>, HandlerError>>()?;
+        let primary = StreamAppend {
+            stream_id: stream.as_str().to_owned(),
+            expected: ExpectedVersion::Exact(version),
+            events: encoded,
+        };
+        let metadata = EventMetadata {
+            actor_cf: decision.by.actor_cf,
+            actor_role: decision.by.actor_role,
+            occurred_at: now,
+            command_id: opts.command_id,
+            correlation_id: opts.correlation_id,
+            causation_id: opts.causation_id,
+        };
+        match self.store.append_streams(primary, linked, metadata).await {
+            Ok(mut outcomes) if outcomes[0].replayed => Ok(Step::Done(
+                self.first_attempt::<D>(stream, outcomes.remove(0)).await,
+            )),
+            Ok(outcomes) => {
+                let appended = &outcomes[0];
+                let state = decision.events.iter().fold(state, D::evolve);
+                self.cache
+                    .put(stream.as_str(), appended.version, state.clone());
+                for (agenda, written) in agendas.into_iter().zip(&outcomes[1..]) {
+                    self.cache
+                        .put(agenda.stream.as_str(), written.version, agenda.state);
+                }
+                Ok(Step::Done(Ok(Outcome {
+                    version: appended.version,
+                    events: decision.events,
+                    state,
+                    replayed: false,
+                })))
+            }
+            Err(StoreError::VersionConflict {
+                actual, stream_id, ..
+            }) => {
+                // `If-Match` pins the command's own stream; a linked agenda that moved is
+                // decided again like any conflict.
+                if let Some(expected) = opts.expected_version
+                    && stream_id == stream.as_str()
+                {
+                    return Ok(Step::Done(Err(HandlerError::PreconditionFailed {
+                        expected,
+                        actual,
+                    })));
+                }
+                tracing::debug!(stream = %stream, "version conflict; deciding again");
+                Ok(Step::Conflict)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The agendas a decision moves, each checked and advanced ([`decide_agenda`]) (see
+    /// [`Agendas`]). `trust_cache`: take cached agendas as they are.
     async fn agendas(
         &self,
         changes: Vec<diario_domain::agenda::AgendaChanges>,
         now: DateTime<Utc>,
-    ) -> Result<Vec<AgendaAppend>, HandlerError> {
+        trust_cache: bool,
+    ) -> Result<Agendas, HandlerError> {
         let mut out = Vec::with_capacity(changes.len());
+        let mut all_fresh = true;
         for change in changes {
             let stream = StreamId::agenda(&change.professional);
-            let (state, version) = self.load::<AgendaImportDecider<'_>>(&stream).await?;
-            let events = decide_agenda(&state, &change, now)?;
+            let (state, version, fresh) = if trust_cache {
+                self.peek::<AgendaImportDecider<'_>>(&stream).await?
+            } else {
+                let (state, version) = self.load::<AgendaImportDecider<'_>>(&stream).await?;
+                (state, version, true)
+            };
+            all_fresh &= fresh;
+            let events = match decide_agenda(&state, &change, now) {
+                Ok(events) => events,
+                Err(e) => {
+                    return Ok(Agendas::Refused {
+                        error: e.into(),
+                        fresh: all_fresh,
+                    });
+                }
+            };
             if events.is_empty() {
+                if !fresh {
+                    return Ok(Agendas::Unverified);
+                }
                 continue;
             }
             let state = events
@@ -366,7 +454,7 @@ impl CommandHandler {
                 state,
             });
         }
-        Ok(out)
+        Ok(Agendas::Ready(out))
     }
 
     /// Seals today's heads of every stream (`diario_domain::seal`), unless today is sealed
@@ -517,7 +605,14 @@ impl CommandHandler {
         caller: &Caller<'_>,
         opts: &CommandOptions,
     ) -> Result<CaseOutcome, HandlerError> {
-        let failures = self.failures().await?;
+        // The failures read with the principal's grants (one read for both), else now.
+        let failures = match caller {
+            Caller::Person(Principal {
+                failures: Some(failures),
+                ..
+            }) => Arc::clone(failures),
+            _ => self.failures().await?,
+        };
         let organisations = match command {
             CaseCommand::OpenCase(_) => Some(self.organisations().await?.0),
             _ => None,
@@ -559,21 +654,48 @@ impl CommandHandler {
 
     /// Every declared system failure (Art. 9), by start: the heads of the `failure-` streams
     /// compared with the cached failures, and only the changed streams read.
-    pub async fn failures(&self) -> Result<Vec<SystemFailure>, HandlerError> {
-        let mut list = Vec::new();
-        for (stream_id, head) in self.store.stream_heads(StreamId::FAILURES).await? {
-            let Some(id) = StreamId::failure_of(&stream_id) else {
-                continue;
-            };
-            let stream = StreamId::failure(id);
-            let state = match self.cache.get::<FailureState>(stream.as_str()) {
-                Some((state, version)) if version == head.version => state,
-                _ => self.load::<FailureDecider>(&stream).await?.0,
-            };
-            list.extend(state);
+    pub async fn failures(&self) -> Result<Arc<Vec<SystemFailure>>, HandlerError> {
+        let heads = self.store.heads_of(&[], StreamId::FAILURES).await?;
+        Ok(self.shared_states(heads).await?.1)
+    }
+
+    /// The grants in force and the declared failures as of `heads` (from
+    /// [`EventStore::heads_of`]): cached states where their version is the head's, and only
+    /// the streams that moved read again.
+    async fn shared_states(
+        &self,
+        heads: Vec<(String, diario_log::StreamHead)>,
+    ) -> Result<(Arc<GrantsState>, Arc<Vec<SystemFailure>>), HandlerError> {
+        let mut grants = Arc::default();
+        let mut failures = Vec::new();
+        for (stream_id, head) in heads {
+            if stream_id == StreamId::GRANTS {
+                grants = self
+                    .at_least::<GrantDecider>(&StreamId::grants(), head.version)
+                    .await?;
+            } else if let Some(id) = StreamId::failure_of(&stream_id) {
+                let stream = StreamId::failure(id);
+                let state = self
+                    .at_least::<FailureDecider>(&stream, head.version)
+                    .await?;
+                failures.extend(state.as_ref().clone());
+            }
         }
-        list.sort_by_key(|f| (f.began_at, f.id));
-        Ok(list)
+        failures.sort_by_key(|f| (f.began_at, f.id));
+        Ok((grants, Arc::new(failures)))
+    }
+
+    /// A stream's state at `version` or later: the cached one, shared, if it is that recent;
+    /// else the stream loaded.
+    async fn at_least<D: Decider>(
+        &self,
+        stream: &StreamId,
+        version: i64,
+    ) -> Result<Arc<D::State>, HandlerError> {
+        match self.cache.get_shared::<D::State>(stream.as_str()) {
+            Some((state, cached)) if cached >= version => Ok(state),
+            _ => Ok(Arc::new(self.load::<D>(stream).await?.0)),
+        }
     }
 
     /// One failure stream folded, and its version.
@@ -665,15 +787,24 @@ impl CommandHandler {
         self.execute(&decider, opts).await
     }
 
-    /// The person `cf` with the grants in force; `bootstrap` are the administrators named in
-    /// the configuration.
+    /// The person `cf` with the grants in force and the declared failures, both checked in
+    /// one read of the store's heads; `bootstrap` are the administrators named in the
+    /// configuration.
     pub async fn principal(
         &self,
         cf: FiscalCode,
         bootstrap: &BTreeSet<FiscalCode>,
     ) -> Result<Principal, HandlerError> {
-        let (grants, _) = self.grants().await?;
-        let grants: Vec<_> = grants.into_iter().filter(|g| g.fiscal_code == cf).collect();
+        let heads = self
+            .store
+            .heads_of(&[StreamId::GRANTS], StreamId::FAILURES)
+            .await?;
+        let (grants, failures) = self.shared_states(heads).await?;
+        let grants: Vec<_> = grants
+            .iter()
+            .filter(|g| g.fiscal_code == cf)
+            .cloned()
+            .collect();
         let platform_admin = bootstrap.contains(&cf)
             || grants
                 .iter()
@@ -682,8 +813,32 @@ impl CommandHandler {
             cf,
             grants,
             platform_admin,
+            failures: Some(failures),
         })
     }
+}
+
+/// What one attempt of a command came to.
+enum Step<S, E> {
+    /// The answer to give.
+    Done(Result<Outcome<S, E>, HandlerError>),
+    /// An answer that is not a fresh append was reached on cached states: read them and
+    /// decide again.
+    Unverified,
+    /// Another writer moved a stream first: decide again after a backoff.
+    Conflict,
+}
+
+/// The agendas of a decision.
+enum Agendas {
+    /// Each to append at the version it was decided at.
+    Ready(Vec<AgendaAppend>),
+    /// An agenda refused the decision (an overlap); `fresh`: every agenda decided on so far
+    /// was read from the store.
+    Refused { error: HandlerError, fresh: bool },
+    /// An agenda the decision leaves unchanged was a cached one: nothing in the append would
+    /// prove it current, so decide again on agendas read from the store.
+    Unverified,
 }
 
 /// One agenda's part of a case command's append.

@@ -31,15 +31,7 @@ impl Burst {
 /// `cases × writers` entries at once (each writer sends one), alternating between two servers
 /// on one PostgreSQL database; every entry has its own half-hour slot.
 pub async fn burst(cases: usize, writers: usize) -> Burst {
-    let a = ApiServer::start(Backend::Postgres, t0()).await;
-    grant(&a).await;
-    let mut settings = quiet_settings();
-    settings.auth = test_auth();
-    settings.test_clock = Some(a.clock.clone());
-    let db_b = diario_log::Database::connect(&a.db.url)
-        .await
-        .expect("a second pool");
-    let mut b = Served::start(db_b, &settings).await;
+    let (a, mut b) = two_servers().await;
     let mut ids = Vec::new();
     for n in 0..cases {
         ids.push(open_case(&a, n).await);
@@ -100,6 +92,22 @@ pub async fn burst(cases: usize, writers: usize) -> Burst {
     }
 }
 
+/// Two servers on one PostgreSQL database, each with its own pool and caches, sharing the
+/// first's clock (1 March 2024, 09:00 in Rome); the ATS operator granted and the provider
+/// registered through the first.
+pub async fn two_servers() -> (ApiServer, Served) {
+    let a = ApiServer::start(Backend::Postgres, t0()).await;
+    grant(&a).await;
+    let mut settings = quiet_settings();
+    settings.auth = test_auth();
+    settings.test_clock = Some(a.clock.clone());
+    let db_b = diario_log::Database::connect(&a.db.url)
+        .await
+        .expect("a second pool");
+    let b = Served::start(db_b, &settings).await;
+    (a, b)
+}
+
 /// The clock at the start: 1 March 2024, 09:00 in Rome.
 fn t0() -> chrono::DateTime<chrono::Utc> {
     diario_domain::testing::fixtures::rome(2024, 3, 1, 9, 0)
@@ -132,8 +140,8 @@ async fn grant(server: &ApiServer) {
     assert_eq!(r.status, 201, "{}", r.json);
 }
 
-/// A case with phase I open and the psicologo enabled.
-async fn open_case(server: &ApiServer, n: usize) -> uuid::Uuid {
+/// A case with phase I open and its own psicologo (`cf::numbered_professional(n)`) enabled.
+pub async fn open_case(server: &ApiServer, n: usize) -> uuid::Uuid {
     let body = serde_json::json!({
         "measure_id": "up", "ats": "ATS-MILANO", "asst": "ASST-NORD-MILANO", "provider": "ENTE-ALFA",
         "responsabile_asst": cf::RESP_ASST, "responsabile_provider": cf::RESP_PROVIDER,

@@ -354,3 +354,190 @@ async fn busy_cases_on_two_servers_never_answer_409() {
     );
     assert_eq!(burst.recorded, 200, "each write recorded once");
 }
+
+/// A request to the server at `base` as `token`, with an optional JSON body and headers.
+async fn send_to(
+    base: &str,
+    method: reqwest::Method,
+    path: &str,
+    token: &str,
+    body: Option<&Value>,
+    headers: &[(&str, &str)],
+) -> ApiResponse {
+    let mut req = reqwest::Client::new()
+        .request(method, format!("{base}{path}"))
+        .bearer_auth(token);
+    if let Some(body) = body {
+        req = req.json(body);
+    }
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    ApiResponse::read(req.send().await.expect("send")).await
+}
+
+/// A server decides a command on the states it has cached without reading them first; when
+/// another server has moved the case since, no answer may rest on the stale copy. Through
+/// server A (which caches the case) and server B (which moves it): withdrawing an entry
+/// only B has seen recorded, an `If-Match` on the version B produced, and an overlap with an
+/// entry recorded through B are all answered by A as the log stands.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_server_decides_again_on_the_log_what_its_cache_would_refuse() {
+    let (a, mut b) = diario_tests::contention::two_servers().await;
+    let case = diario_tests::contention::open_case(&a, 0).await;
+    a.set_clock(t0() + chrono::Duration::days(4)).await;
+    let token = a.token(&cf::numbered_professional(0));
+    let entry = |start: &str, end: &str| {
+        json!({
+            "phase": 1, "figure": "psicologo", "service": "colloquio_valutazione",
+            "slot": { "date": "2024-03-04", "start": start, "end": end }
+        })
+    };
+    let path = format!("/v1/cases/{case}/entries");
+    let post = reqwest::Method::POST;
+    // A records (and caches the case and the agenda), then B records.
+    let first = send_to(
+        &a.base_url,
+        post.clone(),
+        &path,
+        &token,
+        Some(&entry("08:30", "09:00")),
+        &[],
+    )
+    .await;
+    assert_eq!(first.status, 201, "{}", first.json);
+    let by_b = send_to(
+        &b.base_url,
+        post.clone(),
+        &path,
+        &token,
+        Some(&entry("09:00", "09:30")),
+        &[],
+    )
+    .await;
+    assert_eq!(by_b.status, 201, "{}", by_b.json);
+    let b_entry = by_b.json["entry_id"].as_str().expect("entry id").to_owned();
+
+    // A withdraws the entry its cache has never seen.
+    let withdraw = format!("/v1/cases/{case}/entries/{b_entry}");
+    let r = send_to(
+        &a.base_url,
+        reqwest::Method::DELETE,
+        &withdraw,
+        &token,
+        None,
+        &[],
+    )
+    .await;
+    assert_eq!(r.status, 200, "withdrawn on the log's state: {}", r.json);
+
+    // B records again; A is sent If-Match with the version B answered.
+    let again = send_to(
+        &b.base_url,
+        post.clone(),
+        &path,
+        &token,
+        Some(&entry("10:00", "10:30")),
+        &[],
+    )
+    .await;
+    assert_eq!(again.status, 201, "{}", again.json);
+    let etag = again.header("etag").expect("ETag");
+    let r = send_to(
+        &a.base_url,
+        post.clone(),
+        &path,
+        &token,
+        Some(&entry("11:00", "11:30")),
+        &[("if-match", &etag)],
+    )
+    .await;
+    assert_eq!(r.status, 201, "If-Match on the current version: {}", r.json);
+    // A stale If-Match is still refused.
+    let r = send_to(
+        &a.base_url,
+        post.clone(),
+        &path,
+        &token,
+        Some(&entry("12:00", "12:30")),
+        &[("if-match", &etag)],
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.problem_code()),
+        (412, "version-mismatch".to_owned()),
+        "{}",
+        r.json
+    );
+
+    // B records 13:00-13:30; A is sent an overlapping one: refused, as on B.
+    let r = send_to(
+        &b.base_url,
+        post.clone(),
+        &path,
+        &token,
+        Some(&entry("13:00", "13:30")),
+        &[],
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.json);
+    let r = send_to(
+        &a.base_url,
+        post.clone(),
+        &path,
+        &token,
+        Some(&entry("13:15", "13:45")),
+        &[],
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.problem_code()),
+        (422, "overlapping-entry".to_owned()),
+        "an overlap with B's entry: {}",
+        r.json
+    );
+    // The same time on another case of the same psicologo, through A (whose cached agenda
+    // predates B's entry): refused naming B's case.
+    let other = diario_tests::contention::open_case(&a, 1).await;
+    let enable = json!({
+        "ente": "asst", "professional": cf::numbered_professional(0), "figures": ["psicologo"]
+    });
+    let r = a
+        .send(
+            "POST",
+            &format!("/v1/cases/{other}/professionals"),
+            Some(cf::RESP_ASST),
+            Some(&enable),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.json);
+    let r = send_to(
+        &a.base_url,
+        post.clone(),
+        &format!("/v1/cases/{other}/entries"),
+        &token,
+        Some(&entry("13:00", "13:30")),
+        &[],
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.problem_code()),
+        (422, "overlapping-entry-other-case".to_owned()),
+        "{}",
+        r.json
+    );
+    assert_eq!(
+        r.json["other_case_id"],
+        json!(case.to_string()),
+        "{}",
+        r.json
+    );
+
+    let recorded =
+        a.db.count("SELECT count(*) FROM events WHERE event_type = 'EntryRecorded'")
+            .await;
+    assert_eq!(recorded, 5, "08:30, 09:00 (withdrawn), 10:00, 11:00, 13:00");
+    b.stop().await;
+    a.stop().await;
+}

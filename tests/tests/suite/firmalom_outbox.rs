@@ -405,6 +405,7 @@ async fn a_notification_refused_for_good_alerts_the_responsabile(backend: Backen
         cf: resp_provider(),
         grants: vec![],
         platform_admin: false,
+        failures: None,
     };
     handler
         .execute_case(

@@ -20,6 +20,7 @@ diario_tests::tests_on_each_backend!(
     read_all_hands_out_every_event_once_in_global_order,
     a_stale_expected_version_is_refused_with_a_conflict,
     the_heads_of_a_category_are_only_those_of_streams_with_the_prefix,
+    the_heads_of_named_streams_and_a_category_come_in_one_list,
     expecting_version_zero_refuses_an_existing_stream,
     a_repeated_command_id_returns_the_first_outcome_and_writes_nothing,
     the_same_command_sent_concurrently_is_written_once,
@@ -786,5 +787,75 @@ async fn the_heads_of_a_category_are_only_those_of_streams_with_the_prefix(db: &
             .await
             .expect("heads")
             .is_empty()
+    );
+}
+
+async fn the_heads_of_named_streams_and_a_category_come_in_one_list(db: &TestDb) {
+    let store = store(db);
+    for (s, n) in [
+        ("grants", 3),
+        ("failure-b", 2),
+        ("failure-a", 1),
+        ("case-1", 2),
+        ("failurex", 1),
+    ] {
+        for i in 1..=n {
+            append_ok(&*store, s, Any, vec![event("E", i)]).await;
+        }
+    }
+    let versions = |heads: Vec<(String, diario_log::StreamHead)>| {
+        heads
+            .into_iter()
+            .map(|(s, h)| (s, h.version))
+            .collect::<Vec<_>>()
+    };
+    let owned = |v: &[(&str, i64)]| {
+        v.iter()
+            .map(|(s, n)| ((*s).to_owned(), *n))
+            .collect::<Vec<_>>()
+    };
+    // A named stream, an absent one, and the category, by stream id.
+    let heads = store
+        .heads_of(&["grants", "absent"], "failure-")
+        .await
+        .expect("heads");
+    assert_eq!(
+        versions(heads.clone()),
+        owned(&[("failure-a", 1), ("failure-b", 2), ("grants", 3)])
+    );
+    // Each head is the stream's own, hash included.
+    for (s, h) in &heads {
+        assert_eq!(store.stream_head(s).await.expect("head").as_ref(), Some(h));
+    }
+    // A named stream inside the category comes once.
+    assert_eq!(
+        versions(
+            store
+                .heads_of(&["failure-a"], "failure-")
+                .await
+                .expect("heads")
+        ),
+        owned(&[("failure-a", 1), ("failure-b", 2)])
+    );
+    // Named streams alone, with a category that matches nothing.
+    assert_eq!(
+        versions(
+            store
+                .heads_of(&["case-1"], "nothing-")
+                .await
+                .expect("heads")
+        ),
+        owned(&[("case-1", 2)])
+    );
+    // The empty prefix is every stream.
+    assert_eq!(
+        versions(store.heads_of(&[], "").await.expect("heads")),
+        owned(&[
+            ("case-1", 2),
+            ("failure-a", 1),
+            ("failure-b", 2),
+            ("failurex", 1),
+            ("grants", 3),
+        ])
     );
 }

@@ -216,6 +216,28 @@ pub trait EventStore: Send + Sync + 'static {
     /// so that a category is read again only where it changed.
     async fn stream_heads(&self, prefix: &str) -> Result<Vec<(String, StreamHead)>, StoreError>;
 
+    /// The heads of the streams named in `streams` that exist and of every stream whose id
+    /// starts with `prefix`, by stream id, in one read where the backend can (PostgreSQL: one
+    /// round trip): what a command checks its cached shared states with (the grants and the
+    /// declared failures) before deciding.
+    async fn heads_of(
+        &self,
+        streams: &[&str],
+        prefix: &str,
+    ) -> Result<Vec<(String, StreamHead)>, StoreError> {
+        let mut heads = self.stream_heads(prefix).await?;
+        for stream in streams {
+            if stream.starts_with(prefix) {
+                continue;
+            }
+            if let Some(head) = self.stream_head(stream).await? {
+                heads.push(((*stream).to_owned(), head));
+            }
+        }
+        heads.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(heads)
+    }
+
     /// Up to `limit` events after `after`, in global order, for subscribers. Never returns an
     /// event that a transaction still in flight could precede, so a subscriber that checkpoints
     /// the last position it saw can never skip one.

@@ -416,6 +416,43 @@ impl EventStore for PgEventStore {
         rows.iter().map(head_of).collect()
     }
 
+    async fn heads_of(
+        &self,
+        streams: &[&str],
+        prefix: &str,
+    ) -> Result<Vec<(String, StreamHead)>, StoreError> {
+        // `~>=~` / `~<~` compare bytes like the `text_pattern_ops` index (migration 0008)
+        // orders them, so the range stays an index scan in a prepared statement's generic plan
+        // (a `LIKE $1` pattern is unknown when that plan is made).
+        let rows = match super::prefix_upper_bound(prefix) {
+            Some(upper) => {
+                sqlx::query(
+                    "SELECT stream_id, version, last_hash FROM streams \
+                     WHERE stream_id = ANY($1) OR (stream_id ~>=~ $2 AND stream_id ~<~ $3) \
+                     ORDER BY stream_id COLLATE \"C\"",
+                )
+                .bind(streams)
+                .bind(prefix)
+                .bind(upper)
+                .fetch_all(&self.pool)
+                .await?
+            }
+            // No upper bound (an empty prefix): every stream from `prefix` on.
+            None => {
+                sqlx::query(
+                    "SELECT stream_id, version, last_hash FROM streams \
+                     WHERE stream_id = ANY($1) OR stream_id ~>=~ $2 \
+                     ORDER BY stream_id COLLATE \"C\"",
+                )
+                .bind(streams)
+                .bind(prefix)
+                .fetch_all(&self.pool)
+                .await?
+            }
+        };
+        rows.iter().map(head_of).collect()
+    }
+
     async fn read_all(
         &self,
         after: GlobalPosition,

@@ -286,6 +286,20 @@ pub async fn run(concurrency: usize, duration: Duration) {
         }
     };
     let (hz, hz_rate, hz_errors) = load(concurrency, duration, health).await;
+    // The database's own rate at the same concurrency: single-row INSERT transactions of an
+    // event-sized payload, on the same PostgreSQL, straight after the recording load.
+    db.raw(
+        "CREATE TABLE bench_raw (id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, payload JSONB NOT NULL)",
+    )
+    .await;
+    let raw_rate = crate::run(concurrency, duration, {
+        let db = db.db.clone();
+        move |_, n| {
+            let db = db.clone();
+            async move { crate::raw_insert(&db, n, false).await }
+        }
+    })
+    .await;
     let pct = |v: &[i64], q: f64| {
         let mut v = v.to_vec();
         v.sort();
@@ -323,6 +337,12 @@ pub async fn run(concurrency: usize, duration: Duration) {
         rec.p50.as_secs_f64() / hz.p50.as_secs_f64().max(1e-9),
         rec.p99.as_secs_f64() / hz.p99.as_secs_f64().max(1e-9),
         rec.p999.as_secs_f64() / hz.p999.as_secs_f64().max(1e-9)
+    );
+    println!("| raw single-row INSERT tx/s, same concurrency (baseline) | {raw_rate:.0} | | | | |");
+    println!(
+        "| entries / raw INSERT | {:.3} | p99 / p50 of entries: {:.1}× | | | |",
+        rec_rate / raw_rate.max(1e-9),
+        rec.p99.as_secs_f64() / rec.p50.as_secs_f64().max(1e-9)
     );
     println!();
     println!("| under the recording load | p50 | p99 | max | samples |");

@@ -237,6 +237,7 @@ async fn growth_measure(db: &TestDb, n: usize) -> (usize, Stats, Stats, Stats) {
         cf: FiscalCode::parse(people::EDUCATORE).unwrap_or_else(|e| panic!("{e}")),
         grants: Vec::new(),
         platform_admin: false,
+        failures: None,
     };
     let (mut cmd, mut base, mut dash) = (Vec::new(), Vec::new(), Vec::new());
     for i in 0..60u32 {
