@@ -58,6 +58,11 @@ enum BenchCommand {
         #[arg(long, default_value = "postgres")]
         backend: String,
     },
+    /// Record-entry latency on a case of ~1,000 events vs one of ~20, warm and cold cache.
+    History {
+        #[arg(long, default_value = "postgres")]
+        backend: String,
+    },
     /// Command and dashboard latency with a small and a large store (flat is the goal).
     Growth {
         #[arg(long, default_value_t = 10_000)]
@@ -113,6 +118,7 @@ async fn main() {
             bench::rebuild(parse_backend(&backend), events, growth_small).await;
         }
         BenchCommand::Replay { backend } => bench::replay(parse_backend(&backend)).await,
+        BenchCommand::History { backend } => bench::history(parse_backend(&backend)).await,
         BenchCommand::Growth { small, large } => bench::growth(small, large).await,
         BenchCommand::Contention {
             writers,

@@ -298,6 +298,99 @@ fn print_growth(a: &(usize, Stats, Stats, Stats), b: &(usize, Stats, Stats, Stat
     );
 }
 
+/// Record-entry latency on a case of about 1,000 events against one of about 20, through the
+/// command handler on one store: warm (one handler, its cache primed, as a running server) and
+/// cold (a new handler for each command: the first command after a start).
+pub async fn history(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let store = db.db.event_store();
+    let mut rng = Seeded::new(SEED ^ 0x4157);
+    let start = NaiveDate::from_ymd_opt(2024, 2, 1).unwrap_or_default();
+    let small = datagen::typical_case(&mut rng, measure(), start, 0);
+    let large = datagen::long_case(&mut rng, measure(), start, 985);
+    let mut versions = Vec::new();
+    for case in [&small, &large] {
+        let v = datagen::append_case(&*store, case, 1000)
+            .await
+            .unwrap_or_else(|e| panic!("append: {e}"));
+        versions.push(v);
+    }
+    // After the long case's last session (985 / 16 days from the 4th day).
+    let day0 = start + Days::days(70);
+    let clock = TestClock::new(evening(day0));
+    let educatore = Principal {
+        cf: FiscalCode::parse(people::EDUCATORE).unwrap_or_else(|e| panic!("{e}")),
+        grants: Vec::new(),
+        platform_admin: false,
+        failures: None,
+    };
+    let catalogue = catalogue();
+    let mut k = 0u32;
+    // Records one half-hour session (each command its own slot, eight a day) and times it.
+    let mut record = async |handler: &CommandHandler, case_id, sample: &mut Vec<Duration>| {
+        let date = day0 + Days::days(i64::from(k / 8));
+        let (h, m) = (8 + (k % 8) / 2, 30 * (k % 2));
+        k += 1;
+        clock.set(evening(date));
+        let command: CaseCommand = serde_json::from_value(json!({
+            "type": "RecordEntry", "entry_id": uuid::Uuid::now_v7(), "phase": 3,
+            "figure": "educatore_professionale", "service": "contrasto_dispersione_scolastica",
+            "slot": {"date": date.to_string(), "start": format!("{h:02}:{m:02}"),
+                     "end": format!("{:02}:{:02}", h + (m + 30) / 60, (m + 30) % 60)}
+        }))
+        .unwrap_or_else(|e| panic!("{e}"));
+        let (caller, options) = (Caller::Person(&educatore), CommandOptions::new());
+        let outcome = timed(
+            sample,
+            handler.execute_case(case_id, &command, &caller, &options),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("record: {e}"));
+        assert_eq!(outcome.events.len(), 1, "the entry is recorded");
+    };
+    let new_handler =
+        || CommandHandler::new(store.clone(), catalogue.clone(), Arc::new(clock.clone()));
+    let (mut warm, mut cold) = ([Vec::new(), Vec::new()], [Vec::new(), Vec::new()]);
+    let warm_handler = new_handler();
+    let mut primed = Vec::new();
+    for case in [&small, &large] {
+        record(&warm_handler, case.case_id, &mut primed).await;
+    }
+    for _ in 0..40 {
+        for (i, case) in [&small, &large].into_iter().enumerate() {
+            record(&warm_handler, case.case_id, &mut warm[i]).await;
+        }
+    }
+    for _ in 0..15 {
+        for (i, case) in [&small, &large].into_iter().enumerate() {
+            record(&new_handler(), case.case_id, &mut cold[i]).await;
+        }
+    }
+    let [ws, wl] = warm.map(Stats::of);
+    let [cs, cl] = cold.map(Stats::of);
+    println!(
+        "| {backend:?}: case events | warm record entry p50 / p99 ms | cold (first command of a new handler) p50 / p99 ms |"
+    );
+    println!("|---:|---:|---:|");
+    for (v, w, c) in [(versions[0], &ws, &cs), (versions[1], &wl, &cl)] {
+        println!(
+            "| {v} | {} / {} | {} / {} |",
+            ms(w.p50),
+            ms(w.p99),
+            ms(c.p50),
+            ms(c.p99)
+        );
+    }
+    println!(
+        "| ratio {} / {} events | {:.2} | {:.2} |",
+        versions[1],
+        versions[0],
+        wl.p50.as_secs_f64() / ws.p50.as_secs_f64().max(1e-9),
+        cl.p50.as_secs_f64() / cs.p50.as_secs_f64().max(1e-9)
+    );
+    db.cleanup().await;
+}
+
 pub async fn http(concurrency: usize, duration: Duration) {
     http::run(concurrency, duration).await;
 }
