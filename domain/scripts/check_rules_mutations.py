@@ -142,6 +142,20 @@ muts = [
  ("scan check: once per scan", "case/documents.rs", ".filter(|s| s.check == ScanCheck::AwaitingCheck)", ".filter(|_| true)"),
  ("scan check: a refused scan is replaced", "case/confirmation.rs", ".is_some_and(|s| s.check == ScanCheck::Refused);", ".is_some_and(|_| false);"),
  ("scan check: a new upload awaits its check", "case/evolve.rs", "                    check: ScanCheck::AwaitingCheck,", "                    check: ScanCheck::Checked,"),
+ ("voucher: 90 days of suspension in total (§9 E)", "voucher.rs", "            && total > max\n", "            && false\n"),
+ ("voucher: only authorised days extend (§9 E)", "voucher.rs", ".filter(|s| s.authorised)", ".filter(|_| true)"),
+ ("voucher: at most 15 months (§10)", "voucher.rs", "if max_end < end {", "if false {"),
+ ("voucher: not past the end of activities (§11)", "voucher.rs", "            && last < end\n", "            && false\n"),
+ ("voucher: suspensions never share a day (§9 E)", "voucher.rs", "if other.overlaps(suspension) {", "if false {"),
+ ("voucher: nothing while suspended (§9 E)", "voucher.rs", "if let Some(s) = self.suspension_on(date) {", "if let Some(s) = self.suspension_on(date).filter(|_| false) {"),
+ ("voucher: nothing outside the validity (§10)", "voucher.rs", "        if date < self.start || date > validity.end {\n            return Err", "        if false {\n            return Err"),
+ ("accesses: only the PI/PEI services (§12)", "voucher.rs", "if !terms.access_services.contains(&d.service) {", "if false {"),
+ ("accesses: not while suspended (§12)", "voucher.rs", "if voucher.suspension_on(d.date).is_some() {", "if false {"),
+ ("accesses: within the validity (§12)", "voucher.rs", "if d.date < voucher.start || d.date > validity.end {\n            continue;", "if false {\n            continue;"),
+ ("accesses: one per day (§12)", "voucher.rs", "u32::try_from(dates.len())", "u32::try_from(days.len())"),
+ ("realised: the minimum accesses (§12)", "voucher.rs", "accesses.counted >= accesses.required && objectives_declared", "accesses.counted + 1 >= accesses.required && objectives_declared"),
+ ("realised: the objectives declared (§12)", "voucher.rs", "accesses.counted >= accesses.required && objectives_declared", "accesses.counted >= accesses.required"),
+ ("catalogue: access services exist (§12)", "catalogue.rs", "            for service in &v.access_services {\n                if !services.contains(service) {", "            for service in &v.access_services {\n                if !services.contains(service) && false {"),
 ]
 sel = sys.argv[1:]
 survivors = []

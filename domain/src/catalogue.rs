@@ -248,6 +248,14 @@ pub struct Voucher {
     /// Maximum total suspension in days.
     #[serde(default)]
     pub max_suspension_days: Option<u32>,
+    /// The last day of activities the measure allows, whatever the voucher's start (seed 003
+    /// §11: «non oltre il 15 giugno 2018»).
+    #[serde(default)]
+    pub activities_end: Option<chrono::NaiveDate>,
+    /// The services whose confirmed entries make an access (`crate::voucher`: a day with at
+    /// least one of them); empty: the measure counts no accesses.
+    #[serde(default)]
+    pub access_services: Vec<ServiceId>,
 }
 
 /// An intensity level of a flat-amount pathway (seed 003).
@@ -574,6 +582,28 @@ impl Measure {
             && (v.amount_cents.0 <= 0 || v.validity_months == 0)
         {
             return Err(CatalogueError::NotPositive("voucher".to_owned()));
+        }
+        if let Some(v) = &self.voucher {
+            if v.max_validity_months
+                .is_some_and(|max| max < v.validity_months)
+            {
+                return Err(CatalogueError::NotPositive(
+                    "voucher max_validity_months - validity_months".to_owned(),
+                ));
+            }
+            if v.max_suspension_days == Some(0) {
+                return Err(CatalogueError::NotPositive(
+                    "voucher max_suspension_days".to_owned(),
+                ));
+            }
+            for service in &v.access_services {
+                if !services.contains(service) {
+                    return Err(CatalogueError::UnknownService {
+                        context: "voucher access_services".to_owned(),
+                        service: service.clone(),
+                    });
+                }
+            }
         }
         let intensities: BTreeSet<&str> = self.intensities.iter().map(|i| i.id.as_str()).collect();
         for i in &self.intensities {

@@ -24,6 +24,7 @@ pub mod seal;
 pub mod staff;
 pub mod testing;
 pub mod values;
+pub mod voucher;
 
 pub use alerts::{Alert, AlertCode, alerts};
 pub use case::{

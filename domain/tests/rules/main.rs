@@ -23,4 +23,5 @@ mod roles;
 mod sampling;
 mod seal;
 mod serialization;
+mod vouchers;
 mod whole_diary;
