@@ -236,13 +236,15 @@ impl CommandHandler {
         }
     }
 
-    /// A stream's state as the cache holds it, without reading the store (`fresh` false), or
-    /// loaded when the cache has none (`fresh` true).
-    async fn peek<D: Decider>(
+    /// A stream's state and version, and whether they were read from the store (`fresh`):
+    /// with `trust_cache`, the cached state as it is (`fresh` false) unless the cache has none;
+    /// else loaded.
+    async fn state_of<D: Decider>(
         &self,
         stream: &StreamId,
+        trust_cache: bool,
     ) -> Result<(D::State, i64, bool), HandlerError> {
-        if let Some((state, version)) = self.cache.get::<D::State>(stream.as_str()) {
+        if trust_cache && let Some((state, version)) = self.cache.get::<D::State>(stream.as_str()) {
             return Ok((state, version, false));
         }
         let (state, version) = self.load::<D>(stream).await?;
@@ -289,12 +291,7 @@ impl CommandHandler {
         opts: &CommandOptions,
         trust_cache: bool,
     ) -> Result<Step<D::State, D::Event>, HandlerError> {
-        let (state, version, fresh) = if trust_cache {
-            self.peek::<D>(stream).await?
-        } else {
-            let (state, version) = self.load::<D>(stream).await?;
-            (state, version, true)
-        };
+        let (state, version, fresh) = self.state_of::<D>(stream, trust_cache).await?;
         // An answer that is not a fresh append stands only on states read from the store.
         let settle = |fresh: bool, answer: Result<Outcome<D::State, D::Event>, HandlerError>| {
             if fresh {
@@ -422,12 +419,9 @@ impl CommandHandler {
         let mut all_fresh = true;
         for change in changes {
             let stream = StreamId::agenda(&change.professional);
-            let (state, version, fresh) = if trust_cache {
-                self.peek::<AgendaImportDecider<'_>>(&stream).await?
-            } else {
-                let (state, version) = self.load::<AgendaImportDecider<'_>>(&stream).await?;
-                (state, version, true)
-            };
+            let (state, version, fresh) = self
+                .state_of::<AgendaImportDecider<'_>>(&stream, trust_cache)
+                .await?;
             all_fresh &= fresh;
             let events = match decide_agenda(&state, &change, now) {
                 Ok(events) => events,
