@@ -127,11 +127,6 @@ impl Decider for CaseDecider<'_> {
         state: &CaseState,
         now: DateTime<Utc>,
     ) -> Result<Decision<CaseEvent>, HandlerError> {
-        if let (CaseCommand::OpenCase(c), Some(registry)) = (self.command, self.organisations) {
-            registry
-                .check_case(&c.ats, &c.asst, &c.provider)
-                .map_err(DomainError::from)?;
-        }
         let measure_id = match (self.command, &state.file) {
             (CaseCommand::OpenCase(c), _) => &c.measure_id,
             (_, Some(file)) => &file.measure_id,
@@ -143,6 +138,11 @@ impl Decider for CaseDecider<'_> {
         let measure =
             diario_domain::catalogue::version_on(&versions, diario_domain::values::civil_date(now))
                 .ok_or_else(|| HandlerError::UnknownMeasure(measure_id.clone()))?;
+        if let (CaseCommand::OpenCase(c), Some(registry)) = (self.command, self.organisations) {
+            registry
+                .check_case(&c.ats, &c.asst, &c.provider, measure.public_body())
+                .map_err(DomainError::from)?;
+        }
         let actor = self.caller.case_actor(self.command, state);
         let ctx = Context::new(actor, now, measure)
             .with_failures(self.failures)

@@ -76,8 +76,25 @@ pub enum CatalogueError {
         phase: Phase,
     },
     /// `pdi_document` names a kind the measure does not list in `documents`.
-    #[error("measure catalogue: pdi_document refers to unknown document kind {0}")]
-    UnknownDocument(String),
+    #[error("measure catalogue: {context} refers to unknown document kind {kind}")]
+    UnknownDocument {
+        /// Where.
+        context: &'static str,
+        /// The kind named.
+        kind: String,
+    },
+    /// The flat amounts of an intensity add up to more than the voucher.
+    #[error(
+        "measure catalogue: the flat amounts of intensity {intensity} add up to {total}, more than the voucher's {voucher}"
+    )]
+    FlatAmountsOverVoucher {
+        /// The intensity (`-` for none).
+        intensity: String,
+        /// Their sum.
+        total: Cents,
+        /// The voucher's amount.
+        voucher: Cents,
+    },
     /// Two measures of one catalogue share an id.
     #[error("measure catalogue: two measures have the id {0}")]
     DuplicateMeasure(MeasureId),
@@ -256,6 +273,33 @@ pub struct Voucher {
     /// least one of them); empty: the measure counts no accesses.
     #[serde(default)]
     pub access_services: Vec<ServiceId>,
+    /// The document kind the case manager records with the declaration that the objectives
+    /// were (or were not) achieved (§9 D, §12: the «relazione finale individuale»).
+    #[serde(default)]
+    pub final_report_document: Option<String>,
+    /// The last day of the closure procedures (§11: «entro il 30 luglio 2018»): a pathway
+    /// whose objectives are not declared by then is not realised.
+    #[serde(default)]
+    pub final_report_by: Option<NaiveDate>,
+    /// Whether the case manager's formal check of the diaries (§9 D) must pass before the
+    /// amounts of a realised pathway are claimed.
+    #[serde(default)]
+    pub formal_check: bool,
+    /// The advance paid on a voucher (§13).
+    #[serde(default)]
+    pub advance: Option<Advance>,
+}
+
+/// The advance on a voucher (seed 003 §13: «una quota, a titolo di anticipazione, pari al 40%
+/// del valore dei voucher assegnati ai destinatari per i quali è stato definito e trasmesso
+/// […] il Progetto Individuale»).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Advance {
+    /// Percent of the voucher's amount.
+    pub percent: u32,
+    /// The document kind whose recording makes the advance claimable.
+    pub document: String,
 }
 
 /// An intensity level of a flat-amount pathway (seed 003).
@@ -284,6 +328,24 @@ pub struct FlatAmount {
     pub output: String,
     /// Amount in cents.
     pub amount_cents: Cents,
+    /// What makes it due (§12).
+    pub due_when: DueWhen,
+}
+
+/// What makes a flat amount due (seed 003 §12).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum DueWhen {
+    /// A document of this kind is recorded, and stays due if the pathway stops later (§12:
+    /// «a seguito della definizione del PI (output), anche qualora l'intervento
+    /// multidimensionale non venisse poi completato»).
+    Document {
+        /// The document kind (one of `Measure::documents`).
+        document: String,
+    },
+    /// The pathway is realised (§12: «a fronte della realizzazione del PI/PEI»): see
+    /// `crate::voucher::realised`.
+    Realised,
 }
 
 /// Sampling rule for controls (seed 004).
@@ -405,6 +467,11 @@ pub struct Measure {
     /// its phase.
     #[serde(default)]
     pub documents: Vec<DocumentRule>,
+    /// The kind of organisation that takes the case in charge and keeps the phase-I diary (the
+    /// case's `asst` party): #UP the ASST (the default); autonomia 2016 the lead body of the
+    /// Ambito (seed 003 §9 C, §13: the «Ente capofila dell'Ambito», the voucher's beneficiary).
+    #[serde(default)]
+    pub public_body_kind: Option<crate::organisations::OrgKind>,
     /// The kind of document the PDI caps come from (Art. 8: the Piano di intervento), when
     /// the measure requires caps to name the document version they were set from.
     #[serde(default)]
@@ -442,6 +509,12 @@ pub const SHIPPED_MEASURES: [(&str, &str); 3] = [
 ];
 
 impl Measure {
+    /// The organisation kind of the case's `asst` party (`public_body_kind`, default ASST).
+    pub fn public_body(&self) -> crate::organisations::OrgKind {
+        self.public_body_kind
+            .unwrap_or(crate::organisations::OrgKind::Asst)
+    }
+
     /// Parses and validates a catalogue from JSON text (the caller reads the file).
     pub fn from_json(text: &str) -> Result<Measure, CatalogueError> {
         let measure: Measure = serde_json::from_str(text)?;
@@ -651,10 +724,52 @@ impl Measure {
                 });
             }
         }
-        if let Some(kind) = &self.pdi_document
-            && !kinds.contains(kind.as_str())
-        {
-            return Err(CatalogueError::UnknownDocument(kind.clone()));
+        let known_document = |context: &'static str, kind: &str| {
+            if kinds.contains(kind) {
+                Ok(())
+            } else {
+                Err(CatalogueError::UnknownDocument {
+                    context,
+                    kind: kind.to_owned(),
+                })
+            }
+        };
+        if let Some(kind) = &self.pdi_document {
+            known_document("pdi_document", kind)?;
+        }
+        for a in &self.flat_amounts {
+            if let DueWhen::Document { document } = &a.due_when {
+                known_document("flat amount due_when", document)?;
+            }
+        }
+        if let Some(v) = &self.voucher {
+            if let Some(kind) = &v.final_report_document {
+                known_document("voucher final_report_document", kind)?;
+            }
+            if let Some(advance) = &v.advance {
+                known_document("voucher advance", &advance.document)?;
+                if advance.percent == 0 || advance.percent > 100 {
+                    return Err(CatalogueError::NotPositive(
+                        "voucher advance percent (1-100)".to_owned(),
+                    ));
+                }
+            }
+            let mut per_intensity: std::collections::BTreeMap<&str, Cents> =
+                std::collections::BTreeMap::new();
+            for a in &self.flat_amounts {
+                let key = a.intensity.as_deref().unwrap_or("-");
+                let total = per_intensity.entry(key).or_default();
+                *total = total.plus(a.amount_cents);
+            }
+            for (intensity, total) in per_intensity {
+                if total.0 > v.amount_cents.0 {
+                    return Err(CatalogueError::FlatAmountsOverVoucher {
+                        intensity: intensity.to_owned(),
+                        total,
+                        voucher: v.amount_cents,
+                    });
+                }
+            }
         }
         Ok(())
     }

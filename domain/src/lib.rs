@@ -17,6 +17,7 @@ pub mod catalogue;
 pub mod checklist;
 pub mod error;
 pub mod failures;
+pub mod flat_amounts;
 pub mod grants;
 pub mod organisations;
 pub mod sampling;

@@ -273,16 +273,19 @@ impl Organisations {
         Ok(organisation)
     }
 
-    /// Art. 3: the organisations of a new case — `ats` an ATS, `asst` an ASST of that ATS's
-    /// territory, `provider` a registered ente erogatore.
+    /// Art. 3: the organisations of a new case — `ats` an ATS, `asst` the public body of that
+    /// ATS's territory that takes the case in charge (of `public_body` kind: an ASST for #UP,
+    /// the lead body of an Ambito for autonomia 2016, `Measure::public_body`), `provider` a
+    /// registered ente erogatore.
     pub fn check_case(
         &self,
         ats: &str,
         asst: &str,
         provider: &str,
+        public_body: OrgKind,
     ) -> Result<(), OrganisationError> {
         self.require("ats", ats, &[OrgKind::Ats])?;
-        let the_asst = self.require("asst", asst, &[OrgKind::Asst])?;
+        let the_asst = self.require("asst", asst, &[public_body])?;
         if the_asst.ats.as_deref() != Some(ats) {
             return Err(OrganisationError::AsstOutsideAts {
                 asst: asst.to_owned(),

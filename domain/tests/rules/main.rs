@@ -13,6 +13,7 @@ mod deliveries;
 mod documents;
 mod editability;
 mod failures;
+mod flat_amounts;
 mod interruption;
 mod measures;
 mod organisations;

@@ -37,25 +37,48 @@ fn a_case_names_an_ats_an_asst_of_its_territory_and_a_registered_provider() {
     let r = registry();
     // The fixture case opens (and decides as before).
     let c = open_case(true);
-    assert_eq!(r.check_case(&c.ats, &c.asst, &c.provider), Ok(()));
     assert_eq!(
-        refusal(r.check_case("ATS-MILAN0", "ASST-FBF-SACCO", "COOP-ESEMPIO")),
+        r.check_case(&c.ats, &c.asst, &c.provider, OrgKind::Asst),
+        Ok(())
+    );
+    assert_eq!(
+        refusal(r.check_case(
+            "ATS-MILAN0",
+            "ASST-FBF-SACCO",
+            "COOP-ESEMPIO",
+            OrgKind::Asst
+        )),
         ("unknown-organisation", "ats")
     );
     assert_eq!(
-        refusal(r.check_case("ATS-MILANO", "ASST-PAPA-GIOVANNI", "COOP-ESEMPIO")),
+        refusal(r.check_case(
+            "ATS-MILANO",
+            "ASST-PAPA-GIOVANNI",
+            "COOP-ESEMPIO",
+            OrgKind::Asst
+        )),
         ("asst-outside-ats", "asst")
     );
     assert_eq!(
-        refusal(r.check_case("ATS-MILANO", "ASST-FBF-SACCO", "COOP-ALTRA")),
+        refusal(r.check_case("ATS-MILANO", "ASST-FBF-SACCO", "COOP-ALTRA", OrgKind::Asst)),
         ("unknown-organisation", "provider")
     );
     assert_eq!(
-        refusal(r.check_case("ATS-MILANO", "ASST-FBF-SACCO", "ASST-NIGUARDA")),
+        refusal(r.check_case(
+            "ATS-MILANO",
+            "ASST-FBF-SACCO",
+            "ASST-NIGUARDA",
+            OrgKind::Asst
+        )),
         ("organisation-kind-mismatch", "provider")
     );
     assert_eq!(
-        refusal(r.check_case("ASST-FBF-SACCO", "ASST-FBF-SACCO", "COOP-ESEMPIO")),
+        refusal(r.check_case(
+            "ASST-FBF-SACCO",
+            "ASST-FBF-SACCO",
+            "COOP-ESEMPIO",
+            OrgKind::Asst
+        )),
         ("organisation-kind-mismatch", "ats")
     );
 }
@@ -247,4 +270,53 @@ mod staff {
             ["COOP-ESEMPIO"]
         );
     }
+}
+
+#[test]
+fn under_autonomia_2016_the_public_body_of_a_case_is_the_lead_body_of_an_ambito() {
+    // Given the shipped registry with a provider and the lead body of an Ambito of ATS Milano.
+    let mut r = registry();
+    let lead = Organisation {
+        code: "AMBITO-MILANO-CAPOFILA".to_owned(),
+        name: "Comune di Milano, ente capofila dell'Ambito".to_owned(),
+        kind: OrgKind::AmbitoLead,
+        ats: Some("ATS-MILANO".to_owned()),
+    };
+    let command = OrganisationCommand::RegisterOrganisation(lead);
+    for e in decide_organisation(&r, &command, None, t0()).expect("registered") {
+        r = evolve_organisation(r, &e);
+    }
+    let measure = diario_domain::catalogue::Measure::shipped()
+        .unwrap()
+        .into_iter()
+        .find(|m| m.id.as_str() == "autonomia_2016")
+        .unwrap();
+    // When a case names it, then it opens under autonomia 2016 (§9 C, §13: the beneficiary)…
+    assert_eq!(measure.public_body(), OrgKind::AmbitoLead);
+    let ok = r.check_case(
+        "ATS-MILANO",
+        "AMBITO-MILANO-CAPOFILA",
+        "COOP-ESEMPIO",
+        measure.public_body(),
+    );
+    assert_eq!(ok, Ok(()));
+    // …an ASST does not, and under #UP the Ambito is not an ASST.
+    assert_eq!(
+        refusal(r.check_case(
+            "ATS-MILANO",
+            "ASST-FBF-SACCO",
+            "COOP-ESEMPIO",
+            OrgKind::AmbitoLead
+        )),
+        ("organisation-kind-mismatch", "asst")
+    );
+    assert_eq!(
+        refusal(r.check_case(
+            "ATS-MILANO",
+            "AMBITO-MILANO-CAPOFILA",
+            "COOP-ESEMPIO",
+            OrgKind::Asst
+        )),
+        ("organisation-kind-mismatch", "asst")
+    );
 }
