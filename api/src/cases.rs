@@ -15,6 +15,10 @@ use diario_domain::case::{
     RecordEntry, RequestConfirmation, ResendConfirmation, SetPdiCaps, ShareDocument,
     ValidateEntries, WithdrawEntry, WithdrawValidation,
 };
+use diario_domain::case::{
+    AssignVoucher, AuthoriseSuspension, DeclareObjectives, ReactivatePathway, RecordFormalCheck,
+    SuspendPathway,
+};
 use diario_domain::{CaseCommand, CaseEvent, DomainError, Ente, MeasureId, Phase};
 use uuid::Uuid;
 
@@ -25,6 +29,7 @@ use crate::dto::{
     InterruptionBody, PaperCancellationBody, PdiBody, RecordEntryBody, RequestCancellationBody,
     ResponsabileBody, ScanCheckBody, ValidationBody, ValidationWithdrawalBody,
 };
+use crate::dto::{FormalCheckBody, ObjectivesBody, ReactivationBody, SuspensionBody};
 use crate::error::Problem;
 use crate::extract::{ApiPath, ApiQuery, WriteRequest};
 use crate::write::{Reply, WriteCtx, write};
@@ -92,6 +97,17 @@ pub fn routes() -> Router<AppState> {
             post(check_paper_scan),
         )
         .route("/v1/cases/{id}/interruption", post(interrupt))
+        .route("/v1/cases/{id}/suspensions", post(suspend))
+        .route(
+            "/v1/cases/{id}/suspensions/{from}/reactivation",
+            post(reactivate),
+        )
+        .route(
+            "/v1/cases/{id}/suspensions/{from}/authorisation",
+            post(authorise_suspension),
+        )
+        .route("/v1/cases/{id}/objectives", post(declare_objectives))
+        .route("/v1/cases/{id}/formal-checks", post(record_formal_check))
 }
 
 fn phase(n: u8) -> Result<Phase, ApiError> {
@@ -268,6 +284,10 @@ pub async fn create_case(
                 firmalom_enrolled: body.recipient.firmalom_enrolled,
                 confirmers: body.recipient.confirmers,
             },
+            voucher: body.voucher.map(|v| AssignVoucher {
+                intensity: v.intensity,
+                start: v.start,
+            }),
         });
         Ok(Planned::created(case_id, command))
     })
@@ -856,6 +876,123 @@ pub async fn interrupt(
         Ok(CaseCommand::InterruptPathway(InterruptPathway {
             cause: body.cause.into(),
             reason: crate::dto::reason(body.reason)?,
+        }))
+    })
+    .await
+}
+
+/// Seed 003 §9 E: the case manager communicates that the PI/PEI is suspended from a day (at most
+/// 90 days in total; nothing is recorded on a suspended day).
+#[utoipa::path(post, path = "/v1/cases/{id}/suspensions", tag = "vouchers",
+    request_body = SuspensionBody,
+    params(("id" = Uuid, Path), ("Idempotency-Key" = Option<String>, Header, pattern = "^[!-~]([ -~]{0,253}[!-~])?$"), ("If-Match" = Option<String>, Header, pattern = "^(\\*|(W/)?\"?[0-9]{1,18}\"?)$")),
+    responses((status = 200, description = "done: `PathwaySuspended` in `events`", body = CommandResult),
+        (status = "4XX", description = "problem+json: 403 not-the-case-manager, 409 suspension-overlaps / voucher-suspended, 422 suspension-over-limit / outside-voucher-validity / voucher-not-applicable / reason-required", body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn suspend(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+    ApiPath(id): ApiPath<Uuid>,
+    req: WriteRequest,
+) -> Result<Response, ApiError> {
+    simple_command(&state, &principal, &req, id, |req| {
+        let body: SuspensionBody = req.json()?;
+        Ok(CaseCommand::SuspendPathway(SuspendPathway {
+            from: body.from,
+            reason: body.reason,
+        }))
+    })
+    .await
+}
+
+/// Seed 003 §9 E: the case manager communicates the reactivation of the open suspension that
+/// began on `from`.
+#[utoipa::path(post, path = "/v1/cases/{id}/suspensions/{from}/reactivation", tag = "vouchers",
+    request_body = ReactivationBody,
+    params(("id" = Uuid, Path), ("from" = String, Path, description = "the suspension's first day, YYYY-MM-DD"), ("Idempotency-Key" = Option<String>, Header, pattern = "^[!-~]([ -~]{0,253}[!-~])?$"), ("If-Match" = Option<String>, Header, pattern = "^(\\*|(W/)?\"?[0-9]{1,18}\"?)$")),
+    responses((status = 200, description = "done: `PathwayReactivated` in `events`", body = CommandResult),
+        (status = "4XX", description = "problem+json: 403 not-the-case-manager, 404 suspension-not-found, 409 no-open-suspension, 422 suspension-over-limit / suspension-empty", body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn reactivate(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+    ApiPath((id, from)): ApiPath<(Uuid, chrono::NaiveDate)>,
+    req: WriteRequest,
+) -> Result<Response, ApiError> {
+    simple_command(&state, &principal, &req, id, |req| {
+        let body: ReactivationBody = req.json()?;
+        Ok(CaseCommand::ReactivatePathway(ReactivatePathway {
+            suspended_from: from,
+            on: body.on,
+        }))
+    })
+    .await
+}
+
+/// Seed 003 §9 E: the Region (an ATS operator of the case's ATS) authorises the extension of
+/// the terms for the suspension that began on `from`; from then its days extend the voucher.
+#[utoipa::path(post, path = "/v1/cases/{id}/suspensions/{from}/authorisation", tag = "vouchers",
+    params(("id" = Uuid, Path), ("from" = String, Path, description = "the suspension's first day, YYYY-MM-DD"), ("Idempotency-Key" = Option<String>, Header, pattern = "^[!-~]([ -~]{0,253}[!-~])?$"), ("If-Match" = Option<String>, Header, pattern = "^(\\*|(W/)?\"?[0-9]{1,18}\"?)$")),
+    responses((status = 200, description = "done: `SuspensionAuthorised` in `events`", body = CommandResult),
+        (status = "4XX", description = "problem+json: 403 not-ats-operator, 404 suspension-not-found, 409 suspension-already-authorised", body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn authorise_suspension(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+    ApiPath((id, from)): ApiPath<(Uuid, chrono::NaiveDate)>,
+    req: WriteRequest,
+) -> Result<Response, ApiError> {
+    simple_command(&state, &principal, &req, id, |_| {
+        Ok(CaseCommand::AuthoriseSuspension(AuthoriseSuspension {
+            suspended_from: from,
+        }))
+    })
+    .await
+}
+
+/// Seed 003 §9 D, §12: the case manager declares whether the objectives were achieved, with the
+/// final individual report (a document of the case).
+#[utoipa::path(post, path = "/v1/cases/{id}/objectives", tag = "vouchers",
+    request_body = ObjectivesBody,
+    params(("id" = Uuid, Path), ("Idempotency-Key" = Option<String>, Header, pattern = "^[!-~]([ -~]{0,253}[!-~])?$"), ("If-Match" = Option<String>, Header, pattern = "^(\\*|(W/)?\"?[0-9]{1,18}\"?)$")),
+    responses((status = 200, description = "done: `ObjectivesDeclared` in `events`", body = CommandResult),
+        (status = "4XX", description = "problem+json: 403 not-the-case-manager, 422 final-report-required / voucher-not-applicable", body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn declare_objectives(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+    ApiPath(id): ApiPath<Uuid>,
+    req: WriteRequest,
+) -> Result<Response, ApiError> {
+    simple_command(&state, &principal, &req, id, |req| {
+        let body: ObjectivesBody = req.json()?;
+        Ok(CaseCommand::DeclareObjectives(DeclareObjectives {
+            achieved: body.achieved,
+            document_id: body.document_id,
+        }))
+    })
+    .await
+}
+
+/// Seed 003 §9 D: the case manager records the formal check of the calendars and diaries
+/// before they are transmitted.
+#[utoipa::path(post, path = "/v1/cases/{id}/formal-checks", tag = "vouchers",
+    request_body = FormalCheckBody,
+    params(("id" = Uuid, Path), ("Idempotency-Key" = Option<String>, Header, pattern = "^[!-~]([ -~]{0,253}[!-~])?$"), ("If-Match" = Option<String>, Header, pattern = "^(\\*|(W/)?\"?[0-9]{1,18}\"?)$")),
+    responses((status = 200, description = "done: `FormalCheckRecorded` in `events`", body = CommandResult),
+        (status = "4XX", description = "problem+json: 403 not-the-case-manager, 422 reason-required / voucher-not-applicable", body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn record_formal_check(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+    ApiPath(id): ApiPath<Uuid>,
+    req: WriteRequest,
+) -> Result<Response, ApiError> {
+    simple_command(&state, &principal, &req, id, |req| {
+        let body: FormalCheckBody = req.json()?;
+        Ok(CaseCommand::RecordFormalCheck(RecordFormalCheck {
+            passed: body.passed,
+            note: body.note,
         }))
     })
     .await

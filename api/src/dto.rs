@@ -96,6 +96,64 @@ pub struct CreateCaseBody {
     #[schema(value_type = String, example = "NREFNC90D52L219T")]
     pub case_manager: FiscalCode,
     pub recipient: RecipientBody,
+    /// Under a voucher measure (`autonomia_2016`): the intensity and the start of the
+    /// activities (default: today).
+    #[serde(default)]
+    pub voucher: Option<VoucherBody>,
+}
+
+/// The voucher of a new case (seed 003 §10).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VoucherBody {
+    /// One of the measure's `intensities[].id`.
+    #[schema(example = "maggiore_intensita")]
+    pub intensity: String,
+    /// The first day of the activities (YYYY-MM-DD).
+    #[serde(default)]
+    #[schema(value_type = Option<String>, format = Date, example = "2017-02-01")]
+    pub start: Option<chrono::NaiveDate>,
+}
+
+/// `POST /v1/cases/{id}/suspensions`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SuspensionBody {
+    /// The first suspended day.
+    #[schema(value_type = String, format = Date, example = "2017-06-01")]
+    pub from: chrono::NaiveDate,
+    /// The impediment.
+    pub reason: String,
+}
+
+/// `POST /v1/cases/{id}/suspensions/{from}/reactivation`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReactivationBody {
+    /// The day the pathway is active again.
+    #[schema(value_type = String, format = Date, example = "2017-07-01")]
+    pub on: chrono::NaiveDate,
+}
+
+/// `POST /v1/cases/{id}/objectives`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ObjectivesBody {
+    /// Whether the objectives of the PI/PEI were achieved.
+    pub achieved: bool,
+    /// The final individual report (a recorded document).
+    pub document_id: Uuid,
+}
+
+/// `POST /v1/cases/{id}/formal-checks`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FormalCheckBody {
+    /// Whether the calendars and diaries passed the check.
+    pub passed: bool,
+    /// What was found (required when not passed).
+    #[serde(default)]
+    pub note: Option<String>,
 }
 
 /// `PUT /v1/cases/{id}/responsabili/{ente}`.

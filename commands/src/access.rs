@@ -111,7 +111,8 @@ pub fn case_actor_role(p: &Principal, command: &CaseCommand, state: &CaseState) 
             CaseCommand::ChangeRecipientEnrolment(_)
             | CaseCommand::ChangeCaseManager(_)
             | CaseCommand::ChangeConfirmers(_)
-            | CaseCommand::CheckPaperScan(_),
+            | CaseCommand::CheckPaperScan(_)
+            | CaseCommand::AuthoriseSuspension(_),
             Some(f),
         ) if p.has(GrantRole::AtsOperator, &f.ats) => ActorRole::AtsOperator,
         (CaseCommand::CosignLateEntry(_), Some(_)) if p.has_any(GrantRole::Support) => {

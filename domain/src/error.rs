@@ -41,6 +41,32 @@ pub enum DomainError {
     #[error("Art. 6: il percorso è stato chiuso per interruzione")]
     PathwayClosed,
 
+    // ---- voucher measures (seed 003) ---------------------------------------------------------
+    /// A voucher rule (validity, suspension, intensity).
+    #[error(transparent)]
+    Voucher(#[from] crate::voucher::VoucherError),
+    /// Seed 003 §10: a case under a voucher measure holds a voucher of one intensity.
+    #[error("voucher.intensity: la misura prevede un voucher: indicare l'intensità del percorso")]
+    VoucherRequired,
+    /// The measure has no voucher (no intensity, suspension, objectives).
+    #[error("voucher: la misura del caso non prevede un voucher")]
+    VoucherNotApplicable,
+    /// Seed 003 §9 D–E: only the case's case manager communicates and declares this.
+    #[error("§9 D: solo il case manager del caso può comunicarlo")]
+    NotTheCaseManager,
+    /// Seed 003 §9 E: no suspension is open to reactivate.
+    #[error("§9 E: nessuna sospensione aperta da riattivare")]
+    NoOpenSuspension,
+    /// Seed 003 §9 E: no suspension began on that day.
+    #[error("suspended_from: nessuna sospensione iniziata il {0}")]
+    SuspensionNotFound(chrono::NaiveDate),
+    /// Seed 003 §9 E: the suspension's extension is already authorised.
+    #[error("§9 E: la proroga per la sospensione del {0} è già autorizzata")]
+    SuspensionAlreadyAuthorised(chrono::NaiveDate),
+    /// Seed 003 §9 D, §12: the objectives are declared with the final individual report.
+    #[error("document_id: la dichiarazione degli obiettivi richiede la relazione finale ({0})")]
+    FinalReportRequired(String),
+
     // ---- roles (Art. 4) -------------------------------------------------------------------
     /// Art. 4: the action must be attributable to a person's fiscal code.
     #[error("Art. 4: l'azione deve essere riconducibile a una persona (SPID)")]
@@ -549,12 +575,14 @@ impl DomainError {
             | DocumentNotAllowed(_)
             | ScanCheckSamePerson
             | SystemOnly
+            | NotTheCaseManager
             | FigureNotEnabledForProfessional(_) => ErrorKind::Forbidden,
             CaseNotOpened
             | EntryNotFound(_)
             | RequestNotFound(_)
             | DocumentNotFound(_)
             | SystemFailureUnknown(_)
+            | SuspensionNotFound(_)
             | FailureNotDeclared => ErrorKind::NotFound,
             CaseAlreadyOpened
             | MeasureMismatch { .. }
@@ -588,7 +616,14 @@ impl DomainError {
             | NoValidationToWithdraw(_)
             | DocumentIdAlreadyUsed(_)
             | DocumentSharePending(_)
-            | ScanNotAwaitingCheck(_) => ErrorKind::Conflict,
+            | ScanNotAwaitingCheck(_)
+            | NoOpenSuspension
+            | SuspensionAlreadyAuthorised(_) => ErrorKind::Conflict,
+            Voucher(e) => match e {
+                crate::voucher::VoucherError::Suspended { .. }
+                | crate::voucher::VoucherError::SuspensionOverlaps(_) => ErrorKind::Conflict,
+                _ => ErrorKind::Unprocessable,
+            },
             PhaseNotInMeasure(_)
             | NoConfirmers
             | InvalidPseudonym(_)
@@ -633,7 +668,10 @@ impl DomainError {
             | DocumentKindUnknown(_)
             | ClosingDocumentMissing { .. }
             | TicketNotImmediate { .. }
-            | InvalidFailureTimes => ErrorKind::Unprocessable,
+            | InvalidFailureTimes
+            | VoucherRequired
+            | VoucherNotApplicable
+            | FinalReportRequired(_) => ErrorKind::Unprocessable,
         }
     }
 
@@ -649,6 +687,14 @@ impl DomainError {
             InvalidPseudonym(_) => "invalid-pseudonym",
             Organisation(e) => e.code(),
             PathwayClosed => "pathway-closed",
+            Voucher(e) => e.code(),
+            VoucherRequired => "voucher-required",
+            VoucherNotApplicable => "voucher-not-applicable",
+            NotTheCaseManager => "not-the-case-manager",
+            NoOpenSuspension => "no-open-suspension",
+            SuspensionNotFound(_) => "suspension-not-found",
+            SuspensionAlreadyAuthorised(_) => "suspension-already-authorised",
+            FinalReportRequired(_) => "final-report-required",
             PersonRequired => "person-required",
             NotAtsOperator => "not-ats-operator",
             EnrolmentChangeNotAllowed => "enrolment-change-not-allowed",
@@ -830,6 +876,12 @@ impl DomainError {
             | TicketNotImmediate { .. }
             | InvalidFailureTimes => "Art. 9",
             InvalidPseudonym(_) => "Art. 10",
+            Voucher(e) => e.article(),
+            VoucherRequired | VoucherNotApplicable => "Avviso autonomia 2016 §10",
+            NotTheCaseManager | FinalReportRequired(_) => "Avviso autonomia 2016 §9 D",
+            NoOpenSuspension | SuspensionNotFound(_) | SuspensionAlreadyAuthorised(_) => {
+                "Avviso autonomia 2016 §9 E"
+            }
             Organisation(_) | CaseManagerFigureReserved(_) => "Art. 3",
             PreviousPhaseNotOpened { .. } | PhaseNotInMeasure(_) => "Art. 1",
             CaseNotOpened

@@ -318,6 +318,7 @@ pub mod fixtures {
             responsabile_provider: resp_provider(),
             case_manager: case_manager(),
             recipient: recipient(firmalom_enrolled),
+            voucher: None,
         }
     }
 

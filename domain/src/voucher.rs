@@ -119,6 +119,20 @@ pub enum VoucherError {
 }
 
 impl VoucherError {
+    /// The paragraph of the Avviso (seed 003) the rule comes from.
+    pub fn article(&self) -> &'static str {
+        match self {
+            VoucherError::NotAVoucherMeasure(_) | VoucherError::UnknownIntensity(_) => {
+                "Avviso autonomia 2016 §10"
+            }
+            VoucherError::OutsideValidity { .. } => "Avviso autonomia 2016 §10-11",
+            VoucherError::SuspensionOverLimit { .. }
+            | VoucherError::SuspensionEmpty
+            | VoucherError::SuspensionOverlaps(_)
+            | VoucherError::Suspended { .. } => "Avviso autonomia 2016 §9 E",
+        }
+    }
+
     /// Stable machine code.
     pub fn code(&self) -> &'static str {
         match self {

@@ -465,6 +465,40 @@ pub fn describe(event: &CaseEvent) -> String {
             "Percorso interrotto: {reason} ({} richieste terminate)",
             ended_request_ids.len()
         ),
+        CaseEvent::VoucherAssigned {
+            intensity, start, ..
+        } => format!("Voucher assegnato: intensità {intensity}, attività dal {start}"),
+        CaseEvent::PathwaySuspended { from, reason, .. } => {
+            format!("PI/PEI sospeso dal {from}; motivo: {reason}")
+        }
+        CaseEvent::PathwayReactivated {
+            suspended_from, on, ..
+        } => format!("PI/PEI riattivato il {on} (sospensione dal {suspended_from})"),
+        CaseEvent::SuspensionAuthorised { suspended_from, .. } => {
+            format!("Proroga dei termini autorizzata per la sospensione dal {suspended_from}")
+        }
+        CaseEvent::ObjectivesDeclared {
+            achieved, document, ..
+        } => format!(
+            "Obiettivi dichiarati {} (relazione finale v{}, sha256 {})",
+            if *achieved {
+                "conseguiti"
+            } else {
+                "non conseguiti"
+            },
+            document.version,
+            document.document_sha256.as_str()
+        ),
+        CaseEvent::FormalCheckRecorded {
+            passed,
+            note,
+            checked_version,
+            ..
+        } => format!(
+            "Verifica formale di calendari e diari {} (versione {checked_version}){}",
+            if *passed { "superata" } else { "non superata" },
+            because(note.as_deref())
+        ),
     }
 }
 

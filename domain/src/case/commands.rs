@@ -32,6 +32,73 @@ pub struct OpenCase {
     pub case_manager: FiscalCode,
     /// The recipient (pseudonymous) and confirmers.
     pub recipient: Recipient,
+    /// The voucher, when the measure has one (seed 003 §10: the intensity chosen at opening).
+    #[serde(default)]
+    pub voucher: Option<AssignVoucher>,
+}
+
+/// The voucher of a case under a voucher measure (seed 003 §10, §12).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AssignVoucher {
+    /// One of the measure's intensities.
+    pub intensity: String,
+    /// The start of the activities (the first day of the 12 months); default: the day the
+    /// case opens.
+    #[serde(default)]
+    pub start: Option<chrono::NaiveDate>,
+}
+
+/// Seed 003 §9 E: the case manager communicates that the PI/PEI is suspended from a day.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SuspendPathway {
+    /// The first suspended day.
+    pub from: chrono::NaiveDate,
+    /// The impediment.
+    pub reason: String,
+}
+
+/// Seed 003 §9 E: the case manager communicates the reactivation of the open suspension.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReactivatePathway {
+    /// The first day of the open suspension.
+    pub suspended_from: chrono::NaiveDate,
+    /// The day the pathway is active again (not suspended).
+    pub on: chrono::NaiveDate,
+}
+
+/// Seed 003 §9 E: the Region (its ATS operator) authorises the extension of the terms for a
+/// suspension.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthoriseSuspension {
+    /// The first day of the suspension authorised.
+    pub suspended_from: chrono::NaiveDate,
+}
+
+/// Seed 003 §9 D, §12: the case manager declares, with the final individual report, whether the
+/// pathway's objectives were achieved.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeclareObjectives {
+    /// Achieved or not.
+    pub achieved: bool,
+    /// The final report (a document of the measure's `voucher.final_report_document` kind).
+    pub document_id: Uuid,
+}
+
+/// Seed 003 §9 D: the case manager's formal check of the calendars and diaries before they are
+/// transmitted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecordFormalCheck {
+    /// Whether the diaries passed.
+    pub passed: bool,
+    /// What was found (required when not passed).
+    #[serde(default)]
+    pub note: Option<String>,
 }
 
 /// Change the responsabile of an ente (Art. 4).
@@ -545,6 +612,16 @@ pub enum CaseCommand {
     AnswerDocument(AnswerDocument),
     /// See [`CheckPaperScan`].
     CheckPaperScan(CheckPaperScan),
+    /// See [`SuspendPathway`].
+    SuspendPathway(SuspendPathway),
+    /// See [`ReactivatePathway`].
+    ReactivatePathway(ReactivatePathway),
+    /// See [`AuthoriseSuspension`].
+    AuthoriseSuspension(AuthoriseSuspension),
+    /// See [`DeclareObjectives`].
+    DeclareObjectives(DeclareObjectives),
+    /// See [`RecordFormalCheck`].
+    RecordFormalCheck(RecordFormalCheck),
 }
 
 impl CaseCommand {
@@ -582,6 +659,11 @@ impl CaseCommand {
             CaseCommand::ShareDocument(_) => "ShareDocument",
             CaseCommand::AnswerDocument(_) => "AnswerDocument",
             CaseCommand::CheckPaperScan(_) => "CheckPaperScan",
+            CaseCommand::SuspendPathway(_) => "SuspendPathway",
+            CaseCommand::ReactivatePathway(_) => "ReactivatePathway",
+            CaseCommand::AuthoriseSuspension(_) => "AuthoriseSuspension",
+            CaseCommand::DeclareObjectives(_) => "DeclareObjectives",
+            CaseCommand::RecordFormalCheck(_) => "RecordFormalCheck",
         }
     }
 }

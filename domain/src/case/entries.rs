@@ -86,6 +86,7 @@ fn check_slot(
     slot: &TimeSlot,
     except: Option<Uuid>,
 ) -> Result<(), DomainError> {
+    super::pathway::check_activity(file, ctx, slot.date)?;
     let granularity = ctx.measure.slot_granularity_minutes;
     if !slot.minutes().is_multiple_of(granularity) {
         return Err(DomainError::DurationNotMultiple {

@@ -587,6 +587,74 @@ pub enum CaseEvent {
         /// When.
         at: DateTime<Utc>,
     },
+    /// Seed 003 §10: the case holds a voucher of the measure, of one intensity, from a day.
+    VoucherAssigned {
+        /// The intensity (one of the measure's).
+        intensity: String,
+        /// The start of the activities.
+        start: NaiveDate,
+        /// ATS operator.
+        by: FiscalCode,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// Seed 003 §9 E: the PI/PEI is suspended from a day (communicated by the case manager).
+    PathwaySuspended {
+        /// The first suspended day.
+        from: NaiveDate,
+        /// The impediment.
+        reason: String,
+        /// Case manager.
+        by: FiscalCode,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// Seed 003 §9 E: the suspension that began on `suspended_from` ends; `on` is active again.
+    PathwayReactivated {
+        /// The suspension's first day.
+        suspended_from: NaiveDate,
+        /// The day of the reactivation.
+        on: NaiveDate,
+        /// Case manager.
+        by: FiscalCode,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// Seed 003 §9 E: the Region authorised the extension of the terms for a suspension.
+    SuspensionAuthorised {
+        /// The suspension's first day.
+        suspended_from: NaiveDate,
+        /// The Region's (ATS) operator.
+        by: FiscalCode,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// Seed 003 §9 D, §12: the case manager declared the objectives achieved or not, with the
+    /// final individual report.
+    ObjectivesDeclared {
+        /// Achieved or not.
+        achieved: bool,
+        /// The final report's version.
+        document: DocumentRef,
+        /// Case manager.
+        by: FiscalCode,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// Seed 003 §9 D: the case manager's formal check of the calendars and diaries.
+    FormalCheckRecorded {
+        /// Passed or not.
+        passed: bool,
+        /// What was found.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        note: Option<String>,
+        /// The case version checked (the number of events before this one).
+        checked_version: u64,
+        /// Case manager.
+        by: FiscalCode,
+        /// When.
+        at: DateTime<Utc>,
+    },
 }
 
 impl CaseEvent {
@@ -631,6 +699,12 @@ impl CaseEvent {
                 "ConfirmationNotificationUndelivered"
             }
             CaseEvent::ConfirmationRequestCancelled { .. } => "ConfirmationRequestCancelled",
+            CaseEvent::VoucherAssigned { .. } => "VoucherAssigned",
+            CaseEvent::PathwaySuspended { .. } => "PathwaySuspended",
+            CaseEvent::PathwayReactivated { .. } => "PathwayReactivated",
+            CaseEvent::SuspensionAuthorised { .. } => "SuspensionAuthorised",
+            CaseEvent::ObjectivesDeclared { .. } => "ObjectivesDeclared",
+            CaseEvent::FormalCheckRecorded { .. } => "FormalCheckRecorded",
         }
     }
 
@@ -676,7 +750,13 @@ impl CaseEvent {
             | CaseEvent::ChecklistRefused { by, .. }
             | CaseEvent::ValidationWithdrawn { by, .. }
             | CaseEvent::PaperDiaryCancelled { by, .. }
-            | CaseEvent::ConfirmationRequestCancelled { by, .. } => Some(by),
+            | CaseEvent::ConfirmationRequestCancelled { by, .. }
+            | CaseEvent::VoucherAssigned { by, .. }
+            | CaseEvent::PathwaySuspended { by, .. }
+            | CaseEvent::PathwayReactivated { by, .. }
+            | CaseEvent::SuspensionAuthorised { by, .. }
+            | CaseEvent::ObjectivesDeclared { by, .. }
+            | CaseEvent::FormalCheckRecorded { by, .. } => Some(by),
             CaseEvent::DiaryHandedToAts { by, .. } => by.as_ref(),
             CaseEvent::ConfirmationNotificationDelivered { .. }
             | CaseEvent::ConfirmationNotificationUndelivered { .. } => None,
@@ -740,7 +820,13 @@ impl CaseEvent {
             | CaseEvent::PaperDiaryCancelled { at, .. }
             | CaseEvent::ConfirmationNotificationDelivered { at, .. }
             | CaseEvent::ConfirmationNotificationUndelivered { at, .. }
-            | CaseEvent::ConfirmationRequestCancelled { at, .. } => *at,
+            | CaseEvent::ConfirmationRequestCancelled { at, .. }
+            | CaseEvent::VoucherAssigned { at, .. }
+            | CaseEvent::PathwaySuspended { at, .. }
+            | CaseEvent::PathwayReactivated { at, .. }
+            | CaseEvent::SuspensionAuthorised { at, .. }
+            | CaseEvent::ObjectivesDeclared { at, .. }
+            | CaseEvent::FormalCheckRecorded { at, .. } => *at,
         }
     }
 }

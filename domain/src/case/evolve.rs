@@ -49,6 +49,9 @@ pub fn evolve(mut state: CaseState, event: &CaseEvent) -> CaseState {
             interrupted_at: None,
             interruption: None,
             opened_at: *at,
+            voucher: None,
+            objectives: None,
+            formal_checks: Vec::new(),
         });
         return state;
     }
@@ -547,7 +550,74 @@ fn apply(file: &mut CaseFile, event: &CaseEvent) {
                 }
             }
         }
+        CaseEvent::VoucherAssigned {
+            intensity, start, ..
+        } => {
+            file.voucher = Some(crate::voucher::CaseVoucher {
+                start: *start,
+                intensity: intensity.clone(),
+                suspensions: Vec::new(),
+            });
+        }
+        CaseEvent::PathwaySuspended { from, .. } => {
+            if let Some(v) = file.voucher.as_mut() {
+                v.suspensions.push(crate::voucher::Suspension {
+                    from: *from,
+                    reactivated_on: None,
+                    authorised: false,
+                });
+            }
+        }
+        CaseEvent::PathwayReactivated {
+            suspended_from, on, ..
+        } => {
+            if let Some(s) = suspension(file, *suspended_from) {
+                s.reactivated_on = Some(*on);
+            }
+        }
+        CaseEvent::SuspensionAuthorised { suspended_from, .. } => {
+            if let Some(s) = suspension(file, *suspended_from) {
+                s.authorised = true;
+            }
+        }
+        CaseEvent::ObjectivesDeclared {
+            achieved,
+            document,
+            by,
+            at,
+        } => {
+            file.objectives = Some(crate::case::state::ObjectivesDeclaration {
+                achieved: *achieved,
+                document: document.clone(),
+                by: by.clone(),
+                at: *at,
+            });
+        }
+        CaseEvent::FormalCheckRecorded {
+            passed,
+            note,
+            checked_version,
+            by,
+            at,
+        } => file.formal_checks.push(crate::case::state::FormalCheck {
+            passed: *passed,
+            note: note.clone(),
+            checked_version: *checked_version,
+            by: by.clone(),
+            at: *at,
+        }),
     }
+}
+
+fn suspension(
+    file: &mut CaseFile,
+    from: chrono::NaiveDate,
+) -> Option<&mut crate::voucher::Suspension> {
+    file.voucher
+        .as_mut()?
+        .suspensions
+        .iter_mut()
+        .find(|s| s.from == from)
 }
 
 fn open_request(

@@ -9,6 +9,7 @@ pub mod documents;
 pub mod entries;
 pub mod events;
 mod evolve;
+pub mod pathway;
 pub mod setup;
 pub mod state;
 
@@ -25,8 +26,9 @@ pub use events::{CaseEvent, RefusedAnswer, RequestScope, UpcastError, upcast};
 pub use evolve::evolve;
 pub use state::{
     CaseFile, CaseState, ConfirmationChannel, Diary, DiaryStatus, DocumentRef, DocumentShare,
-    Entry, Interruption, PathwayDocument, Pdi, PdiCap, PdiRaise, PhaseTotals, Recipient, Rejection,
-    Request, RequestStatus, Scan, ScanCheck, Undelivered,
+    Entry, FormalCheck, Interruption, ObjectivesDeclaration, PathwayDocument, Pdi, PdiCap,
+    PdiRaise, PhaseTotals, Recipient, Rejection, Request, RequestStatus, Scan, ScanCheck,
+    Undelivered,
 };
 
 /// Everything the decider needs besides the state and the command. No hidden clock: `now`
@@ -194,6 +196,11 @@ pub fn decide(
         CaseCommand::ShareDocument(c) => documents::share(file, c, ctx),
         CaseCommand::AnswerDocument(c) => documents::answer(file, c, ctx),
         CaseCommand::CheckPaperScan(c) => documents::check_scan(file, c, ctx),
+        CaseCommand::SuspendPathway(c) => pathway::suspend(file, c, ctx),
+        CaseCommand::ReactivatePathway(c) => pathway::reactivate(file, c, ctx),
+        CaseCommand::AuthoriseSuspension(c) => pathway::authorise(file, c, ctx),
+        CaseCommand::DeclareObjectives(c) => pathway::declare_objectives(file, c, ctx),
+        CaseCommand::RecordFormalCheck(c) => pathway::formal_check(file, state.version, c, ctx),
     }
 }
 

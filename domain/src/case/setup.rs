@@ -39,7 +39,8 @@ pub fn open_case(
     ];
     check_confirmers(&c.recipient.confirmers, c.recipient.minor, staff)?;
     check_pseudonym(&c.recipient.pseudonym)?;
-    Ok(vec![CaseEvent::CaseOpened {
+    let voucher = super::pathway::assign(c, ctx, &by)?;
+    let mut events = vec![CaseEvent::CaseOpened {
         case_id: c.case_id,
         measure_id: c.measure_id.clone(),
         ats: c.ats.clone(),
@@ -51,7 +52,9 @@ pub fn open_case(
         recipient: c.recipient.clone(),
         by,
         at: ctx.now,
-    }])
+    }];
+    events.extend(voucher);
+    Ok(events)
 }
 
 /// Art. 6: someone confirms: the adult recipient personally (one confirmer), or a minor's

@@ -375,6 +375,40 @@ pub struct CaseFile {
     pub interruption: Option<Interruption>,
     /// When the case was opened (`at` of `CaseOpened`).
     pub opened_at: DateTime<Utc>,
+    /// The voucher, under a voucher measure (seed 003 §10), with its suspensions (§9 E).
+    pub voucher: Option<crate::voucher::CaseVoucher>,
+    /// The case manager's declaration of the objectives (seed 003 §9 D, §12), the last one.
+    pub objectives: Option<ObjectivesDeclaration>,
+    /// The case manager's formal checks of the diaries (seed 003 §9 D), in order.
+    pub formal_checks: Vec<FormalCheck>,
+}
+
+/// The case manager's declaration of the objectives, with the final report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ObjectivesDeclaration {
+    /// Achieved or not.
+    pub achieved: bool,
+    /// The final report's version.
+    pub document: DocumentRef,
+    /// Who declared.
+    pub by: FiscalCode,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
+/// One formal check of the diaries by the case manager.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FormalCheck {
+    /// Passed or not.
+    pub passed: bool,
+    /// What was found.
+    pub note: Option<String>,
+    /// The case version checked.
+    pub checked_version: u64,
+    /// Who.
+    pub by: FiscalCode,
+    /// When.
+    pub at: DateTime<Utc>,
 }
 
 impl CaseFile {
@@ -411,6 +445,15 @@ impl CaseFile {
                 .find(|s| s.request_id == request_id)
                 .map(|s| (d, s))
         })
+    }
+
+    /// Seed 003 §9 D: whether the last formal check passed and came after the declaration of
+    /// the objectives (what it verified includes the final report).
+    pub fn formal_check_passed(&self) -> bool {
+        match (self.formal_checks.last(), &self.objectives) {
+            (Some(check), Some(declared)) => check.passed && check.at >= declared.at,
+            _ => false,
+        }
     }
 
     /// The pending request of a phase, if any (for whole-diary phases there is at most one).

@@ -277,8 +277,8 @@ fn flat_amounts_over_the_voucher_are_refused_at_load_time() {
 fn a_flat_amount_naming_an_unknown_document_or_service_is_refused_at_load_time() {
     let text = diario_domain::catalogue::SHIPPED_MEASURES[1].1;
     let err = Measure::from_json(&text.replacen(
-        "\"document\": \"progetto_individuale\"",
-        "\"document\": \"progetto_individuato\"",
+        "\"kind\": \"document\", \"document\": \"progetto_individuale\"",
+        "\"kind\": \"document\", \"document\": \"progetto_individuato\"",
         1,
     ))
     .unwrap_err()

@@ -24,5 +24,6 @@ mod roles;
 mod sampling;
 mod seal;
 mod serialization;
+mod voucher_cases;
 mod vouchers;
 mod whole_diary;

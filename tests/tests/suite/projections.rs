@@ -197,6 +197,7 @@ impl World {
                 firmalom_enrolled: firmalom,
                 confirmers: vec![f::parent()],
             },
+            voucher: None,
         };
         let ats_operator = Actor::person(f::ats_operator(), ActorRole::AtsOperator);
         let command = CaseCommand::OpenCase(open);
