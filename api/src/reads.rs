@@ -43,6 +43,7 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/cases/{id}/checklists", get(case_checklists))
         .route("/v1/ats/{ats}/dashboard", get(dashboard))
         .route("/v1/ats/{ats}/cases", get(ats_cases))
+        .route("/v1/reports/vouchers", get(vouchers))
         .route("/v1/reports/costs", get(costs))
         .route("/v1/me", get(me))
 }
@@ -107,10 +108,10 @@ async fn known(
     code: &str,
     status: StatusCode,
 ) -> Result<(), ApiError> {
-    let kinds: &[OrgKind] = if field == "ats" {
-        &[OrgKind::Ats]
-    } else {
-        &[OrgKind::Provider]
+    let kinds: &[OrgKind] = match field {
+        "ats" => &[OrgKind::Ats],
+        "ambito" => &[OrgKind::AmbitoLead],
+        _ => &[OrgKind::Provider],
     };
     crate::people::require_organisation(state, field, code, kinds, status)
         .await
@@ -250,6 +251,23 @@ pub struct CostQuery {
     /// Italian headers, names next to the codes, a totals line); `xlsx`; `csv` (for programs:
     /// RFC 4180, comma, English headers, amounts in cents).
     #[param(value_type = Option<String>, pattern = "^(json|csv|csv-it|xlsx)$")]
+    pub format: Option<String>,
+}
+
+/// Filters of the voucher report.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct VoucherQuery {
+    /// ATS code. An ATS operator (or auditor) scoped to one ATS gets that ATS when absent.
+    pub ats: Option<String>,
+    /// The Ambito's lead body (the case's public-body party).
+    pub ambito: Option<String>,
+    /// Only this measure (e.g. `autonomia_2016`).
+    pub measure_id: Option<String>,
+    /// The day the amounts are computed for (`YYYY-MM-DD`); default today (Europe/Rome).
+    pub as_of: Option<NaiveDate>,
+    /// `json` (default) or `csv` (one row per flat amount of each case, amounts in euros).
+    #[param(value_type = Option<String>, pattern = "^(json|csv)$")]
     pub format: Option<String>,
 }
 
@@ -673,6 +691,87 @@ pub async fn costs(
     } else {
         Ok(Json(report).into_response())
     }
+}
+
+/// Seed 003 §12–13: per Ambito and case, the flat amounts due, not yet due and not due with
+/// the reasons, the 40% advance and the balance net of it, as of a day — what the Ambito's lead
+/// body files with the Region. Euros per output, not hours × rate. Who reads the cost report
+/// reads this.
+#[utoipa::path(get, path = "/v1/reports/vouchers", tag = "reads",
+    params(VoucherQuery),
+    responses(
+        (status = 200, description = "the voucher report, or `text/csv` with `format=csv`",
+            content((diario_projections::VoucherReport = "application/json"), (String = "text/csv"))),
+        (status = "4XX", description = "400 invalid-format, ats required, unknown-organisation / organisation-kind-mismatch (ats, ambito), unknown-measure (measure_id), 401, 403 ats-access-denied", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub async fn vouchers(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+    ApiQuery(q): ApiQuery<VoucherQuery>,
+) -> Result<Response, ApiError> {
+    let format = q.format.as_deref().unwrap_or("json");
+    if !["json", "csv"].contains(&format) {
+        return Err(ApiError::Field {
+            status: StatusCode::BAD_REQUEST,
+            code: "invalid-format",
+            field: "format",
+            message: format!("format: deve essere json o csv, non «{format}»"),
+        });
+    }
+    if let Some(ats) = &q.ats {
+        known(&state, "ats", ats, StatusCode::BAD_REQUEST).await?;
+    }
+    if let Some(ambito) = &q.ambito {
+        known(&state, "ambito", ambito, StatusCode::BAD_REQUEST).await?;
+    }
+    if let Some(m) = &q.measure_id
+        && state
+            .handler
+            .catalogue()
+            .get(&diario_domain::MeasureId::new(m))
+            .is_none()
+    {
+        return Err(ApiError::Field {
+            status: StatusCode::BAD_REQUEST,
+            code: "unknown-measure",
+            field: "measure_id",
+            message: format!("measure_id: la misura «{m}» non è nel catalogo"),
+        });
+    }
+    let filter = diario_projections::VoucherFilter {
+        ats: cost_ats(&principal, q.ats)?,
+        ambito: q.ambito,
+        measure_id: q.measure_id,
+    };
+    let as_of = q
+        .as_of
+        .unwrap_or_else(|| diario_domain::values::civil_date(state.handler.now()));
+    let report =
+        diario_projections::voucher_report(&state.db, state.handler.catalogue(), &filter, as_of)
+            .await?;
+    if format == "csv" {
+        let mut w = csv::Writer::from_writer(Vec::new());
+        for row in report.csv_rows() {
+            w.write_record(&row)
+                .map_err(|e| ApiError::Internal(Box::new(e)))?;
+        }
+        let body = w
+            .into_inner()
+            .map_err(|e| ApiError::Internal(Box::new(e.into_error())))?;
+        return Ok((
+            [
+                (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+                (
+                    header::CONTENT_DISPOSITION,
+                    "attachment; filename=\"diario-voucher.csv\"",
+                ),
+            ],
+            body,
+        )
+            .into_response());
+    }
+    Ok(Json(report).into_response())
 }
 
 /// The Art. 9 list from the read model: failures by start, each with the entries that relied

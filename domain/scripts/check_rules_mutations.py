@@ -169,7 +169,7 @@ muts = [
  ("catalogue: flat amounts within the voucher (§12)", "catalogue.rs", "if total.0 > v.amount_cents.0 {", "if false {"),
  ("catalogue: flat amount documents exist (§12)", "catalogue.rs", "                known_document(\"flat amount due_when\", document)?;", "                let _ = document;"),
  ("organisations: the measure's public body kind (§9 C)", "organisations.rs", "let the_asst = self.require(\"asst\", asst, &[public_body])?;", "let the_asst = self.require(\"asst\", asst, &[OrgKind::Asst, OrgKind::AmbitoLead])?;"),
- ("voucher case: a voucher measure needs the voucher (§10)", "case/pathway.rs", "            None => Ok(None),\n", "            None => Ok(None),\n        };\n    };\n    let Some(_) = &c.voucher else {\n        return Ok(None);\n"),
+ ("voucher case: a voucher measure needs the voucher (§10)", "case/pathway.rs", "    let AssignVoucher { intensity, start } =\n        c.voucher.as_ref().ok_or(DomainError::VoucherRequired)?;", "    let Some(AssignVoucher { intensity, start }) = c.voucher.as_ref() else {\n        return Ok(None);\n    };"),
  ("voucher case: no voucher outside a voucher measure (§10)", "case/pathway.rs", "Some(_) => Err(DomainError::VoucherNotApplicable),", "Some(_) => Ok(None),"),
  ("voucher case: a known intensity (§12)", "case/pathway.rs", "if !ctx.measure.intensities.iter().any(|i| &i.id == intensity) {", "if false {"),
  ("voucher case: no start after the end of activities (§11)", "case/pathway.rs", "        && start > last\n", "        && false\n"),

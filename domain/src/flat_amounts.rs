@@ -6,11 +6,14 @@
 use std::collections::BTreeSet;
 
 use chrono::NaiveDate;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
+use crate::case::CaseFile;
 use crate::catalogue::{DueWhen, FlatAmount, Measure};
 use crate::values::Cents;
-use crate::voucher::{Accesses, CaseVoucher, VoucherError, realised, terms};
+use crate::voucher::{
+    Accesses, CaseVoucher, ServiceDay, Validity, VoucherError, count_accesses, realised, terms,
+};
 
 /// What the rules need to know of one pathway.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -275,4 +278,97 @@ pub fn total(payments: &[Payment]) -> Payment {
             balance: t.balance.plus(p.balance),
         },
     )
+}
+
+/// What a case records of its voucher pathway, as of no particular day: the read model keeps
+/// it, and [`PathwayFacts::status`] says where the pathway stands on a day.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PathwayFacts {
+    /// The voucher: start, intensity, suspensions.
+    pub voucher: CaseVoucher,
+    /// The document kinds recorded.
+    pub documents: BTreeSet<String>,
+    /// The days and services of the confirmed, not withdrawn entries (distinct).
+    pub service_days: Vec<ServiceDay>,
+    /// The case manager's declaration of the objectives.
+    pub objectives_achieved: Option<bool>,
+    /// Whether the formal check passed after the declaration (§9 D).
+    pub formal_check_passed: bool,
+    /// Whether the pathway was interrupted.
+    pub interrupted: bool,
+}
+
+/// Where a voucher pathway stands on a day.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PathwayStatus {
+    /// The day.
+    pub as_of: NaiveDate,
+    /// The voucher's validity (§10–11).
+    pub validity: Validity,
+    /// Days suspended in total, and of them authorised (§9 E).
+    pub suspended_days: u32,
+    /// The authorised ones, which extend the validity.
+    pub authorised_days: u32,
+    /// The measure's maximum of suspended days.
+    pub max_suspension_days: Option<u32>,
+    /// Accesses so far against the intensity's minimum (§12).
+    pub accesses: Accesses,
+    /// The claim, line by line (§12).
+    pub claim: Claim,
+    /// Advance and balance (§13).
+    pub payment: Payment,
+}
+
+impl PathwayFacts {
+    /// The facts of a case with a voucher.
+    pub fn of(file: &CaseFile) -> Option<PathwayFacts> {
+        let voucher = file.voucher.clone()?;
+        let service_days: BTreeSet<ServiceDay> = file
+            .entries
+            .values()
+            .filter(|e| e.confirmed && !e.withdrawn)
+            .map(|e| ServiceDay {
+                date: e.slot.date,
+                service: e.service.clone(),
+            })
+            .collect();
+        Some(PathwayFacts {
+            voucher,
+            documents: file.documents.values().map(|d| d.kind.clone()).collect(),
+            service_days: service_days.into_iter().collect(),
+            objectives_achieved: file.objectives.as_ref().map(|o| o.achieved),
+            formal_check_passed: file.formal_check_passed(),
+            interrupted: file.interrupted_at.is_some(),
+        })
+    }
+
+    /// Where the pathway stands on `as_of` under `measure`.
+    pub fn status(
+        &self,
+        measure: &Measure,
+        as_of: NaiveDate,
+    ) -> Result<PathwayStatus, VoucherError> {
+        let terms = terms(measure)?;
+        let accesses = count_accesses(measure, &self.voucher, &self.service_days, as_of)?;
+        let pathway = Pathway {
+            voucher: &self.voucher,
+            documents: &self.documents,
+            accesses: accesses.clone(),
+            objectives_achieved: self.objectives_achieved,
+            formal_check_passed: self.formal_check_passed,
+            interrupted: self.interrupted,
+        };
+        let claim = claim(measure, &pathway, as_of)?;
+        let payment = payment(measure, &pathway, &claim)?;
+        Ok(PathwayStatus {
+            as_of,
+            validity: self.voucher.validity(terms, as_of),
+            suspended_days: self.voucher.suspended_days(as_of),
+            authorised_days: self.voucher.authorised_days(as_of),
+            max_suspension_days: terms.max_suspension_days,
+            accesses,
+            claim,
+            payment,
+        })
+    }
 }

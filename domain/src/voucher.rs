@@ -6,13 +6,14 @@
 use std::collections::BTreeSet;
 
 use chrono::{Months, NaiveDate};
+use serde::{Deserialize, Serialize};
 
 use crate::catalogue::{Measure, Voucher as Terms};
 use crate::values::{ServiceId, add_civil_days};
 
 /// A suspension of the PI/PEI (§9 E): from its first suspended day to the day the pathway is
 /// active again (that day not suspended).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Suspension {
     /// The first suspended day.
     pub from: NaiveDate,
@@ -41,7 +42,7 @@ impl Suspension {
 }
 
 /// The nominative voucher of a case.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CaseVoucher {
     /// The start of the activities.
     pub start: NaiveDate,
@@ -52,7 +53,8 @@ pub struct CaseVoucher {
 }
 
 /// Which limit ends a voucher's validity.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Bound {
     /// The normal months plus the authorised suspended days.
     Months,
@@ -63,7 +65,7 @@ pub enum Bound {
 }
 
 /// A voucher's validity.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Validity {
     /// The last day of the normal months (12: 2017-02-01 → 2018-01-31).
     pub base_end: NaiveDate,
@@ -269,7 +271,7 @@ impl CaseVoucher {
 }
 
 /// One confirmed, not withdrawn entry: the day and the service.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct ServiceDay {
     /// The day of the entry.
     pub date: NaiveDate,
@@ -278,7 +280,7 @@ pub struct ServiceDay {
 }
 
 /// The accesses of a pathway against its intensity's minimum (§12).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Accesses {
     /// Days counted.
     pub counted: u32,

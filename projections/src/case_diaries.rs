@@ -92,6 +92,7 @@ impl CaseRows {
             c.confirmed_cost_cents.into(),
             c.version.into(),
             c.last_event_at.into(),
+            serde_json::json!(c.voucher).into(),
         ];
         let mut diaries = Vec::new();
         let mut entries = BTreeMap::new();
@@ -364,7 +365,7 @@ impl BatchWrite {
                  recipient_pseudonym, recipient_minor, firmalom_enrolled, responsabile_asst, \
                  responsabile_provider, case_manager, opened_at, interrupted_at, interruption, last_entry_at, \
                  last_entry_date, minutes, confirmed_minutes, confirmed_cost_cents, version, \
-                 last_event_at)",
+                 last_event_at, voucher)",
                 &self.cases,
             ),
             (

@@ -112,7 +112,7 @@ pub struct UndeliveredView {
 }
 
 /// A JSON column that may hold `null` (PostgreSQL `jsonb`, SQLite text), or a JSON value.
-fn json_or_null<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+pub(crate) fn json_or_null<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
 where
     D: serde::Deserializer<'de>,
     T: serde::de::DeserializeOwned,
@@ -235,6 +235,33 @@ pub struct CaseDiary {
     /// Who the case names (responsabili, case manager, enabled professionals), by person.
     #[serde(default)]
     pub people: Vec<CasePerson>,
+    /// Under a voucher measure (seed 003): the pathway's voucher and where it stands.
+    #[serde(default, deserialize_with = "json_or_null")]
+    pub voucher: Option<VoucherView>,
+}
+
+/// The voucher pathway of a case (seed 003): what the case records, and where it stands as of
+/// the read (validity, accesses, flat amounts due, advance and balance: `docs/domain.md`,
+/// choices 27–36).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct VoucherView {
+    /// Intensity, start, suspensions, documents, confirmed service days, objectives, formal
+    /// check, interruption (`diario_domain::flat_amounts::PathwayFacts`).
+    #[schema(value_type = Object)]
+    pub facts: diario_domain::flat_amounts::PathwayFacts,
+    /// Computed at the read: validity, suspended days, accesses / required, claim lines with
+    /// their status and reasons, payment (`PathwayStatus`).
+    #[serde(default, skip_deserializing, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub status: Option<diario_domain::flat_amounts::PathwayStatus>,
+}
+
+impl VoucherView {
+    /// The same view with its status on `as_of` under `measure` (none without a voucher).
+    pub fn at(mut self, measure: Option<&diario_domain::Measure>, as_of: NaiveDate) -> Self {
+        self.status = measure.and_then(|m| self.facts.status(m, as_of).ok());
+        self
+    }
 }
 
 /// A person a case names, and as what (a row of `rm_case_people`).
@@ -515,6 +542,10 @@ impl CaseDiary {
             last_event_at,
             diaries,
             alerts,
+            voucher: diario_domain::flat_amounts::PathwayFacts::of(file).map(|facts| VoucherView {
+                facts,
+                status: None,
+            }),
         })
     }
 }
@@ -629,10 +660,22 @@ pub async fn case_diary_consistent(
         Some(projected) if projected.version >= version => Some(projected),
         _ => CaseDiary::from_state(case, catalogue.get(&file.measure_id)),
     };
-    Ok(fresh.map(|d| d.with_overdue_alerts(now)))
+    let measure = catalogue.get(&file.measure_id);
+    Ok(fresh.map(|d| d.with_overdue_alerts(now).with_voucher_status(measure, now)))
 }
 
 impl CaseDiary {
+    /// The voucher's status as of `now` (Europe/Rome civil day).
+    pub fn with_voucher_status(
+        mut self,
+        measure: Option<&diario_domain::Measure>,
+        now: DateTime<Utc>,
+    ) -> CaseDiary {
+        let today = diario_domain::values::civil_date(now);
+        self.voucher = self.voucher.map(|v| v.at(measure, today));
+        self
+    }
+
     /// Adds the domain's `request-overdue` alert for every request overdue at `now` (unless
     /// already present). Interrupted cases get none.
     pub fn with_overdue_alerts(mut self, now: DateTime<Utc>) -> CaseDiary {

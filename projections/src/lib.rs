@@ -17,6 +17,7 @@ pub mod people;
 pub mod queries;
 pub mod samples;
 mod status;
+pub mod vouchers;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -34,7 +35,7 @@ pub use case_diaries::CaseDiaries;
 pub use checklists::{CheckView, ChecklistFilter, ChecklistView, Checklists, checklists};
 pub use diaries::{
     AlertView, CaseDiary, CasePerson, EntryState, EntryView, InterruptionView, PhaseDiary,
-    RejectionView, RequestView, Total, UndeliveredView, case_diary, case_diary_at,
+    RejectionView, RequestView, Total, UndeliveredView, VoucherView, case_diary, case_diary_at,
     case_diary_consistent,
 };
 pub use failures::{
@@ -53,6 +54,7 @@ pub use queries::{
 };
 pub use samples::sample_population;
 pub use status::{CaseStatus, ChannelView, DiaryStatusView, FailureScopeView, RequestStatusView};
+pub use vouchers::{VoucherFilter, VoucherReport, voucher_report};
 
 /// Why a query or a read model failed.
 #[derive(Debug, thiserror::Error)]

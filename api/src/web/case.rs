@@ -154,6 +154,101 @@ struct CasePage {
     confirmers: Vec<(String, String)>,
     /// The documents of the pathway (Art. 1) and the checks of paper scans.
     docs: super::documents::DocumentsBlock,
+    /// Under a voucher measure (seed 003): the voucher and the flat amounts.
+    voucher: Option<VoucherBlock>,
+}
+
+/// The voucher of the case as the page shows it (seed 003 §9 E, §10–13).
+struct VoucherBlock {
+    intensity: String,
+    validity: String,
+    suspensions: Vec<String>,
+    accesses: String,
+    realised: &'static str,
+    lines: Vec<(String, String, String)>,
+    due: String,
+    advance: String,
+    balance: String,
+}
+
+fn euros(c: diario_domain::values::Cents) -> String {
+    let sign = if c.0 < 0 { "-" } else { "" };
+    let abs = c.0.unsigned_abs();
+    format!("{sign}€ {},{:02}", abs / 100, abs % 100)
+}
+
+fn voucher_block(
+    view: &diario_projections::VoucherView,
+    measure: &diario_domain::Measure,
+) -> Option<VoucherBlock> {
+    use diario_domain::flat_amounts::LineStatus;
+    let status = view.status.as_ref()?;
+    let facts = &view.facts;
+    let intensity = measure
+        .intensities
+        .iter()
+        .find(|i| i.id == facts.voucher.intensity)
+        .map_or_else(|| facts.voucher.intensity.clone(), |i| i.name.clone());
+    let date = |d: chrono::NaiveDate| d.format("%d/%m/%Y").to_string();
+    Some(VoucherBlock {
+        intensity,
+        validity: format!(
+            "dal {} al {} (12 mesi fino al {}; sospesi {} giorni su {}, di cui autorizzati {})",
+            date(facts.voucher.start),
+            date(status.validity.end),
+            date(status.validity.base_end),
+            status.suspended_days,
+            status.max_suspension_days.unwrap_or(0),
+            status.authorised_days
+        ),
+        suspensions: facts
+            .voucher
+            .suspensions
+            .iter()
+            .map(|s| {
+                format!(
+                    "dal {}{}{}",
+                    date(s.from),
+                    s.reactivated_on.map_or_else(
+                        || ", in corso".to_owned(),
+                        |r| format!(", riattivato il {}", date(r))
+                    ),
+                    if s.authorised {
+                        ", proroga autorizzata"
+                    } else {
+                        ", proroga non ancora autorizzata"
+                    }
+                )
+            })
+            .collect(),
+        accesses: format!(
+            "{} su {} richiesti",
+            status.accesses.counted, status.accesses.required
+        ),
+        realised: if status.claim.realised { "sì" } else { "no" },
+        lines: status
+            .claim
+            .lines
+            .iter()
+            .map(|l| {
+                let (label, why) = match &l.status {
+                    LineStatus::Due => ("dovuto", &[][..]),
+                    LineStatus::NotYetDue { why } => ("non ancora dovuto", &why[..]),
+                    LineStatus::NotDue { why } => ("non dovuto", &why[..]),
+                };
+                let reasons: Vec<String> = why.iter().map(|w| w.message()).collect();
+                let status = if reasons.is_empty() {
+                    label.to_owned()
+                } else {
+                    format!("{label}: {}", reasons.join("; "))
+                };
+                (l.output.clone(), euros(l.amount), status)
+            })
+            .collect(),
+        due: euros(status.payment.due),
+        advance: euros(status.payment.advance),
+        balance: euros(status.payment.balance),
+    })
 }
 
 pub(super) fn state_label(s: diario_projections::EntryState) -> &'static str {
@@ -664,6 +759,10 @@ pub(super) async fn page(
                 .collect(),
             checklists: diario_commands::access::read_checklists(&principal, file).is_ok(),
             docs: super::documents::block(file, measure, &principal, &names),
+            voucher: diary
+                .voucher
+                .as_ref()
+                .and_then(|v| voucher_block(v, measure)),
         },
     ))
 }

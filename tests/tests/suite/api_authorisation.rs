@@ -201,6 +201,18 @@ async fn table(backend: Backend) {
         ),
         row(
             "GET",
+            "/v1/reports/vouchers".into(),
+            &["ats_operator", "ats_operator_other_ats", "auditor"],
+            |_| None,
+        ),
+        row(
+            "GET",
+            "/v1/reports/vouchers?ats=ATS-MILANO&format=csv".into(),
+            &["ats_operator", "auditor"],
+            |_| None,
+        ),
+        row(
+            "GET",
             format!("/v1/people/{}/entries", cf::EDUCATORE),
             &["ats_operator", "ats_operator_other_ats", "auditor"],
             |_| None,
@@ -421,6 +433,29 @@ async fn table(backend: Backend) {
             &["responsabile_provider"],
             |_| Some(json!({ "reason": "notifica non consegnata" })),
         ),
+        // The voucher routes of autonomia 2016 on an #UP case: whoever may act is told the
+        // measure has no voucher (422), everyone else is refused.
+        row("POST", c("/suspensions"), &["case_manager"], |_| {
+            Some(json!({ "from": "2024-03-10", "reason": "ricovero" }))
+        }),
+        row(
+            "POST",
+            c("/suspensions/2024-03-10/reactivation"),
+            &["case_manager"],
+            |_| Some(json!({ "on": "2024-03-20" })),
+        ),
+        row(
+            "POST",
+            c("/suspensions/2024-03-10/authorisation"),
+            &["ats_operator"],
+            |_| None,
+        ),
+        row("POST", c("/objectives"), &["case_manager"], |_| {
+            Some(json!({ "achieved": true, "document_id": uuid::Uuid::nil() }))
+        }),
+        row("POST", c("/formal-checks"), &["case_manager"], |_| {
+            Some(json!({ "passed": true }))
+        }),
         row(
             "POST",
             c("/interruption"),

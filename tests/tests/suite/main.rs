@@ -17,6 +17,7 @@ mod api_reliability;
 mod api_samples;
 mod api_scenario;
 mod api_seal;
+mod api_vouchers;
 mod crash;
 mod demo;
 mod firmalom_e2e;
