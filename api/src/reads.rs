@@ -572,8 +572,14 @@ pub async fn dashboard(
     }
     known(&state, "ats", &ats, StatusCode::NOT_FOUND).await?;
     access::read_ats(&principal, &ats)?;
-    let board =
-        diario_projections::ats_dashboard(&state.db, &ats, state.handler.now(), idle_days).await?;
+    let board = diario_projections::queries::ats_dashboard_with_vouchers(
+        &state.db,
+        state.handler.catalogue(),
+        &ats,
+        state.handler.now(),
+        idle_days,
+    )
+    .await?;
     Ok(Json(board))
 }
 

@@ -285,6 +285,11 @@ pub struct AtsDashboard {
     pub idle_cases: Vec<IdleCase>,
     /// More idle cases exist than the ones listed.
     pub idle_cases_more: bool,
+    /// The voucher pathways of the ATS (seed 003), when it has any: accesses against the
+    /// minimum, realised, money (filled by the reader with the catalogue, see
+    /// [`crate::vouchers::VoucherReport::summary`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vouchers: Option<crate::vouchers::VoucherSummary>,
 }
 
 /// Idle cases listed on the dashboard: the longest idle ones, so the dashboard costs the same
@@ -426,7 +431,32 @@ pub async fn ats_dashboard(
         idle_days,
         idle_cases_more: idle_cases.len() > IDLE_CASES_SHOWN,
         idle_cases: idle_cases.into_iter().take(IDLE_CASES_SHOWN).collect(),
+        vouchers: None,
     })
+}
+
+/// [`ats_dashboard`] with the ATS's voucher pathways as of `now`'s civil day.
+pub async fn ats_dashboard_with_vouchers(
+    db: &Database,
+    catalogue: &Catalogue,
+    ats: &str,
+    now: DateTime<Utc>,
+    idle_days: i64,
+) -> Result<AtsDashboard, ProjectionError> {
+    let mut board = ats_dashboard(db, ats, now, idle_days).await?;
+    let filter = crate::vouchers::VoucherFilter {
+        ats: Some(ats.to_owned()),
+        ..Default::default()
+    };
+    let report = crate::vouchers::voucher_report(
+        db,
+        catalogue,
+        &filter,
+        diario_domain::values::civil_date(now),
+    )
+    .await?;
+    board.vouchers = report.summary();
+    Ok(board)
 }
 
 // ------------------------------------------------------------------------------------------

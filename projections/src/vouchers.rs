@@ -261,3 +261,90 @@ impl VoucherReport {
         rows
     }
 }
+
+/// One voucher pathway as the ATS dashboard lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct PathwayRow {
+    pub case_id: Uuid,
+    pub ambito: String,
+    pub intensity: String,
+    pub accesses: u32,
+    pub accesses_required: u32,
+    pub realised: bool,
+    pub interrupted: bool,
+    pub validity_end: NaiveDate,
+    pub due_cents: i64,
+}
+
+/// The voucher pathways of an ATS on the dashboard (seed 003): counts, money and the pathways
+/// furthest from their minimum of accesses first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct VoucherSummary {
+    pub as_of: NaiveDate,
+    pub pathways: usize,
+    pub realised: usize,
+    pub interrupted: usize,
+    pub due_cents: i64,
+    pub advance_cents: i64,
+    pub balance_cents: i64,
+    /// At most [`PATHWAYS_SHOWN`]: running pathways by the share of accesses still missing,
+    /// then the others; the full list is `GET /v1/reports/vouchers`.
+    pub shown: Vec<PathwayRow>,
+    pub more: bool,
+}
+
+/// Pathways listed on the dashboard.
+pub const PATHWAYS_SHOWN: usize = 20;
+
+impl VoucherReport {
+    /// The dashboard's summary; `None` without voucher pathways.
+    pub fn summary(&self) -> Option<VoucherSummary> {
+        let mut rows: Vec<PathwayRow> = self
+            .ambiti
+            .iter()
+            .flat_map(|a| {
+                a.cases.iter().map(|c| PathwayRow {
+                    case_id: c.case_id,
+                    ambito: a.ambito.clone(),
+                    intensity: c.intensity.clone(),
+                    accesses: c.accesses,
+                    accesses_required: c.accesses_required,
+                    realised: c.realised,
+                    interrupted: c.interrupted,
+                    validity_end: c.validity_end,
+                    due_cents: c.due_cents,
+                })
+            })
+            .collect();
+        if rows.is_empty() {
+            return None;
+        }
+        let pathways = rows.len();
+        let realised = rows.iter().filter(|r| r.realised).count();
+        let interrupted = rows.iter().filter(|r| r.interrupted).count();
+        // Running first, by the share of accesses done (least first), then by case id.
+        rows.sort_by(|a, b| {
+            let done = |r: &PathwayRow| {
+                u64::from(r.accesses) * 1000 / u64::from(r.accesses_required.max(1))
+            };
+            (a.realised || a.interrupted, done(a), a.case_id).cmp(&(
+                b.realised || b.interrupted,
+                done(b),
+                b.case_id,
+            ))
+        });
+        let more = rows.len() > PATHWAYS_SHOWN;
+        rows.truncate(PATHWAYS_SHOWN);
+        Some(VoucherSummary {
+            as_of: self.as_of,
+            pathways,
+            realised,
+            interrupted,
+            due_cents: self.due_cents,
+            advance_cents: self.advance_cents,
+            balance_cents: self.balance_cents,
+            shown: rows,
+            more,
+        })
+    }
+}

@@ -36,7 +36,13 @@ struct AtsPage {
     idle_days: i64,
     /// (case id, recipient's pseudonym, provider and last activity).
     idle: Vec<(String, String, String)>,
+    /// Voucher pathways (seed 003): a summary line, then (case id, pseudonym, accesses,
+    /// state).
+    vouchers: Option<(String, Vec<PathwayCells>)>,
 }
+
+/// One voucher pathway on the page: case id, pseudonym, accesses, state.
+type PathwayCells = (String, String, String, String);
 
 /// One bar of the hours by phase and figure.
 struct HourRow {
@@ -78,7 +84,14 @@ pub async fn dashboard(
         Err(page) => return Ok(page),
     };
     let (registry, _) = state.handler.organisations().await?;
-    let board = diario_projections::ats_dashboard(&state.db, &code, state.handler.now(), 7).await?;
+    let board = diario_projections::queries::ats_dashboard_with_vouchers(
+        &state.db,
+        state.handler.catalogue(),
+        &code,
+        state.handler.now(),
+        7,
+    )
+    .await?;
     let count = |s: &str| board.cases_by_status.get(s).copied().unwrap_or(0);
     let figure_name = |f: &str| super::me::figure_name(state.handler.catalogue(), f);
     let most = board
@@ -124,6 +137,46 @@ pub async fn dashboard(
     Ok(render(
         StatusCode::OK,
         &AtsPage {
+            vouchers: match &board.vouchers {
+                Some(v) => {
+                    let names =
+                        super::pseudonyms(&state, v.shown.iter().map(|p| p.case_id).collect())
+                            .await?;
+                    let euros = |c: i64| format!("€ {},{:02}", c / 100, (c % 100).abs());
+                    Some((
+                        format!(
+                            "{} percorsi, {} realizzati, {} interrotti · dovuto {} · anticipo {} · saldo {}",
+                            v.pathways,
+                            v.realised,
+                            v.interrupted,
+                            euros(v.due_cents),
+                            euros(v.advance_cents),
+                            euros(v.balance_cents)
+                        ),
+                        v.shown
+                            .iter()
+                            .map(|p| {
+                                (
+                                    p.case_id.to_string(),
+                                    names.get(&p.case_id).cloned().unwrap_or_default(),
+                                    format!("{} su {}", p.accesses, p.accesses_required),
+                                    if p.realised {
+                                        "realizzato".to_owned()
+                                    } else if p.interrupted {
+                                        "interrotto".to_owned()
+                                    } else {
+                                        format!(
+                                            "in corso, valido fino al {}",
+                                            p.validity_end.format("%d/%m/%Y")
+                                        )
+                                    },
+                                )
+                            })
+                            .collect(),
+                    ))
+                }
+                None => None,
+            },
             chrome: super::Chrome::of(&state, &session, &format!("/ats/{code}")).await?,
             code: code.clone(),
             ats_name: ats.name,

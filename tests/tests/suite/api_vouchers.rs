@@ -317,5 +317,32 @@ async fn vouchers(backend: Backend) {
         .expect("the interrupted case's due line");
     assert_eq!((&assessment[8], &assessment[13]), ("480.00", "-1440.00"));
 
+    // The ATS dashboard counts the pathways, the running ones first.
+    let board = server
+        .call(
+            "GET",
+            "/v1/ats/ATS-MILANO/dashboard",
+            cf::ATS_OPERATOR,
+            None,
+        )
+        .await;
+    let v = &board["vouchers"];
+    assert_eq!(
+        (
+            v["pathways"].as_u64(),
+            v["realised"].as_u64(),
+            v["interrupted"].as_u64()
+        ),
+        (Some(2), Some(1), Some(1)),
+        "{board}"
+    );
+    assert_eq!(v["shown"][0]["accesses_required"], 70);
+    // The catalogue is still served, with what makes each amount due.
+    let measure = server
+        .call("GET", "/v1/measures/autonomia_2016", cf::ATS_OPERATOR, None)
+        .await;
+    assert_eq!(measure["flat_amounts"][0]["due_when"]["kind"], "document");
+    assert_eq!(measure["voucher"]["advance"]["percent"], 40);
+
     server.stop().await;
 }
