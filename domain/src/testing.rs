@@ -248,6 +248,16 @@ pub mod fixtures {
         }
     }
 
+    /// The seed-003 measure shipped with the crate ("autonomia 2016", a voucher measure).
+    pub fn autonomia() -> Measure {
+        match Measure::shipped()
+            .map(|all| all.into_iter().find(|m| m.id.as_str() == "autonomia_2016"))
+        {
+            Ok(Some(m)) => m,
+            other => panic!("shipped autonomia_2016 catalogue missing or invalid: {other:?}"),
+        }
+    }
+
     /// An instant given as Europe/Rome local time.
     pub fn rome(y: i32, m: u32, d: u32, h: u32, min: u32) -> DateTime<Utc> {
         let date = NaiveDate::from_ymd_opt(y, m, d).unwrap_or(NaiveDate::MIN);
@@ -324,10 +334,15 @@ pub mod fixtures {
 
     /// `CaseOpened` by the ATS operator at [`t0`], with the data of [`open_case`].
     pub fn case_opened(firmalom_enrolled: bool) -> CaseEvent {
+        case_opened_under("up", firmalom_enrolled)
+    }
+
+    /// [`case_opened`] under another measure.
+    pub fn case_opened_under(measure: &str, firmalom_enrolled: bool) -> CaseEvent {
         let c = open_case(firmalom_enrolled);
         CaseEvent::CaseOpened {
             case_id: c.case_id,
-            measure_id: c.measure_id,
+            measure_id: MeasureId::new(measure),
             ats: c.ats,
             asst: c.asst,
             provider: c.provider,

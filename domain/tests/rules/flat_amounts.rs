@@ -9,13 +9,7 @@ use diario_domain::flat_amounts::*;
 use diario_domain::values::Cents;
 use diario_domain::voucher::{Accesses, CaseVoucher};
 
-fn autonomia() -> Measure {
-    Measure::shipped()
-        .unwrap()
-        .into_iter()
-        .find(|m| m.id.as_str() == "autonomia_2016")
-        .unwrap()
-}
+use diario_domain::testing::fixtures::autonomia;
 
 fn d(y: i32, m: u32, day: u32) -> NaiveDate {
     NaiveDate::from_ymd_opt(y, m, day).unwrap()

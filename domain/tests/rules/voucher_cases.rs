@@ -4,14 +4,6 @@
 //! with the final report and the formal check of the diaries (§9 D, §12).
 use crate::common::*;
 
-fn autonomia() -> Measure {
-    Measure::shipped()
-        .unwrap()
-        .into_iter()
-        .find(|m| m.id.as_str() == "autonomia_2016")
-        .unwrap()
-}
-
 const ACCESS: &str = "autonomia_personale";
 
 fn open_autonomia(voucher: Option<AssignVoucher>) -> CaseCommand {
@@ -29,41 +21,13 @@ fn start() -> NaiveDate {
 /// An autonomia 2016 case of higher intensity from 1 February 2017, every phase diary open,
 /// the provider's educator enabled, plus `more`.
 fn case(more: Vec<CaseEvent>) -> Vec<CaseEvent> {
-    let CaseEvent::CaseOpened {
-        case_id,
-        ats,
-        asst,
-        provider,
-        responsabile_asst,
-        responsabile_provider,
-        case_manager,
-        recipient,
-        by,
-        at,
-        ..
-    } = case_opened(true)
-    else {
-        unreachable!()
-    };
     let mut events = vec![
-        CaseEvent::CaseOpened {
-            case_id,
-            measure_id: MeasureId::new("autonomia_2016"),
-            ats,
-            asst,
-            provider,
-            responsabile_asst,
-            responsabile_provider,
-            case_manager,
-            recipient,
-            by: by.clone(),
-            at,
-        },
+        case_opened_under("autonomia_2016", true),
         CaseEvent::VoucherAssigned {
             intensity: "maggiore_intensita".into(),
             start: start(),
-            by,
-            at,
+            by: ats_operator(),
+            at: t0(),
         },
         enabled(Ente::Provider, educatore(), &["educatore_professionale"]),
     ];
