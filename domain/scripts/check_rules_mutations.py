@@ -182,6 +182,7 @@ muts = [
  ("voucher case: the objectives with the final report (§9 D, §12)", "case/pathway.rs", ".filter(|d| d.kind == kind)", ".filter(|_| true)"),
  ("voucher case: a failed formal check says why (§9 D)", "case/pathway.rs", "    if !c.passed && note.is_none() {", "    if false {"),
  ("voucher case: the formal check after the declaration (§9 D)", "case/state.rs", "check.passed && check.at >= declared.at", "check.passed"),
+ ("accesses: only confirmed services (§12)", "flat_amounts.rs", ".filter(|e| e.confirmed && !e.withdrawn)", ".filter(|e| !e.withdrawn)"),
  ("catalogue: access services exist (§12)", "catalogue.rs", "            for service in &v.access_services {\n                if !services.contains(service) {", "            for service in &v.access_services {\n                if !services.contains(service) && false {"),
 ]
 sel = sys.argv[1:]

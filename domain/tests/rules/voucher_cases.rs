@@ -411,3 +411,47 @@ fn a_case_without_a_voucher_has_no_suspensions() {
         .by(case_manager())
         .then_err_code("voucher-not-applicable");
 }
+
+#[test]
+fn the_pathway_counts_the_days_of_confirmed_services_only() {
+    // Given three services on three days: one confirmed, one not yet, one withdrawn.
+    let entry = |n, day| {
+        recorded(
+            eid(n),
+            Phase::III,
+            educatore(),
+            "educatore_professionale",
+            ACCESS,
+            slot(day, "09:00", "10:00"),
+        )
+    };
+    let confirmed = |ids: Vec<Uuid>| CaseEvent::EntriesConfirmed {
+        request_id: rid(1),
+        phase: Phase::III,
+        entry_ids: ids,
+        channel: ConfirmationChannel::Firmalom,
+        confirmed_cost_cents: None,
+        by: parent(),
+        at: t0(),
+    };
+    let withdrawn = CaseEvent::EntryWithdrawn {
+        entry_id: eid(3),
+        reason: None,
+        by: educatore(),
+        at: t0(),
+    };
+    let state = fold(&case(vec![
+        entry(1, date(2017, 4, 14)),
+        entry(2, date(2017, 4, 15)),
+        entry(3, date(2017, 4, 16)),
+        withdrawn,
+        confirmed(vec![eid(1)]),
+    ]));
+    // When the pathway's facts are read, then one access of 70, nothing due but the PI's.
+    let facts = diario_domain::flat_amounts::PathwayFacts::of(state.file().unwrap()).unwrap();
+    assert_eq!(facts.service_days.len(), 1);
+    let status = facts.status(&autonomia(), date(2017, 9, 1)).unwrap();
+    assert_eq!((status.accesses.counted, status.accesses.required), (1, 70));
+    assert!(!status.claim.realised);
+    assert_eq!(status.payment.due, values::Cents(0));
+}
