@@ -30,6 +30,8 @@ use uuid::Uuid;
 pub const ATS: &str = "ATS-MILANO";
 pub const ASST: &str = "ASST-NORD-MILANO";
 pub const PROVIDER: &str = "COOP-SOLE";
+/// The lead body of the Ambito, the beneficiary of the autonomia 2016 vouchers (seed 003).
+pub const AMBITO: &str = "AMBITO-MILANO-CAPOFILA";
 
 /// A person of the demo: fiscal code, given and family name, what they do (Italian), the
 /// organisation and figures they are recorded with, and their grant.
@@ -298,13 +300,40 @@ impl Seeder<'_> {
             .load_case(case_id)
             .await
             .map_err(wrap("load before"))?;
-        if state
-            .file
-            .as_ref()
-            .is_some_and(|f| f.latest_document(kind).is_some())
+        // Only #UP's outputs, and once (another measure records its own documents).
+        let known = state.file.as_ref().is_some_and(|f| {
+            self.handler
+                .catalogue()
+                .get(&f.measure_id)
+                .is_some_and(|m| m.document(kind).is_some())
+        });
+        if !known
+            || state
+                .file
+                .as_ref()
+                .is_some_and(|f| f.latest_document(kind).is_some())
         {
             return Ok(());
         }
+        self.document(case_id, who, when, kind, title).await?;
+        Ok(())
+    }
+
+    /// Records a document of `kind` (a one-page PDF kept in `documents`) as `who` at `when`;
+    /// returns its id.
+    async fn document(
+        &self,
+        case_id: Uuid,
+        who: &str,
+        when: DateTime<Utc>,
+        kind: &str,
+        title: &str,
+    ) -> Result<Uuid, DemoError> {
+        self.clock.set(when);
+        let wrap = |step: &str| {
+            let step = format!("{step} {kind} by {who}");
+            move |source| DemoError { step, source }
+        };
         let lines = [
             format!("Pratica {case_id}"),
             "Documento dimostrativo: dati inventati, nessuna persona reale.".to_owned(),
@@ -321,8 +350,9 @@ impl Seeder<'_> {
                 step: format!("store {kind}"),
                 source: HandlerError::Store(StoreError::Corrupt(e.to_string())),
             })?;
+        let document_id = Uuid::now_v7();
         let command = CaseCommand::AddDocument(diario_domain::case::AddDocument {
-            document_id: Uuid::now_v7(),
+            document_id,
             kind: kind.to_owned(),
             title: None,
             document_sha256: diario_domain::Sha256Hex::parse(&sha).expect("a SHA-256"),
@@ -338,7 +368,7 @@ impl Seeder<'_> {
             )
             .await
             .map_err(wrap("AddDocument"))?;
-        Ok(())
+        Ok(document_id)
     }
 
     /// Phase I closed at `closed` and confirmed by the parent at `confirmed` (so handed to ATS),
@@ -746,6 +776,182 @@ pub async fn seed(
         }
         cases.push((case_id, description));
     }
+    autonomia_cases(&s, &mut cases).await?;
     clock.set(now);
     Ok(cases)
+}
+
+/// Two pathways of the voucher measure autonomia 2016 (seed 003), written in its own calendar
+/// (2017–2018: the clock moves there and back): one realised — PI, 70 days of service confirmed
+/// by the family, the final report, the objectives declared, the formal check — and one
+/// suspended for 30 days with the extension authorised, then interrupted after its PI.
+async fn autonomia_cases(
+    s: &Seeder<'_>,
+    cases: &mut Vec<(Uuid, &'static str)>,
+) -> Result<(), DemoError> {
+    let admin = cf(ADMIN);
+    let lead = Organisation {
+        code: AMBITO.into(),
+        name: "Comune di Milano, ente capofila dell'Ambito".into(),
+        kind: OrgKind::AmbitoLead,
+        ats: Some(ATS.into()),
+    };
+    s.handler
+        .execute_organisation(
+            &OrganisationCommand::RegisterOrganisation(lead),
+            Some(&admin),
+            "platform_admin",
+            &CommandOptions::new(),
+        )
+        .await
+        .map_err(|source| DemoError {
+            step: "register the Ambito".into(),
+            source,
+        })?;
+    let d = |y: i32, m: u32, dd: u32| NaiveDate::from_ymd_opt(y, m, dd).expect("a date");
+    let specs: [(&str, bool, &'static str); 2] = [
+        (
+            "AUT-DEMO-001",
+            true,
+            "autonomia 2016: percorso realizzato (70 accessi), voucher interamente dovuto",
+        ),
+        (
+            "AUT-DEMO-002",
+            false,
+            "autonomia 2016: sospeso 30 giorni con proroga autorizzata, poi interrotto dopo il PI",
+        ),
+    ];
+    for (n, (pseudonym, realised, description)) in specs.into_iter().enumerate() {
+        let case_id = Uuid::now_v7();
+        s.case(
+            case_id,
+            OPERATOR,
+            at(d(2017, 1, 20), 9, u32::try_from(n).unwrap_or(0)),
+            json!({
+                "type": "OpenCase", "case_id": case_id, "measure_id": "autonomia_2016",
+                "ats": ATS, "asst": AMBITO, "provider": PROVIDER,
+                "responsabile_asst": RESP_ASST, "responsabile_provider": RESP_PROVIDER,
+                "case_manager": CASE_MANAGER,
+                "recipient": { "pseudonym": pseudonym, "minor": false,
+                               "firmalom_enrolled": true, "confirmers": [PARENT] },
+                "voucher": { "intensity": "maggiore_intensita", "start": "2017-02-01" }
+            }),
+        )
+        .await?;
+        s.case(
+            case_id,
+            RESP_ASST,
+            at(d(2017, 2, 1), 9, 0),
+            json!({ "type": "OpenPhaseDiary", "phase": 1 }),
+        )
+        .await?;
+        s.document(
+            case_id,
+            RESP_ASST,
+            at(d(2017, 2, 20), 10, 0),
+            "progetto_individuale",
+            "Progetto Individuale (PI)",
+        )
+        .await?;
+        let opened = at(d(2017, 2, 21), 9, 0);
+        for command in [
+            json!({ "type": "OpenPhaseDiary", "phase": 2 }),
+            json!({ "type": "OpenPhaseDiary", "phase": 3 }),
+            json!({ "type": "EnableProfessional", "ente": "provider",
+                    "professional": EDUCATORE, "figures": ["educatore_professionale"] }),
+            json!({ "type": "SetPdiCaps", "caps": [
+                    { "service": "autonomia_personale", "max_minutes": 9000 }] }),
+        ] {
+            s.case(case_id, RESP_PROVIDER, opened, command).await?;
+        }
+        if realised {
+            let mut ids = Vec::new();
+            for i in 0..70 {
+                let day = d(2017, 4, 14) + Duration::days(i);
+                let id = Uuid::now_v7();
+                s.case(
+                    case_id,
+                    EDUCATORE,
+                    at(day, 18, 0),
+                    json!({ "type": "RecordEntry", "entry_id": id, "phase": 3,
+                            "figure": "educatore_professionale", "service": "autonomia_personale",
+                            "slot": slot(day, "09:00", "11:00") }),
+                )
+                .await?;
+                ids.push(id);
+            }
+            let r = Uuid::now_v7();
+            s.case(
+                case_id,
+                RESP_PROVIDER,
+                at(d(2017, 6, 23), 9, 0),
+                json!({ "type": "RequestConfirmation", "request_id": r, "phase": 3,
+                        "entry_ids": ids }),
+            )
+            .await?;
+            s.case(
+                case_id,
+                PARENT,
+                at(d(2017, 6, 23), 20, 0),
+                json!({ "type": "AnswerConfirmation", "request_id": r,
+                        "answer": { "outcome": "confirmed" } }),
+            )
+            .await?;
+            let report = s
+                .document(
+                    case_id,
+                    CASE_MANAGER,
+                    at(d(2018, 1, 20), 10, 0),
+                    "relazione_finale_individuale",
+                    "Relazione finale individuale (Allegato O)",
+                )
+                .await?;
+            s.case(
+                case_id,
+                CASE_MANAGER,
+                at(d(2018, 1, 20), 11, 0),
+                json!({ "type": "DeclareObjectives", "achieved": true, "document_id": report }),
+            )
+            .await?;
+            s.case(
+                case_id,
+                CASE_MANAGER,
+                at(d(2018, 1, 22), 9, 0),
+                json!({ "type": "RecordFormalCheck", "passed": true,
+                        "note": "calendari e diari completi e coerenti" }),
+            )
+            .await?;
+        } else {
+            let steps = [
+                (
+                    CASE_MANAGER,
+                    at(d(2017, 3, 2), 9, 0),
+                    json!({ "type": "SuspendPathway", "from": "2017-03-01",
+                            "reason": "ricovero ospedaliero" }),
+                ),
+                (
+                    CASE_MANAGER,
+                    at(d(2017, 3, 31), 9, 0),
+                    json!({ "type": "ReactivatePathway", "suspended_from": "2017-03-01",
+                            "on": "2017-03-31" }),
+                ),
+                (
+                    OPERATOR,
+                    at(d(2017, 4, 3), 10, 0),
+                    json!({ "type": "AuthoriseSuspension", "suspended_from": "2017-03-01" }),
+                ),
+                (
+                    CASE_MANAGER,
+                    at(d(2017, 5, 2), 9, 0),
+                    json!({ "type": "InterruptPathway", "cause": "relocation",
+                            "reason": "trasferimento fuori regione" }),
+                ),
+            ];
+            for (who, when, command) in steps {
+                s.case(case_id, who, when, command).await?;
+            }
+        }
+        cases.push((case_id, description));
+    }
+    Ok(())
 }

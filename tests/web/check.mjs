@@ -248,8 +248,15 @@ try {
   await Promise.all([page.waitForURL(/\/ats\/ATS-MILANO/), page.click('text=Cruscotto')]);
   await audit(page, 'ATS dashboard (operator)');
   const board = await page.textContent('body');
-  for (const expected of ['6 aperte', '1 interrotte', 'Psicologo']) {
+  for (const expected of ['7 aperte', '2 interrotte', 'Psicologo', 'Percorsi con voucher', '2 percorsi, 1 realizzati, 1 interrotti']) {
     if (!board.replace(/\s+/g, ' ').includes(expected)) fail('dashboard', `"${expected}" is missing`);
+  }
+  // The voucher pathway of autonomia 2016, from the dashboard: accesses, validity, amounts.
+  await Promise.all([page.waitForURL(/\/pratiche\//), page.click('a:has-text("AUT-DEMO-001")')]);
+  await audit(page, 'voucher case (ATS operator)');
+  const voucher = (await page.textContent('main')).replace(/\s+/g, ' ');
+  for (const expected of ['Voucher e importi forfettari', '70 su 70 richiesti', 'Percorso realizzato sì', '€ 3840,00']) {
+    if (!voucher.includes(expected)) fail('voucher case', `"${expected}" is missing`);
   }
   // Four eyes: the ATS operator checks the scan the responsabile uploaded.
   await page.goto(paperCase);
