@@ -593,6 +593,11 @@ mod tests {
             crate::dto::ValidationWithdrawalBody,
             crate::dto::PaperCancellationBody,
             crate::dto::RequestCancellationBody,
+            crate::dto::VoucherBody,
+            crate::dto::SuspensionBody,
+            crate::dto::ReactivationBody,
+            crate::dto::ObjectivesBody,
+            crate::dto::FormalCheckBody,
             SlotBody,
             TestClockBody,
             ValidationBody,
@@ -673,6 +678,14 @@ mod tests {
             p::SystemFailureView,
             p::Total,
             p::Waiting,
+            p::VoucherView,
+            p::VoucherReport,
+            p::vouchers::AmbitoReport,
+            p::vouchers::VoucherCase,
+            p::vouchers::ClaimLineView,
+            p::vouchers::ReasonView,
+            p::vouchers::VoucherSummary,
+            p::vouchers::PathwayRow,
         ];
         let mut by_name: BTreeMap<String, Vec<&str>> = BTreeMap::new();
         for (name, rust) in &all {
