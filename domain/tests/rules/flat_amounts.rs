@@ -327,3 +327,41 @@ fn the_balance_of_an_ambito_is_the_due_amounts_net_of_the_advance() {
     assert_eq!(t.due, Cents(528_000));
     assert_eq!(t.balance, Cents(144_000));
 }
+
+#[test]
+fn a_third_measure_of_the_family_is_a_json_file() {
+    // Given a sibling measure written as data only: its own id and calendar, a €6,000 voucher
+    // with one intensity of 50 accesses, amounts of €600 + €5,400, a 30% advance.
+    let mut v: serde_json::Value =
+        serde_json::from_str(diario_domain::catalogue::SHIPPED_MEASURES[1].1).unwrap();
+    v["id"] = "autonomia_2019".into();
+    v["voucher"]["amount_cents"] = 600_000.into();
+    v["voucher"]["advance"]["percent"] = 30.into();
+    v["voucher"]["activities_end"] = "2020-06-15".into();
+    v["voucher"]["final_report_by"] = "2020-07-30".into();
+    v["intensities"] = serde_json::json!([
+        { "id": "unica", "name": "Intensità unica", "min_accesses_for_realised": 50 }
+    ]);
+    v["flat_amounts"] = serde_json::json!([
+        { "intensity": "unica", "services": ["valutazione_multidimensionale"], "output": "PI",
+          "amount_cents": 60000,
+          "due_when": { "kind": "document", "document": "progetto_individuale" } },
+        { "intensity": "unica", "services": ["autonomia_personale"], "output": "Percorso",
+          "amount_cents": 540000, "due_when": { "kind": "realised" } }
+    ]);
+    let m = Measure::from_json(&v.to_string()).expect("a valid measure");
+    let voucher = CaseVoucher {
+        start: d(2019, 2, 1),
+        intensity: "unica".into(),
+        suspensions: Vec::new(),
+    };
+    let documents = docs(&[PI]);
+    let mut p = pathway(&voucher, &documents, 50, 50);
+    p.objectives_achieved = Some(true);
+    p.formal_check_passed = true;
+    // When claimed, then its own numbers apply: €6,000 due, €1,800 advance.
+    let c = claim(&m, &p, d(2019, 9, 1)).unwrap();
+    assert_eq!(c.due, Cents(600_000));
+    let pay = payment(&m, &p, &c).unwrap();
+    assert_eq!((pay.advance, pay.balance), (Cents(180_000), Cents(420_000)));
+}
