@@ -196,12 +196,13 @@ pub async fn cost_table(
             .unwrap_or_else(|| id.to_owned())
     };
     let mut pseudonyms = std::collections::HashMap::new();
-    for l in &report.lines {
-        if let std::collections::hash_map::Entry::Vacant(v) = pseudonyms.entry(l.case_id) {
-            let (case, _) = state.handler.load_case(l.case_id).await?;
+    let cases = report.lines.iter().map(|l| l.case_id);
+    for case_id in cases.chain(report.outputs.iter().map(|o| o.case_id)) {
+        if let std::collections::hash_map::Entry::Vacant(v) = pseudonyms.entry(case_id) {
+            let (case, _) = state.handler.load_case(case_id).await?;
             v.insert(
                 case.file
-                    .map_or_else(|| l.case_id.to_string(), |f| f.recipient.pseudonym),
+                    .map_or_else(|| case_id.to_string(), |f| f.recipient.pseudonym),
             );
         }
     }
@@ -225,14 +226,39 @@ pub async fn cost_table(
                 text(org(&l.ente)),
             ]
         })
+        .collect::<Vec<_>>();
+    // The flat amounts per output (a measure that pays outputs, not hours): no month, hours
+    // nor hourly cost.
+    let rows = rows
+        .into_iter()
+        .chain(report.outputs.iter().map(|o| {
+            vec![
+                text(org(&o.ats)),
+                text(org(&o.provider)),
+                text(pseudonyms[&o.case_id].clone()),
+                text(o.case_id.to_string()),
+                Cell::Empty,
+                text(format!("Importo forfettario: {}", o.output)),
+                Cell::Empty,
+                Cell::Empty,
+                Cell::Empty,
+                Cell::Euro(o.amount_cents),
+                text(output_status_label(&o.status).to_owned()),
+                text(org(&o.ente)),
+            ]
+        }))
         .collect();
-    let mut totals = vec![text("Totale".into())];
+    let mut totals = vec![text(if report.outputs.is_empty() {
+        "Totale".into()
+    } else {
+        "Totale (ore confermate e importi forfettari dovuti)".into()
+    })];
     totals.extend(std::iter::repeat_n(Cell::Empty, 5));
     totals.extend([
         Cell::Int(report.lines.iter().map(|l| l.entries).sum()),
         Cell::Hours(report.total_confirmed_minutes),
         Cell::Empty,
-        Cell::Euro(report.total_cost_cents),
+        Cell::Euro(report.total_cost_cents + report.outputs_due_cents),
         Cell::Empty,
         Cell::Empty,
     ]);
@@ -267,6 +293,15 @@ pub fn status_label(status: &str) -> &'static str {
         "awaiting-check" => "in attesa di verifica della scansione da parte dell'ATS",
         "scan-refused" => "scansione respinta dall'ATS: nuova scansione da caricare",
         _ => "non confermato",
+    }
+}
+
+/// The Italian label of a flat amount's status.
+pub fn output_status_label(status: &str) -> &'static str {
+    match status {
+        "due" => "dovuto",
+        "not_yet_due" => "non ancora dovuto",
+        _ => "non dovuto",
     }
 }
 

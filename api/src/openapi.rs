@@ -651,6 +651,7 @@ mod tests {
             p::ChecklistView,
             p::CostFilter,
             p::CostLine,
+            p::OutputLine,
             p::CostReport,
             p::CostTotal,
             p::DiaryStatusView,

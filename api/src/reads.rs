@@ -671,8 +671,13 @@ pub async fn costs(
         from: q.from,
         to: q.to,
     };
-    let report =
-        diario_projections::cost_report(&state.db, state.handler.catalogue(), &filter).await?;
+    let report = diario_projections::cost_report(
+        &state.db,
+        state.handler.catalogue(),
+        &filter,
+        diario_domain::values::civil_date(state.handler.now()),
+    )
+    .await?;
     if let Some(download) = match format {
         "csv-it" => Some(crate::exports::Format::CsvIt),
         "xlsx" => Some(crate::exports::Format::Xlsx),
@@ -749,6 +754,7 @@ pub async fn vouchers(
         ats: cost_ats(&principal, q.ats)?,
         ambito: q.ambito,
         measure_id: q.measure_id,
+        ..Default::default()
     };
     let as_of = q
         .as_of

@@ -183,6 +183,9 @@ muts = [
  ("voucher case: a failed formal check says why (§9 D)", "case/pathway.rs", "    if !c.passed && note.is_none() {", "    if false {"),
  ("voucher case: the formal check after the declaration (§9 D)", "case/state.rs", "check.passed && check.at >= declared.at", "check.passed"),
  ("accesses: only confirmed services (§12)", "flat_amounts.rs", ".filter(|e| e.confirmed && !e.withdrawn)", ".filter(|e| !e.withdrawn)"),
+ ("catalogue: a flat-per-output measure prices no hour (§12)", "catalogue.rs", "if let Some(f) = self.figures.iter().find(|f| f.hourly_cost_cents.is_some()) {", "if let Some(f) = self.figures.iter().find(|_| false) {"),
+ ("catalogue: an hourly measure prices every figure (Art. 9)", "catalogue.rs", "if let Some(f) = self.figures.iter().find(|f| f.hourly_cost_cents.is_none()) {", "if let Some(f) = self.figures.iter().find(|_| false) {"),
+ ("catalogue: staff priced by their own cost records (seed 004)", "catalogue.rs", ".find(|f| f.hourly_cost_cents.is_some() && !f.volunteer)", ".find(|_| false)"),
  ("catalogue: access services exist (§12)", "catalogue.rs", "            for service in &v.access_services {\n                if !services.contains(service) {", "            for service in &v.access_services {\n                if !services.contains(service) && false {"),
 ]
 sel = sys.argv[1:]

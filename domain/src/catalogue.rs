@@ -95,6 +95,14 @@ pub enum CatalogueError {
         /// The voucher's amount.
         voucher: Cents,
     },
+    /// The cost model and the measure's data disagree.
+    #[error("measure catalogue: cost_model {model:?}: {why}")]
+    CostModel {
+        /// The model the measure selects.
+        model: CostModel,
+        /// What does not fit.
+        why: String,
+    },
     /// Two measures of one catalogue share an id.
     #[error("measure catalogue: two measures have the id {0}")]
     DuplicateMeasure(MeasureId),
@@ -397,6 +405,23 @@ fn default_granularity() -> u32 {
     30
 }
 
+/// How a measure prices what is recorded: the cost rule a measure selects (`docs/domain.md`,
+/// "Rule kinds a measure selects").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CostModel {
+    /// Confirmed hours × the figure's unit cost (#UP, Art. 9: «costi standard»): every figure
+    /// carries its hourly cost.
+    HourlyUnitCost,
+    /// Flat amounts per output within a voucher (seed 003 §12: «importi forfettari»): the
+    /// hours are the evidence of the accesses, not a cost; no figure carries an hourly cost.
+    FlatPerOutput,
+    /// Actual staff cost from timesheets (seed 004, Allegato B: «costo orario = costi lordi
+    /// annui / 1.720 ore»): the hourly cost is the person's, not the figure's; only a
+    /// volunteer figure may carry a standard unit cost (co-financing).
+    ActualStaffCost,
+}
+
 /// A measure: the whole rule set the decider applies to a case (`docs/domain.md`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -426,6 +451,8 @@ pub struct Measure {
     pub note: Option<String>,
     /// Deadlines (Art. 5, 6, 9).
     pub deadlines: Deadlines,
+    /// How the measure prices what is recorded.
+    pub cost_model: CostModel,
     /// Duration granularity in minutes (Art. 5: 30).
     #[serde(default = "default_granularity")]
     pub slot_granularity_minutes: u32,
@@ -585,6 +612,7 @@ impl Measure {
                 )));
             }
         }
+        self.check_cost_model()?;
         let known_figure = |context: String, figure: &FigureId| {
             if figures.contains(figure) {
                 Ok(())
@@ -768,6 +796,55 @@ impl Measure {
                         total,
                         voucher: v.amount_cents,
                     });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The cost model and the data it needs agree: hourly unit costs price every figure; a
+    /// flat-per-output measure has a voucher with its flat amounts and prices no hour; an
+    /// actual-staff-cost measure prices no figure but its volunteers.
+    fn check_cost_model(&self) -> Result<(), CatalogueError> {
+        let mismatch = |why: String| {
+            Err(CatalogueError::CostModel {
+                model: self.cost_model,
+                why,
+            })
+        };
+        match self.cost_model {
+            CostModel::HourlyUnitCost => {
+                if let Some(f) = self.figures.iter().find(|f| f.hourly_cost_cents.is_none()) {
+                    return mismatch(format!("figure {} has no hourly_cost_cents", f.id));
+                }
+                if self.voucher.is_some() || !self.flat_amounts.is_empty() {
+                    return mismatch("a voucher and flat amounts need flat_per_output".to_owned());
+                }
+            }
+            CostModel::FlatPerOutput => {
+                if self.voucher.is_none() || self.flat_amounts.is_empty() {
+                    return mismatch("it needs a voucher and its flat_amounts".to_owned());
+                }
+                if let Some(f) = self.figures.iter().find(|f| f.hourly_cost_cents.is_some()) {
+                    return mismatch(format!(
+                        "figure {} carries an hourly cost: the outputs are paid, not the hours",
+                        f.id
+                    ));
+                }
+            }
+            CostModel::ActualStaffCost => {
+                if self.voucher.is_some() || !self.flat_amounts.is_empty() {
+                    return mismatch("a voucher and flat amounts need flat_per_output".to_owned());
+                }
+                if let Some(f) = self
+                    .figures
+                    .iter()
+                    .find(|f| f.hourly_cost_cents.is_some() && !f.volunteer)
+                {
+                    return mismatch(format!(
+                        "figure {} carries an hourly cost: staff are priced by their own cost records",
+                        f.id
+                    ));
                 }
             }
         }

@@ -23,6 +23,7 @@ pub mod organisations;
 pub mod sampling;
 pub mod seal;
 pub mod staff;
+pub mod staff_cost;
 pub mod testing;
 pub mod values;
 pub mod voucher;
@@ -33,7 +34,7 @@ pub use case::{
     Context, DiaryStatus, Entry, PdiCap, Recipient, RequestScope, RequestStatus, ScanCheck,
     UpcastError, decide, evolve, fold, upcast,
 };
-pub use catalogue::{Catalogue, CatalogueError, ConfirmationMode, Measure, Rate};
+pub use catalogue::{Catalogue, CatalogueError, ConfirmationMode, CostModel, Measure, Rate};
 pub use checklist::{Check, Checklist, compute_checklist};
 pub use error::{DomainError, ErrorKind};
 pub use failures::{

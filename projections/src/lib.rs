@@ -48,7 +48,7 @@ pub use notifications::{Notification, inbox};
 pub use people::{Names, StaffView, emails, memberships, names, staff_of};
 pub use queries::{
     AtsDashboard, CaseFilter, CaseSummary, CostFilter, CostLine, CostReport, CostTotal,
-    EntryFilter, IDLE_CASES_SHOWN, IdleCase, Page, PageRequest, PhaseDiaryCounts,
+    EntryFilter, IDLE_CASES_SHOWN, IdleCase, OutputLine, Page, PageRequest, PhaseDiaryCounts,
     PhaseFigureMinutes, RequestCounts, ats_dashboard, cost_report, cost_report_csv, list_cases,
     list_entries,
 };

@@ -503,6 +503,25 @@ pub struct CostLine {
     pub cost_cents: i64,
 }
 
+/// One flat amount of a case whose measure pays per output (`cost_model: flat_per_output`,
+/// seed 003 §12): euros per output, not hours × rate.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct OutputLine {
+    pub ats: String,
+    pub provider: String,
+    /// The beneficiary that claims it: the Ambito's lead body.
+    pub ente: String,
+    pub case_id: Uuid,
+    pub measure_id: String,
+    /// The output the amount pays (`valutazione`, `case_management`, …).
+    pub output: String,
+    pub amount_cents: i64,
+    /// `due`, `not_yet_due` or `not_due` as of the report's `to` date (today without it).
+    pub status: String,
+    /// Why a line is not (yet) due: the stable codes of the voucher report.
+    pub reasons: Vec<String>,
+}
+
 /// A subtotal.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CostTotal {
@@ -511,8 +530,9 @@ pub struct CostTotal {
     pub cost_cents: i64,
 }
 
-/// The cost report (`GET /v1/reports/costs`): confirmed hours × unit cost. Money is integer
-/// cents.
+/// The cost report (`GET /v1/reports/costs`): confirmed hours × unit cost for the measures
+/// priced by the hour, and the flat amounts per output for the measures that pay outputs
+/// (their hours are evidence, not cost, and are not priced here). Money is integer cents.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CostReport {
     pub filter: CostFilter,
@@ -541,7 +561,16 @@ pub struct CostReport {
     pub by_period: Vec<CostTotal>,
     pub by_figure: Vec<CostTotal>,
     pub total_confirmed_minutes: i64,
+    /// Hours only (the lines above); the outputs are summed apart.
     pub total_cost_cents: i64,
+    /// The flat amounts of the cases whose measure pays per output (seed 003 §12), as of the
+    /// filter's `to` (today without it). The full filing, with the advance and the balance, is
+    /// `GET /v1/reports/vouchers`.
+    pub outputs: Vec<OutputLine>,
+    /// The outputs due: what the Ambiti may claim for them.
+    pub outputs_due_cents: i64,
+    /// The outputs not due yet (a document, the objectives, the accesses still missing).
+    pub outputs_not_yet_due_cents: i64,
 }
 
 /// Live entries grouped by ATS, provider, case, month, figure and unit cost, each line with
@@ -551,6 +580,7 @@ pub async fn cost_report(
     db: &Database,
     catalogue: &Catalogue,
     filter: &CostFilter,
+    today: NaiveDate,
 ) -> Result<CostReport, ProjectionError> {
     let mut q = Query::new(
         "SELECT e.ats, e.provider, e.case_id, e.phase, e.service_date, e.figure, e.minutes, \
@@ -582,6 +612,10 @@ pub async fn cost_report(
         let date = r.date("service_date")?;
         let unit = r.opt_i64("unit_cost_cents")?;
         let measure = catalogue.get(&diario_domain::MeasureId::new(r.text("measure_id")?));
+        if measure.is_some_and(|m| m.cost_model == diario_domain::CostModel::FlatPerOutput) {
+            // Paid per output: the hours are the evidence of the accesses, not a cost.
+            continue;
+        }
         if let Some(m) = measure.filter(|m| m.example_values) {
             example_values.insert(m.id.as_str().to_owned());
         }
@@ -689,7 +723,17 @@ pub async fn cost_report(
         }
         m.into_values().collect()
     };
+    let outputs = output_lines(db, catalogue, filter, today, &mut example_values).await?;
+    let outputs_sum = |status: &str| -> i64 {
+        outputs
+            .iter()
+            .filter(|l| l.status == status)
+            .map(|l| l.amount_cents)
+            .sum()
+    };
     Ok(CostReport {
+        outputs_due_cents: outputs_sum("due"),
+        outputs_not_yet_due_cents: outputs_sum("not_yet_due"),
         filter: filter.clone(),
         claimable_cost_cents: sum_of("claimable", &lines),
         confirmed_open_cost_cents: sum_of("confirmed-open", &lines),
@@ -707,7 +751,48 @@ pub async fn cost_report(
         total_cost_cents: lines.iter().map(|l| l.cost_cents).sum(),
         lines,
         open_lines,
+        outputs,
     })
+}
+
+/// The flat amounts of the filter's voucher cases, as of `to` (or `today`), read through the
+/// voucher report so both reports say the same.
+async fn output_lines(
+    db: &Database,
+    catalogue: &Catalogue,
+    filter: &CostFilter,
+    today: NaiveDate,
+    example_values: &mut std::collections::BTreeSet<String>,
+) -> Result<Vec<OutputLine>, ProjectionError> {
+    let voucher_filter = crate::vouchers::VoucherFilter {
+        ats: filter.ats.clone(),
+        provider: filter.provider.clone(),
+        case_id: filter.case_id,
+        ..Default::default()
+    };
+    let as_of = filter.to.unwrap_or(today);
+    let report = crate::vouchers::voucher_report(db, catalogue, &voucher_filter, as_of).await?;
+    let mut out = Vec::new();
+    for a in &report.ambiti {
+        for c in &a.cases {
+            let measure = catalogue.get(&diario_domain::MeasureId::new(&c.measure_id));
+            if measure.is_some_and(|m| m.example_values) {
+                example_values.insert(c.measure_id.clone());
+            }
+            out.extend(c.lines.iter().map(|l| OutputLine {
+                ats: c.ats.clone(),
+                provider: c.provider.clone(),
+                ente: a.ambito.clone(),
+                case_id: c.case_id,
+                measure_id: c.measure_id.clone(),
+                output: l.output.clone(),
+                amount_cents: l.amount_cents,
+                status: l.status.clone(),
+                reasons: l.reasons.iter().map(|r| r.code.clone()).collect(),
+            }));
+        }
+    }
+    Ok(out)
 }
 
 fn csv_field(s: &str) -> String {
@@ -725,10 +810,12 @@ fn euros(cents: i64) -> String {
 }
 
 /// The report's lines as CSV (RFC 4180, comma separated, header line, `\r\n`). Amounts are
-/// given both in integer cents and as euros with two decimals (text, no float).
+/// given both in integer cents and as euros with two decimals (text, no float). The hour lines
+/// come first (`output` empty), then the flat amounts per output (`output` set, no period,
+/// figure nor minutes).
 pub fn cost_report_csv(report: &CostReport) -> String {
     let mut out = String::from(
-        "ats,provider,case_id,period,figure,entries,confirmed_minutes,unit_cost_cents,cost_cents,cost_eur,status,ente\r\n",
+        "ats,provider,case_id,period,figure,entries,confirmed_minutes,unit_cost_cents,cost_cents,cost_eur,status,ente,output\r\n",
     );
     for l in &report.lines {
         let row = [
@@ -744,6 +831,27 @@ pub fn cost_report_csv(report: &CostReport) -> String {
             euros(l.cost_cents),
             l.status.clone(),
             csv_field(&l.ente),
+            String::new(),
+        ];
+        out.push_str(&row.join(","));
+        out.push_str("\r\n");
+    }
+    // The flat amounts per output: no period, figure nor minutes; `status` is the output's.
+    for o in &report.outputs {
+        let row = [
+            csv_field(&o.ats),
+            csv_field(&o.provider),
+            o.case_id.to_string(),
+            String::new(),
+            String::new(),
+            "0".to_owned(),
+            "0".to_owned(),
+            String::new(),
+            o.amount_cents.to_string(),
+            euros(o.amount_cents),
+            o.status.clone(),
+            csv_field(&o.ente),
+            csv_field(&o.output),
         ];
         out.push_str(&row.join(","));
         out.push_str("\r\n");

@@ -27,6 +27,10 @@ pub struct VoucherFilter {
     pub ambito: Option<String>,
     /// Only the cases of this measure.
     pub measure_id: Option<String>,
+    /// Only this case.
+    pub case_id: Option<Uuid>,
+    /// Only the cases of this provider.
+    pub provider: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -145,6 +149,8 @@ pub async fn voucher_report(
     q.and_some(" AND ats = ", filter.ats.as_ref());
     q.and_some(" AND asst = ", filter.ambito.as_ref());
     q.and_some(" AND measure_id = ", filter.measure_id.as_ref());
+    q.and_some(" AND case_id = ", filter.case_id);
+    q.and_some(" AND provider = ", filter.provider.as_ref());
     let mut by_ambito: BTreeMap<String, (Vec<VoucherCase>, Vec<Payment>)> = BTreeMap::new();
     for r in db.query(&q).await? {
         let row: Row = r.decode()?;

@@ -107,6 +107,7 @@ pub async fn dashboard(
             ats: Some(code.clone()),
             ..diario_projections::CostFilter::default()
         },
+        diario_domain::values::civil_date(state.handler.now()),
     )
     .await?;
     let most_month = costs
@@ -472,6 +473,21 @@ struct AtsCostsPage {
     lines: usize,
     /// By figure, month, provider.
     groups: Vec<(&'static str, Vec<TotalRow>)>,
+    /// The flat amounts per output of the measures that pay outputs: (Ambito, case link,
+    /// pseudonym or id, output, amount, status label, reason codes).
+    outputs: Vec<OutputRow>,
+    outputs_due: String,
+    outputs_not_yet_due: String,
+}
+
+/// One flat amount on the cost page.
+struct OutputRow {
+    ambito: String,
+    case_id: String,
+    output: String,
+    amount: String,
+    status: &'static str,
+    reasons: String,
 }
 
 /// The ATS page or the 404 that says whose it is.
@@ -556,8 +572,13 @@ pub async fn costs(
         Err(page) => return Ok(page),
     };
     let (filter, error_field, error) = cost_filter(&state, &code, &q).await?;
-    let report =
-        diario_projections::cost_report(&state.db, state.handler.catalogue(), &filter).await?;
+    let report = diario_projections::cost_report(
+        &state.db,
+        state.handler.catalogue(),
+        &filter,
+        diario_domain::values::civil_date(state.handler.now()),
+    )
+    .await?;
     let (registry, _) = state.handler.organisations().await?;
     let catalogue = state.handler.catalogue();
     let totals = |list: &[diario_projections::CostTotal], label: &dyn Fn(&str) -> String| {
@@ -617,7 +638,21 @@ pub async fn costs(
             awaiting_check: super::audit::euro(report.awaiting_check_cost_cents),
             open: super::audit::euro(report.open_cost_cents),
             example_values: report.example_values.join(", "),
-            lines: report.lines.len(),
+            lines: report.lines.len() + report.outputs.len(),
+            outputs: report
+                .outputs
+                .iter()
+                .map(|o| OutputRow {
+                    ambito: org(&o.ente),
+                    case_id: o.case_id.to_string(),
+                    output: o.output.clone(),
+                    amount: super::audit::euro(o.amount_cents),
+                    status: crate::exports::output_status_label(&o.status),
+                    reasons: o.reasons.join(", "),
+                })
+                .collect(),
+            outputs_due: super::audit::euro(report.outputs_due_cents),
+            outputs_not_yet_due: super::audit::euro(report.outputs_not_yet_due_cents),
             groups: vec![
                 (
                     "Per figura professionale",
@@ -731,8 +766,13 @@ async fn costs_download(
             "Torna ai costi",
         ));
     }
-    let report =
-        diario_projections::cost_report(&state.db, state.handler.catalogue(), &filter).await?;
+    let report = diario_projections::cost_report(
+        &state.db,
+        state.handler.catalogue(),
+        &filter,
+        diario_domain::values::civil_date(state.handler.now()),
+    )
+    .await?;
     let table = crate::exports::cost_table(state, &report).await?;
     crate::exports::download(&table, format, &format!("costi-{code}"))
 }

@@ -24,6 +24,7 @@ mod roles;
 mod sampling;
 mod seal;
 mod serialization;
+mod staff_cost;
 mod voucher_cases;
 mod vouchers;
 mod whole_diary;

@@ -160,3 +160,43 @@ fn a_catalogue_refuses_two_measures_with_one_id() {
         Err(CatalogueError::DuplicateMeasure(id)) if id.as_str() == "up"
     ));
 }
+
+/// Given each shipped measure, when its data contradict the cost model it selects, then the
+/// catalogue refuses it at start-up (docs/domain.md, "Rule kinds a measure selects").
+#[test]
+fn a_measure_s_data_must_fit_the_cost_model_it_selects() {
+    let refused = |m: &Measure, needle: &str| match m.validate() {
+        Err(CatalogueError::CostModel { why, .. }) => {
+            assert!(why.contains(needle), "{why}");
+        }
+        other => panic!("expected a cost-model refusal naming {needle}, got {other:?}"),
+    };
+    let up = measure("up");
+    assert_eq!(up.cost_model, CostModel::HourlyUnitCost);
+    let mut unpriced = up.clone();
+    unpriced.figures[0].hourly_cost_cents = None;
+    refused(&unpriced, unpriced.figures[0].id.as_str());
+    let aut = measure("autonomia_2016");
+    assert_eq!(aut.cost_model, CostModel::FlatPerOutput);
+    let mut priced = aut.clone();
+    priced.figures[0].hourly_cost_cents = Some(Cents(3000));
+    refused(&priced, "hourly cost");
+    let mut no_amounts = aut.clone();
+    no_amounts.flat_amounts.clear();
+    refused(&no_amounts, "flat_amounts");
+    let mut hourly_voucher = aut.clone();
+    hourly_voucher.cost_model = CostModel::HourlyUnitCost;
+    for f in &mut hourly_voucher.figures {
+        f.hourly_cost_cents = Some(Cents(3000));
+    }
+    refused(&hourly_voucher, "flat_per_output");
+    let ageing = measure("invecchiamento_attivo_2024");
+    assert_eq!(ageing.cost_model, CostModel::ActualStaffCost);
+    assert!(
+        ageing.validate().is_ok(),
+        "the volunteer's unit cost is allowed"
+    );
+    let mut staff_rate = ageing.clone();
+    staff_rate.figures[0].hourly_cost_cents = Some(Cents(2000));
+    refused(&staff_rate, "cost records");
+}

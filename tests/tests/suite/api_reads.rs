@@ -441,8 +441,8 @@ async fn reads(backend: Backend) {
     assert_eq!(
         text,
         format!(
-            "ats,provider,case_id,period,figure,entries,confirmed_minutes,unit_cost_cents,cost_cents,cost_eur,status,ente\r\n\
-             {ATS},{PROVIDER},{case_id},2024-03,psicologo,2,150,4500,11250,112.50,claimable,ASST-NORD-MILANO\r\n"
+            "ats,provider,case_id,period,figure,entries,confirmed_minutes,unit_cost_cents,cost_cents,cost_eur,status,ente,output\r\n\
+             {ATS},{PROVIDER},{case_id},2024-03,psicologo,2,150,4500,11250,112.50,claimable,ASST-NORD-MILANO,\r\n"
         )
     );
     // The same report for Italian spreadsheets: `;`, decimal comma, BOM, Italian headers,

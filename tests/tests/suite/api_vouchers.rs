@@ -317,6 +317,69 @@ async fn vouchers(backend: Backend) {
         .expect("the interrupted case's due line");
     assert_eq!((&assessment[8], &assessment[13]), ("480.00", "-1440.00"));
 
+    // The cost report prices this measure per output, not per hour: no hour line for its 70
+    // confirmed accesses, the same flat amounts as the voucher report, in its JSON and CSV.
+    let costs = server
+        .call(
+            "GET",
+            "/v1/reports/costs?ats=ATS-MILANO&to=2018-01-31",
+            cf::AUDITOR,
+            None,
+        )
+        .await;
+    let hour_lines_of_the_pathways = costs["lines"]
+        .as_array()
+        .expect("lines")
+        .iter()
+        .chain(costs["open_lines"].as_array().expect("open lines"))
+        .filter(|l| l["case_id"] == realised.id.to_string() || l["case_id"] == interrupted_id)
+        .count();
+    assert_eq!(hour_lines_of_the_pathways, 0, "{costs}");
+    let outputs = costs["outputs"].as_array().expect("outputs");
+    assert_eq!(outputs.len(), 6, "{costs}");
+    assert_eq!(
+        (
+            costs["outputs_due_cents"].as_i64(),
+            costs["outputs_not_yet_due_cents"].as_i64()
+        ),
+        (Some(528_000), Some(0)),
+        "{costs}"
+    );
+    assert!(
+        outputs
+            .iter()
+            .all(|o| o["ente"] == AMBITO && o["measure_id"] == "autonomia_2016"),
+        "{costs}"
+    );
+    let stopped: Vec<&Value> = outputs
+        .iter()
+        .filter(|o| o["case_id"] == interrupted_id && o["status"] == "not_due")
+        .collect();
+    assert_eq!(stopped.len(), 2);
+    assert_eq!(stopped[1]["reasons"][0], "interrupted");
+    let csv = server
+        .send(
+            "GET",
+            "/v1/reports/costs?ats=ATS-MILANO&to=2018-01-31&format=csv",
+            Some(cf::AUDITOR),
+            None,
+            &[],
+        )
+        .await;
+    let mut reader = csv::Reader::from_reader(csv.bytes.as_slice());
+    let output_rows: Vec<csv::StringRecord> = reader
+        .records()
+        .map(|r| r.expect("row"))
+        .filter(|r| !r[12].is_empty())
+        .collect();
+    assert_eq!(output_rows.len(), 6);
+    let euros: Vec<&str> = output_rows
+        .iter()
+        .filter(|r| &r[2] == realised.id.to_string().as_str())
+        .map(|r| &r[9])
+        .collect();
+    assert_eq!(euros, ["480.00", "480.00", "3840.00"]);
+
     // The ATS dashboard counts the pathways, the running ones first.
     let board = server
         .call(

@@ -1256,8 +1256,13 @@ async fn every_read_model_matches_the_scripted_history(db: &TestDb) {
         lists.expect("checklists")
     };
     let costs_of = async |filter: CostFilter| {
-        let costs =
-            diario_projections::cost_report(&db.db, &diario_tests::catalogue(), &filter).await;
+        let costs = diario_projections::cost_report(
+            &db.db,
+            &diario_tests::catalogue(),
+            &filter,
+            chrono::NaiveDate::from_ymd_opt(2024, 12, 31).unwrap(),
+        )
+        .await;
         costs.expect("cost report")
     };
     let lists = checklists_of(ChecklistFilter {
@@ -1491,10 +1496,10 @@ async fn every_read_model_matches_the_scripted_history(db: &TestDb) {
     assert_eq!(
         csv,
         format!(
-            "ats,provider,case_id,period,figure,entries,confirmed_minutes,unit_cost_cents,cost_cents,cost_eur,status,ente\r\n\
-             ATS-MILANO,COOP-A,{a_id},2024-03,educatore_professionale,1,120,3000,6000,60.00,confirmed-open,COOP-A\r\n\
-             ATS-MILANO,COOP-A,{a_id},2024-03,mediatore,1,90,2800,4200,42.00,confirmed-open,COOP-A\r\n\
-             ATS-MILANO,COOP-A,{a_id},2024-03,psicologo,2,210,4500,15750,157.50,claimable,ASST-FBF-SACCO\r\n"
+            "ats,provider,case_id,period,figure,entries,confirmed_minutes,unit_cost_cents,cost_cents,cost_eur,status,ente,output\r\n\
+             ATS-MILANO,COOP-A,{a_id},2024-03,educatore_professionale,1,120,3000,6000,60.00,confirmed-open,COOP-A,\r\n\
+             ATS-MILANO,COOP-A,{a_id},2024-03,mediatore,1,90,2800,4200,42.00,confirmed-open,COOP-A,\r\n\
+             ATS-MILANO,COOP-A,{a_id},2024-03,psicologo,2,210,4500,15750,157.50,claimable,ASST-FBF-SACCO,\r\n"
         )
     );
     let phase_iii_period = costs_of(CostFilter {
