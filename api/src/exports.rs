@@ -196,8 +196,7 @@ pub async fn cost_table(
             .unwrap_or_else(|| id.to_owned())
     };
     let mut pseudonyms = std::collections::HashMap::new();
-    let cases = report.lines.iter().map(|l| l.case_id);
-    for case_id in cases.chain(report.outputs.iter().map(|o| o.case_id)) {
+    for case_id in report.lines.iter().map(|l| l.case_id) {
         if let std::collections::hash_map::Entry::Vacant(v) = pseudonyms.entry(case_id) {
             let (case, _) = state.handler.load_case(case_id).await?;
             v.insert(
@@ -235,7 +234,7 @@ pub async fn cost_table(
             vec![
                 text(org(&o.ats)),
                 text(org(&o.provider)),
-                text(pseudonyms[&o.case_id].clone()),
+                text(o.recipient_pseudonym.clone()),
                 text(o.case_id.to_string()),
                 Cell::Empty,
                 text(format!("Importo forfettario: {}", o.output)),

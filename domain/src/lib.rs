@@ -20,11 +20,13 @@ pub mod failures;
 pub mod flat_amounts;
 pub mod grants;
 pub mod organisations;
+pub mod plan;
 pub mod sampling;
 pub mod seal;
 pub mod staff;
 pub mod staff_cost;
 pub mod testing;
+pub mod timesheet;
 pub mod values;
 pub mod voucher;
 

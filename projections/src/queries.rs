@@ -512,14 +512,15 @@ pub struct OutputLine {
     /// The beneficiary that claims it: the Ambito's lead body.
     pub ente: String,
     pub case_id: Uuid,
+    pub recipient_pseudonym: String,
     pub measure_id: String,
     /// The output the amount pays (`valutazione`, `case_management`, …).
     pub output: String,
     pub amount_cents: i64,
     /// `due`, `not_yet_due` or `not_due` as of the report's `to` date (today without it).
     pub status: String,
-    /// Why a line is not (yet) due: the stable codes of the voucher report.
-    pub reasons: Vec<String>,
+    /// Why a line is not (yet) due, as in the voucher report.
+    pub reasons: Vec<crate::vouchers::ReasonView>,
 }
 
 /// A subtotal.
@@ -784,11 +785,12 @@ async fn output_lines(
                 provider: c.provider.clone(),
                 ente: a.ambito.clone(),
                 case_id: c.case_id,
+                recipient_pseudonym: c.recipient_pseudonym.clone(),
                 measure_id: c.measure_id.clone(),
                 output: l.output.clone(),
                 amount_cents: l.amount_cents,
                 status: l.status.clone(),
-                reasons: l.reasons.iter().map(|r| r.code.clone()).collect(),
+                reasons: l.reasons.clone(),
             }));
         }
     }

@@ -46,7 +46,7 @@ struct Row {
 }
 
 /// One reason a line is not (yet) due.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ReasonView {
     /// Stable code (`document-missing`, `accesses-short`, `objectives-not-declared`, …).
     pub code: String,

@@ -484,6 +484,7 @@ struct AtsCostsPage {
 struct OutputRow {
     ambito: String,
     case_id: String,
+    pseudonym: String,
     output: String,
     amount: String,
     status: &'static str,
@@ -645,10 +646,16 @@ pub async fn costs(
                 .map(|o| OutputRow {
                     ambito: org(&o.ente),
                     case_id: o.case_id.to_string(),
+                    pseudonym: o.recipient_pseudonym.clone(),
                     output: o.output.clone(),
                     amount: super::audit::euro(o.amount_cents),
                     status: crate::exports::output_status_label(&o.status),
-                    reasons: o.reasons.join(", "),
+                    reasons: o
+                        .reasons
+                        .iter()
+                        .map(|r| r.message.as_str())
+                        .collect::<Vec<_>>()
+                        .join("; "),
                 })
                 .collect(),
             outputs_due: super::audit::euro(report.outputs_due_cents),

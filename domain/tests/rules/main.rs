@@ -18,6 +18,7 @@ mod interruption;
 mod measures;
 mod organisations;
 mod paper;
+mod plans;
 mod rates;
 mod recording;
 mod roles;

@@ -356,7 +356,7 @@ async fn vouchers(backend: Backend) {
         .filter(|o| o["case_id"] == interrupted_id && o["status"] == "not_due")
         .collect();
     assert_eq!(stopped.len(), 2);
-    assert_eq!(stopped[1]["reasons"][0], "interrupted");
+    assert_eq!(stopped[1]["reasons"][0]["code"], "interrupted");
     let csv = server
         .send(
             "GET",
