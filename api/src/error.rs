@@ -78,6 +78,16 @@ pub enum ApiError {
     /// A rule of the Regolamento refused the command.
     #[error(transparent)]
     Domain(DomainError),
+    /// A rule of a measure's own streams (plans, timesheets, cost records: seed 004) refused
+    /// the command; `details` are the rule's data (e.g. the day's minutes), as the `rule`
+    /// extension.
+    #[error("{message}")]
+    Rule {
+        kind: ErrorKind,
+        code: &'static str,
+        message: String,
+        details: Value,
+    },
     /// A late answer (Art. 6): the request's expiry was recorded, the answer refused.
     #[error("Art. 6: la risposta è arrivata oltre il termine di un giorno; la richiesta è scaduta")]
     LateAnswer { version: i64 },
@@ -190,6 +200,17 @@ impl From<HandlerError> for ApiError {
                     message: e.to_string(),
                 },
             },
+            HandlerError::Plan(e) => ApiError::rule(e.kind(), e.code(), &e),
+            HandlerError::Timesheet(e) => ApiError::rule(e.kind(), e.code(), &e),
+            HandlerError::StaffCost(e) => ApiError::rule(
+                if e.forbidden() {
+                    ErrorKind::Forbidden
+                } else {
+                    ErrorKind::Unprocessable
+                },
+                e.code(),
+                &e,
+            ),
             HandlerError::UnknownMeasure(m) => ApiError::Unprocessable {
                 code: "measure-not-in-catalogue",
                 message: format!("la misura {m} non è nel catalogo"),
@@ -246,12 +267,31 @@ impl From<diario_projections::ProjectionError> for ApiError {
 }
 
 impl ApiError {
+    /// A refusal of a rule whose error serialises its data with a `code` tag.
+    pub fn rule<E: std::fmt::Display + Serialize>(
+        kind: ErrorKind,
+        code: &'static str,
+        e: &E,
+    ) -> ApiError {
+        let mut details = serde_json::to_value(e).unwrap_or(Value::Null);
+        if let Value::Object(map) = &mut details {
+            map.remove("code");
+        }
+        ApiError::Rule {
+            kind,
+            code,
+            message: e.to_string(),
+            details,
+        }
+    }
+
     /// Whether a retry with the same `Idempotency-Key` must get this answer again: refusals
     /// decided on the request itself are; transient or server-side failures are not.
     pub fn is_final(&self) -> bool {
         matches!(
             self,
             ApiError::Domain(_)
+                | ApiError::Rule { .. }
                 | ApiError::LateAnswer { .. }
                 | ApiError::Forbidden { .. }
                 | ApiError::Unprocessable { .. }
@@ -367,6 +407,23 @@ impl ApiError {
             } => {
                 ext.insert("field".into(), Value::from(*field));
                 (*status, (*code).to_owned(), message.clone(), None, ext)
+            }
+            ApiError::Rule {
+                kind,
+                code,
+                message,
+                details,
+            } => {
+                let status = match kind {
+                    ErrorKind::Forbidden => StatusCode::FORBIDDEN,
+                    ErrorKind::NotFound => StatusCode::NOT_FOUND,
+                    ErrorKind::Conflict => StatusCode::CONFLICT,
+                    ErrorKind::Unprocessable => StatusCode::UNPROCESSABLE_ENTITY,
+                };
+                if details.as_object().is_some_and(|m| !m.is_empty()) {
+                    ext.insert("rule".into(), details.clone());
+                }
+                (status, (*code).to_owned(), message.clone(), None, ext)
             }
             ApiError::Domain(d) => {
                 let status = match d.kind() {

@@ -88,9 +88,22 @@ pub fn csv_it(table: &Table) -> Result<Vec<u8>, ApiError> {
 
 /// The table as an XLSX workbook of one sheet.
 pub fn xlsx(table: &Table) -> Result<Vec<u8>, ApiError> {
-    use rust_xlsxwriter::{Format, Workbook};
+    xlsx_book(std::slice::from_ref(table))
+}
+
+/// The tables as an XLSX workbook, one sheet each, in order.
+pub fn xlsx_book(tables: &[Table]) -> Result<Vec<u8>, ApiError> {
     let internal = |e: rust_xlsxwriter::XlsxError| ApiError::Internal(Box::new(e));
-    let mut book = Workbook::new();
+    let mut book = rust_xlsxwriter::Workbook::new();
+    for table in tables {
+        sheet(&mut book, table)?;
+    }
+    book.save_to_buffer().map_err(internal)
+}
+
+fn sheet(book: &mut rust_xlsxwriter::Workbook, table: &Table) -> Result<(), ApiError> {
+    use rust_xlsxwriter::Format;
+    let internal = |e: rust_xlsxwriter::XlsxError| ApiError::Internal(Box::new(e));
     let sheet = book.add_worksheet();
     let name: String = table
         .title
@@ -142,7 +155,7 @@ pub fn xlsx(table: &Table) -> Result<Vec<u8>, ApiError> {
         r += 1;
     }
     sheet.set_freeze_panes(1, 0).map_err(internal)?;
-    book.save_to_buffer().map_err(internal)
+    Ok(())
 }
 
 /// Which download.
@@ -151,6 +164,26 @@ pub enum Format {
     /// CSV for Italian spreadsheets.
     CsvIt,
     Xlsx,
+}
+
+/// `tables` as an XLSX download named `{name}.xlsx`, one sheet each.
+pub fn download_book(tables: &[Table], name: &str) -> Result<Response, ApiError> {
+    attachment(
+        xlsx_book(tables)?,
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        &format!("{name}.xlsx"),
+    )
+}
+
+fn attachment(body: Vec<u8>, content_type: &'static str, file: &str) -> Result<Response, ApiError> {
+    let mut response = body.into_response();
+    let h = response.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{file}\"")) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(response)
 }
 
 /// `table` as a download named `{name}.csv` or `{name}.xlsx`.
@@ -163,14 +196,7 @@ pub fn download(table: &Table, format: Format, name: &str) -> Result<Response, A
             "xlsx",
         ),
     };
-    let mut response = body.into_response();
-    let h = response.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{name}.{extension}\"")) {
-        h.insert(header::CONTENT_DISPOSITION, v);
-    }
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    Ok(response)
+    attachment(body, content_type, &format!("{name}.{extension}"))
 }
 
 /// The cost report's lines as a table: one line per ATS, provider, case, month and figure,

@@ -25,6 +25,7 @@ pub mod openapi;
 mod ops;
 pub mod paper;
 pub mod people;
+pub mod plans;
 pub mod reads;
 pub mod samples;
 pub mod scheduler;
@@ -319,6 +320,7 @@ pub fn app(state: AppState) -> Router {
         .merge(documents::routes())
         .merge(dossier::routes())
         .merge(samples::routes())
+        .merge(plans::routes())
         .merge(seals::routes())
         .merge(access_log::routes())
         .merge(people::routes())

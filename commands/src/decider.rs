@@ -401,3 +401,139 @@ impl Decider for StaffDecider<'_> {
         evolve_staff(state, event)
     }
 }
+
+/// A plan command (seed 004), decided with the plan's measure.
+pub struct PlanDecider<'a> {
+    pub plan_id: Uuid,
+    pub command: &'a diario_domain::plan::PlanCommand,
+    pub actor: &'a Actor,
+    pub catalogue: &'a Catalogue,
+}
+
+impl Decider for PlanDecider<'_> {
+    type State = diario_domain::plan::PlanState;
+    type Event = diario_domain::plan::PlanEvent;
+
+    fn stream(&self) -> StreamId {
+        StreamId::plan(self.plan_id)
+    }
+
+    fn decide(
+        &self,
+        state: &Self::State,
+        now: DateTime<Utc>,
+    ) -> Result<Decision<Self::Event>, HandlerError> {
+        use diario_domain::plan::{PlanCommand, PlanError};
+        let measure_id = match (self.command, state) {
+            (PlanCommand::OpenPlan { measure_id, .. }, _) => measure_id,
+            (_, Some(plan)) => &plan.measure_id,
+            (_, None) => return Err(PlanError::NotOpened.into()),
+        };
+        let measure = self
+            .catalogue
+            .get(measure_id)
+            .ok_or_else(|| HandlerError::UnknownMeasure(measure_id.clone()))?;
+        Ok(Decision {
+            by: Attribution::of(self.actor),
+            events: diario_domain::plan::decide_plan(
+                state,
+                self.command,
+                measure,
+                self.actor,
+                now,
+            )?,
+        })
+    }
+
+    fn evolve(state: Self::State, event: &Self::Event) -> Self::State {
+        diario_domain::plan::evolve_plan(state, event)
+    }
+}
+
+/// A timesheet command (seed 004): the person's month, with the plan it names and the
+/// person's cost records, read by the caller.
+pub struct TimesheetDecider<'a> {
+    pub person: &'a FiscalCode,
+    pub month: diario_domain::timesheet::Month,
+    pub command: &'a diario_domain::timesheet::TimesheetCommand,
+    pub actor: &'a Actor,
+    pub catalogue: &'a Catalogue,
+    pub plan: Option<&'a diario_domain::plan::PlanFile>,
+    pub cost_records: &'a [diario_domain::cost_records::CostRecord],
+}
+
+impl Decider for TimesheetDecider<'_> {
+    type State = diario_domain::timesheet::TimesheetState;
+    type Event = diario_domain::timesheet::TimesheetEvent;
+
+    fn stream(&self) -> StreamId {
+        StreamId::timesheet(self.person.as_str(), &self.month.key())
+    }
+
+    fn decide(
+        &self,
+        state: &Self::State,
+        now: DateTime<Utc>,
+    ) -> Result<Decision<Self::Event>, HandlerError> {
+        use diario_domain::timesheet::{TimesheetContext, TimesheetError};
+        let plan = self.plan.ok_or(TimesheetError::NotOnThePlan)?;
+        let measure = self
+            .catalogue
+            .get(&plan.measure_id)
+            .ok_or_else(|| HandlerError::UnknownMeasure(plan.measure_id.clone()))?;
+        let ctx = TimesheetContext {
+            person: self.person,
+            month: self.month,
+            measure,
+            plan: Some(plan),
+            cost_records: self.cost_records,
+            actor: self.actor,
+            now,
+        };
+        Ok(Decision {
+            by: Attribution::of(self.actor),
+            events: diario_domain::timesheet::decide_timesheet(state, self.command, &ctx)?,
+        })
+    }
+
+    fn evolve(state: Self::State, event: &Self::Event) -> Self::State {
+        diario_domain::timesheet::evolve_timesheet(state, event)
+    }
+}
+
+/// A cost record of a person (seed 004).
+pub struct CostDecider<'a> {
+    pub person: &'a FiscalCode,
+    pub command: &'a diario_domain::cost_records::RecordCost,
+    pub actor: &'a Actor,
+}
+
+impl Decider for CostDecider<'_> {
+    type State = diario_domain::cost_records::CostState;
+    type Event = diario_domain::cost_records::CostEvent;
+
+    fn stream(&self) -> StreamId {
+        StreamId::costs(self.person.as_str())
+    }
+
+    fn decide(
+        &self,
+        state: &Self::State,
+        now: DateTime<Utc>,
+    ) -> Result<Decision<Self::Event>, HandlerError> {
+        Ok(Decision {
+            by: Attribution::of(self.actor),
+            events: diario_domain::cost_records::decide_costs(
+                state,
+                self.person,
+                self.command,
+                self.actor,
+                now,
+            )?,
+        })
+    }
+
+    fn evolve(state: Self::State, event: &Self::Event) -> Self::State {
+        diario_domain::cost_records::evolve_costs(state, event)
+    }
+}

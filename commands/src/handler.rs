@@ -103,6 +103,15 @@ pub enum HandlerError {
     /// A sample draw was refused.
     #[error(transparent)]
     Sample(#[from] diario_domain::sampling::SampleError),
+    /// A plan command was refused (seed 004).
+    #[error(transparent)]
+    Plan(#[from] diario_domain::plan::PlanError),
+    /// A timesheet command was refused (seed 004).
+    #[error(transparent)]
+    Timesheet(#[from] diario_domain::timesheet::TimesheetError),
+    /// A cost record was refused (seed 004).
+    #[error(transparent)]
+    StaffCost(#[from] diario_domain::staff_cost::StaffCostError),
     /// The measure named by the command or the case is not in the catalogue.
     #[error("measure {0} is not in the catalogue")]
     UnknownMeasure(MeasureId),
@@ -513,6 +522,110 @@ impl CommandHandler {
             .load::<SampleDecider<'_>>(&StreamId::sample(sample_id))
             .await?
             .0)
+    }
+
+    /// A plan folded and its version (`None`, 0: no such plan).
+    pub async fn plan(
+        &self,
+        plan_id: Uuid,
+    ) -> Result<(diario_domain::plan::PlanState, i64), HandlerError> {
+        self.load::<crate::decider::PlanDecider<'_>>(&StreamId::plan(plan_id))
+            .await
+    }
+
+    /// Decides and appends a plan command.
+    pub async fn execute_plan(
+        &self,
+        plan_id: Uuid,
+        command: &diario_domain::plan::PlanCommand,
+        actor: &Actor,
+        opts: &CommandOptions,
+    ) -> Result<Outcome<diario_domain::plan::PlanState, diario_domain::plan::PlanEvent>, HandlerError>
+    {
+        let decider = crate::decider::PlanDecider {
+            plan_id,
+            command,
+            actor,
+            catalogue: &self.catalogue,
+        };
+        self.execute(&decider, opts).await
+    }
+
+    /// A person's cost records.
+    pub async fn cost_records(
+        &self,
+        person: &FiscalCode,
+    ) -> Result<(diario_domain::cost_records::CostState, i64), HandlerError> {
+        self.load::<crate::decider::CostDecider<'_>>(&StreamId::costs(person.as_str()))
+            .await
+    }
+
+    /// Records a person's cost.
+    pub async fn execute_cost(
+        &self,
+        person: &FiscalCode,
+        command: &diario_domain::cost_records::RecordCost,
+        actor: &Actor,
+        opts: &CommandOptions,
+    ) -> Result<
+        Outcome<diario_domain::cost_records::CostState, diario_domain::cost_records::CostEvent>,
+        HandlerError,
+    > {
+        self.execute(
+            &crate::decider::CostDecider {
+                person,
+                command,
+                actor,
+            },
+            opts,
+        )
+        .await
+    }
+
+    /// A person's timesheet for a month, folded, and its version.
+    pub async fn timesheet(
+        &self,
+        person: &FiscalCode,
+        month: diario_domain::timesheet::Month,
+    ) -> Result<(diario_domain::timesheet::TimesheetState, i64), HandlerError> {
+        self.load::<crate::decider::TimesheetDecider<'_>>(&StreamId::timesheet(
+            person.as_str(),
+            &month.key(),
+        ))
+        .await
+    }
+
+    /// Decides and appends a timesheet command: the plan it names (`plan_id`) and, to
+    /// countersign, the person's cost records are read first.
+    pub async fn execute_timesheet(
+        &self,
+        person: &FiscalCode,
+        month: diario_domain::timesheet::Month,
+        plan_id: Uuid,
+        command: &diario_domain::timesheet::TimesheetCommand,
+        actor: &Actor,
+        opts: &CommandOptions,
+    ) -> Result<
+        Outcome<diario_domain::timesheet::TimesheetState, diario_domain::timesheet::TimesheetEvent>,
+        HandlerError,
+    > {
+        let (plan, _) = self.plan(plan_id).await?;
+        let costs = match command {
+            diario_domain::timesheet::TimesheetCommand::Countersign { .. } => {
+                self.cost_records(person).await?.0
+            }
+            _ => Vec::new(),
+        };
+        let decider = crate::decider::TimesheetDecider {
+            person,
+            month,
+            command,
+            actor,
+            catalogue: &self.catalogue,
+            plan: plan.as_ref(),
+            cost_records: &costs,
+        };
+        self.execute(&decider, opts).await
     }
 
     /// A professional's agenda folded, and its version (0: nothing claimed yet).

@@ -15,6 +15,7 @@ pub mod alerts;
 pub mod case;
 pub mod catalogue;
 pub mod checklist;
+pub mod cost_records;
 pub mod error;
 pub mod failures;
 pub mod flat_amounts;

@@ -20,7 +20,7 @@ use crate::values::{FigureId, FiscalCode, MeasureId, ServiceId, civil_date};
 pub const PLAN_MONTHS: u32 = 24;
 
 /// Why a plan command is refused.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize)]
 #[serde(tag = "code", rename_all = "kebab-case")]
 pub enum PlanError {
     /// The plan stream is empty.
@@ -78,6 +78,43 @@ pub enum PlanError {
     /// A staff-cost rule.
     #[error(transparent)]
     StaffCost(#[from] StaffCostError),
+}
+
+impl PlanError {
+    /// The stable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            PlanError::NotOpened => "plan-not-found",
+            PlanError::AlreadyOpened => "plan-already-opened",
+            PlanError::NotAtsOperator => "not-ats-operator",
+            PlanError::NotAPlanMeasure(_) => "not-a-plan-measure",
+            PlanError::TooLong { .. } => "plan-too-long",
+            PlanError::Missing(_) => "field-required",
+            PlanError::UnknownArea { .. } => "unknown-area",
+            PlanError::DuplicateAction(_) => "duplicate-action",
+            PlanError::UnknownFigure(_) => "figure-not-in-catalogue",
+            PlanError::VolunteerAsContribution => "volunteer-only-cofinancing",
+            PlanError::Budget(_) => "plan-budget-over-limits",
+            PlanError::UnknownAction(_) => "unknown-action",
+            PlanError::ReportAlreadyFiled => "final-report-already-filed",
+            PlanError::ReportTooEarly(_) => "final-report-too-early",
+            PlanError::StaffCost(e) => e.code(),
+        }
+    }
+
+    /// The broad class (403, 404, 409 or 422).
+    pub fn kind(&self) -> crate::ErrorKind {
+        use crate::ErrorKind;
+        match self {
+            PlanError::NotAtsOperator => ErrorKind::Forbidden,
+            PlanError::NotOpened => ErrorKind::NotFound,
+            PlanError::AlreadyOpened
+            | PlanError::ReportAlreadyFiled
+            | PlanError::ReportTooEarly(_) => ErrorKind::Conflict,
+            PlanError::StaffCost(e) if e.forbidden() => ErrorKind::Forbidden,
+            _ => ErrorKind::Unprocessable,
+        }
+    }
 }
 
 /// One action of the plan (a line of the Allegato A's «struttura del piano»).

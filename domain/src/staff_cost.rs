@@ -22,7 +22,7 @@ use crate::catalogue::{CostRules, Measure};
 use crate::values::Cents;
 
 /// Why a staff-cost rule refuses.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize)]
 #[serde(tag = "code", rename_all = "kebab-case")]
 pub enum StaffCostError {
     /// The measure has no cost rules for staff (not an `actual_staff_cost` measure).
@@ -40,6 +40,15 @@ pub enum StaffCostError {
         /// Which amount.
         what: String,
     },
+    /// Only an ATS operator records a person's cost.
+    #[error("solo un operatore ATS registra il costo della persona")]
+    NotAtsOperator,
+    /// A record id already used.
+    #[error("il record di costo {0} è già registrato")]
+    RecordIdUsed(uuid::Uuid),
+    /// A required field.
+    #[error("{0}: campo obbligatorio")]
+    Missing(&'static str),
     /// A day of the person's overall timesheet past the measure's daily maximum.
     #[error(
         "il {date} risultano {total_minutes} minuti tra tutti i piani: supera il massimo giornaliero di {max_minutes} minuti"
@@ -52,6 +61,55 @@ pub enum StaffCostError {
         /// The measure's maximum.
         max_minutes: u32,
     },
+}
+
+impl StaffCostError {
+    /// The stable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            StaffCostError::NoCostRules => "no-staff-cost-rules",
+            StaffCostError::PartTime { .. } => "invalid-part-time",
+            StaffCostError::NotPositive { .. } => "cost-not-positive",
+            StaffCostError::NotAtsOperator => "not-ats-operator",
+            StaffCostError::RecordIdUsed(_) => "cost-record-id-used",
+            StaffCostError::Missing(_) => "field-required",
+            StaffCostError::DailyMaximum { .. } => "daily-maximum-exceeded",
+        }
+    }
+
+    /// Whether the refusal is about who acts (403) rather than what is asked (422/409).
+    pub fn forbidden(&self) -> bool {
+        matches!(self, StaffCostError::NotAtsOperator)
+    }
+}
+
+/// Whether a basis prices an hour (part-time share 1–100, positive amounts), before any
+/// measure's rules.
+pub fn check_basis(basis: &CostBasis) -> Result<(), StaffCostError> {
+    match basis {
+        CostBasis::Employee {
+            annual,
+            part_time_percent,
+        } => {
+            if *part_time_percent == 0 || *part_time_percent > 100 {
+                return Err(StaffCostError::PartTime {
+                    percent: *part_time_percent,
+                });
+            }
+            if annual.total().0 <= 0 {
+                return Err(StaffCostError::NotPositive {
+                    what: "costo annuo lordo totale (C)".to_owned(),
+                });
+            }
+            Ok(())
+        }
+        CostBasis::External { hourly_cents } if hourly_cents.0 <= 0 => {
+            Err(StaffCostError::NotPositive {
+                what: "costo orario del contratto".to_owned(),
+            })
+        }
+        CostBasis::External { .. } | CostBasis::Volunteer => Ok(()),
+    }
 }
 
 /// The most recent documented annual gross cost of an employee, by the components of the
@@ -166,17 +224,8 @@ pub fn hourly_cost(rules: &CostRules, basis: &CostBasis) -> Result<HourlyCost, S
             annual,
             part_time_percent,
         } => {
-            if *part_time_percent == 0 || *part_time_percent > 100 {
-                return Err(StaffCostError::PartTime {
-                    percent: *part_time_percent,
-                });
-            }
+            check_basis(basis)?;
             let c = annual.total();
-            if c.0 <= 0 {
-                return Err(StaffCostError::NotPositive {
-                    what: "costo annuo lordo totale (C)".to_owned(),
-                });
-            }
             let hours = rules
                 .annual_standard_hours
                 .ok_or(StaffCostError::NoCostRules)?;
@@ -190,11 +239,7 @@ pub fn hourly_cost(rules: &CostRules, basis: &CostBasis) -> Result<HourlyCost, S
             })
         }
         CostBasis::External { hourly_cents } => {
-            if hourly_cents.0 <= 0 {
-                return Err(StaffCostError::NotPositive {
-                    what: "costo orario del contratto".to_owned(),
-                });
-            }
+            check_basis(basis)?;
             Ok(HourlyCost {
                 cents: *hourly_cents,
                 annual_cents: None,
@@ -392,11 +437,15 @@ pub fn volunteer_value(
     room: Cents,
 ) -> Result<VolunteerValue, StaffCostError> {
     let rate = hourly_cost(rules, &CostBasis::Volunteer)?;
-    let valued = eligible_cost(&rate, minutes);
+    Ok(volunteer_count(eligible_cost(&rate, minutes), room))
+}
+
+/// What of `valued` volunteer work counts as co-financing within `room`.
+pub fn volunteer_count(valued: Cents, room: Cents) -> VolunteerValue {
     let counted = Cents(valued.0.min(room.0.max(0)));
-    Ok(VolunteerValue {
+    VolunteerValue {
         valued,
         counted,
         over_limit: Cents(valued.0 - counted.0),
-    })
+    }
 }

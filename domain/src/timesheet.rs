@@ -20,6 +20,7 @@ use uuid::Uuid;
 
 use crate::actor::Actor;
 use crate::catalogue::Measure;
+pub use crate::cost_records::{CostRecord, record_in_force};
 use crate::plan::{Financing, PlanFile};
 use crate::staff_cost::{
     CostBasis, HourlyCost, StaffCostError, check_day, eligible_cost, hourly_cost, rules_of,
@@ -74,7 +75,7 @@ impl Month {
 }
 
 /// Why a timesheet command is refused.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize)]
 #[serde(tag = "code", rename_all = "kebab-case")]
 pub enum TimesheetError {
     /// Only the person fills and signs their own timesheet.
@@ -150,6 +151,49 @@ pub enum TimesheetError {
     StaffCost(#[from] StaffCostError),
 }
 
+impl TimesheetError {
+    /// The stable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            TimesheetError::NotThePerson => "not-the-person",
+            TimesheetError::NotOnThePlan => "not-on-the-plan",
+            TimesheetError::UnknownAction(_) => "unknown-action",
+            TimesheetError::OutsideMonth { .. } => "day-outside-month",
+            TimesheetError::OutsidePlan { .. } => "day-outside-plan",
+            TimesheetError::FutureDay(_) => "future-day",
+            TimesheetError::Granularity { .. } => "minutes-granularity",
+            TimesheetError::ActivityMissing => "activity-required",
+            TimesheetError::RowIdUsed(_) => "row-id-already-used",
+            TimesheetError::RowNotFound(_) => "row-not-found",
+            TimesheetError::Signed => "timesheet-signed",
+            TimesheetError::NotSigned => "timesheet-not-signed",
+            TimesheetError::MonthNotOver(_) => "month-not-over",
+            TimesheetError::Empty => "timesheet-empty",
+            TimesheetError::NotACountersigner => "not-a-countersigner",
+            TimesheetError::AlreadyCountersigned => "already-countersigned",
+            TimesheetError::NoCostRecord(_) => "no-cost-record",
+            TimesheetError::StaffCost(e) => e.code(),
+        }
+    }
+
+    /// The broad class (403, 404, 409 or 422).
+    pub fn kind(&self) -> crate::ErrorKind {
+        use crate::ErrorKind;
+        match self {
+            TimesheetError::NotThePerson
+            | TimesheetError::NotOnThePlan
+            | TimesheetError::NotACountersigner => ErrorKind::Forbidden,
+            TimesheetError::RowNotFound(_) => ErrorKind::NotFound,
+            TimesheetError::Signed
+            | TimesheetError::NotSigned
+            | TimesheetError::MonthNotOver(_)
+            | TimesheetError::AlreadyCountersigned
+            | TimesheetError::RowIdUsed(_) => ErrorKind::Conflict,
+            _ => ErrorKind::Unprocessable,
+        }
+    }
+}
+
 /// One day of work on one plan's action.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Row {
@@ -167,36 +211,6 @@ pub struct Row {
     pub minutes: u32,
     /// Withdrawn before signing.
     pub withdrawn: bool,
-}
-
-/// A cost record of a person (`costs-{fiscal code}`), as the countersignature reads it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CostRecord {
-    /// Id.
-    pub record_id: Uuid,
-    /// The employer or client.
-    pub organisation: String,
-    /// In force from this day.
-    pub valid_from: NaiveDate,
-    /// What prices the hours.
-    pub basis: CostBasis,
-    /// When recorded (the latest recorded wins among records of one day).
-    pub at: DateTime<Utc>,
-}
-
-/// The record that prices `organisation`'s hours of `month`: the latest in force on the
-/// month's last day («i più recenti costi lordi per l'impiego documentati»), the later
-/// recorded among records of the same day.
-pub fn record_in_force<'a>(
-    records: &'a [CostRecord],
-    organisation: &str,
-    month: Month,
-) -> Option<&'a CostRecord> {
-    let last = month.last_day()?;
-    records
-        .iter()
-        .filter(|r| r.organisation == organisation && r.valid_from <= last)
-        .max_by_key(|r| (r.valid_from, r.at))
 }
 
 /// One priced line of a countersignature: an action's minutes at the recorded hourly cost.
@@ -275,6 +289,10 @@ pub enum TimesheetEvent {
     },
     /// A plan countersigned its rows, at the hourly cost recorded here.
     TimesheetCountersigned {
+        /// The person.
+        person: FiscalCode,
+        /// The month.
+        month: Month,
         /// The plan.
         plan_id: Uuid,
         /// Who.
@@ -510,6 +528,8 @@ pub fn decide_timesheet(
                 })
                 .collect();
             Ok(vec![TimesheetEvent::TimesheetCountersigned {
+                person: ctx.person.clone(),
+                month: ctx.month,
                 plan_id: *plan_id,
                 by: by.clone(),
                 organisation: person.organisation.clone(),

@@ -14,6 +14,7 @@ pub mod failures;
 pub mod mine;
 pub mod notifications;
 pub mod people;
+pub mod plans;
 pub mod queries;
 pub mod samples;
 mod status;
@@ -46,6 +47,7 @@ pub use mine::{
 };
 pub use notifications::{Notification, inbox};
 pub use people::{Names, StaffView, emails, memberships, names, staff_of};
+pub use plans::{CategoryLine, PlanCostLine, PlanReport, plan_report};
 pub use queries::{
     AtsDashboard, CaseFilter, CaseSummary, CostFilter, CostLine, CostReport, CostTotal,
     EntryFilter, IDLE_CASES_SHOWN, IdleCase, OutputLine, Page, PageRequest, PhaseDiaryCounts,
@@ -74,13 +76,14 @@ pub enum ProjectionError {
 }
 
 /// Names of every read model, in the order they are listed.
-pub const PROJECTIONS: [&str; 6] = [
+pub const PROJECTIONS: [&str; 7] = [
     diaries::NAME,
     audit::NAME,
     checklists::NAME,
     failures::NAME,
     people::NAME,
     notifications::NAME,
+    plans::NAME,
 ];
 
 /// Every read model, over the measure catalogue the server runs (unit costs, caps, alerts).
@@ -92,6 +95,7 @@ pub fn read_models(catalogue: &Catalogue) -> Vec<Arc<dyn Follower>> {
         Arc::new(SystemFailures),
         Arc::new(people::People),
         Arc::new(notifications::StaffNotifications::new(catalogue.clone())),
+        Arc::new(plans::Plans),
     ]
 }
 
@@ -118,6 +122,7 @@ pub fn tables() -> impl Iterator<Item = &'static str> {
         failures::TABLES.as_slice(),
         people::TABLES.as_slice(),
         notifications::TABLES.as_slice(),
+        plans::TABLES.as_slice(),
     ]
     .into_iter()
     .flatten()

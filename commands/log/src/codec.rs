@@ -57,6 +57,27 @@ impl StreamId {
     pub const AGENDAS: &'static str = "agenda-";
     /// Prefix of the samples for controls.
     pub const SAMPLES: &'static str = "sample-";
+    /// Prefix of the territorial plans (seed 004).
+    pub const PLANS: &'static str = "plan-";
+    /// Prefix of the monthly overall timesheets (seed 004): `timesheet-{cf}-{YYYY-MM}`.
+    pub const TIMESHEETS: &'static str = "timesheet-";
+    /// Prefix of the people's cost records (seed 004): `costs-{cf}`.
+    pub const COSTS: &'static str = "costs-";
+
+    /// The stream of one territorial plan.
+    pub fn plan(plan_id: Uuid) -> StreamId {
+        StreamId(format!("{}{plan_id}", Self::PLANS))
+    }
+
+    /// The overall timesheet of a person for a month (`YYYY-MM`).
+    pub fn timesheet(fiscal_code: &str, month: &str) -> StreamId {
+        StreamId(format!("{}{fiscal_code}-{month}", Self::TIMESHEETS))
+    }
+
+    /// The cost records of a person.
+    pub fn costs(fiscal_code: &str) -> StreamId {
+        StreamId(format!("{}{fiscal_code}", Self::COSTS))
+    }
 
     /// The stream of one case.
     pub fn case(case_id: Uuid) -> StreamId {
@@ -259,6 +280,24 @@ impl LogEvent for SealEvent {
 }
 
 impl LogEvent for SampleEvent {
+    fn decode(recorded: &RecordedEvent) -> Result<Self, CodecError> {
+        decode_tagged(recorded)
+    }
+}
+
+impl LogEvent for diario_domain::plan::PlanEvent {
+    fn decode(recorded: &RecordedEvent) -> Result<Self, CodecError> {
+        decode_tagged(recorded)
+    }
+}
+
+impl LogEvent for diario_domain::timesheet::TimesheetEvent {
+    fn decode(recorded: &RecordedEvent) -> Result<Self, CodecError> {
+        decode_tagged(recorded)
+    }
+}
+
+impl LogEvent for diario_domain::cost_records::CostEvent {
     fn decode(recorded: &RecordedEvent) -> Result<Self, CodecError> {
         decode_tagged(recorded)
     }

@@ -9,6 +9,7 @@ mod api_documents;
 mod api_dossier;
 mod api_letter;
 mod api_one_hour;
+mod api_plans;
 mod api_protocol;
 mod api_rates;
 mod api_reads;

@@ -1,0 +1,357 @@
+//! Read model 10: the territorial plans of seed 004 and the staff cost of their countersigned
+//! timesheets, from the `plan-{id}` and `timesheet-{cf}-{YYYY-MM}` streams; and the plan's
+//! report in the shape of the Allegato B1/B2 tables — per cost category (budget and actual),
+//! per person and month — with the limits it breaks and the final report's state.
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use chrono::NaiveDate;
+use diario_domain::Catalogue;
+use diario_domain::plan::{Financing, PlanEvent, PlanFile, ReportStatus, evolve_plan};
+use diario_domain::staff_cost::{PlanCosts, plan_totals, rules_of, volunteer_count};
+use diario_domain::timesheet::TimesheetEvent;
+use diario_domain::values::Cents;
+use diario_log::{Database, FollowError, Follower, LogEvent, RecordedEvent, StreamId, Tx, Val};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::ProjectionError;
+
+/// Projection name.
+pub const NAME: &str = "plans";
+
+/// The tables of the projection.
+pub const TABLES: [&str; 2] = ["rm_plans", "rm_plan_costs"];
+
+/// The "plans" projection.
+pub struct Plans;
+
+fn corrupt(e: impl std::fmt::Display) -> FollowError {
+    FollowError::Corrupt(e.to_string())
+}
+
+fn financing_key(f: Financing) -> &'static str {
+    match f {
+        Financing::Contribution => "contribution",
+        Financing::NetworkStaff => "network_staff",
+        Financing::Volunteer => "volunteer",
+    }
+}
+
+#[async_trait]
+impl Follower for Plans {
+    diario_log::follower_spec!(NAME, &TABLES);
+
+    async fn apply(&self, events: &[RecordedEvent], tx: &mut Tx) -> Result<(), FollowError> {
+        for e in events {
+            if e.stream_id.starts_with(StreamId::PLANS) {
+                let event = PlanEvent::decode(e)?;
+                let current = match &event {
+                    PlanEvent::PlanOpened { .. } => None,
+                    _ => {
+                        let row = tx
+                            .fetch_optional(
+                                "SELECT plan FROM rm_plans WHERE plan_id = $1",
+                                &[Val::Text(Some(plan_of(&e.stream_id)?))],
+                            )
+                            .await?;
+                        match row {
+                            Some(r) => Some(
+                                serde_json::from_str::<PlanFile>(&r.text("plan")?)
+                                    .map_err(corrupt)?,
+                            ),
+                            None => return Err(corrupt("plan event before PlanOpened")),
+                        }
+                    }
+                };
+                let Some(plan) = evolve_plan(current, &event) else {
+                    continue;
+                };
+                let json = serde_json::to_string(&plan).map_err(corrupt)?;
+                tx.exec(
+                    "INSERT INTO rm_plans (plan_id, measure_id, ats, title, plan) \
+                     VALUES ($1,$2,$3,$4,$5) ON CONFLICT (plan_id) DO UPDATE SET plan = excluded.plan",
+                    &[
+                        Val::uuid_text(plan.plan_id),
+                        plan.measure_id.as_str().into(),
+                        plan.ats.clone().into(),
+                        plan.title.clone().into(),
+                        json.into(),
+                    ],
+                )
+                .await?;
+            } else if e.stream_id.starts_with(StreamId::TIMESHEETS)
+                && e.event_type == "TimesheetCountersigned"
+            {
+                let TimesheetEvent::TimesheetCountersigned {
+                    person,
+                    month,
+                    plan_id,
+                    by,
+                    organisation,
+                    financing,
+                    cost_record,
+                    rate,
+                    lines,
+                    at,
+                } = TimesheetEvent::decode(e)?
+                else {
+                    continue;
+                };
+                let rate_json = serde_json::to_string(&rate).map_err(corrupt)?;
+                let rows: Vec<Vec<Val>> = lines
+                    .iter()
+                    .map(|l| {
+                        vec![
+                            Val::uuid_text(plan_id),
+                            person.as_str().into(),
+                            month.key().into(),
+                            l.action.clone().into(),
+                            organisation.clone().into(),
+                            financing_key(financing).into(),
+                            i64::from(l.minutes).into(),
+                            rate.cents.0.into(),
+                            l.amount.0.into(),
+                            Val::Text(cost_record.map(|r| r.to_string())),
+                            rate_json.clone().into(),
+                            by.as_str().into(),
+                            Val::instant_text(at),
+                        ]
+                    })
+                    .collect();
+                tx.insert_rows(
+                    "INSERT INTO rm_plan_costs (plan_id, person, month, action, organisation, \
+                     financing, minutes, rate_cents, amount_cents, cost_record, rate, \
+                     countersigned_by, countersigned_at)",
+                    &rows,
+                )
+                .await?;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn plan_of(stream_id: &str) -> Result<String, FollowError> {
+    stream_id
+        .strip_prefix(StreamId::PLANS)
+        .and_then(|id| Uuid::parse_str(id).ok())
+        .map(|id| id.to_string())
+        .ok_or_else(|| corrupt(format!("plan stream id {stream_id}")))
+}
+
+/// A plan as read.
+pub async fn plan(db: &Database, plan_id: Uuid) -> Result<Option<PlanFile>, ProjectionError> {
+    let row = db
+        .fetch_optional(
+            "SELECT plan FROM rm_plans WHERE plan_id = $1",
+            &[Val::uuid_text(plan_id)],
+        )
+        .await?;
+    row.map(|r| {
+        serde_json::from_str(&r.text("plan")?)
+            .map_err(|e| ProjectionError::Corrupt(format!("rm_plans.plan: {e}")))
+    })
+    .transpose()
+}
+
+/// One line of the report: a person's month on one action, at the recorded rate.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct PlanCostLine {
+    pub person: String,
+    pub organisation: String,
+    /// `contribution` (A), `network_staff` (D) or `volunteer` (E).
+    pub financing: String,
+    /// `YYYY-MM`.
+    pub month: String,
+    pub action: String,
+    pub minutes: i64,
+    /// €/h in cents, as the countersignature recorded it.
+    pub rate_cents: i64,
+    pub amount_cents: i64,
+    /// The cost record that priced it (none for a volunteer).
+    pub cost_record: Option<String>,
+    pub countersigned_by: String,
+}
+
+/// One category of the Allegato B1: budget and actual.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct CategoryLine {
+    /// `A`, `B`, `C`, `D`, `E`, `F`, `G`, `H`.
+    pub key: String,
+    pub name: String,
+    pub budget_cents: i64,
+    /// What the report counts: from the countersigned timesheets for A, D, E; the budget for
+    /// B and F (not recorded by this service); the sums for C, G, H.
+    pub actual_cents: i64,
+}
+
+/// The report of a plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct PlanReport {
+    pub plan_id: Uuid,
+    pub title: String,
+    pub ats: String,
+    pub lead: String,
+    pub start: NaiveDate,
+    pub end: NaiveDate,
+    /// The last day of the final report (60 days after the end).
+    pub report_due: NaiveDate,
+    /// `running`, `due`, `due_soon`, `overdue` or `filed`, as of `as_of`.
+    pub report_status: String,
+    pub as_of: NaiveDate,
+    pub categories: Vec<CategoryLine>,
+    /// Volunteer work valued beyond the co-financing: not counted.
+    pub volunteers_over_limit_cents: i64,
+    /// G / H of the actuals, in basis points.
+    pub cofinancing_bp: u32,
+    /// The Allegato B limits the actuals break: (code, Italian sentence).
+    pub flags: Vec<(String, String)>,
+    pub lines: Vec<PlanCostLine>,
+}
+
+/// The report of a plan as of `as_of`, or `None` for an unknown plan.
+pub async fn plan_report(
+    db: &Database,
+    catalogue: &Catalogue,
+    plan_id: Uuid,
+    as_of: NaiveDate,
+) -> Result<Option<PlanReport>, ProjectionError> {
+    let Some(plan) = plan(db, plan_id).await? else {
+        return Ok(None);
+    };
+    let measure = catalogue
+        .get(&plan.measure_id)
+        .ok_or_else(|| ProjectionError::Corrupt(format!("measure {}", plan.measure_id)))?;
+    let rules = rules_of(measure).map_err(|e| ProjectionError::Corrupt(e.to_string()))?;
+    let rows = db
+        .fetch_all(
+            "SELECT person, organisation, financing, month, action, minutes, rate_cents, \
+             amount_cents, cost_record, countersigned_by FROM rm_plan_costs WHERE plan_id = $1 \
+             ORDER BY person, month, action",
+            &[Val::uuid_text(plan_id)],
+        )
+        .await?;
+    let mut lines = Vec::new();
+    let mut by_financing: BTreeMap<String, i64> = BTreeMap::new();
+    for r in rows {
+        let line = PlanCostLine {
+            person: r.text("person")?,
+            organisation: r.text("organisation")?,
+            financing: r.text("financing")?,
+            month: r.text("month")?,
+            action: r.text("action")?,
+            minutes: r.i64("minutes")?,
+            rate_cents: r.i64("rate_cents")?,
+            amount_cents: r.i64("amount_cents")?,
+            cost_record: r.opt_text("cost_record")?,
+            countersigned_by: r.text("countersigned_by")?,
+        };
+        *by_financing.entry(line.financing.clone()).or_default() += line.amount_cents;
+        lines.push(line);
+    }
+    let b = plan.budget;
+    let staff = Cents(by_financing.get("contribution").copied().unwrap_or(0));
+    let network = Cents(by_financing.get("network_staff").copied().unwrap_or(0));
+    // «nel limite massimo del valore del cofinanziamento»: the plan's co-financing less the
+    // other co-financing (D actual, F as budgeted).
+    let budget_g = b.network_staff.plus(b.volunteers).plus(b.cash);
+    let room = Cents(budget_g.0 - network.0 - b.cash.0);
+    // The volunteers' lines as countersigned, counted up to the room.
+    let volunteers = volunteer_count(
+        Cents(by_financing.get("volunteer").copied().unwrap_or(0)),
+        room,
+    );
+    let counted = volunteers.counted;
+    let actual = PlanCosts {
+        staff,
+        other: b.other,
+        equipment: b.equipment,
+        network_staff: network,
+        volunteers: counted,
+        cash: b.cash,
+    };
+    let totals = plan_totals(rules, &actual);
+    let budget_totals = plan_totals(rules, &b);
+    let cat = |key: &str, name: &str, budget: Cents, actual: Cents| CategoryLine {
+        key: key.to_owned(),
+        name: name.to_owned(),
+        budget_cents: budget.0,
+        actual_cents: actual.0,
+    };
+    let categories = vec![
+        cat(
+            "A",
+            "Costi del personale interno ed esterno",
+            b.staff,
+            staff,
+        ),
+        cat(
+            "B",
+            "Altri costi (diretti diversi dal personale e indiretti)",
+            b.other,
+            b.other,
+        ),
+        cat(
+            "C",
+            "Totale contributo pubblico",
+            budget_totals.public,
+            totals.public,
+        ),
+        cat(
+            "D",
+            "Valorizzazione di personale già dipendente degli enti della rete",
+            b.network_staff,
+            network,
+        ),
+        cat(
+            "E",
+            "Valorizzazione del lavoro volontario",
+            b.volunteers,
+            counted,
+        ),
+        cat("F", "Quota economica", b.cash, b.cash),
+        cat(
+            "G",
+            "Totale cofinanziamento",
+            budget_totals.cofinancing,
+            totals.cofinancing,
+        ),
+        cat("H", "Totale costo piano", budget_totals.total, totals.total),
+    ];
+    let flags = totals
+        .flags
+        .iter()
+        .map(|f| {
+            let code = serde_json::to_value(f)
+                .ok()
+                .and_then(|v| v.get("code").and_then(|c| c.as_str().map(str::to_owned)))
+                .unwrap_or_default();
+            (code, f.message())
+        })
+        .collect();
+    let status = match diario_domain::plan::report_status(&plan, as_of) {
+        ReportStatus::Running => "running",
+        ReportStatus::Due => "due",
+        ReportStatus::DueSoon => "due_soon",
+        ReportStatus::Overdue => "overdue",
+        ReportStatus::Filed => "filed",
+    };
+    Ok(Some(PlanReport {
+        plan_id,
+        title: plan.title.clone(),
+        ats: plan.ats.clone(),
+        lead: plan.lead.clone(),
+        start: plan.start,
+        end: plan.end,
+        report_due: plan.report_due(),
+        report_status: status.to_owned(),
+        as_of,
+        categories,
+        volunteers_over_limit_cents: volunteers.over_limit.0,
+        cofinancing_bp: totals.cofinancing_bp,
+        flags,
+        lines,
+    }))
+}
