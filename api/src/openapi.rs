@@ -47,8 +47,10 @@ const NO_CONTROLS: &str = r"^[^\u0000-\u001F\u007F-\u009F]*$";
 /// No control character but tab and line breaks (free text in bodies).
 const NO_CONTROLS_TEXT: &str = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$";
 
-const FISCAL_CODE_FIELDS: [&str; 11] = [
+const FISCAL_CODE_FIELDS: [&str; 13] = [
     "confirmers",
+    "person",
+    "countersigners",
     "responsabile_asst",
     "responsabile_provider",
     "case_manager",
@@ -60,7 +62,16 @@ const FISCAL_CODE_FIELDS: [&str; 11] = [
     "cf",
     "sub",
 ];
-const ORG_CODE_FIELDS: [&str; 5] = ["asst", "ats", "provider", "code", "ente"];
+const ORG_CODE_FIELDS: [&str; 8] = [
+    "asst",
+    "ats",
+    "provider",
+    "code",
+    "ente",
+    "lead",
+    "partners",
+    "organisation",
+];
 
 fn pattern_for(name: &str) -> Option<String> {
     if FISCAL_CODE_FIELDS.contains(&name) {
@@ -71,6 +82,7 @@ fn pattern_for(name: &str) -> Option<String> {
     }
     match name {
         "sha256" => Some("^[0-9a-f]{64}$".to_owned()),
+        "month" => Some("^[0-9]{4}-(0[1-9]|1[0-2])$".to_owned()),
         "entry_ids" => Some(format!("^{UUID}(,{UUID})*$")),
         "start" | "end" => Some("^([01][0-9]|2[0-3]):[0-5][0-9]$".to_owned()),
         _ => None,
@@ -645,6 +657,11 @@ mod tests {
             crate::dossier::DossierHead,
             crate::samples::DrawSampleBody,
             crate::plans::OpenPlanBody,
+            crate::plans::ActionBody,
+            crate::plans::BudgetBody,
+            crate::plans::FinancingBody,
+            crate::plans::AnnualCostBody,
+            crate::plans::CostBasisBody,
             crate::plans::AssignPersonBody,
             crate::plans::RecordCostBody,
             crate::plans::RecordDayBody,

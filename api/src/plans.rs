@@ -15,9 +15,11 @@ use diario_commands::{Principal, derived_id};
 use diario_domain::cost_records::RecordCost;
 use diario_domain::grants::GrantRole;
 use diario_domain::plan::{Action, Financing, PlanCommand, PlanFile, PlanPerson};
-use diario_domain::staff_cost::{CostBasis, PlanCosts};
+use diario_domain::staff_cost::{AnnualCost, CostBasis, PlanCosts};
 use diario_domain::timesheet::{Month, TimesheetCommand, TimesheetState};
+use diario_domain::values::Cents;
 use diario_domain::{ActorRole, FigureId, FiscalCode, MeasureId};
+use diario_domain::{OrgKind, ServiceId};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
@@ -57,6 +59,161 @@ pub fn routes() -> Router<AppState> {
         )
 }
 
+/// One action of a plan.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ActionBody {
+    /// «codice identificativo azione».
+    pub id: String,
+    pub name: String,
+    /// The area of intervention: a service of the measure (`socializzazione_inclusione`, …).
+    pub area: String,
+}
+
+/// The Allegato B1 «piano dei costi», in cents (absent: 0).
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct BudgetBody {
+    /// A. Costi del personale interno ed esterno.
+    #[schema(minimum = 0)]
+    pub staff: i64,
+    /// B. Altri costi.
+    #[schema(minimum = 0)]
+    pub other: i64,
+    /// Of B, beni e attrezzature.
+    #[schema(minimum = 0)]
+    pub equipment: i64,
+    /// D. Valorizzazione di personale della rete (co-financing).
+    #[schema(minimum = 0)]
+    pub network_staff: i64,
+    /// E. Valorizzazione del lavoro volontario (co-financing).
+    #[schema(minimum = 0)]
+    pub volunteers: i64,
+    /// F. Quota economica (co-financing).
+    #[schema(minimum = 0)]
+    pub cash: i64,
+}
+
+/// How a person's hours are financed.
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum FinancingBody {
+    /// A: the regional contribution.
+    Contribution,
+    /// D: network staff, co-financing.
+    NetworkStaff,
+    /// E: a volunteer, co-financing.
+    Volunteer,
+}
+
+/// The Allegato B «prospetto di calcolo del costo orario», in cents (absent: 0).
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct AnnualCostBody {
+    #[schema(minimum = 0)]
+    pub a1_monthly_pay: i64,
+    #[schema(minimum = 0)]
+    pub a2_thirteenth: i64,
+    #[schema(minimum = 0)]
+    pub a3_fourteenth: i64,
+    #[schema(minimum = 0)]
+    pub a4_shifts: i64,
+    #[schema(minimum = 0)]
+    pub a5_arrears: i64,
+    #[schema(minimum = 0)]
+    pub a6_allowances: i64,
+    #[schema(minimum = 0)]
+    pub a7_severance: i64,
+    #[schema(minimum = 0)]
+    pub b1_inps: i64,
+    #[schema(minimum = 0)]
+    pub b2_inail: i64,
+    #[schema(minimum = 0)]
+    pub b3_ccnl_funds: i64,
+    #[schema(minimum = 0)]
+    pub b4_supplementary: i64,
+    #[schema(minimum = 0)]
+    pub b5_other: i64,
+}
+
+/// What prices a person's hours.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum CostBasisBody {
+    /// Personale dipendente: the annual cost and the part-time share.
+    Employee {
+        annual: AnnualCostBody,
+        #[schema(minimum = 1, maximum = 100)]
+        part_time_percent: u32,
+    },
+    /// Personale esterno: the contract's hourly rate.
+    External {
+        #[schema(minimum = 1)]
+        hourly_cents: i64,
+    },
+}
+
+impl From<FinancingBody> for Financing {
+    fn from(f: FinancingBody) -> Financing {
+        match f {
+            FinancingBody::Contribution => Financing::Contribution,
+            FinancingBody::NetworkStaff => Financing::NetworkStaff,
+            FinancingBody::Volunteer => Financing::Volunteer,
+        }
+    }
+}
+
+impl From<BudgetBody> for PlanCosts {
+    fn from(b: BudgetBody) -> PlanCosts {
+        PlanCosts {
+            staff: Cents(b.staff),
+            other: Cents(b.other),
+            equipment: Cents(b.equipment),
+            network_staff: Cents(b.network_staff),
+            volunteers: Cents(b.volunteers),
+            cash: Cents(b.cash),
+        }
+    }
+}
+
+impl From<CostBasisBody> for CostBasis {
+    fn from(b: CostBasisBody) -> CostBasis {
+        match b {
+            CostBasisBody::Employee {
+                annual: a,
+                part_time_percent,
+            } => CostBasis::Employee {
+                annual: AnnualCost {
+                    a1_monthly_pay: Cents(a.a1_monthly_pay),
+                    a2_thirteenth: Cents(a.a2_thirteenth),
+                    a3_fourteenth: Cents(a.a3_fourteenth),
+                    a4_shifts: Cents(a.a4_shifts),
+                    a5_arrears: Cents(a.a5_arrears),
+                    a6_allowances: Cents(a.a6_allowances),
+                    a7_severance: Cents(a.a7_severance),
+                    b1_inps: Cents(a.b1_inps),
+                    b2_inail: Cents(a.b2_inail),
+                    b3_ccnl_funds: Cents(a.b3_ccnl_funds),
+                    b4_supplementary: Cents(a.b4_supplementary),
+                    b5_other: Cents(a.b5_other),
+                },
+                part_time_percent,
+            },
+            CostBasisBody::External { hourly_cents } => CostBasis::External {
+                hourly_cents: Cents(hourly_cents),
+            },
+        }
+    }
+}
+
+/// The organisations a plan may name: any registered ente but an ATS.
+const PLAN_ENTI: [OrgKind; 4] = [
+    OrgKind::Provider,
+    OrgKind::PlanPartner,
+    OrgKind::AmbitoLead,
+    OrgKind::Asst,
+];
+
 /// `POST /v1/plans`.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -71,15 +228,12 @@ pub struct OpenPlanBody {
     pub lead: String,
     #[serde(default)]
     pub partners: Vec<String>,
-    #[schema(value_type = Vec<Object>)]
-    pub actions: Vec<Action>,
+    pub actions: Vec<ActionBody>,
     pub start: NaiveDate,
     /// At most 24 months after `start`.
     pub end: NaiveDate,
-    /// The Allegato B1 budget in cents: staff (A), other (B), equipment (of B), network_staff
-    /// (D), volunteers (E), cash (F).
-    #[schema(value_type = Object)]
-    pub budget: PlanCosts,
+    /// The Allegato B1 budget.
+    pub budget: BudgetBody,
     /// The legal representative and the delegates who countersign the timesheets.
     pub countersigners: Vec<String>,
 }
@@ -94,8 +248,7 @@ pub struct AssignPersonBody {
     /// `personale_interno`, `personale_esterno` or `volontario`.
     pub figure: String,
     /// `contribution` (A), `network_staff` (D, co-financing) or `volunteer` (E).
-    #[schema(value_type = String)]
-    pub financing: Financing,
+    pub financing: FinancingBody,
 }
 
 /// `POST /v1/people/{fiscal_code}/cost-records`.
@@ -104,10 +257,7 @@ pub struct AssignPersonBody {
 pub struct RecordCostBody {
     pub organisation: String,
     pub valid_from: NaiveDate,
-    /// `{kind: employee, annual: {a1_monthly_pay, …, b5_other} (cents), part_time_percent}` or
-    /// `{kind: external, hourly_cents}`.
-    #[schema(value_type = Object)]
-    pub basis: CostBasis,
+    pub basis: CostBasisBody,
     /// The supporting document (payslips, Certificazione Unica, contract): its reference.
     pub document: String,
 }
@@ -121,6 +271,7 @@ pub struct RecordDayBody {
     /// «descrizione attività/mansione svolta».
     pub activity: String,
     pub date: NaiveDate,
+    #[schema(minimum = 1, maximum = 1440)]
     pub minutes: u32,
 }
 
@@ -143,19 +294,15 @@ pub struct PlanReportQuery {
 }
 
 fn fiscal_code(field: &'static str, s: &str) -> Result<FiscalCode, ApiError> {
-    FiscalCode::parse(s).map_err(|e| ApiError::Field {
-        status: StatusCode::BAD_REQUEST,
-        code: "invalid-fiscal-code",
-        field,
+    FiscalCode::parse(s).map_err(|e| ApiError::Malformed {
+        field: Some(field.to_owned()),
         message: format!("{field}: codice fiscale non valido: {e}"),
     })
 }
 
 fn month(s: &str) -> Result<Month, ApiError> {
-    Month::parse(s).ok_or_else(|| ApiError::Field {
-        status: StatusCode::BAD_REQUEST,
-        code: "invalid-month",
-        field: "month",
+    Month::parse(s).ok_or_else(|| ApiError::Malformed {
+        field: Some("month".to_owned()),
         message: format!("month: il mese si scrive AAAA-MM, non «{s}»"),
     })
 }
@@ -217,6 +364,32 @@ pub async fn open_plan(
             .iter()
             .map(|c| fiscal_code("countersigners", c))
             .collect::<Result<Vec<_>, _>>()?;
+        crate::people::require_organisation(
+            state,
+            "ats",
+            &body.ats,
+            &[OrgKind::Ats],
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await?;
+        crate::people::require_organisation(
+            state,
+            "lead",
+            &body.lead,
+            &PLAN_ENTI,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await?;
+        for partner in &body.partners {
+            crate::people::require_organisation(
+                state,
+                "partners",
+                partner,
+                &PLAN_ENTI,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await?;
+        }
         let plan_id = derived_id(ctx.command_id, "plan");
         let command = PlanCommand::OpenPlan {
             plan_id,
@@ -225,10 +398,18 @@ pub async fn open_plan(
             ats: body.ats.clone(),
             lead: body.lead,
             partners: body.partners,
-            actions: body.actions,
+            actions: body
+                .actions
+                .into_iter()
+                .map(|a| Action {
+                    id: a.id,
+                    name: a.name,
+                    area: ServiceId::new(a.area),
+                })
+                .collect(),
             start: body.start,
             end: body.end,
-            budget: body.budget,
+            budget: body.budget.into(),
             countersigners,
         };
         let actor = ats_actor(principal, &body.ats);
@@ -268,7 +449,7 @@ pub async fn get_plan(
     params(("id" = Uuid, Path, description = "plan id"),
         ("Idempotency-Key" = Option<String>, Header, pattern = "^[!-~]([ -~]{0,253}[!-~])?$")),
     responses((status = 200, description = "the plan", body = Object),
-        (status = "4XX", description = "problem+json: 400 invalid-fiscal-code, 403 not-ats-operator, 404, 422 figure-not-in-catalogue, volunteer-only-cofinancing, field-required", body = Problem, content_type = "application/problem+json")),
+        (status = "4XX", description = "problem+json: 400 malformed-request (fiscal code), 403 not-ats-operator, 404, 422 figure-not-in-catalogue, volunteer-only-cofinancing, field-required", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 pub async fn assign_person(
     State(state): State<AppState>,
@@ -284,7 +465,7 @@ pub async fn assign_person(
             person: fiscal_code("person", &body.person)?,
             organisation: body.organisation,
             figure: FigureId::new(&body.figure),
-            financing: body.financing,
+            financing: body.financing.into(),
         });
         let actor = ats_actor(principal, &plan.ats);
         let outcome = state
@@ -337,7 +518,7 @@ pub async fn file_final_report(
     params(("fiscal_code" = String, Path, description = "the person's fiscal code"),
         ("Idempotency-Key" = Option<String>, Header, pattern = "^[!-~]([ -~]{0,253}[!-~])?$")),
     responses((status = 201, description = "the person's cost records", body = Object),
-        (status = "4XX", description = "problem+json: 400 invalid-fiscal-code, 403 not-ats-operator, 422 invalid-part-time, cost-not-positive, field-required", body = Problem, content_type = "application/problem+json")),
+        (status = "4XX", description = "problem+json: 400 malformed-request (fiscal code), 403 not-ats-operator, 422 invalid-part-time, cost-not-positive, field-required", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 pub async fn record_cost(
     State(state): State<AppState>,
@@ -349,11 +530,19 @@ pub async fn record_cost(
     write(state, principal, req, move |ctx| async move {
         let person = fiscal_code("cf", &cf)?;
         let body: RecordCostBody = req.json()?;
+        crate::people::require_organisation(
+            state,
+            "organisation",
+            &body.organisation,
+            &PLAN_ENTI,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await?;
         let command = RecordCost {
             record_id: derived_id(ctx.command_id, "cost-record"),
             organisation: body.organisation,
             valid_from: body.valid_from,
-            basis: body.basis,
+            basis: body.basis.into(),
             document: body.document,
         };
         let actor = if principal.has_any(GrantRole::AtsOperator) {
@@ -377,7 +566,7 @@ pub async fn record_cost(
 #[utoipa::path(get, path = "/v1/people/{fiscal_code}/cost-records", tag = "plans",
     params(("fiscal_code" = String, Path, description = "the person's fiscal code")),
     responses((status = 200, description = "the records in the order recorded", body = Object),
-        (status = "4XX", description = "400 invalid-fiscal-code, 401, 403 cost-records-access-denied", body = Problem, content_type = "application/problem+json")),
+        (status = "4XX", description = "400 malformed-request (fiscal code), 401, 403 cost-records-access-denied", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 pub async fn list_cost_records(
     State(state): State<AppState>,
@@ -431,7 +620,7 @@ async fn timesheet_view(
     params(("fiscal_code" = String, Path, description = "the person's fiscal code"),
         ("month" = String, Path, description = "YYYY-MM")),
     responses((status = 200, description = "the timesheet", body = TimesheetView),
-        (status = "4XX", description = "400 invalid-fiscal-code / invalid-month, 401, 403 timesheet-access-denied", body = Problem, content_type = "application/problem+json")),
+        (status = "4XX", description = "400 malformed-request (fiscal code, month), 401, 403 timesheet-access-denied", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 pub async fn get_timesheet(
     State(state): State<AppState>,
@@ -510,7 +699,7 @@ async fn timesheet_command(
         ("month" = String, Path, description = "YYYY-MM"),
         ("Idempotency-Key" = Option<String>, Header, pattern = "^[!-~]([ -~]{0,253}[!-~])?$")),
     responses((status = 201, description = "the timesheet", body = TimesheetView),
-        (status = "4XX", description = "problem+json: 400 invalid-fiscal-code / invalid-month, 403 not-the-person / not-on-the-plan, 409 timesheet-signed, 422 daily-maximum-exceeded (rule: date, total_minutes, max_minutes), unknown-action, day-outside-month, day-outside-plan, future-day, minutes-granularity, activity-required", body = Problem, content_type = "application/problem+json")),
+        (status = "4XX", description = "problem+json: 400 malformed-request (fiscal code, month), 403 not-the-person / not-on-the-plan, 409 timesheet-signed, 422 daily-maximum-exceeded (rule: date, total_minutes, max_minutes), unknown-action, day-outside-month, day-outside-plan, future-day, minutes-granularity, activity-required", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 pub async fn record_day(
     State(state): State<AppState>,

@@ -475,8 +475,8 @@ impl Decider for TimesheetDecider<'_> {
         state: &Self::State,
         now: DateTime<Utc>,
     ) -> Result<Decision<Self::Event>, HandlerError> {
-        use diario_domain::timesheet::{TimesheetContext, TimesheetError};
-        let plan = self.plan.ok_or(TimesheetError::NotOnThePlan)?;
+        use diario_domain::timesheet::TimesheetContext;
+        let plan = self.plan.ok_or(diario_domain::plan::PlanError::NotOpened)?;
         let measure = self
             .catalogue
             .get(&plan.measure_id)

@@ -410,6 +410,22 @@ pub fn decide_plan(
                     });
                 }
             }
+            let b = budget;
+            if [
+                b.staff,
+                b.other,
+                b.equipment,
+                b.network_staff,
+                b.volunteers,
+                b.cash,
+            ]
+            .iter()
+            .any(|c| c.0 < 0)
+            {
+                return Err(PlanError::Budget(
+                    "gli importi del piano dei costi non possono essere negativi".to_owned(),
+                ));
+            }
             let totals = plan_totals(rules, budget);
             if let Some(flag) = totals.flags.first() {
                 // A plan is opened as the Region validated it: its budget keeps the limits.

@@ -224,6 +224,52 @@ async fn table(backend: Backend) {
             |_| None,
         ),
         row("GET", "/v1/access-log".into(), &["auditor"], |_| None),
+        // Seed 004: plans are opened by the ATS; a person's cost records and timesheets are
+        // read by the person, ATS operators and auditors.
+        row("POST", "/v1/plans".into(), &["ats_operator"], |_| {
+            Some(json!({
+                "measure_id": "invecchiamento_attivo_2024", "title": "Piano", "ats": "ATS-MILANO",
+                "lead": crate::api_scenario::PROVIDER, "partners": [],
+                "actions": [{ "id": "A1", "name": "Laboratori", "area": "socializzazione_inclusione" }],
+                "start": "2024-01-01", "end": "2025-12-31",
+                "budget": { "staff": 800_000, "cash": 200_000 },
+                "countersigners": [cf::RESP_PROVIDER]
+            }))
+        }),
+        row(
+            "GET",
+            format!("/v1/people/{}/cost-records", cf::EDUCATORE),
+            &[
+                "ats_operator",
+                "ats_operator_other_ats",
+                "auditor",
+                "professional",
+            ],
+            |_| None,
+        ),
+        row(
+            "POST",
+            format!("/v1/people/{}/cost-records", cf::EDUCATORE),
+            &["ats_operator", "ats_operator_other_ats"],
+            |_| {
+                Some(json!({
+                    "organisation": crate::api_scenario::PROVIDER, "valid_from": "2024-01-01",
+                    "basis": { "kind": "external", "hourly_cents": 3000 },
+                    "document": "Contratto"
+                }))
+            },
+        ),
+        row(
+            "GET",
+            format!("/v1/timesheets/{}/2024-03", cf::EDUCATORE),
+            &[
+                "ats_operator",
+                "ats_operator_other_ats",
+                "auditor",
+                "professional",
+            ],
+            |_| None,
+        ),
         // Nothing confirmed yet: an allowed draw is refused by the rule (empty population),
         // writing nothing.
         row(

@@ -31,7 +31,7 @@ fn plan_body() -> Value {
         "measure_id": "invecchiamento_attivo_2024",
         "title": "Insieme si cresce – Milano",
         "ats": "ATS-MILANO",
-        "lead": "COOP-A",
+        "lead": crate::api_scenario::PROVIDER,
         "partners": ["COOP-B"],
         "actions": [
             { "id": "A1", "name": "Laboratori intergenerazionali", "area": "socializzazione_inclusione" },
@@ -96,6 +96,26 @@ async fn sign_and_countersign(server: &ApiServer, who: &str, plan: &str, month: 
 async fn plans(backend: Backend) {
     let server = ApiServer::start(backend, rome(2025, 1, 2, 9, 0)).await;
     grant_roles(&server).await;
+    let partner = json!({
+        "code": "COOP-B", "name": "Associazione Argento Vivo", "kind": "plan_partner",
+        "ats": "ATS-MILANO"
+    });
+    server
+        .call(
+            "POST",
+            "/v1/organisations",
+            cf::PLATFORM_ADMIN,
+            Some(partner),
+        )
+        .yielding(201, drop)
+        .await;
+    // A partner the registry does not hold is refused.
+    let mut unknown = plan_body();
+    unknown["partners"] = json!(["COOP-ZETA"]);
+    server
+        .call("POST", "/v1/plans", cf::ATS_OPERATOR, Some(unknown))
+        .refused(422, "unknown-organisation")
+        .await;
 
     // A budget whose co-financing is under 20% is not a validated plan.
     let mut short = plan_body();
@@ -121,7 +141,12 @@ async fn plans(backend: Backend) {
         .await;
     let plan = opened["plan_id"].as_str().expect("plan id").to_owned();
     for (person, org, figure, financing) in [
-        (EMPLOYEE, "COOP-A", "personale_interno", "contribution"),
+        (
+            EMPLOYEE,
+            crate::api_scenario::PROVIDER,
+            "personale_interno",
+            "contribution",
+        ),
         (PART_TIME, "COOP-B", "personale_interno", "contribution"),
         (VOLUNTEER, "COOP-B", "volontario", "volunteer"),
     ] {
@@ -152,7 +177,7 @@ async fn plans(backend: Backend) {
         .refused(422, "volunteer-only-cofinancing")
         .await;
     for (person, org, annual, part_time) in [
-        (EMPLOYEE, "COOP-A", 3_440_000, 100),
+        (EMPLOYEE, crate::api_scenario::PROVIDER, 3_440_000, 100),
         (PART_TIME, "COOP-B", 1_720_000, 50),
     ] {
         server
@@ -232,7 +257,7 @@ async fn plans(backend: Backend) {
             format!("/v1/people/{EMPLOYEE}/cost-records"),
             cf::ATS_OPERATOR,
             Some(json!({
-                "organisation": "COOP-A", "valid_from": "2025-01-01",
+                "organisation": crate::api_scenario::PROVIDER, "valid_from": "2025-01-01",
                 "basis": employee_cost(4_300_000, 100), "document": "Rettifica"
             })),
         )
