@@ -39,6 +39,7 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/plans/{id}/people", post(assign_person))
         .route("/v1/plans/{id}/final-report", post(file_final_report))
         .route("/v1/plans/{id}/report", get(plan_report))
+        .route("/v1/plans/{id}/control-samples", post(draw_control_sample))
         .route(
             "/v1/people/{fiscal_code}/cost-records",
             get(list_cost_records).post(record_cost),
@@ -503,6 +504,57 @@ pub async fn file_final_report(
             .execute_plan(id, &PlanCommand::FileFinalReport, &actor, &ctx.options())
             .await?;
         Ok(Reply::ok(
+            Some(outcome.version),
+            json!({ "plan": outcome.state }),
+        ))
+    })
+    .await
+}
+
+/// `POST /v1/plans/{id}/control-samples`.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ControlSampleBody {
+    /// The seed: printable ASCII without spaces, 1–128 characters; drawn by the server when
+    /// absent (and recorded).
+    pub seed: Option<String>,
+}
+
+/// The ATS draws the supporting documents it checks (Allegato B §3): every countersigned
+/// person-month up to the measure's threshold (50), past it a sample covering at least the
+/// measure's share of the spending (10%) per partner, ranked by `hex(SHA-256(seed ":"
+/// document_id))` as the auditors' samples are (`docs/sampling.md`); recorded on the plan
+/// with its population, so anyone draws it again. ATS operators of the plan's ATS.
+#[utoipa::path(post, path = "/v1/plans/{id}/control-samples", tag = "plans",
+    request_body = ControlSampleBody,
+    params(("id" = Uuid, Path, description = "plan id"),
+        ("Idempotency-Key" = Option<String>, Header, pattern = "^[!-~]([ -~]{0,253}[!-~])?$")),
+    responses((status = 201, description = "the plan, with the sample under `samples`", body = Object),
+        (status = "4XX", description = "problem+json: 403 not-ats-operator, 404, 422 invalid-sample-seed, empty-sample-population", body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn draw_control_sample(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+    ApiPath(id): ApiPath<Uuid>,
+    req: WriteRequest,
+) -> Result<Response, ApiError> {
+    let (state, principal, req) = (&state, &principal, &req);
+    write(state, principal, req, move |ctx| async move {
+        let body: ControlSampleBody = req.json_or_default()?;
+        let plan = plan_file(state, id).await?;
+        let documents = diario_projections::plan_documents(&state.db, id).await?;
+        let command = PlanCommand::DrawControlSample {
+            seed: body
+                .seed
+                .unwrap_or_else(|| Uuid::now_v7().simple().to_string()),
+            documents,
+        };
+        let actor = ats_actor(principal, &plan.ats);
+        let outcome = state
+            .handler
+            .execute_plan(id, &command, &actor, &ctx.options())
+            .await?;
+        Ok(Reply::created(
             Some(outcome.version),
             json!({ "plan": outcome.state }),
         ))

@@ -202,6 +202,8 @@ muts = [
  ('timesheet: a countersigned month is never repriced (seed 004)', 'timesheet.rs', 'if state.countersigned.contains_key(plan_id) {', 'if false {'),
  ('timesheet: no hours for days to come (seed 004)', 'timesheet.rs', 'if *date > civil_date(ctx.now) {', 'if false {'),
  ("timesheet: only the plan's people (seed 004)", 'timesheet.rs', 'if !plan.people.contains_key(ctx.person) {', 'if false {'),
+ ("plan: every document checked up to the measure's threshold (seed 004 §3)", "plan.rs", "Some(r) if documents > r.when_documents_over as usize => crate::sampling::Thresholds {", "Some(r) if documents >= r.when_documents_over as usize => crate::sampling::Thresholds {"),
+ ("plan: the sample covers the measure's share of spending (seed 004 §3)", "plan.rs", "            expenditure_pct: r.min_spending_percent,\n", "            expenditure_pct: 1,\n"),
  ("catalogue: access services exist (§12)", "catalogue.rs", "            for service in &v.access_services {\n                if !services.contains(service) {", "            for service in &v.access_services {\n                if !services.contains(service) && false {"),
 ]
 sel = sys.argv[1:]

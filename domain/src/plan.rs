@@ -75,6 +75,12 @@ pub enum PlanError {
     /// The final report after the end of the activities.
     #[error("la rendicontazione finale si trasmette dopo il termine delle attività ({0})")]
     ReportTooEarly(NaiveDate),
+    /// A sample's seed: 1–128 printable ASCII characters, no spaces.
+    #[error("seme non valido: da 1 a 128 caratteri ASCII stampabili, senza spazi")]
+    InvalidSeed,
+    /// No countersigned timesheet to check yet.
+    #[error("nessun time-sheet controfirmato da controllare nel piano")]
+    NothingToSample,
     /// A staff-cost rule.
     #[error(transparent)]
     StaffCost(#[from] StaffCostError),
@@ -98,6 +104,8 @@ impl PlanError {
             PlanError::UnknownAction(_) => "unknown-action",
             PlanError::ReportAlreadyFiled => "final-report-already-filed",
             PlanError::ReportTooEarly(_) => "final-report-too-early",
+            PlanError::InvalidSeed => "invalid-sample-seed",
+            PlanError::NothingToSample => "empty-sample-population",
             PlanError::StaffCost(e) => e.code(),
         }
     }
@@ -190,6 +198,85 @@ pub enum PlanCommand {
     AssignPerson(PlanPerson),
     /// The ATS files the final report (Allegati A.2 and B.2).
     FileFinalReport,
+    /// The ATS draws the sample of supporting documents it checks (Allegato B §3), over the
+    /// plan's countersigned timesheets as read (the population is recorded).
+    DrawControlSample {
+        /// The seed (printable ASCII, no spaces, 1–128 characters).
+        seed: String,
+        /// The supporting documents: one per person and month countersigned.
+        documents: Vec<PlanDocument>,
+    },
+}
+
+/// A supporting document of the plan's report: one person's countersigned month.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanDocument {
+    /// [`document_id`] of it.
+    pub document_id: Uuid,
+    /// The person.
+    pub person: FiscalCode,
+    /// `YYYY-MM`.
+    pub month: String,
+    /// The partner.
+    pub organisation: String,
+    /// The amount it supports.
+    pub amount: crate::values::Cents,
+}
+
+/// The id of a person's month on a plan: the first 16 bytes of
+/// `SHA-256("diario-plan-document:" plan ":" person ":" month)`, so anyone can recompute it.
+pub fn document_id(plan_id: Uuid, person: &FiscalCode, month: &str) -> Uuid {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(
+        format!(
+            "diario-plan-document:{}:{}:{month}",
+            plan_id.hyphenated(),
+            person.as_str()
+        )
+        .as_bytes(),
+    );
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    Uuid::from_bytes(bytes)
+}
+
+/// The thresholds of the ATS's check of a plan's report (Allegato B §3: «un sub-campionamento
+/// individuando una percentuale di giustificativi che coprano almeno il 10% della spesa del
+/// singolo Piano, nel caso in cui il numero degli stessi sia superiore a 50»): past the
+/// measure's `when_documents_over`, at least `min_spending_percent` of the spending (and at
+/// least one document per partner); otherwise every document is checked.
+pub fn control_thresholds(measure: &Measure, documents: usize) -> crate::sampling::Thresholds {
+    let rule = measure
+        .cost_rules
+        .as_ref()
+        .and_then(|r| r.sampling.as_ref());
+    match rule {
+        Some(r) if documents > r.when_documents_over as usize => crate::sampling::Thresholds {
+            operations_pct: 1,
+            expenditure_pct: r.min_spending_percent,
+        },
+        _ => crate::sampling::Thresholds {
+            operations_pct: 100,
+            expenditure_pct: 100,
+        },
+    }
+}
+
+/// A control sample as drawn.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ControlSample {
+    /// The seed.
+    pub seed: String,
+    /// The thresholds used.
+    pub thresholds: crate::sampling::Thresholds,
+    /// The population: every document, by id.
+    pub documents: Vec<PlanDocument>,
+    /// The documents drawn (strata by partner, each in rank order).
+    pub selected: Vec<Uuid>,
+    /// Who drew it.
+    pub by: FiscalCode,
+    /// When.
+    pub at: DateTime<Utc>,
 }
 
 /// Events of a plan stream.
@@ -216,6 +303,8 @@ pub enum PlanEvent {
         /// When.
         at: DateTime<Utc>,
     },
+    /// The ATS drew the sample of documents it checks.
+    ControlSampleDrawn(ControlSample),
     /// The final report was filed.
     FinalReportFiled {
         /// By.
@@ -285,6 +374,9 @@ pub struct PlanFile {
     pub people: BTreeMap<FiscalCode, PlanPerson>,
     /// When the final report was filed.
     pub final_report_at: Option<DateTime<Utc>>,
+    /// The control samples drawn, in order.
+    #[serde(default)]
+    pub samples: Vec<ControlSample>,
 }
 
 /// The plan stream's state.
@@ -467,6 +559,36 @@ pub fn decide_plan(
                 at: now,
             }])
         }
+        PlanCommand::DrawControlSample { seed, documents } => {
+            let plan = state.as_ref().ok_or(PlanError::NotOpened)?;
+            if seed.is_empty() || seed.len() > 128 || !seed.bytes().all(|b| b.is_ascii_graphic()) {
+                return Err(PlanError::InvalidSeed);
+            }
+            if documents.is_empty() {
+                return Err(PlanError::NothingToSample);
+            }
+            let mut documents = documents.clone();
+            documents.sort_by_key(|d| d.document_id);
+            let population: Vec<crate::sampling::Operation> = documents
+                .iter()
+                .map(|d| crate::sampling::Operation {
+                    case_id: d.document_id,
+                    ats: plan.ats.clone(),
+                    provider: d.organisation.clone(),
+                    expenditure_cents: d.amount.0,
+                })
+                .collect();
+            let thresholds = control_thresholds(measure, documents.len());
+            let selected = crate::sampling::draw(&population, seed, thresholds);
+            Ok(vec![PlanEvent::ControlSampleDrawn(ControlSample {
+                seed: seed.clone(),
+                thresholds,
+                documents,
+                selected,
+                by,
+                at: now,
+            })])
+        }
         PlanCommand::FileFinalReport => {
             let plan = state.as_ref().ok_or(PlanError::NotOpened)?;
             if plan.final_report_at.is_some() {
@@ -502,9 +624,14 @@ pub fn evolve_plan(state: PlanState, event: &PlanEvent) -> PlanState {
             countersigners: plan.countersigners.clone(),
             people: BTreeMap::new(),
             final_report_at: None,
+            samples: Vec::new(),
         }),
         PlanEvent::PersonAssigned { person, .. } => state.map(|mut p| {
             p.people.insert(person.person.clone(), person.clone());
+            p
+        }),
+        PlanEvent::ControlSampleDrawn(sample) => state.map(|mut p| {
+            p.samples.push(sample.clone());
             p
         }),
         PlanEvent::FinalReportFiled { at, .. } => state.map(|mut p| {

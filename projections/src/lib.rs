@@ -47,7 +47,10 @@ pub use mine::{
 };
 pub use notifications::{Notification, inbox};
 pub use people::{Names, StaffView, emails, memberships, names, staff_of};
-pub use plans::{CategoryLine, PlanCostLine, PlanReport, plan_report};
+pub use plans::{
+    CategoryLine, PlanControls, PlanCostLine, PlanReport, SampleSummary, plan_documents,
+    plan_report,
+};
 pub use queries::{
     AtsDashboard, CaseFilter, CaseSummary, CostFilter, CostLine, CostReport, CostTotal,
     EntryFilter, IDLE_CASES_SHOWN, IdleCase, OutputLine, Page, PageRequest, PhaseDiaryCounts,

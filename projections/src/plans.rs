@@ -187,6 +187,63 @@ pub struct CategoryLine {
     pub actual_cents: i64,
 }
 
+/// The supporting documents of a plan's report: one per person and month countersigned, with
+/// the amount it supports (the population of the ATS's control sample).
+pub async fn plan_documents(
+    db: &Database,
+    plan_id: Uuid,
+) -> Result<Vec<diario_domain::plan::PlanDocument>, ProjectionError> {
+    let rows = db
+        .fetch_all(
+            "SELECT person, month, organisation, CAST(SUM(amount_cents) AS BIGINT) AS amount FROM rm_plan_costs \
+             WHERE plan_id = $1 GROUP BY person, month, organisation ORDER BY person, month",
+            &[Val::uuid_text(plan_id)],
+        )
+        .await?;
+    rows.iter()
+        .map(|r| {
+            let person = diario_domain::FiscalCode::parse(&r.text("person")?)
+                .map_err(|e| ProjectionError::Corrupt(format!("rm_plan_costs.person: {e}")))?;
+            let month = r.text("month")?;
+            Ok(diario_domain::plan::PlanDocument {
+                document_id: diario_domain::plan::document_id(plan_id, &person, &month),
+                person,
+                month,
+                organisation: r.text("organisation")?,
+                amount: Cents(r.i64("amount")?),
+            })
+        })
+        .collect()
+}
+
+/// A control sample in the report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct SampleSummary {
+    pub seed: String,
+    pub expenditure_pct: u32,
+    pub population: usize,
+    pub population_cents: i64,
+    /// The documents drawn: (person, month, amount in cents).
+    pub selected: Vec<(String, String, i64)>,
+    pub selected_cents: i64,
+    pub by: String,
+    pub at: chrono::DateTime<chrono::Utc>,
+}
+
+/// The controls of a plan's report (Allegato B §3).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct PlanControls {
+    /// Supporting documents (countersigned person-months).
+    pub documents: usize,
+    /// The measure's threshold: past it the ATS checks a sample.
+    pub when_documents_over: Option<u32>,
+    /// The share of spending the sample covers, at least.
+    pub min_spending_percent: Option<u32>,
+    /// Whether the ATS checks every document (at most the threshold) or a sample.
+    pub sample_required: bool,
+    pub samples: Vec<SampleSummary>,
+}
+
 /// The report of a plan.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PlanReport {
@@ -209,6 +266,7 @@ pub struct PlanReport {
     /// The Allegato B limits the actuals break: (code, Italian sentence).
     pub flags: Vec<(String, String)>,
     pub lines: Vec<PlanCostLine>,
+    pub controls: PlanControls,
 }
 
 /// The report of a plan as of `as_of`, or `None` for an unknown plan.
@@ -338,7 +396,46 @@ pub async fn plan_report(
         ReportStatus::Overdue => "overdue",
         ReportStatus::Filed => "filed",
     };
+    let documents: std::collections::BTreeSet<(&str, &str)> = lines
+        .iter()
+        .map(|l| (l.person.as_str(), l.month.as_str()))
+        .collect();
+    let sampling = measure
+        .cost_rules
+        .as_ref()
+        .and_then(|r| r.sampling.as_ref());
+    let controls = PlanControls {
+        documents: documents.len(),
+        when_documents_over: sampling.map(|r| r.when_documents_over),
+        min_spending_percent: sampling.map(|r| r.min_spending_percent),
+        sample_required: diario_domain::plan::control_thresholds(measure, documents.len())
+            .expenditure_pct
+            < 100,
+        samples: plan
+            .samples
+            .iter()
+            .map(|s| {
+                let selected: Vec<(String, String, i64)> = s
+                    .documents
+                    .iter()
+                    .filter(|d| s.selected.contains(&d.document_id))
+                    .map(|d| (d.person.as_str().to_owned(), d.month.clone(), d.amount.0))
+                    .collect();
+                SampleSummary {
+                    seed: s.seed.clone(),
+                    expenditure_pct: s.thresholds.expenditure_pct,
+                    population: s.documents.len(),
+                    population_cents: s.documents.iter().map(|d| d.amount.0).sum(),
+                    selected_cents: selected.iter().map(|x| x.2).sum(),
+                    selected,
+                    by: s.by.as_str().to_owned(),
+                    at: s.at,
+                }
+            })
+            .collect(),
+    };
     Ok(Some(PlanReport {
+        controls,
         plan_id,
         title: plan.title.clone(),
         ats: plan.ats.clone(),

@@ -566,3 +566,100 @@ fn plan_and_timesheet_events_round_trip_through_json() {
     );
     assert_eq!(Month::parse("2025-13"), None);
 }
+
+fn documents(n: u128, plan: &PlanFile) -> Vec<PlanDocument> {
+    (0..n)
+        .map(|i| {
+            let month = format!("2025-{:02}", (i % 12) + 1);
+            let person = if i % 2 == 0 { educatore() } else { psicologo() };
+            // Distinct ids for the test's many documents (a real plan has one per person and
+            // month).
+            PlanDocument {
+                document_id: document_id(plan.plan_id, &person, &format!("{month}#{i}")),
+                person,
+                month,
+                organisation: if i % 3 == 0 { "COOP-B" } else { "COOP-A" }.into(),
+                amount: Cents(10_000 + 100 * i as i64),
+            }
+        })
+        .collect()
+}
+
+fn sample_of(plan: &PlanFile, docs: Vec<PlanDocument>, seed: &str) -> ControlSample {
+    let m = ageing();
+    let state = Some(plan.clone());
+    let command = PlanCommand::DrawControlSample {
+        seed: seed.into(),
+        documents: docs,
+    };
+    match decide_plan(&state, &command, &m, &ats(), rome(2027, 1, 10, 9, 0))
+        .unwrap()
+        .remove(0)
+    {
+        PlanEvent::ControlSampleDrawn(s) => s,
+        other => panic!("{other:?}"),
+    }
+}
+
+/// Given a plan's supporting documents, when the ATS draws its check, then up to 50 documents
+/// every one is checked; past 50, a sample covering at least 10% of the spending in each
+/// partner, drawn again identically from the same seed (the thresholds are the measure's
+/// data).
+#[test]
+fn the_ats_checks_every_document_up_to_50_and_a_sample_of_10_percent_of_spending_past_it() {
+    let p = plan(1, &[]);
+    let few = sample_of(&p, documents(50, &p), "estrazione-2027-01-10");
+    assert_eq!(few.selected.len(), 50);
+    assert_eq!(few.thresholds.expenditure_pct, 100);
+    let docs = documents(60, &p);
+    let many = sample_of(&p, docs.clone(), "estrazione-2027-01-10");
+    assert_eq!(
+        many.thresholds,
+        diario_domain::sampling::Thresholds {
+            operations_pct: 1,
+            expenditure_pct: 10
+        }
+    );
+    assert!(many.selected.len() < 60 && !many.selected.is_empty());
+    for partner in ["COOP-A", "COOP-B"] {
+        let of = |ids: &mut dyn Iterator<Item = &PlanDocument>| -> i64 {
+            ids.filter(|d| d.organisation == partner)
+                .map(|d| d.amount.0)
+                .sum()
+        };
+        let total = of(&mut docs.iter());
+        let taken = of(&mut docs
+            .iter()
+            .filter(|d| many.selected.contains(&d.document_id)));
+        assert!(taken * 10 >= total, "{partner}: {taken} of {total}");
+    }
+    let again = sample_of(&p, docs, "estrazione-2027-01-10");
+    assert_eq!(again.selected, many.selected);
+    let m = ageing();
+    assert_eq!(
+        decide_plan(
+            &Some(p.clone()),
+            &PlanCommand::DrawControlSample {
+                seed: "con spazi".into(),
+                documents: documents(3, &p)
+            },
+            &m,
+            &ats(),
+            rome(2027, 1, 10, 9, 0)
+        ),
+        Err(PlanError::InvalidSeed)
+    );
+    assert_eq!(
+        decide_plan(
+            &Some(p),
+            &PlanCommand::DrawControlSample {
+                seed: "s".into(),
+                documents: vec![]
+            },
+            &m,
+            &ats(),
+            rome(2027, 1, 10, 9, 0)
+        ),
+        Err(PlanError::NothingToSample)
+    );
+}

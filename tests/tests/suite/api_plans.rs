@@ -376,6 +376,43 @@ async fn plans(backend: Backend) {
     );
     assert!(text.contains(";2025-02;A1;10,00;16,37;163,70;"), "{text}");
 
+    // The ATS's check: 5 countersigned person-months, under the measure's 50, so every one is
+    // drawn, and the sample is recorded on the plan with its seed and population.
+    assert_eq!(report["controls"]["documents"], 5, "{report}");
+    assert_eq!(report["controls"]["sample_required"], false);
+    server
+        .call(
+            "POST",
+            format!("/v1/plans/{plan}/control-samples"),
+            cf::AUDITOR,
+            Some(json!({ "seed": "estrazione-2025-04-01" })),
+        )
+        .refused(403, "not-ats-operator")
+        .await;
+    server
+        .call(
+            "POST",
+            format!("/v1/plans/{plan}/control-samples"),
+            cf::ATS_OPERATOR,
+            Some(json!({ "seed": "estrazione-2025-04-01" })),
+        )
+        .yielding(201, drop)
+        .await;
+    server.catch_up().await;
+    let checked = server
+        .call(
+            "GET",
+            format!("/v1/plans/{plan}/report?as_of=2025-04-01"),
+            cf::AUDITOR,
+            None,
+        )
+        .await;
+    let sample = &checked["controls"]["samples"][0];
+    assert_eq!(sample["seed"], "estrazione-2025-04-01", "{checked}");
+    assert_eq!(sample["population"], 5);
+    assert_eq!(sample["selected"].as_array().map(Vec::len), Some(5));
+    assert_eq!(sample["selected_cents"], 64_370);
+
     // Outsiders do not read the plan; the final report is filed after the end, late past 60
     // days, and the state says so.
     server

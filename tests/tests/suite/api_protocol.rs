@@ -583,6 +583,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("post", "/v1/plans/{id}/people"),
     ("post", "/v1/plans/{id}/final-report"),
     ("get", "/v1/plans/{id}/report"),
+    ("post", "/v1/plans/{id}/control-samples"),
     ("get", "/v1/people/{fiscal_code}/cost-records"),
     ("post", "/v1/people/{fiscal_code}/cost-records"),
     ("get", "/v1/timesheets/{fiscal_code}/{month}"),
