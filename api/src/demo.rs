@@ -777,6 +777,7 @@ pub async fn seed(
         cases.push((case_id, description));
     }
     autonomia_cases(&s, &mut cases).await?;
+    ageing_plan(&s, today).await?;
     clock.set(now);
     Ok(cases)
 }
@@ -952,6 +953,205 @@ async fn autonomia_cases(
             }
         }
         cases.push((case_id, description));
+    }
+    Ok(())
+}
+
+/// The partner of the demo's active-ageing plan (seed 004).
+pub const PLAN_PARTNER: &str = "ASS-ARGENTO-VIVO";
+
+/// A plan of the active-ageing measure (seed 004) running since ten months ago: Stefano Ferri
+/// (employee of the lead, €34,400 a year: €20.00/h) and Luca Galli (external, €35.00/h) with
+/// their cost records; the two months before this one filled and signed, Stefano's
+/// countersigned by Giuseppe Verdi (the plan's representative), Luca's last month still to
+/// countersign; this month's first days filled, not signed.
+async fn ageing_plan(s: &Seeder<'_>, today: NaiveDate) -> Result<(), DemoError> {
+    use diario_domain::plan::{Action, Financing, PlanCommand, PlanPerson};
+    use diario_domain::staff_cost::{AnnualCost, CostBasis, PlanCosts};
+    use diario_domain::timesheet::{Month, TimesheetCommand};
+    use diario_domain::values::Cents;
+    use diario_domain::{Actor, ActorRole, ServiceId};
+    let wrap = |step: &str| {
+        let step = step.to_owned();
+        move |source| DemoError { step, source }
+    };
+    let this = Month::of(today);
+    let shift = |m: Month, by: i32| {
+        let i = m.year * 12 + m.month as i32 - 1 + by;
+        Month {
+            year: i.div_euclid(12),
+            month: (i.rem_euclid(12) + 1) as u32,
+        }
+    };
+    let start = shift(this, -10).first_day().expect("a month");
+    let end = shift(this, 14).first_day().expect("a month") - Duration::days(1);
+    s.clock.set(at(start, 9, 0));
+    let admin = cf(ADMIN);
+    s.handler
+        .execute_organisation(
+            &OrganisationCommand::RegisterOrganisation(Organisation {
+                code: PLAN_PARTNER.into(),
+                name: "Associazione Argento Vivo".into(),
+                kind: OrgKind::PlanPartner,
+                ats: Some(ATS.into()),
+            }),
+            Some(&admin),
+            "platform_admin",
+            &CommandOptions::new(),
+        )
+        .await
+        .map_err(wrap("register the plan partner"))?;
+    let operator = Actor::person(cf(OPERATOR), ActorRole::AtsOperator);
+    let plan_id = Uuid::now_v7();
+    let opts = CommandOptions::new;
+    let action = |id: &str, name: &str, area: &str| Action {
+        id: id.into(),
+        name: name.into(),
+        area: ServiceId::new(area),
+    };
+    let open = PlanCommand::OpenPlan {
+        plan_id,
+        measure_id: diario_domain::MeasureId::new("invecchiamento_attivo_2024"),
+        title: "Argento attivo – Milano Nord".into(),
+        ats: ATS.into(),
+        lead: PROVIDER.into(),
+        partners: vec![PLAN_PARTNER.into()],
+        actions: vec![
+            action(
+                "A1",
+                "Laboratori intergenerazionali",
+                "socializzazione_inclusione",
+            ),
+            action("B1", "Ginnastica dolce e benessere", "autonomia_benessere"),
+        ],
+        start,
+        end,
+        budget: PlanCosts {
+            staff: Cents(6_000_000),
+            other: Cents(2_000_000),
+            equipment: Cents(400_000),
+            volunteers: Cents(1_000_000),
+            cash: Cents(1_000_000),
+            ..PlanCosts::default()
+        },
+        countersigners: vec![cf(RESP_PROVIDER)],
+    };
+    s.handler
+        .execute_plan(plan_id, &open, &operator, &opts())
+        .await
+        .map_err(wrap("open the plan"))?;
+    for (who, organisation, figure) in [
+        (EDUCATORE, PROVIDER, "personale_interno"),
+        (PSICOLOGO, PLAN_PARTNER, "personale_esterno"),
+    ] {
+        let assign = PlanCommand::AssignPerson(PlanPerson {
+            person: cf(who),
+            organisation: organisation.into(),
+            figure: FigureId::new(figure),
+            financing: Financing::Contribution,
+        });
+        s.handler
+            .execute_plan(plan_id, &assign, &operator, &opts())
+            .await
+            .map_err(wrap("assign a person to the plan"))?;
+    }
+    for (who, organisation, basis) in [
+        (
+            EDUCATORE,
+            PROVIDER,
+            CostBasis::Employee {
+                annual: AnnualCost {
+                    a1_monthly_pay: Cents(2_580_000),
+                    b1_inps: Cents(860_000),
+                    ..AnnualCost::default()
+                },
+                part_time_percent: 100,
+            },
+        ),
+        (
+            PSICOLOGO,
+            PLAN_PARTNER,
+            CostBasis::External {
+                hourly_cents: Cents(3500),
+            },
+        ),
+    ] {
+        let record = diario_domain::cost_records::RecordCost {
+            record_id: Uuid::now_v7(),
+            organisation: organisation.into(),
+            valid_from: start,
+            basis,
+            document: "Cedolini e Certificazione Unica / contratto di incarico".into(),
+        };
+        s.handler
+            .execute_cost(&cf(who), &record, &operator, &opts())
+            .await
+            .map_err(wrap("record a cost"))?;
+    }
+    let representative = Actor::person(cf(RESP_PROVIDER), ActorRole::Staff);
+    for (back, sign) in [(-2, true), (-1, true), (0, false)] {
+        let month = shift(this, back);
+        let first = month.first_day().expect("a month");
+        let last = month.last_day().expect("a month");
+        let days: Vec<(NaiveDate, &str, &str, u32)> = [
+            (2, "A1", "Laboratorio di memoria e racconto", 240),
+            (3, "B1", "Ginnastica dolce al centro anziani", 180),
+            (9, "A1", "Laboratorio digitale nonni e nipoti", 300),
+        ]
+        .into_iter()
+        .map(|(d, a, t, m)| (first + Duration::days(d), a, t, m))
+        .filter(|(d, ..)| *d < today && *d <= last)
+        .collect();
+        for who in [EDUCATORE, PSICOLOGO] {
+            let person = cf(who);
+            let me = Actor::person(person.clone(), ActorRole::Staff);
+            for (date, action, activity, minutes) in &days {
+                s.clock.set(at(*date, 18, 0));
+                let day = TimesheetCommand::RecordDay {
+                    row_id: Uuid::now_v7(),
+                    plan_id,
+                    action: (*action).into(),
+                    activity: (*activity).into(),
+                    date: *date,
+                    minutes: *minutes,
+                };
+                s.handler
+                    .execute_timesheet(&person, month, plan_id, &day, &me, &opts())
+                    .await
+                    .map_err(wrap("record a timesheet day"))?;
+            }
+            if !sign || days.is_empty() {
+                continue;
+            }
+            s.clock.set(at(last, 19, 0));
+            s.handler
+                .execute_timesheet(
+                    &person,
+                    month,
+                    plan_id,
+                    &TimesheetCommand::SignTimesheet,
+                    &me,
+                    &opts(),
+                )
+                .await
+                .map_err(wrap("sign a timesheet"))?;
+            // Luca's last month waits for the representative's countersignature.
+            if who == PSICOLOGO && back == -1 {
+                continue;
+            }
+            s.clock.set(at(last + Duration::days(1), 9, 0));
+            s.handler
+                .execute_timesheet(
+                    &person,
+                    month,
+                    plan_id,
+                    &TimesheetCommand::Countersign { plan_id },
+                    &representative,
+                    &opts(),
+                )
+                .await
+                .map_err(wrap("countersign a timesheet"))?;
+        }
     }
     Ok(())
 }

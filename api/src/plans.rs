@@ -899,7 +899,7 @@ fn financing_label(f: &str) -> &'static str {
 }
 
 /// The report's two tables: the cost categories (budget, actual) and the per-person lines.
-async fn report_tables(
+pub(crate) async fn report_tables(
     state: &AppState,
     report: &diario_projections::PlanReport,
 ) -> Result<(Table, Table), ApiError> {

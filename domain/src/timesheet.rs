@@ -284,6 +284,8 @@ pub enum TimesheetEvent {
     TimesheetSigned {
         /// The person.
         person: FiscalCode,
+        /// The month.
+        month: Month,
         /// When.
         at: DateTime<Utc>,
     },
@@ -484,6 +486,7 @@ pub fn decide_timesheet(
             }
             Ok(vec![TimesheetEvent::TimesheetSigned {
                 person: ctx.person.clone(),
+                month: ctx.month,
                 at: ctx.now,
             }])
         }

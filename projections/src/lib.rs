@@ -48,8 +48,8 @@ pub use mine::{
 pub use notifications::{Notification, inbox};
 pub use people::{Names, StaffView, emails, memberships, names, staff_of};
 pub use plans::{
-    CategoryLine, PlanControls, PlanCostLine, PlanReport, SampleSummary, plan_documents,
-    plan_report,
+    CategoryLine, PlanControls, PlanCostLine, PlanListed, PlanMonth, PlanReport, SampleSummary,
+    plan_documents, plan_months, plan_report, plans_for, plans_of_person,
 };
 pub use queries::{
     AtsDashboard, CaseFilter, CaseSummary, CostFilter, CostLine, CostReport, CostTotal,

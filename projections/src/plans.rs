@@ -22,7 +22,13 @@ use crate::ProjectionError;
 pub const NAME: &str = "plans";
 
 /// The tables of the projection.
-pub const TABLES: [&str; 2] = ["rm_plans", "rm_plan_costs"];
+pub const TABLES: [&str; 5] = [
+    "rm_plans",
+    "rm_plan_costs",
+    "rm_plan_people",
+    "rm_timesheet_rows",
+    "rm_timesheet_signatures",
+];
 
 /// The "plans" projection.
 pub struct Plans;
@@ -81,9 +87,62 @@ impl Follower for Plans {
                     ],
                 )
                 .await?;
+                let people = plan.people.keys().map(|p| (p, "person"));
+                let signers = plan.countersigners.iter().map(|p| (p, "countersigner"));
+                for (person, role) in people.chain(signers) {
+                    tx.exec(
+                        "INSERT INTO rm_plan_people (plan_id, person, role) VALUES ($1,$2,$3) \
+                         ON CONFLICT (plan_id, person, role) DO NOTHING",
+                        &[
+                            Val::uuid_text(plan.plan_id),
+                            person.as_str().into(),
+                            role.into(),
+                        ],
+                    )
+                    .await?;
+                }
             } else if e.stream_id.starts_with(StreamId::TIMESHEETS)
-                && e.event_type == "TimesheetCountersigned"
+                && e.event_type != "TimesheetCountersigned"
             {
+                match TimesheetEvent::decode(e)? {
+                    TimesheetEvent::DayRecorded {
+                        person, month, row, ..
+                    } => {
+                        tx.exec(
+                            "INSERT INTO rm_timesheet_rows (row_id, person, month, plan_id, \
+                             minutes, withdrawn) VALUES ($1,$2,$3,$4,$5,0)",
+                            &[
+                                Val::uuid_text(row.row_id),
+                                person.as_str().into(),
+                                month.key().into(),
+                                Val::uuid_text(row.plan_id),
+                                i64::from(row.minutes).into(),
+                            ],
+                        )
+                        .await?;
+                    }
+                    TimesheetEvent::RowWithdrawn { row_id, .. } => {
+                        tx.exec(
+                            "UPDATE rm_timesheet_rows SET withdrawn = 1 WHERE row_id = $1",
+                            &[Val::uuid_text(row_id)],
+                        )
+                        .await?;
+                    }
+                    TimesheetEvent::TimesheetSigned { person, month, at } => {
+                        tx.exec(
+                            "INSERT INTO rm_timesheet_signatures (person, month, signed_at) \
+                             VALUES ($1,$2,$3)",
+                            &[
+                                person.as_str().into(),
+                                month.key().into(),
+                                Val::instant_text(at),
+                            ],
+                        )
+                        .await?;
+                    }
+                    TimesheetEvent::TimesheetCountersigned { .. } => {}
+                }
+            } else if e.stream_id.starts_with(StreamId::TIMESHEETS) {
                 let TimesheetEvent::TimesheetCountersigned {
                     person,
                     month,
@@ -451,4 +510,123 @@ pub async fn plan_report(
         flags,
         lines,
     }))
+}
+
+/// A plan in a list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanListed {
+    pub plan_id: Uuid,
+    pub title: String,
+    pub ats: String,
+}
+
+/// The plans a person may open from the menu: those of `ats_codes` (their ATS) and those they
+/// work on or countersign.
+pub async fn plans_for(
+    db: &Database,
+    person: &str,
+    ats_codes: &[String],
+) -> Result<Vec<PlanListed>, ProjectionError> {
+    let rows = db
+        .fetch_all(
+            "SELECT plan_id, title, ats, plan FROM rm_plans ORDER BY title, plan_id",
+            &[],
+        )
+        .await?;
+    let mut out = Vec::new();
+    for r in rows {
+        let plan: PlanFile = serde_json::from_str(&r.text("plan")?)
+            .map_err(|e| ProjectionError::Corrupt(format!("rm_plans.plan: {e}")))?;
+        let mine = ats_codes.contains(&plan.ats)
+            || plan.people.keys().any(|p| p.as_str() == person)
+            || plan.countersigners.iter().any(|p| p.as_str() == person);
+        if mine {
+            out.push(PlanListed {
+                plan_id: r.uuid_text("plan_id")?,
+                title: r.text("title")?,
+                ats: r.text("ats")?,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// The plans `person` works on.
+pub async fn plans_of_person(
+    db: &Database,
+    person: &str,
+) -> Result<Vec<PlanFile>, ProjectionError> {
+    let rows = db
+        .fetch_all(
+            "SELECT p.plan FROM rm_plans p JOIN rm_plan_people pp ON pp.plan_id = p.plan_id \
+             WHERE pp.person = $1 AND pp.role = 'person' ORDER BY p.title, p.plan_id",
+            &[person.into()],
+        )
+        .await?;
+    rows.iter()
+        .map(|r| {
+            serde_json::from_str(&r.text("plan")?)
+                .map_err(|e| ProjectionError::Corrupt(format!("rm_plans.plan: {e}")))
+        })
+        .collect()
+}
+
+/// One person's month on a plan, as the plan's page lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanMonth {
+    pub person: String,
+    pub month: String,
+    /// Minutes recorded on this plan (live rows).
+    pub minutes: i64,
+    pub signed: bool,
+    pub countersigned: bool,
+}
+
+/// The months of a plan's people that have rows, with their signatures.
+pub async fn plan_months(db: &Database, plan_id: Uuid) -> Result<Vec<PlanMonth>, ProjectionError> {
+    let id = Val::uuid_text(plan_id);
+    let rows = db
+        .fetch_all(
+            "SELECT r.person, r.month, CAST(SUM(r.minutes) AS BIGINT) AS minutes, \
+             MAX(CASE WHEN s.signed_at IS NULL THEN 0 ELSE 1 END) AS signed \
+             FROM rm_timesheet_rows r LEFT JOIN rm_timesheet_signatures s \
+             ON s.person = r.person AND s.month = r.month \
+             WHERE r.plan_id = $1 AND r.withdrawn = 0 GROUP BY r.person, r.month \
+             ORDER BY r.month, r.person",
+            std::slice::from_ref(&id),
+        )
+        .await?;
+    let countersigned: std::collections::BTreeSet<(String, String)> = db
+        .fetch_all(
+            "SELECT DISTINCT person, month FROM rm_plan_costs WHERE plan_id = $1",
+            &[id],
+        )
+        .await?
+        .iter()
+        .map(|r| Ok((r.text("person")?, r.text("month")?)))
+        .collect::<Result<_, ProjectionError>>()?;
+    rows.iter()
+        .map(|r| {
+            let (person, month) = (r.text("person")?, r.text("month")?);
+            Ok(PlanMonth {
+                countersigned: countersigned.contains(&(person.clone(), month.clone())),
+                minutes: r.i64("minutes")?,
+                signed: r.i64("signed")? == 1,
+                person,
+                month,
+            })
+        })
+        .collect()
+}
+
+/// The roles `person` holds on plans (`person`, `countersigner`), for the menu.
+pub async fn plan_roles(db: &Database, person: &str) -> Result<Vec<String>, ProjectionError> {
+    db.fetch_all(
+        "SELECT DISTINCT role FROM rm_plan_people WHERE person = $1 ORDER BY role",
+        &[person.into()],
+    )
+    .await?
+    .iter()
+    .map(|r| Ok(r.text("role")?))
+    .collect()
 }

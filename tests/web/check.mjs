@@ -441,6 +441,48 @@ try {
   if (!interrupted.includes('pratica interrotta')) fail('interrupt', 'the case is not shown as interrupted');
   if (!interrupted.includes('trasferimento fuori dal territorio')) fail('interrupt', 'the cause is not shown on the case');
   await audit(page, 'case interrupted (case manager)');
+
+  // Seed 004: Stefano Ferri fills his monthly timesheet on the phone for the active-ageing
+  // plan; the plan's representative countersigns Luca Galli's month; the ATS operator reads
+  // the plan's report and downloads it.
+  await signIn('Stefano Ferri');
+  await Promise.all([page.waitForURL(/\/fogli-ore/), page.click('nav.menu >> text=Il mio foglio ore')]);
+  await audit(page, 'my timesheet (educatore)');
+  const today = new Date().toLocaleDateString('sv-SE', { timeZone: 'Europe/Rome' });
+  await page.fill('#campo-giorno', today);
+  await page.selectOption('#campo-durata', '60');
+  await page.fill('#campo-attivita', 'Preparazione del laboratorio');
+  const recordedDay = await outcome(() => page.click('button:has-text("Registra la giornata")'), 'timesheet', 'Giornata registrata.');
+  if (!recordedDay.includes('Preparazione del laboratorio')) fail('timesheet', 'the new day is not listed');
+  await audit(page, 'my timesheet after recording (educatore)');
+  await page.fill('#campo-giorno', today);
+  await page.selectOption('#campo-durata', '720');
+  await page.fill('#campo-attivita', 'Troppo');
+  const [overMax] = await Promise.all([
+    page.waitForResponse((r) => r.url().endsWith('/giorni')),
+    page.click('button:has-text("Registra la giornata")'),
+  ]);
+  if (overMax.status() !== 422) fail('timesheet', `over the daily maximum: status ${overMax.status()}, not 422`);
+  if (!((await page.textContent('[role=alert]')) ?? '').includes('massimo giornaliero')) fail('timesheet', 'the refusal does not name the daily maximum');
+  await signIn('Giuseppe Verdi');
+  await Promise.all([page.waitForURL(/\/piani$/), page.click('nav.menu >> text=Piani')]);
+  await audit(page, 'plans (representative)');
+  await Promise.all([page.waitForURL(/\/piani\/[0-9a-f-]+$/), page.click('text=Argento attivo')]);
+  await audit(page, 'plan (representative)');
+  const countersigned = await outcome(() => page.click('button:has-text("Controfirma")'), 'countersign', 'Foglio ore controfirmato');
+  if (countersigned.includes('da controfirmare')) fail('countersign', 'a month is still to countersign');
+  await signIn('Mario Rossi');
+  await page.goto(`${base}/piani`);
+  await Promise.all([page.waitForURL(/\/piani\/[0-9a-f-]+$/), page.click('text=Argento attivo')]);
+  await audit(page, 'plan (ATS operator)');
+  const planPage = (await page.textContent('main')).replace(/\s+/g, ' ');
+  for (const expected of ['Voci di costo (Allegato B1)', 'Costi del personale interno ed esterno', 'controfirmato', 'Stefano Ferri']) {
+    if (!planPage.includes(expected)) fail('plan', `"${expected}" is missing`);
+  }
+  const planXlsx = await page.request.get(`${base}${await page.getAttribute('a:has-text("XLSX")', 'href')}`);
+  if (planXlsx.status() !== 200 || !(await planXlsx.body()).subarray(0, 2).equals(Buffer.from('PK'))) {
+    fail('plan', `the XLSX download answered ${planXlsx.status()}, not a workbook`);
+  }
 } finally {
   await browser.close();
 }

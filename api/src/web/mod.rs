@@ -17,6 +17,7 @@ pub mod login;
 mod manage;
 mod me;
 mod paper;
+mod plans;
 pub mod session;
 
 use askama::Template;
@@ -122,6 +123,17 @@ pub fn routes() -> Router<AppState> {
         .route("/pratiche/{id}/storico", get(audit::timeline))
         .route("/pratiche/{id}/checklist", get(audit::checklists))
         .route("/settimana", get(me::week))
+        .route("/fogli-ore", get(plans::timesheet))
+        .route("/fogli-ore/{mese}/giorni", post(plans::record_day))
+        .route(
+            "/fogli-ore/{mese}/giorni/{row}/ritiro",
+            post(plans::withdraw_day),
+        )
+        .route("/fogli-ore/{mese}/firma", post(plans::sign))
+        .route("/piani", get(plans::list))
+        .route("/piani/{id}", get(plans::show))
+        .route("/piani/{id}/controfirme", post(plans::countersign))
+        .route("/piani/{id}/{file}", get(plans::download))
         .route("/profilo", get(me::profile))
         .route(
             "/malfunzionamenti",
@@ -265,6 +277,19 @@ impl Chrome {
                     )
                 }),
         );
+        // Seed 004: my timesheet for a plan's people, the plans for them, their
+        // countersigners and the ATS.
+        let plan_roles =
+            diario_projections::plans::plan_roles(&state.db, principal.cf.as_str()).await?;
+        if plan_roles.iter().any(|r| r == "person") {
+            nav.push(("/fogli-ore".to_owned(), "Il mio foglio ore".to_owned()));
+        }
+        if !plan_roles.is_empty()
+            || principal.has_any(diario_domain::grants::GrantRole::AtsOperator)
+            || principal.has_any(diario_domain::grants::GrantRole::Auditor)
+        {
+            nav.push(("/piani".to_owned(), "Piani".to_owned()));
+        }
         if can_see_failures(&principal) {
             nav.push((
                 "/malfunzionamenti".to_owned(),
