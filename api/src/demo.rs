@@ -976,15 +976,8 @@ async fn ageing_plan(s: &Seeder<'_>, today: NaiveDate) -> Result<(), DemoError> 
         move |source| DemoError { step, source }
     };
     let this = Month::of(today);
-    let shift = |m: Month, by: i32| {
-        let i = m.year * 12 + m.month as i32 - 1 + by;
-        Month {
-            year: i.div_euclid(12),
-            month: (i.rem_euclid(12) + 1) as u32,
-        }
-    };
-    let start = shift(this, -10).first_day().expect("a month");
-    let end = shift(this, 14).first_day().expect("a month") - Duration::days(1);
+    let start = this.shift(-10).first_day().expect("a month");
+    let end = this.shift(14).first_day().expect("a month") - Duration::days(1);
     s.clock.set(at(start, 9, 0));
     let admin = cf(ADMIN);
     s.handler
@@ -1090,7 +1083,7 @@ async fn ageing_plan(s: &Seeder<'_>, today: NaiveDate) -> Result<(), DemoError> 
     }
     let representative = Actor::person(cf(RESP_PROVIDER), ActorRole::Staff);
     for (back, sign) in [(-2, true), (-1, true), (0, false)] {
-        let month = shift(this, back);
+        let month = this.shift(back);
         let first = month.first_day().expect("a month");
         let last = month.last_day().expect("a month");
         let days: Vec<(NaiveDate, &str, &str, u32)> = [
@@ -1116,7 +1109,7 @@ async fn ageing_plan(s: &Seeder<'_>, today: NaiveDate) -> Result<(), DemoError> 
                     minutes: *minutes,
                 };
                 s.handler
-                    .execute_timesheet(&person, month, plan_id, &day, &me, &opts())
+                    .execute_timesheet(&person, month, &day, &me, &opts())
                     .await
                     .map_err(wrap("record a timesheet day"))?;
             }
@@ -1128,7 +1121,6 @@ async fn ageing_plan(s: &Seeder<'_>, today: NaiveDate) -> Result<(), DemoError> 
                 .execute_timesheet(
                     &person,
                     month,
-                    plan_id,
                     &TimesheetCommand::SignTimesheet,
                     &me,
                     &opts(),
@@ -1144,7 +1136,6 @@ async fn ageing_plan(s: &Seeder<'_>, today: NaiveDate) -> Result<(), DemoError> 
                 .execute_timesheet(
                     &person,
                     month,
-                    plan_id,
                     &TimesheetCommand::Countersign { plan_id },
                     &representative,
                     &opts(),

@@ -705,25 +705,24 @@ pub async fn get_timesheet(
     Ok(Json(view).into_response())
 }
 
-/// Runs one timesheet command and answers with the timesheet.
+/// Runs one timesheet command (`command` gets a fresh row id) and answers with the timesheet.
 async fn timesheet_command(
     state: &AppState,
     principal: &Principal,
     req: &WriteRequest,
     cf: &str,
     m: &str,
-    command: impl FnOnce(&TimesheetState, Uuid) -> Result<(Uuid, TimesheetCommand), ApiError>,
+    command: impl FnOnce(Uuid) -> TimesheetCommand,
     created: bool,
 ) -> Result<Response, ApiError> {
     let person = fiscal_code("cf", cf)?;
     let m = month(m)?;
     write(state, principal, req, move |ctx| async move {
-        let (current, _) = state.handler.timesheet(&person, m).await?;
-        let (plan_id, command) = command(&current, derived_id(ctx.command_id, "timesheet-row"))?;
+        let command = command(derived_id(ctx.command_id, "timesheet-row"));
         let actor = principal.actor(ActorRole::Staff);
         let outcome = state
             .handler
-            .execute_timesheet(&person, m, plan_id, &command, &actor, &ctx.options())
+            .execute_timesheet(&person, m, &command, &actor, &ctx.options())
             .await?;
         let body = serde_json::to_value(TimesheetView {
             person: person.as_str().to_owned(),
@@ -766,18 +765,13 @@ pub async fn record_day(
         &req,
         &cf,
         &m,
-        move |_, row_id| {
-            Ok((
-                body.plan_id,
-                TimesheetCommand::RecordDay {
-                    row_id,
-                    plan_id: body.plan_id,
-                    action: body.action,
-                    activity: body.activity,
-                    date: body.date,
-                    minutes: body.minutes,
-                },
-            ))
+        move |row_id| TimesheetCommand::RecordDay {
+            row_id,
+            plan_id: body.plan_id,
+            action: body.action,
+            activity: body.activity,
+            date: body.date,
+            minutes: body.minutes,
         },
         true,
     )
@@ -805,14 +799,7 @@ pub async fn withdraw_day(
         &req,
         &cf,
         &m,
-        move |current, _| {
-            let plan_id = current
-                .rows
-                .get(&row)
-                .map(|r| r.plan_id)
-                .ok_or_else(|| ApiError::NotFoundWhat(format!("riga {row} inesistente")))?;
-            Ok((plan_id, TimesheetCommand::WithdrawRow { row_id: row }))
-        },
+        move |_| TimesheetCommand::WithdrawRow { row_id: row },
         false,
     )
     .await
@@ -838,16 +825,7 @@ pub async fn sign(
         &req,
         &cf,
         &m,
-        move |current, _| {
-            let plan_id = current.live().next().map(|r| r.plan_id).ok_or_else(|| {
-                ApiError::rule(
-                    diario_domain::ErrorKind::Unprocessable,
-                    "timesheet-empty",
-                    &diario_domain::timesheet::TimesheetError::Empty,
-                )
-            })?;
-            Ok((plan_id, TimesheetCommand::SignTimesheet))
-        },
+        move |_| TimesheetCommand::SignTimesheet,
         false,
     )
     .await
@@ -877,13 +855,8 @@ pub async fn countersign(
         &req,
         &cf,
         &m,
-        move |_, _| {
-            Ok((
-                body.plan_id,
-                TimesheetCommand::Countersign {
-                    plan_id: body.plan_id,
-                },
-            ))
+        move |_| TimesheetCommand::Countersign {
+            plan_id: body.plan_id,
         },
         false,
     )

@@ -595,13 +595,13 @@ impl CommandHandler {
         .await
     }
 
-    /// Decides and appends a timesheet command: the plan it names (`plan_id`) and, to
-    /// countersign, the person's cost records are read first.
+    /// Decides and appends a timesheet command. The plan it concerns is read first — the one it
+    /// names (`RecordDay`, `Countersign`), the row's (`WithdrawRow`) or the month's first row's
+    /// (`SignTimesheet`) — and, to countersign, the person's cost records.
     pub async fn execute_timesheet(
         &self,
         person: &FiscalCode,
         month: diario_domain::timesheet::Month,
-        plan_id: Uuid,
         command: &diario_domain::timesheet::TimesheetCommand,
         actor: &Actor,
         opts: &CommandOptions,
@@ -609,11 +609,30 @@ impl CommandHandler {
         Outcome<diario_domain::timesheet::TimesheetState, diario_domain::timesheet::TimesheetEvent>,
         HandlerError,
     > {
+        use diario_domain::timesheet::{TimesheetCommand, TimesheetError};
+        let plan_id = match command {
+            TimesheetCommand::RecordDay { plan_id, .. }
+            | TimesheetCommand::Countersign { plan_id } => *plan_id,
+            TimesheetCommand::WithdrawRow { row_id } => {
+                let (sheet, _) = self.timesheet(person, month).await?;
+                sheet
+                    .rows
+                    .get(row_id)
+                    .map(|r| r.plan_id)
+                    .ok_or(TimesheetError::RowNotFound(*row_id))?
+            }
+            TimesheetCommand::SignTimesheet => {
+                let (sheet, _) = self.timesheet(person, month).await?;
+                sheet
+                    .live()
+                    .next()
+                    .map(|r| r.plan_id)
+                    .ok_or(TimesheetError::Empty)?
+            }
+        };
         let (plan, _) = self.plan(plan_id).await?;
         let costs = match command {
-            diario_domain::timesheet::TimesheetCommand::Countersign { .. } => {
-                self.cost_records(person).await?.0
-            }
+            TimesheetCommand::Countersign { .. } => self.cost_records(person).await?.0,
             _ => Vec::new(),
         };
         let decider = crate::decider::TimesheetDecider {

@@ -60,6 +60,15 @@ impl Month {
         month.first_day().map(|_| month)
     }
 
+    /// The month `by` months later (earlier when negative).
+    pub fn shift(&self, by: i32) -> Month {
+        let index = self.year * 12 + self.month as i32 - 1 + by;
+        Month {
+            year: index.div_euclid(12),
+            month: (index.rem_euclid(12) + 1) as u32,
+        }
+    }
+
     /// The first day.
     pub fn first_day(&self) -> Option<NaiveDate> {
         NaiveDate::from_ymd_opt(self.year, self.month, 1)

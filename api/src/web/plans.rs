@@ -27,14 +27,6 @@ fn month_title(m: Month) -> String {
     format!("{} {}", MONTHS[(m.month - 1) as usize], m.year)
 }
 
-fn shift(m: Month, by: i32) -> Month {
-    let index = m.year * 12 + m.month as i32 - 1 + by;
-    Month {
-        year: index.div_euclid(12),
-        month: (index.rem_euclid(12) + 1) as u32,
-    }
-}
-
 fn today(state: &AppState) -> NaiveDate {
     diario_domain::values::civil_date(state.handler.now())
 }
@@ -208,8 +200,8 @@ async fn sheet_page(
             chrome: Chrome::of(state, session, "/fogli-ore").await?,
             month: month.key(),
             title: month_title(month),
-            previous: shift(month, -1).key(),
-            next: shift(month, 1).key(),
+            previous: month.shift(-1).key(),
+            next: month.shift(1).key(),
             total: duration(sheet.live().map(|r| i64::from(r.minutes)).sum()),
             days,
             choices,
@@ -234,14 +226,12 @@ async fn sheet_page(
 }
 
 /// Runs a timesheet command from a form of my timesheet page.
-#[allow(clippy::too_many_arguments)]
 async fn run_sheet(
     state: &AppState,
     headers: &HeaderMap,
     session: Option<WebSession>,
     month: &str,
     fields: &Fields,
-    plan_id: Option<Uuid>,
     command: Result<TimesheetCommand, String>,
     done: usize,
 ) -> Result<Response, ApiError> {
@@ -273,15 +263,14 @@ async fn run_sheet(
         )
         .await
     };
-    let (command, plan_id) = match (command, plan_id) {
-        (Ok(c), Some(p)) => (c, p),
-        (Err(message), _) => return refused(message).await,
-        (Ok(_), None) => return refused("Il foglio ore non ha righe.".to_owned()).await,
+    let command = match command {
+        Ok(c) => c,
+        Err(message) => return refused(message).await,
     };
     let actor = diario_domain::Actor::person(me.clone(), ActorRole::Staff);
     match state
         .handler
-        .execute_timesheet(&me, m, plan_id, &command, &actor, &CommandOptions::new())
+        .execute_timesheet(&me, m, &command, &actor, &CommandOptions::new())
         .await
     {
         Ok(_) => {
@@ -316,26 +305,20 @@ pub async fn record_day(
         .and_then(|(p, a)| Uuid::parse_str(p).ok().map(|p| (p, a.to_owned())));
     let date = NaiveDate::parse_from_str(field(&fields, "date"), "%Y-%m-%d");
     let minutes = field(&fields, "minutes").parse::<u32>();
-    let (plan_id, command) = match (parsed, date, minutes) {
-        (None, _, _) => (None, Err("Scegliere il piano e l'azione.".to_owned())),
-        (_, Err(_), _) => (None, Err("Indicare il giorno (AAAA-MM-GG).".to_owned())),
-        (_, _, Err(_)) => (None, Err("Indicare la durata.".to_owned())),
-        (Some((plan, action)), Ok(date), Ok(minutes)) => (
-            Some(plan),
-            Ok(TimesheetCommand::RecordDay {
-                row_id: Uuid::now_v7(),
-                plan_id: plan,
-                action,
-                activity: field(&fields, "activity").to_owned(),
-                date,
-                minutes,
-            }),
-        ),
+    let command = match (parsed, date, minutes) {
+        (None, _, _) => Err("Scegliere il piano e l'azione.".to_owned()),
+        (_, Err(_), _) => Err("Indicare il giorno (AAAA-MM-GG).".to_owned()),
+        (_, _, Err(_)) => Err("Indicare la durata.".to_owned()),
+        (Some((plan, action)), Ok(date), Ok(minutes)) => Ok(TimesheetCommand::RecordDay {
+            row_id: Uuid::now_v7(),
+            plan_id: plan,
+            action,
+            activity: field(&fields, "activity").to_owned(),
+            date,
+            minutes,
+        }),
     };
-    run_sheet(
-        &state, &headers, session, &month, &fields, plan_id, command, 0,
-    )
-    .await
+    run_sheet(&state, &headers, session, &month, &fields, command, 0).await
 }
 
 /// Withdraws a row of my timesheet.
@@ -346,28 +329,8 @@ pub async fn withdraw_day(
     Path((month, row)): Path<(String, Uuid)>,
     Form(fields): Form<Fields>,
 ) -> Result<Response, ApiError> {
-    let plan_id = match (&session, Month::parse(&month)) {
-        (Some(s), Some(m)) => state
-            .handler
-            .timesheet(&s.fiscal_code, m)
-            .await?
-            .0
-            .rows
-            .get(&row)
-            .map(|r| r.plan_id),
-        _ => None,
-    };
-    run_sheet(
-        &state,
-        &headers,
-        session,
-        &month,
-        &fields,
-        plan_id,
-        Ok(TimesheetCommand::WithdrawRow { row_id: row }),
-        1,
-    )
-    .await
+    let command = Ok(TimesheetCommand::WithdrawRow { row_id: row });
+    run_sheet(&state, &headers, session, &month, &fields, command, 1).await
 }
 
 /// Signs my timesheet of the month.
@@ -378,28 +341,8 @@ pub async fn sign(
     Path(month): Path<String>,
     Form(fields): Form<Fields>,
 ) -> Result<Response, ApiError> {
-    let plan_id = match (&session, Month::parse(&month)) {
-        (Some(s), Some(m)) => state
-            .handler
-            .timesheet(&s.fiscal_code, m)
-            .await?
-            .0
-            .live()
-            .next()
-            .map(|r| r.plan_id),
-        _ => None,
-    };
-    run_sheet(
-        &state,
-        &headers,
-        session,
-        &month,
-        &fields,
-        plan_id,
-        Ok(TimesheetCommand::SignTimesheet),
-        2,
-    )
-    .await
+    let command = Ok(TimesheetCommand::SignTimesheet);
+    run_sheet(&state, &headers, session, &month, &fields, command, 2).await
 }
 
 struct PlanRow {
@@ -672,7 +615,6 @@ pub async fn countersign(
         .execute_timesheet(
             &person,
             month,
-            id,
             &TimesheetCommand::Countersign { plan_id: id },
             &actor,
             &CommandOptions::new(),
