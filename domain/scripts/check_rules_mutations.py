@@ -204,6 +204,7 @@ muts = [
  ("timesheet: only the plan's people (seed 004)", 'timesheet.rs', 'if !plan.people.contains_key(ctx.person) {', 'if false {'),
  ("plan: every document checked up to the measure's threshold (seed 004 §3)", "plan.rs", "Some(r) if documents > r.when_documents_over as usize => crate::sampling::Thresholds {", "Some(r) if documents >= r.when_documents_over as usize => crate::sampling::Thresholds {"),
  ("plan: the sample covers the measure's share of spending (seed 004 §3)", "plan.rs", "            expenditure_pct: r.min_spending_percent,\n", "            expenditure_pct: 1,\n"),
+ ("plan measure: no recipient case (seed 004)", "case/setup.rs", "    if ctx.measure.cost_model == crate::catalogue::CostModel::ActualStaffCost {", "    if false {"),
  ("catalogue: access services exist (§12)", "catalogue.rs", "            for service in &v.access_services {\n                if !services.contains(service) {", "            for service in &v.access_services {\n                if !services.contains(service) && false {"),
 ]
 sel = sys.argv[1:]

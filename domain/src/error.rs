@@ -51,6 +51,12 @@ pub enum DomainError {
     /// The measure has no voucher (no intensity, suspension, objectives).
     #[error("voucher: la misura del caso non prevede un voucher")]
     VoucherNotApplicable,
+    /// Seed 004: a measure of territorial plans (`actual_staff_cost`) has no recipient's
+    /// pathway: its hours go to the people's timesheets of a plan (`POST /v1/plans`).
+    #[error(
+        "measure_id: la misura {0} si attua con piani di azione territoriale e fogli ore, non con pratiche di un destinatario"
+    )]
+    PlanMeasure(MeasureId),
     /// Seed 003 §9 D–E: only the case's case manager communicates and declares this.
     #[error("§9 D: solo il case manager del caso può comunicarlo")]
     NotTheCaseManager,
@@ -671,6 +677,7 @@ impl DomainError {
             | InvalidFailureTimes
             | VoucherRequired
             | VoucherNotApplicable
+            | PlanMeasure(_)
             | FinalReportRequired(_) => ErrorKind::Unprocessable,
         }
     }
@@ -690,6 +697,7 @@ impl DomainError {
             Voucher(e) => e.code(),
             VoucherRequired => "voucher-required",
             VoucherNotApplicable => "voucher-not-applicable",
+            PlanMeasure(_) => "measure-uses-plans",
             NotTheCaseManager => "not-the-case-manager",
             NoOpenSuspension => "no-open-suspension",
             SuspensionNotFound(_) => "suspension-not-found",
@@ -878,6 +886,7 @@ impl DomainError {
             InvalidPseudonym(_) => "Art. 10",
             Voucher(e) => e.article(),
             VoucherRequired | VoucherNotApplicable => "Avviso autonomia 2016 §10",
+            PlanMeasure(_) => "DGR 2168/2024, Allegato A §3",
             NotTheCaseManager | FinalReportRequired(_) => "Avviso autonomia 2016 §9 D",
             NoOpenSuspension | SuspensionNotFound(_) | SuspensionAlreadyAuthorised(_) => {
                 "Avviso autonomia 2016 §9 E"

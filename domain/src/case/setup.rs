@@ -32,6 +32,9 @@ pub fn open_case(
             given: ctx.measure.id.clone(),
         });
     }
+    if ctx.measure.cost_model == crate::catalogue::CostModel::ActualStaffCost {
+        return Err(DomainError::PlanMeasure(c.measure_id.clone()));
+    }
     let staff = [
         &c.responsabile_asst,
         &c.responsabile_provider,

@@ -31,40 +31,32 @@ fn steps_under(
     }
 }
 
+/// Given the active-ageing measure (seed 004: `actual_staff_cost`), when an ATS operator opens
+/// a recipient's case under it, then it is refused: its unit is the territorial plan, its hours
+/// the people's timesheets (`plans`), so a volunteer's hour is never a cost of a case.
 #[test]
-fn the_active_ageing_plan_records_volunteer_hours_valued_at_the_standard_unit_cost() {
+fn a_plan_measure_opens_no_recipient_case() {
     let m = measure("invecchiamento_attivo_2024");
-    let mut h = vec![opened_under("invecchiamento_attivo_2024")];
-    let as_provider = staff(resp_provider());
-    let two_hours = slot(d(3, 4), "09:00", "11:00");
-    steps_under(
-        &m,
-        &mut h,
-        vec![
-            (open_phase(Phase::I), as_provider.clone(), t0()),
-            (
-                enable(Ente::Provider, outsider(), &["volontario"]),
-                as_provider.clone(),
-                t0(),
-            ),
-            (
-                rec(
-                    eid(1),
-                    Phase::I,
-                    "volontario",
-                    "socializzazione_inclusione",
-                    two_hours,
-                ),
-                staff(outsider()),
-                evening(),
-            ),
-            (request(rid(1), Phase::I, &[eid(1)]), as_provider, evening()),
-            (confirm(rid(1)), signer(), evening()),
-        ],
+    let mut command = open_case(true);
+    command.measure_id = m.id.clone();
+    let actor = Actor::person(ats_operator(), ActorRole::AtsOperator);
+    let ctx = Context::new(actor, t0(), &m);
+    assert_eq!(
+        decide(
+            &CaseState::default(),
+            &CaseCommand::OpenCase(command.clone()),
+            &ctx
+        ),
+        Err(DomainError::PlanMeasure(m.id.clone()))
     );
-    let totals = fold(h.iter()).totals(&m);
-    assert_eq!(totals[&Phase::I].confirmed_minutes, 120);
-    assert_eq!(totals[&Phase::I].confirmed_cost, Cents(3274)); // 2 h × €16.37
+    let up = measure("up");
+    command.measure_id = up.id.clone();
+    let ctx = Context::new(
+        Actor::person(ats_operator(), ActorRole::AtsOperator),
+        t0(),
+        &up,
+    );
+    assert!(decide(&CaseState::default(), &CaseCommand::OpenCase(command), &ctx).is_ok());
 }
 
 #[test]

@@ -109,6 +109,13 @@ async fn plans(backend: Backend) {
         )
         .yielding(201, drop)
         .await;
+    // The measure's unit is the plan: no recipient's case opens under it.
+    let mut case = diario_tests::standard_case_body("INV-0001");
+    case["measure_id"] = "invecchiamento_attivo_2024".into();
+    server
+        .call("POST", "/v1/cases", cf::ATS_OPERATOR, Some(case))
+        .refused(422, "measure-uses-plans")
+        .await;
     // A partner the registry does not hold is refused.
     let mut unknown = plan_body();
     unknown["partners"] = json!(["COOP-ZETA"]);
