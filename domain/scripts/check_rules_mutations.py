@@ -198,7 +198,7 @@ muts = [
  ('timesheet: a signed month is closed (seed 004)', 'timesheet.rs', '            if state.signed_at.is_some() {\n                return Err(TimesheetError::Signed);\n            }\n            if state.rows.contains_key(row_id) {', '            if state.rows.contains_key(row_id) {'),
  ('timesheet: the person never countersigns (seed 004)', 'timesheet.rs', '.filter(|cf| plan.countersigners.contains(cf) && *cf != ctx.person)', '.filter(|cf| plan.countersigners.contains(cf) || *cf == ctx.person)'),
  ('timesheet: a month is signed when over (seed 004)', 'timesheet.rs', 'if civil_date(ctx.now) < last {', 'if false {'),
- ('timesheet: the record in force on the month (seed 004)', 'timesheet.rs', '.filter(|r| r.organisation == organisation && r.valid_from <= last)', '.filter(|r| r.organisation == organisation)'),
+ ('timesheet: the record in force on the month (seed 004)', 'cost_records.rs', '.filter(|r| r.organisation == organisation && r.valid_from <= last)', '.filter(|r| r.organisation == organisation)'),
  ('timesheet: a countersigned month is never repriced (seed 004)', 'timesheet.rs', 'if state.countersigned.contains_key(plan_id) {', 'if false {'),
  ('timesheet: no hours for days to come (seed 004)', 'timesheet.rs', 'if *date > civil_date(ctx.now) {', 'if false {'),
  ("timesheet: only the plan's people (seed 004)", 'timesheet.rs', 'if !plan.people.contains_key(ctx.person) {', 'if false {'),
