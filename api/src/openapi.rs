@@ -657,6 +657,7 @@ mod tests {
             crate::dossier::DossierChecklist,
             crate::dossier::DossierHead,
             crate::samples::DrawSampleBody,
+            crate::samples::PopulationBody,
             crate::plans::OpenPlanBody,
             crate::plans::ActionBody,
             crate::plans::BudgetBody,

@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 use diario_commands::access::{self, CostScope};
 use diario_commands::{Principal, derived_id};
 use diario_domain::grants::GrantRole;
-use diario_domain::sampling::{DrawSample, SampleEvent, Thresholds, rank_key};
+use diario_domain::sampling::{DrawSample, Population, SampleEvent, Thresholds, rank_key};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
@@ -47,6 +47,17 @@ pub struct DrawSampleBody {
     pub operations_pct: Option<u32>,
     /// Share of the expenditure, at least (1–100; default 10).
     pub expenditure_pct: Option<u32>,
+    /// What the operations are: `cases` (default) or `plans` (seed 004: the Region's sample
+    /// of the territorial plans, each with its countersigned staff cost).
+    pub of: Option<PopulationBody>,
+}
+
+/// What a sample's operations are.
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PopulationBody {
+    Cases,
+    Plans,
 }
 
 /// One case of the sample.
@@ -58,7 +69,7 @@ pub struct SampledCase {
     pub expenditure_cents: i64,
     /// `hex(SHA-256(seed ":" case_id))`: its rank in its stratum (lowest first).
     pub rank_key: String,
-    /// The case's dossier.
+    /// The case's dossier (a plan's report, for a sample of plans).
     pub dossier: String,
 }
 
@@ -66,6 +77,8 @@ pub struct SampledCase {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SampleView {
     pub sample_id: Uuid,
+    /// `cases` or `plans`: what the operations (`case_id`) are.
+    pub of: String,
     /// The ATS covered (`null`: every ATS).
     pub ats: Option<String>,
     pub seed: String,
@@ -100,6 +113,7 @@ const RANKING: &str = "Strati per (ATS, ente erogatore); in ogni strato le opera
 fn view(event: &SampleEvent) -> SampleView {
     let SampleEvent::SampleDrawn {
         sample_id,
+        of,
         ats,
         seed,
         thresholds,
@@ -121,11 +135,19 @@ fn view(event: &SampleEvent) -> SampleView {
             provider: o.provider.clone(),
             expenditure_cents: o.expenditure_cents,
             rank_key: rank_key(seed, &o.case_id),
-            dossier: format!("/v1/cases/{}/dossier", o.case_id),
+            dossier: match of {
+                Population::Cases => format!("/v1/cases/{}/dossier", o.case_id),
+                Population::Plans => format!("/v1/plans/{}/report", o.case_id),
+            },
         })
         .collect();
     SampleView {
         sample_id: *sample_id,
+        of: match of {
+            Population::Cases => "cases",
+            Population::Plans => "plans",
+        }
+        .to_owned(),
         ats: ats.clone(),
         seed: seed.clone(),
         operations_pct: thresholds.operations_pct,
@@ -179,10 +201,21 @@ pub async fn draw_sample(
     write(state, principal, req, move |ctx| async move {
         let body: DrawSampleBody = req.json_or_default()?;
         let ats = ats_scope(principal, body.ats)?;
-        let (population, position) =
-            diario_projections::sample_population(&state.db, ats.as_deref()).await?;
+        let of = match body.of {
+            Some(PopulationBody::Plans) => Population::Plans,
+            _ => Population::Cases,
+        };
+        let (population, position) = match of {
+            Population::Cases => {
+                diario_projections::sample_population(&state.db, ats.as_deref()).await?
+            }
+            Population::Plans => {
+                diario_projections::plan_sample_population(&state.db, ats.as_deref()).await?
+            }
+        };
         let defaults = Thresholds::default();
         let command = DrawSample {
+            of,
             sample_id: derived_id(ctx.command_id, "sample"),
             ats,
             seed: body

@@ -178,9 +178,30 @@ pub struct LogPosition {
     pub position: i64,
 }
 
+/// What the operations of a sample are.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Population {
+    /// Cases (a recipient's pathway), with their confirmed cost.
+    #[default]
+    Cases,
+    /// Territorial plans (seed 004: the Region's «almeno il 5% delle operazioni e almeno il 10%
+    /// delle spese»), with their countersigned staff cost; `provider` is the lead partner.
+    Plans,
+}
+
+impl Population {
+    /// Whether it is the default (cases): events of case samples say nothing of it.
+    pub fn is_cases(&self) -> bool {
+        *self == Population::Cases
+    }
+}
+
 /// Draw a sample.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DrawSample {
+    /// What the operations are.
+    pub of: Population,
     /// The sample id.
     pub sample_id: Uuid,
     /// The ATS it covers (`None`: every ATS).
@@ -203,6 +224,9 @@ pub enum SampleEvent {
     SampleDrawn {
         /// The sample.
         sample_id: Uuid,
+        /// What the operations are (absent: cases).
+        #[serde(default, skip_serializing_if = "Population::is_cases")]
+        of: Population,
         /// The ATS covered (`None`: every ATS).
         ats: Option<String>,
         /// The seed.
@@ -257,6 +281,7 @@ pub fn decide_sample(
     let selected = draw(&population, seed, command.thresholds);
     Ok(vec![SampleEvent::SampleDrawn {
         sample_id: command.sample_id,
+        of: command.of,
         ats: command.ats.clone(),
         seed: seed.clone(),
         thresholds: command.thresholds,

@@ -57,7 +57,7 @@ pub use queries::{
     PhaseFigureMinutes, RequestCounts, ats_dashboard, cost_report, cost_report_csv, list_cases,
     list_entries,
 };
-pub use samples::sample_population;
+pub use samples::{plan_sample_population, sample_population};
 pub use status::{CaseStatus, ChannelView, DiaryStatusView, FailureScopeView, RequestStatusView};
 pub use vouchers::{VoucherFilter, VoucherReport, voucher_report};
 

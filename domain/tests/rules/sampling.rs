@@ -118,6 +118,7 @@ fn the_same_seed_and_population_draw_the_same_sample() {
 
 fn command(population: Vec<Operation>, thresholds: Thresholds, seed: &str) -> DrawSample {
     DrawSample {
+        of: Population::Cases,
         sample_id: Uuid::from_u128(7),
         ats: None,
         seed: seed.into(),

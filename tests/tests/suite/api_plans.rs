@@ -420,6 +420,26 @@ async fn plans(backend: Backend) {
     assert_eq!(sample["selected"].as_array().map(Vec::len), Some(5));
     assert_eq!(sample["selected_cents"], 64_370);
 
+    // The Region's sample over plans (5% of the operations, 10% of the spending): the
+    // auditors' draw with plans as operations, each linked to its report.
+    let region = server
+        .call(
+            "POST",
+            "/v1/samples",
+            cf::AUDITOR,
+            Some(json!({ "ats": "ATS-MILANO", "of": "plans", "seed": "regione-2025" })),
+        )
+        .yielding(201, |b| b)
+        .await;
+    assert_eq!(region["of"], "plans", "{region}");
+    assert_eq!(region["population_size"], 1);
+    assert_eq!(region["population_expenditure_cents"], 64_370);
+    assert_eq!(region["selected"][0]["case_id"], plan.as_str());
+    assert_eq!(
+        region["selected"][0]["dossier"],
+        format!("/v1/plans/{plan}/report")
+    );
+
     // Outsiders do not read the plan; the final report is filed after the end, late past 60
     // days, and the state says so.
     server
