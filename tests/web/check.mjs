@@ -483,6 +483,37 @@ try {
   if (planXlsx.status() !== 200 || !(await planXlsx.body()).subarray(0, 2).equals(Buffer.from('PK'))) {
     fail('plan', `the XLSX download answered ${planXlsx.status()}, not a workbook`);
   }
+
+  // The ATS operator opens a case from the dashboard, on the phone: staff chosen from lists,
+  // the recipient by pseudonym. A voucher case of autonomia 2016 opened today is refused with
+  // the measure's rule (its activities ended on 15 June 2018), the typed values kept.
+  await page.goto(`${base}/ats/ATS-MILANO`);
+  await Promise.all([page.waitForURL(/\/pratiche\/nuova$/), page.click('text=Apri una pratica')]);
+  await audit(page, 'open a case (ATS operator)');
+  await page.selectOption('#campo-misura', 'autonomia_2016');
+  await page.selectOption('#campo-asst', 'AMBITO-MILANO-CAPOFILA');
+  await page.selectOption('#campo-ente', 'COOP-SOLE');
+  await page.selectOption('#campo-resp-asst', 'BNCLRA80A41F205G');
+  await page.selectOption('#campo-resp-ente', 'VRDGPP70C15H501K');
+  await page.selectOption('#campo-cm', 'NREFNC90D52L219T');
+  await page.fill('#campo-pseudonimo', 'AUT-WEB-001');
+  await page.fill('#campo-conferme', 'CLMMRC78P10F205F');
+  await page.selectOption('#campo-intensita', 'maggiore_intensita');
+  const [lateVoucher] = await Promise.all([
+    page.waitForResponse((r) => r.url().endsWith('/pratiche/nuova') && r.request().method() === 'POST'),
+    page.click('button:has-text("Apri la pratica")'),
+  ]);
+  if (lateVoucher.status() !== 422) fail('open case', `a voucher after the measure's end: status ${lateVoucher.status()}, not 422`);
+  if ((await page.inputValue('#campo-pseudonimo')) !== 'AUT-WEB-001') fail('open case', 'the typed pseudonym is lost');
+  await audit(page, 'open a case refused (ATS operator)');
+  await page.selectOption('#campo-misura', 'up');
+  await page.selectOption('#campo-asst', 'ASST-NORD-MILANO');
+  await page.selectOption('#campo-resp-asst', 'BNCLRA80A41F205G');
+  await page.selectOption('#campo-intensita', '');
+  await page.fill('#campo-pseudonimo', 'UP-WEB-001');
+  await Promise.all([page.waitForURL(/\/pratiche\/[0-9a-f-]+$/), page.click('button:has-text("Apri la pratica")')]);
+  if (!(await page.textContent('main')).includes('UP-WEB-001')) fail('open case', 'the new case does not show its pseudonym');
+  await audit(page, 'case just opened (ATS operator)');
 } finally {
   await browser.close();
 }

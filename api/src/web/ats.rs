@@ -39,6 +39,8 @@ struct AtsPage {
     /// Voucher pathways (seed 003): a summary line, then (case id, pseudonym, accesses,
     /// state).
     vouchers: Option<(String, Vec<PathwayCells>)>,
+    /// An operator of this ATS (opens cases), not only a reader.
+    operator: bool,
 }
 
 /// One voucher pathway on the page: case id, pseudonym, accesses, state.
@@ -138,6 +140,10 @@ pub async fn dashboard(
     Ok(render(
         StatusCode::OK,
         &AtsPage {
+            operator: session
+                .principal(&state)
+                .await?
+                .has(diario_domain::grants::GrantRole::AtsOperator, &code),
             vouchers: match &board.vouchers {
                 Some(v) => {
                     let names =

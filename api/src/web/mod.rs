@@ -16,6 +16,7 @@ mod failures;
 pub mod login;
 mod manage;
 mod me;
+mod open_case;
 mod paper;
 mod plans;
 pub mod session;
@@ -118,6 +119,10 @@ pub fn routes() -> Router<AppState> {
         .route("/pratiche/{id}", get(case::show))
         .route("/ats/{code}", get(ats::dashboard))
         .route("/ats/{code}/pratiche", get(ats::cases))
+        .route(
+            "/ats/{code}/pratiche/nuova",
+            get(open_case::show).post(open_case::open),
+        )
         .route("/ats/{code}/costi", get(ats::costs))
         .route("/ats/{code}/{file}", get(ats::download))
         .route("/pratiche/{id}/storico", get(audit::timeline))
