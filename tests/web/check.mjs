@@ -441,6 +441,20 @@ try {
   if (!interrupted.includes('pratica interrotta')) fail('interrupt', 'the case is not shown as interrupted');
   if (!interrupted.includes('trasferimento fuori dal territorio')) fail('interrupt', 'the cause is not shown on the case');
   await audit(page, 'case interrupted (case manager)');
+  // The case manager's voucher forms on an autonomia pathway (seed 003 §9 D–E).
+  await openCase('AUT-DEMO-001');
+  for (const form of ['voucher/sospensione', 'voucher/obiettivi', 'voucher/verifica']) {
+    if ((await page.locator(`form[action$="${form}"]`).count()) !== 1) fail('voucher forms', `no ${form} form for the case manager`);
+  }
+  await audit(page, 'voucher case (case manager)');
+  // A formal check found not conforming says what was found: refused without it, on the page.
+  await page.check('#verifica-no');
+  const [noNote] = await Promise.all([
+    page.waitForResponse((r) => r.url().endsWith('/voucher/verifica')),
+    page.click('button:has-text("Registra la verifica")'),
+  ]);
+  if (noNote.status() !== 422) fail('voucher forms', `a failed check without a note: status ${noNote.status()}, not 422`);
+  if (!((await page.textContent('[role=alert]')) ?? '').includes('Operazione non eseguita')) fail('voucher forms', 'the refusal is not shown');
 
   // Seed 004: Stefano Ferri fills his monthly timesheet on the phone for the active-ageing
   // plan; the plan's representative countersigns Luca Galli's month; the ATS operator reads

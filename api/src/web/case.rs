@@ -160,6 +160,17 @@ struct CasePage {
 
 /// The voucher of the case as the page shows it (seed 003 §9 E, §10–13).
 struct VoucherBlock {
+    /// The case manager of an open case: communicates suspensions and reactivations,
+    /// declares the objectives, records the formal check (§9 D–E).
+    manager: bool,
+    /// An ATS operator of the case's ATS: authorises the extensions (§9 E).
+    authoriser: bool,
+    /// The first day of the open suspension (`AAAA-MM-GG`).
+    open_suspension: Option<String>,
+    /// (first day, label) of the suspensions not authorised yet.
+    to_authorise: Vec<(String, String)>,
+    /// (document id, label) of the final individual reports recorded.
+    final_reports: Vec<(String, String)>,
     intensity: String,
     validity: String,
     suspensions: Vec<String>,
@@ -180,6 +191,9 @@ fn euros(c: diario_domain::values::Cents) -> String {
 fn voucher_block(
     view: &diario_projections::VoucherView,
     measure: &diario_domain::Measure,
+    file: &diario_domain::CaseFile,
+    manager: bool,
+    authoriser: bool,
 ) -> Option<VoucherBlock> {
     use diario_domain::flat_amounts::LineStatus;
     let status = view.status.as_ref()?;
@@ -190,7 +204,37 @@ fn voucher_block(
         .find(|i| i.id == facts.voucher.intensity)
         .map_or_else(|| facts.voucher.intensity.clone(), |i| i.name.clone());
     let date = |d: chrono::NaiveDate| d.format("%d/%m/%Y").to_string();
+    let report_kind = measure
+        .voucher
+        .as_ref()
+        .and_then(|v| v.final_report_document.as_deref());
     Some(VoucherBlock {
+        manager,
+        authoriser,
+        open_suspension: facts
+            .voucher
+            .suspensions
+            .iter()
+            .find(|s| s.reactivated_on.is_none())
+            .map(|s| s.from.to_string()),
+        to_authorise: facts
+            .voucher
+            .suspensions
+            .iter()
+            .filter(|s| !s.authorised)
+            .map(|s| (s.from.to_string(), date(s.from)))
+            .collect(),
+        final_reports: file
+            .documents
+            .values()
+            .filter(|d| Some(d.kind.as_str()) == report_kind)
+            .map(|d| {
+                (
+                    d.id.to_string(),
+                    format!("{} (versione {})", d.title, d.version),
+                )
+            })
+            .collect(),
         intensity,
         validity: format!(
             "dal {} al {} (12 mesi fino al {}; sospesi {} giorni su {}, di cui autorizzati {})",
@@ -759,10 +803,15 @@ pub(super) async fn page(
                 .collect(),
             checklists: diario_commands::access::read_checklists(&principal, file).is_ok(),
             docs: super::documents::block(file, measure, &principal, &names),
-            voucher: diary
-                .voucher
-                .as_ref()
-                .and_then(|v| voucher_block(v, measure)),
+            voucher: diary.voucher.as_ref().and_then(|v| {
+                voucher_block(
+                    v,
+                    measure,
+                    file,
+                    open && file.case_manager == session.fiscal_code,
+                    principal.has(diario_domain::grants::GrantRole::AtsOperator, &file.ats),
+                )
+            }),
         },
     ))
 }

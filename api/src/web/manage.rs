@@ -21,7 +21,12 @@ use super::{italian, see_other};
 use crate::{ApiError, AppState};
 
 /// The outcomes these actions send back to the case page (the page shows only known ones).
-pub(super) const OUTCOMES: [&str; 8] = [
+pub(super) const OUTCOMES: [&str; 13] = [
+    SUSPENDED,
+    REACTIVATED,
+    AUTHORISED,
+    OBJECTIVES,
+    CHECKED,
     SENT,
     RESENT,
     CANCELLED,
@@ -37,6 +42,12 @@ const ENABLED: &str = "Professionista abilitato.";
 const DISABLED: &str = "Professionista disabilitato.";
 const INTERRUPTED: &str = "Percorso interrotto.";
 const CANCELLED: &str = "Richiesta annullata: ora si può generare il diario cartaceo.";
+const SUSPENDED: &str = "Sospensione comunicata: serve l'autorizzazione della Regione.";
+const REACTIVATED: &str = "Riattivazione comunicata.";
+const AUTHORISED: &str =
+    "Proroga autorizzata: la validità del voucher si estende dei giorni sospesi.";
+const OBJECTIVES: &str = "Obiettivi dichiarati con la relazione finale.";
+const CHECKED: &str = "Verifica formale registrata.";
 
 /// A form's fields, repeated ones included (`voce`, `figure`).
 pub(super) type Fields = Vec<(String, String)>;
@@ -319,4 +330,111 @@ pub async fn interrupt(
         INTERRUPTED,
     )
     .await
+}
+
+fn day(fields: &Fields, name: &str, label: &str) -> Result<chrono::NaiveDate, String> {
+    chrono::NaiveDate::parse_from_str(field(fields, name), "%Y-%m-%d")
+        .map_err(|_| format!("{label}: una data (AAAA-MM-GG)."))
+}
+
+/// Seed 003 §9 E: the case manager communicates a suspension from a day, with the reason.
+pub async fn suspend(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    MaybeSession(session): MaybeSession,
+    Path(id): Path<Uuid>,
+    Form(fields): Form<Fields>,
+) -> Result<Response, ApiError> {
+    let command = day(&fields, "from", "Sospeso dal").map(|from| {
+        CaseCommand::SuspendPathway(diario_domain::case::SuspendPathway {
+            from,
+            reason: field(&fields, "reason").trim().to_owned(),
+        })
+    });
+    let csrf = field(&fields, "_csrf");
+    run(&state, &headers, session, id, csrf, command, SUSPENDED).await
+}
+
+/// Seed 003 §9 E: the case manager communicates the reactivation of the open suspension.
+pub async fn reactivate(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    MaybeSession(session): MaybeSession,
+    Path(id): Path<Uuid>,
+    Form(fields): Form<Fields>,
+) -> Result<Response, ApiError> {
+    let command = day(&fields, "suspended_from", "Sospensione").and_then(|suspended_from| {
+        day(&fields, "on", "Riattivato dal").map(|on| {
+            CaseCommand::ReactivatePathway(diario_domain::case::ReactivatePathway {
+                suspended_from,
+                on,
+            })
+        })
+    });
+    let csrf = field(&fields, "_csrf");
+    run(&state, &headers, session, id, csrf, command, REACTIVATED).await
+}
+
+/// Seed 003 §9 E: the Region's operator authorises a suspension's extension.
+pub async fn authorise(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    MaybeSession(session): MaybeSession,
+    Path(id): Path<Uuid>,
+    Form(fields): Form<Fields>,
+) -> Result<Response, ApiError> {
+    let command = day(&fields, "suspended_from", "Sospensione").map(|suspended_from| {
+        CaseCommand::AuthoriseSuspension(diario_domain::case::AuthoriseSuspension {
+            suspended_from,
+        })
+    });
+    let csrf = field(&fields, "_csrf");
+    run(&state, &headers, session, id, csrf, command, AUTHORISED).await
+}
+
+/// Seed 003 §9 D, §12: the case manager declares the objectives with the final report.
+pub async fn objectives(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    MaybeSession(session): MaybeSession,
+    Path(id): Path<Uuid>,
+    Form(fields): Form<Fields>,
+) -> Result<Response, ApiError> {
+    let command = match (
+        Uuid::parse_str(field(&fields, "document_id")),
+        field(&fields, "achieved"),
+    ) {
+        (Err(_), _) => Err("Scegliere la relazione finale individuale.".to_owned()),
+        (Ok(document_id), a @ ("si" | "no")) => Ok(CaseCommand::DeclareObjectives(
+            diario_domain::case::DeclareObjectives {
+                achieved: a == "si",
+                document_id,
+            },
+        )),
+        _ => Err("Indicare se gli obiettivi sono stati raggiunti.".to_owned()),
+    };
+    let csrf = field(&fields, "_csrf");
+    run(&state, &headers, session, id, csrf, command, OBJECTIVES).await
+}
+
+/// Seed 003 §9 D: the case manager's formal check of the calendars and diaries.
+pub async fn formal_check(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    MaybeSession(session): MaybeSession,
+    Path(id): Path<Uuid>,
+    Form(fields): Form<Fields>,
+) -> Result<Response, ApiError> {
+    let note = field(&fields, "note").trim();
+    let command = match field(&fields, "passed") {
+        p @ ("si" | "no") => Ok(CaseCommand::RecordFormalCheck(
+            diario_domain::case::RecordFormalCheck {
+                passed: p == "si",
+                note: (!note.is_empty()).then(|| note.to_owned()),
+            },
+        )),
+        _ => Err("Indicare l'esito della verifica formale.".to_owned()),
+    };
+    let csrf = field(&fields, "_csrf");
+    run(&state, &headers, session, id, csrf, command, CHECKED).await
 }

@@ -173,6 +173,20 @@ pub fn routes() -> Router<AppState> {
             post(manage::disable),
         )
         .route("/pratiche/{id}/interruzione", post(manage::interrupt))
+        .route("/pratiche/{id}/voucher/sospensione", post(manage::suspend))
+        .route(
+            "/pratiche/{id}/voucher/riattivazione",
+            post(manage::reactivate),
+        )
+        .route(
+            "/pratiche/{id}/voucher/autorizzazione",
+            post(manage::authorise),
+        )
+        .route("/pratiche/{id}/voucher/obiettivi", post(manage::objectives))
+        .route(
+            "/pratiche/{id}/voucher/verifica",
+            post(manage::formal_check),
+        )
         .route("/pratiche/{id}/fasi/{n}/cartaceo", post(paper::generate))
         .route(
             "/pratiche/{id}/fasi/{n}/firma",

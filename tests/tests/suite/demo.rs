@@ -207,7 +207,7 @@ async fn the_pages_pass_axe_and_work_with_the_keyboard_on_a_phone_in_chromium() 
     assert_eq!(report["failures"], serde_json::json!([]), "{report:#}");
     assert_eq!(
         report["pages"].as_array().map(Vec::len),
-        Some(38),
+        Some(39),
         "{report:#}"
     );
     assert!(out.status.success(), "{stderr}");
