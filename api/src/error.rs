@@ -266,6 +266,16 @@ impl From<diario_projections::ProjectionError> for ApiError {
     }
 }
 
+/// The HTTP status of a rule's broad class.
+fn status_of(kind: ErrorKind) -> StatusCode {
+    match kind {
+        ErrorKind::Forbidden => StatusCode::FORBIDDEN,
+        ErrorKind::NotFound => StatusCode::NOT_FOUND,
+        ErrorKind::Conflict => StatusCode::CONFLICT,
+        ErrorKind::Unprocessable => StatusCode::UNPROCESSABLE_ENTITY,
+    }
+}
+
 impl ApiError {
     /// A refusal of a rule whose error serialises its data with a `code` tag.
     pub fn rule<E: std::fmt::Display + Serialize>(
@@ -414,24 +424,14 @@ impl ApiError {
                 message,
                 details,
             } => {
-                let status = match kind {
-                    ErrorKind::Forbidden => StatusCode::FORBIDDEN,
-                    ErrorKind::NotFound => StatusCode::NOT_FOUND,
-                    ErrorKind::Conflict => StatusCode::CONFLICT,
-                    ErrorKind::Unprocessable => StatusCode::UNPROCESSABLE_ENTITY,
-                };
+                let status = status_of(*kind);
                 if details.as_object().is_some_and(|m| !m.is_empty()) {
                     ext.insert("rule".into(), details.clone());
                 }
                 (status, (*code).to_owned(), message.clone(), None, ext)
             }
             ApiError::Domain(d) => {
-                let status = match d.kind() {
-                    ErrorKind::Forbidden => StatusCode::FORBIDDEN,
-                    ErrorKind::NotFound => StatusCode::NOT_FOUND,
-                    ErrorKind::Conflict => StatusCode::CONFLICT,
-                    ErrorKind::Unprocessable => StatusCode::UNPROCESSABLE_ENTITY,
-                };
+                let status = status_of(d.kind());
                 if let DomainError::ChecklistFailed(checklist) = d
                     && let Ok(v) = serde_json::to_value(checklist.as_ref())
                 {
