@@ -5,7 +5,9 @@
 use std::fmt;
 use std::str::FromStr;
 
-use chrono::{DateTime, Days, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Timelike, Utc};
+use chrono::{
+    DateTime, Days, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Timelike, Utc,
+};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
@@ -328,18 +330,42 @@ impl TryFrom<RawTimeSlot> for TimeSlot {
     }
 }
 
-/// The instants a Rome clock time on `date` may denote: none in the spring gap, two in the
-/// repeated autumn hour, one otherwise.
-fn instants(date: NaiveDate, time: NaiveTime) -> Vec<DateTime<Utc>> {
-    ROME.from_local_datetime(&date.and_time(time))
-        .earliest()
-        .into_iter()
-        .chain(ROME.from_local_datetime(&date.and_time(time)).latest())
-        .map(|t| t.with_timezone(&Utc))
-        .collect::<std::collections::BTreeSet<_>>()
-        .into_iter()
-        .collect()
+/// The instants a Rome clock time on `date` may denote, ascending: none in the spring gap, two
+/// in the repeated autumn hour, one otherwise. No allocation: slots are read on every command
+/// (overlaps and totals walk all of a case's entries).
+fn instants(date: NaiveDate, time: NaiveTime) -> Instants {
+    let utc = |t: DateTime<Tz>| t.with_timezone(&Utc);
+    match ROME.from_local_datetime(&date.and_time(time)) {
+        LocalResult::Single(t) => Instants([Some(utc(t)), None]),
+        LocalResult::Ambiguous(a, b) => {
+            let (a, b) = (utc(a), utc(b));
+            match a.cmp(&b) {
+                std::cmp::Ordering::Less => Instants([Some(a), Some(b)]),
+                std::cmp::Ordering::Equal => Instants([Some(a), None]),
+                std::cmp::Ordering::Greater => Instants([Some(b), Some(a)]),
+            }
+        }
+        LocalResult::None => Instants([None, None]),
+    }
 }
+
+/// At most two instants, ascending (see [`instants`]).
+#[derive(Clone, Copy)]
+struct Instants([Option<DateTime<Utc>>; 2]);
+
+impl Instants {
+    fn is_empty(self) -> bool {
+        self.0[0].is_none()
+    }
+
+    fn iter(self) -> impl Iterator<Item = DateTime<Utc>> {
+        self.0.into_iter().flatten()
+    }
+}
+
+/// Rome is never more than two hours from UTC, so two slots whose local times lie further
+/// apart than this cannot share an instant.
+const LOCAL_MARGIN: chrono::TimeDelta = chrono::TimeDelta::hours(3);
 
 impl TimeSlot {
     /// Builds a validated slot: whole minutes, both clock times existing in Europe/Rome on
@@ -401,8 +427,9 @@ impl TimeSlot {
     pub fn interval(&self) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
         let end = self.end_local();
         let mut best: Option<(DateTime<Utc>, DateTime<Utc>)> = None;
-        for s in instants(self.date, self.start) {
-            for e in instants(end.date(), end.time()) {
+        let ends = instants(end.date(), end.time());
+        for s in instants(self.date, self.start).iter() {
+            for e in ends.iter() {
                 if e > s && best.is_none_or(|(bs, be)| e - s < be - bs) {
                     best = Some((s, e));
                 }
@@ -420,10 +447,22 @@ impl TimeSlot {
 
     /// Whether two slots share any instant (touching slots, e.g. 9-10 and 10-11, do not).
     pub fn overlaps(&self, other: &TimeSlot) -> bool {
+        // Far apart on the local clock: no instant in common (the exact check below converts
+        // four clock times to instants).
+        if self.start_local() >= other.end_local() + LOCAL_MARGIN
+            || other.start_local() >= self.end_local() + LOCAL_MARGIN
+        {
+            return false;
+        }
         match (self.interval(), other.interval()) {
             (Some((s1, e1)), Some((s2, e2))) => s1 < e2 && s2 < e1,
             _ => false,
         }
+    }
+
+    /// Local (Europe/Rome) date-time at which the service started.
+    pub fn start_local(&self) -> NaiveDateTime {
+        self.date.and_time(self.start)
     }
 
     /// Local (Europe/Rome) date-time at which the service ended (the next day's 00:00 for an
@@ -824,6 +863,35 @@ mod tests {
         let c = TimeSlot::parse(d, "10:00", "11:00").unwrap();
         assert!(a.overlaps(&b));
         assert!(!a.overlaps(&c));
+    }
+
+    proptest::proptest! {
+        /// The local-clock shortcut of `overlaps` never changes its answer: around both DST
+        /// changes, across midnight and at 24:00, it agrees with comparing the instants.
+        #[test]
+        fn the_overlap_shortcut_agrees_with_the_instants(
+            day_a in 0u64..4, day_b in 0u64..4, autumn: bool,
+            a_start in 0u32..48, a_len in 1u32..12, b_start in 0u32..48, b_len in 1u32..12,
+        ) {
+            let base = if autumn {
+                NaiveDate::from_ymd_opt(2026, 10, 24).unwrap()
+            } else {
+                NaiveDate::from_ymd_opt(2026, 3, 28).unwrap()
+            };
+            let slot = |day: u64, start: u32, len: u32| {
+                let end = (start + len).min(48);
+                let hhmm = |h: u32| format!("{:02}:{:02}", h / 2, (h % 2) * 30);
+                TimeSlot::parse(base + Days::new(day), &hhmm(start), &hhmm(end)).ok()
+            };
+            if let (Some(a), Some(b)) = (slot(day_a, a_start, a_len), slot(day_b, b_start, b_len)) {
+                let exact = match (a.interval(), b.interval()) {
+                    (Some((s1, e1)), Some((s2, e2))) => s1 < e2 && s2 < e1,
+                    _ => false,
+                };
+                proptest::prop_assert_eq!(a.overlaps(&b), exact);
+                proptest::prop_assert_eq!(b.overlaps(&a), exact);
+            }
+        }
     }
 
     #[test]
