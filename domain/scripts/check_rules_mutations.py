@@ -206,6 +206,7 @@ muts = [
  ("plan: the sample covers the measure's share of spending (seed 004 §3)", "plan.rs", "            expenditure_pct: r.min_spending_percent,\n", "            expenditure_pct: 1,\n"),
  ("plan measure: no recipient case (seed 004)", "case/setup.rs", "    if ctx.measure.cost_model == crate::catalogue::CostModel::ActualStaffCost {", "    if false {"),
  ("catalogue: access services exist (§12)", "catalogue.rs", "            for service in &v.access_services {\n                if !services.contains(service) {", "            for service in &v.access_services {\n                if !services.contains(service) && false {"),
+ ("overlap shortcut keeps the instants' answer (Art. 5 overlaps)", "values.rs", "TimeDelta::hours(3);", "TimeDelta::hours(-1);"),
 ]
 sel = sys.argv[1:]
 survivors = []
