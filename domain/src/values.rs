@@ -339,11 +339,7 @@ fn instants(date: NaiveDate, time: NaiveTime) -> Instants {
         LocalResult::Single(t) => Instants([Some(utc(t)), None]),
         LocalResult::Ambiguous(a, b) => {
             let (a, b) = (utc(a), utc(b));
-            match a.cmp(&b) {
-                std::cmp::Ordering::Less => Instants([Some(a), Some(b)]),
-                std::cmp::Ordering::Equal => Instants([Some(a), None]),
-                std::cmp::Ordering::Greater => Instants([Some(b), Some(a)]),
-            }
+            Instants([Some(a.min(b)), (a != b).then(|| a.max(b))])
         }
         LocalResult::None => Instants([None, None]),
     }
