@@ -22,9 +22,7 @@ use diario_commands::{Caller, CommandHandler, CommandOptions, HandlerError, deri
 use diario_domain::case::ExpireConfirmationRequest;
 use diario_domain::{CaseCommand, CaseEvent, DomainError, RequestStatus};
 use diario_log::follower::RunnerOptions;
-use diario_log::{
-    Database, FollowError, Follower, LogEvent, RecordedEvent, StoreError, StreamId, Tx, Val,
-};
+use diario_log::{Database, FollowError, Follower, RecordedEvent, StoreError, StreamId, Tx, Val};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use uuid::Uuid;
@@ -78,7 +76,7 @@ impl Follower for DeadlineWatch {
             }
             // The deadline runs from FirmaLOM's receipt (Art. 6); requests and re-sends
             // recorded before deliveries were carry their own.
-            let (request_id, deadline) = match CaseEvent::decode(e)? {
+            let (request_id, deadline) = match e.case_event()?.clone() {
                 CaseEvent::ConfirmationRequested {
                     request_id,
                     deadline: Some(deadline),

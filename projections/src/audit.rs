@@ -516,7 +516,7 @@ impl Follower for AuditTrail {
                 continue;
             };
             // An unreadable event is still part of the trail (the auditor must see it).
-            let decoded = CaseEvent::decode(e);
+            let decoded = e.case_event();
             let description = match &decoded {
                 Ok(ev) => describe(ev),
                 Err(err) => format!("Evento non leggibile: {err}"),

@@ -12,11 +12,9 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Mutex;
 
 use async_trait::async_trait;
-use diario_domain::{CaseEvent, CaseState, Catalogue, evolve};
+use diario_domain::{CaseState, Catalogue, evolve};
 use diario_log::follower::Prepared;
-use diario_log::{
-    EventStore, FollowError, Follower, LogEvent, RecordedEvent, StoreError, StreamId, Tx, Val,
-};
+use diario_log::{EventStore, FollowError, Follower, RecordedEvent, StoreError, StreamId, Tx, Val};
 use uuid::Uuid;
 
 use crate::EntryState;
@@ -624,7 +622,7 @@ impl Follower for CaseDiaries {
                     self.base(tx, case_id, v).await?
                 }
             };
-            case.state = evolve(case.state, &CaseEvent::decode(recorded)?);
+            case.state = evolve(case.state, recorded.case_event()?);
             touched.insert(case_id, case);
         }
         let mut write = BatchWrite::default();

@@ -6,9 +6,7 @@ use std::collections::BTreeMap;
 use async_trait::async_trait;
 use chrono::{DateTime, SubsecRound, Utc};
 use diario_domain::{CaseEvent, Checklist};
-use diario_log::{
-    Database, FollowError, Follower, LogEvent, Query, RecordedEvent, StreamId, Tx, Val,
-};
+use diario_log::{Database, FollowError, Follower, Query, RecordedEvent, StreamId, Tx, Val};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -98,32 +96,32 @@ impl Follower for Checklists {
             ) {
                 continue;
             }
-            let (kind, request_id, by, checklist): (&str, Uuid, String, Checklist) =
-                match CaseEvent::decode(e)? {
+            let (kind, request_id, by, checklist): (&str, Uuid, String, &Checklist) =
+                match e.case_event()? {
                     CaseEvent::ConfirmationRequested {
                         request_id,
                         checklist,
                         by,
                         ..
-                    } => ("request", request_id, by.as_str().to_owned(), checklist),
+                    } => ("request", *request_id, by.as_str().to_owned(), checklist),
                     CaseEvent::ConfirmationResent {
                         request_id,
                         checklist,
                         by,
                         ..
-                    } => ("resend", request_id, by.as_str().to_owned(), checklist),
+                    } => ("resend", *request_id, by.as_str().to_owned(), checklist),
                     CaseEvent::PaperDiaryGenerated {
                         paper_id,
                         checklist,
                         by,
                         ..
-                    } => ("paper", paper_id, by.as_str().to_owned(), checklist),
+                    } => ("paper", *paper_id, by.as_str().to_owned(), checklist),
                     CaseEvent::ChecklistRefused {
                         request_id,
                         checklist,
                         by,
                         ..
-                    } => ("refused", request_id, by.as_str().to_owned(), checklist),
+                    } => ("refused", *request_id, by.as_str().to_owned(), checklist),
                     _ => continue,
                 };
             let by_figure: BTreeMap<&str, u64> = checklist

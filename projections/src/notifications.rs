@@ -12,7 +12,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, SubsecRound, Utc};
 use diario_domain::{CaseEvent, Catalogue, Ente, MeasureId, Phase};
-use diario_log::{Database, FollowError, Follower, LogEvent, RecordedEvent, StreamId, Tx};
+use diario_log::{Database, FollowError, Follower, RecordedEvent, StreamId, Tx};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -117,7 +117,7 @@ impl Follower for StaffNotifications {
                 continue;
             }
             // (addressees, kind, phase, request, detail, at)
-            let (people, kind, phase, request_id, detail, at) = match CaseEvent::decode(e)? {
+            let (people, kind, phase, request_id, detail, at) = match e.case_event()?.clone() {
                 CaseEvent::CaseOpened {
                     measure_id,
                     ats,

@@ -3,6 +3,7 @@
 //! so that old schema versions become current events before anyone sees them.
 
 use std::fmt;
+use std::sync::OnceLock;
 
 use diario_domain::agenda::AgendaEvent;
 use diario_domain::grants::GrantEvent;
@@ -235,6 +236,52 @@ fn decode_tagged<T: DeserializeOwned>(recorded: &RecordedEvent) -> Result<T, Cod
     serde_json::from_value(payload).map_err(|e| unreadable(recorded, e.to_string()))
 }
 
+/// A case event decoded from its envelope, kept with the envelope after the first decode. The
+/// read models of one batch all read the same case events; events never change, so the first
+/// decode serves every later reader of the same `RecordedEvent`.
+#[derive(Default)]
+pub struct DecodedOnce(OnceLock<CaseEvent>);
+
+impl Clone for DecodedOnce {
+    fn clone(&self) -> Self {
+        let copy = OnceLock::new();
+        if let Some(event) = self.0.get() {
+            let _ = copy.set(event.clone());
+        }
+        DecodedOnce(copy)
+    }
+}
+
+/// A cache, not part of what an event is: two envelopes are equal whatever each has decoded.
+impl PartialEq for DecodedOnce {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl fmt::Debug for DecodedOnce {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.0.get().is_some() {
+            "decoded"
+        } else {
+            "-"
+        })
+    }
+}
+
+impl RecordedEvent {
+    /// The case event this envelope holds, decoded on the first call and kept: the read models
+    /// of a batch share one decode per event. An event that does not decode is an error on
+    /// every call (nothing is kept).
+    pub fn case_event(&self) -> Result<&CaseEvent, CodecError> {
+        if let Some(event) = self.decoded.0.get() {
+            return Ok(event);
+        }
+        let event = CaseEvent::decode(self)?;
+        Ok(self.decoded.0.get_or_init(|| event))
+    }
+}
+
 impl LogEvent for CaseEvent {
     fn schema_version(&self) -> u32 {
         CaseEvent::schema_version(self)
@@ -344,5 +391,62 @@ mod tests {
         );
         assert_eq!(StreamId::kind_of("case-not-a-uuid"), StreamKind::Other);
         assert_eq!(StreamId::case_of(StreamId::failure(id).as_str()), None);
+    }
+
+    fn sealed(payload: Value) -> RecordedEvent {
+        let metadata = crate::store::EventMetadata {
+            actor_cf: "RSSMRA85T10A562S".into(),
+            actor_role: "staff".into(),
+            occurred_at: chrono::Utc::now(),
+            command_id: Uuid::now_v7(),
+            correlation_id: Uuid::now_v7(),
+            causation_id: None,
+        };
+        let event = NewEvent {
+            event_type: "PhaseDiaryOpened".into(),
+            schema_version: 1,
+            payload,
+        };
+        let mut sealed = crate::store::seal_batch(
+            "case-x",
+            0,
+            crate::store::GENESIS_HASH,
+            vec![event],
+            &metadata,
+            chrono::Utc::now(),
+        );
+        sealed.remove(0)
+    }
+
+    /// The read models of a batch share one decode: the second reader gets what the first
+    /// decoded, even if the envelope's payload were different by then (it never is: events are
+    /// immutable; the test changes it only to see which of the two answers comes back).
+    #[test]
+    fn a_case_event_is_decoded_once_and_kept_with_its_envelope() {
+        let opened = CaseEvent::PhaseDiaryOpened {
+            phase: diario_domain::Phase::II,
+            by: diario_domain::FiscalCode::parse("RSSMRA85T10A562S").expect("cf"),
+            at: chrono::Utc::now(),
+        };
+        let mut e = sealed(opened.encode().expect("encode").payload);
+        let fresh = e.clone();
+        assert_eq!(format!("{:?}", e.decoded), "-");
+        assert_eq!(e.case_event().expect("decode"), &opened);
+        assert_eq!(format!("{:?}", e.decoded), "decoded");
+        e.payload = serde_json::json!({"phase": 3});
+        assert_eq!(e.case_event().expect("kept"), &opened);
+        // A cache, not part of the event: equal to the envelope that never decoded, and kept
+        // by a clone.
+        assert_eq!(e.clone().case_event().expect("cloned"), &opened);
+        e.payload = fresh.payload.clone();
+        assert_eq!(e, fresh);
+    }
+
+    #[test]
+    fn an_event_that_does_not_decode_fails_every_time_and_keeps_nothing() {
+        let e = sealed(serde_json::json!({"phase": "not a phase"}));
+        assert!(e.case_event().is_err());
+        assert!(e.case_event().is_err());
+        assert_eq!(format!("{:?}", e.decoded), "-");
     }
 }

@@ -219,6 +219,7 @@ mod tests {
                 .expect("instant"),
             prev_hash: GENESIS_HASH.into(),
             hash: String::new(),
+            decoded: Default::default(),
         };
         let canonical = String::from_utf8(canonical_bytes(&e)).expect("UTF-8");
         assert_eq!(

@@ -104,6 +104,10 @@ pub struct RecordedEvent {
     pub prev_hash: String,
     /// Hex SHA-256(prev_hash ‖ canonical bytes of this event).
     pub hash: String,
+    /// The case event the payload decodes to, kept from the first [`RecordedEvent::case_event`]
+    /// on (not stored, not serialised, not part of equality).
+    #[serde(skip)]
+    pub decoded: crate::codec::DecodedOnce,
 }
 
 /// The result of an append: the events written (or, for a repeated command id, the events the
@@ -372,6 +376,7 @@ pub(crate) fn seal_batch(
                 recorded_at,
                 prev_hash: prev.clone(),
                 hash: String::new(),
+                decoded: Default::default(),
             };
             recorded.hash = chain_hash(&prev, &canonical_bytes(&recorded));
             prev = recorded.hash.clone();

@@ -587,5 +587,6 @@ fn decode(row: &PgRow) -> Result<RecordedEvent, StoreError> {
         recorded_at: row.try_get("recorded_at")?,
         prev_hash: row.try_get("prev_hash")?,
         hash: row.try_get("hash")?,
+        decoded: Default::default(),
     })
 }

@@ -316,5 +316,6 @@ fn decode(row: &SqliteRow) -> Result<RecordedEvent, StoreError> {
         recorded_at: parse_instant(&text("recorded_at")?)?,
         prev_hash: text("prev_hash")?,
         hash: text("hash")?,
+        decoded: Default::default(),
     })
 }
