@@ -62,27 +62,33 @@ pub async fn find(db: &Database, key_hash: &str) -> Result<Option<StoredResponse
 }
 
 /// Stores the answer unless one is already stored; returns the answer in force (the first).
+/// When this call stored it (one row written), that is `response` itself and nothing is read
+/// back; only a key stored by someone else in the meantime costs the second round trip.
 pub async fn save(
     db: &Database,
     key_hash: &str,
     response: &StoredResponse,
     now: DateTime<Utc>,
 ) -> Result<StoredResponse, StoreError> {
-    db.exec(
-        "INSERT INTO idempotency_keys \
+    let written = db
+        .exec(
+            "INSERT INTO idempotency_keys \
          (key_hash, request_hash, status, etag, content_type, body, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (key_hash) DO NOTHING",
-        &[
-            key_hash.into(),
-            (&response.request_hash).into(),
-            i64::from(response.status).into(),
-            response.etag.clone().into(),
-            (&response.content_type).into(),
-            response.body.clone().into(),
-            now.into(),
-        ],
-    )
-    .await?;
+            &[
+                key_hash.into(),
+                (&response.request_hash).into(),
+                i64::from(response.status).into(),
+                response.etag.clone().into(),
+                (&response.content_type).into(),
+                response.body.clone().into(),
+                now.into(),
+            ],
+        )
+        .await?;
+    if written == 1 {
+        return Ok(response.clone());
+    }
     Ok(find(db, key_hash)
         .await?
         .unwrap_or_else(|| response.clone()))
