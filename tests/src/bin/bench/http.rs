@@ -118,7 +118,14 @@ impl Server {
     }
 }
 
-/// One case per worker, phases I–III open, the educator enabled.
+/// Entries one case takes in the load: 47 half hours a day over the 14 days before today.
+const SLOTS_PER_CASE: usize = 47 * 14;
+
+/// Cases each writer of the load works through (room for 16 writers at 5,000 requests/s for
+/// 15 s before a slot comes round again).
+const CASES_PER_WRITER: usize = 8;
+
+/// One case per professional, phases I–III open, the educator enabled.
 async fn prepare_case(s: &Server, n: usize) -> String {
     let v = s
         .must(
@@ -206,14 +213,16 @@ pub async fn run(concurrency: usize, duration: Duration) {
             diario_tests::standard_provider_body(),
         )
         .await;
+    // Each writer is the educator of its cases, one professional per case: a case takes
+    // `SLOTS_PER_CASE` entries, then the writer moves to its next case (a faster server must not
+    // run out of free half hours in the 15-day window and turn into refusals).
     let mut cases = Vec::new();
-    for n in 0..concurrency {
+    for n in 0..concurrency * CASES_PER_WRITER {
         cases.push(prepare_case(&server, n).await);
     }
     let cases = Arc::new(cases);
-    // Each writer is its case's educator: one professional, one hour.
     let tokens: Arc<Vec<String>> = Arc::new(
-        (0..concurrency)
+        (0..concurrency * CASES_PER_WRITER)
             .map(|n| server.token(&diario_tests::cf::numbered_professional(n)))
             .collect(),
     );
@@ -250,7 +259,9 @@ pub async fn run(concurrency: usize, duration: Duration) {
             let (server, cases, tokens) = (server.clone(), cases.clone(), tokens.clone());
             async move {
                 // 47 half-hour slots a day, going back from yesterday: never overlapping,
-                // always within the 15-day window.
+                // always within the 15-day window; then the writer's next case.
+                let c = w + concurrency * ((i / SLOTS_PER_CASE) % CASES_PER_WRITER);
+                let i = i % SLOTS_PER_CASE;
                 let date = today - Days::days(1 + (i / 47) as i64);
                 let h = i % 47;
                 let fmt = |h: usize| format!("{:02}:{:02}", h / 2, (h % 2) * 30);
@@ -259,8 +270,8 @@ pub async fn run(concurrency: usize, duration: Duration) {
                     "slot": {"date": date.to_string(), "start": fmt(h), "end": fmt(h + 1)}});
                 match server
                     .client
-                    .post(format!("{}/v1/cases/{}/entries", server.base, cases[w]))
-                    .bearer_auth(tokens[w].as_str())
+                    .post(format!("{}/v1/cases/{}/entries", server.base, cases[c]))
+                    .bearer_auth(tokens[c].as_str())
                     .json(&body)
                     .send()
                     .await
