@@ -239,18 +239,8 @@ fn decode_tagged<T: DeserializeOwned>(recorded: &RecordedEvent) -> Result<T, Cod
 /// A case event decoded from its envelope, kept with the envelope after the first decode. The
 /// read models of one batch all read the same case events; events never change, so the first
 /// decode serves every later reader of the same `RecordedEvent`.
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub struct DecodedOnce(OnceLock<CaseEvent>);
-
-impl Clone for DecodedOnce {
-    fn clone(&self) -> Self {
-        let copy = OnceLock::new();
-        if let Some(event) = self.0.get() {
-            let _ = copy.set(event.clone());
-        }
-        DecodedOnce(copy)
-    }
-}
 
 /// A cache, not part of what an event is: two envelopes are equal whatever each has decoded.
 impl PartialEq for DecodedOnce {
