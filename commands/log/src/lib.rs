@@ -17,7 +17,7 @@ pub mod sql;
 pub mod store;
 pub mod time;
 
-pub use codec::{CodecError, DecodedOnce, LogEvent, StreamId, StreamKind, decode_all};
+pub use codec::{CodecError, LogEvent, StreamId, StreamKind, decode_all};
 pub use db::Database;
 pub use follower::{FollowError, Follower, FollowerSpec};
 pub use sql::{Query, Row, Tx, Val};
