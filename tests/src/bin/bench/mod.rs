@@ -356,7 +356,7 @@ pub async fn history(backend: Backend) {
     for case in [&small, &large] {
         record(&warm_handler, case.case_id, &mut primed).await;
     }
-    for _ in 0..40 {
+    for _ in 0..150 {
         for (i, case) in [&small, &large].into_iter().enumerate() {
             record(&warm_handler, case.case_id, &mut warm[i]).await;
         }
