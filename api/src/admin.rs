@@ -85,9 +85,7 @@ async fn failure_write(
         .handler
         .execute_failure(command, &principal.support_actor(), &ctx.options())
         .await?;
-    let view = outcome
-        .state
-        .as_ref()
+    let view = Option::as_ref(&outcome.state)
         .map(|f| DeclaredFailure::from_domain(f, Some(outcome.version)));
     Ok(Reply {
         status,

@@ -365,7 +365,7 @@ async fn staff_write(
             .handler
             .execute_staff(&command, Some(&principal.cf), role, &ctx.options())
             .await?;
-        let body = outcome.state.as_ref().map(|m| StaffMemberView {
+        let body = Option::as_ref(&outcome.state).map(|m| StaffMemberView {
             fiscal_code: m.fiscal_code.as_str().to_owned(),
             given_name: m.given_name.clone(),
             family_name: m.family_name.clone(),

@@ -728,7 +728,7 @@ async fn timesheet_command(
             person: person.as_str().to_owned(),
             month: m.key(),
             closed: outcome.state.closed(),
-            timesheet: outcome.state,
+            timesheet: std::sync::Arc::unwrap_or_clone(outcome.state),
             version: outcome.version,
         })
         .map_err(|e| ApiError::Internal(Box::new(e)))?;

@@ -237,7 +237,7 @@ pub async fn draw_sample(
             .handler
             .execute_sample(&command, &principal.cf, role, &ctx.options())
             .await?;
-        let event = outcome.state.as_ref().ok_or(ApiError::NotFound)?;
+        let event = Option::as_ref(&outcome.state).ok_or(ApiError::NotFound)?;
         Ok(Reply::created(Some(outcome.version), json!(view(event))))
     })
     .await

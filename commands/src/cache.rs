@@ -75,6 +75,25 @@ impl StateCache {
 
     /// Keeps `state` as `stream` at `version`, unless a later version is already kept.
     pub fn put<S: Send + Sync + 'static>(&self, stream: &str, version: i64, state: S) {
+        self.put_shared(stream, version, Arc::new(state));
+    }
+
+    /// The state `held` (a share of what [`Self::get_shared`] gave) to change: the cache lets
+    /// go of it if it still keeps this very state, so when no reader holds a share either it
+    /// is handed over without a copy; else it is copied. The stream is then not kept until
+    /// the next `put` (a reader meanwhile loads it from the store).
+    pub fn take<S: Clone + Send + Sync + 'static>(&self, stream: &str, held: Arc<S>) -> S {
+        if let Ok(mut slots) = self.slots.lock()
+            && let Some(slot) = slots.streams.get(stream)
+            && std::ptr::addr_eq(Arc::as_ptr(&slot.state), Arc::as_ptr(&held))
+        {
+            slots.streams.remove(stream);
+        }
+        Arc::unwrap_or_clone(held)
+    }
+
+    /// [`Self::put`] of a state shared with the caller.
+    pub fn put_shared<S: Send + Sync + 'static>(&self, stream: &str, version: i64, state: Arc<S>) {
         let Ok(mut slots) = self.slots.lock() else {
             return;
         };
@@ -91,7 +110,7 @@ impl StateCache {
             stream.to_owned(),
             Slot {
                 version,
-                state: Arc::new(state),
+                state,
                 used,
             },
         );
@@ -120,6 +139,32 @@ mod tests {
         assert_eq!(cache.get_shared::<String>("s"), None);
         let (shared, version) = cache.get_shared::<Vec<i32>>("s").expect("kept");
         assert_eq!((shared.as_slice(), version), (&[1, 2][..], 2));
+    }
+
+    #[test]
+    fn a_state_taken_to_change_is_handed_over_without_a_copy_unless_shared() {
+        let cache = StateCache::new(10);
+        cache.put("s", 1, vec![1, 2]);
+        let (held, _) = cache.get_shared::<Vec<i32>>("s").expect("kept");
+        let buffer = held.as_ptr();
+        let owned = cache.take("s", held);
+        assert_eq!(owned.as_ptr(), buffer, "no copy: the cache let go of it");
+        assert_eq!(
+            cache.get::<Vec<i32>>("s"),
+            None,
+            "not kept until the next put"
+        );
+        cache.put("s", 2, owned);
+        // A reader's share: the state is copied, and the cache keeps nothing stale.
+        let (held, _) = cache.get_shared::<Vec<i32>>("s").expect("kept");
+        let (reader, _) = cache.get_shared::<Vec<i32>>("s").expect("kept");
+        let owned = cache.take("s", held);
+        assert_ne!(owned.as_ptr(), reader.as_ptr(), "copied");
+        assert_eq!(cache.get::<Vec<i32>>("s"), None);
+        // A share of an older state leaves a newer one kept.
+        cache.put("s", 3, vec![3]);
+        let _ = cache.take("s", reader);
+        assert_eq!(cache.get::<Vec<i32>>("s"), Some((vec![3], 3)));
     }
 
     #[test]

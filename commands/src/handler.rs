@@ -138,8 +138,8 @@ pub struct Outcome<S, E> {
     /// Events recorded by this command (empty: the command changed nothing). For a replayed
     /// command id, the events the first attempt recorded.
     pub events: Vec<E>,
-    /// The stream's state after the command.
-    pub state: S,
+    /// The stream's state after the command, shared with the handler's cache (no copy).
+    pub state: Arc<S>,
     /// True when the store already had this command id (a retry).
     pub replayed: bool,
 }
@@ -203,18 +203,29 @@ impl CommandHandler {
         &self,
         stream: &StreamId,
     ) -> Result<(D::State, i64), HandlerError> {
-        let (mut state, cached) = self
+        let (state, version) = self.load_shared::<D>(stream).await?;
+        Ok((Arc::unwrap_or_clone(state), version))
+    }
+
+    /// [`Self::load`], the state shared with the cache rather than copied.
+    async fn load_shared<D: Decider>(
+        &self,
+        stream: &StreamId,
+    ) -> Result<(Arc<D::State>, i64), HandlerError> {
+        let (state, cached) = self
             .cache
-            .get::<D::State>(stream.as_str())
+            .get_shared::<D::State>(stream.as_str())
             .unwrap_or_default();
         let recorded = self.store.read_stream(stream.as_str(), cached + 1).await?;
         let Some(version) = recorded.last().map(|e| e.stream_version) else {
             return Ok((state, cached));
         };
-        for event in decode_all::<D::Event>(&recorded)? {
-            state = D::evolve(state, &event);
-        }
-        self.cache.put(stream.as_str(), version, state.clone());
+        let state = decode_all::<D::Event>(&recorded)?
+            .iter()
+            .fold(self.cache.take(stream.as_str(), state), D::evolve);
+        let state = Arc::new(state);
+        self.cache
+            .put_shared(stream.as_str(), version, Arc::clone(&state));
         Ok((state, version))
     }
 
@@ -252,11 +263,13 @@ impl CommandHandler {
         &self,
         stream: &StreamId,
         trust_cache: bool,
-    ) -> Result<(D::State, i64, bool), HandlerError> {
-        if trust_cache && let Some((state, version)) = self.cache.get::<D::State>(stream.as_str()) {
+    ) -> Result<(Arc<D::State>, i64, bool), HandlerError> {
+        if trust_cache
+            && let Some((state, version)) = self.cache.get_shared::<D::State>(stream.as_str())
+        {
             return Ok((state, version, false));
         }
-        let (state, version) = self.load::<D>(stream).await?;
+        let (state, version) = self.load_shared::<D>(stream).await?;
         Ok((state, version, true))
     }
 
@@ -381,13 +394,23 @@ impl CommandHandler {
                 self.first_attempt::<D>(stream, outcomes.remove(0)).await,
             )),
             Ok(outcomes) => {
+                // The states decided on become the states after the events, in place when
+                // no reader holds them (`StateCache::take`).
                 let appended = &outcomes[0];
-                let state = decision.events.iter().fold(state, D::evolve);
+                let state = decision
+                    .events
+                    .iter()
+                    .fold(self.cache.take(stream.as_str(), state), D::evolve);
+                let state = Arc::new(state);
                 self.cache
-                    .put(stream.as_str(), appended.version, state.clone());
+                    .put_shared(stream.as_str(), appended.version, Arc::clone(&state));
                 for (agenda, written) in agendas.into_iter().zip(&outcomes[1..]) {
+                    let after = agenda.events.iter().fold(
+                        self.cache.take(agenda.stream.as_str(), agenda.state),
+                        diario_domain::agenda::evolve_agenda,
+                    );
                     self.cache
-                        .put(agenda.stream.as_str(), written.version, agenda.state);
+                        .put(agenda.stream.as_str(), written.version, after);
                 }
                 Ok(Step::Done(Ok(Outcome {
                     version: appended.version,
@@ -447,9 +470,6 @@ impl CommandHandler {
                 }
                 continue;
             }
-            let state = events
-                .iter()
-                .fold(state, diario_domain::agenda::evolve_agenda);
             out.push(AgendaAppend {
                 stream,
                 version,
@@ -469,7 +489,9 @@ impl CommandHandler {
     {
         // The pass runs every few minutes: once today is sealed, answer without reading the
         // head of every stream (the decider would find nothing to do anyway).
-        let (state, version) = self.seals().await?;
+        let (state, version) = self
+            .load_shared::<SealDecider<'_>>(&StreamId::seals())
+            .await?;
         let today = diario_domain::values::civil_date(self.clock.now());
         if state.last.as_ref().is_some_and(|(day, _)| *day >= today) {
             return Ok(Outcome {
@@ -697,7 +719,7 @@ impl CommandHandler {
             return Err(HandlerError::CommandIdReused);
         }
         let events = decode_all::<D::Event>(&first.events)?;
-        let state = match self.cache.get::<D::State>(stream.as_str()) {
+        let state = match self.cache.get_shared::<D::State>(stream.as_str()) {
             Some((state, version)) if version == first.version => state,
             _ => {
                 let recorded = self.store.read_stream(stream.as_str(), 1).await?;
@@ -705,9 +727,11 @@ impl CommandHandler {
                     .into_iter()
                     .take_while(|e| e.stream_version <= first.version)
                     .collect();
-                decode_all::<D::Event>(&upto)?
-                    .iter()
-                    .fold(D::State::default(), D::evolve)
+                Arc::new(
+                    decode_all::<D::Event>(&upto)?
+                        .iter()
+                        .fold(D::State::default(), D::evolve),
+                )
             }
         };
         Ok(Outcome {
@@ -820,7 +844,7 @@ impl CommandHandler {
     ) -> Result<Arc<D::State>, HandlerError> {
         match self.cache.get_shared::<D::State>(stream.as_str()) {
             Some((state, cached)) if cached >= version => Ok(state),
-            _ => Ok(Arc::new(self.load::<D>(stream).await?.0)),
+            _ => Ok(self.load_shared::<D>(stream).await?.0),
         }
     }
 
@@ -973,8 +997,8 @@ struct AgendaAppend {
     /// The version it was decided on (the expected version of the append).
     version: i64,
     events: Vec<AgendaEvent>,
-    /// The agenda after the events.
-    state: AgendaState,
+    /// The agenda decided on (before the events).
+    state: Arc<AgendaState>,
 }
 
 fn check_expected(opts: &CommandOptions, actual: i64) -> Result<(), HandlerError> {
