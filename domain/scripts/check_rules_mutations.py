@@ -207,6 +207,7 @@ muts = [
  ("plan measure: no recipient case (seed 004)", "case/setup.rs", "    if ctx.measure.cost_model == crate::catalogue::CostModel::ActualStaffCost {", "    if false {"),
  ("catalogue: access services exist (§12)", "catalogue.rs", "            for service in &v.access_services {\n                if !services.contains(service) {", "            for service in &v.access_services {\n                if !services.contains(service) && false {"),
  ("overlap shortcut keeps the instants' answer (Art. 5 overlaps)", "values.rs", "TimeDelta::hours(3);", "TimeDelta::hours(-1);"),
+ ("overlap shortcut by days keeps the instants' answer (Art. 5 overlaps)", "values.rs", ".num_days_from_ce()).abs() >= 2", ".num_days_from_ce()).abs() >= 0"),
 ]
 sel = sys.argv[1:]
 survivors = []

@@ -179,9 +179,11 @@ pub fn decide_agenda(
     changes: &AgendaChanges,
     now: DateTime<Utc>,
 ) -> Result<Vec<AgendaEvent>, DomainError> {
-    let mut agenda = state.clone();
+    // Later changes of the same command are checked against the earlier ones: the agenda is
+    // copied only when a change follows another.
+    let mut agenda = std::borrow::Cow::Borrowed(state);
     let mut events = Vec::new();
-    for change in &changes.changes {
+    for (i, change) in changes.changes.iter().enumerate() {
         let event = match change {
             AgendaChange::Claim { entry_id, slot } => {
                 let clash = agenda
@@ -217,7 +219,9 @@ pub fn decide_agenda(
                 }
             }
         };
-        agenda = evolve_agenda(agenda, &event);
+        if i + 1 < changes.changes.len() {
+            agenda = std::borrow::Cow::Owned(evolve_agenda(agenda.into_owned(), &event));
+        }
         events.push(event);
     }
     Ok(events)

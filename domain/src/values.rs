@@ -6,7 +6,8 @@ use std::fmt;
 use std::str::FromStr;
 
 use chrono::{
-    DateTime, Days, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Timelike, Utc,
+    DateTime, Datelike, Days, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Timelike,
+    Utc,
 };
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
@@ -444,8 +445,10 @@ impl TimeSlot {
     /// Whether two slots share any instant (touching slots, e.g. 9-10 and 10-11, do not).
     pub fn overlaps(&self, other: &TimeSlot) -> bool {
         // Far apart on the local clock: no instant in common (the exact check below converts
-        // four clock times to instants).
-        if self.start_local() >= other.end_local() + LOCAL_MARGIN
+        // four clock times to instants). A slot lies within its civil day, so two slots two
+        // or more days apart are at least 24 hours apart (an integer comparison first).
+        if (self.date.num_days_from_ce() - other.date.num_days_from_ce()).abs() >= 2
+            || self.start_local() >= other.end_local() + LOCAL_MARGIN
             || other.start_local() >= self.end_local() + LOCAL_MARGIN
         {
             return false;
